@@ -1,0 +1,22 @@
+"""featlib dashboard: ``streamlit run app.py``.
+
+The entry point sets the page up and hands over to ``st.navigation``; the
+pages in ``pages/`` stay thin and call the glue in ``featlib.app``.
+"""
+
+import streamlit as st
+
+from featlib.app import widgets
+
+st.set_page_config(page_title="featlib", page_icon=":material/scatter_plot:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page(widgets.MODEL_PAGE, title="Model", icon=":material/model_training:"),
+        st.Page(widgets.REPRESENTATIONS_PAGE, title="Representations", icon=":material/layers:"),
+        st.Page(widgets.EXPLORE_PAGE, title="Explore", icon=":material/scatter_plot:"),
+    ]
+)
+widgets.sidebar_summary()
+navigation.run()

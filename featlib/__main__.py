@@ -1,0 +1,7 @@
+"""Entry point of ``python -m featlib``."""
+
+import sys
+
+from featlib.cli import main
+
+sys.exit(main())

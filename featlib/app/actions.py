@@ -1,0 +1,128 @@
+"""What the Model page's buttons do: each reports in the page and saves on success.
+
+Every failure a user can cause (a bad file, a model that does not fit the
+data) ends in an ``st.error`` naming the reason; nothing is saved then.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import streamlit as st
+
+from featlib import datasets, models, plots
+from featlib.app import resources, state
+
+_USER_ERRORS = (datasets.DatasetError, models.ModelError, ValueError)
+
+
+def add_dataset(load: Callable[[], datasets.Dataset]) -> None:
+    """Loads an uploaded dataset, keeps it in the workspace and selects it."""
+    try:
+        with st.spinner("Checking the dataset…"):
+            dataset = load()
+    except datasets.DatasetError as error:
+        st.error(f"This dataset cannot be used: {error}")
+        return
+    fingerprint = resources.workspace().save_dataset(dataset)
+    state.put(state.DATASET, resources.UPLOAD_PREFIX + fingerprint)
+    st.rerun()
+
+
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """``"128, 64"`` → ``(128, 64)``; a ValueError saying what is expected otherwise."""
+    try:
+        sizes = tuple(int(part) for part in text.replace(" ", ",").split(",") if part)
+    except ValueError:
+        sizes = ()
+    if not sizes or any(s < 1 or s > 4096 for s in sizes):
+        raise ValueError(f"Hidden layer sizes must be whole numbers from 1 to 4096, like '128, 64'; got {text!r}.")
+    return sizes
+
+
+def train_seed_mlp(
+    dataset: datasets.Dataset,
+    hidden_text: str,
+    optimizer: str,
+    learning_rate: float,
+    epochs: int,
+    batch_size: int,
+    name: str,
+) -> None:
+    """Trains the seed MLP with a live progress bar and curves, then saves it."""
+    try:
+        hidden = parse_hidden(hidden_text)
+    except ValueError as error:
+        st.error(str(error))
+        return
+    h, w = dataset.image_shape
+    model = models.build_mlp((h * w,), hidden, dataset.num_classes)
+    (x_train, y_train), (x_test, y_test) = dataset.split("train"), dataset.split("test")
+    x_train = models.adapt_images(x_train, model, "0-1")
+    x_test = models.adapt_images(x_test, model, "0-1")
+
+    bar = st.progress(0.0, text="Training…")
+    chart = st.empty()
+    history: dict[str, list[float]] = {}
+
+    def on_epoch_end(epoch: int, total: int, logs: dict) -> None:
+        for metric, value in logs.items():
+            history.setdefault(metric, []).append(value)
+        bar.progress(
+            epoch / total,
+            text=f"Epoch {epoch}/{total} · loss {logs.get('loss', 0):.4f} · "
+            f"val accuracy {logs.get('val_accuracy', 0):.4f}",
+        )
+        chart.plotly_chart(plots.training_curves(history), key=f"curves-{epoch}")
+
+    result = models.train(
+        model, x_train, y_train, x_test, y_test,
+        optimizer=optimizer, learning_rate=learning_rate, epochs=int(epochs),
+        batch_size=int(batch_size), on_epoch_end=on_epoch_end,
+    )  # fmt: skip
+    bar.empty()
+    chart.empty()
+    record = resources.workspace().save_model(
+        model, name or "mlp", dataset=dataset.name, test_accuracy=result.test_accuracy,
+        meta={"history": result.history, "optimizer": optimizer, "learning_rate": learning_rate,
+              "epochs": int(epochs), "batch_size": int(batch_size), "hidden": list(hidden),
+              "dataset_fingerprint": dataset.fingerprint, "seconds": result.seconds},
+    )  # fmt: skip
+    state.put(state.MODEL, record.id)
+    cols = st.columns(3)
+    cols[0].metric("test accuracy", f"{result.test_accuracy:.4f}")
+    cols[1].metric("test loss", f"{result.test_loss:.4f}")
+    cols[2].metric("training time", f"{result.seconds:.1f} s")
+    st.toast(f"Saved {record.name} in the workspace.")
+
+
+def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset) -> None:
+    """Checks an uploaded model file, fits it to the data, saves and selects it."""
+    suffix = Path(upload.name).suffix.lower()
+    size = upload.size if hasattr(upload, "size") else len(upload.getvalue())
+    if size > models.MAX_MODEL_BYTES:
+        st.error(f"The model file is {size:,} bytes; the limit is {models.MAX_MODEL_BYTES:,}.")
+        return
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / f"upload{suffix}"
+            path.write_bytes(upload.getvalue())
+            with st.spinner("Checking and loading the model…"):
+                model = models.load_model(path)
+        x_test, y_test = dataset.split("test")
+        x_test = models.adapt_images(x_test, model, scale)
+        accuracy = models.evaluate_accuracy(model, x_test, y_test)
+    except _USER_ERRORS as error:
+        st.error(f"This model cannot be used: {error}")
+        return
+    except Exception as error:  # a model whose forward pass fails on the data
+        st.error(f"The model failed on {dataset.name}'s images: {type(error).__name__}: {str(error)[:300]}")
+        return
+    record = resources.workspace().save_model(
+        model, name or "uploaded", dataset=dataset.name, test_accuracy=accuracy, input_scale=scale,
+        meta={"uploaded_file": upload.name, "dataset_fingerprint": dataset.fingerprint},
+    )  # fmt: skip
+    state.put(state.MODEL, record.id)
+    st.success(f"Loaded {record.name}: test accuracy on {dataset.name} {accuracy:.4f}.")

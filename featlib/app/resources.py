@@ -1,0 +1,79 @@
+"""Cached resources shared by every session of the server.
+
+Keras models are never hashed by Streamlit (a Keras 3 model hashes differently
+on every call, so the cache would silently miss): they are passed as
+``_model`` beside the fingerprint or id that keys them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import streamlit as st
+
+from featlib import datasets, pipeline
+from featlib.extract import Extractor
+from featlib.store import ModelRecord, Workspace
+
+if TYPE_CHECKING:
+    import keras
+
+UPLOAD_PREFIX = "upload:"
+
+
+@st.cache_resource
+def workspace() -> Workspace:
+    """The server's workspace (``$FEATLIB_WORKSPACE`` or ``./workspace``)."""
+    return Workspace()
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
+def builtin_dataset(name: str) -> datasets.Dataset:
+    """A built-in dataset, loaded once per server."""
+    return datasets.load_builtin(name)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the uploaded dataset…")
+def uploaded_dataset(fingerprint: str) -> datasets.Dataset:
+    """A dataset uploaded earlier, from the workspace."""
+    return workspace().load_dataset(fingerprint)
+
+
+def dataset(key: str) -> datasets.Dataset:
+    """The dataset named by a carried dataset key (built-in name or upload)."""
+    if key.startswith(UPLOAD_PREFIX):
+        return uploaded_dataset(key[len(UPLOAD_PREFIX) :])
+    return builtin_dataset(key)
+
+
+def dataset_choices() -> dict[str, str]:
+    """Dataset keys and their titles: built-ins, then uploads in the workspace."""
+    choices = dict(datasets.BUILTIN_DATASETS)
+    for row in workspace().list_datasets():
+        choices[UPLOAD_PREFIX + row["fingerprint"]] = f"Upload: {row['summary']}"
+    return choices
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the model…")
+def model(model_id: str) -> "keras.Model":
+    """A saved model, loaded once per server."""
+    return workspace().load_model(model_id)
+
+
+def record(model_id: str) -> ModelRecord:
+    """The workspace record of a model (not cached: it is one SQLite read)."""
+    return workspace().get_model(model_id)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Building the extractor…")
+def extractor(model_fp: str, layer: str, method: str, _model: "keras.Model") -> Extractor:
+    """A sub-model or backend function per (model fingerprint, layer, method)."""
+    return Extractor(_model, layer, method)
+
+
+@st.cache_data(max_entries=32, show_spinner="Predicting labels…")
+def predictions(model_id: str, dataset_key: str, split: str) -> np.ndarray:
+    """The model's predicted labels for a dataset split."""
+    rec = record(model_id)
+    return pipeline.predicted_labels(model(model_id), dataset(dataset_key), split, rec.input_scale)

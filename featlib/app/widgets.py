@@ -1,0 +1,76 @@
+"""Widgets and guards shared by the pages."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable
+
+import streamlit as st
+
+from featlib import datasets
+from featlib.app import resources, state
+from featlib.store import ModelRecord, WorkspaceError
+
+if TYPE_CHECKING:
+    import keras
+
+MODEL_PAGE = "pages/model.py"
+REPRESENTATIONS_PAGE = "pages/representations.py"
+EXPLORE_PAGE = "pages/explore.py"
+
+
+def current_dataset() -> datasets.Dataset:
+    """The carried dataset; explains and stops the page when it cannot load."""
+    key = state.get(state.DATASET)
+    try:
+        return resources.dataset(key)
+    except datasets.DatasetUnavailableError as error:
+        st.error(str(error))
+        if st.button("Use the bundled 8×8 digits instead", type="primary"):
+            state.put(state.DATASET, "digits")
+            st.rerun()
+    except (datasets.DatasetError, WorkspaceError) as error:
+        st.error(f"The dataset cannot be used: {error}")
+        state.put(state.DATASET, "digits")
+    st.stop()
+
+
+def require_model() -> tuple[ModelRecord, "keras.Model"]:
+    """The carried model; points to the Model page and stops when none is picked."""
+    model_id = state.get(state.MODEL)
+    if model_id:
+        try:
+            return resources.record(model_id), resources.model(model_id)
+        except WorkspaceError:
+            state.put(state.MODEL, None)
+    st.info("No model picked yet: train one, upload one or pick a saved one first.")
+    st.page_link(MODEL_PAGE, label="Go to the Model page", icon=":material/model_training:")
+    st.stop()
+
+
+def sidebar_summary() -> None:
+    """The choices carried between pages, in the sidebar."""
+    with st.sidebar:
+        st.caption("Current choices")
+        lines = [f"**Dataset** {state.get(state.DATASET)}"]
+        model_id = state.get(state.MODEL)
+        if model_id:
+            try:
+                lines.append(f"**Model** {resources.record(model_id).name}")
+            except WorkspaceError:
+                pass
+        if state.get(state.LAYER):
+            lines.append(f"**Layer** {state.get(state.LAYER)} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}")
+        st.markdown("  \n".join(lines))
+
+
+def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A progress bar and its ``update(done, total)`` and ``clear()`` functions."""
+    bar = st.progress(0.0, text=label)
+    start = time.perf_counter()
+
+    def update(done: int, total: int) -> None:
+        fraction = done / total if total else 1.0
+        bar.progress(min(fraction, 1.0), text=f"{label} {done:,}/{total:,} · {time.perf_counter() - start:.1f} s")
+
+    return update, bar.empty

@@ -1,0 +1,192 @@
+"""``python -m featlib``: the dashboard's work without a browser.
+
+Every command works on the same workspace as the app (``--workspace``, else
+``$FEATLIB_WORKSPACE``, else ``./workspace``) and shares its caches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from featlib.datasets import BUILTIN_DATASETS, Dataset, DatasetError, DatasetUnavailableError
+from featlib.embed import METRICS, UMAPParams
+from featlib.extract import METHODS
+from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
+from featlib.store import Workspace, WorkspaceError
+
+_USER_ERRORS = (DatasetError, DatasetUnavailableError, ModelError, WorkspaceError, ValueError, OSError)
+
+
+def load_dataset(spec: str) -> Dataset:
+    """A built-in dataset by name, or a user ``.npz`` file by path."""
+    from featlib import datasets
+
+    if spec in BUILTIN_DATASETS:
+        return datasets.load_builtin(spec)
+    path = Path(spec)
+    if path.suffix.lower() == ".npz":
+        return datasets.load_npz(path)
+    raise DatasetError(
+        f"Unknown dataset: {spec!r}. Use one of {list(BUILTIN_DATASETS)} or the path of an .npz file."
+    )
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from featlib import models
+
+    dataset = load_dataset(args.dataset)
+    (x_train, y_train), (x_test, y_test) = dataset.split("train"), dataset.split("test")
+    h, w = dataset.image_shape
+    model = models.build_mlp((h * w,), args.hidden, dataset.num_classes, seed=args.seed)
+    x_train = models.adapt_images(x_train, model, "0-1")
+    x_test = models.adapt_images(x_test, model, "0-1")
+
+    def report(epoch: int, epochs: int, logs: dict) -> None:
+        _log(f"epoch {epoch}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
+
+    result = models.train(
+        model, x_train, y_train, x_test, y_test,
+        optimizer=args.optimizer, learning_rate=args.learning_rate, epochs=args.epochs,
+        batch_size=args.batch_size, on_epoch_end=report,
+    )  # fmt: skip
+    record = Workspace(args.workspace).save_model(
+        model, args.name, dataset=dataset.name, test_accuracy=result.test_accuracy,
+        meta={"history": result.history, "optimizer": args.optimizer,
+              "learning_rate": args.learning_rate, "epochs": args.epochs,
+              "dataset_fingerprint": dataset.fingerprint, "seconds": result.seconds},
+    )  # fmt: skip
+    if record.name != args.name:
+        _log(f"note: a model named {args.name!r} exists already; saved as {record.name!r}")
+    print(
+        f"saved {record.name} ({record.architecture}): test accuracy {result.test_accuracy:.4f}, "
+        f"test loss {result.test_loss:.4f}, trained in {result.seconds:.1f} s"
+    )
+    return 0
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from featlib.models import default_layer, layer_table
+
+    model = Workspace(args.workspace).load_model(args.model)
+    rows = layer_table(model)
+    default = default_layer(model)
+    print(f"{'#':>2}  {'name':<16} {'type':<14} {'output shape':<18} {'params':>8}")
+    for row in rows:
+        mark = "  <- default" if row.name == default else ""
+        print(f"{row.index:>2}  {row.name:<16} {row.type:<14} {row.output_shape:<18} {row.params:>8,}{mark}")
+    return 0
+
+
+def _representation(args: argparse.Namespace):
+    from featlib import models, pipeline
+
+    workspace = Workspace(args.workspace)
+    record = workspace.get_model(args.model)
+    model = workspace.load_model(record)
+    models.check_layer(model, args.layer)
+    dataset = load_dataset(args.dataset)
+    scale = args.scale or record.input_scale
+    start = time.perf_counter()
+    outputs, key = pipeline.representation(
+        workspace, model, record.fingerprint, dataset, args.split, args.layer, args.method,
+        input_scale=scale, model_id=record.id,
+    )  # fmt: skip
+    _log(f"{args.layer} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
+    return workspace, record, model, dataset, outputs, key, scale
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    *_, outputs, _, _ = _representation(args)
+    np.save(args.out, outputs, allow_pickle=False)
+    print(f"wrote {args.out}: {outputs.shape[0]} rows × {outputs.shape[1]} columns")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from featlib import pipeline
+
+    workspace, record, model, dataset, outputs, key, scale = _representation(args)
+    _, labels = dataset.split(args.split)
+    params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
+    start = time.perf_counter()
+    emb = pipeline.embedding(
+        workspace, outputs, key, labels, sample_size=args.sample, params=params, model_id=record.id
+    )
+    _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
+    predicted = pipeline.predicted_labels(model, dataset, args.split, scale)
+    with open(args.out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "x", "y", "label", "predicted"])
+        for i, (x, y) in zip(emb.indices, emb.coords):
+            writer.writerow([int(i), f"{x:.6f}", f"{y:.6f}", int(labels[i]), int(predicted[i])])
+    print(f"wrote {args.out}: {len(emb.indices)} points")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m featlib``."""
+    parser = argparse.ArgumentParser(prog="python -m featlib", description=__doc__.splitlines()[0])
+    parser.add_argument("--workspace", default=None, help="workspace folder (default: $FEATLIB_WORKSPACE or ./workspace)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    datasets_help = f"{' | '.join(BUILTIN_DATASETS)} | path to an .npz file"
+
+    train = sub.add_parser("train", help="train the seed MLP and save it in the workspace")
+    train.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
+    train.add_argument("--name", required=True, help="name to save the model under")
+    train.add_argument("--epochs", type=int, default=5)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
+    train.add_argument("--learning-rate", type=float, default=0.01)
+    train.add_argument("--hidden", type=int, nargs="+", default=[128, 64], help="hidden layer sizes (default 128 64)")
+    train.add_argument("--seed", type=int, default=0)
+    train.set_defaults(run=cmd_train)
+
+    layers = sub.add_parser("layers", help="list a saved model's layers")
+    layers.add_argument("model", help="model name or id in the workspace")
+    layers.set_defaults(run=cmd_layers)
+
+    for name, run, help_text, out_help in (
+        ("extract", cmd_extract, "write a layer's outputs to a .npy file", "output .npy path"),
+        ("embed", cmd_embed, "write a UMAP map of a layer to a CSV file", "output .csv path (index,x,y,label,predicted)"),
+    ):
+        cmd = sub.add_parser(name, help=help_text)
+        cmd.add_argument("model", help="model name or id in the workspace")
+        cmd.add_argument("--layer", required=True, help="layer name (see the layers command)")
+        cmd.add_argument("--method", choices=list(METHODS), default="function",
+                         help="function: keras.Function (K.function); submodel: Model(inputs, layer.output).predict")  # fmt: skip
+        cmd.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
+        cmd.add_argument("--split", choices=["train", "test"], default="train")
+        cmd.add_argument("--scale", choices=list(INPUT_SCALES), default=None, help="input scaling (default: the model's)")
+        cmd.add_argument("--out", required=True, help=out_help)
+        cmd.set_defaults(run=run)
+    embed = sub.choices["embed"]
+    embed.add_argument("--sample", type=int, default=10_000, help="stratified sample size (default 10000)")
+    embed.add_argument("--n-neighbors", type=int, default=15)
+    embed.add_argument("--min-dist", type=float, default=0.1)
+    embed.add_argument("--metric", choices=METRICS, default="euclidean")
+    embed.add_argument("--seed", type=int, default=42, help="UMAP random seed")
+    embed.add_argument("--n-epochs", type=int, default=None, help="UMAP epochs (default: umap-learn's)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the CLI; returns the exit status (2 for bad arguments or data)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except _USER_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

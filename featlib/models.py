@@ -1,0 +1,427 @@
+"""Models: the seed MLP, training with progress, loading, fingerprints, layers.
+
+The seed is the classic Keras MNIST MLP (784 → Dense 128 → ReLU → Dense 64 →
+ReLU → Dense 10 → softmax) with every activation its own ``Activation`` layer.
+Keras is imported lazily so that ``import featlib.models`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+
+INPUT_SCALES = {"0-1": "pixels / 255 (as the seed)", "0-255": "raw pixels 0–255"}
+OPTIMIZERS = ("sgd", "adam")
+MAX_MODEL_BYTES = 200 * 1024 * 1024
+MAX_MODEL_INFLATED_BYTES = 1024 * 1024 * 1024
+# Layers that carry arbitrary Python code; refused in uploads even where the
+# format would load them.
+_CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
+
+
+class ModelError(ValueError):
+    """A model file or model that featlib cannot use."""
+
+
+class InputMismatchError(ModelError):
+    """The data's images cannot be fed to the model's input."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One row of a model's layer table."""
+
+    index: int
+    name: str
+    type: str
+    output_shape: str
+    params: int
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` returns: per-epoch history and the test figures."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    test_loss: float = float("nan")
+    test_accuracy: float = float("nan")
+    seconds: float = 0.0
+
+
+def build_mlp(
+    input_shape: Sequence[int] = (784,),
+    hidden: Sequence[int] = (128, 64),
+    num_classes: int = 10,
+    seed: int | None = 0,
+) -> "keras.Model":
+    """Builds the seed's MLP with each activation as its own layer.
+
+    Layers are named as Keras names them in a fresh process (``dense``,
+    ``activation``, ``dense_1``, ...), so ``dense_1`` is the 64-unit layer of
+    the default model whatever was built before in the same process.
+
+    Args:
+        input_shape: shape of one input sample, e.g. ``(784,)`` or ``(64,)``.
+        hidden: units of each hidden Dense layer.
+        num_classes: units of the softmax output.
+        seed: seed for the weight initialisers, for reproducible models.
+
+    Returns:
+        An uncompiled ``keras.Sequential`` model.
+
+    Example:
+        >>> model = build_mlp((64,), hidden=(32,))  # doctest: +SKIP
+        >>> [layer.name for layer in model.layers]  # doctest: +SKIP
+        ['dense', 'activation', 'dense_1', 'activation_1']
+    """
+    import keras
+
+    if not hidden or any(int(units) < 1 for units in hidden):
+        raise ModelError(f"hidden sizes must be positive integers; got {list(hidden)}")
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+
+    def suffix(i: int) -> str:
+        return "" if i == 0 else f"_{i}"
+
+    layers: list = [keras.Input(shape=tuple(int(d) for d in input_shape), name="pixels")]
+    sizes = [int(units) for units in hidden] + [int(num_classes)]
+    for i, units in enumerate(sizes):
+        layers.append(keras.layers.Dense(units, name=f"dense{suffix(i)}"))
+        activation = "softmax" if i == len(sizes) - 1 else "relu"
+        layers.append(keras.layers.Activation(activation, name=f"activation{suffix(i)}"))
+    return keras.Sequential(layers, name="mlp_" + "_".join(str(s) for s in hidden))
+
+
+def _epoch_callback(on_epoch_end: Callable[[int, int, dict], None], epochs: int):
+    """Adapts a plain ``(epoch, epochs, logs)`` function to a Keras callback."""
+    import keras
+
+    class EpochCallback(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            on_epoch_end(epoch + 1, epochs, {k: float(v) for k, v in (logs or {}).items()})
+
+    return EpochCallback()
+
+
+def train(
+    model: "keras.Model",
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    optimizer: str = "sgd",
+    learning_rate: float = 0.01,
+    epochs: int = 5,
+    batch_size: int = 128,
+    validation_split: float = 0.2,
+    on_epoch_end: Callable[[int, int, dict], None] | None = None,
+) -> TrainingResult:
+    """Compiles and trains ``model`` as the seed did, then evaluates it.
+
+    Args:
+        model: a fresh model, e.g. from :func:`build_mlp`; trained in place
+            (it is the caller's new model, not an uploaded one).
+        x_train, y_train, x_test, y_test: model-ready inputs and integer labels.
+        optimizer: ``"sgd"`` (the seed's) or ``"adam"``.
+        learning_rate: the optimizer's learning rate.
+        epochs, batch_size, validation_split: as in ``keras.Model.fit``.
+        on_epoch_end: called as ``on_epoch_end(epoch, epochs, logs)`` after
+            each epoch, with ``logs`` holding loss, accuracy, val_loss, ...
+
+    Returns:
+        A :class:`TrainingResult`.
+    """
+    import keras
+
+    if optimizer not in OPTIMIZERS:
+        raise ModelError(f"Unknown optimizer: {optimizer!r}. Choose one of {list(OPTIMIZERS)}.")
+    if epochs < 1 or batch_size < 1:
+        raise ModelError(f"epochs and batch_size must be >= 1; got {epochs} and {batch_size}")
+    opt = (keras.optimizers.SGD if optimizer == "sgd" else keras.optimizers.Adam)(learning_rate)
+    model.compile(optimizer=opt, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = [_epoch_callback(on_epoch_end, epochs)] if on_epoch_end else []
+    start = time.perf_counter()
+    fit = model.fit(
+        x_train,
+        y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_split=validation_split,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=1024, verbose=0)
+    return TrainingResult(
+        history={k: [float(v) for v in values] for k, values in fit.history.items()},
+        test_loss=float(test_loss),
+        test_accuracy=float(test_accuracy),
+        seconds=time.perf_counter() - start,
+    )
+
+
+def evaluate_accuracy(model: "keras.Model", x: np.ndarray, y: np.ndarray) -> float:
+    """Accuracy of ``model`` on ``(x, y)`` without compiling the caller's model."""
+    predicted = predict_labels(model, x)
+    return float(np.mean(predicted == np.asarray(y)))
+
+
+def predict_labels(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Predicted class of each input (argmax of the model's output)."""
+    out = model.predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(out).reshape(len(x), -1).argmax(axis=1)
+
+
+def fingerprint(model: "keras.Model") -> str:
+    """A 16-hex-digit digest of the model's architecture and weights."""
+    digest = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
+    for weights in model.get_weights():
+        digest.update(str(weights.shape).encode())
+        digest.update(np.ascontiguousarray(weights).tobytes())
+    return digest.hexdigest()[:16]
+
+
+def layer_table(model: "keras.Model") -> list[LayerInfo]:
+    """Every layer of ``model``: name, type, output shape and parameter count."""
+    rows = []
+    for i, layer in enumerate(model.layers):
+        try:
+            shape = str(tuple(layer.output.shape))
+        except (AttributeError, ValueError):
+            shape = "?"
+        rows.append(LayerInfo(i, layer.name, type(layer).__name__, shape, int(layer.count_params())))
+    return rows
+
+
+def default_layer(model: "keras.Model") -> str:
+    """The layer to show first: the last weighted layer before the output one.
+
+    For the seed MLP this is ``dense_1``, the 64-unit layer the seed read.
+    """
+    weighted = [layer.name for layer in model.layers if layer.weights]
+    if len(weighted) >= 2:
+        return weighted[-2]
+    if len(model.layers) >= 2:
+        return model.layers[-2].name
+    return model.layers[-1].name
+
+
+def architecture_summary(model: "keras.Model") -> str:
+    """A one-line summary such as ``784-128-64-10 (Sequential, 109,386 params)``."""
+    sizes = [str(int(np.prod(model.input_shape[1:])))]
+    sizes += [str(layer.units) for layer in model.layers if hasattr(layer, "units")]
+    return f"{'-'.join(sizes)} ({type(model).__name__}, {model.count_params():,} params)"
+
+
+def check_layer(model: "keras.Model", layer_name: str) -> None:
+    """Raises :class:`ModelError` naming the existing layers when absent."""
+    names = [layer.name for layer in model.layers]
+    if layer_name not in names:
+        raise ModelError(f"No such layer: {layer_name}. Existing layers are: {names}.")
+
+
+def adapt_images(images: np.ndarray, model: "keras.Model", scale: str = "0-1") -> np.ndarray:
+    """Turns uint8 images ``(n, h, w)`` into inputs that fit ``model``.
+
+    Handles flat inputs (``h*w``), ``(h, w)`` and ``(h, w, 1)`` or ``(h, w, 3)``
+    image inputs, and resizes square images to the model's size (e.g. 8×8
+    digits for a 28×28 model) with bilinear interpolation.
+
+    Args:
+        images: uint8 array of shape ``(n, h, w)``.
+        model: the model whose single input the result must fit.
+        scale: ``"0-1"`` divides by 255 (the seed); ``"0-255"`` keeps raw values.
+
+    Returns:
+        A float32 array of shape ``(n, *model_input_shape)``.
+
+    Raises:
+        InputMismatchError: when the images cannot meaningfully fit the input.
+    """
+    if scale not in INPUT_SCALES:
+        raise ModelError(f"Unknown input scale: {scale!r}. Choose one of {list(INPUT_SCALES)}.")
+    target = input_shape(model)
+    n, h, w = images.shape
+    if len(target) == 1:
+        side = int(round(np.sqrt(target[0])))
+        if side * side != target[0]:
+            raise InputMismatchError(
+                f"The model expects flat inputs of {target[0]} values, which is not a square "
+                f"image; the data are {h}×{w} images ({h * w} values). Pick a model made for "
+                f"{h}×{w} images or a dataset that fits it."
+            )
+        size, channels, flat = (side, side), 0, True
+    elif len(target) in (2, 3):
+        size, flat = (target[0], target[1]), False
+        channels = target[2] if len(target) == 3 else 0
+        if channels not in (0, 1, 3):
+            raise InputMismatchError(
+                f"The model expects images with {channels} channels; featlib's datasets are "
+                f"grayscale (1 channel, or 3 by repetition). Got input shape {target}."
+            )
+    else:
+        raise InputMismatchError(
+            f"The model's input shape {target} is not an image or a flat vector; "
+            f"the data are {h}×{w} images."
+        )
+    if None in size:
+        size = (h, w)
+    if (h == w) != (size[0] == size[1]):
+        raise InputMismatchError(
+            f"The model expects {size[0]}×{size[1]} images; the data are {h}×{w} images and "
+            "cannot be resized without distortion."
+        )
+    x = images.astype("float32")
+    if (h, w) != tuple(size):
+        x = _resize(x, size)
+    if scale == "0-1":
+        x /= 255.0
+    if flat:
+        return x.reshape(n, -1)
+    if channels:
+        x = np.repeat(x[..., None], channels, axis=-1)
+    return x
+
+
+def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import keras
+
+    resized = keras.ops.image.resize(images[..., None], size, interpolation="bilinear", antialias=True)
+    return np.clip(keras.ops.convert_to_numpy(resized)[..., 0], 0.0, 255.0).astype("float32")
+
+
+def input_shape(model: "keras.Model") -> tuple:
+    """The shape of one sample of the model's single input.
+
+    Raises:
+        ModelError: when the model has several inputs or no layers.
+    """
+    inputs = getattr(model, "inputs", None) or []
+    if not model.layers:
+        raise ModelError("The model has no layers; there is nothing to look into.")
+    if len(inputs) != 1:
+        raise ModelError(
+            f"featlib reads models with exactly one image input; this model has {len(inputs)} "
+            "inputs."
+        )
+    return tuple(inputs[0].shape[1:])
+
+
+def check_model_archive(path: str | Path) -> None:
+    """Refuses a ``.keras`` file that is not a zip, is a zip bomb or holds code.
+
+    ``keras.saving.load_model(..., safe_mode=True)`` already refuses
+    ``Lambda`` layers; this check runs first so that no part of a hostile
+    archive is inflated and the message names the reason.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size == 0:
+        raise ModelError("The model file is empty (0 bytes).")
+    if size > MAX_MODEL_BYTES:
+        raise ModelError(f"The model file is {size:,} bytes; the limit is {MAX_MODEL_BYTES:,}.")
+    if not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"{path.name} is not a Keras 3 .keras file (a .keras file is a zip archive); "
+            "it may be truncated or another format."
+        )
+    with zipfile.ZipFile(path) as archive:
+        members = archive.infolist()
+        inflated = sum(m.file_size for m in members)
+        if inflated > MAX_MODEL_INFLATED_BYTES:
+            raise ModelError(
+                f"{path.name} would inflate to {inflated:,} bytes (limit "
+                f"{MAX_MODEL_INFLATED_BYTES:,}); refusing a possible zip bomb."
+            )
+        names = {m.filename for m in members}
+        if "config.json" not in names:
+            raise ModelError(f"{path.name} has no config.json; it is not a Keras 3 model file.")
+        try:
+            config = json.loads(archive.read("config.json"))
+        except (ValueError, zipfile.BadZipFile) as error:
+            raise ModelError(f"{path.name} has an unreadable config.json: {error}") from error
+    _refuse_code_layers(config, path.name)
+
+
+def check_h5(path: str | Path) -> None:
+    """Refuses a legacy ``.h5`` model whose stored config holds code layers."""
+    import h5py
+
+    path = Path(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            raw = h5.attrs.get("model_config")
+    except OSError as error:
+        raise ModelError(f"{path.name} is not a readable HDF5 (.h5) file: {error}") from error
+    if raw is None:
+        raise ModelError(f"{path.name} holds weights only (no model_config); upload a whole model.")
+    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    _refuse_code_layers(config, path.name)
+
+
+def _refuse_code_layers(config: object, filename: str) -> None:
+    found = sorted(set(_class_names(config)) & _CODE_LAYERS)
+    if found:
+        raise ModelError(
+            f"{filename} contains {', '.join(found)} layer(s), which run arbitrary Python code; "
+            "featlib refuses to load them. Rebuild the model without Lambda layers."
+        )
+
+
+def _class_names(config: object):
+    if isinstance(config, dict):
+        if isinstance(config.get("class_name"), str):
+            yield config["class_name"]
+        for value in config.values():
+            yield from _class_names(value)
+    elif isinstance(config, list):
+        for value in config:
+            yield from _class_names(value)
+
+
+def load_model(path: str | Path) -> "keras.Model":
+    """Loads a ``.keras`` or legacy ``.h5`` model safely.
+
+    ``.keras`` files are checked by :func:`check_model_archive` and loaded with
+    ``safe_mode=True``; ``.h5`` files are checked for code layers first.
+
+    Raises:
+        ModelError: with the reason, for any file that cannot be used.
+    """
+    import keras
+
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".keras":
+        check_model_archive(path)
+    elif suffix in (".h5", ".hdf5"):
+        check_h5(path)
+    else:
+        raise ModelError(
+            f"Unsupported model file {path.name!r}: upload a Keras 3 .keras file or a legacy "
+            ".h5 file (SavedModel folders are not accepted: they can run arbitrary code)."
+        )
+    try:
+        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for bad files.
+        raise ModelError(f"Keras could not load {path.name}: {_first_line(error)}") from error
+    if not isinstance(model, keras.Model):
+        raise ModelError(f"{path.name} does not hold a Keras model (got {type(model).__name__}).")
+    input_shape(model)  # several inputs or no layers: refuse now, with the reason
+    return model
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:300] if text else type(error).__name__

@@ -1,0 +1,124 @@
+"""The cached path from (model, dataset, layer, method) to a 2-D map.
+
+Both the CLI and the dashboard go through these functions, so a result
+computed by one is found by the other in the shared workspace. Keys are short
+strings built from fingerprints; see :func:`representation_key`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from featlib.datasets import Dataset
+from featlib.embed import Progress as EmbedProgress
+from featlib.embed import UMAPParams, stratified_sample, umap_embed
+from featlib.extract import Extractor
+from featlib.extract import Progress as ExtractProgress
+from featlib.models import adapt_images, predict_labels
+from featlib.store import Workspace
+
+if TYPE_CHECKING:
+    import keras
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """A 2-D map of a sample of a representation."""
+
+    indices: np.ndarray  # int, positions in the dataset split
+    coords: np.ndarray  # float32, shape (n, 2)
+    key: str
+
+
+def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, method: str, scale: str) -> str:
+    """The cache key of one layer's outputs for one dataset split."""
+    return f"rep/{model_fp}/{dataset_fp}/{split}/{layer}/{method}/{scale}"
+
+
+def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, params: UMAPParams) -> str:
+    """The cache key of a map of a representation."""
+    return f"emb/{rep_key}/sample={sample_size}/seed={sample_seed}/{params.key}"
+
+
+def representation(
+    workspace: Workspace,
+    model: "keras.Model",
+    model_fp: str,
+    dataset: Dataset,
+    split: str,
+    layer: str,
+    method: str,
+    *,
+    input_scale: str = "0-1",
+    extractor: Extractor | None = None,
+    model_id: str | None = None,
+    progress: ExtractProgress | None = None,
+) -> tuple[np.ndarray, str]:
+    """A layer's outputs for every image of a split, from the workspace or computed.
+
+    Args:
+        workspace: where results are cached.
+        model, model_fp: the model and its fingerprint.
+        dataset, split: the images (``"train"`` or ``"test"``).
+        layer, method: what to read and how (see :mod:`featlib.extract`).
+        input_scale: ``"0-1"`` or ``"0-255"``, see :func:`featlib.models.adapt_images`.
+        extractor: a ready (cached) extractor for ``(model, layer, method)``.
+        model_id: the workspace id of the model, recorded with the result.
+        progress: ``progress(done, total)`` while computing.
+
+    Returns:
+        ``(outputs, key)``: a float32 array ``(n, units)`` and its cache key.
+    """
+    key = representation_key(model_fp, dataset.fingerprint, split, layer, method, input_scale)
+    cached = workspace.load_array("representation", key)
+    if cached is not None:
+        if progress:
+            progress(len(cached), len(cached))
+        return cached, key
+    images, _ = dataset.split(split)
+    x = adapt_images(images, model, input_scale)
+    extractor = extractor or Extractor(model, layer, method)
+    outputs = extractor(x, progress=progress)
+    workspace.save_array(
+        "representation",
+        key,
+        outputs,
+        model_id=model_id,
+        meta={"dataset": dataset.name, "split": split, "layer": layer, "method": method},
+    )
+    return outputs, key
+
+
+def embedding(
+    workspace: Workspace,
+    outputs: np.ndarray,
+    rep_key: str,
+    labels: np.ndarray,
+    *,
+    sample_size: int | None = 10_000,
+    sample_seed: int = 0,
+    params: UMAPParams = UMAPParams(),
+    model_id: str | None = None,
+    progress: EmbedProgress | None = None,
+) -> Embedding:
+    """A UMAP map of a stratified sample of ``outputs``, from the workspace or computed."""
+    key = embedding_key(rep_key, sample_size, sample_seed, params)
+    cached = workspace.load_array("embedding", key)
+    if cached is not None:
+        return Embedding(cached[:, 0].astype(int), cached[:, 1:].astype("float32"), key)
+    indices = stratified_sample(labels, sample_size, seed=sample_seed)
+    coords = umap_embed(outputs[indices], params, progress=progress)
+    table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
+    workspace.save_array("embedding", key, table, model_id=model_id, meta={"rep": rep_key})
+    return Embedding(indices, coords, key)
+
+
+def predicted_labels(model: "keras.Model", dataset: Dataset, split: str, input_scale: str) -> np.ndarray:
+    """The model's predicted class for every image of a split."""
+    images, _ = dataset.split(split)
+    return predict_labels(model, adapt_images(images, model, input_scale))

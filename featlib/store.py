@@ -1,0 +1,342 @@
+"""The workspace: models and computed arrays on disk, indexed in SQLite.
+
+Layout of a workspace folder (default ``./workspace``, or the environment
+variable ``FEATLIB_WORKSPACE``)::
+
+    index.sqlite          the index (WAL mode): models and artifacts
+    models/<id>.keras     saved models
+    datasets/<fp>.npz     uploaded datasets, by fingerprint
+    arrays/<kind>/<h>.npy representations and embeddings, by key digest
+
+Every file is written to a temporary name, flushed to disk and renamed, and
+entered in the index only once complete, so a crash leaves no half-written
+item listed. All index writes go through :meth:`Workspace._write`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import keras
+
+    from featlib.datasets import Dataset
+
+WORKSPACE_ENV = "FEATLIB_WORKSPACE"
+ARRAY_KINDS = ("representation", "embedding")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    dataset TEXT NOT NULL,
+    architecture TEXT NOT NULL,
+    test_accuracy REAL,
+    input_scale TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    fingerprint TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    model_id TEXT,
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+"""
+
+
+class WorkspaceError(LookupError):
+    """An item the workspace does not hold."""
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One saved model as listed in the index."""
+
+    id: str
+    name: str
+    dataset: str
+    architecture: str
+    test_accuracy: float | None
+    input_scale: str
+    fingerprint: str
+    path: str
+    created: str
+    meta: dict
+
+    @property
+    def label(self) -> str:
+        """A one-line label for pickers: name, dataset, accuracy."""
+        acc = "" if self.test_accuracy is None else f", test acc {self.test_accuracy:.3f}"
+        return f"{self.name} ({self.dataset}{acc})"
+
+
+def default_root() -> Path:
+    """``$FEATLIB_WORKSPACE`` when set, else ``./workspace``."""
+    return Path(os.environ.get(WORKSPACE_ENV) or "workspace")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+    """Calls ``write(tmp)`` on a temporary file beside ``path``, then renames it.
+
+    The temporary file keeps ``path``'s suffix (Keras insists on ``.keras``),
+    is fsynced before the rename, and is removed if ``write`` fails.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+class Workspace:
+    """A folder of models and cached arrays with an SQLite index.
+
+    Args:
+        root: the folder; created when missing. Defaults to :func:`default_root`.
+
+    Example:
+        >>> ws = Workspace("/tmp/ws")  # doctest: +SKIP
+        >>> record = ws.save_model(model, "demo", dataset="digits")  # doctest: +SKIP
+        >>> ws.load_model("demo")  # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.index_path = self.root / "index.sqlite"
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.index_path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            yield db
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """The one place that writes the index: an immediate transaction."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    # Models -----------------------------------------------------------------
+
+    def save_model(
+        self,
+        model: "keras.Model",
+        name: str,
+        *,
+        dataset: str,
+        test_accuracy: float | None = None,
+        input_scale: str = "0-1",
+        meta: dict | None = None,
+    ) -> ModelRecord:
+        """Saves ``model`` as ``.keras`` and lists it under a unique name.
+
+        When ``name`` is taken, ``name-2``, ``name-3``, ... is used instead:
+        nothing saved earlier is overwritten.
+        """
+        from featlib.models import architecture_summary, fingerprint
+
+        name = name.strip()
+        if not name:
+            raise ValueError("A model name cannot be empty.")
+        model_id = uuid.uuid4().hex[:12]
+        relative = f"models/{model_id}.keras"
+        write_atomically(self.root / relative, lambda tmp: model.save(tmp))
+        row = dict(
+            id=model_id,
+            dataset=dataset,
+            architecture=architecture_summary(model),
+            test_accuracy=None if test_accuracy is None else float(test_accuracy),
+            input_scale=input_scale,
+            fingerprint=fingerprint(model),
+            path=relative,
+            created=_now(),
+            meta=json.dumps(meta or {}),
+        )
+        with self._write() as db:
+            taken = {r[0] for r in db.execute("SELECT name FROM models")}
+            row["name"] = _unique_name(name, taken)
+            db.execute(
+                f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
+            )
+        return self.get_model(model_id)
+
+    def list_models(self) -> list[ModelRecord]:
+        """Every saved model, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM models ORDER BY created DESC, rowid DESC").fetchall()
+        return [_record(row) for row in rows]
+
+    def get_model(self, name_or_id: str) -> ModelRecord:
+        """The record of a model by name or id.
+
+        Raises:
+            WorkspaceError: naming the models the workspace holds.
+        """
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM models WHERE name = ? OR id = ? ORDER BY name = ? DESC",
+                (name_or_id, name_or_id, name_or_id),
+            ).fetchone()
+        if row is None:
+            names = [m.name for m in self.list_models()]
+            raise WorkspaceError(f"No such model: {name_or_id}. The workspace holds: {names}.")
+        return _record(row)
+
+    def load_model(self, name_or_id: str | ModelRecord) -> "keras.Model":
+        """Loads a saved model (``safe_mode=True``)."""
+        from featlib.models import load_model
+
+        record = name_or_id if isinstance(name_or_id, ModelRecord) else self.get_model(name_or_id)
+        return load_model(self.root / record.path)
+
+    # Datasets ---------------------------------------------------------------
+
+    def save_dataset(self, dataset: "Dataset") -> str:
+        """Keeps an uploaded dataset (as a compressed ``.npz``); returns its fingerprint."""
+        relative = f"datasets/{dataset.fingerprint}.npz"
+        arrays = {
+            "x_train": dataset.x_train, "y_train": dataset.y_train,
+            "x_test": dataset.x_test, "y_test": dataset.y_test,
+            "class_names": np.array(dataset.class_names),
+        }  # fmt: skip
+        write_atomically(self.root / relative, lambda tmp: np.savez_compressed(tmp, **arrays))
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO datasets (fingerprint, name, summary, path, created) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (dataset.fingerprint, dataset.name, dataset.summary(), relative, _now()),
+            )
+        return dataset.fingerprint
+
+    def list_datasets(self) -> list[dict]:
+        """Uploaded datasets, newest first: fingerprint, name, summary, created."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM datasets ORDER BY created DESC").fetchall()
+        return [dict(row) for row in rows]
+
+    def load_dataset(self, fingerprint: str) -> "Dataset":
+        """An uploaded dataset by fingerprint."""
+        from featlib.datasets import load_npz
+
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM datasets WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        if row is None:
+            raise WorkspaceError(f"No such dataset: {fingerprint}. Upload it again.")
+        return load_npz(self.root / row["path"], name=row["name"])
+
+    # Arrays -----------------------------------------------------------------
+
+    def _array_path(self, kind: str, key: str) -> str:
+        if kind not in ARRAY_KINDS:
+            raise ValueError(f"Unknown array kind: {kind!r}. Choose one of {list(ARRAY_KINDS)}.")
+        return f"arrays/{kind}/{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
+
+    def save_array(
+        self, kind: str, key: str, array: np.ndarray, *, model_id: str | None = None, meta: dict | None = None
+    ) -> None:
+        """Stores ``array`` under ``(kind, key)``, replacing an older one."""
+        relative = self._array_path(kind, key)
+        path = self.root / relative
+        write_atomically(path, lambda tmp: np.save(tmp, np.asarray(array), allow_pickle=False))
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO artifacts (key, kind, model_id, path, bytes, created, meta) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, kind, model_id, relative, path.stat().st_size, _now(), json.dumps(meta or {})),
+            )
+
+    def load_array(self, kind: str, key: str) -> np.ndarray | None:
+        """The array stored under ``(kind, key)``, or ``None`` when absent."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT path FROM artifacts WHERE key = ? AND kind = ?", (key, kind)
+            ).fetchone()
+        if row is None or not (self.root / row["path"]).exists():
+            return None
+        return np.load(self.root / row["path"], allow_pickle=False)
+
+    def usage(self) -> dict[str, int]:
+        """Counts of models and arrays, and the bytes they use on disk."""
+        files = [p for p in self.root.rglob("*") if p.is_file()]
+        with self._connect() as db:
+            kinds = dict(db.execute("SELECT kind, COUNT(*) FROM artifacts GROUP BY kind").fetchall())
+            models = db.execute("SELECT COUNT(*) FROM models").fetchone()[0]
+            datasets = db.execute("SELECT COUNT(*) FROM datasets").fetchone()[0]
+        return {
+            "models": models,
+            "datasets": datasets,
+            "representations": kinds.get("representation", 0),
+            "embeddings": kinds.get("embedding", 0),
+            "bytes": sum(p.stat().st_size for p in files),
+        }
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name}-{n}" in taken:
+        n += 1
+    return f"{name}-{n}"
+
+
+def _record(row: sqlite3.Row) -> ModelRecord:
+    values = dict(row)
+    values["meta"] = json.loads(values["meta"] or "{}")
+    return ModelRecord(**values)

@@ -1,0 +1,73 @@
+"""Explore: a UMAP map of the chosen layer, coloured by digit, with selection."""
+
+import numpy as np
+import streamlit as st
+
+from featlib import embed, pipeline, plots
+from featlib.app import resources, state, widgets
+from featlib.extract import METHODS
+
+st.title("Explore")
+dataset = widgets.current_dataset()
+record, model = widgets.require_model()
+layer, method, split = state.get(state.LAYER), state.get(state.METHOD), state.get(state.SPLIT)
+rep_key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
+outputs = resources.workspace().load_array("representation", rep_key) if layer else None
+if outputs is None:
+    st.info("Compute a layer's outputs first.")
+    st.page_link(widgets.REPRESENTATIONS_PAGE, label="Go to the Representations page", icon=":material/layers:")
+    st.stop()
+
+images, labels = dataset.split(split)
+st.caption(f"**{record.name}** · layer **{layer}** · {METHODS[method]} · {dataset.name} {split} split · {len(labels):,} images")
+
+with st.form("umap"):
+    cols = st.columns(5)
+    sample = cols[0].number_input("Sample size", 50, len(labels), min(len(labels), embed.DEFAULT_SAMPLE), step=500,
+                                  help="Stratified by label.")  # fmt: skip
+    n_neighbors = cols[1].number_input("n_neighbors", 2, 200, 15)
+    min_dist = cols[2].number_input("min_dist", 0.0, 1.0, 0.1, step=0.05)
+    metric = cols[3].selectbox("metric", embed.METRICS)
+    seed = cols[4].number_input("seed", 0, 2**31 - 1, 42)
+    st.form_submit_button("Compute the map", type="primary")
+
+params = embed.UMAPParams(int(n_neighbors), float(min_dist), metric, int(seed))
+sample_size = None if sample >= len(labels) else int(sample)
+emb_key = pipeline.embedding_key(rep_key, sample_size, 0, params)
+if resources.workspace().load_array("embedding", emb_key) is None:
+    status = st.status("Computing the UMAP map…", expanded=True)
+    bar = status.progress(0.0, text="Finding nearest neighbours (the first map after a server start also compiles UMAP)…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "layout":
+            bar.progress(done / total, text=f"Optimising the layout: epoch {done}/{total}")
+
+    with status:
+        emb = pipeline.embedding(
+            resources.workspace(), outputs, rep_key, labels, sample_size=sample_size,
+            params=params, model_id=record.id, progress=progress,
+        )  # fmt: skip
+    status.update(label="Map computed and cached.", state="complete", expanded=False)
+else:
+    emb = pipeline.embedding(resources.workspace(), outputs, rep_key, labels, sample_size=sample_size, params=params)
+
+predicted = resources.predictions(record.id, state.get(state.DATASET), split)
+point_labels = labels[emb.indices]
+cols = st.columns(3)
+cols[0].metric("points", f"{len(emb.indices):,}")
+cols[1].metric("10-NN accuracy of the map", f"{embed.knn_accuracy(emb.coords, point_labels):.3f}",
+               help="5-fold cross-validated accuracy of a 10-nearest-neighbour classifier on the 2-D map.")  # fmt: skip
+cols[2].metric("model accuracy on these points", f"{np.mean(predicted[emb.indices] == point_labels):.3f}")
+
+figure = plots.scatter_map(emb.coords, emb.indices, point_labels, predicted[emb.indices], dataset.class_names)
+event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("box", "lasso"))
+st.caption("Click a legend entry to hide a class, double-click to isolate it. Draw a box or lasso to see the digits.")
+
+selected = sorted({int(p["customdata"][0]) for p in event.selection.points}) if event and event.selection else []
+if selected:
+    st.subheader(f"{len(selected):,} selected points")
+    left, right = st.columns([3, 2])
+    shown = selected[:120]
+    left.image(plots.montage(images[shown], columns=15), caption=f"the first {len(shown)} selected images",
+               width="stretch")  # fmt: skip
+    right.plotly_chart(plots.label_counts(labels[selected], dataset.class_names), key="counts")

@@ -1,0 +1,77 @@
+"""Representations: pick a layer and a method, compute its outputs, check the methods."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from featlib import models, pipeline, plots
+from featlib.app import resources, state, widgets
+from featlib.extract import METHODS, compare_methods
+
+st.title("Representations")
+dataset = widgets.current_dataset()
+record, model = widgets.require_model()
+
+table = models.layer_table(model)
+st.dataframe(
+    pd.DataFrame([vars(row) for row in table]).set_index("index"),
+    column_config={"params": st.column_config.NumberColumn(format="%d")},
+)
+
+names = [row.name for row in table]
+layer = state.get(state.LAYER)
+layer = layer if layer in names else models.default_layer(model)
+cols = st.columns(3)
+layer = cols[0].selectbox("Layer", names, index=names.index(layer), help="Default: the last hidden layer before the output.")
+method = cols[1].radio("Method", list(METHODS), format_func=METHODS.get, index=list(METHODS).index(state.get(state.METHOD)))
+split = cols[2].radio("Images", pipeline.SPLITS, index=pipeline.SPLITS.index(state.get(state.SPLIT)), format_func=lambda s: f"{s} split")
+for key, value in ((state.LAYER, layer), (state.METHOD, method), (state.SPLIT, split)):
+    state.put(key, value)
+
+try:
+    images, labels = dataset.split(split)
+    x = models.adapt_images(images, model, record.input_scale)
+except models.ModelError as error:
+    st.error(f"This model cannot read {dataset.name}: {error}")
+    st.stop()
+
+key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
+cached = resources.workspace().load_array("representation", key)
+if cached is None and st.button(f"Compute {layer} for {len(images):,} images", type="primary"):
+    update, clear = widgets.progress_bar(f"Extracting {layer} by {METHODS[method]}…")
+    extractor = resources.extractor(record.fingerprint, layer, method, model)
+    cached, key = pipeline.representation(
+        resources.workspace(), model, record.fingerprint, dataset, split, layer, method,
+        input_scale=record.input_scale, extractor=extractor, model_id=record.id, progress=update,
+    )  # fmt: skip
+    clear()
+
+if cached is None:
+    st.caption("Results are cached in the workspace per model, dataset, split, layer and method.")
+    st.stop()
+
+outputs = cached
+st.success(f"{layer}: {outputs.shape[0]:,} × {outputs.shape[1]:,} outputs ({METHODS[method]}), cached in the workspace.")
+cols = st.columns(4)
+cols[0].metric("units", f"{outputs.shape[1]:,}")
+cols[1].metric("mean", f"{outputs.mean():.3f}")
+cols[2].metric("zero outputs", f"{np.mean(outputs == 0):.1%}")
+cols[3].metric("max", f"{outputs.max():.3f}")
+st.markdown("**Mean output per class** (first 128 units)")
+means = np.stack([outputs[labels == c, :128].mean(axis=0) for c in range(dataset.num_classes) if np.any(labels == c)])
+st.plotly_chart(plots.class_means(means, [dataset.class_names[c] for c in np.unique(labels)]))
+
+st.subheader("Do the two methods agree?")
+st.caption("Runs both methods on the same images (up to 10,000) and compares their outputs and times.")
+if st.button("Check both methods"):
+    sample = x[:10_000]
+    extractors = {m: resources.extractor(record.fingerprint, layer, m, model) for m in METHODS}
+    with st.spinner("Running both methods…"):
+        comparison = compare_methods(extractors, sample)
+    cols = st.columns(2)
+    cols[0].metric("largest absolute difference", f"{comparison.max_abs_diff:.2e}")
+    cols[1].metric("verdict", "agree" if comparison.agree else "differ")
+    st.plotly_chart(plots.method_times(comparison.seconds, METHODS))
+    st.caption(f"Median of 3 runs on {comparison.n_samples:,} images, after one warm-up run.")
+
+st.page_link(widgets.EXPLORE_PAGE, label="Next: explore the map", icon=":material/arrow_forward:")

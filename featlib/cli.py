@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import sys
 import time
@@ -135,6 +136,14 @@ def cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from featlib import bench
+
+    figures = bench.run(args.dataset, args.points, args.layer, args.epochs)
+    print(json.dumps(figures) if args.json else bench.format_table(figures))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m featlib``."""
     parser = argparse.ArgumentParser(prog="python -m featlib", description=__doc__.splitlines()[0])
@@ -178,6 +187,14 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--metric", choices=METRICS, default="euclidean")
     embed.add_argument("--seed", type=int, default=42, help="UMAP random seed")
     embed.add_argument("--n-epochs", type=int, default=None, help="UMAP epochs (default: umap-learn's)")
+
+    bench = sub.add_parser("bench", help="measure training, extraction and UMAP on the same data")
+    bench.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
+    bench.add_argument("--points", type=int, default=10_000, help="number of training images used (default 10000)")
+    bench.add_argument("--layer", default="dense_1", help="layer of the seed MLP to read (default dense_1)")
+    bench.add_argument("--epochs", type=int, default=2, help="training epochs before measuring (default 2)")
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    bench.set_defaults(run=cmd_bench)
     return parser
 
 

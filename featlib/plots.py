@@ -47,8 +47,7 @@ def scatter_map(
     predicted = np.full(len(labels), -1) if predicted is None else np.asarray(predicted)
     names = list(class_names) if class_names is not None else [str(i) for i in range(labels.max() + 1)]
     fig = go.Figure()
-    for label in np.unique(labels):
-        mask = labels == label
+    for label, mask in _class_masks(labels):
         custom = np.column_stack([indices[mask], labels[mask], predicted[mask]])
         fig.add_trace(
             go.Scattergl(
@@ -74,6 +73,25 @@ def scatter_map(
         yaxis={"showticklabels": False, "title": "UMAP 2"},
     )
     return fig
+
+
+def _class_masks(labels: np.ndarray):
+    """``(label, mask)`` per class present, in the order of :func:`scatter_map`'s traces."""
+    for label in np.unique(labels):
+        yield int(label), labels == label
+
+
+def selected_indices(points: Sequence[dict], indices: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Dataset indices of the points selected in a :func:`scatter_map` figure.
+
+    Args:
+        points: the selection's points as Streamlit reports them (each with
+            ``curve_number`` and ``point_index``).
+        indices, labels: the arrays the figure was made from.
+    """
+    members = [indices[mask] for _, mask in _class_masks(np.asarray(labels))]
+    chosen = {int(members[p["curve_number"]][p["point_index"]]) for p in points}
+    return np.array(sorted(chosen), dtype=int)
 
 
 def training_curves(history: dict[str, list[float]]) -> go.Figure:

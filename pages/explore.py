@@ -21,14 +21,14 @@ if outputs is None:
 images, labels = dataset.split(split)
 st.caption(f"**{record.name}** · layer **{layer}** · {METHODS[method]} · {dataset.name} {split} split · {len(labels):,} images")
 
-with st.form("umap"):
-    cols = st.columns(5)
-    sample = cols[0].number_input("Sample size", 50, len(labels), min(len(labels), embed.DEFAULT_SAMPLE), step=500,
-                                  help="Stratified by label.")  # fmt: skip
-    n_neighbors = cols[1].number_input("n_neighbors", 2, 200, 15)
-    min_dist = cols[2].number_input("min_dist", 0.0, 1.0, 0.1, step=0.05)
-    metric = cols[3].selectbox("metric", embed.METRICS)
-    seed = cols[4].number_input("seed", 0, 2**31 - 1, 42)
+with st.sidebar.form("umap"):
+    st.markdown("**UMAP settings**")
+    sample = st.number_input("Sample size", 50, len(labels), min(len(labels), embed.DEFAULT_SAMPLE), step=500,
+                             help="Stratified by label.")  # fmt: skip
+    n_neighbors = st.number_input("n_neighbors", 2, 200, 15)
+    min_dist = st.number_input("min_dist", 0.0, 1.0, 0.1, step=0.05)
+    metric = st.selectbox("metric", embed.METRICS)
+    seed = st.number_input("seed", 0, 2**31 - 1, 42)
     st.form_submit_button("Compute the map", type="primary")
 
 params = embed.UMAPParams(int(n_neighbors), float(min_dist), metric, int(seed))
@@ -63,8 +63,9 @@ figure = plots.scatter_map(emb.coords, emb.indices, point_labels, predicted[emb.
 event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("box", "lasso"))
 st.caption("Click a legend entry to hide a class, double-click to isolate it. Draw a box or lasso to see the digits.")
 
-selected = sorted({int(p["customdata"][0]) for p in event.selection.points}) if event and event.selection else []
-if selected:
+points = event.selection.points if event and event.selection else []
+selected = plots.selected_indices(points, emb.indices, point_labels)
+if len(selected):
     st.subheader(f"{len(selected):,} selected points")
     left, right = st.columns([3, 2])
     shown = selected[:120]

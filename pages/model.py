@@ -13,8 +13,9 @@ choices = resources.dataset_choices()
 key = state.get(state.DATASET)
 key = key if key in choices else "digits"
 picked = st.selectbox(
-    "Dataset", list(choices), index=list(choices).index(key), format_func=choices.get
-)
+    "Dataset", list(choices), index=list(choices).index(key), format_func=choices.get,
+    key=widgets.DATASET_PICKER,
+)  # fmt: skip
 state.put(state.DATASET, picked)
 
 with st.expander("Upload a dataset (.npz or IDX files)"):
@@ -54,7 +55,7 @@ with st.expander("Sample images per class", expanded=False):
     )
 
 # Model ------------------------------------------------------------------------
-st.subheader("Model")
+st.subheader("Train, upload or pick a model")
 train_tab, upload_tab, pick_tab = st.tabs(["Train the seed MLP", "Upload a model", "Pick a saved model"])
 
 with train_tab:

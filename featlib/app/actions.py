@@ -13,7 +13,7 @@ from typing import Callable
 import streamlit as st
 
 from featlib import datasets, models, plots
-from featlib.app import resources, state
+from featlib.app import resources, state, widgets
 
 _USER_ERRORS = (datasets.DatasetError, models.ModelError, ValueError)
 
@@ -27,7 +27,7 @@ def add_dataset(load: Callable[[], datasets.Dataset]) -> None:
         st.error(f"This dataset cannot be used: {error}")
         return
     fingerprint = resources.workspace().save_dataset(dataset)
-    state.put(state.DATASET, resources.UPLOAD_PREFIX + fingerprint)
+    widgets.select_dataset(resources.UPLOAD_PREFIX + fingerprint)
     st.rerun()
 
 

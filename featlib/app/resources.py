@@ -14,7 +14,7 @@ import streamlit as st
 
 from featlib import datasets, pipeline
 from featlib.extract import Extractor
-from featlib.store import ModelRecord, Workspace
+from featlib.store import ModelRecord, Workspace, default_root
 
 if TYPE_CHECKING:
     import keras
@@ -22,10 +22,14 @@ if TYPE_CHECKING:
 UPLOAD_PREFIX = "upload:"
 
 
-@st.cache_resource
 def workspace() -> Workspace:
     """The server's workspace (``$FEATLIB_WORKSPACE`` or ``./workspace``)."""
-    return Workspace()
+    return _workspace(str(default_root().resolve()))
+
+
+@st.cache_resource
+def _workspace(root: str) -> Workspace:
+    return Workspace(root)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 MODEL_PAGE = "pages/model.py"
 REPRESENTATIONS_PAGE = "pages/representations.py"
 EXPLORE_PAGE = "pages/explore.py"
+DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 
 def current_dataset() -> datasets.Dataset:
@@ -26,13 +27,22 @@ def current_dataset() -> datasets.Dataset:
         return resources.dataset(key)
     except datasets.DatasetUnavailableError as error:
         st.error(str(error))
-        if st.button("Use the bundled 8×8 digits instead", type="primary"):
-            state.put(state.DATASET, "digits")
-            st.rerun()
+        st.button("Use the bundled 8×8 digits instead", type="primary", on_click=use_digits)
     except (datasets.DatasetError, WorkspaceError) as error:
         st.error(f"The dataset cannot be used: {error}")
-        state.put(state.DATASET, "digits")
+        use_digits()
     st.stop()
+
+
+def select_dataset(key: str) -> None:
+    """Makes ``key`` the carried dataset, overriding the Model page's picker."""
+    state.put(state.DATASET, key)
+    st.session_state.pop(DATASET_PICKER, None)
+
+
+def use_digits() -> None:
+    """Switches to the bundled digits, the offline default."""
+    select_dataset("digits")
 
 
 def require_model() -> tuple[ModelRecord, "keras.Model"]:

@@ -1,0 +1,119 @@
+"""Streamlit AppTest runs of every page through the main flow, on the bundled digits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from featlib.store import Workspace
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TIMEOUT = 240  # the first UMAP in a process compiles Numba code
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch) -> AppTest:
+    monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def no_exception(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metric(at: AppTest, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
+    return values[0]
+
+
+def button(at: AppTest, label_start: str):
+    matches = [b for b in at.button if b.label.startswith(label_start)]
+    assert matches, f"no button {label_start!r}; buttons: {[b.label for b in at.button]}"
+    return matches[0]
+
+
+def train_small_model(at: AppTest) -> AppTest:
+    at.switch_page("pages/model.py").run()
+    no_exception(at)
+    epochs = next(n for n in at.number_input if n.label == "Epochs")
+    epochs.set_value(3)
+    next(b for b in at.get("form_submit_button") if b.label == "Train").click()
+    return no_exception(at.run())
+
+
+def test_home_shows_an_empty_workspace(app):
+    at = no_exception(app.run())
+    assert metric(at, "models") == "0"
+    assert any("no model yet" in i.value for i in at.info)
+
+
+def test_pages_without_a_model_point_to_the_model_page(app):
+    at = no_exception(app.run())
+    for page in ("pages/representations.py", "pages/explore.py"):
+        no_exception(at.switch_page(page).run())
+        assert any("No model picked yet" in i.value for i in at.info)
+
+
+def test_training_in_the_page_saves_the_model_and_reports_test_accuracy(app, tmp_path):
+    at = train_small_model(app.run())
+    accuracy = float(metric(at, "test accuracy"))
+    assert 0.0 <= accuracy <= 1.0
+    records = Workspace(tmp_path / "ws").list_models()
+    assert [r.name for r in records] == ["mlp-digits"]
+    assert records[0].test_accuracy == pytest.approx(accuracy, abs=1e-4)
+    assert len(records[0].meta["history"]["loss"]) == 3
+
+
+def test_bad_hidden_sizes_are_refused_in_the_page(app, tmp_path):
+    at = app.run().switch_page("pages/model.py").run()
+    next(t for t in at.text_input if t.label == "Hidden layer sizes").set_value("128, many")
+    next(b for b in at.get("form_submit_button") if b.label == "Train").click()
+    at = no_exception(at.run())
+    assert any("Hidden layer sizes must be whole numbers" in e.value for e in at.error)
+    assert Workspace(tmp_path / "ws").list_models() == []
+
+
+def test_main_flow_from_training_to_the_map(app, tmp_path):
+    at = train_small_model(app.run())
+
+    at = no_exception(at.switch_page("pages/representations.py").run())
+    assert at.selectbox[0].value == "dense_1"  # the last hidden layer before the output
+    button(at, "Compute dense_1").click()
+    at = no_exception(at.run())
+    assert any("1,437 × 64 outputs" in s.value for s in at.success)
+    button(at, "Check both methods").click()
+    at = no_exception(at.run())
+    assert metric(at, "verdict") == "agree"
+    assert float(metric(at, "largest absolute difference")) < 1e-4
+
+    at = no_exception(at.switch_page("pages/explore.py").run())
+    assert metric(at, "points") == "1,437"
+    assert 0.5 < float(metric(at, "10-NN accuracy of the map")) <= 1.0
+    usage = Workspace(tmp_path / "ws").usage()
+    assert (usage["representations"], usage["embeddings"]) == (1, 1)
+
+    # The choices carried across pages; a second visit serves the map from the cache.
+    at = no_exception(at.switch_page("pages/explore.py").run())
+    assert Workspace(tmp_path / "ws").usage()["embeddings"] == 1
+
+
+def test_offline_mnist_says_so_and_offers_the_digits(app):
+    from featlib import datasets
+
+    try:
+        datasets.load_keras_dataset("mnist")
+    except datasets.DatasetUnavailableError:
+        pass
+    else:
+        pytest.skip("MNIST is downloadable or cached here; the offline message cannot be shown")
+    at = app.run().switch_page("pages/model.py").run()
+    at.selectbox[0].set_value("mnist")
+    at = no_exception(at.run())
+    assert any("could not be downloaded" in e.value for e in at.error)
+    button(at, "Use the bundled 8×8 digits").click()
+    at = no_exception(at.run())
+    assert at.selectbox[0].value == "digits"

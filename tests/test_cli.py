@@ -1,0 +1,200 @@
+"""Tests for ``python -m featlib``: real subprocesses on a tmp workspace."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ("train", "layers", "extract", "embed")
+
+
+@dataclass
+class CliEnv:
+    cwd: Path
+    workspace: Path
+    env: dict
+
+    def run(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "featlib", *args],
+            cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+
+def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory) -> CliEnv:
+    cwd = tmp_path_factory.mktemp("cli")
+    workspace = cwd / "ws"
+    pythonpath = os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, FEATLIB_WORKSPACE=str(workspace), PYTHONPATH=pythonpath, TF_CPP_MIN_LOG_LEVEL="2")
+    return CliEnv(cwd, workspace, env)
+
+
+@pytest.fixture(scope="module")
+def session(cli):
+    """Runs the documented sequence once; later tests inspect the results."""
+    runs = {
+        "train": cli.run("train", "--dataset", "digits", "--epochs", "2", "--name", "demo"),
+        "layers": cli.run("layers", "demo"),
+        "extract_f": cli.run("extract", "demo", "--layer", "dense_1", "--method", "function",
+                             "--dataset", "digits", "--out", "reps_f.npy"),
+        "extract_s": cli.run("extract", "demo", "--layer", "dense_1", "--method", "submodel",
+                             "--dataset", "digits", "--out", "reps_s.npy"),
+        "embed": cli.run("embed", "demo", "--layer", "dense_1", "--dataset", "digits", "--out", "emb.csv",
+                         "--n-epochs", "50"),
+    }  # fmt: skip
+    return runs
+
+
+def test_sequence_succeeds_and_writes_files(cli, session):
+    for name, proc in session.items():
+        ok(proc)
+    for name in ("reps_f.npy", "reps_s.npy", "emb.csv"):
+        assert (cli.cwd / name).is_file(), name
+    assert (cli.workspace / "index.sqlite").is_file()
+    assert not (cli.cwd / "workspace").exists()  # FEATLIB_WORKSPACE was used, not ./workspace
+
+
+def test_train_reports_and_saves_model(cli, session):
+    proc = ok(session["train"])
+    assert proc.stdout.startswith("saved demo (64-128-64-10 (Sequential, 17,226 params)): test accuracy ")
+    assert "epoch 1/2" in proc.stderr and "epoch 2/2" in proc.stderr
+    from featlib.store import Workspace
+
+    from featlib.models import fingerprint
+
+    ws = Workspace(cli.workspace)
+    record = ws.get_model("demo")
+    assert record.dataset == "digits" and 0.0 <= record.test_accuracy <= 1.0
+    assert f"test accuracy {record.test_accuracy:.4f}" in proc.stdout
+    assert record.meta["epochs"] == 2 and len(record.meta["history"]["loss"]) == 2
+    # The fingerprint computed in the CLI process matches this process's.
+    assert fingerprint(ws.load_model(record)) == record.fingerprint
+
+
+def test_layers_lists_table_with_default(session):
+    lines = ok(session["layers"]).stdout.splitlines()
+    assert lines[0].split()[:3] == ["#", "name", "type"]
+    names = [line.split()[1] for line in lines[1:]]
+    assert names == ["dense", "activation", "dense_1", "activation_1", "dense_2", "activation_2"]
+    marked = [line for line in lines[1:] if line.endswith("<- default")]
+    assert len(marked) == 1 and marked[0].split()[1] == "dense_1"
+    assert "(None, 64)" in marked[0] and "8,256" in marked[0]
+
+
+def test_extract_both_methods_agree(cli, session):
+    reps_f = np.load(cli.cwd / "reps_f.npy", allow_pickle=False)
+    reps_s = np.load(cli.cwd / "reps_s.npy", allow_pickle=False)
+    assert reps_f.shape == reps_s.shape == (1437, 64)
+    assert reps_f.dtype == reps_s.dtype == np.float32
+    np.testing.assert_allclose(reps_f, reps_s, rtol=0, atol=1e-5)
+    assert np.all(np.isfinite(reps_f)) and reps_f.std() > 0
+    assert "wrote reps_f.npy: 1437 rows × 64 columns" in ok(session["extract_f"]).stdout
+    assert "dense_1 by backend function" in session["extract_f"].stderr
+    assert "dense_1 by functional sub-model" in session["extract_s"].stderr
+
+
+def test_extract_matches_library_on_saved_model(cli, session, digits):
+    from featlib import extract, models
+    from featlib.store import Workspace
+
+    model = Workspace(cli.workspace).load_model("demo")
+    x = models.adapt_images(digits.x_train, model)
+    expected = extract.extract(model, "dense_1", x)
+    np.testing.assert_allclose(np.load(cli.cwd / "reps_f.npy"), expected, rtol=0, atol=1e-5)
+
+
+def test_embed_csv_has_labels_at_indices(cli, session, digits):
+    assert "wrote emb.csv: 1437 points" in ok(session["embed"]).stdout
+    with open(cli.cwd / "emb.csv", newline="") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], rows[1:]
+    assert header == ["index", "x", "y", "label", "predicted"]
+    assert {"x", "y", "label"} <= set(header)
+    assert len(body) == 1437
+    index = np.array([int(r[0]) for r in body])
+    coords = np.array([[float(r[1]), float(r[2])] for r in body])
+    labels = np.array([int(r[3]) for r in body])
+    predicted = np.array([int(r[4]) for r in body])
+    assert np.array_equal(np.sort(index), np.arange(1437))
+    assert np.array_equal(labels, digits.y_train[index])
+    assert np.all(np.isfinite(coords)) and coords.std(axis=0).min() > 0
+    assert set(predicted) <= set(range(10))
+
+
+def test_embed_is_cached_in_workspace(cli, session):
+    from featlib.store import Workspace
+
+    usage = Workspace(cli.workspace).usage()
+    assert usage["models"] == 1
+    assert usage["representations"] == 2  # function and submodel; embed reused the function one
+    assert usage["embeddings"] == 1
+
+
+def test_core_import_is_light(cli):
+    code = (
+        "import sys, featlib.cli, featlib.pipeline; "
+        "print(sorted(m for m in ('streamlit', 'keras', 'tensorflow', 'umap', 'sklearn') if m in sys.modules))"
+    )
+    proc = ok(subprocess.run([sys.executable, "-c", code], cwd=cli.cwd, env=cli.env, capture_output=True, text=True))
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_for_every_command(cli, command):
+    args = ["--help"] if command is None else [command, "--help"]
+    proc = ok(cli.run(*args))
+    assert proc.stdout.startswith("usage: python -m featlib")
+    if command is None:
+        for name in COMMANDS:
+            assert name in proc.stdout
+    else:
+        assert command in proc.stdout.splitlines()[0]
+
+
+def fails(proc: subprocess.CompletedProcess, message: str) -> None:
+    assert proc.returncode != 0, proc.stdout
+    assert message in proc.stderr, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_layer_fails_cleanly(cli, session):
+    proc = cli.run("extract", "demo", "--layer", "dense_9", "--out", "x.npy")
+    fails(proc, "error: No such layer: dense_9")
+    assert proc.returncode == 2
+    assert not (cli.cwd / "x.npy").exists()
+
+
+def test_unknown_model_fails_cleanly(cli, session):
+    fails(cli.run("layers", "nomodel"), "error: No such model: nomodel. The workspace holds: ['demo']")
+    fails(cli.run("embed", "nomodel", "--layer", "dense_1", "--out", "y.csv"), "No such model: nomodel")
+
+
+def test_unknown_dataset_name_fails_cleanly(cli, session):
+    proc = cli.run("train", "--dataset", "cifar", "--name", "x")
+    fails(proc, "error: Unknown dataset: 'cifar'. Use one of ['digits', 'mnist', 'fashion_mnist']")
+
+
+def test_missing_npz_fails_cleanly(cli, session):
+    proc = cli.run("extract", "demo", "--layer", "dense_1", "--dataset", "missing.npz", "--out", "z.npy")
+    fails(proc, "error: No such file: 'missing.npz'")
+
+
+def test_bad_arguments_fail_with_usage(cli):
+    fails(cli.run("extract", "demo", "--layer", "dense_1", "--method", "magic", "--out", "a.npy"),
+          "invalid choice: 'magic'")  # fmt: skip
+    fails(cli.run("train", "--epochs", "2"), "the following arguments are required: --name")
+    fails(cli.run(), "the following arguments are required: COMMAND")

@@ -1,0 +1,169 @@
+"""Tests for featlib.embed: real umap-learn fits (few points, few epochs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from featlib import embed
+from featlib.embed import UMAPParams
+
+N_POINTS = 300
+EPOCHS = 50
+PARAMS = UMAPParams(n_epochs=EPOCHS)  # the one UMAP configuration of the suite (Numba compiles once)
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    """300 points in 16-D around 3 well-separated centres."""
+    rng = np.random.default_rng(0)
+    labels = np.arange(N_POINTS) % 3
+    centres = rng.normal(scale=10.0, size=(3, 16))
+    return (centres[labels] + rng.normal(size=(N_POINTS, 16))).astype("float32"), labels
+
+
+@pytest.fixture(scope="module")
+def first_fit(blobs):
+    calls = []
+    coords = embed.umap_embed(blobs[0], PARAMS, progress=lambda *c: calls.append(c))
+    return coords, calls
+
+
+# ----------------------------------------------------------------------------- umap_embed
+
+def test_umap_embed_shape_and_dtype(first_fit):
+    coords, _ = first_fit
+    assert coords.shape == (N_POINTS, 2)
+    assert coords.dtype == np.float32
+    assert np.all(np.isfinite(coords))
+    assert coords.std(axis=0).min() > 0  # not collapsed to a point
+
+
+def test_umap_embed_reproducible_with_same_seed_different_with_other(first_fit, blobs):
+    coords, _ = first_fit
+    again = embed.umap_embed(blobs[0], PARAMS)
+    assert np.array_equal(again, coords)
+    other = embed.umap_embed(blobs[0], UMAPParams(n_epochs=EPOCHS, random_state=7))
+    assert other.shape == coords.shape
+    assert not np.allclose(other, coords)
+
+
+def test_umap_embed_keeps_separated_clusters_apart(first_fit, blobs):
+    coords, _ = first_fit
+    assert embed.knn_accuracy(coords, blobs[1]) > 0.95
+
+
+def test_umap_embed_progress_reports_neighbours_then_layout_to_total(first_fit):
+    _, calls = first_fit
+    assert calls[0] == ("neighbours", 0, 1)
+    layout = [c for c in calls[1:]]
+    assert layout and all(stage == "layout" and total == EPOCHS for stage, _, total in layout)
+    assert layout[-1] == ("layout", EPOCHS, EPOCHS)
+    assert all(0 <= done <= EPOCHS for _, done, _ in layout)
+
+
+def test_umap_embed_refuses_nan_and_inf():
+    x = np.random.default_rng(1).normal(size=(40, 4)).astype("float32")
+    x[3, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        embed.umap_embed(x, PARAMS)
+    x[3, 2] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        embed.umap_embed(x, PARAMS)
+
+
+def test_umap_embed_refuses_too_few_points():
+    x = np.random.default_rng(1).normal(size=(15, 4))
+    with pytest.raises(ValueError, match=r"more points than n_neighbors \(15\); got 15"):
+        embed.umap_embed(x, PARAMS)
+
+
+# ----------------------------------------------------------------------------- UMAPParams
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"n_neighbors": 1}, "n_neighbors must be at least 2; got 1"),
+        ({"min_dist": -0.1}, r"min_dist must be within \[0, 1\]; got -0.1"),
+        ({"min_dist": 1.5}, r"min_dist must be within \[0, 1\]; got 1.5"),
+        ({"metric": "hamming"}, r"Unknown metric: 'hamming'. Choose one of \['euclidean'"),
+    ],
+)
+def test_umap_params_validation(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        UMAPParams(**kwargs)
+
+
+def test_umap_params_key_names_every_parameter_and_is_hashable():
+    a = UMAPParams()
+    assert a.key == "umap-n_neighbors=15-min_dist=0.1-metric=euclidean-random_state=42-n_epochs=None"
+    assert hash(a) == hash(UMAPParams())
+    keys = {a.key, UMAPParams(n_neighbors=30).key, UMAPParams(min_dist=0.5).key,
+            UMAPParams(metric="cosine").key, UMAPParams(random_state=1).key, UMAPParams(n_epochs=50).key}  # fmt: skip
+    assert len(keys) == 6
+
+
+# ----------------------------------------------------------------------------- stratified_sample
+
+def test_stratified_sample_keeps_class_proportions(digits):
+    labels = digits.y_train
+    size = 300
+    idx = embed.stratified_sample(labels, size, seed=0)
+    assert len(idx) == size == len(np.unique(idx))
+    assert np.array_equal(idx, np.sort(idx))
+    assert idx.min() >= 0 and idx.max() < len(labels)
+    expected = np.bincount(labels) * size / len(labels)
+    counts = np.bincount(labels[idx], minlength=10)
+    assert np.all(np.abs(counts - expected) <= 1), (counts, expected)
+
+
+def test_stratified_sample_is_deterministic_per_seed(digits):
+    a = embed.stratified_sample(digits.y_train, 100, seed=0)
+    assert np.array_equal(a, embed.stratified_sample(digits.y_train, 100, seed=0))
+    assert not np.array_equal(a, embed.stratified_sample(digits.y_train, 100, seed=1))
+
+
+@pytest.mark.parametrize("size", [None, 1437, 5000])
+def test_stratified_sample_returns_all_indices_when_size_none_or_large(digits, size):
+    assert np.array_equal(embed.stratified_sample(digits.y_train, size), np.arange(1437))
+
+
+def test_stratified_sample_refuses_size_below_one(digits):
+    with pytest.raises(ValueError, match="sample size must be at least 1; got 0"):
+        embed.stratified_sample(digits.y_train, 0)
+
+
+def test_stratified_sample_with_fewer_points_than_classes():
+    labels = np.repeat(np.arange(10), 20)
+    idx = embed.stratified_sample(labels, 5)
+    assert len(idx) == 5 == len(np.unique(idx))
+
+
+@pytest.mark.parametrize("size", [1436, 1430])
+def test_stratified_sample_close_to_n(digits, size):
+    idx = embed.stratified_sample(digits.y_train, size)
+    assert len(idx) == size == len(np.unique(idx))
+    counts = np.bincount(digits.y_train[idx], minlength=10)
+    assert np.all(np.bincount(digits.y_train) - counts >= 0)
+
+
+# ----------------------------------------------------------------------------- knn_accuracy
+
+def test_knn_accuracy_near_one_for_separated_clusters():
+    rng = np.random.default_rng(0)
+    labels = np.arange(500) % 10
+    points = np.eye(10)[labels] * 10.0 + rng.normal(scale=0.1, size=(500, 10))
+    assert embed.knn_accuracy(points, labels) >= 0.99
+
+
+def test_knn_accuracy_near_chance_for_noise():
+    rng = np.random.default_rng(0)
+    labels = np.arange(2000) % 10
+    points = rng.normal(size=(2000, 2))
+    assert abs(embed.knn_accuracy(points, labels) - 0.1) < 0.05
+
+
+def test_knn_accuracy_with_small_classes_uses_fewer_folds():
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    points = np.array([[0.0], [0.1], [5.0], [5.1], [5.2], [5.3]])
+    assert embed.knn_accuracy(points, labels, k=1) == 1.0

@@ -1,0 +1,246 @@
+"""Tests for featlib.store: real files, real SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from featlib import models, store
+from featlib.store import Workspace, WorkspaceError, write_atomically
+
+
+def tiny_model(seed: int):
+    return models.build_mlp((4,), hidden=(3,), num_classes=2, seed=seed)
+
+
+def weights_equal(a, b) -> bool:
+    wa, wb = a.get_weights(), b.get_weights()
+    return len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb))
+
+
+def leftovers(root: Path) -> list[Path]:
+    return [p for p in root.rglob(".tmp-*")]
+
+
+# ----------------------------------------------------------------------------- layout & index
+
+def test_workspace_creates_folder_and_wal_index(tmp_path):
+    root = tmp_path / "a" / "b"
+    ws = Workspace(root)
+    assert ws.root == root and root.is_dir()
+    assert ws.index_path == root / "index.sqlite" and ws.index_path.is_file()
+    db = sqlite3.connect(ws.index_path)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    finally:
+        db.close()
+    assert {"models", "datasets", "artifacts"} <= tables
+    Workspace(root)  # opening again keeps the index
+    assert ws.usage()["models"] == 0
+
+
+def test_default_root_respects_env(tmp_path, monkeypatch):
+    monkeypatch.setenv(store.WORKSPACE_ENV, str(tmp_path / "from-env"))
+    assert store.default_root() == tmp_path / "from-env"
+    ws = Workspace()
+    assert ws.root == tmp_path / "from-env" and (tmp_path / "from-env" / "index.sqlite").is_file()
+
+
+def test_default_root_without_env_is_local_workspace(tmp_path, monkeypatch):
+    monkeypatch.delenv(store.WORKSPACE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert store.default_root() == Path("workspace")
+    Workspace()
+    assert (tmp_path / "workspace" / "index.sqlite").is_file()
+    monkeypatch.setenv(store.WORKSPACE_ENV, "")  # empty counts as unset
+    assert store.default_root() == Path("workspace")
+
+
+# ----------------------------------------------------------------------------- models
+
+def test_save_list_get_load_model_roundtrip(workspace):
+    model = tiny_model(0)
+    record = workspace.save_model(
+        model, "  demo ", dataset="digits", test_accuracy=0.9, input_scale="0-255", meta={"epochs": 2}
+    )
+    assert record.name == "demo"
+    assert record.dataset == "digits" and record.test_accuracy == pytest.approx(0.9)
+    assert record.input_scale == "0-255" and record.meta == {"epochs": 2}
+    assert record.fingerprint == models.fingerprint(model)
+    assert record.architecture == models.architecture_summary(model)
+    assert record.path == f"models/{record.id}.keras"
+    assert (workspace.root / record.path).is_file()
+    assert record.label == "demo (digits, test acc 0.900)"
+    assert workspace.list_models() == [record]
+    assert workspace.get_model("demo") == record == workspace.get_model(record.id)
+    for handle in ("demo", record.id, record):
+        loaded = workspace.load_model(handle)
+        assert weights_equal(loaded, model)
+        assert models.fingerprint(loaded) == record.fingerprint
+    assert leftovers(workspace.root) == []
+
+
+def test_save_model_same_name_gets_unique_name_and_keeps_first(workspace):
+    first, second, third = tiny_model(1), tiny_model(2), tiny_model(3)
+    assert not weights_equal(first, second)
+    r1 = workspace.save_model(first, "demo", dataset="digits")
+    r2 = workspace.save_model(second, "demo", dataset="digits")
+    r3 = workspace.save_model(third, "demo", dataset="digits")
+    assert (r1.name, r2.name, r3.name) == ("demo", "demo-2", "demo-3")
+    assert len({r1.id, r2.id, r3.id}) == 3 and len({r1.path, r2.path, r3.path}) == 3
+    assert weights_equal(workspace.load_model("demo"), first)
+    assert weights_equal(workspace.load_model("demo-2"), second)
+    assert weights_equal(workspace.load_model("demo-3"), third)
+    assert [r.name for r in workspace.list_models()] == ["demo-3", "demo-2", "demo"]  # newest first
+    assert r1.label == "demo (digits)"  # no accuracy given
+
+
+def test_save_model_refuses_empty_name(workspace):
+    with pytest.raises(ValueError, match="cannot be empty"):
+        workspace.save_model(tiny_model(0), "   ", dataset="digits")
+    assert workspace.list_models() == []
+
+
+def test_get_model_unknown_lists_names(workspace):
+    workspace.save_model(tiny_model(0), "alpha", dataset="digits")
+    workspace.save_model(tiny_model(1), "beta", dataset="digits")
+    with pytest.raises(WorkspaceError, match=r"No such model: gamma\. The workspace holds: \['beta', 'alpha'\]"):
+        workspace.get_model("gamma")
+    with pytest.raises(WorkspaceError, match="No such model"):
+        workspace.load_model("gamma")
+    assert issubclass(WorkspaceError, LookupError)
+
+
+def test_stray_files_are_not_listed(workspace):
+    record = workspace.save_model(tiny_model(0), "demo", dataset="digits")
+    models_dir = workspace.root / "models"
+    (models_dir / ".tmp-abc123.keras").write_bytes(b"half-written")
+    tiny_model(1).save(models_dir / "not-indexed.keras")
+    (workspace.root / "arrays" / "representation").mkdir(parents=True)
+    np.save(workspace.root / "arrays" / "representation" / "stray.npy", np.zeros(3))
+    assert workspace.list_models() == [record]
+    usage = workspace.usage()
+    assert usage["models"] == 1 and usage["representations"] == 0 and usage["embeddings"] == 0
+    with pytest.raises(WorkspaceError):
+        workspace.get_model("not-indexed")
+
+
+# ----------------------------------------------------------------------------- arrays
+
+def test_save_and_load_array_roundtrip(workspace):
+    a = np.arange(12, dtype="float32").reshape(4, 3)
+    workspace.save_array("representation", "rep/key", a, model_id="m1", meta={"layer": "dense_1"})
+    out = workspace.load_array("representation", "rep/key")
+    assert out.dtype == np.float32 and np.array_equal(out, a)
+    # Same key, other kind: absent. Same key replaced: the new array.
+    assert workspace.load_array("embedding", "rep/key") is None
+    workspace.save_array("representation", "rep/key", a * 2)
+    assert np.array_equal(workspace.load_array("representation", "rep/key"), a * 2)
+    assert workspace.usage()["representations"] == 1
+    assert len(list((workspace.root / "arrays" / "representation").glob("*.npy"))) == 1
+    assert leftovers(workspace.root) == []
+
+
+def test_load_array_missing_is_none(workspace):
+    assert workspace.load_array("representation", "never-saved") is None
+    workspace.save_array("embedding", "emb/x", np.ones((3, 3)))
+    path = next((workspace.root / "arrays" / "embedding").glob("*.npy"))
+    path.unlink()  # indexed but gone from disk
+    assert workspace.load_array("embedding", "emb/x") is None
+
+
+def test_array_kind_is_checked(workspace):
+    with pytest.raises(ValueError, match=r"Unknown array kind: 'weights'"):
+        workspace.save_array("weights", "k", np.zeros(2))
+
+
+def test_arrays_are_stored_without_pickle(workspace):
+    with pytest.raises(ValueError):
+        workspace.save_array("representation", "obj", np.array([{"a": 1}], dtype=object))
+    assert workspace.load_array("representation", "obj") is None
+    assert leftovers(workspace.root) == []
+
+
+# ----------------------------------------------------------------------------- write_atomically
+
+def test_write_atomically_writes_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "sub" / "file.npy"
+    write_atomically(target, lambda tmp: np.save(tmp, np.arange(3)))
+    assert np.array_equal(np.load(target), np.arange(3))
+    assert leftovers(tmp_path) == []
+
+
+def test_write_atomically_failure_keeps_old_file_and_removes_temp(tmp_path):
+    target = tmp_path / "file.txt"
+    target.write_text("old")
+    seen = []
+
+    def failing(tmp: Path) -> None:
+        seen.append(tmp)
+        assert tmp.parent == target.parent and tmp.name.startswith(".tmp-") and tmp.suffix == ".txt"
+        tmp.write_text("partial new content")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        write_atomically(target, failing)
+    assert target.read_text() == "old"
+    assert seen and not seen[0].exists()
+    assert leftovers(tmp_path) == []
+
+    def interrupted(tmp: Path) -> None:
+        tmp.write_text("x")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(target, interrupted)
+    assert target.read_text() == "old" and leftovers(tmp_path) == []
+
+
+# ----------------------------------------------------------------------------- datasets
+
+def test_save_load_list_dataset_roundtrip(workspace, digits):
+    fp = workspace.save_dataset(digits)
+    assert fp == digits.fingerprint
+    assert (workspace.root / "datasets" / f"{fp}.npz").is_file()
+    listed = workspace.list_datasets()
+    assert len(listed) == 1
+    assert listed[0]["fingerprint"] == fp and listed[0]["name"] == "digits"
+    assert listed[0]["summary"] == digits.summary()
+    loaded = workspace.load_dataset(fp)
+    assert loaded.fingerprint == digits.fingerprint
+    assert loaded.name == "digits" and loaded.class_names == digits.class_names
+    for field in ("x_train", "y_train", "x_test", "y_test"):
+        a, b = getattr(loaded, field), getattr(digits, field)
+        assert a.dtype == b.dtype and np.array_equal(a, b)
+    assert workspace.save_dataset(digits) == fp  # again: still one entry
+    assert len(workspace.list_datasets()) == 1
+    assert leftovers(workspace.root) == []
+
+
+def test_load_dataset_unknown(workspace):
+    with pytest.raises(WorkspaceError, match="No such dataset: 0123"):
+        workspace.load_dataset("0123")
+
+
+def test_usage_counts(workspace, digits):
+    empty = workspace.usage()
+    assert set(empty) == {"models", "datasets", "representations", "embeddings", "bytes"}
+    assert [empty[k] for k in ("models", "datasets", "representations", "embeddings")] == [0, 0, 0, 0]
+    assert empty["bytes"] > 0  # the index itself
+    workspace.save_model(tiny_model(0), "a", dataset="digits")
+    workspace.save_model(tiny_model(1), "a", dataset="digits")
+    workspace.save_dataset(digits)
+    workspace.save_array("representation", "r1", np.zeros((5, 4), "float32"))
+    workspace.save_array("representation", "r2", np.zeros((5, 4), "float32"))
+    workspace.save_array("representation", "r2", np.ones((5, 4), "float32"))  # replaced, not added
+    workspace.save_array("embedding", "e1", np.zeros((5, 3)))
+    usage = workspace.usage()
+    assert (usage["models"], usage["datasets"], usage["representations"], usage["embeddings"]) == (2, 1, 2, 1)
+    on_disk = sum(p.stat().st_size for p in workspace.root.rglob("*") if p.is_file())
+    assert usage["bytes"] == on_disk
+    model_files = sum(p.stat().st_size for p in (workspace.root / "models").glob("*.keras"))
+    assert usage["bytes"] > model_files > 0

@@ -6,7 +6,7 @@ pages in ``pages/`` stay thin and call the glue in ``featlib.app``.
 
 import streamlit as st
 
-from featlib.app import widgets
+from featlib.app import links, resources, widgets
 
 st.set_page_config(page_title="featlib", page_icon=":material/scatter_plot:", layout="wide")
 
@@ -18,5 +18,7 @@ navigation = st.navigation(
         st.Page(widgets.EXPLORE_PAGE, title="Explore", icon=":material/scatter_plot:"),
     ]
 )
+resources.umap_warm_up()
+links.restore_from_link()
 widgets.sidebar_summary()
 navigation.run()

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from featlib.datasets import BUILTIN_DATASETS, Dataset, DatasetError, DatasetUnavailableError
-from featlib.embed import METRICS, UMAPParams
+from featlib.embed import DEFAULT_EPOCHS, METRICS, UMAPParams
 from featlib.extract import METHODS
 from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
 from featlib.store import Workspace, WorkspaceError
@@ -119,6 +119,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from featlib import pipeline
 
     workspace, record, model, dataset, outputs, key, scale = _representation(args)
+    from featlib.embed import enable_numba_cache
+
+    enable_numba_cache(workspace.numba_cache)
     _, labels = dataset.split(args.split)
     params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
     start = time.perf_counter()
@@ -139,8 +142,49 @@ def cmd_embed(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from featlib import bench
 
-    figures = bench.run(args.dataset, args.points, args.layer, args.epochs)
+    figures = bench.run(args.dataset, args.points, args.layer, args.epochs, browser=not args.no_browser)
     print(json.dumps(figures) if args.json else bench.format_table(figures))
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from featlib import embed, extract, metrics, models
+
+    if args.sample < 1:
+        raise ValueError(f"--sample must be at least 1; got {args.sample}")
+    workspace = Workspace(args.workspace)
+    record = workspace.get_model(args.model)
+    model = workspace.load_model(record)
+    dataset = load_dataset(args.dataset)
+    images, labels = dataset.split(args.split)
+    chosen = embed.stratified_sample(labels, args.sample, seed=0)
+    x = models.adapt_images(images[chosen], model, record.input_scale)
+    labels = labels[chosen]
+    start = time.perf_counter()
+    reps = extract.extract_all(model, x)
+    _log(f"{len(reps)} layers of {len(x):,} of {len(images):,} {args.split} images in {time.perf_counter() - start:.2f} s")
+    if args.umap:
+        embed.enable_numba_cache(workspace.numba_cache)
+    rows = []
+    for name, outputs in reps.items():
+        start = time.perf_counter()
+        coords = embed.umap_embed(outputs, embed.UMAPParams()) if args.umap else None
+        # Scored on the whole sample (already drawn above); n counts the split.
+        row = {"layer": name, "units": int(outputs.shape[1]),
+               **metrics.layer_metrics(outputs, labels, coords, sample_size=None), "n": int(len(images))}  # fmt: skip
+        rows.append(row)
+        _log(f"{name}: {time.perf_counter() - start:.1f} s")
+    cka = metrics.cka_matrix(list(reps.values()))
+    if args.json:
+        finite = [[float(v) if np.isfinite(v) else None for v in line] for line in cka]
+        print(json.dumps({"layers": rows, "cka": finite}))
+        return 0
+    columns = ["knn_acc", "probe_acc", "silhouette"] + (["knn_acc_2d", "trustworthiness"] if args.umap else [])
+    print(f"{record.name} on {dataset.name} {args.split}: {len(chosen):,} of {len(images):,} images (stratified sample)")
+    print(f"{'layer':<16} {'units':>6} " + " ".join(f"{c:>15}" for c in columns) + f" {'cka_prev':>9}")
+    for i, row in enumerate(rows):
+        prev = f"{cka[i - 1, i]:>9.3f}" if i else f"{'':>9}"
+        print(f"{row['layer']:<16} {row['units']:>6} " + " ".join(f"{row[c]:>15.3f}" for c in columns) + f" {prev}")
     return 0
 
 
@@ -186,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--min-dist", type=float, default=0.1)
     embed.add_argument("--metric", choices=METRICS, default="euclidean")
     embed.add_argument("--seed", type=int, default=42, help="UMAP random seed")
-    embed.add_argument("--n-epochs", type=int, default=None, help="UMAP epochs (default: umap-learn's)")
+    embed.add_argument("--n-epochs", type=int, default=DEFAULT_EPOCHS, help=f"UMAP epochs (default {DEFAULT_EPOCHS})")
 
     bench = sub.add_parser("bench", help="measure training, extraction and UMAP on the same data")
     bench.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
@@ -194,7 +238,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--layer", default="dense_1", help="layer of the seed MLP to read (default dense_1)")
     bench.add_argument("--epochs", type=int, default=2, help="training epochs before measuring (default 2)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    bench.add_argument("--no-browser", action="store_true", help="skip first_plot_s (needs /usr/bin/chromium)")
     bench.set_defaults(run=cmd_bench)
+
+    metrics = sub.add_parser("metrics", help="score every layer: kNN and linear-probe accuracy, silhouette, CKA")
+    metrics.add_argument("model", help="model name or id in the workspace")
+    metrics.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
+    metrics.add_argument("--split", choices=["train", "test"], default="train")
+    metrics.add_argument("--sample", type=int, default=5_000, help="stratified sample size scored (default 5000)")
+    metrics.add_argument("--json", action="store_true", help='print one JSON object {"layers": [...], "cka": [[...]]}')
+    metrics.add_argument("--umap", action="store_true",
+                         help="also map each layer with UMAP (default parameters) and score the map: "
+                              "knn_acc_2d, trustworthiness")  # fmt: skip
+    metrics.set_defaults(run=cmd_metrics)
     return parser
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import math
 import os
 import shutil
 import struct
@@ -48,13 +49,39 @@ class DatasetUnavailableError(RuntimeError):
     """A built-in dataset that cannot be loaded on this machine (e.g. no network)."""
 
 
-MAX_UPLOAD_BYTES: int = 200 * 1024 * 1024
+UPLOAD_LIMIT_ENV = "FEATLIB_MAX_UPLOAD_MB"
+DEFAULT_UPLOAD_LIMIT_MB = 200
+
+
+def upload_limit_bytes(environ: dict | None = None) -> int:
+    """The size limit of one uploaded file: `$FEATLIB_MAX_UPLOAD_MB` MiB, 200 when unset.
+
+    Read once at import into `MAX_UPLOAD_BYTES` (and `models.MAX_MODEL_BYTES`).
+
+    Raises:
+        ValueError: the variable is set to something other than a positive number.
+    """
+    raw = (os.environ if environ is None else environ).get(UPLOAD_LIMIT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_UPLOAD_LIMIT_MB * 1024 * 1024
+    try:
+        mb = float(raw)
+    except ValueError:
+        mb = math.nan
+    if not (math.isfinite(mb) and mb > 0):
+        raise ValueError(f"{UPLOAD_LIMIT_ENV} must be a positive number of megabytes (MiB), like "
+                         f"{DEFAULT_UPLOAD_LIMIT_MB}; got {raw!r}.")
+    return max(1, int(mb * 1024 * 1024))
+
+
+MAX_UPLOAD_BYTES: int = upload_limit_bytes()
 MAX_INFLATED_BYTES: int = 1024 * 1024 * 1024
 MAX_IMAGE_SIDE = 512
 MAX_CLASSES = 1000
 # A zip member set larger than this that also inflates more than this ratio is a bomb.
 _BOMB_MIN_BYTES = 50 * 1024 * 1024
 _BOMB_MAX_RATIO = 200
+_GZIP_CHUNK = 8 * 1024 * 1024
 _TEST_FRACTION = 0.2
 
 BUILTIN_DATASETS: dict[str, str] = {
@@ -411,18 +438,27 @@ def load_idx(train_images: Source, train_labels: Source, test_images: Source | N
 
 
 def _gunzip_bounded(data: bytes) -> bytes:
-    """Decompresses (possibly multi-member) gzip, stopping beyond MAX_INFLATED_BYTES."""
+    """Decompresses (possibly multi-member) gzip, stopping beyond MAX_INFLATED_BYTES.
+
+    Also stops, as zip members are, once the output passes `_BOMB_MIN_BYTES`
+    at more than `_BOMB_MAX_RATIO` times the compressed size.
+    """
     limit, out, buf = MAX_INFLATED_BYTES, bytearray(), data
     try:
         while buf[:2] == b"\x1f\x8b":
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
             while not d.eof:
-                chunk = d.decompress(buf, limit - len(out) + 1)
+                chunk = d.decompress(buf, min(_GZIP_CHUNK, limit - len(out) + 1))
                 out += chunk
                 if len(out) > limit:
                     raise DatasetError(
                         f"gzip data inflates to more than {_fmt_bytes(limit)} (MAX_INFLATED_BYTES) from "
                         f"{_fmt_bytes(len(data))}; refused as a likely zip bomb. Upload a smaller file.")
+                if len(out) > _BOMB_MIN_BYTES and len(out) / len(data) > _BOMB_MAX_RATIO:
+                    raise DatasetError(
+                        f"gzip data inflates to more than {_fmt_bytes(len(out))} from {_fmt_bytes(len(data))} "
+                        f"(ratio over {len(out) / len(data):,.0f}x); refused as a likely zip bomb: the limit is "
+                        f"{_BOMB_MAX_RATIO}x above {_fmt_bytes(_BOMB_MIN_BYTES)}. Upload a smaller file.")
                 buf = d.unconsumed_tail
                 if not chunk and not buf:
                     raise DatasetError("gzip data is truncated (the stream ends early); re-create the file.")
@@ -591,7 +627,8 @@ def sample_indices_per_class(labels: np.ndarray, per_class: int, seed: int = 0) 
 def _read_bytes(source: Source, what: str) -> tuple[bytes, str]:
     """Reads a path, bytes or binary file object after checking its size; returns (data, label)."""
     limit = MAX_UPLOAD_BYTES
-    too_big = "{label} is {size}; files are limited to {limit} (MAX_UPLOAD_BYTES). Use a smaller file or a sample."
+    too_big = ("{label} is {size}; files are limited to {limit} (MAX_UPLOAD_BYTES). Use a smaller file or a "
+               f"sample, or raise the limit with {UPLOAD_LIMIT_ENV}.")
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, label, size = bytes(source), what, len(source)
     elif isinstance(source, (str, os.PathLike)):

@@ -7,6 +7,7 @@ Keras is imported lazily so that ``import featlib.models`` stays cheap.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import time
@@ -17,16 +18,32 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from featlib.datasets import UPLOAD_LIMIT_ENV, upload_limit_bytes
+
 if TYPE_CHECKING:
     import keras
 
 INPUT_SCALES = {"0-1": "pixels / 255 (as the seed)", "0-255": "raw pixels 0–255"}
 OPTIMIZERS = ("sgd", "adam")
-MAX_MODEL_BYTES = 200 * 1024 * 1024
+MAX_MODEL_BYTES = upload_limit_bytes()  # $FEATLIB_MAX_UPLOAD_MB, 200 MiB by default
 MAX_MODEL_INFLATED_BYTES = 1024 * 1024 * 1024
-# Layers that carry arbitrary Python code; refused in uploads even where the
-# format would load them.
-_CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda"}
+# A .keras archive larger than this that also inflates more than this ratio is
+# a bomb (Keras stores its members uncompressed: real files have ratio ~1).
+_BOMB_MIN_BYTES = 50 * 1024 * 1024
+_BOMB_MAX_RATIO = 200
+# Layers and serialized objects that carry arbitrary Python code; refused in
+# uploads even where the format would load them.
+_CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
+# The Keras namespaces whose functions a model config may name (activations,
+# losses, ...); functions from any other namespace (keras.utils.get_file,
+# keras.config.enable_unsafe_deserialization, ...) are not part of a model.
+_MODELING_NAMESPACES = {"activations", "losses", "metrics", "ops", "nn", "numpy", "image", "math", "linalg",
+                        "initializers", "regularizers", "constraints", "optimizers", "schedules"}
+_SAVEDMODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+_SAVEDMODEL_REASON = (
+    "TensorFlow SavedModels are refused: loading one runs the TensorFlow graph stored in it, which "
+    "featlib cannot inspect. Re-save the model in Keras 3 format, e.g. model.save('model.keras')."
+)
 
 
 class ModelError(ValueError):
@@ -88,16 +105,16 @@ def build_mlp(
 
     if not hidden or any(int(units) < 1 for units in hidden):
         raise ModelError(f"hidden sizes must be positive integers; got {list(hidden)}")
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
-
     def suffix(i: int) -> str:
         return "" if i == 0 else f"_{i}"
 
     layers: list = [keras.Input(shape=tuple(int(d) for d in input_shape), name="pixels")]
     sizes = [int(units) for units in hidden] + [int(num_classes)]
     for i, units in enumerate(sizes):
-        layers.append(keras.layers.Dense(units, name=f"dense{suffix(i)}"))
+        # A seed per initialiser rather than keras.utils.set_random_seed, which
+        # would reseed every session's training in this process.
+        init = keras.initializers.GlorotUniform(seed=None if seed is None else seed + i)
+        layers.append(keras.layers.Dense(units, kernel_initializer=init, name=f"dense{suffix(i)}"))
         activation = "softmax" if i == len(sizes) - 1 else "relu"
         layers.append(keras.layers.Activation(activation, name=f"activation{suffix(i)}"))
     return keras.Sequential(layers, name="mlp_" + "_".join(str(s) for s in hidden))
@@ -309,7 +326,8 @@ def input_shape(model: "keras.Model") -> tuple:
     """
     inputs = getattr(model, "inputs", None) or []
     if not model.layers:
-        raise ModelError("The model has no layers; there is nothing to look into.")
+        raise ModelError("The model has no layers (expected at least one layer after its input); "
+                         "there is nothing to look into.")
     if len(inputs) != 1:
         raise ModelError(
             f"featlib reads models with exactly one image input; this model has {len(inputs)} "
@@ -319,46 +337,52 @@ def input_shape(model: "keras.Model") -> tuple:
 
 
 def check_model_archive(path: str | Path) -> None:
-    """Refuses a ``.keras`` file that is not a zip, is a zip bomb or holds code.
+    """Refuses a ``.keras`` file that is not a zip, is a zip bomb, is a SavedModel or holds code.
 
     ``keras.saving.load_model(..., safe_mode=True)`` already refuses
     ``Lambda`` layers; this check runs first so that no part of a hostile
-    archive is inflated and the message names the reason.
+    archive is inflated beyond ``config.json`` and the message names the reason.
     """
     path = Path(path)
-    size = path.stat().st_size
-    if size == 0:
-        raise ModelError("The model file is empty (0 bytes).")
-    if size > MAX_MODEL_BYTES:
-        raise ModelError(f"The model file is {size:,} bytes; the limit is {MAX_MODEL_BYTES:,}.")
+    _check_size(path)
     if not zipfile.is_zipfile(path):
         raise ModelError(
             f"{path.name} is not a Keras 3 .keras file (a .keras file is a zip archive); "
             "it may be truncated or another format."
         )
-    with zipfile.ZipFile(path) as archive:
-        members = archive.infolist()
-        inflated = sum(m.file_size for m in members)
-        if inflated > MAX_MODEL_INFLATED_BYTES:
-            raise ModelError(
-                f"{path.name} would inflate to {inflated:,} bytes (limit "
-                f"{MAX_MODEL_INFLATED_BYTES:,}); refusing a possible zip bomb."
-            )
-        names = {m.filename for m in members}
-        if "config.json" not in names:
-            raise ModelError(f"{path.name} has no config.json; it is not a Keras 3 model file.")
-        try:
-            config = json.loads(archive.read("config.json"))
-        except (ValueError, zipfile.BadZipFile) as error:
-            raise ModelError(f"{path.name} has an unreadable config.json: {error}") from error
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            _refuse_savedmodel_zip(members, path.name)
+            inflated = sum(m.file_size for m in members)
+            packed = max(1, sum(m.compress_size for m in members))
+            if inflated > MAX_MODEL_INFLATED_BYTES or (
+                inflated > _BOMB_MIN_BYTES and inflated / packed > _BOMB_MAX_RATIO
+            ):
+                raise ModelError(
+                    f"{path.name} would inflate to {inflated:,} bytes from {packed:,} (ratio "
+                    f"{inflated / packed:,.0f}x); the limits are {MAX_MODEL_INFLATED_BYTES:,} bytes "
+                    f"and {_BOMB_MAX_RATIO}x above {_BOMB_MIN_BYTES:,} bytes: refusing a possible zip bomb."
+                )
+            names = {m.filename for m in members}
+            if "config.json" not in names:
+                raise ModelError(
+                    f"{path.name} has no config.json; it is not a Keras 3 model file (members: "
+                    f"{sorted(names)[:10]})."
+                )
+            raw = archive.read("config.json")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as error:
+        raise ModelError(f"{path.name} is a damaged zip archive: {error}") from error
+    config = _parse_config(raw, path.name, "config.json")
     _refuse_code_layers(config, path.name)
 
 
 def check_h5(path: str | Path) -> None:
-    """Refuses a legacy ``.h5`` model whose stored config holds code layers."""
+    """Refuses a legacy ``.h5`` model whose stored config holds code or non-Keras objects."""
     import h5py
 
     path = Path(path)
+    _check_size(path)
     try:
         with h5py.File(path, "r") as h5:
             raw = h5.attrs.get("model_config")
@@ -366,35 +390,138 @@ def check_h5(path: str | Path) -> None:
         raise ModelError(f"{path.name} is not a readable HDF5 (.h5) file: {error}") from error
     if raw is None:
         raise ModelError(f"{path.name} holds weights only (no model_config); upload a whole model.")
-    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    config = _parse_config(raw, path.name, "model_config")
     _refuse_code_layers(config, path.name)
 
 
-def _refuse_code_layers(config: object, filename: str) -> None:
-    found = sorted(set(_class_names(config)) & _CODE_LAYERS)
+def check_savedmodel(path: str | Path) -> None:
+    """Refuses a SavedModel folder or a zip of one, naming the reason; other files pass."""
+    path = Path(path)
+    if path.is_dir():
+        found = [name for name in _SAVEDMODEL_FILES if (path / name).exists()]
+        what = f"a TensorFlow SavedModel folder (it holds {found[0]})" if found else "a folder"
+        raise ModelError(f"{path.name} is {what}, not a model file. {_SAVEDMODEL_REASON}")
+    if path.is_file() and zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                _refuse_savedmodel_zip(archive.infolist(), path.name)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise ModelError(f"{path.name} is a damaged zip archive: {error}") from error
+
+
+def _refuse_savedmodel_zip(members: list[zipfile.ZipInfo], filename: str) -> None:
+    found = [m.filename for m in members if m.filename.rsplit("/", 1)[-1] in _SAVEDMODEL_FILES]
     if found:
         raise ModelError(
-            f"{filename} contains {', '.join(found)} layer(s), which run arbitrary Python code; "
-            "featlib refuses to load them. Rebuild the model without Lambda layers."
+            f"{filename} is a zipped TensorFlow SavedModel (it holds {found[0]}), not a Keras 3 "
+            f".keras file. {_SAVEDMODEL_REASON}"
         )
 
 
-def _class_names(config: object):
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ModelError(f"No such model file: {str(path)!r}.") from None
+    if size == 0:
+        raise ModelError(f"The model file {path.name} is empty (0 bytes); expected a .keras or .h5 model.")
+    if size > MAX_MODEL_BYTES:
+        raise ModelError(too_big_message(path.name, size))
+
+
+def too_big_message(filename: str, size: int) -> str:
+    """The message for a model file over ``MAX_MODEL_BYTES``."""
+    return (
+        f"The model file {filename} is {size:,} bytes; model files are limited to {MAX_MODEL_BYTES:,} "
+        f"bytes (MAX_MODEL_BYTES; raise it with {UPLOAD_LIMIT_ENV})."
+    )
+
+
+def _parse_config(raw: object, filename: str, what: str) -> object:
+    try:
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        if not isinstance(text, str):
+            raise ValueError(f"expected JSON text, got {type(raw).__name__}")
+        return json.loads(text)
+    except RecursionError:
+        raise ModelError(
+            f"{filename} has a {what} nested too deeply to read (expected a Keras model config, "
+            "got JSON deeper than Python's recursion limit); refused."
+        ) from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ModelError(f"{filename} has an unreadable {what} (expected JSON): {_first_line(error)}") from error
+
+
+def _refuse_code_layers(config: object, filename: str) -> None:
+    """Refuses code layers and any object that is not Keras's own, naming where it is."""
+    try:
+        objects = list(_config_objects(config, ""))
+    except RecursionError:
+        raise ModelError(f"{filename} has a model config nested too deeply to check; refused.") from None
+    found = sorted({obj["class_name"] for _, obj in objects} & _CODE_LAYERS)
+    if found:
+        what = [f"{name} layer(s)" for name in found if name != "__lambda__"]
+        what += ["a serialized Python lambda (__lambda__)"] if "__lambda__" in found else []
+        raise ModelError(
+            f"{filename} contains {' and '.join(what)}, which can run arbitrary Python code; "
+            "featlib refuses to load them. Rebuild the model without Lambda layers or lambdas."
+        )
+    for where, obj in objects:
+        where = where or "the top level"
+        problem = _foreign_object(obj)
+        if problem:
+            raise ModelError(
+                f"{filename} names {problem} in its config (at {where}); featlib loads only Keras's own "
+                "layers and modeling functions, since any other callable named in a model file can run "
+                "as code. Rebuild the model from Keras layers only."
+            )
+
+
+def _foreign_object(obj: dict) -> str | None:
+    """Describes what is wrong with one serialized object, or None when it is Keras's own."""
+    class_name, module = obj["class_name"], obj.get("module")
+    registered = obj.get("registered_name")
+    if isinstance(registered, str) and ">" in registered:
+        return f"the custom registered object {registered!r} (not part of Keras)"
+    if module is None:
+        return None
+    if not isinstance(module, str):
+        return f"an object with a non-text module {module!r}"
+    function = class_name == "function" or class_name[:1].islower()
+    name = obj.get("config") if class_name == "function" else class_name
+    name = name if isinstance(name, str) else str(registered or class_name)
+    top, *rest = module.split(".")
+    if top == "builtins":
+        if not function:
+            return f"builtins.{class_name} (expected a Keras function name)"
+        if hasattr(builtins, name):
+            return f"the Python builtin {name} (builtins.{name})"
+        return None
+    if top != "keras":
+        return f"{module}.{name} (module {module!r} is not part of Keras)"
+    if function and not _MODELING_NAMESPACES & set(rest):
+        return f"{module}.{name} (a Keras utility, not a layer or modeling function)"
+    return None
+
+
+def _config_objects(config: object, where: str):
+    """Yields ``(path, dict)`` for every serialized object (a dict with a text class_name)."""
     if isinstance(config, dict):
         if isinstance(config.get("class_name"), str):
-            yield config["class_name"]
-        for value in config.values():
-            yield from _class_names(value)
+            yield where, config
+        for key, value in config.items():
+            yield from _config_objects(value, f"{where}.{key}" if where else str(key))
     elif isinstance(config, list):
-        for value in config:
-            yield from _class_names(value)
+        for i, value in enumerate(config):
+            yield from _config_objects(value, f"{where}[{i}]")
 
 
 def load_model(path: str | Path) -> "keras.Model":
     """Loads a ``.keras`` or legacy ``.h5`` model safely.
 
     ``.keras`` files are checked by :func:`check_model_archive` and loaded with
-    ``safe_mode=True``; ``.h5`` files are checked for code layers first.
+    ``safe_mode=True``; ``.h5`` files are checked by :func:`check_h5` first;
+    SavedModels (folders or zips of them) are refused by :func:`check_savedmodel`.
 
     Raises:
         ModelError: with the reason, for any file that cannot be used.
@@ -403,6 +530,7 @@ def load_model(path: str | Path) -> "keras.Model":
 
     path = Path(path)
     suffix = path.suffix.lower()
+    check_savedmodel(path)
     if suffix == ".keras":
         check_model_archive(path)
     elif suffix in (".h5", ".hdf5"):

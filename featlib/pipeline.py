@@ -7,6 +7,8 @@ strings built from fingerprints; see :func:`representation_key`.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,7 +16,7 @@ import numpy as np
 
 from featlib.datasets import Dataset
 from featlib.embed import Progress as EmbedProgress
-from featlib.embed import UMAPParams, stratified_sample, umap_embed
+from featlib.embed import APPROXIMATE_FROM, UMAPParams, nearest_neighbours, stratified_sample, umap_embed
 from featlib.extract import Extractor
 from featlib.extract import Progress as ExtractProgress
 from featlib.models import adapt_images, predict_labels
@@ -24,6 +26,36 @@ if TYPE_CHECKING:
     import keras
 
 SPLITS = ("train", "test")
+KNN_CACHE_SIZE = 8
+
+
+class _KnnGraphs:
+    """A small in-process cache of kNN graphs, shared by every session.
+
+    A graph depends on the points, ``n_neighbors``, the metric and the PCA
+    width alone, so a map recomputed with another ``min_dist`` or seed skips
+    the nearest-neighbour search.
+    """
+
+    def __init__(self, size: int = KNN_CACHE_SIZE):
+        self._graphs: OrderedDict[str, tuple] = OrderedDict()
+        self._lock = threading.Lock()
+        self._size = size
+
+    def get(self, key: str, compute) -> tuple:
+        with self._lock:
+            if key in self._graphs:
+                self._graphs.move_to_end(key)
+                return self._graphs[key]
+        graph = compute()
+        with self._lock:
+            self._graphs[key] = graph
+            while len(self._graphs) > self._size:
+                self._graphs.popitem(last=False)
+        return graph
+
+
+knn_graphs = _KnnGraphs()
 
 
 @dataclass(frozen=True)
@@ -108,14 +140,29 @@ def embedding(
 ) -> Embedding:
     """A UMAP map of a stratified sample of ``outputs``, from the workspace or computed."""
     key = embedding_key(rep_key, sample_size, sample_seed, params)
-    cached = workspace.load_array("embedding", key)
+    cached = load_embedding(workspace, key)
     if cached is not None:
-        return Embedding(cached[:, 0].astype(int), cached[:, 1:].astype("float32"), key)
+        return cached
     indices = stratified_sample(labels, sample_size, seed=sample_seed)
-    coords = umap_embed(outputs[indices], params, progress=progress)
+    points = outputs[indices]
+    graph_key = f"{rep_key}/sample={sample_size}/seed={sample_seed}/{params.n_neighbors}/{params.metric}/{params.pca_dims}"
+    graph = None
+    if len(points) >= APPROXIMATE_FROM:
+        if progress:
+            progress("neighbours", 0, 1)
+        graph = knn_graphs.get(graph_key, lambda: nearest_neighbours(points, params))
+    coords = umap_embed(points, params, progress=progress, knn_graph=graph)
     table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
     workspace.save_array("embedding", key, table, model_id=model_id, meta={"rep": rep_key})
     return Embedding(indices, coords, key)
+
+
+def load_embedding(workspace: Workspace, key: str) -> Embedding | None:
+    """The map stored under ``key``, or ``None`` when it was never computed."""
+    table = workspace.load_array("embedding", key)
+    if table is None:
+        return None
+    return Embedding(table[:, 0].astype(int), table[:, 1:].astype("float32"), key)
 
 
 def predicted_labels(model: "keras.Model", dataset: Dataset, split: str, input_scale: str) -> np.ndarray:

@@ -28,6 +28,7 @@ def scatter_map(
     predicted: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
     title: str = "",
+    axis_name: str = "UMAP",
 ) -> go.Figure:
     """A WebGL scatter of a 2-D map, one trace per class.
 
@@ -42,6 +43,7 @@ def scatter_map(
         predicted: optional ``(n,)`` predicted labels.
         class_names: names of the classes, by label.
         title: the figure title.
+        axis_name: the projection's name, for the axis titles.
     """
     labels = np.asarray(labels)
     predicted = np.full(len(labels), -1) if predicted is None else np.asarray(predicted)
@@ -69,8 +71,8 @@ def scatter_map(
         dragmode="lasso",
         legend={"title": "label", "itemsizing": "constant"},
         margin={"l": 10, "r": 10, "t": 50 if title else 10, "b": 10},
-        xaxis={"showticklabels": False, "title": "UMAP 1"},
-        yaxis={"showticklabels": False, "title": "UMAP 2"},
+        xaxis={"showticklabels": False, "title": f"{axis_name} 1"},
+        yaxis={"showticklabels": False, "title": f"{axis_name} 2"},
     )
     return fig
 

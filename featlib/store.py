@@ -7,10 +7,32 @@ variable ``FEATLIB_WORKSPACE``)::
     models/<id>.keras     saved models
     datasets/<fp>.npz     uploaded datasets, by fingerprint
     arrays/<kind>/<h>.npy representations and embeddings, by key digest
+    numba-cache/          umap-learn's compiled code (see featlib.embed.enable_numba_cache)
 
-Every file is written to a temporary name, flushed to disk and renamed, and
-entered in the index only once complete, so a crash leaves no half-written
-item listed. All index writes go through :meth:`Workspace._write`.
+Every file is written to a temporary name (``.tmp-<random><suffix>`` in the
+same folder), flushed to disk (``fsync``) and renamed over its final name, and
+entered in the index only once complete, so a crash (even ``SIGKILL`` or a
+power cut) leaves no half-written item listed: only what the index lists is
+ever shown or loaded, and the index lists only complete files.
+
+All index writes go through :meth:`Workspace._write`, one ``BEGIN IMMEDIATE``
+transaction each; the index is in WAL mode with a 30-second busy timeout, so
+several threads and processes (the server's sessions, the CLI) can read while
+one writes. A model saved under a name already taken gets ``name-2``,
+``name-3``, ... chosen inside that transaction, so concurrent saves never
+overwrite one another.
+
+What a crash can leave behind, and what happens to it:
+
+- a temporary file (``.tmp-*``): never listed. While a writer works on one it
+  holds an exclusive ``flock`` on it, released by the kernel when the writer
+  exits or is killed. :meth:`Workspace.clean_temporary_files` removes those no
+  live writer holds and last modified more than ten minutes ago (the age
+  guards writers on file systems where locks are not shared, such as some
+  network mounts); opening a workspace runs it.
+- a complete file renamed into place whose index entry was never written (a
+  kill between the rename and the commit): never listed, and kept (a model's
+  file is removed when its index write fails with an exception).
 """
 
 from __future__ import annotations
@@ -20,7 +42,7 @@ import hashlib
 import json
 import os
 import sqlite3
-import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -29,6 +51,11 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: no locks, the age alone decides
+    fcntl = None  # type: ignore[assignment]
+
 if TYPE_CHECKING:
     import keras
 
@@ -36,6 +63,10 @@ if TYPE_CHECKING:
 
 WORKSPACE_ENV = "FEATLIB_WORKSPACE"
 ARRAY_KINDS = ("representation", "embedding")
+TEMP_PREFIX = ".tmp-"
+STALE_TEMP_SECONDS = 600.0
+"""Age past which :meth:`Workspace.clean_temporary_files` removes unheld temporary files."""
+_FOLDERS = ("models", "datasets", "arrays")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -107,26 +138,58 @@ def _now() -> str:
 def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     """Calls ``write(tmp)`` on a temporary file beside ``path``, then renames it.
 
-    The temporary file keeps ``path``'s suffix (Keras insists on ``.keras``),
-    is fsynced before the rename, and is removed if ``write`` fails.
+    The temporary file is named ``.tmp-<random><suffix>`` (it keeps ``path``'s
+    suffix: Keras insists on ``.keras``), is created with the usual permissions
+    (``0o666`` less the umask), is locked (``flock``) by this writer until the
+    rename so that :meth:`Workspace.clean_temporary_files` leaves it alone, is
+    fsynced before the rename, and is removed if ``write`` fails. The folder is
+    fsynced after the rename, so the new name is on disk when this returns.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}{path.suffix}")
+    lock_fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o666)
     try:
-        write(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+        if fcntl is not None:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        try:
+            write(tmp)
+            # Reopened: ``write`` may have replaced the file the lock was taken on.
+            sync_fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            try:
+                os.fsync(sync_fd)
+            finally:
+                os.close(sync_fd)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+    finally:
+        os.close(lock_fd)  # releases the lock
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    dir_fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def _held_by_a_writer(path: Path) -> bool:
+    """Whether a live writer holds ``path``'s lock (see :func:`write_atomically`)."""
+    if fcntl is None:  # pragma: no cover
+        return False
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # locks not supported here: cannot tell, so the age alone decides
+        return False
+    finally:
+        os.close(fd)  # releases the lock if it was taken
+    return False
 
 
 class Workspace:
@@ -146,8 +209,18 @@ class Workspace:
         self.root.mkdir(parents=True, exist_ok=True)
         self.index_path = self.root / "index.sqlite"
         with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+            _set_wal(db)
+        with self._write() as db:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    db.execute(statement)
+        with contextlib.suppress(OSError):  # a read-only workspace still opens
+            self.clean_temporary_files()
+
+    @property
+    def numba_cache(self) -> Path:
+        """Where umap-learn's compiled code is kept between processes."""
+        return self.root / "numba-cache"
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -155,6 +228,7 @@ class Workspace:
         db.row_factory = sqlite3.Row
         try:
             db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
             yield db
         finally:
             db.close()
@@ -170,6 +244,32 @@ class Workspace:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    def clean_temporary_files(self, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+        """Removes temporary files left by writers that died (a crash, ``SIGKILL``).
+
+        A temporary file is removed when no live writer holds its lock and it
+        was last modified more than ``older_than`` seconds ago. Such files are
+        never listed whether or not they are removed; this only frees the disk.
+        Opening a workspace calls it with the default age (ten minutes).
+
+        Returns:
+            The files removed.
+        """
+        removed: list[Path] = []
+        now = time.time()
+        for folder in _FOLDERS:
+            for tmp in sorted((self.root / folder).rglob(TEMP_PREFIX + "*")):
+                try:
+                    if not tmp.is_file() or now - tmp.stat().st_mtime < older_than:
+                        continue
+                    if _held_by_a_writer(tmp):
+                        continue
+                    tmp.unlink()
+                except FileNotFoundError:  # renamed into place or removed meanwhile
+                    continue
+                removed.append(tmp)
+        return removed
 
     # Models -----------------------------------------------------------------
 
@@ -207,14 +307,26 @@ class Workspace:
             created=_now(),
             meta=json.dumps(meta or {}),
         )
-        with self._write() as db:
-            taken = {r[0] for r in db.execute("SELECT name FROM models")}
-            row["name"] = _unique_name(name, taken)
-            db.execute(
-                f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                tuple(row.values()),
-            )
+        try:
+            with self._write() as db:
+                taken = {r[0] for r in db.execute("SELECT name FROM models")}
+                row["name"] = _unique_name(name, taken)
+                db.execute(
+                    f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                    tuple(row.values()),
+                )
+        except BaseException:
+            self._remove_unlisted(model_id, relative)
+            raise
         return self.get_model(model_id)
+
+    def _remove_unlisted(self, model_id: str, relative: str) -> None:
+        """Removes a model file whose index write failed, unless the index lists it after all."""
+        with contextlib.suppress(Exception):  # cannot tell: keep the file, it harms nothing
+            with self._connect() as db:
+                listed = db.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone()
+            if listed is None:
+                (self.root / relative).unlink(missing_ok=True)
 
     def list_models(self) -> list[ModelRecord]:
         """Every saved model, newest first."""
@@ -312,8 +424,12 @@ class Workspace:
         return np.load(self.root / row["path"], allow_pickle=False)
 
     def usage(self) -> dict[str, int]:
-        """Counts of models and arrays, and the bytes they use on disk."""
-        files = [p for p in self.root.rglob("*") if p.is_file()]
+        """Counts of models and arrays, and the bytes they use on disk.
+
+        Files may come and go while the folder is read (SQLite's ``-wal`` and
+        ``-shm`` files when connections close, temporary files renamed by
+        other sessions' saves): those are simply not counted.
+        """
         with self._connect() as db:
             kinds = dict(db.execute("SELECT kind, COUNT(*) FROM artifacts GROUP BY kind").fetchall())
             models = db.execute("SELECT COUNT(*) FROM models").fetchone()[0]
@@ -323,8 +439,34 @@ class Workspace:
             "datasets": datasets,
             "representations": kinds.get("representation", 0),
             "embeddings": kinds.get("embedding", 0),
-            "bytes": sum(p.stat().st_size for p in files),
+            "bytes": _folder_bytes(self.root),
         }
+
+
+def _folder_bytes(root: Path) -> int:
+    """The size of every file under ``root``, skipping files that vanish meanwhile."""
+    total = 0
+    for folder, _, names in os.walk(root):
+        for name in names:
+            with contextlib.suppress(FileNotFoundError):
+                total += os.stat(os.path.join(folder, name), follow_symlinks=False).st_size
+    return total
+
+
+def _set_wal(db: sqlite3.Connection, tries: int = 50) -> None:
+    """Puts the index in WAL mode (kept in the file; a no-op once done).
+
+    Processes opening a new workspace at the same moment may find the switch
+    locked by one another; SQLite does not always wait for it, so retry.
+    """
+    for attempt in range(tries):
+        try:
+            db.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.1)
 
 
 def _unique_name(name: str, taken: set[str]) -> str:

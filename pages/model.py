@@ -22,7 +22,7 @@ with st.expander("Upload a dataset (.npz or IDX files)"):
     st.caption(
         "An `.npz` with `x_train, y_train, x_test, y_test` (the Keras layout) or `x, y`; or "
         "MNIST-style IDX files (`.gz` or raw). Images are grayscale, pixel values 0–255 or 0–1. "
-        f"Limit {datasets.MAX_UPLOAD_BYTES // 2**20} MB a file."
+        f"Limit {datasets.MAX_UPLOAD_BYTES / 2**20:g} MB a file."
     )
     npz_tab, idx_tab = st.tabs(["npz", "IDX"])
     with npz_tab:
@@ -75,9 +75,11 @@ with train_tab:
 with upload_tab:
     st.caption(
         "A Keras 3 `.keras` file or a legacy `.h5` file, loaded with `safe_mode=True`; "
-        "Lambda layers (arbitrary code) are refused."
+        "Lambda layers (arbitrary code) are refused, and so are TensorFlow SavedModels "
+        f"(a zipped one is explained). Limit {models.MAX_MODEL_BYTES / 2**20:g} MB."
     )
-    model_file = st.file_uploader("Model file", type=["keras", "h5"], key="model_upload")
+    # .zip is accepted only so that a zipped SavedModel is refused with the reason.
+    model_file = st.file_uploader("Model file", type=["keras", "h5", "zip"], key="model_upload")
     cols = st.columns(2)
     scale = cols[0].radio(
         "Input scaling the model expects", list(models.INPUT_SCALES), format_func=models.INPUT_SCALES.get

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from featlib import models, pipeline, plots
-from featlib.app import resources, state, widgets
+from featlib.app import actions, resources, state, widgets
 from featlib.extract import METHODS, compare_methods
 
 st.title("Representations")
@@ -32,19 +32,13 @@ try:
     images, labels = dataset.split(split)
     x = models.adapt_images(images, model, record.input_scale)
 except models.ModelError as error:
-    st.error(f"This model cannot read {dataset.name}: {error}")
+    st.error(widgets.plain(f"This model cannot read {dataset.name}: {error}"))
     st.stop()
 
 key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
 cached = resources.workspace().load_array("representation", key)
 if cached is None and st.button(f"Compute {layer} for {len(images):,} images", type="primary"):
-    update, clear = widgets.progress_bar(f"Extracting {layer} by {METHODS[method]}…")
-    extractor = resources.extractor(record.fingerprint, layer, method, model)
-    cached, key = pipeline.representation(
-        resources.workspace(), model, record.fingerprint, dataset, split, layer, method,
-        input_scale=record.input_scale, extractor=extractor, model_id=record.id, progress=update,
-    )  # fmt: skip
-    clear()
+    cached, key = actions.representation(record, model, dataset, split, layer, method)
 
 if cached is None:
     st.caption("Results are cached in the workspace per model, dataset, split, layer and method.")
@@ -66,7 +60,7 @@ st.caption("Runs both methods on the same images (up to 10,000) and compares the
 if st.button("Check both methods"):
     sample = x[:10_000]
     extractors = {m: resources.extractor(record.fingerprint, layer, m, model) for m in METHODS}
-    with st.spinner("Running both methods…"):
+    with resources.heavy_work("check"), st.spinner("Running both methods…"):
         comparison = compare_methods(extractors, sample)
     cols = st.columns(2)
     cols[0].metric("largest absolute difference", f"{comparison.max_abs_diff:.2e}")

@@ -117,3 +117,38 @@ def test_offline_mnist_says_so_and_offers_the_digits(app):
     button(at, "Use the bundled 8×8 digits").click()
     at = no_exception(at.run())
     assert at.selectbox[0].value == "digits"
+
+
+def test_a_link_reopens_the_same_map_in_a_new_session(app, tmp_path):
+    at = train_small_model(app.run())
+    at = no_exception(at.switch_page("pages/explore.py").run())  # computes the layer and the map
+    query = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+    assert query["layer"] == "dense_1" and query["dataset"] == "digits"
+    first_accuracy = metric(at, "10-NN accuracy of the map")
+
+    other = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    query["min_dist"] = "0.3"  # a view nobody has computed yet: it is computed from the link
+    for key, value in query.items():
+        other.query_params[key] = value
+    other = no_exception(other.run())
+    other = no_exception(other.switch_page("pages/explore.py").run())
+    assert other.number_input(key="umap_min_dist").value == pytest.approx(0.3)
+    assert metric(other, "points") == "1,437"
+    assert Workspace(tmp_path / "ws").usage()["embeddings"] == 2
+
+    query["min_dist"] = "0.1"  # the first view again: served from the cache, same figures
+    again = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        again.query_params[key] = value
+    again = no_exception(again.run())
+    again = no_exception(again.switch_page("pages/explore.py").run())
+    assert metric(again, "10-NN accuracy of the map") == first_accuracy
+    assert Workspace(tmp_path / "ws").usage()["embeddings"] == 2
+
+
+def test_a_link_to_a_deleted_model_says_so(app):
+    for key, value in {"model": "0123456789ab", "dataset": "digits", "layer": "dense_1"}.items():
+        app.query_params[key] = value
+    at = no_exception(app.run())
+    at = no_exception(at.switch_page("pages/explore.py").run())
+    assert any("no longer in the workspace" in e.value for e in at.error)

@@ -96,11 +96,12 @@ def test_umap_params_validation(kwargs, message):
 
 def test_umap_params_key_names_every_parameter_and_is_hashable():
     a = UMAPParams()
-    assert a.key == "umap-n_neighbors=15-min_dist=0.1-metric=euclidean-random_state=42-n_epochs=None"
+    assert a.key == "umap-n_neighbors=15-min_dist=0.1-metric=euclidean-random_state=42-n_epochs=200-pca_dims=50"
     assert hash(a) == hash(UMAPParams())
     keys = {a.key, UMAPParams(n_neighbors=30).key, UMAPParams(min_dist=0.5).key,
-            UMAPParams(metric="cosine").key, UMAPParams(random_state=1).key, UMAPParams(n_epochs=50).key}  # fmt: skip
-    assert len(keys) == 6
+            UMAPParams(metric="cosine").key, UMAPParams(random_state=1).key, UMAPParams(n_epochs=50).key,
+            UMAPParams(pca_dims=None).key}  # fmt: skip
+    assert len(keys) == 7
 
 
 # ----------------------------------------------------------------------------- stratified_sample
@@ -167,3 +168,54 @@ def test_knn_accuracy_with_small_classes_uses_fewer_folds():
     labels = np.array([0, 0, 1, 1, 1, 1])
     points = np.array([[0.0], [0.1], [5.0], [5.1], [5.2], [5.3]])
     assert embed.knn_accuracy(points, labels, k=1) == 1.0
+
+
+# ----------------------------------------------------------------------------- speed levers
+
+def test_reduce_width_applies_pca_only_to_wide_layers():
+    rng = np.random.default_rng(0)
+    assert embed.reduce_width(rng.normal(size=(300, 64)).astype("float32"), UMAPParams()).shape == (300, 64)
+    wide = embed.reduce_width(rng.normal(size=(300, 256)).astype("float32"), UMAPParams())
+    assert wide.shape == (300, 50)
+    assert embed.reduce_width(rng.normal(size=(300, 256)), UMAPParams(pca_dims=None)).shape == (300, 256)
+
+
+def test_pca_preview_is_two_dimensional_and_keeps_clusters_apart(blobs):
+    x, labels = blobs
+    coords = embed.pca_embed(x)
+    assert coords.shape == (len(x), 2) and coords.dtype == np.float32
+    assert embed.knn_accuracy(coords, labels) > 0.9
+
+
+def test_a_reused_knn_graph_gives_the_same_map_as_a_fresh_one():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(scale=5, size=(5, 20))
+    labels = rng.integers(0, 5, embed.APPROXIMATE_FROM + 200)
+    x = (centres[labels] + rng.normal(size=(len(labels), 20))).astype("float32")
+    params = UMAPParams(n_epochs=30)
+    graph = embed.nearest_neighbours(x, params)
+    assert graph[0].shape == (len(x), params.n_neighbors)
+    np.testing.assert_array_equal(embed.umap_embed(x, params), embed.umap_embed(x, params, knn_graph=graph))
+    other_seed = UMAPParams(n_epochs=30, random_state=7, min_dist=0.5)
+    np.testing.assert_array_equal(
+        embed.umap_embed(x, other_seed), embed.umap_embed(x, other_seed, knn_graph=graph)
+    )
+
+
+def test_enable_numba_cache_writes_compiled_code_to_the_folder(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np, sys\n"
+        "from featlib import embed\n"
+        "n = embed.enable_numba_cache(sys.argv[1])\n"
+        "assert n > 100, n\n"
+        "from umap.umap_ import smooth_knn_dist\n"  # one uncached-by-default function, quick to compile
+        "smooth_knn_dist(np.random.default_rng(0).random((50, 5)).astype('float32'), 5.0)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=root,
+                   env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=600)  # fmt: skip
+    assert list(tmp_path.rglob("*.nbi")), "no Numba index files were written"

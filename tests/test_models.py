@@ -285,15 +285,15 @@ def test_load_refuses_truncated_keras(model, tmp_path):
 
 
 def test_load_refuses_empty_file(tmp_path):
-    for name in ("empty.keras",):
+    for name in ("empty.keras", "empty.h5"):
         path = tmp_path / name
         path.write_bytes(b"")
         with pytest.raises(ModelError, match=r"empty \(0 bytes\)"):
             models.load_model(path)
-    empty_h5 = tmp_path / "empty.h5"
-    empty_h5.write_bytes(b"")
+    not_h5 = tmp_path / "text.h5"
+    not_h5.write_bytes(b"not HDF5")
     with pytest.raises(ModelError, match="not a readable HDF5"):
-        models.load_model(empty_h5)
+        models.load_model(not_h5)
 
 
 @pytest.mark.parametrize("name", ["model.pb", "model.pkl", "model"])

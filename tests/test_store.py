@@ -244,3 +244,92 @@ def test_usage_counts(workspace, digits):
     assert usage["bytes"] == on_disk
     model_files = sum(p.stat().st_size for p in (workspace.root / "models").glob("*.keras"))
     assert usage["bytes"] > model_files > 0
+
+
+# ----------------------------------------------------------------------------- index write failures
+
+def test_model_file_is_removed_when_its_index_write_fails(workspace, monkeypatch):
+    import contextlib
+
+    @contextlib.contextmanager
+    def locked(self):
+        raise sqlite3.OperationalError("database is locked")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(Workspace, "_write", locked)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        workspace.save_model(tiny_model(0), "demo", dataset="digits")
+    monkeypatch.undo()
+    assert workspace.list_models() == []
+    assert list((workspace.root / "models").iterdir()) == []  # no orphan, no temp
+
+
+def test_model_file_is_kept_when_the_failure_comes_after_the_commit(workspace, monkeypatch):
+    import contextlib
+
+    real_write = Workspace._write
+
+    @contextlib.contextmanager
+    def interrupted_after_commit(self):
+        with real_write(self) as db:
+            yield db
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Workspace, "_write", interrupted_after_commit)
+    with pytest.raises(KeyboardInterrupt):
+        workspace.save_model(tiny_model(0), "demo", dataset="digits")
+    monkeypatch.undo()
+    (record,) = workspace.list_models()
+    assert weights_equal(workspace.load_model(record), tiny_model(0))
+
+
+def test_temporary_files_get_usual_permissions_and_every_index_write_goes_through_write(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "file.npy"
+    seen = []
+    write_atomically(target, lambda tmp: (seen.append(os.stat(tmp).st_mode & 0o777), np.save(tmp, np.arange(3))))
+    umask = os.umask(0)
+    os.umask(umask)
+    assert seen == [0o666 & ~umask] and (target.stat().st_mode & 0o777) == 0o666 & ~umask
+
+    calls = []
+    real_write = Workspace._write
+
+    def counting(self):
+        calls.append(1)
+        return real_write(self)
+
+    monkeypatch.setattr(Workspace, "_write", counting)
+    ws = Workspace(tmp_path / "ws")  # the schema
+    ws.save_model(tiny_model(0), "demo", dataset="digits")
+    ws.save_array("embedding", "e", np.zeros((3, 3)))
+    assert len(calls) == 3
+
+
+def test_usage_while_another_thread_saves(workspace):
+    """Files come and go under usage() (SQLite's -wal, temporary files): it must not fail.
+
+    Before the fix about one call in fifteen raised FileNotFoundError on
+    index.sqlite-wal, shown as an exception on the Home page under load.
+    """
+    import threading
+
+    stop = threading.Event()
+    saved = []
+
+    def writer() -> None:
+        while not stop.is_set():
+            workspace.save_array("embedding", f"k{len(saved) % 5}", np.zeros((100, 3)))
+            saved.append(1)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(300):
+            usage = workspace.usage()
+            assert usage["bytes"] > 0 and usage["embeddings"] <= 5
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+    assert saved and workspace.usage()["embeddings"] == 5

@@ -6,6 +6,7 @@ data) ends in an ``st.error`` naming the reason; nothing is saved then.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from pathlib import Path
 from typing import Callable
@@ -24,7 +25,7 @@ def add_dataset(load: Callable[[], datasets.Dataset]) -> None:
         with st.spinner("Checking the dataset…"):
             dataset = load()
     except datasets.DatasetError as error:
-        st.error(f"This dataset cannot be used: {error}")
+        st.error(widgets.plain(f"This dataset cannot be used: {error}"))
         return
     fingerprint = resources.workspace().save_dataset(dataset)
     widgets.select_dataset(resources.UPLOAD_PREFIX + fingerprint)
@@ -55,7 +56,7 @@ def train_seed_mlp(
     try:
         hidden = parse_hidden(hidden_text)
     except ValueError as error:
-        st.error(str(error))
+        st.error(widgets.plain(error))
         return
     h, w = dataset.image_shape
     model = models.build_mlp((h * w,), hidden, dataset.num_classes)
@@ -77,11 +78,12 @@ def train_seed_mlp(
         )
         chart.plotly_chart(plots.training_curves(history), key=f"curves-{epoch}")
 
-    result = models.train(
-        model, x_train, y_train, x_test, y_test,
-        optimizer=optimizer, learning_rate=learning_rate, epochs=int(epochs),
-        batch_size=int(batch_size), on_epoch_end=on_epoch_end,
-    )  # fmt: skip
+    with resources.heavy_work("training"):
+        result = models.train(
+            model, x_train, y_train, x_test, y_test,
+            optimizer=optimizer, learning_rate=learning_rate, epochs=int(epochs),
+            batch_size=int(batch_size), on_epoch_end=on_epoch_end,
+        )  # fmt: skip
     bar.empty()
     chart.empty()
     record = resources.workspace().save_model(
@@ -103,11 +105,13 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
     suffix = Path(upload.name).suffix.lower()
     size = upload.size if hasattr(upload, "size") else len(upload.getvalue())
     if size > models.MAX_MODEL_BYTES:
-        st.error(f"The model file is {size:,} bytes; the limit is {models.MAX_MODEL_BYTES:,}.")
+        st.error(widgets.plain(f"This model cannot be used: {models.too_big_message(upload.name, size)}"))
         return
     try:
         with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / f"upload{suffix}"
+            # The user's file name (made safe), so that messages name the file they chose.
+            stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(upload.name).stem)[:80].lstrip(".") or "upload"
+            path = Path(folder) / f"{stem}{suffix}"
             path.write_bytes(upload.getvalue())
             with st.spinner("Checking and loading the model…"):
                 model = models.load_model(path)
@@ -115,10 +119,10 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
         x_test = models.adapt_images(x_test, model, scale)
         accuracy = models.evaluate_accuracy(model, x_test, y_test)
     except _USER_ERRORS as error:
-        st.error(f"This model cannot be used: {error}")
+        st.error(widgets.plain(f"This model cannot be used: {error}"))
         return
     except Exception as error:  # a model whose forward pass fails on the data
-        st.error(f"The model failed on {dataset.name}'s images: {type(error).__name__}: {str(error)[:300]}")
+        st.error(widgets.plain(f"The model failed on {dataset.name}'s images: {type(error).__name__}: {str(error)[:300]}"))
         return
     record = resources.workspace().save_model(
         model, name or "uploaded", dataset=dataset.name, test_accuracy=accuracy, input_scale=scale,
@@ -126,3 +130,32 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
     )  # fmt: skip
     state.put(state.MODEL, record.id)
     st.success(f"Loaded {record.name}: test accuracy on {dataset.name} {accuracy:.4f}.")
+
+
+def representation(record, model, dataset: datasets.Dataset, split: str, layer: str, method: str):
+    """A layer's outputs from the workspace, or computed with a progress bar.
+
+    Returns ``(outputs, key)``; shows the reason and returns ``(None, key)``
+    when the model cannot read the dataset.
+    """
+    from featlib import pipeline
+    from featlib.extract import METHODS
+
+    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
+    cached = resources.workspace().load_array("representation", key)
+    if cached is not None:
+        return cached, key
+    update, clear = widgets.progress_bar(f"Extracting {layer} by {METHODS[method]}…")
+    try:
+        with resources.heavy_work("layer's outputs", key=key):
+            outputs, key = pipeline.representation(
+                resources.workspace(), model, record.fingerprint, dataset, split, layer, method,
+                input_scale=record.input_scale, model_id=record.id, progress=update,
+                extractor=resources.extractor(record.fingerprint, layer, method, model),
+            )  # fmt: skip
+    except models.ModelError as error:
+        st.error(widgets.plain(f"This model cannot read {dataset.name}: {error}"))
+        return None, key
+    finally:
+        clear()
+    return outputs, key

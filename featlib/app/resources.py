@@ -7,12 +7,15 @@ on every call, so the cache would silently miss): they are passed as
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
+import os
+import threading
+from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, pipeline
+from featlib import datasets, embed, pipeline
 from featlib.extract import Extractor
 from featlib.store import ModelRecord, Workspace, default_root
 
@@ -20,6 +23,8 @@ if TYPE_CHECKING:
     import keras
 
 UPLOAD_PREFIX = "upload:"
+HEAVY_WORKERS = int(os.environ.get("FEATLIB_WORKERS", "2"))
+"""How many trainings, extractions and UMAP fits the server runs at once."""
 
 
 def workspace() -> Workspace:
@@ -30,6 +35,16 @@ def workspace() -> Workspace:
 @st.cache_resource
 def _workspace(root: str) -> Workspace:
     return Workspace(root)
+
+
+@st.cache_resource(show_spinner=False)
+def umap_warm_up() -> threading.Thread:
+    """Starts, once per server process, the background UMAP warm-up.
+
+    It loads umap-learn's compiled code from the workspace's Numba cache (or
+    compiles and stores it) so that a user's first map does not wait for it.
+    """
+    return embed.start_warm_up(workspace().numba_cache)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
@@ -76,8 +91,44 @@ def extractor(model_fp: str, layer: str, method: str, _model: "keras.Model") -> 
     return Extractor(_model, layer, method)
 
 
+@st.cache_resource(max_entries=256)
+def lock(name: str) -> threading.Lock:
+    """One lock per name, shared by every session: a Keras model, a result key."""
+    return threading.Lock()
+
+
 @st.cache_data(max_entries=32, show_spinner="Predicting labels…")
 def predictions(model_id: str, dataset_key: str, split: str) -> np.ndarray:
     """The model's predicted labels for a dataset split."""
     rec = record(model_id)
-    return pipeline.predicted_labels(model(model_id), dataset(dataset_key), split, rec.input_scale)
+    with lock(f"model/{model_id}"):  # a Keras model's predict is not thread-safe
+        return pipeline.predicted_labels(model(model_id), dataset(dataset_key), split, rec.input_scale)
+
+
+@st.cache_resource
+def _heavy_slots() -> threading.BoundedSemaphore:
+    return threading.BoundedSemaphore(HEAVY_WORKERS)
+
+
+@contextlib.contextmanager
+def heavy_work(what: str, key: str | None = None) -> Iterator[None]:
+    """Runs a heavy job in one of :data:`HEAVY_WORKERS` slots, one job per ``key``.
+
+    Sessions beyond the limit wait, and see that they wait, so that many
+    users at once cannot exhaust the server's memory. A second session asking
+    for the same result (same ``key``) waits for the first and then finds it
+    in the workspace instead of computing it again.
+    """
+    with contextlib.ExitStack() as stack:
+        if key is not None:
+            same = lock(key)
+            if not same.acquire(blocking=False):
+                with st.spinner(f"Another session is computing this {what}; waiting for its result…"):
+                    same.acquire()
+            stack.callback(same.release)
+        slots = _heavy_slots()
+        if not slots.acquire(blocking=False):
+            with st.spinner(f"Waiting for a free worker: {HEAVY_WORKERS} jobs are running for other sessions…"):
+                slots.acquire()
+        stack.callback(slots.release)
+        yield

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import TYPE_CHECKING, Callable
 
@@ -20,16 +21,28 @@ EXPLORE_PAGE = "pages/explore.py"
 DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&])")
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so that Streamlit's markdown shows it as written.
+
+    Messages name files, dtypes and config keys (``__lambda__``, ``<U3``,
+    ``$FEATLIB_WORKSPACE``) that markdown would otherwise bold, drop or typeset.
+    """
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
 def current_dataset() -> datasets.Dataset:
     """The carried dataset; explains and stops the page when it cannot load."""
     key = state.get(state.DATASET)
     try:
         return resources.dataset(key)
     except datasets.DatasetUnavailableError as error:
-        st.error(str(error))
+        st.error(plain(error))
         st.button("Use the bundled 8×8 digits instead", type="primary", on_click=use_digits)
     except (datasets.DatasetError, WorkspaceError) as error:
-        st.error(f"The dataset cannot be used: {error}")
+        st.error(plain(f"The dataset cannot be used: {error}"))
         use_digits()
     st.stop()
 

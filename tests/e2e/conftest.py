@@ -7,6 +7,7 @@ skips them. Screenshots go to ``test-artifacts/e2e/``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -63,13 +64,13 @@ def workspace_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("e2e-workspace")
 
 
-@pytest.fixture(scope="session")
-def server(chromium_path, workspace_dir, tmp_path_factory):
-    """A real Streamlit server on loopback, with its own empty workspace."""
+@contextlib.contextmanager
+def _streamlit(workspace: Path, log_dir: Path, log_name: str, **env_extra: str):
+    """Runs ``streamlit run app.py`` on a free loopback port until the block ends."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = open(tmp_path_factory.mktemp("server") / "streamlit.log", "w+")
-    env = dict(os.environ, FEATLIB_WORKSPACE=str(workspace_dir))
+    log = open(log_dir / log_name, "w+")
+    env = dict(os.environ, FEATLIB_WORKSPACE=str(workspace), **env_extra)
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -85,9 +86,36 @@ def server(chromium_path, workspace_dir, tmp_path_factory):
         except subprocess.TimeoutExpired:
             process.kill()
         log.seek(0)
-        (ARTIFACTS / "streamlit.log").parent.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / "streamlit.log").write_text(log.read())
+        (ARTIFACTS / log_name).parent.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / log_name).write_text(log.read())
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(chromium_path, workspace_dir, tmp_path_factory):
+    """A real Streamlit server on loopback, with its own empty workspace."""
+    with _streamlit(workspace_dir, tmp_path_factory.mktemp("server"), "streamlit.log") as running:
+        yield running
+
+
+SMALL_UPLOAD_LIMIT_MB = 1
+
+
+@pytest.fixture(scope="session")
+def small_limit_workspace_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("e2e-small-limit-workspace")
+
+
+@pytest.fixture(scope="session")
+def small_limit_server(chromium_path, small_limit_workspace_dir, tmp_path_factory):
+    """A second real server whose featlib upload limit is 1 MiB (``FEATLIB_MAX_UPLOAD_MB=1``).
+
+    Streamlit's own limit stays at 200 MB, so files just over 1 MiB reach
+    featlib's checks in code. Started only by the tests that use it.
+    """
+    with _streamlit(small_limit_workspace_dir, tmp_path_factory.mktemp("small-limit-server"),
+                    "streamlit-small-limit.log", FEATLIB_MAX_UPLOAD_MB=str(SMALL_UPLOAD_LIMIT_MB)) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -122,7 +122,7 @@ def run(
     Images come from the train split, then the test split when more are
     asked for (70,000 takes all of MNIST or Fashion-MNIST).
     """
-    from featlib import cli, embed, extract, models
+    from featlib import cli, embed, extract, metrics, models
 
     data = cli.load_dataset(dataset)
     images = np.concatenate([data.x_train, data.x_test])[:n_points]
@@ -165,8 +165,8 @@ def run(
         "umap_warm_up_s": after_warm_up["warm_up_s"],
         "umap_after_warm_up_s": after_warm_up["first_s"],
         "umap_defaults_warm_s": defaults["again_s"],
-        "knn_acc_2d": embed.knn_accuracy(coords, labels[sample]),
-        "knn_acc_2d_umap_defaults": embed.knn_accuracy(default_coords, labels[sample]),
+        "knn_acc_2d": metrics.knn_accuracy(coords, labels[sample]),
+        "knn_acc_2d_umap_defaults": metrics.knn_accuracy(default_coords, labels[sample]),
     }
     figures.update(first)
     return figures

@@ -257,7 +257,3 @@ def start_warm_up(cache_folder: str | Path | None = None) -> threading.Thread:
     thread = threading.Thread(target=work, name="featlib-umap-warm-up", daemon=True)
     thread.start()
     return thread
-
-
-# knn_accuracy moved to featlib.metrics; re-exported for existing callers.
-from featlib.metrics import knn_accuracy  # noqa: E402,F401

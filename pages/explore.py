@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from featlib import embed, models, pipeline, plots
+from featlib import embed, metrics, models, pipeline, plots
 from featlib.app import actions, links, resources, state, widgets
 from featlib.extract import METHODS
 from featlib.views import View
@@ -65,7 +65,7 @@ predicted = resources.predictions(record.id, state.get(state.DATASET), split)
 point_labels = labels[emb.indices]
 cols = st.columns(3)
 cols[0].metric("points", f"{len(emb.indices):,}")
-cols[1].metric("10-NN accuracy of the map", f"{embed.knn_accuracy(emb.coords, point_labels):.3f}",
+cols[1].metric("10-NN accuracy of the map", f"{metrics.knn_accuracy(emb.coords, point_labels):.3f}",
                help="5-fold cross-validated accuracy of a 10-nearest-neighbour classifier on the 2-D map.")  # fmt: skip
 cols[2].metric("model accuracy on these points", f"{np.mean(predicted[emb.indices] == point_labels):.3f}")
 

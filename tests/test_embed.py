@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featlib import embed
+from featlib import embed, metrics
 from featlib.embed import UMAPParams
 
 N_POINTS = 300
@@ -50,7 +50,7 @@ def test_umap_embed_reproducible_with_same_seed_different_with_other(first_fit, 
 
 def test_umap_embed_keeps_separated_clusters_apart(first_fit, blobs):
     coords, _ = first_fit
-    assert embed.knn_accuracy(coords, blobs[1]) > 0.95
+    assert metrics.knn_accuracy(coords, blobs[1]) > 0.95
 
 
 def test_umap_embed_progress_reports_neighbours_then_layout_to_total(first_fit):
@@ -148,28 +148,6 @@ def test_stratified_sample_close_to_n(digits, size):
     assert np.all(np.bincount(digits.y_train) - counts >= 0)
 
 
-# ----------------------------------------------------------------------------- knn_accuracy
-
-def test_knn_accuracy_near_one_for_separated_clusters():
-    rng = np.random.default_rng(0)
-    labels = np.arange(500) % 10
-    points = np.eye(10)[labels] * 10.0 + rng.normal(scale=0.1, size=(500, 10))
-    assert embed.knn_accuracy(points, labels) >= 0.99
-
-
-def test_knn_accuracy_near_chance_for_noise():
-    rng = np.random.default_rng(0)
-    labels = np.arange(2000) % 10
-    points = rng.normal(size=(2000, 2))
-    assert abs(embed.knn_accuracy(points, labels) - 0.1) < 0.05
-
-
-def test_knn_accuracy_with_small_classes_uses_fewer_folds():
-    labels = np.array([0, 0, 1, 1, 1, 1])
-    points = np.array([[0.0], [0.1], [5.0], [5.1], [5.2], [5.3]])
-    assert embed.knn_accuracy(points, labels, k=1) == 1.0
-
-
 # ----------------------------------------------------------------------------- speed levers
 
 def test_reduce_width_applies_pca_only_to_wide_layers():
@@ -184,7 +162,7 @@ def test_pca_preview_is_two_dimensional_and_keeps_clusters_apart(blobs):
     x, labels = blobs
     coords = embed.pca_embed(x)
     assert coords.shape == (len(x), 2) and coords.dtype == np.float32
-    assert embed.knn_accuracy(coords, labels) > 0.9
+    assert metrics.knn_accuracy(coords, labels) > 0.9
 
 
 def test_a_reused_knn_graph_gives_the_same_map_as_a_fresh_one():

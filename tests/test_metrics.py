@@ -48,8 +48,10 @@ def test_gaussian_noise_scores_near_chance(noise):
     assert abs(metrics.silhouette(noise, labels)) < 0.05
 
 
-def test_embed_knn_accuracy_is_the_metrics_one():
-    assert embed.knn_accuracy is metrics.knn_accuracy
+def test_knn_accuracy_with_small_classes_uses_fewer_folds():
+    labels = np.array([0, 0, 1, 1, 1, 1])
+    points = np.array([[0.0], [0.1], [5.0], [5.1], [5.2], [5.3]])
+    assert metrics.knn_accuracy(points, labels, k=1) == 1.0
 
 
 def test_silhouette_samples_above_sample_size(noise):
@@ -249,13 +251,10 @@ def test_cli_metrics_json_has_one_row_per_layer(trained_workspace):
     np.testing.assert_allclose(cka, cka.T)
 
 
-def test_cli_metrics_table_with_a_map(trained_workspace, monkeypatch, capsys):
+def test_cli_metrics_table_with_a_map(trained_workspace, capsys):
     from featlib import cli
 
     workspace, _ = trained_workspace
-    # UMAP's code is compiled on first use (a minute); a PCA map tests the same path.
-    monkeypatch.setattr(embed, "umap_embed", lambda x, params=None, **_: embed.pca_embed(x))
-    monkeypatch.setattr(embed, "enable_numba_cache", lambda folder: 0)
     assert cli.main(["--workspace", str(workspace), "metrics", "m", "--dataset", "digits", "--sample", "300", "--umap"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "m on digits train: 300 of 1,437 images (stratified sample)"

@@ -9,44 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from featlib.serve import CHROMIUM, CHROMIUM_ARGS, running_app
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
-# Without the background-networking flags Chromium keeps trying to reach
-# Google's hosts, which this closed network refuses.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {process.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"streamlit did not answer at {url} within {timeout} s")
 
 
 @pytest.fixture(scope="session")
@@ -66,29 +36,15 @@ def workspace_dir(tmp_path_factory) -> Path:
 
 @contextlib.contextmanager
 def _streamlit(workspace: Path, log_dir: Path, log_name: str, **env_extra: str):
-    """Runs ``streamlit run app.py`` on a free loopback port until the block ends."""
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(log_dir / log_name, "w+")
-    env = dict(os.environ, FEATLIB_WORKSPACE=str(workspace), **env_extra)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    try:
-        _wait_healthy(url, process)
-        yield {"url": url, "process": process, "log": log}
-    finally:
-        process.terminate()
+    """Runs the app on loopback until the block ends; keeps its log as an artefact."""
+    with open(log_dir / log_name, "w+") as log:
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.seek(0)
-        (ARTIFACTS / log_name).parent.mkdir(parents=True, exist_ok=True)
-        (ARTIFACTS / log_name).write_text(log.read())
-        log.close()
+            with running_app(workspace, log, **env_extra) as (url, process):
+                yield {"url": url, "process": process, "log": log}
+        finally:
+            log.seek(0)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            (ARTIFACTS / log_name).write_text(log.read())
 
 
 @pytest.fixture(scope="session")

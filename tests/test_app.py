@@ -152,3 +152,21 @@ def test_a_link_to_a_deleted_model_says_so(app):
     at = no_exception(app.run())
     at = no_exception(at.switch_page("pages/explore.py").run())
     assert any("no longer in the workspace" in e.value for e in at.error)
+
+
+def test_with_an_oidc_provider_configured_the_app_asks_to_log_in(app):
+    app.secrets["auth"] = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "a-long-random-string",
+        "client_id": "featlib",
+        "client_secret": "secret",
+        "server_metadata_url": "https://idp.example.org/.well-known/openid-configuration",
+    }
+    at = no_exception(app.run())
+    assert [b.label for b in at.button] == ["Log in"]
+    assert not at.metric  # nothing of the workspace is shown before login
+
+
+def test_without_an_oidc_provider_the_app_is_open(app):
+    at = no_exception(app.run())
+    assert "Log in" not in [b.label for b in at.button]

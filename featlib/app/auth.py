@@ -1,0 +1,31 @@
+"""Optional team login through Streamlit's built-in OIDC (``st.login``).
+
+Login is on when ``.streamlit/secrets.toml`` has an ``[auth]`` section (see
+the README); without one the app is open to whoever reaches the server.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+
+def login_configured() -> bool:
+    """Whether the server's secrets configure an OIDC provider."""
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, st.errors.StreamlitSecretNotFoundError):
+        return False
+
+
+def require_login() -> None:
+    """Stops the page behind a login button until the user has logged in."""
+    if not login_configured():
+        return
+    if not st.user.get("is_logged_in", False):
+        st.title("featlib")
+        st.write("This server is shared by a team: log in to continue.")
+        st.button("Log in", type="primary", on_click=st.login)
+        st.stop()
+    with st.sidebar:
+        st.caption(f"Logged in as {st.user.get('name') or st.user.get('email')}")
+        st.button("Log out", on_click=st.logout)

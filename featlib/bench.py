@@ -145,7 +145,10 @@ def run(
         after_warm_up, _ = umap_in_fresh_process(reps[sample], UMAPParams(), cache, warm=True)
         defaults, default_coords = umap_in_fresh_process(reps[sample], UMAPParams(n_epochs=None, pca_dims=None), cache)
         every = umap_in_fresh_process(reps, UMAPParams(), cache)[0] if len(reps) > len(sample) else None
-        first = first_plot(workspace) if browser else {}
+        try:
+            first = first_plot(workspace) if browser else {}
+        except Exception as error:  # report the other figures even when the browser run fails
+            first = {"first_plot_s": None, "first_plot_error": f"{type(error).__name__}: {str(error)[:200]}"}
     figures = {
         "dataset": data.name,
         "n_points": int(len(x)),

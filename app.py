@@ -19,7 +19,6 @@ navigation = st.navigation(
         st.Page(widgets.EXPLORE_PAGE, title="Explore", icon=":material/scatter_plot:"),
     ]
 )
-resources.umap_warm_up()
 links.restore_from_link()
 widgets.sidebar_summary()
 navigation.run()

@@ -6,7 +6,7 @@ pages in ``pages/`` stay thin and call the glue in ``featlib.app``.
 
 import streamlit as st
 
-from featlib.app import auth, links, resources, widgets
+from featlib.app import auth, links, widgets
 
 st.set_page_config(page_title="featlib", page_icon=":material/scatter_plot:", layout="wide")
 auth.require_login()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, embed, pipeline
+from featlib import datasets, pipeline
 from featlib.extract import Extractor
 from featlib.store import ModelRecord, Workspace, default_root
 
@@ -35,16 +35,6 @@ def workspace() -> Workspace:
 @st.cache_resource
 def _workspace(root: str) -> Workspace:
     return Workspace(root)
-
-
-@st.cache_resource(show_spinner=False)
-def umap_warm_up() -> threading.Thread:
-    """Starts, once per server process, the background UMAP warm-up.
-
-    It loads umap-learn's compiled code from the workspace's Numba cache (or
-    compiles and stores it) so that a user's first map does not wait for it.
-    """
-    return embed.start_warm_up(workspace().numba_cache)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")

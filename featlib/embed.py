@@ -11,7 +11,6 @@ import io
 import os
 import re
 import sys
-import threading
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -244,16 +243,3 @@ def warm_up(seed: int = 0) -> None:
     params = UMAPParams(n_epochs=10)
     umap_embed(x[:500], params)
     umap_embed(x, params)
-
-
-def start_warm_up(cache_folder: str | Path | None = None) -> threading.Thread:
-    """Runs :func:`enable_numba_cache` and :func:`warm_up` in a daemon thread."""
-
-    def work() -> None:
-        if cache_folder is not None:
-            enable_numba_cache(cache_folder)
-        warm_up()
-
-    thread = threading.Thread(target=work, name="featlib-umap-warm-up", daemon=True)
-    thread.start()
-    return thread

@@ -1,8 +1,9 @@
-"""2-D maps of representations: UMAP, sampling and map quality.
+"""2-D maps of representations: UMAP, PCA and t-SNE, and sampling.
 
-umap-learn does the work; this module fixes its parameters in one
-hashable object, reports its epochs as progress and measures how well the
-map keeps the labels apart.
+umap-learn, scikit-learn's PCA and its t-SNE do the work; this module fixes
+each reducer's parameters in one hashable object (``UMAPParams``,
+``PCAParams``, ``TSNEParams``) and maps points through :func:`reduce`, with
+UMAP's epochs reported as progress.
 """
 
 from __future__ import annotations
@@ -61,6 +62,93 @@ class UMAPParams:
     def key(self) -> str:
         """A short string naming these parameters, for cache keys and file names."""
         return "umap-" + "-".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
+@dataclass(frozen=True)
+class PCAParams:
+    """A linear 2-D projection: PCA on the (centred) representation. Deterministic."""
+
+    @property
+    def key(self) -> str:
+        """A short string naming these parameters, for cache keys and file names."""
+        return "pca"
+
+
+@dataclass(frozen=True)
+class TSNEParams:
+    """scikit-learn's t-SNE (Barnes-Hut). Representations wider than :data:`PCA_FROM` get PCA first."""
+
+    perplexity: float = 30.0
+    random_state: int = 42
+    pca_dims: int | None = PCA_DIMS
+
+    def __post_init__(self) -> None:
+        if not 2.0 <= self.perplexity <= 100.0:
+            raise ValueError(f"perplexity must be within [2, 100]; got {self.perplexity}")
+
+    @property
+    def key(self) -> str:
+        """A short string naming these parameters, for cache keys and file names."""
+        return "tsne-" + "-".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
+ReducerParams = UMAPParams | PCAParams | TSNEParams
+REDUCERS: dict[str, type] = {"umap": UMAPParams, "pca": PCAParams, "tsne": TSNEParams}
+"""Reducers by short name, as in links and the CLI."""
+REDUCER_TITLES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+
+
+def reducer_name(params: ReducerParams) -> str:
+    """The short name (``"umap"``, ``"pca"``, ``"tsne"``) of a parameter object."""
+    for name, cls in REDUCERS.items():
+        if isinstance(params, cls):
+            return name
+    raise TypeError(f"Not reducer parameters: {params!r}. Expected one of {[c.__name__ for c in REDUCERS.values()]}.")
+
+
+def reduce(
+    x: np.ndarray,
+    params: ReducerParams = UMAPParams(),
+    progress: Progress | None = None,
+    knn_graph: tuple | None = None,
+) -> np.ndarray:
+    """Maps the rows of ``x`` to 2-D with the reducer ``params`` names.
+
+    ``progress`` and ``knn_graph`` are used by UMAP only (see :func:`umap_embed`).
+    Returns a float32 array of shape ``(n, 2)``.
+    """
+    if isinstance(params, UMAPParams):
+        return umap_embed(x, params, progress=progress, knn_graph=knn_graph)
+    x = _finite_rows(x)
+    if isinstance(params, PCAParams):
+        return pca_embed(x)
+    if isinstance(params, TSNEParams):
+        return tsne_embed(x, params)
+    raise TypeError(f"Not reducer parameters: {params!r}.")
+
+
+def _finite_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype="float32").reshape(len(x), -1)
+    if not np.all(np.isfinite(x)):
+        raise ValueError("The representation holds NaN or infinite values; it cannot be mapped.")
+    return x
+
+
+def tsne_embed(x: np.ndarray, params: TSNEParams = TSNEParams()) -> np.ndarray:
+    """Embeds the rows of ``x`` in 2-D with scikit-learn's t-SNE (PCA initialisation)."""
+    from sklearn.manifold import TSNE
+
+    x = _finite_rows(x)
+    if len(x) <= 3 * params.perplexity:
+        raise ValueError(
+            f"t-SNE needs more than 3 × perplexity ({3 * params.perplexity:g}) points; got {len(x)}."
+        )
+    if params.pca_dims is not None and x.shape[1] > max(PCA_FROM, params.pca_dims) and len(x) > params.pca_dims:
+        from sklearn.decomposition import PCA
+
+        x = PCA(params.pca_dims, random_state=0).fit_transform(x).astype("float32")
+    tsne = TSNE(2, perplexity=params.perplexity, init="pca", random_state=params.random_state, n_jobs=1)
+    return tsne.fit_transform(x).astype("float32")
 
 
 def stratified_sample(labels: np.ndarray, size: int | None, seed: int = 0) -> np.ndarray:

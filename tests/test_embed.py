@@ -180,6 +180,41 @@ def test_a_reused_knn_graph_gives_the_same_map_as_a_fresh_one():
     )
 
 
+# ----------------------------------------------------------------------------- other reducers
+
+
+def test_reduce_dispatches_on_the_parameters(blobs):
+    x, labels = blobs
+    np.testing.assert_array_equal(embed.reduce(x, embed.PCAParams()), embed.pca_embed(x))
+    tsne = embed.reduce(x, embed.TSNEParams(perplexity=20))
+    assert tsne.shape == (N_POINTS, 2) and tsne.dtype == np.float32
+    assert metrics.knn_accuracy(tsne, labels) > 0.95
+    np.testing.assert_array_equal(tsne, embed.tsne_embed(x, embed.TSNEParams(perplexity=20)))  # seeded
+
+
+def test_reducer_names_and_keys_are_distinct():
+    params = [UMAPParams(), embed.PCAParams(), embed.TSNEParams(), embed.TSNEParams(perplexity=50)]
+    assert [embed.reducer_name(p) for p in params] == ["umap", "pca", "tsne", "tsne"]
+    assert len({p.key for p in params}) == 4
+    with pytest.raises(TypeError, match="Not reducer parameters"):
+        embed.reducer_name({"n_neighbors": 15})
+
+
+@pytest.mark.parametrize("reducer", [embed.PCAParams(), embed.TSNEParams()])
+def test_other_reducers_refuse_non_finite_values(blobs, reducer):
+    x = blobs[0].copy()
+    x[5, 3] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        embed.reduce(x, reducer)
+
+
+def test_tsne_refuses_too_few_points_for_its_perplexity(blobs):
+    with pytest.raises(ValueError, match=r"more than 3 × perplexity \(90\) points; got 50"):
+        embed.tsne_embed(blobs[0][:50], embed.TSNEParams(perplexity=30))
+    with pytest.raises(ValueError, match="perplexity must be within"):
+        embed.TSNEParams(perplexity=500)
+
+
 def test_enable_numba_cache_writes_compiled_code_to_the_folder(tmp_path):
     import subprocess
     import sys

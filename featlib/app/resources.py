@@ -8,6 +8,7 @@ on every call, so the cache would silently miss): they are passed as
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Iterator
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Iterator
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, pipeline
+from featlib import datasets, embed, pipeline
 from featlib.extract import Extractor
 from featlib.store import ModelRecord, Workspace, default_root
 
@@ -35,6 +36,51 @@ def workspace() -> Workspace:
 @st.cache_resource
 def _workspace(root: str) -> Workspace:
     return Workspace(root)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> threading.Event:
+    """Starts, once per server process, the background start-up; returns "libraries ready".
+
+    One thread imports Keras (TensorFlow) and umap-learn (which imports
+    TensorFlow too), turns on the Numba cache in the workspace, then fits
+    UMAP on synthetic points so that the first user's map finds umap-learn's
+    code compiled (or loaded from the cache). Two threads importing
+    TensorFlow at once can deadlock in Python's import locks, so pages that
+    use Keras wait for the event (:func:`wait_for_libraries`).
+    """
+    ready = threading.Event()
+    numba_cache = workspace().numba_cache
+
+    def work() -> None:
+        try:
+            import keras  # noqa: F401  (see the docstring: imported here, once)
+
+            embed.enable_numba_cache(numba_cache)
+        except Exception:  # the pages then import and compile on demand, as without the warm-up
+            logging.getLogger(__name__).exception("featlib start-up: loading libraries failed")
+        finally:
+            ready.set()
+        try:
+            embed.warm_up()
+        except Exception:
+            logging.getLogger(__name__).exception("featlib start-up: the UMAP warm-up failed")
+
+    threading.Thread(target=work, name="featlib-warm-up", daemon=True).start()
+    return ready
+
+
+def start_warm_up() -> None:
+    """Starts the background start-up (:func:`_warm_up`) if this process has not yet."""
+    _warm_up()
+
+
+def wait_for_libraries() -> None:
+    """Waits, with a spinner, until the start-up thread has imported Keras and umap-learn."""
+    ready = _warm_up()
+    if not ready.is_set():
+        with st.spinner("Starting up: loading TensorFlow and umap-learn…"):
+            ready.wait()
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")

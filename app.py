@@ -6,10 +6,11 @@ pages in ``pages/`` stay thin and call the glue in ``featlib.app``.
 
 import streamlit as st
 
-from featlib.app import auth, links, widgets
+from featlib.app import auth, identity, links, resources, widgets
 
 st.set_page_config(page_title="featlib", page_icon=":material/scatter_plot:", layout="wide")
 auth.require_login()
+resources.start_warm_up()
 
 navigation = st.navigation(
     [
@@ -17,8 +18,14 @@ navigation = st.navigation(
         st.Page(widgets.MODEL_PAGE, title="Model", icon=":material/model_training:"),
         st.Page(widgets.REPRESENTATIONS_PAGE, title="Representations", icon=":material/layers:"),
         st.Page(widgets.EXPLORE_PAGE, title="Explore", icon=":material/scatter_plot:"),
+        st.Page(widgets.LAYERS_PAGE, title="Layers", icon=":material/view_module:"),
+        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page(widgets.WORKSPACE_PAGE, title="Workspace", icon=":material/folder_shared:"),
     ]
 )
+if navigation.url_path:  # every page but Home (url path "") uses Keras
+    resources.wait_for_libraries()
 links.restore_from_link()
 widgets.sidebar_summary()
+identity.sidebar()
 navigation.run()

@@ -18,7 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from featlib.datasets import BUILTIN_DATASETS, Dataset, DatasetError, DatasetUnavailableError
-from featlib.embed import DEFAULT_EPOCHS, METRICS, UMAPParams
+from featlib.embed import LARGE_MAP_EPOCHS, METRICS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
 from featlib.extract import METHODS
 from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
 from featlib.store import Workspace, WorkspaceError
@@ -57,12 +57,14 @@ def cmd_train(args: argparse.Namespace) -> int:
     def report(epoch: int, epochs: int, logs: dict) -> None:
         _log(f"epoch {epoch}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
 
+    checkpoint_epochs = models.parse_epochs(args.checkpoints, args.epochs)
     result = models.train(
         model, x_train, y_train, x_test, y_test,
         optimizer=args.optimizer, learning_rate=args.learning_rate, epochs=args.epochs,
-        batch_size=args.batch_size, on_epoch_end=report,
+        batch_size=args.batch_size, on_epoch_end=report, checkpoint_epochs=checkpoint_epochs,
     )  # fmt: skip
-    record = Workspace(args.workspace).save_model(
+    workspace = Workspace(args.workspace)
+    record = workspace.save_model(
         model, args.name, dataset=dataset.name, test_accuracy=result.test_accuracy,
         meta={"history": result.history, "optimizer": args.optimizer,
               "learning_rate": args.learning_rate, "epochs": args.epochs,
@@ -70,6 +72,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     )  # fmt: skip
     if record.name != args.name:
         _log(f"note: a model named {args.name!r} exists already; saved as {record.name!r}")
+    for saved in models.save_checkpoints(workspace, model, result, record, dataset=dataset.name,
+                                         meta={"optimizer": args.optimizer, "learning_rate": args.learning_rate}):
+        print(f"saved checkpoint {saved.name}: test accuracy {saved.test_accuracy:.4f}")  # fmt: skip
     print(
         f"saved {record.name} ({record.architecture}): test accuracy {result.test_accuracy:.4f}, "
         f"test loss {result.test_loss:.4f}, trained in {result.seconds:.1f} s"
@@ -188,6 +193,68 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return ""
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from featlib import bundle
+    from featlib.views import View
+
+    query = dict(parse_qsl(urlsplit(args.link).query if "://" in args.link else args.link.lstrip("?")))
+    view = View.from_query(query)
+    data = bundle.export_bundle(Workspace(args.workspace), view, exported_by=args.by)
+    Path(args.out).write_bytes(data)
+    print(f"wrote {args.out}: {len(data):,} bytes (model {view.model}, layer {view.layer}, {view.dataset} {view.split})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from urllib.parse import urlencode
+
+    from featlib import bundle
+
+    result = bundle.import_bundle(Workspace(args.workspace), args.bundle, creator=args.by)
+    for difference in result.differences:
+        _log(f"note: {difference}")
+    print(f"imported {result.model.name} (id {result.model.id}) with a map of {result.points:,} points; "
+          f"open it at <server>/explore?{urlencode(result.view.to_query())}")  # fmt: skip
+    return 0
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    workspace = Workspace(args.workspace)
+    items = [item for item in workspace.items() if args.kind in (None, item.kind)]
+    if args.json:
+        print(json.dumps({"items": [asdict(item) for item in items], "bytes": workspace.usage()["bytes"]}, default=str))
+        return 0
+    print(f"{'kind':<14} {'name':<28} {'by':<12} {'created':<25} {'size':>10} {'test acc':>8} {'kNN acc':>8}  from")
+    for item in items:
+        acc = "" if item.test_accuracy is None else f"{item.test_accuracy:.3f}"
+        knn = "" if item.knn_accuracy is None else f"{item.knn_accuracy:.3f}"
+        print(f"{item.kind:<14} {item.name[:28]:<28} {(item.creator or '-')[:12]:<12} {item.created:<25} "
+              f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}")  # fmt: skip
+    print(f"{len(items)} item(s); the workspace {workspace.root} uses {_size(workspace.usage()['bytes'])} on disk")
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m featlib``."""
     parser = argparse.ArgumentParser(prog="python -m featlib", description=__doc__.splitlines()[0])
@@ -204,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=0.01)
     train.add_argument("--hidden", type=int, nargs="+", default=[128, 64], help="hidden layer sizes (default 128 64)")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--checkpoints", default="", metavar="EPOCHS",
+                       help="also save the weights after these epochs, e.g. 1,5 (each as NAME@epochN)")
     train.set_defaults(run=cmd_train)
 
     layers = sub.add_parser("layers", help="list a saved model's layers")
@@ -230,7 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--min-dist", type=float, default=0.1)
     embed.add_argument("--metric", choices=METRICS, default="euclidean")
     embed.add_argument("--seed", type=int, default=42, help="UMAP random seed")
-    embed.add_argument("--n-epochs", type=int, default=DEFAULT_EPOCHS, help=f"UMAP epochs (default {DEFAULT_EPOCHS})")
+    embed.add_argument(
+        "--n-epochs", type=int, default=None,
+        help=f"UMAP epochs (default {SMALL_MAP_EPOCHS} up to {SMALL_MAP_POINTS:,} points, {LARGE_MAP_EPOCHS} above)",
+    )  # fmt: skip
 
     bench = sub.add_parser("bench", help="measure training, extraction and UMAP on the same data")
     bench.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
@@ -251,6 +323,22 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also map each layer with UMAP (default parameters) and score the map: "
                               "knn_acc_2d, trustworthiness")  # fmt: skip
     metrics.set_defaults(run=cmd_metrics)
+
+    export = sub.add_parser("export", help="write a view (a link from the Explore page) as a bundle .zip")
+    export.add_argument("link", help="the view's link (http://…/explore?model=…) or its query string")
+    export.add_argument("--out", required=True, help="output .zip path")
+    export.add_argument("--by", default=_user(), help="who exports it, recorded in the bundle (default: $USER)")
+    export.set_defaults(run=cmd_export)
+
+    imp = sub.add_parser("import", help="check a bundle .zip and add its model and map to the workspace")
+    imp.add_argument("bundle", help="a bundle .zip made by export or the dashboard")
+    imp.add_argument("--by", default=_user(), help="who imports it (default: $USER)")
+    imp.set_defaults(run=cmd_import)
+
+    ls = sub.add_parser("ls", help="list the workspace: models, dataset uploads, representations and maps")
+    ls.add_argument("--kind", choices=["model", "dataset", "representation", "embedding"], default=None)
+    ls.add_argument("--json", action="store_true", help='print one JSON object {"items": [...], "bytes": N}')
+    ls.set_defaults(run=cmd_ls)
     return parser
 
 

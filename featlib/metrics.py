@@ -259,3 +259,28 @@ def layer_metrics(
         result["knn_acc_2d"] = knn_accuracy(coords, labels)
         result["trustworthiness"] = trustworthiness(reps, coords, sample_size=None)
     return result
+
+
+def prediction_confidence(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each point's predicted class and the probability the model gives it.
+
+    Rows that already are probabilities (non-negative, summing to 1, as after
+    a softmax) are read as they are; others (logits) go through a softmax first.
+
+    Args:
+        outputs: a classifier's outputs ``(n, classes)``.
+
+    Returns:
+        ``(predicted, confidence)``: int ``(n,)`` and float ``(n,)`` in [0, 1].
+    """
+    out = _rows(outputs, "outputs").astype("float64")
+    if out.shape[1] < 2:
+        raise ValueError(f"outputs must hold one column per class (at least 2); got shape {out.shape}.")
+    if not np.all(np.isfinite(out)):
+        raise ValueError("outputs hold NaN or infinite values; no confidence can be read from them.")
+    is_probability = np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)
+    if not is_probability:
+        out = np.exp(out - out.max(axis=1, keepdims=True))
+        out /= out.sum(axis=1, keepdims=True)
+    predicted = out.argmax(axis=1)
+    return predicted, out[np.arange(len(out)), predicted]

@@ -16,10 +16,11 @@ import numpy as np
 
 from featlib.datasets import Dataset
 from featlib.embed import Progress as EmbedProgress
-from featlib.embed import APPROXIMATE_FROM, UMAPParams, nearest_neighbours, stratified_sample, umap_embed
+from featlib.embed import APPROXIMATE_FROM, ReducerParams, UMAPParams, nearest_neighbours, reduce, stratified_sample
 from featlib.extract import Extractor
 from featlib.extract import Progress as ExtractProgress
 from featlib.models import adapt_images, predict_labels
+from featlib import provenance
 from featlib.store import Workspace
 
 if TYPE_CHECKING:
@@ -72,8 +73,8 @@ def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, m
     return f"rep/{model_fp}/{dataset_fp}/{split}/{layer}/{method}/{scale}"
 
 
-def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, params: UMAPParams) -> str:
-    """The cache key of a map of a representation."""
+def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, params: ReducerParams) -> str:
+    """The cache key of a 2-D map (UMAP, PCA or t-SNE) of a representation."""
     return f"emb/{rep_key}/sample={sample_size}/seed={sample_seed}/{params.key}"
 
 
@@ -121,7 +122,8 @@ def representation(
         key,
         outputs,
         model_id=model_id,
-        meta={"dataset": dataset.name, "split": split, "layer": layer, "method": method},
+        meta={"dataset": dataset.name, "split": split, "layer": layer, "method": method,
+              "provenance": provenance.for_key(key, {"dataset": dataset.name})},
     )
     return outputs, key
 
@@ -134,26 +136,40 @@ def embedding(
     *,
     sample_size: int | None = 10_000,
     sample_seed: int = 0,
-    params: UMAPParams = UMAPParams(),
+    params: ReducerParams = UMAPParams(),
     model_id: str | None = None,
     progress: EmbedProgress | None = None,
 ) -> Embedding:
-    """A UMAP map of a stratified sample of ``outputs``, from the workspace or computed."""
+    """A 2-D map of a stratified sample of ``outputs``, from the workspace or computed.
+
+    ``params`` picks the reducer (:class:`~featlib.embed.UMAPParams`,
+    ``PCAParams`` or ``TSNEParams``); ``progress`` is reported by UMAP only.
+    """
     key = embedding_key(rep_key, sample_size, sample_seed, params)
     cached = load_embedding(workspace, key)
     if cached is not None:
         return cached
     indices = stratified_sample(labels, sample_size, seed=sample_seed)
     points = outputs[indices]
+    if not isinstance(params, UMAPParams):
+        coords = reduce(points, params)
+        return _save_embedding(workspace, key, indices, coords, rep_key, model_id)
     graph_key = f"{rep_key}/sample={sample_size}/seed={sample_seed}/{params.n_neighbors}/{params.metric}/{params.pca_dims}"
     graph = None
     if len(points) >= APPROXIMATE_FROM:
         if progress:
             progress("neighbours", 0, 1)
         graph = knn_graphs.get(graph_key, lambda: nearest_neighbours(points, params))
-    coords = umap_embed(points, params, progress=progress, knn_graph=graph)
+    coords = reduce(points, params, progress=progress, knn_graph=graph)
+    return _save_embedding(workspace, key, indices, coords, rep_key, model_id)
+
+
+def _save_embedding(
+    workspace: Workspace, key: str, indices: np.ndarray, coords: np.ndarray, rep_key: str, model_id: str | None
+) -> Embedding:
     table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
-    workspace.save_array("embedding", key, table, model_id=model_id, meta={"rep": rep_key})
+    workspace.save_array("embedding", key, table, model_id=model_id,
+                         meta={"rep": rep_key, "provenance": provenance.for_key(key)})
     return Embedding(indices, coords, key)
 
 

@@ -21,6 +21,18 @@ def colour_of(label: int) -> str:
     return DIGIT_COLOURS[int(label) % len(DIGIT_COLOURS)]
 
 
+COLOUR_MODES = {
+    "label": "true label",
+    "predicted": "predicted label",
+    "correct": "correct / misclassified",
+    "confidence": "confidence",
+}
+"""How :func:`scatter_map` can colour its points, with their titles."""
+CORRECT_COLOUR = "#b0b7bf"
+WRONG_COLOUR = "#d62728"
+HIGHLIGHT_NAME = "highlighted"
+
+
 def scatter_map(
     coords: np.ndarray,
     indices: np.ndarray,
@@ -29,47 +41,51 @@ def scatter_map(
     class_names: Sequence[str] | None = None,
     title: str = "",
     axis_name: str = "UMAP",
+    *,
+    colour: str = "label",
+    confidence: np.ndarray | None = None,
+    highlight: Sequence[int] | np.ndarray | None = None,
+    height: int = 620,
 ) -> go.Figure:
-    """A WebGL scatter of a 2-D map, one trace per class.
+    """A WebGL scatter of a 2-D map, coloured by label, prediction, correctness or confidence.
 
-    Clicking a legend entry hides that class, double-clicking isolates it.
-    Each point carries ``customdata = [index, true label, predicted label]``
-    (``-1`` when unknown), shown on hover and returned by selections.
+    Clicking a legend entry hides that group, double-clicking isolates it.
+    Each point carries ``customdata = [index, true label, predicted label,
+    confidence]`` (``-1`` / NaN when unknown), shown on hover and returned by
+    selections: map a selection back with :func:`selected_indices`.
 
     Args:
         coords: ``(n, 2)`` map coordinates.
         indices: ``(n,)`` positions of the points in their dataset split.
         labels: ``(n,)`` true labels.
-        predicted: optional ``(n,)`` predicted labels.
+        predicted: optional ``(n,)`` predicted labels (needed by the
+            ``"predicted"`` and ``"correct"`` colourings).
         class_names: names of the classes, by label.
         title: the figure title.
         axis_name: the projection's name, for the axis titles.
+        colour: a key of :data:`COLOUR_MODES`: one trace per true class
+            (``"label"``) or per predicted class (``"predicted"``), a
+            ``correct`` and a ``misclassified`` trace (the latter larger and on
+            top), or one trace shaded by ``confidence``.
+        confidence: optional ``(n,)`` probabilities of the predicted class
+            (needed by ``"confidence"``).
+        highlight: dataset indices drawn again on top, larger and outlined in
+            black (those not among ``indices`` are skipped).
+        height: the figure height in pixels.
+
+    Raises:
+        ValueError: for an unknown colouring, one whose data is missing, or
+            arrays whose lengths differ.
     """
-    labels = np.asarray(labels)
-    predicted = np.full(len(labels), -1) if predicted is None else np.asarray(predicted)
-    names = list(class_names) if class_names is not None else [str(i) for i in range(labels.max() + 1)]
+    coords, indices, labels = np.asarray(coords), np.asarray(indices), np.asarray(labels)
     fig = go.Figure()
-    for label, mask in _class_masks(labels):
-        custom = np.column_stack([indices[mask], labels[mask], predicted[mask]])
-        fig.add_trace(
-            go.Scattergl(
-                x=coords[mask, 0],
-                y=coords[mask, 1],
-                mode="markers",
-                name=f"{names[label]}",
-                marker={"size": 4, "color": colour_of(label), "opacity": 0.8},
-                customdata=custom,
-                hovertemplate=(
-                    "index %{customdata[0]}<br>true %{customdata[1]}"
-                    "<br>predicted %{customdata[2]}<extra></extra>"
-                ),
-            )
-        )
+    for trace in _map_traces(coords, indices, labels, predicted, class_names, colour, confidence, highlight):
+        fig.add_trace(trace)
     fig.update_layout(
         title=title,
-        height=620,
+        height=height,
         dragmode="lasso",
-        legend={"title": "label", "itemsizing": "constant"},
+        legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
         margin={"l": 10, "r": 10, "t": 50 if title else 10, "b": 10},
         xaxis={"showticklabels": False, "title": f"{axis_name} 1"},
         yaxis={"showticklabels": False, "title": f"{axis_name} 2"},
@@ -77,23 +93,229 @@ def scatter_map(
     return fig
 
 
-def _class_masks(labels: np.ndarray):
-    """``(label, mask)`` per class present, in the order of :func:`scatter_map`'s traces."""
-    for label in np.unique(labels):
-        yield int(label), labels == label
+_HOVER = (
+    "index %{customdata[0]}<br>true %{customdata[1]}<br>predicted %{customdata[2]}"
+    "<br>confidence %{customdata[3]:.2f}<extra></extra>"
+)
 
 
-def selected_indices(points: Sequence[dict], indices: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """Dataset indices of the points selected in a :func:`scatter_map` figure.
+def _map_traces(
+    coords: np.ndarray,
+    indices: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray | None,
+    class_names: Sequence[str] | None,
+    colour: str,
+    confidence: np.ndarray | None,
+    highlight: Sequence[int] | np.ndarray | None,
+    legendgroup_prefix: str = "",
+    showlegend: bool = True,
+) -> list[go.Scattergl]:
+    """The traces of one map, in drawing order (see :func:`scatter_map`)."""
+    if colour not in COLOUR_MODES:
+        raise ValueError(f"Unknown colouring: {colour!r}. Choose one of {list(COLOUR_MODES)}.")
+    n = len(labels)
+    if coords.shape != (n, 2) or len(indices) != n:
+        raise ValueError(
+            f"coords must be (n, 2) and indices (n,) for n = {n} labels; got {coords.shape} and {indices.shape}."
+        )
+    if colour in ("predicted", "correct") and predicted is None:
+        raise ValueError(f"Colouring by {COLOUR_MODES[colour]} needs the predicted labels; got none.")
+    if colour == "confidence" and confidence is None:
+        raise ValueError("Colouring by confidence needs the confidence of each point; got none.")
+    for name, values in (("predicted", predicted), ("confidence", confidence)):
+        if values is not None and len(values) != n:
+            raise ValueError(f"{name} must have one value per point ({n}); got {len(values)}.")
+    predicted = np.full(n, -1) if predicted is None else np.asarray(predicted)
+    confidence = np.full(n, np.nan) if confidence is None else np.asarray(confidence, dtype=float)
+    top = int(max(labels.max(initial=0), predicted.max(initial=0)))
+    names = list(class_names) if class_names is not None else [str(i) for i in range(top + 1)]
+    custom = np.column_stack([indices, labels, predicted, confidence])
+
+    def trace(mask: np.ndarray, name: str, marker: dict, group: str) -> go.Scattergl:
+        return go.Scattergl(
+            x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=name, marker=marker,
+            customdata=custom[mask], hovertemplate=_HOVER, legendgroup=legendgroup_prefix + group,
+            showlegend=showlegend,
+        )  # fmt: skip
+
+    traces = []
+    if colour in ("label", "predicted"):
+        by = labels if colour == "label" else predicted
+        for label in np.unique(by):
+            name = names[label] if 0 <= label < len(names) else str(label)
+            marker = {"size": 4, "color": colour_of(label), "opacity": 0.8}
+            traces.append(trace(by == label, name, marker, f"class-{label}"))
+    elif colour == "correct":
+        wrong = predicted != labels
+        traces.append(trace(~wrong, "correct", {"size": 4, "color": CORRECT_COLOUR, "opacity": 0.5}, "correct"))
+        traces.append(trace(wrong, "misclassified", {"size": 7, "color": WRONG_COLOUR, "opacity": 0.95}, "wrong"))
+    else:
+        marker = {
+            "size": 4, "color": confidence, "colorscale": "Viridis", "cmin": 0.0, "cmax": 1.0, "opacity": 0.85,
+            "colorbar": {"title": "confidence", "thickness": 12} if showlegend else None,
+        }  # fmt: skip
+        traces.append(trace(np.ones(n, dtype=bool), "confidence", marker, "confidence"))
+    if highlight is not None and len(highlight):
+        mask = np.isin(indices, np.asarray(highlight, dtype=int))
+        few = mask.sum() <= 20  # a few followed points stand out; a large selection must not bury the map
+        marker = {
+            "size": 12 if few else 7, "opacity": 1.0, "line": {"color": "black", "width": 2 if few else 1},
+            **_point_colours(colour, labels[mask], predicted[mask], confidence[mask]),
+        }  # fmt: skip
+        traces.append(trace(mask, HIGHLIGHT_NAME, marker, "highlight"))
+    return traces
+
+
+def _point_colours(colour: str, labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray) -> dict:
+    """Marker colour settings that give each point the colour its group has under ``colour``."""
+    if colour == "label":
+        return {"color": [colour_of(label) for label in labels]}
+    if colour == "predicted":
+        return {"color": [colour_of(label) for label in predicted]}
+    if colour == "correct":
+        return {"color": np.where(predicted == labels, CORRECT_COLOUR, WRONG_COLOUR).tolist()}
+    return {"color": confidence, "colorscale": "Viridis", "cmin": 0.0, "cmax": 1.0}
+
+
+def upscale(image: np.ndarray, size: int = 56) -> np.ndarray:
+    """An image (or a stack of them, ``(..., h, w)``) enlarged by whole pixels to about ``size``, so small digits stay sharp."""
+    image = np.asarray(image)
+    factor = max(1, size // max(image.shape[-2:]))
+    return image.repeat(factor, axis=-2).repeat(factor, axis=-1)
+
+
+def selected_indices(points: Sequence[dict], figure: go.Figure | np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """Dataset indices of the points selected in a :func:`scatter_map` (or :func:`layers_grid`) figure.
 
     Args:
         points: the selection's points as Streamlit reports them (each with
             ``curve_number`` and ``point_index``).
-        indices, labels: the arrays the figure was made from.
+        figure: the figure the selection was made on: each point's dataset
+            index is read from its trace's ``customdata``, so every colouring
+            and the highlight trace map back correctly. (The older form
+            ``selected_indices(points, indices, labels)`` of a map coloured by
+            label is still accepted.)
     """
-    members = [indices[mask] for _, mask in _class_masks(np.asarray(labels))]
-    chosen = {int(members[p["curve_number"]][p["point_index"]]) for p in points}
+    if not isinstance(figure, go.Figure):
+        if labels is None:
+            raise TypeError("selected_indices needs the figure (or the indices and labels it was made from).")
+        figure = scatter_map(np.zeros((len(labels), 2)), np.asarray(figure), np.asarray(labels))
+    chosen = set()
+    for p in points:
+        curve, point = int(p["curve_number"]), int(p["point_index"])
+        if not 0 <= curve < len(figure.data):
+            raise ValueError(f"The selection names trace {curve}; the figure has {len(figure.data)} traces.")
+        chosen.add(int(figure.data[curve].customdata[point][0]))
     return np.array(sorted(chosen), dtype=int)
+
+
+def layers_grid(
+    coords_by_layer: dict[str, np.ndarray],
+    indices: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    *,
+    titles: dict[str, str] | None = None,
+    captions: dict[str, str] | None = None,
+    colour: str = "label",
+    confidence: np.ndarray | None = None,
+    highlight: Sequence[int] | np.ndarray | None = None,
+    columns: int = 3,
+    axis_name: str = "PCA",
+    panel_height: int = 300,
+) -> go.Figure:
+    """Small multiples: one 2-D map per layer of the same points, in a grid.
+
+    The legend is shared: hiding a class hides it in every panel. Each panel
+    holds the traces :func:`scatter_map` would draw, so :func:`selected_indices`
+    maps a selection on any panel back to dataset indices, and ``highlight``
+    marks the same points in every panel.
+
+    Args:
+        coords_by_layer: ``{layer name: (n, 2) coordinates}``, in panel order,
+            every map of the same ``n`` points.
+        indices, labels, predicted, class_names, colour, confidence, highlight:
+            as for :func:`scatter_map`.
+        titles: optional panel titles by layer name (default: the name).
+        captions: optional text under each panel, by layer name (e.g. its metrics).
+        columns: panels per row.
+        axis_name: the projection's name, for the hover.
+        panel_height: pixels per row of panels.
+
+    Raises:
+        ValueError: for no layers, or as :func:`scatter_map`.
+    """
+    if not coords_by_layer:
+        raise ValueError("The layers grid needs at least one layer's map; got none.")
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1; got {columns}")
+    names = list(coords_by_layer)
+    columns = min(columns, len(names))
+    rows = -(-len(names) // columns)
+    titles, captions = titles or {}, captions or {}
+    gap = 80 if captions else 40  # pixels between rows: the captions, then the next row's titles
+    plot_height = panel_height * rows + gap * (rows - 1)
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=[titles.get(n, n) for n in names],
+        horizontal_spacing=0.03, vertical_spacing=gap / plot_height if rows > 1 else 0.0,
+    )  # fmt: skip
+    indices, labels = np.asarray(indices), np.asarray(labels)
+    for i, name in enumerate(names):
+        coords = np.asarray(coords_by_layer[name])
+        traces = _map_traces(coords, indices, labels, predicted, class_names, colour, confidence, highlight,
+                             showlegend=i == 0)  # fmt: skip
+        for trace in traces:
+            trace.hovertemplate = f"<b>{name}</b><br>" + _HOVER
+            fig.add_trace(trace, row=i // columns + 1, col=i % columns + 1)
+    fig.update_annotations(font_size=13)
+    for i, name in enumerate(names):
+        if name in captions:
+            axis = "" if i == 0 else str(i + 1)
+            fig.add_annotation(
+                text=captions[name], showarrow=False, font={"size": 11, "color": "#444"},
+                xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=-0.02, yanchor="top",
+            )  # fmt: skip
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_layout(
+        height=plot_height + 40 + (40 if captions else 0),
+        dragmode="lasso",
+        legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10 + (40 if captions else 0)},
+    )
+    return fig
+
+
+def cka_heatmap(matrix: np.ndarray, names: Sequence[str], other_names: Sequence[str] | None = None) -> go.Figure:
+    """A heatmap of linear CKA between representations, each cell labelled with its value.
+
+    Args:
+        matrix: ``(k, m)`` CKA values in [0, 1] (NaN shown blank).
+        names: the rows' names (``k``).
+        other_names: the columns' names (``m``; default ``names``).
+    """
+    matrix = np.asarray(matrix, dtype=float)
+    other_names = list(names if other_names is None else other_names)
+    if matrix.shape != (len(names), len(other_names)):
+        raise ValueError(
+            f"The CKA matrix must be {len(names)} × {len(other_names)} for these names; got {matrix.shape}."
+        )
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix, x=other_names, y=list(names), zmin=0.0, zmax=1.0, colorscale="Blues",
+            texttemplate="%{z:.2f}", colorbar={"title": "CKA"},
+            hovertemplate="%{y} · %{x}<br>linear CKA %{z:.3f}<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        height=120 + 36 * len(names),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis={"type": "category"},
+        yaxis={"type": "category", "autorange": "reversed"},
+    )
+    return fig
 
 
 def training_curves(history: dict[str, list[float]]) -> go.Figure:
@@ -204,4 +426,80 @@ def class_means(means: np.ndarray, class_names: Sequence[str]) -> go.Figure:
         xaxis_title="unit",
         yaxis={"type": "category", "autorange": "reversed"},
     )
+    return fig
+
+
+FOLLOWED_NAME = "followed"
+NEIGHBOURS_NAME = "neighbours in the layer"
+
+
+def compare_panel(
+    coords: np.ndarray,
+    indices: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+    title: str = "",
+    axis_name: str = "UMAP",
+    *,
+    x_range: Sequence[float] | None = None,
+    y_range: Sequence[float] | None = None,
+    selected: Sequence[int] | np.ndarray | None = None,
+    followed: int | None = None,
+    neighbours: Sequence[int] | np.ndarray | None = None,
+    height: int = 460,
+) -> go.Figure:
+    """One panel of a comparison: :func:`scatter_map` with shared axes and marks on chosen points.
+
+    The selection shared by all panels is drawn as :func:`scatter_map`'s
+    highlight; the followed point as a black star (trace :data:`FOLLOWED_NAME`)
+    and its nearest neighbours in the panel's own layer as black rings (trace
+    :data:`NEIGHBOURS_NAME`). Every trace keeps ``customdata[:, 0]`` = dataset
+    index, so :func:`selected_indices` works on this figure too.
+
+    Args:
+        coords, indices, labels, predicted, class_names, title, axis_name: as
+            for :func:`scatter_map`.
+        x_range, y_range: fixed axis ranges (the same for aligned panels).
+        selected: dataset indices highlighted (those not on the map are skipped).
+        followed: the dataset index of the followed point, or ``None``.
+        neighbours: dataset indices of its neighbours, or ``None``.
+        height: the figure height in pixels.
+    """
+    coords, indices, labels = np.asarray(coords), np.asarray(indices), np.asarray(labels)
+    fig = scatter_map(coords, indices, labels, predicted, class_names, title, axis_name,
+                      highlight=selected, height=height)  # fmt: skip
+    if selected is not None and len(selected):  # the selection stands out; the rest stays as context
+        fig.update_traces(marker_opacity=0.25, selector=lambda t: t.name != HIGHLIGHT_NAME)
+        fig.update_traces(marker_size=7, marker_line_width=1, selector={"name": HIGHLIGHT_NAME})
+    pred = np.full(len(labels), -1) if predicted is None else np.asarray(predicted)
+    marks = (
+        (NEIGHBOURS_NAME, neighbours, {"size": 13, "symbol": "circle-open", "color": "black", "line": {"width": 2}}),
+        (FOLLOWED_NAME, None if followed is None else [followed],
+         {"size": 20, "symbol": "star", "color": "black", "line": {"color": "white", "width": 1}}),
+    )  # fmt: skip
+    for name, chosen, marker in marks:
+        if chosen is None or not len(chosen):
+            continue
+        mask = np.isin(indices, np.asarray(chosen, dtype=int))
+        if not mask.any():
+            continue
+        custom = np.column_stack([indices[mask], labels[mask], pred[mask], np.full(mask.sum(), np.nan)])
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=name, marker=marker,
+                customdata=custom, hovertemplate=f"<b>{name}</b><br>" + _HOVER,
+            )
+        )  # fmt: skip
+    fig.update_xaxes(title=None)
+    fig.update_yaxes(title=None)
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": None, "itemsizing": "constant"},
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
+        title={"text": title, "font": {"size": 14}},
+    )
+    if x_range is not None:
+        fig.update_xaxes(range=list(x_range), autorange=False)
+    if y_range is not None:
+        fig.update_yaxes(range=list(y_range), autorange=False)
     return fig

@@ -1,18 +1,25 @@
 """A view of the Explore page as plain data, and its URL query form.
 
-A :class:`View` names everything that makes a map: model, dataset, split,
-layer, method, sample and UMAP parameters. ``to_query`` and ``from_query``
-turn it into URL query parameters and back, so a link reopens the same map.
+A :class:`View` names everything that makes a map and what is shown on it:
+model, dataset, split, layer, method, sample, the reducer and its parameters,
+the colouring and the selected points. ``to_query`` and ``from_query`` turn it
+into URL query parameters and back, so a link reopens the same view. Links
+made before the reducer, colouring and selection were carried still open
+(as UMAP, coloured by label, nothing selected).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
-from featlib.embed import UMAPParams
+from featlib.embed import REDUCERS, ReducerParams, UMAPParams, reducer_name
 from featlib.extract import METHODS
+from featlib.plots import COLOUR_MODES
 
 SPLITS = ("train", "test")
+MAX_LINK_SELECTION = 1_000
+"""At most this many selected points travel in a link (the first, by index)."""
+_PARSERS = {"metric": str, "min_dist": float, "perplexity": float}
 
 
 class ViewError(ValueError):
@@ -21,7 +28,11 @@ class ViewError(ValueError):
 
 @dataclass(frozen=True)
 class View:
-    """What the Explore page shows."""
+    """What the Explore page shows.
+
+    ``params`` is the reducer's parameter object (``UMAPParams``,
+    ``PCAParams`` or ``TSNEParams``); ``selection`` holds dataset indices.
+    """
 
     model: str
     dataset: str
@@ -29,10 +40,26 @@ class View:
     method: str = "function"
     split: str = "train"
     sample: int | None = 10_000
-    umap: UMAPParams = field(default_factory=UMAPParams)
+    params: ReducerParams = UMAPParams()
+    colour: str = "label"
+    selection: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.colour not in COLOUR_MODES:
+            raise ViewError(f"Unknown colouring: {self.colour!r}. Expected one of {list(COLOUR_MODES)}.")
+        object.__setattr__(self, "selection", tuple(sorted({int(i) for i in self.selection}))[:MAX_LINK_SELECTION])
+
+    @property
+    def reducer(self) -> str:
+        """The reducer's short name: ``"umap"``, ``"pca"`` or ``"tsne"``."""
+        return reducer_name(self.params)
 
     def to_query(self) -> dict[str, str]:
-        """The view as URL query parameters (strings)."""
+        """The view as URL query parameters (strings).
+
+        The reducer's own parameters go under their names (``n_neighbors``,
+        ``perplexity``, ...); colour and selection only when not the defaults.
+        """
         query = {
             "model": self.model,
             "dataset": self.dataset,
@@ -40,14 +67,19 @@ class View:
             "method": self.method,
             "split": self.split,
             "sample": "all" if self.sample is None else str(self.sample),
+            "reducer": self.reducer,
         }
-        for name, value in asdict(self.umap).items():
+        for name, value in asdict(self.params).items():
             query[name] = "none" if value is None else str(value)
+        if self.colour != "label":
+            query["colour"] = self.colour
+        if self.selection:
+            query["selection"] = ",".join(map(str, self.selection))
         return query
 
     @classmethod
     def from_query(cls, query: dict[str, str]) -> "View":
-        """Reads a view from URL query parameters.
+        """Reads a view from URL query parameters; missing ones take their defaults.
 
         Raises:
             ViewError: naming the parameter that is missing or malformed.
@@ -57,23 +89,50 @@ class View:
             raise ViewError(f"The link lacks {', '.join(missing)}; it does not name a view.")
         method = query.get("method", "function")
         split = query.get("split", "train")
+        reducer = query.get("reducer", "umap")
         if method not in METHODS:
             raise ViewError(f"Unknown method in the link: {method!r}. Expected one of {list(METHODS)}.")
         if split not in SPLITS:
             raise ViewError(f"Unknown split in the link: {split!r}. Expected one of {list(SPLITS)}.")
-        umap_values: dict = {}
-        for f in fields(UMAPParams):
-            raw = query.get(f.name)
-            if raw is None:
-                continue
-            parse = {"metric": str, "min_dist": float}.get(f.name, int)
-            try:
-                umap_values[f.name] = None if raw == "none" else parse(raw)
-            except ValueError:
-                raise ViewError(f"The link's {f.name}={raw!r} is not a number.") from None
+        if reducer not in REDUCERS:
+            raise ViewError(f"Unknown reducer in the link: {reducer!r}. Expected one of {list(REDUCERS)}.")
+        colour = query.get("colour", "label")
+        if colour not in COLOUR_MODES:
+            raise ViewError(f"Unknown colouring in the link: {colour!r}. Expected one of {list(COLOUR_MODES)}.")
         try:
-            umap = UMAPParams(**umap_values)
+            params = _params_from_query(REDUCERS[reducer], query)
             sample = None if query.get("sample", "all") == "all" else int(query["sample"])
+            if sample is not None and sample < 1:
+                raise ValueError(f"sample must be at least 1 or 'all'; got {sample}")
         except ValueError as error:
             raise ViewError(f"The link's parameters are invalid: {error}") from None
-        return cls(query["model"], query["dataset"], query["layer"], method, split, sample, umap)
+        selection = _selection_from_query(query.get("selection", ""))
+        return cls(query["model"], query["dataset"], query["layer"], method, split, sample, params, colour, selection)
+
+
+def _params_from_query(cls: type, query: dict[str, str]) -> ReducerParams:
+    values: dict = {}
+    for f in fields(cls):
+        raw = query.get(f.name)
+        if raw is None:
+            continue
+        parse = _PARSERS.get(f.name, int)
+        try:
+            values[f.name] = None if raw == "none" else parse(raw)
+        except ValueError:
+            raise ViewError(f"The link's {f.name}={raw!r} is not a number.") from None
+    return cls(**values)
+
+
+def _selection_from_query(raw: str) -> tuple[int, ...]:
+    parts = [part for part in raw.split(",") if part.strip()]
+    if len(parts) > MAX_LINK_SELECTION:
+        raise ViewError(f"The link selects {len(parts):,} points; a link carries at most {MAX_LINK_SELECTION:,}.")
+    try:
+        selection = tuple(int(part) for part in parts)
+    except ValueError:
+        raise ViewError(f"The link's selection must be point indices like '3,17,42'; got {raw[:60]!r}.") from None
+    if any(i < 0 for i in selection):
+        raise ViewError(f"The link's selection must be non-negative point indices; got {raw[:60]!r}.")
+    return selection
+

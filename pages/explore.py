@@ -1,10 +1,10 @@
-"""Explore: a UMAP map of the chosen layer, coloured by digit, with selection."""
+"""Explore: a 2-D map (UMAP, PCA or t-SNE) of the chosen layer, model-aware colours, selection and images."""
 
 import numpy as np
 import streamlit as st
 
-from featlib import embed, metrics, models, pipeline, plots
-from featlib.app import actions, links, resources, state, widgets
+from featlib import models, plots
+from featlib.app import actions, exporting, links, maps, state, widgets
 from featlib.extract import METHODS
 from featlib.views import View
 
@@ -21,64 +21,35 @@ if outputs is None:
 
 images, labels = dataset.split(split)
 st.caption(f"**{record.name}** · layer **{layer}** · {METHODS[method]} · {dataset.name} {split} split · {len(labels):,} images")
-
-links.umap_defaults(len(labels))
-with st.sidebar.form("umap"):
-    st.markdown("**UMAP settings**")
-    sample = st.number_input("Sample size", 50, len(labels), step=500, key="umap_sample", help="Stratified by label.")
-    n_neighbors = st.number_input("n_neighbors", 2, 200, key="umap_n_neighbors")
-    min_dist = st.number_input("min_dist", 0.0, 1.0, step=0.05, key="umap_min_dist")
-    metric = st.selectbox("metric", embed.METRICS, key="umap_metric")
-    seed = st.number_input("seed", 0, 2**31 - 1, key="umap_seed")
-    st.form_submit_button("Compute the map", type="primary")
-
-params = embed.UMAPParams(int(n_neighbors), float(min_dist), metric, int(seed))
-sample_size = None if sample >= len(labels) else int(sample)
-links.share(View(record.id, state.get(state.DATASET), layer, method, split, sample_size, params))
-emb_key = pipeline.embedding_key(rep_key, sample_size, 0, params)
-emb = pipeline.load_embedding(resources.workspace(), emb_key)
+choice = maps.controls(len(labels))
+emb = maps.compute(record, outputs, rep_key, dataset, split, choice)
 if emb is None:
-    preview = st.empty()
-    with preview.container():
-        status = st.status("Computing the UMAP map…", expanded=True)
-        bar = status.progress(0.0, text="Finding nearest neighbours…")
-        sample_indices = embed.stratified_sample(labels, sample_size)
-        st.plotly_chart(
-            plots.scatter_map(embed.pca_embed(outputs[sample_indices]), sample_indices, labels[sample_indices],
-                              class_names=dataset.class_names, title="PCA preview — the UMAP map replaces it when ready",
-                              axis_name="PCA"),
-            key="pca-preview",
-        )  # fmt: skip
+    st.stop()
 
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage == "layout":
-            bar.progress(done / total, text=f"Optimising the layout: epoch {done}/{total}")
+context = (record.id, state.get(state.DATASET), split)
+predicted, confidence = maps.predictions(*context)
+point_labels, point_predicted = labels[emb.indices], predicted[emb.indices]
+selected = maps.selection(context, len(labels))
+links.share(View(*context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected)))
+figures = st.container()  # filled after the map is drawn: scoring takes seconds, the map should not wait
 
-    with resources.heavy_work("map", key=emb_key):
-        emb = pipeline.embedding(
-            resources.workspace(), outputs, rep_key, labels, sample_size=sample_size,
-            params=params, model_id=record.id, progress=progress,
-        )  # fmt: skip
-    preview.empty()
-
-predicted = resources.predictions(record.id, state.get(state.DATASET), split)
-point_labels = labels[emb.indices]
-cols = st.columns(3)
-cols[0].metric("points", f"{len(emb.indices):,}")
-cols[1].metric("10-NN accuracy of the map", f"{metrics.knn_accuracy(emb.coords, point_labels):.3f}",
-               help="5-fold cross-validated accuracy of a 10-nearest-neighbour classifier on the 2-D map.")  # fmt: skip
-cols[2].metric("model accuracy on these points", f"{np.mean(predicted[emb.indices] == point_labels):.3f}")
-
-figure = plots.scatter_map(emb.coords, emb.indices, point_labels, predicted[emb.indices], dataset.class_names)
-event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("box", "lasso"))
-st.caption("Click a legend entry to hide a class, double-click to isolate it. Draw a box or lasso to see the digits.")
-
-points = event.selection.points if event and event.selection else []
-selected = plots.selected_indices(points, emb.indices, point_labels)
+wrong = emb.indices[point_predicted != point_labels]
+left, right, _ = st.columns([2, 2, 3])
+left.button(f"Show the {len(wrong):,} misclassified", icon=":material/error:", disabled=not len(wrong),
+            on_click=maps.select_misclassified, args=(context, wrong))  # fmt: skip
 if len(selected):
-    st.subheader(f"{len(selected):,} selected points")
-    left, right = st.columns([3, 2])
-    shown = selected[:120]
-    left.image(plots.montage(images[shown], columns=15), caption=f"the first {len(shown)} selected images",
-               width="stretch")  # fmt: skip
-    right.plotly_chart(plots.label_counts(labels[selected], dataset.class_names), key="counts")
+    right.button("Clear the selection", on_click=links.put_selection, args=(context, []))
+figure = plots.scatter_map(emb.coords, emb.indices, point_labels, point_predicted, dataset.class_names,
+                           axis_name=choice.title, colour=choice.colour, confidence=confidence[emb.indices],
+                           highlight=selected)  # fmt: skip
+event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("box", "lasso"))
+st.caption("Click a legend entry to hide a group, double-click to isolate it. Draw a box or lasso to see the images; "
+           "selected points stay outlined in black, here and in the link.")  # fmt: skip
+if maps.remember_selection(event, figure, context, selected):
+    st.rerun()
+with figures:
+    scores = maps.map_metrics(emb.key, outputs[emb.indices], point_labels, emb.coords)
+    maps.show_metrics(scores, choice.title, float(np.mean(point_predicted == point_labels)))
+if len(selected):
+    maps.show_images(selected, images, labels, predicted, dataset.class_names, f"{len(selected):,} selected points")
+exporting.export_panel(record, dataset, split, outputs, emb, predicted, figure)

@@ -67,10 +67,14 @@ with train_tab:
         epochs = cols[0].number_input("Epochs", 1, 200, 20 if dataset.x_train.shape[0] < 10_000 else 5)
         batch_size = cols[1].number_input("Batch size", 1, 4096, 32)
         name = cols[2].text_input("Save as", f"mlp-{dataset.name.removeprefix('upload:')}")
+        checkpoints_text = cols[0].text_input(
+            "Save checkpoints after epoch", "", placeholder="e.g. 1, 5",
+            help="Each is saved as its own model, named like mlp-digits@epoch1, to compare on the Compare page.",
+        )  # fmt: skip
         st.caption("Validation split 0.2, as in the seed. Inputs scaled to 0–1.")
         submitted = st.form_submit_button("Train", type="primary")
     if submitted:
-        actions.train_seed_mlp(dataset, hidden_text, optimizer, learning_rate, epochs, batch_size, name)
+        actions.train_seed_mlp(dataset, hidden_text, optimizer, learning_rate, epochs, batch_size, name, checkpoints_text)
 
 with upload_tab:
     st.caption(

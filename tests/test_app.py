@@ -170,3 +170,70 @@ def test_with_an_oidc_provider_configured_the_app_asks_to_log_in(app):
 def test_without_an_oidc_provider_the_app_is_open(app):
     at = no_exception(app.run())
     assert "Log in" not in [b.label for b in at.button]
+
+
+def query_of(at: AppTest) -> dict[str, str]:
+    return {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def test_explore_reducers_colourings_and_the_misclassified_shortcut(app, tmp_path):
+    at = train_small_model(app.run())
+    at = no_exception(at.switch_page("pages/explore.py").run())
+    assert query_of(at)["reducer"] == "umap"
+    for label in ("10-NN accuracy of the layer", "trustworthiness", "linear probe"):
+        assert 0.0 <= float(metric(at, label)) <= 1.0
+
+    at.radio(key="map_reducer").set_value("pca")
+    at = no_exception(at.run())
+    assert query_of(at)["reducer"] == "pca" and "n_neighbors" not in query_of(at)
+    assert metric(at, "points") == "1,437"
+
+    at.session_state["tsne_sample"] = 300  # as if typed before: t-SNE on all 1,437 digits takes half a minute
+    at.radio(key="map_reducer").set_value("tsne")
+    at = no_exception(at.run())
+    assert metric(at, "points") == "300"
+    assert (query_of(at)["reducer"], query_of(at)["sample"], query_of(at)["perplexity"]) == ("tsne", "300", "30.0")
+    assert any("Metrics scored on all of the map's 300 points" in c.value for c in at.caption)
+    assert Workspace(tmp_path / "ws").usage()["embeddings"] == 3
+
+    shortcut = button(at, "Show the ")
+    wrong = int(shortcut.label.split()[2].replace(",", ""))
+    assert wrong > 0, "the 3-epoch model should get some digits wrong"
+    shortcut.click()
+    at = no_exception(at.run())
+    assert at.selectbox(key="map_colour").value == "correct"
+    query = query_of(at)
+    assert query["colour"] == "correct" and len(query["selection"].split(",")) == wrong
+    assert any(f"{wrong:,} selected points" in s.value for s in at.subheader)
+    assert any(f"Misclassified among them: {wrong:,}" in m.value for m in at.markdown)
+
+    button(at, "Clear the selection").click()
+    at = no_exception(at.run())
+    assert "selection" not in query_of(at)
+
+
+def test_a_link_reopens_a_tsne_view_with_its_colouring_and_selection(app, tmp_path):
+    at = train_small_model(app.run())
+    at = no_exception(at.switch_page("pages/explore.py").run())
+    query = query_of(at) | {"reducer": "pca", "colour": "confidence", "selection": "5,17,400"}
+    other = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        other.query_params[key] = value
+    other = no_exception(no_exception(other.run()).switch_page("pages/explore.py").run())
+    assert other.radio(key="map_reducer").value == "pca"
+    assert other.selectbox(key="map_colour").value == "confidence"
+    assert any("3 selected points" in s.value for s in other.subheader)
+    assert query_of(other)["selection"] == "5,17,400"
+
+    beyond = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in (query | {"selection": "5,99999"}).items():
+        beyond.query_params[key] = value
+    beyond = no_exception(no_exception(beyond.run()).switch_page("pages/explore.py").run())
+    assert any("points [99999] of the selection do not exist" in w.value for w in beyond.warning)
+    assert any("1 selected points" in s.value for s in beyond.subheader)
+
+    bad = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in (query | {"colour": "rainbow"}).items():
+        bad.query_params[key] = value
+    bad = no_exception(no_exception(bad.run()).switch_page("pages/explore.py").run())
+    assert any("Unknown colouring in the link: 'rainbow'" in e.value for e in bad.error)

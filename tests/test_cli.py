@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("train", "layers", "extract", "embed")
+COMMANDS = ("train", "layers", "extract", "embed", "export", "import", "ls")
 
 
 @dataclass
@@ -198,3 +198,46 @@ def test_bad_arguments_fail_with_usage(cli):
           "invalid choice: 'magic'")  # fmt: skip
     fails(cli.run("train", "--epochs", "2"), "the following arguments are required: --name")
     fails(cli.run(), "the following arguments are required: COMMAND")
+
+
+# ----------------------------------------------------------------------------- sharing: export, import, ls
+
+EMBED_LINK = "http://localhost:8501/explore?model=demo&dataset=digits&layer=dense_1&sample=10000&n_epochs=50"
+
+
+def test_export_then_import_into_an_empty_workspace(cli, session, tmp_path):
+    import json
+    import zipfile
+
+    from featlib.store import Workspace
+
+    ok(session["embed"])
+    proc = ok(cli.run("export", EMBED_LINK, "--out", str(tmp_path / "view.zip"), "--by", "alice"))
+    assert proc.stdout.startswith(f"wrote {tmp_path / 'view.zip'}: ")
+    with zipfile.ZipFile(tmp_path / "view.zip") as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["exported_by"] == "alice" and manifest["embedding"]["points"] == 1437
+    other = tmp_path / "other-ws"
+    proc = ok(cli.run("--workspace", str(other), "import", str(tmp_path / "view.zip"), "--by", "bob"))
+    assert proc.stdout.startswith("imported demo (id ") and "explore?model=" in proc.stdout
+    source, target = Workspace(cli.workspace), Workspace(other)
+    [emb] = [i for i in source.items() if i.kind == "embedding"]
+    [imported] = [i for i in target.items() if i.kind == "embedding"]
+    assert imported.id == emb.id
+    assert np.array_equal(target.load_array("embedding", emb.id), source.load_array("embedding", emb.id))
+    assert target.get_model("demo").fingerprint == source.get_model("demo").fingerprint
+
+    listing = ok(cli.run("--workspace", str(other), "ls")).stdout.splitlines()
+    assert listing[0].split()[:3] == ["kind", "name", "by"]
+    assert any(line.split()[:2] == ["model", "demo"] for line in listing)
+    assert listing[-1].startswith("2 item(s); the workspace ")
+    items = json.loads(ok(cli.run("--workspace", str(other), "ls", "--json")).stdout)["items"]
+    assert {i["kind"] for i in items} == {"model", "embedding"}
+    assert next(i for i in items if i["kind"] == "model")["provenance"]["model_fingerprint"] == target.get_model("demo").fingerprint
+
+
+def test_import_of_a_bad_bundle_fails_cleanly(cli, tmp_path):
+    (tmp_path / "bad.zip").write_bytes(b"not a zip")
+    fails(cli.run("--workspace", str(tmp_path / "ws"), "import", str(tmp_path / "bad.zip")),
+          "error: bad.zip is not a zip archive")  # fmt: skip
+    fails(cli.run("export", "model=demo", "--out", "x.zip"), "error: The link lacks dataset, layer")

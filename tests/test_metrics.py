@@ -152,6 +152,23 @@ def test_mismatched_rows_and_single_class_are_refused(labels):
         metrics.silhouette(np.zeros((20, 2)), np.zeros(20, dtype=int))
 
 
+def test_prediction_confidence_reads_probabilities_and_softmaxes_logits():
+    probabilities = np.array([[0.1, 0.7, 0.2], [0.5, 0.25, 0.25]])
+    predicted, confidence = metrics.prediction_confidence(probabilities)
+    assert predicted.tolist() == [1, 0] and np.allclose(confidence, [0.7, 0.5])
+    predicted, confidence = metrics.prediction_confidence(np.array([[0.0, np.log(3.0)], [5.0, 5.0]]))
+    assert predicted.tolist() == [1, 0] and np.allclose(confidence, [0.75, 0.5])
+    with pytest.raises(ValueError, match=r"one column per class \(at least 2\); got shape \(2, 1\)"):
+        metrics.prediction_confidence(np.ones((2, 1)))
+
+
+def test_prediction_confidence_of_the_trained_model_matches_its_predictions(model, x_digits):
+    outputs = model.predict(x_digits, verbose=0)
+    predicted, confidence = metrics.prediction_confidence(outputs)
+    assert np.array_equal(predicted, models.predict_labels(model, x_digits))
+    assert np.all((confidence >= 1 / CLASSES - 1e-6) & (confidence <= 1.0))
+
+
 # ----------------------------------------------------------------------------- extract_all
 
 @pytest.fixture(scope="module")

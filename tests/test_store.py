@@ -69,7 +69,10 @@ def test_save_list_get_load_model_roundtrip(workspace):
     )
     assert record.name == "demo"
     assert record.dataset == "digits" and record.test_accuracy == pytest.approx(0.9)
-    assert record.input_scale == "0-255" and record.meta == {"epochs": 2}
+    assert record.input_scale == "0-255" and record.meta["epochs"] == 2
+    assert record.meta["provenance"]["model_fingerprint"] == record.fingerprint
+    assert record.meta["provenance"]["parameters"] == {"epochs": 2}
+    assert record.meta["provenance"]["versions"]["keras"] == __import__("keras").__version__
     assert record.fingerprint == models.fingerprint(model)
     assert record.architecture == models.architecture_summary(model)
     assert record.path == f"models/{record.id}.keras"
@@ -333,3 +336,137 @@ def test_usage_while_another_thread_saves(workspace):
         stop.set()
         thread.join(timeout=60)
     assert saved and workspace.usage()["embeddings"] == 5
+
+
+# ----------------------------------------------------------------------------- sharing: who, notes, rename, delete
+
+
+def _old_schema_index(root: Path) -> None:
+    """An index as the first release wrote it: no creator, note, title or dataset meta columns."""
+    root.mkdir(parents=True)
+    db = sqlite3.connect(root / "index.sqlite")
+    db.executescript(
+        """
+        CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, dataset TEXT NOT NULL,
+            architecture TEXT NOT NULL, test_accuracy REAL, input_scale TEXT NOT NULL, fingerprint TEXT NOT NULL,
+            path TEXT NOT NULL, created TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+        CREATE TABLE datasets (fingerprint TEXT PRIMARY KEY, name TEXT NOT NULL, summary TEXT NOT NULL,
+            path TEXT NOT NULL, created TEXT NOT NULL);
+        CREATE TABLE artifacts (key TEXT PRIMARY KEY, kind TEXT NOT NULL, model_id TEXT, path TEXT NOT NULL,
+            bytes INTEGER NOT NULL, created TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}');
+        INSERT INTO models VALUES ('old1', 'old', 'digits', '4-3-2', 0.5, '0-1', 'fp', 'models/old1.keras',
+            '2020-01-01T00:00:00+00:00', '{}');
+        """
+    )
+    db.commit()
+    db.close()
+
+
+def test_an_old_index_gains_the_new_columns_and_keeps_its_rows(tmp_path):
+    root = tmp_path / "old"
+    _old_schema_index(root)
+    ws = Workspace(root)
+    record = ws.get_model("old")
+    assert (record.creator, record.note) == ("", "")
+    db = sqlite3.connect(ws.index_path)
+    try:
+        for table, column in (("models", "creator"), ("datasets", "meta"), ("artifacts", "title")):
+            assert column in {r[1] for r in db.execute(f"PRAGMA table_info({table})")}
+    finally:
+        db.close()
+    ws.set_note("model", "old1", "from 2020")
+    assert Workspace(root).get_model("old1").note == "from 2020"  # reopening migrates nothing twice
+
+
+def _model_with_results(ws: Workspace, name: str, seed: int, creator: str):
+    record = ws.save_model(tiny_model(seed), name, dataset="digits", creator=creator, meta={"dataset_fingerprint": "dsfp"})
+    rep = f"rep/{record.fingerprint}/dsfp/train/dense/function/0-1"
+    emb = f"emb/{rep}/sample=None/seed=0/umap-n_neighbors=15-min_dist=0.1"
+    ws.save_array("representation", rep, np.ones((5, 3), "float32"), model_id=record.id, creator=creator)
+    ws.save_array("embedding", emb, np.ones((5, 3)), model_id=record.id, creator=creator)
+    return record, rep, emb
+
+
+def test_items_list_who_made_what_from_what_and_its_size(workspace):
+    record, rep, emb = _model_with_results(workspace, "alice-mlp", 0, "alice")
+    items = {item.kind: item for item in workspace.items()}
+    assert set(items) == {"model", "representation", "embedding"}
+    assert all(item.creator == "alice" for item in items.values())
+    model = items["model"]
+    assert model.name == "alice-mlp" and model.bytes == (workspace.root / record.path).stat().st_size > 0
+    assert model.provenance["model_fingerprint"] == record.fingerprint
+    assert items["representation"].parameters["layer"] == "dense" and items["representation"].bytes > 0
+    assert items["embedding"].parameters["n_neighbors"] == "15" and items["embedding"].model_id == record.id
+    assert items["embedding"].provenance["versions"]["numpy"] == np.__version__
+
+
+def test_rename_and_note_and_name_clash(workspace):
+    a, rep, _ = _model_with_results(workspace, "a", 0, "alice")
+    workspace.save_model(tiny_model(1), "b", dataset="digits")
+    workspace.rename("model", a.id, "  renamed ")
+    workspace.set_note("model", a.id, "the good one")
+    got = workspace.get_model(a.id)
+    assert (got.name, got.note) == ("renamed", "the good one")
+    with pytest.raises(store.NameClashError, match="Another model is already named 'b'"):
+        workspace.rename("model", a.id, "b")
+    with pytest.raises(ValueError, match="cannot be empty"):
+        workspace.rename("model", a.id, "  ")
+    with pytest.raises(WorkspaceError, match="No such model"):
+        workspace.rename("model", "nope", "x")
+    assert workspace.get_model(a.id).name == "renamed"  # refusals changed nothing
+    workspace.rename("representation", rep, "layer 2 of a")
+    assert workspace.get_item("representation", rep).name == "layer 2 of a"
+
+
+def test_deleting_a_model_removes_its_results_files_and_rows_and_nothing_else(workspace):
+    a, rep_a, emb_a = _model_with_results(workspace, "a", 0, "alice")
+    b, rep_b, emb_b = _model_with_results(workspace, "b", 1, "bob")
+    files_a = [workspace.root / a.path] + [workspace.root / workspace._array_path(k, key)
+                                           for k, key in (("representation", rep_a), ("embedding", emb_a))]  # fmt: skip
+    assert all(f.is_file() for f in files_a)
+    assert {i.id for i in workspace.derived_from("model", a.id)} == {rep_a, emb_a}
+    deleted = workspace.delete("model", a.id)
+    assert set(deleted) == {"model a", rep_a, emb_a}
+    assert not any(f.exists() for f in files_a)
+    assert {(i.kind, i.id) for i in workspace.items()} == {("model", b.id), ("representation", rep_b), ("embedding", emb_b)}
+    assert workspace.load_array("embedding", emb_b) is not None and workspace.load_model("b") is not None
+    # a result that a session was computing for the deleted model is not listed afterwards
+    assert workspace.save_array("embedding", emb_a + "/late", np.ones((2, 3)), model_id=a.id) is False
+    assert workspace.load_array("embedding", emb_a + "/late") is None
+    with pytest.raises(WorkspaceError, match="No such model"):
+        workspace.delete("model", a.id)
+
+
+def test_deleting_a_representation_removes_its_maps_only(workspace):
+    a, rep, emb = _model_with_results(workspace, "a", 0, "alice")
+    assert workspace.delete("representation", rep) == [rep, emb]
+    assert [i.kind for i in workspace.items()] == ["model"]
+
+
+def test_a_model_twin_keeps_the_shared_results(workspace):
+    model = tiny_model(0)
+    a = workspace.save_model(model, "a", dataset="digits")
+    b = workspace.save_model(model, "b", dataset="digits")
+    rep = f"rep/{a.fingerprint}/dsfp/train/dense/function/0-1"
+    workspace.save_array("representation", rep, np.ones((2, 2)), model_id=a.id)
+    workspace.delete("model", a.id)
+    assert workspace.get_item("representation", rep).model_id == b.id
+    assert workspace.load_array("representation", rep) is not None
+
+
+def test_deleting_a_dataset_in_use_is_refused(workspace):
+    from featlib.datasets import from_arrays
+
+    rng = np.random.default_rng(0)
+    data = from_arrays(rng.integers(0, 255, (40, 4, 4), dtype=np.uint8), np.arange(40) % 2, "upload:tiny")
+    fp = workspace.save_dataset(data, creator="carol")
+    workspace.save_model(tiny_model(0), "uses-it", dataset=data.name, meta={"dataset_fingerprint": fp})
+    with pytest.raises(store.InUseError, match="in use by 1 item.*model uses-it"):
+        workspace.delete("dataset", fp)
+    assert workspace.load_dataset(fp).fingerprint == fp
+    workspace.rename("dataset", fp, "tiny blobs")
+    assert workspace.list_datasets()[0]["summary"].startswith("tiny blobs: 32 train + 8 test images")
+    assert workspace.load_dataset(fp).name == "tiny blobs"
+    workspace.delete("model", "uses-it")
+    assert workspace.delete("dataset", fp) == ["dataset tiny blobs"]
+    assert workspace.list_datasets() == [] and not list((workspace.root / "datasets").glob("*.npz"))

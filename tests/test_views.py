@@ -2,8 +2,8 @@
 
 import pytest
 
-from featlib.embed import UMAPParams
-from featlib.views import View, ViewError
+from featlib.embed import PCAParams, TSNEParams, UMAPParams
+from featlib.views import MAX_LINK_SELECTION, View, ViewError
 
 
 def test_a_view_survives_the_round_trip_through_the_query():
@@ -16,7 +16,37 @@ def test_a_view_survives_the_round_trip_through_the_query():
 
 def test_missing_parameters_take_their_defaults():
     view = View.from_query({"model": "m", "dataset": "digits", "layer": "dense_1"})
-    assert (view.method, view.split, view.umap) == ("function", "train", UMAPParams())
+    assert (view.method, view.split, view.params) == ("function", "train", UMAPParams())
+    assert (view.reducer, view.colour, view.selection) == ("umap", "label", ())
+
+
+def test_a_link_made_before_reducers_colour_and_selection_still_opens():
+    old = {"model": "m", "dataset": "digits", "layer": "dense_1", "method": "submodel", "split": "train",
+           "sample": "500", "n_neighbors": "30", "min_dist": "0.25", "metric": "cosine", "random_state": "7",
+           "n_epochs": "200", "pca_dims": "50"}  # fmt: skip
+    view = View.from_query(old)
+    assert view.params == UMAPParams(30, 0.25, "cosine", 7) and view.sample == 500
+    assert (view.colour, view.selection) == ("label", ())
+
+
+@pytest.mark.parametrize("params", [PCAParams(), TSNEParams(perplexity=12.5, random_state=3, pca_dims=None), UMAPParams()])
+def test_every_reducer_colouring_and_selection_survive_the_round_trip(params):
+    view = View("m", "digits", "dense_1", sample=2000, params=params, colour="correct", selection=(42, 3, 17, 3))
+    query = view.to_query()
+    assert query["reducer"] == view.reducer and query["selection"] == "3,17,42"
+    assert View.from_query(query) == view
+    assert View.from_query(query).selection == (3, 17, 42)
+
+
+def test_defaults_stay_out_of_the_link():
+    query = View("m", "digits", "dense_1", params=PCAParams()).to_query()
+    assert "colour" not in query and "selection" not in query and "n_neighbors" not in query
+
+
+def test_a_large_selection_is_cut_to_what_a_link_carries():
+    view = View("m", "digits", "dense_1", selection=range(MAX_LINK_SELECTION + 500))
+    assert len(view.selection) == MAX_LINK_SELECTION
+    assert View.from_query(view.to_query()) == view
 
 
 @pytest.mark.parametrize(
@@ -28,6 +58,13 @@ def test_missing_parameters_take_their_defaults():
         ({"n_neighbors": "many"}, "n_neighbors='many' is not a number"),
         ({"metric": "os.system"}, "Unknown metric"),
         ({"min_dist": "7"}, "min_dist must be within"),
+        ({"reducer": "lle"}, "Unknown reducer in the link: 'lle'"),
+        ({"reducer": "tsne", "perplexity": "500"}, "perplexity must be within"),
+        ({"colour": "rainbow"}, "Unknown colouring in the link: 'rainbow'"),
+        ({"selection": "3,x"}, "selection must be point indices"),
+        ({"selection": "-4"}, "non-negative"),
+        ({"selection": ",".join(["1"] * 1001)}, "at most 1,000"),
+        ({"sample": "0"}, "sample must be at least 1"),
     ],
 )
 def test_malformed_links_are_refused_with_the_reason(change, message):

@@ -14,7 +14,7 @@ from typing import Callable
 import streamlit as st
 
 from featlib import datasets, models, plots
-from featlib.app import resources, state, widgets
+from featlib.app import identity, resources, state, widgets
 
 _USER_ERRORS = (datasets.DatasetError, models.ModelError, ValueError)
 
@@ -27,7 +27,7 @@ def add_dataset(load: Callable[[], datasets.Dataset]) -> None:
     except datasets.DatasetError as error:
         st.error(widgets.plain(f"This dataset cannot be used: {error}"))
         return
-    fingerprint = resources.workspace().save_dataset(dataset)
+    fingerprint = resources.workspace().save_dataset(dataset, creator=identity.current_user())
     widgets.select_dataset(resources.UPLOAD_PREFIX + fingerprint)
     st.rerun()
 
@@ -51,10 +51,16 @@ def train_seed_mlp(
     epochs: int,
     batch_size: int,
     name: str,
+    checkpoints_text: str = "",
 ) -> None:
-    """Trains the seed MLP with a live progress bar and curves, then saves it."""
+    """Trains the seed MLP with a live progress bar and curves, then saves it.
+
+    ``checkpoints_text`` (``"1, 5"``) names epochs whose weights are saved too,
+    each as its own model ``<name>@epoch<n>`` (see :func:`featlib.models.save_checkpoints`).
+    """
     try:
         hidden = parse_hidden(hidden_text)
+        checkpoint_epochs = models.parse_epochs(checkpoints_text, int(epochs))
     except ValueError as error:
         st.error(widgets.plain(error))
         return
@@ -82,17 +88,23 @@ def train_seed_mlp(
         result = models.train(
             model, x_train, y_train, x_test, y_test,
             optimizer=optimizer, learning_rate=learning_rate, epochs=int(epochs),
-            batch_size=int(batch_size), on_epoch_end=on_epoch_end,
+            batch_size=int(batch_size), on_epoch_end=on_epoch_end, checkpoint_epochs=checkpoint_epochs,
         )  # fmt: skip
     bar.empty()
     chart.empty()
+    meta = {"optimizer": optimizer, "learning_rate": learning_rate, "batch_size": int(batch_size),
+            "hidden": list(hidden), "dataset_fingerprint": dataset.fingerprint}  # fmt: skip
     record = resources.workspace().save_model(
-        model, name or "mlp", dataset=dataset.name, test_accuracy=result.test_accuracy,
-        meta={"history": result.history, "optimizer": optimizer, "learning_rate": learning_rate,
-              "epochs": int(epochs), "batch_size": int(batch_size), "hidden": list(hidden),
-              "dataset_fingerprint": dataset.fingerprint, "seconds": result.seconds},
+        model, name or "mlp", dataset=dataset.name, test_accuracy=result.test_accuracy, creator=identity.current_user(),
+        meta={**meta, "history": result.history, "epochs": int(epochs), "seconds": result.seconds,
+              "checkpoint_epochs": list(checkpoint_epochs)},
     )  # fmt: skip
+    saved = models.save_checkpoints(resources.workspace(), model, result, record, dataset=dataset.name, meta=meta,
+                                    creator=identity.current_user())  # fmt: skip
     state.put(state.MODEL, record.id)
+    if saved:
+        st.caption("Checkpoints saved: " + ", ".join(
+            f"{widgets.plain(r.name)} (test accuracy {r.test_accuracy:.4f})" for r in saved))  # fmt: skip
     cols = st.columns(3)
     cols[0].metric("test accuracy", f"{result.test_accuracy:.4f}")
     cols[1].metric("test loss", f"{result.test_loss:.4f}")
@@ -126,6 +138,7 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
         return
     record = resources.workspace().save_model(
         model, name or "uploaded", dataset=dataset.name, test_accuracy=accuracy, input_scale=scale,
+        creator=identity.current_user(),
         meta={"uploaded_file": upload.name, "dataset_fingerprint": dataset.fingerprint},
     )  # fmt: skip
     state.put(state.MODEL, record.id)
@@ -158,4 +171,5 @@ def representation(record, model, dataset: datasets.Dataset, split: str, layer: 
         return None, key
     finally:
         clear()
+    resources.workspace().claim("representation", key, identity.current_user())
     return outputs, key

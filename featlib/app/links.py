@@ -7,20 +7,32 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from featlib.app import resources, state, widgets
-from featlib.embed import DEFAULT_SAMPLE, UMAPParams
+from featlib.embed import DEFAULT_SAMPLE, REDUCERS
 from featlib.store import WorkspaceError
-from featlib.views import View, ViewError
+from featlib.views import MAX_LINK_SELECTION, View, ViewError
 
 _RESTORED = "featlib.link_restored"
 LINK_ERROR = "featlib.link_error"
-# The Explore page's UMAP widgets, by the View field they hold.
-UMAP_WIDGETS = {
-    "sample": "umap_sample",
-    "n_neighbors": "umap_n_neighbors",
-    "min_dist": "umap_min_dist",
-    "metric": "umap_metric",
-    "random_state": "umap_seed",
+REDUCER_PICKER = "map_reducer"
+COLOUR_PICKER = "map_colour"
+SELECTION = "featlib.map_selection"
+"""The Explore page's selected points: ``{"context": (model, dataset, split), "indices": [...]}``."""
+TSNE_SAMPLE = 2_000
+"""t-SNE's default sample: scikit-learn's t-SNE took 20-90 s for 2,000 points on the busy 2-core machine."""
+# The Explore page's widgets per reducer, by the View / parameter field they hold.
+REDUCER_WIDGETS = {
+    "umap": {
+        "sample": "umap_sample",
+        "n_neighbors": "umap_n_neighbors",
+        "min_dist": "umap_min_dist",
+        "metric": "umap_metric",
+        "random_state": "umap_seed",
+    },
+    "pca": {"sample": "pca_sample"},
+    "tsne": {"sample": "tsne_sample", "perplexity": "tsne_perplexity", "random_state": "tsne_seed"},
 }
+UMAP_WIDGETS = REDUCER_WIDGETS["umap"]
+DEFAULT_SAMPLES = {"umap": DEFAULT_SAMPLE, "pca": DEFAULT_SAMPLE, "tsne": TSNE_SAMPLE}
 
 
 def restore_from_link() -> None:
@@ -53,10 +65,25 @@ def restore_from_link() -> None:
     state.put(state.LAYER, view.layer)
     state.put(state.METHOD, view.method)
     state.put(state.SPLIT, view.split)
-    umap = dict(vars(view.umap), sample=view.sample)
-    for name, key in UMAP_WIDGETS.items():
-        if umap[name] is not None:
-            st.session_state[key] = umap[name]
+    st.session_state[REDUCER_PICKER] = view.reducer
+    st.session_state[COLOUR_PICKER] = view.colour
+    values = dict(vars(view.params), sample=view.sample)
+    for name, key in REDUCER_WIDGETS[view.reducer].items():
+        if values[name] is not None:
+            st.session_state[key] = values[name]
+    if view.selection:
+        put_selection((view.model, view.dataset, view.split), view.selection)
+
+
+def put_selection(context: tuple[str, str, str], indices) -> None:
+    """Keeps the selected points (dataset indices) of ``(model, dataset, split)``."""
+    st.session_state[SELECTION] = {"context": tuple(context), "indices": [int(i) for i in indices]}
+
+
+def get_selection(context: tuple[str, str, str]) -> list[int]:
+    """The selected points kept for ``(model, dataset, split)``; none for another context."""
+    kept = st.session_state.get(SELECTION)
+    return list(kept["indices"]) if kept and tuple(kept["context"]) == tuple(context) else []
 
 
 def show_link_error() -> None:
@@ -73,19 +100,21 @@ def share(view: View) -> None:
     base = (st.context.url or "").split("?")[0]
     with st.popover("Copy link", icon=":material/link:"):
         st.caption("Anyone using this server opens the same map with this link.")
+        if len(view.selection) == MAX_LINK_SELECTION:
+            st.caption(f"The link carries the first {MAX_LINK_SELECTION:,} selected points.")
         st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
 
 
-def umap_defaults(n_points: int) -> None:
-    """Sets the Explore page's UMAP widgets to their defaults where unset."""
-    defaults = UMAPParams()
-    initial = {
-        "sample": min(n_points, DEFAULT_SAMPLE),
-        "n_neighbors": defaults.n_neighbors,
-        "min_dist": defaults.min_dist,
-        "metric": defaults.metric,
-        "random_state": defaults.random_state,
-    }
-    for name, key in UMAP_WIDGETS.items():
-        st.session_state.setdefault(key, initial[name])
-    st.session_state[UMAP_WIDGETS["sample"]] = min(st.session_state[UMAP_WIDGETS["sample"]], n_points)
+def map_defaults(n_points: int) -> None:
+    """Sets the Explore page's reducer, colour and parameter widgets to their defaults where unset.
+
+    Sample sizes are capped at ``n_points``.
+    """
+    st.session_state.setdefault(REDUCER_PICKER, "umap")
+    st.session_state.setdefault(COLOUR_PICKER, "label")
+    for reducer, keys in REDUCER_WIDGETS.items():
+        defaults = dict(vars(REDUCERS[reducer]()), sample=min(n_points, DEFAULT_SAMPLES[reducer]))
+        for name, key in keys.items():
+            st.session_state.setdefault(key, defaults[name])
+        st.session_state[keys["sample"]] = min(st.session_state[keys["sample"]], n_points)
+

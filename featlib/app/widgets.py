@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 MODEL_PAGE = "pages/model.py"
 REPRESENTATIONS_PAGE = "pages/representations.py"
 EXPLORE_PAGE = "pages/explore.py"
+LAYERS_PAGE = "pages/layers.py"
+WORKSPACE_PAGE = "pages/workspace.py"
 DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 

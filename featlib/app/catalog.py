@@ -1,0 +1,197 @@
+"""The Workspace page's glue: the shared listing, its filters, and each item's actions."""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from featlib import bundle
+from featlib.app import identity, resources, state, widgets
+from featlib.store import ARRAY_KINDS, InUseError, Item, NameClashError, WorkspaceError
+
+KIND_TITLES = {"model": "Model", "dataset": "Dataset upload", "representation": "Representation", "embedding": "Map"}
+SORTS = {
+    "newest first": (lambda i: i.created, True),
+    "oldest first": (lambda i: i.created, False),
+    "name": (lambda i: i.name.lower(), False),
+    "maker": (lambda i: (i.creator or "~").lower(), False),
+    "size, largest first": (lambda i: i.bytes, True),
+    "test accuracy, best first": (lambda i: -1 if i.test_accuracy is None else i.test_accuracy, True),
+    "kNN accuracy, best first": (lambda i: -1 if i.knn_accuracy is None else i.knn_accuracy, True),
+}
+PAGE_SIZE = 50
+_PENDING_DELETE = "featlib.pending_delete"
+
+
+def size(n: int) -> str:
+    """``n`` bytes in KiB, MiB or GiB."""
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
+        value /= 1024
+    return f"{n} B"
+
+
+def filtered(items: list[Item], text: str, kinds: list[str], makers: list[str], sort: str) -> list[Item]:
+    """Items of the chosen kinds and makers whose name, note or origin holds ``text``, sorted."""
+    text = text.strip().lower()
+    chosen = [
+        i for i in items
+        if i.kind in kinds and (not makers or (i.creator or "(nobody)") in makers)
+        and (not text or text in f"{i.name} {i.note} {i.made_from} {i.creator}".lower())
+    ]  # fmt: skip
+    key, reverse = SORTS[sort]
+    return sorted(chosen, key=key, reverse=reverse)
+
+
+def summary_line(item: Item) -> str:
+    """One markdown line: kind, name, maker, date, origin, size, figures."""
+    figures = []
+    if item.test_accuracy is not None:
+        figures.append(f"test acc **{item.test_accuracy:.3f}**")
+    if item.knn_accuracy is not None:
+        figures.append(f"kNN acc **{item.knn_accuracy:.3f}**")
+    maker = item.creator or "unknown"
+    return (
+        f"**{widgets.plain(item.name)}** · {KIND_TITLES[item.kind]} · by **{widgets.plain(maker)}** · "
+        f"{item.created.replace('T', ' ')[:16]} UTC · {size(item.bytes)}"
+        + (" · " + " · ".join(figures) if figures else "")
+        + f"  \n{widgets.plain(item.made_from)}"
+    )
+
+
+def provenance_lines(item: Item) -> str:
+    """Fingerprints, seed and library versions of an item, as markdown lines."""
+    made = item.provenance
+    lines = [f"- {label}: `{made[key]}`" for key, label in
+             (("model_fingerprint", "model fingerprint"), ("dataset_fingerprint", "dataset fingerprint"), ("seed", "seed"))
+             if made.get(key) is not None]  # fmt: skip
+    versions = made.get("versions", {})
+    if versions:
+        lines.append("- made with " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+    if made.get("made_at"):
+        lines.append(f"- at {made['made_at'].replace('T', ' ')}")
+    return "\n".join(lines) or "No provenance recorded (made before featlib recorded it)."
+
+
+def item_card(item: Item) -> None:
+    """One item: its summary, and an expander with provenance, rename, note and delete."""
+    slot = hashlib.sha1(f"{item.kind}/{item.id}".encode()).hexdigest()[:12]
+    with st.container(border=True, key=f"item-{slot}"):
+        st.markdown(summary_line(item))
+        if item.note:
+            st.caption(f"Note: {widgets.plain(item.note)}")
+        with st.expander("Details, rename, note, delete"):
+            left, right = st.columns(2)
+            with left:
+                st.markdown("**Made from**")
+                st.markdown(provenance_lines(item))
+                st.caption("Every parameter and the whole provenance record:")
+                st.json({"parameters": item.parameters, "provenance": item.provenance}, expanded=False)
+            with right:
+                _rename(item, slot)
+                _note(item, slot)
+                if item.kind == "model" and st.button("Open on Explore", key=f"open-{slot}", icon=":material/scatter_plot:"):
+                    state.put(state.MODEL, item.id)
+                    st.switch_page(widgets.EXPLORE_PAGE)
+                st.button("Delete…", key=f"delete-{slot}", icon=":material/delete:", on_click=_ask_delete, args=(item,))
+
+
+def _rename(item: Item, slot: str) -> None:
+    label = "Title" if item.kind in ARRAY_KINDS else "Name"
+    with st.form(f"rename-{slot}", border=False):
+        new = st.text_input(label, value=item.name, key=f"name-{slot}")
+        if st.form_submit_button("Rename", key=f"rename-button-{slot}"):
+            try:
+                resources.workspace().rename(item.kind, item.id, new)
+            except (NameClashError, ValueError, WorkspaceError) as error:
+                st.error(widgets.plain(error))
+                return
+            st.rerun()
+
+
+def _note(item: Item, slot: str) -> None:
+    with st.form(f"note-{slot}", border=False):
+        note = st.text_area("Note", value=item.note, key=f"note-{slot}", height=80)
+        if st.form_submit_button("Save note", key=f"note-button-{slot}"):
+            try:
+                resources.workspace().set_note(item.kind, item.id, note)
+            except WorkspaceError as error:
+                st.error(widgets.plain(error))
+                return
+            st.rerun()
+
+
+def _ask_delete(item: Item) -> None:
+    st.session_state[_PENDING_DELETE] = (item.kind, item.id)
+
+
+def _forget_delete() -> None:
+    st.session_state.pop(_PENDING_DELETE, None)
+
+
+def pending_delete(items: list[Item]) -> None:
+    """Shows the confirmation of a delete asked for on this page, if any (until confirmed or dismissed)."""
+    pending = st.session_state.get(_PENDING_DELETE)
+    item = next((i for i in items if (i.kind, i.id) == pending), None) if pending else None
+    if item is None:
+        _forget_delete()  # none asked, or deleted meanwhile by someone else
+        return
+    _confirm_delete(item)
+
+
+@st.dialog("Delete from the shared workspace?", on_dismiss=_forget_delete)
+def _confirm_delete(item: Item) -> None:
+    """Asks for confirmation, naming everything that goes with the item."""
+    workspace = resources.workspace()
+    st.markdown(f"**{widgets.plain(item.name)}** ({KIND_TITLES[item.kind]}, {size(item.bytes)}) will be deleted "
+                "for everyone using this server.")  # fmt: skip
+    if item.kind == "dataset":
+        users = workspace.users_of_dataset(item.id)
+        if users:
+            st.error(widgets.plain(f"It cannot be deleted: {len(users)} item(s) were made from it ({', '.join(users[:5])}). "
+                                   "Delete those first."))  # fmt: skip
+            return
+    derived = workspace.derived_from(item.kind, item.id) if item.kind in ("model", "representation") else []
+    if derived:
+        st.markdown(f"With it go the {len(derived)} result(s) made from it:")
+        st.markdown("\n".join(f"- {widgets.plain(d.name)} ({KIND_TITLES[d.kind]}, {size(d.bytes)})" for d in derived[:20]))
+    else:
+        st.markdown("Nothing else was made from it.")
+    left, right = st.columns(2)
+    right.button("Cancel", key="cancel-delete", on_click=_forget_delete)
+    if left.button("Delete", type="primary", key="confirm-delete"):
+        _forget_delete()
+        try:
+            workspace.delete(item.kind, item.id)
+        except (InUseError, WorkspaceError) as error:
+            st.error(widgets.plain(error))
+            return
+        if item.kind == "model" and state.get(state.MODEL) == item.id:
+            state.put(state.MODEL, None)
+        resources.model.clear()
+        st.rerun()
+
+
+def import_form() -> None:
+    """Upload a bundle and import it, showing the link to its view or why it was refused."""
+    upload = st.file_uploader("Bundle (.zip)", type=["zip"], key="bundle_upload")
+    if upload is None or not st.button("Import this bundle", type="primary"):
+        return
+    try:
+        with st.spinner("Checking the bundle…"):
+            result = bundle.import_bundle(resources.workspace(), upload, creator=identity.current_user())
+    except bundle.BundleError as error:
+        st.error(widgets.plain(f"This bundle cannot be imported: {error}"))
+        return
+    base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0]
+    link = f"{base}/explore?{urlencode(result.view.to_query())}"
+    st.success(f"Imported {result.model.name} with its map of {result.points:,} points.")
+    for difference in result.differences:
+        st.warning(widgets.plain(f"Made with other library versions: {difference}. The stored map is shown as it "
+                                 "was; a recomputation here may differ."))  # fmt: skip
+    st.markdown("Open the view with this link:")
+    st.code(link, language=None, wrap_lines=True)

@@ -1,0 +1,333 @@
+"""The Compare page's glue: the panel editor, presets, panel maps, linked selection, links.
+
+The comparison shown is a :class:`featlib.compare.CompareView` kept in the
+session (and in the URL); the editor's widgets are a draft until "Compare"
+applies them, so that picking models and layers does not start a UMAP fit at
+every click. Presets and links apply at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import numpy as np
+import streamlit as st
+
+from featlib import compare, datasets, metrics, models, pipeline
+from featlib.app import actions, resources, state, widgets
+from featlib.compare import CompareError, CompareView, Panel, SelectionState
+from featlib.embed import REDUCER_TITLES, UMAPParams
+from featlib.extract import METHODS
+from featlib.store import ModelRecord, WorkspaceError
+
+VIEW = "featlib.compare.view"
+SELECTION = "featlib.compare.selection"
+TRACES = "featlib.compare.traces"
+_RESTORED = "featlib.compare.link_restored"
+LINK_ERROR = "featlib.compare.link_error"
+DEFAULT_SAMPLE = 5_000
+METRICS_SAMPLE = 2_000
+"""Points scored per panel at most (a label-stratified sample of the map's points)."""
+N_PANELS, SAMPLE, SPLIT, FOLLOW, K = "cmp_n", "cmp_sample", "cmp_split", "cmp_follow", "cmp_k"
+
+
+def panel_key(field: str, i: int) -> str:
+    """The widget key of one panel's field (``model``, ``layer``, ``method``, ``reducer``, ``map``)."""
+    return f"cmp_{field}_{i}"
+
+
+# The view, links -------------------------------------------------------------
+
+
+def current_view() -> CompareView | None:
+    """The comparison applied in this session, if any."""
+    return st.session_state.get(VIEW)
+
+
+def apply(view: CompareView) -> None:
+    """Shows ``view``: sets it, the editor's widgets and the carried dataset; clears the selection.
+
+    Safe in widget callbacks (it only writes session state).
+    """
+    st.session_state[VIEW] = view
+    st.session_state[SELECTION] = SelectionState()
+    state.put(state.DATASET, view.dataset)
+    st.session_state.pop(widgets.DATASET_PICKER, None)
+    st.session_state[N_PANELS] = len(view.panels)
+    st.session_state[SPLIT] = view.split
+    st.session_state[SAMPLE] = view.sample
+    st.session_state[FOLLOW] = view.follow
+    st.session_state[K] = view.k
+    for i, panel in enumerate(view.panels):
+        for field in ("model", "layer", "method", "reducer"):
+            st.session_state[panel_key(field, i)] = getattr(panel, field)
+
+
+def restore_from_link() -> None:
+    """Once per session, opens the comparison a link's query names; explains a bad link."""
+    if st.session_state.get(_RESTORED):
+        return
+    st.session_state[_RESTORED] = True
+    query = st.query_params.to_dict()
+    if not compare.is_compare_query(query):
+        return
+    try:
+        view = CompareView.from_query(query)
+        for panel in view.panels:
+            resources.record(panel.model)
+        resources.dataset(view.dataset)
+    except CompareError as error:
+        st.session_state[LINK_ERROR] = f"This comparison link cannot be read: {error}"
+        return
+    except (WorkspaceError, LookupError, ValueError) as error:
+        st.session_state[LINK_ERROR] = (
+            "This comparison link names something that is no longer in the workspace (deleted, or the "
+            f"link comes from another server): {error}"
+        )
+        return
+    apply(view)
+
+
+def show_link_error() -> None:
+    """Shows, once, why a comparison link could not be opened."""
+    message = st.session_state.pop(LINK_ERROR, None)
+    if message:
+        st.error(widgets.plain(message))
+
+
+def share(view: CompareView) -> None:
+    """Puts ``view`` in the URL and offers the link to copy."""
+    query = view.to_query()
+    st.query_params.from_dict(query)
+    base = (st.context.url or "").split("?")[0]
+    with st.popover("Copy link", icon=":material/link:"):
+        st.caption("Anyone using this server opens the same comparison with this link.")
+        st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
+
+
+# Editor and presets ----------------------------------------------------------
+
+
+def layer_names(model_id: str) -> list[str]:
+    """The layers of a saved model; empty when it cannot be loaded."""
+    try:
+        return [layer.name for layer in resources.model(model_id).layers]
+    except (WorkspaceError, models.ModelError):
+        return []
+
+
+def weighted_layers(model_id: str) -> list[str]:
+    """The layers with weights (Dense, Conv, ...): the ones worth comparing first."""
+    model = resources.model(model_id)
+    return [layer.name for layer in model.layers if layer.weights] or [layer.name for layer in model.layers]
+
+
+def _base_view(panels: list[Panel]) -> CompareView:
+    """A view of ``panels`` with the editor's shared choices (dataset, split, sample, follow, k)."""
+    return CompareView(
+        state.get(state.DATASET), tuple(panels), st.session_state.get(SPLIT, "train"),
+        st.session_state.get(SAMPLE, DEFAULT_SAMPLE), st.session_state.get(FOLLOW),
+        int(st.session_state.get(K, compare.DEFAULT_K)),
+    )  # fmt: skip
+
+
+def _apply_preset(build) -> None:
+    """A button callback: builds panels and applies them, or leaves the reason for the page."""
+    try:
+        panels = build()
+        if len(panels) < compare.MIN_PANELS:
+            raise CompareError(f"This preset gives {len(panels)} panel; a comparison needs at least two.")
+        apply(_base_view(panels))
+    except (CompareError, WorkspaceError, models.ModelError) as error:
+        st.session_state[LINK_ERROR] = str(error)
+
+
+def presets(records: list[ModelRecord], reducer: str) -> None:
+    """The quick comparisons of the carried model (or the first panel's)."""
+    trained = [r.id for r in records if not r.meta.get("checkpoint_of")] or [records[0].id]
+    model_id = st.session_state.get(panel_key("model", 0)) or state.get(state.MODEL) or trained[0]
+    if model_id not in {r.id for r in records}:
+        model_id = trained[0]
+    names = layer_names(model_id)
+    layer = st.session_state.get(panel_key("layer", 0)) or state.get(state.LAYER)
+    if layer not in names:
+        layer = models.default_layer(resources.model(model_id)) if names else ""
+    method = state.get(state.METHOD)
+    name = {r.id: r.name for r in records}[model_id]
+    st.caption(f"Quick comparisons of **{widgets.plain(name)}**, layer **{widgets.plain(layer)}**, by "
+               f"{REDUCER_TITLES[reducer]}:")  # fmt: skip
+
+    def chosen_reducer() -> str:  # read when the button is pressed, not when it was drawn
+        return st.session_state.get(panel_key("reducer", 0), reducer)
+
+    cols = st.columns(3)
+    cols[0].button(
+        "All layers of this model", on_click=_apply_preset,
+        args=(lambda: compare.all_layers(model_id, weighted_layers(model_id), method, chosen_reducer()),),
+    )  # fmt: skip
+    cols[1].button(
+        "This layer across checkpoints", on_click=_apply_preset,
+        args=(lambda: compare.across_checkpoints(records, model_id, layer, method, chosen_reducer()),),
+        help="The checkpoints saved while training this model (epoch 1, ...) against the trained model.",
+    )  # fmt: skip
+    cols[2].button(
+        "Function vs sub-model", on_click=_apply_preset,
+        args=(lambda: compare.both_methods(model_id, layer, chosen_reducer()),),
+    )  # fmt: skip
+
+
+def editor(records: list[ModelRecord], n_points: int) -> None:
+    """The panels' widgets (a draft) and the button that applies them."""
+    by_id = {r.id: r for r in records}
+    view = current_view()
+    st.session_state.setdefault(N_PANELS, 2)
+    st.session_state.setdefault(SPLIT, state.get(state.SPLIT))
+    st.session_state.setdefault(SAMPLE, min(DEFAULT_SAMPLE, n_points))
+    top = st.columns([1, 1, 1, 3])
+    n = top[0].number_input("Panels", compare.MIN_PANELS, compare.MAX_PANELS, key=N_PANELS)
+    top[1].selectbox("Images", pipeline.SPLITS, key=SPLIT, format_func=lambda s: f"{s} split")
+    top[2].number_input("Sample size", 10, None, step=500, key=SAMPLE,
+                        help="The same label-stratified sample in every panel.")  # fmt: skip
+    cols = st.columns(int(n))
+    trained = [r.id for r in records if not r.meta.get("checkpoint_of")] or [records[0].id]
+    default_model = state.get(state.MODEL) if state.get(state.MODEL) in by_id else trained[0]
+    panels = []
+    for i, col in enumerate(cols):
+        with col.container(border=True):
+            st.markdown(f"**Panel {i + 1}**")
+            model_key, layer_key = panel_key("model", i), panel_key("layer", i)
+            if st.session_state.get(model_key) not in by_id:
+                st.session_state[model_key] = default_model
+            model_id = st.selectbox("Model", list(by_id), key=model_key, format_func=lambda m: by_id[m].label)
+            names = layer_names(model_id)
+            if not names:
+                st.error(widgets.plain(f"{by_id[model_id].name} cannot be loaded."))
+                continue
+            if st.session_state.get(layer_key) not in names:
+                st.session_state[layer_key] = models.default_layer(resources.model(model_id))
+            layer = st.selectbox("Layer", names, key=layer_key)
+            method = st.selectbox("Method", list(METHODS), key=panel_key("method", i), format_func=METHODS.get)
+            reducer = st.selectbox("Reducer", list(REDUCER_TITLES), key=panel_key("reducer", i),
+                                   format_func=REDUCER_TITLES.get)  # fmt: skip
+            panels.append(Panel(model_id, layer, method, reducer))
+    label = "Compare" if view is None else "Compare these panels"
+    st.button(label, type="primary", disabled=len(panels) < len(cols), on_click=_apply_editor, args=(int(n),))
+
+
+def _apply_editor(n: int) -> None:
+    """The Compare button's callback: applies the panels the editor's widgets hold."""
+
+    def panels() -> list[Panel]:
+        fields = ("model", "layer", "method", "reducer")
+        return [Panel(*(st.session_state[panel_key(f, i)] for f in fields)) for i in range(n)]
+
+    _apply_preset(panels)
+
+
+# Panels ------------------------------------------------------------------------
+
+
+@dataclass
+class PanelMap:
+    """One panel's results: its model's record, the layer's outputs and the map."""
+
+    panel: Panel
+    record: ModelRecord
+    outputs: np.ndarray
+    embedding: pipeline.Embedding
+    predicted: np.ndarray
+
+
+def panel_title(record: ModelRecord, panel: Panel) -> str:
+    """A short title: model, layer, method, reducer."""
+    method = "K.function" if panel.method == "function" else "Model.predict"
+    return f"{record.name} · {panel.layer} · {method} · {REDUCER_TITLES[panel.reducer]}"
+
+
+def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, split: str, sample: int | None) -> PanelMap | None:
+    """A panel's map from the workspace, or computed with progress; ``None`` after an ``st.error``."""
+    try:
+        record = resources.record(panel.model)
+        model = resources.model(panel.model)
+        models.check_layer(model, panel.layer)
+        models.adapt_images(dataset.x_train[:1], model, record.input_scale)
+    except WorkspaceError as error:
+        st.error(widgets.plain(f"Panel {panel.model}: {error}"))
+        return None
+    except models.ModelError as error:
+        st.error(widgets.plain(f"{resources.record(panel.model).name} cannot be shown on {dataset.name}: {error}"))
+        return None
+    outputs, rep_key = actions.representation(record, model, dataset, split, panel.layer, panel.method)
+    if outputs is None:
+        return None
+    _, labels = dataset.split(split)
+    params = panel.params()
+    emb_key = pipeline.embedding_key(rep_key, sample, 0, params)
+    emb = pipeline.load_embedding(resources.workspace(), emb_key)
+    if emb is None:
+        title = f"{REDUCER_TITLES[panel.reducer]} of {record.name} · {panel.layer}…"
+        bar = st.progress(0.0, text=title)
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage == "layout":
+                bar.progress(done / total, text=f"{title} epoch {done}/{total}")
+
+        try:
+            with resources.heavy_work("map", key=emb_key):
+                emb = pipeline.embedding(
+                    resources.workspace(), outputs, rep_key, labels, sample_size=sample, params=params,
+                    model_id=record.id, progress=progress if isinstance(params, UMAPParams) else None,
+                )  # fmt: skip
+        except ValueError as error:
+            st.error(widgets.plain(f"{panel_title(record, panel)} cannot be mapped: {error}"))
+            return None
+        finally:
+            bar.empty()
+    predicted = resources.predictions(record.id, dataset_key, split)
+    return PanelMap(panel, record, outputs, emb, predicted)
+
+
+@st.cache_data(max_entries=64, show_spinner="Scoring the panel…")
+def panel_metrics(emb_key: str, sample_size: int, _reps: np.ndarray, _labels: np.ndarray, _coords: np.ndarray) -> dict:
+    """:func:`featlib.metrics.layer_metrics` of one map's points, cached by the map's key."""
+    return metrics.layer_metrics(_reps, _labels, _coords, sample_size=sample_size)
+
+
+def scores(result: PanelMap, labels: np.ndarray) -> dict:
+    """The panel's figures on at most :data:`METRICS_SAMPLE` of its map's points."""
+    idx = result.embedding.indices
+    return panel_metrics(result.embedding.key, METRICS_SAMPLE, result.outputs[idx], labels[idx], result.embedding.coords)
+
+
+# Linked selection --------------------------------------------------------------
+
+
+def linked_selection(n_panels: int) -> np.ndarray:
+    """The points selected in any panel (the latest selection), to highlight in all of them."""
+    current = {}
+    drawn = st.session_state.get(TRACES, {})
+    for i in range(n_panels):
+        event = st.session_state.get(panel_key("map", i))
+        selection = event.get("selection") if hasattr(event, "get") else None
+        points = (selection or {}).get("points") or []
+        current[str(i)] = compare.indices_from_points(points, drawn.get(i))
+    before = st.session_state.get(SELECTION, SelectionState())
+    after = compare.linked_selection(before, current)
+    st.session_state[SELECTION] = after
+    return np.array(after.selected, dtype=int)
+
+
+def follow(index: int) -> None:
+    """A button callback: follow the point ``index`` in every panel."""
+    st.session_state[FOLLOW] = index
+
+
+def clear_selection() -> None:
+    """A button callback: no point selected any more."""
+    st.session_state[SELECTION] = SelectionState()
+
+
+def remember_traces(i: int, figure) -> None:
+    """Keeps the dataset index of every point of the figure drawn in panel ``i``."""
+    st.session_state.setdefault(TRACES, {})[i] = [np.asarray(t.customdata)[:, 0].astype(int) for t in figure.data]

@@ -1,0 +1,91 @@
+"""The Explore page's Export panel: download buttons for tables, figure, model and bundle.
+
+Every file is made only when its button is clicked (Streamlit's deferred
+downloads): the page does not build a 5 MB HTML file on every rerun.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import streamlit as st
+
+from featlib import bundle, exports, metrics
+from featlib.app import identity, resources
+from featlib.store import ModelRecord, WorkspaceError
+from featlib.views import View, ViewError
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from featlib.datasets import Dataset
+    from featlib.pipeline import Embedding
+
+
+def record_map_figures(emb: "Embedding", labels: np.ndarray) -> None:
+    """Records who made a map and its kNN accuracy in the workspace, when not yet recorded."""
+    workspace = resources.workspace()
+    try:
+        item = workspace.get_item("embedding", emb.key)
+    except WorkspaceError:
+        return
+    workspace.claim("embedding", emb.key, identity.current_user())
+    if item.knn_accuracy is None:
+        workspace.update_meta("embedding", emb.key, {"knn_accuracy": metrics.knn_accuracy(emb.coords, labels[emb.indices])})
+
+
+def export_panel(
+    record: ModelRecord,
+    dataset: "Dataset",
+    split: str,
+    outputs: np.ndarray,
+    emb: "Embedding",
+    predicted: np.ndarray,
+    figure: "go.Figure",
+) -> None:
+    """An "Export" expander with a download button per format.
+
+    The view is read from the page's URL (the link the page shares).
+    """
+    _, labels = dataset.split(split)
+    record_map_figures(emb, labels)
+    stem = exports.safe_file_name(f"{record.name}-{split}")
+    with st.expander("Export", icon=":material/download:"):
+        st.caption("Tables hold index, label, predicted label and the coordinates or the layer's units.")
+        left, middle, right = st.columns(3)
+        with left:
+            st.markdown("**Map**")
+            table = lambda: exports.embedding_table(emb.indices, emb.coords, labels, predicted, dataset.class_names)  # noqa: E731
+            _button("CSV", lambda: exports.table_bytes(table(), "csv"), f"{stem}-map.csv", "text/csv")
+            _button("Parquet", lambda: exports.table_bytes(table(), "parquet"), f"{stem}-map.parquet",
+                    exports.TABLE_FORMATS["parquet"])  # fmt: skip
+            _button("Interactive HTML", lambda: exports.figure_html(figure), f"{stem}-map.html", "text/html")
+            _button("PNG image", lambda: exports.figure_png(figure), f"{stem}-map.png", "image/png")
+        with middle:
+            st.markdown("**Layer outputs**")
+            reps = lambda: exports.representation_table(outputs, labels, predicted)  # noqa: E731
+            _button("CSV ", lambda: exports.table_bytes(reps(), "csv"), f"{stem}-layer.csv", "text/csv")
+            _button("Parquet ", lambda: exports.table_bytes(reps(), "parquet"), f"{stem}-layer.parquet",
+                    exports.TABLE_FORMATS["parquet"])  # fmt: skip
+        with right:
+            st.markdown("**Model and view**")
+            workspace = resources.workspace()
+            _button("Model (.keras)", lambda: exports.model_bytes(workspace, record), f"{stem}.keras",
+                    "application/octet-stream")  # fmt: skip
+            try:
+                view = View.from_query(st.query_params.to_dict())
+            except ViewError:
+                return
+            user = identity.current_user()
+            _button("Bundle (.zip)", lambda: bundle.export_bundle(workspace, view, dataset=dataset, emb_key=emb.key,
+                                                                  predicted=predicted, figure=figure,
+                                                                  exported_by=user),
+                    f"{stem}-view.zip", "application/zip",
+                    help="Model, parameters, map, figure and a README; another featlib server imports it "
+                         "on its Workspace page or with `python -m featlib import`.")  # fmt: skip
+
+
+def _button(label: str, make: Callable[[], bytes], file_name: str, mime: str, help: str | None = None) -> None:
+    st.download_button(label, make, file_name=file_name, mime=mime, on_click="ignore", help=help,
+                       icon=":material/download:", key=f"export-{file_name}-{label}")  # fmt: skip

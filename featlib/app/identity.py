@@ -1,0 +1,79 @@
+"""Who is using the dashboard: the login name under ``st.login``, else a name set once per browser.
+
+Without a login the sidebar asks for a name once. It is kept in the session
+and in a browser cookie (``featlib_user``, one year, ``SameSite=Lax``) set by
+a tiny ``st.components.v2`` script: Streamlit reads cookies when a session
+starts (``st.context.cookies``), so every later visit from that browser, a
+reload or a new tab, knows the name. It is a label for "who made this", not
+an authentication: anyone can type any name; turn on ``st.login`` for that.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+import streamlit as st
+
+from featlib.app import auth
+
+COOKIE = "featlib_user"
+MAX_NAME = 40
+_NAME = "featlib.user_name"
+_SET_COOKIE_JS = f"""
+export default function (component) {{
+    const name = component.data && component.data.name;
+    if (name) {{
+        document.cookie = "{COOKIE}=" + name + "; path=/; max-age=31536000; SameSite=Lax";
+    }}
+}}
+"""
+_set_cookie = st.components.v2.component("featlib_identity_cookie", js=_SET_COOKIE_JS)
+
+
+def clean_name(text: str) -> str:
+    """A display name: trimmed, 1 to :data:`MAX_NAME` printable characters; ValueError otherwise."""
+    name = " ".join(text.split())
+    if not name or len(name) > MAX_NAME or not name.isprintable():
+        raise ValueError(f"A name is 1 to {MAX_NAME} printable characters; got {text[:60]!r}.")
+    return name
+
+
+def current_user() -> str:
+    """The login name when ``st.login`` is on, else the name this browser set ('' when none yet)."""
+    if auth.login_configured() and st.user.get("is_logged_in", False):
+        return str(st.user.get("name") or st.user.get("email") or "")
+    if _NAME not in st.session_state:
+        try:
+            st.session_state[_NAME] = clean_name(unquote(st.context.cookies.get(COOKIE, "")))
+        except ValueError:
+            return ""
+    return st.session_state[_NAME]
+
+
+def sidebar() -> None:
+    """The sidebar's "you are …" line, and the name field when no name is set yet."""
+    if auth.login_configured():
+        return  # auth.require_login shows the login name
+    name = current_user()
+    with st.sidebar:
+        if name:
+            st.caption(f"You are **{name}**: what you make is listed under this name.")
+            if st.session_state.get(_NAME + ".new"):
+                _set_cookie(data={"name": quote(name)}, key="featlib_identity_cookie", height=0)
+            with st.popover("Change name", icon=":material/badge:"):
+                _name_form()
+        else:
+            _name_form()
+
+
+def _name_form() -> None:
+    with st.form("identity", border=False):
+        typed = st.text_input("Your name", max_chars=MAX_NAME, help="Shown beside what you train, upload and compute.")
+        if st.form_submit_button("Save name"):
+            try:
+                st.session_state[_NAME] = clean_name(typed)
+            except ValueError as error:
+                st.error(str(error))
+                return
+            st.session_state[_NAME + ".new"] = True
+            st.rerun()

@@ -1,0 +1,283 @@
+"""The Layers page's glue: every layer of the current model on one sample, maps, figures, following points.
+
+Results are shared by every session: the layers' outputs and figures in
+bounded in-memory caches keyed by fingerprints, the maps in the workspace.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from featlib import datasets, embed, layers, models, plots
+from featlib.app import resources, widgets
+from featlib.store import WorkspaceError
+
+SAMPLE_KEY = "layers_sample"
+REDUCER_KEY = "layers_reducer"
+COLOUR_KEY = "layers_colour"
+POINT_KEY = "layers_point"
+FOLLOW = "featlib.layers_follow"
+"""Followed points: ``{"context": (model, dataset, split), "indices": [...]}``."""
+FOLLOW_ERROR = "featlib.layers_follow_error"
+K_NEIGHBOURS = 8
+FOLLOW_SHOWN = 3
+TSNE_MAX = 2_000
+"""t-SNE maps of every layer are offered up to this sample size (20-90 s per layer on the 2-core machine)."""
+COLUMNS = {
+    "layer": "layer", "units": "units", "knn_acc": "10-NN acc (layer)", "probe_acc": "linear probe",
+    "silhouette": "silhouette", "knn_acc_2d": "10-NN acc (map)", "trustworthiness": "trustworthiness",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LayersChoice:
+    """The sidebar's choices: sample size, reducer and colouring."""
+
+    sample_size: int | None
+    params: embed.ReducerParams
+    colour: str
+
+    @property
+    def title(self) -> str:
+        """The reducer's display name."""
+        return embed.REDUCER_TITLES[embed.reducer_name(self.params)]
+
+
+def controls(n_points: int) -> LayersChoice:
+    """The sidebar: sample size, the maps' reducer (PCA by default: instant) and the colouring."""
+    st.session_state.setdefault(SAMPLE_KEY, min(n_points, layers.DEFAULT_SAMPLE))
+    st.session_state[SAMPLE_KEY] = min(st.session_state[SAMPLE_KEY], n_points)
+    st.session_state.setdefault(REDUCER_KEY, "pca")
+    with st.sidebar:
+        st.markdown("**Layers settings**")
+        sample = st.number_input("Sample size", 100, n_points, step=500, key=SAMPLE_KEY,
+                                 help="Stratified by label; every layer is read for these points in one pass.")  # fmt: skip
+        reducer = st.radio("Maps", list(embed.REDUCERS), format_func=embed.REDUCER_TITLES.get, key=REDUCER_KEY,
+                           horizontal=True, help="PCA is instant; UMAP and t-SNE map each layer in turn, with progress.")  # fmt: skip
+        colour = st.selectbox("Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=COLOUR_KEY)
+    params = embed.REDUCERS[reducer]()
+    return LayersChoice(None if sample >= n_points else int(sample), params, colour)
+
+
+@st.cache_resource
+def _results() -> tuple[OrderedDict, threading.Lock]:
+    return OrderedDict(), threading.Lock()
+
+
+def _cached(key: str, compute: Callable[[], object], size: int = 16) -> object:
+    """``compute()`` once per ``key`` for every session, keeping the ``size`` latest results."""
+    results, guard = _results()
+    with guard:
+        if key in results:
+            results.move_to_end(key)
+            return results[key]
+    with resources.heavy_work("result", key=key):
+        with guard:
+            if key in results:  # computed by another session meanwhile
+                return results[key]
+        value = compute()
+    with guard:
+        results[key] = value
+        while len(results) > size:
+            results.popitem(last=False)
+    return value
+
+
+def layer_set(record, model, dataset: datasets.Dataset, split: str, sample_size: int | None) -> layers.LayerSet | None:
+    """Every layer's outputs for the sample, read in one pass; ``None`` after explaining a failure."""
+    key = f"layerset/{record.fingerprint}/{dataset.fingerprint}/{split}/{record.input_scale}/{sample_size}"
+
+    def compute() -> layers.LayerSet:
+        with st.spinner(f"Reading every layer for {sample_size or 'all'} points in one pass…"):
+            with resources.lock(f"model/{record.id}"):  # a Keras model is not thread-safe
+                return layers.layer_set(model, record.fingerprint, dataset, split, record.input_scale, sample_size)
+
+    try:
+        return _cached(key, compute, size=4)
+    except ValueError as error:
+        st.error(widgets.plain(f"The layers of this model cannot be read for {dataset.name}: {error}"))
+        return None
+
+
+def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndarray] | None:
+    """Each layer's map, from the workspace or computed layer by layer with progress."""
+    if choice.title == "t-SNE" and len(ls.indices) > TSNE_MAX:
+        st.warning(f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (20-90 s per layer on "
+                   f"two cores); lower the sample size from {len(ls.indices):,} or pick PCA or UMAP.")  # fmt: skip
+        return None
+    bar = st.progress(0.0, text=f"{choice.title} maps of {len(ls.reps)} layers…")
+    current = {"name": "", "done": 0, "total": len(ls.reps)}
+
+    def on_layer(name: str, done: int, total: int) -> None:
+        current.update(name=name, done=done)
+        if name:
+            bar.progress(done / total, text=f"{choice.title} map of {name} ({done + 1}/{total})…")
+
+    def on_epoch(stage: str, done: int, total: int) -> None:
+        if stage == "layout" and total:
+            fraction = (current["done"] + done / total) / current["total"]
+            bar.progress(min(fraction, 1.0), text=f"{choice.title} map of {current['name']} "
+                                                  f"({current['done'] + 1}/{current['total']}): epoch {done}/{total}")  # fmt: skip
+
+    try:
+        with resources.heavy_work("maps", key=f"{ls.key}/{choice.params.key}"):
+            coords = layers.maps(ls, choice.params, resources.workspace(), record.id, on_layer, on_epoch)
+    except ValueError as error:
+        st.error(widgets.plain(f"The {choice.title} maps cannot be made: {error}"))
+        return None
+    finally:
+        bar.empty()
+    return coords
+
+
+def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersChoice) -> list[dict] | None:
+    """Every layer's figures (kNN, probe, silhouette, the map's kNN and trustworthiness), with progress.
+
+    ``None`` after explaining why the sample cannot be scored.
+    """
+
+    def compute() -> list[dict]:
+        bar = st.progress(0.0, text="Scoring the layers…")
+
+        def on_layer(name: str, done: int, total: int) -> None:
+            bar.progress(done / total, text=f"Scoring {name} ({done + 1}/{total})…" if name else "Scored.")
+
+        try:
+            return layers.metrics_table(ls, coords, progress=on_layer)
+        finally:
+            bar.empty()
+
+    try:
+        return _cached(f"metrics/{ls.key}/{choice.params.key}", compute, size=32)
+    except ValueError as error:
+        st.error(widgets.plain(f"The layers cannot be scored on this sample: {error}"))
+        return None
+
+
+def cka(ls: layers.LayerSet) -> np.ndarray:
+    """Linear CKA between every pair of the sample's representations."""
+    return _cached(f"cka/{ls.key}", lambda: layers.cka(ls), size=32)
+
+
+def captions(rows: list[dict], title: str) -> dict[str, str]:
+    """The figures printed under each panel of the grid."""
+    return {
+        row["layer"]: f"kNN {row['knn_acc']:.2f} · probe {row['probe_acc']:.2f} · sil {row['silhouette']:.2f}"
+        f"<br>{title}: kNN {row['knn_acc_2d']:.2f} · trust {row['trustworthiness']:.2f}"
+        for row in rows
+    }
+
+
+def metrics_frame(rows: list[dict]) -> pd.DataFrame:
+    """The metrics table as a frame with readable column names."""
+    frame = pd.DataFrame(rows)[list(COLUMNS)].rename(columns=COLUMNS)
+    return frame.set_index("layer")
+
+
+def followed(context: tuple[str, str, str]) -> list[int]:
+    """The points followed across layers for ``(model, dataset, split)``."""
+    kept = st.session_state.get(FOLLOW)
+    return list(kept["indices"]) if kept and tuple(kept["context"]) == tuple(context) else []
+
+
+def follow(context: tuple[str, str, str], indices) -> None:
+    """Follows ``indices`` (dataset indices) in every layer."""
+    st.session_state[FOLLOW] = {"context": tuple(context), "indices": sorted(int(i) for i in indices)}
+
+
+def remember_selection(event, figure, context: tuple[str, str, str], current: list[int]) -> bool:
+    """Follows a new box or lasso selection made on any panel; True when it changed."""
+    points = event.selection.points if event and event.selection else []
+    if not points:
+        return False
+    chosen = plots.selected_indices(points, figure)
+    if chosen.tolist() == sorted(current):
+        return False
+    follow(context, chosen)
+    return True
+
+
+def follow_controls(context: tuple[str, str, str], ls: layers.LayerSet, wrong: np.ndarray) -> None:
+    """A point index to follow, a misclassified one at random, or none."""
+    cols = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
+    cols[0].number_input("Point index", 0, int(ls.indices.max()), value=int(ls.indices[0]), key=POINT_KEY,
+                         help="A point's index in the dataset split, as hover shows it.")  # fmt: skip
+    cols[1].button("Follow this point", on_click=_follow_one, args=(context, ls))
+    rng = np.random.default_rng(len(followed(context)))
+    if len(wrong):
+        cols[2].button("Follow a misclassified one", on_click=follow, args=(context, [int(rng.choice(wrong))]))
+    if followed(context):
+        cols[3].button("Stop following", on_click=follow, args=(context, []))
+
+
+def _follow_one(context: tuple[str, str, str], ls: layers.LayerSet) -> None:
+    index = int(st.session_state[POINT_KEY])  # the value typed before the click
+    if index not in set(ls.indices.tolist()):
+        st.session_state[FOLLOW_ERROR] = (
+            f"Point {index} is not among the {len(ls.indices):,} sampled points; pick one shown on the maps "
+            "(hover shows each point's index) or raise the sample size."
+        )
+        return
+    follow(context, [index])
+
+
+def show_neighbours(ls: layers.LayerSet, points: list[int], images: np.ndarray, labels: np.ndarray,
+                    class_names) -> None:  # fmt: skip
+    """For each followed point (the first few), its nearest neighbours in every layer's own space, as images."""
+    message = st.session_state.pop(FOLLOW_ERROR, None)
+    if message:
+        st.error(widgets.plain(message))
+    try:
+        found = layers.follow(ls, points[:FOLLOW_SHOWN], k=K_NEIGHBOURS)
+    except ValueError as error:
+        st.error(widgets.plain(error))
+        return
+    for row, point in enumerate(points[:FOLLOW_SHOWN]):
+        st.markdown(f"**Point #{point}** — true {class_names[labels[point]]}: its {K_NEIGHBOURS} nearest "
+                    "neighbours in each layer's own space (first image: the point itself)")  # fmt: skip
+        for name, neighbours in found.items():
+            near = neighbours[row]
+            same = int(np.sum(labels[near] == labels[point]))
+            left, right = st.columns([1, 5], vertical_alignment="center")
+            left.markdown(f"`{name}`  \n{same}/{len(near)} share its label")
+            tiles = plots.upscale(images[np.concatenate([[point], near])], size=28)
+            right.image(plots.montage(tiles, columns=len(near) + 1, pad=2),
+                        caption=" · ".join(class_names[labels[i]] for i in near), width=min(720, 80 * (len(near) + 1)))  # fmt: skip
+    if len(points) > FOLLOW_SHOWN:
+        st.caption(f"{len(points):,} points followed: all are outlined on the maps, the first {FOLLOW_SHOWN} shown here.")
+
+
+def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split: str, sample_size: int | None) -> None:
+    """Linear CKA between this model's layers and another model's, on the same sampled points.
+
+    Offered for the workspace's models trained on the same dataset.
+    """
+    others = {
+        r.id: r for r in resources.workspace().list_models()
+        if r.id != record.id and (r.meta.get("dataset_fingerprint") == dataset.fingerprint or r.dataset == dataset.name)
+    }  # fmt: skip
+    if not others:
+        st.caption(f"No other model in the workspace was trained on {dataset.name}: train or upload one to compare.")
+        return
+    other_id = st.selectbox("Another model trained on this dataset", list(others),
+                            format_func=lambda i: others[i].label, key="layers_other_model")  # fmt: skip
+    other = others[other_id]
+    try:
+        other_ls = layer_set(other, resources.model(other.id), dataset, split, sample_size)
+    except (WorkspaceError, models.ModelError) as error:
+        st.error(widgets.plain(f"{other.name} cannot be read: {error}"))
+        return
+    if other_ls is None:
+        return
+    matrix = _cached(f"cka/{ls.key}/{other_ls.key}", lambda: layers.cka(ls, other_ls), size=32)
+    figure = plots.cka_heatmap(matrix, ls.names, [f"{name} " for name in other_ls.names])
+    figure.update_layout(yaxis_title=record.name, xaxis_title=other.name)
+    st.plotly_chart(figure, key="cka-models")
+    st.caption(f"Rows: {record.name}'s layers; columns: {other.name}'s, on the same {len(ls.indices):,} points.")

@@ -1,0 +1,120 @@
+"""Files to take away: tables (CSV, Parquet), figures (HTML, PNG) and models (``.keras``).
+
+Tables are pandas frames written by pandas (Parquet through pyarrow); the
+figure's HTML is plotly's own, with plotly.js inlined so that it opens
+offline; PNGs are rendered by kaleido in a headless Chromium (Debian's
+``/usr/bin/chromium`` unless ``$BROWSER_PATH`` names another).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import TYPE_CHECKING, Sequence
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+    from featlib.store import ModelRecord, Workspace
+
+TABLE_FORMATS = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
+CHROMIUM = "/usr/bin/chromium"
+PNG_SIZE = (1000, 620)
+
+
+class ExportError(RuntimeError):
+    """An export that cannot be made here (a missing renderer, a bad format)."""
+
+
+def embedding_table(
+    indices: np.ndarray,
+    coords: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """A map as a table: ``index, label, [label_name], predicted, x, y``, one row per point.
+
+    Args:
+        indices: positions of the points in their dataset split.
+        coords: ``(n, 2)`` map coordinates.
+        labels: true labels of the whole split (indexed by ``indices``).
+        predicted: the model's predicted labels of the whole split, if known.
+        class_names: names of the classes, by label.
+    """
+    indices = np.asarray(indices, dtype=np.int64)
+    coords = np.asarray(coords)
+    if coords.shape != (len(indices), 2):
+        raise ValueError(f"coords must have shape ({len(indices)}, 2) to match the indices; got {coords.shape}.")
+    table = pd.DataFrame({"index": indices, "label": np.asarray(labels)[indices]})
+    if class_names is not None:
+        table["label_name"] = [class_names[int(c)] for c in table["label"]]
+    table["predicted"] = np.asarray(predicted)[indices] if predicted is not None else -1
+    table["x"], table["y"] = coords[:, 0].astype("float64"), coords[:, 1].astype("float64")
+    return table
+
+
+def representation_table(
+    outputs: np.ndarray, labels: np.ndarray, predicted: np.ndarray | None = None
+) -> pd.DataFrame:
+    """A layer's outputs as a table: ``index, label, predicted, u0, u1, ...``, one row per image."""
+    outputs = np.asarray(outputs).reshape(len(outputs), -1)
+    if len(labels) != len(outputs):
+        raise ValueError(f"Expected one label per output row ({len(outputs)}); got {len(labels)} labels.")
+    table = pd.DataFrame({"index": np.arange(len(outputs)), "label": np.asarray(labels)})
+    table["predicted"] = np.asarray(predicted) if predicted is not None else -1
+    units = pd.DataFrame(outputs, columns=[f"u{i}" for i in range(outputs.shape[1])])
+    return pd.concat([table, units], axis=1)
+
+
+def table_bytes(table: pd.DataFrame, fmt: str) -> bytes:
+    """``table`` as CSV (no pandas index column; floats in full precision) or Parquet bytes."""
+    if fmt == "csv":
+        return table.to_csv(index=False).encode()
+    if fmt == "parquet":
+        buffer = io.BytesIO()
+        table.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    raise ExportError(f"Unknown table format: {fmt!r}. Choose one of {list(TABLE_FORMATS)}.")
+
+
+def figure_html(figure: "go.Figure") -> bytes:
+    """A self-contained interactive HTML page of ``figure`` (plotly.js inlined: opens offline)."""
+    buffer = io.StringIO()
+    figure.write_html(buffer, include_plotlyjs=True, full_html=True)
+    return buffer.getvalue().encode()
+
+
+def figure_png(figure: "go.Figure", size: tuple[int, int] = PNG_SIZE) -> bytes:
+    """``figure`` as a PNG image, rendered by kaleido in headless Chromium.
+
+    Raises:
+        ExportError: kaleido or a Chromium is missing, naming what to install.
+    """
+    if not os.environ.get("BROWSER_PATH") and os.path.exists(CHROMIUM):
+        os.environ["BROWSER_PATH"] = CHROMIUM
+    try:
+        import kaleido  # noqa: F401
+    except ImportError:
+        raise ExportError("PNG export needs the kaleido package: pip install 'kaleido>=1' (see requirements.txt).") from None
+    try:
+        return figure.to_image(format="png", width=size[0], height=size[1])
+    except Exception as error:  # choreographer and kaleido raise many types when Chromium fails
+        raise ExportError(
+            f"PNG rendering failed ({type(error).__name__}: {str(error)[:200]}); kaleido needs Chrome or "
+            f"Chromium: install Debian's 'chromium' or set BROWSER_PATH. The HTML export works without it."
+        ) from error
+
+
+def model_bytes(workspace: "Workspace", record: "ModelRecord") -> bytes:
+    """The saved ``.keras`` file of a workspace model, as stored."""
+    return (workspace.root / record.path).read_bytes()
+
+
+def safe_file_name(text: str) -> str:
+    """``text`` reduced to letters, digits, ``-``, ``_`` and ``.``, for download file names."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip("-.")
+    return cleaned[:80] or "featlib"

@@ -1,0 +1,54 @@
+"""Layers: every layer of the current model side by side on one sample, with its figures, CKA and followed points."""
+
+import streamlit as st
+
+from featlib import plots
+from featlib.app import layers, maps, state, widgets
+from featlib.layers import MAX_UNITS
+
+st.title("Layers")
+dataset = widgets.current_dataset()
+record, model = widgets.require_model()
+split = state.get(state.SPLIT)
+images, labels = dataset.split(split)
+choice = layers.controls(len(labels))
+ls = layers.layer_set(record, model, dataset, split, choice.sample_size)
+if ls is None:
+    st.stop()
+st.caption(f"**{record.name}** · {dataset.name} {split} split · every layer of a stratified sample of "
+           f"{len(ls.indices):,} of {len(labels):,} images, read in one pass · {choice.title} maps")  # fmt: skip
+if ls.skipped:
+    st.caption(f"Left out (more than {MAX_UNITS:,} output units): {', '.join(ls.skipped)}")
+coords = layers.maps(record, ls, choice)
+rows = layers.metrics(ls, coords, choice) if coords is not None else None
+if coords is None or rows is None:
+    st.stop()
+
+context = (record.id, state.get(state.DATASET), split)
+predicted, confidence = maps.predictions(*context)
+wrong = ls.indices[predicted[ls.indices] != ls.labels]
+layers.follow_controls(context, ls, wrong)
+followed = layers.followed(context)
+figure = plots.layers_grid(coords, ls.indices, ls.labels, predicted[ls.indices], dataset.class_names,
+                           titles={row["layer"]: f"{row['layer']} ({row['units']} units)" for row in rows},
+                           captions=layers.captions(rows, choice.title), colour=choice.colour,
+                           confidence=confidence[ls.indices], highlight=followed, axis_name=choice.title)  # fmt: skip
+event = st.plotly_chart(figure, key="layers-grid", on_select="rerun", selection_mode=("box", "lasso"))
+st.caption("Under each map: 10-NN accuracy and a linear probe's accuracy in the layer's own space, silhouette by "
+           "label, then the map's 10-NN accuracy and trustworthiness. Draw a box or lasso on any map to follow "
+           "those points in every layer; the legend hides a class in all maps.")  # fmt: skip
+if layers.remember_selection(event, figure, context, followed):
+    st.rerun()
+if followed:
+    st.subheader("Followed points")
+    layers.show_neighbours(ls, followed, images, labels, dataset.class_names)
+
+st.subheader("Figures per layer")
+st.dataframe(layers.metrics_frame(rows).style.format(precision=3), width="stretch")
+st.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
+left, _ = st.columns([3, 2])
+left.subheader("Linear CKA between layers")
+left.plotly_chart(plots.cka_heatmap(layers.cka(ls), ls.names), key="cka")
+
+with st.expander("Linear CKA against another model's layers"):
+    layers.compare_models(record, ls, dataset, split, choice.sample_size)

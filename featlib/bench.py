@@ -241,6 +241,7 @@ def first_plot(workspace: str | Path, timeout: float = 300, repeat: bool = True)
             figures["first_preview_s"] = time.perf_counter() - start
             _wait_for_map(page)
             figures["first_plot_s"] = time.perf_counter() - start
+            page.wait_for_url("**model=**")  # the view's link, which the page writes into the URL
             link = page.url.removeprefix(url)
             if repeat:
                 figures["repeat_view_s"] = _open_view(browser, url + link, timeout)

@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
-from featlib import datasets, models, provenance
+from featlib import archives, datasets, models, provenance
 from featlib.store import ModelRecord, Workspace, WorkspaceError
 from featlib.views import View, ViewError
 
@@ -49,8 +49,6 @@ MEMBERS = ("manifest.json", "README.md", "model.keras", "embedding.npy", "embedd
 MAX_BUNDLE_BYTES = datasets.upload_limit_bytes()
 MAX_INFLATED_BYTES = 1024 * 1024 * 1024
 MAX_MANIFEST_BYTES = 1024 * 1024
-_BOMB_MIN_BYTES = 50 * 1024 * 1024
-_BOMB_MAX_RATIO = 200
 
 
 class BundleError(ValueError):
@@ -274,12 +272,11 @@ def _read_members(data: bytes, label: str) -> tuple[dict[str, bytes], dict]:
                 )
             if len(set(names)) != len(names):
                 raise BundleError(f"{label} holds the same member twice; refused.")
-            inflated = sum(i.file_size for i in infos)
-            packed = max(1, sum(i.compress_size for i in infos))
-            if inflated > MAX_INFLATED_BYTES or (inflated > _BOMB_MIN_BYTES and inflated / packed > _BOMB_MAX_RATIO):
+            inflated, packed = archives.declared_sizes(infos)
+            if archives.is_bomb(inflated, packed, MAX_INFLATED_BYTES):
                 raise BundleError(
                     f"{label} would inflate to {inflated:,} bytes from {packed:,} (ratio {inflated / packed:,.0f}x); "
-                    f"the limits are {MAX_INFLATED_BYTES:,} bytes and {_BOMB_MAX_RATIO}x above {_BOMB_MIN_BYTES:,} "
+                    f"the limits are {MAX_INFLATED_BYTES:,} bytes and {archives.BOMB_MAX_RATIO}x above {archives.BOMB_MIN_BYTES:,} "
                     "bytes: refusing a possible zip bomb."
                 )
             if "manifest.json" not in names:

@@ -38,6 +38,8 @@ from typing import IO, Union
 
 import numpy as np
 
+from featlib import archives
+
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 
@@ -78,9 +80,6 @@ MAX_UPLOAD_BYTES: int = upload_limit_bytes()
 MAX_INFLATED_BYTES: int = 1024 * 1024 * 1024
 MAX_IMAGE_SIDE = 512
 MAX_CLASSES = 1000
-# A zip member set larger than this that also inflates more than this ratio is a bomb.
-_BOMB_MIN_BYTES = 50 * 1024 * 1024
-_BOMB_MAX_RATIO = 200
 _GZIP_CHUNK = 8 * 1024 * 1024
 _TEST_FRACTION = 0.2
 
@@ -327,14 +326,13 @@ def load_npz(source: Source, name: str | None = None) -> Dataset:
 
 
 def _check_zip_sizes(infos: list[zipfile.ZipInfo], label: str) -> None:
-    total = sum(i.file_size for i in infos)
-    packed = max(1, sum(i.compress_size for i in infos))
-    if total > MAX_INFLATED_BYTES or (total > _BOMB_MIN_BYTES and total / packed > _BOMB_MAX_RATIO):
+    total, packed = archives.declared_sizes(infos)
+    if archives.is_bomb(total, packed, MAX_INFLATED_BYTES):
         raise DatasetError(
             f"{label} looks like a zip bomb: its members declare {_fmt_bytes(total)} uncompressed from "
             f"{_fmt_bytes(packed)} compressed (ratio {total / packed:,.0f}x); the limits are "
-            f"{_fmt_bytes(MAX_INFLATED_BYTES)} in total (MAX_INFLATED_BYTES) and {_BOMB_MAX_RATIO}x above "
-            f"{_fmt_bytes(_BOMB_MIN_BYTES)}. Upload a smaller sample of the data.")
+            f"{_fmt_bytes(MAX_INFLATED_BYTES)} in total (MAX_INFLATED_BYTES) and {archives.BOMB_MAX_RATIO}x above "
+            f"{_fmt_bytes(archives.BOMB_MIN_BYTES)}. Upload a smaller sample of the data.")
 
 
 def _check_npy_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, label: str) -> None:
@@ -440,8 +438,8 @@ def load_idx(train_images: Source, train_labels: Source, test_images: Source | N
 def _gunzip_bounded(data: bytes) -> bytes:
     """Decompresses (possibly multi-member) gzip, stopping beyond MAX_INFLATED_BYTES.
 
-    Also stops, as zip members are, once the output passes `_BOMB_MIN_BYTES`
-    at more than `_BOMB_MAX_RATIO` times the compressed size.
+    Also stops, as zip members are, once the output breaks the ratio rule of
+    :func:`featlib.archives.is_bomb`.
     """
     limit, out, buf = MAX_INFLATED_BYTES, bytearray(), data
     try:
@@ -454,11 +452,11 @@ def _gunzip_bounded(data: bytes) -> bytes:
                     raise DatasetError(
                         f"gzip data inflates to more than {_fmt_bytes(limit)} (MAX_INFLATED_BYTES) from "
                         f"{_fmt_bytes(len(data))}; refused as a likely zip bomb. Upload a smaller file.")
-                if len(out) > _BOMB_MIN_BYTES and len(out) / len(data) > _BOMB_MAX_RATIO:
+                if archives.is_bomb(len(out), len(data), limit):
                     raise DatasetError(
                         f"gzip data inflates to more than {_fmt_bytes(len(out))} from {_fmt_bytes(len(data))} "
                         f"(ratio over {len(out) / len(data):,.0f}x); refused as a likely zip bomb: the limit is "
-                        f"{_BOMB_MAX_RATIO}x above {_fmt_bytes(_BOMB_MIN_BYTES)}. Upload a smaller file.")
+                        f"{archives.BOMB_MAX_RATIO}x above {_fmt_bytes(archives.BOMB_MIN_BYTES)}. Upload a smaller file.")
                 buf = d.unconsumed_tail
                 if not chunk and not buf:
                     raise DatasetError("gzip data is truncated (the stream ends early); re-create the file.")

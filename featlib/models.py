@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from featlib import archives
 from featlib.datasets import UPLOAD_LIMIT_ENV, upload_limit_bytes
 
 if TYPE_CHECKING:
@@ -29,10 +30,6 @@ INPUT_SCALES = {"0-1": "pixels / 255 (as the seed)", "0-255": "raw pixels 0–25
 OPTIMIZERS = ("sgd", "adam")
 MAX_MODEL_BYTES = upload_limit_bytes()  # $FEATLIB_MAX_UPLOAD_MB, 200 MiB by default
 MAX_MODEL_INFLATED_BYTES = 1024 * 1024 * 1024
-# A .keras archive larger than this that also inflates more than this ratio is
-# a bomb (Keras stores its members uncompressed: real files have ratio ~1).
-_BOMB_MIN_BYTES = 50 * 1024 * 1024
-_BOMB_MAX_RATIO = 200
 # Layers and serialized objects that carry arbitrary Python code; refused in
 # uploads even where the format would load them.
 _CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
@@ -474,15 +471,13 @@ def check_model_archive(path: str | Path) -> None:
         with zipfile.ZipFile(path) as archive:
             members = archive.infolist()
             _refuse_savedmodel_zip(members, path.name)
-            inflated = sum(m.file_size for m in members)
-            packed = max(1, sum(m.compress_size for m in members))
-            if inflated > MAX_MODEL_INFLATED_BYTES or (
-                inflated > _BOMB_MIN_BYTES and inflated / packed > _BOMB_MAX_RATIO
-            ):
+            inflated, packed = archives.declared_sizes(members)
+            if archives.is_bomb(inflated, packed, MAX_MODEL_INFLATED_BYTES):
                 raise ModelError(
                     f"{path.name} would inflate to {inflated:,} bytes from {packed:,} (ratio "
                     f"{inflated / packed:,.0f}x); the limits are {MAX_MODEL_INFLATED_BYTES:,} bytes "
-                    f"and {_BOMB_MAX_RATIO}x above {_BOMB_MIN_BYTES:,} bytes: refusing a possible zip bomb."
+                    f"and {archives.BOMB_MAX_RATIO}x above {archives.BOMB_MIN_BYTES:,} bytes: "
+                    "refusing a possible zip bomb."
                 )
             names = {m.filename for m in members}
             if "config.json" not in names:

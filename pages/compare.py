@@ -10,6 +10,7 @@ from featlib import align, compare, neighbours, plots
 from featlib.app import comparing, resources, state, widgets
 from featlib.embed import REDUCER_TITLES
 
+widgets.require_navigation()
 st.title("Compare")
 comparing.restore_from_link()
 comparing.show_link_error()

@@ -8,6 +8,7 @@ from featlib.app import actions, exporting, links, maps, state, widgets
 from featlib.extract import METHODS
 from featlib.views import View
 
+widgets.require_navigation()
 st.title("Explore")
 links.show_link_error()
 dataset = widgets.current_dataset()

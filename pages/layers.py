@@ -6,6 +6,7 @@ from featlib import plots
 from featlib.app import layers, maps, state, widgets
 from featlib.layers import MAX_UNITS
 
+widgets.require_navigation()
 st.title("Layers")
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()

@@ -5,6 +5,7 @@ import streamlit as st
 from featlib import datasets, models, plots
 from featlib.app import actions, resources, state, widgets
 
+widgets.require_navigation()
 st.title("Model")
 
 # Data -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from featlib import models, pipeline, plots
 from featlib.app import actions, resources, state, widgets
 from featlib.extract import METHODS, compare_methods
 
+widgets.require_navigation()
 st.title("Representations")
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from featlib.app import catalog, identity, resources
+from featlib.app import catalog, identity, resources, widgets
 
+widgets.require_navigation()
 st.title("Workspace")
 workspace = resources.workspace()
 st.caption(f"Shared by everyone using this server, in `{workspace.root.resolve()}`.")

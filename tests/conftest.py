@@ -100,3 +100,13 @@ def numpy_forward(model, x: np.ndarray) -> dict[str, np.ndarray]:
 def forward():
     """The NumPy reference forward pass, as a fixture."""
     return numpy_forward
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """The dashboard under Streamlit's AppTest, on an empty workspace of its own."""
+    from app_testing import APP, TIMEOUT
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)

@@ -2,26 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
+from app_testing import APP, TIMEOUT, no_exception
 from streamlit.testing.v1 import AppTest
 
 from featlib.store import Workspace
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TIMEOUT = 240  # the first UMAP in a process compiles Numba code
-
-
-@pytest.fixture
-def app(tmp_path, monkeypatch) -> AppTest:
-    monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
-    return AppTest.from_file(APP, default_timeout=TIMEOUT)
-
-
-def no_exception(at: AppTest) -> AppTest:
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def metric(at: AppTest, label: str) -> str:

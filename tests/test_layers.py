@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pytest
+from app_testing import APP, TIMEOUT
 from streamlit.testing.v1 import AppTest
 
 from featlib import embed, extract, layers, metrics, models
 from featlib.store import Workspace
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 SAMPLE = 600
 LAYER_NAMES = ["dense", "activation", "dense_1", "activation_1", "dense_2", "activation_2"]
 
@@ -101,7 +100,7 @@ def test_one_hot_representations_score_one_in_the_table():
 
 def test_the_layers_page_shows_every_layer_with_its_figures_and_follows_a_point(tmp_path, monkeypatch):
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
-    at = AppTest.from_file(APP, default_timeout=240).run()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.switch_page("pages/model.py").run()
     next(n for n in at.number_input if n.label == "Epochs").set_value(3)
     next(b for b in at.get("form_submit_button") if b.label == "Train").click()

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import numpy as np
 import pytest
+from app_testing import APP
 from streamlit.testing.v1 import AppTest
 
 from featlib import models
 from featlib.store import Workspace
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGE = "pages/workspace.py"
 
 

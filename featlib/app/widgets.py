@@ -35,6 +35,24 @@ def plain(text: object) -> str:
     return _MARKDOWN.sub(r"\\\1", str(text))
 
 
+def require_navigation() -> None:
+    """Hands a page file run on its own back to ``app.py``'s ``st.navigation``.
+
+    Every page but Home calls this first. While a freshly started server has
+    not yet run ``app.py``, Streamlit still assumes its legacy mode for a
+    ``pages/`` folder, so a first request for a deep link (``/explore?…``)
+    runs that page file alone, without the app's set-up. This tells
+    Streamlit that the app navigates with ``st.navigation`` (which it
+    otherwise learns on ``app.py``'s first run) and reruns: ``app.py`` then
+    opens the linked page with its query.
+    """
+    from streamlit.runtime.pages_manager import PagesManager  # no public API for this
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def current_dataset() -> datasets.Dataset:
     """The carried dataset; explains and stops the page when it cannot load."""
     key = state.get(state.DATASET)

@@ -141,3 +141,23 @@ def test_a_bundle_shows_the_same_view_on_an_empty_server(browser, alice, empty_s
     items = Workspace(empty_server["workspace"]).items()
     assert {i.kind for i in items} >= {"model", "embedding"}
     assert next(i for i in items if i.kind == "model").creator == "alice"
+
+
+def test_a_link_is_the_first_request_of_a_restarted_server(browser, alice, workspace_dir, shot, tmp_path):
+    """After a restart, the link opens its view even as the server's very first request.
+
+    Streamlit assumes its legacy ``pages/`` mode until ``app.py`` has run once;
+    ``widgets.require_navigation`` hands such a run back to ``st.navigation``.
+    """
+    query = alice["link"].split("?", 1)[1]
+    with open(tmp_path / "restarted.log", "w") as log, running_app(workspace_dir, log) as (url, _):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(300_000)  # a fresh server loads TensorFlow and umap-learn first
+        try:
+            page.goto(f"{url}/explore?{query}")
+            assert plotted_points(page) == alice["points"]
+            assert page.locator("h1").filter(has_text="Explore").count() == 1
+            shot(page, "restarted-server-link")
+        finally:
+            context.close()

@@ -19,7 +19,7 @@ navigation = st.navigation(
         st.Page(widgets.REPRESENTATIONS_PAGE, title="Representations", icon=":material/layers:"),
         st.Page(widgets.EXPLORE_PAGE, title="Explore", icon=":material/scatter_plot:"),
         st.Page(widgets.LAYERS_PAGE, title="Layers", icon=":material/view_module:"),
-        st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+        st.Page(widgets.COMPARE_PAGE, title="Compare", icon=":material/compare:"),
         st.Page(widgets.WORKSPACE_PAGE, title="Workspace", icon=":material/folder_shared:"),
     ]
 )

@@ -10,21 +10,22 @@ st.markdown(
     "See what each layer of a Keras classifier has learned. Train the classic MNIST MLP "
     "(784-128-64-10) or bring your own model, read any layer's outputs with the backend "
     "function (`K.function`) or a functional sub-model (`Model.predict`), and explore them "
-    "as a UMAP map coloured by digit."
+    "as maps coloured by digit, side by side and shared with the team by link."
 )
 
-steps = st.columns(3)
-for column, (page, title, text) in zip(
-    steps,
-    [
-        (widgets.MODEL_PAGE, "1 · Model", "Pick a dataset; train, upload or pick a model."),
-        (widgets.REPRESENTATIONS_PAGE, "2 · Representations", "Pick a layer and a method; compute its outputs."),
-        (widgets.EXPLORE_PAGE, "3 · Explore", "Map the outputs with UMAP; select points to see the digits."),
-    ],
-):
-    with column.container(border=True):
-        st.page_link(page, label=title)
-        st.caption(text)
+STEPS = [
+    (widgets.MODEL_PAGE, "1 · Model", "Pick a dataset; train (with checkpoints), upload or pick a model."),
+    (widgets.REPRESENTATIONS_PAGE, "2 · Representations", "Pick a layer and a method; compute its outputs."),
+    (widgets.EXPLORE_PAGE, "3 · Explore", "Map them with UMAP, PCA or t-SNE; colour by label or mistake; see the digits."),
+    (widgets.LAYERS_PAGE, "Layers", "Every layer at once, with its scores and their CKA similarity."),
+    (widgets.COMPARE_PAGE, "Compare", "Layers, checkpoints or methods side by side, aligned and linked."),
+    (widgets.WORKSPACE_PAGE, "Workspace", "What the team made: find, rename, annotate, delete, import bundles."),
+]
+for start in range(0, len(STEPS), 3):
+    for column, (page, title, text) in zip(st.columns(3), STEPS[start : start + 3]):
+        with column.container(border=True):
+            st.page_link(page, label=title)
+            st.caption(text)
 
 ws = resources.workspace()
 usage = ws.usage()

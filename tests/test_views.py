@@ -25,7 +25,7 @@ def test_a_link_made_before_reducers_colour_and_selection_still_opens():
            "sample": "500", "n_neighbors": "30", "min_dist": "0.25", "metric": "cosine", "random_state": "7",
            "n_epochs": "200", "pca_dims": "50"}  # fmt: skip
     view = View.from_query(old)
-    assert view.params == UMAPParams(30, 0.25, "cosine", 7) and view.sample == 500
+    assert view.params == UMAPParams(30, 0.25, "cosine", 7, n_epochs=200) and view.sample == 500
     assert (view.colour, view.selection) == ("label", ())
 
 

@@ -19,6 +19,7 @@ MODEL_PAGE = "pages/model.py"
 REPRESENTATIONS_PAGE = "pages/representations.py"
 EXPLORE_PAGE = "pages/explore.py"
 LAYERS_PAGE = "pages/layers.py"
+COMPARE_PAGE = "pages/compare.py"
 WORKSPACE_PAGE = "pages/workspace.py"
 DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
@@ -46,9 +47,12 @@ def require_navigation() -> None:
     otherwise learns on ``app.py``'s first run) and reruns: ``app.py`` then
     opens the linked page with its query.
     """
+    from streamlit import config
     from streamlit.runtime.pages_manager import PagesManager  # no public API for this
 
-    if PagesManager.uses_pages_directory:
+    # AppTest resets the flag before each of its runs (streamlit/testing/v1/app_test.py),
+    # so it would rerun every run and drop the clicks that started it; its runs are no first requests.
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
         PagesManager.uses_pages_directory = False
         st.rerun()
 

@@ -150,7 +150,7 @@ async def wait_or_fail(page, locator, step: str, timeout_ms: float) -> None:
 
 
 async def goto(page, name: str, timeout_ms: float) -> None:
-    await page.get_by_role("link", name=name, exact=True).click()
+    await page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=name, exact=True).click()
     await page.locator("h1").filter(has_text=name).wait_for(timeout=timeout_ms)
 
 

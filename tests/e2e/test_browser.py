@@ -15,7 +15,7 @@ pytestmark = pytest.mark.e2e
 
 
 def goto(page, name: str) -> None:
-    page.get_by_role("link", name=name, exact=True).click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=name, exact=True).click()
     page.locator("h1").filter(has_text=name).wait_for()
 
 

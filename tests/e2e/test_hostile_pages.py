@@ -40,7 +40,7 @@ def _model_page(browser, url: str):
     page.set_default_timeout(60_000)
     page.goto(url)
     page.get_by_role("heading", name="featlib").wait_for()
-    page.get_by_role("link", name="Model", exact=True).click()
+    page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Model", exact=True).click()
     page.locator("h1").filter(has_text="Model").wait_for()
     return context, page
 

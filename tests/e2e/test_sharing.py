@@ -123,7 +123,7 @@ def test_a_bundle_shows_the_same_view_on_an_empty_server(browser, alice, empty_s
 
     context, carol = new_user(browser, empty_server["url"], "carol")
     try:
-        carol.get_by_role("link", name="Workspace", exact=True).click()
+        carol.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Workspace", exact=True).click()
         # a fresh server loads TensorFlow and umap-learn before its first page
         carol.locator("h1").filter(has_text="Workspace").wait_for(timeout=300_000)
         carol.get_by_text("Import a bundle").click()

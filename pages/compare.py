@@ -7,13 +7,13 @@ import pandas as pd
 import streamlit as st
 
 from featlib import align, compare, neighbours, plots
-from featlib.app import comparing, resources, state, widgets
+from featlib.app import comparing, links, resources, state, widgets
 from featlib.embed import REDUCER_TITLES
 
 widgets.require_navigation()
 st.title("Compare")
 comparing.restore_from_link()
-comparing.show_link_error()
+links.show_link_error(comparing.LINK_ERROR)
 dataset = widgets.current_dataset()
 records = resources.workspace().list_models()
 if not records:

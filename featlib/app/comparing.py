@@ -9,13 +9,12 @@ every click. Presets and links apply at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
 from featlib import compare, datasets, metrics, models, pipeline
-from featlib.app import actions, resources, state, widgets
+from featlib.app import actions, links, resources, state, widgets
 from featlib.compare import CompareError, CompareView, Panel, SelectionState
 from featlib.embed import REDUCER_TITLES, UMAPParams
 from featlib.extract import METHODS
@@ -89,21 +88,9 @@ def restore_from_link() -> None:
     apply(view)
 
 
-def show_link_error() -> None:
-    """Shows, once, why a comparison link could not be opened."""
-    message = st.session_state.pop(LINK_ERROR, None)
-    if message:
-        st.error(widgets.plain(message))
-
-
 def share(view: CompareView) -> None:
     """Puts ``view`` in the URL and offers the link to copy."""
-    query = view.to_query()
-    st.query_params.from_dict(query)
-    base = (st.context.url or "").split("?")[0]
-    with st.popover("Copy link", icon=":material/link:"):
-        st.caption("Anyone using this server opens the same comparison with this link.")
-        st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
+    links.copy_link(view.to_query(), "Anyone using this server opens the same comparison with this link.")
 
 
 # Editor and presets ----------------------------------------------------------

@@ -86,23 +86,29 @@ def get_selection(context: tuple[str, str, str]) -> list[int]:
     return list(kept["indices"]) if kept and tuple(kept["context"]) == tuple(context) else []
 
 
-def show_link_error() -> None:
-    """Shows, once, why a link could not be opened."""
-    message = st.session_state.pop(LINK_ERROR, None)
+def show_link_error(key: str = LINK_ERROR) -> None:
+    """Shows, once, why a link could not be opened (the message left under ``key``)."""
+    message = st.session_state.pop(key, None)
     if message:
         st.error(widgets.plain(message))
 
 
-def share(view: View) -> None:
-    """Puts ``view`` in the URL and offers the link to copy."""
-    query = view.to_query()
+def copy_link(query: dict[str, str], *notes: str) -> None:
+    """Puts ``query`` in the URL and offers the whole link to copy, under ``notes``."""
     st.query_params.from_dict(query)
     base = (st.context.url or "").split("?")[0]
     with st.popover("Copy link", icon=":material/link:"):
-        st.caption("Anyone using this server opens the same map with this link.")
-        if len(view.selection) == MAX_LINK_SELECTION:
-            st.caption(f"The link carries the first {MAX_LINK_SELECTION:,} selected points.")
+        for note in notes:
+            st.caption(note)
         st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
+
+
+def share(view: View) -> None:
+    """Puts ``view`` in the URL and offers the link to copy."""
+    notes = ["Anyone using this server opens the same map with this link."]
+    if len(view.selection) == MAX_LINK_SELECTION:
+        notes.append(f"The link carries the first {MAX_LINK_SELECTION:,} selected points.")
+    copy_link(view.to_query(), *notes)
 
 
 def map_defaults(n_points: int) -> None:

@@ -132,9 +132,9 @@ def run(
     Images come from the train split, then the test split when more are
     asked for (70,000 takes all of MNIST or Fashion-MNIST).
     """
-    from featlib import cli, embed, extract, metrics, models
+    from featlib import datasets, embed, extract, metrics, models
 
-    data = cli.load_dataset(dataset)
+    data = datasets.load_dataset(dataset)
     images = np.concatenate([data.x_train, data.x_test])[:n_points]
     labels = np.concatenate([data.y_train, data.y_test])[:n_points]
     h, w = data.image_shape

@@ -432,8 +432,8 @@ def _store(workspace, manifest, view, model, meta, dataset, dataset_key, table, 
             workspace.save_dataset(dataset, creator=creator)
         meta = dict(meta, imported={"by": creator, "from_bundle_by": manifest.get("exported_by", ""),
                                     "original_creator": about.get("creator", ""), "exported_at": manifest.get("exported_at")})  # fmt: skip
-        record = workspace.save_model(
-            model, str(about.get("name") or "imported"), dataset=str(about.get("dataset") or dataset.name),
+        record = models.save_model(
+            workspace, model, str(about.get("name") or "imported"), dataset=str(about.get("dataset") or dataset.name),
             test_accuracy=about.get("test_accuracy"), input_scale=str(about.get("input_scale") or "0-1"),
             meta=meta, creator=str(about.get("creator") or creator),
         )  # fmt: skip

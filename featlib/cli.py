@@ -17,27 +17,13 @@ from typing import Sequence
 
 import numpy as np
 
-from featlib.datasets import BUILTIN_DATASETS, Dataset, DatasetError, DatasetUnavailableError
+from featlib.datasets import BUILTIN_DATASETS, DatasetError, DatasetUnavailableError, load_dataset
 from featlib.embed import LARGE_MAP_EPOCHS, METRICS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
 from featlib.extract import METHODS
 from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
 from featlib.store import Workspace, WorkspaceError
 
 _USER_ERRORS = (DatasetError, DatasetUnavailableError, ModelError, WorkspaceError, ValueError, OSError)
-
-
-def load_dataset(spec: str) -> Dataset:
-    """A built-in dataset by name, or a user ``.npz`` file by path."""
-    from featlib import datasets
-
-    if spec in BUILTIN_DATASETS:
-        return datasets.load_builtin(spec)
-    path = Path(spec)
-    if path.suffix.lower() == ".npz":
-        return datasets.load_npz(path)
-    raise DatasetError(
-        f"Unknown dataset: {spec!r}. Use one of {list(BUILTIN_DATASETS)} or the path of an .npz file."
-    )
 
 
 def _log(message: str) -> None:
@@ -64,8 +50,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         batch_size=args.batch_size, on_epoch_end=report, checkpoint_epochs=checkpoint_epochs,
     )  # fmt: skip
     workspace = Workspace(args.workspace)
-    record = workspace.save_model(
-        model, args.name, dataset=dataset.name, test_accuracy=result.test_accuracy,
+    record = models.save_model(
+        workspace, model, args.name, dataset=dataset.name, test_accuracy=result.test_accuracy,
         meta={"history": result.history, "optimizer": args.optimizer,
               "learning_rate": args.learning_rate, "epochs": args.epochs,
               "dataset_fingerprint": dataset.fingerprint, "seconds": result.seconds},

@@ -181,6 +181,18 @@ def load_builtin(name: str) -> Dataset:
     raise DatasetError(f"No such built-in dataset: {name!r}. Built-in datasets are: {list(BUILTIN_DATASETS)}")
 
 
+def load_dataset(spec: str) -> Dataset:
+    """A built-in dataset by name, or a user ``.npz`` file by path (as the CLI takes them)."""
+    if spec in BUILTIN_DATASETS:
+        return load_builtin(spec)
+    path = Path(spec)
+    if path.suffix.lower() == ".npz":
+        return load_npz(path)
+    raise DatasetError(
+        f"Unknown dataset: {spec!r}. Use one of {list(BUILTIN_DATASETS)} or the path of an .npz file."
+    )
+
+
 def load_digits() -> Dataset:
     """scikit-learn's bundled 1,797 handwritten 8×8 digits, offline.
 

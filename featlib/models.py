@@ -1,4 +1,4 @@
-"""Models: the seed MLP, training with progress, loading, fingerprints, layers.
+"""Models: the seed MLP, training with progress, saving and loading, fingerprints, layers.
 
 The seed is the classic Keras MNIST MLP (784 → Dense 128 → ReLU → Dense 64 →
 ReLU → Dense 10 → softmax) with every activation its own ``Activation`` layer.
@@ -231,6 +231,35 @@ def _checkpoint_callback(model: "keras.Model", epochs: set[int], into: dict[int,
     return CheckpointCallback()
 
 
+def save_model(
+    workspace: "Workspace",
+    model: "keras.Model",
+    name: str,
+    *,
+    dataset: str,
+    test_accuracy: float | None = None,
+    input_scale: str = "0-1",
+    meta: dict | None = None,
+    creator: str = "",
+) -> "ModelRecord":
+    """Saves ``model`` in ``workspace`` as ``.keras`` and lists it under a unique name.
+
+    The model is written straight into the workspace's temporary file
+    (``model.save``) and handed to :meth:`~featlib.store.Workspace.save_model_file`
+    with its :func:`fingerprint` and :func:`architecture_summary`. When ``name``
+    is taken, ``name-2``, ``name-3``, ... is used instead: nothing saved earlier
+    is overwritten. ``meta["provenance"]`` is completed with the model's
+    fingerprint and the library versions.
+
+    Raises:
+        ValueError: an empty name.
+    """
+    return workspace.save_model_file(
+        lambda path: model.save(path), name, fingerprint=fingerprint(model), architecture=architecture_summary(model),
+        dataset=dataset, test_accuracy=test_accuracy, input_scale=input_scale, meta=meta, creator=creator,
+    )  # fmt: skip
+
+
 def save_checkpoints(
     workspace: "Workspace",
     model: "keras.Model",
@@ -263,8 +292,8 @@ def save_checkpoints(
     for epoch, checkpoint in sorted(result.checkpoints.items()):
         history = {k: v[:epoch] for k, v in result.history.items()}
         records.append(
-            workspace.save_model(
-                model_with_weights(model, checkpoint.weights), f"{final.name}@epoch{epoch}", dataset=dataset,
+            save_model(
+                workspace, model_with_weights(model, checkpoint.weights), f"{final.name}@epoch{epoch}", dataset=dataset,
                 test_accuracy=checkpoint.test_accuracy, input_scale=final.input_scale,
                 **({"creator": creator} if creator else {}),
                 meta={**(meta or {}), "history": history, "epochs": epoch, "checkpoint_of": final.id, "epoch": epoch},

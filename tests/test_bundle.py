@@ -22,7 +22,7 @@ from featlib.views import View
 
 
 def _view_in(ws: Workspace, model, dataset, dataset_key: str, creator: str = "alice") -> View:
-    record = ws.save_model(model, "shared-mlp", dataset=dataset.name, test_accuracy=0.9, creator=creator,
+    record = models.save_model(ws, model, "shared-mlp", dataset=dataset.name, test_accuracy=0.9, creator=creator,
                            meta={"dataset_fingerprint": dataset.fingerprint})  # fmt: skip
     view = View(record.id, dataset_key, "dense_1", "function", "train", None, embed.UMAPParams())
     outputs, rep_key = pipeline.representation(ws, model, record.fingerprint, dataset, "train", "dense_1", "function",
@@ -199,6 +199,6 @@ def test_a_zip_bomb_and_non_zips_are_refused(tmp_path):
 
 def test_export_without_a_map_says_what_to_do(tmp_path, model):
     ws = Workspace(tmp_path / "ws")
-    record = ws.save_model(model, "m", dataset="digits")
+    record = models.save_model(ws, model, "m", dataset="digits")
     with pytest.raises(BundleError, match="its map is not in the workspace.*Explore page"):
         bundle.export_bundle(ws, View(record.id, "digits", "dense_1"))

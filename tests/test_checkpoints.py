@@ -35,7 +35,7 @@ def test_a_checkpoint_differs_from_the_final_weights_and_reproduces_its_accuracy
 
 def test_checkpoints_are_saved_as_workspace_models_that_reload(with_checkpoints, workspace, digits):
     model, result, x_test = with_checkpoints
-    final = workspace.save_model(model, "mlp-digits", dataset="digits", test_accuracy=result.test_accuracy)
+    final = models.save_model(workspace, model, "mlp-digits", dataset="digits", test_accuracy=result.test_accuracy)
     saved = models.save_checkpoints(workspace, model, result, final, dataset="digits", meta={"optimizer": "sgd"})
     assert [r.name for r in saved] == ["mlp-digits@epoch1", "mlp-digits@epoch2"]
     assert [(r.meta["checkpoint_of"], r.meta["epoch"]) for r in saved] == [(final.id, 1), (final.id, 2)]

@@ -79,7 +79,7 @@ def trained_with_checkpoints(digits, tmp_path_factory):
     model = models.build_mlp((64,), hidden=(16, 8))
     x_train, x_test = models.adapt_images(digits.x_train, model), models.adapt_images(digits.x_test, model)
     result = models.train(model, x_train, digits.y_train, x_test, digits.y_test, epochs=3, checkpoint_epochs=(1, 2))
-    final = workspace.save_model(model, "mlp", dataset="digits", test_accuracy=result.test_accuracy)
+    final = models.save_model(workspace, model, "mlp", dataset="digits", test_accuracy=result.test_accuracy)
     models.save_checkpoints(workspace, model, result, final, dataset="digits")
     return workspace, final
 
@@ -173,7 +173,7 @@ def test_panels_picked_in_the_editor_are_compared(app, tmp_path):
     from featlib.store import Workspace
 
     workspace = Workspace(tmp_path / "ws")
-    workspace.save_model(models.build_mlp((64,), hidden=(16, 8)), "small", dataset="digits")
+    models.save_model(workspace, models.build_mlp((64,), hidden=(16, 8)), "small", dataset="digits")
     at = no_exception(app.run())
     at = no_exception(at.switch_page("pages/compare.py").run())
     at.number_input(key="cmp_n").set_value(3)
@@ -196,8 +196,8 @@ def test_a_model_that_does_not_fit_the_data_or_a_missing_layer_is_explained(app,
     from featlib.store import Workspace
 
     workspace = Workspace(tmp_path / "ws")
-    good = workspace.save_model(models.build_mlp((64,), hidden=(8,)), "good", dataset="digits")
-    wrong = workspace.save_model(models.build_mlp((50,), hidden=(8,)), "wrong-input", dataset="other")
+    good = models.save_model(workspace, models.build_mlp((64,), hidden=(8,)), "good", dataset="digits")
+    wrong = models.save_model(workspace, models.build_mlp((50,), hidden=(8,)), "wrong-input", dataset="other")
     view = CompareView("digits", (Panel(good.id, "dense", reducer="pca"), Panel(wrong.id, "dense", reducer="pca")))
     for key, value in view.to_query().items():
         app.query_params[key] = value

@@ -52,7 +52,7 @@ MODEL_CHILD = textwrap.dedent(
         model.set_weights(weights)
         print(f"saving {i}", flush=True)
         start = time.perf_counter()
-        ws.save_model(model, "crash", dataset="digits", meta={"i": i})
+        models.save_model(ws, model, "crash", dataset="digits", meta={"i": i})
         print(f"saved {i} {time.perf_counter() - start:.4f}", flush=True)
     """
 )
@@ -270,7 +270,7 @@ SAME_NAME_CHILD = textwrap.dedent(
     print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.001)
-    record = Workspace(root).save_model(model, "same", dataset="digits", meta={"seed": seed})
+    record = models.save_model(Workspace(root), model, "same", dataset="digits", meta={"seed": seed})
     print("saved " + json.dumps({"name": record.name, "id": record.id, "seed": seed,
                                  "fingerprint": models.fingerprint(model)}), flush=True)
     """
@@ -309,7 +309,7 @@ def test_threads_saving_the_same_name_at_once_keep_all(tmp_path):
     def save(i: int) -> None:
         try:
             barrier.wait()
-            records[i] = ws.save_model(built[i], "same", dataset="digits")
+            records[i] = models.save_model(ws, built[i], "same", dataset="digits")
         except BaseException as error:  # pragma: no cover - reported below
             errors.append(error)
 

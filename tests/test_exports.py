@@ -70,10 +70,10 @@ def test_figure_png_is_rendered(points):
 
 
 def test_model_bytes_are_the_stored_keras_file(tmp_path, model):
-    from featlib.models import fingerprint, load_model
+    from featlib.models import fingerprint, load_model, save_model
 
     ws = Workspace(tmp_path / "ws")
-    record = ws.save_model(model, "m", dataset="digits")
+    record = save_model(ws, model, "m", dataset="digits")
     path = tmp_path / "copy.keras"
     path.write_bytes(exports.model_bytes(ws, record))
     assert fingerprint(load_model(path)) == record.fingerprint

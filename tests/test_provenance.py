@@ -43,10 +43,10 @@ def test_hashes(tmp_path):
 
 
 def test_pipeline_results_record_what_they_were_made_from(tmp_path, model, digits):
-    from featlib.models import fingerprint
+    from featlib.models import fingerprint, save_model
 
     ws = Workspace(tmp_path / "ws")
-    record = ws.save_model(model, "m", dataset="digits", meta={"dataset_fingerprint": digits.fingerprint, "seed": 3})
+    record = save_model(ws, model, "m", dataset="digits", meta={"dataset_fingerprint": digits.fingerprint, "seed": 3})
     _, key = pipeline.representation(ws, model, record.fingerprint, digits, "test", "dense_1", "function", model_id=record.id)
     made = ws.get_item("representation", key).provenance
     assert made["model_fingerprint"] == fingerprint(model) and made["dataset_fingerprint"] == digits.fingerprint

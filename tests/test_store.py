@@ -64,7 +64,7 @@ def test_default_root_without_env_is_local_workspace(tmp_path, monkeypatch):
 
 def test_save_list_get_load_model_roundtrip(workspace):
     model = tiny_model(0)
-    record = workspace.save_model(
+    record = models.save_model(workspace, 
         model, "  demo ", dataset="digits", test_accuracy=0.9, input_scale="0-255", meta={"epochs": 2}
     )
     assert record.name == "demo"
@@ -90,9 +90,9 @@ def test_save_list_get_load_model_roundtrip(workspace):
 def test_save_model_same_name_gets_unique_name_and_keeps_first(workspace):
     first, second, third = tiny_model(1), tiny_model(2), tiny_model(3)
     assert not weights_equal(first, second)
-    r1 = workspace.save_model(first, "demo", dataset="digits")
-    r2 = workspace.save_model(second, "demo", dataset="digits")
-    r3 = workspace.save_model(third, "demo", dataset="digits")
+    r1 = models.save_model(workspace, first, "demo", dataset="digits")
+    r2 = models.save_model(workspace, second, "demo", dataset="digits")
+    r3 = models.save_model(workspace, third, "demo", dataset="digits")
     assert (r1.name, r2.name, r3.name) == ("demo", "demo-2", "demo-3")
     assert len({r1.id, r2.id, r3.id}) == 3 and len({r1.path, r2.path, r3.path}) == 3
     assert weights_equal(workspace.load_model("demo"), first)
@@ -104,13 +104,13 @@ def test_save_model_same_name_gets_unique_name_and_keeps_first(workspace):
 
 def test_save_model_refuses_empty_name(workspace):
     with pytest.raises(ValueError, match="cannot be empty"):
-        workspace.save_model(tiny_model(0), "   ", dataset="digits")
+        models.save_model(workspace, tiny_model(0), "   ", dataset="digits")
     assert workspace.list_models() == []
 
 
 def test_get_model_unknown_lists_names(workspace):
-    workspace.save_model(tiny_model(0), "alpha", dataset="digits")
-    workspace.save_model(tiny_model(1), "beta", dataset="digits")
+    models.save_model(workspace, tiny_model(0), "alpha", dataset="digits")
+    models.save_model(workspace, tiny_model(1), "beta", dataset="digits")
     with pytest.raises(WorkspaceError, match=r"No such model: gamma\. The workspace holds: \['beta', 'alpha'\]"):
         workspace.get_model("gamma")
     with pytest.raises(WorkspaceError, match="No such model"):
@@ -119,7 +119,7 @@ def test_get_model_unknown_lists_names(workspace):
 
 
 def test_stray_files_are_not_listed(workspace):
-    record = workspace.save_model(tiny_model(0), "demo", dataset="digits")
+    record = models.save_model(workspace, tiny_model(0), "demo", dataset="digits")
     models_dir = workspace.root / "models"
     (models_dir / ".tmp-abc123.keras").write_bytes(b"half-written")
     tiny_model(1).save(models_dir / "not-indexed.keras")
@@ -234,8 +234,8 @@ def test_usage_counts(workspace, digits):
     assert set(empty) == {"models", "datasets", "representations", "embeddings", "bytes"}
     assert [empty[k] for k in ("models", "datasets", "representations", "embeddings")] == [0, 0, 0, 0]
     assert empty["bytes"] > 0  # the index itself
-    workspace.save_model(tiny_model(0), "a", dataset="digits")
-    workspace.save_model(tiny_model(1), "a", dataset="digits")
+    models.save_model(workspace, tiny_model(0), "a", dataset="digits")
+    models.save_model(workspace, tiny_model(1), "a", dataset="digits")
     workspace.save_dataset(digits)
     workspace.save_array("representation", "r1", np.zeros((5, 4), "float32"))
     workspace.save_array("representation", "r2", np.zeros((5, 4), "float32"))
@@ -261,7 +261,7 @@ def test_model_file_is_removed_when_its_index_write_fails(workspace, monkeypatch
 
     monkeypatch.setattr(Workspace, "_write", locked)
     with pytest.raises(sqlite3.OperationalError, match="locked"):
-        workspace.save_model(tiny_model(0), "demo", dataset="digits")
+        models.save_model(workspace, tiny_model(0), "demo", dataset="digits")
     monkeypatch.undo()
     assert workspace.list_models() == []
     assert list((workspace.root / "models").iterdir()) == []  # no orphan, no temp
@@ -280,7 +280,7 @@ def test_model_file_is_kept_when_the_failure_comes_after_the_commit(workspace, m
 
     monkeypatch.setattr(Workspace, "_write", interrupted_after_commit)
     with pytest.raises(KeyboardInterrupt):
-        workspace.save_model(tiny_model(0), "demo", dataset="digits")
+        models.save_model(workspace, tiny_model(0), "demo", dataset="digits")
     monkeypatch.undo()
     (record,) = workspace.list_models()
     assert weights_equal(workspace.load_model(record), tiny_model(0))
@@ -305,7 +305,7 @@ def test_temporary_files_get_usual_permissions_and_every_index_write_goes_throug
 
     monkeypatch.setattr(Workspace, "_write", counting)
     ws = Workspace(tmp_path / "ws")  # the schema
-    ws.save_model(tiny_model(0), "demo", dataset="digits")
+    models.save_model(ws, tiny_model(0), "demo", dataset="digits")
     ws.save_array("embedding", "e", np.zeros((3, 3)))
     assert len(calls) == 3
 
@@ -379,7 +379,7 @@ def test_an_old_index_gains_the_new_columns_and_keeps_its_rows(tmp_path):
 
 
 def _model_with_results(ws: Workspace, name: str, seed: int, creator: str):
-    record = ws.save_model(tiny_model(seed), name, dataset="digits", creator=creator, meta={"dataset_fingerprint": "dsfp"})
+    record = models.save_model(ws, tiny_model(seed), name, dataset="digits", creator=creator, meta={"dataset_fingerprint": "dsfp"})
     rep = f"rep/{record.fingerprint}/dsfp/train/dense/function/0-1"
     emb = f"emb/{rep}/sample=None/seed=0/umap-n_neighbors=15-min_dist=0.1"
     ws.save_array("representation", rep, np.ones((5, 3), "float32"), model_id=record.id, creator=creator)
@@ -402,7 +402,7 @@ def test_items_list_who_made_what_from_what_and_its_size(workspace):
 
 def test_rename_and_note_and_name_clash(workspace):
     a, rep, _ = _model_with_results(workspace, "a", 0, "alice")
-    workspace.save_model(tiny_model(1), "b", dataset="digits")
+    models.save_model(workspace, tiny_model(1), "b", dataset="digits")
     workspace.rename("model", a.id, "  renamed ")
     workspace.set_note("model", a.id, "the good one")
     got = workspace.get_model(a.id)
@@ -445,8 +445,8 @@ def test_deleting_a_representation_removes_its_maps_only(workspace):
 
 def test_a_model_twin_keeps_the_shared_results(workspace):
     model = tiny_model(0)
-    a = workspace.save_model(model, "a", dataset="digits")
-    b = workspace.save_model(model, "b", dataset="digits")
+    a = models.save_model(workspace, model, "a", dataset="digits")
+    b = models.save_model(workspace, model, "b", dataset="digits")
     rep = f"rep/{a.fingerprint}/dsfp/train/dense/function/0-1"
     workspace.save_array("representation", rep, np.ones((2, 2)), model_id=a.id)
     workspace.delete("model", a.id)
@@ -460,7 +460,7 @@ def test_deleting_a_dataset_in_use_is_refused(workspace):
     rng = np.random.default_rng(0)
     data = from_arrays(rng.integers(0, 255, (40, 4, 4), dtype=np.uint8), np.arange(40) % 2, "upload:tiny")
     fp = workspace.save_dataset(data, creator="carol")
-    workspace.save_model(tiny_model(0), "uses-it", dataset=data.name, meta={"dataset_fingerprint": fp})
+    models.save_model(workspace, tiny_model(0), "uses-it", dataset=data.name, meta={"dataset_fingerprint": fp})
     with pytest.raises(store.InUseError, match="in use by 1 item.*model uses-it"):
         workspace.delete("dataset", fp)
     assert workspace.load_dataset(fp).fingerprint == fp

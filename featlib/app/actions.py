@@ -94,8 +94,9 @@ def train_seed_mlp(
     chart.empty()
     meta = {"optimizer": optimizer, "learning_rate": learning_rate, "batch_size": int(batch_size),
             "hidden": list(hidden), "dataset_fingerprint": dataset.fingerprint}  # fmt: skip
-    record = resources.workspace().save_model(
-        model, name or "mlp", dataset=dataset.name, test_accuracy=result.test_accuracy, creator=identity.current_user(),
+    record = models.save_model(
+        resources.workspace(), model, name or "mlp", dataset=dataset.name, test_accuracy=result.test_accuracy,
+        creator=identity.current_user(),
         meta={**meta, "history": result.history, "epochs": int(epochs), "seconds": result.seconds,
               "checkpoint_epochs": list(checkpoint_epochs)},
     )  # fmt: skip
@@ -136,8 +137,9 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
     except Exception as error:  # a model whose forward pass fails on the data
         st.error(widgets.plain(f"The model failed on {dataset.name}'s images: {type(error).__name__}: {str(error)[:300]}"))
         return
-    record = resources.workspace().save_model(
-        model, name or "uploaded", dataset=dataset.name, test_accuracy=accuracy, input_scale=scale,
+    record = models.save_model(
+        resources.workspace(), model, name or "uploaded", dataset=dataset.name, test_accuracy=accuracy,
+        input_scale=scale,
         creator=identity.current_user(),
         meta={"uploaded_file": upload.name, "dataset_fingerprint": dataset.fingerprint},
     )  # fmt: skip

@@ -1,0 +1,71 @@
+"""The workspace: models and computed arrays on disk, indexed in SQLite.
+
+Layout of a workspace folder (default ``./workspace``, or the environment
+variable ``FEATLIB_WORKSPACE``)::
+
+    index.sqlite          the index (WAL mode): models, artifacts and jobs
+    models/<id>.keras     saved models
+    datasets/<fp>.npz     uploaded datasets, by fingerprint
+    arrays/<kind>/<h>.npy representations and embeddings, by key digest
+    numba-cache/          umap-learn's compiled code (see featlib.embed.enable_numba_cache)
+
+Every item in the index records who made it (``creator``: the name a user set
+in the dashboard, the login name, or the CLI's ``$USER``), a free-text
+``note``, and in its ``meta`` a ``provenance`` dict (fingerprints, library
+versions, parameters, seed; see :mod:`featlib.provenance`). Models and
+datasets can be renamed (names stay unique); representations and maps get a
+``title``. Deleting a model deletes the representations and maps made from it
+(files and index rows) and nothing else. Indexes written by older versions
+gain the new columns (``ALTER TABLE``) and tables (``jobs``) when the workspace is opened.
+
+Every file is written to a temporary name (``.tmp-<random><suffix>`` in the
+same folder), flushed to disk (``fsync``) and renamed over its final name, and
+entered in the index only once complete, so a crash (even ``SIGKILL`` or a
+power cut) leaves no half-written item listed: only what the index lists is
+ever shown or loaded, and the index lists only complete files.
+
+All index writes (jobs included) go through :meth:`Workspace._write`, one ``BEGIN IMMEDIATE``
+transaction each; the index is in WAL mode with a 30-second busy timeout, so
+several threads and processes (the server's sessions, the CLI) can read while
+one writes. A model saved under a name already taken gets ``name-2``,
+``name-3``, ... chosen inside that transaction, so concurrent saves never
+overwrite one another.
+
+What a crash can leave behind, and what happens to it:
+
+- a temporary file (``.tmp-*``): never listed. While a writer works on one it
+  holds an exclusive ``flock`` on it, released by the kernel when the writer
+  exits or is killed. :meth:`Workspace.clean_temporary_files` removes those no
+  live writer holds and last modified more than ten minutes ago (the age
+  guards writers on file systems where locks are not shared, such as some
+  network mounts); opening a workspace runs it.
+- a complete file renamed into place whose index entry was never written (a
+  kill between the rename and the commit): never listed, and kept (a model's
+  file is removed when its index write fails with an exception).
+
+The store knows nothing of Keras beyond loading a saved file: a model is saved
+by :func:`featlib.models.save_model`, which serialises it and hands the file
+to :meth:`Workspace.save_model_file`.
+
+Modules (one job each):
+
+- :mod:`~featlib.store.files`: the workspace folder, atomic writes, temporary-file cleaning;
+- :mod:`~featlib.store.index`: the SQLite schema, migrations and the one writer;
+- :mod:`~featlib.store.records`: the records listed (``ModelRecord``, ``Item``) and the errors;
+- :mod:`~featlib.store.saved_models`, :mod:`~featlib.store.saved_datasets`,
+  :mod:`~featlib.store.arrays`: each kind of content, its files and rows;
+- :mod:`~featlib.store.catalog`: the shared listing, renames, notes, deletes;
+- :mod:`~featlib.store.jobs`: the job table (``workspace.jobs``);
+- :mod:`~featlib.store.workspace`: :class:`Workspace`, made of those parts.
+"""
+
+from featlib.store.files import STALE_TEMP_SECONDS, TEMP_PREFIX, WORKSPACE_ENV, default_root, write_atomically
+from featlib.store.jobs import FINISHED, JOB_STATUSES, JobIndex, JobRow
+from featlib.store.records import ARRAY_KINDS, ITEM_KINDS, InUseError, Item, ModelRecord, NameClashError, WorkspaceError
+from featlib.store.workspace import Workspace
+
+__all__ = [
+    "ARRAY_KINDS", "FINISHED", "ITEM_KINDS", "JOB_STATUSES", "STALE_TEMP_SECONDS", "TEMP_PREFIX", "WORKSPACE_ENV",
+    "InUseError", "Item", "JobIndex", "JobRow", "ModelRecord", "NameClashError", "Workspace", "WorkspaceError",
+    "default_root", "write_atomically",
+]  # fmt: skip

@@ -1,0 +1,241 @@
+"""The shared listing: every item, and renaming, notes, claiming and deleting them."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from featlib.store.files import file_bytes
+from featlib.store.index import IndexedFolder, now
+from featlib.store.records import ARRAY_KINDS, ITEM_KINDS, InUseError, Item, ModelRecord, NameClashError, WorkspaceError
+
+
+class Catalog(IndexedFolder):
+    """Listing, renaming, notes and deleting across kinds (a part of :class:`~featlib.store.Workspace`)."""
+
+    if TYPE_CHECKING:  # provided by ModelStore in the Workspace
+
+        def get_model(self, name_or_id: str) -> ModelRecord: ...
+
+    def items(self) -> list[Item]:
+        """Every model, dataset upload, representation and map, newest first."""
+        with self._connect() as db:
+            models = db.execute("SELECT * FROM models").fetchall()
+            datasets = db.execute("SELECT * FROM datasets").fetchall()
+            artifacts = db.execute("SELECT * FROM artifacts").fetchall()
+        items = [self._model_item(ModelRecord.from_row(row)) for row in models]
+        items += [self._dataset_item(dict(row)) for row in datasets]
+        names = {row["id"]: row["name"] for row in models}
+        names.update({row["fingerprint"]: row["name"] for row in datasets})
+        for row in artifacts:  # representations name their dataset; maps are named after them
+            meta = json.loads(row["meta"] or "{}")
+            if meta.get("dataset") and row["key"].count("/") >= 6:
+                names.setdefault(row["key"].split("/")[2], meta["dataset"])
+        items += [_artifact_item(dict(row), names) for row in artifacts]
+        return sorted(items, key=lambda item: item.created, reverse=True)
+
+    def _model_item(self, record: ModelRecord) -> Item:
+        params = {k: v for k, v in record.meta.items() if k not in ("history", "provenance")}
+        return Item(
+            "model", record.id, record.name, record.creator, record.created,
+            f"{record.dataset} · {record.architecture}", params, file_bytes(self.root / record.path),
+            record.test_accuracy, None, record.note, record.id, record.meta.get("provenance", {}),
+        )  # fmt: skip
+
+    def _dataset_item(self, row: dict) -> Item:
+        meta = json.loads(row["meta"] or "{}")
+        return Item(
+            "dataset", row["fingerprint"], row["name"], row["creator"], row["created"], row["summary"],
+            {k: v for k, v in meta.items() if k != "provenance"}, file_bytes(self.root / row["path"]),
+            None, None, row["note"], None, meta.get("provenance", {}),
+        )  # fmt: skip
+
+    def get_item(self, kind: str, ident: str) -> Item:
+        """One item of :meth:`items` by kind and id (model id or name, fingerprint, key)."""
+        if kind == "model":
+            return self._model_item(self.get_model(ident))
+        if kind in ARRAY_KINDS:  # one row, and the names it mentions
+            with self._connect() as db:
+                row = db.execute("SELECT * FROM artifacts WHERE key = ? AND kind = ?", (ident, kind)).fetchone()
+                names = dict(db.execute("SELECT id, name FROM models").fetchall())
+                names.update(dict(db.execute("SELECT fingerprint, name FROM datasets").fetchall()))
+            if row is not None:
+                return _artifact_item(dict(row), names)
+        for item in self.items():
+            if item.kind == kind and item.id == ident:
+                return item
+        raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
+
+    def set_note(self, kind: str, ident: str, note: str) -> None:
+        """Sets the free-text note of an item."""
+        table, column = _table_of(kind)
+        with self._write() as db:
+            done = db.execute(f"UPDATE {table} SET note = ? WHERE {column} = ?", (note.strip(), ident)).rowcount
+        if not done:
+            raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
+
+    def rename(self, kind: str, ident: str, new_name: str) -> None:
+        """Renames a model or dataset upload, or titles a representation or map.
+
+        Raises:
+            ValueError: an empty name.
+            NameClashError: another item of the same kind has that name.
+            WorkspaceError: no such item.
+        """
+        new_name = new_name.strip()
+        if not new_name:
+            raise ValueError(f"A {kind} name cannot be empty; got {new_name!r}.")
+        table, column = _table_of(kind)
+        name_column = "title" if kind in ARRAY_KINDS else "name"
+        with self._write() as db:
+            clash = db.execute(
+                f"SELECT {column} FROM {table} WHERE {name_column} = ? AND {column} != ?", (new_name, ident)
+            ).fetchone()
+            if clash is not None:
+                raise NameClashError(
+                    f"Another {kind} is already named {new_name!r} ({clash[0]}); choose another name."
+                )
+            if kind == "dataset":  # the summary starts with the name: "upload:x: 240 train + ..."
+                row = db.execute("SELECT name, summary FROM datasets WHERE fingerprint = ?", (ident,)).fetchone()
+                if row is not None and row["summary"].startswith(row["name"] + ":"):
+                    summary = new_name + row["summary"][len(row["name"]) :]
+                    db.execute("UPDATE datasets SET summary = ? WHERE fingerprint = ?", (summary, ident))
+            done = db.execute(f"UPDATE {table} SET {name_column} = ? WHERE {column} = ?", (new_name, ident)).rowcount
+        if not done:
+            raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
+
+    def derived_from(self, kind: str, ident: str) -> list[Item]:
+        """What deleting the item would delete with it (maps of a representation, results of a model)."""
+        items = self.items()
+        if kind == "model":
+            record = self.get_model(ident)
+            return [i for i in items if i.kind in ARRAY_KINDS and i.model_id == record.id]
+        if kind == "representation":
+            return [i for i in items if i.kind == "embedding" and i.id.startswith(f"emb/{ident}/")]
+        return []
+
+    def users_of_dataset(self, fingerprint: str) -> list[str]:
+        """The models and results made from an uploaded dataset, as one-line descriptions."""
+        users = []
+        for item in self.items():
+            from_it = (item.kind == "model" and item.parameters.get("dataset_fingerprint") == fingerprint) or (
+                item.kind in ARRAY_KINDS and f"/{fingerprint}/" in item.id
+            )
+            if from_it:
+                users.append(f"{item.kind} {item.name}")
+        return users
+
+    def delete(self, kind: str, ident: str) -> list[str]:
+        """Deletes an item and what was made from it (files and index rows), nothing else.
+
+        - a model: its file and its representations and maps (results shared
+          with another model of the same fingerprint are handed to it instead);
+        - a representation: it and its maps; a map: itself;
+        - a dataset upload: refused while models or results made from it remain.
+
+        Returns:
+            The descriptions of what was deleted.
+
+        Raises:
+            InUseError: a dataset that is still used.
+            WorkspaceError: no such item.
+        """
+        if kind == "dataset":
+            users = self.users_of_dataset(ident)
+            if users:
+                raise InUseError(
+                    f"The dataset {ident} is in use by {len(users)} item(s): {', '.join(users[:5])}"
+                    f"{' …' if len(users) > 5 else ''}. Delete those first."
+                )
+        files: list[str] = []
+        deleted: list[str] = []
+        with self._write() as db:
+            if kind == "model":
+                row = db.execute("SELECT * FROM models WHERE id = ? OR name = ?", (ident, ident)).fetchone()
+                if row is None:
+                    raise WorkspaceError(f"No such model: {ident}. It may have been deleted by another user.")
+                twin = db.execute(
+                    "SELECT id FROM models WHERE fingerprint = ? AND id != ?", (row["fingerprint"], row["id"])
+                ).fetchone()
+                if twin is not None:  # the same weights under another name: it keeps the results
+                    db.execute("UPDATE artifacts SET model_id = ? WHERE model_id = ?", (twin["id"], row["id"]))
+                derived = db.execute("SELECT key, path FROM artifacts WHERE model_id = ?", (row["id"],)).fetchall()
+                db.execute("DELETE FROM artifacts WHERE model_id = ?", (row["id"],))
+                db.execute("DELETE FROM models WHERE id = ?", (row["id"],))
+                db.execute("INSERT OR REPLACE INTO deleted_models (id, deleted) VALUES (?, ?)", (row["id"], now()))
+                files += [row["path"]] + [r["path"] for r in derived]
+                deleted += [f"model {row['name']}"] + [r["key"] for r in derived]
+            elif kind in ARRAY_KINDS:
+                prefix = f"emb/{ident}/" if kind == "representation" else None
+                rows = [
+                    r for r in db.execute("SELECT key, path FROM artifacts WHERE key = ? OR key LIKE 'emb/%'", (ident,))
+                    if r["key"] == ident or (prefix and r["key"].startswith(prefix))
+                ]
+                if not any(r["key"] == ident for r in rows):
+                    raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
+                db.executemany("DELETE FROM artifacts WHERE key = ?", [(r["key"],) for r in rows])
+                files += [r["path"] for r in rows]
+                deleted += [r["key"] for r in rows]
+            elif kind == "dataset":
+                row = db.execute("SELECT * FROM datasets WHERE fingerprint = ?", (ident,)).fetchone()
+                if row is None:
+                    raise WorkspaceError(f"No such dataset: {ident}. It may have been deleted by another user.")
+                db.execute("DELETE FROM datasets WHERE fingerprint = ?", (ident,))
+                files.append(row["path"])
+                deleted.append(f"dataset {row['name']}")
+            else:
+                raise ValueError(f"Unknown item kind: {kind!r}. Choose one of {list(ITEM_KINDS)}.")
+        # Rows first, files after: a crash in between leaves unlisted files, never listed missing ones.
+        for relative in files:
+            (self.root / relative).unlink(missing_ok=True)
+        return deleted
+
+    def claim(self, kind: str, ident: str, creator: str) -> None:
+        """Records ``creator`` as the maker of an item that has none yet (results made by the pipeline)."""
+        table, column = _table_of(kind)
+        if creator.strip():
+            with self._write() as db:
+                db.execute(f"UPDATE {table} SET creator = ? WHERE {column} = ? AND creator = ''", (creator.strip(), ident))
+
+
+def _table_of(kind: str) -> tuple[str, str]:
+    if kind == "model":
+        return "models", "id"
+    if kind == "dataset":
+        return "datasets", "fingerprint"
+    if kind in ARRAY_KINDS:
+        return "artifacts", "key"
+    raise ValueError(f"Unknown item kind: {kind!r}. Choose one of {list(ITEM_KINDS)}.")
+
+
+def _artifact_item(row: dict, names: dict[str, str]) -> Item:
+    """A representation or map as a listing entry; what it was made from is read from its key.
+
+    ``names`` maps model ids and dataset fingerprints to their names.
+    """
+    meta = json.loads(row["meta"] or "{}")
+    key = row["key"]
+    rep_key = key.split("/sample=")[0][len("emb/"):] if row["kind"] == "embedding" else key
+    parts = rep_key.split("/")
+    params: dict = {}
+    if len(parts) >= 7:
+        _, model_fp, dataset_fp, split, layer, method, scale = parts[:7]
+        params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split,
+                  "layer": layer, "method": method, "input_scale": scale}  # fmt: skip
+        made_from = f"{names.get(dataset_fp, dataset_fp)} {split} · {layer} · {method}"
+        if row["model_id"] in names:
+            made_from += f" · model {names[row['model_id']]}"
+    else:
+        layer, made_from = "?", rep_key
+    if row["kind"] == "embedding":
+        for part in key[len("emb/" + rep_key) :].strip("/").split("/"):
+            for pair in part.split("-"):
+                if "=" in pair:
+                    name, value = pair.split("=", 1)
+                    params[name] = value
+    reducer = key.rsplit("/", 1)[-1].split("-", 1)[0].upper() if row["kind"] == "embedding" else ""
+    default_name = f"{layer} outputs" if row["kind"] == "representation" else f"{reducer} map of {layer}"
+    return Item(
+        row["kind"], key, row["title"] or default_name, row["creator"], row["created"], made_from, params,
+        int(row["bytes"]), None, meta.get("knn_accuracy"), row["note"], row["model_id"], meta.get("provenance", {}),
+    )  # fmt: skip

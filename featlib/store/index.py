@@ -1,0 +1,156 @@
+"""The SQLite index of a workspace: the one owner of its schema and of its writes.
+
+Every write goes through :meth:`IndexedFolder._write`, one ``BEGIN IMMEDIATE``
+transaction each; the index is in WAL mode with a 30-second busy timeout, so
+several threads and processes can read while one writes. Indexes written by
+older versions gain new tables and columns when opened (:func:`create_schema`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    dataset TEXT NOT NULL,
+    architecture TEXT NOT NULL,
+    test_accuracy REAL,
+    input_scale TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS datasets (
+    fingerprint TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    path TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    model_id TEXT,
+    path TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    created TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS deleted_models (
+    id TEXT PRIMARY KEY,
+    deleted TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    title TEXT NOT NULL DEFAULT '',
+    creator TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL,
+    progress REAL NOT NULL DEFAULT 0,
+    progress_text TEXT NOT NULL DEFAULT '',
+    queued_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT,
+    error TEXT NOT NULL DEFAULT '',
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs (key);
+"""
+
+# Columns added after the first release: added to older indexes when opened.
+ADDED_COLUMNS = {
+    "models": {"creator": "TEXT NOT NULL DEFAULT ''", "note": "TEXT NOT NULL DEFAULT ''"},
+    "datasets": {"creator": "TEXT NOT NULL DEFAULT ''", "note": "TEXT NOT NULL DEFAULT ''",
+                 "meta": "TEXT NOT NULL DEFAULT '{}'"},
+    "artifacts": {"creator": "TEXT NOT NULL DEFAULT ''", "note": "TEXT NOT NULL DEFAULT ''",
+                  "title": "TEXT NOT NULL DEFAULT ''"},
+}  # fmt: skip
+
+
+def now() -> str:
+    """The current UTC time as recorded in the index (ISO 8601, seconds)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class IndexedFolder:
+    """A folder with an SQLite index; every part of :class:`~featlib.store.Workspace` builds on it.
+
+    Holds ``root`` and ``index_path``, opens connections (:meth:`_connect`)
+    and is the one place that writes the index (:meth:`_write`).
+    """
+
+    root: Path
+    index_path: Path
+
+    def _open_index(self) -> None:
+        """Puts the index in WAL mode and creates or migrates its schema."""
+        with self._connect() as db:
+            set_wal(db)
+        with self._write() as db:
+            create_schema(db)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.index_path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+            yield db
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """The one place that writes the index: an immediate transaction."""
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+
+def create_schema(db: sqlite3.Connection) -> None:
+    """Creates the tables and indexes of :data:`SCHEMA` that are missing, then the missing columns."""
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    add_missing_columns(db)
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Adds the columns of :data:`ADDED_COLUMNS` that an older index lacks."""
+    for table, columns in ADDED_COLUMNS.items():
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        for name, definition in columns.items():
+            if name not in present:
+                db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+
+
+def set_wal(db: sqlite3.Connection, tries: int = 50) -> None:
+    """Puts the index in WAL mode (kept in the file; a no-op once done).
+
+    Processes opening a new workspace at the same moment may find the switch
+    locked by one another; SQLite does not always wait for it, so retry.
+    """
+    for attempt in range(tries):
+        try:
+            db.execute("PRAGMA journal_mode=WAL").fetchone()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == tries - 1:
+                raise
+            time.sleep(0.1)

@@ -1,0 +1,72 @@
+"""What the workspace lists (models, items), the kinds of items, and its errors."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+ARRAY_KINDS = ("representation", "embedding")
+ITEM_KINDS = ("model", "dataset") + ARRAY_KINDS
+
+
+class WorkspaceError(LookupError):
+    """An item the workspace does not hold."""
+
+
+class NameClashError(ValueError):
+    """A rename to a name another item of the same kind already has."""
+
+
+class InUseError(ValueError):
+    """A delete refused because other items were made from the item."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One entry of the workspace listing (a model, dataset upload, representation or map)."""
+
+    kind: str  # one of ITEM_KINDS
+    id: str  # model id, dataset fingerprint, or array key
+    name: str
+    creator: str
+    created: str
+    made_from: str  # one line: dataset, layer, method, ...
+    parameters: dict
+    bytes: int
+    test_accuracy: float | None
+    knn_accuracy: float | None
+    note: str
+    model_id: str | None
+    provenance: dict
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    """One saved model as listed in the index."""
+
+    id: str
+    name: str
+    dataset: str
+    architecture: str
+    test_accuracy: float | None
+    input_scale: str
+    fingerprint: str
+    path: str
+    created: str
+    meta: dict
+    creator: str = ""
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        """A one-line label for pickers: name, dataset, accuracy."""
+        acc = "" if self.test_accuracy is None else f", test acc {self.test_accuracy:.3f}"
+        return f"{self.name} ({self.dataset}{acc})"
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> "ModelRecord":
+        """The record of a ``models`` row."""
+        values = dict(row)
+        values["meta"] = json.loads(values["meta"] or "{}")
+        return cls(**values)

@@ -1,0 +1,153 @@
+"""Saved models: ``models/<id>.keras`` files and their ``models`` rows.
+
+The store keeps model files without knowing how they are made: Keras-specific
+saving (serialising, fingerprinting) is :func:`featlib.models.save_model`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+from featlib import provenance
+from featlib.store.files import write_atomically
+from featlib.store.index import IndexedFolder, now
+from featlib.store.records import ModelRecord, WorkspaceError
+
+if TYPE_CHECKING:
+    import keras
+
+
+class ModelStore(IndexedFolder):
+    """Saving, listing, finding and loading models (a part of :class:`~featlib.store.Workspace`)."""
+
+    def save_model_file(
+        self,
+        data: bytes | Callable[[Path], None],
+        name: str,
+        *,
+        fingerprint: str,
+        architecture: str,
+        dataset: str,
+        test_accuracy: float | None = None,
+        input_scale: str = "0-1",
+        meta: dict | None = None,
+        creator: str = "",
+    ) -> ModelRecord:
+        """Stores a serialised ``.keras`` model atomically and lists it under a unique name.
+
+        Args:
+            data: the file's bytes, or a function that writes the file at the
+                path it is given (such as ``model.save``), so a large model
+                need not be held in memory twice.
+            name: the name wanted; when taken, ``name-2``, ``name-3``, ... is
+                used instead (chosen inside the index transaction): nothing
+                saved earlier is overwritten.
+            fingerprint: the model's fingerprint (:func:`featlib.models.fingerprint`).
+            architecture: its one-line summary (:func:`featlib.models.architecture_summary`).
+            dataset, test_accuracy, input_scale, meta, creator: recorded as given;
+                ``meta["provenance"]`` is completed with the fingerprint and the
+                library versions.
+
+        Raises:
+            ValueError: an empty name.
+        """
+        name = name.strip()
+        if not name:
+            raise ValueError("A model name cannot be empty.")
+        model_id = uuid.uuid4().hex[:12]
+        relative = f"models/{model_id}.keras"
+        write = data if callable(data) else (lambda tmp: tmp.write_bytes(data))
+        write_atomically(self.root / relative, write)
+        row = dict(
+            id=model_id,
+            dataset=dataset,
+            architecture=architecture,
+            test_accuracy=None if test_accuracy is None else float(test_accuracy),
+            input_scale=input_scale,
+            fingerprint=fingerprint,
+            path=relative,
+            created=now(),
+            creator=creator.strip(),
+        )
+        meta = dict(meta or {})
+        meta["provenance"] = provenance.describe(
+            model_fingerprint=row["fingerprint"], dataset_fingerprint=meta.get("dataset_fingerprint"),
+            parameters={k: v for k, v in meta.items() if k not in ("history", "provenance")},
+            seed=meta.get("seed"), base=meta.get("provenance"),
+        )  # fmt: skip
+        row["meta"] = json.dumps(meta)
+        try:
+            with self._write() as db:
+                taken = {r[0] for r in db.execute("SELECT name FROM models")}
+                row["name"] = _unique_name(name, taken)
+                db.execute(
+                    f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                    tuple(row.values()),
+                )
+        except BaseException:
+            self._remove_unlisted(model_id, relative)
+            raise
+        return self.get_model(model_id)
+
+    def _remove_unlisted(self, model_id: str, relative: str) -> None:
+        """Removes a model file whose index write failed, unless the index lists it after all."""
+        with contextlib.suppress(Exception):  # cannot tell: keep the file, it harms nothing
+            with self._connect() as db:
+                listed = db.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone()
+            if listed is None:
+                (self.root / relative).unlink(missing_ok=True)
+
+    def list_models(self) -> list[ModelRecord]:
+        """Every saved model, newest first."""
+        with self._connect() as db:
+            rows = db.execute("SELECT * FROM models ORDER BY created DESC, rowid DESC").fetchall()
+        return [ModelRecord.from_row(row) for row in rows]
+
+    def get_model(self, name_or_id: str) -> ModelRecord:
+        """The record of a model by name or id.
+
+        Raises:
+            WorkspaceError: naming the models the workspace holds.
+        """
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT * FROM models WHERE name = ? OR id = ? ORDER BY name = ? DESC",
+                (name_or_id, name_or_id, name_or_id),
+            ).fetchone()
+        if row is None:
+            names = [m.name for m in self.list_models()]
+            raise WorkspaceError(f"No such model: {name_or_id}. The workspace holds: {names}.")
+        return ModelRecord.from_row(row)
+
+    def load_model(self, name_or_id: str | ModelRecord) -> "keras.Model":
+        """Loads a saved model with Keras (``safe_mode=True``, not compiled).
+
+        The workspace holds only files it wrote itself from models built here
+        or checked on upload (:func:`featlib.models.load_model`), so they are
+        read with Keras directly.
+
+        Raises:
+            WorkspaceError: no such model, or Keras cannot read its file.
+        """
+        import keras
+
+        record = name_or_id if isinstance(name_or_id, ModelRecord) else self.get_model(name_or_id)
+        try:
+            return keras.saving.load_model(self.root / record.path, compile=False, safe_mode=True)
+        except Exception as error:  # Keras raises many types for bad files.
+            lines = str(error).strip().splitlines()
+            reason = lines[0][:300] if lines else type(error).__name__
+            raise WorkspaceError(f"Keras could not load the model {record.name} ({record.path}): {reason}") from error
+
+
+def _unique_name(name: str, taken: set[str]) -> str:
+    if name not in taken:
+        return name
+    n = 2
+    while f"{name}-{n}" in taken:
+        n += 1
+    return f"{name}-{n}"

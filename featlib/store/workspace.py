@@ -1,0 +1,80 @@
+"""The :class:`Workspace`: a folder and its index, made of one part per kind of content."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from featlib.store import files
+from featlib.store.arrays import ArrayStore
+from featlib.store.catalog import Catalog
+from featlib.store.files import STALE_TEMP_SECONDS, default_root, folder_bytes
+from featlib.store.jobs import JobIndex
+from featlib.store.saved_datasets import DatasetStore
+from featlib.store.saved_models import ModelStore
+
+
+class Workspace(ModelStore, DatasetStore, ArrayStore, Catalog):
+    """A folder of models and cached arrays with an SQLite index.
+
+    Models (:class:`~featlib.store.saved_models.ModelStore`), dataset uploads
+    (:class:`~featlib.store.saved_datasets.DatasetStore`), arrays
+    (:class:`~featlib.store.arrays.ArrayStore`) and the shared listing
+    (:class:`~featlib.store.catalog.Catalog`) are its parts; ``jobs`` is the
+    job table (:class:`~featlib.store.jobs.JobIndex`). All of them write the
+    index through :meth:`_write` only.
+
+    Args:
+        root: the folder; created when missing. Defaults to :func:`default_root`.
+
+    Example:
+        >>> ws = Workspace("/tmp/ws")  # doctest: +SKIP
+        >>> record = featlib.models.save_model(ws, model, "demo", dataset="digits")  # doctest: +SKIP
+        >>> ws.load_model("demo")  # doctest: +SKIP
+    """
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.index_path = self.root / "index.sqlite"
+        self._open_index()
+        self.jobs = JobIndex(self)
+        with contextlib.suppress(OSError):  # a read-only workspace still opens
+            self.clean_temporary_files()
+
+    @property
+    def numba_cache(self) -> Path:
+        """Where umap-learn's compiled code is kept between processes."""
+        return self.root / "numba-cache"
+
+    def clean_temporary_files(self, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
+        """Removes temporary files left by writers that died (a crash, ``SIGKILL``).
+
+        A temporary file is removed when no live writer holds its lock and it
+        was last modified more than ``older_than`` seconds ago. Such files are
+        never listed whether or not they are removed; this only frees the disk.
+        Opening a workspace calls it with the default age (ten minutes).
+
+        Returns:
+            The files removed.
+        """
+        return files.clean_temporary_files(self.root, older_than)
+
+    def usage(self) -> dict[str, int]:
+        """Counts of models and arrays, and the bytes they use on disk.
+
+        Files may come and go while the folder is read (SQLite's ``-wal`` and
+        ``-shm`` files when connections close, temporary files renamed by
+        other sessions' saves): those are simply not counted.
+        """
+        with self._connect() as db:
+            kinds = dict(db.execute("SELECT kind, COUNT(*) FROM artifacts GROUP BY kind").fetchall())
+            models = db.execute("SELECT COUNT(*) FROM models").fetchone()[0]
+            datasets = db.execute("SELECT COUNT(*) FROM datasets").fetchone()[0]
+        return {
+            "models": models,
+            "datasets": datasets,
+            "representations": kinds.get("representation", 0),
+            "embeddings": kinds.get("embedding", 0),
+            "bytes": folder_bytes(self.root),
+        }

@@ -196,17 +196,29 @@ def stratified_sample(labels: np.ndarray, size: int | None, seed: int = 0) -> np
 
 
 class _TqdmProgress(io.StringIO):
-    """A file for tqdm whose ``bar_format`` is ``{n}/{total}``: parses the counts."""
+    """A file for tqdm whose ``bar_format`` is ``{n}/{total}``: parses the counts.
+
+    tqdm writes while it holds its process-wide lock and does not release it
+    when the write raises, so an exception out of ``progress`` would leave
+    every later tqdm bar (every later UMAP fit) waiting forever. The first
+    exception is kept in :attr:`error` instead, progress stops being
+    reported, and :func:`umap_embed` raises it once the fit has returned.
+    """
 
     _COUNTS = re.compile(r"(\d+)/(\d+)")
 
     def __init__(self, progress: Progress):
         super().__init__()
         self._progress = progress
+        self.error: BaseException | None = None
 
     def write(self, text: str) -> int:
-        for done, total in self._COUNTS.findall(text):
-            self._progress("layout", int(done), int(total))
+        if self.error is None:
+            try:
+                for done, total in self._COUNTS.findall(text):
+                    self._progress("layout", int(done), int(total))
+            except BaseException as error:  # noqa: BLE001  (raised after the fit, outside tqdm's lock)
+                self.error = error
         return len(text)
 
 
@@ -227,6 +239,8 @@ def umap_embed(
         params: the :class:`UMAPParams`.
         progress: optional ``progress(stage, done, total)``; stage is
             ``"neighbours"`` (once, at the start) then ``"layout"`` per epoch.
+            An exception it raises during the layout ends the reports and is
+            raised when the fit returns, never inside umap-learn's tqdm.
         knn_graph: a graph from :func:`nearest_neighbours` for the same
             points, ``n_neighbors`` and metric, to skip that step. From
             :data:`APPROXIMATE_FROM` points on, the graph is always made by
@@ -250,11 +264,13 @@ def umap_embed(
     if knn_graph is None and len(x) >= APPROXIMATE_FROM:
         knn_graph = _nearest_neighbours(x, params)
     tqdm_kwds = None
+    sink = None
     if progress:
         progress("neighbours", 0, 1)
+        sink = _TqdmProgress(progress)
         tqdm_kwds = {
             "disable": False,
-            "file": _TqdmProgress(progress),
+            "file": sink,
             "bar_format": "{n}/{total}\n",
             "mininterval": 0.25,
         }
@@ -275,7 +291,10 @@ def umap_embed(
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
         # A reused kNN graph carries no search index; featlib never calls transform.
         warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
-        return reducer.fit_transform(x).astype("float32")
+        coords = reducer.fit_transform(x).astype("float32")
+    if sink is not None and sink.error is not None:
+        raise sink.error
+    return coords
 
 
 def reduce_width(x: np.ndarray, params: UMAPParams) -> np.ndarray:

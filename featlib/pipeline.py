@@ -7,8 +7,6 @@ strings built from fingerprints; see :func:`representation_key`.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -21,6 +19,7 @@ from featlib.extract import Extractor
 from featlib.extract import Progress as ExtractProgress
 from featlib.models import adapt_images, predict_labels
 from featlib import provenance
+from featlib.lru import Bounded
 from featlib.store import Workspace
 
 if TYPE_CHECKING:
@@ -30,33 +29,9 @@ SPLITS = ("train", "test")
 KNN_CACHE_SIZE = 8
 
 
-class _KnnGraphs:
-    """A small in-process cache of kNN graphs, shared by every session.
-
-    A graph depends on the points, ``n_neighbors``, the metric and the PCA
-    width alone, so a map recomputed with another ``min_dist`` or seed skips
-    the nearest-neighbour search.
-    """
-
-    def __init__(self, size: int = KNN_CACHE_SIZE):
-        self._graphs: OrderedDict[str, tuple] = OrderedDict()
-        self._lock = threading.Lock()
-        self._size = size
-
-    def get(self, key: str, compute) -> tuple:
-        with self._lock:
-            if key in self._graphs:
-                self._graphs.move_to_end(key)
-                return self._graphs[key]
-        graph = compute()
-        with self._lock:
-            self._graphs[key] = graph
-            while len(self._graphs) > self._size:
-                self._graphs.popitem(last=False)
-        return graph
-
-
-knn_graphs = _KnnGraphs()
+knn_graphs: Bounded[tuple] = Bounded(KNN_CACHE_SIZE)
+"""kNN graphs by :func:`graph_key`, shared in this process: a map recomputed with another
+``min_dist`` or seed skips the nearest-neighbour search."""
 
 
 @dataclass(frozen=True)
@@ -117,15 +92,30 @@ def representation(
     x = adapt_images(images, model, input_scale)
     extractor = extractor or Extractor(model, layer, method)
     outputs = extractor(x, progress=progress)
-    workspace.save_array(
+    save_representation(workspace, key, outputs, dataset, split, layer, method, model_id)
+    return outputs, key
+
+
+def save_representation(
+    workspace: Workspace, key: str, outputs: np.ndarray, dataset: Dataset, split: str, layer: str, method: str,
+    model_id: str | None,
+) -> bool:  # fmt: skip
+    """Stores a layer's outputs ``(n, units)`` under ``key`` with their provenance; False when the model was deleted meanwhile."""
+    return workspace.save_array(
         "representation",
         key,
         outputs,
         model_id=model_id,
         meta={"dataset": dataset.name, "split": split, "layer": layer, "method": method,
               "provenance": provenance.for_key(key, {"dataset": dataset.name})},
-    )
-    return outputs, key
+    )  # fmt: skip
+
+
+def graph_key(rep_key: str, sample_size: int | None, sample_seed: int, params: ReducerParams) -> str:
+    """The key of the kNN graph a UMAP map of this sample uses (shared by maps that differ in ``min_dist`` or seed)."""
+    if not isinstance(params, UMAPParams):
+        return ""
+    return f"{rep_key}/sample={sample_size}/seed={sample_seed}/{params.n_neighbors}/{params.metric}/{params.pca_dims}"
 
 
 def embedding(
@@ -153,20 +143,20 @@ def embedding(
     points = outputs[indices]
     if not isinstance(params, UMAPParams):
         coords = reduce(points, params)
-        return _save_embedding(workspace, key, indices, coords, rep_key, model_id)
-    graph_key = f"{rep_key}/sample={sample_size}/seed={sample_seed}/{params.n_neighbors}/{params.metric}/{params.pca_dims}"
+        return save_embedding(workspace, key, indices, coords, rep_key, model_id)
     graph = None
     if len(points) >= APPROXIMATE_FROM:
         if progress:
             progress("neighbours", 0, 1)
-        graph = knn_graphs.get(graph_key, lambda: nearest_neighbours(points, params))
+        graph = knn_graphs.get(graph_key(rep_key, sample_size, sample_seed, params), lambda: nearest_neighbours(points, params))
     coords = reduce(points, params, progress=progress, knn_graph=graph)
-    return _save_embedding(workspace, key, indices, coords, rep_key, model_id)
+    return save_embedding(workspace, key, indices, coords, rep_key, model_id)
 
 
-def _save_embedding(
+def save_embedding(
     workspace: Workspace, key: str, indices: np.ndarray, coords: np.ndarray, rep_key: str, model_id: str | None
 ) -> Embedding:
+    """Stores a map: ``indices`` (int, positions in the split) and ``coords`` float ``(n, 2)``, under ``key``."""
     table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
     workspace.save_array("embedding", key, table, model_id=model_id,
                          meta={"rep": rep_key, "provenance": provenance.for_key(key)})

@@ -633,3 +633,17 @@ def make_all(folder: Path) -> dict[str, Path]:
     paths = {case.name: case.make(folder) for case in CASES}
     shutil.rmtree(folder / "savedmodel", ignore_errors=True)
     return paths
+
+
+def make_keras_memory_bomb(folder: Path, units: int = 24_000_000) -> Path:
+    """A few-KB ``.keras`` whose first Dense declares ``units`` units: building it needs ``64 × units`` float32 weights.
+
+    With the default 24 million units that is about 6 GB, which the allocator
+    grants on a 24 GB machine: the memory fills while Keras initialises the
+    kernel, past a small worker's limit (the issue's 19 KB upload reached 6 GB).
+    """
+
+    def mutate(config):
+        _dense(config)["config"]["units"] = units
+
+    return _craft_keras(folder, "memory-bomb", mutate)

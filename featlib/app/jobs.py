@@ -1,0 +1,117 @@
+"""Pages submit heavy work as jobs and watch it: live progress, place in the queue, a cancel button.
+
+The work runs on Dask workers (:mod:`featlib.jobs`); a page only waits and
+draws. A reload, a closed tab or another page stops the waiting, never the
+job: its result is stored by the server's :class:`~featlib.jobs.JobManager`,
+and a session that asks for the same key later attaches to the running job
+or finds the result.
+"""
+
+from __future__ import annotations
+
+import atexit
+from typing import Any, Callable, Mapping
+
+import streamlit as st
+
+from featlib import jobs
+from featlib.app import identity, resources, widgets
+from featlib.jobs.manager import describe
+from featlib.store import ModelRecord
+
+POLL_S = 0.3
+"""How often a waiting page redraws the job's progress."""
+_CANCELLED = "featlib.cancelled_jobs"
+
+
+@st.cache_resource(show_spinner="Starting the workers…")
+def manager() -> jobs.JobManager:
+    """The server's job manager on its Dask engine (a ``LocalCluster``, or ``$FEATLIB_SCHEDULER``), once per process.
+
+    The workers start warming up at once (Keras and umap-learn imported,
+    UMAP compiled), so the first map does not wait for that.
+    """
+    engine = jobs.Engine.start()
+    running = jobs.JobManager(engine, resources.workspace())
+    engine.warm_up()
+    atexit.register(engine.close)
+    return running
+
+
+def model_input(record: ModelRecord) -> jobs.Input:
+    """A saved model as a job input: its ``.keras`` bytes, sent to the cluster once per fingerprint."""
+    return jobs.Input(f"model/{record.fingerprint}", lambda: resources.workspace().model_bytes(record.id))
+
+
+def dataset_input(dataset) -> jobs.Input:
+    """A dataset as a job input, sent to the cluster once per fingerprint."""
+    return jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)
+
+
+def run(
+    spec: jobs.JobSpec,
+    inputs: Mapping[str, Any],
+    *,
+    label: str,
+    store: Callable[[Any], Any] | None = None,
+    on_update: Callable[[jobs.JobHandle], None] | None = None,
+    failure: str = "",
+) -> Any | None:
+    """Runs ``spec`` as a job (or attaches to the one running for its key) and waits, showing its progress.
+
+    Args:
+        spec, inputs: the job and its inputs (see :meth:`featlib.jobs.JobManager.submit`).
+        label: what the job does, in the progress bar ("Computing the UMAP map").
+        store: writes the result into the workspace, in the server's job
+            manager (so it is stored even when this session is gone).
+        on_update: called with the handle at every redraw (e.g. training curves).
+        failure: the start of the message shown when the job fails.
+
+    Returns:
+        The job's result (``store``'s return value when given), or ``None``
+        after showing why there is none (failed, cancelled, over its limit).
+    """
+    cancelled = st.session_state.setdefault(_CANCELLED, set())
+    if spec.key in cancelled:
+        st.info(f"{label}: cancelled. Nothing was stored.")
+        st.button("Run it again", key=f"again/{spec.key}", on_click=cancelled.discard, args=(spec.key,))
+        return None
+    running = manager()
+    handle = running.find(spec.key)
+    if handle is None or (handle.is_finished and handle.error is None and store is not None):
+        handle = running.submit(spec, inputs, store=store, creator=identity.current_user())
+    if not handle.is_finished:
+        _watch(running, handle, label, on_update)
+    if handle.error is not None:
+        st.error(widgets.plain(f"{failure or label + ' failed'}: {handle.error}"))
+        st.button("Try again", key=f"retry/{spec.key}", on_click=running.forget, args=(spec.key,))
+        return None
+    return handle.result
+
+
+def _watch(running: jobs.JobManager, handle: jobs.JobHandle, label: str, on_update) -> None:
+    slot = st.empty()
+    with slot.container(border=True):
+        bar = st.progress(0.0, text=label)
+        st.button("Cancel", key=f"cancel/{handle.job_id}", on_click=_cancel, args=(handle.spec.key, handle.job_id))
+        while not handle.wait(POLL_S):
+            bar.progress(handle.fraction, text=widgets.plain(f"{label} · {_state(running, handle)}"))
+            if on_update is not None:
+                on_update(handle)
+    if on_update is not None:
+        on_update(handle)
+    slot.empty()
+
+
+def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
+    place = running.position(handle)
+    if place:
+        return (f"waiting for a free worker: {place} in the queue, {running.running()} of "
+                f"{running.engine.workers()} workers busy")  # fmt: skip
+    return describe(handle)
+
+
+def _cancel(key: str, job_id: str) -> None:
+    """The Cancel button: stops the job and remembers, for this session, not to start it again by itself."""
+    manager().cancel(job_id)
+    st.session_state.setdefault(_CANCELLED, set()).add(key)

@@ -1,0 +1,57 @@
+"""What a worker process keeps between jobs: loaded models and extractors, by fingerprint (bounded).
+
+A job receives a model as the bytes of its ``.keras`` file (sent to the
+cluster once per fingerprint); the first job on a worker loads it, later ones
+reuse it. The same caches serve jobs run in-process.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from featlib.lru import Bounded
+
+if TYPE_CHECKING:
+    import keras
+
+    from featlib.extract import Extractor
+
+MAX_MODELS = 4
+MAX_EXTRACTORS = 16
+
+
+_models: Bounded["keras.Model"] = Bounded(MAX_MODELS)
+_extractors: Bounded["Extractor"] = Bounded(MAX_EXTRACTORS)
+
+
+def model_from_bytes(data: bytes) -> "keras.Model":
+    """Loads a ``.keras`` file's bytes with Keras's ``safe_mode`` (the bytes featlib itself saved)."""
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="featlib-model-") as folder:
+        path = Path(folder) / "model.keras"
+        path.write_bytes(data)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+def model_to_bytes(model: "keras.Model") -> bytes:
+    """The bytes of ``model`` saved as a ``.keras`` file."""
+    with tempfile.TemporaryDirectory(prefix="featlib-model-") as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
+
+
+def model(fingerprint: str, data: bytes) -> "keras.Model":
+    """The model with this fingerprint, loaded from ``data`` the first time (at most :data:`MAX_MODELS` kept)."""
+    return _models.get(fingerprint, lambda: model_from_bytes(data))
+
+
+def extractor(fingerprint: str, data: bytes, layer: str, method: str) -> "Extractor":
+    """The sub-model or backend function reading ``layer`` of the model, built once per worker."""
+    from featlib.extract import Extractor
+
+    loaded = model(fingerprint, data)
+    return _extractors.get(f"{fingerprint}/{layer}/{method}", lambda: Extractor(loaded, layer, method))

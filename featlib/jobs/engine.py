@@ -1,0 +1,181 @@
+"""The Dask side of jobs: a client on a ``LocalCluster`` (the default) or on ``$FEATLIB_SCHEDULER``.
+
+Settings (environment):
+
+- ``FEATLIB_SCHEDULER``: ``tcp://HOST:8786`` of an existing Dask scheduler;
+  unset: a ``LocalCluster`` of worker processes in this process.
+- ``FEATLIB_WORKERS``: worker processes of the local cluster (default 2),
+  one thread each, so one job per worker at a time.
+- ``FEATLIB_WORKER_MEMORY``: memory limit per local worker, in Dask's
+  notation (``"4GiB"``); default: 3/4 of this machine's memory shared among
+  the workers. A worker past 95 % of it is restarted by its nanny.
+
+Inputs (model bytes, datasets) go to the cluster once per fingerprint
+(:meth:`Engine.send`); workers need no shared filesystem.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from featlib.jobs.spec import JobSpec
+from featlib.jobs.worker import TOPIC, run
+
+if TYPE_CHECKING:
+    from distributed import Client, Future
+
+SCHEDULER_ENV = "FEATLIB_SCHEDULER"
+WORKERS_ENV = "FEATLIB_WORKERS"
+MEMORY_ENV = "FEATLIB_WORKER_MEMORY"
+DEFAULT_WORKERS = 2
+MAX_SENT = 16
+"""Inputs kept on the cluster (by fingerprint) for later jobs."""
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Input:
+    """A job input sent to the cluster once per ``fingerprint``; ``load()`` is called only when it is not there yet."""
+
+    fingerprint: str
+    load: Callable[[], Any]
+
+
+def cluster_settings(environ: Mapping[str, str] | None = None) -> dict:
+    """The engine's settings from the environment: ``{"scheduler", "workers", "memory_limit"}``.
+
+    Raises:
+        ValueError: ``FEATLIB_WORKERS`` is not a whole number from 1 to 64.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get(WORKERS_ENV, str(DEFAULT_WORKERS))
+    try:
+        workers = int(raw)
+    except ValueError:
+        workers = 0
+    if not 1 <= workers <= 64:
+        raise ValueError(f"{WORKERS_ENV} must be a whole number from 1 to 64; got {raw!r}.")
+    memory = env.get(MEMORY_ENV) or _default_memory(workers)
+    return {"scheduler": env.get(SCHEDULER_ENV) or None, "workers": workers, "memory_limit": memory}
+
+
+def _default_memory(workers: int) -> str:
+    import psutil
+
+    return f"{int(psutil.virtual_memory().total * 0.75 / workers / 2**20)}MiB"
+
+
+class Engine:
+    """A Dask client with featlib's ways: inputs sent once, progress events, stopping a running job.
+
+    Build one with :meth:`start`; ``close()`` ends it (and its local cluster).
+    """
+
+    def __init__(self, client: "Client", cluster: Any = None, memory_limit: str = ""):
+        self.client = client
+        self.cluster = cluster
+        self.memory_limit = memory_limit
+        self._sent: OrderedDict[str, "Future"] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def start(cls, scheduler: str | None = None, workers: int | None = None, memory_limit: str | None = None) -> "Engine":
+        """Connects to ``scheduler`` (or ``$FEATLIB_SCHEDULER``), else starts a ``LocalCluster``.
+
+        The local cluster has worker processes with one thread each, behind
+        nannies that restart a worker past its memory limit; a task whose
+        worker dies is not retried (``allowed-failures`` 0), so an upload that
+        exhausts memory ends one worker once, and its job says why.
+
+        Raises:
+            OSError: the scheduler cannot be reached (the message names it).
+        """
+        import dask
+        from distributed import Client, LocalCluster
+
+        settings = cluster_settings()
+        scheduler = scheduler or settings["scheduler"]
+        if scheduler:
+            try:
+                client = Client(scheduler, timeout="10s", set_as_default=False)
+            except (OSError, TimeoutError) as error:
+                raise OSError(f"Cannot reach the Dask scheduler at {scheduler} ({SCHEDULER_ENV}): {error}") from None
+            return cls(client, None, "set by the cluster")
+        memory = memory_limit or settings["memory_limit"]
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            cluster = LocalCluster(
+                n_workers=workers or settings["workers"], threads_per_worker=1, processes=True,
+                memory_limit=memory, dashboard_address=":0", silence_logs=logging.ERROR,
+            )  # fmt: skip
+        return cls(Client(cluster, set_as_default=False), cluster, memory)
+
+    def send(self, value: Any) -> Any:
+        """``value`` as the cluster holds it: an :class:`Input` is scattered once per fingerprint; others pass as they are."""
+        if not isinstance(value, Input):
+            return value
+        with self._lock:
+            future = self._sent.get(value.fingerprint)
+            if future is not None and future.status == "finished":
+                self._sent.move_to_end(value.fingerprint)
+                return future
+        future = self.client.scatter([value.load()], hash=False)[0]
+        with self._lock:
+            self._sent[value.fingerprint] = future
+            while len(self._sent) > MAX_SENT:
+                self._sent.popitem(last=False)[1].release()
+        return future
+
+    def submit(self, job_id: str, spec: JobSpec, inputs: Mapping[str, Any]) -> "Future":
+        """Submits one job; its task key is ``featlib-<job_id>``."""
+        sent = {name: self.send(value) for name, value in inputs.items()}
+        return self.client.submit(run, spec.kind, dict(spec.params), job_id, sent, key=f"featlib-{job_id}", pure=False)
+
+    def on_progress(self, handler: Callable[[dict], None]) -> None:
+        """Calls ``handler(message)`` for every progress event of every job (on the client's event-loop thread)."""
+        self.client.subscribe_topic(TOPIC, lambda event: handler(event[1]))
+
+    def worker_of(self, future: "Future") -> str | None:
+        """The address of the worker running ``future``'s task, or ``None`` when it is not running."""
+
+        def where(dask_scheduler, key):  # runs on the scheduler
+            task = dask_scheduler.tasks.get(key)
+            return task.processing_on.address if task is not None and task.processing_on is not None else None
+
+        try:
+            return self.client.run_on_scheduler(where, key=future.key)
+        except Exception:
+            return None
+
+    def stop(self, future: "Future") -> None:
+        """Cancels ``future``; when its task is running, restarts that worker (a running task cannot be stopped otherwise)."""
+        address = self.worker_of(future)
+        future.cancel()
+        if address:
+            try:
+                self.client.restart_workers([address], raise_for_error=False)
+            except Exception:
+                _log.exception("featlib: restarting worker %s failed", address)
+
+    def workers(self) -> int:
+        """How many workers the cluster has now."""
+        return len(self.client.scheduler_info().get("workers", {}))
+
+    def warm_up(self) -> list["Future"]:
+        """Submits one ``warm_up`` job to each worker (imports Keras and umap-learn, compiles UMAP); returns their futures."""
+        futures = []
+        for address in self.client.scheduler_info().get("workers", {}):
+            futures.append(self.client.submit(run, "warm_up", {}, f"warm-up-{address}", {}, workers=[address],
+                                              allow_other_workers=False, pure=False, key=f"featlib-warm-up-{address}"))  # fmt: skip
+        return futures
+
+    def close(self) -> None:
+        """Closes the client and the local cluster, if this engine started one."""
+        self.client.close()
+        if self.cluster is not None:
+            self.cluster.close()

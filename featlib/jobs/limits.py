@@ -1,0 +1,123 @@
+"""One rule for how big and how long each kind of job may be: pages, links and the CLI all ask here.
+
+Every limit is a setting: ``FEATLIB_LIMIT_<NAME>_POINTS`` and
+``FEATLIB_LIMIT_<NAME>_SECONDS`` (``NAME`` upper-cased, ``:`` as ``_``, so
+``FEATLIB_LIMIT_REDUCE_TSNE_POINTS``), and ``FEATLIB_LIMIT_EXTRACT_MB`` for
+the size of a layer's outputs. Sizes are checked before a job is submitted
+(:func:`check_size`); times by the :class:`~featlib.jobs.JobManager`, which
+stops a job past its time (the worker running it is restarted).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+from featlib.jobs.spec import JobLimitError
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The most a job of one kind may ask for.
+
+    Attributes:
+        what: the work in words, for messages ("a t-SNE map").
+        max_points: the most points (images, rows) it may take; ``None``: no bound.
+        max_seconds: wall-clock seconds from its start on a worker.
+        max_mb: the most MiB its result may hold; ``None``: no bound.
+        hint: what to do instead, for the refusal message.
+        lost: the message when the worker running it dies (``{memory}``: a
+            worker's memory limit); empty: the general one.
+    """
+
+    what: str
+    max_points: int | None
+    max_seconds: float
+    max_mb: float | None = None
+    hint: str = ""
+    lost: str = ""
+
+
+_DEFAULTS: dict[str, Limit] = {
+    "train": Limit("training", 100_000, 1_800, hint="Train on fewer images."),
+    "upload": Limit("checking an uploaded model", None, 300,
+                    lost="The model was refused: loading it needs more memory than a worker's limit ({memory}). "
+                         "Nothing was stored; the server and every other session carry on."),
+    "bundle": Limit("checking a bundle", None, 300),
+    "extract": Limit("reading a layer's outputs", 100_000, 600, max_mb=4_096,
+                     hint="Pick a smaller layer (a pooled or dense one), or the test split."),
+    "extract_all": Limit("reading every layer", 10_000, 600, max_mb=4_096, hint="Use a smaller sample."),
+    "compare_methods": Limit("comparing the two methods", 100_000, 600),
+    "predict": Limit("predicting labels", 100_000, 600),
+    "reduce:umap": Limit("a UMAP map", 100_000, 900, hint="Use a smaller sample."),
+    "reduce:pca": Limit("a PCA map", 100_000, 120, hint="Use a smaller sample."),
+    "reduce:tsne": Limit("a t-SNE map", 10_000, 600,
+                         hint="t-SNE (scikit-learn's, one core) takes minutes past a few thousand points: "
+                              "use UMAP, or a sample of at most the limit."),
+    "metrics": Limit("scoring a map", 100_000, 300),
+    "warm_up": Limit("warming up umap-learn", None, 600),
+}
+
+
+def _setting(name: str, what: str) -> float | None:
+    raw = os.environ.get(f"FEATLIB_LIMIT_{name.upper().replace(':', '_')}_{what}")
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise JobLimitError(f"FEATLIB_LIMIT_{name.upper().replace(':', '_')}_{what} must be a number; got {raw!r}.") from None
+    if value <= 0:
+        raise JobLimitError(f"FEATLIB_LIMIT_{name.upper().replace(':', '_')}_{what} must be positive; got {raw!r}.")
+    return value
+
+
+def limit(name: str) -> Limit:
+    """The limit called ``name`` (a key of :data:`LIMITS`), with its settings from the environment applied.
+
+    Raises:
+        KeyError: ``name`` is not a known limit (the message lists them).
+    """
+    if name not in _DEFAULTS:
+        raise KeyError(f"No such job limit: {name!r}. Known limits are: {sorted(_DEFAULTS)}")
+    base = _DEFAULTS[name]
+    points, seconds, mb = _setting(name, "POINTS"), _setting(name, "SECONDS"), _setting(name, "MB")
+    return replace(
+        base,
+        max_points=int(points) if points is not None else base.max_points,
+        max_seconds=seconds if seconds is not None else base.max_seconds,
+        max_mb=mb if mb is not None else base.max_mb,
+    )
+
+
+LIMITS = tuple(_DEFAULTS)
+"""The names of the limits, one per kind of job (``reduce`` per reducer)."""
+
+
+def time_limit(name: str) -> float:
+    """Seconds a job under limit ``name`` may run on a worker."""
+    return limit(name).max_seconds
+
+
+def check_size(name: str, points: int, result_bytes: int | None = None) -> None:
+    """Refuses a job that asks for more than its limit, before anything runs.
+
+    Args:
+        name: the limit's name, e.g. ``"reduce:tsne"``.
+        points: how many points (images, rows) the job would take.
+        result_bytes: how many bytes its result would hold, when known.
+
+    Raises:
+        JobLimitError: naming the limit, what was asked, and what to do instead.
+    """
+    rule = limit(name)
+    if rule.max_points is not None and points > rule.max_points:
+        raise JobLimitError(
+            f"{rule.what.capitalize()} is limited to {rule.max_points:,} points on this server; "
+            f"this one asks for {points:,}. {rule.hint}".strip()
+        )
+    if rule.max_mb is not None and result_bytes is not None and result_bytes > rule.max_mb * 2**20:
+        raise JobLimitError(
+            f"{rule.what.capitalize()} is limited to results of {rule.max_mb:,.0f} MiB on this server; "
+            f"this one would hold {result_bytes / 2**20:,.0f} MiB. {rule.hint}".strip()
+        )

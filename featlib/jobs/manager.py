@@ -1,0 +1,328 @@
+"""Jobs as a team sees them: submitted once per key, recorded in the index, watched, limited, stopped.
+
+One :class:`JobManager` per process that writes a workspace (the server, a
+CLI run). It submits :class:`~featlib.jobs.JobSpec` s through an
+:class:`~featlib.jobs.Engine`, attaches a second request for the same key to
+the running job, records every job in the workspace's ``jobs`` table (who,
+what for, status, progress, queued / started / finished times, error),
+writes each result with the ``store`` function given at submission from its
+own process (so the SQLite index keeps one writer and workers need no shared
+filesystem), stops jobs past their kind's time limit, and at start marks jobs
+left unfinished by a process that no longer runs as interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import OrderedDict
+from concurrent.futures import CancelledError
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+from featlib.jobs.limits import limit
+from featlib.jobs.spec import JobCancelled, JobError, JobFailed, JobSpec, WorkerLost
+
+if TYPE_CHECKING:
+    from distributed import Future
+
+    from featlib.jobs.engine import Engine
+    from featlib.store import Workspace
+
+KEEP_FINISHED = 32
+"""Finished jobs kept in memory (with their results) for sessions that come back to them."""
+RECORD_EVERY_S = 1.0
+_log = logging.getLogger(__name__)
+
+
+class JobHandle:
+    """One submitted job, as the submitting process sees it; shared by every session that asks for its key.
+
+    Attributes:
+        job_id: the job's id in the index.
+        spec: what it runs.
+        status: ``queued``, ``running``, ``done``, ``failed``, ``cancelled`` or ``over-limit``.
+        stage, done, total: its last progress report.
+        epochs: the ``logs`` of each epoch reported so far (training).
+        error: the :class:`~featlib.jobs.JobError` it ended with, if any.
+    """
+
+    def __init__(self, job_id: str, spec: JobSpec, creator: str):
+        self.job_id = job_id
+        self.spec = spec
+        self.creator = creator
+        self.status = "queued"
+        self.stage, self.done, self.total = "queued", 0, 1
+        self.epochs: list[dict] = []
+        self.error: JobError | None = None
+        self.result: Any = None
+        self.submitted = time.monotonic()
+        self.started: float | None = None
+        self.finished: float | None = None
+        self.stop_reason = ""
+        self.future: "Future | None" = None
+        self._finished = threading.Event()
+
+    @property
+    def fraction(self) -> float:
+        """Progress from 0 to 1."""
+        return 1.0 if self.status == "done" else min(max(self.done / self.total, 0.0), 1.0) if self.total else 0.0
+
+    @property
+    def is_finished(self) -> bool:
+        """True once the job has a result or an error."""
+        return self._finished.is_set()
+
+    def elapsed(self) -> float:
+        """Seconds since it started on a worker (0 while queued)."""
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.monotonic()) - self.started
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Waits up to ``timeout`` seconds for the job to finish; True when it has."""
+        return self._finished.wait(timeout)
+
+    def outcome(self) -> Any:
+        """The job's result; raises its :class:`~featlib.jobs.JobError` when it has none. Waits for it."""
+        self._finished.wait()
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+class JobManager:
+    """Submits, records, watches and stops jobs for one process that writes ``workspace``.
+
+    Args:
+        engine: the Dask engine jobs run on.
+        workspace: where jobs are recorded and results stored.
+        owner: who this process is in the index (default ``host:pid``).
+    """
+
+    def __init__(self, engine: "Engine", workspace: "Workspace", owner: str | None = None):
+        self.engine = engine
+        self.workspace = workspace
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
+        self._active: dict[str, JobHandle] = {}  # by result key
+        self._by_id: dict[str, JobHandle] = {}
+        self._finished: OrderedDict[str, JobHandle] = OrderedDict()  # by result key
+        self._lock = threading.RLock()
+        self._closed = threading.Event()
+        self.interrupted = self._interrupt_orphans()
+        engine.on_progress(self._on_progress)
+        threading.Thread(target=self._watch, name="featlib-jobs-watch", daemon=True).start()
+
+    # Submitting ---------------------------------------------------------------
+
+    def submit(
+        self,
+        spec: JobSpec,
+        inputs: Mapping[str, Any],
+        *,
+        store: Callable[[Any], Any] | None = None,
+        creator: str = "",
+    ) -> JobHandle:
+        """Submits ``spec`` with ``inputs``, or returns the job already running for its key.
+
+        Args:
+            spec: the job.
+            inputs: its inputs by argument name (:class:`~featlib.jobs.Input` s are sent once per fingerprint).
+            store: called with the result in this process before the job is
+                marked done; its return value becomes the handle's result
+                (e.g. the stored record). An exception there fails the job.
+            creator: who asked, recorded in the index.
+        """
+        with self._lock:
+            running = self._active.get(spec.key)
+            if running is not None:
+                return running
+            job_id = uuid.uuid4().hex[:12]
+            handle = JobHandle(job_id, spec, creator)
+            self.workspace.jobs.add(job_id, spec.key, spec.kind, title=spec.title, creator=creator,
+                                    meta={"owner": self.owner, "limit": spec.limit_name,
+                                          "params": json.loads(json.dumps(dict(spec.params), default=str))})  # fmt: skip
+            self._active[spec.key] = handle
+            self._by_id[job_id] = handle
+        try:
+            handle.future = self.engine.submit(job_id, spec, inputs)
+        except Exception as error:
+            self._finish(handle, None, store, error=JobFailed(f"The job could not be submitted: {error}", error))
+            return handle
+        handle.future.add_done_callback(lambda future: self._finish(handle, future, store))
+        return handle
+
+    def find(self, key: str) -> JobHandle | None:
+        """The running job for ``key``, else the last finished one kept in memory, else ``None``."""
+        with self._lock:
+            return self._active.get(key) or self._finished.get(key)
+
+    def forget(self, key: str) -> None:
+        """Drops the finished job for ``key`` from memory (a later submission runs it again)."""
+        with self._lock:
+            self._finished.pop(key, None)
+
+    def handles(self) -> list[JobHandle]:
+        """Running and queued jobs, oldest first."""
+        with self._lock:
+            return sorted(self._active.values(), key=lambda h: h.submitted)
+
+    def position(self, handle: JobHandle) -> int:
+        """1 + how many of this process's jobs wait ahead of a queued ``handle``; 0 once it runs."""
+        if handle.status != "queued":
+            return 0
+        with self._lock:
+            return 1 + sum(1 for h in self._active.values() if h.status == "queued" and h.submitted < handle.submitted)
+
+    def running(self) -> int:
+        """How many of this process's jobs run now."""
+        with self._lock:
+            return sum(1 for h in self._active.values() if h.status == "running")
+
+    # Stopping -----------------------------------------------------------------
+
+    def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
+        """Stops a queued or running job (``reason``: ``"cancelled"`` or ``"over-limit"``); False when it is not active.
+
+        The worker running it is restarted in the background, so the caller does not wait for it.
+        """
+        with self._lock:
+            handle = self._by_id.get(job_id)
+            if handle is None or handle.is_finished or handle.stop_reason:
+                return False
+            handle.stop_reason = reason
+        if handle.future is not None:
+            threading.Thread(target=self.engine.stop, args=(handle.future,), name="featlib-jobs-stop", daemon=True).start()
+        return True
+
+    # Events -------------------------------------------------------------------
+
+    def _on_progress(self, message: dict) -> None:
+        handle = self._by_id.get(str(message.get("job")))
+        if handle is None or handle.is_finished:
+            return
+        stage = str(message.get("stage", ""))
+        if stage == "started":
+            handle.status, handle.started = "running", time.monotonic()
+            handle.stage, handle.done, handle.total = "started", 0, 1
+            return
+        handle.stage, handle.done, handle.total = stage, int(message.get("done", 0)), int(message.get("total", 1)) or 1
+        if "logs" in message:
+            handle.epochs.append(dict(message["logs"]))
+
+    def _watch(self) -> None:
+        """Every second: stops jobs past their time limit, records progress in the index."""
+        while not self._closed.wait(RECORD_EVERY_S):
+            for handle in self.handles():
+                try:
+                    if handle.started is not None and handle.elapsed() > limit(handle.spec.limit_name).max_seconds:
+                        self.cancel(handle.job_id, "over-limit")
+                    if not handle.is_finished:
+                        self.workspace.jobs.update(handle.job_id, status=handle.status, progress=handle.fraction,
+                                                   progress_text=describe(handle))  # fmt: skip
+                except Exception:
+                    _log.exception("featlib: watching job %s failed", handle.job_id)
+
+    def _finish(self, handle: JobHandle, future: "Future | None", store, error: JobError | None = None) -> None:
+        result = None
+        if error is None and future is not None:
+            result, error = self._collect(handle, future)
+        if error is None and store is not None:
+            try:
+                result = store(result)
+            except Exception as failure:
+                _log.exception("featlib: storing the result of job %s failed", handle.job_id)
+                error = JobFailed(f"The result could not be stored: {type(failure).__name__}: {failure}", failure)
+        handle.result, handle.error, handle.finished = result, error, time.monotonic()
+        if error is None:
+            handle.status = "done"
+        elif isinstance(error, JobCancelled):
+            handle.status = "over-limit" if error.over_limit else "cancelled"
+        else:
+            handle.status = "failed"
+        try:
+            self.workspace.jobs.update(handle.job_id, status=handle.status, progress=handle.fraction,
+                                       progress_text=describe(handle), error=str(error) if error else "")  # fmt: skip
+        except Exception:
+            _log.exception("featlib: recording job %s failed", handle.job_id)
+        with self._lock:
+            self._active.pop(handle.spec.key, None)
+            self._finished[handle.spec.key] = handle
+            while len(self._finished) > KEEP_FINISHED:
+                old = self._finished.popitem(last=False)[1]
+                self._by_id.pop(old.job_id, None)
+        handle._finished.set()
+        if future is not None:
+            future.release()
+
+    def _collect(self, handle: JobHandle, future: "Future") -> tuple[Any, JobError | None]:
+        from distributed import KilledWorker
+
+        rule = limit(handle.spec.limit_name)
+        what = rule.what
+        try:
+            return future.result(), None
+        except CancelledError:
+            if handle.stop_reason == "over-limit":
+                seconds = limit(handle.spec.limit_name).max_seconds
+                return None, JobCancelled(f"Stopped: {what} is limited to {seconds:,.0f} s on this server, and "
+                                          f"this job ran past it. Nothing was stored.", over_limit=True)  # fmt: skip
+            return None, JobCancelled(f"Cancelled: {what} was stopped before it finished. Nothing was stored.")
+        except KilledWorker:
+            message = rule.lost or ("The worker running {what} stopped: it needed more memory than a worker's limit "
+                                    "({memory}), or it was killed. Nothing was stored; the other jobs carry on.")  # fmt: skip
+            return None, WorkerLost(message.format(what=what, memory=self.engine.memory_limit))
+        except Exception as failure:  # the job's function raised: a user error, or a model that fails on the data
+            return None, JobFailed(f"{failure}" if isinstance(failure, ValueError) else
+                                   f"{type(failure).__name__}: {str(failure)[:500]}", failure)  # fmt: skip
+
+    def _interrupt_orphans(self) -> int:
+        """Marks jobs left queued or running by a process of this host that no longer runs as interrupted."""
+        host = socket.gethostname()
+        count = 0
+        for row in self.workspace.jobs.list(statuses=("queued", "running")):
+            owner = str(row.meta.get("owner", ""))
+            owner_host, _, pid = owner.rpartition(":")
+            if owner_host == host and pid.isdigit() and _alive(int(pid)) and owner != self.owner:
+                continue  # another live process's job (a CLI run beside the server)
+            self.workspace.jobs.update(row.id, status="interrupted",
+                                       error="The process that ran this job stopped before it finished.")  # fmt: skip
+            count += 1
+        return count
+
+    def close(self) -> None:
+        """Stops watching; running jobs are left to the engine."""
+        self._closed.set()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def describe(handle: JobHandle) -> str:
+    """One line of a job's state for people: ``"layout: epoch 120/300"``, ``"queued"``, ``"done in 4.2 s"``."""
+    if handle.status == "queued":
+        return "queued: waiting for a free worker"
+    if handle.is_finished:
+        return f"{handle.status} after {handle.elapsed():.1f} s" if handle.started else handle.status
+    stage, done, total = handle.stage, handle.done, handle.total
+    if stage == "epoch":
+        logs = handle.epochs[-1] if handle.epochs else {}
+        return f"epoch {done}/{total} · loss {logs.get('loss', 0):.4f} · val accuracy {logs.get('val_accuracy', 0):.4f}"
+    if stage == "layout":
+        return f"optimising the layout: epoch {done}/{total}"
+    if stage == "batch":
+        return f"batch {done:,}/{total:,}"
+    if stage == "neighbours":
+        return "finding nearest neighbours"
+    return f"{stage} ({handle.elapsed():.0f} s)" if stage not in ("", "started") else f"running ({handle.elapsed():.0f} s)"

@@ -1,0 +1,70 @@
+"""What a job is (plain data) and the errors a job can end with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+Progress = Callable[..., None]
+"""``progress(stage, done, total, **extra)``: a job's report, e.g. ``("layout", 120, 300)``.
+
+``stage`` is a short word (``"epoch"``, ``"batch"``, ``"neighbours"``,
+``"layout"``, ``"working"``); ``extra`` holds plain values such as an
+epoch's ``logs``. A progress function never raises into the job.
+"""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One heavy operation, as plain data.
+
+    Attributes:
+        kind: a key of :data:`featlib.jobs.tasks.KINDS` (``"train"``,
+            ``"extract"``, ``"reduce"``, ...).
+        key: the result's key; two jobs with the same key are never run at
+            once (a second request attaches to the first).
+        params: plain, picklable parameters of the kind's function.
+        title: what the job is for, shown in the Jobs view and in messages.
+        limit: the name of the limit that applies (a key of
+            :data:`featlib.jobs.limits.LIMITS`), usually the kind, or
+            ``"reduce:tsne"`` for a reducer.
+    """
+
+    kind: str
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    title: str = ""
+    limit: str = ""
+
+    @property
+    def limit_name(self) -> str:
+        """The limit that applies to this job."""
+        return self.limit or self.kind
+
+
+class JobError(RuntimeError):
+    """A job did not give a result. ``str(error)`` is a message for the user."""
+
+
+class JobFailed(JobError):
+    """The job's function raised; ``cause`` holds the original exception."""
+
+    def __init__(self, message: str, cause: BaseException | None = None):
+        super().__init__(message)
+        self.cause = cause
+
+
+class JobCancelled(JobError):
+    """The job was cancelled by a user, or stopped at its time limit (``over_limit``)."""
+
+    def __init__(self, message: str, over_limit: bool = False):
+        super().__init__(message)
+        self.over_limit = over_limit
+
+
+class WorkerLost(JobError):
+    """The worker process running the job died (over its memory limit, or killed)."""
+
+
+class JobLimitError(ValueError):
+    """A job asks for more than its kind allows (points, bytes); raised before anything runs."""

@@ -1,0 +1,78 @@
+"""Building a job's spec: its key, its title, and the size check of its kind, the same for pages, links and the CLI.
+
+Every builder refuses, with :class:`~featlib.jobs.JobLimitError`, a job that
+asks for more than :mod:`featlib.jobs.limits` allows, before anything runs.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from featlib.jobs.limits import check_size
+from featlib.jobs.spec import JobSpec
+
+
+def train_spec(dataset_fp: str, n_train: int, *, hidden: Sequence[int], optimizer: str, learning_rate: float,
+               epochs: int, batch_size: int, checkpoint_epochs: Sequence[int] = (), name: str = "mlp",
+               token: str = "") -> JobSpec:  # fmt: skip
+    """Training the seed MLP on a dataset of ``n_train`` training images.
+
+    ``token`` makes the key unique per request (two users may train the same
+    configuration on purpose; each gets a model).
+    """
+    check_size("train", n_train)
+    params = {"hidden": [int(h) for h in hidden], "optimizer": optimizer, "learning_rate": float(learning_rate),
+              "epochs": int(epochs), "batch_size": int(batch_size), "checkpoint_epochs": [int(e) for e in checkpoint_epochs]}  # fmt: skip
+    return JobSpec("train", f"train/{dataset_fp}/{token}", params, f"training {name}: {epochs} epochs")
+
+
+def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str) -> JobSpec:
+    """Checking an uploaded model file (by its bytes' digest) and scoring it on a dataset's test split."""
+    return JobSpec("upload", f"upload/{data_sha}/{dataset_fp}/{input_scale}",
+                   {"filename": filename, "input_scale": input_scale}, f"checking the upload {filename}")  # fmt: skip
+
+
+def extract_spec(rep_key: str, n_images: int, units: int, *, split: str, layer: str, method: str,
+                 input_scale: str, model_fp: str) -> JobSpec:  # fmt: skip
+    """Reading ``layer`` for the ``n_images`` of a split; its result holds ``n_images × units`` float32."""
+    check_size("extract", n_images, result_bytes=n_images * units * 4)
+    params = {"model_fp": model_fp, "split": split, "layer": layer, "method": method, "input_scale": input_scale}
+    return JobSpec("extract", rep_key, params, f"reading {layer} ({method}) for {n_images:,} images")
+
+
+def layer_set_spec(key: str, points: int, total_units: int, *, model_fp: str, split: str, input_scale: str,
+                   sample_size: int | None) -> JobSpec:  # fmt: skip
+    """Reading every layer for a sample of ``points`` images in one pass."""
+    check_size("extract_all", points, result_bytes=points * total_units * 4)
+    params = {"model_fp": model_fp, "split": split, "input_scale": input_scale, "sample_size": sample_size}
+    return JobSpec("extract_all", key, params, f"reading every layer for {points:,} images")
+
+
+def compare_methods_spec(rep_key: str, sample: int, *, model_fp: str, split: str, layer: str, input_scale: str) -> JobSpec:
+    """Running both extraction methods on ``sample`` images and comparing them."""
+    check_size("compare_methods", sample)
+    params = {"model_fp": model_fp, "split": split, "layer": layer, "input_scale": input_scale, "sample": int(sample)}
+    return JobSpec("compare_methods", f"check/{rep_key}/{sample}", params, f"comparing the two methods on {layer}")
+
+
+def predict_spec(model_fp: str, dataset_fp: str, n_images: int, *, split: str, input_scale: str) -> JobSpec:
+    """The model's predicted labels and confidences for a split."""
+    check_size("predict", n_images)
+    return JobSpec("predict", f"predict/{model_fp}/{dataset_fp}/{split}/{input_scale}",
+                   {"model_fp": model_fp, "split": split, "input_scale": input_scale}, f"predicting {n_images:,} labels")  # fmt: skip
+
+
+def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSpec:
+    """A 2-D map of ``points`` points by the reducer ``params`` names (UMAP, PCA or t-SNE)."""
+    from featlib.embed import REDUCER_TITLES, reducer_name
+
+    reducer = reducer_name(params)
+    check_size(f"reduce:{reducer}", points)
+    return JobSpec("reduce", emb_key, {"params": params, "graph_key": graph_key},
+                   f"a {REDUCER_TITLES[reducer]} map of {points:,} points", limit=f"reduce:{reducer}")  # fmt: skip
+
+
+def metrics_spec(key: str, points: int, sample_size: int | None) -> JobSpec:
+    """Scoring a layer and its map (kNN, probe, silhouette, trustworthiness) on at most ``sample_size`` points."""
+    check_size("metrics", min(points, sample_size or points))
+    return JobSpec("metrics", f"metrics/{key}/{sample_size}", {"sample_size": sample_size}, f"scoring {points:,} points")

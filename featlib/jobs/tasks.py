@@ -1,0 +1,221 @@
+"""The job functions: one per heavy operation, plain inputs in, plain outputs out.
+
+Each function takes its inputs (arrays, a :class:`~featlib.datasets.Dataset`,
+a model as ``.keras`` bytes) and parameters as keyword arguments, and a
+``progress(stage, done, total, **extra)`` function; it touches no workspace
+and no Streamlit. :data:`KINDS` maps a job's ``kind`` to its function; the
+same function runs in-process (:func:`run_inline`), on a local cluster's
+worker or on a remote one (:mod:`featlib.jobs.worker`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from featlib.datasets import Dataset
+from featlib.jobs import cache
+from featlib.jobs.spec import JobSpec, Progress
+
+
+def _quiet(*_args: Any, **_kwargs: Any) -> None:
+    """A progress function that reports nowhere."""
+
+
+def train(
+    *,
+    dataset: Dataset,
+    hidden: Sequence[int],
+    optimizer: str,
+    learning_rate: float,
+    epochs: int,
+    batch_size: int,
+    checkpoint_epochs: Sequence[int] = (),
+    progress: Progress = _quiet,
+) -> dict:
+    """Builds and trains the seed MLP on ``dataset`` (inputs scaled to 0..1), as :func:`featlib.models.train`.
+
+    Progress: ``("epoch", epoch, epochs, logs={...})`` after each epoch.
+
+    Returns:
+        ``{"model": bytes of the .keras file, "fingerprint", "architecture",
+        "test_accuracy", "test_loss", "seconds", "history": {metric: [per epoch]},
+        "checkpoints": [{"epoch", "model", "fingerprint", "test_accuracy", "logs"}]}``.
+
+    Raises:
+        featlib.models.ModelError: bad optimizer, epochs or checkpoint epochs.
+    """
+    from featlib import models
+
+    h, w = dataset.image_shape
+    model = models.build_mlp((h * w,), tuple(hidden), dataset.num_classes)
+    (x_train, y_train), (x_test, y_test) = dataset.split("train"), dataset.split("test")
+    result = models.train(
+        model, models.adapt_images(x_train, model, "0-1"), y_train, models.adapt_images(x_test, model, "0-1"), y_test,
+        optimizer=optimizer, learning_rate=learning_rate, epochs=int(epochs), batch_size=int(batch_size),
+        on_epoch_end=lambda epoch, total, logs: progress("epoch", epoch, total, logs=logs),
+        checkpoint_epochs=checkpoint_epochs,
+    )  # fmt: skip
+    checkpoints = []
+    for epoch, checkpoint in sorted(result.checkpoints.items()):
+        at_epoch = models.model_with_weights(model, checkpoint.weights)
+        checkpoints.append({"epoch": epoch, "model": cache.model_to_bytes(at_epoch), "fingerprint": models.fingerprint(at_epoch),
+                            "test_accuracy": checkpoint.test_accuracy, "logs": checkpoint.logs})  # fmt: skip
+    return {
+        "model": cache.model_to_bytes(model), "fingerprint": models.fingerprint(model),
+        "architecture": models.architecture_summary(model), "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss, "seconds": result.seconds, "history": result.history, "checkpoints": checkpoints,
+    }  # fmt: skip
+
+
+def check_upload(
+    *, data: bytes, filename: str, dataset: Dataset, input_scale: str, progress: Progress = _quiet
+) -> dict:
+    """Checks and loads an uploaded model file (see :func:`featlib.models.load_model`) and scores it on ``dataset``'s test split.
+
+    Runs where a worker's memory limit bounds it: a file that declares more
+    than the limit ends its worker, not the server.
+
+    Returns:
+        ``{"model": .keras bytes, "fingerprint", "architecture", "accuracy"}``.
+
+    Raises:
+        featlib.models.ModelError: the file is refused (code layers, bad archive, wrong inputs).
+    """
+    import re
+
+    from featlib import models
+
+    suffix = Path(filename).suffix.lower()
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(filename).stem)[:80].lstrip(".") or "upload"
+    with tempfile.TemporaryDirectory(prefix="featlib-upload-") as folder:
+        path = Path(folder) / f"{stem}{suffix}"  # the user's name (made safe), so messages name their file
+        path.write_bytes(data)
+        progress("loading", 0, 2)
+        model = models.load_model(path)
+    progress("scoring", 1, 2)
+    x_test, y_test = dataset.split("test")
+    accuracy = models.evaluate_accuracy(model, models.adapt_images(x_test, model, input_scale), y_test)
+    return {"model": cache.model_to_bytes(model), "fingerprint": models.fingerprint(model),
+            "architecture": models.architecture_summary(model), "accuracy": accuracy}  # fmt: skip
+
+
+def extract(
+    *, model: bytes, model_fp: str, dataset: Dataset, split: str, layer: str, method: str, input_scale: str,
+    progress: Progress = _quiet,
+) -> np.ndarray:  # fmt: skip
+    """One layer's outputs for every image of a split: float32 ``(n, units)``; progress ``("batch", done, total)``."""
+    from featlib.models import adapt_images
+
+    loaded = cache.model(model_fp, model)
+    images, _ = dataset.split(split)
+    x = adapt_images(images, loaded, input_scale)
+    return cache.extractor(model_fp, model, layer, method)(x, progress=lambda done, total: progress("batch", done, total))
+
+
+def layer_set(
+    *, model: bytes, model_fp: str, dataset: Dataset, split: str, input_scale: str, sample_size: int | None,
+    progress: Progress = _quiet,
+):  # fmt: skip
+    """Every layer's outputs for a stratified sample, in one pass: :func:`featlib.layers.layer_set`."""
+    from featlib import layers
+
+    progress("working", 0, 1)
+    return layers.layer_set(cache.model(model_fp, model), model_fp, dataset, split, input_scale, sample_size)
+
+
+def compare_methods(
+    *, model: bytes, model_fp: str, dataset: Dataset, split: str, layer: str, input_scale: str, sample: int,
+    progress: Progress = _quiet,
+):  # fmt: skip
+    """Both extraction methods on the first ``sample`` images: :func:`featlib.extract.compare_methods`."""
+    from featlib.extract import METHODS, compare_methods as compare
+    from featlib.models import adapt_images
+
+    loaded = cache.model(model_fp, model)
+    images, _ = dataset.split(split)
+    x = adapt_images(images[:sample], loaded, input_scale)
+    progress("working", 0, 1)
+    return compare({m: cache.extractor(model_fp, model, layer, m) for m in METHODS}, x)
+
+
+def predict(
+    *, model: bytes, model_fp: str, dataset: Dataset, split: str, input_scale: str, progress: Progress = _quiet
+) -> tuple[np.ndarray, np.ndarray]:
+    """The predicted label (int64) and its probability (float32) for every image of a split."""
+    from featlib import metrics
+    from featlib.models import adapt_images
+
+    loaded = cache.model(model_fp, model)
+    images, _ = dataset.split(split)
+    progress("working", 0, 1)
+    outputs = loaded.predict(adapt_images(images, loaded, input_scale), batch_size=1024, verbose=0)
+    return metrics.prediction_confidence(outputs)
+
+
+def reduce(*, points: np.ndarray, params, graph_key: str = "", progress: Progress = _quiet) -> np.ndarray:
+    """A 2-D map of ``points`` (float32 ``(n, 2)``) by the reducer ``params`` names (:func:`featlib.embed.reduce`).
+
+    UMAP reports ``("neighbours", 0, 1)`` then ``("layout", epoch, epochs)``;
+    its kNN graph is kept per ``graph_key`` in the worker, so another
+    ``min_dist`` or seed on the same points skips the neighbour search.
+    """
+    from featlib import embed, pipeline
+
+    if isinstance(params, embed.UMAPParams) and len(points) >= embed.APPROXIMATE_FROM:
+        progress("neighbours", 0, 1)
+        graph = pipeline.knn_graphs.get(graph_key, lambda: embed.nearest_neighbours(points, params)) if graph_key \
+            else embed.nearest_neighbours(points, params)  # fmt: skip
+        return embed.reduce(points, params, progress=progress, knn_graph=graph)
+    progress("working", 0, 1)
+    return embed.reduce(points, params, progress=progress)
+
+
+def layer_metrics(*, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None, sample_size: int | None,
+                  progress: Progress = _quiet) -> dict:  # fmt: skip
+    """The figures of a layer and its map: :func:`featlib.metrics.layer_metrics`."""
+    from featlib import metrics
+
+    progress("working", 0, 1)
+    return metrics.layer_metrics(reps, labels, coords, sample_size=sample_size)
+
+
+def warm_up(*, progress: Progress = _quiet) -> int:
+    """Imports Keras and umap-learn and fits UMAP on synthetic points (:func:`featlib.embed.warm_up`); returns the worker's pid."""
+    import os
+
+    import keras  # noqa: F401  (imported once here, not by two jobs at once)
+
+    from featlib import embed
+
+    embed.warm_up()
+    return os.getpid()
+
+
+KINDS: Mapping[str, Callable[..., Any]] = {
+    "train": train,
+    "upload": check_upload,
+    "extract": extract,
+    "extract_all": layer_set,
+    "compare_methods": compare_methods,
+    "predict": predict,
+    "reduce": reduce,
+    "metrics": layer_metrics,
+    "warm_up": warm_up,
+}
+"""Every kind of job and its function."""
+
+
+def run_inline(spec: JobSpec, inputs: Mapping[str, Any], progress: Progress = _quiet) -> Any:
+    """Runs ``spec`` in this process (tests, notebooks): the kind's function on ``inputs`` and its parameters.
+
+    Raises:
+        KeyError: an unknown kind (the message lists the known ones).
+        Whatever the kind's function raises.
+    """
+    if spec.kind not in KINDS:
+        raise KeyError(f"No such kind of job: {spec.kind!r}. Known kinds are: {sorted(KINDS)}")
+    return KINDS[spec.kind](**inputs, **spec.params, progress=progress)

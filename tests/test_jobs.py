@@ -1,0 +1,187 @@
+"""Jobs on a real Dask LocalCluster: results, one job per key, progress, cancel, limits, lost workers.
+
+The cluster is real (worker processes behind nannies), as is the workspace
+(files and SQLite index) that the manager records jobs in and stores results to.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+import pytest
+
+from featlib import embed, jobs, pipeline
+from featlib.jobs import Input, JobManager, JobSpec
+from featlib.store import Workspace
+
+
+@pytest.fixture(scope="module")
+def engine():
+    engine = jobs.Engine.start(workers=2, memory_limit="3GiB")
+    yield engine
+    engine.close()
+
+
+@pytest.fixture()
+def manager(engine, tmp_path):
+    running = JobManager(engine, Workspace(tmp_path / "ws"))
+    yield running
+    running.close()
+
+
+def _points(n: int = 1_437, d: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n)
+    centres = rng.normal(scale=5.0, size=(10, d))
+    return (centres[labels] + rng.normal(size=(n, d))).astype("float32"), labels
+
+
+def _wait(handle, timeout: float = 240) -> None:
+    assert handle.wait(timeout), f"job {handle.spec.kind} did not finish in {timeout} s: {handle.status}"
+
+
+def test_a_job_gives_on_the_cluster_what_it_gives_in_process(manager):
+    points, _ = _points()
+    spec = jobs.specs.reduce_spec("emb/same", len(points), embed.UMAPParams(n_epochs=30), graph_key="g/same")
+    inline = jobs.run_inline(spec, {"points": points})
+    handle = manager.submit(spec, {"points": Input("points/same", lambda: points)})
+    _wait(handle)
+    np.testing.assert_allclose(handle.outcome(), inline, rtol=1e-5, atol=1e-5)
+    row = manager.workspace.jobs.get(handle.job_id)
+    assert (row.kind, row.status, row.key) == ("reduce", "done", "emb/same")
+    assert row.started_at and row.finished_at and row.queued_at <= row.started_at <= row.finished_at
+
+
+def test_the_same_key_runs_once_and_progress_is_reported(manager):
+    points, _ = _points(seed=1)
+    spec = jobs.specs.reduce_spec("emb/once", len(points), embed.UMAPParams(n_epochs=200), graph_key="g/once")
+    first = manager.submit(spec, {"points": points}, creator="alice")
+    second = manager.submit(spec, {"points": points}, creator="bob")
+    assert second is first
+    stages = set()
+    while not first.wait(0.05):
+        stages.add(first.stage)
+    assert "layout" in stages
+    assert first.done == first.total == 200
+    rows = manager.workspace.jobs.list()
+    assert [(r.key, r.creator) for r in rows] == [("emb/once", "alice")]
+
+
+def test_store_runs_in_the_submitting_process_and_writes_the_workspace(manager):
+    points, labels = _points(seed=2)
+    ws = manager.workspace
+    key = "emb/rep/stored"
+    spec = jobs.specs.reduce_spec(key, len(points), embed.PCAParams())
+    handle = manager.submit(spec, {"points": points},
+                            store=lambda coords: pipeline.save_embedding(ws, key, np.arange(len(points)), coords, "rep", None))  # fmt: skip
+    _wait(handle)
+    stored = pipeline.load_embedding(ws, key)
+    np.testing.assert_array_equal(stored.coords, handle.outcome().coords)
+    assert stored.coords.shape == (len(points), 2)
+
+
+def test_a_failing_job_says_why_and_stores_nothing(manager):
+    points, _ = _points(n=10)
+    spec = jobs.specs.reduce_spec("emb/few", len(points), embed.UMAPParams())
+    handle = manager.submit(spec, {"points": points}, store=lambda result: pytest.fail("stored a failed job"))
+    _wait(handle)
+    with pytest.raises(jobs.JobFailed, match=r"UMAP needs more points than n_neighbors \(15\); got 10"):
+        handle.outcome()
+    assert manager.workspace.jobs.get(handle.job_id).status == "failed"
+
+
+def _rescue_check(manager) -> None:
+    """The cluster still works: a small job finishes."""
+    points, _ = _points(n=200, seed=9)
+    spec = jobs.specs.reduce_spec(f"emb/after/{time.monotonic()}", len(points), embed.PCAParams())
+    handle = manager.submit(spec, {"points": points})
+    _wait(handle, 120)
+    assert handle.outcome().shape == (200, 2)
+
+
+def test_a_cancelled_job_frees_its_worker(manager):
+    points, _ = _points(n=4_000, seed=3)
+    spec = jobs.specs.reduce_spec("emb/cancel", len(points), embed.TSNEParams())
+    handle = manager.submit(spec, {"points": points}, store=lambda result: pytest.fail("stored a cancelled job"))
+    deadline = time.monotonic() + 120
+    while handle.status != "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert handle.status == "running"
+    assert manager.cancel(handle.job_id)
+    _wait(handle, 60)
+    with pytest.raises(jobs.JobCancelled, match="Cancelled: a t-SNE map was stopped before it finished. Nothing was stored"):
+        handle.outcome()
+    assert manager.workspace.jobs.get(handle.job_id).status == "cancelled"
+    _rescue_check(manager)
+
+
+def test_a_job_over_its_time_limit_stops_and_says_so(manager, monkeypatch):
+    monkeypatch.setenv("FEATLIB_LIMIT_REDUCE_TSNE_SECONDS", "2")
+    points, _ = _points(n=4_000, seed=4)
+    spec = jobs.specs.reduce_spec("emb/slow", len(points), embed.TSNEParams())
+    handle = manager.submit(spec, {"points": points})
+    _wait(handle, 120)
+    with pytest.raises(jobs.JobCancelled, match=r"a t-SNE map is limited to 2 s on this server") as caught:
+        handle.outcome()
+    assert caught.value.over_limit
+    assert manager.workspace.jobs.get(handle.job_id).status == "over-limit"
+    _rescue_check(manager)
+
+
+def test_a_job_whose_worker_is_killed_fails_clearly_and_stores_nothing(manager):
+    points, _ = _points(n=6_000, d=64, seed=5)
+    spec = jobs.specs.reduce_spec("emb/killed", len(points), embed.UMAPParams(n_epochs=2_000), graph_key="g/killed")
+    stored = []
+    handle = manager.submit(spec, {"points": points}, store=stored.append)
+    pid = None
+    deadline = time.monotonic() + 180
+    while handle.stage != "layout" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert handle.stage == "layout", handle.stage
+    events = manager.engine.client.get_events(jobs.worker.TOPIC)
+    pid = next(msg["pid"] for _, msg in reversed(events) if msg.get("job") == handle.job_id and "pid" in msg)
+    os.kill(pid, signal.SIGKILL)
+    _wait(handle, 60)
+    with pytest.raises(jobs.WorkerLost, match=r"The worker running a UMAP map stopped: it needed more memory than a "
+                                              r"worker's limit \(3GiB\), or it was killed\. Nothing was stored"):  # fmt: skip
+        handle.outcome()
+    assert stored == []
+    _rescue_check(manager)
+
+
+def test_jobs_left_running_by_a_dead_process_are_interrupted(engine, tmp_path):
+    ws = Workspace(tmp_path / "ws")
+    ws.jobs.add("old1", "emb/x", "reduce", title="a map", meta={"owner": f"{os.uname().nodename}:999999"})
+    ws.jobs.update("old1", status="running")
+    ws.jobs.add("mine", "emb/y", "reduce", meta={"owner": f"{os.uname().nodename}:{os.getppid()}"})  # a live process
+    running = JobManager(engine, ws)
+    try:
+        assert running.interrupted == 1
+        assert ws.jobs.get("old1").status == "interrupted"
+        assert "stopped before it finished" in ws.jobs.get("old1").error
+        assert ws.jobs.get("mine").status == "queued"
+    finally:
+        running.close()
+
+
+def test_an_upload_that_needs_more_memory_than_a_worker_ends_that_worker_only(tmp_path, digits):
+    from tests.hostile_corpus import make_keras_memory_bomb
+
+    bomb = make_keras_memory_bomb(tmp_path)
+    assert bomb.stat().st_size < 64 * 1024
+    small = jobs.Engine.start(workers=1, memory_limit="1500MiB")
+    running = JobManager(small, Workspace(tmp_path / "ws"))
+    try:
+        spec = jobs.specs.upload_spec(bomb.name, "bomb", digits.fingerprint, "0-1")
+        handle = running.submit(spec, {"data": bomb.read_bytes(), "dataset": digits})
+        _wait(handle, 180)
+        with pytest.raises(jobs.WorkerLost, match=r"The model was refused: loading it needs more memory than a "
+                                                  r"worker's limit \(1500MiB\)\. Nothing was stored"):  # fmt: skip
+            handle.outcome()
+        _rescue_check(running)
+    finally:
+        running.close()
+        small.close()

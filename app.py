@@ -6,11 +6,12 @@ pages in ``pages/`` stay thin and call the glue in ``featlib.app``.
 
 import streamlit as st
 
-from featlib.app import auth, identity, links, resources, widgets
+from featlib.app import auth, identity, jobs, links, resources, widgets
 
 st.set_page_config(page_title="featlib", page_icon=":material/scatter_plot:", layout="wide")
 auth.require_login()
 resources.start_warm_up()
+jobs.manager()  # the workers start (and warm up) with the server's first page
 
 navigation = st.navigation(
     [
@@ -21,6 +22,7 @@ navigation = st.navigation(
         st.Page(widgets.LAYERS_PAGE, title="Layers", icon=":material/view_module:"),
         st.Page(widgets.COMPARE_PAGE, title="Compare", icon=":material/compare:"),
         st.Page(widgets.WORKSPACE_PAGE, title="Workspace", icon=":material/folder_shared:"),
+        st.Page(widgets.JOBS_PAGE, title="Jobs", icon=":material/pending_actions:"),
     ]
 )
 if navigation.url_path:  # every page but Home (url path "") uses Keras

@@ -93,6 +93,7 @@ class MemorySampler(threading.Thread):
         self.process = psutil.Process(pid)
         self.interval = interval
         self.peak = 0
+        self.peak_own = 0  # the server process alone, without its children (the job workers)
         self.samples: list[tuple[float, int]] = []
         self.load: list[float] = []  # the machine's 1-minute load average: other work skews timings
         self._stop_event = threading.Event()
@@ -125,6 +126,10 @@ class MemorySampler(threading.Thread):
             except psutil.Error:
                 return
             self.peak = max(self.peak, value)
+            try:
+                self.peak_own = max(self.peak_own, self.process.memory_info().rss)
+            except psutil.Error:
+                return
             self.samples.append((time.monotonic() - start, value))
             self.load.append(os.getloadavg()[0])
             self._stop_event.wait(self.interval)
@@ -308,6 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "server_alive_at_end": server_alive,
         "server_rss_idle_mib": round(idle_rss / 2**20, 1),
         "server_rss_peak_mib": round(sampler.peak / 2**20, 1),
+        "server_process_rss_peak_mib": round(sampler.peak_own / 2**20, 1),
         "time_to_plot_median_s": round(statistics.median(times), 2) if times else None,
         "time_to_plot_worst_s": round(max(times), 2) if times else None,
         "wall_s": round(wall, 2),
@@ -337,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(f"sessions {args.sessions} · errors {len(errors)} · server alive at end: {server_alive}")
         print(f"server RSS (with children): idle {summary['server_rss_idle_mib']} MiB, "
-              f"peak {summary['server_rss_peak_mib']} MiB")  # fmt: skip
+              f"peak {summary['server_rss_peak_mib']} MiB; the server process alone: peak "
+              f"{summary['server_process_rss_peak_mib']} MiB")  # fmt: skip
         if times:
             print(f"time to plot: median {summary['time_to_plot_median_s']} s, "
                   f"worst {summary['time_to_plot_worst_s']} s ({len(times)} of {args.sessions} sessions "

@@ -208,8 +208,38 @@ Import on another featlib server: `python -m featlib import bundle.zip`, or the 
 # Import ------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckedBundle:
+    """What :func:`check_bundle` found in a bundle: plain data, ready for :func:`store_bundle`.
+
+    Attributes:
+        manifest: the parsed manifest.
+        view: the view it shows.
+        model: the model, checked and re-saved, as ``.keras`` bytes; ``model_fp`` and
+            ``architecture`` are computed from it, not copied from the manifest.
+        record_meta: the model's recorded ``meta``.
+        dataset: the included dataset (``None`` for a built-in one); ``dataset_key``,
+            ``dataset_fp`` and ``dataset_name`` name the dataset either way.
+        table: the map, float64 rows ``[index, x, y]``.
+        differences: library versions that differ from this server's.
+    """
+
+    manifest: dict
+    view: View
+    model: bytes
+    model_fp: str
+    architecture: str
+    record_meta: dict
+    dataset: datasets.Dataset | None
+    dataset_key: str
+    dataset_fp: str
+    dataset_name: str
+    table: np.ndarray
+    differences: list
+
+
 def import_bundle(workspace: Workspace, source: bytes | str | Path | IO[bytes], *, creator: str = "") -> ImportResult:
-    """Checks a bundle and stores its model, dataset (when included) and map.
+    """Checks a bundle (:func:`check_bundle`, in this process) and stores it (:func:`store_bundle`).
 
     Args:
         workspace: where to store it.
@@ -219,15 +249,31 @@ def import_bundle(workspace: Workspace, source: bytes | str | Path | IO[bytes], 
     Raises:
         BundleError: the reason the bundle is refused; nothing is stored then.
     """
-    data, label = _read_source(source)
+    data, label = read_source(source)
+    return store_bundle(workspace, check_bundle(data, label), creator=creator)
+
+
+def check_bundle(data: bytes, label: str = "the bundle") -> CheckedBundle:
+    """Checks a bundle's bytes as an untrusted upload: members, sizes, hashes, the model's code checks, fingerprints.
+
+    Loads the model with Keras (as an uploaded model), so run it where a
+    memory limit bounds it: the ``bundle`` job of :mod:`featlib.jobs`.
+
+    Raises:
+        BundleError: the reason the bundle is refused.
+    """
     files, manifest = _read_members(data, label)
     view, model, record_meta, dataset, dataset_key = _check_contents(files, manifest, label)
     table = _check_embedding(files["embedding.npy"], dataset, view, manifest, label)
     _, differences = provenance.compare(manifest.get("provenance", {}), provenance.describe())
-    return _store(workspace, manifest, view, model, record_meta, dataset, dataset_key, table, differences, creator)
+    return CheckedBundle(
+        manifest, view, models.model_to_bytes(model), models.fingerprint(model), models.architecture_summary(model), record_meta,
+        dataset if dataset_key.startswith(UPLOAD_PREFIX) else None, dataset_key, dataset.fingerprint, dataset.name,
+        table, list(differences),
+    )  # fmt: skip
 
 
-def _read_source(source: bytes | str | Path | IO[bytes]) -> tuple[bytes, str]:
+def read_source(source: bytes | str | Path | IO[bytes]) -> tuple[bytes, str]:
     if isinstance(source, (str, Path)):
         path = Path(source)
         try:
@@ -418,12 +464,19 @@ def _check_embedding(raw: bytes, dataset: datasets.Dataset, view: View, manifest
     return table
 
 
-def _store(workspace, manifest, view, model, meta, dataset, dataset_key, table, differences, creator) -> ImportResult:
-    """Stores dataset, model and map; removes what it stored when a later step fails."""
+def store_bundle(workspace: Workspace, checked: CheckedBundle, *, creator: str = "") -> ImportResult:
+    """Stores a checked bundle's dataset (when included), model and map; removes what it stored when a later step fails.
+
+    Raises:
+        BundleError: the map's key does not belong to the bundle's model and data; nothing is left stored.
+    """
     from featlib import pipeline
 
+    manifest, view, meta, dataset, dataset_key, table = (checked.manifest, checked.view, checked.record_meta,
+                                                         checked.dataset, checked.dataset_key, checked.table)  # fmt: skip
+    differences = checked.differences
     about = manifest["model"]
-    new_dataset = dataset_key.startswith(UPLOAD_PREFIX) and dataset.fingerprint not in {
+    new_dataset = dataset is not None and dataset.fingerprint not in {
         row["fingerprint"] for row in workspace.list_datasets()
     }
     record = None
@@ -432,15 +485,16 @@ def _store(workspace, manifest, view, model, meta, dataset, dataset_key, table, 
             workspace.save_dataset(dataset, creator=creator)
         meta = dict(meta, imported={"by": creator, "from_bundle_by": manifest.get("exported_by", ""),
                                     "original_creator": about.get("creator", ""), "exported_at": manifest.get("exported_at")})  # fmt: skip
-        record = models.save_model(
-            workspace, model, str(about.get("name") or "imported"), dataset=str(about.get("dataset") or dataset.name),
+        record = workspace.save_model_file(
+            checked.model, str(about.get("name") or "imported"), fingerprint=checked.model_fp,
+            architecture=checked.architecture, dataset=str(about.get("dataset") or checked.dataset_name),
             test_accuracy=about.get("test_accuracy"), input_scale=str(about.get("input_scale") or "0-1"),
             meta=meta, creator=str(about.get("creator") or creator),
         )  # fmt: skip
         if about.get("note"):
             workspace.set_note("model", record.id, str(about["note"]))
         local_view = dataclasses.replace(view, model=record.id, dataset=dataset_key)
-        rep_key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, view.split, view.layer,
+        rep_key = pipeline.representation_key(record.fingerprint, checked.dataset_fp, view.split, view.layer,
                                               view.method, record.input_scale)  # fmt: skip
         emb_key = str(manifest["embedding"].get("key") or "")
         if not emb_key.startswith(f"emb/{rep_key}/"):

@@ -21,51 +21,61 @@ from featlib.datasets import BUILTIN_DATASETS, DatasetError, DatasetUnavailableE
 from featlib.embed import LARGE_MAP_EPOCHS, METRICS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
 from featlib.extract import METHODS
 from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
+from featlib.cli_jobs import INLINE, LOCAL, Runner
+from featlib.jobs import JobError
 from featlib.store import Workspace, WorkspaceError
 
-_USER_ERRORS = (DatasetError, DatasetUnavailableError, ModelError, WorkspaceError, ValueError, OSError)
+_USER_ERRORS = (DatasetError, DatasetUnavailableError, ModelError, WorkspaceError, ValueError, OSError, JobError)
 
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def _runner(args: argparse.Namespace, workspace: Workspace, default: str = INLINE) -> Runner:
+    return Runner(workspace, getattr(args, "scheduler", None), creator=getattr(args, "by", "") or _user(), default=default)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
-    from featlib import models
+    import uuid
+
+    from featlib import jobs, models
+    from featlib.jobs.stored import store_trained
 
     dataset = load_dataset(args.dataset)
-    (x_train, y_train), (x_test, y_test) = dataset.split("train"), dataset.split("test")
-    h, w = dataset.image_shape
-    model = models.build_mlp((h * w,), args.hidden, dataset.num_classes, seed=args.seed)
-    x_train = models.adapt_images(x_train, model, "0-1")
-    x_test = models.adapt_images(x_test, model, "0-1")
-
-    def report(epoch: int, epochs: int, logs: dict) -> None:
-        _log(f"epoch {epoch}/{epochs}  " + "  ".join(f"{k} {v:.4f}" for k, v in logs.items()))
-
     checkpoint_epochs = models.parse_epochs(args.checkpoints, args.epochs)
-    result = models.train(
-        model, x_train, y_train, x_test, y_test,
-        optimizer=args.optimizer, learning_rate=args.learning_rate, epochs=args.epochs,
-        batch_size=args.batch_size, on_epoch_end=report, checkpoint_epochs=checkpoint_epochs,
-    )  # fmt: skip
+    spec = jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=args.hidden, optimizer=args.optimizer,
+                                 learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
+                                 checkpoint_epochs=checkpoint_epochs, name=args.name, token=uuid.uuid4().hex,
+                                 seed=args.seed)  # fmt: skip
     workspace = Workspace(args.workspace)
-    record = models.save_model(
-        workspace, model, args.name, dataset=dataset.name, test_accuracy=result.test_accuracy,
-        meta={"history": result.history, "optimizer": args.optimizer,
-              "learning_rate": args.learning_rate, "epochs": args.epochs,
-              "dataset_fingerprint": dataset.fingerprint, "seconds": result.seconds},
-    )  # fmt: skip
+    meta = {"optimizer": args.optimizer, "learning_rate": args.learning_rate, "epochs": args.epochs,
+            "batch_size": args.batch_size, "hidden": list(args.hidden), "dataset_fingerprint": dataset.fingerprint}  # fmt: skip
+    runner = _runner(args, workspace)
+    try:
+        record, checkpoints = runner.run(
+            spec, {"dataset": jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)},
+            store=lambda output: store_trained(workspace, output, name=args.name, dataset=dataset.name, meta=meta,
+                                               creator=runner.creator),
+        )  # fmt: skip
+    finally:
+        runner.close()
     if record.name != args.name:
         _log(f"note: a model named {args.name!r} exists already; saved as {record.name!r}")
-    for saved in models.save_checkpoints(workspace, model, result, record, dataset=dataset.name,
-                                         meta={"optimizer": args.optimizer, "learning_rate": args.learning_rate}):
-        print(f"saved checkpoint {saved.name}: test accuracy {saved.test_accuracy:.4f}")  # fmt: skip
+    for line in _epoch_lines(record.meta.get("history", {})):
+        _log(line)
+    for saved in checkpoints:
+        print(f"saved checkpoint {saved.name}: test accuracy {saved.test_accuracy:.4f}")
     print(
-        f"saved {record.name} ({record.architecture}): test accuracy {result.test_accuracy:.4f}, "
-        f"test loss {result.test_loss:.4f}, trained in {result.seconds:.1f} s"
+        f"saved {record.name} ({record.architecture}): test accuracy {record.test_accuracy:.4f}, "
+        f"test loss {record.meta['test_loss']:.4f}, trained in {record.meta['seconds']:.1f} s"
     )
     return 0
+
+
+def _epoch_lines(history: dict[str, list[float]]) -> list[str]:
+    epochs = len(next(iter(history.values()), []))
+    return [f"epoch {e + 1}/{epochs}  " + "  ".join(f"{k} {v[e]:.4f}" for k, v in history.items()) for e in range(epochs)]
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
@@ -81,20 +91,26 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _representation(args: argparse.Namespace):
-    from featlib import models, pipeline
+def _representation(args: argparse.Namespace, runner: Runner | None = None):
+    from featlib import jobs, models, pipeline
 
     workspace = Workspace(args.workspace)
     record = workspace.get_model(args.model)
     model = workspace.load_model(record)
-    models.check_layer(model, args.layer)
+    units = models.output_units(model, args.layer)
     dataset = load_dataset(args.dataset)
     scale = args.scale or record.input_scale
+    models.adapt_images(dataset.split(args.split)[0][:1], model, scale)  # the model reads these images
+    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, args.split, args.layer, args.method, scale)
     start = time.perf_counter()
-    outputs, key = pipeline.representation(
-        workspace, model, record.fingerprint, dataset, args.split, args.layer, args.method,
-        input_scale=scale, model_id=record.id,
-    )  # fmt: skip
+    outputs = workspace.load_array("representation", key)
+    if outputs is None:
+        spec = jobs.specs.extract_spec(key, len(dataset.split(args.split)[1]), units, split=args.split, layer=args.layer,
+                                       method=args.method, input_scale=scale, model_fp=record.fingerprint)  # fmt: skip
+        runner = runner or _runner(args, workspace)
+        outputs = runner.run(spec, {"model": jobs.Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record)),
+                                    "dataset": jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)})  # fmt: skip
+        pipeline.save_representation(workspace, key, outputs, dataset, args.split, args.layer, args.method, record.id)
     _log(f"{args.layer} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
     return workspace, record, model, dataset, outputs, key, scale
 
@@ -107,20 +123,30 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from featlib import pipeline
+    from featlib import embed, jobs, pipeline
 
-    workspace, record, model, dataset, outputs, key, scale = _representation(args)
-    from featlib.embed import enable_numba_cache
-
-    enable_numba_cache(workspace.numba_cache)
-    _, labels = dataset.split(args.split)
-    params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
-    start = time.perf_counter()
-    emb = pipeline.embedding(
-        workspace, outputs, key, labels, sample_size=args.sample, params=params, model_id=record.id
-    )
-    _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
-    predicted = pipeline.predicted_labels(model, dataset, args.split, scale)
+    workspace = Workspace(args.workspace)
+    runner = _runner(args, workspace)
+    try:
+        workspace, record, model, dataset, outputs, key, scale = _representation(args, runner)
+        if runner.manager is None:
+            embed.enable_numba_cache(workspace.numba_cache)
+        _, labels = dataset.split(args.split)
+        params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
+        start = time.perf_counter()
+        emb_key = pipeline.embedding_key(key, args.sample, 0, params)
+        emb = pipeline.load_embedding(workspace, emb_key)
+        if emb is None:
+            indices = embed.stratified_sample(labels, args.sample, seed=0)
+            spec = jobs.specs.reduce_spec(emb_key, len(indices), params, pipeline.graph_key(key, args.sample, 0, params))
+            emb = runner.run(spec, {"points": outputs[indices]},
+                             store=lambda coords: pipeline.save_embedding(workspace, emb_key, indices, coords, key, record.id))  # fmt: skip
+        _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
+        predict = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(labels), split=args.split, input_scale=scale)
+        predicted, _ = runner.run(predict, {"model": jobs.Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record)),
+                                            "dataset": jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)})  # fmt: skip
+    finally:
+        runner.close()
     with open(args.out, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["index", "x", "y", "label", "predicted"])
@@ -128,6 +154,20 @@ def cmd_embed(args: argparse.Namespace) -> int:
             writer.writerow([int(i), f"{x:.6f}", f"{y:.6f}", int(labels[i]), int(predicted[i])])
     print(f"wrote {args.out}: {len(emb.indices)} points")
     return 0
+
+
+def cmd_precompute(args: argparse.Namespace) -> int:
+    from featlib import precompute
+
+    workspace = Workspace(args.workspace)
+    runner = _runner(args, workspace, default=LOCAL)
+    try:
+        summary = precompute.run(runner, args.model, load_dataset(args.dataset), split=args.split, layers=args.layers,
+                                 methods=args.methods, reducers=args.reducers, sample_size=args.sample)  # fmt: skip
+    finally:
+        runner.close()
+    print(summary.text())
+    return 0 if not summary.failed else 1
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -139,7 +179,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from featlib import embed, extract, metrics, models
+    from featlib import embed, jobs, models
+    from featlib.layers import INPUT, total_units
 
     if args.sample < 1:
         raise ValueError(f"--sample must be at least 1; got {args.sample}")
@@ -148,24 +189,37 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     model = workspace.load_model(record)
     dataset = load_dataset(args.dataset)
     images, labels = dataset.split(args.split)
-    chosen = embed.stratified_sample(labels, args.sample, seed=0)
-    x = models.adapt_images(images[chosen], model, record.input_scale)
-    labels = labels[chosen]
-    start = time.perf_counter()
-    reps = extract.extract_all(model, x)
-    _log(f"{len(reps)} layers of {len(x):,} of {len(images):,} {args.split} images in {time.perf_counter() - start:.2f} s")
-    if args.umap:
-        embed.enable_numba_cache(workspace.numba_cache)
-    rows = []
-    for name, outputs in reps.items():
+    models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
+    points = min(args.sample, len(labels))
+    units = total_units(model)
+    key = f"layers/{record.fingerprint}/{dataset.fingerprint}/{args.split}/{record.input_scale}/sample={args.sample}"
+    runner = _runner(args, workspace)
+    try:
+        if args.umap and runner.manager is None:
+            embed.enable_numba_cache(workspace.numba_cache)
         start = time.perf_counter()
-        coords = embed.umap_embed(outputs, embed.UMAPParams()) if args.umap else None
-        # Scored on the whole sample (already drawn above); n counts the split.
-        row = {"layer": name, "units": int(outputs.shape[1]),
-               **metrics.layer_metrics(outputs, labels, coords, sample_size=None), "n": int(len(images))}  # fmt: skip
-        rows.append(row)
-        _log(f"{name}: {time.perf_counter() - start:.1f} s")
-    cka = metrics.cka_matrix(list(reps.values()))
+        ls = runner.run(
+            jobs.specs.layer_set_spec(key, points, units, model_fp=record.fingerprint, split=args.split,
+                                      input_scale=record.input_scale, sample_size=args.sample),
+            {"model": jobs.Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record)), "dataset": dataset},
+        )  # fmt: skip
+        _log(f"{len(ls.reps)} representations of {len(ls.indices):,} of {len(images):,} {args.split} images in "
+             f"{time.perf_counter() - start:.2f} s")  # fmt: skip
+        reps = {name: outputs for name, outputs in ls.reps.items() if name != INPUT}  # the model's layers only
+        rows = []
+        for name, outputs in reps.items():
+            start = time.perf_counter()
+            coords = runner.run(jobs.specs.reduce_spec(f"{key}/{name}/umap", len(outputs), embed.UMAPParams()),
+                                {"points": outputs}) if args.umap else None  # fmt: skip
+            scores = runner.run(jobs.specs.metrics_spec(f"{key}/{name}/{args.umap}", len(outputs), None),
+                                {"reps": outputs, "labels": ls.labels, "coords": coords})  # fmt: skip
+            # Scored on the whole sample (already drawn); n counts the split.
+            rows.append({"layer": name, "units": int(outputs.shape[1]), **scores, "n": int(len(images))})
+            _log(f"{name}: {time.perf_counter() - start:.1f} s")
+        chosen = ls.indices
+        cka = runner.run(jobs.specs.cka_spec(key, len(chosen)), {"reps": list(reps.values()), "other": None})
+    finally:
+        runner.close()
     if args.json:
         finite = [[float(v) if np.isfinite(v) else None for v in line] for line in cka]
         print(json.dumps({"layers": rows, "cka": finite}))
@@ -241,6 +295,12 @@ def _size(n: int) -> str:
     return str(n)
 
 
+def _scheduler_option(parser: argparse.ArgumentParser, default: str = INLINE) -> None:
+    parser.add_argument("--scheduler", default=None, metavar="ADDR",
+                        help=f"where the jobs run: {INLINE} (this process), {LOCAL} (a local Dask cluster) or a Dask "
+                             f"scheduler's address tcp://HOST:8786 (default: $FEATLIB_SCHEDULER, else {default})")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m featlib``."""
     parser = argparse.ArgumentParser(prog="python -m featlib", description=__doc__.splitlines()[0])
@@ -259,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoints", default="", metavar="EPOCHS",
                        help="also save the weights after these epochs, e.g. 1,5 (each as NAME@epochN)")
+    _scheduler_option(train)
     train.set_defaults(run=cmd_train)
 
     layers = sub.add_parser("layers", help="list a saved model's layers")
@@ -278,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--split", choices=["train", "test"], default="train")
         cmd.add_argument("--scale", choices=list(INPUT_SCALES), default=None, help="input scaling (default: the model's)")
         cmd.add_argument("--out", required=True, help=out_help)
+        _scheduler_option(cmd)
         cmd.set_defaults(run=run)
     embed = sub.choices["embed"]
     embed.add_argument("--sample", type=int, default=10_000, help="stratified sample size (default 10000)")
@@ -308,7 +370,19 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--umap", action="store_true",
                          help="also map each layer with UMAP (default parameters) and score the map: "
                               "knn_acc_2d, trustworthiness")  # fmt: skip
+    _scheduler_option(metrics)
     metrics.set_defaults(run=cmd_metrics)
+
+    pre = sub.add_parser("precompute", help="compute every layer x method x reducer of a model as jobs, filling the workspace")
+    pre.add_argument("model", help="model name or id in the workspace")
+    pre.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
+    pre.add_argument("--split", choices=["train", "test"], default="train")
+    pre.add_argument("--layers", default="all", help="'all' (default) or comma-separated layer names")
+    pre.add_argument("--methods", default="function,submodel", help=f"comma-separated, of {', '.join(METHODS)} (default both)")
+    pre.add_argument("--reducers", default="umap,pca", help="comma-separated, of umap, pca, tsne (default umap,pca)")
+    pre.add_argument("--sample", type=int, default=10_000, help="stratified sample size of each map (default 10000)")
+    _scheduler_option(pre, default="local")
+    pre.set_defaults(run=cmd_precompute)
 
     export = sub.add_parser("export", help="write a view (a link from the Explore page) as a bundle .zip")
     export.add_argument("link", help="the view's link (http://…/explore?model=…) or its query string")

@@ -76,6 +76,20 @@ class LayerSet:
         return rows
 
 
+def total_units(model: "keras.Model", max_units: int = MAX_UNITS) -> int:
+    """The output units :func:`layer_set` reads per image: every layer's, each at most ``max_units`` (wider ones are skipped)."""
+    from featlib.models import ModelError, output_units
+
+    total = 0
+    for layer in model.layers:
+        try:
+            units = output_units(model, layer.name)
+        except ModelError:
+            continue
+        total += units if units <= max_units else 0
+    return total
+
+
 def layer_set(
     model: "keras.Model",
     model_fp: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import tempfile
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -260,6 +261,24 @@ def save_model(
     )  # fmt: skip
 
 
+def model_from_bytes(data: bytes) -> "keras.Model":
+    """Loads a ``.keras`` file's bytes with Keras's ``safe_mode`` (the bytes featlib itself saved)."""
+    import keras
+
+    with tempfile.TemporaryDirectory(prefix="featlib-model-") as folder:
+        path = Path(folder) / "model.keras"
+        path.write_bytes(data)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+
+
+def model_to_bytes(model: "keras.Model") -> bytes:
+    """The bytes of ``model`` saved as a ``.keras`` file."""
+    with tempfile.TemporaryDirectory(prefix="featlib-model-") as folder:
+        path = Path(folder) / "model.keras"
+        model.save(path)
+        return path.read_bytes()
+
+
 def save_checkpoints(
     workspace: "Workspace",
     model: "keras.Model",
@@ -392,6 +411,19 @@ def check_layer(model: "keras.Model", layer_name: str) -> None:
     names = [layer.name for layer in model.layers]
     if layer_name not in names:
         raise ModelError(f"No such layer: {layer_name}. Existing layers are: {names}.")
+
+
+def output_units(model: "keras.Model", layer_name: str) -> int:
+    """How many values ``layer_name`` outputs per image (its output shape without the batch axis, multiplied out).
+
+    Raises:
+        ModelError: no such layer (naming the existing ones), or its output size is not fixed.
+    """
+    check_layer(model, layer_name)
+    shape = model.get_layer(layer_name).output.shape[1:]
+    if any(d is None for d in shape):
+        raise ModelError(f"Layer {layer_name} has no fixed output size: its output shape is {tuple(shape)}.")
+    return int(np.prod(shape, dtype=np.int64))
 
 
 def adapt_images(images: np.ndarray, model: "keras.Model", scale: str = "0-1") -> np.ndarray:

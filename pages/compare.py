@@ -79,6 +79,8 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     comparing.remember_traces(i, figure)
     col.plotly_chart(figure, key=comparing.panel_key("map", i), on_select="rerun", selection_mode=("box", "lasso"))
     m = comparing.scores(r, labels)
+    if m is None:
+        continue
     aligned_note = "reference" if i == 0 else f"aligned: scale {fit.scale:.2g}, disparity {fit.disparity:.2f}"
     col.caption(
         f"10-NN acc. layer **{m['knn_acc']:.3f}** · map **{m['knn_acc_2d']:.3f}** · linear probe "

@@ -48,9 +48,11 @@ st.caption("Click a legend entry to hide a group, double-click to isolate it. Dr
            "selected points stay outlined in black, here and in the link.")  # fmt: skip
 if maps.remember_selection(event, figure, context, selected):
     st.rerun()
+scores = None
 with figures:
     scores = maps.map_metrics(emb.key, outputs[emb.indices], point_labels, emb.coords)
-    maps.show_metrics(scores, choice.title, float(np.mean(point_predicted == point_labels)))
+    if scores is not None:
+        maps.show_metrics(scores, choice.title, float(np.mean(point_predicted == point_labels)))
 if len(selected):
     maps.show_images(selected, images, labels, predicted, dataset.class_names, f"{len(selected):,} selected points")
-exporting.export_panel(record, dataset, split, outputs, emb, predicted, figure)
+exporting.export_panel(record, dataset, split, outputs, emb, predicted, figure, scores)

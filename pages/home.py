@@ -20,6 +20,7 @@ STEPS = [
     (widgets.LAYERS_PAGE, "Layers", "Every layer at once, with its scores and their CKA similarity."),
     (widgets.COMPARE_PAGE, "Compare", "Layers, checkpoints or methods side by side, aligned and linked."),
     (widgets.WORKSPACE_PAGE, "Workspace", "What the team made: find, rename, annotate, delete, import bundles."),
+    (widgets.JOBS_PAGE, "Jobs", "The heavy work running on the workers for everyone: progress, queue, cancel."),
 ]
 for start in range(0, len(STEPS), 3):
     for column, (page, title, text) in zip(st.columns(3), STEPS[start : start + 3]):

@@ -49,7 +49,9 @@ st.dataframe(layers.metrics_frame(rows).style.format(precision=3), width="stretc
 st.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
 left, _ = st.columns([3, 2])
 left.subheader("Linear CKA between layers")
-left.plotly_chart(plots.cka_heatmap(layers.cka(ls), ls.names), key="cka")
+matrix = layers.cka(ls)
+if matrix is not None:
+    left.plotly_chart(plots.cka_heatmap(matrix, ls.names), key="cka")
 
 with st.expander("Linear CKA against another model's layers"):
     layers.compare_models(record, ls, dataset, split, choice.sample_size)

@@ -76,6 +76,8 @@ with train_tab:
         submitted = st.form_submit_button("Train", type="primary")
     if submitted:
         actions.train_seed_mlp(dataset, hidden_text, optimizer, learning_rate, epochs, batch_size, name, checkpoints_text)
+    else:
+        actions.resume_training()
 
 with upload_tab:
     st.caption(

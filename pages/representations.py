@@ -4,9 +4,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featlib import models, pipeline, plots
+from featlib import jobs, models, pipeline, plots
 from featlib.app import actions, resources, state, widgets
-from featlib.extract import METHODS, compare_methods
+from featlib.app import jobs as running
+from featlib.extract import METHODS
 
 widgets.require_navigation()
 st.title("Representations")
@@ -29,16 +30,16 @@ split = cols[2].radio("Images", pipeline.SPLITS, index=pipeline.SPLITS.index(sta
 for key, value in ((state.LAYER, layer), (state.METHOD, method), (state.SPLIT, split)):
     state.put(key, value)
 
+images, labels = dataset.split(split)
 try:
-    images, labels = dataset.split(split)
-    x = models.adapt_images(images, model, record.input_scale)
+    models.adapt_images(images[:1], model, record.input_scale)  # the model can read these images
 except models.ModelError as error:
     st.error(widgets.plain(f"This model cannot read {dataset.name}: {error}"))
     st.stop()
 
 key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
 cached = resources.workspace().load_array("representation", key)
-if cached is None and st.button(f"Compute {layer} for {len(images):,} images", type="primary"):
+if cached is None and (st.button(f"Compute {layer} for {len(images):,} images", type="primary") or running.active(key)):
     cached, key = actions.representation(record, model, dataset, split, layer, method)
 
 if cached is None:
@@ -58,11 +59,13 @@ st.plotly_chart(plots.class_means(means, [dataset.class_names[c] for c in np.uni
 
 st.subheader("Do the two methods agree?")
 st.caption("Runs both methods on the same images (up to 10,000) and compares their outputs and times.")
+comparison = None
 if st.button("Check both methods"):
-    sample = x[:10_000]
-    extractors = {m: resources.extractor(record.fingerprint, layer, m, model) for m in METHODS}
-    with resources.heavy_work("check"), st.spinner("Running both methods…"):
-        comparison = compare_methods(extractors, sample)
+    spec = jobs.specs.compare_methods_spec(key, min(len(images), 10_000), model_fp=record.fingerprint, split=split,
+                                           layer=layer, input_scale=record.input_scale)  # fmt: skip
+    comparison = running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
+                             label="Running both methods", failure="The methods cannot be compared")  # fmt: skip
+if comparison is not None:
     cols = st.columns(2)
     cols[0].metric("largest absolute difference", f"{comparison.max_abs_diff:.2e}")
     cols[1].metric("verdict", "agree" if comparison.agree else "differ")

@@ -241,3 +241,72 @@ def test_import_of_a_bad_bundle_fails_cleanly(cli, tmp_path):
     fails(cli.run("--workspace", str(tmp_path / "ws"), "import", str(tmp_path / "bad.zip")),
           "error: bad.zip is not a zip archive")  # fmt: skip
     fails(cli.run("export", "model=demo", "--out", "x.zip"), "error: The link lacks dataset, layer")
+
+
+def test_precompute_fills_the_workspace_on_a_local_cluster(cli, session):
+    """Every layer x method representation and each reducer's map, as jobs on a real LocalCluster."""
+    from featlib import embed, pipeline
+    from featlib.store import Workspace
+
+    ok(session["train"])
+    proc = ok(cli.run("precompute", "demo", "--dataset", "digits", "--layers", "dense,dense_1",
+                      "--methods", "function,submodel", "--reducers", "pca,umap", "--sample", "500", timeout=600))  # fmt: skip
+    assert "failed" not in proc.stdout.split("precomputed")[0]
+    ws = Workspace(cli.workspace)
+    record = ws.get_model("demo")
+    from featlib.datasets import load_digits
+
+    data_fp = load_digits().fingerprint
+    for layer in ("dense", "dense_1"):
+        for method in ("function", "submodel"):
+            rep_key = pipeline.representation_key(record.fingerprint, data_fp, "train", layer, method, "0-1")
+            assert ws.load_array("representation", rep_key) is not None, rep_key
+            for params in (embed.PCAParams(), embed.UMAPParams()):
+                emb = pipeline.load_embedding(ws, pipeline.embedding_key(rep_key, 500, 0, params))
+                assert emb is not None and emb.coords.shape == (500, 2), (rep_key, params)
+    jobs = ws.jobs.list()
+    assert {j.kind for j in jobs} >= {"extract", "reduce"} and all(j.status == "done" for j in jobs)
+    again = ok(cli.run("precompute", "demo", "--dataset", "digits", "--layers", "dense,dense_1",
+                       "--reducers", "pca,umap", "--sample", "500", timeout=600))  # fmt: skip
+    assert "precomputed 0 result(s), 12 already in the workspace, 0 failed" in again.stdout
+
+
+def test_precompute_refuses_bad_choices_before_any_job(cli, session):
+    ok(session["train"])
+    proc = cli.run("precompute", "demo", "--reducers", "umap,tsnee", "--scheduler", "inline")
+    assert proc.returncode == 2
+    assert "--reducers takes a comma-separated list of ['pca', 'tsne', 'umap']; got 'umap,tsnee'" in proc.stderr
+    limited = CliEnv(cli.cwd, cli.workspace, dict(cli.env, FEATLIB_LIMIT_REDUCE_TSNE_POINTS="500"))
+    proc = limited.run("precompute", "demo", "--reducers", "tsne", "--sample", "1000", "--dataset", "digits",
+                       "--scheduler", "inline")  # fmt: skip
+    assert proc.returncode == 2
+    assert "A t-SNE map is limited to 500 points on this server; this one asks for 1,000." in proc.stderr
+    assert "precomputed" not in proc.stdout
+
+
+def test_precompute_in_process_computes_what_is_missing(cli, session):
+    ok(session["train"])
+    proc = ok(cli.run("precompute", "demo", "--layers", "activation_1", "--methods", "function", "--reducers", "pca",
+                      "--sample", "300", "--scheduler", "inline"))  # fmt: skip
+    assert "precomputed 2 result(s), 0 already in the workspace, 0 failed" in proc.stdout
+
+
+def test_embed_gives_on_a_local_cluster_what_it_gives_in_process(cli, session):
+    from featlib import embed, pipeline
+    from featlib.datasets import load_digits
+    from featlib.store import Workspace
+
+    ok(session["embed"])
+    args = ("embed", "demo", "--layer", "dense_1", "--dataset", "digits", "--n-epochs", "50", "--sample", "700")
+    proc = ok(cli.run(*args, "--out", "emb_cluster.csv", "--scheduler", "local"))
+    assert "wrote emb_cluster.csv: 700 points" in proc.stdout
+    ws = Workspace(cli.workspace)
+    record = ws.get_model("demo")
+    rep_key = pipeline.representation_key(record.fingerprint, load_digits().fingerprint, "train", "dense_1", "function", "0-1")
+    ws.delete("embedding", pipeline.embedding_key(rep_key, 700, 0, embed.UMAPParams(n_epochs=50)))  # computed again below
+    ok(cli.run(*args, "--out", "emb_inline.csv", "--scheduler", "inline"))
+    cluster = np.loadtxt(cli.cwd / "emb_cluster.csv", delimiter=",", skiprows=1)
+    inline = np.loadtxt(cli.cwd / "emb_inline.csv", delimiter=",", skiprows=1)
+    assert cluster.shape == (700, 5)
+    np.testing.assert_array_equal(cluster[:, [0, 3, 4]], inline[:, [0, 3, 4]])
+    np.testing.assert_allclose(cluster[:, 1:3], inline[:, 1:3], atol=1e-4)

@@ -6,17 +6,19 @@ data) ends in an ``st.error`` naming the reason; nothing is saved then.
 
 from __future__ import annotations
 
-import re
-import tempfile
-from pathlib import Path
+import hashlib
+import uuid
 from typing import Callable
 
 import streamlit as st
 
-from featlib import datasets, models, plots
-from featlib.app import identity, resources, state, widgets
+from featlib import datasets, jobs, models, plots
+from featlib.app import identity, resources, results, state, widgets
+from featlib.app import jobs as running
+from featlib.jobs import stored
 
-_USER_ERRORS = (datasets.DatasetError, models.ModelError, ValueError)
+TRAINING = "featlib.training"
+"""The result key of this session's last training job, so that coming back to the Model page shows it."""
 
 
 def add_dataset(load: Callable[[], datasets.Dataset]) -> None:
@@ -64,114 +66,97 @@ def train_seed_mlp(
     except ValueError as error:
         st.error(widgets.plain(error))
         return
-    h, w = dataset.image_shape
-    model = models.build_mlp((h * w,), hidden, dataset.num_classes)
-    (x_train, y_train), (x_test, y_test) = dataset.split("train"), dataset.split("test")
-    x_train = models.adapt_images(x_train, model, "0-1")
-    x_test = models.adapt_images(x_test, model, "0-1")
-
-    bar = st.progress(0.0, text="Training…")
-    chart = st.empty()
-    history: dict[str, list[float]] = {}
-
-    def on_epoch_end(epoch: int, total: int, logs: dict) -> None:
-        for metric, value in logs.items():
-            history.setdefault(metric, []).append(value)
-        bar.progress(
-            epoch / total,
-            text=f"Epoch {epoch}/{total} · loss {logs.get('loss', 0):.4f} · "
-            f"val accuracy {logs.get('val_accuracy', 0):.4f}",
-        )
-        chart.plotly_chart(plots.training_curves(history), key=f"curves-{epoch}")
-
-    with resources.heavy_work("training"):
-        result = models.train(
-            model, x_train, y_train, x_test, y_test,
-            optimizer=optimizer, learning_rate=learning_rate, epochs=int(epochs),
-            batch_size=int(batch_size), on_epoch_end=on_epoch_end, checkpoint_epochs=checkpoint_epochs,
-        )  # fmt: skip
-    bar.empty()
-    chart.empty()
     meta = {"optimizer": optimizer, "learning_rate": learning_rate, "batch_size": int(batch_size),
-            "hidden": list(hidden), "dataset_fingerprint": dataset.fingerprint}  # fmt: skip
-    record = models.save_model(
-        resources.workspace(), model, name or "mlp", dataset=dataset.name, test_accuracy=result.test_accuracy,
-        creator=identity.current_user(),
-        meta={**meta, "history": result.history, "epochs": int(epochs), "seconds": result.seconds,
-              "checkpoint_epochs": list(checkpoint_epochs)},
-    )  # fmt: skip
-    saved = models.save_checkpoints(resources.workspace(), model, result, record, dataset=dataset.name, meta=meta,
-                                    creator=identity.current_user())  # fmt: skip
+            "hidden": list(hidden), "dataset_fingerprint": dataset.fingerprint, "epochs": int(epochs)}  # fmt: skip
+    try:
+        spec = jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=hidden, optimizer=optimizer,
+                                     learning_rate=learning_rate, epochs=int(epochs), batch_size=int(batch_size),
+                                     checkpoint_epochs=checkpoint_epochs, name=name or "mlp", token=uuid.uuid4().hex)  # fmt: skip
+    except jobs.JobLimitError as error:
+        st.error(widgets.plain(error))
+        return
+    creator = identity.current_user()
+    handle = running.start(spec, {"dataset": running.dataset_input(dataset)}, store=lambda output: stored.store_trained(
+        resources.workspace(), output, name=name or "mlp", dataset=dataset.name, meta=meta, creator=creator))  # fmt: skip
+    st.session_state[TRAINING] = handle.spec.key
+    _show_training(handle)
+
+
+def resume_training() -> None:
+    """Shows this session's last training again: its progress while it runs, its result once (after leaving the page)."""
+    key = st.session_state.get(TRAINING)
+    handle = running.manager().find(key) if key else None
+    if handle is not None:
+        _show_training(handle)
+
+
+def _show_training(handle: jobs.JobHandle) -> None:
+    chart = st.empty()
+    drawn = [0]
+
+    def draw_curves(handle: jobs.JobHandle) -> None:
+        if len(handle.epochs) > drawn[0]:
+            drawn[0] = len(handle.epochs)
+            history: dict[str, list[float]] = {}
+            for logs in handle.epochs:
+                for metric, value in logs.items():
+                    history.setdefault(metric, []).append(value)
+            chart.plotly_chart(plots.training_curves(history), key=f"curves-{drawn[0]}")
+
+    saved = running.follow(handle, label=handle.spec.title[:1].upper() + handle.spec.title[1:], on_update=draw_curves,
+                           failure="The training failed")  # fmt: skip
+    chart.empty()
+    st.session_state.pop(TRAINING, None)
+    if saved is None:
+        return
+    record, checkpoints = saved
     state.put(state.MODEL, record.id)
-    if saved:
+    if checkpoints:
         st.caption("Checkpoints saved: " + ", ".join(
-            f"{widgets.plain(r.name)} (test accuracy {r.test_accuracy:.4f})" for r in saved))  # fmt: skip
+            f"{widgets.plain(r.name)} (test accuracy {r.test_accuracy:.4f})" for r in checkpoints))  # fmt: skip
     cols = st.columns(3)
-    cols[0].metric("test accuracy", f"{result.test_accuracy:.4f}")
-    cols[1].metric("test loss", f"{result.test_loss:.4f}")
-    cols[2].metric("training time", f"{result.seconds:.1f} s")
+    cols[0].metric("test accuracy", f"{record.test_accuracy:.4f}")
+    cols[1].metric("test loss", f"{record.meta.get('test_loss', float('nan')):.4f}")
+    cols[2].metric("training time", f"{record.meta.get('seconds', 0):.1f} s")
     st.toast(f"Saved {record.name} in the workspace.")
 
 
 def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset) -> None:
     """Checks an uploaded model file, fits it to the data, saves and selects it."""
-    suffix = Path(upload.name).suffix.lower()
     size = upload.size if hasattr(upload, "size") else len(upload.getvalue())
     if size > models.MAX_MODEL_BYTES:
         st.error(widgets.plain(f"This model cannot be used: {models.too_big_message(upload.name, size)}"))
         return
-    try:
-        with tempfile.TemporaryDirectory() as folder:
-            # The user's file name (made safe), so that messages name the file they chose.
-            stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(upload.name).stem)[:80].lstrip(".") or "upload"
-            path = Path(folder) / f"{stem}{suffix}"
-            path.write_bytes(upload.getvalue())
-            with st.spinner("Checking and loading the model…"):
-                model = models.load_model(path)
-        x_test, y_test = dataset.split("test")
-        x_test = models.adapt_images(x_test, model, scale)
-        accuracy = models.evaluate_accuracy(model, x_test, y_test)
-    except _USER_ERRORS as error:
-        st.error(widgets.plain(f"This model cannot be used: {error}"))
-        return
-    except Exception as error:  # a model whose forward pass fails on the data
-        st.error(widgets.plain(f"The model failed on {dataset.name}'s images: {type(error).__name__}: {str(error)[:300]}"))
-        return
-    record = models.save_model(
-        resources.workspace(), model, name or "uploaded", dataset=dataset.name, test_accuracy=accuracy,
-        input_scale=scale,
-        creator=identity.current_user(),
-        meta={"uploaded_file": upload.name, "dataset_fingerprint": dataset.fingerprint},
+    data = upload.getvalue()
+    spec = jobs.specs.upload_spec(upload.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, scale)
+    creator = identity.current_user()
+    record = running.run(
+        spec, {"data": data, "dataset": running.dataset_input(dataset)}, label=f"Checking and loading {upload.name}",
+        store=lambda output: stored.store_upload(resources.workspace(), output, name=name, filename=upload.name,
+                                                 dataset=dataset.name, dataset_fp=dataset.fingerprint,
+                                                 input_scale=scale, creator=creator),
+        failure="This model cannot be used",
     )  # fmt: skip
+    if record is None:
+        return
+    running.manager().forget(spec.key)  # the same file uploaded again is checked and saved again
     state.put(state.MODEL, record.id)
-    st.success(f"Loaded {record.name}: test accuracy on {dataset.name} {accuracy:.4f}.")
+    st.success(f"Loaded {widgets.plain(record.name)}: test accuracy on {widgets.plain(dataset.name)} "
+               f"{record.test_accuracy:.4f}.")  # fmt: skip
 
 
 def representation(record, model, dataset: datasets.Dataset, split: str, layer: str, method: str):
-    """A layer's outputs from the workspace, or computed with a progress bar.
+    """A layer's outputs from the workspace, or computed by a job with a progress bar.
 
     Returns ``(outputs, key)``; shows the reason and returns ``(None, key)``
     when the model cannot read the dataset.
     """
-    from featlib import pipeline
-    from featlib.extract import METHODS
-
-    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
-    cached = resources.workspace().load_array("representation", key)
-    if cached is not None:
-        return cached, key
-    update, clear = widgets.progress_bar(f"Extracting {layer} by {METHODS[method]}…")
     try:
-        with resources.heavy_work("layer's outputs", key=key):
-            outputs, key = pipeline.representation(
-                resources.workspace(), model, record.fingerprint, dataset, split, layer, method,
-                input_scale=record.input_scale, model_id=record.id, progress=update,
-                extractor=resources.extractor(record.fingerprint, layer, method, model),
-            )  # fmt: skip
+        units = models.output_units(model, layer)
     except models.ModelError as error:
         st.error(widgets.plain(f"This model cannot read {dataset.name}: {error}"))
-        return None, key
-    finally:
-        clear()
-    resources.workspace().claim("representation", key, identity.current_user())
+        return None, ""
+    outputs, key = results.representation(record, dataset, split, layer, method, units)
+    if outputs is not None:
+        resources.workspace().claim("representation", key, identity.current_user())
     return outputs, key

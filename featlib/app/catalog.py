@@ -7,8 +7,9 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from featlib import bundle
+from featlib import bundle, jobs
 from featlib.app import identity, resources, state, widgets
+from featlib.app import jobs as running
 from featlib.store import ARRAY_KINDS, InUseError, Item, NameClashError, WorkspaceError
 
 KIND_TITLES = {"model": "Model", "dataset": "Dataset upload", "representation": "Representation", "embedding": "Map"}
@@ -182,10 +183,17 @@ def import_form() -> None:
     if upload is None or not st.button("Import this bundle", type="primary"):
         return
     try:
-        with st.spinner("Checking the bundle…"):
-            result = bundle.import_bundle(resources.workspace(), upload, creator=identity.current_user())
+        data, label = bundle.read_source(upload)
     except bundle.BundleError as error:
         st.error(widgets.plain(f"This bundle cannot be imported: {error}"))
+        return
+    creator = identity.current_user()
+    spec = jobs.specs.bundle_spec(label, hashlib.sha256(data).hexdigest()[:16])
+    result = running.run(spec, {"data": data}, label=f"Checking the bundle {label}",
+                         store=lambda checked: bundle.store_bundle(resources.workspace(), checked, creator=creator),
+                         failure="This bundle cannot be imported")  # fmt: skip
+    running.manager().forget(spec.key)  # importing the same file again is checked (and refused or stored) again
+    if result is None:
         return
     base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0]
     link = f"{base}/explore?{urlencode(result.view.to_query())}"

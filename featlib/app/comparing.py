@@ -14,7 +14,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import compare, datasets, metrics, models, pipeline
-from featlib.app import actions, links, resources, state, widgets
+from featlib.app import actions, links, resources, results, state, widgets
 from featlib.compare import CompareError, CompareView, Panel, SelectionState
 from featlib.embed import REDUCER_TITLES, UMAPParams
 from featlib.extract import METHODS
@@ -249,42 +249,19 @@ def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, spl
     if outputs is None:
         return None
     _, labels = dataset.split(split)
-    params = panel.params()
-    emb_key = pipeline.embedding_key(rep_key, sample, 0, params)
-    emb = pipeline.load_embedding(resources.workspace(), emb_key)
+    title = f"{REDUCER_TITLES[panel.reducer]} of {record.name} · {panel.layer}"
+    emb = results.embedding(record, outputs, rep_key, labels, sample, panel.params(), label=f"Computing the {title}")
     if emb is None:
-        title = f"{REDUCER_TITLES[panel.reducer]} of {record.name} · {panel.layer}…"
-        bar = st.progress(0.0, text=title)
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage == "layout":
-                bar.progress(done / total, text=f"{title} epoch {done}/{total}")
-
-        try:
-            with resources.heavy_work("map", key=emb_key):
-                emb = pipeline.embedding(
-                    resources.workspace(), outputs, rep_key, labels, sample_size=sample, params=params,
-                    model_id=record.id, progress=progress if isinstance(params, UMAPParams) else None,
-                )  # fmt: skip
-        except ValueError as error:
-            st.error(widgets.plain(f"{panel_title(record, panel)} cannot be mapped: {error}"))
-            return None
-        finally:
-            bar.empty()
-    predicted = resources.predictions(record.id, dataset_key, split)
+        return None
+    predicted, _ = results.predictions(record.id, dataset_key, split)
     return PanelMap(panel, record, outputs, emb, predicted)
 
 
-@st.cache_data(max_entries=64, show_spinner="Scoring the panel…")
-def panel_metrics(emb_key: str, sample_size: int, _reps: np.ndarray, _labels: np.ndarray, _coords: np.ndarray) -> dict:
-    """:func:`featlib.metrics.layer_metrics` of one map's points, cached by the map's key."""
-    return metrics.layer_metrics(_reps, _labels, _coords, sample_size=sample_size)
-
-
-def scores(result: PanelMap, labels: np.ndarray) -> dict:
-    """The panel's figures on at most :data:`METRICS_SAMPLE` of its map's points."""
+def scores(result: PanelMap, labels: np.ndarray) -> dict | None:
+    """The panel's figures on at most :data:`METRICS_SAMPLE` of its map's points (a job, kept per map)."""
     idx = result.embedding.indices
-    return panel_metrics(result.embedding.key, METRICS_SAMPLE, result.outputs[idx], labels[idx], result.embedding.coords)
+    return results.layer_metrics(result.embedding.key, result.outputs[idx], labels[idx], result.embedding.coords,
+                                 METRICS_SAMPLE)  # fmt: skip
 
 
 # Linked selection --------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import streamlit as st
 
-from featlib import bundle, exports, metrics
+from featlib import bundle, exports
 from featlib.app import identity, resources
 from featlib.store import ModelRecord, WorkspaceError
 from featlib.views import View, ViewError
@@ -23,16 +23,20 @@ if TYPE_CHECKING:
     from featlib.pipeline import Embedding
 
 
-def record_map_figures(emb: "Embedding", labels: np.ndarray) -> None:
-    """Records who made a map and its kNN accuracy in the workspace, when not yet recorded."""
+def record_map_figures(emb: "Embedding", scores: dict | None) -> None:
+    """Records who made a map and its 10-NN accuracy in the workspace, when not yet recorded.
+
+    The accuracy is the one the page scored (a job): 5-fold, on ``scores["sample"]``
+    of the map's points (all of them up to :data:`featlib.app.results.METRICS_SAMPLE`).
+    """
     workspace = resources.workspace()
     try:
         item = workspace.get_item("embedding", emb.key)
     except WorkspaceError:
         return
     workspace.claim("embedding", emb.key, identity.current_user())
-    if item.knn_accuracy is None:
-        workspace.update_meta("embedding", emb.key, {"knn_accuracy": metrics.knn_accuracy(emb.coords, labels[emb.indices])})
+    if item.knn_accuracy is None and scores is not None:
+        workspace.update_meta("embedding", emb.key, {"knn_accuracy": scores["knn_acc_2d"], "knn_accuracy_points": scores["sample"]})
 
 
 def export_panel(
@@ -43,13 +47,14 @@ def export_panel(
     emb: "Embedding",
     predicted: np.ndarray,
     figure: "go.Figure",
+    scores: dict | None = None,
 ) -> None:
     """An "Export" expander with a download button per format.
 
     The view is read from the page's URL (the link the page shares).
     """
     _, labels = dataset.split(split)
-    record_map_figures(emb, labels)
+    record_map_figures(emb, scores)
     stem = exports.safe_file_name(f"{record.name}-{split}")
     with st.expander("Export", icon=":material/download:"):
         st.caption("Tables hold index, label, predicted label and the coordinates or the layer's units.")

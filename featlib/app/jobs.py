@@ -10,6 +10,7 @@ or finds the result.
 from __future__ import annotations
 
 import atexit
+import os
 from typing import Any, Callable, Mapping
 
 import streamlit as st
@@ -21,21 +22,34 @@ from featlib.store import ModelRecord
 
 POLL_S = 0.3
 """How often a waiting page redraws the job's progress."""
-_CANCELLED = "featlib.cancelled_jobs"
+
+
+WARM_UP_ENV = "FEATLIB_WARM_UP"
 
 
 @st.cache_resource(show_spinner="Starting the workers…")
-def manager() -> jobs.JobManager:
-    """The server's job manager on its Dask engine (a ``LocalCluster``, or ``$FEATLIB_SCHEDULER``), once per process.
+def engine() -> jobs.Engine:
+    """The server's Dask engine (a ``LocalCluster``, or ``$FEATLIB_SCHEDULER``), once per process.
 
     The workers start warming up at once (Keras and umap-learn imported,
-    UMAP compiled), so the first map does not wait for that.
+    UMAP compiled), so the first map does not wait for that; set
+    ``FEATLIB_WARM_UP=0`` to skip it.
     """
-    engine = jobs.Engine.start()
-    running = jobs.JobManager(engine, resources.workspace())
-    engine.warm_up()
-    atexit.register(engine.close)
-    return running
+    started = jobs.Engine.start()
+    if os.environ.get(WARM_UP_ENV, "1") != "0":
+        started.warm_up()
+    atexit.register(started.close)
+    return started
+
+
+def manager() -> jobs.JobManager:
+    """The job manager of the server's workspace, on :func:`engine`."""
+    return _manager(str(resources.workspace().root))
+
+
+@st.cache_resource(show_spinner=False)
+def _manager(root: str) -> jobs.JobManager:
+    return jobs.JobManager(engine(), resources.workspace())
 
 
 def model_input(record: ModelRecord) -> jobs.Input:
@@ -71,20 +85,39 @@ def run(
         The job's result (``store``'s return value when given), or ``None``
         after showing why there is none (failed, cancelled, over its limit).
     """
-    cancelled = st.session_state.setdefault(_CANCELLED, set())
-    if spec.key in cancelled:
-        st.info(f"{label}: cancelled. Nothing was stored.")
-        st.button("Run it again", key=f"again/{spec.key}", on_click=cancelled.discard, args=(spec.key,))
-        return None
+    return follow(start(spec, inputs, store=store), label=label, on_update=on_update, failure=failure)
+
+
+def start(spec: jobs.JobSpec, inputs: Mapping[str, Any], *, store: Callable[[Any], Any] | None = None) -> jobs.JobHandle:
+    """The job for ``spec``'s key: the one running or kept in memory, else a new one submitted for this user.
+
+    A finished job whose result was stored is submitted again (its result is
+    gone from the workspace, or the caller would not ask).
+    """
     running = manager()
     handle = running.find(spec.key)
     if handle is None or (handle.is_finished and handle.error is None and store is not None):
         handle = running.submit(spec, inputs, store=store, creator=identity.current_user())
+    return handle
+
+
+def active(key: str) -> bool:
+    """True while a job for ``key`` is queued or running on this server (a page then shows it again)."""
+    handle = manager().find(key)
+    return handle is not None and not handle.is_finished
+
+
+def follow(handle: jobs.JobHandle, *, label: str, on_update=None, failure: str = "") -> Any | None:
+    """Waits for ``handle`` with live progress (see :func:`run`); its result, or ``None`` after showing why not."""
+    running = manager()
     if not handle.is_finished:
         _watch(running, handle, label, on_update)
     if handle.error is not None:
-        st.error(widgets.plain(f"{failure or label + ' failed'}: {handle.error}"))
-        st.button("Try again", key=f"retry/{spec.key}", on_click=running.forget, args=(spec.key,))
+        if isinstance(handle.error, jobs.JobCancelled) and not handle.error.over_limit:
+            st.warning(widgets.plain(f"{label}: {handle.error}"))
+        else:
+            st.error(widgets.plain(f"{failure or label + ' failed'}: {handle.error}"))
+        st.button("Run it again", key=f"retry/{handle.spec.key}", on_click=running.forget, args=(handle.spec.key,))
         return None
     return handle.result
 
@@ -93,7 +126,7 @@ def _watch(running: jobs.JobManager, handle: jobs.JobHandle, label: str, on_upda
     slot = st.empty()
     with slot.container(border=True):
         bar = st.progress(0.0, text=label)
-        st.button("Cancel", key=f"cancel/{handle.job_id}", on_click=_cancel, args=(handle.spec.key, handle.job_id))
+        st.button("Cancel", key=f"cancel/{handle.job_id}", on_click=cancel, args=(handle.job_id,))
         while not handle.wait(POLL_S):
             bar.progress(handle.fraction, text=widgets.plain(f"{label} · {_state(running, handle)}"))
             if on_update is not None:
@@ -101,6 +134,11 @@ def _watch(running: jobs.JobManager, handle: jobs.JobHandle, label: str, on_upda
     if on_update is not None:
         on_update(handle)
     slot.empty()
+
+
+def state_text(handle: jobs.JobHandle) -> str:
+    """One line of a job's state: its place in the queue, or its progress."""
+    return _state(manager(), handle)
 
 
 def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
@@ -111,7 +149,6 @@ def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
     return describe(handle)
 
 
-def _cancel(key: str, job_id: str) -> None:
-    """The Cancel button: stops the job and remembers, for this session, not to start it again by itself."""
+def cancel(job_id: str) -> None:
+    """The Cancel button: stops the job; the page then shows it as cancelled, with a button to run it again."""
     manager().cancel(job_id)
-    st.session_state.setdefault(_CANCELLED, set()).add(key)

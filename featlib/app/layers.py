@@ -1,21 +1,20 @@
 """The Layers page's glue: every layer of the current model on one sample, maps, figures, following points.
 
-Results are shared by every session: the layers' outputs and figures in
-bounded in-memory caches keyed by fingerprints, the maps in the workspace.
+Results are shared by every session: the layers' outputs and figures are
+jobs' results kept by the server's job manager (by key), the maps are stored
+in the workspace.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featlib import datasets, embed, layers, models, plots
+from featlib import datasets, embed, jobs, layers, models, pipeline, plots
+from featlib.app import jobs as running
 from featlib.app import resources, widgets
 from featlib.store import WorkspaceError
 
@@ -66,104 +65,83 @@ def controls(n_points: int) -> LayersChoice:
     return LayersChoice(None if sample >= n_points else int(sample), params, colour)
 
 
-@st.cache_resource
-def _results() -> tuple[OrderedDict, threading.Lock]:
-    return OrderedDict(), threading.Lock()
-
-
-def _cached(key: str, compute: Callable[[], object], size: int = 16) -> object:
-    """``compute()`` once per ``key`` for every session, keeping the ``size`` latest results."""
-    results, guard = _results()
-    with guard:
-        if key in results:
-            results.move_to_end(key)
-            return results[key]
-    with resources.heavy_work("result", key=key):
-        with guard:
-            if key in results:  # computed by another session meanwhile
-                return results[key]
-        value = compute()
-    with guard:
-        results[key] = value
-        while len(results) > size:
-            results.popitem(last=False)
-    return value
-
-
 def layer_set(record, model, dataset: datasets.Dataset, split: str, sample_size: int | None) -> layers.LayerSet | None:
-    """Every layer's outputs for the sample, read in one pass; ``None`` after explaining a failure."""
+    """Every layer's outputs for the sample, read in one pass by a job; ``None`` after explaining a failure."""
     key = f"layerset/{record.fingerprint}/{dataset.fingerprint}/{split}/{record.input_scale}/{sample_size}"
-
-    def compute() -> layers.LayerSet:
-        with st.spinner(f"Reading every layer for {sample_size or 'all'} points in one pass…"):
-            with resources.lock(f"model/{record.id}"):  # a Keras model is not thread-safe
-                return layers.layer_set(model, record.fingerprint, dataset, split, record.input_scale, sample_size)
-
+    _, labels = dataset.split(split)
+    points = min(sample_size or len(labels), len(labels))
     try:
-        return _cached(key, compute, size=4)
-    except ValueError as error:
-        st.error(widgets.plain(f"The layers of this model cannot be read for {dataset.name}: {error}"))
+        spec = jobs.specs.layer_set_spec(key, points, layers.total_units(model), model_fp=record.fingerprint, split=split,
+                                         input_scale=record.input_scale, sample_size=sample_size)  # fmt: skip
+    except jobs.JobLimitError as error:
+        st.error(widgets.plain(f"The layers of this model cannot be read: {error}"))
         return None
+    return running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
+                       label=f"Reading every layer for {points:,} points in one pass",
+                       failure=f"The layers of this model cannot be read for {dataset.name}")  # fmt: skip
 
 
 def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndarray] | None:
-    """Each layer's map, from the workspace or computed layer by layer with progress."""
+    """Each layer's map, from the workspace or computed by one job per layer (they run side by side on the workers)."""
     if choice.title == "t-SNE" and len(ls.indices) > TSNE_MAX:
         st.warning(f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (20-90 s per layer on "
                    f"two cores); lower the sample size from {len(ls.indices):,} or pick PCA or UMAP.")  # fmt: skip
         return None
-    bar = st.progress(0.0, text=f"{choice.title} maps of {len(ls.reps)} layers…")
-    current = {"name": "", "done": 0, "total": len(ls.reps)}
-
-    def on_layer(name: str, done: int, total: int) -> None:
-        current.update(name=name, done=done)
-        if name:
-            bar.progress(done / total, text=f"{choice.title} map of {name} ({done + 1}/{total})…")
-
-    def on_epoch(stage: str, done: int, total: int) -> None:
-        if stage == "layout" and total:
-            fraction = (current["done"] + done / total) / current["total"]
-            bar.progress(min(fraction, 1.0), text=f"{choice.title} map of {current['name']} "
-                                                  f"({current['done'] + 1}/{current['total']}): epoch {done}/{total}")  # fmt: skip
-
-    try:
-        with resources.heavy_work("maps", key=f"{ls.key}/{choice.params.key}"):
-            coords = layers.maps(ls, choice.params, resources.workspace(), record.id, on_layer, on_epoch)
-    except ValueError as error:
-        st.error(widgets.plain(f"The {choice.title} maps cannot be made: {error}"))
-        return None
-    finally:
-        bar.empty()
-    return coords
+    workspace = resources.workspace()
+    positions = embed.stratified_sample(ls.labels, None)
+    coords: dict[str, np.ndarray] = {}
+    handles = {}
+    for name, reps in ls.reps.items():
+        rep_key = f"{ls.key}/{name}"
+        key = pipeline.embedding_key(rep_key, None, 0, choice.params)
+        emb = pipeline.load_embedding(workspace, key)
+        if emb is not None:
+            coords[name] = emb.coords
+            continue
+        try:
+            spec = jobs.specs.reduce_spec(key, len(reps), choice.params, pipeline.graph_key(rep_key, None, 0, choice.params))
+        except jobs.JobLimitError as error:
+            st.error(widgets.plain(f"The {choice.title} maps cannot be made: {error}"))
+            return None
+        handles[name] = running.start(spec, {"points": reps}, store=lambda c, key=key, rep_key=rep_key: pipeline.save_embedding(
+            workspace, key, positions, c, rep_key, record.id))  # fmt: skip
+    for done, (name, handle) in enumerate(handles.items()):
+        emb = running.follow(handle, label=f"{choice.title} map of {name} ({done + 1}/{len(handles)})",
+                             failure=f"The {choice.title} map of {name} cannot be made")  # fmt: skip
+        if emb is None:
+            return None
+        coords[name] = emb.coords
+    return {name: coords[name] for name in ls.reps}
 
 
 def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersChoice) -> list[dict] | None:
-    """Every layer's figures (kNN, probe, silhouette, the map's kNN and trustworthiness), with progress.
+    """Every layer's figures (kNN, probe, silhouette, the map's kNN and trustworthiness), one job per layer.
 
     ``None`` after explaining why the sample cannot be scored.
     """
-
-    def compute() -> list[dict]:
-        bar = st.progress(0.0, text="Scoring the layers…")
-
-        def on_layer(name: str, done: int, total: int) -> None:
-            bar.progress(done / total, text=f"Scoring {name} ({done + 1}/{total})…" if name else "Scored.")
-
-        try:
-            return layers.metrics_table(ls, coords, progress=on_layer)
-        finally:
-            bar.empty()
-
-    try:
-        return _cached(f"metrics/{ls.key}/{choice.params.key}", compute, size=32)
-    except ValueError as error:
-        st.error(widgets.plain(f"The layers cannot be scored on this sample: {error}"))
-        return None
+    handles = {}
+    for name, reps in ls.reps.items():
+        spec = jobs.specs.metrics_spec(f"{ls.key}/{name}/{choice.params.key}", len(reps), None)
+        handles[name] = running.start(spec, {"reps": reps, "labels": ls.labels, "coords": coords.get(name)})
+    rows = []
+    for done, (name, handle) in enumerate(handles.items()):
+        scores = running.follow(handle, label=f"Scoring {name} ({done + 1}/{len(handles)})",
+                                failure="The layers cannot be scored on this sample")  # fmt: skip
+        if scores is None:
+            return None
+        rows.append({"layer": name, "units": int(ls.reps[name].shape[1]), **scores})
+    return rows
 
 
-def cka(ls: layers.LayerSet) -> np.ndarray:
-    """Linear CKA between every pair of the sample's representations."""
-    return _cached(f"cka/{ls.key}", lambda: layers.cka(ls), size=32)
+def _cka(key: str, reps: list[np.ndarray], other: list[np.ndarray] | None = None) -> np.ndarray | None:
+    spec = jobs.specs.cka_spec(key, len(reps[0]))
+    return running.run(spec, {"reps": reps, "other": other}, label="Linear CKA between layers",
+                       failure="CKA cannot be computed")  # fmt: skip
+
+
+def cka(ls: layers.LayerSet) -> np.ndarray | None:
+    """Linear CKA between every pair of the sample's representations (a job); ``None`` after explaining."""
+    return _cka(ls.key, list(ls.reps.values()))
 
 
 def captions(rows: list[dict], title: str) -> dict[str, str]:
@@ -276,7 +254,12 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
         return
     if other_ls is None:
         return
-    matrix = _cached(f"cka/{ls.key}/{other_ls.key}", lambda: layers.cka(ls, other_ls), size=32)
+    if not np.array_equal(ls.indices, other_ls.indices):
+        st.error("CKA compares representations of the same points; the two samples differ.")
+        return
+    matrix = _cka(f"{ls.key}/{other_ls.key}", list(ls.reps.values()), list(other_ls.reps.values()))
+    if matrix is None:
+        return
     figure = plots.cka_heatmap(matrix, ls.names, [f"{name} " for name in other_ls.names])
     figure.update_layout(yaxis_title=record.name, xaxis_title=other.name)
     st.plotly_chart(figure, key="cka-models")

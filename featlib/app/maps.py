@@ -11,11 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, embed, metrics, models, pipeline, plots
-from featlib.app import links, resources, widgets
+from featlib import datasets, embed, pipeline, plots
+from featlib.app import links, resources, results, widgets
 
-METRICS_SAMPLE = 5_000
-"""The map's metrics are scored on at most this many of its points (stratified)."""
+METRICS_SAMPLE = results.METRICS_SAMPLE
 MONTAGE_MAX = 120
 CAPTIONED_MAX = 40
 
@@ -78,9 +77,9 @@ def controls(n_points: int) -> MapChoice:
 
 def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset, split: str,
             choice: MapChoice) -> pipeline.Embedding | None:  # fmt: skip
-    """The map from the workspace, or computed with progress and a PCA preview of the same points.
+    """The map from the workspace, or computed by a job, with a PCA preview of the same points meanwhile.
 
-    Returns ``None`` after showing the reason when the reducer refuses the points.
+    Returns ``None`` after showing the reason when the map cannot be made.
     """
     _, labels = dataset.split(split)
     key = pipeline.embedding_key(rep_key, choice.sample_size, 0, choice.params)
@@ -88,50 +87,28 @@ def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset
     if emb is not None:
         return emb
     preview = st.empty()
-    with preview.container():
-        status = st.status(f"Computing the {choice.title} map…", expanded=True)
-        bar = status.progress(0.0, text="Finding nearest neighbours…" if choice.reducer == "umap" else "Working…")
-        if choice.reducer != "pca":
-            sample = embed.stratified_sample(labels, choice.sample_size)
+    if choice.reducer != "pca":
+        sample = embed.stratified_sample(labels, choice.sample_size)
+        with preview.container():  # a PCA of at most 10,000 points takes well under a second
             st.plotly_chart(
                 plots.scatter_map(embed.pca_embed(outputs[sample]), sample, labels[sample], class_names=dataset.class_names,
                                   title=f"PCA preview — the {choice.title} map replaces it when ready", axis_name="PCA"),
                 key="pca-preview",
             )  # fmt: skip
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage == "layout":
-            bar.progress(done / total, text=f"Optimising the layout: epoch {done}/{total}")
-
-    try:
-        with resources.heavy_work("map", key=key):
-            emb = pipeline.embedding(
-                resources.workspace(), outputs, rep_key, labels, sample_size=choice.sample_size,
-                params=choice.params, model_id=record.id, progress=progress,
-            )  # fmt: skip
-    except ValueError as error:
-        preview.empty()
-        st.error(widgets.plain(f"The {choice.title} map cannot be made: {error}"))
-        return None
+    emb = results.embedding(record, outputs, rep_key, labels, choice.sample_size, choice.params,
+                            label=f"Computing the {choice.title} map")  # fmt: skip
     preview.empty()
     return emb
 
 
-@st.cache_data(max_entries=32, show_spinner="Predicting labels…")
 def predictions(model_id: str, dataset_key: str, split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The model's predicted label and its probability for every image of a split."""
-    rec = resources.record(model_id)
-    images, _ = resources.dataset(dataset_key).split(split)
-    with resources.lock(f"model/{model_id}"):  # a Keras model's predict is not thread-safe
-        model = resources.model(model_id)
-        outputs = model.predict(models.adapt_images(images, model, rec.input_scale), batch_size=1024, verbose=0)
-    return metrics.prediction_confidence(outputs)
+    """The model's predicted label and its probability for every image of a split (a job, kept in memory)."""
+    return results.predictions(model_id, dataset_key, split)
 
 
-@st.cache_data(max_entries=64, show_spinner="Scoring the map…")
-def map_metrics(emb_key: str, _reps: np.ndarray, labels: np.ndarray, coords: np.ndarray) -> dict:
-    """:func:`featlib.metrics.layer_metrics` of a map's points, on at most :data:`METRICS_SAMPLE` of them."""
-    return metrics.layer_metrics(_reps, labels, coords, sample_size=METRICS_SAMPLE)
+def map_metrics(emb_key: str, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray) -> dict | None:
+    """:func:`featlib.metrics.layer_metrics` of a map's points, on at most :data:`METRICS_SAMPLE` of them (a job)."""
+    return results.layer_metrics(emb_key, reps, labels, coords, METRICS_SAMPLE)
 
 
 def show_metrics(scores: dict, title: str, model_accuracy: float) -> None:

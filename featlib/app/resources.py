@@ -1,31 +1,26 @@
 """Cached resources shared by every session of the server.
 
-Keras models are never hashed by Streamlit (a Keras 3 model hashes differently
-on every call, so the cache would silently miss): they are passed as
-``_model`` beside the fingerprint or id that keys them.
+The server loads models only to read their layers and shapes; every heavy
+operation runs as a job (:mod:`featlib.app.jobs`). Models are cached by
+their workspace id, never hashed by Streamlit (a Keras 3 model hashes
+differently on every call, so such a cache would silently miss).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import threading
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
-import numpy as np
 import streamlit as st
 
-from featlib import datasets, embed, pipeline
-from featlib.extract import Extractor
+from featlib import datasets
 from featlib.store import ModelRecord, Workspace, default_root
 
 if TYPE_CHECKING:
     import keras
 
 UPLOAD_PREFIX = "upload:"
-HEAVY_WORKERS = int(os.environ.get("FEATLIB_WORKERS", "2"))
-"""How many trainings, extractions and UMAP fits the server runs at once."""
 
 
 def workspace() -> Workspace:
@@ -40,31 +35,22 @@ def _workspace(root: str) -> Workspace:
 
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> threading.Event:
-    """Starts, once per server process, the background start-up; returns "libraries ready".
+    """Starts, once per server process, a thread that imports Keras; returns "Keras ready".
 
-    One thread imports Keras (TensorFlow) and umap-learn (which imports
-    TensorFlow too), turns on the Numba cache in the workspace, then fits
-    UMAP on synthetic points so that the first user's map finds umap-learn's
-    code compiled (or loaded from the cache). Two threads importing
-    TensorFlow at once can deadlock in Python's import locks, so pages that
-    use Keras wait for the event (:func:`wait_for_libraries`).
+    The server itself loads models only to read their layers (the work runs
+    on the job workers, which warm up umap-learn themselves). Two threads
+    importing TensorFlow at once can deadlock in Python's import locks, so
+    pages that use Keras wait for the event (:func:`wait_for_libraries`).
     """
     ready = threading.Event()
-    numba_cache = workspace().numba_cache
 
     def work() -> None:
         try:
             import keras  # noqa: F401  (see the docstring: imported here, once)
-
-            embed.enable_numba_cache(numba_cache)
-        except Exception:  # the pages then import and compile on demand, as without the warm-up
-            logging.getLogger(__name__).exception("featlib start-up: loading libraries failed")
+        except Exception:  # the pages then import on demand, as without the warm-up
+            logging.getLogger(__name__).exception("featlib start-up: importing Keras failed")
         finally:
             ready.set()
-        try:
-            embed.warm_up()
-        except Exception:
-            logging.getLogger(__name__).exception("featlib start-up: the UMAP warm-up failed")
 
     threading.Thread(target=work, name="featlib-warm-up", daemon=True).start()
     return ready
@@ -79,7 +65,7 @@ def wait_for_libraries() -> None:
     """Waits, with a spinner, until the start-up thread has imported Keras and umap-learn."""
     ready = _warm_up()
     if not ready.is_set():
-        with st.spinner("Starting up: loading TensorFlow and umap-learn…"):
+        with st.spinner("Starting up: loading TensorFlow…"):
             ready.wait()
 
 
@@ -119,52 +105,3 @@ def model(model_id: str) -> "keras.Model":
 def record(model_id: str) -> ModelRecord:
     """The workspace record of a model (not cached: it is one SQLite read)."""
     return workspace().get_model(model_id)
-
-
-@st.cache_resource(max_entries=16, show_spinner="Building the extractor…")
-def extractor(model_fp: str, layer: str, method: str, _model: "keras.Model") -> Extractor:
-    """A sub-model or backend function per (model fingerprint, layer, method)."""
-    return Extractor(_model, layer, method)
-
-
-@st.cache_resource(max_entries=256)
-def lock(name: str) -> threading.Lock:
-    """One lock per name, shared by every session: a Keras model, a result key."""
-    return threading.Lock()
-
-
-@st.cache_data(max_entries=32, show_spinner="Predicting labels…")
-def predictions(model_id: str, dataset_key: str, split: str) -> np.ndarray:
-    """The model's predicted labels for a dataset split."""
-    rec = record(model_id)
-    with lock(f"model/{model_id}"):  # a Keras model's predict is not thread-safe
-        return pipeline.predicted_labels(model(model_id), dataset(dataset_key), split, rec.input_scale)
-
-
-@st.cache_resource
-def _heavy_slots() -> threading.BoundedSemaphore:
-    return threading.BoundedSemaphore(HEAVY_WORKERS)
-
-
-@contextlib.contextmanager
-def heavy_work(what: str, key: str | None = None) -> Iterator[None]:
-    """Runs a heavy job in one of :data:`HEAVY_WORKERS` slots, one job per ``key``.
-
-    Sessions beyond the limit wait, and see that they wait, so that many
-    users at once cannot exhaust the server's memory. A second session asking
-    for the same result (same ``key``) waits for the first and then finds it
-    in the workspace instead of computing it again.
-    """
-    with contextlib.ExitStack() as stack:
-        if key is not None:
-            same = lock(key)
-            if not same.acquire(blocking=False):
-                with st.spinner(f"Another session is computing this {what}; waiting for its result…"):
-                    same.acquire()
-            stack.callback(same.release)
-        slots = _heavy_slots()
-        if not slots.acquire(blocking=False):
-            with st.spinner(f"Waiting for a free worker: {HEAVY_WORKERS} jobs are running for other sessions…"):
-                slots.acquire()
-        stack.callback(slots.release)
-        yield

@@ -21,6 +21,7 @@ EXPLORE_PAGE = "pages/explore.py"
 LAYERS_PAGE = "pages/layers.py"
 COMPARE_PAGE = "pages/compare.py"
 WORKSPACE_PAGE = "pages/workspace.py"
+JOBS_PAGE = "pages/jobs.py"
 DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 

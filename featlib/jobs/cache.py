@@ -7,8 +7,6 @@ reuse it. The same caches serve jobs run in-process.
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from featlib.lru import Bounded
@@ -26,26 +24,10 @@ _models: Bounded["keras.Model"] = Bounded(MAX_MODELS)
 _extractors: Bounded["Extractor"] = Bounded(MAX_EXTRACTORS)
 
 
-def model_from_bytes(data: bytes) -> "keras.Model":
-    """Loads a ``.keras`` file's bytes with Keras's ``safe_mode`` (the bytes featlib itself saved)."""
-    import keras
-
-    with tempfile.TemporaryDirectory(prefix="featlib-model-") as folder:
-        path = Path(folder) / "model.keras"
-        path.write_bytes(data)
-        return keras.saving.load_model(path, compile=False, safe_mode=True)
-
-
-def model_to_bytes(model: "keras.Model") -> bytes:
-    """The bytes of ``model`` saved as a ``.keras`` file."""
-    with tempfile.TemporaryDirectory(prefix="featlib-model-") as folder:
-        path = Path(folder) / "model.keras"
-        model.save(path)
-        return path.read_bytes()
-
-
 def model(fingerprint: str, data: bytes) -> "keras.Model":
     """The model with this fingerprint, loaded from ``data`` the first time (at most :data:`MAX_MODELS` kept)."""
+    from featlib.models import model_from_bytes
+
     return _models.get(fingerprint, lambda: model_from_bytes(data))
 
 

@@ -16,9 +16,13 @@ Inputs (model bytes, datasets) go to the cluster once per fingerprint
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -83,21 +87,23 @@ class Engine:
         self.memory_limit = memory_limit
         self._sent: OrderedDict[str, "Future"] = OrderedDict()
         self._lock = threading.Lock()
+        self._handlers: list[Callable[[dict], None]] = []
+        client.subscribe_topic(TOPIC, self._dispatch)
 
     @classmethod
     def start(cls, scheduler: str | None = None, workers: int | None = None, memory_limit: str | None = None) -> "Engine":
         """Connects to ``scheduler`` (or ``$FEATLIB_SCHEDULER``), else starts a ``LocalCluster``.
 
-        The local cluster has worker processes with one thread each, behind
-        nannies that restart a worker past its memory limit; a task whose
-        worker dies is not retried (``allowed-failures`` 0), so an upload that
-        exhausts memory ends one worker once, and its job says why.
+        The local cluster (:mod:`featlib.jobs.cluster`, in a process of its
+        own) has worker processes with one thread each, behind nannies that
+        restart a worker past its memory limit; a task whose worker dies is
+        not retried (``allowed-failures`` 0), so an upload that exhausts
+        memory ends one worker once, and its job says why.
 
         Raises:
             OSError: the scheduler cannot be reached (the message names it).
         """
-        import dask
-        from distributed import Client, LocalCluster
+        from distributed import Client
 
         settings = cluster_settings()
         scheduler = scheduler or settings["scheduler"]
@@ -108,12 +114,13 @@ class Engine:
                 raise OSError(f"Cannot reach the Dask scheduler at {scheduler} ({SCHEDULER_ENV}): {error}") from None
             return cls(client, None, "set by the cluster")
         memory = memory_limit or settings["memory_limit"]
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-            cluster = LocalCluster(
-                n_workers=workers or settings["workers"], threads_per_worker=1, processes=True,
-                memory_limit=memory, dashboard_address=":0", silence_logs=logging.ERROR,
-            )  # fmt: skip
-        return cls(Client(cluster, set_as_default=False), cluster, memory)
+        cluster = _start_local_cluster(workers or settings["workers"], memory)
+        try:
+            client = Client(cluster.address, timeout="30s", set_as_default=False)
+        except BaseException:
+            cluster.close()
+            raise
+        return cls(client, cluster, memory)
 
     def send(self, value: Any) -> Any:
         """``value`` as the cluster holds it: an :class:`Input` is scattered once per fingerprint; others pass as they are."""
@@ -138,7 +145,15 @@ class Engine:
 
     def on_progress(self, handler: Callable[[dict], None]) -> None:
         """Calls ``handler(message)`` for every progress event of every job (on the client's event-loop thread)."""
-        self.client.subscribe_topic(TOPIC, lambda event: handler(event[1]))
+        with self._lock:
+            self._handlers.append(handler)
+
+    def _dispatch(self, event: tuple) -> None:
+        for handler in list(self._handlers):
+            try:
+                handler(event[1])
+            except Exception:
+                _log.exception("featlib: a progress handler failed")
 
     def worker_of(self, future: "Future") -> str | None:
         """The address of the worker running ``future``'s task, or ``None`` when it is not running."""
@@ -179,3 +194,46 @@ class Engine:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+class LocalClusterProcess:
+    """The process running :mod:`featlib.jobs.cluster`; ``address`` is its scheduler's."""
+
+    def __init__(self, process: subprocess.Popen, address: str):
+        self.process = process
+        self.address = address
+
+    def close(self, timeout: float = 20.0) -> None:
+        """Asks the cluster to close (its stdin closes) and waits; kills it past ``timeout`` seconds."""
+        if self.process.poll() is not None:
+            return
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _start_local_cluster(workers: int, memory_limit: str, timeout: float = 120.0) -> LocalClusterProcess:
+    """Starts :mod:`featlib.jobs.cluster` and waits for its scheduler's address.
+
+    Raises:
+        OSError: the cluster did not start (its error output is in the message).
+    """
+    package_root = str(Path(__file__).resolve().parents[2])  # where featlib is importable from
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+           "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "featlib.jobs.cluster", "--workers", str(workers), "--memory-limit", memory_limit],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, env=env,
+    )  # fmt: skip
+    found: list[str] = []
+    reader = threading.Thread(target=lambda: found.append(process.stdout.readline().strip()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not found or not found[0].startswith("tcp://"):
+        process.kill()
+        raise OSError(f"The local Dask cluster did not start within {timeout:.0f} s (exit status {process.poll()}).")
+    return LocalClusterProcess(process, found[0])

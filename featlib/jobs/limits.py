@@ -99,6 +99,10 @@ def time_limit(name: str) -> float:
     return limit(name).max_seconds
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def check_size(name: str, points: int, result_bytes: int | None = None) -> None:
     """Refuses a job that asks for more than its limit, before anything runs.
 
@@ -113,11 +117,11 @@ def check_size(name: str, points: int, result_bytes: int | None = None) -> None:
     rule = limit(name)
     if rule.max_points is not None and points > rule.max_points:
         raise JobLimitError(
-            f"{rule.what.capitalize()} is limited to {rule.max_points:,} points on this server; "
+            f"{_sentence(rule.what)} is limited to {rule.max_points:,} points on this server; "
             f"this one asks for {points:,}. {rule.hint}".strip()
         )
     if rule.max_mb is not None and result_bytes is not None and result_bytes > rule.max_mb * 2**20:
         raise JobLimitError(
-            f"{rule.what.capitalize()} is limited to results of {rule.max_mb:,.0f} MiB on this server; "
+            f"{_sentence(rule.what)} is limited to results of {rule.max_mb:,.0f} MiB on this server; "
             f"this one would hold {result_bytes / 2**20:,.0f} MiB. {rule.hint}".strip()
         )

@@ -67,6 +67,17 @@ class JobHandle:
         self.future: "Future | None" = None
         self._finished = threading.Event()
 
+    @classmethod
+    def finished_with(cls, spec: JobSpec, result: Any = None, *, error: JobError | None = None,
+                      creator: str = "") -> "JobHandle":  # fmt: skip
+        """A handle for a job that has already run (in this process): done with ``result``, or failed with ``error``."""
+        handle = cls(uuid.uuid4().hex[:12], spec, creator)
+        handle.result, handle.error = result, error
+        handle.status = "failed" if error is not None else "done"
+        handle.finished = time.monotonic()
+        handle._finished.set()
+        return handle
+
     @property
     def fraction(self) -> float:
         """Progress from 0 to 1."""

@@ -14,7 +14,7 @@ from featlib.jobs.spec import JobSpec
 
 def train_spec(dataset_fp: str, n_train: int, *, hidden: Sequence[int], optimizer: str, learning_rate: float,
                epochs: int, batch_size: int, checkpoint_epochs: Sequence[int] = (), name: str = "mlp",
-               token: str = "") -> JobSpec:  # fmt: skip
+               token: str = "", seed: int | None = 0) -> JobSpec:  # fmt: skip
     """Training the seed MLP on a dataset of ``n_train`` training images.
 
     ``token`` makes the key unique per request (two users may train the same
@@ -22,7 +22,7 @@ def train_spec(dataset_fp: str, n_train: int, *, hidden: Sequence[int], optimize
     """
     check_size("train", n_train)
     params = {"hidden": [int(h) for h in hidden], "optimizer": optimizer, "learning_rate": float(learning_rate),
-              "epochs": int(epochs), "batch_size": int(batch_size), "checkpoint_epochs": [int(e) for e in checkpoint_epochs]}  # fmt: skip
+              "epochs": int(epochs), "batch_size": int(batch_size), "checkpoint_epochs": [int(e) for e in checkpoint_epochs], "seed": seed}  # fmt: skip
     return JobSpec("train", f"train/{dataset_fp}/{token}", params, f"training {name}: {epochs} epochs")
 
 
@@ -76,3 +76,14 @@ def metrics_spec(key: str, points: int, sample_size: int | None) -> JobSpec:
     """Scoring a layer and its map (kNN, probe, silhouette, trustworthiness) on at most ``sample_size`` points."""
     check_size("metrics", min(points, sample_size or points))
     return JobSpec("metrics", f"metrics/{key}/{sample_size}", {"sample_size": sample_size}, f"scoring {points:,} points")
+
+
+def cka_spec(key: str, points: int) -> JobSpec:
+    """Linear CKA between the representations of ``points`` points (all layers of one or two models)."""
+    check_size("metrics", points)
+    return JobSpec("cka", f"cka/{key}", {}, f"CKA between layers on {points:,} points", limit="metrics")
+
+
+def bundle_spec(label: str, data_sha: str) -> JobSpec:
+    """Checking a bundle (by its bytes' digest) before it is imported."""
+    return JobSpec("bundle", f"bundle/{data_sha}", {"label": label}, f"checking the bundle {label}")

@@ -34,9 +34,10 @@ def train(
     epochs: int,
     batch_size: int,
     checkpoint_epochs: Sequence[int] = (),
+    seed: int | None = 0,
     progress: Progress = _quiet,
 ) -> dict:
-    """Builds and trains the seed MLP on ``dataset`` (inputs scaled to 0..1), as :func:`featlib.models.train`.
+    """Builds (weights seeded by ``seed``) and trains the seed MLP on ``dataset`` (inputs scaled to 0..1), as :func:`featlib.models.train`.
 
     Progress: ``("epoch", epoch, epochs, logs={...})`` after each epoch.
 
@@ -51,7 +52,7 @@ def train(
     from featlib import models
 
     h, w = dataset.image_shape
-    model = models.build_mlp((h * w,), tuple(hidden), dataset.num_classes)
+    model = models.build_mlp((h * w,), tuple(hidden), dataset.num_classes, seed=seed)
     (x_train, y_train), (x_test, y_test) = dataset.split("train"), dataset.split("test")
     result = models.train(
         model, models.adapt_images(x_train, model, "0-1"), y_train, models.adapt_images(x_test, model, "0-1"), y_test,
@@ -62,10 +63,10 @@ def train(
     checkpoints = []
     for epoch, checkpoint in sorted(result.checkpoints.items()):
         at_epoch = models.model_with_weights(model, checkpoint.weights)
-        checkpoints.append({"epoch": epoch, "model": cache.model_to_bytes(at_epoch), "fingerprint": models.fingerprint(at_epoch),
+        checkpoints.append({"epoch": epoch, "model": models.model_to_bytes(at_epoch), "fingerprint": models.fingerprint(at_epoch),
                             "test_accuracy": checkpoint.test_accuracy, "logs": checkpoint.logs})  # fmt: skip
     return {
-        "model": cache.model_to_bytes(model), "fingerprint": models.fingerprint(model),
+        "model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
         "architecture": models.architecture_summary(model), "test_accuracy": result.test_accuracy,
         "test_loss": result.test_loss, "seconds": result.seconds, "history": result.history, "checkpoints": checkpoints,
     }  # fmt: skip
@@ -99,7 +100,7 @@ def check_upload(
     progress("scoring", 1, 2)
     x_test, y_test = dataset.split("test")
     accuracy = models.evaluate_accuracy(model, models.adapt_images(x_test, model, input_scale), y_test)
-    return {"model": cache.model_to_bytes(model), "fingerprint": models.fingerprint(model),
+    return {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
             "architecture": models.architecture_summary(model), "accuracy": accuracy}  # fmt: skip
 
 
@@ -183,6 +184,27 @@ def layer_metrics(*, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | 
     return metrics.layer_metrics(reps, labels, coords, sample_size=sample_size)
 
 
+def cka(*, reps: Sequence[np.ndarray], other: Sequence[np.ndarray] | None = None, progress: Progress = _quiet) -> np.ndarray:
+    """Linear CKA between every pair of representations of the same points: rows ``reps``, columns ``other`` (or ``reps``).
+
+    Returns a float64 array ``(len(reps), len(other or reps))``; see :func:`featlib.metrics.linear_cka`.
+    """
+    from featlib import metrics
+
+    progress("working", 0, 1)
+    if other is None:
+        return metrics.cka_matrix(list(reps))
+    return np.array([[metrics.linear_cka(a, b) for b in other] for a in reps])
+
+
+def check_bundle(*, data: bytes, label: str, progress: Progress = _quiet):
+    """Checks a bundle's bytes as an untrusted upload (:func:`featlib.bundle.check_bundle`): a :class:`~featlib.bundle.CheckedBundle`."""
+    from featlib import bundle
+
+    progress("working", 0, 1)
+    return bundle.check_bundle(data, label)
+
+
 def warm_up(*, progress: Progress = _quiet) -> int:
     """Imports Keras and umap-learn and fits UMAP on synthetic points (:func:`featlib.embed.warm_up`); returns the worker's pid."""
     import os
@@ -204,6 +226,8 @@ KINDS: Mapping[str, Callable[..., Any]] = {
     "predict": predict,
     "reduce": reduce,
     "metrics": layer_metrics,
+    "cka": cka,
+    "bundle": check_bundle,
     "warm_up": warm_up,
 }
 """Every kind of job and its function."""

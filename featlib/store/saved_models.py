@@ -123,6 +123,18 @@ class ModelStore(IndexedFolder):
             raise WorkspaceError(f"No such model: {name_or_id}. The workspace holds: {names}.")
         return ModelRecord.from_row(row)
 
+    def model_bytes(self, name_or_id: str | ModelRecord) -> bytes:
+        """The bytes of a saved model's ``.keras`` file (what jobs receive; see :mod:`featlib.jobs`).
+
+        Raises:
+            WorkspaceError: no such model, or its file is gone.
+        """
+        record = name_or_id if isinstance(name_or_id, ModelRecord) else self.get_model(name_or_id)
+        try:
+            return (self.root / record.path).read_bytes()
+        except OSError as error:
+            raise WorkspaceError(f"The file of model {record.name} ({record.path}) cannot be read: {error}") from error
+
     def load_model(self, name_or_id: str | ModelRecord) -> "keras.Model":
         """Loads a saved model with Keras (``safe_mode=True``, not compiled).
 

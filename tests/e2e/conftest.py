@@ -40,7 +40,7 @@ def _streamlit(workspace: Path, log_dir: Path, log_name: str, **env_extra: str):
     with open(log_dir / log_name, "w+") as log:
         try:
             with running_app(workspace, log, **env_extra) as (url, process):
-                yield {"url": url, "process": process, "log": log}
+                yield {"url": url, "process": process, "log": log, "workspace": workspace}
         finally:
             log.seek(0)
             ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import urllib.request
 from pathlib import Path
 
@@ -83,15 +82,10 @@ def test_main_flow_train_extract_map_select(page, shot, workspace_dir):
     assert usage["models"] >= 1 and usage["representations"] >= 1 and usage["embeddings"] >= 1
 
 
-def test_the_server_start_up_keeps_umap_code_compiled_in_the_workspace(page, server, workspace_dir):
-    """The start-up thread imported the libraries without deadlocking the pages and filled Numba's cache."""
+def test_the_server_start_up_loads_keras_without_deadlocking_the_pages(page, server):
+    """The start-up thread imported Keras while the first page waited for it; its log has no error."""
     goto(page, "Model")  # a page that waits for the start-up's imports, then uses Keras
     page.get_by_role("button", name="Train", exact=True).wait_for()
-    cache = Workspace(workspace_dir).numba_cache
-    deadline = time.monotonic() + 300
-    while not any(cache.rglob("*.nbi")) and time.monotonic() < deadline:
-        time.sleep(1)
-    assert any(cache.rglob("*.nbi")), f"no compiled umap-learn code under {cache}"
     log = Path(server["log"].name).read_text()
     assert "featlib start-up" not in log and "DeadlockError" not in log
 

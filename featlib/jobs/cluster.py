@@ -1,0 +1,43 @@
+"""A Dask ``LocalCluster`` in a process of its own: ``python -m featlib.jobs.cluster --workers 2 --memory-limit 4GiB``.
+
+The engine starts its local cluster through this module rather than in its
+own process, because worker processes are spawned: a spawned child imports
+its parent's ``__main__``, and in a Streamlit server that is the app's page
+script. Here ``__main__`` is this module. It prints the scheduler's address
+on stdout, then runs until its stdin closes (its parent ended, however it
+ended) or it gets SIGTERM, and then closes the cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Starts the cluster, prints its scheduler address, waits for stdin to close."""
+    import dask
+    from distributed import LocalCluster
+
+    parser = argparse.ArgumentParser(prog="python -m featlib.jobs.cluster", description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, required=True, help="worker processes, one thread each")
+    parser.add_argument("--memory-limit", required=True, help="memory limit per worker, e.g. 4GiB")
+    args = parser.parse_args(argv)
+    # A task whose worker dies (over its memory limit, killed) is not run again on another worker.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                               memory_limit=args.memory_limit, dashboard_address=":0", silence_logs=logging.ERROR)  # fmt: skip
+    print(cluster.scheduler_address, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    threading.Thread(target=lambda: (sys.stdin.read(), done.set()), daemon=True).start()
+    done.wait()
+    cluster.close(timeout=10)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""Writing the results of model jobs into the workspace, in the process that submitted them.
+
+Workers return plain outputs (a model as ``.keras`` bytes with its
+fingerprint and summary); these functions list them in the workspace, so only
+the submitting process writes the index. Maps and representations are stored
+by :func:`featlib.pipeline.save_embedding` and
+:func:`featlib.pipeline.save_representation`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from featlib.store import ModelRecord, Workspace
+
+
+def store_trained(
+    workspace: "Workspace", output: dict, *, name: str, dataset: str, meta: dict, creator: str = ""
+) -> tuple["ModelRecord", list["ModelRecord"]]:
+    """Lists a ``train`` job's model and its checkpoints (``<name>@epoch<n>``) in ``workspace``.
+
+    Args:
+        output: what :func:`featlib.jobs.tasks.train` returned.
+        name: the model's name (made unique by the workspace).
+        dataset: the dataset's name, recorded with each model.
+        meta: the training parameters (optimizer, learning rate, ...) recorded with each.
+        creator: who asked for the training.
+
+    Returns:
+        ``(record of the trained model, records of its checkpoints by epoch)``.
+    """
+    history = output["history"]
+    record = workspace.save_model_file(
+        output["model"], name or "mlp", fingerprint=output["fingerprint"], architecture=output["architecture"],
+        dataset=dataset, test_accuracy=output["test_accuracy"], creator=creator,
+        meta={**meta, "history": history, "seconds": output["seconds"], "test_loss": output["test_loss"],
+              "checkpoint_epochs": [c["epoch"] for c in output["checkpoints"]]},
+    )  # fmt: skip
+    checkpoints = []
+    for checkpoint in output["checkpoints"]:
+        epoch = checkpoint["epoch"]
+        checkpoints.append(workspace.save_model_file(
+            checkpoint["model"], f"{record.name}@epoch{epoch}", fingerprint=checkpoint["fingerprint"],
+            architecture=output["architecture"], dataset=dataset, test_accuracy=checkpoint["test_accuracy"],
+            creator=creator, meta={**meta, "history": {k: v[:epoch] for k, v in history.items()}, "epochs": epoch,
+                                   "checkpoint_of": record.id, "epoch": epoch},
+        ))  # fmt: skip
+    return record, checkpoints
+
+
+def store_upload(
+    workspace: "Workspace", output: dict, *, name: str, filename: str, dataset: str, dataset_fp: str,
+    input_scale: str, creator: str = "",
+) -> "ModelRecord":  # fmt: skip
+    """Lists an ``upload`` job's checked model (re-saved as ``.keras``) in ``workspace``, with its test accuracy."""
+    return workspace.save_model_file(
+        output["model"], name or "uploaded", fingerprint=output["fingerprint"], architecture=output["architecture"],
+        dataset=dataset, test_accuracy=output["accuracy"], input_scale=input_scale, creator=creator,
+        meta={"uploaded_file": filename, "dataset_fingerprint": dataset_fp},
+    )  # fmt: skip

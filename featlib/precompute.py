@@ -1,0 +1,136 @@
+"""Precomputing a model's representations and maps as jobs, so the dashboard shows them at once.
+
+``python -m featlib precompute MODEL --dataset D`` calls :func:`run`: one
+extraction job per layer × method, and once each has been stored, one map
+job per reducer on a stratified sample. They run side by side on the
+cluster's workers; this process stores every result in the workspace under
+the keys the pages use, so a page opening any of them reads a file.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from featlib import embed, jobs, pipeline
+from featlib.datasets import Dataset
+from featlib.extract import METHODS
+
+if TYPE_CHECKING:
+    from featlib.cli_jobs import Runner
+
+REDUCER_PARAMS = {"umap": embed.UMAPParams, "pca": embed.PCAParams, "tsne": embed.TSNEParams}
+
+
+@dataclass
+class Summary:
+    """What :func:`run` did: counts of results computed and already stored, and the failures with their reasons."""
+
+    computed: int = 0
+    already: int = 0
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def text(self) -> str:
+        """One line per failure, then the counts."""
+        lines = [f"failed: {reason}" for reason in self.failed]
+        lines.append(f"precomputed {self.computed} result(s), {self.already} already in the workspace, "
+                     f"{len(self.failed)} failed, in {self.seconds:.1f} s")  # fmt: skip
+        return "\n".join(lines)
+
+
+def _choices(text: str, known, what: str) -> list[str]:
+    chosen = [part.strip() for part in text.split(",") if part.strip()]
+    unknown = [c for c in chosen if c not in known]
+    if not chosen or unknown:
+        raise ValueError(f"--{what} takes a comma-separated list of {sorted(known)}; got {text!r}.")
+    return chosen
+
+
+def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train", layers: str = "all",
+        methods: str = "function,submodel", reducers: str = "umap,pca", sample_size: int | None = 10_000) -> Summary:  # fmt: skip
+    """Computes every chosen (layer, method) representation and (reducer) map that the workspace lacks.
+
+    Args:
+        runner: where the jobs run (a cluster, or this process) and the workspace they fill.
+        model: a model's name or id in the workspace.
+        dataset, split: the images.
+        layers: ``"all"`` or comma-separated layer names.
+        methods, reducers: comma-separated names (``function``, ``submodel``; ``umap``, ``pca``, ``tsne``).
+        sample_size: the stratified sample each map is made of (``None``: every image).
+
+    Raises:
+        ValueError: unknown layers, methods or reducers, or a sample above a reducer's limit; before any job runs.
+        featlib.store.WorkspaceError: no such model.
+    """
+    from tqdm import tqdm
+
+    from featlib import models
+    from featlib.cli_jobs import follow
+
+    started = time.perf_counter()
+    workspace = runner.workspace
+    record = workspace.get_model(model)
+    loaded = workspace.load_model(record)
+    names = [layer.name for layer in loaded.layers]
+    chosen_layers = names if layers.strip() == "all" else _choices(layers, names, "layers")
+    chosen_methods = _choices(methods, METHODS, "methods")
+    params = [REDUCER_PARAMS[r]() for r in _choices(reducers, REDUCER_PARAMS, "reducers")]
+    images, labels = dataset.split(split)
+    indices = embed.stratified_sample(labels, sample_size, seed=0)
+    for p in params:  # refuse what a reducer's limit forbids before anything runs
+        jobs.specs.reduce_spec("check", len(indices), p)
+    models.adapt_images(images[:1], loaded, record.input_scale)
+    model_input = jobs.Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record))
+    dataset_input = jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)
+    summary = Summary()
+    handles: list = []
+    waiting_maps: dict[str, object] = {}  # rep key -> extraction handle
+
+    def submit_maps(rep_key: str) -> None:
+        outputs = workspace.load_array("representation", rep_key)
+        points = jobs.Input(f"points/{rep_key}/{sample_size}", lambda: outputs[indices])
+        for p in params:
+            key = pipeline.embedding_key(rep_key, sample_size, 0, p)
+            if pipeline.load_embedding(workspace, key) is not None:
+                summary.already += 1
+                continue
+            handles.append(runner.start(jobs.specs.reduce_spec(key, len(indices), p, pipeline.graph_key(rep_key, sample_size, 0, p)),
+                                        {"points": points},
+                                        store=lambda coords, key=key: pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)))  # fmt: skip
+
+    for layer in chosen_layers:
+        units = models.output_units(loaded, layer)
+        for method in chosen_methods:
+            rep_key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
+            if workspace.load_array("representation", rep_key) is not None:
+                summary.already += 1
+                submit_maps(rep_key)
+                continue
+            spec = jobs.specs.extract_spec(rep_key, len(images), units, split=split, layer=layer, method=method,
+                                           input_scale=record.input_scale, model_fp=record.fingerprint)  # fmt: skip
+            handle = runner.start(spec, {"model": model_input, "dataset": dataset_input},
+                                  store=lambda outputs, layer=layer, method=method, rep_key=rep_key: pipeline.save_representation(
+                                      workspace, rep_key, outputs, dataset, split, layer, method, record.id))  # fmt: skip
+            handles.append(handle)
+            waiting_maps[rep_key] = handle
+    with tqdm(total=max(len(handles), 1), desc="precompute", unit="job") as bar:
+        while waiting_maps:
+            for rep_key, handle in list(waiting_maps.items()):
+                if handle.is_finished:
+                    del waiting_maps[rep_key]
+                    if handle.error is None:
+                        submit_maps(rep_key)
+            bar.total = len(handles)
+            bar.n = sum(h.is_finished for h in handles)
+            bar.refresh()
+            time.sleep(0.2)
+        follow(handles, bar)
+    for handle in handles:
+        if handle.error is not None:
+            summary.failed.append(f"{handle.spec.title}: {handle.error}")
+        else:
+            summary.computed += 1
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,137 @@
+"""Heavy work as jobs, in Chromium: a closed tab mid-map, another session attaching, cancel, the Jobs page,
+and the whole flow on a real Dask scheduler with two workers that stand for other machines."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from featlib.serve import free_port, running_app
+from featlib.store import Workspace
+from test_browser import goto
+from test_sharing import new_user, plotted_points
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _train(page, name: str, epochs: int = 3) -> None:
+    goto(page, "Model")
+    page.get_by_label("Epochs").fill(str(epochs))
+    page.get_by_label("Save as").first.fill(name)
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("test accuracy").wait_for(timeout=180_000)
+
+
+def _use_model(page, name: str) -> None:
+    goto(page, "Model")
+    page.get_by_role("tab", name="Pick a saved model").click()
+    page.get_by_test_id("stSelectbox").filter(has_text="Saved models").click()
+    page.get_by_role("option").filter(has_text=name).first.click()
+    page.get_by_role("button", name="Use this model").click()
+    page.get_by_text(f"Current model: {name}").wait_for()
+
+
+def test_a_closed_tab_mid_map_leaves_the_job_running_and_others_attach(browser, server, shot):
+    context_a, a = new_user(browser, server["url"], "carol")
+    _train(a, "carol-mlp")
+    goto(a, "Explore")
+    a.get_by_text("Computing the UMAP map").wait_for(timeout=120_000)  # the map's job is queued or running
+    shot(a, "1-computing")
+    context_a.close()  # the tab closes while the job runs
+
+    context_b, b = new_user(browser, server["url"], "dave")
+    try:
+        _use_model(b, "carol-mlp")
+        goto(b, "Explore")
+        assert len(plotted_points(b)) == 1_437  # carol's job, attached to or found stored
+        shot(b, "2-attached")
+        b.get_by_label("seed").fill("7")
+        b.get_by_role("button", name="Compute the map").click()
+        b.get_by_text("Computing the UMAP map").wait_for()
+        assert len(plotted_points(b)) == 1_437  # a second map right after: nothing is stuck
+        goto(b, "Jobs")
+        table = b.get_by_test_id("stDataFrame")
+        table.wait_for()
+        shot(b, "3-jobs")
+        jobs = Workspace(server["workspace"]).jobs.list()
+        maps = [j for j in jobs if j.kind == "reduce"]
+        assert {j.creator for j in maps} >= {"carol", "dave"} and all(j.status == "done" for j in maps), maps
+    finally:
+        context_b.close()
+
+
+def test_cancel_stops_a_map_and_says_so(browser, server, shot):
+    context, page = new_user(browser, server["url"], "erin")
+    try:
+        _train(page, "erin-mlp")
+        goto(page, "Explore")
+        plotted_points(page)
+        page.get_by_test_id("stRadio").filter(has_text="UMAP").get_by_text("t-SNE").click()
+        page.get_by_role("button", name="Compute the map").click()
+        page.get_by_role("button", name="Cancel").click()
+        page.get_by_text("Cancelled: a t-SNE map was stopped before it finished. Nothing was stored.").wait_for()
+        shot(page, "cancelled")
+        rows = [j for j in Workspace(server["workspace"]).jobs.list() if j.creator == "erin" and j.kind == "reduce"]
+        assert any(j.status == "cancelled" for j in rows), rows
+        page.get_by_role("button", name="Run it again").click()
+        page.get_by_text("10-NN accuracy of the map").wait_for(timeout=300_000)  # the freed worker maps again
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def remote_cluster(tmp_path_factory):
+    """A real ``dask scheduler`` and two ``dask worker`` processes on loopback, each worker with its own HOME
+    and working folder and no workspace (they stand for other machines); featlib is on their PYTHONPATH."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("cluster-logs")
+    dask = str(Path(sys.executable).with_name("dask"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEATLIB_")}
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                                  env=env, stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT)]  # fmt: skip
+    for i in range(2):
+        home = tmp_path_factory.mktemp(f"worker-{i}-home")
+        worker_env = dict(env, HOME=str(home), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
+        processes.append(subprocess.Popen(
+            [dask, "worker", address, "--nthreads", "1", "--memory-limit", "3GiB", "--no-dashboard", "--name", f"w{i}"],
+            cwd=home, env=worker_env, stdout=open(logs / f"worker-{i}.log", "w"), stderr=subprocess.STDOUT,
+        ))  # fmt: skip
+    from distributed import Client
+
+    with Client(address, timeout="60s") as client:
+        client.wait_for_workers(2, timeout=120)
+        homes = client.run(lambda: os.environ["HOME"])
+    yield {"address": address, "homes": sorted(homes.values())}
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def test_the_main_flow_runs_on_a_remote_scheduler_with_two_workers(browser, remote_cluster, tmp_path, shot):
+    workspace = tmp_path / "ws"
+    assert len(set(remote_cluster["homes"])) == 2 and all(str(workspace) not in h for h in remote_cluster["homes"])
+    log = open(tmp_path / "streamlit-remote.log", "w+")
+    with running_app(workspace, log, FEATLIB_SCHEDULER=remote_cluster["address"]) as (url, _):
+        context, page = new_user(browser, url, "frank")
+        try:
+            _train(page, "remote-mlp")
+            goto(page, "Explore")
+            assert len(plotted_points(page)) == 1_437
+            shot(page, "remote-map")
+        finally:
+            context.close()
+    jobs = Workspace(workspace).jobs.list()
+    assert {j.kind for j in jobs} >= {"train", "extract", "reduce"} and all(j.status == "done" for j in jobs), jobs
+    for home in remote_cluster["homes"]:  # the workers wrote nothing into the workspace; their caches are their own
+        assert not list(Path(home).rglob("*.sqlite")) and not list(Path(home).rglob("*.keras"))

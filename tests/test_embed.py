@@ -239,3 +239,35 @@ def test_enable_numba_cache_writes_compiled_code_to_the_folder(tmp_path):
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=root,
                    env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=600)  # fmt: skip
     assert list(tmp_path.rglob("*.nbi")), "no Numba index files were written"
+
+
+def test_a_progress_callback_that_raises_leaves_the_next_fit_working():
+    """An exception out of the progress sink during the layout is raised after the fit, outside tqdm's lock.
+
+    Before, it escaped while tqdm held its process-wide write lock: every later UMAP fit (and every
+    tqdm bar) in the process then waited forever.
+    """
+    import threading
+
+    from featlib import embed
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2_000, 8)).astype("float32")
+    calls = []
+
+    def stop_mid_layout(stage, done, total):  # the first report between the start and the end of the layout
+        calls.append((stage, done))
+        if stage == "layout" and 0 < done < total:
+            raise KeyboardInterrupt("the page was reloaded")  # what Streamlit raises into a page is no Exception
+
+    with pytest.raises(KeyboardInterrupt, match="the page was reloaded"):
+        embed.umap_embed(x, embed.UMAPParams(n_epochs=3_000, random_state=0), progress=stop_mid_layout)
+    assert any(stage == "layout" and 0 < done < 3_000 for stage, done in calls), calls
+    result: list = []  # the next fit, in another thread (as another session's job would be)
+    worker = threading.Thread(target=lambda: result.append(embed.umap_embed(
+        x[:300], embed.UMAPParams(n_epochs=20, random_state=0), progress=lambda *a: None)), daemon=True)  # fmt: skip
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the next fit hangs"
+    assert result[0].shape == (300, 2)
+    assert calls[-1][0] == "layout" and 0 < calls[-1][1] < 3_000  # no report after the one that raised

@@ -11,14 +11,13 @@ from featlib.store import JobRow
 
 REFRESH_S = 2.0
 LISTED = 200
-STATUS_ICONS = {"queued": "⏳", "running": "▶️", "done": "✅", "failed": "❌", "cancelled": "⏹️",
-                "interrupted": "⚠️", "over-limit": "⏱️"}  # fmt: skip
+STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "over-limit")
 
 
 def frame(rows: list[JobRow]) -> pd.DataFrame:
     """The jobs as a table: status, what for, who, progress, times, error (all plain text)."""
     return pd.DataFrame(
-        [{"status": f"{STATUS_ICONS.get(r.status, '')} {r.status}", "job": r.title or r.kind, "kind": r.kind,
+        [{"status": r.status, "job": r.title or r.kind, "kind": r.kind,
           "by": r.creator or "unknown", "progress": r.progress, "state": r.progress_text,
           "queued": _time(r.queued_at), "started": _time(r.started_at), "finished": _time(r.finished_at),
           "error": r.error, "id": r.id} for r in rows]  # fmt: skip
@@ -33,7 +32,7 @@ def _time(stamp: str | None) -> str:
 def live_list() -> None:
     """The job table and the running jobs' cancel buttons, redrawn every :data:`REFRESH_S` seconds."""
     rows = resources.workspace().jobs.list(limit=LISTED)
-    counts = {status: sum(r.status == status for r in rows) for status in STATUS_ICONS}
+    counts = {status: sum(r.status == status for r in rows) for status in STATUSES}
     cols = st.columns(4)
     cols[0].metric("running", counts["running"])
     cols[1].metric("queued", counts["queued"])

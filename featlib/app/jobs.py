@@ -114,7 +114,7 @@ def follow(handle: jobs.JobHandle, *, label: str, on_update=None, failure: str =
         _watch(running, handle, label, on_update)
     if handle.error is not None:
         if isinstance(handle.error, jobs.JobCancelled) and not handle.error.over_limit:
-            st.warning(widgets.plain(f"{label}: {handle.error}"))
+            st.warning(widgets.plain(handle.error))
         else:
             st.error(widgets.plain(f"{failure or label + ' failed'}: {handle.error}"))
         st.button("Run it again", key=f"retry/{handle.spec.key}", on_click=running.forget, args=(handle.spec.key,))

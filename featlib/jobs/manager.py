@@ -324,8 +324,8 @@ def describe(handle: JobHandle) -> str:
     """One line of a job's state for people: ``"layout: epoch 120/300"``, ``"queued"``, ``"done in 4.2 s"``."""
     if handle.status == "queued":
         return "queued: waiting for a free worker"
-    if handle.is_finished:
-        return f"{handle.status} after {handle.elapsed():.1f} s" if handle.started else handle.status
+    if handle.status in ("done", "failed", "cancelled", "over-limit"):
+        return f"ran {handle.elapsed():.1f} s" if handle.started else "did not start"
     stage, done, total = handle.stage, handle.done, handle.total
     if stage == "epoch":
         logs = handle.epochs[-1] if handle.epochs else {}

@@ -15,6 +15,8 @@ Oversize cases run against a second server started with
 
 from __future__ import annotations
 
+import time
+
 import urllib.request
 from pathlib import Path
 
@@ -62,18 +64,23 @@ def small_limit_page(browser, small_limit_server):
 
 
 def snapshot(workspace_dir: Path) -> tuple:
-    """The workspace's listings and its files on disk (name, size).
+    """The workspace's listings and its files on disk (name, size), once no job of the server runs.
 
-    Left aside: SQLite's -wal/-shm files, and the numba cache, which the
-    server's background UMAP warm-up fills whatever is uploaded.
+    Jobs started by earlier tests' pages go on after those pages closed and
+    store their results when they end: they are waited for first. The index
+    is compared by its listings (every model, dataset and array), not by its
+    files' sizes: each upload is checked by a job, which the index records.
     """
     workspace = Workspace(workspace_dir)
-    listings = (workspace.list_models(), workspace.list_datasets())
+    deadline = time.monotonic() + 300
+    while workspace.jobs.list(statuses=("queued", "running")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    listings = (workspace.list_models(), workspace.list_datasets(), workspace.items())
     cache = getattr(workspace, "numba_cache", None)
     files = sorted(
         (str(p.relative_to(workspace_dir)), p.stat().st_size)
         for p in Path(workspace_dir).rglob("*")
-        if p.is_file() and not p.name.endswith(("-wal", "-shm")) and not (cache and p.is_relative_to(cache))
+        if p.is_file() and not p.name.startswith("index.sqlite") and not (cache and p.is_relative_to(cache))
     )
     return listings, files
 

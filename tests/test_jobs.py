@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from featlib import embed, jobs, pipeline
-from featlib.jobs import Input, JobManager, JobSpec
+from featlib.jobs import Input, JobManager
 from featlib.store import Workspace
 
 
@@ -168,19 +168,28 @@ def test_jobs_left_running_by_a_dead_process_are_interrupted(engine, tmp_path):
 
 
 def test_an_upload_that_needs_more_memory_than_a_worker_ends_that_worker_only(tmp_path, digits):
+    """The worker loading the bomb dies; a job submitted meanwhile, needing an input the cluster holds, still runs."""
+    from featlib import models
     from tests.hostile_corpus import make_keras_memory_bomb
 
     bomb = make_keras_memory_bomb(tmp_path)
     assert bomb.stat().st_size < 64 * 1024
-    small = jobs.Engine.start(workers=1, memory_limit="1500MiB")
+    small = jobs.Engine.start(workers=2, memory_limit="1500MiB")
     running = JobManager(small, Workspace(tmp_path / "ws"))
     try:
+        held = Input(f"dataset/{digits.fingerprint}", lambda: digits)  # one copy, on whichever worker
         spec = jobs.specs.upload_spec(bomb.name, "bomb", digits.fingerprint, "0-1")
-        handle = running.submit(spec, {"data": bomb.read_bytes(), "dataset": digits})
+        handle = running.submit(spec, {"data": bomb.read_bytes(), "dataset": held})
+        predict = jobs.specs.predict_spec("small-mlp", digits.fingerprint, len(digits.y_test), split="test", input_scale="0-1")
+        model = models.model_to_bytes(models.build_mlp((64,), hidden=(16,)))
+        meanwhile = running.submit(predict, {"model": model, "dataset": held})
         _wait(handle, 180)
-        with pytest.raises(jobs.WorkerLost, match=r"The model was refused: loading it needs more memory than a "
-                                                  r"worker's limit \(1500MiB\)\. Nothing was stored"):  # fmt: skip
+        with pytest.raises(jobs.WorkerLost, match=r"^loading it needs more memory than a worker's limit \(1500MiB\), "
+                                                  r"so it is refused\. Nothing was stored"):  # fmt: skip
             handle.outcome()
+        _wait(meanwhile, 120)
+        predicted, confidence = meanwhile.outcome()
+        assert predicted.shape == confidence.shape == (len(digits.y_test),)
         _rescue_check(running)
     finally:
         running.close()

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from featlib import compare, datasets, metrics, models, pipeline
+from featlib import compare, datasets, models, pipeline
 from featlib.app import actions, links, resources, results, state, widgets
 from featlib.compare import CompareError, CompareView, Panel, SelectionState
-from featlib.embed import REDUCER_TITLES, UMAPParams
+from featlib.embed import REDUCER_TITLES
 from featlib.extract import METHODS
 from featlib.store import ModelRecord, WorkspaceError
 

@@ -144,7 +144,7 @@ def state_text(handle: jobs.JobHandle) -> str:
 def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
     place = running.position(handle)
     if place:
-        return (f"waiting for a free worker: {place} in the queue, {running.running()} of "
+        return (f"waiting for a free worker: {place} in the queue, {running.engine.busy_workers()} of "
                 f"{running.engine.workers()} workers busy")  # fmt: skip
     return describe(handle)
 

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import datasets, embed, pipeline, plots
-from featlib.app import links, resources, results, widgets
+from featlib.app import links, resources, results
 
 METRICS_SAMPLE = results.METRICS_SAMPLE
 MONTAGE_MAX = 120

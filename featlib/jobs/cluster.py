@@ -26,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, required=True, help="worker processes, one thread each")
     parser.add_argument("--memory-limit", required=True, help="memory limit per worker, e.g. 4GiB")
     args = parser.parse_args(argv)
-    # A task whose worker dies (over its memory limit, killed) is not run again on another worker.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+    # A task whose worker dies (over its memory limit, killed) is not run again on another worker, and a
+    # worker is sent no more tasks than it has threads: the others wait on the scheduler for a free worker
+    # (a task queued on a worker that dies would fail with it).
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}):
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                memory_limit=args.memory_limit, dashboard_address=":0", silence_logs=logging.ERROR)  # fmt: skip
     print(cluster.scheduler_address, flush=True)

@@ -22,9 +22,10 @@ import os
 import subprocess
 import sys
 import threading
-from pathlib import Path
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from featlib.jobs.spec import JobSpec
@@ -88,6 +89,7 @@ class Engine:
         self._sent: OrderedDict[str, "Future"] = OrderedDict()
         self._lock = threading.Lock()
         self._handlers: list[Callable[[dict], None]] = []
+        self._warming: set["Future"] = set()
         client.subscribe_topic(TOPIC, self._dispatch)
 
     @classmethod
@@ -103,8 +105,11 @@ class Engine:
         Raises:
             OSError: the scheduler cannot be reached (the message names it).
         """
+        import dask
         from distributed import Client
 
+        # Inputs travel inside their holding task (see send); a dataset of 70,000 images is about 55 MB.
+        dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"})
         settings = cluster_settings()
         scheduler = scheduler or settings["scheduler"]
         if scheduler:
@@ -123,25 +128,32 @@ class Engine:
         return cls(client, cluster, memory)
 
     def send(self, value: Any) -> Any:
-        """``value`` as the cluster holds it: an :class:`Input` is scattered once per fingerprint; others pass as they are."""
+        """``value`` as the cluster holds it: an :class:`Input` is sent once per fingerprint; others pass as they are.
+
+        An input is held by a task of its own (not scattered), so that the
+        scheduler can make it again on another worker when the worker that
+        held it dies (an upload over its memory limit, a SIGKILL); scattered
+        data would be lost with it, and the jobs waiting for it with them.
+        """
         if not isinstance(value, Input):
             return value
         with self._lock:
             future = self._sent.get(value.fingerprint)
-            if future is not None and future.status == "finished":
+            if future is not None and future.status in ("pending", "finished"):
                 self._sent.move_to_end(value.fingerprint)
                 return future
-        future = self.client.scatter([value.load()], hash=False)[0]
+        future = self.client.submit(_hold, value.load(), key=f"featlib-input-{uuid.uuid4().hex[:12]}", pure=False)
         with self._lock:
             self._sent[value.fingerprint] = future
             while len(self._sent) > MAX_SENT:
                 self._sent.popitem(last=False)[1].release()
         return future
 
-    def submit(self, job_id: str, spec: JobSpec, inputs: Mapping[str, Any]) -> "Future":
-        """Submits one job; its task key is ``featlib-<job_id>``."""
+    def submit(self, job_id: str, spec: JobSpec, inputs: Mapping[str, Any], attempt: int = 1) -> "Future":
+        """Submits one job; its task key is ``featlib-<job_id>`` (``-<attempt>`` after the first)."""
         sent = {name: self.send(value) for name, value in inputs.items()}
-        return self.client.submit(run, spec.kind, dict(spec.params), job_id, sent, key=f"featlib-{job_id}", pure=False)
+        key = f"featlib-{job_id}" if attempt == 1 else f"featlib-{job_id}-{attempt}"
+        return self.client.submit(run, spec.kind, dict(spec.params), job_id, sent, key=key, pure=False)
 
     def on_progress(self, handler: Callable[[dict], None]) -> None:
         """Calls ``handler(message)`` for every progress event of every job (on the client's event-loop thread)."""
@@ -181,12 +193,25 @@ class Engine:
         """How many workers the cluster has now."""
         return len(self.client.scheduler_info().get("workers", {}))
 
+    def busy_workers(self) -> int:
+        """How many workers run a task now (a job, or a warm-up)."""
+        try:
+            return sum(1 for keys in self.client.processing().values() if keys)
+        except Exception:
+            return 0
+
     def warm_up(self) -> list["Future"]:
-        """Submits one ``warm_up`` job to each worker (imports Keras and umap-learn, compiles UMAP); returns their futures."""
+        """Submits one ``warm_up`` job to each worker (imports Keras and umap-learn, compiles UMAP); returns their futures.
+
+        The engine keeps the futures until they finish (a released future's task would be forgotten).
+        """
         futures = []
         for address in self.client.scheduler_info().get("workers", {}):
             futures.append(self.client.submit(run, "warm_up", {}, f"warm-up-{address}", {}, workers=[address],
                                               allow_other_workers=False, pure=False, key=f"featlib-warm-up-{address}"))  # fmt: skip
+        for future in futures:
+            self._warming.add(future)
+            future.add_done_callback(self._warming.discard)
         return futures
 
     def close(self) -> None:
@@ -194,6 +219,11 @@ class Engine:
         self.client.close()
         if self.cluster is not None:
             self.cluster.close()
+
+
+def _hold(value: Any) -> Any:
+    """A task's result that is ``value`` itself: how the engine keeps an input on the cluster."""
+    return value
 
 
 class LocalClusterProcess:

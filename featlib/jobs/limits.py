@@ -41,7 +41,7 @@ class Limit:
 _DEFAULTS: dict[str, Limit] = {
     "train": Limit("training", 100_000, 1_800, hint="Train on fewer images."),
     "upload": Limit("checking an uploaded model", None, 300,
-                    lost="The model was refused: loading it needs more memory than a worker's limit ({memory}). "
+                    lost="loading it needs more memory than a worker's limit ({memory}), so it is refused. "
                          "Nothing was stored; the server and every other session carry on."),
     "bundle": Limit("checking a bundle", None, 300),
     "extract": Limit("reading a layer's outputs", 100_000, 600, max_mb=4_096,

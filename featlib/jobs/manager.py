@@ -65,6 +65,8 @@ class JobHandle:
         self.finished: float | None = None
         self.stop_reason = ""
         self.future: "Future | None" = None
+        self.inputs: Mapping[str, Any] | None = None  # kept while active, to submit again once (see JobManager)
+        self.resubmitted = False
         self._finished = threading.Event()
 
     @classmethod
@@ -125,6 +127,7 @@ class JobManager:
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self.interrupted = self._interrupt_orphans()
+        workspace.jobs.prune()
         engine.on_progress(self._on_progress)
         threading.Thread(target=self._watch, name="featlib-jobs-watch", daemon=True).start()
 
@@ -159,6 +162,7 @@ class JobManager:
                                           "params": json.loads(json.dumps(dict(spec.params), default=str))})  # fmt: skip
             self._active[spec.key] = handle
             self._by_id[job_id] = handle
+        handle.inputs = inputs
         try:
             handle.future = self.engine.submit(job_id, spec, inputs)
         except Exception as error:
@@ -188,11 +192,6 @@ class JobManager:
             return 0
         with self._lock:
             return 1 + sum(1 for h in self._active.values() if h.status == "queued" and h.submitted < handle.submitted)
-
-    def running(self) -> int:
-        """How many of this process's jobs run now."""
-        with self._lock:
-            return sum(1 for h in self._active.values() if h.status == "running")
 
     # Stopping -----------------------------------------------------------------
 
@@ -242,6 +241,8 @@ class JobManager:
         result = None
         if error is None and future is not None:
             result, error = self._collect(handle, future)
+            if isinstance(error, WorkerLost) and self._submit_again(handle, future, store):
+                return
         if error is None and store is not None:
             try:
                 result = store(result)
@@ -266,9 +267,26 @@ class JobManager:
             while len(self._finished) > KEEP_FINISHED:
                 old = self._finished.popitem(last=False)[1]
                 self._by_id.pop(old.job_id, None)
+        handle.inputs = None
         handle._finished.set()
         if future is not None:
             future.release()
+
+    def _submit_again(self, handle: JobHandle, lost: "Future", store) -> bool:
+        """Submits once more a job whose worker died before it started it (it waited there); True when submitted.
+
+        A job that had started is not: its worker may have died of the job itself (an upload over the memory limit).
+        """
+        if handle.started is not None or handle.resubmitted or handle.stop_reason or handle.inputs is None:
+            return False
+        handle.resubmitted = True
+        try:
+            handle.future = self.engine.submit(handle.job_id, handle.spec, handle.inputs, attempt=2)
+        except Exception:
+            return False
+        lost.release()
+        handle.future.add_done_callback(lambda future: self._finish(handle, future, store))
+        return True
 
     def _collect(self, handle: JobHandle, future: "Future") -> tuple[Any, JobError | None]:
         from distributed import KilledWorker

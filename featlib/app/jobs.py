@@ -31,8 +31,9 @@ WARM_UP_ENV = "FEATLIB_WARM_UP"
 def engine() -> jobs.Engine:
     """The server's Dask engine (a ``LocalCluster``, or ``$FEATLIB_SCHEDULER``), once per process.
 
-    The workers start warming up at once (Keras and umap-learn imported,
-    UMAP compiled), so the first map does not wait for that; set
+    One worker starts warming up at once (Keras and umap-learn imported,
+    UMAP compiled) and takes the maps when it is free, so the first map does
+    not wait for that; the others stay free for the first jobs. Set
     ``FEATLIB_WARM_UP=0`` to skip it.
     """
     started = jobs.Engine.start()

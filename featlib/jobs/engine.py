@@ -90,6 +90,8 @@ class Engine:
         self._lock = threading.Lock()
         self._handlers: list[Callable[[dict], None]] = []
         self._warming: set["Future"] = set()
+        self.warm_workers: set[str] = set()
+        """Workers that have compiled UMAP (see :meth:`warm_up`); maps prefer them."""
         client.subscribe_topic(TOPIC, self._dispatch)
 
     @classmethod
@@ -153,7 +155,10 @@ class Engine:
         """Submits one job; its task key is ``featlib-<job_id>`` (``-<attempt>`` after the first)."""
         sent = {name: self.send(value) for name, value in inputs.items()}
         key = f"featlib-{job_id}" if attempt == 1 else f"featlib-{job_id}-{attempt}"
-        return self.client.submit(run, spec.kind, dict(spec.params), job_id, sent, key=key, pure=False)
+        where = {}
+        if spec.kind == "reduce" and self.warm_workers:  # maps prefer a worker that has compiled UMAP
+            where = {"workers": sorted(self.warm_workers), "allow_other_workers": True}
+        return self.client.submit(run, spec.kind, dict(spec.params), job_id, sent, key=key, pure=False, **where)
 
     def on_progress(self, handler: Callable[[dict], None]) -> None:
         """Calls ``handler(message)`` for every progress event of every job (on the client's event-loop thread)."""
@@ -200,19 +205,30 @@ class Engine:
         except Exception:
             return 0
 
-    def warm_up(self) -> list["Future"]:
-        """Submits one ``warm_up`` job to each worker (imports Keras and umap-learn, compiles UMAP); returns their futures.
+    def warm_up(self) -> "Future | None":
+        """Warms one worker up (imports Keras and umap-learn, compiles UMAP) and prefers it for maps from then on.
 
-        The engine keeps the futures until they finish (a released future's task would be forgotten).
+        The other workers stay free for the first users' jobs (training,
+        reading a layer); a map then goes to the warm worker when it is
+        free. Returns the warm-up's future, or ``None`` without workers; the
+        engine keeps it until it finishes (a released future's task would be
+        forgotten).
         """
-        futures = []
-        for address in self.client.scheduler_info().get("workers", {}):
-            futures.append(self.client.submit(run, "warm_up", {}, f"warm-up-{address}", {}, workers=[address],
-                                              allow_other_workers=False, pure=False, key=f"featlib-warm-up-{address}"))  # fmt: skip
-        for future in futures:
-            self._warming.add(future)
-            future.add_done_callback(self._warming.discard)
-        return futures
+        addresses = list(self.client.scheduler_info().get("workers", {}))
+        if not addresses:
+            return None
+        address = addresses[0]
+        future = self.client.submit(run, "warm_up", {}, f"warm-up-{address}", {}, workers=[address],
+                                    allow_other_workers=False, pure=False, key=f"featlib-warm-up-{address}")  # fmt: skip
+        self._warming.add(future)
+
+        def done(finished: "Future") -> None:
+            self._warming.discard(finished)
+            if finished.status == "finished":
+                self.warm_workers.add(address)
+
+        future.add_done_callback(done)
+        return future
 
     def close(self) -> None:
         """Closes the client and the local cluster, if this engine started one."""

@@ -11,7 +11,11 @@ from featlib.app import auth, identity, jobs, links, resources, widgets
 st.set_page_config(page_title="featlib", page_icon=":material/scatter_plot:", layout="wide")
 auth.require_login()
 resources.start_warm_up()
-jobs.manager()  # the workers start (and warm up) with the server's first page
+try:
+    jobs.manager()  # the workers start (and one warms up) with the server's first page
+except (OSError, ValueError) as error:  # no scheduler at FEATLIB_SCHEDULER, a bad FEATLIB_WORKERS, ...
+    st.error(widgets.plain(f"The job workers cannot be started, so nothing can be computed: {error}"))
+    st.stop()
 
 navigation = st.navigation(
     [

@@ -116,7 +116,11 @@ def _representation(args: argparse.Namespace, runner: Runner | None = None):
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    *_, outputs, _, _ = _representation(args)
+    runner = _runner(args, Workspace(args.workspace))
+    try:
+        *_, outputs, _, _ = _representation(args, runner)
+    finally:
+        runner.close()
     np.save(args.out, outputs, allow_pickle=False)
     print(f"wrote {args.out}: {outputs.shape[0]} rows × {outputs.shape[1]} columns")
     return 0

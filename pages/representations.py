@@ -61,10 +61,13 @@ st.subheader("Do the two methods agree?")
 st.caption("Runs both methods on the same images (up to 10,000) and compares their outputs and times.")
 comparison = None
 if st.button("Check both methods"):
-    spec = jobs.specs.compare_methods_spec(key, min(len(images), 10_000), model_fp=record.fingerprint, split=split,
-                                           layer=layer, input_scale=record.input_scale)  # fmt: skip
-    comparison = running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
-                             label="Running both methods", failure="The methods cannot be compared")  # fmt: skip
+    try:
+        spec = jobs.specs.compare_methods_spec(key, min(len(images), 10_000), model_fp=record.fingerprint, split=split,
+                                               layer=layer, input_scale=record.input_scale)  # fmt: skip
+        comparison = running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
+                                 label="Running both methods", failure="The methods cannot be compared")  # fmt: skip
+    except jobs.JobLimitError as error:
+        st.error(widgets.plain(f"The methods cannot be compared: {error}"))
 if comparison is not None:
     cols = st.columns(2)
     cols[0].metric("largest absolute difference", f"{comparison.max_abs_diff:.2e}")

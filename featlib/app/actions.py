@@ -75,9 +75,9 @@ def train_seed_mlp(
     except jobs.JobLimitError as error:
         st.error(widgets.plain(error))
         return
-    creator = identity.current_user()
+    creator, workspace = identity.current_user(), resources.workspace()
     handle = running.start(spec, {"dataset": running.dataset_input(dataset)}, store=lambda output: stored.store_trained(
-        resources.workspace(), output, name=name or "mlp", dataset=dataset.name, meta=meta, creator=creator))  # fmt: skip
+        workspace, output, name=name or "mlp", dataset=dataset.name, meta=meta, creator=creator))  # fmt: skip
     st.session_state[TRAINING] = handle.spec.key
     _show_training(handle)
 
@@ -128,11 +128,16 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
         st.error(widgets.plain(f"This model cannot be used: {models.too_big_message(upload.name, size)}"))
         return
     data = upload.getvalue()
-    spec = jobs.specs.upload_spec(upload.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, scale)
-    creator = identity.current_user()
+    try:
+        spec = jobs.specs.upload_spec(upload.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, scale,
+                                      token=uuid.uuid4().hex)  # fmt: skip
+    except jobs.JobLimitError as error:
+        st.error(widgets.plain(error))
+        return
+    creator, workspace = identity.current_user(), resources.workspace()
     record = running.run(
         spec, {"data": data, "dataset": running.dataset_input(dataset)}, label=f"Checking and loading {upload.name}",
-        store=lambda output: stored.store_upload(resources.workspace(), output, name=name, filename=upload.name,
+        store=lambda output: stored.store_upload(workspace, output, name=name, filename=upload.name,
                                                  dataset=dataset.name, dataset_fp=dataset.fingerprint,
                                                  input_scale=scale, creator=creator),
         failure="This model cannot be used",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -187,10 +188,14 @@ def import_form() -> None:
     except bundle.BundleError as error:
         st.error(widgets.plain(f"This bundle cannot be imported: {error}"))
         return
-    creator = identity.current_user()
-    spec = jobs.specs.bundle_spec(label, hashlib.sha256(data).hexdigest()[:16])
+    creator, workspace = identity.current_user(), resources.workspace()
+    try:
+        spec = jobs.specs.bundle_spec(label, hashlib.sha256(data).hexdigest()[:16], token=uuid.uuid4().hex)
+    except jobs.JobLimitError as error:
+        st.error(widgets.plain(error))
+        return
     result = running.run(spec, {"data": data}, label=f"Checking the bundle {label}",
-                         store=lambda checked: bundle.store_bundle(resources.workspace(), checked, creator=creator),
+                         store=lambda checked: bundle.store_bundle(workspace, checked, creator=creator),
                          failure="This bundle cannot be imported")  # fmt: skip
     running.manager().forget(spec.key)  # importing the same file again is checked (and refused or stored) again
     if result is None:

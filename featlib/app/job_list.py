@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from featlib.app import jobs as running
-from featlib.app import resources
+from featlib.app import resources, widgets
 from featlib.store import JobRow
 
 REFRESH_S = 2.0
@@ -36,13 +36,13 @@ def live_list() -> None:
     cols = st.columns(4)
     cols[0].metric("running", counts["running"])
     cols[1].metric("queued", counts["queued"])
-    cols[2].metric("failed or stopped", counts["failed"] + counts["over-limit"] + counts["interrupted"])
+    cols[2].metric("failed or stopped", sum(counts[s] for s in ("failed", "cancelled", "over-limit", "interrupted")))
     cols[3].metric("workers", running.manager().engine.workers())
     active = running.manager().handles()
     for handle in active:
         left, right = st.columns([5, 1])
-        left.progress(handle.fraction, text=f"{handle.spec.title} · by {handle.creator or 'unknown'} · "
-                                            f"{running.state_text(handle)}")  # fmt: skip
+        left.progress(handle.fraction, text=widgets.plain(f"{handle.spec.title} · by {handle.creator or 'unknown'} · "
+                                                          f"{running.state_text(handle)}"))  # fmt: skip
         right.button("Cancel", key=f"jobs-cancel/{handle.job_id}", on_click=running.cancel, args=(handle.job_id,))
     if not rows:
         st.info("No job has run in this workspace yet.")

@@ -90,14 +90,10 @@ def run(
 
 
 def start(spec: jobs.JobSpec, inputs: Mapping[str, Any], *, store: Callable[[Any], Any] | None = None) -> jobs.JobHandle:
-    """The job for ``spec``'s key: the one running or kept in memory, else a new one submitted for this user.
-
-    A finished job whose result was stored is submitted again (its result is
-    gone from the workspace, or the caller would not ask).
-    """
+    """The job for ``spec``'s key: the one running or kept in memory, else a new one submitted for this user."""
     running = manager()
     handle = running.find(spec.key)
-    if handle is None or (handle.is_finished and handle.error is None and store is not None):
+    if handle is None:
         handle = running.submit(spec, inputs, store=store, creator=identity.current_user())
     return handle
 
@@ -116,8 +112,10 @@ def follow(handle: jobs.JobHandle, *, label: str, on_update=None, failure: str =
     if handle.error is not None:
         if isinstance(handle.error, jobs.JobCancelled) and not handle.error.over_limit:
             st.warning(widgets.plain(handle.error))
-        else:
+        elif isinstance(handle.error, jobs.JobFailed):  # the job's own reason: the failure prefix applies
             st.error(widgets.plain(f"{failure or label + ' failed'}: {handle.error}"))
+        else:  # stopped at its limit, or its worker died: the message says what happened
+            st.error(widgets.plain(f"{label}: {handle.error}"))
         st.button("Run it again", key=f"retry/{handle.spec.key}", on_click=running.forget, args=(handle.spec.key,))
         return None
     return handle.result
@@ -126,7 +124,7 @@ def follow(handle: jobs.JobHandle, *, label: str, on_update=None, failure: str =
 def _watch(running: jobs.JobManager, handle: jobs.JobHandle, label: str, on_update) -> None:
     slot = st.empty()
     with slot.container(border=True):
-        bar = st.progress(0.0, text=label)
+        bar = st.progress(0.0, text=widgets.plain(label))
         st.button("Cancel", key=f"cancel/{handle.job_id}", on_click=cancel, args=(handle.job_id,))
         while not handle.wait(POLL_S):
             bar.progress(handle.fraction, text=widgets.plain(f"{label} · {_state(running, handle)}"))

@@ -121,7 +121,11 @@ def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersCh
     """
     handles = {}
     for name, reps in ls.reps.items():
-        spec = jobs.specs.metrics_spec(f"{ls.key}/{name}/{choice.params.key}", len(reps), None)
+        try:
+            spec = jobs.specs.metrics_spec(f"{ls.key}/{name}/{choice.params.key}", len(reps), None)
+        except jobs.JobLimitError as error:
+            st.error(widgets.plain(f"The layers cannot be scored on this sample: {error}"))
+            return None
         handles[name] = running.start(spec, {"reps": reps, "labels": ls.labels, "coords": coords.get(name)})
     rows = []
     for done, (name, handle) in enumerate(handles.items()):
@@ -134,7 +138,11 @@ def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersCh
 
 
 def _cka(key: str, reps: list[np.ndarray], other: list[np.ndarray] | None = None) -> np.ndarray | None:
-    spec = jobs.specs.cka_spec(key, len(reps[0]))
+    try:
+        spec = jobs.specs.cka_spec(key, len(reps[0]))
+    except jobs.JobLimitError as error:
+        st.error(widgets.plain(f"CKA cannot be computed: {error}"))
+        return None
     return running.run(spec, {"reps": reps, "other": other}, label="Linear CKA between layers",
                        failure="CKA cannot be computed")  # fmt: skip
 

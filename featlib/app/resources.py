@@ -62,7 +62,7 @@ def start_warm_up() -> None:
 
 
 def wait_for_libraries() -> None:
-    """Waits, with a spinner, until the start-up thread has imported Keras and umap-learn."""
+    """Waits, with a spinner, until the start-up thread has imported Keras."""
     ready = _warm_up()
     if not ready.is_set():
         with st.spinner("Starting up: loading TensorFlow…"):

@@ -40,8 +40,10 @@ def representation(record: ModelRecord, dataset: datasets.Dataset, split: str, l
         _refused(error, f"The outputs of {layer}")
         return None, key
 
+    workspace = resources.workspace()
+
     def store(outputs: np.ndarray) -> bool:  # the server keeps no copy in memory: pages read the stored file
-        return pipeline.save_representation(resources.workspace(), key, outputs, dataset, split, layer, method, record.id)
+        return pipeline.save_representation(workspace, key, outputs, dataset, split, layer, method, record.id)
 
     stored = running.run(
         spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)}, store=store,
@@ -64,8 +66,10 @@ def embedding(record: ModelRecord, outputs: np.ndarray, rep_key: str, labels: np
         _refused(error, f"The {embed.REDUCER_TITLES[embed.reducer_name(params)]} map")
         return None
 
+    workspace = resources.workspace()
+
     def store(coords: np.ndarray) -> pipeline.Embedding:
-        return pipeline.save_embedding(resources.workspace(), key, indices, coords, rep_key, record.id)
+        return pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)
 
     points = jobs.Input(f"points/{rep_key}/{sample_size}", lambda: outputs[indices])
     return running.run(spec, {"points": points}, store=store, label=label,

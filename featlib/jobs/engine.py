@@ -189,6 +189,7 @@ class Engine:
         address = self.worker_of(future)
         future.cancel()
         if address:
+            self.warm_workers.discard(address)  # restarted, it comes back cold (and under another address)
             try:
                 self.client.restart_workers([address], raise_for_error=False)
             except Exception:

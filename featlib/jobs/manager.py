@@ -36,6 +36,8 @@ if TYPE_CHECKING:
 KEEP_FINISHED = 32
 """Finished jobs kept in memory (with their results) for sessions that come back to them."""
 RECORD_EVERY_S = 1.0
+NEVER_AGAIN = ("upload", "bundle")
+"""Kinds never submitted again after their worker died: the upload itself may have killed it."""
 _log = logging.getLogger(__name__)
 
 
@@ -67,6 +69,7 @@ class JobHandle:
         self.future: "Future | None" = None
         self.inputs: Mapping[str, Any] | None = None  # kept while active, to submit again once (see JobManager)
         self.resubmitted = False
+        self.stop_sent = False
         self._finished = threading.Event()
 
     @classmethod
@@ -164,11 +167,14 @@ class JobManager:
             self._by_id[job_id] = handle
         handle.inputs = inputs
         try:
-            handle.future = self.engine.submit(job_id, spec, inputs)
+            future = self.engine.submit(job_id, spec, inputs)
+            with self._lock:
+                handle.future = future
         except Exception as error:
             self._finish(handle, None, store, error=JobFailed(f"The job could not be submitted: {error}", error))
             return handle
         handle.future.add_done_callback(lambda future: self._finish(handle, future, store))
+        self._stop_if_cancelled(handle)
         return handle
 
     def find(self, key: str) -> JobHandle | None:
@@ -179,7 +185,9 @@ class JobManager:
     def forget(self, key: str) -> None:
         """Drops the finished job for ``key`` from memory (a later submission runs it again)."""
         with self._lock:
-            self._finished.pop(key, None)
+            old = self._finished.pop(key, None)
+            if old is not None:
+                self._by_id.pop(old.job_id, None)
 
     def handles(self) -> list[JobHandle]:
         """Running and queued jobs, oldest first."""
@@ -205,8 +213,7 @@ class JobManager:
             if handle is None or handle.is_finished or handle.stop_reason:
                 return False
             handle.stop_reason = reason
-        if handle.future is not None:
-            threading.Thread(target=self.engine.stop, args=(handle.future,), name="featlib-jobs-stop", daemon=True).start()
+        self._stop_if_cancelled(handle)
         return True
 
     # Events -------------------------------------------------------------------
@@ -239,16 +246,20 @@ class JobManager:
 
     def _finish(self, handle: JobHandle, future: "Future | None", store, error: JobError | None = None) -> None:
         result = None
-        if error is None and future is not None:
-            result, error = self._collect(handle, future)
-            if isinstance(error, WorkerLost) and self._submit_again(handle, future, store):
-                return
-        if error is None and store is not None:
-            try:
-                result = store(result)
-            except Exception as failure:
-                _log.exception("featlib: storing the result of job %s failed", handle.job_id)
-                error = JobFailed(f"The result could not be stored: {type(failure).__name__}: {failure}", failure)
+        try:
+            if error is None and future is not None:
+                result, error = self._collect(handle, future)
+                if isinstance(error, WorkerLost) and self._submit_again(handle, future, store):
+                    return
+            if error is None and store is not None:
+                try:
+                    result = store(result)
+                except Exception as failure:
+                    _log.exception("featlib: storing the result of job %s failed", handle.job_id)
+                    error = JobFailed(f"The result could not be stored: {type(failure).__name__}: {failure}", failure)
+        except BaseException as failure:  # whatever happens, the job ends and its waiters are released
+            _log.exception("featlib: finishing job %s failed", handle.job_id)
+            result, error = None, JobFailed(f"The job could not be finished: {type(failure).__name__}: {failure}", None)
         handle.result, handle.error, handle.finished = result, error, time.monotonic()
         if error is None:
             handle.status = "done"
@@ -263,10 +274,12 @@ class JobManager:
             _log.exception("featlib: recording job %s failed", handle.job_id)
         with self._lock:
             self._active.pop(handle.spec.key, None)
+            old = self._finished.pop(handle.spec.key, None)
+            if old is not None and old is not handle:
+                self._by_id.pop(old.job_id, None)
             self._finished[handle.spec.key] = handle
             while len(self._finished) > KEEP_FINISHED:
-                old = self._finished.popitem(last=False)[1]
-                self._by_id.pop(old.job_id, None)
+                self._by_id.pop(self._finished.popitem(last=False)[1].job_id, None)
         handle.inputs = None
         handle._finished.set()
         if future is not None:
@@ -277,16 +290,31 @@ class JobManager:
 
         A job that had started is not: its worker may have died of the job itself (an upload over the memory limit).
         """
-        if handle.started is not None or handle.resubmitted or handle.stop_reason or handle.inputs is None:
+        if handle.spec.kind in NEVER_AGAIN:
             return False
-        handle.resubmitted = True
+        with self._lock:
+            if handle.started is not None or handle.resubmitted or handle.stop_reason or handle.inputs is None:
+                return False
+            handle.resubmitted = True
         try:
-            handle.future = self.engine.submit(handle.job_id, handle.spec, handle.inputs, attempt=2)
+            future = self.engine.submit(handle.job_id, handle.spec, handle.inputs, attempt=2)
         except Exception:
             return False
+        with self._lock:
+            handle.future, handle.stop_sent = future, False
         lost.release()
         handle.future.add_done_callback(lambda future: self._finish(handle, future, store))
+        self._stop_if_cancelled(handle)
         return True
+
+    def _stop_if_cancelled(self, handle: JobHandle) -> None:
+        """Stops a cancelled job's task once it has one (a job may be cancelled while it is being submitted)."""
+        with self._lock:
+            future = handle.future if handle.stop_reason and not handle.stop_sent else None
+            if future is not None:
+                handle.stop_sent = True
+        if future is not None:
+            threading.Thread(target=self.engine.stop, args=(future,), name="featlib-jobs-stop", daemon=True).start()
 
     def _collect(self, handle: JobHandle, future: "Future") -> tuple[Any, JobError | None]:
         from distributed import KilledWorker

@@ -26,9 +26,13 @@ def train_spec(dataset_fp: str, n_train: int, *, hidden: Sequence[int], optimize
     return JobSpec("train", f"train/{dataset_fp}/{token}", params, f"training {name}: {epochs} epochs")
 
 
-def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str) -> JobSpec:
-    """Checking an uploaded model file (by its bytes' digest) and scoring it on a dataset's test split."""
-    return JobSpec("upload", f"upload/{data_sha}/{dataset_fp}/{input_scale}",
+def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str, token: str = "") -> JobSpec:
+    """Checking an uploaded model file (by its bytes' digest) and scoring it on a dataset's test split.
+
+    ``token`` makes the key unique per upload (two users uploading the same file each get their model).
+    """
+    check_size("upload", 0)
+    return JobSpec("upload", f"upload/{data_sha}/{dataset_fp}/{input_scale}/{token}",
                    {"filename": filename, "input_scale": input_scale}, f"checking the upload {filename}")  # fmt: skip
 
 
@@ -84,6 +88,7 @@ def cka_spec(key: str, points: int) -> JobSpec:
     return JobSpec("cka", f"cka/{key}", {}, f"CKA between layers on {points:,} points", limit="metrics")
 
 
-def bundle_spec(label: str, data_sha: str) -> JobSpec:
-    """Checking a bundle (by its bytes' digest) before it is imported."""
-    return JobSpec("bundle", f"bundle/{data_sha}", {"label": label}, f"checking the bundle {label}")
+def bundle_spec(label: str, data_sha: str, token: str = "") -> JobSpec:
+    """Checking a bundle (by its bytes' digest) before it is imported; ``token`` makes the key unique per import."""
+    check_size("bundle", 0)
+    return JobSpec("bundle", f"bundle/{data_sha}/{token}", {"label": label}, f"checking the bundle {label}")

@@ -142,6 +142,8 @@ def state_text(handle: jobs.JobHandle) -> str:
 
 def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
     place = running.position(handle)
+    if place and handle.future is not None and running.engine.worker_of(handle.future):
+        return "starting on a worker"
     if place:
         return (f"waiting for a free worker: {place} in the queue, {running.engine.busy_workers()} of "
                 f"{running.engine.workers()} workers busy")  # fmt: skip

@@ -54,7 +54,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     runner = _runner(args, workspace)
     try:
         record, checkpoints = runner.run(
-            spec, {"dataset": jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)},
+            spec, {"dataset": jobs.dataset_input(dataset)},
             store=lambda output: store_trained(workspace, output, name=args.name, dataset=dataset.name, meta=meta,
                                                creator=runner.creator),
         )  # fmt: skip
@@ -108,8 +108,8 @@ def _representation(args: argparse.Namespace, runner: Runner | None = None):
         spec = jobs.specs.extract_spec(key, len(dataset.split(args.split)[1]), units, split=args.split, layer=args.layer,
                                        method=args.method, input_scale=scale, model_fp=record.fingerprint)  # fmt: skip
         runner = runner or _runner(args, workspace)
-        outputs = runner.run(spec, {"model": jobs.Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record)),
-                                    "dataset": jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)})  # fmt: skip
+        outputs = runner.run(spec, {"model": jobs.model_input(workspace, record),
+                                    "dataset": jobs.dataset_input(dataset)})  # fmt: skip
         pipeline.save_representation(workspace, key, outputs, dataset, args.split, args.layer, args.method, record.id)
     _log(f"{args.layer} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
     return workspace, record, model, dataset, outputs, key, scale
@@ -147,8 +147,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
                              store=lambda coords: pipeline.save_embedding(workspace, emb_key, indices, coords, key, record.id))  # fmt: skip
         _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
         predict = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(labels), split=args.split, input_scale=scale)
-        predicted, _ = runner.run(predict, {"model": jobs.Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record)),
-                                            "dataset": jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)})  # fmt: skip
+        predicted, _ = runner.run(predict, {"model": jobs.model_input(workspace, record),
+                                            "dataset": jobs.dataset_input(dataset)})  # fmt: skip
     finally:
         runner.close()
     with open(args.out, "w", newline="") as handle:
@@ -205,7 +205,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         ls = runner.run(
             jobs.specs.layer_set_spec(key, points, units, model_fp=record.fingerprint, split=args.split,
                                       input_scale=record.input_scale, sample_size=args.sample),
-            {"model": jobs.Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record)), "dataset": dataset},
+            {"model": jobs.model_input(workspace, record), "dataset": dataset},
         )  # fmt: skip
         _log(f"{len(ls.reps)} representations of {len(ls.indices):,} of {len(images):,} {args.split} images in "
              f"{time.perf_counter() - start:.2f} s")  # fmt: skip

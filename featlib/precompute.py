@@ -82,8 +82,7 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
     for p in params:  # refuse what a reducer's limit forbids before anything runs
         jobs.specs.reduce_spec("check", len(indices), p)
     models.adapt_images(images[:1], loaded, record.input_scale)
-    model_input = jobs.Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record))
-    dataset_input = jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)
+    model_input, dataset_input = jobs.model_input(workspace, record), jobs.dataset_input(dataset)
     summary = Summary()
     handles: list = []
     waiting_maps: dict[str, object] = {}  # rep key -> extraction handle

@@ -55,12 +55,12 @@ def _manager(root: str) -> jobs.JobManager:
 
 def model_input(record: ModelRecord) -> jobs.Input:
     """A saved model as a job input: its ``.keras`` bytes, sent to the cluster once per fingerprint."""
-    return jobs.Input(f"model/{record.fingerprint}", lambda: resources.workspace().model_bytes(record.id))
+    return jobs.model_input(resources.workspace(), record)
 
 
 def dataset_input(dataset) -> jobs.Input:
     """A dataset as a job input, sent to the cluster once per fingerprint."""
-    return jobs.Input(f"dataset/{dataset.fingerprint}", lambda: dataset)
+    return jobs.dataset_input(dataset)
 
 
 def run(

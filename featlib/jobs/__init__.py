@@ -18,8 +18,8 @@ Example:
     >>> coords = jobs.run_inline(spec, {"points": points})  # doctest: +SKIP
 """
 
-from featlib.jobs.engine import Engine, Input, cluster_settings
-from featlib.jobs.limits import LIMITS, Limit, check_size, time_limit
+from featlib.jobs.engine import Engine, Input, cluster_settings, dataset_input, model_input
+from featlib.jobs.limits import LIMITS, Limit, check_size
 from featlib.jobs.manager import JobHandle, JobManager
 from featlib.jobs.spec import (
     JobCancelled,
@@ -33,7 +33,7 @@ from featlib.jobs import specs
 from featlib.jobs.tasks import KINDS, run_inline
 
 __all__ = [
-    "Engine", "Input", "cluster_settings", "LIMITS", "Limit", "check_size", "time_limit", "JobHandle",
+    "Engine", "Input", "cluster_settings", "dataset_input", "model_input", "LIMITS", "Limit", "check_size", "JobHandle",
     "JobManager", "JobCancelled", "JobError", "JobFailed", "JobLimitError", "JobSpec", "WorkerLost",
     "KINDS", "run_inline", "specs",
 ]  # fmt: skip

@@ -34,6 +34,9 @@ from featlib.jobs.worker import TOPIC, run
 if TYPE_CHECKING:
     from distributed import Client, Future
 
+    from featlib.datasets import Dataset
+    from featlib.store import ModelRecord, Workspace
+
 SCHEDULER_ENV = "FEATLIB_SCHEDULER"
 WORKERS_ENV = "FEATLIB_WORKERS"
 MEMORY_ENV = "FEATLIB_WORKER_MEMORY"
@@ -50,6 +53,16 @@ class Input:
 
     fingerprint: str
     load: Callable[[], Any]
+
+
+def model_input(workspace: "Workspace", record: "ModelRecord") -> Input:
+    """A saved model as a job input: its ``.keras`` bytes, read and sent once per fingerprint."""
+    return Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record))
+
+
+def dataset_input(dataset: "Dataset") -> Input:
+    """A dataset as a job input, sent once per fingerprint."""
+    return Input(f"dataset/{dataset.fingerprint}", lambda: dataset)
 
 
 def cluster_settings(environ: Mapping[str, str] | None = None) -> dict:

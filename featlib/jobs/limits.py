@@ -94,11 +94,6 @@ LIMITS = tuple(_DEFAULTS)
 """The names of the limits, one per kind of job (``reduce`` per reducer)."""
 
 
-def time_limit(name: str) -> float:
-    """Seconds a job under limit ``name`` may run on a worker."""
-    return limit(name).max_seconds
-
-
 def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:]
 

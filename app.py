@@ -32,6 +32,10 @@ navigation = st.navigation(
 if navigation.url_path:  # every page but Home (url path "") uses Keras
     resources.wait_for_libraries()
 links.restore_from_link()
-widgets.sidebar_summary()
+summary = st.sidebar.empty()
+widgets.sidebar_summary(summary)
 identity.sidebar()
-navigation.run()
+try:
+    navigation.run()
+finally:  # shows at once what the page changed (an upload, a training), even when it stopped early
+    widgets.sidebar_summary(summary)

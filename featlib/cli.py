@@ -17,7 +17,8 @@ from typing import Sequence
 
 import numpy as np
 
-from featlib.datasets import BUILTIN_DATASETS, DatasetError, DatasetUnavailableError, load_dataset
+from featlib import dataset_sources
+from featlib.datasets import SINGLE_SPLIT_CHOICES, SPLITS, Dataset, DatasetError, DatasetUnavailableError
 from featlib.embed import LARGE_MAP_EPOCHS, METRICS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
 from featlib.extract import METHODS
 from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
@@ -36,19 +37,72 @@ def _runner(args: argparse.Namespace, workspace: Workspace, default: str = INLIN
     return Runner(workspace, getattr(args, "scheduler", None), creator=getattr(args, "by", "") or _user(), default=default)
 
 
+def _dataset(args: argparse.Namespace, workspace: Workspace | None) -> Dataset:
+    """Resolves ``--dataset`` (with ``--idx-split``, ``--test-fraction``) and settles ``--split``; nothing heavy runs.
+
+    Called first by every command that takes ``--dataset``, so that a bad dataset or split fails in a
+    second, before Keras is imported or a model is loaded.
+
+    Raises:
+        DatasetError: the dataset cannot be resolved or read, or it lacks the split asked for.
+    """
+    dataset = dataset_sources.resolve(args.dataset, workspace=workspace, single_split=args.idx_split,
+                                      test_fraction=args.test_fraction)  # fmt: skip
+    _log(f"dataset {dataset.summary()}" + (f" ({dataset.source})" if dataset.source else ""))
+    if hasattr(args, "split"):
+        args.split = _split_of(dataset, args.split)
+    return dataset
+
+
+def _split_of(dataset: Dataset, split: str | None) -> str:
+    """``split`` when the dataset has it; unset: ``train``, else the dataset's only split.
+
+    Raises:
+        DatasetError: the dataset has no such split; the message names the splits it has.
+    """
+    if split is None:
+        split = "train" if "train" in dataset.splits else dataset.splits[0]
+        if split != "train":
+            _log(f"note: {dataset.name} has no train split; using its {split} split")
+        return split
+    if split not in dataset.splits:
+        raise DatasetError(f"--split {split}: the dataset {dataset.name!r} has no {split} split; expected one of "
+                           f"its splits {list(dataset.splits)}, got {split!r}.")
+    return split
+
+
+def _lookup_workspace(args: argparse.Namespace) -> Workspace | None:
+    """The workspace to look uploads up in, without creating one (for commands that do not use it otherwise)."""
+    from featlib.store import default_root
+
+    root = Path(args.workspace) if args.workspace else default_root()
+    return Workspace(root) if (root / "index.sqlite").is_file() else None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    if dataset.splits != SPLITS:
+        [has] = dataset.splits
+        raise DatasetError(
+            f"train needs a train and a test split (it trains on one and reports accuracy on the other); the "
+            f"dataset {dataset.name!r} has only a {has} split. For one IDX images/labels pair, pass --idx-split "
+            f"split (with --test-fraction, default 0.2) to split it, or give all four files as "
+            f"TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS.")
+    return _train(args, workspace, dataset)
+
+
+def _train(args: argparse.Namespace, workspace: Workspace, dataset: Dataset) -> int:
     import uuid
 
     from featlib import jobs, models
     from featlib.jobs.stored import store_trained
 
-    dataset = load_dataset(args.dataset)
     checkpoint_epochs = models.parse_epochs(args.checkpoints, args.epochs)
     spec = jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=args.hidden, optimizer=args.optimizer,
                                  learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
                                  checkpoint_epochs=checkpoint_epochs, name=args.name, token=uuid.uuid4().hex,
                                  seed=args.seed)  # fmt: skip
-    workspace = Workspace(args.workspace)
     meta = {"optimizer": args.optimizer, "learning_rate": args.learning_rate, "epochs": args.epochs,
             "batch_size": args.batch_size, "hidden": list(args.hidden), "dataset_fingerprint": dataset.fingerprint}  # fmt: skip
     runner = _runner(args, workspace)
@@ -91,14 +145,13 @@ def cmd_layers(args: argparse.Namespace) -> int:
     return 0
 
 
-def _representation(args: argparse.Namespace, runner: Runner | None = None):
+def _representation(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, runner: Runner):
+    """Extracts (or reads from the workspace) ``args.layer``'s outputs on ``dataset``'s ``args.split``."""
     from featlib import jobs, models, pipeline
 
-    workspace = Workspace(args.workspace)
     record = workspace.get_model(args.model)
     model = workspace.load_model(record)
     units = models.output_units(model, args.layer)
-    dataset = load_dataset(args.dataset)
     scale = args.scale or record.input_scale
     models.adapt_images(dataset.split(args.split)[0][:1], model, scale)  # the model reads these images
     key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, args.split, args.layer, args.method, scale)
@@ -107,18 +160,19 @@ def _representation(args: argparse.Namespace, runner: Runner | None = None):
     if outputs is None:
         spec = jobs.specs.extract_spec(key, len(dataset.split(args.split)[1]), units, split=args.split, layer=args.layer,
                                        method=args.method, input_scale=scale, model_fp=record.fingerprint)  # fmt: skip
-        runner = runner or _runner(args, workspace)
         outputs = runner.run(spec, {"model": jobs.model_input(workspace, record),
                                     "dataset": jobs.dataset_input(dataset)})  # fmt: skip
         pipeline.save_representation(workspace, key, outputs, dataset, args.split, args.layer, args.method, record.id)
     _log(f"{args.layer} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
-    return workspace, record, model, dataset, outputs, key, scale
+    return record, outputs, key, scale
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    runner = _runner(args, Workspace(args.workspace))
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    runner = _runner(args, workspace)
     try:
-        *_, outputs, _, _ = _representation(args, runner)
+        _, outputs, _, _ = _representation(args, workspace, dataset, runner)
     finally:
         runner.close()
     np.save(args.out, outputs, allow_pickle=False)
@@ -130,9 +184,10 @@ def cmd_embed(args: argparse.Namespace) -> int:
     from featlib import embed, jobs, pipeline
 
     workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
     runner = _runner(args, workspace)
     try:
-        workspace, record, model, dataset, outputs, key, scale = _representation(args, runner)
+        record, outputs, key, scale = _representation(args, workspace, dataset, runner)
         if runner.manager is None:
             embed.enable_numba_cache(workspace.numba_cache)
         _, labels = dataset.split(args.split)
@@ -164,9 +219,10 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     from featlib import precompute
 
     workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
     runner = _runner(args, workspace, default=LOCAL)
     try:
-        summary = precompute.run(runner, args.model, load_dataset(args.dataset), split=args.split, layers=args.layers,
+        summary = precompute.run(runner, args.model, dataset, split=args.split, layers=args.layers,
                                  methods=args.methods, reducers=args.reducers, sample_size=args.sample)  # fmt: skip
     finally:
         runner.close()
@@ -177,7 +233,9 @@ def cmd_precompute(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from featlib import bench
 
-    figures = bench.run(args.dataset, args.points, args.layer, args.epochs, browser=not args.no_browser)
+    dataset = _dataset(args, _lookup_workspace(args))
+    # bench.run hands its dataset argument to datasets.load_dataset, which returns a Dataset as it is.
+    figures = bench.run(dataset, args.points, args.layer, args.epochs, browser=not args.no_browser)
     print(json.dumps(figures) if args.json else bench.format_table(figures))
     return 0
 
@@ -189,9 +247,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     if args.sample < 1:
         raise ValueError(f"--sample must be at least 1; got {args.sample}")
     workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
     record = workspace.get_model(args.model)
     model = workspace.load_model(record)
-    dataset = load_dataset(args.dataset)
     images, labels = dataset.split(args.split)
     models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
     points = min(args.sample, len(labels))
@@ -287,6 +345,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
         knn = "" if item.knn_accuracy is None else f"{item.knn_accuracy:.3f}"
         print(f"{item.kind:<14} {item.name[:28]:<28} {(item.creator or '-')[:12]:<12} {item.created:<25} "
               f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}")  # fmt: skip
+    uploads = [item for item in items if item.kind == "dataset"]
+    if uploads:
+        print("dataset uploads (give --dataset the full name or the fingerprint):")
+        for item in uploads:
+            print(f"  {item.id}  {item.name}")
     print(f"{len(items)} item(s); the workspace {workspace.root} uses {_size(workspace.usage()['bytes'])} on disk")
     return 0
 
@@ -305,15 +368,30 @@ def _scheduler_option(parser: argparse.ArgumentParser, default: str = INLINE) ->
                              f"scheduler's address tcp://HOST:8786 (default: $FEATLIB_SCHEDULER, else {default})")  # fmt: skip
 
 
+def _dataset_options(parser: argparse.ArgumentParser, forms: str, split: bool = False) -> None:
+    """``--dataset``, ``--idx-split``, ``--test-fraction`` and (with ``split``) ``--split``."""
+    parser.add_argument("--dataset", default="digits", help=f"the dataset, one of: {forms} (default digits)")
+    parser.add_argument("--idx-split", choices=SINGLE_SPLIT_CHOICES, default=None,
+                        help="how one IDX images/labels pair is used: as the test split, as the train split, or "
+                             "split in two (see --test-fraction); default: test when the images file's name holds "
+                             "'t10k' or 'test', else split")  # fmt: skip
+    parser.add_argument("--test-fraction", type=float, default=0.2, metavar="F",
+                        help="with --idx-split split: the share of images in the test split, between 0 and 1 "
+                             "(default 0.2)")  # fmt: skip
+    if split:
+        parser.add_argument("--split", choices=SPLITS, default=None,
+                            help="the images used (default: train, or the dataset's only split)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m featlib``."""
     parser = argparse.ArgumentParser(prog="python -m featlib", description=__doc__.splitlines()[0])
     parser.add_argument("--workspace", default=None, help="workspace folder (default: $FEATLIB_WORKSPACE or ./workspace)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    datasets_help = f"{' | '.join(BUILTIN_DATASETS)} | path to an .npz file"
+    datasets_help = "; ".join(dataset_sources.FORMS)
 
     train = sub.add_parser("train", help="train the seed MLP and save it in the workspace")
-    train.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
+    _dataset_options(train, datasets_help)
     train.add_argument("--name", required=True, help="name to save the model under")
     train.add_argument("--epochs", type=int, default=5)
     train.add_argument("--batch-size", type=int, default=128)
@@ -339,8 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--layer", required=True, help="layer name (see the layers command)")
         cmd.add_argument("--method", choices=list(METHODS), default="function",
                          help="function: keras.Function (K.function); submodel: Model(inputs, layer.output).predict")  # fmt: skip
-        cmd.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
-        cmd.add_argument("--split", choices=["train", "test"], default="train")
+        _dataset_options(cmd, datasets_help, split=True)
         cmd.add_argument("--scale", choices=list(INPUT_SCALES), default=None, help="input scaling (default: the model's)")
         cmd.add_argument("--out", required=True, help=out_help)
         _scheduler_option(cmd)
@@ -357,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
 
     bench = sub.add_parser("bench", help="measure training, extraction and UMAP on the same data")
-    bench.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
+    _dataset_options(bench, datasets_help)
     bench.add_argument("--points", type=int, default=10_000, help="number of training images used (default 10000)")
     bench.add_argument("--layer", default="dense_1", help="layer of the seed MLP to read (default dense_1)")
     bench.add_argument("--epochs", type=int, default=2, help="training epochs before measuring (default 2)")
@@ -367,8 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     metrics = sub.add_parser("metrics", help="score every layer: kNN and linear-probe accuracy, silhouette, CKA")
     metrics.add_argument("model", help="model name or id in the workspace")
-    metrics.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
-    metrics.add_argument("--split", choices=["train", "test"], default="train")
+    _dataset_options(metrics, datasets_help, split=True)
     metrics.add_argument("--sample", type=int, default=5_000, help="stratified sample size scored (default 5000)")
     metrics.add_argument("--json", action="store_true", help='print one JSON object {"layers": [...], "cka": [[...]]}')
     metrics.add_argument("--umap", action="store_true",
@@ -379,8 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     pre = sub.add_parser("precompute", help="compute every layer x method x reducer of a model as jobs, filling the workspace")
     pre.add_argument("model", help="model name or id in the workspace")
-    pre.add_argument("--dataset", default="digits", help=f"dataset: {datasets_help} (default digits)")
-    pre.add_argument("--split", choices=["train", "test"], default="train")
+    _dataset_options(pre, datasets_help, split=True)
     pre.add_argument("--layers", default="all", help="'all' (default) or comma-separated layer names")
     pre.add_argument("--methods", default="function,submodel", help=f"comma-separated, of {', '.join(METHODS)} (default both)")
     pre.add_argument("--reducers", default="umap,pca", help="comma-separated, of umap, pca, tsne (default umap,pca)")

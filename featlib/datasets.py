@@ -1,7 +1,8 @@
 """Datasets of small grey images with integer class labels.
 
 A `Dataset` holds uint8 images `(n, h, w)` and int64 labels for a train and a
-test split, plus class names and a content fingerprint. Loaders cover
+test split (one of which may be empty, e.g. MNIST's `t10k` files on their own),
+plus class names and a content fingerprint. Loaders cover
 scikit-learn's bundled 8×8 digits (offline), MNIST and Fashion-MNIST through
 `keras.datasets`, and user files (`.npz`, IDX with optional gzip). Every
 loader funnels through `from_arrays`, the one place where inputs are
@@ -22,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import io
@@ -34,11 +36,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Union
+from typing import IO, Sequence, Union
 
 import numpy as np
 
 from featlib import archives
+from featlib.names import MAX_NAME_LENGTH
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
@@ -82,6 +85,9 @@ MAX_IMAGE_SIDE = 512
 MAX_CLASSES = 1000
 _GZIP_CHUNK = 8 * 1024 * 1024
 _TEST_FRACTION = 0.2
+SPLITS: tuple[str, ...] = ("train", "test")
+SINGLE_SPLIT_CHOICES: tuple[str, ...] = ("test", "train", "split")
+"""How `load_idx` uses one images/labels pair: as the test split, as the train split, or split in two."""
 
 BUILTIN_DATASETS: dict[str, str] = {
     "digits": "Digits 8×8 (scikit-learn, offline)",
@@ -99,14 +105,15 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Images and labels for a train and a test split.
+    """Images and labels for a train and a test split; one split (never both) may be empty.
 
     Arrays are stored as read-only views: uint8 images `(n, h, w)` with values
-    0..255 and int64 labels `(n,)` with values `0..num_classes-1`. Build one
-    with `from_arrays` (which validates and converts) or a loader.
+    0..255 and int64 labels `(n,)` with values `0..num_classes-1`. An empty
+    split holds `(0, h, w)` images and `(0,)` labels. Build one with
+    `from_arrays` (which validates and converts) or a loader.
 
     Attributes:
-        name: Short identifier, e.g. `"digits"` or `"upload:myfile"`.
+        name: Short identifier, e.g. `"digits"` or `"t10k-images-idx3-ubyte.gz + …"`.
         x_train, y_train, x_test, y_test: The two splits.
         class_names: One name per class index.
         source: One line saying where the data came from.
@@ -134,16 +141,29 @@ class Dataset:
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
             raise DatasetError(f"train and test images must have the same size; got "
                                f"{_hw(self.x_train)} and {_hw(self.x_test)}.")
+        if not self.splits:
+            raise DatasetError(f"Dataset {self.name!r} has no images: both its train and test splits are empty; "
+                               "expected at least one non-empty split.")
+
+    @property
+    def splits(self) -> tuple[str, ...]:
+        """The non-empty splits, in order: `("train", "test")`, `("train",)` or `("test",)`."""
+        return tuple(name for name, y in (("train", self.y_train), ("test", self.y_test)) if len(y))
 
     @property
     def image_shape(self) -> tuple[int, int]:
-        """Image height and width."""
+        """Image height and width (the same in both splits, empty or not)."""
         return (int(self.x_train.shape[1]), int(self.x_train.shape[2]))
 
     @property
     def num_classes(self) -> int:
         """Number of classes (`len(class_names)`)."""
         return len(self.class_names)
+
+    @property
+    def num_images(self) -> int:
+        """Number of images in both splits together."""
+        return len(self.y_train) + len(self.y_test)
 
     @functools.cached_property
     def fingerprint(self) -> str:
@@ -157,17 +177,102 @@ class Dataset:
         return h.hexdigest()[:16]
 
     def split(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """Returns `(images, labels)` of `"train"` or `"test"`."""
-        if split == "train":
-            return self.x_train, self.y_train
-        if split == "test":
-            return self.x_test, self.y_test
-        raise ValueError(f"No such split: {split!r}. Valid splits are: ['train', 'test']")
+        """Returns `(images, labels)` of `"train"` or `"test"`.
+
+        Raises:
+            DatasetError: no such split name, or that split is empty (the message names the splits there are).
+        """
+        if split not in SPLITS:
+            raise DatasetError(f"No such split: {split!r}. Valid splits are: {list(SPLITS)}")
+        if split not in self.splits:
+            raise DatasetError(f"The dataset {self.name!r} has no {split} split; expected one of its splits "
+                               f"{list(self.splits)}, got {split!r}.")
+        return (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
 
     def summary(self) -> str:
-        """One line, e.g. `"digits: 1,437 train + 360 test images, 8×8, 10 classes"`."""
-        return (f"{self.name}: {len(self.y_train):,} train + {len(self.y_test):,} test images, "
-                f"{_hw(self.x_train)}, {self.num_classes} classes")
+        """One line, e.g. `"digits: 1,437 train + 360 test images, 8×8, 10 classes"`.
+
+        With one split empty: `"MNIST t10k: 10,000 test images (no train split), 28×28, 10 classes"`.
+        """
+        if len(self.splits) == 2:
+            counts = f"{len(self.y_train):,} train + {len(self.y_test):,} test images"
+        else:
+            [split], missing = self.splits, "test" if self.splits == ("train",) else "train"
+            counts = f"{len(self.split(split)[1]):,} {split} images (no {missing} split)"
+        return f"{self.name}: {counts}, {_hw(self.x_train)}, {self.num_classes} classes"
+
+
+def content_summary(dataset: Dataset, kind: str) -> str:
+    """What a dataset file holds, in words, e.g. `"MNIST-like IDX, 10 classes, 10,000 images, 28×28"`.
+
+    "MNIST-like" is said of 28×28 images in 10 classes. Images are counted over both splits.
+
+    Args:
+        dataset: The loaded dataset.
+        kind: The file format, `"IDX"` or `"npz"` (case-insensitive).
+
+    Raises:
+        ValueError: another kind.
+    """
+    kinds = {"idx": "IDX", "npz": "npz"}
+    if str(kind).lower() not in kinds:
+        raise ValueError(f"kind must be one of {list(kinds.values())}; got {kind!r}.")
+    like = "MNIST-like " if dataset.image_shape == (28, 28) and dataset.num_classes == 10 else ""
+    return (f"{like}{kinds[str(kind).lower()]}, {dataset.num_classes} classes, {dataset.num_images:,} images, "
+            f"{_hw(dataset.x_train)}")
+
+
+def default_upload_name(filenames: Sequence[str], dataset: Dataset, kind: str) -> str:
+    """The name an upload is kept under: the files' names, then what they hold.
+
+    E.g. `"t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, 10 classes, 10,000 images,
+    28×28)"`. Only the base names of the files are used, with unprintable characters replaced by `"?"`; the
+    result is printable and at most `MAX_NAME_LENGTH` (120, featlib.names) characters: when the names do not fit, the later
+    files are counted (`"a.gz + 3 more files"`) and a long name is shortened in its middle (`"abc…xyz.npz"`).
+
+    Args:
+        filenames: The uploaded files' names, as the user chose them (paths are reduced to base names).
+        dataset: The dataset loaded from them.
+        kind: `"IDX"` or `"npz"` (see `content_summary`).
+    """
+    suffix = f" ({content_summary(dataset, kind)})"
+    files = files_title(filenames, MAX_NAME_LENGTH - len(suffix))
+    return files + suffix if files else _shorten(content_summary(dataset, kind), MAX_NAME_LENGTH)
+
+
+def files_title(filenames: Sequence[str], budget: int = MAX_NAME_LENGTH) -> str:
+    """The files' base names joined, printable, in at most ``budget`` characters.
+
+    E.g. ``"a.gz + b.gz"``, or ``"a.gz + 3 more files"`` when they do not fit.
+    Unprintable characters become ``"?"``; a long name is shortened in its middle. ``""`` when no name is left.
+    """
+    names = [_printable(Path(str(f).replace("\\", "/")).name) for f in filenames]
+    names = [n for n in names if n]
+    return _join_names(names, budget) if names else ""
+
+
+def _join_names(names: Sequence[str], budget: int) -> str:
+    """`"a + b"`, or `"a + 2 more files"`, or a shortened `"a…"`, in at most `budget` (≥ 8) characters."""
+    budget = max(budget, 8)
+    joined = " + ".join(names)
+    if len(joined) <= budget:
+        return joined
+    more = f" + {len(names) - 1} more file{'s' if len(names) > 2 else ''}" if len(names) > 1 else ""
+    return _shorten(names[0], max(budget - len(more), 8)) + more
+
+
+def _shorten(text: str, limit: int) -> str:
+    """`text` cut in its middle with "…" to at most `limit` characters, keeping the end (e.g. the extension)."""
+    if len(text) <= limit:
+        return text
+    tail = min(len(text) // 3, (limit - 1) // 2)
+    return text[: limit - 1 - tail] + "…" + text[len(text) - tail:]
+
+
+def _printable(text: str) -> str:
+    """`text` with whitespace runs as one space and other unprintable characters as "?"."""
+    text = " ".join(text.split())
+    return "".join(c if c.isprintable() else "?" for c in text)
 
 
 # ----------------------------------------------------------------------------- built-ins
@@ -181,16 +286,21 @@ def load_builtin(name: str) -> Dataset:
     raise DatasetError(f"No such built-in dataset: {name!r}. Built-in datasets are: {list(BUILTIN_DATASETS)}")
 
 
-def load_dataset(spec: str) -> Dataset:
-    """A built-in dataset by name, or a user ``.npz`` file by path (as the CLI takes them)."""
-    if spec in BUILTIN_DATASETS:
-        return load_builtin(spec)
-    path = Path(spec)
-    if path.suffix.lower() == ".npz":
-        return load_npz(path)
-    raise DatasetError(
-        f"Unknown dataset: {spec!r}. Use one of {list(BUILTIN_DATASETS)} or the path of an .npz file."
-    )
+def load_dataset(spec: "str | Dataset") -> Dataset:
+    """A dataset named as the CLI takes it: a built-in name, an ``.npz`` path or IDX files.
+
+    See :func:`featlib.dataset_sources.resolve` for the accepted forms (without a
+    workspace, so uploads cannot be named here); a `Dataset` is returned as it is,
+    so callers taking a spec can also be handed a dataset already loaded.
+
+    Raises:
+        DatasetError: the spec names nothing that can be loaded, or the files are bad.
+    """
+    if isinstance(spec, Dataset):
+        return spec
+    from featlib import dataset_sources
+
+    return dataset_sources.resolve(spec)
 
 
 def load_digits() -> Dataset:
@@ -286,6 +396,8 @@ def load_npz(source: Source, name: str | None = None) -> Dataset:
 
     Accepted keys: `x_train, y_train` with optional `x_test, y_test`, or
     `x, y` (split stratified 80/20); optional `class_names` (array of str).
+    With all four, one split (not both) may hold 0 images, as a dataset with
+    one empty split is saved (`np.savez` of its arrays); it loads as such.
     Zip members are checked before inflating.
 
     Args:
@@ -418,33 +530,113 @@ def parse_idx(data: bytes) -> np.ndarray:
     return arr if dtype.itemsize == 1 else arr.astype(dtype.newbyteorder("="))
 
 
-def load_idx(train_images: Source, train_labels: Source, test_images: Source | None = None,
-             test_labels: Source | None = None, name: str = "idx") -> Dataset:
+def load_idx(images: Source, labels: Source, test_images: Source | None = None, test_labels: Source | None = None,
+             *, name: str = "idx", single_split: str = "split", test_fraction: float = _TEST_FRACTION) -> Dataset:
     """Loads IDX image (3-D) and label (1-D) files, each optionally gzipped.
 
-    Without test files, the training files are split stratified 80/20.
+    With four files, `images, labels` form the train split and `test_images,
+    test_labels` the test split. With one pair, `single_split` says how it is used:
+
+    - `"split"` (the default, as before this option existed): split at random
+      (seed 0, stratified by class where every class has 2 images or more),
+      `test_fraction` of the images forming the test split;
+    - `"test"`: all images form the test split; the train split is empty
+      (e.g. MNIST's `t10k-*` files on their own);
+    - `"train"`: all images form the train split; the test split is empty.
+
+    `guess_single_split(filename)` gives the usual choice for a file name.
+    The dataset's `source` names the files and how they were used, e.g.
+    `"IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the test split)"`.
+
+    Args:
+        images, labels: Images `(n, rows, cols)` and labels `(n,)`: a path, bytes or a binary file object.
+        test_images, test_labels: The test pair, both or neither.
+        name: Dataset name.
+        single_split: One of `SINGLE_SPLIT_CHOICES`; ignored with four files.
+        test_fraction: With `single_split="split"`: the test share, strictly between 0 and 1.
+
+    Raises:
+        DatasetError: bad files (the message names which), a bad `single_split` or `test_fraction`.
     """
     if (test_images is None) != (test_labels is None):
-        raise DatasetError("give both test_images and test_labels, or neither (the train files are then split).")
-    parts, labels = [], []
-    for src, what, ndim in ((train_images, "train_images", 3), (train_labels, "train_labels", 1),
-                            (test_images, "test_images", 3), (test_labels, "test_labels", 1)):
-        if src is None:
-            parts.append(None)
-            continue
-        data, label = _read_bytes(src, what)
-        try:
-            arr = parse_idx(data)
-        except DatasetError as e:
-            raise DatasetError(f"{what} ({label}): {e}") from None
-        if arr.ndim != ndim:
-            kind = "images (n, rows, cols)" if ndim == 3 else "labels (n,)"
-            raise DatasetError(f"{what} ({label}) must be a {ndim}-D IDX file of {kind}; got a {arr.ndim}-D "
-                               f"array of shape {arr.shape}. Are the images and labels files swapped?")
-        parts.append(arr)
-        labels.append(label)
-    return from_arrays(parts[0], parts[1], name, x_test=parts[2], y_test=parts[3],
-                       source=f"IDX files {', '.join(labels)}")
+        raise DatasetError("give both test_images and test_labels, or neither (the images and labels then form "
+                           f"one split, as single_split says: one of {list(SINGLE_SPLIT_CHOICES)}).")
+    pair = test_images is None
+    if pair:
+        check_single_split(single_split)
+        if single_split == "split":
+            check_test_fraction(test_fraction)
+    whats = ("images", "labels") if pair else ("train_images", "train_labels", "test_images", "test_labels")
+    sources = (images, labels) if pair else (images, labels, test_images, test_labels)
+    arrays, file_labels = [], []
+    for src, what in zip(sources, whats):
+        arr, label = _read_idx(src, what, 3 if what.endswith("images") else 1)
+        arrays.append(arr)
+        file_labels.append(label)
+    files = f"IDX files {', '.join(file_labels)}"
+    if not pair:
+        return from_arrays(arrays[0], arrays[1], name, x_test=arrays[2], y_test=arrays[3], source=files)
+    x, y = arrays
+    if single_split == "split":
+        ds = from_arrays(x, y, name, test_fraction=test_fraction, source=files)
+        how = (f"split into {len(ds.y_train):,} train + {len(ds.y_test):,} test images: test_fraction "
+               f"{test_fraction:g}, seed 0{', stratified by class' if _stratifies(ds.y_train, ds.y_test) else ''}")
+        return dataclasses.replace(ds, source=f"{files} (one pair, {how})")
+    source = f"{files} (one pair, used as the {single_split} split)"
+    empty_x, empty_y = np.empty((0,) + x.shape[1:], x.dtype), np.empty((0,), y.dtype)
+    if single_split == "train":
+        return from_arrays(x, y, name, x_test=empty_x, y_test=empty_y, source=source)
+    return from_arrays(empty_x, empty_y, name, x_test=x, y_test=y, source=source)
+
+
+def _read_idx(source: Source, what: str, ndim: int) -> tuple[np.ndarray, str]:
+    """Reads and parses one IDX file that must have `ndim` dimensions; returns `(array, file label)`."""
+    data, label = _read_bytes(source, what)
+    where = what if label == what else f"{what} ({label})"
+    try:
+        arr = parse_idx(data)
+    except DatasetError as e:
+        raise DatasetError(f"{where}: {e}") from None
+    if arr.ndim != ndim:
+        kind = "images (n, rows, cols)" if ndim == 3 else "labels (n,)"
+        raise DatasetError(f"{where} must be a {ndim}-D IDX file of {kind}; got a {arr.ndim}-D array of shape "
+                           f"{arr.shape}. Are the images and labels files swapped?")
+    return arr, label
+
+
+def guess_single_split(filename: str) -> str:
+    """How to use one IDX images/labels pair, judged by the images file's name: `"test"` or `"split"`.
+
+    `"test"` when the base name (not the folders) contains "t10k" or "test", case-insensitive, as
+    MNIST's `t10k-images-idx3-ubyte.gz` does; `"split"` otherwise. See `load_idx`.
+    """
+    base = Path(str(filename).replace("\\", "/")).name.lower()
+    return "test" if "t10k" in base or "test" in base else "split"
+
+
+def check_single_split(single_split: str) -> str:
+    """Returns `single_split` when it is one of `SINGLE_SPLIT_CHOICES`.
+
+    Raises:
+        DatasetError: another value; the message names the valid choices.
+    """
+    if single_split not in SINGLE_SPLIT_CHOICES:
+        raise DatasetError(f"single_split must be one of {list(SINGLE_SPLIT_CHOICES)} (use one images/labels pair "
+                           f"as the test split, as the train split, or split it in two); got {single_split!r}.")
+    return single_split
+
+
+def check_test_fraction(test_fraction: float) -> float:
+    """Returns `test_fraction` as a float when it is a number strictly between 0 and 1.
+
+    Raises:
+        DatasetError: anything else (0, 1, negative, NaN, not a number).
+    """
+    ok = isinstance(test_fraction, (int, float, np.integer, np.floating)) and not isinstance(test_fraction, bool)
+    if not (ok and 0 < float(test_fraction) < 1):
+        raise DatasetError(f"test_fraction must be a number strictly between 0 and 1 (the share of images kept "
+                           f"for the test split), like 0.2; got {test_fraction!r}.")
+    return float(test_fraction)
 
 
 def _gunzip_bounded(data: bytes) -> bytes:
@@ -483,7 +675,8 @@ def _gunzip_bounded(data: bytes) -> bytes:
 # ----------------------------------------------------------------------------- arrays & validation
 
 def from_arrays(x: np.ndarray, y: np.ndarray, name: str, class_names: list[str] | tuple[str, ...] | None = None,
-                x_test: np.ndarray | None = None, y_test: np.ndarray | None = None, source: str = "") -> Dataset:
+                x_test: np.ndarray | None = None, y_test: np.ndarray | None = None, source: str = "", *,
+                test_fraction: float = _TEST_FRACTION) -> Dataset:
     """Validates and converts arrays into a `Dataset`; every loader ends here.
 
     Args:
@@ -492,23 +685,28 @@ def from_arrays(x: np.ndarray, y: np.ndarray, name: str, class_names: list[str] 
         y: Integer labels `(n,)` / `(n, 1)`, whole-number floats, or one-hot `(n, k)`.
         name: Dataset name.
         class_names: One name per class; default `"0"..str(max label)`.
-        x_test, y_test: Test split; when absent, `x, y` are split 80/20
-            (stratified when every class has at least 2 members).
+        x_test, y_test: Test split; when absent, `x, y` are split at random
+            (seed 0), `test_fraction` of them (default 0.2) forming the test
+            split (stratified when every class has at least 2 members).
+            Given, one of the two splits may be empty (0 images and 0 labels,
+            of any shape): the dataset then has only the other split.
         source: One line saying where the data came from.
+        test_fraction: The test share when `x, y` are split, strictly between 0 and 1.
+
+    Raises:
+        DatasetError: the arrays break a rule; the message names it, what was expected and what was received.
     """
     if (x_test is None) != (y_test is None):
         raise DatasetError("give both x_test and y_test, or neither (x, y are then split 80/20).")
-    x = _as_images(x, "x" if x_test is None else "x_train")
-    y, width = _as_labels(y, len(x), "y" if x_test is None else "y_train")
     if x_test is None:
-        x, x_test, y, y_test = _split(x, y)
+        x = _as_images(x, "x")
+        y, width = _as_labels(y, len(x), "y")
+        x, x_test, y, y_test = _split(x, y, check_test_fraction(test_fraction))
         width_test = 0
     else:
-        x_test = _as_images(x_test, "x_test")
-        y_test, width_test = _as_labels(y_test, len(x_test), "y_test")
-        if x.shape[1:] != x_test.shape[1:]:
-            raise DatasetError(f"train and test images must have the same size; got {_hw(x)} and {_hw(x_test)}.")
-    top = int(max(y.max(), y_test.max()))
+        (x, y, width), (x_test, y_test, width_test) = _two_splits(x, y, x_test, y_test)
+    labels = [part for part in (y, y_test) if len(part)]
+    top = int(max(part.max() for part in labels))
     if class_names is None:
         k = max(top + 1, width, width_test)
         if k > MAX_CLASSES:
@@ -524,11 +722,50 @@ def from_arrays(x: np.ndarray, y: np.ndarray, name: str, class_names: list[str] 
         if top >= len(class_names) or max(width, width_test) > len(class_names):
             raise DatasetError(f"labels must be in 0..{len(class_names) - 1} for {len(class_names)} class names "
                                f"{list(class_names)[:20]}; got label {max(top, max(width, width_test) - 1)}.")
-    present = np.unique(y)
+    present = np.unique(labels[0])
     if len(present) < 2:
-        raise DatasetError(f"the training split needs at least 2 classes to colour and compare; got only "
+        which = "training split" if len(y) else "test split (the only split)"
+        raise DatasetError(f"the {which} needs at least 2 classes to colour and compare; got only "
                            f"class {int(present[0])}.")
     return Dataset(name, x, y, x_test, y_test, class_names, source)
+
+
+def _two_splits(x: object, y: object, x_test: object, y_test: object) -> tuple[tuple, tuple]:
+    """Validates explicit train and test splits, one of which may be empty; returns `(x, y, width)` of each.
+
+    An empty split (0 images, 0 labels) becomes uint8 `(0, h, w)` images and int64 `(0,)` labels, `h, w` those
+    of the other split, so that the fingerprint does not depend on the shape the empty arrays came in.
+    """
+    empty_train, empty_test = _is_empty(x), _is_empty(x_test)
+    if empty_train and empty_test:
+        raise DatasetError(f"x_train and x_test hold no images (shapes {np.shape(x)} and {np.shape(x_test)}); "
+                           "need at least one non-empty image in one of the splits.")
+    out = []
+    for images, labels, empty, (what_x, what_y) in ((x, y, empty_train, ("x_train", "y_train")),
+                                                    (x_test, y_test, empty_test, ("x_test", "y_test"))):
+        if empty:
+            out.append(None)
+            n_labels = np.shape(labels)[0] if np.ndim(labels) else 1
+            if n_labels:
+                raise DatasetError(f"images and labels must have the same count; got 0 images and "
+                                   f"{n_labels:,} labels in {what_y}.")
+            continue
+        images = _as_images(images, what_x)
+        labels, width = _as_labels(labels, len(images), what_y)
+        out.append((images, labels, width))
+    full = next(part for part in out if part is not None)
+    hw = full[0].shape[1:]
+    filled = [part or (np.empty((0, *hw), np.uint8), np.empty((0,), np.int64), 0) for part in out]
+    if filled[0][0].shape[1:] != filled[1][0].shape[1:]:
+        raise DatasetError(f"train and test images must have the same size; got {_hw(filled[0][0])} and "
+                           f"{_hw(filled[1][0])}.")
+    return filled[0], filled[1]
+
+
+def _is_empty(images: object) -> bool:
+    """Whether an images array holds no images (a first dimension of 0)."""
+    shape = np.shape(images)
+    return len(shape) > 0 and shape[0] == 0
 
 
 def _as_images(x: object, what: str) -> np.ndarray:
@@ -600,19 +837,40 @@ def _as_labels(y: object, n: int, what: str) -> tuple[np.ndarray, int]:
     return y.astype(np.int64), width
 
 
-def _split(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Deterministic 80/20 split, stratified when every class has at least 2 members."""
+def _split(x: np.ndarray, y: np.ndarray, test_fraction: float = _TEST_FRACTION
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Deterministic split (seed 0) with `test_fraction` of the images in the test split.
+
+    Stratified when every class has at least 2 members and there are enough images on each side.
+
+    Raises:
+        DatasetError: fewer than 2 images, or a fraction that leaves one side empty.
+    """
     from sklearn.model_selection import train_test_split
 
     if len(x) < 2:
         raise DatasetError(f"need at least 2 images to split into train and test; got {len(x)}. "
                            "Provide x_test and y_test.")
+    n_test = int(np.ceil(test_fraction * len(x)))
+    if n_test >= len(x):
+        raise DatasetError(f"test_fraction {test_fraction:g} of {len(x):,} images leaves no image for the train "
+                           f"split; expected a fraction that keeps at least one image on each side, like 0.2.")
+    stratify = y if _stratifiable(y, n_test, len(x) - n_test) else None
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=0, stratify=stratify)
+    return x_tr, x_te, y_tr, y_te
+
+
+def _stratifiable(y: np.ndarray, n_test: int, n_train: int) -> bool:
+    """Whether a split of `y` into `n_train` + `n_test` can be stratified by class."""
     counts = np.bincount(y)
     counts = counts[counts > 0]
-    n_test = int(np.ceil(_TEST_FRACTION * len(x)))
-    stratify = y if counts.min() >= 2 and len(counts) <= min(n_test, len(x) - n_test) else None
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=_TEST_FRACTION, random_state=0, stratify=stratify)
-    return x_tr, x_te, y_tr, y_te
+    return bool(counts.min() >= 2 and len(counts) <= min(n_test, n_train))
+
+
+def _stratifies(y_train: np.ndarray, y_test: np.ndarray) -> bool:
+    """Whether `_split` stratified the split that gave `y_train` and `y_test`."""
+    y = np.concatenate([y_train, y_test])
+    return _stratifiable(y, len(y_test), len(y_train))
 
 
 def sample_indices_per_class(labels: np.ndarray, per_class: int, seed: int = 0) -> dict[int, np.ndarray]:

@@ -386,24 +386,413 @@ def layer_table(model: "keras.Model") -> list[LayerInfo]:
     return rows
 
 
-def default_layer(model: "keras.Model") -> str:
-    """The layer to show first: the last weighted layer before the output one.
+# Layer kinds, by class name, that the default layer and the summary reason about. Sources: Keras 3's
+# keras.layers (activations, normalization, regularization and preprocessing sections).
+_ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU"})
+_NORMALISATION_LAYERS = frozenset({"BatchNormalization", "LayerNormalization", "GroupNormalization",
+                                   "UnitNormalization", "RMSNormalization"})
+# Identity at inference (Keras calls them with training=False when a model predicts).
+_INFERENCE_IDENTITY_LAYERS = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
+                                        "AlphaDropout", "GaussianDropout", "GaussianNoise", "ActivityRegularization"})
+_PREPROCESSING_LAYERS = frozenset({"Rescaling", "Normalization", "Resizing", "CenterCrop"})
+_SOFTMAX_FUNCTIONS = frozenset({"softmax", "log_softmax"})
+SUMMARY_MAX_CHARS = 200
+_TOKEN_MAX_CHARS = 40
 
-    For the seed MLP this is ``dense_1``, the 64-unit layer the seed read.
+
+@dataclass(frozen=True)
+class DefaultLayer:
+    """The layer a page shows first, and why (see :func:`choose_default_layer`).
+
+    Attributes:
+        name: the layer's name in ``model.layers``.
+        reason: one plain sentence naming the rule that chose it, e.g.
+            ``"leaky_re_lu_1: the last hidden layer (dense, Dense 64) after its LeakyReLU."``
+        alternative: the other reading of the same hidden layer, one click away, or None: the
+            layer after its activation for the seed (which reads before it), the weighted layer
+            before its activation otherwise.
     """
-    weighted = [layer.name for layer in model.layers if layer.weights]
-    if len(weighted) >= 2:
-        return weighted[-2]
-    if len(model.layers) >= 2:
-        return model.layers[-2].name
-    return model.layers[-1].name
+
+    name: str
+    reason: str
+    alternative: str | None = None
+
+
+def choose_default_layer(model: "keras.Model") -> DefaultLayer:
+    """The layer to show first: the last hidden representation after its activation and normalisation.
+
+    The rule (issue "default layer": a CNN's default was the linear Dense before its LeakyReLU, or a
+    BatchNormalization layer): take the last *hidden weighted layer* (a layer with weights, such as
+    Dense or Conv2D, that is not an output layer, an activation, a normalisation or a preprocessing
+    layer), then move forward over the layers that directly follow it and only transform it
+    elementwise or normalise it (:data:`_ACTIVATION_LAYERS`, :data:`_NORMALISATION_LAYERS`). Dropout
+    and noise layers are skipped over but never chosen: they are the identity at inference, so the
+    layer before them holds the same values under a name that says what they are.
+
+    One exception keeps the seed's story: a model laid out as the seed (a flat input, then pairs of
+    linear ``Dense`` and ``Activation`` layers ending in softmax, as :func:`build_mlp` builds it)
+    defaults to its last hidden ``Dense`` *before* its activation, the layer the seed script read
+    (``dense_1`` for 784-128-64-10); the layer after the activation is ``alternative``.
+
+    Without a hidden weighted layer, the default is the input of the output layer (e.g. ``flatten``),
+    or the output layer itself when nothing comes before it.
+
+    Raises:
+        ModelError: the model has no layers.
+    """
+    layers = _body_layers(model)
+    if not layers:
+        raise ModelError("The model has no layers (expected at least one layer after its input); "
+                         "there is no layer to show.")
+    seed = _seed_default(layers, model)
+    if seed is not None:
+        return seed
+    weighted = [layer for layer in layers if _is_weighted(layer)]
+    outputs = _output_layers(model, weighted)
+    hidden = [layer for layer in weighted if layer not in outputs]
+    if hidden:
+        return _after_activation(hidden[-1], layers)
+    return _without_hidden_layer(layers, weighted)
+
+
+def default_layer(model: "keras.Model") -> str:
+    """The name of the layer to show first: :func:`choose_default_layer`'s ``name``.
+
+    ``dense_1`` for the seed MLP; for other models the last hidden layer after its activation and
+    normalisation (``leaky_re_lu_1`` for ... Dense 64 → LeakyReLU → Dropout → Dense 10).
+    """
+    return choose_default_layer(model).name
+
+
+def default_layer_reason(model: "keras.Model") -> str:
+    """Why :func:`default_layer` chose its layer: :func:`choose_default_layer`'s one-sentence ``reason``."""
+    return choose_default_layer(model).reason
+
+
+def _body_layers(model: "keras.Model") -> list:
+    """``model.layers`` without its ``InputLayer`` objects (functional models list them)."""
+    return [layer for layer in model.layers if _kind(layer) != "InputLayer"]
+
+
+def _kind(layer) -> str:
+    return type(layer).__name__
+
+
+def _activation_name(layer) -> str | None:
+    """The activation function's name of a layer with an ``activation`` (``"relu"``), else None."""
+    activation = getattr(layer, "activation", None)
+    if activation is None:
+        return None
+    name = getattr(activation, "__name__", None) or str(activation)
+    return str(name)
+
+
+def _is_follower(layer) -> bool:
+    """Whether ``layer`` only transforms its input elementwise, normalises it or is identity at inference."""
+    kind = _kind(layer)
+    if kind == "Activation":
+        return _activation_name(layer) not in _SOFTMAX_FUNCTIONS
+    return kind in _ACTIVATION_LAYERS | _NORMALISATION_LAYERS | _INFERENCE_IDENTITY_LAYERS
+
+
+def _is_weighted(layer) -> bool:
+    """A layer that computes a representation with weights: Dense, Conv2D, a nested model, ...
+
+    Activation (PReLU), normalisation and preprocessing (Normalization) layers hold weights too
+    but only rescale what they are given, so they are not counted.
+    """
+    kind = _kind(layer)
+    if kind in _ACTIVATION_LAYERS | _NORMALISATION_LAYERS | _PREPROCESSING_LAYERS:
+        return False
+    try:
+        return bool(layer.weights)
+    except (AttributeError, ValueError):
+        return False
+
+
+def _producer(tensor):
+    """The layer that made a Keras symbolic tensor, or None when unknown."""
+    history = getattr(tensor, "_keras_history", None)
+    return getattr(history, "operation", None) if history is not None else None
+
+
+def _input_producer(layer):
+    """The layer whose output ``layer`` reads (its first call), or None when unknown or several."""
+    try:
+        inputs = layer.input
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    return None if isinstance(inputs, (list, tuple, dict)) else _producer(inputs)
+
+
+def _output_layers(model: "keras.Model", weighted: list) -> list:
+    """The weighted layers that make the model's outputs (each output traced back over its followers).
+
+    Falls back on the last weighted layer when the model's graph cannot be read.
+    """
+    found = []
+    try:
+        outputs = list(model.outputs or [])
+    except (AttributeError, ValueError, RuntimeError):
+        outputs = []
+    for tensor in outputs:
+        layer = _producer(tensor)
+        while layer is not None and (_is_follower(layer) or _kind(layer) in ("Softmax", "Activation")):
+            layer = _input_producer(layer)
+        if layer is not None and layer in weighted and layer not in found:
+            found.append(layer)
+    return found or weighted[-1:]
+
+
+def _label(layer) -> str:
+    """``"Dense 64"``, ``"Conv2D 32"``, ``"Dense 64, relu"`` (a built-in activation), or the class name."""
+    kind = _kind(layer)
+    width = getattr(layer, "units", None) or getattr(layer, "filters", None)
+    text = f"{kind} {width}" if isinstance(width, int) else kind
+    activation = _activation_name(layer) if kind not in _ACTIVATION_LAYERS else None
+    return f"{text}, {activation}" if activation and activation != "linear" else text
+
+
+def _follower_label(layer) -> str:
+    """``"relu activation"`` for an ``Activation`` layer, the class name for the others (``"LeakyReLU"``)."""
+    return f"{_activation_name(layer)} activation" if _kind(layer) == "Activation" else _kind(layer)
+
+
+def _and(words: Sequence[str]) -> str:
+    """``["a", "b", "c"]`` → ``"a, b and c"``."""
+    words = list(words)
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _followers(hidden, layers: list) -> list:
+    """The follower layers directly after ``hidden``, in order (stops at the first other layer)."""
+    chain = []
+    previous = hidden
+    for layer in layers[layers.index(hidden) + 1:]:
+        producer = _input_producer(layer)
+        if not _is_follower(layer) or (producer is not None and producer is not previous):
+            break
+        chain.append(layer)
+        previous = layer
+    return chain
+
+
+def _after_activation(hidden, layers: list) -> DefaultLayer:
+    """The default for a model with a hidden weighted layer: the last non-identity layer of its followers."""
+    chain = _followers(hidden, layers)
+    kept = [layer for layer in chain if _kind(layer) not in _INFERENCE_IDENTITY_LAYERS]
+    chosen = kept[-1] if kept else hidden
+    trailing = [_kind(layer) for layer in (chain[chain.index(chosen) + 1:] if kept else chain)]
+    note = f"; the {_and(trailing)} after it {'changes' if len(trailing) == 1 else 'change'} nothing at inference" \
+        if trailing else ""  # fmt: skip
+    if chosen is hidden:
+        return DefaultLayer(hidden.name, f"{hidden.name}: the last hidden layer ({_label(hidden)}){note}.")
+    after = _and([_follower_label(layer) for layer in kept])
+    reason = f"{chosen.name}: the last hidden layer ({hidden.name}, {_label(hidden)}) after its {after}{note}."
+    return DefaultLayer(chosen.name, reason, alternative=hidden.name)
+
+
+def _seed_default(layers: list, model: "keras.Model") -> DefaultLayer | None:
+    """The seed's choice for a model laid out as the seed (see :func:`choose_default_layer`), else None."""
+    kinds = [_kind(layer) for layer in layers]
+    pairs = len(layers) // 2
+    try:
+        flat = len(input_shape(model)) == 1
+    except ModelError:
+        return None
+    if not flat or pairs < 2 or kinds != ["Dense", "Activation"] * pairs:
+        return None
+    if any(_activation_name(layer) != "linear" for layer in layers[0::2]):
+        return None
+    if _activation_name(layers[-1]) != "softmax" or any(_activation_name(a) == "softmax" for a in layers[1:-1:2]):
+        return None
+    dense, activation = layers[-4], layers[-3]
+    function = _activation_name(activation)
+    reason = (f"{dense.name}: the last hidden layer ({_label(dense)}) before its {function} activation, as the seed "
+              f"script read it; {activation.name} is the same layer after its {function}.")
+    return DefaultLayer(dense.name, reason, alternative=activation.name)
+
+
+def _without_hidden_layer(layers: list, weighted: list) -> DefaultLayer:
+    """The default for a model without a hidden weighted layer."""
+    if not weighted:
+        last = layers[-1]
+        return DefaultLayer(last.name, f"{last.name}: the model's last layer (it has no layer with weights).")
+    output = weighted[-1]
+    before = [layer for layer in layers[:layers.index(output)] if _kind(layer) not in _INFERENCE_IDENTITY_LAYERS]
+    if before:
+        chosen = before[-1]
+        return DefaultLayer(chosen.name, f"{chosen.name}: the input of the output layer {output.name} "
+                                         f"({_label(output)}); the model has no hidden layer with weights.")
+    return DefaultLayer(output.name, f"{output.name}: the output layer ({_label(output)}); the model has no "
+                                     "hidden layer.")
 
 
 def architecture_summary(model: "keras.Model") -> str:
-    """A one-line summary such as ``784-128-64-10 (Sequential, 109,386 params)``."""
-    sizes = [str(int(np.prod(model.input_shape[1:])))]
-    sizes += [str(layer.units) for layer in model.layers if hasattr(layer, "units")]
-    return f"{'-'.join(sizes)} ({type(model).__name__}, {model.count_params():,} params)"
+    """A one-line description of any model, at most :data:`SUMMARY_MAX_CHARS` characters.
+
+    A flat-input stack of Dense layers (with or without separate ``Activation`` layers), such as the
+    seed, keeps its familiar form ``784-128-64-10 (Sequential, 109,386 params)``. Any other model is
+    described by its input shape, its layers in order (runs of repeated layers folded, long models
+    abbreviated with a count of the layers left out), its output width when the last layer does not
+    state it, and its parameter count::
+
+        input 28×28×1 · Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Flatten → Dense 64 → Dense 10
+        (Sequential, 93,322 params)
+
+    (one line). Separate activation layers appear as their function (``relu``) or class
+    (``LeakyReLU``); nested models as their class and name. Never raises for a loaded model: what
+    cannot be read is shown as ``?``.
+    """
+    tail = f" ({type(model).__name__}, {_param_text(model)})"
+    layers = _body_layers(model)
+    widths = _dense_stack_widths(model, layers)
+    if widths:
+        return _clip("-".join(widths) + tail)
+    head = _inputs_text(model)
+    output = _output_text(model, layers)
+    budget = SUMMARY_MAX_CHARS - len(head) - len(output) - len(tail) - 3
+    chain = _chain_text([_layer_token(layer) for layer in layers], budget) if layers else "no layers"
+    return _clip(f"{head} · {chain}{output}{tail}")
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= SUMMARY_MAX_CHARS else text[:SUMMARY_MAX_CHARS - 1] + "…"
+
+
+def _param_text(model: "keras.Model") -> str:
+    try:
+        return f"{int(model.count_params()):,} params"
+    except (AttributeError, ValueError, RuntimeError):
+        return "? params"
+
+
+def _shape_text(shape) -> str:
+    """``(None, 28, 28, 1)`` → ``"28×28×1"`` (the batch axis dropped, unknown sizes as ``?``)."""
+    return "×".join("?" if d is None else str(int(d)) for d in tuple(shape)[1:]) or "scalar"
+
+
+def _dense_stack_widths(model: "keras.Model", layers: list) -> list[str] | None:
+    """``["784", "128", "64", "10"]`` for a flat-input stack of Dense (and Activation) layers, else None."""
+    kinds = {_kind(layer) for layer in layers}
+    if "Dense" not in kinds or not kinds <= {"Dense", "Activation"}:
+        return None
+    try:
+        inputs = list(model.inputs or [])
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    if len(inputs) != 1 or len(inputs[0].shape) != 2 or inputs[0].shape[1] is None or not _is_chain(model, layers):
+        return None
+    return [str(int(inputs[0].shape[1]))] + [str(layer.units) for layer in layers if _kind(layer) == "Dense"]
+
+
+def _is_chain(model: "keras.Model", layers: list) -> bool:
+    """Whether ``layers`` form one chain (each reads the one before it) ending in the model's single output."""
+    try:
+        outputs = list(model.outputs or [])
+    except (AttributeError, ValueError, RuntimeError):
+        return False
+    if len(outputs) != 1 or _producer(outputs[0]) not in (None, layers[-1]):
+        return False
+    return all(_input_producer(layer) in (None, before) for before, layer in zip(layers, layers[1:]))
+
+
+def _inputs_text(model: "keras.Model") -> str:
+    try:
+        shapes = [_shape_text(t.shape) for t in (model.inputs or [])]
+    except (AttributeError, ValueError, RuntimeError):
+        shapes = []
+    if not shapes:
+        return "input ?"
+    text = ("input " if len(shapes) == 1 else "inputs ") + ", ".join(shapes)
+    return text if len(text) <= _TOKEN_MAX_CHARS else text[:_TOKEN_MAX_CHARS - 1] + "…"
+
+
+def _output_text(model: "keras.Model", layers: list) -> str:
+    """``" · output 10"`` (``" · outputs 10, 1"``), or ``""`` when the last Dense already states the width."""
+    try:
+        shapes = [tuple(t.shape) for t in (model.outputs or [])]
+    except (AttributeError, ValueError, RuntimeError):
+        return " · output ?"
+    widths = ["?" if any(d is None for d in s[1:]) else str(int(np.prod(s[1:], dtype=np.int64))) for s in shapes]
+    if len(widths) == 1 and _last_dense_states(layers, shapes[0]):
+        return ""
+    text = ("output " if len(widths) == 1 else "outputs ") + ", ".join(widths)
+    return " · " + (text if len(text) <= _TOKEN_MAX_CHARS else text[:_TOKEN_MAX_CHARS - 1] + "…")
+
+
+def _last_dense_states(layers: list, output_shape: tuple) -> bool:
+    """Whether the last layer with ``units`` outputs ``output_shape`` and only followers come after it."""
+    for i in range(len(layers) - 1, -1, -1):
+        if isinstance(getattr(layers[i], "units", None), int):
+            try:
+                same = tuple(layers[i].output.shape) == output_shape
+            except (AttributeError, ValueError, RuntimeError):
+                return False
+            rest = layers[i + 1:]
+            return same and all(_is_follower(layer) or _kind(layer) in ("Softmax", "Activation") for layer in rest)
+    return False
+
+
+def _layer_token(layer) -> str:
+    """One layer in a summary: ``"Conv2D 32"``, ``"Dense 10"``, ``"relu"``, ``"Functional backbone"``."""
+    kind = _kind(layer)
+    if hasattr(layer, "layers") and kind not in ("InputLayer",):
+        text = f"{kind} {layer.name}"
+    elif kind == "Activation":
+        text = str(_activation_name(layer))
+    else:
+        width = getattr(layer, "units", None) or getattr(layer, "filters", None)
+        text = f"{kind} {width}" if isinstance(width, int) else kind
+    return text if len(text) <= _TOKEN_MAX_CHARS else text[:_TOKEN_MAX_CHARS - 1] + "…"
+
+
+def _runs(tokens: list[str], longest: int = 4) -> list[tuple[str, int]]:
+    """Folds repeats: ``[a, b, a, b, c]`` → ``[("(a → b) ×2", 4), ("c", 1)]``: (text, layers it stands for)."""
+    parts: list[tuple[str, int]] = []
+    i = 0
+    while i < len(tokens):
+        size, repeats = 1, 1
+        for n in range(1, longest + 1):
+            pattern = tokens[i:i + n]
+            if len(pattern) < n:
+                break
+            r = 1
+            while tokens[i + r * n:i + (r + 1) * n] == pattern:
+                r += 1
+            if r > 1 and n * r > size * repeats:
+                size, repeats = n, r
+        pattern = tokens[i:i + size]
+        body = pattern[0] if size == 1 else "(" + " → ".join(pattern) + ")"
+        parts.append((f"{body} ×{repeats}" if repeats > 1 else body, size * repeats))
+        i += size * repeats
+    return parts
+
+
+def _chain_text(tokens: list[str], budget: int) -> str:
+    """The folded layers joined by arrows; when over ``budget`` characters, the middle becomes ``… n more layers …``."""
+    parts = _runs(tokens)
+    text = " → ".join(p for p, _ in parts)
+    if len(text) <= budget:
+        return text
+    head: list[tuple[str, int]] = []
+    tail: list[tuple[str, int]] = []
+    rest = list(parts)
+    while len(rest) > 1:  # whole model did not fit: at least one part is left out
+        front = len(head) <= len(tail)
+        trial_head, trial_tail = (head + rest[:1], tail) if front else (head, rest[-1:] + tail)
+        trial_rest = rest[1:] if front else rest[:-1]
+        if len(_abbreviated(trial_head, trial_rest, trial_tail)) > budget:
+            break
+        head, tail, rest = trial_head, trial_tail, trial_rest
+    return _abbreviated(head, rest, tail)
+
+
+def _abbreviated(head: list[tuple[str, int]], rest: list[tuple[str, int]], tail: list[tuple[str, int]]) -> str:
+    """``"a → b → … 12 more layers … → z"``: the parts of ``head`` and ``tail`` around a count of ``rest``'s layers."""
+    skipped = sum(n for _, n in rest)
+    middle = [f"… {skipped} more layer{'s' if skipped != 1 else ''} …"] if rest else []
+    return " → ".join([p for p, _ in head] + middle + [p for p, _ in tail])
 
 
 def check_layer(model: "keras.Model", layer_name: str) -> None:

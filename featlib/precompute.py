@@ -61,7 +61,9 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
         sample_size: the stratified sample each map is made of (``None``: every image).
 
     Raises:
-        ValueError: unknown layers, methods or reducers, or a sample above a reducer's limit; before any job runs.
+        featlib.datasets.DatasetError: the dataset has no ``split`` split; before the model is loaded.
+        ValueError: unknown layers, methods or reducers, or a sample above a reducer's limit; before any job runs
+            (methods, reducers and the sample before the model is loaded).
         featlib.store.WorkspaceError: no such model.
     """
     from tqdm import tqdm
@@ -71,16 +73,16 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
 
     started = time.perf_counter()
     workspace = runner.workspace
+    images, labels = dataset.split(split)  # a split the dataset lacks is refused before the model loads
+    chosen_methods = _choices(methods, METHODS, "methods")
+    params = [REDUCER_PARAMS[r]() for r in _choices(reducers, REDUCER_PARAMS, "reducers")]
+    indices = embed.stratified_sample(labels, sample_size, seed=0)
+    for p in params:  # refuse what a reducer's limit forbids before anything runs
+        jobs.specs.reduce_spec("check", len(indices), p)
     record = workspace.get_model(model)
     loaded = workspace.load_model(record)
     names = [layer.name for layer in loaded.layers]
     chosen_layers = names if layers.strip() == "all" else _choices(layers, names, "layers")
-    chosen_methods = _choices(methods, METHODS, "methods")
-    params = [REDUCER_PARAMS[r]() for r in _choices(reducers, REDUCER_PARAMS, "reducers")]
-    images, labels = dataset.split(split)
-    indices = embed.stratified_sample(labels, sample_size, seed=0)
-    for p in params:  # refuse what a reducer's limit forbids before anything runs
-        jobs.specs.reduce_spec("check", len(indices), p)
     models.adapt_images(images[:1], loaded, record.input_scale)
     model_input, dataset_input = jobs.model_input(workspace, record), jobs.dataset_input(dataset)
     summary = Summary()

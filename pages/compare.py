@@ -23,12 +23,12 @@ if not records:
 
 st.caption(
     "Each panel is a (model, layer, method, reducer) map of the same sample of "
-    f"{dataset.name}; panels are aligned onto the first (Procrustes on the shared points) and share "
+    f"{widgets.plain(dataset.name)}; panels are aligned onto the first (Procrustes on the shared points) and share "
     "their axes and colours. A box or lasso in any panel highlights those points in every panel."
 )
 with st.expander("Panels", expanded=comparing.current_view() is None):
     comparing.presets(records, st.session_state.get(comparing.panel_key("reducer", 0), "umap"))
-    comparing.editor(records, len(dataset.y_train))
+    comparing.editor(records, dataset)
 
 view = comparing.current_view()
 if view is None:
@@ -36,6 +36,9 @@ if view is None:
     st.stop()
 if view.dataset != state.get(state.DATASET):  # the dataset was changed on the Model page since
     view = replace(view, dataset=state.get(state.DATASET))
+if view.split not in dataset.splits:
+    st.caption(widgets.plain(f"{dataset.name} has no {view.split} split; showing its {dataset.splits[0]} split."))
+    view = replace(view, split=dataset.splits[0])
 
 images, labels = dataset.split(view.split)
 sample = None if view.sample is None or view.sample >= len(labels) else view.sample
@@ -88,7 +91,8 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
         f"**{m['trustworthiness']:.3f}** · on {m['sample']:,} of the map's {m['n']:,} points · {aligned_note}"
     )
     table.append({"panel": i + 1, "model": r.record.name, "layer": r.panel.layer, "method": r.panel.method,
-                  "reducer": REDUCER_TITLES[r.panel.reducer], "model test acc.": r.record.test_accuracy,
+                  "reducer": REDUCER_TITLES[r.panel.reducer], "model acc.": r.record.test_accuracy,
+                  "model acc. measured on": r.record.measured_on,
                   "10-NN layer": m["knn_acc"], "10-NN map": m["knn_acc_2d"],
                   "linear probe": m["probe_acc"], "silhouette": m["silhouette"],
                   "trustworthiness": m["trustworthiness"], "points scored": m["sample"]})  # fmt: skip

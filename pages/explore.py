@@ -15,13 +15,14 @@ dataset = widgets.current_dataset()
 record, model = widgets.require_model()
 if state.get(state.LAYER) not in [layer.name for layer in model.layers]:
     state.put(state.LAYER, models.default_layer(model))
-layer, method, split = state.get(state.LAYER), state.get(state.METHOD), state.get(state.SPLIT)
+layer, method, split = state.get(state.LAYER), state.get(state.METHOD), widgets.current_split(dataset)
 outputs, rep_key = actions.representation(record, model, dataset, split, layer, method)
 if outputs is None:
     st.stop()
 
 images, labels = dataset.split(split)
-st.caption(f"**{record.name}** · layer **{layer}** · {METHODS[method]} · {dataset.name} {split} split · {len(labels):,} images")
+st.caption(f"**{widgets.plain(record.name)}** · layer **{widgets.plain(layer)}** · {METHODS[method]} · "
+           f"{widgets.plain(dataset.name)} {split} split · {len(labels):,} images")  # fmt: skip
 choice = maps.controls(len(labels))
 emb = maps.compute(record, outputs, rep_key, dataset, split, choice)
 if emb is None:

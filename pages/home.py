@@ -49,6 +49,7 @@ if records:
                     "dataset": r.dataset,
                     "architecture": r.architecture,
                     "test accuracy": r.test_accuracy,
+                    "measured on": r.measured_on,
                     "created": r.created,
                 }
                 for r in records

@@ -10,13 +10,13 @@ widgets.require_navigation()
 st.title("Layers")
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()
-split = state.get(state.SPLIT)
+split = widgets.current_split(dataset)
 images, labels = dataset.split(split)
 choice = layers.controls(len(labels))
 ls = layers.layer_set(record, model, dataset, split, choice.sample_size)
 if ls is None:
     st.stop()
-st.caption(f"**{record.name}** · {dataset.name} {split} split · every layer of a stratified sample of "
+st.caption(f"**{widgets.plain(record.name)}** · {widgets.plain(dataset.name)} {split} split · every layer of a stratified sample of "
            f"{len(ls.indices):,} of {len(labels):,} images, read in one pass · {choice.title} maps")  # fmt: skip
 if ls.skipped:
     st.caption(f"Left out (more than {MAX_UNITS:,} output units): {', '.join(ls.skipped)}")

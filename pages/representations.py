@@ -21,14 +21,16 @@ st.dataframe(
 )
 
 names = [row.name for row in table]
-layer = state.get(state.LAYER)
-layer = layer if layer in names else models.default_layer(model)
+if state.get(state.LAYER) not in names:
+    state.put(state.LAYER, models.default_layer(model))
 cols = st.columns(3)
-layer = cols[0].selectbox("Layer", names, index=names.index(layer), help="Default: the last hidden layer before the output.")
-method = cols[1].radio("Method", list(METHODS), format_func=METHODS.get, index=list(METHODS).index(state.get(state.METHOD)))
-split = cols[2].radio("Images", pipeline.SPLITS, index=pipeline.SPLITS.index(state.get(state.SPLIT)), format_func=lambda s: f"{s} split")
-for key, value in ((state.LAYER, layer), (state.METHOD, method), (state.SPLIT, split)):
-    state.put(key, value)
+layer = state.carried_widget(cols[0].selectbox, "Layer", names, state.LAYER, "layer_picker",
+                             help="Default: the last hidden representation (see the note below the pickers).")  # fmt: skip
+method = state.carried_widget(cols[1].radio, "Method", list(METHODS), state.METHOD, "method_picker",
+                              format_func=METHODS.get)  # fmt: skip
+split = state.carried_widget(cols[2].radio, "Images", dataset.splits, state.SPLIT, "split_picker",
+                             format_func=lambda s: f"{s} split")  # fmt: skip
+widgets.default_layer_note(model, layer)
 
 images, labels = dataset.split(split)
 try:

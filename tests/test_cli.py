@@ -310,3 +310,165 @@ def test_embed_gives_on_a_local_cluster_what_it_gives_in_process(cli, session):
     assert cluster.shape == (700, 5)
     np.testing.assert_array_equal(cluster[:, [0, 3, 4]], inline[:, [0, 3, 4]])
     np.testing.assert_allclose(cluster[:, 1:3], inline[:, 1:3], atol=1e-4)
+
+
+# ----------------------------------------------------------------------------- datasets: every source, checked first
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+DATASET_COMMANDS = ("train", "extract", "embed", "metrics", "precompute", "bench")
+
+# Runs the CLI in a fresh interpreter whose workspace refuses to be asked for models: what it prints last is the
+# exit status, the model calls made and the heavy modules imported.
+_WATCHED_MAIN = """if True:
+    import json, sys
+    from featlib import cli
+    from featlib.store import Workspace, WorkspaceError
+    calls = []
+    for method in ("get_model", "load_model"):
+        def watched(self, *args, _method=method, **kwargs):
+            calls.append(_method)
+            raise WorkspaceError(f"{_method} was reached")
+        setattr(Workspace, method, watched)
+    rc = cli.main(sys.argv[1:])
+    print(json.dumps({"rc": rc, "calls": calls, "heavy": [m for m in ("keras", "tensorflow") if m in sys.modules]}))
+"""
+
+
+def idx_file(path: Path, arr: np.ndarray) -> Path:
+    """Writes ``arr`` (uint8) as an IDX file, gzipped when the name ends in .gz."""
+    import gzip
+    import struct
+
+    blob = struct.pack(">BBBB", 0, 0, 0x08, arr.ndim) + struct.pack(f">{arr.ndim}I", *arr.shape)
+    blob += np.ascontiguousarray(arr, dtype=np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(blob) if path.name.endswith(".gz") else blob)
+    return path
+
+
+@pytest.fixture(scope="module")
+def t10k(cli, digits) -> Path:
+    """The digits' test split as MNIST-named IDX files; returns the images file (its labels file lies next to it)."""
+    folder = cli.cwd / "idx"
+    idx_file(folder / "t10k-labels-idx1-ubyte.gz", digits.y_test)
+    return idx_file(folder / "t10k-images-idx3-ubyte.gz", digits.x_test)
+
+
+def watched(cli: CliEnv, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
+    import json
+
+    proc = subprocess.run([sys.executable, "-c", _WATCHED_MAIN, *args], cwd=cli.cwd, env=cli.env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    return proc, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("args, message", [
+    (("extract", "nomodel", "--layer", "dense_1", "--dataset", "idx/lonely-images-idx3-ubyte.gz", "--out", "x.npy"),
+     "error: No labels file next to idx/lonely-images-idx3-ubyte.gz: looked for lonely-labels-idx1-ubyte.gz and "
+     "lonely-labels-idx1-ubyte in idx."),
+    (("extract", "nomodel", "--layer", "dense_1", "--dataset", "idx/t10k-labels-idx1-ubyte.gz,idx/t10k-images-idx3-"
+      "ubyte.gz", "--out", "x.npy"), "Are the images and labels files swapped?"),
+    (("extract", "nomodel", "--layer", "dense_1", "--dataset", "idx/t10k-images-idx3-ubyte.gz", "--split", "train",
+      "--out", "x.npy"), "error: --split train: the dataset 't10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz' "
+                         "has no train split; expected one of its splits ['test'], got 'train'."),
+    (("embed", "nomodel", "--layer", "dense_1", "--dataset", "idx/t10k-images-idx3-ubyte.gz", "--idx-split", "split",
+      "--test-fraction", "1.5", "--out", "x.csv"), "error: test_fraction must be a number strictly between 0 and 1"),
+    (("metrics", "nomodel", "--dataset", "nothing.npz"),
+     "error: No such file: 'nothing.npz'. Expected a dataset as one of:"),
+    (("precompute", "nomodel", "--dataset", "cifar", "--scheduler", "inline"), "error: Unknown dataset: 'cifar'."),
+    (("train", "--name", "x", "--dataset", "idx/t10k-images-idx3-ubyte.gz"),
+     "error: train needs a train and a test split (it trains on one and reports accuracy on the other); the dataset "
+     "'t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz' has only a test split. For one IDX images/labels pair, "
+     "pass --idx-split split"),
+    (("train", "--name", "x", "--dataset", "idx/t10k-images-idx3-ubyte.gz", "--idx-split", "train"),
+     "has only a train split"),
+    (("bench", "--dataset", "idx/t10k-images-idx3-ubyte.gz,idx/nothing"), "error: No such file: 'idx/nothing'"),
+])  # fmt: skip
+def test_a_bad_dataset_fails_before_keras_or_any_model(cli, t10k, args, message):
+    """The dataset and split are checked first: no model is looked up or loaded, and Keras is never imported."""
+    idx_file(cli.cwd / "idx" / "lonely-images-idx3-ubyte.gz", np.zeros((4, 8, 8), np.uint8))
+    proc, seen = watched(cli, *args)
+    assert message in proc.stderr, proc.stderr[-3000:]
+    assert seen == {"rc": 2, "calls": [], "heavy": []}, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_good_dataset_goes_on_to_the_model(cli, t10k):
+    """The harness above does catch the model lookup, once the dataset is good."""
+    proc, seen = watched(cli, "extract", "nomodel", "--layer", "dense_1", "--dataset", str(t10k), "--out", "x.npy")
+    assert seen == {"rc": 2, "calls": ["get_model"], "heavy": []}
+    assert "error: get_model was reached" in proc.stderr
+
+
+@pytest.mark.parametrize("command", DATASET_COMMANDS)
+def test_every_dataset_option_lists_the_accepted_forms(cli, command):
+    text = " ".join(ok(cli.run(command, "--help")).stdout.split())
+    for fragment in ("--dataset", "a built-in name (digits, mnist, fashion_mnist)", "the path of an .npz file",
+                     "IMAGES,LABELS or TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS", "*-images-idx3-ubyte[.gz]",
+                     "the name or fingerprint of a dataset uploaded to the workspace", "--idx-split {test,train,split}",
+                     "--test-fraction F"):  # fmt: skip
+        assert fragment in text, (command, fragment)
+
+
+def test_extract_reads_a_t10k_images_file_end_to_end(cli, session, t10k, digits):
+    from featlib import extract, models
+    from featlib.store import Workspace
+
+    ok(session["train"])
+    proc = ok(cli.run("extract", "demo", "--layer", "dense_1", "--dataset", str(t10k), "--out", "t10k.npy"))
+    assert "wrote t10k.npy: 360 rows × 64 columns" in proc.stdout
+    assert "labels file t10k-labels-idx1-ubyte.gz found next to the images file" in proc.stderr
+    assert "(one pair, used as the test split)" in proc.stderr
+    assert "has no train split; using its test split" in proc.stderr
+    model = Workspace(cli.workspace).load_model("demo")
+    expected = extract.extract(model, "dense_1", models.adapt_images(digits.x_test, model))
+    np.testing.assert_allclose(np.load(cli.cwd / "t10k.npy"), expected, rtol=0, atol=1e-5)
+    pair = f"{t10k},{t10k.with_name('t10k-labels-idx1-ubyte.gz')}"
+    proc = ok(cli.run("extract", "demo", "--layer", "dense_1", "--dataset", pair, "--idx-split", "split",
+                      "--test-fraction", "0.25", "--split", "test", "--out", "t10k_split.npy"))  # fmt: skip
+    assert "wrote t10k_split.npy: 90 rows × 64 columns" in proc.stdout
+    assert "split into 270 train + 90 test images: test_fraction 0.25, seed 0, stratified by class" in proc.stderr
+
+
+def test_an_upload_is_named_from_the_cli_and_listed(cli, session, digits):
+    import json
+
+    from featlib.datasets import from_arrays
+    from featlib.store import Workspace
+
+    ok(session["train"])
+    name = "t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (IDX, 10 classes, 360 images, 8×8)"
+    source = "IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the test split)"
+    upload = from_arrays(np.empty((0,)), [], name, x_test=digits.x_test, y_test=digits.y_test, source=source)
+    ws = Workspace(cli.workspace)
+    fp = ws.save_dataset(upload, creator="alice")
+    proc = ok(cli.run("extract", "demo", "--layer", "dense_1", "--dataset", name, "--out", "upload.npy"))
+    assert "wrote upload.npy: 360 rows × 64 columns" in proc.stdout
+    assert "(one pair, used as the test split)" in proc.stderr and f"{fp}.npz" not in proc.stderr
+    assert np.array_equal(np.load(cli.cwd / "upload.npy"), np.load(cli.cwd / "t10k.npy"))  # the same images
+    assert "wrote by_fp.npy: 360 rows" in ok(cli.run("extract", "demo", "--layer", "dense_1", "--dataset", fp[:8],
+                                                     "--out", "by_fp.npy")).stdout  # fmt: skip
+    listing = ok(cli.run("ls", "--kind", "dataset")).stdout.splitlines()
+    assert "dataset uploads (give --dataset the full name or the fingerprint):" in listing
+    assert f"  {fp}  {name}" in listing
+    assert any(i["name"] == name for i in json.loads(ok(cli.run("ls", "--json")).stdout)["items"])
+    other = from_arrays(digits.x_test[:100], digits.y_test[:100], name)  # the same name, other images
+    ws.save_dataset(other)
+    proc = cli.run("extract", "demo", "--layer", "dense_1", "--dataset", name, "--out", "ambiguous.npy")
+    fails(proc, f"error: '{name}' names 2 datasets in the workspace: ")
+    assert fp in proc.stderr and other.fingerprint in proc.stderr and "give its fingerprint instead" in proc.stderr
+
+
+@pytest.mark.skipif(not (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").is_file(),
+                    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)")
+def test_real_fashion_t10k_files_train_and_extract(cli):
+    images = DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz"
+    pair = f"{images},{DEBIAN_FASHION / 't10k-labels-idx1-ubyte.gz'}"
+    proc = ok(cli.run("train", "--dataset", pair, "--idx-split", "split", "--epochs", "1", "--hidden", "32", "16",
+                      "--name", "fashion-t10k"))  # fmt: skip
+    assert "8,000 train + 2,000 test images" in proc.stderr
+    proc = ok(cli.run("extract", "fashion-t10k", "--layer", "dense_1", "--dataset", str(images),
+                      "--out", "fashion.npy"))  # fmt: skip
+    assert "wrote fashion.npy: 10000 rows × 16 columns" in proc.stdout
+    assert "10,000 test images (no train split), 28×28, 10 classes" in proc.stderr

@@ -177,8 +177,12 @@ def test_from_arrays_rejects_mismatched_splits():
         D.from_arrays(x, y, "bad", x_test=np.zeros((3, 5, 5), np.uint8), y_test=[0, 1, 2])
     with pytest.raises(DatasetError, match="same count; got 3 images and 2 labels in y_test"):
         D.from_arrays(x, y, "bad", x_test=np.zeros((3, 4, 4), np.uint8), y_test=[0, 1])
-    with pytest.raises(DatasetError, match=r"x_test holds no images"):
-        D.from_arrays(x, y, "bad", x_test=np.zeros((0, 4, 4), np.uint8), y_test=[])
+    with pytest.raises(DatasetError, match=r"x_train and x_test hold no images \(shapes \(0, 4, 4\) and \(0,\)\)"):
+        D.from_arrays(np.zeros((0, 4, 4)), [], "bad", x_test=np.zeros((0,)), y_test=[])
+    with pytest.raises(DatasetError, match="same count; got 0 images and 3 labels in y_test"):
+        D.from_arrays(x, y, "bad", x_test=np.zeros((0, 4, 4), np.uint8), y_test=[0, 1, 2])
+    with pytest.raises(DatasetError, match=r"x holds no images \(shape \(0, 4, 4\)\)"):
+        D.from_arrays(np.zeros((0, 4, 4)), [], "bad")  # without x_test there is nothing to split
 
 
 # ----------------------------------------------------------------------------- npz
@@ -331,8 +335,10 @@ def test_idx_rejects_bad_files(monkeypatch):
     x, y = toy(10, 2, side=4)
     with pytest.raises(DatasetError, match=r"IDX data is an empty file \(0 bytes\)"):
         D.parse_idx(b"")
-    with pytest.raises(DatasetError, match=r"train_images \(train_images\): IDX data is an empty file"):
+    with pytest.raises(DatasetError, match=r"^images: IDX data is an empty file"):
         D.load_idx(b"", idx_bytes(y))
+    with pytest.raises(DatasetError, match=r"^train_images: IDX data is an empty file"):
+        D.load_idx(b"", idx_bytes(y), idx_bytes(x), idx_bytes(y))
     lying = idx_bytes(x)[:-10]
     with pytest.raises(DatasetError, match=r"IDX header declares shape \(10, 4, 4\) of uint8, i.e. 160 bytes of "
                                            r"data, but the file holds 150 bytes after the 16-byte header"):
@@ -344,7 +350,7 @@ def test_idx_rejects_bad_files(monkeypatch):
         D.parse_idx(b"PK\x03\x04rest")
     with pytest.raises(DatasetError, match=r"declares 3 dimensions \(16 header bytes\) but the file holds only 8"):
         D.parse_idx(b"\x00\x00\x08\x03\x00\x00\x00\x01")
-    with pytest.raises(DatasetError, match=r"train_images \(.*\) must be a 3-D IDX file of images \(n, rows, "
+    with pytest.raises(DatasetError, match=r"^images must be a 3-D IDX file of images \(n, rows, "
                                            r"cols\); got a 1-D array of shape \(10,\)\. Are the images and labels"):
         D.load_idx(idx_bytes(y), idx_bytes(x))
     with pytest.raises(DatasetError, match="gzip data is truncated"):
@@ -355,6 +361,190 @@ def test_idx_rejects_bad_files(monkeypatch):
     bomb = gzip.compress(idx_bytes(np.zeros((1000, 28, 28), np.uint8)))
     with pytest.raises(DatasetError, match=r"gzip data inflates to more than 97.7 KiB .* \(MAX_INFLATED_BYTES\)"):
         D.parse_idx(bomb)
+
+
+def write_idx(folder: Path, name: str, arr: np.ndarray) -> Path:
+    """Writes `arr` as an IDX file `folder/name`, gzipped when the name ends in .gz."""
+    blob = idx_bytes(arr)
+    path = folder / name
+    path.write_bytes(gzip.compress(blob) if name.endswith(".gz") else blob)
+    return path
+
+
+def test_idx_one_pair_as_test_train_or_split(tmp_path):
+    x, y = toy(40, 4, side=5)
+    images = write_idx(tmp_path, "t10k-images-idx3-ubyte.gz", x)
+    labels = write_idx(tmp_path, "t10k-labels-idx1-ubyte", y)
+    test = D.load_idx(images, labels, name="t10k", single_split="test")
+    assert test.splits == ("test",) and np.array_equal(test.x_test, x) and np.array_equal(test.y_test, y)
+    assert test.x_train.shape == (0, 5, 5) and test.y_train.shape == (0,) and test.image_shape == (5, 5)
+    assert test.summary() == "t10k: 40 test images (no train split), 5×5, 4 classes"
+    assert test.source == ("IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte (one pair, used as the "
+                           "test split)")
+    train = D.load_idx(images, labels, name="t10k", single_split="train")
+    assert train.splits == ("train",) and np.array_equal(train.x_train, x) and train.x_test.shape == (0, 5, 5)
+    assert train.summary() == "t10k: 40 train images (no test split), 5×5, 4 classes"
+    assert train.source.endswith("(one pair, used as the train split)")
+    assert len({test.fingerprint, train.fingerprint}) == 2
+    split = D.load_idx(images, labels, name="t10k", single_split="split", test_fraction=0.25)
+    assert (len(split.y_train), len(split.y_test)) == (30, 10)
+    assert sorted(np.bincount(split.y_test).tolist()) == [2, 2, 3, 3]  # stratified: 10 of each class, 2 or 3 in test
+    assert split.source.endswith("(one pair, split into 30 train + 10 test images: test_fraction 0.25, seed 0, "
+                                 "stratified by class)")
+    assert D.load_idx(images, labels, single_split="split", test_fraction=0.25).fingerprint == split.fingerprint
+
+
+def test_idx_one_pair_default_is_the_old_80_20_split(tmp_path):
+    x, y = toy(50, 5, side=4)
+    old_style = D.load_idx(idx_bytes(x), idx_bytes(y))  # as before single_split existed
+    assert (len(old_style.y_train), len(old_style.y_test)) == (40, 10) and old_style.splits == ("train", "test")
+    assert old_style.fingerprint == D.from_arrays(x, y, "idx").fingerprint  # the same seeded split
+    assert old_style.fingerprint == D.load_idx(idx_bytes(x), idx_bytes(y), single_split="split",
+                                               test_fraction=0.2).fingerprint  # fmt: skip
+
+
+def test_idx_four_files_positional_call_ignores_single_split(tmp_path):
+    x, y = toy(30, 3, side=5)
+    xt, yt = toy(9, 3, side=5, seed=2)
+    paths = [write_idx(tmp_path, n, a) for n, a in (("a.gz", x), ("b", y), ("c", xt), ("d.gz", yt))]
+    ds = D.load_idx(*paths, name="four")
+    assert ds.summary() == "four: 30 train + 9 test images, 5×5, 3 classes"
+    assert ds.source == "IDX files a.gz, b, c, d.gz"
+    assert D.load_idx(*paths, name="four", single_split="test").fingerprint == ds.fingerprint
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"single_split": "val"}, r"single_split must be one of \['test', 'train', 'split'\] .*; got 'val'\."),
+    ({"single_split": None}, r"single_split must be one of .*; got None\."),
+    ({"test_fraction": 0}, r"test_fraction must be a number strictly between 0 and 1 .*, like 0.2; got 0\."),
+    ({"test_fraction": 1.0}, r"got 1.0\."),
+    ({"test_fraction": -0.2}, r"got -0.2\."),
+    ({"test_fraction": float("nan")}, r"got nan\."),
+    ({"test_fraction": True}, r"got True\."),
+    ({"test_fraction": "0.2"}, r"got '0.2'\."),
+    ({"test_fraction": 0.99}, r"test_fraction 0.99 of 10 images leaves no image for the train split"),
+])
+def test_idx_one_pair_bad_options(kwargs, message):
+    x, y = toy(10, 2, side=4)
+    with pytest.raises(DatasetError, match=message):
+        D.load_idx(idx_bytes(x), idx_bytes(y), **kwargs)
+
+
+def test_idx_one_pair_checks_options_before_reading():
+    with pytest.raises(DatasetError, match="single_split must be one of"):
+        D.load_idx(b"", b"", single_split="both")  # the option, not the empty files, is reported
+
+
+def test_idx_test_only_pair_needs_two_classes():
+    x, _ = toy(10, 2, side=4)
+    with pytest.raises(DatasetError, match=r"the test split \(the only split\) needs at least 2 classes .* class 1"):
+        D.load_idx(idx_bytes(x), idx_bytes(np.ones(10, np.uint8)), single_split="test")
+
+
+@pytest.mark.parametrize("filename, expected", [
+    ("t10k-images-idx3-ubyte.gz", "test"), ("T10K-IMAGES-IDX3-UBYTE", "test"), ("my_TEST_images.idx", "test"),
+    ("train-images-idx3-ubyte.gz", "split"), ("images.idx", "split"),
+    ("/tmp/test_dir/train-images-idx3-ubyte.gz", "split"),  # folders do not count, only the file's name
+    ("C:\\tests\\train-images.idx", "split"),
+])
+def test_guess_single_split(filename, expected):
+    assert D.guess_single_split(filename) == expected
+
+
+# ----------------------------------------------------------------------------- one-split datasets
+
+def test_one_split_dataset_splits_summary_and_errors():
+    x, y = toy(20, 4, side=6)
+    ds = D.from_arrays(np.empty((0,)), [], "only test", x_test=x, y_test=y)
+    assert ds.splits == ("test",) and ds.image_shape == (6, 6) and ds.num_images == 20
+    assert ds.x_train.shape == (0, 6, 6) and ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.int64
+    assert ds.split("test")[0] is ds.x_test
+    with pytest.raises(DatasetError, match=r"The dataset 'only test' has no train split; expected one of its splits "
+                                           r"\['test'\], got 'train'\."):
+        ds.split("train")
+    with pytest.raises(ValueError, match=r"No such split: 'val'\. Valid splits are: \['train', 'test'\]"):
+        ds.split("val")
+    # However the empty split came in, the dataset and its fingerprint are the same.
+    same = D.from_arrays(np.zeros((0, 6, 6), np.float32), np.zeros((0, 1)), "x", x_test=x, y_test=y)
+    assert same.fingerprint == ds.fingerprint
+    assert D.from_arrays(x, y, "x", x_test=np.zeros((0, 36)), y_test=[]).splits == ("train",)
+    with pytest.raises(DatasetError, match="has no images: both its train and test splits are empty"):
+        D.Dataset("empty", ds.x_train, ds.y_train, ds.x_train, ds.y_train, ("a", "b"))
+
+
+def test_two_split_fingerprint_formula_unchanged():
+    x, y = toy(10, 2, side=2)
+    ds = D.from_arrays(x[:8], y[:8], "t", x_test=x[8:], y_test=y[8:])
+    h = __import__("hashlib").sha256()
+    for field in ("x_train", "y_train", "x_test", "y_test"):
+        a = np.ascontiguousarray(getattr(ds, field))
+        h.update(f"{field}:{a.shape}:{a.dtype.str};".encode())
+        h.update(a)
+    h.update("\x00".join(ds.class_names).encode())
+    assert ds.fingerprint == h.hexdigest()[:16]
+
+
+def test_npz_with_an_empty_split_round_trips(tmp_path):
+    x, y = toy(12, 3, side=4)
+    ds = D.from_arrays(np.empty((0,)), [], "t", x_test=x, y_test=y)
+    path = tmp_path / "one.npz"
+    np.savez(path, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test,
+             class_names=np.array(ds.class_names))  # fmt: skip
+    back = D.load_npz(path, name="t")
+    assert back.splits == ("test",) and back.fingerprint == ds.fingerprint
+    assert back.summary() == "t: 12 test images (no train split), 4×4, 3 classes"
+    np.savez(path, x_train=np.zeros((0, 4, 4)), y_train=np.zeros(0), x_test=np.zeros((0, 4, 4)), y_test=np.zeros(0))
+    with pytest.raises(DatasetError, match="x_train and x_test hold no images"):
+        D.load_npz(path)
+
+
+# ----------------------------------------------------------------------------- names of uploads
+
+def test_content_summary_and_default_upload_name():
+    mnist_like = D.from_arrays(np.empty((0,)), [], "m", x_test=np.zeros((20, 28, 28)), y_test=np.arange(20) % 10)
+    assert D.content_summary(mnist_like, "IDX") == "MNIST-like IDX, 10 classes, 20 images, 28×28"
+    assert D.default_upload_name(["/home/me/t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], mnist_like,
+                                 "IDX") == ("t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, "
+                                            "10 classes, 20 images, 28×28)")  # fmt: skip
+    x, y = toy(50, 5, side=6)
+    small = D.from_arrays(x, y, "s")
+    assert D.content_summary(small, "npz") == "npz, 5 classes, 50 images, 6×6"
+    assert D.default_upload_name(["my data.npz"], small, "npz") == "my data.npz (npz, 5 classes, 50 images, 6×6)"
+    with pytest.raises(ValueError, match=r"kind must be one of \['IDX', 'npz'\]; got 'zip'"):
+        D.content_summary(small, "zip")
+
+
+def test_default_upload_name_is_short_and_printable():
+    x, y = toy(50, 5, side=6)
+    ds = D.from_arrays(x, y, "s")
+    four = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+            "t10k-labels-idx1-ubyte.gz"]  # fmt: skip
+    name = D.default_upload_name([f + "-renamed-by-a-browser" for f in four], ds, "IDX")
+    assert name == "train-images-idx3-ubyte.gz-renamed-by-a-browser + 3 more files (IDX, 5 classes, 50 images, 6×6)"
+    long = D.default_upload_name(["a" * 300 + ".npz"], ds, "npz")
+    assert len(long) == 120 and long.endswith("aaa.npz (npz, 5 classes, 50 images, 6×6)") and "…" in long
+    odd = D.default_upload_name(["bad\nname\x00\x1b[31m.npz", ""], ds, "npz")
+    assert odd.isprintable() and odd == "bad name??[31m.npz (npz, 5 classes, 50 images, 6×6)"
+    assert D.default_upload_name([], ds, "npz") == "npz, 5 classes, 50 images, 6×6"
+    many = D.default_upload_name(["x" * 200, "y" * 200], ds, "IDX")
+    assert len(many) <= 120 and many.isprintable() and " + 1 more file (" in many
+
+
+@pytest.mark.skipif(not all((DEBIAN_FASHION / f).is_file() for f in D._FASHION_FILES),
+                    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)")
+def test_real_t10k_pair_as_the_test_split():
+    images, labels = DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz", DEBIAN_FASHION / "t10k-labels-idx1-ubyte.gz"
+    how = D.guess_single_split(images.name)
+    assert how == "test"
+    ds = D.load_idx(images, labels, name="Fashion t10k", single_split=how)
+    assert ds.summary() == "Fashion t10k: 10,000 test images (no train split), 28×28, 10 classes"
+    assert ds.source == ("IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the "
+                         "test split)")
+    assert D.default_upload_name([images.name, labels.name], ds, "IDX") == (
+        "t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, 10 classes, 10,000 images, 28×28)")
+    split = D.load_idx(images, labels, single_split="split")
+    assert (len(split.y_train), len(split.y_test)) == (8000, 2000)
+    assert np.bincount(split.y_test).tolist() == [200] * 10  # stratified
 
 
 # ----------------------------------------------------------------------------- keras.datasets

@@ -194,3 +194,67 @@ def test_an_upload_that_needs_more_memory_than_a_worker_ends_that_worker_only(tm
     finally:
         running.close()
         small.close()
+
+
+# ----------------------------------------------------------------------------- check_upload, inline
+
+def _check_upload(model_bytes: bytes, dataset, scale: str = "0-1") -> dict:
+    spec = jobs.specs.upload_spec("mine.keras", "sha", getattr(dataset, "fingerprint", "no-fingerprint"), scale)
+    return jobs.run_inline(spec, {"data": model_bytes, "dataset": dataset})
+
+
+def test_check_upload_of_a_model_that_fits_reports_its_split_and_no_hints(model, digits, workspace):
+    from featlib import models
+    from featlib.jobs import stored
+
+    output = _check_upload(models.model_to_bytes(model), digits)
+    assert output["accuracy"] > 0.85
+    assert (output["split"], output["n_images"], output["other_scale_accuracy"], output["hints"]) == \
+        ("test", len(digits.y_test), None, [])  # fmt: skip
+    assert output["architecture"] == "64-128-64-10 (Sequential, 17,226 params)"
+    record = stored.store_upload(workspace, output, name="fits", filename="mine.keras", dataset="digits",
+                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    assert record.test_accuracy == pytest.approx(output["accuracy"])
+    assert {k: record.meta[k] for k in ("uploaded_file", "split", "n_images", "other_scale_accuracy", "hints")} == \
+        {"uploaded_file": "mine.keras", "split": "test", "n_images": 360, "other_scale_accuracy": None, "hints": []}
+
+
+def test_check_upload_near_chance_measures_the_other_scaling_and_says_why(digits, workspace):
+    from featlib.jobs import stored
+    from test_diagnosis import raw_pixel_model_bytes
+
+    output = _check_upload(raw_pixel_model_bytes(), digits, "0-1")
+    assert output["accuracy"] < 0.2 and output["other_scale_accuracy"] > 0.8, output
+    assert output["hints"][0].startswith(
+        f"Input scaling: with raw 0–255 pixels the accuracy on the test split is {output['other_scale_accuracy']:.2f} "
+        f"(against {output['accuracy']:.2f} with pixels / 255): the model expects that scaling")  # fmt: skip
+    assert len(output["hints"]) == 4
+    record = stored.store_upload(workspace, output, name="raw", filename="raw.keras", dataset="digits",
+                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    assert record.meta["hints"] == output["hints"]
+    assert record.meta["other_scale_accuracy"] == pytest.approx(output["other_scale_accuracy"])
+    right = _check_upload(raw_pixel_model_bytes(), digits, "0-255")
+    assert right["accuracy"] > 0.8 and right["other_scale_accuracy"] is None and right["hints"] == []
+
+
+def test_check_upload_on_other_classes_and_on_a_dataset_without_test_split(model, digits):
+    from featlib import models
+    from test_diagnosis import TrainOnly, digits_789
+
+    data = models.model_to_bytes(model)
+    other = _check_upload(data, digits_789(digits))
+    assert other["hints"][0].startswith("Classes: the model has 10 outputs but digits-789 has 3 classes")
+    assert other["other_scale_accuracy"] is not None  # near chance: the other scaling was measured too
+    train_only = _check_upload(data, TrainOnly(digits))
+    assert (train_only["split"], train_only["n_images"], train_only["hints"]) == ("train", len(digits.y_train), [])
+
+
+def test_store_upload_of_an_output_without_the_new_keys_records_the_test_split(model, digits, workspace):
+    from featlib import models
+    from featlib.jobs import stored
+
+    output = {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model), "accuracy": 0.9,
+              "architecture": models.architecture_summary(model)}  # fmt: skip
+    record = stored.store_upload(workspace, output, name="old", filename="old.keras", dataset="digits",
+                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    assert (record.meta["split"], record.meta["n_images"], record.meta["hints"]) == ("test", None, [])

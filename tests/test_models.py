@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 
 import numpy as np
@@ -154,6 +155,207 @@ def test_layer_table_rows(model):
 def test_default_layer_is_dense_1_for_seed_mlp(model):
     assert models.default_layer(model) == "dense_1"
     assert models.default_layer(models.build_mlp()) == "dense_1"
+
+
+# ----------------------------------------------------------------------------- default layer
+
+def sequential(input_shape, *layers):
+    import keras
+
+    return keras.Sequential([keras.Input(input_shape), *layers])
+
+
+def small_cnn(*head):
+    """Conv2D → LeakyReLU → MaxPooling2D → Dropout → Flatten, then ``head``."""
+    from keras import layers as kl
+
+    return sequential((28, 28, 1), kl.Conv2D(8, 3, name="conv"), kl.LeakyReLU(name="conv_act"),
+                      kl.MaxPooling2D(name="pool"), kl.Dropout(0.25, name="conv_drop"), kl.Flatten(name="flat"), *head)
+
+
+def test_default_layer_of_a_cnn_is_after_its_separate_leaky_relu_not_the_dropout():
+    from keras import layers as kl
+
+    model = small_cnn(kl.Dense(64, name="hidden"), kl.LeakyReLU(name="hidden_act"), kl.Dropout(0.5, name="drop"),
+                      kl.Dense(10, activation="softmax", name="out"))
+    chosen = models.choose_default_layer(model)
+    assert chosen == models.DefaultLayer(
+        "hidden_act", "hidden_act: the last hidden layer (hidden, Dense 64) after its LeakyReLU; the Dropout after it "
+        "changes nothing at inference.", alternative="hidden")  # fmt: skip
+    assert models.default_layer(model) == "hidden_act"
+    assert models.default_layer_reason(model) == chosen.reason
+
+
+def test_default_layer_of_a_cnn_with_batch_normalization_is_after_activation_and_normalisation():
+    from keras import layers as kl
+
+    model = small_cnn(kl.Dense(128, name="hidden"), kl.LeakyReLU(name="act"), kl.BatchNormalization(name="norm"),
+                      kl.Dropout(0.3, name="drop"), kl.Dense(10, name="logits"), kl.Softmax(name="probs"))
+    chosen = models.choose_default_layer(model)
+    assert (chosen.name, chosen.alternative) == ("norm", "hidden")
+    assert chosen.reason.startswith("norm: the last hidden layer (hidden, Dense 128) after its LeakyReLU and "
+                                    "BatchNormalization;")
+    normalised_first = small_cnn(kl.Dense(32, name="hidden"), kl.BatchNormalization(name="norm"),
+                                 kl.Activation("relu", name="act"), kl.Dense(10, name="out"))
+    chosen = models.choose_default_layer(normalised_first)
+    assert chosen.name == "act"
+    assert chosen.reason == ("act: the last hidden layer (hidden, Dense 32) after its BatchNormalization and relu "
+                             "activation.")
+
+
+def test_default_layer_of_a_flatten_mlp_is_its_hidden_dense_with_builtin_activation():
+    from keras import layers as kl
+
+    model = sequential((28, 28), kl.Flatten(name="flat"), kl.Dense(128, activation="relu", name="hidden"),
+                       kl.Dense(10, activation="softmax", name="out"))
+    assert models.choose_default_layer(model) == models.DefaultLayer(
+        "hidden", "hidden: the last hidden layer (Dense 128, relu).")
+
+
+def test_default_layer_of_the_seed_layout_is_its_dense_before_activation_with_the_activation_one_click_away():
+    chosen = models.choose_default_layer(models.build_mlp())
+    assert chosen == models.DefaultLayer(
+        "dense_1", "dense_1: the last hidden layer (Dense 64) before its relu activation, as the seed script read it; "
+        "activation_1 is the same layer after its relu.", alternative="activation_1")  # fmt: skip
+    assert models.default_layer(models.build_mlp((64,), hidden=(32, 16, 8))) == "dense_2"
+
+
+def test_default_layer_of_models_not_laid_out_as_the_seed_is_after_the_activation():
+    from keras import layers as kl
+
+    leaky = sequential((64,), kl.Dense(32, name="d0"), kl.LeakyReLU(name="a0"), kl.Dense(16, name="d1"),
+                       kl.LeakyReLU(name="a1"), kl.Dense(10, name="d2"), kl.Activation("softmax", name="a2"))
+    assert models.default_layer(leaky) == "a1"
+    flattened = sequential((8, 8), kl.Flatten(), kl.Dense(16, name="d0"), kl.Activation("relu", name="a0"),
+                           kl.Dense(10, name="d1"), kl.Activation("softmax", name="a1"))
+    assert models.default_layer(flattened) == "a0"
+
+
+def test_default_layer_of_a_functional_model_with_two_heads_is_the_shared_trunk():
+    import keras
+    from keras import layers as kl
+
+    pixels = keras.Input((64,))
+    trunk = kl.ReLU(name="trunk_act")(kl.Dense(32, name="trunk")(pixels))
+    model = keras.Model(pixels, [kl.Dense(10, name="digit")(trunk), kl.Dense(1, name="score")(trunk)])
+    assert models.choose_default_layer(model) == models.DefaultLayer(
+        "trunk_act", "trunk_act: the last hidden layer (trunk, Dense 32) after its ReLU.", alternative="trunk")
+
+
+def test_default_layer_moves_only_over_layers_that_read_the_hidden_layer():
+    import keras
+    from keras import layers as kl
+
+    pixels = keras.Input((16,))
+    hidden = kl.Dense(8, name="hidden")(pixels)
+    beside = kl.ReLU(name="beside")(pixels)  # an activation of the input, not of the hidden layer
+    model = keras.Model(pixels, kl.Dense(3, name="out")(kl.Concatenate(name="join")([hidden, beside])))
+    assert models.default_layer(model) == "hidden"
+
+
+def test_default_layer_of_models_without_a_hidden_layer():
+    from keras import layers as kl
+
+    only = sequential((64,), kl.Dense(10, name="only"))
+    assert models.choose_default_layer(only) == models.DefaultLayer(
+        "only", "only: the output layer (Dense 10); the model has no hidden layer.")
+    flat = sequential((8, 8), kl.Flatten(name="flat"), kl.Dropout(0.1), kl.Dense(10, name="out"))
+    assert models.choose_default_layer(flat) == models.DefaultLayer(
+        "flat", "flat: the input of the output layer out (Dense 10); the model has no hidden layer with weights.")
+    weightless = sequential((8, 8), kl.Flatten(name="flat"))
+    assert models.default_layer(weightless) == "flat"
+
+
+def test_default_layer_of_a_nested_model_is_the_nested_model():
+    import keras
+    from keras import layers as kl
+
+    backbone = keras.Sequential([keras.Input((28, 28, 1)), kl.Conv2D(4, 3), kl.Flatten()], name="backbone")
+    model = sequential((28, 28, 1), backbone, kl.Dense(10, name="out"))
+    assert models.choose_default_layer(model) == models.DefaultLayer(
+        "backbone", "backbone: the last hidden layer (Sequential).")
+
+
+def test_default_layer_of_a_model_without_layers_says_so():
+    import keras
+
+    with pytest.raises(ModelError, match=r"The model has no layers \(expected at least one layer after its input\)"):
+        models.choose_default_layer(keras.Sequential([]))
+
+
+# ----------------------------------------------------------------------------- architecture summary
+
+def test_summary_of_a_cnn_names_its_convolutions():
+    from keras import layers as kl
+
+    model = sequential((28, 28, 1), kl.Conv2D(32, 3, activation="relu"), kl.MaxPooling2D(),
+                       kl.Conv2D(64, 3, activation="relu"), kl.MaxPooling2D(), kl.Flatten(),
+                       kl.Dense(64, activation="relu"), kl.Dense(10, activation="softmax"))
+    assert models.architecture_summary(model) == (
+        "input 28×28×1 · Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Flatten → Dense 64 → Dense 10 "
+        f"(Sequential, {model.count_params():,} params)")  # fmt: skip
+
+
+def test_summary_lists_separate_activation_normalisation_and_dropout_layers():
+    from keras import layers as kl
+
+    model = small_cnn(kl.Dense(64), kl.LeakyReLU(), kl.BatchNormalization(), kl.Dropout(0.5), kl.Dense(10),
+                      kl.Softmax())
+    assert models.architecture_summary(model) == (
+        "input 28×28×1 · Conv2D 8 → LeakyReLU → MaxPooling2D → Dropout → Flatten → Dense 64 → LeakyReLU → "
+        f"BatchNormalization → Dropout → Dense 10 → Softmax (Sequential, {model.count_params():,} params)")
+    mlp = sequential((64,), kl.Dense(32), kl.Activation("relu"), kl.Dropout(0.2), kl.Dense(10),
+                     kl.Activation("softmax"))
+    assert models.architecture_summary(mlp) == "input 64 · Dense 32 → relu → Dropout → Dense 10 → softmax " \
+                                               "(Sequential, 2,410 params)"  # fmt: skip
+
+
+def test_summary_keeps_the_compact_form_for_flat_dense_stacks_only():
+    from keras import layers as kl
+
+    assert models.architecture_summary(models.build_mlp((64,), hidden=(32,))) == "64-32-10 (Sequential, 2,410 params)"
+    assert models.architecture_summary(sequential((64,), kl.Dense(10, activation="softmax"))) == \
+        "64-10 (Sequential, 650 params)"  # fmt: skip
+    flatten = sequential((28, 28), kl.Flatten(), kl.Dense(128, activation="relu"), kl.Dense(10))
+    assert models.architecture_summary(flatten) == \
+        "input 28×28 · Flatten → Dense 128 → Dense 10 (Sequential, 101,770 params)"  # fmt: skip
+
+
+def test_summary_folds_runs_and_abbreviates_long_models_within_the_limit():
+    from keras import layers as kl
+
+    blocks = [layer for _ in range(6) for layer in (kl.Conv2D(16, 3, padding="same"), kl.ReLU())]
+    repeated = sequential((32, 32, 3), *blocks, kl.GlobalAveragePooling2D(), kl.Dense(100))
+    assert models.architecture_summary(repeated) == (
+        "input 32×32×3 · (Conv2D 16 → ReLU) ×6 → GlobalAveragePooling2D → Dense 100 "
+        f"(Sequential, {repeated.count_params():,} params)")  # fmt: skip
+    varied = [layer for i in range(20) for layer in (kl.Conv2D(8 * (i % 3 + 1), 3, padding="same"),
+                                                       kl.BatchNormalization(), kl.ReLU())]
+    long = sequential((32, 32, 3), *varied, kl.GlobalAveragePooling2D(), kl.Dense(100))
+    text = models.architecture_summary(long)
+    assert len(text) <= models.SUMMARY_MAX_CHARS
+    assert text.startswith("input 32×32×3 · Conv2D 8 → ")
+    assert text.endswith(f"→ GlobalAveragePooling2D → Dense 100 (Sequential, {long.count_params():,} params)")
+    left_out = int(re.search(r"… (\d+) more layers …", text).group(1))
+    shown = text.split(" · ", 1)[1].split(" (Sequential")[0].split(" → ")
+    assert left_out + len(shown) - 1 == len(long.layers)  # every layer is shown or counted
+
+
+def test_summary_of_nested_and_multi_output_models_does_not_crash():
+    import keras
+    from keras import layers as kl
+
+    backbone = keras.Sequential([keras.Input((28, 28, 1)), kl.Conv2D(4, 3), kl.Flatten()], name="backbone")
+    nested = sequential((28, 28, 1), backbone, kl.Dense(10))
+    assert models.architecture_summary(nested) == (
+        f"input 28×28×1 · Sequential backbone → Dense 10 (Sequential, {nested.count_params():,} params)")
+    pixels = keras.Input((4,))
+    trunk = kl.Dense(8)(pixels)
+    two = keras.Model(pixels, [kl.Dense(3)(trunk), kl.Dense(1)(trunk)])
+    assert models.architecture_summary(two) == \
+        "input 4 · Dense 8 → Dense 3 → Dense 1 · outputs 3, 1 (Functional, 76 params)"  # fmt: skip
+    weightless = sequential((8, 8), kl.Flatten())
+    assert models.architecture_summary(weightless) == "input 8×8 · Flatten · output 64 (Sequential, 0 params)"
 
 
 def test_check_layer_names_existing_layers(model):

@@ -1,4 +1,4 @@
-"""What the Model page's buttons do: each reports in the page and saves on success.
+"""What the Model page's upload and the Representations page's compute buttons do: each reports in the page.
 
 Every failure a user can cause (a bad file, a model that does not fit the
 data) ends in an ``st.error`` naming the reason; nothing is saved then.
@@ -8,117 +8,34 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from typing import Callable
 
 import streamlit as st
 
-from featlib import datasets, jobs, models, plots
+from featlib import datasets, diagnosis, jobs, models, names
 from featlib.app import identity, resources, results, state, widgets
 from featlib.app import jobs as running
 from featlib.jobs import stored
 
-TRAINING = "featlib.training"
-"""The result key of this session's last training job, so that coming back to the Model page shows it."""
-
-
-def add_dataset(load: Callable[[], datasets.Dataset]) -> None:
-    """Loads an uploaded dataset, keeps it in the workspace and selects it."""
-    try:
-        with st.spinner("Checking the dataset…"):
-            dataset = load()
-    except datasets.DatasetError as error:
-        st.error(widgets.plain(f"This dataset cannot be used: {error}"))
-        return
-    fingerprint = resources.workspace().save_dataset(dataset, creator=identity.current_user())
-    widgets.select_dataset(resources.UPLOAD_PREFIX + fingerprint)
-    st.rerun()
-
-
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """``"128, 64"`` → ``(128, 64)``; a ValueError saying what is expected otherwise."""
-    try:
-        sizes = tuple(int(part) for part in text.replace(" ", ",").split(",") if part)
-    except ValueError:
-        sizes = ()
-    if not sizes or any(s < 1 or s > 4096 for s in sizes):
-        raise ValueError(f"Hidden layer sizes must be whole numbers from 1 to 4096, like '128, 64'; got {text!r}.")
-    return sizes
-
-
-def train_seed_mlp(
-    dataset: datasets.Dataset,
-    hidden_text: str,
-    optimizer: str,
-    learning_rate: float,
-    epochs: int,
-    batch_size: int,
-    name: str,
-    checkpoints_text: str = "",
-) -> None:
-    """Trains the seed MLP with a live progress bar and curves, then saves it.
-
-    ``checkpoints_text`` (``"1, 5"``) names epochs whose weights are saved too,
-    each as its own model ``<name>@epoch<n>`` (see :func:`featlib.models.save_checkpoints`).
-    """
-    try:
-        hidden = parse_hidden(hidden_text)
-        checkpoint_epochs = models.parse_epochs(checkpoints_text, int(epochs))
-    except ValueError as error:
-        st.error(widgets.plain(error))
-        return
-    meta = {"optimizer": optimizer, "learning_rate": learning_rate, "batch_size": int(batch_size),
-            "hidden": list(hidden), "dataset_fingerprint": dataset.fingerprint, "epochs": int(epochs)}  # fmt: skip
-    try:
-        spec = jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=hidden, optimizer=optimizer,
-                                     learning_rate=learning_rate, epochs=int(epochs), batch_size=int(batch_size),
-                                     checkpoint_epochs=checkpoint_epochs, name=name or "mlp", token=uuid.uuid4().hex)  # fmt: skip
-    except jobs.JobLimitError as error:
-        st.error(widgets.plain(error))
-        return
-    creator, workspace = identity.current_user(), resources.workspace()
-    handle = running.start(spec, {"dataset": running.dataset_input(dataset)}, store=lambda output: stored.store_trained(
-        workspace, output, name=name or "mlp", dataset=dataset.name, meta=meta, creator=creator))  # fmt: skip
-    st.session_state[TRAINING] = handle.spec.key
-    _show_training(handle)
-
-
-def resume_training() -> None:
-    """Shows this session's last training again: its progress while it runs, its result once (after leaving the page)."""
-    key = st.session_state.get(TRAINING)
-    handle = running.manager().find(key) if key else None
-    if handle is not None:
-        _show_training(handle)
-
-
-def _show_training(handle: jobs.JobHandle) -> None:
-    chart = st.empty()
-    drawn = [0]
-
-    def draw_curves(handle: jobs.JobHandle) -> None:
-        if len(handle.epochs) > drawn[0]:
-            drawn[0] = len(handle.epochs)
-            history: dict[str, list[float]] = {}
-            for logs in handle.epochs:
-                for metric, value in logs.items():
-                    history.setdefault(metric, []).append(value)
-            chart.plotly_chart(plots.training_curves(history), key=f"curves-{drawn[0]}")
-
-    saved = running.follow(handle, label=handle.spec.title[:1].upper() + handle.spec.title[1:], on_update=draw_curves,
-                           failure="The training failed")  # fmt: skip
-    chart.empty()
-    st.session_state.pop(TRAINING, None)
-    if saved is None:
-        return
-    record, checkpoints = saved
-    state.put(state.MODEL, record.id)
-    if checkpoints:
-        st.caption("Checkpoints saved: " + ", ".join(
-            f"{widgets.plain(r.name)} (test accuracy {r.test_accuracy:.4f})" for r in checkpoints))  # fmt: skip
-    cols = st.columns(3)
-    cols[0].metric("test accuracy", f"{record.test_accuracy:.4f}")
-    cols[1].metric("test loss", f"{record.meta.get('test_loss', float('nan')):.4f}")
-    cols[2].metric("training time", f"{record.meta.get('seconds', 0):.1f} s")
-    st.toast(f"Saved {record.name} in the workspace.")
+def upload_form(dataset: datasets.Dataset) -> None:
+    """The model upload: the file, the input scaling, the name, and the data it will be scored on."""
+    st.caption(
+        "A Keras 3 `.keras` file or a legacy `.h5` file, loaded with `safe_mode=True`; "
+        "Lambda layers (arbitrary code) are refused, and so are TensorFlow SavedModels "
+        f"(a zipped one is explained). Limit {models.MAX_MODEL_BYTES / 2**20:g} MB."
+    )
+    # .zip is accepted only so that a zipped SavedModel is refused with the reason.
+    model_file = st.file_uploader("Model file", type=["keras", "h5", "zip"], key="model_upload")
+    cols = st.columns(2)
+    scale = cols[0].radio("Input scaling the model expects", list(models.INPUT_SCALES),
+                          format_func=models.INPUT_SCALES.get, key="upload_scale")  # fmt: skip
+    upload_name = cols[1].text_input("Save as", model_file.name.rsplit(".", 1)[0] if model_file else "uploaded",
+                                     max_chars=names.MAX_NAME_LENGTH)  # fmt: skip
+    split = diagnosis.scoring_split(dataset)
+    title = resources.dataset_title(dataset.name, dataset.fingerprint)
+    st.caption(widgets.plain(f"It will be scored on {title}, {split} split ({len(dataset.split(split)[1]):,} "
+                             "images): pick another dataset above first if that is not the data it was made for."))  # fmt: skip
+    if model_file is not None and st.button("Load this model", type="primary"):
+        add_uploaded_model(model_file, upload_name, scale, dataset)
 
 
 def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset) -> None:
@@ -128,6 +45,11 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
         st.error(widgets.plain(f"This model cannot be used: {models.too_big_message(upload.name, size)}"))
         return
     data = upload.getvalue()
+    try:
+        name = names.check_name(name, "model name")
+    except ValueError as error:
+        st.error(widgets.plain(error))
+        return
     try:
         spec = jobs.specs.upload_spec(upload.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, scale,
                                       token=uuid.uuid4().hex)  # fmt: skip
@@ -146,8 +68,9 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
         return
     running.manager().forget(spec.key)  # the same file uploaded again is checked and saved again
     state.put(state.MODEL, record.id)
-    st.success(f"Loaded {widgets.plain(record.name)}: test accuracy on {widgets.plain(dataset.name)} "
-               f"{record.test_accuracy:.4f}.")  # fmt: skip
+    where = record.where_measured(resources.dataset_title(dataset.name, dataset.fingerprint))
+    st.success(widgets.plain(f"Loaded {record.name}; it is now the current model. Accuracy {record.test_accuracy:.4f} "
+                             f"on {where}."))  # fmt: skip
 
 
 def representation(record, model, dataset: datasets.Dataset, split: str, layer: str, method: str):

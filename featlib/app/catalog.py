@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from featlib import bundle, jobs
-from featlib.app import identity, resources, state, widgets
+from featlib.app import identity, links, resources, state, widgets
 from featlib.app import jobs as running
 from featlib.store import ARRAY_KINDS, InUseError, Item, NameClashError, WorkspaceError
 
@@ -202,7 +202,9 @@ def import_form() -> None:
         return
     base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0]
     link = f"{base}/explore?{urlencode(result.view.to_query())}"
-    st.success(f"Imported {result.model.name} with its map of {result.points:,} points.")
+    links.open_view(result.view)  # what was imported becomes the current model, dataset, layer and method
+    st.success(widgets.plain(f"Imported {result.model.name} with its map of {result.points:,} points; it is now the "
+                             "current model."))  # fmt: skip
     for difference in result.differences:
         st.warning(widgets.plain(f"Made with other library versions: {difference}. The stored map is shown as it "
                                  "was; a recomputation here may differ."))  # fmt: skip

@@ -52,7 +52,6 @@ def apply(view: CompareView) -> None:
     st.session_state[VIEW] = view
     st.session_state[SELECTION] = SelectionState()
     state.put(state.DATASET, view.dataset)
-    st.session_state.pop(widgets.DATASET_PICKER, None)
     st.session_state[N_PANELS] = len(view.panels)
     st.session_state[SPLIT] = view.split
     st.session_state[SAMPLE] = view.sample
@@ -164,16 +163,17 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
     )  # fmt: skip
 
 
-def editor(records: list[ModelRecord], n_points: int) -> None:
+def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
     """The panels' widgets (a draft) and the button that applies them."""
     by_id = {r.id: r for r in records}
     view = current_view()
     st.session_state.setdefault(N_PANELS, 2)
-    st.session_state.setdefault(SPLIT, state.get(state.SPLIT))
-    st.session_state.setdefault(SAMPLE, min(DEFAULT_SAMPLE, n_points))
+    if st.session_state.get(SPLIT) not in dataset.splits:
+        st.session_state[SPLIT] = state.get(state.SPLIT) if state.get(state.SPLIT) in dataset.splits else dataset.splits[0]
+    st.session_state.setdefault(SAMPLE, min(DEFAULT_SAMPLE, len(dataset.split(st.session_state[SPLIT])[1])))
     top = st.columns([1, 1, 1, 3])
     n = top[0].number_input("Panels", compare.MIN_PANELS, compare.MAX_PANELS, key=N_PANELS)
-    top[1].selectbox("Images", pipeline.SPLITS, key=SPLIT, format_func=lambda s: f"{s} split")
+    top[1].selectbox("Images", dataset.splits, key=SPLIT, format_func=lambda s: f"{s} split")
     top[2].number_input("Sample size", 10, None, step=500, key=SAMPLE,
                         help="The same label-stratified sample in every panel.")  # fmt: skip
     cols = st.columns(int(n))
@@ -238,7 +238,7 @@ def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, spl
         record = resources.record(panel.model)
         model = resources.model(panel.model)
         models.check_layer(model, panel.layer)
-        models.adapt_images(dataset.x_train[:1], model, record.input_scale)
+        models.adapt_images(dataset.split(dataset.splits[0])[0][:1], model, record.input_scale)
     except WorkspaceError as error:
         st.error(widgets.plain(f"Panel {panel.model}: {error}"))
         return None

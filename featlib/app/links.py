@@ -60,6 +60,14 @@ def restore_from_link() -> None:
             f"comes from another server): {error}"
         )
         return
+    open_view(view)
+
+
+def open_view(view: View) -> None:
+    """Makes ``view``'s model, dataset, layer, method, split, reducer, colouring and selection the current choices.
+
+    Call it before the Explore page's widgets are drawn in the run (from a link, or from another page).
+    """
     state.put(state.MODEL, view.model)
     widgets.select_dataset(view.dataset)
     state.put(state.LAYER, view.layer)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -89,11 +90,33 @@ def dataset(key: str) -> datasets.Dataset:
 
 
 def dataset_choices() -> dict[str, str]:
-    """Dataset keys and their titles: built-ins, then uploads in the workspace."""
+    """Dataset keys and the labels users tell them apart by: built-ins, then uploads in the workspace, newest first.
+
+    An upload is labelled by its name; two uploads with the same name also
+    show a short fingerprint (and their image count), so that two
+    ``t10k-images-idx3-ubyte.gz`` uploads of different data never look the same.
+    """
     choices = dict(datasets.BUILTIN_DATASETS)
-    for row in workspace().list_datasets():
-        choices[UPLOAD_PREFIX + row["fingerprint"]] = f"Upload: {row['summary']}"
+    rows = workspace().list_datasets()
+    counts = Counter(row["name"] for row in rows)
+    for row in rows:
+        label = row["name"]
+        if counts[label] > 1:
+            label = f"{label} · {row['fingerprint'][:8]}"
+        choices[UPLOAD_PREFIX + row["fingerprint"]] = label
     return choices
+
+
+def dataset_title(name: str, fingerprint: str | None) -> str:
+    """``name``, with the short fingerprint the picker shows when another upload has the same name."""
+    if fingerprint and sum(row["name"] == name for row in workspace().list_datasets()) > 1:
+        return f"{name} · {fingerprint[:8]}"
+    return name
+
+
+def dataset_label(key: str) -> str:
+    """The label of a carried dataset key as the picker shows it (the key itself when unknown)."""
+    return dataset_choices().get(key, key)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")

@@ -6,7 +6,7 @@ is left; these plain keys outlive that.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
@@ -29,3 +29,29 @@ def put(key: str, value: Any) -> None:
     if key == MODEL and value != get(MODEL):
         st.session_state[LAYER] = None
     st.session_state[key] = value
+
+
+def carried_widget(widget: Callable[..., Any], label: str, options: Sequence, carried: str, key: str, **kwargs: Any) -> Any:
+    """Draws ``widget`` (a selectbox or radio) bound to the carried choice ``carried``; returns the choice.
+
+    The widget shows the carried value on every rerun and only the user's own
+    change (its ``on_change``) replaces it: this is the pattern of Streamlit's
+    "Widget behavior" docs (set the keyed widget's state before drawing it,
+    never pass ``index`` beside a key). A ``index`` computed from the carried
+    value changes the widget's identity when the options change (an upload
+    adds one), and Streamlit then resets it to its first option: the upload
+    flow lost the user's dataset that way. When the carried value is not among
+    ``options`` (deleted meanwhile), the first option is used and carried.
+    """
+    options = list(options)
+    value = get(carried)
+    if value not in options:
+        value = options[0]
+        st.session_state[carried] = value
+    if st.session_state.get(key) != value:
+        st.session_state[key] = value
+
+    def keep() -> None:
+        put(carried, st.session_state[key])
+
+    return widget(label, options, key=key, on_change=keep, **kwargs)

@@ -72,15 +72,46 @@ def current_dataset() -> datasets.Dataset:
     st.stop()
 
 
+def dataset_picker() -> str:
+    """The Model page's dataset picker, bound to the carried dataset; returns its key."""
+    choices = resources.dataset_choices()
+    return state.carried_widget(st.selectbox, "Dataset", list(choices), state.DATASET, DATASET_PICKER,
+                                format_func=choices.get)  # fmt: skip
+
+
 def select_dataset(key: str) -> None:
-    """Makes ``key`` the carried dataset, overriding the Model page's picker."""
+    """Makes ``key`` the carried dataset; the picker shows it on its next run."""
     state.put(state.DATASET, key)
-    st.session_state.pop(DATASET_PICKER, None)
 
 
 def use_digits() -> None:
     """Switches to the bundled digits, the offline default."""
     select_dataset("digits")
+
+
+def current_split(dataset: datasets.Dataset) -> str:
+    """The carried split when ``dataset`` has it; otherwise its first split, carried from now on and said in the page."""
+    split = state.get(state.SPLIT)
+    if split not in dataset.splits:
+        st.caption(plain(f"{dataset.name} has no {split} split; showing its {dataset.splits[0]} split."))
+        split = dataset.splits[0]
+        state.put(state.SPLIT, split)
+    return split
+
+
+def default_layer_note(model: "keras.Model", layer: str) -> None:
+    """Says why the default layer is the default, and offers its other reading (after or before its activation)."""
+    from featlib import models
+
+    default = models.choose_default_layer(model)
+    if layer == default.name:
+        st.caption(plain(f"Default layer {default.reason}"))
+        if default.alternative:
+            st.button(f"Read {default.alternative} instead (after its activation)", key="default-alternative",
+                      on_click=state.put, args=(state.LAYER, default.alternative))  # fmt: skip
+    elif default.alternative and layer == default.alternative:
+        st.button(f"Back to the default, {default.name} (before its activation)", key="default-back",
+                  on_click=state.put, args=(state.LAYER, default.name))  # fmt: skip
 
 
 def require_model() -> tuple[ModelRecord, "keras.Model"]:
@@ -96,19 +127,20 @@ def require_model() -> tuple[ModelRecord, "keras.Model"]:
     st.stop()
 
 
-def sidebar_summary() -> None:
-    """The choices carried between pages, in the sidebar."""
-    with st.sidebar:
+def sidebar_summary(slot) -> None:
+    """The choices carried between pages, drawn into ``slot`` (an ``st.sidebar.empty()``; redrawn after the page)."""
+    lines = [f"**Dataset** {plain(resources.dataset_label(state.get(state.DATASET)))}"]
+    model_id = state.get(state.MODEL)
+    if model_id:
+        try:
+            lines.append(f"**Model** {plain(resources.record(model_id).name)}")
+        except WorkspaceError:
+            pass
+    if state.get(state.LAYER):
+        layer = f"{state.get(state.LAYER)} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}"
+        lines.append(f"**Layer** {plain(layer)}")
+    with slot.container():
         st.caption("Current choices")
-        lines = [f"**Dataset** {state.get(state.DATASET)}"]
-        model_id = state.get(state.MODEL)
-        if model_id:
-            try:
-                lines.append(f"**Model** {resources.record(model_id).name}")
-            except WorkspaceError:
-                pass
-        if state.get(state.LAYER):
-            lines.append(f"**Layer** {state.get(state.LAYER)} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}")
         st.markdown("  \n".join(lines))
 
 

@@ -27,7 +27,9 @@ def train_spec(dataset_fp: str, n_train: int, *, hidden: Sequence[int], optimize
 
 
 def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str, token: str = "") -> JobSpec:
-    """Checking an uploaded model file (by its bytes' digest) and scoring it on a dataset's test split.
+    """Checking an uploaded model file (by its bytes' digest) and scoring it on a dataset.
+
+    It is scored on the dataset's test split, or its train split when it has no test split.
 
     ``token`` makes the key unique per upload (two users uploading the same file each get their model).
     """

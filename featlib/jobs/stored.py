@@ -53,9 +53,18 @@ def store_upload(
     workspace: "Workspace", output: dict, *, name: str, filename: str, dataset: str, dataset_fp: str,
     input_scale: str, creator: str = "",
 ) -> "ModelRecord":  # fmt: skip
-    """Lists an ``upload`` job's checked model (re-saved as ``.keras``) in ``workspace``, with its test accuracy."""
+    """Lists an ``upload`` job's checked model (re-saved as ``.keras``) in ``workspace``, with its accuracy.
+
+    The record's ``test_accuracy`` is the accuracy measured; its meta keeps how it was measured and
+    what was found: ``"split"`` (``"test"``, or ``"train"`` for a dataset without test images),
+    ``"n_images"``, ``"other_scale_accuracy"`` (None unless the accuracy was near chance) and
+    ``"hints"`` (sentences from :func:`featlib.diagnosis.likely_causes`, empty unless near chance).
+    An output without these keys (from an older worker) is stored as measured on the test split.
+    """
+    found = {"split": output.get("split", "test"), "n_images": output.get("n_images"),
+             "other_scale_accuracy": output.get("other_scale_accuracy"), "hints": list(output.get("hints") or [])}
     return workspace.save_model_file(
         output["model"], name or "uploaded", fingerprint=output["fingerprint"], architecture=output["architecture"],
         dataset=dataset, test_accuracy=output["accuracy"], input_scale=input_scale, creator=creator,
-        meta={"uploaded_file": filename, "dataset_fingerprint": dataset_fp},
+        meta={"uploaded_file": filename, "dataset_fingerprint": dataset_fp, **found},
     )  # fmt: skip

@@ -75,17 +75,45 @@ def train(
 def check_upload(
     *, data: bytes, filename: str, dataset: Dataset, input_scale: str, progress: Progress = _quiet
 ) -> dict:
-    """Checks and loads an uploaded model file (see :func:`featlib.models.load_model`) and scores it on ``dataset``'s test split.
+    """Checks and loads an uploaded model file (see :func:`featlib.models.load_model`) and scores it on ``dataset``.
 
-    Runs where a worker's memory limit bounds it: a file that declares more
-    than the limit ends its worker, not the server.
+    It is scored on the test split, or on the train split when the dataset has no test images
+    (:func:`featlib.diagnosis.scoring_split`). When the accuracy is near chance
+    (:func:`featlib.diagnosis.near_chance`), it is measured once more with the other input
+    scaling and the likely causes are listed (:func:`featlib.diagnosis.likely_causes`); other
+    uploads pay for neither. Runs where a worker's memory limit bounds it: a file that
+    declares more than the limit ends its worker, not the server.
 
     Returns:
-        ``{"model": .keras bytes, "fingerprint", "architecture", "accuracy"}``.
+        ``{"model": .keras bytes, "fingerprint", "architecture", "accuracy", "split": "test" or
+        "train", "n_images": images scored, "other_scale_accuracy": float or None (measured only
+        near chance), "hints": list of sentences (empty unless near chance)}``.
 
     Raises:
-        featlib.models.ModelError: the file is refused (code layers, bad archive, wrong inputs).
+        featlib.models.ModelError: the file is refused (code layers, bad archive, wrong inputs), or
+            the dataset has no image to score it on.
     """
+    from featlib import diagnosis, models
+
+    progress("loading", 0, 2)
+    model = _load_upload(data, filename)
+    progress("scoring", 1, 2)
+    split = diagnosis.scoring_split(dataset)
+    images, labels = dataset.split(split)
+    accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, input_scale), labels)
+    other_accuracy, hints = None, []
+    if diagnosis.near_chance(accuracy, dataset.num_classes):
+        other = diagnosis.other_scale(input_scale)
+        other_accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, other), labels)
+        hints = diagnosis.likely_causes(model, dataset, split, input_scale, accuracy,
+                                        other_scale_accuracy=other_accuracy)
+    return {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
+            "architecture": models.architecture_summary(model), "accuracy": accuracy, "split": split,
+            "n_images": int(len(labels)), "other_scale_accuracy": other_accuracy, "hints": hints}  # fmt: skip
+
+
+def _load_upload(data: bytes, filename: str):
+    """Writes the upload under its own name (made safe, so messages name the user's file) and loads it safely."""
     import re
 
     from featlib import models
@@ -93,15 +121,9 @@ def check_upload(
     suffix = Path(filename).suffix.lower()
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(filename).stem)[:80].lstrip(".") or "upload"
     with tempfile.TemporaryDirectory(prefix="featlib-upload-") as folder:
-        path = Path(folder) / f"{stem}{suffix}"  # the user's name (made safe), so messages name their file
+        path = Path(folder) / f"{stem}{suffix}"
         path.write_bytes(data)
-        progress("loading", 0, 2)
-        model = models.load_model(path)
-    progress("scoring", 1, 2)
-    x_test, y_test = dataset.split("test")
-    accuracy = models.evaluate_accuracy(model, models.adapt_images(x_test, model, input_scale), y_test)
-    return {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
-            "architecture": models.architecture_summary(model), "accuracy": accuracy}  # fmt: skip
+        return models.load_model(path)
 
 
 def extract(

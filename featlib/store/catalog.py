@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from featlib.names import check_name
 from featlib.store.files import file_bytes
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import ARRAY_KINDS, ITEM_KINDS, InUseError, Item, ModelRecord, NameClashError, WorkspaceError
@@ -38,7 +39,7 @@ class Catalog(IndexedFolder):
         params = {k: v for k, v in record.meta.items() if k not in ("history", "provenance")}
         return Item(
             "model", record.id, record.name, record.creator, record.created,
-            f"{record.dataset} · {record.architecture}", params, file_bytes(self.root / record.path),
+            f"{record.architecture} · accuracy measured on {record.measured_on}", params, file_bytes(self.root / record.path),
             record.test_accuracy, None, record.note, record.id, record.meta.get("provenance", {}),
         )  # fmt: skip
 
@@ -78,13 +79,11 @@ class Catalog(IndexedFolder):
         """Renames a model or dataset upload, or titles a representation or map.
 
         Raises:
-            ValueError: an empty name.
+            ValueError: a name that breaks :func:`featlib.names.check_name` (empty, too long, not printable).
             NameClashError: another item of the same kind has that name.
             WorkspaceError: no such item.
         """
-        new_name = new_name.strip()
-        if not new_name:
-            raise ValueError(f"A {kind} name cannot be empty; got {new_name!r}.")
+        new_name = check_name(new_name, f"{kind} name")
         table, column = _table_of(kind)
         name_column = "title" if kind in ARRAY_KINDS else "name"
         with self._write() as db:

@@ -64,6 +64,20 @@ class ModelRecord:
         acc = "" if self.test_accuracy is None else f", test acc {self.test_accuracy:.3f}"
         return f"{self.name} ({self.dataset}{acc})"
 
+    @property
+    def measured_on(self) -> str:
+        """Where ``test_accuracy`` was measured: ``"Fashion t10k, test split, 10,000 images"``.
+
+        Records made before the split and image count were kept name the
+        dataset and the test split, which is where every accuracy was measured then.
+        """
+        return self.where_measured(self.dataset)
+
+    def where_measured(self, dataset_title: str) -> str:
+        """:attr:`measured_on` with the dataset named ``dataset_title`` (a name told apart from its namesakes)."""
+        n = self.meta.get("n_images")
+        return f"{dataset_title}, {self.meta.get('split', 'test')} split" + (f", {n:,} images" if n else "")
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "ModelRecord":
         """The record of a ``models`` row."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,16 +17,27 @@ from featlib.store.records import WorkspaceError
 if TYPE_CHECKING:
     from featlib.datasets import Dataset
 
+UPLOAD_PREFIX = "upload:"
+"""The app's dataset keys for uploads are ``upload:<fingerprint>``."""
+MIN_PREFIX = 6
+"""The fewest hex digits of a fingerprint prefix that :meth:`DatasetStore.find_datasets` accepts."""
+_INTERNAL_SOURCE = re.compile(r"npz file [0-9a-f]{16}\.npz\b")
+
 
 class DatasetStore(IndexedFolder):
     """Keeping, listing and loading uploaded datasets (a part of :class:`~featlib.store.Workspace`)."""
 
     def save_dataset(self, dataset: "Dataset", *, creator: str = "", meta: dict | None = None) -> str:
-        """Keeps an uploaded dataset (as a compressed ``.npz``); returns its fingerprint."""
+        """Keeps an uploaded dataset (as a compressed ``.npz``); returns its fingerprint.
+
+        The dataset's ``source`` line is kept in the row's provenance (``parameters.source``), so that
+        :meth:`load_dataset` gives it back. A dataset with one empty split is kept as it is (empty arrays).
+        """
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(
             dataset_fingerprint=dataset.fingerprint, parameters={"source": dataset.source}, base=meta.get("provenance")
         )
+        meta["provenance"].setdefault("parameters", {}).setdefault("source", dataset.source)
         relative = f"datasets/{dataset.fingerprint}.npz"
         arrays = {
             "x_train": dataset.x_train, "y_train": dataset.y_train,
@@ -47,12 +60,50 @@ class DatasetStore(IndexedFolder):
             rows = db.execute("SELECT * FROM datasets ORDER BY created DESC").fetchall()
         return [dict(row) for row in rows]
 
+    def find_datasets(self, name_or_fingerprint: str) -> list[dict]:
+        """The uploads a user's string names, newest first (rows as :meth:`list_datasets` gives them).
+
+        Matches: the exact name; the fingerprint; a fingerprint prefix of at least 6 hex digits
+        (:data:`MIN_PREFIX`, case-insensitive); and each of these after ``upload:`` (the app's key).
+        More than one row means the string is ambiguous; none, that nothing matches.
+        """
+        text = name_or_fingerprint.strip()
+        keys = {text, text[len(UPLOAD_PREFIX) :]} if text.startswith(UPLOAD_PREFIX) else {text}
+        prefixes = {k.lower() for k in keys if len(k) >= MIN_PREFIX and re.fullmatch(r"[0-9a-fA-F]+", k)}
+        return [
+            row for row in self.list_datasets()
+            if row["name"] in keys or any(row["fingerprint"].startswith(p) for p in prefixes)
+        ]  # fmt: skip
+
     def load_dataset(self, fingerprint: str) -> "Dataset":
-        """An uploaded dataset by fingerprint."""
+        """An uploaded dataset by fingerprint, with the name and the ``source`` line it was saved with.
+
+        Rows saved before sources were kept read ``"uploaded to the workspace as '<name>'"``.
+
+        Raises:
+            WorkspaceError: no such dataset.
+            featlib.datasets.DatasetError: its file is missing or damaged.
+        """
         from featlib.datasets import load_npz
 
         with self._connect() as db:
             row = db.execute("SELECT * FROM datasets WHERE fingerprint = ?", (fingerprint,)).fetchone()
         if row is None:
             raise WorkspaceError(f"No such dataset: {fingerprint}. Upload it again.")
-        return load_npz(self.root / row["path"], name=row["name"])
+        row = dict(row)
+        dataset = load_npz(self.root / row["path"], name=row["name"])
+        return dataclasses.replace(dataset, source=_stored_source(row))
+
+
+def _stored_source(row: dict) -> str:
+    """The ``source`` line a dataset row was saved with (never the workspace's own file name)."""
+    try:
+        meta = json.loads(row.get("meta") or "{}")
+    except ValueError:
+        meta = {}
+    parameters = (meta.get("provenance") or {}).get("parameters") or {} if isinstance(meta, dict) else {}
+    source = meta.get("source") if isinstance(meta, dict) else None
+    source = source or parameters.get("source")
+    if isinstance(source, str) and source.strip() and not _INTERNAL_SOURCE.match(source):
+        return source
+    return f"uploaded to the workspace as {row['name']!r}"

@@ -76,7 +76,7 @@ class ModelStore(IndexedFolder):
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(
             model_fingerprint=row["fingerprint"], dataset_fingerprint=meta.get("dataset_fingerprint"),
-            parameters={k: v for k, v in meta.items() if k not in ("history", "provenance")},
+            parameters={k: v for k, v in meta.items() if k not in ("history", "provenance", "hints", "other_scale_accuracy")},
             seed=meta.get("seed"), base=meta.get("provenance"),
         )  # fmt: skip
         row["meta"] = json.dumps(meta)

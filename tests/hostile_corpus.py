@@ -33,7 +33,7 @@ _OVER_SMALL_LIMIT = SMALL_LIMIT_MB * 1024 * 1024 + 64 * 1024
 # Bombs inflate to this much; small on disk (about 64 KiB), so they also fit
 # under the small limit. Above the 50 MiB / 200x ratio rule of both formats.
 BOMB_BYTES = 64 * 1024 * 1024
-IDX_PARTS = ("train images", "train labels", "test images", "test labels")
+IDX_PARTS = ("images", "labels", "test images", "test labels")  # the Model page's IDX uploaders
 
 
 def canary(folder: Path, name: str) -> Path:
@@ -507,12 +507,12 @@ def idx_companions(case: "Case", folder: Path, hostile: Path) -> dict[str, Path]
     """
     n = _idx_oversize_count() if case.name == "idx_oversize" else 100
     files = {case.part: hostile}
-    if "train images" not in files:
+    if "images" not in files:
         x, _ = _toy(n, side=8)
-        files["train images"] = _write(folder, f"{case.name}-companion-images.idx", _idx(x))
-    if "train labels" not in files:
+        files["images"] = _write(folder, f"{case.name}-companion-images.idx", _idx(x))
+    if "labels" not in files:
         _, y = _toy(n)
-        files["train labels"] = _write(folder, f"{case.name}-companion-labels.idx", _idx(y))
+        files["labels"] = _write(folder, f"{case.name}-companion-labels.idx", _idx(y))
     return files
 
 
@@ -539,7 +539,7 @@ class Case:
     expected: str
     what: str
     stage: str = "load"
-    part: str = "train images"
+    part: str = "images"
     limit_mb: float | None = None
     canary: bool = False
 
@@ -616,8 +616,8 @@ CASES: list[Case] = [
     Case("idx_empty", "idx", "empty file", "an empty train images file"),
     Case("idx_wrong_magic", "idx", "not an IDX file", "a PNG header as train images"),
     Case("idx_count_mismatch", "idx", "images and labels must have the same count",
-         "100 train images, 90 train labels", part="train labels"),
-    Case("idx_labels_negative", "idx", "labels must be >= 0", "signed-byte labels with -3", part="train labels"),
+         "100 train images, 90 train labels", part="labels"),
+    Case("idx_labels_negative", "idx", "labels must be >= 0", "signed-byte labels with -3", part="labels"),
     Case("idx_swapped", "idx", "Are the images and labels files swapped?", "a labels file as train images"),
     Case("idx_gzip_bomb", "idx", "likely zip bomb", "gzipped images inflating from ~64 KiB to 64 MiB of zeros"),
     Case("idx_oversize", "idx", "files are limited to 1.0 MiB", "valid train images just over a 1 MiB limit",

@@ -110,7 +110,8 @@ def upload(page, label: str, path: Path) -> None:
     """Puts ``path`` in the uploader labelled ``label`` (replacing its file) and waits for the rerun."""
     from playwright.sync_api import expect
 
-    uploader = page.get_by_test_id("stFileUploader").filter(has_text=label)
+    uploader = page.get_by_test_id("stFileUploader").filter(
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
     uploader.locator("input[type=file]").set_input_files(str(path))
     # Long names are shortened on the chip ("lambda...ction.keras"); its title holds the whole name.
     uploader.locator(f'[data-testid="stFileChipName"][title="{path.name}"]').wait_for()

@@ -73,17 +73,42 @@ def dataset_for(workspace: Workspace, key: str) -> datasets.Dataset:
     return datasets.load_builtin(key)
 
 
-def view_keys(record: ModelRecord, dataset: datasets.Dataset, view: View) -> tuple[str, str]:
-    """The workspace keys of a view's representation and map, as the Explore page builds them."""
-    from featlib import pipeline
+def view_keys(record: ModelRecord, dataset: datasets.Dataset, view: View,
+              model: "keras.Model | None" = None) -> tuple[str, str]:  # fmt: skip
+    """The workspace keys of a view's representation and map, as the Explore page builds them.
 
+    With ``model`` (the record's), the reduction ``auto`` is resolved from the layer's output shape
+    (:func:`featlib.reductions.default_reduction`); without it, ``auto`` reads as ``flatten``, which
+    is right for every layer without spatial axes and for spatial ones of at most
+    :data:`featlib.reductions.FLATTEN_MAX` values per image.
+
+    Raises:
+        ReductionError: the view pools a layer without spatial axes (checked with ``model``).
+    """
+    from featlib import pipeline, reductions
+
+    if model is not None:
+        reduction = reductions.for_layer(model, view.layer, view.reduction).reduction
+    else:
+        reduction = "flatten" if view.reduction == reductions.AUTO else view.reduction
     rep_key = pipeline.representation_key(
-        record.fingerprint, dataset.fingerprint, view.split, view.layer, view.method, record.input_scale
+        record.fingerprint, dataset.fingerprint, view.split, view.layer, view.method, record.input_scale, reduction
     )
     return rep_key, pipeline.embedding_key(rep_key, view.sample, 0, view.params)
 
 
 # Export ------------------------------------------------------------------------
+
+
+def _predicted(model: "keras.Model", record: ModelRecord, dataset: datasets.Dataset, split: str) -> np.ndarray:
+    """The model's predicted class (int64) for every image of a split, from the output its record names.
+
+    Raises:
+        featlib.models.ModelError: the recorded output is gone or none fits the dataset's classes.
+    """
+    images, _ = dataset.split(split)
+    output = models.recorded_output(model, record.meta.get("output"), dataset.num_classes)
+    return models.predict_labels(model, models.adapt_images(images, model, record.input_scale), output=output)
 
 
 def export_bundle(
@@ -117,8 +142,11 @@ def export_bundle(
         dataset = dataset or dataset_for(workspace, view.dataset)
     except (WorkspaceError, datasets.DatasetError, datasets.DatasetUnavailableError) as error:
         raise BundleError(f"Cannot export this view: {error}") from error
-    rep_key, computed_key = view_keys(record, dataset, view)
-    emb_key = emb_key or computed_key
+    if emb_key is not None:  # the Explore page knows its map's key, and so its representation's
+        rep_key = emb_key[len("emb/") :].split("/sample=")[0]
+    else:
+        model = model or workspace.load_model(record)
+        rep_key, emb_key = view_keys(record, dataset, view, model)
     table = workspace.load_array("embedding", emb_key)
     if table is None:
         raise BundleError(
@@ -127,7 +155,7 @@ def export_bundle(
         )
     emb = pipeline.load_embedding(workspace, emb_key)
     if predicted is None:
-        predicted = pipeline.predicted_labels(model or workspace.load_model(record), dataset, view.split, record.input_scale)
+        predicted = _predicted(model or workspace.load_model(record), record, dataset, view.split)
     _, labels = dataset.split(view.split)
     figure = figure or plots.scatter_map(emb.coords, emb.indices, labels[emb.indices], predicted[emb.indices],
                                dataset.class_names, title=f"{record.name} · {view.layer} · {dataset.name} {view.split}")  # fmt: skip

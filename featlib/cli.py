@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -21,10 +21,14 @@ from featlib import dataset_sources
 from featlib.datasets import SINGLE_SPLIT_CHOICES, SPLITS, Dataset, DatasetError, DatasetUnavailableError
 from featlib.embed import LARGE_MAP_EPOCHS, METRICS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
 from featlib.extract import METHODS
+from featlib.reductions import AUTO, CHOICES, FLATTEN_MAX
 from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
 from featlib.cli_jobs import INLINE, LOCAL, Runner
 from featlib.jobs import JobError
 from featlib.store import Workspace, WorkspaceError
+
+if TYPE_CHECKING:
+    import keras
 
 _USER_ERRORS = (DatasetError, DatasetUnavailableError, ModelError, WorkspaceError, ValueError, OSError, JobError)
 
@@ -133,37 +137,191 @@ def _epoch_lines(history: dict[str, list[float]]) -> list[str]:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    from featlib.models import default_layer, layer_table
+    from featlib.models import default_layer, describe_outputs, layer_table, model_outputs
 
-    model = Workspace(args.workspace).load_model(args.model)
+    model = _model_for_layers(Workspace(args.workspace), args.model)
     rows = layer_table(model)
     default = default_layer(model)
     print(f"{'#':>2}  {'name':<16} {'type':<14} {'output shape':<18} {'params':>8}")
     for row in rows:
         mark = "  <- default" if row.name == default else ""
         print(f"{row.index:>2}  {row.name:<16} {row.type:<14} {row.output_shape:<18} {row.params:>8,}{mark}")
+    outputs = model_outputs(model)
+    if len(outputs) > 1:
+        print(f"outputs: {describe_outputs(outputs)}")
     return 0
 
 
-def _representation(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, runner: Runner):
-    """Extracts (or reads from the workspace) ``args.layer``'s outputs on ``dataset``'s ``args.split``."""
-    from featlib import jobs, models, pipeline
+MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
+"""The model files ``add`` takes (and ``layers`` reads directly): Keras 3 ``.keras`` and legacy HDF5."""
 
-    record = workspace.get_model(args.model)
+
+def _names_model_file(text: str) -> bool:
+    """Whether a command's MODEL argument looks like a path to a model file rather than a workspace name."""
+    return Path(text).suffix.lower() in MODEL_FILE_SUFFIXES or Path(text).is_file()
+
+
+def _add_hint(error: WorkspaceError, text: str) -> WorkspaceError:
+    """``error`` ("No such model: ...") with how to add ``text`` when it names a model file; else ``error`` itself."""
+    import shlex
+
+    if not str(error).startswith("No such model") or not _names_model_file(text):
+        return error
+    if not Path(text).exists():
+        return WorkspaceError(f"{error} {text!r} is not a model file either: no such file.")
+    return WorkspaceError(
+        f"{error} {text!r} is a model file, not a model in the workspace: add it first (it is checked and "
+        f"scored as on the Model page) with `python -m featlib add {shlex.quote(text)} --name NAME --dataset "
+        "DATASET`, then give NAME here."
+    )
+
+
+def _workspace_record(workspace: Workspace, name_or_id: str):
+    """The workspace's record of a model by name or id.
+
+    Raises:
+        WorkspaceError: no such model; when ``name_or_id`` is a model file's path, the message says how to add it.
+    """
+    try:
+        return workspace.get_model(name_or_id)
+    except WorkspaceError as error:
+        raise _add_hint(error, name_or_id) from None
+
+
+def _model_for_layers(workspace: Workspace, name_or_path: str) -> "keras.Model":
+    """A workspace model by name or id; else, for a model file's path, the file loaded after the Model page's checks.
+
+    The file is not added to the workspace (a note on stderr says how to add it).
+
+    Raises:
+        WorkspaceError: no such model, and no such model file.
+        ModelError: the file is refused (see :func:`_checked_model_file` and :func:`featlib.models.load_model`).
+    """
+    import shlex
+
+    from featlib import models
+
+    try:
+        record = workspace.get_model(name_or_path)
+    except WorkspaceError as error:
+        if not _names_model_file(name_or_path) or not Path(name_or_path).exists():
+            raise _add_hint(error, name_or_path) from None
+        path = _checked_model_file(name_or_path)
+        _log(f"note: {name_or_path} is a model file, not a model in the workspace; showing its layers after the "
+             f"upload checks, without adding it (add it with `python -m featlib add {shlex.quote(name_or_path)} "
+             "--name NAME --dataset DATASET`)")  # fmt: skip
+        return models.load_model(path)
+    return workspace.load_model(record)
+
+
+def _checked_model_file(text: str) -> Path:
+    """The path of a model file that passes the checks that need no Keras: it exists, its kind, size and archive.
+
+    SavedModel folders and zips are refused with the reason (:func:`featlib.models.check_savedmodel`); a
+    ``.keras`` file's zip is checked for bombs, code layers and foreign objects
+    (:func:`featlib.models.check_model_archive`), an ``.h5`` file's stored config likewise
+    (:func:`featlib.models.check_h5`), each with its size against ``MAX_MODEL_BYTES``.
+
+    Raises:
+        ModelError: no such file, another kind of file, an empty or too big one, or a refused one.
+    """
+    from featlib import models
+
+    path = Path(text)
+    models.check_savedmodel(path)
+    if not path.is_file():
+        raise ModelError(f"No such model file: {text!r}; expected the path of a .keras or .h5 file.")
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_FILE_SUFFIXES:
+        raise ModelError(f"Unsupported model file {path.name!r}: expected a Keras 3 .keras file or a legacy .h5 "
+                         f"file (one of {list(MODEL_FILE_SUFFIXES)}), got a {suffix or 'suffix-less'} file.")  # fmt: skip
+    if suffix == ".keras":
+        models.check_model_archive(path)
+    else:
+        models.check_h5(path)
+    return path
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Adds a model file to the workspace as the Model page's upload does: checked, scored on ``--dataset``, saved."""
+    from featlib import names
+
+    name = names.check_name(args.name, "model name")
+    path = _checked_model_file(args.path)  # before the dataset and Keras: a bad file fails in a second
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    record, output = _add_model(args, workspace, dataset, path, name)
+    for line in _added_lines(record, output, args.name):
+        print(line)
+    return 0
+
+
+def _add_model(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, path: Path, name: str):
+    """Runs the page's ``upload`` job on the file and stores its result as the page does; ``(record, job output)``."""
+    import hashlib
+    import uuid
+
+    from featlib import jobs
+    from featlib.jobs import stored
+
+    data = path.read_bytes()
+    spec = jobs.specs.upload_spec(path.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, args.scale,
+                                  token=uuid.uuid4().hex, output=args.output)  # fmt: skip
+    runner = _runner(args, workspace)
+
+    def store(output: dict):
+        record = stored.store_upload(workspace, output, name=name, filename=path.name, dataset=dataset.name,
+                                     dataset_fp=dataset.fingerprint, input_scale=args.scale, creator=runner.creator)  # fmt: skip
+        return record, {k: v for k, v in output.items() if k != "model"}
+
+    try:
+        return runner.run(spec, {"data": data, "dataset": jobs.dataset_input(dataset)}, store=store)
+    finally:
+        runner.close()
+
+
+def _added_lines(record, output: dict, wanted: str) -> list[str]:
+    """What ``add`` prints: the name, the accuracy with where it was measured, the output scored, the hints."""
+    lines = [f"note: a model named {wanted.strip()!r} exists already; saved as {record.name!r}"] \
+        if record.name != wanted.strip() else []  # fmt: skip
+    lines.append(f"added {record.name} ({record.architecture}): accuracy {record.test_accuracy:.4f} on "
+                 f"{record.measured_on}")  # fmt: skip
+    outputs = output.get("outputs") or []
+    if record.scored_output:
+        lines.append(f"scored from {record.scored_output}")
+    elif outputs:
+        from featlib.models import OutputInfo
+
+        lines.append(f"scored from the model's only output {OutputInfo(0, outputs[0]['name'], outputs[0]['width']).label}")
+    hints = record.meta.get("hints") or []
+    if hints:
+        lines.append("this accuracy is near chance. What featlib checked:")
+        lines.extend(f"  - {hint}" for hint in hints)
+    return lines
+
+
+def _representation(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, runner: Runner):
+    """Extracts (or reads from the workspace) ``args.layer``'s representation (``args.reduction``) of ``dataset``'s ``args.split``."""
+    from featlib import jobs, models, pipeline, reductions
+
+    record = _workspace_record(workspace, args.model)
     model = workspace.load_model(record)
-    units = models.output_units(model, args.layer)
+    rep = reductions.for_layer(model, args.layer, args.reduction)  # pooling a layer without spatial axes is refused
     scale = args.scale or record.input_scale
     models.adapt_images(dataset.split(args.split)[0][:1], model, scale)  # the model reads these images
-    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, args.split, args.layer, args.method, scale)
+    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, args.split, args.layer, args.method, scale,
+                                      rep.reduction)  # fmt: skip
     start = time.perf_counter()
     outputs = workspace.load_array("representation", key)
     if outputs is None:
-        spec = jobs.specs.extract_spec(key, len(dataset.split(args.split)[1]), units, split=args.split, layer=args.layer,
-                                       method=args.method, input_scale=scale, model_fp=record.fingerprint)  # fmt: skip
+        spec = jobs.specs.extract_spec(key, len(dataset.split(args.split)[1]), rep.units, split=args.split, layer=args.layer,
+                                       method=args.method, input_scale=scale, model_fp=record.fingerprint,
+                                       reduction=rep.reduction)  # fmt: skip
         outputs = runner.run(spec, {"model": jobs.model_input(workspace, record),
                                     "dataset": jobs.dataset_input(dataset)})  # fmt: skip
-        pipeline.save_representation(workspace, key, outputs, dataset, args.split, args.layer, args.method, record.id)
-    _log(f"{args.layer} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
+        pipeline.save_representation(workspace, key, outputs, dataset, args.split, args.layer, args.method, record.id,
+                                     reduction=rep.reduction)  # fmt: skip
+    _log(f"{rep.title} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
     return record, outputs, key, scale
 
 
@@ -201,7 +359,8 @@ def cmd_embed(args: argparse.Namespace) -> int:
             emb = runner.run(spec, {"points": outputs[indices]},
                              store=lambda coords: pipeline.save_embedding(workspace, emb_key, indices, coords, key, record.id))  # fmt: skip
         _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
-        predict = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(labels), split=args.split, input_scale=scale)
+        predict = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(labels), split=args.split,
+                                          input_scale=scale, output=record.meta.get("output"))  # fmt: skip
         predicted, _ = runner.run(predict, {"model": jobs.model_input(workspace, record),
                                             "dataset": jobs.dataset_input(dataset)})  # fmt: skip
     finally:
@@ -223,7 +382,10 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     runner = _runner(args, workspace, default=LOCAL)
     try:
         summary = precompute.run(runner, args.model, dataset, split=args.split, layers=args.layers,
-                                 methods=args.methods, reducers=args.reducers, sample_size=args.sample)  # fmt: skip
+                                 methods=args.methods, reducers=args.reducers, sample_size=args.sample,
+                                 reduction=args.reduction)  # fmt: skip
+    except WorkspaceError as error:
+        raise _add_hint(error, args.model) from None
     finally:
         runner.close()
     print(summary.text())
@@ -248,13 +410,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         raise ValueError(f"--sample must be at least 1; got {args.sample}")
     workspace = Workspace(args.workspace)
     dataset = _dataset(args, workspace)
-    record = workspace.get_model(args.model)
+    record = _workspace_record(workspace, args.model)
     model = workspace.load_model(record)
     images, labels = dataset.split(args.split)
     models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
     points = min(args.sample, len(labels))
-    units = total_units(model)
+    units = total_units(model, reduction=args.reduction)
     key = f"layers/{record.fingerprint}/{dataset.fingerprint}/{args.split}/{record.input_scale}/sample={args.sample}"
+    key += "" if args.reduction == AUTO else f"/reduction={args.reduction}"
     runner = _runner(args, workspace)
     try:
         if args.umap and runner.manager is None:
@@ -262,7 +425,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         ls = runner.run(
             jobs.specs.layer_set_spec(key, points, units, model_fp=record.fingerprint, split=args.split,
-                                      input_scale=record.input_scale, sample_size=args.sample),
+                                      input_scale=record.input_scale, sample_size=args.sample, reduction=args.reduction),
             {"model": jobs.model_input(workspace, record), "dataset": dataset},
         )  # fmt: skip
         _log(f"{len(ls.reps)} representations of {len(ls.indices):,} of {len(images):,} {args.split} images in "
@@ -276,7 +439,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             scores = runner.run(jobs.specs.metrics_spec(f"{key}/{name}/{args.umap}", len(outputs), None),
                                 {"reps": outputs, "labels": ls.labels, "coords": coords})  # fmt: skip
             # Scored on the whole sample (already drawn); n counts the split.
-            rows.append({"layer": name, "units": int(outputs.shape[1]), **scores, "n": int(len(images))})
+            rows.append({"layer": name, "units": int(outputs.shape[1]), "reduction": ls.reduction(name), **scores,
+                         "n": int(len(images))})  # fmt: skip
             _log(f"{name}: {time.perf_counter() - start:.1f} s")
         chosen = ls.indices
         cka = runner.run(jobs.specs.cka_spec(key, len(chosen)), {"reps": list(reps.values()), "other": None})
@@ -291,7 +455,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     print(f"{'layer':<16} {'units':>6} " + " ".join(f"{c:>15}" for c in columns) + f" {'cka_prev':>9}")
     for i, row in enumerate(rows):
         prev = f"{cka[i - 1, i]:>9.3f}" if i else f"{'':>9}"
-        print(f"{row['layer']:<16} {row['units']:>6} " + " ".join(f"{row[c]:>15.3f}" for c in columns) + f" {prev}")
+        name = row["layer"] if row["reduction"] == "flatten" else f"{row['layer']} [{row['reduction']}]"
+        print(f"{name:<16} {row['units']:>6} " + " ".join(f"{row[c]:>15.3f}" for c in columns) + f" {prev}")
     return 0
 
 
@@ -368,6 +533,14 @@ def _scheduler_option(parser: argparse.ArgumentParser, default: str = INLINE) ->
                              f"scheduler's address tcp://HOST:8786 (default: $FEATLIB_SCHEDULER, else {default})")  # fmt: skip
 
 
+def _reduction_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--reduction {auto,flatten,gap,gmp}``, applied to ``what`` (words for the help)."""
+    parser.add_argument("--reduction", choices=list(CHOICES), default=AUTO,
+                        help=f"how {what} becomes one row per image: flatten (every value), gap (global average "
+                             f"pooling: one value per channel), gmp (global max pooling), or auto (default: flatten "
+                             f"up to {FLATTEN_MAX:,} values per image, else gap)")  # fmt: skip
+
+
 def _dataset_options(parser: argparse.ArgumentParser, forms: str, split: bool = False) -> None:
     """``--dataset``, ``--idx-split``, ``--test-fraction`` and (with ``split``) ``--split``."""
     parser.add_argument("--dataset", default="digits", help=f"the dataset, one of: {forms} (default digits)")
@@ -404,9 +577,25 @@ def build_parser() -> argparse.ArgumentParser:
     _scheduler_option(train)
     train.set_defaults(run=cmd_train)
 
-    layers = sub.add_parser("layers", help="list a saved model's layers")
-    layers.add_argument("model", help="model name or id in the workspace")
+    layers = sub.add_parser("layers", help="list a saved model's layers (or a model file's, without adding it)")
+    layers.add_argument("model", help="model name or id in the workspace, or the path of a .keras or .h5 file (checked "
+                                      "as an upload, not added)")  # fmt: skip
     layers.set_defaults(run=cmd_layers)
+
+    add = sub.add_parser("add", help="add a .keras or .h5 model file to the workspace, checked and scored as the "
+                                     "Model page's upload")  # fmt: skip
+    add.add_argument("path", help="the model file: a Keras 3 .keras file or a legacy .h5 file")
+    add.add_argument("--name", required=True, help="name to save the model under")
+    _dataset_options(add, datasets_help)
+    add.add_argument("--scale", choices=list(INPUT_SCALES), default="0-1",
+                     help="the input scaling the model expects: 0-1 (pixels / 255, as the seed; default) or 0-255 "
+                          "(raw pixels)")  # fmt: skip
+    add.add_argument("--output", default=None, metavar="NAME",
+                     help="for a model with several outputs, the output scored and predicted from (default: the "
+                          "first with one value per class of the dataset)")  # fmt: skip
+    add.add_argument("--by", default=_user(), help="who adds it, recorded with the model (default: $USER)")
+    _scheduler_option(add)
+    add.set_defaults(run=cmd_add)
 
     for name, run, help_text, out_help in (
         ("extract", cmd_extract, "write a layer's outputs to a .npy file", "output .npy path"),
@@ -419,6 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="function: keras.Function (K.function); submodel: Model(inputs, layer.output).predict")  # fmt: skip
         _dataset_options(cmd, datasets_help, split=True)
         cmd.add_argument("--scale", choices=list(INPUT_SCALES), default=None, help="input scaling (default: the model's)")
+        _reduction_option(cmd, "the layer, when its output has spatial axes (a convolution's height × width × "
+                               "channels); gap or gmp of a layer without is refused")  # fmt: skip
         cmd.add_argument("--out", required=True, help=out_help)
         _scheduler_option(cmd)
         cmd.set_defaults(run=run)
@@ -450,6 +641,7 @@ def build_parser() -> argparse.ArgumentParser:
     metrics.add_argument("--umap", action="store_true",
                          help="also map each layer with UMAP (default parameters) and score the map: "
                               "knn_acc_2d, trustworthiness")  # fmt: skip
+    _reduction_option(metrics, "every layer with spatial axes (the others are flattened)")
     _scheduler_option(metrics)
     metrics.set_defaults(run=cmd_metrics)
 
@@ -460,6 +652,7 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--methods", default="function,submodel", help=f"comma-separated, of {', '.join(METHODS)} (default both)")
     pre.add_argument("--reducers", default="umap,pca", help="comma-separated, of umap, pca, tsne (default umap,pca)")
     pre.add_argument("--sample", type=int, default=10_000, help="stratified sample size of each map (default 10000)")
+    _reduction_option(pre, "every layer with spatial axes (the others are flattened)")
     _scheduler_option(pre, default="local")
     pre.set_defaults(run=cmd_precompute)
 

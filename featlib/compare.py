@@ -19,6 +19,7 @@ from typing import Iterable, Mapping, Sequence
 
 from featlib.embed import REDUCERS
 from featlib.extract import METHODS
+from featlib.reductions import AUTO, CHOICES
 
 SPLITS = ("train", "test")
 MIN_PANELS, MAX_PANELS = 2, 4
@@ -74,7 +75,11 @@ class Panel:
 
 @dataclass(frozen=True)
 class CompareView:
-    """What the Compare page shows: panels on one sample, the point followed."""
+    """What the Compare page shows: panels on one sample, the point followed.
+
+    ``reduction`` (a key of :data:`featlib.reductions.CHOICES`) applies to every
+    panel whose layer has spatial axes; ``auto`` is each layer's default.
+    """
 
     dataset: str
     panels: tuple[Panel, ...]
@@ -82,6 +87,7 @@ class CompareView:
     sample: int | None = 10_000
     follow: int | None = None
     k: int = DEFAULT_K
+    reduction: str = AUTO
 
     def __post_init__(self) -> None:
         if not MIN_PANELS <= len(self.panels) <= MAX_PANELS:
@@ -94,6 +100,8 @@ class CompareView:
             raise CompareError(f"The followed point is an index in the split, 0 or more; got {self.follow}.")
         if not 1 <= self.k <= MAX_K:
             raise CompareError(f"Neighbours shown must be within 1..{MAX_K}; got {self.k}.")
+        if self.reduction not in CHOICES:
+            raise CompareError(f"Unknown reduction: {self.reduction!r}. Expected one of {list(CHOICES)}.")
 
     def to_query(self) -> dict[str, str]:
         """The view as URL query parameters (strings)."""
@@ -104,6 +112,8 @@ class CompareView:
         if self.follow is not None:
             query["follow"] = str(self.follow)
         query["k"] = str(self.k)
+        if self.reduction != AUTO:
+            query["reduction"] = self.reduction
         return query
 
     @classmethod
@@ -122,7 +132,8 @@ class CompareView:
             k = int(query.get("k", DEFAULT_K))
         except ValueError as error:
             raise CompareError(f"The link's sample, follow and k must be whole numbers: {error}") from None
-        return cls(query["dataset"], panels, query.get("split", "train"), sample, follow, k)
+        return cls(query["dataset"], panels, query.get("split", "train"), sample, follow, k,
+                   query.get("reduction") or AUTO)  # fmt: skip
 
     def with_panels(self, panels: Iterable[Panel]) -> "CompareView":
         """The same view with other panels."""

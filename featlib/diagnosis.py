@@ -84,7 +84,7 @@ OTHER_DATA = ("Data: none of the checks below explains it, so the model was most
 
 def likely_causes(
     model: "keras.Model", dataset: "Dataset", split: str, input_scale: str, accuracy: float, *,
-    other_scale_accuracy: float | None = None,
+    other_scale_accuracy: float | None = None, output: int = 0,
 ) -> list[str]:  # fmt: skip
     """The checks that can explain a near-chance accuracy, one plain sentence each, the ones that found a cause first.
 
@@ -100,6 +100,8 @@ def likely_causes(
         input_scale: the scaling used, a key of :data:`featlib.models.INPUT_SCALES`.
         accuracy: the accuracy measured with ``input_scale``.
         other_scale_accuracy: the accuracy with :func:`other_scale`, or None when not measured.
+        output: the position of the output the accuracy was read from (in ``model.outputs``), whose
+            width is checked against the classes.
 
     Returns:
         A list of sentences (each starts with the check's name, e.g. ``"Input scaling: ..."``); when no
@@ -109,7 +111,7 @@ def likely_causes(
         featlib.models.ModelError: an unknown ``input_scale``.
     """
     other = other_scale(input_scale)
-    findings = [_classes_check(model, dataset), _size_check(model, dataset)]
+    findings = [_classes_check(model, dataset, output), _size_check(model, dataset)]
     if other_scale_accuracy is not None:
         findings.append(_scaling_check(input_scale, other, split, accuracy, other_scale_accuracy, dataset.num_classes))
     findings.append(_preprocessing_check(model, input_scale))
@@ -119,9 +121,9 @@ def likely_causes(
     return found + [sentence for sentence, cause in findings if sentence and not cause]
 
 
-def _classes_check(model: "keras.Model", dataset: "Dataset") -> tuple[str, bool]:
-    """(sentence, whether it is a likely cause) for the model's output width against the dataset's classes."""
-    width, classes, name = _output_width(model), dataset.num_classes, dataset.name
+def _classes_check(model: "keras.Model", dataset: "Dataset", output: int = 0) -> tuple[str, bool]:
+    """(sentence, whether it is a likely cause) for the output's width against the dataset's classes."""
+    width, classes, name = _output_width(model, output), dataset.num_classes, dataset.name
     if width is None:
         return "", False
     if width == classes:
@@ -165,13 +167,13 @@ def _scaling_check(scale: str, other: str, split: str, accuracy: float, other_ac
 
 def _preprocessing_check(model: "keras.Model", scale: str) -> tuple[str, bool]:
     """(sentence, whether it is a likely cause) for Rescaling / Normalization layers at the model's input."""
-    layer = _first_preprocessing_layer(model)
+    layer = models.first_preprocessing_layer(model)
     given = SCALE_WORDS[scale]
     if layer is None:
         return (f"Preprocessing: the model has no Rescaling or Normalization layer at its input, so it takes the "
                 f"pixels as given ({given})."), False
     kind = type(layer).__name__
-    expected, what = _expected_scale(layer)
+    expected, what = models.scale_implied_by(layer)
     if expected is None:
         return f"Preprocessing: the model starts with {kind} ({layer.name}); {what}.", False
     if expected == scale:
@@ -181,49 +183,10 @@ def _preprocessing_check(model: "keras.Model", scale: str) -> tuple[str, bool]:
             f"{SCALE_WORDS[expected]}, but it was given {given}."), True
 
 
-def _first_preprocessing_layer(model: "keras.Model"):
-    """The first Rescaling or Normalization layer among the model's leading layers, or None."""
-    for layer in model.layers:
-        kind = type(layer).__name__
-        if kind in ("Rescaling", "Normalization"):
-            return layer
-        if kind not in ("InputLayer", "Reshape", "Flatten", "Resizing", "CenterCrop"):
-            return None
-    return None
-
-
-def _expected_scale(layer) -> tuple[str | None, str]:
-    """(the scaling a Rescaling/Normalization layer implies or None, what was read from it)."""
-    if type(layer).__name__ == "Rescaling":
-        factor = _mean_of(getattr(layer, "scale", None))
-        if factor is None:
-            return None, "its scale could not be read"
-        expected = "0-255" if abs(factor) < 0.1 else "0-1" if abs(factor) > 0.5 else None
-        return expected, f"it multiplies its inputs by {factor:.4g}"
-    mean = _mean_of(getattr(layer, "mean", None))
-    if mean is None:
-        return None, "its mean could not be read"
-    expected = "0-255" if mean > 2.0 else "0-1" if mean <= 1.0 else None
-    return expected, f"the mean it subtracts is {mean:.3g} on average"
-
-
-def _mean_of(value) -> float | None:
-    """The mean of a number, list, array or tensor, or None when it cannot be read as numbers."""
-    if value is None:
-        return None
+def _output_width(model: "keras.Model", output: int = 0) -> int | None:
+    """Values per image of the model's output at position ``output`` (its classes), or None when not fixed."""
     try:
-        import keras
-
-        array = np.asarray(keras.ops.convert_to_numpy(value), dtype="float64")
-    except (TypeError, ValueError, AttributeError):
-        return None
-    return float(array.mean()) if array.size and np.all(np.isfinite(array)) else None
-
-
-def _output_width(model: "keras.Model") -> int | None:
-    """Values per image of the model's first output (its classes), or None when not fixed."""
-    try:
-        shape = tuple(model.outputs[0].shape[1:])
+        shape = tuple(model.outputs[output].shape[1:])
     except (AttributeError, IndexError, ValueError, TypeError):
         return None
     return None if any(d is None for d in shape) else int(np.prod(shape, dtype=np.int64))

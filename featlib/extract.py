@@ -2,10 +2,15 @@
 
 1. The backend function: Keras 2's ``K.function([model.input], [layer.output])``,
    whose Keras 3 successor is ``keras.Function(inputs, outputs)``.
-2. The functional sub-model: ``Model(inputs, layer.output).predict(x)``, with a
-   large batch (``predict``'s default of 32 is many times slower).
+2. The functional sub-model: ``Model(inputs, layer.output)``, run by its predict
+   function one batch at a time (``predict_on_batch``), with a large batch
+   (``predict``'s default of 32 is many times slower).
 
 Both read the caller's model through its public graph and never change it.
+Both run in batches and reduce each batch as it comes out (see
+:mod:`featlib.reductions`) into one preallocated float32 array of the reduced
+size: a convolutional layer read by global average pooling never holds more
+than a batch of its full-size output (:data:`featlib.reductions.BATCH_BYTES`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from featlib import reductions
 from featlib.models import check_layer
 
 if TYPE_CHECKING:
@@ -26,6 +32,7 @@ METHODS = {
     "function": "backend function (K.function)",
     "submodel": "functional sub-model (Model.predict)",
 }
+"""The extraction methods; a reduction (:data:`featlib.reductions.REDUCTIONS`) is applied after either."""
 DEFAULT_BATCH_SIZE = 8192  # fewer predict steps; 8192 × 784 float32 inputs are 26 MB
 
 Progress = Callable[[int, int], None]
@@ -33,7 +40,7 @@ Progress = Callable[[int, int], None]
 
 
 class Extractor:
-    """A cached reader of one layer's outputs by one method.
+    """A cached reader of one layer's representation by one method.
 
     Building it costs graph tracing; calling it only computes. Calls are
     serialised by a lock because a Keras model object is not safe to run from
@@ -43,9 +50,21 @@ class Extractor:
         model: a built Keras model with one input.
         layer_name: the layer whose output is read.
         method: a key of :data:`METHODS`.
+        reduction: a key of :data:`featlib.reductions.CHOICES` (``"flatten"``
+            by default: every value of the layer's output; ``"auto"`` resolves
+            per :func:`featlib.reductions.default_reduction`).
+
+    Attributes:
+        representation: the layer's :class:`~featlib.reductions.Representation`
+            (its output shape and the resolved reduction).
+
+    Raises:
+        ModelError: no such layer.
+        ReductionError: an unknown reduction, or pooling a layer without spatial axes.
+        ValueError: an unknown method.
     """
 
-    def __init__(self, model: "keras.Model", layer_name: str, method: str = "function"):
+    def __init__(self, model: "keras.Model", layer_name: str, method: str = "function", reduction: str = "flatten"):
         import keras
 
         if method not in METHODS:
@@ -53,6 +72,8 @@ class Extractor:
         check_layer(model, layer_name)
         self.layer_name = layer_name
         self.method = method
+        self.representation = reductions.for_layer(model, layer_name, reduction)
+        self._widest = reductions.widest_output(model, up_to=layer_name)
         output = model.get_layer(layer_name).output
         if method == "function":
             self._fn = keras.Function(inputs=model.inputs, outputs=[output])
@@ -60,49 +81,52 @@ class Extractor:
             self._submodel = keras.Model(inputs=model.inputs, outputs=output)
         self._lock = threading.Lock()
 
+    @property
+    def reduction(self) -> str:
+        """The resolved reduction: a key of :data:`featlib.reductions.REDUCTIONS`."""
+        return self.representation.reduction
+
     def __call__(
         self,
         x: np.ndarray,
         batch_size: int = DEFAULT_BATCH_SIZE,
         progress: Progress | None = None,
     ) -> np.ndarray:
-        """Returns the layer's outputs for ``x`` as float32, one row per sample."""
+        """The layer's representation of ``x``: float32 ``(len(x), units)``, one row per sample.
+
+        Reads at most ``batch_size`` samples at a time, fewer when a batch of the
+        layer's full-size output, or of a wider layer before it, would exceed
+        :data:`featlib.reductions.BATCH_BYTES`; each batch is reduced at once
+        and written into the preallocated result.
+
+        Raises:
+            ValueError: ``x`` is empty.
+        """
         total = len(x)
         if total == 0:
             raise ValueError("No inputs to extract from: got an empty array.")
+        widest = max(self.representation.full_units or 0, self._widest)
+        step = reductions.batch_size((widest,) if widest else self.representation.shape, batch_size)
+        out: np.ndarray | None = None
         with self._lock:
-            if self.method == "function":
-                out = self._run_function(x, batch_size, progress)
-            else:
-                out = self._run_submodel(x, batch_size, progress)
-        return out.reshape(total, -1).astype("float32", copy=False)
+            for start in range(0, total, step):
+                rows = self.representation.reduce(self._batch(x[start : start + step]))
+                if out is None:
+                    out = np.empty((total, rows.shape[1]), dtype="float32")
+                out[start : start + len(rows)] = rows
+                del rows
+                if progress:
+                    progress(min(start + step, total), total)
+        return out
 
-    def _run_function(self, x: np.ndarray, batch_size: int, progress: Progress | None) -> np.ndarray:
+    def _batch(self, x: np.ndarray) -> np.ndarray:
+        """The layer's full-size outputs for one batch ``x``, as a NumPy array."""
         import keras
 
-        parts = []
-        for start in range(0, len(x), batch_size):
-            (out,) = self._fn([x[start : start + batch_size]])
-            parts.append(keras.ops.convert_to_numpy(out))
-            if progress:
-                progress(min(start + batch_size, len(x)), len(x))
-        return np.concatenate(parts)
-
-    def _run_submodel(self, x: np.ndarray, batch_size: int, progress: Progress | None) -> np.ndarray:
-        # One predict call for all batches: each call sets up a data pipeline.
-        callbacks = [_batch_progress(progress, len(x), batch_size)] if progress else []
-        return self._submodel.predict(x, batch_size=batch_size, verbose=0, callbacks=callbacks)
-
-
-def _batch_progress(progress: Progress, total: int, batch_size: int):
-    """A Keras callback reporting ``progress(done, total)`` after each predict batch."""
-    import keras
-
-    class BatchProgress(keras.callbacks.Callback):
-        def on_predict_batch_end(self, batch, logs=None):
-            progress(min((batch + 1) * batch_size, total), total)
-
-    return BatchProgress()
+        if self.method == "function":
+            (out,) = self._fn([x])
+            return keras.ops.convert_to_numpy(out)
+        return np.asarray(self._submodel.predict_on_batch(x))
 
 
 def extract(
@@ -112,25 +136,31 @@ def extract(
     method: str = "function",
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: Progress | None = None,
+    reduction: str = "flatten",
 ) -> np.ndarray:
-    """Reads ``layer_name``'s outputs for inputs ``x``.
+    """Reads ``layer_name``'s representation of inputs ``x``.
 
     Args:
         model: a Keras model with a single input.
         layer_name: name of any layer of ``model``.
         x: model-ready inputs.
         method: ``"function"`` (``keras.Function``, the seed's ``K.function``)
-            or ``"submodel"`` (``Model(inputs, layer.output).predict``).
-        batch_size: samples per call.
+            or ``"submodel"`` (``Model(inputs, layer.output)``'s predict function).
+        batch_size: samples per call (fewer for a wide spatial layer, see :class:`Extractor`).
         progress: optional ``progress(done, total)`` callback.
+        reduction: ``"flatten"`` (default), ``"gap"``, ``"gmp"`` or ``"auto"``
+            (see :mod:`featlib.reductions`).
 
     Returns:
-        A float32 array of shape ``(len(x), units)`` (outputs are flattened).
+        A float32 array of shape ``(len(x), units)``: flattened outputs, or one
+        column per channel for a pooled spatial layer.
 
     Example:
         >>> reps = extract(model, "dense_1", x, method="submodel")  # doctest: +SKIP
+        >>> extract(cnn, "conv2d", x, reduction="gap").shape  # doctest: +SKIP
+        (1437, 32)
     """
-    return Extractor(model, layer_name, method)(x, batch_size=batch_size, progress=progress)
+    return Extractor(model, layer_name, method, reduction)(x, batch_size=batch_size, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -174,26 +204,32 @@ def extract_all(
     x: np.ndarray,
     layer_names: "list[str] | None" = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    reduction: str = "flatten",
 ) -> dict[str, np.ndarray]:
-    """Reads several layers' outputs for inputs ``x`` in one pass.
+    """Reads several layers' representations of inputs ``x`` in one pass.
 
     One multi-output functional sub-model,
-    ``keras.Model(model.inputs, [layer.output for layer in layers]).predict(x)``:
-    the inputs go through the network once, whatever the number of layers.
+    ``keras.Model(model.inputs, [layer.output for layer in layers])``, run
+    batch by batch by its predict function: the inputs go through the network
+    once, whatever the number of layers. Each batch's outputs are reduced at
+    once into preallocated float32 arrays, and a batch holds at most
+    :data:`featlib.reductions.BATCH_BYTES` of full-size outputs of all layers.
 
     Args:
         model: a Keras model with a single input.
         x: model-ready inputs.
         layer_names: the layers to read, in order (default: every layer
             except ``InputLayer``); a name given twice is read once.
-        batch_size: samples per predict batch.
+        batch_size: samples per batch at most.
+        reduction: a key of :data:`featlib.reductions.CHOICES`, applied to every
+            layer with spatial axes (layers without are flattened).
 
     Returns:
-        ``{layer name: float32 array (len(x), units)}`` in layer order
-        (outputs are flattened).
+        ``{layer name: float32 array (len(x), units)}`` in layer order.
 
     Raises:
         ModelError: for an unknown layer name, naming the existing ones.
+        ReductionError: an unknown reduction.
         ValueError: for empty inputs.
 
     Example:
@@ -205,6 +241,7 @@ def extract_all(
 
     from featlib.models import ModelError
 
+    reductions.check_choice(reduction)
     if len(x) == 0:
         raise ValueError("No inputs to extract from: got an empty array.")
     if layer_names is None:
@@ -215,11 +252,19 @@ def extract_all(
         layers = [model.get_layer(name) for name in dict.fromkeys(layer_names)]
     if not layers:
         raise ModelError(f"No layers to read: the model's layers are {[layer.name for layer in model.layers]}.")
+    reps = [reductions.for_layer(model, layer.name, reduction, strict=False) for layer in layers]
     submodel = keras.Model(inputs=model.inputs, outputs=[layer.output for layer in layers])
-    outputs = submodel.predict(x, batch_size=batch_size, verbose=0)
-    if not isinstance(outputs, (list, tuple)):
-        outputs = [outputs]
-    return {
-        layer.name: np.asarray(out).reshape(len(x), -1).astype("float32", copy=False)
-        for layer, out in zip(layers, outputs)
-    }
+    widest = max(sum(rep.full_units or 0 for rep in reps), reductions.widest_output(model))
+    step = reductions.batch_size((widest,), batch_size)
+    result: dict[str, np.ndarray] = {}
+    for start in range(0, len(x), step):
+        outputs = submodel.predict_on_batch(x[start : start + step])
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        for rep, out in zip(reps, outputs):
+            rows = rep.reduce(np.asarray(out))
+            if rep.layer not in result:
+                result[rep.layer] = np.empty((len(x), rows.shape[1]), dtype="float32")
+            result[rep.layer][start : start + len(rows)] = rows
+        del outputs
+    return result

@@ -3,7 +3,10 @@
 :func:`layer_set` reads all layers of a model for a stratified sample of a
 dataset split in one pass (:func:`featlib.extract.extract_all`, a multi-output
 sub-model), with the model-ready inputs as a first, "input" representation to
-compare against. :func:`maps` draws each one in 2-D with any reducer (cached
+compare against. A layer with spatial axes (a convolution's ``h × w × c``) is
+read by the reduction asked for (:mod:`featlib.reductions`; ``auto`` pools by
+average above :data:`featlib.reductions.FLATTEN_MAX` values per image), batch
+by batch as it comes out. :func:`maps` draws each one in 2-D with any reducer (cached
 in the workspace like every map), :func:`metrics_table` scores each one
 (:func:`featlib.metrics.layer_metrics`), :func:`follow` finds chosen points'
 nearest neighbours in every layer's own space (:mod:`featlib.neighbours`).
@@ -21,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from featlib import embed, metrics, neighbours
+from featlib import embed, metrics, neighbours, reductions
 from featlib.datasets import Dataset
 
 if TYPE_CHECKING:
@@ -33,7 +36,8 @@ INPUT = "input"
 """The name of the model-ready inputs among the representations."""
 DEFAULT_SAMPLE = 2_000
 MAX_UNITS = 4_096
-"""Layers with more output units than this are left out (their figures would be slow and memory-hungry)."""
+"""Layers whose representation has more values per image than this are left out (their figures would be slow
+and memory-hungry). It counts after the reduction: a 26×26×32 Conv2D read by pooling counts 32."""
 
 LayerProgress = Callable[[str, int, int], None]
 """Called as ``progress(layer name, layers done, layers in all)``."""
@@ -44,7 +48,9 @@ class LayerSet:
     """All layers' outputs for one sample of a dataset split.
 
     ``reps`` maps a name (:data:`INPUT`, then the layers in order) to a float32
-    array with one row per point of ``indices`` (positions in the split).
+    array with one row per point of ``indices`` (positions in the split);
+    ``representations`` says how each layer was read (its output shape and
+    reduction); ``skipped`` maps the layers left out to their values per image.
     """
 
     key: str
@@ -52,11 +58,22 @@ class LayerSet:
     labels: np.ndarray
     reps: dict[str, np.ndarray]
     skipped: dict[str, int] = field(default_factory=dict)
+    representations: dict[str, reductions.Representation] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
         """The representations' names, in order."""
         return list(self.reps)
+
+    def describe(self, name: str) -> str:
+        """A representation's name in titles: ``"conv2d (global average pooling, 32 of 26×26×32)"``, else ``name``."""
+        rep = self.representations.get(name)
+        return rep.title if rep is not None else name
+
+    def reduction(self, name: str) -> str:
+        """How a representation was reduced: a key of :data:`featlib.reductions.REDUCTIONS` (``flatten`` for the inputs)."""
+        rep = self.representations.get(name)
+        return rep.reduction if rep is not None else "flatten"
 
     def rows(self, points: Sequence[int] | np.ndarray) -> np.ndarray:
         """The rows of dataset indices ``points`` in this sample.
@@ -76,18 +93,33 @@ class LayerSet:
         return rows
 
 
-def total_units(model: "keras.Model", max_units: int = MAX_UNITS) -> int:
-    """The output units :func:`layer_set` reads per image: every layer's, each at most ``max_units`` (wider ones are skipped)."""
-    from featlib.models import ModelError, output_units
+def total_units(model: "keras.Model", max_units: int = MAX_UNITS, reduction: str = reductions.AUTO) -> int:
+    """The values :func:`layer_set` keeps per image: the inputs' and every layer's after ``reduction``, each at most ``max_units`` (wider ones are skipped)."""
+    inputs = int(np.prod([d or 1 for d in model.inputs[0].shape[1:]]))
+    widths = [inputs, *_units(model, reduction).values()]
+    return sum(units for units in widths if units <= max_units)
 
-    total = 0
+
+def _representations(model: "keras.Model", reduction: str) -> dict[str, reductions.Representation]:
+    """How ``reduction`` reads each layer but the inputs (layers without spatial axes are flattened)."""
+    import keras
+
+    from featlib.models import ModelError
+
+    found = {}
     for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer):
+            continue
         try:
-            units = output_units(model, layer.name)
+            found[layer.name] = reductions.for_layer(model, layer.name, reduction, strict=False)
         except ModelError:
             continue
-        total += units if units <= max_units else 0
-    return total
+    return found
+
+
+def _units(model: "keras.Model", reduction: str) -> dict[str, int]:
+    """Each readable layer's values per image after ``reduction`` (unknown sizes count as 1)."""
+    return {name: int(np.prod([d or 1 for d in rep.reduced_shape])) for name, rep in _representations(model, reduction).items()}
 
 
 def layer_set(
@@ -99,8 +131,9 @@ def layer_set(
     sample_size: int | None = DEFAULT_SAMPLE,
     seed: int = 0,
     max_units: int = MAX_UNITS,
+    reduction: str = reductions.AUTO,
 ) -> LayerSet:
-    """Every layer's outputs (and the inputs) for a label-stratified sample of a split, in one pass.
+    """Every layer's representation (and the inputs) for a label-stratified sample of a split, in one pass.
 
     Args:
         model: a Keras model with one input.
@@ -109,35 +142,40 @@ def layer_set(
         input_scale: see :func:`featlib.models.adapt_images`.
         sample_size: points drawn (``None``: all of the split).
         seed: seed of the sample.
-        max_units: wider layers are left out and listed in ``skipped``.
+        max_units: layers whose representation is wider are left out and listed in ``skipped``.
+        reduction: a key of :data:`featlib.reductions.CHOICES` for every layer with spatial axes
+            (default ``auto``: flatten up to :data:`featlib.reductions.FLATTEN_MAX` values, else
+            global average pooling); layers without spatial axes are flattened.
+
+    The key ends in ``/reduction=<choice>`` unless the choice is ``auto`` (the keys of
+    maps made before reductions existed stay valid).
 
     Raises:
         ValueError: when no layer is narrow enough.
+        ReductionError: an unknown reduction.
     """
-    import keras
-
     from featlib.extract import extract_all
     from featlib.models import adapt_images
 
+    reductions.check_choice(reduction)
     images, labels = dataset.split(split)
     indices = embed.stratified_sample(labels, sample_size, seed=seed)
     x = adapt_images(images[indices], model, input_scale)
-    units = {
-        layer.name: int(np.prod([d for d in layer.output.shape[1:] if d is not None]))
-        for layer in model.layers
-        if not isinstance(layer, keras.layers.InputLayer)
-    }
+    units = _units(model, reduction)
     kept = [name for name, n in units.items() if n <= max_units]
     skipped = {name: n for name, n in units.items() if n > max_units}
     if not kept:
-        raise ValueError(f"Every layer has more than {max_units:,} output units; got {units}.")
+        raise ValueError(f"Every layer has more than {max_units:,} output units (values per image after the "
+                         f"reduction {reduction!r}); got {units}.")  # fmt: skip
     reps: dict[str, np.ndarray] = {}
     flat = x.reshape(len(x), -1).astype("float32")
     if flat.shape[1] <= max_units:
         reps[INPUT] = flat
-    reps.update(extract_all(model, x, kept))
+    reps.update(extract_all(model, x, kept, reduction=reduction))
     key = f"layers/{model_fp}/{dataset.fingerprint}/{split}/{input_scale}/sample={sample_size}/seed={seed}"
-    return LayerSet(key, indices, labels[indices], reps, skipped)
+    key += "" if reduction == reductions.AUTO else f"/reduction={reduction}"
+    described = {name: rep for name, rep in _representations(model, reduction).items() if name in reps}
+    return LayerSet(key, indices, labels[indices], reps, skipped, described)
 
 
 def maps(
@@ -190,7 +228,7 @@ def metrics_table(
             progress(name, done, len(ls.reps))
         map_coords = None if coords is None else coords.get(name)
         scores = metrics.layer_metrics(reps, ls.labels, map_coords, sample_size=None)
-        rows.append({"layer": name, "units": int(reps.shape[1]), **scores})
+        rows.append({"layer": name, "units": int(reps.shape[1]), "reduction": ls.reduction(name), **scores})
     if progress:
         progress("", len(ls.reps), len(ls.reps))
     return rows

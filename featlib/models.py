@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import hashlib
 import json
+import re
 import tempfile
 import time
 import zipfile
@@ -353,16 +354,216 @@ def parse_epochs(text: str, epochs: int) -> tuple[int, ...]:
     return tuple(e for e in chosen if e != epochs)
 
 
-def evaluate_accuracy(model: "keras.Model", x: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy of ``model`` on ``(x, y)`` without compiling the caller's model."""
-    predicted = predict_labels(model, x)
+def evaluate_accuracy(model: "keras.Model", x: np.ndarray, y: np.ndarray, output: int | str | None = None) -> float:
+    """Accuracy of ``model`` on ``(x, y)`` without compiling the caller's model.
+
+    Args:
+        model, x, y: the model, its inputs and the integer labels ``(n,)``.
+        output: the output whose argmax is the predicted class, by name or position (see
+            :func:`output_index`); ``None`` for a model with one output.
+
+    Raises:
+        ModelError: no such output, or ``None`` for a model with several outputs.
+    """
+    predicted = predict_labels(model, x, output=output)
     return float(np.mean(predicted == np.asarray(y)))
 
 
-def predict_labels(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Predicted class of each input (argmax of the model's output)."""
+def predict_labels(model: "keras.Model", x: np.ndarray, batch_size: int = 1024,
+                   output: int | str | None = None) -> np.ndarray:  # fmt: skip
+    """Predicted class of each input: the argmax of one output, int64 ``(n,)``.
+
+    Args:
+        output: the output read, by name or position (see :func:`output_index`); ``None`` for a
+            model with one output.
+
+    Raises:
+        ModelError: no such output, or ``None`` for a model with several outputs.
+    """
+    return predict_output(model, x, batch_size, output).argmax(axis=1)
+
+
+@dataclass(frozen=True)
+class OutputInfo:
+    """One output of a model (see :func:`model_outputs`).
+
+    Attributes:
+        index: its position in ``model.outputs`` (0 for a model with one output).
+        name: the name of the layer that makes it (``"head_a"``), unique among the model's outputs.
+        width: the values it gives per image (its shape without the batch axis, multiplied out), or
+            None when that is not fixed.
+    """
+
+    index: int
+    name: str
+    width: int | None
+
+    @property
+    def size_text(self) -> str:
+        """``"1 unit"``, ``"10 units"`` or ``"size not fixed"``."""
+        if self.width is None:
+            return "size not fixed"
+        return f"{self.width} unit{'s' if self.width != 1 else ''}"
+
+    @property
+    def label(self) -> str:
+        """``"head_a (10 units)"``: its name and size, as messages and pickers name it."""
+        return f"{self.name} ({self.size_text})"
+
+
+def model_outputs(model: "keras.Model") -> list[OutputInfo]:
+    """Every output of ``model``, in the order of ``model.outputs`` (empty when the model's graph cannot be read).
+
+    An output is named by the layer that makes it; a name that two outputs share gets ``#<index>``
+    appended on the later one.
+    """
+    try:
+        tensors = list(model.outputs or [])
+    except (AttributeError, ValueError, RuntimeError):
+        return []
+    found: list[OutputInfo] = []
+    for i, tensor in enumerate(tensors):
+        layer = _producer(tensor)
+        name = str(getattr(layer, "name", "") or f"output_{i}")
+        if any(info.name == name for info in found):
+            name = f"{name}#{i}"
+        found.append(OutputInfo(i, name, _flat_width(tensor)))
+    return found
+
+
+def _flat_width(tensor) -> int | None:
+    """Values per sample of a symbolic tensor (its shape without the batch axis, multiplied out), or None."""
+    try:
+        shape = tuple(tensor.shape)[1:]
+    except (AttributeError, TypeError):
+        return None
+    return None if any(d is None for d in shape) else int(np.prod(shape, dtype=np.int64))
+
+
+def classification_outputs(model: "keras.Model", num_classes: int) -> list[OutputInfo]:
+    """The outputs that can classify data of ``num_classes`` classes: those with exactly one value per class.
+
+    Returns:
+        The fitting outputs in the order of ``model.outputs`` (possibly empty).
+    """
+    return [info for info in model_outputs(model) if info.width == int(num_classes)]
+
+
+def describe_outputs(outputs: Sequence[OutputInfo]) -> str:
+    """``"head_a (12 units) and head_b (1 unit)"``: outputs as messages name them."""
+    return _and([info.label for info in outputs]) if outputs else "no outputs"
+
+
+def default_output(model: "keras.Model", num_classes: int) -> int:
+    """The position of the output a model is scored and predicts from.
+
+    A model with one output: that output (0), whatever its width, as before outputs could be
+    chosen. A model with several: the first whose width equals ``num_classes``
+    (:func:`classification_outputs`).
+
+    Raises:
+        ModelError: a model with several outputs none of which has ``num_classes`` values; the
+            message names every output and its width.
+    """
+    outputs = model_outputs(model)
+    if len(outputs) <= 1:
+        return 0
+    fitting = classification_outputs(model, num_classes)
+    if not fitting:
+        raise ModelError(
+            f"The model has {len(outputs)} outputs, {describe_outputs(outputs)}, and none can be scored on "
+            f"data of {num_classes} classes: expected an output with one value per class ({num_classes} units). "
+            f"Score it on data with as many classes as one of its outputs, or give it a {num_classes}-unit "
+            "classification output."
+        )
+    return fitting[0].index
+
+
+def output_index(model: "keras.Model", output: int | str | None) -> int:
+    """The position in ``model.outputs`` of an output given by name (:func:`model_outputs`) or position.
+
+    Args:
+        output: a name such as ``"head_a"``, a position, or ``None`` for the only output of a
+            model with one output.
+
+    Raises:
+        ModelError: no such output (naming the model's outputs), or ``None`` for a model with
+            several outputs (they must be told apart: see :func:`default_output`).
+    """
+    outputs = model_outputs(model)
+    if output is None:
+        if len(outputs) > 1:
+            raise ModelError(
+                f"The model has {len(outputs)} outputs, {describe_outputs(outputs)}: expected the output to "
+                "read (its name or position), got none."
+            )
+        return 0
+    for info in outputs:
+        if output == info.name or (isinstance(output, (int, np.integer)) and not isinstance(output, bool)
+                                   and int(output) == info.index):  # fmt: skip
+            return info.index
+    if not outputs and output in (0, None):
+        return 0
+    raise ModelError(f"No such output: {output!r}. The model's outputs are {describe_outputs(outputs)}.")
+
+
+def recorded_output(model: "keras.Model", output: int | str | None, num_classes: int) -> int:
+    """The position of the output to predict from for a saved model whose record names ``output``.
+
+    ``output`` is the record's ``meta["output"]``; unset (every model with one output, and models
+    saved before outputs could be chosen), :func:`default_output` for ``num_classes`` classes.
+
+    Raises:
+        ModelError: no such output, or none fits ``num_classes``.
+    """
+    return default_output(model, num_classes) if output is None else output_index(model, output)
+
+
+def choose_output(model: "keras.Model", num_classes: int, output: int | str | None = None) -> OutputInfo:
+    """The output to score and predict from: ``output`` when given, else :func:`default_output`.
+
+    For a model with several outputs, a given ``output`` must have one value per class.
+
+    Raises:
+        ModelError: none fits (see :func:`default_output`), no such output, or a given output of
+            another width than ``num_classes`` on a model with several outputs.
+    """
+    outputs = model_outputs(model)
+    index = default_output(model, num_classes) if output is None else output_index(model, output)
+    if not outputs:
+        return OutputInfo(0, "output", None)
+    chosen = outputs[index]
+    if len(outputs) > 1 and chosen.width != int(num_classes):
+        fitting = classification_outputs(model, num_classes)
+        raise ModelError(
+            f"The output {chosen.label} cannot be scored on data of {num_classes} classes: expected an output "
+            f"with one value per class ({num_classes} units); the outputs that fit are "
+            f"{describe_outputs(fitting) if fitting else 'none'}."
+        )
+    return chosen
+
+
+def predict_output(model: "keras.Model", x: np.ndarray, batch_size: int = 1024,
+                   output: int | str | None = None) -> np.ndarray:  # fmt: skip
+    """One output's values for every input: float32 ``(n, width)`` (wider outputs flattened).
+
+    A model with one output is predicted as it is; for a model with several, only the chosen
+    output is computed (a sub-model from the inputs to that output).
+
+    Args:
+        output: the output read, by name or position (see :func:`output_index`); ``None`` for a
+            model with one output.
+
+    Raises:
+        ModelError: no such output, or ``None`` for a model with several outputs.
+    """
+    index = output_index(model, output)
+    if len(model_outputs(model)) > 1:
+        import keras
+
+        model = keras.Model(model.inputs, model.outputs[index])
     out = model.predict(x, batch_size=batch_size, verbose=0)
-    return np.asarray(out).reshape(len(x), -1).argmax(axis=1)
+    return np.asarray(out).reshape(len(x), -1)
 
 
 def fingerprint(model: "keras.Model") -> str:
@@ -796,10 +997,177 @@ def _abbreviated(head: list[tuple[str, int]], rest: list[tuple[str, int]], tail:
 
 
 def check_layer(model: "keras.Model", layer_name: str) -> None:
-    """Raises :class:`ModelError` naming the existing layers when absent."""
+    """Raises :class:`ModelError` naming the existing layers when ``layer_name`` is not a top-level layer.
+
+    A layer inside a nested model (``inner_dense`` in ``encoder``, also asked for as
+    ``encoder/inner_dense``) is named as such, with the enclosing top-level layer to read
+    instead: featlib reads top-level layers only (see :func:`nested_layers_note`).
+    """
     names = [layer.name for layer in model.layers]
-    if layer_name not in names:
-        raise ModelError(f"No such layer: {layer_name}. Existing layers are: {names}.")
+    if layer_name in names:
+        return
+    inside = _enclosing_path(model, layer_name)
+    if inside is not None:
+        path, top = inside
+        raise ModelError(
+            f"No such layer: {layer_name}. It is inside the nested model {top} (as {path}), and featlib reads "
+            f"only a model's top-level layers, so {layer_name} is read only as part of {top}'s output. "
+            f"Read {top} instead, or pick one of the top-level layers: {names}."
+        )
+    raise ModelError(f"No such layer: {layer_name}. Existing layers are: {names}.")
+
+
+NESTED_NOTE_MAX_NAMES = 6
+"""How many inner layers :func:`nested_layers_note` names per nested model before ``…``."""
+
+
+def nested_layers_note(model: "keras.Model") -> str | None:
+    """What featlib cannot read of a model's nested models, for the page to show under the layer table.
+
+    featlib reads the top-level layers of a model: a nested model (a Sequential ``encoder`` inside a
+    functional model) is one layer whose output is its last inner layer's. Its inner layers are not
+    rebuilt as addressable layers: Keras 3 layer names cannot hold ``/`` (so ``encoder/inner_dense``
+    cannot be a layer name), and every page, job and cache addresses a layer by its name.
+
+    Returns:
+        One sentence per top-level nested model, e.g. ``"encoder is a nested Sequential model; its 2
+        inner layers (inner_dense, inner_relu) are read only as encoder's output."``, joined by spaces;
+        None when the model has no nested model (with inner layers).
+    """
+    sentences = []
+    for layer in model.layers:
+        if not _is_nested(layer):
+            continue
+        inner = [path for path, _ in _inner_layers(layer)]
+        if not inner:
+            continue
+        shown = inner[:NESTED_NOTE_MAX_NAMES] + (["…"] if len(inner) > NESTED_NOTE_MAX_NAMES else [])
+        listed = f"its {len(inner)} inner layer{'s' if len(inner) != 1 else ''} ({', '.join(shown)})"
+        sentences.append(f"{layer.name} is a nested {_kind(layer)} model; {listed} "
+                         f"{'are' if len(inner) != 1 else 'is'} read only as {layer.name}'s output.")
+    return " ".join(sentences) or None
+
+
+def _is_nested(layer) -> bool:
+    """Whether ``layer`` is a model used as a layer (it has layers of its own)."""
+    return _kind(layer) != "InputLayer" and isinstance(getattr(layer, "layers", None), list)
+
+
+def _inner_layers(nested, prefix: str = "") -> list[tuple[str, object]]:
+    """``[("inner_dense", layer), ("block", ...), ("block/conv", ...)]``: every layer inside ``nested``, depth first.
+
+    Paths are relative to ``nested``; ``InputLayer`` objects are left out.
+    """
+    found = []
+    for layer in nested.layers:
+        if _kind(layer) == "InputLayer":
+            continue
+        path = f"{prefix}{layer.name}"
+        found.append((path, layer))
+        if _is_nested(layer):
+            found += _inner_layers(layer, f"{path}/")
+    return found
+
+
+def _enclosing_path(model: "keras.Model", layer_name: str) -> tuple[str, str] | None:
+    """``("encoder/inner_dense", "encoder")`` when ``layer_name`` (a name or path) is in a nested model, else None."""
+    for layer in model.layers:
+        if not _is_nested(layer):
+            continue
+        for path, inner in _inner_layers(layer):
+            full = f"{layer.name}/{path}"
+            if layer_name in (inner.name, full):
+                return full, layer.name
+    return None
+
+
+# Layers that may come before a model's Rescaling / Normalization without changing the pixel values'
+# scale: shape only, resizing and cropping, identity at inference (plus augmentation, ``Random*``).
+_BEFORE_PREPROCESSING = frozenset({"InputLayer", "Reshape", "Flatten", "Resizing", "CenterCrop"}) \
+    | _INFERENCE_IDENTITY_LAYERS  # fmt: skip
+
+
+def implied_input_scale(model: "keras.Model") -> str | None:
+    """The input scaling a model's own preprocessing implies: a key of :data:`INPUT_SCALES`, or None.
+
+    ``"0-255"`` when the model starts with a ``Rescaling`` by a small factor (``1/255``, ``1/127.5``)
+    or a ``Normalization`` whose mean is above 1 (fitted on raw pixels); ``"0-1"`` when it starts
+    with a ``Rescaling`` by a factor above 0.5 or a ``Normalization`` fitted on values in 0..1;
+    None when the model has no such layer at its input or it says neither (see
+    :func:`first_preprocessing_layer`, :func:`scale_implied_by`).
+
+    Example:
+        >>> implied_input_scale(keras.Sequential([keras.Input((8, 8)), keras.layers.Rescaling(1 / 255),
+        ...                                       keras.layers.Flatten(), keras.layers.Dense(10)]))  # doctest: +SKIP
+        '0-255'
+    """
+    layer = first_preprocessing_layer(model)
+    return None if layer is None else scale_implied_by(layer)[0]
+
+
+def first_preprocessing_layer(model: "keras.Model"):
+    """The first ``Rescaling`` or ``Normalization`` layer among the model's leading layers, or None.
+
+    Leading layers are those before the first layer that computes anything from the pixels: shape
+    layers (``Flatten``, ``Reshape``), ``Resizing`` and ``CenterCrop``, augmentation (``Random*``) and
+    layers that are the identity at inference (``Dropout``, ...) are passed over, and a nested model
+    at the start (a ``preprocessing`` Sequential) is looked into.
+    """
+    return _leading_preprocessing(model.layers)[0]
+
+
+def _leading_preprocessing(layers: Sequence) -> tuple[object | None, bool]:
+    """(the first Rescaling/Normalization among ``layers``' leading ones or None, whether another layer came first)."""
+    for layer in layers:
+        kind = _kind(layer)
+        if kind in ("Rescaling", "Normalization"):
+            return layer, True
+        if _is_nested(layer):
+            found, stopped = _leading_preprocessing(layer.layers)
+            if found is not None or stopped:
+                return found, True
+        elif kind not in _BEFORE_PREPROCESSING and not kind.startswith("Random"):
+            return None, True
+    return None, False
+
+
+def scale_implied_by(layer) -> tuple[str | None, str]:
+    """(the input scaling a ``Rescaling`` or ``Normalization`` layer implies or None, what was read from it).
+
+    ``Rescaling``: a factor below 0.1 in size implies raw pixels ``"0-255"`` (``1/255``, ``1/127.5``),
+    above 0.5 pixels in 0..1 ``"0-1"``. ``Normalization``: a mean above 1 implies ``"0-255"`` (values
+    in 0..1 cannot average above 1), a mean in 0..1 ``"0-1"``; a negative mean, an inverting layer
+    and one never adapted (mean 0, variance 1) imply nothing. What was read is a phrase such as
+    ``"it multiplies its inputs by 0.003922"`` or ``"the mean it subtracts is 33.6 on average"``.
+    """
+    if _kind(layer) == "Rescaling":
+        factor = _mean_of(getattr(layer, "scale", None))
+        if factor is None:
+            return None, "its scale could not be read"
+        expected = "0-255" if abs(factor) < 0.1 else "0-1" if abs(factor) > 0.5 else None
+        return expected, f"it multiplies its inputs by {factor:.4g}"
+    mean = _mean_of(getattr(layer, "mean", None))
+    if mean is None:
+        return None, "its mean could not be read"
+    what = f"the mean it subtracts is {mean:.3g} on average"
+    if getattr(layer, "invert", False):
+        return None, f"it inverts a normalisation ({what})"
+    if mean == 0.0 and _mean_of(getattr(layer, "variance", None)) == 1.0:
+        return None, "its mean is 0 and its variance 1, so it passes its inputs through (it was never adapted)"
+    return ("0-255" if mean > 1.0 else "0-1" if mean >= 0.0 else None), what
+
+
+def _mean_of(value) -> float | None:
+    """The mean of a number, list, array or tensor, or None when it cannot be read as numbers."""
+    if value is None:
+        return None
+    try:
+        import keras
+
+        array = np.asarray(keras.ops.convert_to_numpy(value), dtype="float64")
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return float(array.mean()) if array.size and np.all(np.isfinite(array)) else None
 
 
 def output_units(model: "keras.Model", layer_name: str) -> int:
@@ -831,12 +1199,15 @@ def adapt_images(images: np.ndarray, model: "keras.Model", scale: str = "0-1") -
         A float32 array of shape ``(n, *model_input_shape)``.
 
     Raises:
-        InputMismatchError: when the images cannot meaningfully fit the input.
+        InputMismatchError: when the images cannot meaningfully fit the input, including an
+            input with unknown sizes other than a free image size (``(None, None, 1)`` fits any
+            size; ``(None,)``, ``(None, 64)`` or ``(28, 28, None)`` fit none).
     """
     if scale not in INPUT_SCALES:
         raise ModelError(f"Unknown input scale: {scale!r}. Choose one of {list(INPUT_SCALES)}.")
     target = input_shape(model)
     n, h, w = images.shape
+    _check_known_sizes(target, h, w)
     if len(target) == 1:
         side = int(round(np.sqrt(target[0])))
         if side * side != target[0]:
@@ -878,6 +1249,31 @@ def adapt_images(images: np.ndarray, model: "keras.Model", scale: str = "0-1") -
     return x
 
 
+def _check_known_sizes(target: tuple, h: int, w: int) -> None:
+    """Refuses an input shape whose unknown sizes featlib cannot fill from ``h×w`` images.
+
+    An image input may leave both its height and width unknown (they are taken from the data);
+    any other unknown size (a flat length, one side only, the channels) says nothing of the
+    image the model reads.
+
+    Raises:
+        InputMismatchError: naming the input shape, the data's size and the fix.
+    """
+    if None not in target or len(target) not in (1, 2, 3):
+        return
+    if len(target) > 1 and target[0] is None and target[1] is None and None not in target[2:]:
+        return
+    where = ("its length" if len(target) == 1 else "the number of channels" if None in target[2:]
+             else "one side of the image")  # fmt: skip
+    raise InputMismatchError(
+        f"The model's input shape per image is {target}: {where} is unknown (None), so featlib cannot tell "
+        f"what image it reads; the data are {h}×{w} images. (A Keras 2 model whose batch_input_shape "
+        "[None, 64] was read as the shape of one image has input (None, 64).) Expected a known input size: "
+        f"re-save the model from keras.Input(shape=(...)) with every size given, e.g. ({h * w},) or "
+        f"({h}, {w}, 1)."
+    )
+
+
 def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import keras
 
@@ -889,18 +1285,33 @@ def input_shape(model: "keras.Model") -> tuple:
     """The shape of one sample of the model's single input.
 
     Raises:
-        ModelError: when the model has several inputs or no layers.
+        ModelError: when the model has several inputs or no layers, or was saved before it was
+            built (no input shape, no weights).
     """
     inputs = getattr(model, "inputs", None) or []
     if not model.layers:
         raise ModelError("The model has no layers (expected at least one layer after its input); "
                          "there is nothing to look into.")
+    if not inputs and not getattr(model, "built", True):
+        raise ModelError(_unbuilt_message(model))
     if len(inputs) != 1:
         raise ModelError(
             f"featlib reads models with exactly one image input; this model has {len(inputs)} "
             "inputs."
         )
     return tuple(inputs[0].shape[1:])
+
+
+def _unbuilt_message(model: "keras.Model") -> str:
+    """Why a model saved before it was built cannot be read, and how to save it built."""
+    count = len(model.layers)
+    return (
+        f"This {type(model).__name__} model ({model.name}, {count} layer{'s' if count != 1 else ''}) was saved "
+        "before it was built: it has no input shape and no weights (Keras creates them the first time the "
+        "model sees data), so there is nothing to read. Expected a built model: start it with an input, e.g. "
+        "keras.Sequential([keras.Input(shape=(784,)), ...]), or call it once on a batch (model(x[:1])), "
+        "train it, then save it again."
+    )
 
 
 def check_model_archive(path: str | Path) -> None:
@@ -1088,10 +1499,20 @@ def load_model(path: str | Path) -> "keras.Model":
     ``safe_mode=True``; ``.h5`` files are checked by :func:`check_h5` first;
     SavedModels (folders or zips of them) are refused by :func:`check_savedmodel`.
 
+    Two kinds of saved graphs are rebuilt so that featlib can feed them
+    (:mod:`featlib.model_repair`): Keras 2 Sequential ``.h5`` files whose first layer
+    carries ``batch_input_shape`` (Keras 3 alone reads ``[None, 64]`` as ``(None, None, 64)``)
+    get the ``InputLayer`` they meant, and models saved with a fixed batch size
+    (``(2, 64)``) get a free one, ``(None, 64)``, with the same weights and outputs.
+
     Raises:
-        ModelError: with the reason, for any file that cannot be used.
+        ModelError: with the reason, for any file that cannot be used: code layers, a
+            damaged file, several inputs, a model saved before it was built, a fixed batch
+            size that cannot be freed, ...
     """
     import keras
+
+    from featlib import model_repair
 
     path = Path(path)
     suffix = path.suffix.lower()
@@ -1106,15 +1527,29 @@ def load_model(path: str | Path) -> "keras.Model":
             ".h5 file (SavedModel folders are not accepted: they can run arbitrary code)."
         )
     try:
-        model = keras.saving.load_model(path, compile=False, safe_mode=True)
+        with model_repair.keras2_input_layers(path) as readable:
+            model = keras.saving.load_model(readable, compile=False, safe_mode=True)
+    except ModelError:
+        raise
     except Exception as error:  # Keras raises many types for bad files.
         raise ModelError(f"Keras could not load {path.name}: {_first_line(error)}") from error
     if not isinstance(model, keras.Model):
         raise ModelError(f"{path.name} does not hold a Keras model (got {type(model).__name__}).")
-    input_shape(model)  # several inputs or no layers: refuse now, with the reason
-    return model
+    input_shape(model)  # several inputs, no layers, never built: refuse now, with the reason
+    return model_repair.free_batch_axis(model, path.name)
+
+
+_ANSI_CODES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\x1b")
+# Keras wraps errors raised inside a layer's call in a header line that names only the call.
+_KERAS_HEADERS = ("Exception encountered when calling",)
 
 
 def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:300] if text else type(error).__name__
+    """The first informative line of ``error``'s message, without terminal colour codes, at most 300 characters.
+
+    Keras marks its messages with ANSI codes (``\\x1b[1m``) and puts ``Exception encountered
+    when calling Layer.call().`` before the real reason; both are dropped.
+    """
+    lines = [line.strip() for line in _ANSI_CODES.sub("", str(error)).splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith(_KERAS_HEADERS)] or lines
+    return lines[0][:300] if lines else type(error).__name__

@@ -1,4 +1,4 @@
-"""The cached path from (model, dataset, layer, method) to a 2-D map.
+"""The cached path from (model, dataset, layer, method, reduction) to a 2-D map.
 
 Both the CLI and the dashboard go through these functions, so a result
 computed by one is found by the other in the shared workspace. Keys are short
@@ -18,7 +18,7 @@ from featlib.embed import APPROXIMATE_FROM, ReducerParams, UMAPParams, nearest_n
 from featlib.extract import Extractor
 from featlib.extract import Progress as ExtractProgress
 from featlib.models import adapt_images, predict_labels
-from featlib import provenance
+from featlib import provenance, reductions
 from featlib.lru import Bounded
 from featlib.store import Workspace
 
@@ -43,9 +43,20 @@ class Embedding:
     key: str
 
 
-def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, method: str, scale: str) -> str:
-    """The cache key of one layer's outputs for one dataset split."""
-    return f"rep/{model_fp}/{dataset_fp}/{split}/{layer}/{method}/{scale}"
+def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, method: str, scale: str,
+                       reduction: str = "flatten") -> str:  # fmt: skip
+    """The cache key of one layer's representation for one dataset split.
+
+    ``rep/<model fp>/<dataset fp>/<split>/<layer>/<method>/<scale>``, then
+    ``/reduction=gap`` or ``/reduction=gmp`` for a pooled spatial layer
+    (:func:`featlib.reductions.key_part`): a flattened layer, Dense or
+    convolutional, keeps the key it had before reductions existed.
+
+    Raises:
+        ReductionError: ``reduction`` is not a key of :data:`featlib.reductions.REDUCTIONS`
+            (``auto`` is resolved per layer first).
+    """
+    return f"rep/{model_fp}/{dataset_fp}/{split}/{layer}/{method}/{scale}" + reductions.key_part(reduction)
 
 
 def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, params: ReducerParams) -> str:
@@ -66,8 +77,9 @@ def representation(
     extractor: Extractor | None = None,
     model_id: str | None = None,
     progress: ExtractProgress | None = None,
+    reduction: str = reductions.AUTO,
 ) -> tuple[np.ndarray, str]:
-    """A layer's outputs for every image of a split, from the workspace or computed.
+    """A layer's representation of every image of a split, from the workspace or computed.
 
     Args:
         workspace: where results are cached.
@@ -75,14 +87,21 @@ def representation(
         dataset, split: the images (``"train"`` or ``"test"``).
         layer, method: what to read and how (see :mod:`featlib.extract`).
         input_scale: ``"0-1"`` or ``"0-255"``, see :func:`featlib.models.adapt_images`.
-        extractor: a ready (cached) extractor for ``(model, layer, method)``.
+        extractor: a ready (cached) extractor for ``(model, layer, method, reduction)``.
         model_id: the workspace id of the model, recorded with the result.
         progress: ``progress(done, total)`` while computing.
+        reduction: a key of :data:`featlib.reductions.CHOICES` (default ``auto``:
+            flatten up to :data:`featlib.reductions.FLATTEN_MAX` values per image,
+            else global average pooling); pooling a layer without spatial axes is refused.
 
     Returns:
         ``(outputs, key)``: a float32 array ``(n, units)`` and its cache key.
+
+    Raises:
+        ReductionError: an unknown reduction, or pooling a layer without spatial axes.
     """
-    key = representation_key(model_fp, dataset.fingerprint, split, layer, method, input_scale)
+    rep = reductions.for_layer(model, layer, reduction)
+    key = representation_key(model_fp, dataset.fingerprint, split, layer, method, input_scale, rep.reduction)
     cached = workspace.load_array("representation", key)
     if cached is not None:
         if progress:
@@ -90,23 +109,23 @@ def representation(
         return cached, key
     images, _ = dataset.split(split)
     x = adapt_images(images, model, input_scale)
-    extractor = extractor or Extractor(model, layer, method)
+    extractor = extractor or Extractor(model, layer, method, rep.reduction)
     outputs = extractor(x, progress=progress)
-    save_representation(workspace, key, outputs, dataset, split, layer, method, model_id)
+    save_representation(workspace, key, outputs, dataset, split, layer, method, model_id, reduction=rep.reduction)
     return outputs, key
 
 
 def save_representation(
     workspace: Workspace, key: str, outputs: np.ndarray, dataset: Dataset, split: str, layer: str, method: str,
-    model_id: str | None,
+    model_id: str | None, *, reduction: str = "flatten",
 ) -> bool:  # fmt: skip
-    """Stores a layer's outputs ``(n, units)`` under ``key`` with their provenance; False when the model was deleted meanwhile."""
+    """Stores a layer's representation ``(n, units)`` under ``key`` with its provenance; False when the model was deleted meanwhile."""
     return workspace.save_array(
         "representation",
         key,
         outputs,
         model_id=model_id,
-        meta={"dataset": dataset.name, "split": split, "layer": layer, "method": method,
+        meta={"dataset": dataset.name, "split": split, "layer": layer, "method": method, "reduction": reduction,
               "provenance": provenance.for_key(key, {"dataset": dataset.name})},
     )  # fmt: skip
 

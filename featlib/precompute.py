@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from featlib import embed, jobs, pipeline
+from featlib import embed, jobs, pipeline, reductions
 from featlib.datasets import Dataset
 from featlib.extract import METHODS
 
@@ -49,7 +49,8 @@ def _choices(text: str, known, what: str) -> list[str]:
 
 
 def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train", layers: str = "all",
-        methods: str = "function,submodel", reducers: str = "umap,pca", sample_size: int | None = 10_000) -> Summary:  # fmt: skip
+        methods: str = "function,submodel", reducers: str = "umap,pca", sample_size: int | None = 10_000,
+        reduction: str = reductions.AUTO) -> Summary:  # fmt: skip
     """Computes every chosen (layer, method) representation and (reducer) map that the workspace lacks.
 
     Args:
@@ -59,6 +60,8 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
         layers: ``"all"`` or comma-separated layer names.
         methods, reducers: comma-separated names (``function``, ``submodel``; ``umap``, ``pca``, ``tsne``).
         sample_size: the stratified sample each map is made of (``None``: every image).
+        reduction: a key of :data:`featlib.reductions.CHOICES` for the layers with spatial axes
+            (the others are flattened).
 
     Raises:
         featlib.datasets.DatasetError: the dataset has no ``split`` split; before the model is loaded.
@@ -74,6 +77,7 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
     started = time.perf_counter()
     workspace = runner.workspace
     images, labels = dataset.split(split)  # a split the dataset lacks is refused before the model loads
+    reductions.check_choice(reduction)
     chosen_methods = _choices(methods, METHODS, "methods")
     params = [REDUCER_PARAMS[r]() for r in _choices(reducers, REDUCER_PARAMS, "reducers")]
     indices = embed.stratified_sample(labels, sample_size, seed=0)
@@ -102,18 +106,20 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
                                         store=lambda coords, key=key: pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)))  # fmt: skip
 
     for layer in chosen_layers:
-        units = models.output_units(loaded, layer)
+        rep = reductions.for_layer(loaded, layer, reduction, strict=False)
         for method in chosen_methods:
-            rep_key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
+            rep_key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method,
+                                                  record.input_scale, rep.reduction)  # fmt: skip
             if workspace.load_array("representation", rep_key) is not None:
                 summary.already += 1
                 submit_maps(rep_key)
                 continue
-            spec = jobs.specs.extract_spec(rep_key, len(images), units, split=split, layer=layer, method=method,
-                                           input_scale=record.input_scale, model_fp=record.fingerprint)  # fmt: skip
+            spec = jobs.specs.extract_spec(rep_key, len(images), rep.units, split=split, layer=layer, method=method,
+                                           input_scale=record.input_scale, model_fp=record.fingerprint,
+                                           reduction=rep.reduction)  # fmt: skip
             handle = runner.start(spec, {"model": model_input, "dataset": dataset_input},
-                                  store=lambda outputs, layer=layer, method=method, rep_key=rep_key: pipeline.save_representation(
-                                      workspace, rep_key, outputs, dataset, split, layer, method, record.id))  # fmt: skip
+                                  store=lambda outputs, layer=layer, method=method, rep_key=rep_key, how=rep.reduction: pipeline.save_representation(
+                                      workspace, rep_key, outputs, dataset, split, layer, method, record.id, reduction=how))  # fmt: skip
             handles.append(handle)
             waiting_maps[rep_key] = handle
     with tqdm(total=max(len(handles), 1), desc="precompute", unit="job") as bar:

@@ -119,6 +119,7 @@ def for_key(key: str, parameters: dict | None = None) -> dict:
     """The provenance of a representation or map, read from its workspace key.
 
     Keys are ``rep/<model fp>/<dataset fp>/<split>/<layer>/<method>/<scale>``
+    (then ``/reduction=gap`` or ``gmp`` for a pooled layer, read as the parameter ``reduction``)
     and ``emb/<rep key>/sample=…/seed=…/<reducer parameters>`` (see
     :mod:`featlib.pipeline`).
     """

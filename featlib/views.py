@@ -1,11 +1,12 @@
 """A view of the Explore page as plain data, and its URL query form.
 
 A :class:`View` names everything that makes a map and what is shown on it:
-model, dataset, split, layer, method, sample, the reducer and its parameters,
-the colouring and the selected points. ``to_query`` and ``from_query`` turn it
-into URL query parameters and back, so a link reopens the same view. Links
-made before the reducer, colouring and selection were carried still open
-(as UMAP, coloured by label, nothing selected).
+model, dataset, split, layer, method, the reduction of a layer with spatial
+axes, sample, the reducer and its parameters, the colouring and the selected
+points. ``to_query`` and ``from_query`` turn it into URL query parameters and
+back, so a link reopens the same view. Links made before the reducer,
+colouring, selection and reduction were carried still open (as UMAP, coloured
+by label, nothing selected, the layer's default reduction ``auto``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import asdict, dataclass, fields
 from featlib.embed import REDUCERS, ReducerParams, UMAPParams, reducer_name
 from featlib.extract import METHODS
 from featlib.plots import COLOUR_MODES
+from featlib.reductions import AUTO, CHOICES
 
 SPLITS = ("train", "test")
 MAX_LINK_SELECTION = 1_000
@@ -31,7 +33,9 @@ class View:
     """What the Explore page shows.
 
     ``params`` is the reducer's parameter object (``UMAPParams``,
-    ``PCAParams`` or ``TSNEParams``); ``selection`` holds dataset indices.
+    ``PCAParams`` or ``TSNEParams``); ``selection`` holds dataset indices;
+    ``reduction`` a key of :data:`featlib.reductions.CHOICES` (``auto``: the
+    layer's default, see :func:`featlib.reductions.default_reduction`).
     """
 
     model: str
@@ -43,10 +47,13 @@ class View:
     params: ReducerParams = UMAPParams()
     colour: str = "label"
     selection: tuple[int, ...] = ()
+    reduction: str = AUTO
 
     def __post_init__(self) -> None:
         if self.colour not in COLOUR_MODES:
             raise ViewError(f"Unknown colouring: {self.colour!r}. Expected one of {list(COLOUR_MODES)}.")
+        if self.reduction not in CHOICES:
+            raise ViewError(f"Unknown reduction: {self.reduction!r}. Expected one of {list(CHOICES)}.")
         object.__setattr__(self, "selection", tuple(sorted({int(i) for i in self.selection}))[:MAX_LINK_SELECTION])
 
     @property
@@ -58,7 +65,8 @@ class View:
         """The view as URL query parameters (strings).
 
         The reducer's own parameters go under their names (``n_neighbors``,
-        ``perplexity``, ...); colour and selection only when not the defaults.
+        ``perplexity``, ...); colour, selection and reduction only when not
+        the defaults.
         """
         query = {
             "model": self.model,
@@ -75,6 +83,8 @@ class View:
             query["colour"] = self.colour
         if self.selection:
             query["selection"] = ",".join(map(str, self.selection))
+        if self.reduction != AUTO:
+            query["reduction"] = self.reduction
         return query
 
     @classmethod
@@ -99,6 +109,9 @@ class View:
         colour = query.get("colour", "label")
         if colour not in COLOUR_MODES:
             raise ViewError(f"Unknown colouring in the link: {colour!r}. Expected one of {list(COLOUR_MODES)}.")
+        reduction = query.get("reduction") or AUTO
+        if reduction not in CHOICES:
+            raise ViewError(f"Unknown reduction in the link: {reduction!r}. Expected one of {list(CHOICES)}.")
         try:
             params = _params_from_query(REDUCERS[reducer], query)
             sample = None if query.get("sample", "all") == "all" else int(query["sample"])
@@ -107,7 +120,8 @@ class View:
         except ValueError as error:
             raise ViewError(f"The link's parameters are invalid: {error}") from None
         selection = _selection_from_query(query.get("selection", ""))
-        return cls(query["model"], query["dataset"], query["layer"], method, split, sample, params, colour, selection)
+        return cls(query["model"], query["dataset"], query["layer"], method, split, sample, params, colour, selection,
+                   reduction)  # fmt: skip
 
 
 def _params_from_query(cls: type, query: dict[str, str]) -> ReducerParams:

@@ -24,7 +24,8 @@ if not records:
 st.caption(
     "Each panel is a (model, layer, method, reducer) map of the same sample of "
     f"{widgets.plain(dataset.name)}; panels are aligned onto the first (Procrustes on the shared points) and share "
-    "their axes and colours. A box or lasso in any panel highlights those points in every panel."
+    "their axes and colours. A box or lasso in any panel highlights those points in every panel. A layer with "
+    "spatial axes is read by the reduction picked on the Representations page."
 )
 with st.expander("Panels", expanded=comparing.current_view() is None):
     comparing.presets(records, st.session_state.get(comparing.panel_key("reducer", 0), "umap"))
@@ -36,13 +37,15 @@ if view is None:
     st.stop()
 if view.dataset != state.get(state.DATASET):  # the dataset was changed on the Model page since
     view = replace(view, dataset=state.get(state.DATASET))
+if view.reduction != state.get(state.REDUCTION):  # the reduction was changed on the Representations page since
+    view = replace(view, reduction=state.get(state.REDUCTION))
 if view.split not in dataset.splits:
     st.caption(widgets.plain(f"{dataset.name} has no {view.split} split; showing its {dataset.splits[0]} split."))
     view = replace(view, split=dataset.splits[0])
 
 images, labels = dataset.split(view.split)
 sample = None if view.sample is None or view.sample >= len(labels) else view.sample
-results = [comparing.compute_panel(p, view.dataset, dataset, view.split, sample) for p in view.panels]
+results = [comparing.compute_panel(p, view.dataset, dataset, view.split, sample, view.reduction) for p in view.panels]
 if any(r is None for r in results):
     st.stop()
 
@@ -74,7 +77,7 @@ table = []
 for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     col = rows[i // per_row][i % per_row]
     idx = r.embedding.indices
-    title = comparing.panel_title(r.record, r.panel)
+    title = comparing.panel_title(r.record, r.panel, r.layer_title)
     figure = plots.compare_panel(
         coords, idx, labels[idx], r.predicted[idx], dataset.class_names, title, REDUCER_TITLES[r.panel.reducer],
         x_range=x_range, y_range=y_range, selected=selected, followed=follow, neighbours=found.get(i),
@@ -90,7 +93,7 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
         f"**{m['probe_acc']:.3f}** · silhouette **{m['silhouette']:.3f}** · trustworthiness "
         f"**{m['trustworthiness']:.3f}** · on {m['sample']:,} of the map's {m['n']:,} points · {aligned_note}"
     )
-    table.append({"panel": i + 1, "model": r.record.name, "layer": r.panel.layer, "method": r.panel.method,
+    table.append({"panel": i + 1, "model": r.record.name, "layer": r.layer_title, "method": r.panel.method,
                   "reducer": REDUCER_TITLES[r.panel.reducer], "model acc.": r.record.test_accuracy,
                   "model acc. measured on": r.record.measured_on,
                   "10-NN layer": m["knn_acc"], "10-NN map": m["knn_acc_2d"],

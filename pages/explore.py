@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import models, plots
-from featlib.app import actions, exporting, links, maps, state, widgets
+from featlib.app import actions, exporting, links, maps, reducing, state, widgets
 from featlib.extract import METHODS
 from featlib.views import View
 
@@ -16,12 +16,13 @@ record, model = widgets.require_model()
 if state.get(state.LAYER) not in [layer.name for layer in model.layers]:
     state.put(state.LAYER, models.default_layer(model))
 layer, method, split = state.get(state.LAYER), state.get(state.METHOD), widgets.current_split(dataset)
-outputs, rep_key = actions.representation(record, model, dataset, split, layer, method)
+outputs, rep_key = actions.representation(record, model, dataset, split, layer, method, state.get(state.REDUCTION))
 if outputs is None:
     st.stop()
+rep = reducing.current(model, layer)  # the layer was read: its shape is known
 
 images, labels = dataset.split(split)
-st.caption(f"**{widgets.plain(record.name)}** · layer **{widgets.plain(layer)}** · {METHODS[method]} · "
+st.caption(f"**{widgets.plain(record.name)}** · layer **{widgets.plain(rep.title)}** · {METHODS[method]} · "
            f"{widgets.plain(dataset.name)} {split} split · {len(labels):,} images")  # fmt: skip
 choice = maps.controls(len(labels))
 emb = maps.compute(record, outputs, rep_key, dataset, split, choice)
@@ -32,7 +33,8 @@ context = (record.id, state.get(state.DATASET), split)
 predicted, confidence = maps.predictions(*context)
 point_labels, point_predicted = labels[emb.indices], predicted[emb.indices]
 selected = maps.selection(context, len(labels))
-links.share(View(*context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected)))
+links.share(View(*context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected),
+                 rep.choice))  # fmt: skip
 figures = st.container()  # filled after the map is drawn: scoring takes seconds, the map should not wait
 
 wrong = emb.indices[point_predicted != point_labels]

@@ -5,6 +5,7 @@ import streamlit as st
 from featlib import plots
 from featlib.app import layers, maps, state, widgets
 from featlib.layers import MAX_UNITS
+from featlib.reductions import CHOICES
 
 widgets.require_navigation()
 st.title("Layers")
@@ -18,8 +19,12 @@ if ls is None:
     st.stop()
 st.caption(f"**{widgets.plain(record.name)}** · {widgets.plain(dataset.name)} {split} split · every layer of a stratified sample of "
            f"{len(ls.indices):,} of {len(labels):,} images, read in one pass · {choice.title} maps")  # fmt: skip
+if any(rep.spatial for rep in ls.representations.values()):
+    st.caption(f"Layers with spatial axes are read by the reduction {CHOICES[state.get(state.REDUCTION)]} "
+               "(pick another on the Representations page).")  # fmt: skip
 if ls.skipped:
-    st.caption(f"Left out (more than {MAX_UNITS:,} output units): {', '.join(ls.skipped)}")
+    st.caption(widgets.plain(f"Left out (more than {MAX_UNITS:,} values per image after the reduction): "
+                             f"{', '.join(ls.skipped)}"))  # fmt: skip
 coords = layers.maps(record, ls, choice)
 rows = layers.metrics(ls, coords, choice) if coords is not None else None
 if coords is None or rows is None:
@@ -31,7 +36,7 @@ wrong = ls.indices[predicted[ls.indices] != ls.labels]
 layers.follow_controls(context, ls, wrong)
 followed = layers.followed(context)
 figure = plots.layers_grid(coords, ls.indices, ls.labels, predicted[ls.indices], dataset.class_names,
-                           titles={row["layer"]: f"{row['layer']} ({row['units']} units)" for row in rows},
+                           titles=layers.titles(ls),
                            captions=layers.captions(rows, choice.title), colour=choice.colour,
                            confidence=confidence[ls.indices], highlight=followed, axis_name=choice.title)  # fmt: skip
 event = st.plotly_chart(figure, key="layers-grid", on_select="rerun", selection_mode=("box", "lasso"))

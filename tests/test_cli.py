@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("train", "layers", "extract", "embed", "export", "import", "ls")
+COMMANDS = ("train", "layers", "add", "extract", "embed", "export", "import", "ls")
 
 
 @dataclass
@@ -315,7 +315,7 @@ def test_embed_gives_on_a_local_cluster_what_it_gives_in_process(cli, session):
 # ----------------------------------------------------------------------------- datasets: every source, checked first
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
-DATASET_COMMANDS = ("train", "extract", "embed", "metrics", "precompute", "bench")
+DATASET_COMMANDS = ("train", "add", "extract", "embed", "metrics", "precompute", "bench")
 
 # Runs the CLI in a fresh interpreter whose workspace refuses to be asked for models: what it prints last is the
 # exit status, the model calls made and the heavy modules imported.
@@ -472,3 +472,155 @@ def test_real_fashion_t10k_files_train_and_extract(cli):
                       "--out", "fashion.npy"))  # fmt: skip
     assert "wrote fashion.npy: 10000 rows × 16 columns" in proc.stdout
     assert "10,000 test images (no train split), 28×28, 10 classes" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- model files: add, and commands given a path
+
+@dataclass
+class HeadsFile:
+    """A two-head model saved as a .keras file in the CLI's folder, and a workspace of its own for these tests."""
+
+    path: Path
+    model: object
+    evaluated: float  # head_a's test accuracy by model.evaluate
+    workspace: Path
+
+    def run(self, cli: CliEnv, *args: str) -> subprocess.CompletedProcess:
+        return cli.run("--workspace", str(self.workspace), *args)
+
+
+@pytest.fixture(scope="module")
+def heads(cli, digits) -> HeadsFile:
+    from multi_output_models import trained_two_heads
+
+    model, evaluated = trained_two_heads(digits)
+    path = cli.cwd / "heads.keras"
+    model.save(path)
+    return HeadsFile(path, model, evaluated, cli.cwd / "ws_files")
+
+
+@pytest.fixture(scope="module")
+def added(cli, heads) -> subprocess.CompletedProcess:
+    return ok(heads.run(cli, "add", heads.path.name, "--name", "heads", "--dataset", "digits", "--by", "alice"))
+
+
+def test_add_saves_the_record_the_page_saves_and_says_what_it_measured(cli, heads, added, digits, tmp_path):
+    from featlib.jobs import stored, tasks
+    from featlib.store import Workspace
+
+    record = Workspace(heads.workspace).get_model("heads")
+    output = tasks.check_upload(data=heads.path.read_bytes(), filename=heads.path.name, dataset=digits,
+                                input_scale="0-1")  # the page's job, then the page's store  # fmt: skip
+    page = stored.store_upload(Workspace(tmp_path / "page"), output, name="heads", filename=heads.path.name,
+                               dataset=digits.name, dataset_fp=digits.fingerprint, input_scale="0-1", creator="alice")  # fmt: skip
+    fields = ("name", "dataset", "architecture", "input_scale", "fingerprint", "creator")
+    assert [getattr(record, f) for f in fields] == [getattr(page, f) for f in fields]
+    assert record.test_accuracy == pytest.approx(page.test_accuracy) == pytest.approx(heads.evaluated, abs=1e-6)
+    without_provenance = lambda meta: {k: v for k, v in meta.items() if k != "provenance"}  # noqa: E731
+    assert without_provenance(record.meta) == without_provenance(page.meta)
+    assert record.meta["provenance"]["parameters"] == page.meta["provenance"]["parameters"]
+    assert (record.meta["output"], record.meta["uploaded_file"]) == ("head_a", "heads.keras")
+    assert added.stdout.splitlines() == [
+        f"added heads ({record.architecture}): accuracy {heads.evaluated:.4f} on digits, test split, 360 images",
+        "scored from output head_a, 10-way; other outputs: head_b (10 units)",
+    ]  # fmt: skip
+
+
+def test_add_of_a_model_near_chance_prints_what_featlib_checked(cli, heads, tmp_path):
+    from test_diagnosis import raw_pixel_model_bytes
+
+    path = cli.cwd / "raw.keras"
+    path.write_bytes(raw_pixel_model_bytes())
+    proc = ok(heads.run(cli, "add", "raw.keras", "--name", "raw", "--scale", "0-1"))
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("added raw (") and " on digits, test split, 360 images" in lines[0]
+    assert lines[1].startswith("scored from the model's only output ")
+    assert lines[2] == "this accuracy is near chance. What featlib checked:"
+    assert lines[3].startswith("  - Input scaling: with raw 0–255 pixels the accuracy on the test split is")
+    proc = ok(heads.run(cli, "add", "raw.keras", "--name", "raw", "--scale", "0-255"))
+    assert "note: a model named 'raw' exists already; saved as 'raw-2'" in proc.stdout
+    assert "near chance" not in proc.stdout
+
+
+def _lambda_keras(path: Path) -> Path:
+    """A .keras zip whose config names a Lambda layer (written without Keras)."""
+    import json
+    import zipfile
+
+    config = {"class_name": "Sequential", "config": {"layers": [{"class_name": "Lambda", "config": {}}]}}
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize("make, args, message", [
+    (None, ("missing.keras", "--name", "x"), "error: No such model file: 'missing.keras'; expected the path of a "
+                                             ".keras or .h5 file."),
+    (lambda d: (d / "empty.keras").write_bytes(b""), ("empty.keras", "--name", "x"),
+     "error: The model file empty.keras is empty (0 bytes); expected a .keras or .h5 model."),
+    (lambda d: (d / "text.keras").write_text("not a zip"), ("text.keras", "--name", "x"),
+     "error: text.keras is not a Keras 3 .keras file (a .keras file is a zip archive)"),
+    (lambda d: (d / "model.txt").write_text("weights"), ("model.txt", "--name", "x"),
+     "error: Unsupported model file 'model.txt': expected a Keras 3 .keras file or a legacy .h5 file"),
+    (lambda d: (d / "saved").mkdir(exist_ok=True) or (d / "saved" / "saved_model.pb").write_bytes(b"x"),
+     ("saved", "--name", "x"), "error: saved is a TensorFlow SavedModel folder (it holds saved_model.pb)"),
+    (lambda d: _lambda_keras(d / "lambda.keras"), ("lambda.keras", "--name", "x"),
+     "error: lambda.keras contains Lambda layer(s), which can run arbitrary Python code"),
+    (None, ("heads.keras", "--name", " "), "error: A model name cannot be empty"),
+    (None, ("heads.keras", "--name", "x", "--dataset", "cifar"), "error: Unknown dataset: 'cifar'."),
+])  # fmt: skip
+def test_add_refuses_a_bad_file_name_or_dataset_before_keras(cli, heads, make, args, message):
+    if make is not None:
+        make(cli.cwd)
+    proc, seen = watched(cli, "--workspace", str(heads.workspace), "add", *args)
+    assert message in proc.stderr, proc.stderr[-3000:]
+    assert seen["heavy"] == [] and seen["calls"] == [], (seen, proc.stderr[-3000:])
+    assert seen["rc"] == 2 and "Traceback" not in proc.stderr
+
+
+def test_layers_of_a_model_file_shows_them_after_the_upload_checks_without_adding_it(cli, heads):
+    from featlib.store import Workspace
+
+    proc = ok(heads.run(cli, "layers", "heads.keras"))
+    assert "is a model file, not a model in the workspace; showing its layers after the upload checks, without " \
+           "adding it (add it with `python -m featlib add heads.keras --name NAME --dataset DATASET`)" in proc.stderr  # fmt: skip
+    names = [line.split()[1] for line in proc.stdout.splitlines()[1:-1]]
+    assert names == ["pixels", "trunk", "head_a", "head_b"]
+    assert "trunk" in next(line for line in proc.stdout.splitlines() if "<- default" in line)
+    assert proc.stdout.splitlines()[-1] == "outputs: head_a (10 units) and head_b (10 units)"
+    assert "heads.keras" not in [m.name for m in Workspace(heads.workspace).list_models()]
+    (cli.cwd / "text.keras").write_text("not a zip")
+    fails(heads.run(cli, "layers", "text.keras"), "error: text.keras is not a Keras 3 .keras file")
+    fails(heads.run(cli, "layers", "nothing.keras"),
+          "error: No such model: nothing.keras. The workspace holds: [")  # fmt: skip
+    assert "'nothing.keras' is not a model file either: no such file." in heads.run(cli, "layers", "nothing.keras").stderr
+
+
+@pytest.mark.parametrize("args", [
+    ("extract", "heads.keras", "--layer", "trunk", "--out", "x.npy"),
+    ("embed", "heads.keras", "--layer", "trunk", "--out", "x.csv"),
+    ("metrics", "heads.keras"),
+    ("precompute", "heads.keras", "--scheduler", "inline"),
+])  # fmt: skip
+def test_commands_given_a_model_file_say_how_to_add_it(cli, heads, args):
+    proc = heads.run(cli, *args)
+    fails(proc, "error: No such model: heads.keras. The workspace holds: ")
+    assert "'heads.keras' is a model file, not a model in the workspace: add it first (it is checked and scored as " \
+           "on the Model page) with `python -m featlib add heads.keras --name NAME --dataset DATASET`, then give " \
+           "NAME here." in proc.stderr  # fmt: skip
+    assert proc.returncode == 2
+
+
+def test_embed_of_a_two_head_model_writes_the_labels_of_its_scored_output(cli, heads, added, digits):
+    proc = ok(heads.run(cli, "embed", "heads", "--layer", "trunk", "--dataset", "digits", "--split", "test",
+                        "--n-epochs", "20", "--out", "heads.csv"))  # fmt: skip
+    assert "wrote heads.csv: 360 points" in proc.stdout
+    with open(cli.cwd / "heads.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    indices = np.array([int(r["index"]) for r in rows])
+    predicted = np.array([int(r["predicted"]) for r in rows])
+    assert predicted.min() >= 0 and predicted.max() <= 9
+    images, _ = digits.split("test")
+    head_a = np.asarray(heads.model.predict(images.reshape(len(images), -1) / 255.0, verbose=0)[0]).argmax(axis=1)
+    np.testing.assert_array_equal(predicted, head_a[indices])
+

@@ -26,6 +26,15 @@ def test_a_view_survives_its_link():
     assert compare.is_compare_query(query) and not compare.is_compare_query({"model": "x", "layer": "y"})
 
 
+def test_a_comparisons_reduction_travels_in_its_link_when_not_the_default():
+    panels = (Panel("abc123", "conv2d"), Panel("abc123", "conv2d_1"))
+    assert "reduction" not in CompareView("digits", panels).to_query()
+    view = CompareView("digits", panels, reduction="gmp")
+    assert view.to_query()["reduction"] == "gmp" and CompareView.from_query(view.to_query()) == view
+    with pytest.raises(CompareError, match="Unknown reduction: 'max'"):
+        CompareView.from_query(view.to_query() | {"reduction": "max"})
+
+
 @pytest.mark.parametrize(
     "query, message",
     [

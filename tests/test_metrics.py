@@ -190,19 +190,20 @@ def test_extract_all_matches_extract_for_every_layer(small_model, x_small):
         np.testing.assert_allclose(out, expected, rtol=0, atol=1e-5)
 
 
-def test_extract_all_runs_one_predict_call(small_model, x_small, monkeypatch):
+def test_extract_all_reads_every_layer_in_one_pass_per_batch(small_model, x_small, monkeypatch):
     import keras
 
     calls = []
-    predict = keras.Model.predict
+    predict_on_batch = keras.Model.predict_on_batch
 
-    def counting_predict(self, *args, **kwargs):
+    def counting(self, *args, **kwargs):
         calls.append(self)
-        return predict(self, *args, **kwargs)
+        return predict_on_batch(self, *args, **kwargs)
 
-    monkeypatch.setattr(keras.Model, "predict", counting_predict)
+    monkeypatch.setattr(keras.Model, "predict_on_batch", counting)
     reps = extract.extract_all(small_model, x_small, batch_size=64)
-    assert len(calls) == 1 and len(calls[0].outputs) == len(reps) == len(small_model.layers)
+    assert len(calls) == -(-len(x_small) // 64)  # one call per batch of 64, each reading every layer
+    assert len({id(model) for model in calls}) == 1 and len(calls[0].outputs) == len(reps) == len(small_model.layers)
 
 
 def test_extract_all_reads_named_layers_in_order(small_model, x_small):

@@ -41,6 +41,21 @@ def test_every_reducer_colouring_and_selection_survive_the_round_trip(params):
 def test_defaults_stay_out_of_the_link():
     query = View("m", "digits", "dense_1", params=PCAParams()).to_query()
     assert "colour" not in query and "selection" not in query and "n_neighbors" not in query
+    assert "reduction" not in query
+
+
+@pytest.mark.parametrize("reduction", ["flatten", "gap", "gmp"])
+def test_a_chosen_reduction_travels_in_the_link(reduction):
+    view = View("m", "digits", "conv2d", params=PCAParams(), reduction=reduction)
+    query = view.to_query()
+    assert query["reduction"] == reduction
+    assert View.from_query(query) == view
+
+
+def test_a_link_made_before_reductions_opens_with_the_layers_default():
+    old = View("m", "digits", "conv2d").to_query()
+    assert "reduction" not in old and View.from_query(old).reduction == "auto"
+    assert View.from_query(old | {"reduction": ""}).reduction == "auto"
 
 
 def test_a_large_selection_is_cut_to_what_a_link_carries():
@@ -65,6 +80,7 @@ def test_a_large_selection_is_cut_to_what_a_link_carries():
         ({"selection": "-4"}, "non-negative"),
         ({"selection": ",".join(["1"] * 1001)}, "at most 1,000"),
         ({"sample": "0"}, "sample must be at least 1"),
+        ({"reduction": "mean"}, r"Unknown reduction in the link: 'mean'\. Expected one of \['auto', 'flatten', 'gap', 'gmp'\]"),
     ],
 )
 def test_malformed_links_are_refused_with_the_reason(change, message):

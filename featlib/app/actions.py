@@ -11,7 +11,7 @@ import uuid
 
 import streamlit as st
 
-from featlib import datasets, diagnosis, jobs, models, names
+from featlib import datasets, diagnosis, jobs, models, names, reductions
 from featlib.app import identity, resources, results, state, widgets
 from featlib.app import jobs as running
 from featlib.jobs import stored
@@ -69,22 +69,28 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
     running.manager().forget(spec.key)  # the same file uploaded again is checked and saved again
     state.put(state.MODEL, record.id)
     where = record.where_measured(resources.dataset_title(dataset.name, dataset.fingerprint))
+    scored = f" Scored from {record.scored_output}." if record.scored_output else ""
     st.success(widgets.plain(f"Loaded {record.name}; it is now the current model. Accuracy {record.test_accuracy:.4f} "
-                             f"on {where}."))  # fmt: skip
+                             f"on {where}.{scored}"))  # fmt: skip
 
 
-def representation(record, model, dataset: datasets.Dataset, split: str, layer: str, method: str):
-    """A layer's outputs from the workspace, or computed by a job with a progress bar.
+def representation(record, model, dataset: datasets.Dataset, split: str, layer: str, method: str,
+                   reduction: str = reductions.AUTO):  # fmt: skip
+    """A layer's representation from the workspace, or computed by a job with a progress bar.
+
+    ``reduction`` is a key of :data:`featlib.reductions.CHOICES` (the carried
+    choice); a layer without spatial axes is flattened whatever it says.
 
     Returns ``(outputs, key)``; shows the reason and returns ``(None, key)``
     when the model cannot read the dataset.
     """
     try:
-        units = models.output_units(model, layer)
-    except models.ModelError as error:
+        rep = reductions.for_layer(model, layer, reduction, strict=False)
+        units = rep.units
+    except (models.ModelError, reductions.ReductionError) as error:
         st.error(widgets.plain(f"This model cannot read {dataset.name}: {error}"))
         return None, ""
-    outputs, key = results.representation(record, dataset, split, layer, method, units)
+    outputs, key = results.representation(record, dataset, split, layer, method, units, rep.reduction)
     if outputs is not None:
         resources.workspace().claim("representation", key, identity.current_user())
     return outputs, key

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from featlib import compare, datasets, models, pipeline
+from featlib import compare, datasets, models, pipeline, reductions
 from featlib.app import actions, links, resources, results, state, widgets
 from featlib.compare import CompareError, CompareView, Panel, SelectionState
 from featlib.embed import REDUCER_TITLES
@@ -52,6 +52,7 @@ def apply(view: CompareView) -> None:
     st.session_state[VIEW] = view
     st.session_state[SELECTION] = SelectionState()
     state.put(state.DATASET, view.dataset)
+    state.put(state.REDUCTION, view.reduction)
     st.session_state[N_PANELS] = len(view.panels)
     st.session_state[SPLIT] = view.split
     st.session_state[SAMPLE] = view.sample
@@ -110,11 +111,11 @@ def weighted_layers(model_id: str) -> list[str]:
 
 
 def _base_view(panels: list[Panel]) -> CompareView:
-    """A view of ``panels`` with the editor's shared choices (dataset, split, sample, follow, k)."""
+    """A view of ``panels`` with the editor's shared choices (dataset, split, sample, follow, k) and the carried reduction."""
     return CompareView(
         state.get(state.DATASET), tuple(panels), st.session_state.get(SPLIT, "train"),
         st.session_state.get(SAMPLE, DEFAULT_SAMPLE), st.session_state.get(FOLLOW),
-        int(st.session_state.get(K, compare.DEFAULT_K)),
+        int(st.session_state.get(K, compare.DEFAULT_K)), state.get(state.REDUCTION),
     )  # fmt: skip
 
 
@@ -217,23 +218,33 @@ def _apply_editor(n: int) -> None:
 
 @dataclass
 class PanelMap:
-    """One panel's results: its model's record, the layer's outputs and the map."""
+    """One panel's results: its model's record, the layer's representation (how it was read, its outputs) and the map."""
 
     panel: Panel
     record: ModelRecord
     outputs: np.ndarray
     embedding: pipeline.Embedding
     predicted: np.ndarray
+    representation: reductions.Representation | None = None
+
+    @property
+    def layer_title(self) -> str:
+        """The layer as the panel read it: ``"conv2d (global average pooling, 32 of 26×26×32)"``, or its name."""
+        return self.representation.title if self.representation is not None else self.panel.layer
 
 
-def panel_title(record: ModelRecord, panel: Panel) -> str:
-    """A short title: model, layer, method, reducer."""
+def panel_title(record: ModelRecord, panel: Panel, layer_title: str | None = None) -> str:
+    """A short title: model, layer (``layer_title``: with its reduction), method, reducer."""
     method = "K.function" if panel.method == "function" else "Model.predict"
-    return f"{record.name} · {panel.layer} · {method} · {REDUCER_TITLES[panel.reducer]}"
+    return f"{record.name} · {layer_title or panel.layer} · {method} · {REDUCER_TITLES[panel.reducer]}"
 
 
-def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, split: str, sample: int | None) -> PanelMap | None:
-    """A panel's map from the workspace, or computed with progress; ``None`` after an ``st.error``."""
+def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, split: str, sample: int | None,
+                  reduction: str = reductions.AUTO) -> PanelMap | None:  # fmt: skip
+    """A panel's map from the workspace, or computed with progress; ``None`` after an ``st.error``.
+
+    ``reduction`` (a key of :data:`featlib.reductions.CHOICES`) applies when the panel's layer has spatial axes.
+    """
     try:
         record = resources.record(panel.model)
         model = resources.model(panel.model)
@@ -245,16 +256,17 @@ def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, spl
     except models.ModelError as error:
         st.error(widgets.plain(f"{resources.record(panel.model).name} cannot be shown on {dataset.name}: {error}"))
         return None
-    outputs, rep_key = actions.representation(record, model, dataset, split, panel.layer, panel.method)
+    outputs, rep_key = actions.representation(record, model, dataset, split, panel.layer, panel.method, reduction)
     if outputs is None:
         return None
+    rep = reductions.for_layer(model, panel.layer, reduction, strict=False)
     _, labels = dataset.split(split)
-    title = f"{REDUCER_TITLES[panel.reducer]} of {record.name} · {panel.layer}"
+    title = f"{REDUCER_TITLES[panel.reducer]} of {record.name} · {rep.title}"
     emb = results.embedding(record, outputs, rep_key, labels, sample, panel.params(), label=f"Computing the {title}")
     if emb is None:
         return None
     predicted, _ = results.predictions(record.id, dataset_key, split)
-    return PanelMap(panel, record, outputs, emb, predicted)
+    return PanelMap(panel, record, outputs, emb, predicted, rep)
 
 
 def scores(result: PanelMap, labels: np.ndarray) -> dict | None:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from featlib import datasets, embed, jobs, layers, models, pipeline, plots
 from featlib.app import jobs as running
-from featlib.app import resources, widgets
+from featlib.app import resources, state, widgets
 from featlib.store import WorkspaceError
 
 SAMPLE_KEY = "layers_sample"
@@ -30,8 +30,8 @@ FOLLOW_SHOWN = 3
 TSNE_MAX = 2_000
 """t-SNE maps of every layer are offered up to this sample size (20-90 s per layer on the 2-core machine)."""
 COLUMNS = {
-    "layer": "layer", "units": "units", "knn_acc": "10-NN acc (layer)", "probe_acc": "linear probe",
-    "silhouette": "silhouette", "knn_acc_2d": "10-NN acc (map)", "trustworthiness": "trustworthiness",
+    "layer": "layer", "units": "units", "reduction": "reduction", "knn_acc": "10-NN acc (layer)",
+    "probe_acc": "linear probe", "silhouette": "silhouette", "knn_acc_2d": "10-NN acc (map)", "trustworthiness": "trustworthiness",
 }  # fmt: skip
 
 
@@ -66,13 +66,19 @@ def controls(n_points: int) -> LayersChoice:
 
 
 def layer_set(record, model, dataset: datasets.Dataset, split: str, sample_size: int | None) -> layers.LayerSet | None:
-    """Every layer's outputs for the sample, read in one pass by a job; ``None`` after explaining a failure."""
+    """Every layer's representation of the sample, read in one pass by a job; ``None`` after explaining a failure.
+
+    Layers with spatial axes are read by the carried reduction (:data:`featlib.app.state.REDUCTION`).
+    """
+    reduction = state.get(state.REDUCTION)
     key = f"layerset/{record.fingerprint}/{dataset.fingerprint}/{split}/{record.input_scale}/{sample_size}"
+    key += "" if reduction == "auto" else f"/reduction={reduction}"
     _, labels = dataset.split(split)
     points = min(sample_size or len(labels), len(labels))
     try:
-        spec = jobs.specs.layer_set_spec(key, points, layers.total_units(model), model_fp=record.fingerprint, split=split,
-                                         input_scale=record.input_scale, sample_size=sample_size)  # fmt: skip
+        spec = jobs.specs.layer_set_spec(key, points, layers.total_units(model, reduction=reduction),
+                                         model_fp=record.fingerprint, split=split, input_scale=record.input_scale,
+                                         sample_size=sample_size, reduction=reduction)  # fmt: skip
     except jobs.JobLimitError as error:
         st.error(widgets.plain(f"The layers of this model cannot be read: {error}"))
         return None
@@ -133,8 +139,14 @@ def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersCh
                                 failure="The layers cannot be scored on this sample")  # fmt: skip
         if scores is None:
             return None
-        rows.append({"layer": name, "units": int(ls.reps[name].shape[1]), **scores})
+        rows.append({"layer": name, "units": int(ls.reps[name].shape[1]), "reduction": ls.reduction(name), **scores})
     return rows
+
+
+def titles(ls: layers.LayerSet) -> dict[str, str]:
+    """Each panel's title: a layer with spatial axes with its reduction, the others with their units."""
+    return {name: ls.describe(name) if name in ls.representations and ls.representations[name].spatial
+            else f"{name} ({ls.reps[name].shape[1]} units)" for name in ls.reps}  # fmt: skip
 
 
 def _cka(key: str, reps: list[np.ndarray], other: list[np.ndarray] | None = None) -> np.ndarray | None:

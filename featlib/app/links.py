@@ -64,7 +64,7 @@ def restore_from_link() -> None:
 
 
 def open_view(view: View) -> None:
-    """Makes ``view``'s model, dataset, layer, method, split, reducer, colouring and selection the current choices.
+    """Makes ``view``'s model, dataset, layer, method, reduction, split, reducer, colouring and selection the current choices.
 
     Call it before the Explore page's widgets are drawn in the run (from a link, or from another page).
     """
@@ -72,6 +72,7 @@ def open_view(view: View) -> None:
     widgets.select_dataset(view.dataset)
     state.put(state.LAYER, view.layer)
     state.put(state.METHOD, view.method)
+    state.put(state.REDUCTION, view.reduction)
     state.put(state.SPLIT, view.split)
     st.session_state[REDUCER_PICKER] = view.reducer
     st.session_state[COLOUR_PICKER] = view.colour

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, embed, jobs, pipeline
+from featlib import datasets, embed, jobs, pipeline, reductions
 from featlib.app import jobs as running
 from featlib.app import resources, widgets
 from featlib.extract import METHODS
@@ -26,16 +26,21 @@ def _refused(error: jobs.JobLimitError, what: str) -> None:
 
 
 def representation(record: ModelRecord, dataset: datasets.Dataset, split: str, layer: str, method: str,
-                   units: int) -> tuple[np.ndarray | None, str]:  # fmt: skip
-    """A layer's outputs ``(n, units)`` float32 for a split, and its key; ``(None, key)`` after explaining."""
-    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale)
+                   units: int, reduction: str = "flatten") -> tuple[np.ndarray | None, str]:  # fmt: skip
+    """A layer's representation ``(n, units)`` float32 for a split, and its key; ``(None, key)`` after explaining.
+
+    ``units`` counts its columns after ``reduction`` (a key of :data:`featlib.reductions.REDUCTIONS`).
+    """
+    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale,
+                                      reduction)  # fmt: skip
     cached = resources.workspace().load_array("representation", key)
     if cached is not None:
         return cached, key
     images, _ = dataset.split(split)
     try:
         spec = jobs.specs.extract_spec(key, len(images), units, split=split, layer=layer, method=method,
-                                       input_scale=record.input_scale, model_fp=record.fingerprint)  # fmt: skip
+                                       input_scale=record.input_scale, model_fp=record.fingerprint,
+                                       reduction=reduction)  # fmt: skip
     except jobs.JobLimitError as error:
         _refused(error, f"The outputs of {layer}")
         return None, key
@@ -43,11 +48,13 @@ def representation(record: ModelRecord, dataset: datasets.Dataset, split: str, l
     workspace = resources.workspace()
 
     def store(outputs: np.ndarray) -> bool:  # the server keeps no copy in memory: pages read the stored file
-        return pipeline.save_representation(workspace, key, outputs, dataset, split, layer, method, record.id)
+        return pipeline.save_representation(workspace, key, outputs, dataset, split, layer, method, record.id,
+                                            reduction=reduction)  # fmt: skip
 
+    how = METHODS[method] if reduction == "flatten" else f"{METHODS[method]}, {reductions.REDUCTIONS[reduction]}"
     stored = running.run(
         spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)}, store=store,
-        label=f"Extracting {layer} by {METHODS[method]}", failure=f"This model cannot read {dataset.name}",
+        label=f"Extracting {layer} by {how}", failure=f"This model cannot read {dataset.name}",
     )  # fmt: skip
     return (resources.workspace().load_array("representation", key) if stored is not None else None), key
 
@@ -80,14 +87,15 @@ def predictions(model_id: str, dataset_key: str, split: str) -> tuple[np.ndarray
     """The model's predicted label (int64) and its probability (float32) for every image; stops the page on failure.
 
     Kept in memory by the server's job manager for every session (the last
-    :data:`featlib.jobs.manager.KEEP_FINISHED` jobs' results).
+    :data:`featlib.jobs.manager.KEEP_FINISHED` jobs' results). A model with several outputs
+    predicts from the one its record names (``meta["output"]``, chosen on upload or on the Model page).
     """
     record = resources.record(model_id)
     dataset = resources.dataset(dataset_key)
     images, _ = dataset.split(split)
     try:
         spec = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(images), split=split,
-                                       input_scale=record.input_scale)  # fmt: skip
+                                       input_scale=record.input_scale, output=record.meta.get("output"))  # fmt: skip
     except jobs.JobLimitError as error:
         st.error(widgets.plain(f"Labels cannot be predicted: {error}"))
         st.stop()

@@ -15,8 +15,9 @@ MODEL = "featlib.model_id"
 LAYER = "featlib.layer"
 METHOD = "featlib.method"
 SPLIT = "featlib.split"
+REDUCTION = "featlib.reduction"  # a key of featlib.reductions.CHOICES, for layers with spatial axes
 
-DEFAULTS = {DATASET: "digits", MODEL: None, LAYER: None, METHOD: "function", SPLIT: "train"}
+DEFAULTS = {DATASET: "digits", MODEL: None, LAYER: None, METHOD: "function", SPLIT: "train", REDUCTION: "auto"}
 
 
 def get(key: str) -> Any:

@@ -104,13 +104,20 @@ def default_layer_note(model: "keras.Model", layer: str) -> None:
     from featlib import models
 
     default = models.choose_default_layer(model)
+    if not default.alternative:
+        if layer == default.name:
+            st.caption(plain(f"Default layer {default.reason}"))
+        return
+    names = [each.name for each in model.layers]
+    after = names.index(default.alternative) > names.index(default.name) if default.alternative in names else True
+    other = "after its activation" if after else "before its activation and normalisation"
     if layer == default.name:
         st.caption(plain(f"Default layer {default.reason}"))
-        if default.alternative:
-            st.button(f"Read {default.alternative} instead (after its activation)", key="default-alternative",
-                      on_click=state.put, args=(state.LAYER, default.alternative))  # fmt: skip
-    elif default.alternative and layer == default.alternative:
-        st.button(f"Back to the default, {default.name} (before its activation)", key="default-back",
+        st.button(f"Read {default.alternative} instead ({other})", key="default-alternative",
+                  on_click=state.put, args=(state.LAYER, default.alternative))  # fmt: skip
+    elif layer == default.alternative:
+        back = "before its activation" if after else "after its activation and normalisation"
+        st.button(f"Back to the default, {default.name} ({back})", key="default-back",
                   on_click=state.put, args=(state.LAYER, default.name))  # fmt: skip
 
 
@@ -127,6 +134,16 @@ def require_model() -> tuple[ModelRecord, "keras.Model"]:
     st.stop()
 
 
+def _layer_title(model_id: str | None, layer: str) -> str:
+    """The layer as it is read: with its reduction when it has spatial axes (see :func:`featlib.reductions.describe`)."""
+    from featlib import models, reductions
+
+    try:
+        return reductions.for_layer(resources.model(model_id), layer, state.get(state.REDUCTION), strict=False).title
+    except (WorkspaceError, models.ModelError, reductions.ReductionError, TypeError, ValueError):
+        return layer
+
+
 def sidebar_summary(slot) -> None:
     """The choices carried between pages, drawn into ``slot`` (an ``st.sidebar.empty()``; redrawn after the page)."""
     lines = [f"**Dataset** {plain(resources.dataset_label(state.get(state.DATASET)))}"]
@@ -137,7 +154,7 @@ def sidebar_summary(slot) -> None:
         except WorkspaceError:
             pass
     if state.get(state.LAYER):
-        layer = f"{state.get(state.LAYER)} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}"
+        layer = f"{_layer_title(model_id, state.get(state.LAYER))} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}"
         lines.append(f"**Layer** {plain(layer)}")
     with slot.container():
         st.caption("Current choices")

@@ -31,9 +31,9 @@ def model(fingerprint: str, data: bytes) -> "keras.Model":
     return _models.get(fingerprint, lambda: model_from_bytes(data))
 
 
-def extractor(fingerprint: str, data: bytes, layer: str, method: str) -> "Extractor":
-    """The sub-model or backend function reading ``layer`` of the model, built once per worker."""
+def extractor(fingerprint: str, data: bytes, layer: str, method: str, reduction: str = "flatten") -> "Extractor":
+    """The sub-model or backend function reading ``layer`` of the model reduced by ``reduction``, built once per worker."""
     from featlib.extract import Extractor
 
     loaded = model(fingerprint, data)
-    return _extractors.get(f"{fingerprint}/{layer}/{method}", lambda: Extractor(loaded, layer, method))
+    return _extractors.get(f"{fingerprint}/{layer}/{method}/{reduction}", lambda: Extractor(loaded, layer, method, reduction))

@@ -45,7 +45,8 @@ _DEFAULTS: dict[str, Limit] = {
                          "Nothing was stored; the server and every other session carry on."),
     "bundle": Limit("checking a bundle", None, 300),
     "extract": Limit("reading a layer's outputs", 100_000, 600, max_mb=4_096,
-                     hint="Pick a smaller layer (a pooled or dense one), or the test split."),
+                     hint="Pick a smaller layer (a pooled or dense one), read a convolutional layer by global average "
+                          "or max pooling (reduction gap or gmp), or use the test split."),
     "extract_all": Limit("reading every layer", 10_000, 600, max_mb=4_096, hint="Use a smaller sample."),
     "compare_methods": Limit("comparing the two methods", 100_000, 600),
     "predict": Limit("predicting labels", 100_000, 600),

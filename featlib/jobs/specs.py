@@ -26,46 +26,79 @@ def train_spec(dataset_fp: str, n_train: int, *, hidden: Sequence[int], optimize
     return JobSpec("train", f"train/{dataset_fp}/{token}", params, f"training {name}: {epochs} epochs")
 
 
-def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str, token: str = "") -> JobSpec:
+def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str, token: str = "",
+                output: str | None = None) -> JobSpec:  # fmt: skip
     """Checking an uploaded model file (by its bytes' digest) and scoring it on a dataset.
 
     It is scored on the dataset's test split, or its train split when it has no test split.
 
     ``token`` makes the key unique per upload (two users uploading the same file each get their model).
+    ``output`` names the output a model with several is scored from (unset: the first that fits the
+    dataset's classes, see :func:`featlib.jobs.tasks.check_upload`).
     """
     check_size("upload", 0)
-    return JobSpec("upload", f"upload/{data_sha}/{dataset_fp}/{input_scale}/{token}",
-                   {"filename": filename, "input_scale": input_scale}, f"checking the upload {filename}")  # fmt: skip
+    params = {"filename": filename, "input_scale": input_scale} | ({"output": output} if output is not None else {})
+    key = f"upload/{data_sha}/{dataset_fp}/{input_scale}/{token}" + (f"/output={output}" if output is not None else "")
+    return JobSpec("upload", key, params, f"checking the upload {filename}")
 
 
 def extract_spec(rep_key: str, n_images: int, units: int, *, split: str, layer: str, method: str,
-                 input_scale: str, model_fp: str) -> JobSpec:  # fmt: skip
-    """Reading ``layer`` for the ``n_images`` of a split; its result holds ``n_images × units`` float32."""
+                 input_scale: str, model_fp: str, reduction: str = "flatten") -> JobSpec:  # fmt: skip
+    """Reading ``layer`` for the ``n_images`` of a split; its result holds ``n_images × units`` float32.
+
+    ``units`` counts the representation's columns after ``reduction`` (a key of
+    :data:`featlib.reductions.REDUCTIONS`; 32 for a 26×26×32 Conv2D read by
+    pooling), so the size check is on what the job returns. A flattened
+    layer's parameters are those they always were.
+    """
+    from featlib.reductions import REDUCTIONS
+
     check_size("extract", n_images, result_bytes=n_images * units * 4)
     params = {"model_fp": model_fp, "split": split, "layer": layer, "method": method, "input_scale": input_scale}
-    return JobSpec("extract", rep_key, params, f"reading {layer} ({method}) for {n_images:,} images")
+    how = method
+    if reduction != "flatten":
+        params["reduction"] = reduction
+        how = f"{method}, {REDUCTIONS[reduction]}"
+    return JobSpec("extract", rep_key, params, f"reading {layer} ({how}) for {n_images:,} images")
 
 
 def layer_set_spec(key: str, points: int, total_units: int, *, model_fp: str, split: str, input_scale: str,
-                   sample_size: int | None) -> JobSpec:  # fmt: skip
-    """Reading every layer for a sample of ``points`` images in one pass."""
+                   sample_size: int | None, reduction: str = "auto") -> JobSpec:  # fmt: skip
+    """Reading every layer for a sample of ``points`` images in one pass.
+
+    ``total_units`` counts every kept layer's columns after ``reduction`` (a key of
+    :data:`featlib.reductions.CHOICES`, see :func:`featlib.layers.total_units`).
+    """
     check_size("extract_all", points, result_bytes=points * total_units * 4)
     params = {"model_fp": model_fp, "split": split, "input_scale": input_scale, "sample_size": sample_size}
+    if reduction != "auto":
+        params["reduction"] = reduction
     return JobSpec("extract_all", key, params, f"reading every layer for {points:,} images")
 
 
-def compare_methods_spec(rep_key: str, sample: int, *, model_fp: str, split: str, layer: str, input_scale: str) -> JobSpec:
-    """Running both extraction methods on ``sample`` images and comparing them."""
+def compare_methods_spec(rep_key: str, sample: int, *, model_fp: str, split: str, layer: str, input_scale: str,
+                         reduction: str = "flatten") -> JobSpec:  # fmt: skip
+    """Running both extraction methods on ``sample`` images, each reduced by ``reduction``, and comparing them."""
     check_size("compare_methods", sample)
     params = {"model_fp": model_fp, "split": split, "layer": layer, "input_scale": input_scale, "sample": int(sample)}
+    if reduction != "flatten":
+        params["reduction"] = reduction
     return JobSpec("compare_methods", f"check/{rep_key}/{sample}", params, f"comparing the two methods on {layer}")
 
 
-def predict_spec(model_fp: str, dataset_fp: str, n_images: int, *, split: str, input_scale: str) -> JobSpec:
-    """The model's predicted labels and confidences for a split."""
+def predict_spec(model_fp: str, dataset_fp: str, n_images: int, *, split: str, input_scale: str,
+                 output: str | None = None) -> JobSpec:  # fmt: skip
+    """The model's predicted labels and confidences for a split.
+
+    ``output`` names the output read for a model with several (the record's ``meta["output"]``);
+    unset (every model with one output), the key and parameters are those it always had.
+    """
     check_size("predict", n_images)
-    return JobSpec("predict", f"predict/{model_fp}/{dataset_fp}/{split}/{input_scale}",
-                   {"model_fp": model_fp, "split": split, "input_scale": input_scale}, f"predicting {n_images:,} labels")  # fmt: skip
+    params = {"model_fp": model_fp, "split": split, "input_scale": input_scale}
+    key = f"predict/{model_fp}/{dataset_fp}/{split}/{input_scale}"
+    if output is not None:
+        params, key = {**params, "output": output}, f"{key}/output={output}"
+    return JobSpec("predict", key, params, f"predicting {n_images:,} labels")
 
 
 def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSpec:

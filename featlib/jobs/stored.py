@@ -60,11 +60,42 @@ def store_upload(
     ``"n_images"``, ``"other_scale_accuracy"`` (None unless the accuracy was near chance) and
     ``"hints"`` (sentences from :func:`featlib.diagnosis.likely_causes`, empty unless near chance).
     An output without these keys (from an older worker) is stored as measured on the test split.
+    For a model with several outputs, meta also keeps ``"output"`` (the name of the output scored,
+    which every later prediction reads) and ``"outputs"`` (``[{"name", "width"}]``, all of them);
+    see :func:`output_meta`.
     """
     found = {"split": output.get("split", "test"), "n_images": output.get("n_images"),
+             "implied_scale": output.get("implied_scale"),
              "other_scale_accuracy": output.get("other_scale_accuracy"), "hints": list(output.get("hints") or [])}
     return workspace.save_model_file(
         output["model"], name or "uploaded", fingerprint=output["fingerprint"], architecture=output["architecture"],
         dataset=dataset, test_accuracy=output["accuracy"], input_scale=input_scale, creator=creator,
-        meta={"uploaded_file": filename, "dataset_fingerprint": dataset_fp, **found},
+        meta={"uploaded_file": filename, "dataset_fingerprint": dataset_fp, **found, **output_meta(output)},
     )  # fmt: skip
+
+
+def output_meta(output: dict) -> dict:
+    """``{"output": name, "outputs": [{"name", "width"}, ...]}`` of an ``upload`` job's result for a model with
+    several outputs; ``{}`` for a model with one (its record stays as it always was)."""
+    outputs = list(output.get("outputs") or [])
+    if len(outputs) < 2:
+        return {}
+    return {"output": output.get("output"), "outputs": outputs}
+
+
+RESCORED_KEYS = ("model", "fingerprint", "architecture", "accuracy")
+"""The keys of an ``upload`` job's result that are not copied into a re-scored record's meta."""
+
+
+def store_rescored(workspace: "Workspace", record: "ModelRecord", output: dict,
+                   input_scale: str | None = None) -> "ModelRecord":  # fmt: skip
+    """Records an ``upload`` job that scored a saved model again: from another output, or with ``input_scale``.
+
+    The record's ``test_accuracy`` becomes the accuracy measured and its meta takes every figure the
+    job found (``"output"``, ``"hints"``, ``"other_scale_accuracy"``, ...); the model file is kept.
+
+    Raises:
+        featlib.store.WorkspaceError: the model was deleted meanwhile.
+    """
+    values = {k: v for k, v in output.items() if k not in RESCORED_KEYS}
+    return workspace.update_model(record.id, test_accuracy=output["accuracy"], meta=values, input_scale=input_scale)

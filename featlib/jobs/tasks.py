@@ -73,7 +73,8 @@ def train(
 
 
 def check_upload(
-    *, data: bytes, filename: str, dataset: Dataset, input_scale: str, progress: Progress = _quiet
+    *, data: bytes, filename: str, dataset: Dataset, input_scale: str, output: str | None = None,
+    progress: Progress = _quiet,
 ) -> dict:
     """Checks and loads an uploaded model file (see :func:`featlib.models.load_model`) and scores it on ``dataset``.
 
@@ -84,32 +85,43 @@ def check_upload(
     uploads pay for neither. Runs where a worker's memory limit bounds it: a file that
     declares more than the limit ends its worker, not the server.
 
+    A model with several outputs is scored from ``output`` (a name of
+    :func:`featlib.models.model_outputs`), or by default from its first output with one value per
+    class (:func:`featlib.models.choose_output`).
+
     Returns:
         ``{"model": .keras bytes, "fingerprint", "architecture", "accuracy", "split": "test" or
         "train", "n_images": images scored, "other_scale_accuracy": float or None (measured only
-        near chance), "hints": list of sentences (empty unless near chance)}``.
+        near chance), "hints": list of sentences (empty unless near chance), "output": the name of
+        the output scored, "outputs": [{"name", "width"}] every output of the model, "implied_scale":
+        "0-1", "0-255" or None, the scaling the model's own Rescaling/Normalization implies
+        (:func:`featlib.models.implied_input_scale`)}``.
 
     Raises:
-        featlib.models.ModelError: the file is refused (code layers, bad archive, wrong inputs), or
-            the dataset has no image to score it on.
+        featlib.models.ModelError: the file is refused (code layers, bad archive, wrong inputs), the
+            dataset has no image to score it on, or no output of the model fits its classes (naming
+            the outputs and their widths).
     """
     from featlib import diagnosis, models
 
     progress("loading", 0, 2)
     model = _load_upload(data, filename)
+    chosen = models.choose_output(model, dataset.num_classes, output)
     progress("scoring", 1, 2)
     split = diagnosis.scoring_split(dataset)
     images, labels = dataset.split(split)
-    accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, input_scale), labels)
+    accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, input_scale), labels, chosen.index)
     other_accuracy, hints = None, []
     if diagnosis.near_chance(accuracy, dataset.num_classes):
         other = diagnosis.other_scale(input_scale)
-        other_accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, other), labels)
+        other_accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, other), labels, chosen.index)
         hints = diagnosis.likely_causes(model, dataset, split, input_scale, accuracy,
-                                        other_scale_accuracy=other_accuracy)
+                                        other_scale_accuracy=other_accuracy, output=chosen.index)
     return {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
             "architecture": models.architecture_summary(model), "accuracy": accuracy, "split": split,
-            "n_images": int(len(labels)), "other_scale_accuracy": other_accuracy, "hints": hints}  # fmt: skip
+            "n_images": int(len(labels)), "other_scale_accuracy": other_accuracy, "hints": hints,
+            "output": chosen.name, "outputs": [{"name": o.name, "width": o.width} for o in models.model_outputs(model)],
+            "implied_scale": models.implied_input_scale(model)}  # fmt: skip
 
 
 def _load_upload(data: bytes, filename: str):
@@ -128,33 +140,41 @@ def _load_upload(data: bytes, filename: str):
 
 def extract(
     *, model: bytes, model_fp: str, dataset: Dataset, split: str, layer: str, method: str, input_scale: str,
-    progress: Progress = _quiet,
+    reduction: str = "flatten", progress: Progress = _quiet,
 ) -> np.ndarray:  # fmt: skip
-    """One layer's outputs for every image of a split: float32 ``(n, units)``; progress ``("batch", done, total)``."""
+    """One layer's representation of every image of a split: float32 ``(n, units)``; progress ``("batch", done, total)``.
+
+    ``reduction`` (:data:`featlib.reductions.REDUCTIONS`) is applied batch by batch as the outputs come out.
+    """
     from featlib.models import adapt_images
 
     loaded = cache.model(model_fp, model)
     images, _ = dataset.split(split)
     x = adapt_images(images, loaded, input_scale)
-    return cache.extractor(model_fp, model, layer, method)(x, progress=lambda done, total: progress("batch", done, total))
+    extractor = cache.extractor(model_fp, model, layer, method, reduction)
+    return extractor(x, progress=lambda done, total: progress("batch", done, total))
 
 
 def layer_set(
     *, model: bytes, model_fp: str, dataset: Dataset, split: str, input_scale: str, sample_size: int | None,
-    progress: Progress = _quiet,
+    reduction: str = "auto", progress: Progress = _quiet,
 ):  # fmt: skip
-    """Every layer's outputs for a stratified sample, in one pass: :func:`featlib.layers.layer_set`."""
+    """Every layer's representation of a stratified sample, in one pass: :func:`featlib.layers.layer_set`.
+
+    ``reduction`` (:data:`featlib.reductions.CHOICES`) applies to every layer with spatial axes.
+    """
     from featlib import layers
 
     progress("working", 0, 1)
-    return layers.layer_set(cache.model(model_fp, model), model_fp, dataset, split, input_scale, sample_size)
+    return layers.layer_set(cache.model(model_fp, model), model_fp, dataset, split, input_scale, sample_size,
+                            reduction=reduction)  # fmt: skip
 
 
 def compare_methods(
     *, model: bytes, model_fp: str, dataset: Dataset, split: str, layer: str, input_scale: str, sample: int,
-    progress: Progress = _quiet,
+    reduction: str = "flatten", progress: Progress = _quiet,
 ):  # fmt: skip
-    """Both extraction methods on the first ``sample`` images: :func:`featlib.extract.compare_methods`."""
+    """Both extraction methods on the first ``sample`` images, each reduced by ``reduction``: :func:`featlib.extract.compare_methods`."""
     from featlib.extract import METHODS, compare_methods as compare
     from featlib.models import adapt_images
 
@@ -162,20 +182,29 @@ def compare_methods(
     images, _ = dataset.split(split)
     x = adapt_images(images[:sample], loaded, input_scale)
     progress("working", 0, 1)
-    return compare({m: cache.extractor(model_fp, model, layer, m) for m in METHODS}, x)
+    return compare({m: cache.extractor(model_fp, model, layer, m, reduction) for m in METHODS}, x)
 
 
 def predict(
-    *, model: bytes, model_fp: str, dataset: Dataset, split: str, input_scale: str, progress: Progress = _quiet
+    *, model: bytes, model_fp: str, dataset: Dataset, split: str, input_scale: str, output: str | None = None,
+    progress: Progress = _quiet,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The predicted label (int64) and its probability (float32) for every image of a split."""
-    from featlib import metrics
-    from featlib.models import adapt_images
+    """The predicted label (int64) and its probability (float32) for every image of a split.
+
+    ``output`` names the output read for a model with several (the record's ``meta["output"]``);
+    unset, the model's only output, or the first with one value per class of ``dataset``
+    (:func:`featlib.models.default_output`).
+
+    Raises:
+        featlib.models.ModelError: no such output, or none fits the dataset's classes.
+    """
+    from featlib import metrics, models
 
     loaded = cache.model(model_fp, model)
     images, _ = dataset.split(split)
+    index = models.recorded_output(loaded, output, dataset.num_classes)
     progress("working", 0, 1)
-    outputs = loaded.predict(adapt_images(images, loaded, input_scale), batch_size=1024, verbose=0)
+    outputs = models.predict_output(loaded, models.adapt_images(images, loaded, input_scale), 1024, index)
     return metrics.prediction_confidence(outputs)
 
 

@@ -222,6 +222,11 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
         params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split,
                   "layer": layer, "method": method, "input_scale": scale}  # fmt: skip
         made_from = f"{names.get(dataset_fp, dataset_fp)} {split} · {layer} · {method}"
+        for part in parts[7:]:  # a pooled layer's "reduction=gap" (featlib.reductions.key_part)
+            name, _, value = part.partition("=")
+            if value:
+                params[name] = value
+                made_from += f" · {name} {value}"
         if row["model_id"] in names:
             made_from += f" · model {names[row['model_id']]}"
     else:

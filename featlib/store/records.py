@@ -78,9 +78,29 @@ class ModelRecord:
         n = self.meta.get("n_images")
         return f"{dataset_title}, {self.meta.get('split', 'test')} split" + (f", {n:,} images" if n else "")
 
+    @property
+    def scored_output(self) -> str:
+        """For a model with several outputs, the one its accuracy and predicted labels come from, and the others.
+
+        ``"output head_a, 10-way; other outputs: head_b (1 unit)"`` from ``meta["output"]`` and
+        ``meta["outputs"]`` (kept on upload); ``""`` for a model with one output.
+        """
+        outputs = [o for o in self.meta.get("outputs") or [] if isinstance(o, dict)]
+        chosen = self.meta.get("output")
+        if len(outputs) < 2 or chosen is None:
+            return ""
+        width = next((o.get("width") for o in outputs if o.get("name") == chosen), None)
+        others = [f"{o.get('name')} ({_units(o.get('width'))})" for o in outputs if o.get("name") != chosen]
+        return f"output {chosen}" + (f", {width}-way" if width else "") + f"; other outputs: {', '.join(others)}"
+
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "ModelRecord":
         """The record of a ``models`` row."""
         values = dict(row)
         values["meta"] = json.loads(values["meta"] or "{}")
         return cls(**values)
+
+
+def _units(width: object) -> str:
+    """``"1 unit"``, ``"10 units"``, or ``"size not fixed"`` for an output without a fixed width."""
+    return f"{width} unit{'s' if width != 1 else ''}" if isinstance(width, int) else "size not fixed"

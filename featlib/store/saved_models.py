@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     import keras
 
 
+_FINDINGS = ("history", "provenance", "hints", "other_scale_accuracy", "implied_scale")
+"""Meta keys that record what was measured or found, not how a model was made: left out of its provenance parameters."""
+
 class ModelStore(IndexedFolder):
     """Saving, listing, finding and loading models (a part of :class:`~featlib.store.Workspace`)."""
 
@@ -76,7 +79,7 @@ class ModelStore(IndexedFolder):
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(
             model_fingerprint=row["fingerprint"], dataset_fingerprint=meta.get("dataset_fingerprint"),
-            parameters={k: v for k, v in meta.items() if k not in ("history", "provenance", "hints", "other_scale_accuracy")},
+            parameters={k: v for k, v in meta.items() if k not in _FINDINGS},
             seed=meta.get("seed"), base=meta.get("provenance"),
         )  # fmt: skip
         row["meta"] = json.dumps(meta)
@@ -100,6 +103,30 @@ class ModelStore(IndexedFolder):
                 listed = db.execute("SELECT 1 FROM models WHERE id = ?", (model_id,)).fetchone()
             if listed is None:
                 (self.root / relative).unlink(missing_ok=True)
+
+    def update_model(self, model_id: str, *, test_accuracy: float | None, meta: dict,
+                     input_scale: str | None = None) -> ModelRecord:  # fmt: skip
+        """Sets a saved model's accuracy and merges ``meta`` into its meta (a model scored again; its file is kept).
+
+        ``input_scale``, when given, replaces the scaling its inputs are given (scored again with the other one).
+
+        The values of ``meta`` that the record's provenance lists among its parameters are updated there too.
+
+        Raises:
+            WorkspaceError: no such model (it may have been deleted by another user).
+        """
+        with self._write() as db:
+            row = db.execute("SELECT meta FROM models WHERE id = ?", (model_id,)).fetchone()
+            if row is None:
+                raise WorkspaceError(f"No such model: {model_id}. It may have been deleted by another user.")
+            merged = {**json.loads(row["meta"] or "{}"), **meta}
+            parameters = (merged.get("provenance") or {}).get("parameters")
+            if isinstance(parameters, dict):
+                parameters.update({k: v for k, v in meta.items() if k in parameters})
+            accuracy = None if test_accuracy is None else float(test_accuracy)
+            db.execute("UPDATE models SET test_accuracy = ?, meta = ?, input_scale = COALESCE(?, input_scale) "
+                       "WHERE id = ?", (accuracy, json.dumps(merged), input_scale, model_id))  # fmt: skip
+        return self.get_model(model_id)
 
     def list_models(self) -> list[ModelRecord]:
         """Every saved model, newest first."""

@@ -14,7 +14,7 @@ import model_zoo
 from featlib import datasets
 from test_browser import goto
 from test_hostile_pages import settle
-from test_upload_flow_browser import _attach
+from test_upload_flow_browser import _attach, open_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ def zoo(tmp_path_factory):
 def test_an_odd_model_is_uploaded_scored_and_read_by_both_methods(page, shot, zoo, name):
     saved = zoo[name]
     goto(page, "Model")
-    page.get_by_role("tab", name="Upload a model").click()
+    open_tab(page, "Upload a model")
     _attach(page, "Model file", saved.path)
     settle(page)  # the file's rerun gives "Save as" its default from the file name: fill it after
     if saved.scale == "0-255":

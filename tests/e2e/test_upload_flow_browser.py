@@ -84,15 +84,22 @@ def _attach(page, label: str, path: Path) -> None:
     uploader.get_by_test_id("stFileChipIconSpinner").wait_for(state="detached")  # the upload has finished
 
 
+def open_tab(page, name: str) -> None:
+    """Clicks a tab once the page's rerun has ended (while it runs, the previous run's tabs are still shown too)."""
+    settle(page)
+    page.get_by_role("tab", name=name, exact=True).click()
+
+
 def _picked_dataset(page) -> str:
     return page.get_by_role("combobox", name="Dataset").input_value()
 
 
 def _add_idx_pair(page, folder: Path) -> None:
     goto(page, "Model")
+    settle(page)
     if not page.get_by_role("tab", name="IDX").is_visible():
         page.get_by_text("Upload a dataset").click()
-    page.get_by_role("tab", name="IDX").click()
+    open_tab(page, "IDX")
     _attach(page, "images", folder / IMAGES)
     _attach(page, "labels", folder / LABELS)
     page.get_by_text("as the test split only").wait_for()  # a t10k pair is guessed to be a test set
@@ -127,7 +134,7 @@ def test_uploads_with_the_same_file_names_are_told_apart_and_scored_on_the_picke
     shot(page, "2-picked-first")
 
     # 2. Choosing a model file, changing the scaling and back are reruns: the picked dataset stays.
-    page.get_by_role("tab", name="Upload a model").click()
+    open_tab(page, "Upload a model")
     _attach(page, "Model file", material["model"])
     assert a.fingerprint[:8] in _picked_dataset(page)
     page.get_by_text("raw pixels 0–255").click()
@@ -154,7 +161,7 @@ def test_uploads_with_the_same_file_names_are_told_apart_and_scored_on_the_picke
     page.get_by_role("combobox", name="Dataset").click()
     page.get_by_role("option").filter(has_text=b.fingerprint[:8]).click()
     page.get_by_text("That accuracy was measured on").wait_for()
-    page.get_by_role("tab", name="Upload a model").click()
+    open_tab(page, "Upload a model")
     _attach(page, "Model file", material["model"])
     page.get_by_role("button", name="Load this model").click()
     loaded = page.get_by_text("Loaded fashion-mlp").inner_text()

@@ -38,7 +38,7 @@ def carried_widget(widget: Callable[..., Any], label: str, options: Sequence, ca
     The widget shows the carried value on every rerun and only the user's own
     change (its ``on_change``) replaces it: this is the pattern of Streamlit's
     "Widget behavior" docs (set the keyed widget's state before drawing it,
-    never pass ``index`` beside a key). A ``index`` computed from the carried
+    never pass ``index`` beside a key). An ``index`` computed from the carried
     value changes the widget's identity when the options change (an upload
     adds one), and Streamlit then resets it to its first option: the upload
     flow lost the user's dataset that way. When the carried value is not among

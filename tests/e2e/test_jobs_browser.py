@@ -74,7 +74,7 @@ def test_cancel_stops_a_map_and_says_so(browser, server, shot):
         goto(page, "Explore")
         plotted_points(page)
         page.get_by_test_id("stRadio").filter(has_text="UMAP").get_by_text("t-SNE").click()
-        # While the page reruns, the previous run's UMAP form may still be shown beside the t-SNE one.
+        # While the page reruns after the radio, the t-SNE form may be shown twice (the run's and a stale copy).
         tsne_form = page.get_by_test_id("stForm").filter(has_text="t-SNE settings")
         tsne_form.get_by_role("button", name="Compute the map").first.click()
         page.get_by_role("button", name="Cancel").click()

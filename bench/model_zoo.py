@@ -28,8 +28,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 def measure(name: str, folder: Path, digits) -> dict:
     """One model's row: reported and evaluated accuracy, methods' difference, time to map."""
-    import numpy as np
-
     import model_zoo
     from featlib import embed, extract, models
     from featlib.jobs import tasks
@@ -39,13 +37,7 @@ def measure(name: str, folder: Path, digits) -> dict:
                                  input_scale=saved.scale)  # fmt: skip
     model = models.model_from_bytes(checked["model"])
     x_test = models.adapt_images(digits.split("test")[0], model, saved.scale)
-    diffs = {}
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        a = extract.extract(model, layer.name, x_test, method="function")
-        b = extract.extract(model, layer.name, x_test, method="submodel")
-        diffs[layer.name] = float(np.max(np.abs(a - b)))
+    diffs = model_zoo.every_layer_by_both_methods(model, x_test)
     worst = max(diffs, key=diffs.get)
     layer = models.default_layer(model)
     reps = extract.extract(model, layer, models.adapt_images(digits.split("train")[0], model, saved.scale))

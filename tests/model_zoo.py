@@ -21,7 +21,7 @@ from typing import Callable
 import h5py
 import numpy as np
 
-from featlib import datasets, models
+from featlib import datasets, extract, models
 
 EPOCHS = 8
 
@@ -35,6 +35,19 @@ class Saved:
     scale: str  # the input scaling it expects, a key of featlib.models.INPUT_SCALES
     accuracy: float  # model.evaluate on the digits' test split (head A for two heads)
     output: str | None = None  # the output the accuracy comes from, for several outputs
+
+
+def every_layer_by_both_methods(model, x: np.ndarray) -> dict[str, float]:
+    """{layer: largest difference between the function and sub-model methods} for every non-input layer."""
+    diffs = {}
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        by_function = extract.extract(model, layer.name, x, method="function")
+        by_submodel = extract.extract(model, layer.name, x, method="submodel")
+        assert by_function.shape == by_submodel.shape == (len(x), by_function.shape[1])
+        diffs[layer.name] = float(np.max(np.abs(by_function - by_submodel)))
+    return diffs
 
 
 def _fit(model, x: np.ndarray, y, epochs: int = EPOCHS, **compile_args) -> None:

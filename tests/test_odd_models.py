@@ -14,7 +14,7 @@ import pytest
 
 from featlib import extract, models
 from featlib.models import InputMismatchError, ModelError
-from model_zoo import keras2_dense, write_keras2_h5
+from model_zoo import every_layer_by_both_methods, keras2_dense, write_keras2_h5
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -34,19 +34,6 @@ def predictions(model, x: np.ndarray) -> np.ndarray:
     import keras
 
     return keras.ops.convert_to_numpy(model(x, training=False))
-
-
-def every_layer_by_both_methods(model, x: np.ndarray) -> dict[str, float]:
-    """{layer: largest difference between the function and sub-model methods} for every non-input layer."""
-    diffs = {}
-    for layer in model.layers:
-        if type(layer).__name__ == "InputLayer":
-            continue
-        by_function = extract.extract(model, layer.name, x, method="function")
-        by_submodel = extract.extract(model, layer.name, x, method="submodel")
-        assert by_function.shape == by_submodel.shape == (len(x), by_function.shape[1])
-        diffs[layer.name] = float(np.max(np.abs(by_function - by_submodel)))
-    return diffs
 
 
 # ----------------------------------------------------------------------------- 2. a fixed batch size

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from featlib import dataset_sources
+from featlib import dataset_sources, training_presets
 from featlib.datasets import SINGLE_SPLIT_CHOICES, SPLITS, Dataset, DatasetError, DatasetUnavailableError
 from featlib.embed import LARGE_MAP_EPOCHS, METRICS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
 from featlib.extract import METHODS
@@ -102,6 +102,14 @@ def _train(args: argparse.Namespace, workspace: Workspace, dataset: Dataset) -> 
     from featlib import jobs, models
     from featlib.jobs.stored import store_trained
 
+    chosen = training_presets.preset(args.preset)
+    epochs, batch_size = chosen.for_size(len(dataset.y_train))
+    args.epochs = args.epochs or epochs
+    args.batch_size = args.batch_size or batch_size
+    args.optimizer = args.optimizer or chosen.optimizer
+    args.learning_rate = args.learning_rate or chosen.learning_rate
+    _log(f"training: {args.optimizer} lr {args.learning_rate:g}, {args.epochs} epochs at batch {args.batch_size} "
+         f"on {len(dataset.y_train):,} train images of {dataset.name}")
     checkpoint_epochs = models.parse_epochs(args.checkpoints, args.epochs)
     spec = jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=args.hidden, optimizer=args.optimizer,
                                  learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
@@ -566,10 +574,15 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the seed MLP and save it in the workspace")
     _dataset_options(train, datasets_help)
     train.add_argument("--name", required=True, help="name to save the model under")
-    train.add_argument("--epochs", type=int, default=5)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd")
-    train.add_argument("--learning-rate", type=float, default=0.01)
+    train.add_argument("--preset", choices=list(training_presets.PRESETS), default=training_presets.DEFAULT_PRESET,
+                       help="optimiser settings: " + "; ".join(
+                           f"{p.name}: {p.optimizer} lr {p.learning_rate:g}, {p.epochs} epochs at batch {p.batch_size} "
+                           f"({p.epochs_large} at {p.batch_size_large} from {training_presets.LARGE_TRAIN_SET:,} "
+                           "train images)" for p in training_presets.PRESETS.values()) + "; the options below override it")
+    train.add_argument("--epochs", type=int, default=None, help="default: the preset's")
+    train.add_argument("--batch-size", type=int, default=None, help="default: the preset's")
+    train.add_argument("--optimizer", choices=OPTIMIZERS, default=None, help="default: the preset's")
+    train.add_argument("--learning-rate", type=float, default=None, help="default: the preset's")
     train.add_argument("--hidden", type=int, nargs="+", default=[128, 64], help="hidden layer sizes (default 128 64)")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--checkpoints", default="", metavar="EPOCHS",

@@ -7,7 +7,7 @@ import uuid
 
 import streamlit as st
 
-from featlib import datasets, jobs, models, names, plots
+from featlib import datasets, jobs, models, names, plots, training_presets
 from featlib.app import identity, resources, state, widgets
 from featlib.app import jobs as running
 from featlib.jobs import stored
@@ -115,13 +115,22 @@ def training_form(dataset: datasets.Dataset) -> None:
                               "or upload a model trained elsewhere and score it on this one."))  # fmt: skip
         resume_training()
         return
+    chosen = training_presets.preset(st.radio(
+        "Preset", list(training_presets.PRESETS), horizontal=True, key="train_preset",
+        format_func=lambda key: training_presets.PRESETS[key].label,
+        help="Fills the optimiser, learning rate, epochs and batch size below; change any of them before training.",
+    ))  # fmt: skip
+    default_epochs, default_batch = chosen.for_size(len(dataset.y_train))
     with st.form("train"):
         cols = st.columns(3)
         hidden_text = cols[0].text_input("Hidden layer sizes", "128, 64")
-        optimizer = cols[1].selectbox("Optimizer", models.OPTIMIZERS, format_func=str.upper)
-        learning_rate = cols[2].number_input("Learning rate", 1e-5, 1.0, 0.01, format="%.4f")
-        epochs = cols[0].number_input("Epochs", 1, 200, 20 if len(dataset.y_train) < 10_000 else 5)
-        batch_size = cols[1].number_input("Batch size", 1, 4096, 32)
+        # Keyed by preset: picking another preset redraws these with its values.
+        optimizer = cols[1].selectbox("Optimizer", models.OPTIMIZERS, models.OPTIMIZERS.index(chosen.optimizer),
+                                      format_func=str.upper, key=f"train_optimizer_{chosen.name}")  # fmt: skip
+        learning_rate = cols[2].number_input("Learning rate", 1e-5, 1.0, chosen.learning_rate, format="%.4f",
+                                             key=f"train_lr_{chosen.name}")  # fmt: skip
+        epochs = cols[0].number_input("Epochs", 1, 200, default_epochs, key=f"train_epochs_{chosen.name}")
+        batch_size = cols[1].number_input("Batch size", 1, 4096, default_batch, key=f"train_batch_{chosen.name}")
         name = cols[2].text_input("Save as", default_model_name(dataset), max_chars=names.MAX_NAME_LENGTH)
         checkpoints_text = cols[0].text_input(
             "Save checkpoints after epoch", "", placeholder="e.g. 1, 5",

@@ -104,10 +104,10 @@ def _train(args: argparse.Namespace, workspace: Workspace, dataset: Dataset) -> 
 
     chosen = training_presets.preset(args.preset)
     epochs, batch_size = chosen.for_size(len(dataset.y_train))
-    args.epochs = args.epochs or epochs
-    args.batch_size = args.batch_size or batch_size
-    args.optimizer = args.optimizer or chosen.optimizer
-    args.learning_rate = args.learning_rate or chosen.learning_rate
+    for option, value in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", chosen.optimizer),
+                          ("learning_rate", chosen.learning_rate)):  # fmt: skip
+        if getattr(args, option) is None:
+            setattr(args, option, value)
     _log(f"training: {args.optimizer} lr {args.learning_rate:g}, {args.epochs} epochs at batch {args.batch_size} "
          f"on {len(dataset.y_train):,} train images of {dataset.name}")
     checkpoint_epochs = models.parse_epochs(args.checkpoints, args.epochs)

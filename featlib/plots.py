@@ -503,3 +503,46 @@ def compare_panel(
     if y_range is not None:
         fig.update_yaxes(range=list(y_range), autorange=False)
     return fig
+
+
+def layer_scores(rows: Sequence[dict], reference: str = "input", chance: float | None = None) -> go.Figure:
+    """Each layer's 10-NN and linear-probe accuracy in its own space, with the input pixels' as dashed reference lines.
+
+    The question the Layers page asks is whether a layer separates the classes
+    better than the raw inputs do; the dashed lines are that bar.
+
+    Args:
+        rows: one dict per representation in model order, with ``layer``,
+            ``knn_acc`` and ``probe_acc`` (floats in [0, 1], or ``None`` / a
+            non-number when the sample was too small to score); the row named
+            ``reference`` is drawn as the lines, not as a point.
+        reference: the name of the input representation (:data:`featlib.layers.INPUT`).
+        chance: ``1 / classes``, drawn as a dotted line when given.
+    """
+    def score(row: dict, key: str) -> float:
+        value = row.get(key)
+        return float(value) if isinstance(value, (int, float, np.floating)) else float("nan")
+
+    layer_rows = [row for row in rows if row["layer"] != reference]
+    names = [str(row["layer"]) for row in layer_rows]
+    figure = go.Figure()
+    series = (("knn_acc", "10-NN accuracy", "10-NN", "#1f77b4"),
+              ("probe_acc", "linear probe accuracy", "probe", "#ff7f0e"))  # fmt: skip
+    for key, title, _, colour in series:
+        figure.add_trace(go.Scatter(x=names, y=[score(row, key) for row in layer_rows], mode="lines+markers",
+                                    name=title, line={"color": colour}))  # fmt: skip
+    for row in rows:
+        if row["layer"] != reference:
+            continue
+        for key, _, short, colour in series:
+            value = score(row, key)
+            if np.isfinite(value):
+                figure.add_hline(y=value, line={"color": colour, "dash": "dash", "width": 1},
+                                 annotation_text=f"input pixels: {short} {value:.3f}",
+                                 annotation_position="bottom right", annotation_font_color=colour)  # fmt: skip
+    if chance is not None:
+        figure.add_hline(y=chance, line={"color": "#7f7f7f", "dash": "dot", "width": 1},
+                         annotation_text=f"chance {chance:.2f}", annotation_position="top left")  # fmt: skip
+    figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="accuracy",
+                         legend={"orientation": "h", "y": 1.12, "x": 0}, hovermode="x unified")  # fmt: skip
+    return figure

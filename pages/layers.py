@@ -50,6 +50,9 @@ if followed:
     layers.show_neighbours(ls, followed, images, labels, dataset.class_names)
 
 st.subheader("Figures per layer")
+st.plotly_chart(plots.layer_scores(rows, chance=1 / dataset.num_classes), key="layer-scores")
+st.caption("Each layer's accuracy in its own space; the dashed lines are the same figures for the input pixels, "
+           "the bar a layer has to clear to have learned something the pixels do not already show.")  # fmt: skip
 st.dataframe(layers.metrics_frame(rows).style.format(precision=3), width="stretch")
 st.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
 left, _ = st.columns([3, 2])

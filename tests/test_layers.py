@@ -112,6 +112,8 @@ def test_the_layers_page_shows_every_layer_with_its_figures_and_follows_a_point(
     assert list(table.index) == [layers.INPUT] + LAYER_NAMES
     assert table.loc["activation_2", "10-NN acc (layer)"] > 0.5
     assert Workspace(tmp_path / "ws").usage()["embeddings"] == 7  # a PCA map per representation
+    [scores] = [c for c in at.get("plotly_chart") if "input pixels: 10-NN" in c.proto.spec]
+    assert f"input pixels: 10-NN {table.loc[layers.INPUT, '10-NN acc (layer)']:.3f}" in scores.proto.spec
 
     next(b for b in at.button if b.label == "Follow a misclassified one").click()
     at = at.run()

@@ -134,3 +134,17 @@ def test_upscale_enlarges_by_whole_pixels():
     big = plots.upscale(image, size=6)
     assert big.shape == (6, 6) and np.array_equal(big[:3, :3], np.zeros((3, 3)))
     assert plots.upscale(np.zeros((5, 28, 28)), size=28).shape == (5, 28, 28)
+
+
+def test_layer_scores_draws_layers_as_points_and_the_input_pixels_as_reference_lines():
+    rows = [{"layer": "input", "knn_acc": 0.978, "probe_acc": 0.95},
+            {"layer": "dense", "knn_acc": 0.96, "probe_acc": 0.97},
+            {"layer": "dense_1", "knn_acc": 0.985, "probe_acc": None}]  # fmt: skip
+    figure = plots.layer_scores(rows, chance=0.1)
+    knn, probe = figure.data
+    assert list(knn.x) == ["dense", "dense_1"] and list(knn.y) == [0.96, 0.985]
+    assert probe.y[0] == 0.97 and np.isnan(probe.y[1])  # not scored: a gap, not a zero
+    lines = {shape.y0 for shape in figure.layout.shapes}
+    assert lines == {0.978, 0.95, 0.1}
+    assert [a.text for a in figure.layout.annotations] == [
+        "input pixels: 10-NN 0.978", "input pixels: probe 0.950", "chance 0.10"]

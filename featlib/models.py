@@ -64,6 +64,7 @@ class LayerInfo:
     type: str
     output_shape: str
     params: int
+    activation: str = ""  # see :func:`activations`
 
 
 @dataclass
@@ -576,15 +577,61 @@ def fingerprint(model: "keras.Model") -> str:
 
 
 def layer_table(model: "keras.Model") -> list[LayerInfo]:
-    """Every layer of ``model``: name, type, output shape and parameter count."""
+    """Every layer of ``model``: name, type, output shape, parameter count and activation (:func:`activations`)."""
     rows = []
+    notes = activations(model)
     for i, layer in enumerate(model.layers):
         try:
             shape = str(tuple(layer.output.shape))
         except (AttributeError, ValueError):
             shape = "?"
-        rows.append(LayerInfo(i, layer.name, type(layer).__name__, shape, int(layer.count_params())))
+        rows.append(LayerInfo(i, layer.name, type(layer).__name__, shape, int(layer.count_params()), notes[layer.name]))
     return rows
+
+
+def activations(model: "keras.Model") -> dict[str, str]:
+    """Each layer's activation, and whether its output is read before or after it.
+
+    The seed MLP keeps each activation as its own layer, so its ``dense_1`` is the
+    pre-activation output and ``activation_1`` the post-activation one. Returns,
+    by layer name:
+
+    - ``"relu (own)"``: a layer that applies its own non-linear activation;
+    - ``"none: pre-activation; relu in activation_1"``: a linear weighted layer whose
+      output an activation layer reads next;
+    - ``"relu, of dense_1"``: an activation layer (``Activation``, ``ReLU``, ``Softmax``, ...),
+      with the layer it reads;
+    - ``"none"``: a linear weighted layer nothing activates;
+    - ``""``: a layer with no activation to speak of (Flatten, Dropout, ...).
+    """
+    layers = list(model.layers)
+    activation_layers = [layer for layer in layers if _kind(layer) in _ACTIVATION_KINDS]
+    reads = {id(layer): _input_producer(layer) for layer in activation_layers}
+    notes: dict[str, str] = {}
+    for position, layer in enumerate(layers):
+        function = _activation_name(layer)
+        if id(layer) in reads:
+            producer = reads[id(layer)]
+            name = _activation_function(layer)
+            notes[layer.name] = f"{name}, of {producer.name}" if producer is not None else name
+        elif function is not None and function != "linear":
+            notes[layer.name] = f"{function} (own)"
+        elif function == "linear" or _is_weighted(layer):
+            after = [a for a in activation_layers if reads[id(a)] is layer]
+            if not after and position + 1 < len(layers) and id(layers[position + 1]) in reads \
+                    and reads[id(layers[position + 1])] is None:  # a graph Keras cannot trace: the next layer
+                after = [layers[position + 1]]
+            notes[layer.name] = (f"none: pre-activation; {_activation_function(after[0])} in {after[0].name}"
+                                 if after else "none")  # fmt: skip
+        else:
+            notes[layer.name] = ""
+    return notes
+
+
+def _activation_function(layer) -> str:
+    """An activation layer's function: ``"relu"`` for ``Activation("relu")`` and for ``ReLU()``."""
+    kind = _kind(layer)
+    return (_activation_name(layer) if kind == "Activation" else None) or _FUNCTION_OF_KIND.get(kind, kind.lower())
 
 
 # Layer kinds, by class name, that the default layer and the summary reason about. Sources: Keras 3's
@@ -597,6 +644,9 @@ _INFERENCE_IDENTITY_LAYERS = frozenset({"Dropout", "SpatialDropout1D", "SpatialD
                                         "AlphaDropout", "GaussianDropout", "GaussianNoise", "ActivityRegularization"})
 _PREPROCESSING_LAYERS = frozenset({"Rescaling", "Normalization", "Resizing", "CenterCrop"})
 _SOFTMAX_FUNCTIONS = frozenset({"softmax", "log_softmax"})
+_ACTIVATION_KINDS = _ACTIVATION_LAYERS | {"Softmax"}
+_FUNCTION_OF_KIND = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "prelu", "ELU": "elu",
+                     "ThresholdedReLU": "thresholded_relu", "Softmax": "softmax"}  # fmt: skip
 SUMMARY_MAX_CHARS = 200
 _TOKEN_MAX_CHARS = 40
 

@@ -340,6 +340,7 @@ class LayerRow:
     representation_shape: str  # e.g. "32"
     mib: float | None  # float32 MiB of the representation for n_images; None when unknown
     params: int
+    activation: str = ""  # see featlib.models.activations: "relu (own)", "none: pre-activation; relu in activation"
 
 
 def layer_table(model: "keras.Model", choice: str = AUTO, n_images: int = 0) -> list[LayerRow]:
@@ -347,9 +348,10 @@ def layer_table(model: "keras.Model", choice: str = AUTO, n_images: int = 0) -> 
 
     Layers without spatial axes are flattened whatever ``choice`` says.
     """
-    from featlib.models import ModelError
+    from featlib.models import ModelError, activations
 
     rows = []
+    notes = activations(model)
     for i, layer in enumerate(model.layers):
         try:
             rep = for_layer(model, layer.name, choice, strict=False)
@@ -357,7 +359,8 @@ def layer_table(model: "keras.Model", choice: str = AUTO, n_images: int = 0) -> 
             size = None if rep.reduced_shape[0] is None else rep.mib(n_images)
         except (ModelError, ReductionError):
             shape, reduction, after, size = "?", "", "?", None
-        rows.append(LayerRow(i, layer.name, type(layer).__name__, shape, reduction, after, size, int(layer.count_params())))
+        rows.append(LayerRow(i, layer.name, type(layer).__name__, shape, reduction, after, size, int(layer.count_params()),
+                             notes[layer.name]))  # fmt: skip
     return rows
 
 

@@ -150,6 +150,29 @@ def test_layer_table_rows(model):
     ]
     assert [r.params for r in rows] == [64 * 128 + 128, 0, 128 * 64 + 64, 0, 64 * 10 + 10, 0]
     assert sum(r.params for r in rows) == model.count_params()
+    assert [r.activation for r in rows] == [
+        "none: pre-activation; relu in activation", "relu, of dense",
+        "none: pre-activation; relu in activation_1", "relu, of dense_1",
+        "none: pre-activation; softmax in activation_2", "softmax, of dense_2",
+    ]  # fmt: skip
+
+
+def test_activations_name_each_layers_function_and_which_side_of_it_is_read():
+    import keras
+
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dense(8, name="hidden")(x)
+    x = keras.layers.LeakyReLU(name="leaky")(x)
+    x = keras.layers.Dropout(0.1, name="drop")(x)
+    x = keras.layers.Dense(6, name="linear")(x)
+    outputs = keras.layers.Dense(10, activation="softmax", name="head")(x)
+    notes = models.activations(keras.Model(inputs, outputs))
+    assert notes == {"input_layer": "", "conv": "relu (own)", "flat": "",
+                     "hidden": "none: pre-activation; leaky_relu in leaky", "leaky": "leaky_relu, of hidden",
+                     "drop": "", "linear": "none", "head": "softmax (own)"} | {
+                         k: "" for k in notes if k.startswith("input_layer")}  # fmt: skip
 
 
 def test_default_layer_is_dense_1_for_seed_mlp(model):

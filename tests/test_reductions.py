@@ -338,7 +338,7 @@ def test_the_pages_pick_carry_and_name_a_conv_layers_reduction(app, cnn, tmp_pat
     assert picker.value == "auto" and picker.options == ["auto (flatten)", "flatten", "global average pooling",
                                                          "global max pooling"]  # fmt: skip
     table = at.dataframe[0].value.set_index("name")
-    assert list(table.columns[:5]) == ["type", "output shape", "reduction", "representation", "MiB"]
+    assert list(table.columns[:6]) == ["type", "activation", "output shape", "reduction", "representation", "MiB"]
     assert tuple(table.loc["conv_1", ["output shape", "reduction", "representation"]]) == ("2×2×16", "flatten", "64")
     assert table.loc["conv_1", "MiB"] == pytest.approx(1437 * 64 * 4 / 2**20)
 

@@ -62,7 +62,8 @@ def _label(shape: tuple):
 def layer_frame(model: "keras.Model", n_images: int, split: str) -> pd.DataFrame:
     """The layer table: output shape before and after the carried reduction, and its MiB for ``n_images`` of ``split``.
 
-    Columns: name, type, output shape (per image, e.g. ``26×26×32``), reduction, representation
+    Columns: name, type, activation (:func:`featlib.models.activations`: the function, and whether the
+    output is read before or after it), output shape (per image, e.g. ``26×26×32``), reduction, representation
     (its shape, e.g. ``32``), :data:`MIB_COLUMN` (float32 MiB for the split; the count of images is
     in the column's help), params.
     """
@@ -70,4 +71,4 @@ def layer_frame(model: "keras.Model", n_images: int, split: str) -> pd.DataFrame
     frame = pd.DataFrame([vars(row) for row in rows]).set_index("index")
     frame = frame.rename(columns={"output_shape": "output shape", "representation_shape": "representation",
                                   "mib": MIB_COLUMN})  # fmt: skip
-    return frame[["name", "type", "output shape", "reduction", "representation", MIB_COLUMN, "params"]]
+    return frame[["name", "type", "activation", "output shape", "reduction", "representation", MIB_COLUMN, "params"]]

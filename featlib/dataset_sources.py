@@ -84,11 +84,11 @@ def resolve(spec: str, *, workspace: "DatasetStore | None" = None, single_split:
     spec = spec.strip()
     if spec in BUILTIN_DATASETS:
         return datasets.load_builtin(spec)
-    path = Path(spec).expanduser()
+    path = _expanded(spec)
     if _is_file(path):
         return _load_file(path, single_split, test_fraction)
     if _is_dir(path):
-        raise DatasetError(f"{spec!r} is a folder; expected a dataset as one of: {forms_text()}.")
+        raise DatasetError(f"{_shown(spec)} is a folder; expected a dataset as one of: {forms_text()}.")
     if workspace is not None:
         found = _from_workspace(spec, workspace)
         if found is not None:
@@ -96,9 +96,9 @@ def resolve(spec: str, *, workspace: "DatasetStore | None" = None, single_split:
     if "," in spec:
         return _load_idx_list(spec, single_split, test_fraction)
     if _looks_like_a_path(spec):
-        raise DatasetError(f"No such file: {spec!r}. Expected a dataset as one of: {forms_text()}.")
+        raise DatasetError(f"No such file: {_shown(spec)}. Expected a dataset as one of: {forms_text()}.")
     held = f" (the workspace holds: {_upload_names(workspace)})" if workspace is not None else ""
-    raise DatasetError(f"Unknown dataset: {spec!r}. Use one of {list(BUILTIN_DATASETS)}, or give "
+    raise DatasetError(f"Unknown dataset: {_shown(spec)}. Use one of {list(BUILTIN_DATASETS)}, or give "
                        f"{'; '.join(FORMS[1:])}{held}.")
 
 
@@ -159,7 +159,7 @@ def _load_idx_list(spec: str, single_split: str | None, test_fraction: float) ->
     if len(parts) not in (2, 4) or not all(parts):
         raise DatasetError(f"IDX files are given as IMAGES,LABELS or TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,"
                            f"TEST_LABELS (2 or 4 non-empty paths); got {len(parts)} part(s) in {spec!r}.")
-    paths = [Path(part).expanduser() for part in parts]
+    paths = [_expanded(part) for part in parts]
     missing = [str(p) for p in paths if not _is_file(p)]
     if missing:
         raise DatasetError(f"No such file: {', '.join(repr(m) for m in missing)} (in the IDX files {spec!r}). "
@@ -205,6 +205,19 @@ def _with_source(dataset: Dataset, source: str) -> Dataset:
     import dataclasses
 
     return dataclasses.replace(dataset, source=source)
+
+
+def _expanded(text: str) -> Path:
+    """``text`` as a path with ``~`` expanded; as written when there is no such home (``~nosuchuser``)."""
+    try:
+        return Path(text).expanduser()
+    except (RuntimeError, ValueError, KeyError):  # "Could not determine home directory", a NUL byte
+        return Path(text)
+
+
+def _shown(text: str, limit: int = 200) -> str:
+    """``repr(text)`` for a message, cut to about ``limit`` characters."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f" … ({len(text):,} characters)"
 
 
 def _is_file(path: Path) -> bool:

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -40,7 +41,7 @@ from typing import IO, Sequence, Union
 
 import numpy as np
 
-from featlib import archives
+from featlib import archives, settings
 from featlib.names import MAX_NAME_LENGTH
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
@@ -66,17 +67,7 @@ def upload_limit_bytes(environ: dict | None = None) -> int:
     Raises:
         ValueError: the variable is set to something other than a positive number.
     """
-    raw = (os.environ if environ is None else environ).get(UPLOAD_LIMIT_ENV, "").strip()
-    if not raw:
-        return DEFAULT_UPLOAD_LIMIT_MB * 1024 * 1024
-    try:
-        mb = float(raw)
-    except ValueError:
-        mb = math.nan
-    if not (math.isfinite(mb) and mb > 0):
-        raise ValueError(f"{UPLOAD_LIMIT_ENV} must be a positive number of megabytes (MiB), like "
-                         f"{DEFAULT_UPLOAD_LIMIT_MB}; got {raw!r}.")
-    return max(1, int(mb * 1024 * 1024))
+    return settings.mebibytes(UPLOAD_LIMIT_ENV, DEFAULT_UPLOAD_LIMIT_MB, environ)
 
 
 MAX_UPLOAD_BYTES: int = upload_limit_bytes()
@@ -101,6 +92,9 @@ DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 _FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
                   "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+IDX_MAX_DIMS = 4
+"""The most dimensions an IDX header may declare: featlib reads images (3) and labels (1); more is refused
+before any data is read (NumPy itself stops at 64, with a bare ValueError)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -403,23 +397,29 @@ def load_npz(source: Source, name: str | None = None) -> Dataset:
     Args:
         source: A path, raw bytes, or a binary file object (e.g. an upload).
         name: Dataset name; defaults to `"upload:<file stem>"`.
+
+    Raises:
+        DatasetError: the only error for any content: not a zip, a damaged zip, members that are not
+            `.npy` arrays or declare more than they hold, pickled (object) arrays, missing keys, or arrays
+            that break a rule of `from_arrays`; the message names what was expected and what was received.
     """
     data, label = _read_bytes(source, "npz data")
     if not zipfile.is_zipfile(io.BytesIO(data)):
         raise DatasetError(f"{label} is not an .npz file (expected a NumPy .npz archive, got {_sniff(data)}). "
                            "Save arrays with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...).")
     wanted = ("x_train", "y_train", "x_test", "y_test", "x", "y", "class_names")
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        infos = zf.infolist()
-        bad = [i.filename for i in infos if not i.filename.endswith(".npy")]
-        if bad or not infos:
-            raise DatasetError(f"{label} is not an .npz file (expected a NumPy .npz archive of .npy members, "
-                               f"got a zip with members {[i.filename for i in infos][:10]}).")
-        _check_zip_sizes(infos, label)
-        members = {i.filename[:-4]: i for i in infos}
-        for key in wanted:
-            if key in members:
-                _check_npy_header(zf, members[key], key, label)
+    with _zip_errors(label):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            bad = [i.filename for i in infos if not i.filename.endswith(".npy")]
+            if bad or not infos:
+                raise DatasetError(f"{label} is not an .npz file (expected a NumPy .npz archive of .npy members, "
+                                   f"got a zip with members {[i.filename for i in infos][:10]}).")
+            _check_zip_sizes(infos, label)
+            members = {i.filename[:-4]: i for i in infos}
+            for key in wanted:
+                if key in members:
+                    _check_npy_header(zf, members[key], key, label)
     keys = sorted(members)
     if {"x_train", "y_train"} <= members.keys():
         x_key, y_key = "x_train", "y_train"
@@ -432,7 +432,7 @@ def load_npz(source: Source, name: str | None = None) -> Dataset:
     if x_key == "x_train" and len(has_test) == 1:
         raise DatasetError(f"{label} has {has_test[0]} but not its partner; expected both x_test and y_test "
                            f"or neither. Keys found: {keys}.")
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+    with _zip_errors(label), np.load(io.BytesIO(data), allow_pickle=False) as npz:
         arrays = {k: _npz_member(npz, k, label) for k in wanted if k in members}
     class_names = None
     if "class_names" in arrays:
@@ -440,13 +440,39 @@ def load_npz(source: Source, name: str | None = None) -> Dataset:
         if cn.dtype.kind not in "US" or cn.ndim != 1:
             raise DatasetError(f"class_names in {label} must be a 1-D array of strings; got dtype {cn.dtype}, "
                                f"shape {cn.shape}. Save it as np.array(names, dtype=str).")
-        class_names = [c.decode() if isinstance(c, bytes) else str(c) for c in cn.tolist()]
+        try:
+            class_names = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in cn.tolist()]
+        except UnicodeDecodeError as e:
+            raise DatasetError(f"class_names in {label} must be text: expected UTF-8 strings, got bytes that are not "
+                               f"UTF-8 ({_short(str(e))}). Save them as np.array(names, dtype=str).") from None
     if name is None:
         name = "upload:" + (Path(label).stem if label != "npz data" else "npz")
     return from_arrays(arrays[x_key], arrays[y_key], name, class_names=class_names,
                        x_test=arrays.get("x_test") if x_key == "x_train" else None,
                        y_test=arrays.get("y_test") if x_key == "x_train" else None,
                        source=f"npz file {label} (keys {keys})")
+
+
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
+               zlib.error, struct.error, KeyError, IndexError, UnicodeDecodeError, ValueError, OverflowError)
+"""What the zipfile module and NumPy's .npz reader raise for damaged archives (beyond BadZipFile)."""
+
+
+@contextlib.contextmanager
+def _zip_errors(label: str):
+    """Turns any error of reading a damaged zip into a DatasetError naming the file (DatasetError passes)."""
+    try:
+        yield
+    except DatasetError:
+        raise
+    except _ZIP_ERRORS as e:
+        raise DatasetError(f"{label} is not a readable .npz file: expected a NumPy .npz archive (a zip of .npy "
+                           f"arrays), but reading it failed ({type(e).__name__}: {_short(str(e))}). The file is "
+                           "damaged or was not written by np.savez; save it again.") from e
+
+
+def _short(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _check_zip_sizes(infos: list[zipfile.ZipInfo], label: str) -> None:
@@ -498,29 +524,37 @@ def parse_idx(data: bytes) -> np.ndarray:
     """Parses an IDX file (the MNIST format), gzip-compressed or not.
 
     Header: two zero bytes, a type code (0x08 ubyte, 0x09 byte, 0x0B int16,
-    0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions, then
-    each dimension as a big-endian uint32.
+    0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions (1 to
+    :data:`IDX_MAX_DIMS`), then each dimension as a big-endian uint32.
+
+    The header is read first (of gzip data, only the first bytes are
+    inflated): the size it declares is checked against
+    :data:`MAX_INFLATED_BYTES` before anything is allocated, and gzip data is
+    then inflated no further than that size.
+
+    Args:
+        data: the file's bytes, shape ``(size,)``.
 
     Returns:
-        The array in native byte order.
+        The array in native byte order, of the declared shape and type (uint8,
+        int8, int16, int32, float32 or float64).
+
+    Raises:
+        DatasetError: an empty file, a wrong magic number or type code, more
+            than :data:`IDX_MAX_DIMS` dimensions, a declared size above the
+            limit or other than the data's, corrupt or truncated gzip data;
+            the message names what was expected and what was received.
     """
     data = bytes(data)
     if not data:
         raise DatasetError("IDX data is an empty file (0 bytes); expected an IDX header and payload.")
-    if data[:2] == b"\x1f\x8b":
-        data = _gunzip_bounded(data)
-        if not data:
-            raise DatasetError("IDX data is an empty file once decompressed (0 bytes).")
-    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in _IDX_DTYPES or data[3] == 0:
-        raise DatasetError(f"not an IDX file: expected magic bytes 00 00 <type {{08,09,0B,0C,0D,0E}}> "
-                           f"<ndim ≥ 1>, got {data[:4].hex(' ')} ({_sniff(data)}).")
-    dtype, ndim = np.dtype(_IDX_DTYPES[data[2]]), data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise DatasetError(f"IDX header declares {ndim} dimensions ({header} header bytes) but the file holds "
-                           f"only {len(data)} bytes.")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    expected = int(np.prod(dims, dtype=object)) * dtype.itemsize
+    gzipped = data[:2] == b"\x1f\x8b"
+    head = _gunzip_bounded(data, prefix=4 + 4 * IDX_MAX_DIMS) if gzipped else data
+    if gzipped and not head:
+        raise DatasetError("IDX data is an empty file once decompressed (0 bytes).")
+    dtype, dims, header, expected = _idx_header(head, gzipped)
+    if gzipped:
+        data = _gunzip_bounded(data, limit=header + expected, declared=True)
     received = len(data) - header
     if expected != received:
         raise DatasetError(f"IDX header declares shape {dims} of {dtype.name}, i.e. {expected:,} bytes of data, "
@@ -528,6 +562,33 @@ def parse_idx(data: bytes) -> np.ndarray:
                            "truncated or its header is wrong.")
     arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
     return arr if dtype.itemsize == 1 else arr.astype(dtype.newbyteorder("="))
+
+
+def _idx_header(head: bytes, gzipped: bool) -> tuple[np.dtype, tuple[int, ...], int, int]:
+    """``(dtype, dims, header bytes, declared data bytes)`` of an IDX header, checked against the limits.
+
+    Raises:
+        DatasetError: see :func:`parse_idx`.
+    """
+    if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in _IDX_DTYPES or head[3] == 0:
+        raise DatasetError(f"not an IDX file: expected magic bytes 00 00 <type {{08,09,0B,0C,0D,0E}}> "
+                           f"<ndim ≥ 1>, got {head[:4].hex(' ')} ({_sniff(head)}).")
+    dtype, ndim = np.dtype(_IDX_DTYPES[head[2]]), head[3]
+    if ndim > IDX_MAX_DIMS:
+        raise DatasetError(f"IDX header declares {ndim} dimensions; expected at most {IDX_MAX_DIMS} (images have 3: "
+                           "count, rows, columns; labels 1). The file is not an IDX images or labels file, or its "
+                           "header is damaged.")
+    header = 4 + 4 * ndim
+    if len(head) < header:
+        raise DatasetError(f"IDX header declares {ndim} dimensions ({header} header bytes) but the file holds "
+                           f"only {len(head)} bytes{' once decompressed' if gzipped else ''}.")
+    dims = struct.unpack(f">{ndim}I", head[4:header])
+    expected = math.prod(dims) * dtype.itemsize
+    if expected > MAX_INFLATED_BYTES:
+        raise DatasetError(f"IDX header declares shape {dims} of {dtype.name}, i.e. {_fmt_bytes(expected)} of data; "
+                           f"the limit is {_fmt_bytes(MAX_INFLATED_BYTES)} (MAX_INFLATED_BYTES). Upload a smaller "
+                           "sample of the data.")
+    return dtype, dims, header, expected
 
 
 def load_idx(images: Source, labels: Source, test_images: Source | None = None, test_labels: Source | None = None,
@@ -639,34 +700,57 @@ def check_test_fraction(test_fraction: float) -> float:
     return float(test_fraction)
 
 
-def _gunzip_bounded(data: bytes) -> bytes:
-    """Decompresses (possibly multi-member) gzip, stopping beyond MAX_INFLATED_BYTES.
+def _gunzip_bounded(data: bytes, limit: int | None = None, *, prefix: int | None = None,
+                    declared: bool = False) -> bytes:  # fmt: skip
+    """Decompresses (possibly multi-member) gzip, stopping beyond ``limit`` bytes (default MAX_INFLATED_BYTES).
 
     Also stops, as zip members are, once the output breaks the ratio rule of
     :func:`featlib.archives.is_bomb`.
+
+    Args:
+        data: the gzip bytes.
+        limit: the most bytes inflated; more is refused.
+        prefix: only inflate the first ``prefix`` bytes (or fewer, when the data holds fewer), e.g. a header;
+            the rest of the stream is neither inflated nor checked.
+        declared: ``limit`` is the size the data's own header declares (the message says so).
+
+    Raises:
+        DatasetError: more than ``limit``, a likely bomb, corrupt, truncated or trailing data.
     """
-    limit, out, buf = MAX_INFLATED_BYTES, bytearray(), data
+    limit = MAX_INFLATED_BYTES if limit is None else limit
+    out, buf = bytearray(), data
     try:
         while buf[:2] == b"\x1f\x8b":
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
             while not d.eof:
-                chunk = d.decompress(buf, min(_GZIP_CHUNK, limit - len(out) + 1))
+                want = prefix - len(out) if prefix is not None else min(_GZIP_CHUNK, limit - len(out) + 1)
+                chunk = d.decompress(buf, want)
                 out += chunk
+                if prefix is not None and len(out) >= prefix:
+                    return bytes(out[:prefix])
+                if len(out) > limit and declared:
+                    raise DatasetError(
+                        f"gzip data inflates to more than the {limit:,} bytes its IDX header declares; expected "
+                        "exactly that many. The file's header is wrong, or data was appended.")
                 if len(out) > limit:
                     raise DatasetError(
                         f"gzip data inflates to more than {_fmt_bytes(limit)} (MAX_INFLATED_BYTES) from "
                         f"{_fmt_bytes(len(data))}; refused as a likely zip bomb. Upload a smaller file.")
-                if archives.is_bomb(len(out), len(data), limit):
+                if archives.is_bomb(len(out), len(data), MAX_INFLATED_BYTES):
                     raise DatasetError(
                         f"gzip data inflates to more than {_fmt_bytes(len(out))} from {_fmt_bytes(len(data))} "
                         f"(ratio over {len(out) / len(data):,.0f}x); refused as a likely zip bomb: the limit is "
                         f"{archives.BOMB_MAX_RATIO}x above {_fmt_bytes(archives.BOMB_MIN_BYTES)}. Upload a smaller file.")
                 buf = d.unconsumed_tail
                 if not chunk and not buf:
+                    if prefix is not None:
+                        return bytes(out)
                     raise DatasetError("gzip data is truncated (the stream ends early); re-create the file.")
             buf = d.unused_data
     except zlib.error as e:
         raise DatasetError(f"gzip data is corrupt: {e}") from e
+    if prefix is not None:
+        return bytes(out)
     if buf.strip(b"\x00"):
         raise DatasetError(f"gzip data has {len(buf):,} unexpected trailing bytes after the compressed stream.")
     return bytes(out)

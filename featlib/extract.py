@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from featlib import reductions
+from featlib import nonfinite, reductions
 from featlib.models import check_layer
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ class Extractor:
 
     Raises:
         ModelError: no such layer.
+        NonFiniteError: a weight the layer depends on holds NaN or inf (a
+            :class:`~featlib.nonfinite.NonFiniteError`, naming the weights).
         ReductionError: an unknown reduction, or pooling a layer without spatial axes.
         ValueError: an unknown method.
     """
@@ -73,12 +75,17 @@ class Extractor:
         self.layer_name = layer_name
         self.method = method
         self.representation = reductions.for_layer(model, layer_name, reduction)
+        # Both methods refuse alike: the sub-model may turn NaN into 0 where the backend function keeps NaN.
+        nonfinite.check_layer_weights(model, layer_name, METHODS[method])
         self._widest = reductions.widest_output(model, up_to=layer_name)
         output = model.get_layer(layer_name).output
+        # Per-image counts of non-finite values of every layer on the way, read in the same pass.
+        self._watched, counters = nonfinite.counters(nonfinite.path_layers(model, layer_name))
+        self._counts = dict.fromkeys(self._watched, 0)
         if method == "function":
-            self._fn = keras.Function(inputs=model.inputs, outputs=[output])
+            self._fn = keras.Function(inputs=model.inputs, outputs=[output, *counters])
         else:
-            self._submodel = keras.Model(inputs=model.inputs, outputs=output)
+            self._submodel = keras.Model(inputs=model.inputs, outputs=[output, *counters])
         self._lock = threading.Lock()
 
     @property
@@ -101,6 +108,9 @@ class Extractor:
 
         Raises:
             ValueError: ``x`` is empty.
+            NonFiniteError: the outputs hold NaN or inf (a
+                :class:`~featlib.nonfinite.NonFiniteError` naming the layer, the
+                method and how many values), counted batch by batch.
         """
         total = len(x)
         if total == 0:
@@ -108,25 +118,49 @@ class Extractor:
         widest = max(self.representation.full_units or 0, self._widest)
         step = reductions.batch_size((widest,) if widest else self.representation.shape, batch_size)
         out: np.ndarray | None = None
+        nan = inf = 0
         with self._lock:
+            self._counts = dict.fromkeys(self._watched, 0)
             for start in range(0, total, step):
-                rows = self.representation.reduce(self._batch(x[start : start + step]))
+                rows = self.representation.reduce(self._batch(x[start : start + step], min(step, total)))
                 if out is None:
                     out = np.empty((total, rows.shape[1]), dtype="float32")
                 out[start : start + len(rows)] = rows
+                batch_nan, batch_inf = nonfinite.count_non_finite(out[start : start + len(rows)])
+                nan, inf = nan + batch_nan, inf + batch_inf
                 del rows
                 if progress:
                     progress(min(start + step, total), total)
+            counts = dict(self._counts)
+        method = METHODS[self.method]
+        problem = nonfinite.output_problem(self.layer_name, method, nan, inf, out.size, total) \
+            or nonfinite.upstream_problem(self.layer_name, method, counts, total)  # fmt: skip
+        if problem:
+            raise nonfinite.NonFiniteError(problem, layer=self.layer_name, count=(nan + inf) or sum(counts.values()))
         return out
 
-    def _batch(self, x: np.ndarray) -> np.ndarray:
-        """The layer's full-size outputs for one batch ``x``, as a NumPy array."""
+    def _batch(self, x: np.ndarray, rows: int = 0) -> np.ndarray:
+        """The layer's full-size outputs for one batch ``x``, as a NumPy array.
+
+        The sub-model predicts ``x`` padded to ``rows`` rows (:func:`featlib.models.padded`), so that its
+        predict function is traced once, not again for the last, shorter batch. The per-image counts of
+        non-finite values on the way (:func:`featlib.nonfinite.counters`) of the batch's own rows are
+        added to ``self._counts``.
+        """
         import keras
 
+        from featlib.models import padded
+
         if self.method == "function":
-            (out,) = self._fn([x])
-            return keras.ops.convert_to_numpy(out)
-        return np.asarray(self._submodel.predict_on_batch(x))
+            out, *counts = self._fn([x])
+            out = keras.ops.convert_to_numpy(out)
+        else:
+            outputs = self._submodel.predict_on_batch(padded(x, rows))
+            out, *counts = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+            out = np.asarray(out)[: len(x)]
+        for name, count in zip(self._watched, counts):
+            self._counts[name] += int(np.sum(keras.ops.convert_to_numpy(count)[: len(x)]))
+        return out
 
 
 def extract(
@@ -239,7 +273,7 @@ def extract_all(
     """
     import keras
 
-    from featlib.models import ModelError
+    from featlib.models import ModelError, padded
 
     reductions.check_choice(reduction)
     if len(x) == 0:
@@ -258,11 +292,12 @@ def extract_all(
     step = reductions.batch_size((widest,), batch_size)
     result: dict[str, np.ndarray] = {}
     for start in range(0, len(x), step):
-        outputs = submodel.predict_on_batch(x[start : start + step])
+        batch = x[start : start + step]
+        outputs = submodel.predict_on_batch(padded(batch, min(step, len(x))))  # one shape: traced once
         if not isinstance(outputs, (list, tuple)):
             outputs = [outputs]
         for rep, out in zip(reps, outputs):
-            rows = rep.reduce(np.asarray(out))
+            rows = rep.reduce(np.asarray(out)[: len(batch)])
             if rep.layer not in result:
                 result[rep.layer] = np.empty((len(x), rows.shape[1]), dtype="float32")
             result[rep.layer][start : start + len(rows)] = rows

@@ -50,7 +50,10 @@ class LayerSet:
     ``reps`` maps a name (:data:`INPUT`, then the layers in order) to a float32
     array with one row per point of ``indices`` (positions in the split);
     ``representations`` says how each layer was read (its output shape and
-    reduction); ``skipped`` maps the layers left out to their values per image.
+    reduction); ``skipped`` maps the layers left out to their values per image;
+    ``non_finite`` maps the layers left out because their outputs, or the
+    weights they depend on, hold NaN or inf to a sentence saying so (the
+    layer, the method, how many values: :mod:`featlib.nonfinite`).
     """
 
     key: str
@@ -59,6 +62,7 @@ class LayerSet:
     reps: dict[str, np.ndarray]
     skipped: dict[str, int] = field(default_factory=dict)
     representations: dict[str, reductions.Representation] = field(default_factory=dict)
+    non_finite: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> list[str]:
@@ -150,11 +154,14 @@ def layer_set(
     The key ends in ``/reduction=<choice>`` unless the choice is ``auto`` (the keys of
     maps made before reductions existed stay valid).
 
+    Layers whose outputs hold NaN or inf, or that depend on a weight that does, are left out
+    of ``reps`` and named in ``non_finite`` with the reason.
+
     Raises:
         ValueError: when no layer is narrow enough.
         ReductionError: an unknown reduction.
     """
-    from featlib.extract import extract_all
+    from featlib.extract import METHODS, extract_all
     from featlib.models import adapt_images
 
     reductions.check_choice(reduction)
@@ -172,10 +179,34 @@ def layer_set(
     if flat.shape[1] <= max_units:
         reps[INPUT] = flat
     reps.update(extract_all(model, x, kept, reduction=reduction))
+    non_finite = _non_finite_layers(model, reps, kept, METHODS["submodel"], len(x))
+    for name in non_finite:
+        del reps[name]
     key = f"layers/{model_fp}/{dataset.fingerprint}/{split}/{input_scale}/sample={sample_size}/seed={seed}"
     key += "" if reduction == reductions.AUTO else f"/reduction={reduction}"
-    described = {name: rep for name, rep in _representations(model, reduction).items() if name in reps}
-    return LayerSet(key, indices, labels[indices], reps, skipped, described)
+    described = {name: rep for name, rep in _representations(model, reduction).items()
+                 if name in reps or name in non_finite}  # fmt: skip
+    return LayerSet(key, indices, labels[indices], reps, skipped, described, non_finite)
+
+
+def _non_finite_layers(model: "keras.Model", reps: dict[str, np.ndarray], layer_names: list[str], method: str,
+                       images: int) -> dict[str, str]:  # fmt: skip
+    """The layers of ``layer_names`` whose outputs in ``reps``, or the weights they depend on, hold NaN or inf, with why."""
+    from featlib import nonfinite
+
+    found: dict[str, str] = {}
+    bad_weights = nonfinite.non_finite_weights(model)
+    for name in layer_names:
+        try:
+            nonfinite.check_layer_weights(model, name, method, bad_weights)
+        except nonfinite.NonFiniteError as error:
+            found[name] = str(error)
+            continue
+        nan, inf = nonfinite.count_non_finite(reps[name])
+        problem = nonfinite.output_problem(name, method, nan, inf, reps[name].size, images)
+        if problem:
+            found[name] = problem
+    return found
 
 
 def maps(

@@ -16,6 +16,23 @@ For one layer's outputs ``reps`` of shape ``(n, d)`` with class ``labels``
 scikit-learn does the work (imported lazily); chance level for ``c``
 balanced classes is ``1 / c`` for both accuracies.
 
+Small data: a figure that needs more points, classes or neighbours than
+there are is a :class:`NotAvailable` (``str()``: ``"n/a — needs at least 2
+points per class; class 3 has 1"``), never NaN and never a scikit-learn
+warning. The rules, per figure (:data:`RULES`):
+
+- both cross-validated accuracies need at least 2 classes and 2 points in
+  every class (folds drop to the smallest class's size, at least 2);
+- the k-NN accuracy then uses fewer neighbours when a training fold holds
+  fewer than ``k`` points, and :func:`layer_metrics` says so in ``notes``;
+- the silhouette needs at least 2 classes and more points than classes;
+- trustworthiness needs at least 3 points; below ``2k + 1`` points it uses
+  the largest ``k`` scikit-learn allows (``k < n / 2``) and says so;
+- linear CKA needs 2 points, and is undefined (NaN, :func:`format_score`
+  prints ``n/a``) for a constant representation;
+- every figure of a representation holding NaN or inf values is n/a, naming
+  how many values are not finite.
+
 Example:
     >>> from featlib import metrics  # doctest: +SKIP
     >>> metrics.layer_metrics(reps, labels, coords)  # doctest: +SKIP
@@ -25,13 +42,104 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+import warnings
+from dataclasses import dataclass
+from typing import Sequence, Union
 
 import numpy as np
 
 DEFAULT_SAMPLE = 5_000
 PROBE_MAX_ITER = 1_000
+THREADS = 2
+"""BLAS threads for :func:`trustworthiness` (capped at the cores this process may use; Dask workers start with
+one). Its pairwise distances are one matrix product, which gives the same score bit for bit on one or two threads
+and ran 1.9× faster on two at 10,000 points (``bench/parallel_steps.py``). The other figures stay on one thread:
+scikit-learn's ``n_jobs`` gave the kNN accuracy and the silhouette the same values but no speed (1.0× and 0.75×:
+thread overhead on small queries), and the linear probe is faster on one (see :func:`linear_probe_accuracy`)."""
+
+
+def _threads() -> int:
+    """:data:`THREADS`, at most the CPUs this process may run on."""
+    import os
+
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(THREADS, cores))
 """lbfgs iterations for the linear probe: enough to converge on the standardised digits."""
+MIN_POINTS_PER_CLASS = 2
+"""Cross-validated accuracies need this many points in every class (one to train on, one to test)."""
+TRUSTWORTHINESS_MIN_POINTS = 3
+"""scikit-learn's trustworthiness needs ``k < n / 2``, so ``k = 1`` from 3 points."""
+CKA_MIN_POINTS = 2
+RULES: dict[str, str] = {
+    "knn_acc": "at least 2 classes and 2 points per class (5-fold stratified CV, fewer folds for smaller "
+               "classes; k = 10 neighbours, fewer when a training fold holds fewer points)",
+    "probe_acc": "at least 2 classes and 2 points per class (5-fold stratified CV, fewer folds for smaller classes)",
+    "silhouette": "at least 2 classes and more points than classes",
+    "knn_acc_2d": "as knn_acc, on the map's points",
+    "trustworthiness": "at least 3 points (k = 10 neighbours, fewer below 21 points: scikit-learn needs k < n / 2)",
+    "cka": "at least 2 points, and neither representation constant",
+}
+"""What each figure of :func:`layer_metrics` needs, in words (for help texts and the pages)."""
+
+
+@dataclass(frozen=True)
+class NotAvailable:
+    """A figure that cannot be computed on these points, and why.
+
+    Formats as ``"n/a — needs at least 2 points per class; class 3 has 1"``
+    whatever the format spec, so ``f"{score:.3f}"`` prints it as such.
+    Use :func:`is_available` to tell it from a number, :func:`as_float` for
+    JSON (``None``).
+
+    Attributes:
+        metric: the figure's key (``"knn_acc"``, ``"silhouette"``, ...).
+        reason: what it needs and what there is, without the ``"n/a — "``.
+    """
+
+    metric: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"n/a — {self.reason}"
+
+    def __format__(self, spec: str) -> str:
+        return str(self)
+
+
+Score = Union[float, NotAvailable]
+"""A figure: a float, or why there is none."""
+
+
+def is_available(score: object) -> bool:
+    """True for a finite number; False for a :class:`NotAvailable`, ``None`` or NaN."""
+    if isinstance(score, NotAvailable) or score is None:
+        return False
+    try:
+        return bool(np.isfinite(float(score)))
+    except (TypeError, ValueError):
+        return False
+
+
+def as_float(score: object) -> float | None:
+    """A figure as a float for JSON or a table column: ``None`` when it is not available (or NaN)."""
+    return float(score) if is_available(score) else None
+
+
+def format_score(score: object, digits: int = 3, width: int = 0) -> str:
+    """A figure as text: ``"0.912"``, or ``"n/a — <reason>"``; NaN (a constant layer's CKA) reads ``"n/a"``.
+
+    Args:
+        score: a float, a :class:`NotAvailable`, ``None`` or NaN.
+        digits: decimals of a number.
+        width: right-aligned numbers are padded to this width (text is not cut).
+    """
+    if isinstance(score, NotAvailable):
+        return str(score)
+    text = f"{float(score):.{digits}f}" if is_available(score) else "n/a"
+    return f"{text:>{width}}"
 
 
 def _check_pair(a: np.ndarray, b: np.ndarray, what_a: str, what_b: str) -> None:
@@ -47,12 +155,60 @@ def _rows(x: np.ndarray, name: str) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
+def _cv_unavailable(metric: str, labels: np.ndarray) -> NotAvailable | None:
+    """Why a cross-validated accuracy cannot be computed on ``labels``; ``None`` when it can."""
+    classes, counts = np.unique(labels, return_counts=True)
+    if len(classes) < 2:
+        return NotAvailable(metric, f"needs at least two classes; got {len(classes)}: {classes.tolist()[:10]}")
+    small = classes[counts < MIN_POINTS_PER_CLASS]
+    if len(small):
+        listed = ", ".join(str(c) for c in small[:5].tolist()) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
+        return NotAvailable(metric, f"needs at least {MIN_POINTS_PER_CLASS} points per class for cross-validation; "
+                                    f"class{'es' if len(small) > 1 else ''} {listed} "
+                                    f"{'have' if len(small) > 1 else 'has'} 1 (of {len(labels)} points)")
+    return None
+
+
 def _folds(labels: np.ndarray, folds: int) -> int:
-    """``folds`` lowered to the smallest class's size (at least 2) so that every fold holds every class."""
+    """``folds`` lowered to the smallest class's size (at least 2) so that every fold holds every class.
+
+    Raises:
+        ValueError: fewer than 2 classes (callers check :func:`_cv_unavailable` first).
+    """
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2:
         raise ValueError(f"Scoring needs at least two classes; got {len(classes)}: {classes.tolist()}.")
     return max(2, min(folds, int(counts.min())))
+
+
+def _non_finite(metric: str, *arrays: tuple[str, np.ndarray]) -> NotAvailable | None:
+    """A :class:`NotAvailable` naming the first of ``(what, array)`` that holds NaN or inf (and how many), or ``None``."""
+    for what, array in arrays:
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            return NotAvailable(metric, f"{what} holds {bad:,} non-finite value{'s' if bad > 1 else ''} (NaN or inf) "
+                                        f"of {array.size:,}; expected finite values")
+    return None
+
+
+def knn_neighbours(labels: np.ndarray, k: int = 10, folds: int = 5) -> tuple[int, int]:
+    """The ``(k, folds)`` :func:`knn_accuracy` uses for ``labels``: ``k`` lowered to the smallest training fold.
+
+    Raises:
+        ValueError: fewer than 2 classes.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels)
+    n_folds = _folds(labels, folds)
+    cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=0)
+    smallest = min(len(train) for train, _ in cv.split(np.zeros(len(labels)), labels))
+    return max(1, min(k, smallest)), n_folds
+
+
+def trustworthiness_neighbours(n_points: int, k: int = 10) -> int:
+    """The neighbours :func:`trustworthiness` uses for ``n_points`` points: ``k``, at most ``ceil(n / 2) - 1``."""
+    return max(0, min(k, (n_points - 1) // 2))
 
 
 def _sample(n: int, sample_size: int | None, seed: int) -> np.ndarray | None:
@@ -64,33 +220,45 @@ def _sample(n: int, sample_size: int | None, seed: int) -> np.ndarray | None:
     return np.sort(np.random.default_rng(seed).choice(n, sample_size, replace=False))
 
 
-def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 10, folds: int = 5) -> float:
+def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 10, folds: int = 5,
+                 metric: str = "knn_acc") -> Score:  # fmt: skip
     """Cross-validated accuracy of a k-nearest-neighbour classifier on ``points``.
 
     A map that keeps the digits apart scores near 1; random points score
     near chance (1 / number of classes). Folds are stratified and shuffled
-    with a fixed seed; there are fewer of them when a class has fewer points.
+    with a fixed seed; there are fewer of them when a class has fewer points,
+    and fewer neighbours vote when a training fold holds fewer than ``k``
+    points (:func:`knn_neighbours` gives both).
 
     Args:
         points: array ``(n, d)``: a representation or its 2-D map.
         labels: integer classes ``(n,)``.
         k: neighbours that vote.
         folds: cross-validation folds.
+        metric: the figure's key in a :class:`NotAvailable`.
 
     Returns:
-        The mean accuracy over the folds, in [0, 1].
+        The mean accuracy over the folds, in [0, 1]; a :class:`NotAvailable`
+        with fewer than 2 classes, a class of 1 point, or NaN/inf in ``points``.
+
+    Raises:
+        ValueError: ``points`` and ``labels`` differ in length.
     """
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.neighbors import KNeighborsClassifier
 
     points, labels = _rows(points, "points"), np.asarray(labels)
     _check_pair(points, labels, "points", "labels")
-    cv = StratifiedKFold(n_splits=_folds(labels, folds), shuffle=True, random_state=0)
-    scores = cross_val_score(KNeighborsClassifier(n_neighbors=k), points, labels, cv=cv)
+    missing = _cv_unavailable(metric, labels) or _non_finite(metric, ("the " + ("map" if metric.endswith("_2d") else "representation"), points))
+    if missing is not None:
+        return missing
+    k_used, n_folds = knn_neighbours(labels, k, folds)
+    cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=0)
+    scores = cross_val_score(KNeighborsClassifier(n_neighbors=k_used), points, labels, cv=cv, error_score="raise")
     return float(np.mean(scores))
 
 
-def linear_probe_accuracy(reps: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0) -> float:
+def linear_probe_accuracy(reps: np.ndarray, labels: np.ndarray, folds: int = 5, seed: int = 0) -> Score:
     """Cross-validated accuracy of a linear classifier reading ``reps``.
 
     A standardised logistic regression (scikit-learn's ``LogisticRegression``,
@@ -103,8 +271,15 @@ def linear_probe_accuracy(reps: np.ndarray, labels: np.ndarray, folds: int = 5, 
         seed: seed of the fold split.
 
     Returns:
-        The mean accuracy over the folds, in [0, 1].
+        The mean accuracy over the folds, in [0, 1]; a :class:`NotAvailable`
+        with fewer than 2 classes, a class of 1 point, or NaN/inf in ``reps``.
+        A probe that has not converged in :data:`PROBE_MAX_ITER` iterations
+        (possible on a few odd points) is scored as it stands, without a warning.
+
+    Raises:
+        ValueError: ``reps`` and ``labels`` differ in length.
     """
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_score
     from sklearn.pipeline import make_pipeline
@@ -113,34 +288,47 @@ def linear_probe_accuracy(reps: np.ndarray, labels: np.ndarray, folds: int = 5, 
 
     reps, labels = _rows(reps, "reps"), np.asarray(labels)
     _check_pair(reps, labels, "reps", "labels")
+    missing = _cv_unavailable("probe_acc", labels) or _non_finite("probe_acc", ("the representation", reps))
+    if missing is not None:
+        return missing
     cv = StratifiedKFold(n_splits=_folds(labels, folds), shuffle=True, random_state=seed)
     probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=PROBE_MAX_ITER))
     # lbfgs makes many small matrix products, where handing work to BLAS
     # threads costs more than it saves: on a busy 2-core machine one thread
     # ran this 10-25x faster (5,000 x 128 points).
-    with threadpool_limits(1, user_api="blas"):
-        return float(np.mean(cross_val_score(probe, reps, labels, cv=cv)))
+    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return float(np.mean(cross_val_score(probe, reps, labels, cv=cv, error_score="raise")))
 
 
-def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int | None = DEFAULT_SAMPLE, seed: int = 0) -> float:
+def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int | None = DEFAULT_SAMPLE, seed: int = 0) -> Score:
     """Mean silhouette of the classes in ``points`` (Euclidean), from -1 to 1.
 
     1: each class is a tight cluster far from the others; 0: classes overlap;
     negative: points sit nearer another class. Computed on a random sample of
     ``sample_size`` points above that many (the score costs ``n²``).
+
+    Returns:
+        The score; a :class:`NotAvailable` unless there are between 2 and
+        ``n - 1`` classes among the points scored, or with NaN/inf in ``points``.
+
+    Raises:
+        ValueError: ``points`` and ``labels`` differ in length.
     """
     from sklearn.metrics import silhouette_score
 
     points, labels = _rows(points, "points"), np.asarray(labels)
     _check_pair(points, labels, "points", "labels")
-    n_classes = len(np.unique(labels))
-    if not 2 <= n_classes < len(labels):
-        raise ValueError(
-            f"The silhouette needs between 2 and n - 1 classes; got {n_classes} classes for {len(labels)} points."
-        )
     chosen = _sample(len(points), sample_size, seed)
     if chosen is not None:
         points, labels = points[chosen], labels[chosen]
+    n_classes = len(np.unique(labels))
+    if not 2 <= n_classes < len(labels):
+        return NotAvailable("silhouette", f"needs between 2 and n - 1 classes (at least 2 classes and more points "
+                                          f"than classes); got {n_classes} classes for {len(labels)} points")
+    missing = _non_finite("silhouette", ("the representation", points))
+    if missing is not None:
+        return missing
     return float(silhouette_score(points, labels))
 
 
@@ -150,12 +338,21 @@ def trustworthiness(
     n_neighbors: int = 10,
     sample_size: int | None = DEFAULT_SAMPLE,
     seed: int = 0,
-) -> float:
+) -> Score:
     """How well the map ``coords`` keeps the neighbours each point has in ``reps``, in [0, 1].
 
     scikit-learn's ``trustworthiness``: 1 when no point's ``n_neighbors``
     nearest neighbours on the map are strangers in the representation.
     Computed on a random sample of ``sample_size`` points above that many.
+    scikit-learn needs ``n_neighbors < n / 2``: on fewer than ``2 ×
+    n_neighbors + 1`` points, the largest such ``k`` is used
+    (:func:`trustworthiness_neighbours`; :func:`layer_metrics` says so).
+
+    Returns:
+        The score; a :class:`NotAvailable` below 3 points or with NaN/inf values.
+
+    Raises:
+        ValueError: ``reps`` and ``coords`` differ in length.
     """
     from sklearn.manifold import trustworthiness as sk_trustworthiness
 
@@ -164,7 +361,17 @@ def trustworthiness(
     chosen = _sample(len(reps), sample_size, seed)
     if chosen is not None:
         reps, coords = reps[chosen], coords[chosen]
-    return float(sk_trustworthiness(reps, coords, n_neighbors=n_neighbors))
+    if len(reps) < TRUSTWORTHINESS_MIN_POINTS:
+        return NotAvailable("trustworthiness", f"needs at least {TRUSTWORTHINESS_MIN_POINTS} points (scikit-learn "
+                                               f"needs k < n / 2 neighbours, k ≥ 1); got {len(reps)}")
+    missing = _non_finite("trustworthiness", ("the representation", reps), ("the map", coords))
+    if missing is not None:
+        return missing
+    k = trustworthiness_neighbours(len(reps), n_neighbors)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(_threads(), user_api="blas"):  # the same score on 1 or 2 threads, 1.9× faster on 2
+        return float(sk_trustworthiness(reps, coords, n_neighbors=k))
 
 
 def linear_cka(a: np.ndarray, b: np.ndarray) -> float:
@@ -181,11 +388,15 @@ def linear_cka(a: np.ndarray, b: np.ndarray) -> float:
     larger than the widths). Costs ``O(n · d1 · d2)``.
 
     Returns:
-        A float in [0, 1]; NaN when either side is constant (CKA is undefined).
+        A float in [0, 1]; NaN when either side is constant, or with fewer
+        than :data:`CKA_MIN_POINTS` points (CKA is undefined; :func:`format_score`
+        prints ``n/a``), or when either holds NaN/inf values.
     """
     a = _rows(a, "a").astype("float64")
     b = _rows(b, "b").astype("float64")
     _check_pair(a, b, "a", "b")
+    if len(a) < CKA_MIN_POINTS or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return float("nan")
     a = a - a.mean(axis=0)
     b = b - b.mean(axis=0)
     denominator = np.linalg.norm(a.T @ a) * np.linalg.norm(b.T @ b)
@@ -228,9 +439,17 @@ def layer_metrics(
         seed: seed of the sample.
 
     Returns:
-        ``{"n", "sample", "knn_acc", "probe_acc", "silhouette"}`` plus
+        ``{"n", "sample", "knn_acc", "probe_acc", "silhouette", "notes"}`` plus
         ``"knn_acc_2d"`` and ``"trustworthiness"`` when ``coords`` is given;
-        ``n`` counts the points given, ``sample`` those scored.
+        ``n`` counts the points given, ``sample`` those scored. Each figure is
+        a float or a :class:`NotAvailable` (see the module's rules; print
+        them with :func:`format_score`). ``notes`` maps a figure to a sentence
+        when it was computed with fewer neighbours than asked
+        (``{"knn_acc": "k = 4, not 10 neighbours: a training fold holds only 4
+        points"}``); empty otherwise.
+
+    Raises:
+        ValueError: arrays of different lengths.
     """
     from featlib.embed import stratified_sample
 
@@ -256,9 +475,27 @@ def layer_metrics(
         "silhouette": silhouette(reps, labels, sample_size=None),
     }
     if coords is not None:
-        result["knn_acc_2d"] = knn_accuracy(coords, labels)
+        result["knn_acc_2d"] = knn_accuracy(coords, labels, metric="knn_acc_2d")
         result["trustworthiness"] = trustworthiness(reps, coords, sample_size=None)
+    result["notes"] = _neighbour_notes(result, labels)
     return result
+
+
+def _neighbour_notes(result: dict, labels: np.ndarray, k: int = 10) -> dict[str, str]:
+    """Sentences for the figures of ``result`` computed with fewer than ``k`` neighbours."""
+    notes = {}
+    knn = [key for key in ("knn_acc", "knn_acc_2d") if key in result and is_available(result[key])]
+    if knn:
+        k_used, _ = knn_neighbours(labels, k)
+        if k_used < k:
+            for key in knn:
+                notes[key] = f"k = {k_used}, not {k} neighbours: a training fold holds only {k_used} points"
+    if "trustworthiness" in result and is_available(result["trustworthiness"]):
+        k_used = trustworthiness_neighbours(len(labels), k)
+        if k_used < k:
+            notes["trustworthiness"] = (f"k = {k_used}, not {k} neighbours: scikit-learn needs k < n / 2 and "
+                                        f"there are {len(labels)} points")
+    return notes
 
 
 def prediction_confidence(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -276,8 +513,11 @@ def prediction_confidence(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out = _rows(outputs, "outputs").astype("float64")
     if out.shape[1] < 2:
         raise ValueError(f"outputs must hold one column per class (at least 2); got shape {out.shape}.")
-    if not np.all(np.isfinite(out)):
-        raise ValueError("outputs hold NaN or infinite values; no confidence can be read from them.")
+    bad = int(out.size - np.count_nonzero(np.isfinite(out)))
+    if bad:
+        raise ValueError(f"The model's outputs hold {bad:,} NaN or infinite values of {out.size:,} (for {len(out):,} "
+                         "images); no prediction or confidence can be read from them. Expected finite outputs: "
+                         "check the model's weights and the input scaling (0-1 or 0-255).")
     is_probability = np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)
     if not is_probability:
         out = np.exp(out - out.max(axis=1, keepdims=True))

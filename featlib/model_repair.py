@@ -258,11 +258,11 @@ def _h5_config(path: Path) -> object:
     """The parsed ``model_config`` of an ``.h5`` file, or None when it has none."""
     import h5py
 
-    from featlib.models import _parse_config
+    from featlib.models import parse_config
 
     try:
         with h5py.File(path, "r") as h5:
             raw = h5.attrs.get("model_config")
     except OSError as error:
         raise ModelError(f"{path.name} is not a readable HDF5 (.h5) file: {error}") from error
-    return None if raw is None else _parse_config(raw, path.name, "model_config")
+    return None if raw is None else parse_config(raw, path.name, "model_config")

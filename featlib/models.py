@@ -380,8 +380,15 @@ def predict_labels(model: "keras.Model", x: np.ndarray, batch_size: int = 1024,
 
     Raises:
         ModelError: no such output, or ``None`` for a model with several outputs.
+        NonFiniteError: the output holds NaN or inf (:class:`featlib.nonfinite.NonFiniteError`): no
+            class can be read from it, so no accuracy is reported.
     """
-    return predict_output(model, x, batch_size, output).argmax(axis=1)
+    from featlib.nonfinite import check_outputs
+
+    outputs = predict_output(model, x, batch_size, output)
+    check_outputs(outputs, "the model's output" if output is None else f"the model's output {output!r}",
+                  "predict function (scoring)")
+    return outputs.argmax(axis=1)
 
 
 @dataclass(frozen=True)
@@ -563,8 +570,23 @@ def predict_output(model: "keras.Model", x: np.ndarray, batch_size: int = 1024,
         import keras
 
         model = keras.Model(model.inputs, model.outputs[index])
-    out = model.predict(x, batch_size=batch_size, verbose=0)
-    return np.asarray(out).reshape(len(x), -1)
+    step = min(batch_size, len(x)) or 1
+    batches = [np.asarray(model.predict_on_batch(padded(x[start : start + step], step)))[: len(x[start : start + step])]
+               for start in range(0, len(x), step)]  # fmt: skip
+    out = np.concatenate(batches) if batches else np.asarray(model.predict(x, verbose=0))
+    return out.reshape(len(x), -1)
+
+
+def padded(batch: np.ndarray, rows: int) -> np.ndarray:
+    """``batch`` with zero rows appended up to ``rows`` rows (``batch`` itself when it has that many).
+
+    A model then gets batches of one shape (the last one padded, its extra rows dropped from the
+    outputs), so Keras traces its predict function once per model rather than once more for the
+    last, shorter batch.
+    """
+    if len(batch) >= rows:
+        return batch
+    return np.concatenate([batch, np.zeros((rows - len(batch),) + batch.shape[1:], dtype=batch.dtype)])
 
 
 def fingerprint(model: "keras.Model") -> str:
@@ -1399,7 +1421,7 @@ def check_model_archive(path: str | Path) -> None:
             raw = archive.read("config.json")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as error:
         raise ModelError(f"{path.name} is a damaged zip archive: {error}") from error
-    config = _parse_config(raw, path.name, "config.json")
+    config = parse_config(raw, path.name, "config.json")
     _refuse_code_layers(config, path.name)
 
 
@@ -1416,7 +1438,7 @@ def check_h5(path: str | Path) -> None:
         raise ModelError(f"{path.name} is not a readable HDF5 (.h5) file: {error}") from error
     if raw is None:
         raise ModelError(f"{path.name} holds weights only (no model_config); upload a whole model.")
-    config = _parse_config(raw, path.name, "model_config")
+    config = parse_config(raw, path.name, "model_config")
     _refuse_code_layers(config, path.name)
 
 
@@ -1463,7 +1485,12 @@ def too_big_message(filename: str, size: int) -> str:
     )
 
 
-def _parse_config(raw: object, filename: str, what: str) -> object:
+def parse_config(raw: object, filename: str, what: str) -> object:
+    """A model config's JSON (``config.json`` of a ``.keras``, an ``.h5``'s ``model_config``) as Python objects.
+
+    Raises:
+        ModelError: the text is not JSON, not text, or nested deeper than Python's recursion limit.
+    """
     try:
         text = raw.decode() if isinstance(raw, bytes) else raw
         if not isinstance(text, str):
@@ -1545,7 +1572,9 @@ def _config_objects(config: object, where: str):
 def load_model(path: str | Path) -> "keras.Model":
     """Loads a ``.keras`` or legacy ``.h5`` model safely.
 
-    ``.keras`` files are checked by :func:`check_model_archive` and loaded with
+    First, what the file declares (its config's layers and its weights file's datasets) is added
+    up and refused above ``FEATLIB_MAX_MODEL_MB`` (:func:`featlib.model_budget.check_model_file`),
+    before Keras builds anything. ``.keras`` files are checked by :func:`check_model_archive` and loaded with
     ``safe_mode=True``; ``.h5`` files are checked by :func:`check_h5` first;
     SavedModels (folders or zips of them) are refused by :func:`check_savedmodel`.
 
@@ -1558,15 +1587,17 @@ def load_model(path: str | Path) -> "keras.Model":
     Raises:
         ModelError: with the reason, for any file that cannot be used: code layers, a
             damaged file, several inputs, a model saved before it was built, a fixed batch
-            size that cannot be freed, ...
+            size that cannot be freed, NaN or inf in a weight (a
+            :class:`~featlib.nonfinite.NonFiniteError` naming the layer and weight), ...
     """
     import keras
 
-    from featlib import model_repair
+    from featlib import model_budget, model_repair
 
     path = Path(path)
     suffix = path.suffix.lower()
     check_savedmodel(path)
+    model_budget.check_model_file(path)  # what the config and weights declare, before anything is built
     if suffix == ".keras":
         check_model_archive(path)
     elif suffix in (".h5", ".hdf5"):
@@ -1586,6 +1617,9 @@ def load_model(path: str | Path) -> "keras.Model":
     if not isinstance(model, keras.Model):
         raise ModelError(f"{path.name} does not hold a Keras model (got {type(model).__name__}).")
     input_shape(model)  # several inputs, no layers, never built: refuse now, with the reason
+    from featlib.nonfinite import check_weights
+
+    check_weights(model, path.name)  # NaN/inf weights: refused, naming the layer and weight (NonFiniteError)
     return model_repair.free_batch_axis(model, path.name)
 
 

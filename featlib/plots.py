@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Sequence
 
 import numpy as np
@@ -14,6 +15,17 @@ DIGIT_COLOURS = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
     "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
 )  # fmt: skip
+
+
+def text(value: object) -> str:
+    """``value`` as plotly shows it literally, for names that come from people and files.
+
+    plotly renders a subset of HTML in titles, legends, tick labels, annotations
+    and hover texts (``<b>``, ``<a href=…>``, ``<br>``, entities), and fills
+    ``%{…}`` in hover templates: both are escaped, so a class or model named
+    ``<b>x</b>`` or ``%{x}`` reads as written.
+    """
+    return html.escape(str(value), quote=False).replace("%", "&#37;")
 
 
 def colour_of(label: int) -> str:
@@ -82,7 +94,7 @@ def scatter_map(
     for trace in _map_traces(coords, indices, labels, predicted, class_names, colour, confidence, highlight):
         fig.add_trace(trace)
     fig.update_layout(
-        title=title,
+        title=text(title) if title else title,
         height=height,
         dragmode="lasso",
         legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
@@ -129,7 +141,7 @@ def _map_traces(
     predicted = np.full(n, -1) if predicted is None else np.asarray(predicted)
     confidence = np.full(n, np.nan) if confidence is None else np.asarray(confidence, dtype=float)
     top = int(max(labels.max(initial=0), predicted.max(initial=0)))
-    names = list(class_names) if class_names is not None else [str(i) for i in range(top + 1)]
+    names = [text(c) for c in class_names] if class_names is not None else [str(i) for i in range(top + 1)]
     custom = np.column_stack([indices, labels, predicted, confidence])
 
     def trace(mask: np.ndarray, name: str, marker: dict, group: str) -> go.Scattergl:
@@ -239,7 +251,7 @@ def layers_grid(
         indices, labels, predicted, class_names, colour, confidence, highlight:
             as for :func:`scatter_map`.
         titles: optional panel titles by layer name (default: the name).
-        captions: optional text under each panel, by layer name (e.g. its metrics).
+        captions: optional text under each panel, by layer name (e.g. its metrics); ``\n`` breaks a line.
         columns: panels per row.
         axis_name: the projection's name, for the hover.
         panel_height: pixels per row of panels.
@@ -258,7 +270,7 @@ def layers_grid(
     gap = 80 if captions else 40  # pixels between rows: the captions, then the next row's titles
     plot_height = panel_height * rows + gap * (rows - 1)
     fig = make_subplots(
-        rows=rows, cols=columns, subplot_titles=[titles.get(n, n) for n in names],
+        rows=rows, cols=columns, subplot_titles=[text(titles.get(n, n)) for n in names],
         horizontal_spacing=0.03, vertical_spacing=gap / plot_height if rows > 1 else 0.0,
     )  # fmt: skip
     indices, labels = np.asarray(indices), np.asarray(labels)
@@ -267,14 +279,15 @@ def layers_grid(
         traces = _map_traces(coords, indices, labels, predicted, class_names, colour, confidence, highlight,
                              showlegend=i == 0)  # fmt: skip
         for trace in traces:
-            trace.hovertemplate = f"<b>{name}</b><br>" + _HOVER
+            trace.hovertemplate = f"<b>{text(name)}</b><br>" + _HOVER
             fig.add_trace(trace, row=i // columns + 1, col=i % columns + 1)
     fig.update_annotations(font_size=13)
     for i, name in enumerate(names):
         if name in captions:
             axis = "" if i == 0 else str(i + 1)
             fig.add_annotation(
-                text=captions[name], showarrow=False, font={"size": 11, "color": "#444"},
+                text="<br>".join(text(line) for line in str(captions[name]).split("\n")), showarrow=False,
+                font={"size": 11, "color": "#444"},
                 xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=-0.02, yanchor="top",
             )  # fmt: skip
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
@@ -297,7 +310,8 @@ def cka_heatmap(matrix: np.ndarray, names: Sequence[str], other_names: Sequence[
         other_names: the columns' names (``m``; default ``names``).
     """
     matrix = np.asarray(matrix, dtype=float)
-    other_names = list(names if other_names is None else other_names)
+    other_names = [text(n) for n in (names if other_names is None else other_names)]
+    names = [text(n) for n in names]
     if matrix.shape != (len(names), len(other_names)):
         raise ValueError(
             f"The CKA matrix must be {len(names)} × {len(other_names)} for these names; got {matrix.shape}."
@@ -370,7 +384,7 @@ def class_grid(images_by_class: dict[int, np.ndarray], class_names: Sequence[str
         yaxis={
             "autorange": "reversed",
             "tickvals": centres,
-            "ticktext": [class_names[label] for label in sorted(images_by_class)],
+            "ticktext": [text(class_names[label]) for label in sorted(images_by_class)],
             "scaleanchor": "x",
         },
     )
@@ -383,7 +397,7 @@ def label_counts(labels: np.ndarray, class_names: Sequence[str]) -> go.Figure:
     present = np.flatnonzero(counts)
     fig = go.Figure(
         go.Bar(
-            x=[class_names[i] for i in present],
+            x=[text(class_names[i]) for i in present],
             y=counts[present],
             marker_color=[colour_of(i) for i in present],
             text=counts[present],
@@ -414,7 +428,7 @@ def class_means(means: np.ndarray, class_names: Sequence[str]) -> go.Figure:
     fig = go.Figure(
         go.Heatmap(
             z=means,
-            y=list(class_names),
+            y=[text(c) for c in class_names],
             colorscale="Viridis",
             colorbar={"title": "mean"},
             hovertemplate="class %{y}<br>unit %{x}<br>mean %{z:.3f}<extra></extra>",
@@ -496,7 +510,7 @@ def compare_panel(
     fig.update_layout(
         legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": None, "itemsizing": "constant"},
         margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        title={"text": title, "font": {"size": 14}},
+        title={"text": text(title), "font": {"size": 14}},
     )
     if x_range is not None:
         fig.update_xaxes(range=list(x_range), autorange=False)
@@ -509,40 +523,47 @@ def layer_scores(rows: Sequence[dict], reference: str = "input", chance: float |
     """Each layer's 10-NN and linear-probe accuracy in its own space, with the input pixels' as dashed reference lines.
 
     The question the Layers page asks is whether a layer separates the classes
-    better than the raw inputs do; the dashed lines are that bar.
+    better than the raw inputs do; the dashed lines are that bar. The y axis
+    spans the figures shown (not 0–1), so that differences of a point stay visible.
 
     Args:
         rows: one dict per representation in model order, with ``layer``,
             ``knn_acc`` and ``probe_acc`` (floats in [0, 1], or ``None`` / a
-            non-number when the sample was too small to score); the row named
-            ``reference`` is drawn as the lines, not as a point.
+            non-number when the sample was too small to score: a gap); the row named
+            ``reference`` is drawn as the dashed lines, not as a point.
         reference: the name of the input representation (:data:`featlib.layers.INPUT`).
-        chance: ``1 / classes``, drawn as a dotted line when given.
+        chance: ``1 / classes``: drawn as a dotted line when it falls within the figures' range.
     """
     def score(row: dict, key: str) -> float:
         value = row.get(key)
         return float(value) if isinstance(value, (int, float, np.floating)) else float("nan")
 
     layer_rows = [row for row in rows if row["layer"] != reference]
-    names = [str(row["layer"]) for row in layer_rows]
+    names = [text(row["layer"]) for row in layer_rows]
     figure = go.Figure()
     series = (("knn_acc", "10-NN accuracy", "10-NN", "#1f77b4"),
               ("probe_acc", "linear probe accuracy", "probe", "#ff7f0e"))  # fmt: skip
+    shown = []
     for key, title, _, colour in series:
-        figure.add_trace(go.Scatter(x=names, y=[score(row, key) for row in layer_rows], mode="lines+markers",
-                                    name=title, line={"color": colour}))  # fmt: skip
+        values = [score(row, key) for row in layer_rows]
+        shown += values
+        figure.add_trace(go.Scatter(x=names, y=values, mode="lines+markers", name=title, line={"color": colour}))
     for row in rows:
         if row["layer"] != reference:
             continue
         for key, _, short, colour in series:
             value = score(row, key)
-            if np.isfinite(value):
-                figure.add_hline(y=value, line={"color": colour, "dash": "dash", "width": 1},
-                                 annotation_text=f"input pixels: {short} {value:.3f}",
-                                 annotation_position="bottom right", annotation_font_color=colour)  # fmt: skip
-    if chance is not None:
+            if np.isfinite(value) and names:
+                shown.append(value)
+                figure.add_trace(go.Scatter(x=names, y=[value] * len(names), mode="lines", hoverinfo="skip",
+                                            name=f"input pixels: {short} {value:.3f}",
+                                            line={"color": colour, "dash": "dash", "width": 1}))  # fmt: skip
+    finite = [v for v in shown if np.isfinite(v)]
+    low = max(0.0, min(finite) - 0.03) if finite else 0.0
+    if chance is not None and chance >= low:
         figure.add_hline(y=chance, line={"color": "#7f7f7f", "dash": "dot", "width": 1},
                          annotation_text=f"chance {chance:.2f}", annotation_position="top left")  # fmt: skip
     figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="accuracy",
-                         legend={"orientation": "h", "y": 1.12, "x": 0}, hovermode="x unified")  # fmt: skip
+                         yaxis_range=[low, 1.005], legend={"orientation": "h", "y": 1.15, "x": 0},
+                         hovermode="x unified")  # fmt: skip
     return figure

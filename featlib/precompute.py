@@ -65,14 +65,13 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
 
     Raises:
         featlib.datasets.DatasetError: the dataset has no ``split`` split; before the model is loaded.
-        ValueError: unknown layers, methods or reducers, or a sample above a reducer's limit; before any job runs
-            (methods, reducers and the sample before the model is loaded).
+        ValueError: unknown layers, methods or reducers, or a sample above a reducer's limit or below its minimum
+            (:class:`featlib.embed.ReducerError`); before any job runs (methods, reducers and the sample before
+            the model is loaded).
         featlib.store.WorkspaceError: no such model.
     """
-    from tqdm import tqdm
-
     from featlib import models
-    from featlib.cli_jobs import follow
+    from featlib.cli_jobs import follow, progress_bar
 
     started = time.perf_counter()
     workspace = runner.workspace
@@ -81,9 +80,21 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
     chosen_methods = _choices(methods, METHODS, "methods")
     params = [REDUCER_PARAMS[r]() for r in _choices(reducers, REDUCER_PARAMS, "reducers")]
     indices = embed.stratified_sample(labels, sample_size, seed=0)
-    for p in params:  # refuse what a reducer's limit forbids before anything runs
+    for p in params:  # refuse what a reducer's limit forbids, or too few points for it, before anything runs
         jobs.specs.reduce_spec("check", len(indices), p)
+        try:
+            embed.check_points(p, len(indices))
+        except embed.ReducerError as error:
+            able = [name for name, cls in REDUCER_PARAMS.items() if len(indices) >= embed.min_points(cls())]
+            raise embed.ReducerError(f"{error} With --reducers, choose among those that can map {len(indices)} "
+                                     f"points with their defaults: {', '.join(able) or 'none'}.") from None
     record = workspace.get_model(model)
+    if layers.strip() != "all":  # a layer the model's file names nowhere is refused before the model loads
+        from featlib import keras_config
+
+        data = workspace.model_bytes(record)
+        if keras_config.unknown_layers(data, [n.strip() for n in layers.split(",") if n.strip()]):
+            _choices(layers, keras_config.top_level_layers(data), "layers")
     loaded = workspace.load_model(record)
     names = [layer.name for layer in loaded.layers]
     chosen_layers = names if layers.strip() == "all" else _choices(layers, names, "layers")
@@ -122,7 +133,7 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
                                       workspace, rep_key, outputs, dataset, split, layer, method, record.id, reduction=how))  # fmt: skip
             handles.append(handle)
             waiting_maps[rep_key] = handle
-    with tqdm(total=max(len(handles), 1), desc="precompute", unit="job") as bar:
+    with progress_bar("precompute: representations and maps", total=max(len(handles), 1), unit="job") as bar:
         while waiting_maps:
             for rep_key, handle in list(waiting_maps.items()):
                 if handle.is_finished:

@@ -11,9 +11,12 @@ by label, nothing selected, the layer's default reduction ``auto``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
+from typing import Mapping
 
-from featlib.embed import REDUCERS, ReducerParams, UMAPParams, reducer_name
+from featlib import embed
+from featlib.embed import METRICS, REDUCERS, ReducerParams, UMAPParams, reducer_name
 from featlib.extract import METHODS
 from featlib.plots import COLOUR_MODES
 from featlib.reductions import AUTO, CHOICES
@@ -22,6 +25,16 @@ SPLITS = ("train", "test")
 MAX_LINK_SELECTION = 1_000
 """At most this many selected points travel in a link (the first, by index)."""
 _PARSERS = {"metric": str, "min_dist": float, "perplexity": float}
+LINK_RANGES: dict[str, tuple[float | None, float | None]] = {
+    "n_neighbors": (2, embed.MAX_N_NEIGHBORS),
+    "min_dist": (0.0, 1.0),
+    "random_state": (0, embed.MAX_SEED),
+    "perplexity": (embed.TSNE_MIN_PERPLEXITY, embed.MAX_PERPLEXITY),
+    "n_epochs": (1, embed.MAX_EPOCHS),
+    "pca_dims": (2, None),
+    "sample": (1, None),
+}
+"""The values a link may ask for, whatever the data (the pages narrow them to the data: see :func:`read_link`)."""
 
 
 class ViewError(ValueError):
@@ -150,3 +163,126 @@ def _selection_from_query(raw: str) -> tuple[int, ...]:
         raise ViewError(f"The link's selection must be non-negative point indices; got {raw[:60]!r}.")
     return selection
 
+
+@dataclass(frozen=True)
+class Replaced:
+    """A value a link asked for that could not be used, and the value used instead.
+
+    ``message`` says both: ``"The link asked for n_neighbors=100000;
+    n_neighbors is at most 200 — using 200."`` (the Explore page words it
+    for the data: "at most 200 are allowed for 1,797 points").
+    """
+
+    name: str
+    asked: str
+    used: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        """One sentence naming the parameter, the value asked for, why it cannot be used, and the value used."""
+        asked = self.asked if len(self.asked) <= 60 else self.asked[:57] + "..."
+        return f"The link asked for {self.name}={asked}; {self.reason} — using {self.used}."
+
+
+def number_text(value: float) -> str:
+    """``value`` as a link writes it: ``15``, ``0.25``, ``2147483647``."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _number(raw: str, whole: bool) -> float | None:
+    """``raw`` as a finite number (whole when ``whole``); ``None`` when it is not one."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or (whole and not value.is_integer()):
+        return None
+    return value
+
+
+def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
+    """A link's view with every value it cannot have replaced, and what was replaced, by parameter.
+
+    :meth:`View.from_query` is strict (bundles and ``featlib export`` refuse
+    a bad value); a link opens what it can instead, and the page names each
+    value it did not use: an unknown method, split, reducer, colouring,
+    reduction or metric takes its default; a number out of
+    :data:`LINK_RANGES` takes the nearest bound; a number that is no number,
+    its default; selection indices that are no indices are dropped. The pages
+    narrow the ranges further to the data (``n_neighbors`` below the number
+    of points, the layer among the model's) and say so the same way.
+
+    Args:
+        query: the URL's query parameters.
+
+    Returns:
+        ``(view, replaced)``: ``replaced`` maps a parameter's name to its
+        :class:`Replaced` (empty when the link was used as written).
+
+    Raises:
+        ViewError: a link without model, dataset or layer (nothing to open).
+    """
+    query = {str(k): str(v) for k, v in query.items()}
+    replaced: dict[str, Replaced] = {}
+
+    def use(name: str, value: object, reason: str) -> None:
+        replaced[name] = Replaced(name, query.get(name, ""), str(value), reason)
+        query[name] = str(value)
+
+    choices = (("method", list(METHODS), "function"), ("split", list(SPLITS), "train"),
+               ("reducer", list(REDUCERS), "umap"), ("colour", list(COLOUR_MODES), "label"),
+               ("reduction", list(CHOICES), AUTO))  # fmt: skip
+    for name, allowed, default in choices:
+        if name in query and query[name] not in allowed:  # an empty value too (reducer= left REDUCERS[''])
+            use(name, default, f"expected one of {', '.join(allowed)}")
+    cls = REDUCERS[query.get("reducer", "umap")]
+    defaults = asdict(cls())
+    for f in fields(cls):
+        raw, default = query.get(f.name), defaults[f.name]
+        if raw is None:
+            continue
+        if f.name == "metric":
+            if raw not in METRICS:
+                use(f.name, default, f"expected one of {', '.join(METRICS)}")
+            continue
+        if raw == "none" and f.name in ("n_epochs", "pca_dims"):
+            continue
+        whole = _PARSERS.get(f.name, int) is int
+        value = _number(raw, whole)
+        if value is None:
+            use(f.name, "none" if default is None else default, "expected a whole number" if whole else "expected a number")
+            continue
+        query[f.name] = number_text(value) if whole else raw  # 15.0 is 15
+        _fit(f.name, value, use)
+    raw_sample = query.get("sample", "all")
+    if raw_sample != "all":
+        value = _number(raw_sample, whole=True)
+        if value is None:
+            use("sample", View.sample, "expected a number of points or 'all'")
+        else:
+            query["sample"] = number_text(value)
+            _fit("sample", value, use)
+    parts = [part.strip() for part in query.get("selection", "").split(",") if part.strip()]
+    kept = [part for part in parts if part.isdigit()]
+    if len(kept) < len(parts):
+        dropped = [part for part in parts if not part.isdigit()]
+        replaced["selection"] = Replaced("selection", ",".join(parts[:10]) + ("..." if len(parts) > 10 else ""),
+                                         f"the {len(kept):,} point indices among them",
+                                         f"{', '.join(repr(d) for d in dropped[:5])} are no point indices")  # fmt: skip
+    if len(kept) > MAX_LINK_SELECTION:
+        replaced["selection"] = Replaced("selection", f"{len(kept):,} points", f"the first {MAX_LINK_SELECTION:,}",
+                                         f"a link carries at most {MAX_LINK_SELECTION:,}")  # fmt: skip
+        kept = sorted(set(kept), key=int)[:MAX_LINK_SELECTION]
+    if parts:
+        query["selection"] = ",".join(kept)
+    return View.from_query(query), replaced
+
+
+def _fit(name: str, value: float, use) -> None:
+    """Replaces ``value`` of parameter ``name`` by the nearest bound of :data:`LINK_RANGES` when it lies outside."""
+    low, high = LINK_RANGES.get(name, (None, None))
+    if low is not None and value < low:
+        use(name, number_text(low), f"{name} is at least {number_text(low)}")
+    elif high is not None and value > high:
+        use(name, number_text(high), f"{name} is at most {number_text(high)}")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featlib import align, compare, neighbours, plots
+from featlib import align, neighbours, plots
 from featlib.app import comparing, links, resources, state, widgets
 from featlib.embed import REDUCER_TITLES
 
@@ -45,18 +45,23 @@ if view.split not in dataset.splits:
 
 images, labels = dataset.split(view.split)
 sample = None if view.sample is None or view.sample >= len(labels) else view.sample
+if view.sample is not None and view.sample > len(labels):
+    st.caption(widgets.plain(f"The comparison asks for a sample of {view.sample:,}; the {view.split} split has "
+                             f"{len(labels):,} images, all of them are used."))  # fmt: skip
 results = [comparing.compute_panel(p, view.dataset, dataset, view.split, sample, view.reduction) for p in view.panels]
 if any(r is None for r in results):
     st.stop()
 
 # Follow one point; the selection shared by the panels.
 if (st.session_state.get(comparing.FOLLOW) or 0) >= len(labels):
+    st.warning(widgets.plain(f"Point {st.session_state[comparing.FOLLOW]} is not among the {len(labels):,} images of "
+                             f"the {view.split} split (indices 0 to {len(labels) - 1:,}); no point is followed."))  # fmt: skip
     st.session_state[comparing.FOLLOW] = None
-st.session_state.setdefault(comparing.K, compare.DEFAULT_K)
+most_k = comparing.fit_neighbours(len(labels))
 cols = st.columns([1, 1, 1, 3])
 follow = cols[0].number_input("Follow point index", 0, len(labels) - 1, value=None, key=comparing.FOLLOW,
                               placeholder="none", help="An index in the split (hover a point to see it).")  # fmt: skip
-k = cols[1].number_input("Neighbours shown", 1, compare.MAX_K, key=comparing.K)
+k = cols[1].number_input("Neighbours shown", 1, most_k, key=comparing.K)
 cols[2].button("Clear selection", on_click=comparing.clear_selection)
 view = replace(view, follow=follow, k=int(k))
 st.session_state[comparing.VIEW] = view
@@ -84,36 +89,45 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     )  # fmt: skip
     comparing.remember_traces(i, figure)
     col.plotly_chart(figure, key=comparing.panel_key("map", i), on_select="rerun", selection_mode=("box", "lasso"))
+    if r.note:
+        col.caption(widgets.plain(f"{r.note}: the sample is small."))
     m = comparing.scores(r, labels)
     if m is None:
         continue
     aligned_note = "reference" if i == 0 else f"aligned: scale {fit.scale:.2g}, disparity {fit.disparity:.2f}"
+    shown, unscored = comparing.figures_text(m)
     col.caption(
-        f"10-NN acc. layer **{m['knn_acc']:.3f}** · map **{m['knn_acc_2d']:.3f}** · linear probe "
-        f"**{m['probe_acc']:.3f}** · silhouette **{m['silhouette']:.3f}** · trustworthiness "
-        f"**{m['trustworthiness']:.3f}** · on {m['sample']:,} of the map's {m['n']:,} points · {aligned_note}"
+        f"10-NN acc. layer **{shown['knn_acc']}** · map **{shown['knn_acc_2d']}** · linear probe "
+        f"**{shown['probe_acc']}** · silhouette **{shown['silhouette']}** · trustworthiness "
+        f"**{shown['trustworthiness']}** · on {m['sample']:,} of the map's {m['n']:,} points · {aligned_note}"
     )
+    for reason in unscored:
+        col.caption(widgets.plain(reason))
     table.append({"panel": i + 1, "model": r.record.name, "layer": r.layer_title, "method": r.panel.method,
                   "reducer": REDUCER_TITLES[r.panel.reducer], "model acc.": r.record.test_accuracy,
                   "model acc. measured on": r.record.measured_on,
-                  "10-NN layer": m["knn_acc"], "10-NN map": m["knn_acc_2d"],
-                  "linear probe": m["probe_acc"], "silhouette": m["silhouette"],
-                  "trustworthiness": m["trustworthiness"], "points scored": m["sample"]})  # fmt: skip
+                  **{title: comparing.number(m.get(key)) for key, title in comparing.FIGURES.items()},
+                  "points scored": m["sample"]})  # fmt: skip
     if follow is not None:
         shown = np.concatenate([[follow], found[i]]).astype(int)
         col.image(plots.montage(images[shown], columns=len(shown)), width="stretch",
-                  caption=f"point {follow} ({dataset.class_names[labels[follow]]}) and its {len(found[i])} nearest "
-                          f"in {r.panel.layer}: " + ", ".join(dataset.class_names[labels[j]] for j in found[i]))  # fmt: skip
+                  caption=widgets.plain(f"point {follow} ({dataset.class_names[labels[follow]]}) and its "
+                                        f"{len(found[i])} nearest in {r.panel.layer}: "
+                                        + ", ".join(dataset.class_names[labels[j]] for j in found[i])))  # fmt: skip
 
 st.subheader("Metrics")
-st.dataframe(pd.DataFrame(table).set_index("panel"), column_config={
-    name: st.column_config.NumberColumn(format="%.3f") for name in table[0] if name not in
-    ("panel", "model", "layer", "method", "reducer", "points scored")})  # fmt: skip
-st.caption(
-    f"Scored on a label-stratified sample of at most {comparing.METRICS_SAMPLE:,} of each map's points: "
-    "10-NN accuracy (5-fold) in the layer's own space and on the map, a standardised logistic regression "
-    "(5-fold), the classes' silhouette in the layer, the map's trustworthiness (10 neighbours)."
-)
+if table:
+    st.dataframe(pd.DataFrame(table).set_index("panel"), column_config={
+        name: st.column_config.NumberColumn(format="%.3f") for name in table[0] if name not in
+        ("panel", "model", "layer", "method", "reducer", "points scored")})  # fmt: skip
+    st.caption(
+        f"Scored on a label-stratified sample of at most {comparing.METRICS_SAMPLE:,} of each map's points: "
+        "10-NN accuracy (5-fold) in the layer's own space and on the map, a standardised logistic regression "
+        "(5-fold), the classes' silhouette in the layer, the map's trustworthiness (10 neighbours); a blank: not "
+        "computed, the panel's caption says why."
+    )
+else:
+    st.caption("No panel could be scored (see above).")
 if follow is not None and len(results) > 1:
     shared = [neighbours.overlap(found[0][None], found[i][None]) for i in range(1, len(results))]
     st.caption(f"Point {follow}'s neighbours shared with panel 1: " + ", ".join(

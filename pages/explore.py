@@ -14,7 +14,9 @@ links.show_link_error()
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()
 if state.get(state.LAYER) not in [layer.name for layer in model.layers]:
-    state.put(state.LAYER, models.default_layer(model))
+    default_layer = models.default_layer(model)
+    links.note_link_value("layer", f"{default_layer}, its default layer", f"{record.name} has no layer of that name")
+    state.put(state.LAYER, default_layer)
 layer, method, split = state.get(state.LAYER), state.get(state.METHOD), widgets.current_split(dataset)
 outputs, rep_key = actions.representation(record, model, dataset, split, layer, method, state.get(state.REDUCTION))
 if outputs is None:
@@ -25,6 +27,7 @@ images, labels = dataset.split(split)
 st.caption(f"**{widgets.plain(record.name)}** · layer **{widgets.plain(rep.title)}** · {METHODS[method]} · "
            f"{widgets.plain(dataset.name)} {split} split · {len(labels):,} images")  # fmt: skip
 choice = maps.controls(len(labels))
+links.show_link_notes()
 emb = maps.compute(record, outputs, rep_key, dataset, split, choice)
 if emb is None:
     st.stop()

@@ -25,10 +25,12 @@ if any(rep.spatial for rep in ls.representations.values()):
 if ls.skipped:
     st.caption(widgets.plain(f"Left out (more than {MAX_UNITS:,} values per image after the reduction): "
                              f"{', '.join(ls.skipped)}"))  # fmt: skip
+if choice.note:
+    st.caption(widgets.plain(f"{choice.note}: the sample is small."))
 coords = layers.maps(record, ls, choice)
-rows = layers.metrics(ls, coords, choice) if coords is not None else None
-if coords is None or rows is None:
+if coords is None:
     st.stop()
+rows = layers.metrics(ls, coords, choice)  # None after saying why: the maps are still drawn
 
 context = (record.id, state.get(state.DATASET), split)
 predicted, confidence = maps.predictions(*context)
@@ -37,7 +39,7 @@ layers.follow_controls(context, ls, wrong)
 followed = layers.followed(context)
 figure = plots.layers_grid(coords, ls.indices, ls.labels, predicted[ls.indices], dataset.class_names,
                            titles=layers.titles(ls),
-                           captions=layers.captions(rows, choice.title), colour=choice.colour,
+                           captions=layers.captions(rows, choice.title) if rows else None, colour=choice.colour,
                            confidence=confidence[ls.indices], highlight=followed, axis_name=choice.title)  # fmt: skip
 event = st.plotly_chart(figure, key="layers-grid", on_select="rerun", selection_mode=("box", "lasso"))
 st.caption("Under each map: 10-NN accuracy and a linear probe's accuracy in the layer's own space, silhouette by "
@@ -49,12 +51,15 @@ if followed:
     st.subheader("Followed points")
     layers.show_neighbours(ls, followed, images, labels, dataset.class_names)
 
-st.subheader("Figures per layer")
-st.plotly_chart(plots.layer_scores(rows, chance=1 / dataset.num_classes), key="layer-scores")
-st.caption("Each layer's accuracy in its own space; the dashed lines are the same figures for the input pixels, "
-           "the bar a layer has to clear to have learned something the pixels do not already show.")  # fmt: skip
-st.dataframe(layers.metrics_frame(rows).style.format(precision=3), width="stretch")
-st.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
+if rows is not None:
+    st.subheader("Figures per layer")
+    st.plotly_chart(plots.layer_scores(rows, chance=1 / dataset.num_classes), key="layer-scores")
+    st.caption("Each layer's accuracy in its own space; the dashed lines are the same figures for the input pixels, "
+               "the bar a layer has to clear to have learned something the pixels do not already show.")  # fmt: skip
+    st.dataframe(layers.metrics_frame(rows).style.format(precision=3), width="stretch")
+    st.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
+    for reason in layers.unscored(rows):
+        st.caption(widgets.plain(f"Not computed (blank above): {reason}"))
 left, _ = st.columns([3, 2])
 left.subheader("Linear CKA between layers")
 matrix = layers.cka(ls)

@@ -44,7 +44,7 @@ except models.ModelError as error:
 key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale,
                                   rep.reduction)  # fmt: skip
 cached = resources.workspace().load_array("representation", key)
-if cached is None and (st.button(f"Compute {rep.title} for {len(images):,} images", type="primary") or running.active(key)):
+if cached is None and (st.button(widgets.plain(f"Compute {rep.title} for {len(images):,} images"), type="primary") or running.active(key)):
     cached, key = actions.representation(record, model, dataset, split, layer, method, rep.reduction)
 
 if cached is None:

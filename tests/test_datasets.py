@@ -359,8 +359,13 @@ def test_idx_rejects_bad_files(monkeypatch):
         D.load_idx(idx_bytes(x), idx_bytes(y), test_images=idx_bytes(x))
     monkeypatch.setattr(D, "MAX_INFLATED_BYTES", 100_000)
     bomb = gzip.compress(idx_bytes(np.zeros((1000, 28, 28), np.uint8)))
-    with pytest.raises(DatasetError, match=r"gzip data inflates to more than 97.7 KiB .* \(MAX_INFLATED_BYTES\)"):
+    # The header is read first: what it declares is refused before the rest is inflated.
+    with pytest.raises(DatasetError, match=r"IDX header declares shape \(1000, 28, 28\) of uint8, i.e. 765.6 KiB "
+                                           r"\(784,000 bytes\) of data; the limit is 97.7 KiB .* \(MAX_INFLATED_BYTES\)"):
         D.parse_idx(bomb)
+    lying = gzip.compress(idx_bytes(np.zeros((10, 4, 4), np.uint8)) + bytes(90_000))  # inflated no further than declared
+    with pytest.raises(DatasetError, match=r"gzip data inflates to more than the 176 bytes its IDX header declares"):
+        D.parse_idx(lying)
 
 
 def write_idx(folder: Path, name: str, arr: np.ndarray) -> Path:

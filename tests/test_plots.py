@@ -141,10 +141,10 @@ def test_layer_scores_draws_layers_as_points_and_the_input_pixels_as_reference_l
             {"layer": "dense", "knn_acc": 0.96, "probe_acc": 0.97},
             {"layer": "dense_1", "knn_acc": 0.985, "probe_acc": None}]  # fmt: skip
     figure = plots.layer_scores(rows, chance=0.1)
-    knn, probe = figure.data
+    knn, probe, knn_pixels, probe_pixels = figure.data
     assert list(knn.x) == ["dense", "dense_1"] and list(knn.y) == [0.96, 0.985]
     assert probe.y[0] == 0.97 and np.isnan(probe.y[1])  # not scored: a gap, not a zero
-    lines = {shape.y0 for shape in figure.layout.shapes}
-    assert lines == {0.978, 0.95, 0.1}
-    assert [a.text for a in figure.layout.annotations] == [
-        "input pixels: 10-NN 0.978", "input pixels: probe 0.950", "chance 0.10"]
+    assert (knn_pixels.name, list(knn_pixels.y)) == ("input pixels: 10-NN 0.978", [0.978, 0.978])
+    assert (probe_pixels.name, probe_pixels.line.dash) == ("input pixels: probe 0.950", "dash")
+    assert figure.layout.yaxis.range[0] == pytest.approx(0.92)  # the figures' range, so a point's difference shows
+    assert not figure.layout.shapes  # chance (0.10) lies far below it

@@ -87,3 +87,41 @@ def test_malformed_links_are_refused_with_the_reason(change, message):
     query = View("m", "digits", "dense_1").to_query() | change
     with pytest.raises(ViewError, match=message):
         View.from_query(query)
+
+
+@pytest.mark.parametrize(
+    "change, used, message",
+    [
+        ({"n_neighbors": "100000"}, ("params", "n_neighbors", 200), "n_neighbors=100000; n_neighbors is at most 200 — using 200."),
+        ({"random_state": "-1"}, ("params", "random_state", 0), "random_state=-1; random_state is at least 0 — using 0."),
+        ({"n_neighbors": "many"}, ("params", "n_neighbors", 15), "n_neighbors=many; expected a whole number — using 15."),
+        ({"min_dist": "nan"}, ("params", "min_dist", 0.1), "min_dist=nan; expected a number — using 0.1."),
+        ({"n_epochs": "0"}, ("params", "n_epochs", 1), "n_epochs=0; n_epochs is at least 1 — using 1."),
+        ({"reducer": "tsne", "perplexity": "500"}, ("params", "perplexity", 100.0), "perplexity is at most 100"),
+        ({"metric": "os.system"}, ("params", "metric", "auto"), "metric=os.system; expected one of auto, euclidean"),
+        ({"method": "eval"}, ("method", None, "function"), "method=eval; expected one of function, submodel"),
+        ({"split": "valid"}, ("split", None, "train"), "split=valid; expected one of train, test — using train."),
+        ({"colour": "rainbow"}, ("colour", None, "label"), "colour=rainbow; expected one of label"),
+        ({"reduction": "mean"}, ("reduction", None, "auto"), "reduction=mean; expected one of auto, flatten, gap, gmp"),
+        ({"sample": "0"}, ("sample", None, 1), "sample=0; sample is at least 1 — using 1."),
+        ({"sample": "lots"}, ("sample", None, 10_000), "sample=lots; expected a number of points or 'all'"),
+        ({"selection": "3,x,-4"}, ("selection", None, (3,)), "'x', '-4' are no point indices"),
+    ],
+)  # fmt: skip
+def test_a_link_opens_with_each_value_it_cannot_have_replaced_and_named(change, used, message):
+    from featlib.views import read_link
+
+    view, replaced = read_link(View("m", "digits", "dense_1").to_query() | change)
+    where, field, value = used
+    assert (getattr(view.params, field) if where == "params" else getattr(view, where)) == value
+    assert len(replaced) == 1 and message in next(iter(replaced.values())).message
+
+
+def test_a_link_read_as_written_replaces_nothing_and_whole_numbers_may_be_written_as_floats():
+    from featlib.views import read_link
+
+    view = View("m", "digits", "dense_1", sample=2000, params=UMAPParams(n_neighbors=30, random_state=7))
+    assert read_link(view.to_query()) == (view, {})
+    assert read_link(view.to_query() | {"n_neighbors": "30.0", "sample": "2e3"}) == (view, {})
+    with pytest.raises(ViewError, match="lacks layer"):
+        read_link({"model": "m", "dataset": "digits"})

@@ -27,5 +27,7 @@ def require_login() -> None:
         st.button("Log in", type="primary", on_click=st.login)
         st.stop()
     with st.sidebar:
-        st.caption(f"Logged in as {st.user.get('name') or st.user.get('email')}")
+        from featlib.app import widgets
+
+        st.caption(widgets.plain(f"Logged in as {st.user.get('name') or st.user.get('email')}"))
         st.button("Log out", on_click=st.logout)

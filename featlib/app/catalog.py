@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from featlib import bundle, jobs
+from featlib import bundle, jobs, names
 from featlib.app import identity, links, resources, state, widgets
 from featlib.app import jobs as running
 from featlib.store import ARRAY_KINDS, InUseError, Item, NameClashError, WorkspaceError
@@ -20,10 +20,18 @@ SORTS = {
     "name": (lambda i: i.name.lower(), False),
     "maker": (lambda i: (i.creator or "~").lower(), False),
     "size, largest first": (lambda i: i.bytes, True),
-    "test accuracy, best first": (lambda i: -1 if i.test_accuracy is None else i.test_accuracy, True),
-    "kNN accuracy, best first": (lambda i: -1 if i.knn_accuracy is None else i.knn_accuracy, True),
+    "test accuracy, best first": (lambda i: _figure(i.test_accuracy), True),
+    "kNN accuracy, best first": (lambda i: _figure(i.knn_accuracy), True),
 }
 PAGE_SIZE = 50
+NOTE_MAX = 2_000
+"""The most characters a note typed on the Workspace page may have."""
+
+
+def _figure(value: object) -> float:
+    """A stored figure for sorting: itself, or -1 when there is none (or it is not a number)."""
+    return float(value) if widgets.computed(value) else -1.0
+
 _PENDING_DELETE = "featlib.pending_delete"
 
 
@@ -53,13 +61,17 @@ def summary_line(item: Item) -> str:
     """One markdown line: kind, name, maker, date, origin, size, figures."""
     figures = []
     if item.test_accuracy is not None:
-        figures.append(f"test acc **{item.test_accuracy:.3f}**")
+        figures.append(f"test acc **{widgets.score(item.test_accuracy, markdown=True)}**")
     if item.knn_accuracy is not None:
-        figures.append(f"kNN acc **{item.knn_accuracy:.3f}**")
-    maker = item.creator or "unknown"
+        figures.append(f"kNN acc **{widgets.score(item.knn_accuracy, markdown=True)}**")
+    if item.imported or item.claimed_by:  # "imported by bob; bundle says made by alice": the claim shown as one
+        maker = f"imported by **{widgets.plain(item.creator or 'nobody named')}**" + (
+            f"; bundle says made by {widgets.plain(item.claimed_by)}" if item.claimed_by else "")
+    else:
+        maker = f"by **{widgets.plain(item.creator or 'unknown')}**"
     return (
-        f"**{widgets.plain(item.name)}** · {KIND_TITLES[item.kind]} · by **{widgets.plain(maker)}** · "
-        f"{item.created.replace('T', ' ')[:16]} UTC · {size(item.bytes)}"
+        f"**{widgets.plain(item.name)}** · {KIND_TITLES[item.kind]} · {maker} · "
+        f"{widgets.plain(str(item.created).replace('T', ' ')[:16])} UTC · {size(item.bytes)}"
         + (" · " + " · ".join(figures) if figures else "")
         + f"  \n{widgets.plain(item.made_from)}"
     )
@@ -67,15 +79,15 @@ def summary_line(item: Item) -> str:
 
 def provenance_lines(item: Item) -> str:
     """Fingerprints, seed and library versions of an item, as markdown lines."""
-    made = item.provenance
-    lines = [f"- {label}: `{made[key]}`" for key, label in
+    made = item.provenance if isinstance(item.provenance, dict) else {}  # a bundle's fields are text, never markup
+    lines = [f"- {label}: {widgets.plain(made[key])}" for key, label in
              (("model_fingerprint", "model fingerprint"), ("dataset_fingerprint", "dataset fingerprint"), ("seed", "seed"))
              if made.get(key) is not None]  # fmt: skip
-    versions = made.get("versions", {})
-    if versions:
-        lines.append("- made with " + ", ".join(f"{name} {version}" for name, version in versions.items()))
+    versions = made.get("versions") or {}
+    if isinstance(versions, dict) and versions:
+        lines.append("- made with " + widgets.plain(", ".join(f"{name} {version}" for name, version in versions.items())))
     if made.get("made_at"):
-        lines.append(f"- at {made['made_at'].replace('T', ' ')}")
+        lines.append(f"- at {widgets.plain(str(made['made_at']).replace('T', ' '))}")
     return "\n".join(lines) or "No provenance recorded (made before featlib recorded it)."
 
 
@@ -105,7 +117,7 @@ def item_card(item: Item) -> None:
 def _rename(item: Item, slot: str) -> None:
     label = "Title" if item.kind in ARRAY_KINDS else "Name"
     with st.form(f"rename-{slot}", border=False):
-        new = st.text_input(label, value=item.name, key=f"name-{slot}")
+        new = st.text_input(label, value=item.name, key=f"name-{slot}", max_chars=max(names.MAX_NAME_LENGTH, len(item.name)))
         if st.form_submit_button("Rename", key=f"rename-button-{slot}"):
             try:
                 resources.workspace().rename(item.kind, item.id, new)
@@ -115,13 +127,29 @@ def _rename(item: Item, slot: str) -> None:
             st.rerun()
 
 
+def check_note(text: str) -> str:
+    """A note as typed, when it keeps :data:`NOTE_MAX` characters and no control character but line breaks and tabs.
+
+    Raises:
+        ValueError: naming the rule and what was received.
+    """
+    if len(text) > NOTE_MAX:
+        raise ValueError(f"A note can have at most {NOTE_MAX:,} characters; got {len(text):,}.")
+    bad = sorted({c for c in text if not c.isprintable() and c not in "\n\t"})
+    if bad:
+        raise ValueError(f"A note must hold printable characters and line breaks only; got "
+                         f"{', '.join(repr(c) for c in bad[:5])}.")  # fmt: skip
+    return text
+
+
 def _note(item: Item, slot: str) -> None:
     with st.form(f"note-{slot}", border=False):
-        note = st.text_area("Note", value=item.note, key=f"note-{slot}", height=80)
+        note = st.text_area("Note", value=item.note, key=f"note-{slot}", height=80,
+                            max_chars=max(NOTE_MAX, len(item.note)))  # a longer note stored elsewhere still shows
         if st.form_submit_button("Save note", key=f"note-button-{slot}"):
             try:
-                resources.workspace().set_note(item.kind, item.id, note)
-            except WorkspaceError as error:
+                resources.workspace().set_note(item.kind, item.id, check_note(note))
+            except (ValueError, WorkspaceError) as error:
                 st.error(widgets.plain(error))
                 return
             st.rerun()
@@ -178,6 +206,14 @@ def _confirm_delete(item: Item) -> None:
         st.rerun()
 
 
+def _store_bundle(workspace, checked: bundle.CheckedBundle, creator: str):
+    """Stores a checked bundle; a bundle already imported is returned as its (informative) error, not raised."""
+    try:
+        return bundle.store_bundle(workspace, checked, creator=creator)
+    except bundle.AlreadyImportedError as already:
+        return already
+
+
 def import_form() -> None:
     """Upload a bundle and import it, showing the link to its view or why it was refused."""
     upload = st.file_uploader("Bundle (.zip)", type=["zip"], key="bundle_upload")
@@ -195,9 +231,12 @@ def import_form() -> None:
         st.error(widgets.plain(error))
         return
     result = running.run(spec, {"data": data}, label=f"Checking the bundle {label}",
-                         store=lambda checked: bundle.store_bundle(workspace, checked, creator=creator),
+                         store=lambda checked: _store_bundle(workspace, checked, creator),
                          failure="This bundle cannot be imported")  # fmt: skip
     running.manager().forget(spec.key)  # importing the same file again is checked (and refused or stored) again
+    if isinstance(result, bundle.AlreadyImportedError):
+        st.info(widgets.plain(result))
+        return
     if result is None:
         return
     base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0]
@@ -205,6 +244,7 @@ def import_form() -> None:
     links.open_view(result.view)  # what was imported becomes the current model, dataset, layer and method
     st.success(widgets.plain(f"Imported {result.model.name} with its map of {result.points:,} points; it is now the "
                              "current model."))  # fmt: skip
+    st.caption(widgets.plain(bundle.measured_text(result)))
     for difference in result.differences:
         st.warning(widgets.plain(f"Made with other library versions: {difference}. The stored map is shown as it "
                                  "was; a recomputation here may differ."))  # fmt: skip

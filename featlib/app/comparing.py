@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from featlib import compare, datasets, models, pipeline, reductions
-from featlib.app import actions, links, resources, results, state, widgets
+from featlib import compare, datasets, embed, models, pipeline, reductions
+from featlib.app import actions, links, maps, resources, results, state, widgets
 from featlib.compare import CompareError, CompareView, Panel, SelectionState
 from featlib.embed import REDUCER_TITLES
 from featlib.extract import METHODS
@@ -29,6 +29,10 @@ DEFAULT_SAMPLE = 5_000
 METRICS_SAMPLE = 2_000
 """Points scored per panel at most (a label-stratified sample of the map's points)."""
 N_PANELS, SAMPLE, SPLIT, FOLLOW, K = "cmp_n", "cmp_sample", "cmp_split", "cmp_follow", "cmp_k"
+SPLIT_POINTS = "cmp_split_points"
+"""The number of images of the split the editor shows, for the callbacks that apply it."""
+SAMPLE_MIN = 10
+"""The smallest sample a comparison offers (:class:`featlib.compare.CompareView`'s rule; all points when fewer)."""
 
 
 def panel_key(field: str, i: int) -> str:
@@ -112,9 +116,12 @@ def weighted_layers(model_id: str) -> list[str]:
 
 def _base_view(panels: list[Panel]) -> CompareView:
     """A view of ``panels`` with the editor's shared choices (dataset, split, sample, follow, k) and the carried reduction."""
+    sample = st.session_state.get(SAMPLE, DEFAULT_SAMPLE)
+    if sample is not None and sample >= st.session_state.get(SPLIT_POINTS, sample + 1):
+        sample = None  # every point of the split, however few
     return CompareView(
         state.get(state.DATASET), tuple(panels), st.session_state.get(SPLIT, "train"),
-        st.session_state.get(SAMPLE, DEFAULT_SAMPLE), st.session_state.get(FOLLOW),
+        sample, st.session_state.get(FOLLOW),
         int(st.session_state.get(K, compare.DEFAULT_K)), state.get(state.REDUCTION),
     )  # fmt: skip
 
@@ -171,12 +178,18 @@ def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
     st.session_state.setdefault(N_PANELS, 2)
     if st.session_state.get(SPLIT) not in dataset.splits:
         st.session_state[SPLIT] = state.get(state.SPLIT) if state.get(state.SPLIT) in dataset.splits else dataset.splits[0]
-    st.session_state.setdefault(SAMPLE, min(DEFAULT_SAMPLE, len(dataset.split(st.session_state[SPLIT])[1])))
+    n_points = len(dataset.split(st.session_state[SPLIT])[1])
+    st.session_state[SPLIT_POINTS] = n_points
+    st.session_state.setdefault(SAMPLE, min(DEFAULT_SAMPLE, n_points))
+    low = min(SAMPLE_MIN, n_points)
+    if st.session_state[SAMPLE] is not None:  # None: all the points (a link's "all")
+        st.session_state[SAMPLE] = min(max(int(st.session_state[SAMPLE]), low), n_points)
     top = st.columns([1, 1, 1, 3])
     n = top[0].number_input("Panels", compare.MIN_PANELS, compare.MAX_PANELS, key=N_PANELS)
     top[1].selectbox("Images", dataset.splits, key=SPLIT, format_func=lambda s: f"{s} split")
-    top[2].number_input("Sample size", 10, None, step=500, key=SAMPLE,
-                        help="The same label-stratified sample in every panel.")  # fmt: skip
+    top[2].number_input("Sample size", low, n_points, step=500, key=SAMPLE, placeholder="all",
+                        help=f"The same label-stratified sample in every panel: {low:,} to all {n_points:,} "
+                             "points of the split.")  # fmt: skip
     cols = st.columns(int(n))
     trained = [r.id for r in records if not r.meta.get("checkpoint_of")] or [records[0].id]
     default_model = state.get(state.MODEL) if state.get(state.MODEL) in by_id else trained[0]
@@ -226,6 +239,8 @@ class PanelMap:
     embedding: pipeline.Embedding
     predicted: np.ndarray
     representation: reductions.Representation | None = None
+    note: str = ""
+    """How the reducer's defaults were fitted to a small sample (:func:`featlib.app.maps.params_for`), or ''."""
 
     @property
     def layer_title(self) -> str:
@@ -262,11 +277,39 @@ def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, spl
     rep = reductions.for_layer(model, panel.layer, reduction, strict=False)
     _, labels = dataset.split(split)
     title = f"{REDUCER_TITLES[panel.reducer]} of {record.name} · {rep.title}"
-    emb = results.embedding(record, outputs, rep_key, labels, sample, panel.params(), label=f"Computing the {title}")
+    points = min(sample or len(labels), len(labels))
+    params, note = maps.params_for(panel.params(), points)
+    try:
+        embed.check_points(params, points)
+    except embed.ReducerError as error:
+        st.info(widgets.plain(f"No {title}: {error}"), icon=":material/info:")
+        return None
+    emb = results.embedding(record, outputs, rep_key, labels, sample, params, label=f"Computing the {title}")
     if emb is None:
         return None
     predicted, _ = results.predictions(record.id, dataset_key, split)
-    return PanelMap(panel, record, outputs, emb, predicted, rep)
+    return PanelMap(panel, record, outputs, emb, predicted, rep, note)
+
+
+FIGURES = {"knn_acc": "10-NN layer", "knn_acc_2d": "10-NN map", "probe_acc": "linear probe",
+           "silhouette": "silhouette", "trustworthiness": "trustworthiness"}  # fmt: skip
+"""The metrics table's figures: key of :func:`featlib.metrics.layer_metrics`'s result → column."""
+
+
+def figures_text(scores: dict) -> tuple[dict[str, str], list[str]]:
+    """A panel's figures as its caption prints them (``n/a`` when not computed), and why each n/a is, once each."""
+    shown, reasons = {}, []
+    for key, title in FIGURES.items():
+        text = widgets.score(scores.get(key))
+        shown[key] = text if widgets.computed(scores.get(key)) else "n/a"
+        if not widgets.computed(scores.get(key)) and f"{title}: {text}" not in reasons:
+            reasons.append(f"{title}: {text}")
+    return shown, reasons
+
+
+def number(value: object) -> float:
+    """A figure for a table column of numbers: itself, or NaN (a blank) when it could not be computed."""
+    return float(value) if widgets.computed(value) else float("nan")
 
 
 def scores(result: PanelMap, labels: np.ndarray) -> dict | None:
@@ -292,6 +335,19 @@ def linked_selection(n_panels: int) -> np.ndarray:
     after = compare.linked_selection(before, current)
     st.session_state[SELECTION] = after
     return np.array(after.selected, dtype=int)
+
+
+def fit_neighbours(n_points: int) -> int:
+    """The most neighbours a point of ``n_points`` has (at most :data:`featlib.compare.MAX_K`); a larger
+    "Neighbours shown" (a link's, or the default on a tiny split) is lowered to it, saying so."""
+    most = max(1, min(compare.MAX_K, n_points - 1))
+    asked = st.session_state.get(K, compare.DEFAULT_K)
+    if asked > most:
+        st.caption(f"{asked} neighbours asked for; the {n_points:,} images of the split give each point at most "
+                   f"{most}, so {most} are shown.")  # fmt: skip
+        st.session_state[K] = most
+    st.session_state.setdefault(K, compare.DEFAULT_K)
+    return most
 
 
 def follow(index: int) -> None:

@@ -6,6 +6,7 @@ downloads): the page does not build a 5 MB HTML file on every rerun.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -35,8 +36,9 @@ def record_map_figures(emb: "Embedding", scores: dict | None) -> None:
     except WorkspaceError:
         return
     workspace.claim("embedding", emb.key, identity.current_user())
-    if item.knn_accuracy is None and scores is not None:
-        workspace.update_meta("embedding", emb.key, {"knn_accuracy": scores["knn_acc_2d"], "knn_accuracy_points": scores["sample"]})
+    accuracy = (scores or {}).get("knn_acc_2d")
+    if item.knn_accuracy is None and isinstance(accuracy, (int, float)) and math.isfinite(accuracy):  # not "n/a …"
+        workspace.update_meta("embedding", emb.key, {"knn_accuracy": float(accuracy), "knn_accuracy_points": scores["sample"]})
 
 
 def export_panel(

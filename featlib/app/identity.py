@@ -14,7 +14,8 @@ from urllib.parse import quote, unquote
 
 import streamlit as st
 
-from featlib.app import auth
+from featlib import names
+from featlib.app import auth, widgets
 
 COOKIE = "featlib_user"
 MAX_NAME = 40
@@ -31,11 +32,11 @@ _set_cookie = st.components.v2.component("featlib_identity_cookie", js=_SET_COOK
 
 
 def clean_name(text: str) -> str:
-    """A display name: trimmed, 1 to :data:`MAX_NAME` printable characters; ValueError otherwise."""
-    name = " ".join(text.split())
-    if not name or len(name) > MAX_NAME or not name.isprintable():
-        raise ValueError(f"A name is 1 to {MAX_NAME} printable characters; got {text[:60]!r}.")
-    return name
+    """A display name: runs of white space made one space, then :func:`featlib.names.check_name`'s rule
+    (1 to :data:`MAX_NAME` printable characters); ValueError naming the rule otherwise."""
+    if any(not c.isprintable() and not c.isspace() for c in text):  # an escape code, not white space to fold
+        return names.check_name(text, "user name", MAX_NAME)  # raises, naming the characters
+    return names.check_name(" ".join(text.split()), "user name", MAX_NAME)
 
 
 def current_user() -> str:
@@ -57,7 +58,7 @@ def sidebar() -> None:
     name = current_user()
     with st.sidebar:
         if name:
-            st.caption(f"You are **{name}**: what you make is listed under this name.")
+            st.caption(f"You are **{widgets.plain(name)}**: what you make is listed under this name.")
             if st.session_state.get(_NAME + ".new"):
                 _set_cookie(data={"name": quote(name)}, key="featlib_identity_cookie", height=0)
             with st.popover("Change name", icon=":material/badge:"):
@@ -73,7 +74,7 @@ def _name_form() -> None:
             try:
                 st.session_state[_NAME] = clean_name(typed)
             except ValueError as error:
-                st.error(str(error))
+                st.error(widgets.plain(error))
                 return
             st.session_state[_NAME + ".new"] = True
             st.rerun()

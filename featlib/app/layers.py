@@ -15,6 +15,7 @@ import streamlit as st
 
 from featlib import datasets, embed, jobs, layers, models, pipeline, plots
 from featlib.app import jobs as running
+from featlib.app import maps as map_glue
 from featlib.app import resources, state, widgets
 from featlib.store import WorkspaceError
 
@@ -27,6 +28,8 @@ FOLLOW = "featlib.layers_follow"
 FOLLOW_ERROR = "featlib.layers_follow_error"
 K_NEIGHBOURS = 8
 FOLLOW_SHOWN = 3
+SAMPLE_MIN = 100
+"""The smallest sample offered (all the points when the split has fewer)."""
 TSNE_MAX = 2_000
 """t-SNE maps of every layer are offered up to this sample size (20-90 s per layer on the 2-core machine)."""
 COLUMNS = {
@@ -42,6 +45,8 @@ class LayersChoice:
     sample_size: int | None
     params: embed.ReducerParams
     colour: str
+    note: str = ""
+    """How the reducer's defaults were fitted to a small sample (:func:`featlib.app.maps.params_for`), or ''."""
 
     @property
     def title(self) -> str:
@@ -56,13 +61,16 @@ def controls(n_points: int) -> LayersChoice:
     st.session_state.setdefault(REDUCER_KEY, "pca")
     with st.sidebar:
         st.markdown("**Layers settings**")
-        sample = st.number_input("Sample size", 100, n_points, step=500, key=SAMPLE_KEY,
-                                 help="Stratified by label; every layer is read for these points in one pass.")  # fmt: skip
+        low = min(SAMPLE_MIN, n_points)
+        st.session_state[SAMPLE_KEY] = max(st.session_state[SAMPLE_KEY], low)
+        sample = st.number_input("Sample size", low, n_points, step=500, key=SAMPLE_KEY,
+                                 help=f"Stratified by label; every layer is read for these points in one pass. From "
+                                      f"{low:,} to all {n_points:,} points of the split.")  # fmt: skip
         reducer = st.radio("Maps", list(embed.REDUCERS), format_func=embed.REDUCER_TITLES.get, key=REDUCER_KEY,
                            horizontal=True, help="PCA is instant; UMAP and t-SNE map each layer in turn, with progress.")  # fmt: skip
         colour = st.selectbox("Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=COLOUR_KEY)
-    params = embed.REDUCERS[reducer]()
-    return LayersChoice(None if sample >= n_points else int(sample), params, colour)
+    params, note = map_glue.params_for(embed.REDUCERS[reducer](), min(int(sample), n_points))
+    return LayersChoice(None if sample >= n_points else int(sample), params, colour, note)
 
 
 def layer_set(record, model, dataset: datasets.Dataset, split: str, sample_size: int | None) -> layers.LayerSet | None:
@@ -92,6 +100,11 @@ def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndar
     if choice.title == "t-SNE" and len(ls.indices) > TSNE_MAX:
         st.warning(f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (20-90 s per layer on "
                    f"two cores); lower the sample size from {len(ls.indices):,} or pick PCA or UMAP.")  # fmt: skip
+        return None
+    try:
+        embed.check_points(choice.params, len(ls.indices))
+    except embed.ReducerError as error:
+        st.info(widgets.plain(f"No {choice.title} maps of these points: {error}"), icon=":material/info:")
         return None
     workspace = resources.workspace()
     positions = embed.stratified_sample(ls.labels, None)
@@ -166,16 +179,35 @@ def cka(ls: layers.LayerSet) -> np.ndarray | None:
 
 def captions(rows: list[dict], title: str) -> dict[str, str]:
     """The figures printed under each panel of the grid."""
+    def f(row: dict, key: str) -> str:
+        return widgets.score(row.get(key), 2)
+
     return {
-        row["layer"]: f"kNN {row['knn_acc']:.2f} · probe {row['probe_acc']:.2f} · sil {row['silhouette']:.2f}"
-        f"<br>{title}: kNN {row['knn_acc_2d']:.2f} · trust {row['trustworthiness']:.2f}"
+        row["layer"]: f"kNN {f(row, 'knn_acc')} · probe {f(row, 'probe_acc')} · sil {f(row, 'silhouette')}"
+        f"\n{title}: kNN {f(row, 'knn_acc_2d')} · trust {f(row, 'trustworthiness')}"
         for row in rows
     }
 
 
+def unscored(rows: list[dict]) -> list[str]:
+    """The figures that could not be computed on the sample, each once: the metrics' own words ("n/a — needs …")."""
+    reasons = []
+    for row in rows:
+        for key, title in COLUMNS.items():
+            if key in ("layer", "units", "reduction"):
+                continue
+            if not widgets.computed(row.get(key)):
+                reason = f"{title}: {widgets.score(row.get(key))}"
+                if reason not in reasons:
+                    reasons.append(reason)
+    return reasons
+
+
 def metrics_frame(rows: list[dict]) -> pd.DataFrame:
     """The metrics table as a frame with readable column names."""
-    frame = pd.DataFrame(rows)[list(COLUMNS)].rename(columns=COLUMNS)
+    frame = pd.DataFrame(rows).reindex(columns=list(COLUMNS)).rename(columns=COLUMNS)
+    for column in frame.columns[3:]:  # a figure that could not be computed ("n/a — needs …") is a gap, not text
+        frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame.set_index("layer")
 
 
@@ -238,16 +270,17 @@ def show_neighbours(ls: layers.LayerSet, points: list[int], images: np.ndarray, 
         st.error(widgets.plain(error))
         return
     for row, point in enumerate(points[:FOLLOW_SHOWN]):
-        st.markdown(f"**Point #{point}** — true {class_names[labels[point]]}: its {K_NEIGHBOURS} nearest "
-                    "neighbours in each layer's own space (first image: the point itself)")  # fmt: skip
+        st.markdown(f"**Point #{point}** — true {widgets.plain(class_names[labels[point]])}: its {K_NEIGHBOURS} "
+                    "nearest neighbours in each layer's own space (first image: the point itself)")  # fmt: skip
         for name, neighbours in found.items():
             near = neighbours[row]
             same = int(np.sum(labels[near] == labels[point]))
             left, right = st.columns([1, 5], vertical_alignment="center")
-            left.markdown(f"`{name}`  \n{same}/{len(near)} share its label")
+            left.markdown(f"**{widgets.plain(name)}**  \n{same}/{len(near)} share its label")
             tiles = plots.upscale(images[np.concatenate([[point], near])], size=28)
             right.image(plots.montage(tiles, columns=len(near) + 1, pad=2),
-                        caption=" · ".join(class_names[labels[i]] for i in near), width=min(720, 80 * (len(near) + 1)))  # fmt: skip
+                        caption=widgets.plain(" · ".join(class_names[labels[i]] for i in near)),
+                        width=min(720, 80 * (len(near) + 1)))  # fmt: skip
     if len(points) > FOLLOW_SHOWN:
         st.caption(f"{len(points):,} points followed: all are outlined on the maps, the first {FOLLOW_SHOWN} shown here.")
 
@@ -262,7 +295,8 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
         if r.id != record.id and (r.meta.get("dataset_fingerprint") == dataset.fingerprint or r.dataset == dataset.name)
     }  # fmt: skip
     if not others:
-        st.caption(f"No other model in the workspace was trained on {dataset.name}: train or upload one to compare.")
+        st.caption(widgets.plain(f"No other model in the workspace was trained on {dataset.name}: train or upload "
+                                 "one to compare."))  # fmt: skip
         return
     other_id = st.selectbox("Another model trained on this dataset", list(others),
                             format_func=lambda i: others[i].label, key="layers_other_model")  # fmt: skip
@@ -281,6 +315,7 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
     if matrix is None:
         return
     figure = plots.cka_heatmap(matrix, ls.names, [f"{name} " for name in other_ls.names])
-    figure.update_layout(yaxis_title=record.name, xaxis_title=other.name)
+    figure.update_layout(yaxis_title=plots.text(record.name), xaxis_title=plots.text(other.name))
     st.plotly_chart(figure, key="cka-models")
-    st.caption(f"Rows: {record.name}'s layers; columns: {other.name}'s, on the same {len(ls.indices):,} points.")
+    st.caption(widgets.plain(f"Rows: {record.name}'s layers; columns: {other.name}'s, on the same "
+                             f"{len(ls.indices):,} points."))  # fmt: skip

@@ -6,13 +6,14 @@ short list of calls.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
 
 from featlib import datasets, embed, pipeline, plots
-from featlib.app import links, resources, results
+from featlib.app import links, resources, results, widgets
 
 METRICS_SAMPLE = results.METRICS_SAMPLE
 MONTAGE_MAX = 120
@@ -39,8 +40,14 @@ class MapChoice:
 
 
 def controls(n_points: int) -> MapChoice:
-    """The sidebar: reducer picker, its parameters in a form, and the colouring."""
+    """The sidebar: reducer picker, its parameters in a form, and the colouring.
+
+    Every range follows the ``n_points`` points of the split (:func:`featlib.app.links.widget_range`); a
+    link's value outside it is replaced and named on the page (:func:`featlib.app.links.fit_to_data`).
+    """
     links.map_defaults(n_points)
+    links.fit_to_data(n_points)
+    bounds = {name: links.widget_range(name, n_points) for name in ("sample", "n_neighbors", "perplexity")}
     with st.sidebar:
         reducer = st.radio(
             "Map", list(embed.REDUCERS), format_func=embed.REDUCER_TITLES.get, key=links.REDUCER_PICKER, horizontal=True,
@@ -53,19 +60,35 @@ def controls(n_points: int) -> MapChoice:
             help_sample = "Stratified by label."
             if reducer == "tsne":
                 help_sample += f" t-SNE takes 20-90 s for {links.TSNE_SAMPLE:,} points on two cores, minutes for 10,000."
-            sample = st.number_input("Sample size", 50, n_points, step=500, key=keys["sample"], help=help_sample)
+            help_sample += f" From {bounds['sample'][0]:,} to all {n_points:,} points of the split."
+            sample = st.number_input("Sample size", *bounds["sample"], step=500, key=keys["sample"], help=help_sample)
             if reducer == "umap":
+                low, high = bounds["n_neighbors"]
                 params: embed.ReducerParams = embed.UMAPParams(
-                    int(st.number_input("n_neighbors", 2, 200, key=keys["n_neighbors"])),
+                    int(st.number_input("n_neighbors", low, high, key=keys["n_neighbors"],
+                                        help=f"{low} to {high} for {n_points:,} points: fewer than the points, "
+                                             f"at most {embed.MAX_N_NEIGHBORS}.")),
                     float(st.number_input("min_dist", 0.0, 1.0, step=0.05, key=keys["min_dist"])),
-                    st.selectbox("metric", embed.METRICS, key=keys["metric"]),
-                    int(st.number_input("seed", 0, 2**31 - 1, key=keys["random_state"])),
-                )
+                    st.selectbox("metric", embed.METRICS, key=keys["metric"],
+                                 help=f"auto: correlation for layers of {embed.ANGULAR_MIN_UNITS} or more units "
+                                      "(after PCA), else euclidean: the metric whose maps kept the classes apart best "
+                                      "(bench/defaults_study.py)."),
+                    int(st.number_input("seed", 0, embed.MAX_SEED, key=keys["random_state"])),
+                )  # fmt: skip
+                if embed.max_n_neighbors(n_points) is not None and high < embed.UMAPParams().n_neighbors:
+                    st.caption(f"{n_points:,} points: n_neighbors is at most {high} (default "
+                               f"{embed.UMAPParams().n_neighbors}).")  # fmt: skip
             elif reducer == "tsne":
+                low, high = bounds["perplexity"]
                 params = embed.TSNEParams(
-                    float(st.number_input("perplexity", 2.0, 100.0, step=5.0, key=keys["perplexity"])),
-                    int(st.number_input("seed", 0, 2**31 - 1, key=keys["random_state"])),
-                )
+                    float(st.number_input("perplexity", low, high, step=5.0, key=keys["perplexity"],
+                                          help=f"{low:g} to {high:g} for {n_points:,} points: less than a third "
+                                               f"of the points, at most {embed.MAX_PERPLEXITY:g}.")),
+                    int(st.number_input("seed", 0, embed.MAX_SEED, key=keys["random_state"])),
+                )  # fmt: skip
+                if embed.max_perplexity(n_points) is not None and high < embed.TSNEParams().perplexity:
+                    st.caption(f"{n_points:,} points: perplexity is at most {high:g} (default "
+                               f"{embed.TSNEParams().perplexity:g}).")  # fmt: skip
             else:
                 params = embed.PCAParams()
                 st.caption("PCA has no parameters: the first two principal components.")
@@ -75,6 +98,34 @@ def controls(n_points: int) -> MapChoice:
     return MapChoice(params, None if sample >= n_points else int(sample), colour)
 
 
+def params_for(params: embed.ReducerParams, n_points: int) -> tuple[embed.ReducerParams, str]:
+    """A reducer's default ``params`` fitted to a map of ``n_points`` points, and a note saying how ('' when unchanged).
+
+    UMAP's ``n_neighbors`` stays below the number of points and t-SNE's
+    ``perplexity`` below a third of it (:func:`featlib.embed.max_n_neighbors`,
+    :func:`featlib.embed.max_perplexity`), so that the Layers and Compare pages,
+    which have no parameter widgets, still map small samples. Points too few
+    for the reducer at all get its smallest parameters, so that
+    :func:`featlib.embed.check_points` names the fewest points it needs.
+    """
+    if isinstance(params, embed.UMAPParams):
+        most = embed.max_n_neighbors(n_points)
+        if most is None:  # too few for any n_neighbors: check_points then names the least it needs
+            return replace(params, n_neighbors=2), ""
+        if params.n_neighbors > most:
+            return replace(params, n_neighbors=most), (f"UMAP with n_neighbors={most}, fewer than the {n_points:,} "
+                                                       f"points (default {params.n_neighbors})")  # fmt: skip
+    elif isinstance(params, embed.TSNEParams):
+        most = embed.max_perplexity(n_points)
+        if most is None:
+            return replace(params, perplexity=embed.TSNE_MIN_PERPLEXITY), ""
+        if params.perplexity > most:
+            fitted = max(embed.TSNE_MIN_PERPLEXITY, math.floor(most * 100) / 100)
+            return replace(params, perplexity=fitted), (f"t-SNE with perplexity={fitted:g}, less than a third of the "
+                                                        f"{n_points:,} points (default {params.perplexity:g})")  # fmt: skip
+    return params, ""
+
+
 def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset, split: str,
             choice: MapChoice) -> pipeline.Embedding | None:  # fmt: skip
     """The map from the workspace, or computed by a job, with a PCA preview of the same points meanwhile.
@@ -82,6 +133,11 @@ def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset
     Returns ``None`` after showing the reason when the map cannot be made.
     """
     _, labels = dataset.split(split)
+    try:
+        embed.check_points(choice.params, min(choice.sample_size or len(labels), len(labels)))
+    except embed.ReducerError as error:
+        st.info(widgets.plain(f"No {choice.title} map of these points: {error}"), icon=":material/info:")
+        return None
     key = pipeline.embedding_key(rep_key, choice.sample_size, 0, choice.params)
     emb = pipeline.load_embedding(resources.workspace(), key)
     if emb is not None:
@@ -107,27 +163,47 @@ def predictions(model_id: str, dataset_key: str, split: str) -> tuple[np.ndarray
 
 
 def map_metrics(emb_key: str, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray) -> dict | None:
-    """:func:`featlib.metrics.layer_metrics` of a map's points, on at most :data:`METRICS_SAMPLE` of them (a job)."""
-    return results.layer_metrics(emb_key, reps, labels, coords, METRICS_SAMPLE)
+    """:func:`featlib.metrics.layer_metrics` of a map's points, on at most :data:`METRICS_SAMPLE` of them (a job),
+    with ``"backend"``: what made the map (``"cpu"`` or ``"gpu"``, :func:`featlib.pipeline.embedding_backend`)."""
+    scores = results.layer_metrics(emb_key, reps, labels, coords, METRICS_SAMPLE)
+    if scores is None:
+        return None
+    return {**scores, "backend": pipeline.embedding_backend(resources.workspace(), emb_key)}
 
 
 def show_metrics(scores: dict, title: str, model_accuracy: float) -> None:
-    """The map's figures in a row of metrics, with the sample they were scored on."""
+    """The map's figures in a row of metrics, with the sample they were scored on.
+
+    A figure the points are too few for reads ``n/a``; its reason (the metrics' own words) is in the
+    metric's help and under the row.
+    """
     cols = st.columns(3) + st.columns(3)
     cols[0].metric("points", f"{scores['n']:,}")
-    cols[1].metric("10-NN accuracy of the map", f"{scores['knn_acc_2d']:.3f}",
-                   help=f"5-fold cross-validated accuracy of a 10-nearest-neighbour classifier on the 2-D {title} map.")  # fmt: skip
-    cols[2].metric("trustworthiness", f"{scores['trustworthiness']:.3f}",
-                   help="scikit-learn's trustworthiness (10 neighbours): 1 when no point's neighbours on the map "
-                        "are strangers in the layer.")  # fmt: skip
-    cols[3].metric("model accuracy on these points", f"{model_accuracy:.3f}")
-    cols[4].metric("10-NN accuracy of the layer", f"{scores['knn_acc']:.3f}",
-                   help="The same classifier in the layer's own space: what the map could keep.")  # fmt: skip
-    cols[5].metric("linear probe", f"{scores['probe_acc']:.3f}",
-                   help="5-fold accuracy of a logistic regression reading the layer.")  # fmt: skip
+    figures = (
+        (cols[1], "10-NN accuracy of the map", scores.get("knn_acc_2d"),
+         f"5-fold cross-validated accuracy of a 10-nearest-neighbour classifier on the 2-D {title} map."),
+        (cols[2], "trustworthiness", scores.get("trustworthiness"),
+         "scikit-learn's trustworthiness (10 neighbours): 1 when no point's neighbours on the map are strangers in "
+         "the layer."),
+        (cols[3], "model accuracy on these points", model_accuracy, None),
+        (cols[4], "10-NN accuracy of the layer", scores.get("knn_acc"),
+         "The same classifier in the layer's own space: what the map could keep."),
+        (cols[5], "linear probe", scores.get("probe_acc"), "5-fold accuracy of a logistic regression reading the layer."),
+    )  # fmt: skip
+    missing = []
+    for col, label, value, help_text in figures:
+        text = widgets.score(value)
+        if widgets.computed(value):
+            col.metric(label, text, help=help_text)
+        else:
+            col.metric(label, "n/a", help=widgets.plain(f"Not computed: {text}"))
+            missing.append(f"{label}: {text}")
     sampled = f"scored on a stratified sample of {scores['sample']:,}" if scores["sample"] < scores["n"] else "scored on all"
+    made_on = {"gpu": "the GPU (RAPIDS cuML)", "cpu": "the CPU"}.get(scores.get("backend", "cpu"), "the CPU")
     st.caption(f"Metrics {sampled} of the map's {scores['n']:,} points · silhouette by label in the layer "
-               f"{scores['silhouette']:.3f}.")  # fmt: skip
+               f"{widgets.score(scores.get('silhouette'), markdown=True)} · map made on {made_on}.")  # fmt: skip
+    for line in dict.fromkeys(missing):
+        st.caption(widgets.plain(line))
 
 
 def show_images(selected: np.ndarray, images: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
@@ -144,7 +220,8 @@ def show_images(selected: np.ndarray, images: np.ndarray, labels: np.ndarray, pr
         st.markdown(f"**Misclassified among them: {len(wrong):,}** (true → predicted)")
         first = wrong[:CAPTIONED_MAX]
         st.image([255 - plots.upscale(images[i]) for i in first],
-                 caption=[f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}" for i in first], width=84)  # fmt: skip
+                 caption=[widgets.plain(f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}") for i in first],
+                 width=84)  # fmt: skip
 
 
 def select_misclassified(context: tuple[str, str, str], wrong: np.ndarray) -> None:

@@ -79,7 +79,7 @@ def scale_suggestion(record: ModelRecord, dataset: datasets.Dataset) -> None:
     from featlib import models
 
     implied = record.meta.get("implied_scale")
-    if not implied or implied == record.input_scale:
+    if implied not in models.INPUT_SCALES or implied == record.input_scale or record.input_scale not in models.INPUT_SCALES:
         return
     st.warning(widgets.plain(f"{record.name} starts with a preprocessing layer that implies "
                              f"{models.INPUT_SCALES[implied]} ('{implied}'), but it was given "

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import streamlit as st
 
-from featlib import datasets
+from featlib import datasets, quiet
 from featlib.store import ModelRecord, Workspace, default_root
 
 if TYPE_CHECKING:
@@ -58,7 +58,11 @@ def _warm_up() -> threading.Event:
 
 
 def start_warm_up() -> None:
-    """Starts the background start-up (:func:`_warm_up`) if this process has not yet."""
+    """Starts the background start-up (:func:`_warm_up`) if this process has not yet.
+
+    First, before anything imports TensorFlow, the server's log is made quiet (:func:`featlib.quiet.setup`).
+    """
+    quiet.setup()
     _warm_up()
 
 

@@ -46,6 +46,8 @@ def train_seed_mlp(
         name = names.check_name(name, "model name")
         hidden = parse_hidden(hidden_text)
         checkpoint_epochs = models.parse_epochs(checkpoints_text, int(epochs))
+        if checkpoint_epochs:  # each is saved as <name>@epoch<n>, a name under the same rule
+            names.check_name(f"{name}@epoch{max(checkpoint_epochs)}", "checkpoint's name (the model's name and @epoch)")
     except ValueError as error:
         st.error(widgets.plain(error))
         return
@@ -99,7 +101,7 @@ def _show_training(handle: jobs.JobHandle) -> None:
         st.caption("Checkpoints saved: " + ", ".join(
             f"{widgets.plain(r.name)} (test accuracy {r.test_accuracy:.4f})" for r in checkpoints))  # fmt: skip
     cols = st.columns(3)
-    cols[0].metric("test accuracy", f"{record.test_accuracy:.4f}", help=f"Measured on {record.measured_on}.")
+    cols[0].metric("test accuracy", f"{record.test_accuracy:.4f}", help=widgets.plain(f"Measured on {record.measured_on}."))
     cols[1].metric("test loss", f"{record.meta.get('test_loss', float('nan')):.4f}")
     cols[2].metric("training time", f"{record.meta.get('seconds', 0):.1f} s")
     st.success(widgets.plain(f"Saved {record.name} in the workspace; it is now the current model, scored on "

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from typing import TYPE_CHECKING, Callable
 
+import numpy as np
 import streamlit as st
 
 from featlib import datasets
@@ -25,16 +27,64 @@ JOBS_PAGE = "pages/jobs.py"
 DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$&])")
+_MARKDOWN = re.compile(r"[\\`*_{}\[\]<>#+\-.!|~$&:]")
+_WORD_JOINER = "\u2060"
+_LINKISH = re.compile(r"\\:(?=//|material/)|(?i:www)(?=\\\.)|@(?=\w)")
+"""After escaping: what Streamlit still turns into a link or an icon (it finds them in the parsed text, where
+backslash escapes are gone): ``://``, ``www.``, an e-mail's ``@``, ``:material/``."""
+
+
+def _escape(found: re.Match) -> str:
+    """A markdown character backslash-escaped; an ``_`` between letters or digits (``dense_1``) is left as it is,
+    since CommonMark never reads one there as emphasis."""
+    text, at, char = found.string, found.start(), found.group(0)
+    if char == "_" and 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum():
+        return char
+    return "\\" + char
 
 
 def plain(text: object) -> str:
-    """``text`` escaped so that Streamlit's markdown shows it as written.
+    """``text`` escaped so that Streamlit's markdown shows it as written: never an image, a link, a tag or a format.
 
-    Messages name files, dtypes and config keys (``__lambda__``, ``<U3``,
+    The one way pages show text that comes from a person or a file (model,
+    dataset, file, class and layer names, notes, user names, bundle fields,
+    and messages quoting them) in anything Streamlit renders as markdown:
+    ``st.markdown`` / ``caption`` / ``success`` / ``info`` / ``warning`` /
+    ``error``, widget labels and ``help``, button and radio labels, image
+    captions, progress texts. A model named ``![x](http://host/beacon)`` would
+    otherwise make every visitor's browser fetch that address.
+
+    Every markdown character is backslash-escaped (``(`` and ``)`` do nothing
+    once ``[`` and ``]`` are escaped, nor does an ``_`` inside a word), ``:`` too (emoji
+    ``:smile:``, directives ``:red[…]``). Streamlit finds GitHub's autolinks
+    (``http://…``, ``www.…``, e-mail addresses) and ``:material/…`` icons in the
+    text after the escapes are gone, so those get an invisible word joiner
+    (U+2060) that breaks the pattern and not the reading. A line break stays one.
+    Messages also name files, dtypes and config keys (``__lambda__``, ``<U3``,
     ``$FEATLIB_WORKSPACE``) that markdown would otherwise bold, drop or typeset.
     """
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    text = _LINKISH.sub(lambda found: found.group(0) + _WORD_JOINER, _MARKDOWN.sub(_escape, str(text)))
+    return text.replace("\r\n", "\n").replace("\n", "  \n")
+
+
+def computed(value: object) -> bool:
+    """Whether a figure was computed: a finite number (not ``None``, NaN or the metrics' "n/a — needs …")."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and math.isfinite(float(value))
+
+
+def score(value: object, digits: int = 3, markdown: bool = False) -> str:
+    """A figure as pages print it: ``0.973``; or, when it could not be computed, the library's words for why.
+
+    Metrics on too few points come back as ``None``, NaN or a text such as
+    ``"n/a — needs at least 11 points"``; they are shown as that text (``n/a``
+    when there is none), never as a formatting error. ``markdown``: the text
+    goes into markdown, so it is escaped (:func:`plain`); numbers never need it.
+    """
+    if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+        return f"{float(value):.{digits}f}" if math.isfinite(float(value)) else "n/a"
+    text = "n/a" if value is None else str(value)
+    return plain(text) if markdown else text
 
 
 def require_navigation() -> None:
@@ -113,11 +163,11 @@ def default_layer_note(model: "keras.Model", layer: str) -> None:
     other = "after its activation" if after else "before its activation and normalisation"
     if layer == default.name:
         st.caption(plain(f"Default layer {default.reason}"))
-        st.button(f"Read {default.alternative} instead ({other})", key="default-alternative",
+        st.button(plain(f"Read {default.alternative} instead ({other})"), key="default-alternative",
                   on_click=state.put, args=(state.LAYER, default.alternative))  # fmt: skip
     elif layer == default.alternative:
         back = "before its activation" if after else "after its activation and normalisation"
-        st.button(f"Back to the default, {default.name} ({back})", key="default-back",
+        st.button(plain(f"Back to the default, {default.name} ({back})"), key="default-back",
                   on_click=state.put, args=(state.LAYER, default.name))  # fmt: skip
 
 
@@ -163,6 +213,7 @@ def sidebar_summary(slot) -> None:
 
 def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """A progress bar and its ``update(done, total)`` and ``clear()`` functions."""
+    label = plain(label)
     bar = st.progress(0.0, text=label)
     start = time.perf_counter()
 

@@ -48,8 +48,10 @@ def train(
 
     Raises:
         featlib.models.ModelError: bad optimizer, epochs or checkpoint epochs.
+        featlib.nonfinite.NonFiniteError: training diverged: a weight holds NaN or inf (nothing is returned
+            to be stored).
     """
-    from featlib import models
+    from featlib import models, nonfinite
 
     h, w = dataset.image_shape
     model = models.build_mlp((h * w,), tuple(hidden), dataset.num_classes, seed=seed)
@@ -60,6 +62,8 @@ def train(
         on_epoch_end=lambda epoch, total, logs: progress("epoch", epoch, total, logs=logs),
         checkpoint_epochs=checkpoint_epochs,
     )  # fmt: skip
+    nonfinite.check_weights(model, f"The model trained for {int(epochs)} epochs at learning rate {learning_rate:g}",
+                            fix="Training diverged: train again with a lower learning rate (or the default preset).")
     checkpoints = []
     for epoch, checkpoint in sorted(result.checkpoints.items()):
         at_epoch = models.model_with_weights(model, checkpoint.weights)
@@ -101,20 +105,28 @@ def check_upload(
         featlib.models.ModelError: the file is refused (code layers, bad archive, wrong inputs), the
             dataset has no image to score it on, or no output of the model fits its classes (naming
             the outputs and their widths).
+        featlib.nonfinite.NonFiniteError: a weight holds NaN or inf, or a layer gives NaN or inf for the
+            scoring images (naming the weights or layers and how many values): refused, not scored.
     """
-    from featlib import diagnosis, models
+    from featlib import diagnosis, models, nonfinite
 
     progress("loading", 0, 2)
-    model = _load_upload(data, filename)
+    model = _load_upload(data, filename)  # NaN/inf weights: refused there (NonFiniteError)
     chosen = models.choose_output(model, dataset.num_classes, output)
     progress("scoring", 1, 2)
     split = diagnosis.scoring_split(dataset)
     images, labels = dataset.split(split)
-    accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, input_scale), labels, chosen.index)
+    x = models.adapt_images(images, model, input_scale)
+    nonfinite.check_model_outputs(model, x, filename)  # finite weights that still overflow: refused, naming layers
+    accuracy = models.evaluate_accuracy(model, x, labels, chosen.index)
     other_accuracy, hints = None, []
     if diagnosis.near_chance(accuracy, dataset.num_classes):
         other = diagnosis.other_scale(input_scale)
-        other_accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, other), labels, chosen.index)
+        try:
+            other_accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, other), labels,
+                                                      chosen.index)  # fmt: skip
+        except nonfinite.NonFiniteError:  # the other scaling overflows: it is not the cause
+            other_accuracy = None
         hints = diagnosis.likely_causes(model, dataset, split, input_scale, accuracy,
                                         other_scale_accuracy=other_accuracy, output=chosen.index)
     return {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
@@ -208,22 +220,27 @@ def predict(
     return metrics.prediction_confidence(outputs)
 
 
-def reduce(*, points: np.ndarray, params, graph_key: str = "", progress: Progress = _quiet) -> np.ndarray:
+def reduce(*, points: np.ndarray, params, graph_key: str = "", backend: str | None = None,
+           progress: Progress = _quiet) -> np.ndarray:  # fmt: skip
     """A 2-D map of ``points`` (float32 ``(n, 2)``) by the reducer ``params`` names (:func:`featlib.embed.reduce`).
 
     UMAP reports ``("neighbours", 0, 1)`` then ``("layout", epoch, epochs)``;
     its kNN graph is kept per ``graph_key`` in the worker, so another
     ``min_dist`` or seed on the same points skips the neighbour search.
+    ``backend``: ``"cpu"`` or ``"gpu"`` as the submitter chose (:func:`featlib.gpu.choose`);
+    ``None``: chosen here.
     """
-    from featlib import embed, pipeline
+    from featlib import embed, gpu, pipeline
 
-    if isinstance(params, embed.UMAPParams) and len(points) >= embed.APPROXIMATE_FROM:
+    if backend is None:
+        backend = gpu.choose(embed.reducer_name(params))
+    if isinstance(params, embed.UMAPParams) and len(points) >= embed.APPROXIMATE_FROM and backend == "cpu":
         progress("neighbours", 0, 1)
         graph = pipeline.knn_graphs.get(graph_key, lambda: embed.nearest_neighbours(points, params)) if graph_key \
             else embed.nearest_neighbours(points, params)  # fmt: skip
-        return embed.reduce(points, params, progress=progress, knn_graph=graph)
+        return embed.reduce(points, params, progress=progress, knn_graph=graph, backend=backend)
     progress("working", 0, 1)
-    return embed.reduce(points, params, progress=progress)
+    return embed.reduce(points, params, progress=progress, backend=backend)
 
 
 def layer_metrics(*, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None, sample_size: int | None,

@@ -7,7 +7,10 @@ variable ``FEATLIB_WORKSPACE``)::
     models/<id>.keras     saved models
     datasets/<fp>.npz     uploaded datasets, by fingerprint
     arrays/<kind>/<h>.npy representations and embeddings, by key digest
-    numba-cache/          umap-learn's compiled code (see featlib.embed.enable_numba_cache)
+
+umap-learn's compiled code is no longer kept here but once per user and machine
+(:mod:`featlib.compile_cache`); a ``numba-cache/`` folder left by older versions
+is no longer read and can be deleted.
 
 Every item in the index records who made it (``creator``: the name a user set
 in the dashboard, the login name, or the CLI's ``$USER``), a free-text
@@ -22,7 +25,13 @@ Every file is written to a temporary name (``.tmp-<random><suffix>`` in the
 same folder), flushed to disk (``fsync``) and renamed over its final name, and
 entered in the index only once complete, so a crash (even ``SIGKILL`` or a
 power cut) leaves no half-written item listed: only what the index lists is
-ever shown or loaded, and the index lists only complete files.
+ever shown or loaded, and the index lists only complete files. Arrays and
+dataset uploads are renamed into place inside the index transaction that lists
+them, after looking up what is listed under their key: an upload already listed
+(same fingerprint) is kept as it is, and ``save_array(..., overwrite=False)``
+(what a bundle import stores) refuses a key already listed with
+:class:`AlreadyStoredError`. Model files get a new id each and are linked into
+place without ever replacing a file.
 
 All index writes (jobs included) go through :meth:`Workspace._write`, one ``BEGIN IMMEDIATE``
 transaction each; the index is in WAL mode with a 30-second busy timeout, so
@@ -61,11 +70,12 @@ Modules (one job each):
 
 from featlib.store.files import STALE_TEMP_SECONDS, TEMP_PREFIX, WORKSPACE_ENV, default_root, write_atomically
 from featlib.store.jobs import FINISHED, JOB_STATUSES, JobIndex, JobRow
-from featlib.store.records import ARRAY_KINDS, ITEM_KINDS, InUseError, Item, ModelRecord, NameClashError, WorkspaceError
+from featlib.store.records import (ARRAY_KINDS, ITEM_KINDS, AlreadyStoredError, InUseError, Item, ModelRecord,
+                                   NameClashError, WorkspaceError)  # fmt: skip
 from featlib.store.workspace import Workspace
 
 __all__ = [
     "ARRAY_KINDS", "FINISHED", "ITEM_KINDS", "JOB_STATUSES", "STALE_TEMP_SECONDS", "TEMP_PREFIX", "WORKSPACE_ENV",
-    "InUseError", "Item", "JobIndex", "JobRow", "ModelRecord", "NameClashError", "Workspace", "WorkspaceError",
+    "AlreadyStoredError", "InUseError", "Item", "JobIndex", "JobRow", "ModelRecord", "NameClashError", "Workspace", "WorkspaceError",
     "default_root", "write_atomically",
 ]  # fmt: skip

@@ -8,9 +8,9 @@ import json
 import numpy as np
 
 from featlib import provenance
-from featlib.store.files import write_atomically
+from featlib.store.files import publish, sync_file, temporary_file
 from featlib.store.index import IndexedFolder, now
-from featlib.store.records import ARRAY_KINDS
+from featlib.store.records import ARRAY_KINDS, AlreadyStoredError
 
 
 class ArrayStore(IndexedFolder):
@@ -30,35 +30,57 @@ class ArrayStore(IndexedFolder):
         model_id: str | None = None,
         meta: dict | None = None,
         creator: str = "",
+        overwrite: bool = True,
     ) -> bool:
-        """Stores ``array`` under ``(kind, key)``, replacing an older one.
+        """Stores ``array`` under ``(kind, key)``, replacing an older one unless ``overwrite`` is false.
 
         ``meta["provenance"]`` is completed with the library versions. When
         ``model_id`` names a model deleted meanwhile (another session deleted
-        it while this result was computed), nothing is listed and the file is
-        removed (deleted model ids are remembered in ``deleted_models``).
+        it while this result was computed), nothing is listed and no file is
+        left (deleted model ids are remembered in ``deleted_models``).
+
+        The file is written to a temporary name first; it is renamed into place
+        and listed in one index transaction (under the index's write lock), so
+        the check for an item already listed and the write cannot be told apart
+        by any other writer.
+
+        Args:
+            kind: one of :data:`~featlib.store.ARRAY_KINDS`.
+            key: the item's key (its file is named by the key's digest).
+            array: the array, saved as ``.npy`` (no pickles).
+            model_id: the model it was made from.
+            meta: figures and parameters kept with it.
+            creator: who made it; an item replaced keeps its maker, note and title.
+            overwrite: ``False``: refuse when an item is listed under ``key``
+                (what a bundle import stores never replaces anything).
 
         Returns:
             Whether the array was stored.
+
+        Raises:
+            AlreadyStoredError: ``overwrite=False`` and an item is listed under ``key``;
+                it is left as it was.
         """
         relative = self._array_path(kind, key)
         path = self.root / relative
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(base=meta.get("provenance"))
-        write_atomically(path, lambda tmp: np.save(tmp, np.asarray(array), allow_pickle=False))
-        with self._write() as db:
-            if model_id is not None and db.execute("SELECT 1 FROM deleted_models WHERE id = ?", (model_id,)).fetchone():
-                listed = db.execute("SELECT 1 FROM artifacts WHERE key = ?", (key,)).fetchone()
-                if listed is None:
-                    path.unlink(missing_ok=True)
-                return False
-            old = db.execute("SELECT creator, note, title FROM artifacts WHERE key = ?", (key,)).fetchone()
-            creator, note, title = (old["creator"] or creator.strip(), old["note"], old["title"]) if old else (creator.strip(), "", "")
-            db.execute(
-                "INSERT OR REPLACE INTO artifacts (key, kind, model_id, path, bytes, created, meta, creator, note, title) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, kind, model_id, relative, path.stat().st_size, now(), json.dumps(meta), creator, note, title),
-            )
+        with temporary_file(path) as tmp:
+            np.save(tmp, np.asarray(array), allow_pickle=False)
+            sync_file(tmp)  # before the lock: a large file's fsync does not hold up other writers
+            with self._write() as db:
+                if model_id is not None and db.execute("SELECT 1 FROM deleted_models WHERE id = ?", (model_id,)).fetchone():
+                    return False
+                old = db.execute("SELECT kind, creator, created, note, title FROM artifacts WHERE key = ?", (key,)).fetchone()
+                if old is not None and not overwrite:
+                    raise AlreadyStoredError(old["kind"], key, old["creator"], old["created"], old["title"])
+                creator, note, title = (old["creator"] or creator.strip(), old["note"], old["title"]) if old else (creator.strip(), "", "")
+                publish(tmp, path, synced=True)  # an unlisted file left at this name by a crash is replaced
+                db.execute(
+                    "INSERT OR REPLACE INTO artifacts (key, kind, model_id, path, bytes, created, meta, creator, note, title) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (key, kind, model_id, relative, path.stat().st_size, now(), json.dumps(meta), creator, note, title),
+                )
         return True
 
     def load_array(self, kind: str, key: str) -> np.ndarray | None:

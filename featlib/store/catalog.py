@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING
 
 from featlib.names import check_name
 from featlib.store.files import file_bytes
 from featlib.store.index import IndexedFolder, now
-from featlib.store.records import ARRAY_KINDS, ITEM_KINDS, InUseError, Item, ModelRecord, NameClashError, WorkspaceError
+from featlib.store.records import (ARRAY_KINDS, ITEM_KINDS, InUseError, Item, ModelRecord, NameClashError, WorkspaceError,
+                                   claimed_maker, fraction, read_meta)  # fmt: skip
 
 
 class Catalog(IndexedFolder):
@@ -29,8 +29,8 @@ class Catalog(IndexedFolder):
         names = {row["id"]: row["name"] for row in models}
         names.update({row["fingerprint"]: row["name"] for row in datasets})
         for row in artifacts:  # representations name their dataset; maps are named after them
-            meta = json.loads(row["meta"] or "{}")
-            if meta.get("dataset") and row["key"].count("/") >= 6:
+            meta = read_meta(row["meta"])
+            if isinstance(meta.get("dataset"), str) and meta["dataset"] and row["key"].count("/") >= 6:
                 names.setdefault(row["key"].split("/")[2], meta["dataset"])
         items += [_artifact_item(dict(row), names) for row in artifacts]
         return sorted(items, key=lambda item: item.created, reverse=True)
@@ -40,15 +40,16 @@ class Catalog(IndexedFolder):
         return Item(
             "model", record.id, record.name, record.creator, record.created,
             f"{record.architecture} · accuracy measured on {record.measured_on}", params, file_bytes(self.root / record.path),
-            record.test_accuracy, None, record.note, record.id, record.meta.get("provenance", {}),
+            record.test_accuracy, None, record.note, record.id, _provenance(record.meta),
+            "imported" in record.meta, claimed_maker(record.meta),
         )  # fmt: skip
 
     def _dataset_item(self, row: dict) -> Item:
-        meta = json.loads(row["meta"] or "{}")
+        meta = read_meta(row["meta"])
         return Item(
             "dataset", row["fingerprint"], row["name"], row["creator"], row["created"], row["summary"],
             {k: v for k, v in meta.items() if k != "provenance"}, file_bytes(self.root / row["path"]),
-            None, None, row["note"], None, meta.get("provenance", {}),
+            None, None, row["note"], None, _provenance(meta), "imported" in meta, claimed_maker(meta),
         )  # fmt: skip
 
     def get_item(self, kind: str, ident: str) -> Item:
@@ -212,7 +213,7 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
 
     ``names`` maps model ids and dataset fingerprints to their names.
     """
-    meta = json.loads(row["meta"] or "{}")
+    meta = read_meta(row["meta"])
     key = row["key"]
     rep_key = key.split("/sample=")[0][len("emb/"):] if row["kind"] == "embedding" else key
     parts = rep_key.split("/")
@@ -241,5 +242,12 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
     default_name = f"{layer} outputs" if row["kind"] == "representation" else f"{reducer} map of {layer}"
     return Item(
         row["kind"], key, row["title"] or default_name, row["creator"], row["created"], made_from, params,
-        int(row["bytes"]), None, meta.get("knn_accuracy"), row["note"], row["model_id"], meta.get("provenance", {}),
+        int(row["bytes"]), None, fraction(meta.get("knn_accuracy")), row["note"], row["model_id"], _provenance(meta),
+        bool(meta.get("imported")), claimed_maker(meta),
     )  # fmt: skip
+
+
+def _provenance(meta: dict) -> dict:
+    """``meta["provenance"]`` when it is a dict, else ``{}`` (meta written by hand or by an older version)."""
+    made = meta.get("provenance")
+    return made if isinstance(made, dict) else {}

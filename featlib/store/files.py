@@ -9,11 +9,12 @@ writers that died.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 try:
     import fcntl
@@ -33,7 +34,7 @@ def default_root() -> Path:
     return Path(os.environ.get(WORKSPACE_ENV) or "workspace")
 
 
-def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
+def write_atomically(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:
     """Calls ``write(tmp)`` on a temporary file beside ``path``, then renames it.
 
     The temporary file is named ``.tmp-<random><suffix>`` (it keeps ``path``'s
@@ -42,6 +43,28 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
     rename so that :func:`clean_temporary_files` leaves it alone, is
     fsynced before the rename, and is removed if ``write`` fails. The folder is
     fsynced after the rename, so the new name is on disk when this returns.
+
+    Args:
+        path: the final name.
+        write: writes the file at the path it is given.
+        replace: whether a file already at ``path`` is replaced; ``False``: it is
+            kept and ``FileExistsError`` raised (see :func:`publish`).
+
+    Raises:
+        FileExistsError: ``replace=False`` and ``path`` exists.
+    """
+    with temporary_file(path) as tmp:
+        write(tmp)
+        publish(tmp, path, replace=replace)
+
+
+@contextlib.contextmanager
+def temporary_file(path: Path) -> Iterator[Path]:
+    """A locked temporary file beside ``path`` (``.tmp-<random><suffix>``), removed on exit unless published.
+
+    For writers that must rename under another lock (the index's: see
+    :meth:`featlib.store.arrays.ArrayStore.save_array`): write the file, then
+    :func:`publish` it while holding that lock.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}{path.suffix}")
@@ -50,20 +73,53 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> None:
         if fcntl is not None:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
         try:
-            write(tmp)
-            # Reopened: ``write`` may have replaced the file the lock was taken on.
-            sync_fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-            try:
-                os.fsync(sync_fd)
-            finally:
-                os.close(sync_fd)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+            yield tmp
+        finally:
+            tmp.unlink(missing_ok=True)  # gone already once published by a rename
     finally:
         os.close(lock_fd)  # releases the lock
+
+
+def publish(tmp: Path, path: Path, *, replace: bool = True, synced: bool = False) -> None:
+    """Fsyncs ``tmp``, gives it the name ``path``, and fsyncs the folder.
+
+    Args:
+        synced: ``tmp`` was fsynced already (:func:`sync_file`, before taking a lock).
+        replace: ``True``: renamed over whatever is at ``path``. ``False``: linked
+            to ``path`` only when nothing is there (``os.link`` fails rather than
+            replace, atomically); on a file system without hard links, a check then
+            a rename.
+
+    Raises:
+        FileExistsError: ``replace=False`` and ``path`` exists; ``tmp`` is left for
+            its :func:`temporary_file` to remove.
+    """
+    if not synced:
+        sync_file(tmp)
+    if replace:
+        os.replace(tmp, path)
+    else:
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            raise
+        except OSError:  # no hard links on this file system
+            if path.exists():
+                raise FileExistsError(errno.EEXIST, "File exists; not replaced", str(path)) from None
+            os.replace(tmp, path)
+        else:
+            tmp.unlink(missing_ok=True)
     _fsync_folder(path.parent)
+
+
+def sync_file(path: Path) -> None:
+    """Flushes a written file to disk (``fsync``)."""
+    # Reopened: the writer may have replaced the file a lock was taken on.
+    sync_fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        os.fsync(sync_fd)
+    finally:
+        os.close(sync_fd)
 
 
 def _fsync_folder(folder: Path) -> None:

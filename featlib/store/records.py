@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from dataclasses import dataclass
 
@@ -22,6 +23,26 @@ class InUseError(ValueError):
     """A delete refused because other items were made from the item."""
 
 
+class AlreadyStoredError(ValueError):
+    """A write refused because the workspace already lists an item under that key: nothing is overwritten.
+
+    Attributes:
+        kind: the kind of the item listed (``"embedding"``, ...).
+        key: its key.
+        creator: who made it (``""``: nobody named).
+        created: when (ISO 8601, UTC).
+    """
+
+    def __init__(self, kind: str, key: str, creator: str, created: str, title: str = ""):
+        self.kind, self.key, self.creator, self.created = kind, key, creator, created
+        shown = f"{title!r}, " if title else ""
+        super().__init__(
+            f"The workspace already holds a {kind} under the key {key!r} ({shown}made by {creator or 'nobody named'} "
+            f"on {created.replace('T', ' ')[:16]} UTC); it is kept and not overwritten. Delete it first to store "
+            "another one under that key."
+        )
+
+
 @dataclass(frozen=True)
 class Item:
     """One entry of the workspace listing (a model, dataset upload, representation or map)."""
@@ -39,6 +60,16 @@ class Item:
     note: str
     model_id: str | None
     provenance: dict
+    imported: bool = False  # stored by a bundle import: ``creator`` is who imported it
+    claimed_by: str = ""  # an imported item: who the bundle says made it (a claim, not checked)
+
+    @property
+    def maker(self) -> str:
+        """Who made it, in words: ``"alice"``, or for an import ``"imported by bob; bundle says made by alice"``."""
+        if self.imported or self.claimed_by:
+            said = f"; bundle says made by {self.claimed_by}" if self.claimed_by else ""
+            return f"imported by {self.creator or 'nobody named'}{said}"
+        return self.creator or "unknown"
 
 
 @dataclass(frozen=True)
@@ -75,8 +106,9 @@ class ModelRecord:
 
     def where_measured(self, dataset_title: str) -> str:
         """:attr:`measured_on` with the dataset named ``dataset_title`` (a name told apart from its namesakes)."""
-        n = self.meta.get("n_images")
-        return f"{dataset_title}, {self.meta.get('split', 'test')} split" + (f", {n:,} images" if n else "")
+        n, split = self.meta.get("n_images"), self.meta.get("split")
+        split = split if split in ("train", "test") else "test"
+        return f"{dataset_title}, {split} split" + (f", {n:,} images" if isinstance(n, int) and n > 0 else "")
 
     @property
     def scored_output(self) -> str:
@@ -85,7 +117,8 @@ class ModelRecord:
         ``"output head_a, 10-way; other outputs: head_b (1 unit)"`` from ``meta["output"]`` and
         ``meta["outputs"]`` (kept on upload); ``""`` for a model with one output.
         """
-        outputs = [o for o in self.meta.get("outputs") or [] if isinstance(o, dict)]
+        listed = self.meta.get("outputs")
+        outputs = [o for o in listed if isinstance(o, dict)] if isinstance(listed, list) else []
         chosen = self.meta.get("output")
         if len(outputs) < 2 or chosen is None:
             return ""
@@ -95,10 +128,44 @@ class ModelRecord:
 
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> "ModelRecord":
-        """The record of a ``models`` row."""
+        """The record of a ``models`` row; a ``meta`` that is not a JSON object reads as ``{}``, an accuracy
+        that is not a number in [0, 1] as ``None`` (rows written by older versions or by hand)."""
         values = dict(row)
-        values["meta"] = json.loads(values["meta"] or "{}")
+        values["meta"] = read_meta(values["meta"])
+        values["test_accuracy"] = fraction(values.get("test_accuracy"))
         return cls(**values)
+
+
+def read_meta(raw: object) -> dict:
+    """A row's ``meta`` column as a dict: ``{}`` when it is empty, not JSON, or JSON other than an object."""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        meta = json.loads(raw or "{}") if isinstance(raw, (str, bytes)) else {}
+    except (ValueError, RecursionError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def fraction(value: object) -> float | None:
+    """``value`` as a float when it is a finite number in [0, 1] (an accuracy), else ``None``.
+
+    Figures read back from the index are shown and sorted as numbers; a stored text
+    (``"high"``) or ``NaN`` reads as unknown instead of breaking every listing.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    value = float(value)
+    return value if math.isfinite(value) and 0.0 <= value <= 1.0 else None
+
+
+def claimed_maker(meta: dict) -> str:
+    """Who a bundle said made an imported item (``meta["imported"]["claimed_by"]``), as printable text; ``""``."""
+    imported = meta.get("imported")
+    claim = imported.get("claimed_by") if isinstance(imported, dict) else None
+    if not isinstance(claim, str):
+        return ""
+    return "".join(c if c.isprintable() else "?" for c in claim.strip())[:120]
 
 
 def _units(width: object) -> str:

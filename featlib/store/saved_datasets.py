@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib import provenance
-from featlib.store.files import write_atomically
+from featlib.store.files import publish, sync_file, temporary_file
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import WorkspaceError
 
@@ -32,7 +32,25 @@ class DatasetStore(IndexedFolder):
 
         The dataset's ``source`` line is kept in the row's provenance (``parameters.source``), so that
         :meth:`load_dataset` gives it back. A dataset with one empty split is kept as it is (empty arrays).
+        A dataset listed already under the same fingerprint (the same arrays and class names) is left as it
+        is, with its name, maker and file: nothing is overwritten (see :meth:`add_dataset`).
         """
+        self.add_dataset(dataset, creator=creator, meta=meta)
+        return dataset.fingerprint
+
+    def add_dataset(self, dataset: "Dataset", *, creator: str = "", meta: dict | None = None) -> bool:
+        """:meth:`save_dataset`, telling whether this call stored it.
+
+        The file is renamed into place and listed in one index transaction, after checking
+        that no dataset is listed under its fingerprint.
+
+        Returns:
+            ``True`` when stored; ``False`` when a dataset with its fingerprint was listed already
+            (left as it was; nothing written).
+        """
+        with self._connect() as db:  # the common case, without compressing anything (checked again below)
+            if db.execute("SELECT 1 FROM datasets WHERE fingerprint = ?", (dataset.fingerprint,)).fetchone():
+                return False
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(
             dataset_fingerprint=dataset.fingerprint, parameters={"source": dataset.source}, base=meta.get("provenance")
@@ -44,15 +62,21 @@ class DatasetStore(IndexedFolder):
             "x_test": dataset.x_test, "y_test": dataset.y_test,
             "class_names": np.array(dataset.class_names),
         }  # fmt: skip
-        write_atomically(self.root / relative, lambda tmp: np.savez_compressed(tmp, **arrays))
-        with self._write() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO datasets (fingerprint, name, summary, path, created, creator, meta) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (dataset.fingerprint, dataset.name, dataset.summary(), relative, now(), creator.strip(),
-                 json.dumps(meta)),
-            )
-        return dataset.fingerprint
+        path = self.root / relative
+        with temporary_file(path) as tmp:
+            np.savez_compressed(tmp, **arrays)
+            sync_file(tmp)
+            with self._write() as db:  # listed already (the same data): the file and row stay as they are
+                if db.execute("SELECT 1 FROM datasets WHERE fingerprint = ?", (dataset.fingerprint,)).fetchone():
+                    return False
+                publish(tmp, path, synced=True)
+                db.execute(
+                    "INSERT INTO datasets (fingerprint, name, summary, path, created, creator, meta) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (dataset.fingerprint, dataset.name, dataset.summary(), relative, now(), creator.strip(),
+                     json.dumps(meta)),
+                )
+        return True
 
     def list_datasets(self) -> list[dict]:
         """Uploaded datasets, newest first: fingerprint, name, summary, created."""

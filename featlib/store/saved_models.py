@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     import keras
 
 
-_FINDINGS = ("history", "provenance", "hints", "other_scale_accuracy", "implied_scale")
-"""Meta keys that record what was measured or found, not how a model was made: left out of its provenance parameters."""
+_FINDINGS = ("history", "provenance", "hints", "other_scale_accuracy", "implied_scale", "imported")
+"""Meta keys that record what was measured or found (or, for ``imported``, what a bundle claims), not how a model
+was made: left out of its provenance parameters."""
 
 class ModelStore(IndexedFolder):
     """Saving, listing, finding and loading models (a part of :class:`~featlib.store.Workspace`)."""
@@ -64,7 +65,7 @@ class ModelStore(IndexedFolder):
         model_id = uuid.uuid4().hex[:12]
         relative = f"models/{model_id}.keras"
         write = data if callable(data) else (lambda tmp: tmp.write_bytes(data))
-        write_atomically(self.root / relative, write)
+        write_atomically(self.root / relative, write, replace=False)  # a new id: never over another model's file
         row = dict(
             id=model_id,
             dataset=dataset,

@@ -44,7 +44,8 @@ class Workspace(ModelStore, DatasetStore, ArrayStore, Catalog):
 
     @property
     def numba_cache(self) -> Path:
-        """Where umap-learn's compiled code is kept between processes."""
+        """Where older versions kept umap-learn's compiled code; featlib now keeps it once per user and machine
+        (:func:`featlib.compile_cache.folder`) and no longer reads this folder."""
         return self.root / "numba-cache"
 
     def clean_temporary_files(self, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:

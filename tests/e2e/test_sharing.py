@@ -140,7 +140,8 @@ def test_a_bundle_shows_the_same_view_on_an_empty_server(browser, alice, empty_s
         context.close()
     items = Workspace(empty_server["workspace"]).items()
     assert {i.kind for i in items} >= {"model", "embedding"}
-    assert next(i for i in items if i.kind == "model").creator == "alice"
+    model = next(i for i in items if i.kind == "model")
+    assert model.creator == "carol" and model.claimed_by == "alice"  # the importer adds it; the maker is a claim
 
 
 def test_a_link_is_the_first_request_of_a_restarted_server(browser, alice, workspace_dir, shot, tmp_path):

@@ -64,16 +64,17 @@ class Runner:
             featlib.jobs.JobError: on a cluster, the job failed, was stopped or lost its worker.
             Whatever the job's function raises, in this process.
         """
-        from tqdm import tqdm
-
-        with tqdm(total=1, desc=spec.title, unit="", leave=False, bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}") as bar:
+        with progress_bar(spec.title) as bar:
             if self.manager is None:
                 def progress(stage: str, done: int, total: int, **extra: Any) -> None:
                     bar.total, bar.n = max(total, 1), done
                     bar.set_postfix_str(stage, refresh=True)
 
+                bar.set_postfix_str("starting", refresh=True)
                 result = jobs.run_inline(spec, {k: v.load() if isinstance(v, jobs.Input) else v for k, v in inputs.items()},
                                          progress)  # fmt: skip
+                bar.n = bar.total  # done, whatever the job last reported
+                bar.set_postfix_str("done", refresh=True)
                 return store(result) if store is not None else result
             handle = self.start(spec, inputs, store)
             follow([handle], bar)
@@ -84,6 +85,19 @@ class Runner:
         if self._manager is not None:
             self._manager.close()
             self._manager.engine.close()
+
+
+def progress_bar(title: str, total: int = 1, unit: str = ""):
+    """A tqdm bar on stderr: ``title: 40%|████      | 2/5, stage [00:03]``.
+
+    On a terminal it is cleared when done; elsewhere (a log, a pipe) its last state stays on a line of its own.
+    """
+    import sys
+
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=title, unit=unit, leave=not sys.stderr.isatty(), file=sys.stderr,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{postfix} [{elapsed}]")  # fmt: skip
 
 
 def follow(handles: list, bar, poll: float = 0.2) -> None:

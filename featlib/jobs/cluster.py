@@ -22,6 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     import dask
     from distributed import LocalCluster
 
+    from featlib import quiet
+
+    quiet.setup()  # TF_CPP_MIN_LOG_LEVEL for the workers; each worker filters its own TensorFlow import
+
     parser = argparse.ArgumentParser(prog="python -m featlib.jobs.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, required=True, help="worker processes, one thread each")
     parser.add_argument("--memory-limit", required=True, help="memory limit per worker, e.g. 4GiB")

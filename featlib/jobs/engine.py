@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from featlib import quiet
 from featlib.jobs.spec import JobSpec
 from featlib.jobs.worker import TOPIC, run
 
@@ -287,7 +288,7 @@ def _start_local_cluster(workers: int, memory_limit: str, timeout: float = 120.0
            "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
     process = subprocess.Popen(
         [sys.executable, "-m", "featlib.jobs.cluster", "--workers", str(workers), "--memory-limit", memory_limit],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=None, text=True, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=quiet.child_stderr(), text=True, env=env,
     )  # fmt: skip
     found: list[str] = []
     reader = threading.Thread(target=lambda: found.append(process.stdout.readline().strip()), daemon=True)

@@ -1,22 +1,38 @@
 # `make run` starts the dashboard; `make test` runs every test. Both set up
-# what they need first (a .venv with the pinned packages; for the tests also
-# Debian's Chromium and Fashion-MNIST), so they work on a fresh machine.
+# what they need first (a .venv with the pinned packages and featlib itself,
+# whose `featlib` command lands in .venv/bin; for the tests also Debian's
+# Chromium and Fashion-MNIST), so they work on a fresh machine.
+#
+# `make run` serves on this machine only (127.0.0.1:8501). Options:
+#   make run PORT=9000              another port
+#   make run ADDRESS=0.0.0.0        every network interface: others can reach the
+#                                   dashboard (and its workspace); see the README
+#                                   on logins before doing so
 
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PORT ?= 8501
+ADDRESS ?= 127.0.0.1
 
 .PHONY: run test setup setup-test system-deps bench clean
 
 run: setup
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: setup-test system-deps
 	$(PY) -m pytest
 
-bench: setup-test
-	$(PY) -m featlib bench
+# The bench's peers: Embedding Atlas's vector projection with only the light dependencies it imports
+# (requirements-bench.txt), then the package itself without its declared ones (torch, litellm, fastapi).
+bench: setup-test $(VENV)/.installed-bench
+	$(PY) -m featlib bench $(BENCH_ARGS)
+
+$(VENV)/.installed-bench: requirements-bench.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps embedding-atlas==0.26.0
+	touch $@
 
 setup: $(VENV)/.installed-app
 setup-test: $(VENV)/.installed-test
@@ -24,12 +40,19 @@ setup-test: $(VENV)/.installed-test
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-app: requirements.txt | $(VENV)/bin/python
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+# featlib is installed editable (the working tree's code) without its dependencies (the pinned ones
+# come from the requirements files) and without build isolation, so offline too: the venv's own
+# setuptools builds it (installed from the index only where the venv has none or one older than 64).
+$(VENV)/.installed-app: requirements.txt pyproject.toml | $(VENV)/bin/python
+	$(PIP) -r requirements.txt
+	$(PIP) "setuptools>=64"
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: requirements.txt requirements-test.txt | $(VENV)/bin/python
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-test.txt
+$(VENV)/.installed-test: requirements.txt requirements-test.txt pyproject.toml | $(VENV)/bin/python
+	$(PIP) -r requirements-test.txt
+	$(PIP) "setuptools>=64"
+	$(PIP) --no-deps --no-build-isolation -e .
 	touch $@ $(VENV)/.installed-app
 
 # Debian packages the tests use: Chromium for the browser tests (Playwright

@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,9 +17,11 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from featlib import dataset_sources, training_presets
+from featlib.bench_scaling import DEFAULT_SIZES
 from featlib.datasets import SINGLE_SPLIT_CHOICES, SPLITS, Dataset, DatasetError, DatasetUnavailableError
 from featlib.embed import LARGE_MAP_EPOCHS, METRICS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
 from featlib.extract import METHODS
+from featlib.metrics import RULES, NotAvailable, as_float, format_score, is_available
 from featlib.reductions import AUTO, CHOICES, FLATTEN_MAX
 from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
 from featlib.cli_jobs import INLINE, LOCAL, Runner
@@ -150,10 +151,11 @@ def cmd_layers(args: argparse.Namespace) -> int:
     model = _model_for_layers(Workspace(args.workspace), args.model)
     rows = layer_table(model)
     default = default_layer(model)
-    print(f"{'#':>2}  {'name':<16} {'type':<14} {'output shape':<18} {'params':>8}")
+    print(f"{'#':>2}  {'name':<16} {'type':<14} {'output shape':<18} {'params':>8}  activation")
     for row in rows:
         mark = "  <- default" if row.name == default else ""
-        print(f"{row.index:>2}  {row.name:<16} {row.type:<14} {row.output_shape:<18} {row.params:>8,}{mark}")
+        print(f"{row.index:>2}  {row.name:<16} {row.type:<14} {row.output_shape:<18} {row.params:>8,}  "
+              f"{row.activation or '-'}{mark}")
     outputs = model_outputs(model)
     if len(outputs) > 1:
         print(f"outputs: {describe_outputs(outputs)}")
@@ -310,9 +312,11 @@ def _added_lines(record, output: dict, wanted: str) -> list[str]:
 
 def _representation(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, runner: Runner):
     """Extracts (or reads from the workspace) ``args.layer``'s representation (``args.reduction``) of ``dataset``'s ``args.split``."""
-    from featlib import jobs, models, pipeline, reductions
+    from featlib import jobs, keras_config, models, pipeline, reductions
 
     record = _workspace_record(workspace, args.model)
+    keras_config.check_layer(workspace.model_bytes(record), args.layer)  # from the file: before TensorFlow loads
+    _log(f"loading the model {record.name} (TensorFlow starts: a few seconds)")
     model = workspace.load_model(record)
     rep = reductions.for_layer(model, args.layer, args.reduction)  # pooling a layer without spatial axes is refused
     scale = args.scale or record.input_scale
@@ -347,17 +351,20 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from featlib import embed, jobs, pipeline
+    from featlib import compile_cache, embed, jobs, pipeline
 
     workspace = Workspace(args.workspace)
     dataset = _dataset(args, workspace)
+    params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
+    if args.sample < 1:
+        raise ValueError(f"--sample must be at least 1; got {args.sample}")
+    embed.check_points(params, min(args.sample, len(dataset.split(args.split)[1])))  # before any model loads
     runner = _runner(args, workspace)
     try:
         record, outputs, key, scale = _representation(args, workspace, dataset, runner)
-        if runner.manager is None:
-            embed.enable_numba_cache(workspace.numba_cache)
+        if runner.manager is None:  # in this process: the machine's compiled code (featlib.compile_cache)
+            compile_cache.enable()
         _, labels = dataset.split(args.split)
-        params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
         start = time.perf_counter()
         emb_key = pipeline.embedding_key(key, args.sample, 0, params)
         emb = pipeline.load_embedding(workspace, emb_key)
@@ -401,17 +408,28 @@ def cmd_precompute(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from featlib import bench
+    from featlib import bench, bench_scaling
+
+    from featlib import embed
 
     dataset = _dataset(args, _lookup_workspace(args))
+    if args.points < 1:
+        raise ValueError(f"--points must be at least 1; got {args.points}")
+    points = min(args.points, dataset.num_images)
+    if points < embed.min_points("umap"):  # bench maps its points with UMAP's defaults
+        raise embed.ReducerError(f"bench maps its points with UMAP's defaults, which need at least "
+                                 f"{embed.min_points('umap')} points; got {points} ({dataset.summary()}). Use a "
+                                 "larger dataset or --points.")  # fmt: skip
     # bench.run hands its dataset argument to datasets.load_dataset, which returns a Dataset as it is.
-    figures = bench.run(dataset, args.points, args.layer, args.epochs, browser=not args.no_browser)
+    bench_scaling.sizes_for(args.sizes, points)  # a size below 16 fails here, before training
+    figures = bench.run(dataset, args.points, args.layer, args.epochs, browser=not args.no_browser,
+                        sizes=None if args.no_scaling else args.sizes, dataset_spec=args.dataset)  # fmt: skip
     print(json.dumps(figures) if args.json else bench.format_table(figures))
     return 0
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from featlib import embed, jobs, models
+    from featlib import compile_cache, jobs, models
     from featlib.layers import INPUT, total_units
 
     if args.sample < 1:
@@ -419,6 +437,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
     dataset = _dataset(args, workspace)
     record = _workspace_record(workspace, args.model)
+    _log(f"loading the model {record.name} (TensorFlow starts: a few seconds)")
     model = workspace.load_model(record)
     images, labels = dataset.split(args.split)
     models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
@@ -429,7 +448,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     runner = _runner(args, workspace)
     try:
         if args.umap and runner.manager is None:
-            embed.enable_numba_cache(workspace.numba_cache)
+            compile_cache.enable()
         start = time.perf_counter()
         ls = runner.run(
             jobs.specs.layer_set_spec(key, points, units, model_fp=record.fingerprint, split=args.split,
@@ -439,13 +458,16 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         _log(f"{len(ls.reps)} representations of {len(ls.indices):,} of {len(images):,} {args.split} images in "
              f"{time.perf_counter() - start:.2f} s")  # fmt: skip
         reps = {name: outputs for name, outputs in ls.reps.items() if name != INPUT}  # the model's layers only
+        umap_params, no_map = _metrics_umap_params(len(ls.indices)) if args.umap else (None, None)
         rows = []
         for name, outputs in reps.items():
             start = time.perf_counter()
-            coords = runner.run(jobs.specs.reduce_spec(f"{key}/{name}/umap", len(outputs), embed.UMAPParams()),
-                                {"points": outputs}) if args.umap else None  # fmt: skip
+            coords = runner.run(jobs.specs.reduce_spec(f"{key}/{name}/umap/{umap_params.key}", len(outputs), umap_params),
+                                {"points": outputs}) if umap_params is not None else None  # fmt: skip
             scores = runner.run(jobs.specs.metrics_spec(f"{key}/{name}/{args.umap}", len(outputs), None),
                                 {"reps": outputs, "labels": ls.labels, "coords": coords})  # fmt: skip
+            if no_map is not None:
+                scores.update({metric: NotAvailable(metric, no_map) for metric in ("knn_acc_2d", "trustworthiness")})
             # Scored on the whole sample (already drawn); n counts the split.
             rows.append({"layer": name, "units": int(outputs.shape[1]), "reduction": ls.reduction(name), **scores,
                          "n": int(len(images))})  # fmt: skip
@@ -454,18 +476,78 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         cka = runner.run(jobs.specs.cka_spec(key, len(chosen)), {"reps": list(reps.values()), "other": None})
     finally:
         runner.close()
-    if args.json:
-        finite = [[float(v) if np.isfinite(v) else None for v in line] for line in cka]
-        print(json.dumps({"layers": rows, "cka": finite}))
-        return 0
     columns = ["knn_acc", "probe_acc", "silhouette"] + (["knn_acc_2d", "trustworthiness"] if args.umap else [])
+    for name, reason in ls.non_finite.items():  # set aside by layer_set: NaN/inf outputs or weights
+        _log(f"warning: {reason}")
+        rows.append({"layer": name, "units": int(ls.representations[name].units) if name in ls.representations else 0,
+                     "reduction": ls.reduction(name), "n": int(len(images)), "sample": int(len(chosen)), "notes": {},
+                     **{c: NotAvailable(c, reason) for c in columns}})  # fmt: skip
+    order = {layer.name: i for i, layer in enumerate(model.layers)}
+    rows.sort(key=lambda row: order.get(row["layer"], len(order)))
+    scored = list(reps)  # the rows and columns of cka
+    if args.json:
+        finite = [[as_float(v) for v in line] for line in cka]
+        print(json.dumps({"layers": [_json_row(row) for row in rows], "cka": finite, "cka_layers": scored}))
+        return 0
     print(f"{record.name} on {dataset.name} {args.split}: {len(chosen):,} of {len(images):,} images (stratified sample)")
     print(f"{'layer':<16} {'units':>6} " + " ".join(f"{c:>15}" for c in columns) + f" {'cka_prev':>9}")
+    missing: dict[str, tuple[dict, dict]] = {}  # "n/a: reason" or "note: ..." -> (figures, layers), both ordered
     for i, row in enumerate(rows):
-        prev = f"{cka[i - 1, i]:>9.3f}" if i else f"{'':>9}"
+        prev = ""
+        if i:
+            before, here = rows[i - 1]["layer"], row["layer"]
+            prev = format_score(cka[scored.index(before), scored.index(here)]) \
+                if before in scored and here in scored else "n/a"  # fmt: skip
         name = row["layer"] if row["reduction"] == "flatten" else f"{row['layer']} [{row['reduction']}]"
-        print(f"{name:<16} {row['units']:>6} " + " ".join(f"{row[c]:>15.3f}" for c in columns) + f" {prev}")
+        print(f"{name:<16} {row['units']:>6} " + " ".join(f"{_cell(row[c]):>15}" for c in columns) + f" {prev:>9}")
+        listed = [(f"n/a: {row[c].reason}", c) for c in columns if isinstance(row[c], NotAvailable)]
+        listed += [(f"note: used {note}", c) for c, note in row.get("notes", {}).items()]
+        for text, c in listed:
+            figures, layers = missing.setdefault(text, ({}, {}))
+            figures[c] = layers[row["layer"]] = None
+    for text, (figures, layers) in missing.items():  # each reason once, with the figures and layers it holds for
+        where = "every layer" if len(layers) == len(rows) > 1 else ", ".join(layers)
+        kind, _, reason = text.partition(": ")
+        print(f"{kind}: {', '.join(figures)} ({where}): {reason}")
+    if any(not is_available(cka[scored.index(rows[i - 1]["layer"]), scored.index(row["layer"])])
+           for i, row in enumerate(rows) if i and rows[i - 1]["layer"] in scored and row["layer"] in scored):  # fmt: skip
+        print(f"n/a: cka_prev: {RULES['cka']} (a constant layer has none)")
     return 0
+
+
+def _metrics_umap_params(points: int) -> tuple[UMAPParams | None, str | None]:
+    """The UMAP parameters ``metrics --umap`` maps ``points`` points with, or why there is no map.
+
+    UMAP's defaults (15 neighbours) when there are enough points; else the most neighbours the points
+    allow, said on stderr; below :data:`featlib.embed.UMAP_MIN_POINTS`, no map (the reason is returned).
+    """
+    from featlib import embed
+
+    params = UMAPParams()
+    if points >= embed.min_points(params):
+        return params, None
+    most = embed.max_n_neighbors(points)
+    if most is None:
+        try:
+            embed.check_points(params, points)
+        except embed.ReducerError as error:
+            return None, f"no UMAP map: {error}"
+    _log(f"note: --umap maps the {points} points with n_neighbors={most}, not {params.n_neighbors}: UMAP needs more "
+         "points than neighbours")  # fmt: skip
+    return UMAPParams(n_neighbors=most), None
+
+
+def _cell(score: object) -> str:
+    """A figure in a table cell: ``0.912`` or ``n/a`` (the reason is listed under the table)."""
+    return "n/a" if isinstance(score, NotAvailable) else format_score(score)
+
+
+def _json_row(row: dict) -> dict:
+    """A row of ``metrics`` for JSON: figures as numbers or ``null``, and ``"n/a": {figure: reason}``."""
+    out = {key: (as_float(value) if isinstance(value, (float, NotAvailable)) else value)
+           for key, value in row.items()}  # fmt: skip
+    out["n/a"] = {key: value.reason for key, value in row.items() if isinstance(value, NotAvailable)}
+    return out
 
 
 def _user() -> str:
@@ -496,11 +578,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     from featlib import bundle
 
-    result = bundle.import_bundle(Workspace(args.workspace), args.bundle, creator=args.by)
+    try:
+        result = bundle.import_bundle(Workspace(args.workspace), args.bundle, creator=args.by)
+    except bundle.AlreadyImportedError as already:
+        print(f"already there: {already}")
+        return 0
     for difference in result.differences:
         _log(f"note: {difference}")
     print(f"imported {result.model.name} (id {result.model.id}) with a map of {result.points:,} points; "
           f"open it at <server>/explore?{urlencode(result.view.to_query())}")  # fmt: skip
+    if bundle.measured_text(result):
+        print(bundle.measured_text(result))
     return 0
 
 
@@ -516,8 +604,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     for item in items:
         acc = "" if item.test_accuracy is None else f"{item.test_accuracy:.3f}"
         knn = "" if item.knn_accuracy is None else f"{item.knn_accuracy:.3f}"
+        claim = f" ({item.maker})" if item.imported or item.claimed_by else ""  # imported by X; bundle says made by Y
         print(f"{item.kind:<14} {item.name[:28]:<28} {(item.creator or '-')[:12]:<12} {item.created:<25} "
-              f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}")  # fmt: skip
+              f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}{claim}")  # fmt: skip
     uploads = [item for item in items if item.kind == "dataset"]
     if uploads:
         print("dataset uploads (give --dataset the full name or the fingerprint):")
@@ -566,7 +655,7 @@ def _dataset_options(parser: argparse.ArgumentParser, forms: str, split: bool = 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m featlib``."""
-    parser = argparse.ArgumentParser(prog="python -m featlib", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=_prog(), description=f"{_prog()}: the dashboard's work without a browser.")
     parser.add_argument("--workspace", default=None, help="workspace folder (default: $FEATLIB_WORKSPACE or ./workspace)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     datasets_help = "; ".join(dataset_sources.FORMS)
@@ -630,7 +719,8 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--sample", type=int, default=10_000, help="stratified sample size (default 10000)")
     embed.add_argument("--n-neighbors", type=int, default=15)
     embed.add_argument("--min-dist", type=float, default=0.1)
-    embed.add_argument("--metric", choices=METRICS, default="euclidean")
+    embed.add_argument("--metric", choices=METRICS, default=UMAPParams.metric,
+                       help="UMAP's metric (default auto: correlation for layers of 10 or more units, else euclidean)")
     embed.add_argument("--seed", type=int, default=42, help="UMAP random seed")
     embed.add_argument(
         "--n-epochs", type=int, default=None,
@@ -644,6 +734,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--epochs", type=int, default=2, help="training epochs before measuring (default 2)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     bench.add_argument("--no-browser", action="store_true", help="skip first_plot_s (needs /usr/bin/chromium)")
+    bench.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
+                       help="points of the scaling table against the peers, each capped at --points (default "
+                            f"{' '.join(map(str, DEFAULT_SIZES))})")  # fmt: skip
+    bench.add_argument("--no-scaling", action="store_true",
+                       help="skip the peers (umap-learn, Embedding Atlas) and the scaling table")  # fmt: skip
     bench.set_defaults(run=cmd_bench)
 
     metrics = sub.add_parser("metrics", help="score every layer: kNN and linear-probe accuracy, silhouette, CKA")
@@ -687,9 +782,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prog() -> str:
+    """How the command was called, for its usage lines: ``featlib`` (the console script) or ``python -m featlib``."""
+    return "featlib" if Path(sys.argv[0]).name == "featlib" else "python -m featlib"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI; returns the exit status (2 for bad arguments or data)."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from featlib import quiet
+
+    quiet.setup()  # before anything imports TensorFlow: its start-up lines are dropped
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)

@@ -164,7 +164,9 @@ def embedding(
         coords = reduce(points, params)
         return save_embedding(workspace, key, indices, coords, rep_key, model_id)
     graph = None
-    if len(points) >= APPROXIMATE_FROM:
+    from featlib import gpu
+
+    if len(points) >= APPROXIMATE_FROM and gpu.choose("umap") == "cpu":  # cuML finds its own neighbours
         if progress:
             progress("neighbours", 0, 1)
         graph = knn_graphs.get(graph_key(rep_key, sample_size, sample_seed, params), lambda: nearest_neighbours(points, params))
@@ -175,11 +177,30 @@ def embedding(
 def save_embedding(
     workspace: Workspace, key: str, indices: np.ndarray, coords: np.ndarray, rep_key: str, model_id: str | None
 ) -> Embedding:
-    """Stores a map: ``indices`` (int, positions in the split) and ``coords`` float ``(n, 2)``, under ``key``."""
+    """Stores a map: ``indices`` (int, positions in the split) and ``coords`` float ``(n, 2)``, under ``key``.
+
+    Its ``meta["backend"]`` (and ``meta["provenance"]["backend"]``) names what made it, ``"cpu"`` or
+    ``"gpu"``: the backend this process chose for the map's job (:func:`featlib.gpu.backend_of_key`).
+    """
+    from featlib import gpu
+
     table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
+    backend = gpu.backend_of_key(key)
     workspace.save_array("embedding", key, table, model_id=model_id,
-                         meta={"rep": rep_key, "provenance": provenance.for_key(key)})
+                         meta={"rep": rep_key, "backend": backend,
+                               "provenance": {**provenance.for_key(key), "backend": backend}})  # fmt: skip
     return Embedding(indices, coords, key)
+
+
+def embedding_backend(workspace: Workspace, key: str) -> str:
+    """What made the map stored under ``key``: ``"cpu"`` or ``"gpu"`` (its ``meta["provenance"]["backend"]``).
+
+    Maps stored before featlib recorded it were all made on the CPU: ``"cpu"``, also for a key never stored.
+    """
+    try:
+        return str(workspace.get_item("embedding", key).provenance.get("backend") or "cpu")
+    except (LookupError, ValueError):  # WorkspaceError: deleted meanwhile
+        return "cpu"
 
 
 def load_embedding(workspace: Workspace, key: str) -> Embedding | None:

@@ -74,7 +74,9 @@ def test_umap_embed_refuses_nan_and_inf():
 
 def test_umap_embed_refuses_too_few_points():
     x = np.random.default_rng(1).normal(size=(15, 4))
-    with pytest.raises(ValueError, match=r"more points than n_neighbors \(15\); got 15"):
+    with pytest.raises(embed.ReducerError, match=r"UMAP needs at least 16 points for n_neighbors=15 \(more points "
+                                                 r"than neighbours, and at least 4\); got 15\. The fix: lower "
+                                                 r"n_neighbors to 14 or fewer"):  # fmt: skip
         embed.umap_embed(x, PARAMS)
 
 
@@ -86,7 +88,7 @@ def test_umap_embed_refuses_too_few_points():
         ({"n_neighbors": 1}, "n_neighbors must be at least 2; got 1"),
         ({"min_dist": -0.1}, r"min_dist must be within \[0, 1\]; got -0.1"),
         ({"min_dist": 1.5}, r"min_dist must be within \[0, 1\]; got 1.5"),
-        ({"metric": "hamming"}, r"Unknown metric: 'hamming'. Choose one of \['euclidean'"),
+        ({"metric": "hamming"}, r"Unknown metric: 'hamming'. Choose one of \['auto', 'euclidean'"),
     ],
 )
 def test_umap_params_validation(kwargs, message):
@@ -103,7 +105,7 @@ def test_layout_schedule_gives_small_maps_more_epochs_and_large_ones_a_pca_start
 
 def test_umap_params_key_names_every_parameter_and_is_hashable():
     a = UMAPParams()
-    assert a.key == "umap-n_neighbors=15-min_dist=0.1-metric=euclidean-random_state=42-n_epochs=None-pca_dims=50"
+    assert a.key == "umap-n_neighbors=15-min_dist=0.1-metric=auto-random_state=42-n_epochs=None-pca_dims=50"
     assert hash(a) == hash(UMAPParams())
     keys = {a.key, UMAPParams(n_neighbors=30).key, UMAPParams(min_dist=0.5).key,
             UMAPParams(metric="cosine").key, UMAPParams(random_state=1).key, UMAPParams(n_epochs=50).key,
@@ -216,7 +218,8 @@ def test_other_reducers_refuse_non_finite_values(blobs, reducer):
 
 
 def test_tsne_refuses_too_few_points_for_its_perplexity(blobs):
-    with pytest.raises(ValueError, match=r"more than 3 × perplexity \(90\) points; got 50"):
+    with pytest.raises(embed.ReducerError, match=r"t-SNE needs at least 91 points for perplexity=30 \(more than 3 × "
+                                                 r"perplexity\); got 50\. The fix: lower perplexity to 16.3 or less"):  # fmt: skip
         embed.tsne_embed(blobs[0][:50], embed.TSNEParams(perplexity=30))
     with pytest.raises(ValueError, match="perplexity must be within"):
         embed.TSNEParams(perplexity=500)

@@ -102,12 +102,18 @@ def predict_spec(model_fp: str, dataset_fp: str, n_images: int, *, split: str, i
 
 
 def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSpec:
-    """A 2-D map of ``points`` points by the reducer ``params`` names (UMAP, PCA or t-SNE)."""
+    """A 2-D map of ``points`` points by the reducer ``params`` names (UMAP, PCA or t-SNE).
+
+    The backend (CPU or GPU) is chosen here, in the submitting process
+    (:func:`featlib.gpu.choose`), and the worker makes the map on that one or
+    fails saying why, so the stored map's ``backend`` is the one that made it.
+    """
+    from featlib import gpu
     from featlib.embed import REDUCER_TITLES, reducer_name
 
     reducer = reducer_name(params)
     check_size(f"reduce:{reducer}", points)
-    return JobSpec("reduce", emb_key, {"params": params, "graph_key": graph_key},
+    return JobSpec("reduce", emb_key, {"params": params, "graph_key": graph_key, "backend": gpu.choose(reducer)},
                    f"a {REDUCER_TITLES[reducer]} map of {points:,} points", limit=f"reduce:{reducer}")  # fmt: skip
 
 

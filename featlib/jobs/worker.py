@@ -24,21 +24,26 @@ _prepared = False
 
 
 def numba_cache_folder() -> str:
-    """Where workers keep umap-learn's compiled code: ``$FEATLIB_NUMBA_CACHE``, else the user's cache folder."""
-    default = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "featlib", "numba")
-    return os.environ.get("FEATLIB_NUMBA_CACHE") or default
+    """Where workers keep umap-learn's compiled code: the machine's cache, :func:`featlib.compile_cache.folder`."""
+    from featlib import compile_cache
+
+    return str(compile_cache.folder())
 
 
 def _prepare_process() -> None:
-    """Once per worker process: keep umap-learn's compiled code in the machine's cache."""
+    """Once per worker process, before its first job: a quiet log (:func:`featlib.quiet.setup`, before TensorFlow
+    is imported) and umap-learn's compiled code kept in the machine's cache."""
     global _prepared
     if _prepared:
         return
     _prepared = True
-    try:
-        from featlib import embed
+    from featlib import quiet
 
-        embed.enable_numba_cache(numba_cache_folder())
+    quiet.setup()
+    try:
+        from featlib import compile_cache
+
+        compile_cache.enable()
     except Exception:  # compiling on demand still works
         _log.exception("featlib worker: could not turn on the Numba cache")
 
@@ -73,9 +78,9 @@ def run(kind: str, params: Mapping[str, Any], job_id: str, inputs: Mapping[str, 
     """Runs one job on a Dask worker: the kind's function (:data:`featlib.jobs.tasks.KINDS`) with live progress."""
     from distributed import get_worker
 
+    _prepare_process()
     from featlib.jobs.tasks import KINDS
 
-    _prepare_process()
     report = Reporter(job_id, get_worker())
     report("started", 0, 1, pid=os.getpid())
     return KINDS[kind](**inputs, **params, progress=report)

@@ -1,0 +1,140 @@
+"""One compile cache per user and machine (featlib.compile_cache), used by the workers, the CLI and the bench."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from featlib import compile_cache
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_setting_names_the_folder_else_the_platforms_cache_folder():
+    assert compile_cache.folder({"FEATLIB_NUMBA_CACHE": "/srv/numba"}) == Path("/srv/numba")
+    assert compile_cache.folder({"FEATLIB_NUMBA_CACHE": "  ", "HOME": "/home/ann"}) == Path("/home/ann/.cache/featlib/numba")
+    assert compile_cache.folder({"XDG_CACHE_HOME": "/var/cache/ann", "HOME": "/home/ann"}) == Path("/var/cache/ann/featlib/numba")
+    assert compile_cache.default_folder({"HOME": "/Users/ann"}, "darwin") == Path("/Users/ann/Library/Caches/featlib/numba")
+    assert compile_cache.default_folder({"LOCALAPPDATA": "C:/Users/ann/AppData/Local", "HOME": "C:/Users/ann"},
+                                        "win32") == Path("C:/Users/ann/AppData/Local/featlib/numba")  # fmt: skip
+    assert str(compile_cache.folder({"FEATLIB_NUMBA_CACHE": "~/numba", "HOME": "/home/ann"})).endswith("numba")
+
+
+def test_workers_use_the_machines_cache(monkeypatch, tmp_path):
+    from featlib.jobs import worker
+
+    monkeypatch.setenv("FEATLIB_NUMBA_CACHE", str(tmp_path / "numba"))
+    assert worker.numba_cache_folder() == str(tmp_path / "numba")
+
+
+def test_the_cli_embeds_with_the_machines_cache_not_the_workspaces(monkeypatch, tmp_path):
+    from featlib import cli, models
+    from featlib.store import Workspace
+
+    used = []
+    monkeypatch.setattr(compile_cache, "enable", lambda where=None: used.append(where) or compile_cache.folder())
+    monkeypatch.setattr("featlib.embed.umap_embed", lambda x, params, **kw: x[:, :2].astype("float32"))
+    workspace = Workspace(tmp_path / "ws")
+    model = models.build_mlp((64,), hidden=(8,), num_classes=10)
+    models.save_model(workspace, model, "m", dataset="digits")
+    assert cli.main(["--workspace", str(workspace.root), "embed", "m", "--layer", "dense", "--dataset", "digits",
+                     "--sample", "100", "--out", str(tmp_path / "map.csv")]) == 0  # fmt: skip
+    assert used == [None]  # compile_cache.enable() with its default: the machine's folder
+    assert not (workspace.root / "numba-cache").exists()
+
+
+MODULE = """
+import numba
+
+@numba.njit(cache=True)
+def plus_one(x):
+    return x + 1
+"""
+
+FILL = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from featlib import compile_cache
+assert compile_cache.lock_index_saves()
+import jitted
+for value in ([1, 1.5] if sys.argv[2] == "int-first" else [1.5, 1]) * 3:
+    assert jitted.plus_one(value) == value + 1
+"""
+
+LOAD = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import jitted
+assert jitted.plus_one(1) == 2 and jitted.plus_one(1.5) == 2.5
+print(sum(jitted.plus_one.stats.cache_hits.values()), sum(jitted.plus_one.stats.cache_misses.values()))
+"""
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="the save lock uses fcntl (POSIX)")
+def test_processes_filling_one_cache_at_once_leave_every_signature_loadable(tmp_path):
+    """Four processes compile two signatures of one cached function in opposite orders into one folder at once;
+    a fifth then loads both from the cache, each giving its own signature's result."""
+    (tmp_path / "jitted.py").write_text(textwrap.dedent(MODULE))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    fillers = [subprocess.Popen([sys.executable, "-c", FILL, str(tmp_path), order], env=env, stderr=subprocess.PIPE,
+                                text=True) for order in ("int-first", "float-first") * 2]  # fmt: skip
+    for process in fillers:
+        assert process.wait(timeout=300) == 0, process.stderr.read()
+    assert not list((tmp_path / "cache").rglob("*.tmp.*"))  # every temporary file was renamed over its target
+    done = subprocess.run([sys.executable, "-c", LOAD, str(tmp_path)], env=env, capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    hits, misses = map(int, done.stdout.split())
+    assert (hits, misses) == (2, 0)
+
+
+def test_the_lock_wraps_numbas_save_once():
+    from numba.core.caching import IndexDataCacheFile
+
+    assert compile_cache.lock_index_saves() is True
+    wrapped = IndexDataCacheFile.save
+    assert compile_cache.lock_index_saves() is True
+    assert IndexDataCacheFile.save is wrapped and hasattr(wrapped, "__wrapped__")
+
+
+HIGHER = """
+import numba
+
+@numba.njit(cache=True)
+def twice(x):
+    return 2 * x
+
+@numba.njit(cache=True)
+def apply(f, x):
+    return f(x)
+"""
+
+APPLY = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from featlib import compile_cache
+compile_cache.lock_index_saves()
+import higher
+assert higher.apply(higher.twice, 3) == 6
+"""
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="the save lock uses fcntl (POSIX)")
+def test_an_entry_typed_by_a_function_argument_is_not_written(tmp_path):
+    """``apply(twice, 3)``'s signature holds ``twice``'s type, which no other process can match: each new process
+    compiled it and wrote another entry (pynndescent's process_candidates grew to 66 copies). Now none is written;
+    ``twice`` itself is cached as before."""
+    (tmp_path / "higher.py").write_text(textwrap.dedent(HIGHER))
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", APPLY, str(tmp_path)], env=env, capture_output=True, text=True,
+                              timeout=300)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    written = sorted(p.name.split(".")[1] for p in (tmp_path / "cache").rglob("*.nbc"))
+    assert written and all(name.startswith("twice") for name in written), written
+    assert not any(name.startswith("apply") for name in written)

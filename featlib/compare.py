@@ -15,11 +15,14 @@ Nothing here imports Streamlit; the page's glue is :mod:`featlib.app.comparing`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 from featlib.embed import REDUCERS
 from featlib.extract import METHODS
 from featlib.reductions import AUTO, CHOICES
+
+if TYPE_CHECKING:
+    import keras
 
 SPLITS = ("train", "test")
 MIN_PANELS, MAX_PANELS = 2, 4
@@ -156,6 +159,32 @@ def all_layers(model: str, layers: Sequence[str], method: str = "function", redu
     """
     chosen = list(layers)[-MAX_PANELS:]
     return [Panel(model, layer, method, reducer) for layer in chosen]
+
+
+def layer_series(model: "keras.Model") -> list[str]:
+    """The layers a comparison of one model opens on: its hidden layers, then its output, input side first.
+
+    Read as the model's default layer is (:func:`featlib.models.choose_default_layer`): before the
+    activation for a model laid out as the seed (``dense``, ``dense_1``, ``dense_2``), after it
+    otherwise (``conv2d``, ``leaky_re_lu``, ``dense_1``).
+    """
+    from featlib import models
+
+    before = models.hidden_layers(model, after_activation=False, output=True)
+    if models.default_layer(model) in before:
+        return before
+    return models.hidden_layers(model, output=True)
+
+
+def opening_panels(model_id: str, series: Sequence[str], n: int, method: str = "function",
+                   reducer: str = "umap") -> list[Panel]:
+    """``n`` panels of one model for an empty editor: its last ``n`` hidden layers (:func:`layer_series`
+    without the output), filled up with the output when it has fewer; never two identical panels
+    unless the model has a single layer."""
+    hidden, output = list(series[:-1]), list(series[-1:])
+    chosen = (hidden[-n:] if len(hidden) >= n else hidden + output)[:n] or output
+    chosen += [chosen[-1]] * (n - len(chosen))
+    return [Panel(model_id, layer, method, reducer) for layer in chosen]
 
 
 def checkpoints_of(records: Iterable, model_id: str) -> list:

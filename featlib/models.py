@@ -728,6 +728,38 @@ def choose_default_layer(model: "keras.Model") -> DefaultLayer:
     return _without_hidden_layer(layers, weighted)
 
 
+def hidden_layers(model: "keras.Model", *, after_activation: bool = True, output: bool = False) -> list[str]:
+    """The model's hidden representations in order, each named as :func:`choose_default_layer` would read it.
+
+    Args:
+        model: a loaded model.
+        after_activation: read each hidden weighted layer after its activation and normalisation
+            (``activation`` for the seed's ``dense``), else the weighted layer itself (``dense``).
+        output: also list the output layer (after its softmax when ``after_activation``).
+
+    Returns:
+        Layer names, input side first: ``["activation", "activation_1"]`` for the seed MLP
+        (``["dense", "dense_1"]`` with ``after_activation=False``); the default layer alone for a
+        model without hidden weighted layers.
+    """
+    layers = _body_layers(model)
+    weighted = [layer for layer in layers if _is_weighted(layer)]
+    outputs = _output_layers(model, weighted) if weighted else []
+    chosen = [layer for layer in weighted if layer not in outputs] + (outputs if output else [])
+    if not chosen:
+        return [default_layer(model)] if layers else []
+    if not after_activation:
+        return [layer.name for layer in chosen]
+    names = []
+    for layer in chosen:
+        after = [f for f in _followers(layer, layers) if _kind(f) not in _INFERENCE_IDENTITY_LAYERS]
+        if layer in outputs and not after:  # the seed's softmax is its own Activation layer, not a follower
+            after = [f for f in layers[layers.index(layer) + 1:layers.index(layer) + 2]
+                     if _kind(f) in _ACTIVATION_KINDS and _input_producer(f) in (layer, None)]  # fmt: skip
+        names.append((after[-1] if after else layer).name)
+    return names
+
+
 def default_layer(model: "keras.Model") -> str:
     """The name of the layer to show first: :func:`choose_default_layer`'s ``name``.
 

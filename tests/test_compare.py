@@ -112,6 +112,26 @@ def test_a_model_without_checkpoints_says_how_to_get_some():
         compare.across_checkpoints([record], "id1", "dense_1")
 
 
+def test_an_empty_compare_opens_on_the_models_hidden_layers_never_two_identical_panels():
+    import keras
+
+    from featlib import models
+
+    seed = models.build_mlp((64,))
+    assert compare.layer_series(seed) == ["dense", "dense_1", "dense_2"]  # read as its default, dense_1, is
+    assert [p.layer for p in compare.opening_panels("m", compare.layer_series(seed), 2)] == ["dense", "dense_1"]
+    assert [p.layer for p in compare.opening_panels("m", compare.layer_series(seed), 3)] == ["dense", "dense_1", "dense_2"]
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs))
+    x = keras.layers.Dropout(0.1)(keras.layers.LeakyReLU(name="leaky")(keras.layers.Dense(8, name="hidden")(x)))
+    cnn = keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="head")(x))
+    assert models.hidden_layers(cnn) == ["conv", "leaky"]  # after the activation, past the Dropout
+    assert models.hidden_layers(cnn, after_activation=False) == ["conv", "hidden"]
+    assert compare.layer_series(cnn) == ["conv", "leaky", "head"]
+    single = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax", name="only")])
+    assert [p.layer for p in compare.opening_panels("m", compare.layer_series(single), 2)] == ["only", "only"]
+
+
 def test_other_presets():
     assert [p.layer for p in compare.all_layers("m", ["a", "b", "c", "d", "e"])] == ["b", "c", "d", "e"]
     assert [p.method for p in compare.both_methods("m", "dense_1")] == ["function", "submodel"]
@@ -148,6 +168,7 @@ def test_compare_epoch_1_with_the_trained_model_and_follow_a_digit(app, tmp_path
 
     at = no_exception(at.switch_page("pages/compare.py").run())
     assert any("press Compare" in i.value for i in at.info)
+    assert [at.selectbox(key=f"cmp_layer_{i}").value for i in range(2)] == ["dense", "dense_1"]  # not twice the same
     at.selectbox(key="cmp_reducer_0").set_value("pca")
     at = no_exception(at.run())
     next(b for b in at.button if b.label == "This layer across checkpoints").click()
@@ -213,9 +234,10 @@ def test_a_model_that_does_not_fit_the_data_or_a_missing_layer_is_explained(app,
     at = no_exception(app.run())
     at = no_exception(at.switch_page("pages/compare.py").run())
     assert any("wrong-input cannot be shown on digits" in e and "50 values" in e for e in errors(at)), errors(at)
-    next(b for b in at.button if b.label == "This layer across checkpoints").click()
-    at = no_exception(at.run())
-    assert any("good has no checkpoints" in e for e in errors(at)), errors(at)
+    across = next(b for b in at.button if b.label == "This layer across checkpoints")
+    assert across.disabled and "has no checkpoints" in across.help  # offered only where it can work
+    with pytest.raises(CompareError, match="good has no checkpoints"):
+        compare.across_checkpoints(workspace.list_models(), good.id, "dense")
 
     missing = CompareView("digits", (Panel(good.id, "dense", reducer="pca"), Panel(good.id, "nope", reducer="pca")))
     other = AppTest.from_file(APP, default_timeout=TIMEOUT)
@@ -261,3 +283,18 @@ def test_bad_checkpoint_epochs_are_refused_before_training(app, tmp_path):
     at = no_exception(at.run())
     assert any("within 1..3" in e and "[7]" in e for e in errors(at)), errors(at)
     assert Workspace(tmp_path / "ws").list_models() == []
+
+
+def test_presets_that_cannot_work_are_offered_disabled_saying_why(app):
+    at = no_exception(app.run().switch_page("pages/model.py").run())
+    next(n for n in at.number_input if n.label == "Epochs").set_value(2)
+    next(b for b in at.get("form_submit_button") if b.label == "Train").click()
+    at = no_exception(no_exception(at.run()).switch_page("pages/compare.py").run())
+    buttons = {b.label: b for b in at.button}
+    assert buttons["This layer across checkpoints"].disabled
+    assert "has no checkpoints" in buttons["This layer across checkpoints"].help
+    assert any("mlp-digits has no checkpoints, so it cannot be compared across epochs" in c.value.replace("\\", "")
+               for c in at.caption)  # fmt: skip
+    assert not buttons["Layer by layer"].disabled and not buttons["Function vs sub-model"].disabled
+    assert "dense, dense\\_1, dense\\_2" in buttons["Layer by layer"].help or "dense, dense_1, dense_2" in buttons[
+        "Layer by layer"].help  # fmt: skip

@@ -175,7 +175,7 @@ def test_every_page_shows_names_notes_and_class_names_as_text(hostile, monkeypat
             at = no_exception(at.run())
             assert any("Followed points" in s.value for s in at.subheader)
         if page == "compare":
-            next(b for b in at.button if b.label == "All layers of this model").click()
+            next(b for b in at.button if b.label == "Layer by layer").click()
             at = no_exception(at.run())
         if page == "workspace":
             for expander_button in [b for b in at.button if b.label == "Delete…"][:1]:

@@ -108,10 +108,9 @@ def layer_names(model_id: str) -> list[str]:
         return []
 
 
-def weighted_layers(model_id: str) -> list[str]:
-    """The layers with weights (Dense, Conv, ...): the ones worth comparing first."""
-    model = resources.model(model_id)
-    return [layer.name for layer in model.layers if layer.weights] or [layer.name for layer in model.layers]
+def layer_series(model_id: str) -> list[str]:
+    """A saved model's hidden layers and output, as the Compare page opens on them (:func:`featlib.compare.layer_series`)."""
+    return compare.layer_series(resources.model(model_id))
 
 
 def _base_view(panels: list[Panel]) -> CompareView:
@@ -144,7 +143,7 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
     if model_id not in {r.id for r in records}:
         model_id = trained[0]
     names = layer_names(model_id)
-    layer = st.session_state.get(panel_key("layer", 0)) or state.get(state.LAYER)
+    layer = state.get(state.LAYER)  # the layer picked on the other pages, else the model's default
     if layer not in names:
         layer = models.default_layer(resources.model(model_id)) if names else ""
     method = state.get(state.METHOD)
@@ -155,20 +154,31 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
     def chosen_reducer() -> str:  # read when the button is pressed, not when it was drawn
         return st.session_state.get(panel_key("reducer", 0), reducer)
 
+    series = layer_series(model_id) if names else []
+    shown = series[-compare.MAX_PANELS:]
+    checkpoints = compare.checkpoints_of(records, compare.final_model_of(records, model_id))
     cols = st.columns(3)
     cols[0].button(
-        "All layers of this model", on_click=_apply_preset,
-        args=(lambda: compare.all_layers(model_id, weighted_layers(model_id), method, chosen_reducer()),),
+        "Layer by layer", on_click=_apply_preset, disabled=len(series) < compare.MIN_PANELS,
+        args=(lambda: compare.all_layers(model_id, series, method, chosen_reducer()),),
+        help=widgets.plain(f"{', '.join(shown)}: the hidden layers and the output, input side first"
+                           + (f" (the last {compare.MAX_PANELS})" if len(series) > compare.MAX_PANELS else "")
+                           + "." if len(series) >= compare.MIN_PANELS else "The model has a single layer to show."),
     )  # fmt: skip
     cols[1].button(
-        "This layer across checkpoints", on_click=_apply_preset,
+        "This layer across checkpoints", on_click=_apply_preset, disabled=not checkpoints,
         args=(lambda: compare.across_checkpoints(records, model_id, layer, method, chosen_reducer()),),
-        help="The checkpoints saved while training this model (epoch 1, ...) against the trained model.",
+        help="The checkpoints saved while training this model (epoch 1, ...) against the trained model."
+        if checkpoints else "This model has no checkpoints: train one with 'Save checkpoints after epoch' "
+                            "(e.g. 1, 5) on the Model page to compare a layer across epochs.",
     )  # fmt: skip
     cols[2].button(
         "Function vs sub-model", on_click=_apply_preset,
         args=(lambda: compare.both_methods(model_id, layer, chosen_reducer()),),
     )  # fmt: skip
+    if not checkpoints:
+        st.caption(widgets.plain(f"{name} has no checkpoints, so it cannot be compared across epochs: train one with "
+                                 "'Save checkpoints after epoch' on the Model page."))  # fmt: skip
 
 
 def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
@@ -205,8 +215,9 @@ def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
             if not names:
                 st.error(widgets.plain(f"{by_id[model_id].name} cannot be loaded."))
                 continue
-            if st.session_state.get(layer_key) not in names:
-                st.session_state[layer_key] = models.default_layer(resources.model(model_id))
+            if st.session_state.get(layer_key) not in names:  # an empty editor opens on the model's hidden layers
+                opening = compare.opening_panels(model_id, layer_series(model_id), int(n))
+                st.session_state[layer_key] = opening[i].layer
             layer = st.selectbox("Layer", names, key=layer_key)
             method = st.selectbox("Method", list(METHODS), key=panel_key("method", i), format_func=METHODS.get)
             reducer = st.selectbox("Reducer", list(REDUCER_TITLES), key=panel_key("reducer", i),

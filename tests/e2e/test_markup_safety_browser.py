@@ -146,7 +146,7 @@ def test_no_page_fetches_what_a_name_points_to_and_names_read_as_written(browser
                 _wait_page(page)
                 assert _visible(page, "x.__bold__")  # a layer's name, not bold "x."
             if name == "Compare":
-                page.get_by_role("button", name="All layers of this model").click()
+                page.get_by_role("button", name="Layer by layer").click()
                 _wait_page(page)
             if name == "Workspace":
                 assert _visible(page, "[link](javascript:alert(1)) **bold**")  # the note, as written
@@ -181,7 +181,7 @@ def test_an_eight_image_upload_goes_through_every_page(browser, hostile_server, 
             goto(page, name)
             _wait_page(page)
             if name == "Compare":
-                page.get_by_role("button", name="All layers of this model").click()
+                page.get_by_role("button", name="Layer by layer").click()
                 _wait_page(page)
                 page.get_by_test_id("stPlotlyChart").first.wait_for()
             if name == "Layers":

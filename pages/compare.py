@@ -139,7 +139,7 @@ if len(selected):
     st.subheader(f"{len(selected):,} selected points, highlighted in every panel")
     st.button(f"Follow point {selected[0]} (the first selected)", on_click=comparing.follow, args=(int(selected[0]),))
     left, right = st.columns([3, 2])
-    shown = selected[:120]
-    left.image(plots.montage(images[shown], columns=15), caption=f"the first {len(shown)} selected images",
-               width="stretch")  # fmt: skip
+    with left:
+        shown = selected[widgets.page_of(len(selected), comparing.MONTAGE_MAX, "cmp_selected_page")]
+        st.image(plots.montage(images[shown], columns=15), width="stretch")
     right.plotly_chart(plots.label_counts(labels[selected], dataset.class_names), key="cmp_counts")

@@ -193,6 +193,14 @@ def test_explore_reducers_colourings_and_the_misclassified_shortcut(app, tmp_pat
     assert query["colour"] == "correct" and len(query["selection"].split(",")) == wrong
     assert any(f"{wrong:,} selected points" in s.value for s in at.subheader)
     assert any(f"Misclassified among them: {wrong:,}" in m.value for m in at.markdown)
+    captions = [c.value for c in at.caption]
+    if wrong > 40:  # nothing cut silently: the captioned images page through all of them
+        assert f"showing misclassified images 1–40 of {wrong:,}" in captions
+        at.number_input(key="wrong_page").set_value(2)
+        at = no_exception(at.run())
+        assert f"showing misclassified images 41–{min(80, wrong):,} of {wrong:,}" in [c.value for c in at.caption]
+    else:
+        assert f"showing all {wrong:,} misclassified images" in captions
 
     button(at, "Clear the selection").click()
     at = no_exception(at.run())

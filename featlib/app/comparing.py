@@ -27,6 +27,7 @@ _RESTORED = "featlib.compare.link_restored"
 LINK_ERROR = "featlib.compare.link_error"
 DEFAULT_SAMPLE = 5_000
 METRICS_SAMPLE = 2_000
+MONTAGE_MAX = 120  # selected images a page of the grid shows
 """Points scored per panel at most (a label-stratified sample of the map's points)."""
 N_PANELS, SAMPLE, SPLIT, FOLLOW, K = "cmp_n", "cmp_sample", "cmp_split", "cmp_follow", "cmp_k"
 SPLIT_POINTS = "cmp_split_points"

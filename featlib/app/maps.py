@@ -211,14 +211,14 @@ def show_images(selected: np.ndarray, images: np.ndarray, labels: np.ndarray, pr
     """The selected points' images, their label counts, and the misclassified among them with captions."""
     st.subheader(title)
     left, right = st.columns([3, 2])
-    shown = selected[:MONTAGE_MAX]
-    left.image(plots.montage(images[shown], columns=15), caption=f"the first {len(shown)} of {len(selected):,} images",
-               width="stretch")  # fmt: skip
+    with left:
+        shown = selected[widgets.page_of(len(selected), MONTAGE_MAX, "selected_page")]
+        st.image(plots.montage(images[shown], columns=15), width="stretch")
     right.plotly_chart(plots.label_counts(labels[selected], class_names), key="counts")
     wrong = selected[predicted[selected] != labels[selected]]
     if len(wrong):
         st.markdown(f"**Misclassified among them: {len(wrong):,}** (true → predicted)")
-        first = wrong[:CAPTIONED_MAX]
+        first = wrong[widgets.page_of(len(wrong), CAPTIONED_MAX, "wrong_page", "misclassified images")]
         st.image([255 - plots.upscale(images[i]) for i in first],
                  caption=[widgets.plain(f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}") for i in first],
                  width=84)  # fmt: skip

@@ -211,6 +211,29 @@ def sidebar_summary(slot) -> None:
         st.markdown("  \n".join(lines))
 
 
+def page_of(total: int, per_page: int, key: str, what: str = "images") -> slice:
+    """The part of ``total`` items to show, with "showing N–M of T" and, past one page, a page picker.
+
+    Nothing is cut silently: a grid of at most ``per_page`` items says which of how many it shows, and
+    the picker (keyed ``key``) pages through the rest.
+
+    Returns:
+        The slice of the items on the chosen page (``slice(0, total)`` when they fit on one).
+    """
+    pages = max(1, -(-total // per_page))
+    if pages == 1:
+        st.caption(f"showing all {total:,} {what}")
+        return slice(0, total)
+    if (st.session_state.get(key) or 1) > pages:  # fewer items than when the page was picked
+        st.session_state[key] = 1
+    left, right = st.columns([1, 3], vertical_alignment="center")
+    page = int(left.number_input(f"Page (of {pages:,})", 1, pages, key=key, help=f"{per_page:,} {what} a page."))
+    start = (page - 1) * per_page
+    stop = min(total, start + per_page)
+    right.caption(f"showing {what} {start + 1:,}–{stop:,} of {total:,}")
+    return slice(start, stop)
+
+
 def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """A progress bar and its ``update(done, total)`` and ``clear()`` functions."""
     label = plain(label)

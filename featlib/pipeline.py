@@ -187,7 +187,7 @@ def save_embedding(
     table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
     backend = gpu.backend_of_key(key)
     workspace.save_array("embedding", key, table, model_id=model_id,
-                         meta={"rep": rep_key, "backend": backend,
+                         meta={"rep": rep_key, "backend": backend, "points": int(len(indices)),
                                "provenance": {**provenance.for_key(key), "backend": backend}})  # fmt: skip
     return Embedding(indices, coords, key)
 

@@ -470,3 +470,21 @@ def test_deleting_a_dataset_in_use_is_refused(workspace):
     workspace.delete("model", "uses-it")
     assert workspace.delete("dataset", fp) == ["dataset tiny blobs"]
     assert workspace.list_datasets() == [] and not list((workspace.root / "datasets").glob("*.npz"))
+
+
+def test_workspace_items_are_named_by_what_they_are(workspace):
+    from featlib import embed, pipeline
+
+    record = models.save_model(workspace, models.build_mlp((64,), hidden=(8,)), "mlp-digits", dataset="digits")
+    indices, coords = np.arange(30), np.zeros((30, 2), "float32")
+    explore_rep = pipeline.representation_key(record.fingerprint, "dfp", "train", "dense_1", "function", "0-1")
+    layers_rep = f"layerset/{record.fingerprint}/dfp/train/0-1/2000/activation"  # the Layers page's keys
+    for rep_key, params in ((explore_rep, embed.UMAPParams()), (layers_rep, embed.PCAParams())):
+        key = pipeline.embedding_key(rep_key, None, 0, params)
+        pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)
+    titles = {item.parameters.get("layer"): item.name for item in workspace.items() if item.kind == "embedding"}
+    assert titles == {"dense_1": "UMAP map · mlp-digits · dense_1 · function · 30 points",
+                      "activation": "PCA map · mlp-digits · activation · all layers in one pass · 30 points"}
+    from featlib.store.catalog import default_title
+
+    assert default_title("embedding", "", "", "", "tsne") == "t-SNE map"  # unknown parts left out, never "?"

@@ -216,9 +216,23 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
     meta = read_meta(row["meta"])
     key = row["key"]
     rep_key = key.split("/sample=")[0][len("emb/"):] if row["kind"] == "embedding" else key
+    if row["kind"] == "embedding" and isinstance(meta.get("rep"), str) and key.startswith(f"emb/{meta['rep']}/"):
+        rep_key = meta["rep"]  # the Layers page's keys hold a "sample=" of their own
     parts = rep_key.split("/")
     params: dict = {}
-    if len(parts) >= 7:
+    model_name = names.get(row["model_id"] or "", "")
+    if parts[0] == "layerset" and len(parts) >= 7:  # the Layers page: every layer of a sample, read in one pass
+        _, model_fp, dataset_fp, split, scale, sample = parts[:6]
+        layer, method = parts[-1], "all layers in one pass"
+        params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split, "layer": layer,
+                  "method": method, "input_scale": scale, "layers_sample": sample}  # fmt: skip
+        for part in parts[6:-1]:
+            name, _, value = part.partition("=")
+            if value:
+                params[name] = value
+        made_from = f"{names.get(dataset_fp, dataset_fp)} {split} · {layer} · {method} (Layers page)"
+        made_from += f" · model {model_name}" if model_name else ""
+    elif len(parts) >= 7:
         _, model_fp, dataset_fp, split, layer, method, scale = parts[:7]
         params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split,
                   "layer": layer, "method": method, "input_scale": scale}  # fmt: skip
@@ -231,20 +245,34 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
         if row["model_id"] in names:
             made_from += f" · model {names[row['model_id']]}"
     else:
-        layer, made_from = "?", rep_key
+        layer, made_from = "", rep_key
     if row["kind"] == "embedding":
         for part in key[len("emb/" + rep_key) :].strip("/").split("/"):
             for pair in part.split("-"):
                 if "=" in pair:
                     name, value = pair.split("=", 1)
                     params[name] = value
-    reducer = key.rsplit("/", 1)[-1].split("-", 1)[0].upper() if row["kind"] == "embedding" else ""
-    default_name = f"{layer} outputs" if row["kind"] == "representation" else f"{reducer} map of {layer}"
+    reducer = key.rsplit("/", 1)[-1].split("-", 1)[0] if row["kind"] == "embedding" else ""
+    default_name = default_title(row["kind"], model_name, layer, params.get("method", ""), reducer,
+                                 meta.get("points") if isinstance(meta.get("points"), int) else None)  # fmt: skip
     return Item(
         row["kind"], key, row["title"] or default_name, row["creator"], row["created"], made_from, params,
         int(row["bytes"]), None, fraction(meta.get("knn_accuracy")), row["note"], row["model_id"], _provenance(meta),
         bool(meta.get("imported")), claimed_maker(meta),
     )  # fmt: skip
+
+
+REDUCER_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
+
+
+def default_title(kind: str, model: str, layer: str, method: str, reducer: str = "", points: int | None = None) -> str:
+    """What an untitled representation or map is: ``"UMAP map · mlp-digits · dense_1 · function · 1,437 points"``.
+
+    The parts that are unknown (a key of an older form, a model since deleted) are left out, never shown as ``?``.
+    """
+    what = f"{REDUCER_NAMES.get(reducer, reducer.upper())} map" if kind == "embedding" else "layer outputs"
+    parts = [what, model, layer, method] + ([f"{points:,} points"] if points else [])
+    return " · ".join(part for part in parts if part)
 
 
 def _provenance(meta: dict) -> dict:

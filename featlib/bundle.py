@@ -49,6 +49,7 @@ import pydantic
 
 from featlib import archives, bundle_manifest, datasets, models, provenance
 from featlib.store import AlreadyStoredError, ModelRecord, Workspace, WorkspaceError
+from featlib.store.saved_datasets import UPLOAD_PREFIX
 from featlib.views import View, ViewError
 
 if TYPE_CHECKING:
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 
 FORMAT = "featlib-bundle"
 VERSION = 1
-UPLOAD_PREFIX = "upload:"
 MEMBERS = ("manifest.json", "README.md", "model.keras", "embedding.npy", "embedding.csv", "figure.html", "dataset.npz")
 MAX_BUNDLE_BYTES = datasets.upload_limit_bytes()
 MAX_INFLATED_BYTES = 1024 * 1024 * 1024

@@ -88,3 +88,22 @@ def test_delete_asks_then_removes_the_model_and_its_results_only(shared):
     assert not at.exception, [e.value for e in at.exception]
     assert [(i.kind, i.name) for i in ws.items()] == [("model", "bob-mlp")]
     assert not list((ws.root / "arrays").rglob("*.npy"))
+
+
+def test_a_map_made_on_explore_is_named_by_what_it_is_and_opens_its_view(app, tmp_path):
+    from test_app import train_small_model
+
+    at = train_small_model(app.run())
+    at.switch_page("pages/explore.py").run()
+    at.radio(key="map_reducer").set_value("pca")
+    at = at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page(PAGE).run()
+    maps = {i.name: i for i in Workspace(tmp_path / "ws").items() if i.kind == "embedding"}
+    assert "PCA map · mlp-digits · dense_1 · function · 1,437 points" in maps, list(maps)
+    item = maps["PCA map · mlp-digits · dense_1 · function · 1,437 points"]
+    assert "**PCA map · mlp\\-digits · dense_1 · function · 1,437 points** · Map" in markdown(at)
+    at.button(key=f"view-{slot('embedding', item.id)}").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="map_reducer").value == "pca"  # the Explore page, on the map's own choices
+    assert any("layer **dense\\_1**" in c.value or "layer **dense_1**" in c.value for c in at.caption)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from urllib.parse import urlencode
 
 import streamlit as st
 
-from featlib import bundle, jobs, names
+from featlib import bundle, datasets, jobs, names
+from featlib.embed import REDUCERS
+from featlib.extract import METHODS
 from featlib.app import identity, links, resources, state, widgets
+from featlib.app.resources import UPLOAD_PREFIX
 from featlib.app import jobs as running
 from featlib.store import ARRAY_KINDS, InUseError, Item, NameClashError, WorkspaceError
+from featlib.views import View, ViewError
 
 KIND_TITLES = {"model": "Model", "dataset": "Dataset upload", "representation": "Representation", "embedding": "Map"}
 SORTS = {
@@ -111,7 +116,57 @@ def item_card(item: Item) -> None:
                 if item.kind == "model" and st.button("Open on Explore", key=f"open-{slot}", icon=":material/scatter_plot:"):
                     state.put(state.MODEL, item.id)
                     st.switch_page(widgets.EXPLORE_PAGE)
+                if opens_a_view(item) and st.button("Open this view", key=f"view-{slot}", icon=":material/scatter_plot:"):
+                    view = view_of(item)
+                    if view is None:
+                        st.error(widgets.plain(f"{item.name} cannot be opened: the dataset it was made from (fingerprint "
+                                               f"{item.parameters.get('dataset_fingerprint')}) is not on this server."))
+                    else:
+                        links.open_view(view)
+                        st.switch_page(widgets.EXPLORE_PAGE)
                 st.button("Delete…", key=f"delete-{slot}", icon=":material/delete:", on_click=_ask_delete, args=(item,))
+
+
+def opens_a_view(item: Item) -> bool:
+    """Whether ``item`` is a map the Explore page draws (one layer by one method), so that it can be opened there."""
+    return (item.kind == "embedding" and bool(item.model_id) and item.parameters.get("method") in METHODS
+            and item.id.rsplit("/", 1)[-1].split("-", 1)[0] in REDUCERS)  # fmt: skip
+
+
+def view_of(item: Item) -> View | None:
+    """The Explore view that shows the stored map ``item``, read from its key's parameters; ``None`` when its
+    dataset is not on this server (or the key names no valid view)."""
+    params = item.parameters
+    dataset_key = _dataset_key(str(params.get("dataset_fingerprint", "")))
+    if dataset_key is None:
+        return None
+    reducer = item.id.rsplit("/", 1)[-1].split("-", 1)[0]
+    query = {"model": str(item.model_id), "dataset": dataset_key, "layer": str(params.get("layer", "")),
+             "method": str(params.get("method", "")), "split": str(params.get("split", "")), "reducer": reducer,
+             "sample": "all" if params.get("sample") in (None, "None") else str(params["sample"])}  # fmt: skip
+    for field in dataclasses.fields(REDUCERS[reducer]):
+        if field.name in params:
+            query[field.name] = "none" if params[field.name] == "None" else str(params[field.name])
+    if params.get("reduction"):
+        query["reduction"] = str(params["reduction"])
+    try:
+        return View.from_query(query)
+    except ViewError:
+        return None
+
+
+def _dataset_key(fingerprint: str) -> str | None:
+    """The dataset key (``digits``, ``upload:<fp>``) whose data have ``fingerprint``, or ``None``."""
+    if fingerprint in {row["fingerprint"] for row in resources.workspace().list_datasets()}:
+        return UPLOAD_PREFIX + fingerprint
+    # The built-ins that load offline first: loading MNIST tries to download it where it was never downloaded.
+    for key in sorted(datasets.BUILTIN_DATASETS, key=lambda name: name == "mnist"):
+        try:
+            if resources.builtin_dataset(key).fingerprint == fingerprint:
+                return key
+        except (datasets.DatasetError, datasets.DatasetUnavailableError):
+            continue
+    return None
 
 
 def _rename(item: Item, slot: str) -> None:

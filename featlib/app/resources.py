@@ -17,11 +17,11 @@ import streamlit as st
 
 from featlib import datasets, quiet
 from featlib.store import ModelRecord, Workspace, default_root
+from featlib.store.saved_datasets import UPLOAD_PREFIX  # the dataset key of an upload: "upload:<fp>"
 
 if TYPE_CHECKING:
     import keras
 
-UPLOAD_PREFIX = "upload:"
 
 
 def workspace() -> Workspace:

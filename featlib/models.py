@@ -650,6 +650,30 @@ def activations(model: "keras.Model") -> dict[str, str]:
     return notes
 
 
+def other_side_of_activation(model: "keras.Model", layer: str) -> tuple[str, str] | None:
+    """The same hidden layer read on the other side of its activation, when that is a layer of its own.
+
+    Returns:
+        ``(name, words)``: ``("activation_1", "after its relu")`` for the seed's ``dense_1``,
+        ``("dense_1", "before its relu")`` for its ``activation_1``; ``None`` for a layer that
+        applies its own activation (``Dense(64, activation="relu")``) or has none.
+    """
+    layers = list(model.layers)
+    by_name = {each.name: each for each in layers}
+    if layer not in by_name:
+        return None
+    chosen = by_name[layer]
+    if _kind(chosen) in _ACTIVATION_KINDS:
+        producer = _input_producer(chosen)
+        if producer is None or _kind(producer) == "InputLayer":
+            return None
+        return producer.name, f"before its {_activation_function(chosen)}"
+    if _activation_name(chosen) not in (None, "linear"):
+        return None
+    after = [each for each in layers if _kind(each) in _ACTIVATION_KINDS and _input_producer(each) is chosen]
+    return (after[0].name, f"after its {_activation_function(after[0])}") if after else None
+
+
 def _activation_function(layer) -> str:
     """An activation layer's function: ``"relu"`` for ``Activation("relu")`` and for ``ReLU()``."""
     kind = _kind(layer)

@@ -26,6 +26,7 @@ rep = reducing.current(model, layer)  # the layer was read: its shape is known
 images, labels = dataset.split(split)
 st.caption(f"**{widgets.plain(record.name)}** · layer **{widgets.plain(rep.title)}** · {METHODS[method]} · "
            f"{widgets.plain(dataset.name)} {split} split · {len(labels):,} images")  # fmt: skip
+widgets.activation_switch(model, layer)
 choice = maps.controls(len(labels))
 links.show_link_notes()
 emb = maps.compute(record, outputs, rep_key, dataset, split, choice)

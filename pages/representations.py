@@ -26,6 +26,7 @@ split = state.carried_widget(cols[2].radio, "Images", dataset.splits, state.SPLI
                              format_func=lambda s: f"{s} split")  # fmt: skip
 rep = reducing.picker(cols[3], model, layer)
 widgets.default_layer_note(model, layer)
+widgets.activation_switch(model, layer, beside_default_note=True)
 if models.nested_layers_note(model):
     table.caption(widgets.plain(models.nested_layers_note(model)))
 

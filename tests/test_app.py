@@ -234,3 +234,15 @@ def test_a_link_reopens_a_tsne_view_with_its_colouring_and_selection(app, tmp_pa
     assert any("The link asked for colour=rainbow; expected one of label, predicted, correct, confidence — using "
                "label." in w.value.replace("\\", "") for w in bad.warning)  # opened, with the value it did not use
     assert bad.selectbox(key="map_colour").value == "label"
+
+
+def test_explore_reads_the_other_side_of_the_activation_in_one_click(app):
+    at = train_small_model(app.run())
+    at.session_state["map_reducer"] = "pca"  # as if picked before: the test is about the layer, not the map
+    at = no_exception(at.switch_page("pages/explore.py").run())
+    button(at, "Read activation_1 instead (after its relu)").click()
+    at = no_exception(at.run())
+    assert any("layer **activation\\_1**" in c.value or "layer **activation_1**" in c.value for c in at.caption)
+    button(at, "Read dense_1 instead (before its relu)").click()
+    at = no_exception(at.run())
+    assert any("layer **dense\\_1**" in c.value or "layer **dense_1**" in c.value for c in at.caption)

@@ -572,3 +572,14 @@ def test_load_refuses_h5_with_weights_only(model, tmp_path):
     model.save_weights(path)
     with pytest.raises(ModelError, match="holds weights only"):
         models.load_model(path)
+
+
+def test_the_other_side_of_an_activation_is_named_for_every_hidden_layer(model):
+    assert models.other_side_of_activation(model, "dense_1") == ("activation_1", "after its relu")
+    assert models.other_side_of_activation(model, "activation") == ("dense", "before its relu")
+    assert models.other_side_of_activation(model, "dense_2") == ("activation_2", "after its softmax")
+    assert models.other_side_of_activation(model, "nope") is None
+    import keras
+
+    own = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="own")])
+    assert models.other_side_of_activation(own, "own") is None  # its activation is not a layer of its own

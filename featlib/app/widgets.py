@@ -171,6 +171,24 @@ def default_layer_note(model: "keras.Model", layer: str) -> None:
                   on_click=state.put, args=(state.LAYER, default.name))  # fmt: skip
 
 
+def activation_switch(model: "keras.Model", layer: str, *, beside_default_note: bool = False) -> None:
+    """One click to the same hidden layer on the other side of its activation (:func:`featlib.models.other_side_of_activation`).
+
+    With ``beside_default_note`` (a page that also draws :func:`default_layer_note`, which offers
+    it for the default layer), the default layer and its alternative are left to that note.
+    """
+    from featlib import models
+
+    if beside_default_note:
+        default = models.choose_default_layer(model)
+        if layer in (default.name, default.alternative) and default.alternative:
+            return
+    other = models.other_side_of_activation(model, layer)
+    if other is not None:
+        st.button(plain(f"Read {other[0]} instead ({other[1]})"), key="activation-switch",
+                  on_click=state.put, args=(state.LAYER, other[0]))  # fmt: skip
+
+
 def require_model() -> tuple[ModelRecord, "keras.Model"]:
     """The carried model; points to the Model page and stops when none is picked."""
     model_id = state.get(state.MODEL)

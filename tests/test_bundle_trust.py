@@ -104,7 +104,7 @@ def test_a_bundle_cannot_overwrite_another_users_map(exported, model, digits, tm
     before = _snapshot(ws)
     forged, _ = _forged(data)
     with pytest.raises(BundleError, match=r"would replace another map stored under the same key: the map "
-                                          r"'UMAP map of dense_1' of model 'shared-mlp' \(alice, .*key 'emb/rep/"):
+                                          r"'UMAP map · shared-mlp · dense_1 · function' of model 'shared-mlp' \(alice, .*key 'emb/rep/"):
         bundle.import_bundle(ws, forged, creator="mallory")
     assert np.array_equal(ws.load_array("embedding", key), original)
     item = ws.get_item("embedding", key)

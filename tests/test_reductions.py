@@ -166,7 +166,7 @@ def test_extraction_reads_batch_by_batch_into_an_output_of_the_reduced_size(cnn,
     extractor = Extractor(cnn, "conv", "submodel", "gap")
     seen = []
     read = extractor._batch
-    monkeypatch.setattr(extractor, "_batch", lambda batch: seen.append(batch.shape) or read(batch))
+    monkeypatch.setattr(extractor, "_batch", lambda batch, rows=0: seen.append(batch.shape) or read(batch, rows))
     out = extractor(x, batch_size=8192)
     assert len(seen) == -(-len(x) // per_batch) and max(shape[0] for shape in seen) == per_batch
     assert out.shape == (len(x), 8) and out.dtype == np.float32

@@ -36,7 +36,7 @@ def train(page) -> None:
 def test_layers_grid_metrics_cka_and_a_followed_selection(page, shot):
     train(page)
     goto(page, "Layers")
-    page.get_by_text("Linear CKA between layers").wait_for(timeout=120_000)
+    page.get_by_role("heading", name="Linear CKA between layers").wait_for(timeout=120_000)  # its job's bar says it too
     grid = page.locator(".js-plotly-plot").first
     grid.locator("canvas").first.wait_for()
     titles = svg_texts(grid.locator(".annotation-text"))

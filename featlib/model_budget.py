@@ -646,11 +646,15 @@ def _batch_norm(config: dict, shapes: list, depth: int):
     return per * channels, f"{per} × {channels:,} channels", _first(shapes)
 
 
+def _axes_size(shape, axis: object) -> int:
+    """The number of values a layer keeps one weight for: the product of ``shape`` over ``axis`` (an int or a list)."""
+    axes = axis if isinstance(axis, list) else [axis]
+    return math.prod(_dim(shape, a) for a in axes if isinstance(a, int) and not isinstance(a, bool)) or 1
+
+
 def _layer_norm(config: dict, shapes: list, depth: int):
     shape = _first(shapes)
-    axes = config.get("axis", -1)
-    axes = axes if isinstance(axes, list) else [axes]
-    size = math.prod(_dim(shape, a) for a in axes if isinstance(a, int) and not isinstance(a, bool)) or 1
+    size = _axes_size(shape, config.get("axis", -1))
     per = (config.get("center", True) is not False) + (config.get("scale", True) is not False)
     return per * size, f"{per} × {size:,} values", shape
 
@@ -663,9 +667,7 @@ def _group_norm(config: dict, shapes: list, depth: int):
 
 def _normalization(config: dict, shapes: list, depth: int):
     shape = _first(shapes)
-    axes = config.get("axis", -1)
-    axes = axes if isinstance(axes, list) else [axes]
-    size = math.prod(_dim(shape, a) for a in axes if isinstance(a, int) and not isinstance(a, bool)) or 1
+    size = _axes_size(shape, config.get("axis", -1))
     return 2 * size + 1, f"mean and variance of {size:,} values", shape
 
 

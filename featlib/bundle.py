@@ -580,24 +580,15 @@ def _score_model(model: "keras.Model", dataset: datasets.Dataset, manifest: dict
     from featlib import diagnosis
 
     about = manifest["model"]
-    scale = about.get("input_scale", "0-1")
     try:
-        chosen = models.choose_output(model, dataset.num_classes, (about.get("meta") or {}).get("output"))
-        split = diagnosis.scoring_split(dataset)
-        images, labels = dataset.split(split)
-        accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, scale), labels, chosen.index)
-        other, hints = None, []
-        if diagnosis.near_chance(accuracy, dataset.num_classes):
-            other_scale = diagnosis.other_scale(scale)
-            other = models.evaluate_accuracy(model, models.adapt_images(images, model, other_scale), labels, chosen.index)
-            hints = diagnosis.likely_causes(model, dataset, split, scale, accuracy, other_scale_accuracy=other,
-                                            output=chosen.index)  # fmt: skip
+        scored = diagnosis.score(model, dataset, about.get("input_scale", "0-1"),
+                                 (about.get("meta") or {}).get("output"), f"{label}'s model")  # fmt: skip
     except models.ModelError as error:
         raise BundleError(f"{label}'s model cannot be scored on {dataset.name}: {error}") from error
-    outputs = [{"name": o.name, "width": o.width} for o in models.model_outputs(model)]
-    return {"test_accuracy": float(accuracy), "split": split, "n_images": int(len(labels)),
-            "implied_scale": models.implied_input_scale(model), "other_scale_accuracy": other, "hints": list(hints),
-            **({"output": chosen.name, "outputs": outputs} if len(outputs) > 1 else {})}  # fmt: skip
+    outputs = scored.pop("outputs")
+    output = scored.pop("output")
+    scored["test_accuracy"] = float(scored.pop("accuracy"))
+    return {**scored, **({"output": output, "outputs": outputs} if len(outputs) > 1 else {})}
 
 
 def _score_map(table: np.ndarray, dataset: datasets.Dataset, view: View) -> dict:

@@ -82,6 +82,48 @@ OTHER_DATA = ("Data: none of the checks below explains it, so the model was most
               "in another order.")
 
 
+def score(model: "keras.Model", dataset: "Dataset", input_scale: str, output: int | str | None = None,
+          label: str = "the model") -> dict:
+    """A model's accuracy on ``dataset`` as an upload (and a bundle's model) is scored, with the causes near chance.
+
+    Scored on :func:`scoring_split` from ``output`` (:func:`featlib.models.choose_output`). Near chance
+    (:func:`near_chance`) it is measured once more with the other input scaling and the likely causes
+    are listed (:func:`likely_causes`); other models pay for neither.
+
+    Returns:
+        ``{"accuracy": float in [0, 1], "split", "n_images", "other_scale_accuracy": float or None,
+        "hints": list of sentences, "output": the output's name, "outputs": [{"name", "width"}],
+        "implied_scale": "0-1", "0-255" or None}``.
+
+    Raises:
+        featlib.models.ModelError: no output fits the classes, the images do not fit the model, or no
+            image to score on.
+        featlib.nonfinite.NonFiniteError: a layer gives NaN or inf for the scoring images (named by ``label``).
+    """
+    from featlib import nonfinite
+
+    chosen = models.choose_output(model, dataset.num_classes, output)
+    split = scoring_split(dataset)
+    images, labels = dataset.split(split)
+    x = models.adapt_images(images, model, input_scale)
+    nonfinite.check_model_outputs(model, x, label)  # finite weights that still overflow: refused, naming layers
+    accuracy = models.evaluate_accuracy(model, x, labels, chosen.index)
+    other_accuracy, hints = None, []
+    if near_chance(accuracy, dataset.num_classes):
+        other = other_scale(input_scale)
+        try:
+            other_accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, other), labels,
+                                                      chosen.index)  # fmt: skip
+        except nonfinite.NonFiniteError:  # the other scaling overflows: it is not the cause
+            other_accuracy = None
+        hints = likely_causes(model, dataset, split, input_scale, accuracy, other_scale_accuracy=other_accuracy,
+                              output=chosen.index)  # fmt: skip
+    return {"accuracy": accuracy, "split": split, "n_images": int(len(labels)), "other_scale_accuracy": other_accuracy,
+            "hints": hints, "output": chosen.name,
+            "outputs": [{"name": o.name, "width": o.width} for o in models.model_outputs(model)],
+            "implied_scale": models.implied_input_scale(model)}  # fmt: skip
+
+
 def likely_causes(
     model: "keras.Model", dataset: "Dataset", split: str, input_scale: str, accuracy: float, *,
     other_scale_accuracy: float | None = None, output: int = 0,

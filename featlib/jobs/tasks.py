@@ -108,32 +108,14 @@ def check_upload(
         featlib.nonfinite.NonFiniteError: a weight holds NaN or inf, or a layer gives NaN or inf for the
             scoring images (naming the weights or layers and how many values): refused, not scored.
     """
-    from featlib import diagnosis, models, nonfinite
+    from featlib import diagnosis, models
 
     progress("loading", 0, 2)
     model = _load_upload(data, filename)  # NaN/inf weights: refused there (NonFiniteError)
-    chosen = models.choose_output(model, dataset.num_classes, output)
     progress("scoring", 1, 2)
-    split = diagnosis.scoring_split(dataset)
-    images, labels = dataset.split(split)
-    x = models.adapt_images(images, model, input_scale)
-    nonfinite.check_model_outputs(model, x, filename)  # finite weights that still overflow: refused, naming layers
-    accuracy = models.evaluate_accuracy(model, x, labels, chosen.index)
-    other_accuracy, hints = None, []
-    if diagnosis.near_chance(accuracy, dataset.num_classes):
-        other = diagnosis.other_scale(input_scale)
-        try:
-            other_accuracy = models.evaluate_accuracy(model, models.adapt_images(images, model, other), labels,
-                                                      chosen.index)  # fmt: skip
-        except nonfinite.NonFiniteError:  # the other scaling overflows: it is not the cause
-            other_accuracy = None
-        hints = diagnosis.likely_causes(model, dataset, split, input_scale, accuracy,
-                                        other_scale_accuracy=other_accuracy, output=chosen.index)
+    scored = diagnosis.score(model, dataset, input_scale, output, filename)
     return {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
-            "architecture": models.architecture_summary(model), "accuracy": accuracy, "split": split,
-            "n_images": int(len(labels)), "other_scale_accuracy": other_accuracy, "hints": hints,
-            "output": chosen.name, "outputs": [{"name": o.name, "width": o.width} for o in models.model_outputs(model)],
-            "implied_scale": models.implied_input_scale(model)}  # fmt: skip
+            "architecture": models.architecture_summary(model), **scored}
 
 
 def _load_upload(data: bytes, filename: str):

@@ -460,7 +460,8 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         reps = {name: outputs for name, outputs in ls.reps.items() if name != INPUT}  # the model's layers only
         umap_params, no_map = _metrics_umap_params(len(ls.indices)) if args.umap else (None, None)
         rows = []
-        for name, outputs in reps.items():
+        # The input pixels first: the reference each layer is compared with (the Layers page's dashed lines).
+        for name, outputs in [(INPUT, ls.reps[INPUT])] * (INPUT in ls.reps) + list(reps.items()):
             start = time.perf_counter()
             coords = runner.run(jobs.specs.reduce_spec(f"{key}/{name}/umap/{umap_params.key}", len(outputs), umap_params),
                                 {"points": outputs}) if umap_params is not None else None  # fmt: skip
@@ -469,9 +470,9 @@ def cmd_metrics(args: argparse.Namespace) -> int:
             if no_map is not None:
                 scores.update({metric: NotAvailable(metric, no_map) for metric in ("knn_acc_2d", "trustworthiness")})
             # Scored on the whole sample (already drawn); n counts the split.
-            rows.append({"layer": name, "units": int(outputs.shape[1]), "reduction": ls.reduction(name), **scores,
-                         "n": int(len(images))})  # fmt: skip
-            _log(f"{name}: {time.perf_counter() - start:.1f} s")
+            rows.append({"layer": name, "units": int(outputs.shape[1]), "reduction": ls.reduction(name) if name != INPUT
+                         else "flatten", **scores, "n": int(len(images))})  # fmt: skip
+            _log(f"{'input pixels' if name == INPUT else name}: {time.perf_counter() - start:.1f} s")
         chosen = ls.indices
         cka = runner.run(jobs.specs.cka_spec(key, len(chosen)), {"reps": list(reps.values()), "other": None})
     finally:
@@ -482,15 +483,20 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         rows.append({"layer": name, "units": int(ls.representations[name].units) if name in ls.representations else 0,
                      "reduction": ls.reduction(name), "n": int(len(images)), "sample": int(len(chosen)), "notes": {},
                      **{c: NotAvailable(c, reason) for c in columns}})  # fmt: skip
+    pixels = [row for row in rows if row["layer"] == INPUT]
+    rows = [row for row in rows if row["layer"] != INPUT]
     order = {layer.name: i for i, layer in enumerate(model.layers)}
     rows.sort(key=lambda row: order.get(row["layer"], len(order)))
     scored = list(reps)  # the rows and columns of cka
     if args.json:
         finite = [[as_float(v) for v in line] for line in cka]
-        print(json.dumps({"layers": [_json_row(row) for row in rows], "cka": finite, "cka_layers": scored}))
+        print(json.dumps({"layers": [_json_row(row) for row in rows], "cka": finite, "cka_layers": scored,
+                          "input": _json_row(pixels[0]) if pixels else None}))  # fmt: skip
         return 0
     print(f"{record.name} on {dataset.name} {args.split}: {len(chosen):,} of {len(images):,} images (stratified sample)")
     print(f"{'layer':<16} {'units':>6} " + " ".join(f"{c:>15}" for c in columns) + f" {'cka_prev':>9}")
+    for row in pixels:  # the reference line, not a layer
+        print(f"{'(input pixels)':<16} {row['units']:>6} " + " ".join(f"{_cell(row[c]):>15}" for c in columns))
     missing: dict[str, tuple[dict, dict]] = {}  # "n/a: reason" or "note: ..." -> (figures, layers), both ordered
     for i, row in enumerate(rows):
         prev = ""
@@ -607,6 +613,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
         claim = f" ({item.maker})" if item.imported or item.claimed_by else ""  # imported by X; bundle says made by Y
         print(f"{item.kind:<14} {item.name[:28]:<28} {(item.creator or '-')[:12]:<12} {item.created:<25} "
               f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}{claim}")  # fmt: skip
+    views = [item for item in items if item.kind == "view"]
+    if views:
+        print("saved views (open <server>/<link>):")
+        for item in views:
+            print(f"  {item.parameters.get('link')}  {item.name}")
     uploads = [item for item in items if item.kind == "dataset"]
     if uploads:
         print("dataset uploads (give --dataset the full name or the fingerprint):")
@@ -775,8 +786,8 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--by", default=_user(), help="who imports it (default: $USER)")
     imp.set_defaults(run=cmd_import)
 
-    ls = sub.add_parser("ls", help="list the workspace: models, dataset uploads, representations and maps")
-    ls.add_argument("--kind", choices=["model", "dataset", "representation", "embedding"], default=None)
+    ls = sub.add_parser("ls", help="list the workspace: models, dataset uploads, representations, maps and saved views")
+    ls.add_argument("--kind", choices=["model", "dataset", "representation", "embedding", "view"], default=None)
     ls.add_argument("--json", action="store_true", help='print one JSON object {"items": [...], "bytes": N}')
     ls.set_defaults(run=cmd_ls)
     return parser

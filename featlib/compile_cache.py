@@ -1,4 +1,4 @@
-"""One cache of umap-learn's and pynndescent's compiled code per user and machine.
+"""One cache of umap-learn's, pynndescent's and featlib's compiled code per user and machine.
 
 umap-learn and pynndescent compile about 250 Numba functions in every new
 process (45 s for a first map of 10,000 points on two cores; 16 s with the
@@ -45,7 +45,22 @@ process: every new process compiled them again *and* wrote another
 :func:`lock_index_saves` skips saving a signature that holds a function
 type. They still compile in every new process (with ``nn_descent``, which
 Numba cannot cache at all): about 11 s of a first map on two cores, the part
-of the compile wait no cache removes.
+of the compile wait no cache removes. No cached wrapper can keep them either:
+a jitted function that names the distance function itself (``nn_descent(...,
+alternative_dot, ...)`` with ``cache=True``) embeds the dispatcher's address
+(Numba lowers a dispatcher constant with ``add_dynamic_addr``), and Numba
+refuses to cache code with such "dynamic globals".
+
+So featlib's maps of up to :data:`featlib.knn.EXACT_UP_TO` points do not run
+them: :func:`featlib.knn.exact` finds those graphs with NumPy's BLAS and one
+small cached kernel of its own (``featlib.knn._select_smallest``, cached here
+with umap-learn's functions), and umap-learn then runs only cached code
+(``smooth_knn_dist``, ``compute_membership_strengths``, the layout's epoch):
+a new process's first 10,000-point map costs what the same fit warm does.
+Larger maps still compile pynndescent's search once per process (the
+server's workers do it in their warm-up, :func:`featlib.embed.warm_up`).
+What still compiles at import, outside any fit: umap-learn's few functions
+with explicit signatures (``umap.utils.tau_rand_int``), under a second.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ PCA_DIMS = 50
 PCA_FROM = 100
 """Representations with more units than this are reduced to ``pca_dims`` by PCA before UMAP."""
 APPROXIMATE_FROM = 4_096
-"""umap-learn finds exact neighbours below this many points, approximate ones above."""
+"""umap-learn's own small path (exact neighbours from all pairwise distances) ends here; from this many points
+on, the pages keep a map's kNN graph in memory for reuse (:data:`featlib.pipeline.knn_graphs`)."""
 WARM_UP_POINTS = 4_500
 MAX_N_NEIGHBORS = 200
 """The largest ``n_neighbors`` featlib takes (the Explore page's widget bound; links above it are refused)."""
@@ -472,10 +473,12 @@ def umap_embed(
             An exception it raises during the layout ends the reports and is
             raised when the fit returns, never inside umap-learn's tqdm.
         knn_graph: a graph from :func:`nearest_neighbours` for the same
-            points, ``n_neighbors`` and metric, to skip that step. From
-            :data:`APPROXIMATE_FROM` points on, the graph is always made by
-            :func:`nearest_neighbours`, so a map does not depend on whether
-            its graph came from a cache.
+            points, ``n_neighbors`` and metric, to skip that step. Without
+            one the graph is made by :func:`nearest_neighbours` too (exact
+            up to :data:`featlib.knn.EXACT_UP_TO` points, so no compile wait
+            in a new process; pynndescent's above), so a map does not depend
+            on whether its graph came from a cache. Only Manhattan maps of
+            fewer than :data:`APPROXIMATE_FROM` points leave it to umap-learn.
         init: umap-learn's ``init``; ``None`` follows :func:`layout_schedule`. When the
             neighbour graph falls apart (few neighbours on few points), umap-learn's spectral
             start fails and it starts from random positions instead; its warning is not shown.
@@ -509,7 +512,7 @@ def umap_embed(
         return coords
     import umap
 
-    if knn_graph is None and len(x) >= APPROXIMATE_FROM:
+    if knn_graph is None and _makes_own_graph(len(x), resolve_metric(params.metric, x.shape[1])):
         knn_graph = _nearest_neighbours(x, params)
     tqdm_kwds = None
     sink = None
@@ -577,7 +580,7 @@ def _pca(components: int, x: np.ndarray) -> np.ndarray:
 
 
 def nearest_neighbours(x: np.ndarray, params: UMAPParams) -> tuple:
-    """umap-learn's kNN graph of ``x`` for ``params``, reusable across fits.
+    """The kNN graph of ``x`` for ``params`` (:func:`featlib.knn.graph`), reusable across fits.
 
     Pass it to :func:`umap_embed` as ``knn_graph`` when only ``min_dist``,
     ``n_epochs`` or the seed change: the graph depends on the points,
@@ -587,18 +590,23 @@ def nearest_neighbours(x: np.ndarray, params: UMAPParams) -> tuple:
 
 
 def _nearest_neighbours(x: np.ndarray, params: UMAPParams) -> tuple:
-    from umap.umap_ import nearest_neighbors
+    """The graph :func:`featlib.knn.graph` makes: exact up to :data:`featlib.knn.EXACT_UP_TO` points, else
+    pynndescent's (fixed seed, one thread), so a map never depends on which session computed its graph."""
+    from featlib import knn
 
-    # A fixed seed and one thread: the graph, and so every map made from it,
-    # is the same whichever seed or session asked for it first. pynndescent
-    # splits its work by thread count: with n_jobs=2 it is repeatable but
-    # another graph (543 of 10,000 rows differ, bench/parallel_steps.py), so
-    # the map would depend on the machine's cores; it was also no faster on
-    # the shared two cores (1.1 s on one thread, 4.3 s on two, 10,000 × 64).
-    indices, distances, _ = nearest_neighbors(
-        x, params.n_neighbors, resolve_metric(params.metric, x.shape[1]), {}, False, np.random.RandomState(0), n_jobs=1
-    )
+    indices, distances = knn.graph(x, params.n_neighbors, resolve_metric(params.metric, x.shape[1]))
     return indices, distances, None
+
+
+def _makes_own_graph(n_points: int, metric: str) -> bool:
+    """Whether :func:`umap_embed` builds the kNN graph itself (:func:`_nearest_neighbours`) rather than umap-learn.
+
+    Always, except umap-learn's small path (below :data:`APPROXIMATE_FROM` points) for a metric
+    :func:`featlib.knn.exact` does not compute (Manhattan).
+    """
+    from featlib import knn
+
+    return n_points >= APPROXIMATE_FROM or knn.uses_exact(n_points, metric)
 
 
 def pca_embed(x: np.ndarray) -> np.ndarray:
@@ -627,7 +635,7 @@ def pca_embed(x: np.ndarray) -> np.ndarray:
 
 
 def enable_numba_cache(folder: str | Path) -> int:
-    """Keeps umap-learn's and pynndescent's compiled code on disk in ``folder``.
+    """Keeps umap-learn's, pynndescent's and :mod:`featlib.knn`'s compiled code on disk in ``folder``.
 
     Only one of umap-learn's jitted functions has ``cache=True``, so every new
     process compiles again (about a minute on two cores). This turns caching
@@ -642,9 +650,11 @@ def enable_numba_cache(folder: str | Path) -> int:
     os.environ["NUMBA_CACHE_DIR"] = str(folder)  # for child processes
     import umap  # noqa: F401  (imports pynndescent too)
 
+    import featlib.knn  # noqa: F401  (its kernel: a locator made before CACHE_DIR was set would point elsewhere)
+
     count, cached = 0, set()
     for name, module in list(sys.modules.items()):
-        if module is None or name.split(".")[0] not in ("umap", "pynndescent"):
+        if module is None or (name.split(".")[0] not in ("umap", "pynndescent") and name != "featlib.knn"):
             continue
         for value in list(vars(module).values()):
             if isinstance(value, CPUDispatcher):
@@ -662,13 +672,19 @@ def enable_numba_cache(folder: str | Path) -> int:
 def warm_up(seed: int = 0) -> None:
     """Fits UMAP on synthetic points so that later fits skip compiling.
 
-    First a small fit (umap-learn's exact-neighbour path, as for the bundled
-    digits), then one of :data:`WARM_UP_POINTS` points for the approximate
-    nearest-neighbour path (4,096 points and up) and featlib's kNN-graph reuse.
+    Two fits (500 and :data:`WARM_UP_POINTS` points: the exact kNN graph of
+    :mod:`featlib.knn` and featlib's kNN-graph reuse), then pynndescent's
+    search alone, as maps above :data:`featlib.knn.EXACT_UP_TO` points of the
+    default metric use it (cosine on centred rows): its ``nn_descent`` is the
+    one part no cache keeps (see :mod:`featlib.compile_cache`). Other
+    metrics compile it at their first large map.
     """
+    from featlib import knn
+
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=4.0, size=(10, 64))
     x = (centres[rng.integers(0, 10, WARM_UP_POINTS)] + rng.normal(size=(WARM_UP_POINTS, 64))).astype("float32")
     params = UMAPParams(n_epochs=10)
     umap_embed(x[:500], params)
     umap_embed(x, params)
+    knn.approximate(x, params.n_neighbors, resolve_metric(params.metric, x.shape[1]))

@@ -88,8 +88,34 @@ def figure_html(figure: "go.Figure") -> bytes:
     return buffer.getvalue().encode()
 
 
-def figure_png(figure: "go.Figure", size: tuple[int, int] = PNG_SIZE) -> bytes:
+def titled(figure: "go.Figure", title: str) -> "go.Figure":
+    """A copy of ``figure`` with ``title`` (plain text, escaped here) across its top, for a file read away from the page.
+
+    The page names what a map shows in a caption above it; a PNG has no page around it.
+    """
+    import plotly.graph_objects as go
+
+    from featlib import plots
+
+    copy = go.Figure(figure)
+    # A PNG has no toolbar: its band at the top (plots.MODEBAR_HEIGHT) holds the title instead.
+    top = max(int(copy.layout.margin.t or 0) - plots.MODEBAR_HEIGHT, 10) + plots.TITLE_LINE + 24
+    copy.update_layout(
+        title={"text": plots.text(title), "x": 0.01, "xanchor": "left", "xref": "paper", "y": 1, "yref": "container",
+               "yanchor": "top", "pad": {"t": 10}, "font": {"size": 16}},
+        margin={"t": top},
+    )  # fmt: skip
+    return copy
+
+
+def figure_png(figure: "go.Figure", size: tuple[int, int] = PNG_SIZE, title: str | None = None) -> bytes:
     """``figure`` as a PNG image, rendered by kaleido in headless Chromium.
+
+    Args:
+        figure: the figure; left unchanged.
+        size: width and height in pixels.
+        title: plain text drawn across the image's top (:func:`titled`), e.g. model · layer ·
+            method · reducer · points: what the image shows, read away from the page.
 
     Raises:
         ExportError: kaleido or a Chromium is missing, naming what to install.
@@ -101,7 +127,7 @@ def figure_png(figure: "go.Figure", size: tuple[int, int] = PNG_SIZE) -> bytes:
     except ImportError:
         raise ExportError("PNG export needs the kaleido package: pip install 'kaleido>=1' (see requirements.txt).") from None
     try:
-        return figure.to_image(format="png", width=size[0], height=size[1])
+        return (titled(figure, title) if title else figure).to_image(format="png", width=size[0], height=size[1])
     except Exception as error:  # choreographer and kaleido raise many types when Chromium fails
         raise ExportError(
             f"PNG rendering failed ({type(error).__name__}: {str(error)[:200]}); kaleido needs Chrome or "

@@ -33,6 +33,98 @@ def colour_of(label: int) -> str:
     return DIGIT_COLOURS[int(label) % len(DIGIT_COLOURS)]
 
 
+# Layout shared by every figure ---------------------------------------------------
+#
+# plotly draws its toolbar (the modebar) over the top right of a figure, inside
+# the figure: whatever sits there (a title, the legend's or a colour bar's title,
+# a subplot title) is covered while the mouse is on the chart. Every figure keeps
+# a band of MODEBAR_HEIGHT pixels free at its top for it, and its title (left,
+# just above the plot area) below that band.
+
+MODEBAR_HEIGHT = 32
+"""Pixels at the top of a figure kept free for plotly's toolbar (one row of buttons and its padding)."""
+TITLE_LINE = 20
+"""Pixels per line of a figure title (14 px text)."""
+MODEBAR_REMOVE = ("zoomIn2d", "zoomOut2d", "autoScale2d", "toggleSpikelines", "hoverCompareCartesian",
+                  "hoverClosestCartesian")  # fmt: skip
+"""Toolbar buttons left out: the mouse wheel zooms, double-click resets; a short toolbar fits a narrow panel."""
+MARGIN = {"l": 10, "r": 10, "b": 10}
+SUBPLOT_TITLE = 24
+"""Pixels above a first row of subplots for their titles."""
+LEGEND_ROW = 28
+"""Pixels above the plot area for a one-row horizontal legend."""
+COLOURBAR = {"thickness": 14, "title": {"side": "right"}}
+"""A colour bar whose title reads along its side, clear of the toolbar above it."""
+
+
+def colourbar(title: str) -> dict:
+    """A colour bar's settings: ``title`` along its right side (:data:`COLOURBAR`)."""
+    return {**COLOURBAR, "title": {**COLOURBAR["title"], "text": text(title)}}
+
+
+def title_lines(title: str, width: int = 34) -> str:
+    """``title`` broken at its `` · `` separators into lines of at most about ``width`` characters (``<br>``).
+
+    A long part stays whole; the text is escaped (:func:`text`).
+    """
+    parts = str(title).split(" · ")
+    if len(str(title)) <= width or len(parts) == 1:
+        return text(title)
+    # Two lines of half the parts each (``model · layer`` / ``method · reducer``) when they fit, else
+    # the split of two lines that fit nearest to that.
+    halves = [(" · ".join(parts[:i]), " · ".join(parts[i:])) for i in range(1, len(parts))]
+    fitting = [pair for pair in halves if max(len(pair[0]), len(pair[1])) <= width]
+    if fitting:
+        first, second = min(fitting, key=lambda pair: abs(pair[0].count(" · ") + 1 - len(parts) / 2))
+        return text(first) + "<br>" + text(second)
+    lines: list[str] = []  # else greedily, a long part on a line of its own
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "<br>".join(text(line) for line in lines)
+
+
+def frame(
+    fig: go.Figure,
+    *,
+    title: str = "",
+    lines: int | None = None,
+    top: int = 0,
+    toolbar: bool = True,
+    margin: dict | None = None,
+    **layout: object,
+) -> go.Figure:
+    """Gives ``fig`` the layout every featlib figure shares: margins, toolbar band, title place.
+
+    Args:
+        fig: the figure, changed in place.
+        title: its title, already escaped (``<br>`` breaks a line); left-aligned just above the
+            plot area, under the toolbar's band.
+        lines: the title lines to make room for (default: as many as ``title`` has); panels shown
+            side by side pass the same number, so that their plot areas line up.
+        top: more pixels above the plot area (for a legend or subplot titles placed there).
+        toolbar: whether the figure is shown with plotly's toolbar (``False`` for a figure drawn
+            with ``displayModeBar: False``): when it is, the band at the top stays free for it.
+        margin: left, right and bottom margins, over :data:`MARGIN`.
+        **layout: more layout settings (height, axes, legend, ...).
+    """
+    count = (title.count("<br>") + 1 if title else 0) if lines is None else lines
+    room = (MODEBAR_HEIGHT if toolbar else 4) + TITLE_LINE * count + (6 if count else 0) + top
+    fig.update_layout(
+        margin={**MARGIN, **(margin or {}), "t": room},
+        modebar={"remove": list(MODEBAR_REMOVE), "orientation": "h", "bgcolor": "rgba(255,255,255,0.8)"},
+        **layout,
+    )
+    if title:
+        fig.update_layout(title={
+            "text": title, "font": {"size": 14}, "x": 0, "xanchor": "left", "xref": "paper",
+            "y": 1, "yanchor": "bottom", "yref": "paper", "pad": {"b": 6 + top},
+        })  # fmt: skip
+    return fig
+
+
 COLOUR_MODES = {
     "label": "true label",
     "predicted": "predicted label",
@@ -93,16 +185,15 @@ def scatter_map(
     fig = go.Figure()
     for trace in _map_traces(coords, indices, labels, predicted, class_names, colour, confidence, highlight):
         fig.add_trace(trace)
-    fig.update_layout(
-        title=text(title) if title else title,
+    return frame(
+        fig,
+        title=text(title) if title else "",
         height=height,
         dragmode="lasso",
         legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
-        margin={"l": 10, "r": 10, "t": 50 if title else 10, "b": 10},
         xaxis={"showticklabels": False, "title": f"{axis_name} 1"},
         yaxis={"showticklabels": False, "title": f"{axis_name} 2"},
     )
-    return fig
 
 
 _HOVER = (
@@ -165,7 +256,7 @@ def _map_traces(
     else:
         marker = {
             "size": 4, "color": confidence, "colorscale": "Viridis", "cmin": 0.0, "cmax": 1.0, "opacity": 0.85,
-            "colorbar": {"title": "confidence", "thickness": 12} if showlegend else None,
+            "colorbar": colourbar("confidence") if showlegend else None,
         }  # fmt: skip
         traces.append(trace(np.ones(n, dtype=bool), "confidence", marker, "confidence"))
     if highlight is not None and len(highlight):
@@ -292,12 +383,10 @@ def layers_grid(
             )  # fmt: skip
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_layout(
-        height=plot_height + 40 + (40 if captions else 0),
-        dragmode="lasso",
-        legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10 + (40 if captions else 0)},
-    )
+    frame(fig, top=SUBPLOT_TITLE, dragmode="lasso",
+          legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
+          margin={"b": 10 + (40 if captions else 0)})  # fmt: skip
+    fig.update_layout(height=plot_height + fig.layout.margin.t + fig.layout.margin.b)
     return fig
 
 
@@ -319,17 +408,16 @@ def cka_heatmap(matrix: np.ndarray, names: Sequence[str], other_names: Sequence[
     fig = go.Figure(
         go.Heatmap(
             z=matrix, x=other_names, y=list(names), zmin=0.0, zmax=1.0, colorscale="Blues",
-            texttemplate="%{z:.2f}", colorbar={"title": "CKA"},
+            texttemplate="%{z:.2f}", colorbar=colourbar("linear CKA"),
             hovertemplate="%{y} · %{x}<br>linear CKA %{z:.3f}<extra></extra>",
         )
     )  # fmt: skip
-    fig.update_layout(
-        height=120 + 36 * len(names),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    return frame(
+        fig,
+        height=120 + MODEBAR_HEIGHT + 36 * len(names),
         xaxis={"type": "category"},
         yaxis={"type": "category", "autorange": "reversed"},
     )
-    return fig
 
 
 def training_curves(history: dict[str, list[float]]) -> go.Figure:
@@ -351,8 +439,10 @@ def training_curves(history: dict[str, list[float]]) -> go.Figure:
                     col=col,
                 )
         fig.update_xaxes(title_text="epoch", row=1, col=col)
-    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    return fig
+    epochs = max((len(v) for v in history.values() if v), default=0)
+    if epochs <= 12:  # whole epochs only: no tick at 1.5
+        fig.update_xaxes(tick0=1, dtick=1)
+    return frame(fig, top=SUBPLOT_TITLE, height=320)
 
 
 def montage(images: np.ndarray, columns: int, pad: int = 1) -> np.ndarray:
@@ -367,6 +457,10 @@ def montage(images: np.ndarray, columns: int, pad: int = 1) -> np.ndarray:
     return canvas
 
 
+GRID_TILE = 36
+"""Pixels per image on screen in :func:`class_grid` (its rows shrink past twelve classes)."""
+
+
 def class_grid(images_by_class: dict[int, np.ndarray], class_names: Sequence[str]) -> go.Figure:
     """A grid of sample images, one row per class, labelled by class name."""
     rows = [images for _, images in sorted(images_by_class.items())]
@@ -377,18 +471,22 @@ def class_grid(images_by_class: dict[int, np.ndarray], class_names: Sequence[str
     canvas = montage(tiles, per_row)
     fig = go.Figure(go.Heatmap(z=canvas, colorscale="gray", showscale=False, hoverinfo="skip"))
     centres = [1 + r * (h + 1) + h / 2 for r in range(len(rows))]
-    fig.update_layout(
-        height=max(200, 34 * len(rows)),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        xaxis={"visible": False},
-        yaxis={
-            "autorange": "reversed",
-            "tickvals": centres,
-            "ticktext": [text(class_names[label]) for label in sorted(images_by_class)],
-            "scaleanchor": "x",
-        },
-    )
-    return fig
+    names = [text(class_names[label]) for label in sorted(images_by_class)]
+    # Sized to its images (whole pixels per image pixel, a tile of about GRID_TILE px), not stretched across
+    # the page: the figure is as wide as its tiles and labels, so that nothing is left empty beside it.
+    tile = GRID_TILE if len(rows) <= 12 else max(16, GRID_TILE * 12 // len(rows))
+    scale = max(1, round(tile / (h + 1)))
+    left = 16 + 7 * max(len(name) for name in names)
+    return frame(
+        fig,
+        toolbar=False,
+        width=left + 10 + canvas.shape[1] * scale,
+        height=4 + 10 + canvas.shape[0] * scale,
+        margin={"l": left, "r": 10, "b": 10},
+        xaxis={"visible": False, "range": [-0.5, canvas.shape[1] - 0.5], "constrain": "domain"},
+        yaxis={"range": [canvas.shape[0] - 0.5, -0.5], "tickvals": centres, "ticktext": names, "automargin": False,
+               "scaleanchor": "x", "constrain": "domain", "showgrid": False, "zeroline": False, "ticks": ""},
+    )  # fmt: skip
 
 
 def label_counts(labels: np.ndarray, class_names: Sequence[str]) -> go.Figure:
@@ -403,10 +501,7 @@ def label_counts(labels: np.ndarray, class_names: Sequence[str]) -> go.Figure:
             text=counts[present],
         )
     )
-    fig.update_layout(
-        height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"type": "category"}
-    )
-    return fig
+    return frame(fig, height=260, xaxis={"type": "category"}, yaxis={"automargin": True})
 
 
 def method_times(seconds: dict[str, float], names: dict[str, str]) -> go.Figure:
@@ -419,8 +514,7 @@ def method_times(seconds: dict[str, float], names: dict[str, str]) -> go.Figure:
             text=[f"{s * 1000:.1f} ms" for s in seconds.values()],
         )
     )
-    fig.update_layout(height=180, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis_title="ms")
-    return fig
+    return frame(fig, height=150 + MODEBAR_HEIGHT, xaxis_title="ms")
 
 
 def class_means(means: np.ndarray, class_names: Sequence[str]) -> go.Figure:
@@ -430,20 +524,21 @@ def class_means(means: np.ndarray, class_names: Sequence[str]) -> go.Figure:
             z=means,
             y=[text(c) for c in class_names],
             colorscale="Viridis",
-            colorbar={"title": "mean"},
+            colorbar=colourbar("mean output"),
             hovertemplate="class %{y}<br>unit %{x}<br>mean %{z:.3f}<extra></extra>",
         )
     )
-    fig.update_layout(
-        height=60 + 24 * len(class_names),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    return frame(
+        fig,
+        height=60 + MODEBAR_HEIGHT + 24 * len(class_names),
         xaxis_title="unit",
         yaxis={"type": "category", "autorange": "reversed"},
     )
-    return fig
 
 
 FOLLOWED_NAME = "followed"
+PANEL_TITLE_LINES = 2
+"""Title lines every Compare panel makes room for (``model · layer`` / ``method · reducer``), so plot areas line up."""
 NEIGHBOURS_NAME = "neighbours in the layer"
 
 
@@ -507,11 +602,8 @@ def compare_panel(
         )  # fmt: skip
     fig.update_xaxes(title=None)
     fig.update_yaxes(title=None)
-    fig.update_layout(
-        legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": None, "itemsizing": "constant"},
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        title={"text": text(title), "font": {"size": 14}},
-    )
+    frame(fig, title=title_lines(title) if title else "", lines=PANEL_TITLE_LINES if title else 0,
+          legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": None, "itemsizing": "constant"})  # fmt: skip
     if x_range is not None:
         fig.update_xaxes(range=list(x_range), autorange=False)
     if y_range is not None:
@@ -563,7 +655,6 @@ def layer_scores(rows: Sequence[dict], reference: str = "input", chance: float |
     if chance is not None and chance >= low:
         figure.add_hline(y=chance, line={"color": "#7f7f7f", "dash": "dot", "width": 1},
                          annotation_text=f"chance {chance:.2f}", annotation_position="top left")  # fmt: skip
-    figure.update_layout(height=320, margin={"l": 10, "r": 10, "t": 30, "b": 10}, yaxis_title="accuracy",
-                         yaxis_range=[low, 1.005], legend={"orientation": "h", "y": 1.15, "x": 0},
-                         hovermode="x unified")  # fmt: skip
-    return figure
+    return frame(figure, top=LEGEND_ROW, height=320, yaxis_title="accuracy", yaxis_range=[low, 1.005],
+                 legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+                 hovermode="x unified")  # fmt: skip

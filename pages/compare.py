@@ -3,7 +3,6 @@
 from dataclasses import replace
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from featlib import align, neighbours, plots
@@ -65,7 +64,7 @@ k = cols[1].number_input("Neighbours shown", 1, most_k, key=comparing.K)
 cols[2].button("Clear selection", on_click=comparing.clear_selection)
 view = replace(view, follow=follow, k=int(k))
 st.session_state[comparing.VIEW] = view
-comparing.share(view)
+comparing.share(view, results, labels)
 selected = comparing.linked_selection(len(results))
 
 # Aligned maps, on shared axes.
@@ -103,7 +102,7 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     )
     for reason in unscored:
         col.caption(widgets.plain(reason))
-    table.append({"panel": i + 1, "model": r.record.name, "layer": r.layer_title, "method": r.panel.method,
+    table.append({"panel": i + 1, "map": title, "model": r.record.name, "layer": r.layer_title, "method": r.panel.method,
                   "reducer": REDUCER_TITLES[r.panel.reducer], "model acc.": r.record.test_accuracy,
                   "model acc. measured on": r.record.measured_on,
                   **{title: comparing.number(m.get(key)) for key, title in comparing.FIGURES.items()},
@@ -117,9 +116,7 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
 
 st.subheader("Metrics")
 if table:
-    st.dataframe(pd.DataFrame(table).set_index("panel"), column_config={
-        name: st.column_config.NumberColumn(format="%.3f") for name in table[0] if name not in
-        ("panel", "model", "layer", "method", "reducer", "points scored")})  # fmt: skip
+    comparing.metrics_table(table)
     st.caption(
         f"Scored on a label-stratified sample of at most {comparing.METRICS_SAMPLE:,} of each map's points: "
         "10-NN accuracy (5-fold) in the layer's own space and on the map, a standardised logistic regression "

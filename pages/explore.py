@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import models, plots
-from featlib.app import actions, exporting, links, maps, reducing, state, widgets
+from featlib.app import actions, exporting, inspector, links, maps, reducing, state, widgets
 from featlib.extract import METHODS
 from featlib.views import View
 
@@ -38,7 +38,7 @@ predicted, confidence = maps.predictions(*context)
 point_labels, point_predicted = labels[emb.indices], predicted[emb.indices]
 selected = maps.selection(context, len(labels))
 links.share(View(*context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected),
-                 rep.choice))  # fmt: skip
+                 rep.choice), emb.coords, emb.indices, point_labels, point_predicted, confidence[emb.indices])  # fmt: skip
 figures = st.container()  # filled after the map is drawn: scoring takes seconds, the map should not wait
 
 wrong = emb.indices[point_predicted != point_labels]
@@ -50,11 +50,17 @@ if len(selected):
 figure = plots.scatter_map(emb.coords, emb.indices, point_labels, point_predicted, dataset.class_names,
                            axis_name=choice.title, colour=choice.colour, confidence=confidence[emb.indices],
                            highlight=selected)  # fmt: skip
-event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("box", "lasso"))
-st.caption("Click a legend entry to hide a group, double-click to isolate it. Draw a box or lasso to see the images; "
-           "selected points stay outlined in black, here and in the link.")  # fmt: skip
-if maps.remember_selection(event, figure, context, selected):
+point = inspector.inspected(context, emb)
+inspector.mark(figure, emb, point)
+event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
+st.caption("Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick Box "
+           "or Lasso Select in the chart's toolbar to see the images of many; selected points stay outlined in black, "
+           "here and in the link. Click a legend entry to hide a group, double-click to isolate it.")  # fmt: skip
+if inspector.remember_click(event, figure, context) or maps.remember_selection(event, figure, context, selected):
     st.rerun()
+inspector.unmark(figure)
+inspector.show(context, point, emb, outputs, rep_key, choice.sample_size, choice.params, rep.title, images, labels,
+               predicted, confidence, dataset.class_names)  # fmt: skip
 scores = None
 with figures:
     scores = maps.map_metrics(emb.key, outputs[emb.indices], point_labels, emb.coords)

@@ -22,7 +22,7 @@ with st.expander("Sample images per class", expanded=False):
     picks = datasets.sample_indices_per_class(labels, per_class=12)
     st.plotly_chart(
         plots.class_grid({c: images[i] for c, i in picks.items()}, dataset.class_names),
-        config={"displayModeBar": False},
+        width="content", config={"displayModeBar": False},
     )
 
 # Model ------------------------------------------------------------------------

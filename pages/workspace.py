@@ -5,6 +5,7 @@ import streamlit as st
 from featlib.app import catalog, identity, resources, widgets
 
 widgets.require_navigation()
+catalog.switch_to_opened()  # a saved view's "Open" was pressed
 st.title("Workspace")
 workspace = resources.workspace()
 st.caption(f"Shared by everyone using this server, in `{workspace.root.resolve()}`.")
@@ -14,12 +15,13 @@ with st.expander("Import a bundle", icon=":material/upload:"):
 
 items = workspace.items()  # read after an import, so that it is listed
 usage = workspace.usage()
-cols = st.columns(5)
+cols = st.columns([1, 1.3, 1.5, 1, 1.2, 1.6])
 cols[0].metric("models", usage["models"])
 cols[1].metric("dataset uploads", usage["datasets"])
 cols[2].metric("representations", usage["representations"])
 cols[3].metric("maps", usage["embeddings"])
-cols[4].metric("disk use", catalog.size(usage["bytes"]), help="Every file of the workspace, the index and caches included.")
+cols[4].metric("saved views", usage["views"])
+cols[5].metric("disk use", catalog.size(usage["bytes"]), help="Every file of the workspace, the index and caches included.")
 
 left, middle, right = st.columns([4, 3, 3])
 text = left.text_input("Filter", placeholder="name, note, layer, dataset, maker…")

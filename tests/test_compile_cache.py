@@ -138,3 +138,62 @@ def test_an_entry_typed_by_a_function_argument_is_not_written(tmp_path):
     written = sorted(p.name.split(".")[1] for p in (tmp_path / "cache").rglob("*.nbc"))
     assert written and all(name.startswith("twice") for name in written), written
     assert not any(name.startswith("apply") for name in written)
+
+
+FRESH_MAP = """
+import json, sys
+import numpy as np
+from featlib import compile_cache, embed
+compile_cache.enable()  # the machine's cache, as the CLI and the workers use it
+from numba.core.registry import CPUDispatcher
+
+
+def dispatchers():
+    found = {}
+    for name, module in list(sys.modules.items()):
+        if module is not None and (name.split(".")[0] in ("umap", "pynndescent") or name == "featlib.knn"):
+            for attribute, value in list(vars(module).items()):
+                if isinstance(value, CPUDispatcher):  # by the name it is called by (two may share one function)
+                    found[name + "." + attribute] = value
+    return found
+
+
+def misses():
+    return {name: sum(d.stats.cache_misses.values()) for name, d in dispatchers().items()}
+
+
+before = misses()  # umap-learn compiles a few functions with explicit signatures at import, uncached: not the fit's
+rng = np.random.default_rng(0)
+x = (rng.normal(scale=4.0, size=(5, 32))[rng.integers(0, 5, 600)] + rng.normal(size=(600, 32))).astype("float32")
+coords = embed.umap_embed(x, embed.UMAPParams(n_epochs=20))
+np.save(sys.argv[1], coords)
+found = dispatchers()
+print(json.dumps({
+    "compiled": sorted(name for name, count in misses().items() if count > before.get(name, 0)),
+    "loaded": sorted(name for name, d in found.items() if sum(d.stats.cache_hits.values())),
+    "nn_descent_compiled": bool(found["pynndescent.pynndescent_.nn_descent"].overloads),
+}))
+"""
+
+
+def test_a_fresh_process_with_the_machines_cache_compiles_nothing_for_a_small_map(tmp_path):
+    """The first map of a new process loads every compiled function from the machine's cache (Numba's own cache
+    statistics, per function): the exact kNN graph (featlib.knn) leaves out pynndescent's nn_descent, the part no
+    cache keeps. The first process fills the cache where it is empty; both give the same map."""
+    import json
+
+    import numpy as np
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    runs = []
+    for name in ("fill", "fresh"):
+        done = subprocess.run([sys.executable, "-c", FRESH_MAP, str(tmp_path / f"{name}.npy")], env=env,
+                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    fresh = runs[1]
+    assert fresh["compiled"] == [], fresh["compiled"]
+    assert {"featlib.knn._select_smallest", "umap.umap_.smooth_knn_dist", "umap.umap_.compute_membership_strengths",
+            "umap.layouts._nb_optimize_layout_euclidean_single_epoch"} <= set(fresh["loaded"]), fresh["loaded"]  # fmt: skip
+    assert not fresh["nn_descent_compiled"]
+    np.testing.assert_array_equal(np.load(tmp_path / "fill.npy"), np.load(tmp_path / "fresh.npy"))

@@ -264,6 +264,9 @@ def test_cli_metrics_json_has_one_row_per_layer(trained_workspace):
         assert 0.0 <= row["knn_acc"] <= 1.0 and 0.0 <= row["probe_acc"] <= 1.0
         assert -1.0 <= row["silhouette"] <= 1.0
         assert "trustworthiness" not in row
+    pixels = out["input"]  # the reference line: the same figures for the input pixels
+    assert (pixels["layer"], pixels["units"], pixels["sample"]) == ("input", 64, 600)
+    assert 0.5 < pixels["knn_acc"] <= 1.0 and pixels["knn_acc"] != out["layers"][0]["knn_acc"]
     cka = np.array(out["cka"])
     assert cka.shape == (6, 6)
     np.testing.assert_allclose(np.diag(cka), 1.0)
@@ -279,8 +282,9 @@ def test_cli_metrics_table_with_a_map(trained_workspace, capsys):
     assert lines[0] == "m on digits train: 300 of 1,437 images (stratified sample)"
     assert lines[1].split() == ["layer", "units", "knn_acc", "probe_acc", "silhouette", "knn_acc_2d",
                                 "trustworthiness", "cka_prev"]  # fmt: skip
-    assert [line.split()[0] for line in lines[2:]] == SEED_LAYERS
-    assert len(lines[2].split()) == 7 and all(len(line.split()) == 8 for line in lines[3:])
+    assert lines[2].split()[:3] == ["(input", "pixels)", "64"] and len(lines[2].split()) == 8  # no cka_prev
+    assert [line.split()[0] for line in lines[3:]] == SEED_LAYERS
+    assert len(lines[3].split()) == 7 and all(len(line.split()) == 8 for line in lines[4:])
 
 
 def test_cli_metrics_unknown_model_exits_2(trained_workspace, capsys):

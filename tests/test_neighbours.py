@@ -62,3 +62,86 @@ def test_errors_name_the_bad_value():
         neighbours.nearest(reps, [1], metric="jaccard")
     with pytest.raises(ValueError, match=r"shape \(n, d\); got shape \(10,\)"):
         neighbours.nearest(np.zeros(10), [1])
+
+
+@pytest.mark.parametrize("metric, scipy_metric", [("euclidean", "euclidean"), ("cosine", "cosine"),
+                                                  ("manhattan", "cityblock"), ("correlation", "correlation")])
+def test_distances_match_a_brute_force_search_for_every_metric(metric, scipy_metric):
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(1)
+    reps = rng.normal(size=(400, 12))
+    among = np.sort(rng.choice(400, 250, replace=False))
+    query = [among[3], 5, among[100]]
+    found, distances = neighbours.nearest_with_distances(reps, query, k=7, among=among, metric=metric)
+    assert found.shape == distances.shape == (3, 7) and found.dtype == np.int64 and distances.dtype == np.float64
+    for q, row, dist in zip(query, found, distances):
+        candidates = among[among != q]
+        expected = cdist(reps[[q]], reps[candidates], metric=scipy_metric)[0]
+        order = np.lexsort((candidates, expected))[:7]
+        np.testing.assert_array_equal(row, candidates[order])
+        np.testing.assert_allclose(dist, expected[order], rtol=1e-6, atol=1e-9)
+
+
+def test_float32_points_give_the_float64_answer():
+    rng = np.random.default_rng(2)
+    reps = rng.normal(size=(500, 64)).astype("float32")
+    for metric in ("euclidean", "correlation"):
+        single = neighbours.nearest_with_distances(reps, [7, 8], k=8, metric=metric)
+        double = neighbours.nearest_with_distances(reps.astype("float64"), [7, 8], k=8, metric=metric)
+        np.testing.assert_array_equal(single[0], double[0])
+        np.testing.assert_allclose(single[1], double[1], rtol=1e-4, atol=1e-5)
+
+
+def test_ties_come_in_index_order_also_across_the_kth_place():
+    # Point 0 at the origin; 9 points exactly at distance 1 (scrambled rows, both sides) and 2 at distance 2.
+    reps = np.zeros((12, 1))
+    at_one = [11, 3, 7, 1, 9, 5, 2, 10, 4]
+    reps[at_one, 0] = [1, -1, 1, -1, 1, -1, 1, -1, 1]
+    reps[[6, 8], 0] = [2.0, -2.0]
+    found, distances = neighbours.nearest_with_distances(reps, [0], k=4)
+    assert found.tolist() == [[1, 2, 3, 4]]  # the four lowest indices of the nine tied at distance 1
+    np.testing.assert_allclose(distances, [[1, 1, 1, 1]])
+    assert neighbours.nearest(reps, [0], k=11).tolist() == [[1, 2, 3, 4, 5, 7, 9, 10, 11, 6, 8]]
+
+
+def test_the_point_is_never_its_own_neighbour_but_its_duplicates_are_at_distance_zero():
+    reps = np.array([[0.0, 0.0], [5.0, 5.0], [0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
+    found, distances = neighbours.nearest_with_distances(reps, [2], k=3)
+    assert found.tolist() == [[0, 4, 3]] and distances.tolist() == [[0.0, 0.0, 1.0]]
+
+
+def test_fewer_points_than_k_give_fewer_neighbours_and_none_give_an_empty_row():
+    reps = np.arange(4.0)[:, None]
+    found, distances = neighbours.nearest_with_distances(reps, [0], k=8)
+    assert found.tolist() == [[1, 2, 3]] and distances.tolist() == [[1.0, 2.0, 3.0]]
+    found, distances = neighbours.nearest_with_distances(reps, [2], k=8, among=[2])
+    assert found.shape == distances.shape == (1, 0)
+    with pytest.raises(ValueError, match="k must be at least 1; got 2.5"):
+        neighbours.nearest_with_distances(reps, [0], k=2.5)
+    with pytest.raises(ValueError, match=r"'among' indices must be within \[0, 3\]; got \[0, 7\]"):
+        neighbours.nearest_with_distances(reps, [0], among=[0, 7])
+
+
+def test_the_map_metric_is_umaps_own_and_euclidean_for_pca_and_tsne():
+    from featlib import embed
+
+    assert neighbours.map_metric(embed.UMAPParams(), 64, 1_437) == "correlation"  # auto, 10 or more columns
+    assert neighbours.map_metric(embed.UMAPParams(), 3, 1_437) == "euclidean"  # auto, fewer
+    assert neighbours.map_metric(embed.UMAPParams(metric="cosine"), 3, 1_437) == "cosine"
+    assert neighbours.map_metric(embed.UMAPParams(pca_dims=5), 784, 1_437) == "euclidean"  # UMAP read 5 PCA columns
+    assert neighbours.map_metric(embed.PCAParams(), 64, 1_437) == "euclidean"
+    assert neighbours.map_metric(embed.TSNEParams(), 64, 1_437) == "euclidean"
+
+
+def test_one_points_neighbours_as_a_job():
+    from featlib import jobs
+
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(300, 16)).astype("float32")
+    spec = jobs.specs.neighbours_spec("rep/key", None, len(points), 12, 5, "correlation")
+    assert spec.kind == "neighbours" and spec.limit == "metrics" and spec.key.endswith("/correlation/k=5/12")
+    rows, distances = jobs.run_inline(spec, {"points": points})
+    expected = neighbours.nearest_with_distances(points, [12], k=5, metric="correlation")
+    np.testing.assert_array_equal(rows, expected[0][0])
+    np.testing.assert_array_equal(distances, expected[1][0])

@@ -148,3 +148,113 @@ def test_layer_scores_draws_layers_as_points_and_the_input_pixels_as_reference_l
     assert (probe_pixels.name, probe_pixels.line.dash) == ("input pixels: probe 0.950", "dash")
     assert figure.layout.yaxis.range[0] == pytest.approx(0.92)  # the figures' range, so a point's difference shows
     assert not figure.layout.shapes  # chance (0.10) lies far below it
+
+
+# Layout: plotly's toolbar covers no title ----------------------------------------------
+
+
+def every_figure(points) -> dict:
+    """One figure from each builder, titled where the builder takes a title."""
+    maps = {"dense": points["coords"], "dense_1": -points["coords"]}
+    names = ["0", "1", "2", "3"]
+    rows = [{"layer": "input", "knn_acc": 0.9, "probe_acc": 0.9}, {"layer": "dense", "knn_acc": 0.95, "probe_acc": 0.9}]
+    return {
+        "scatter_map": plots.scatter_map(**points, title="mlp · dense_1 · PCA"),
+        "scatter_map untitled": plots.scatter_map(**points, colour="confidence"),
+        "layers_grid": plots.layers_grid(maps, points["indices"], points["labels"], captions={"dense": "kNN 0.9"}),
+        "cka_heatmap": plots.cka_heatmap(np.eye(2), ["a", "b"]),
+        "training_curves": plots.training_curves({"loss": [1.0, 0.5], "val_loss": [1.1, 0.6], "accuracy": [0.5, 0.9]}),
+        "label_counts": plots.label_counts(points["labels"], names),
+        "method_times": plots.method_times({"function": 0.01, "submodel": 0.02}, {"function": "K.function"}),
+        "class_means": plots.class_means(np.ones((4, 8)), names),
+        "compare_panel": plots.compare_panel(points["coords"], points["indices"], points["labels"],
+                                             title="mlp-digits@epoch1 · dense_1 · K.function · PCA"),  # fmt: skip
+        "layer_scores": plots.layer_scores(rows, chance=0.1),
+    }
+
+
+def test_every_figure_keeps_the_toolbar_band_free_and_titles_under_it(points):
+    for name, figure in every_figure(points).items():
+        layout = figure.layout
+        lines = layout.title.text.count("<br>") + 1 if layout.title.text else 0
+        assert layout.margin.t >= plots.MODEBAR_HEIGHT + plots.TITLE_LINE * lines, name
+        assert set(plots.MODEBAR_REMOVE) <= set(layout.modebar.remove), name  # a toolbar short enough for a panel
+        if lines:  # the title sits just above the plot area, below the toolbar's band, not at the figure's top
+            assert (layout.title.yref, layout.title.y, layout.title.yanchor) == ("paper", 1, "bottom"), name
+        legend = layout.legend
+        if legend.orientation == "h" and legend.y is not None and legend.y > 1:  # a legend above the plot area
+            assert layout.margin.t >= plots.MODEBAR_HEIGHT + plots.LEGEND_ROW, name
+
+
+def test_subplot_titles_and_colour_bar_titles_are_clear_of_the_toolbar(points):
+    figures = every_figure(points)
+    for name in ("layers_grid", "training_curves"):  # subplot titles sit above the first row, in the top margin
+        assert figures[name].layout.margin.t >= plots.MODEBAR_HEIGHT + plots.SUBPLOT_TITLE, name
+    for name in ("cka_heatmap", "class_means", "scatter_map untitled"):  # colour bar titles read along the bar
+        trace = figures[name].data[0]
+        bar = trace.colorbar if name != "scatter_map untitled" else trace.marker.colorbar
+        assert bar.title.side == "right" and bar.title.text, name
+
+
+def test_compare_panel_titles_wrap_and_leave_every_panel_the_same_plot_area(points):
+    args = (points["coords"], points["indices"], points["labels"])
+    long = plots.compare_panel(*args, title="mlp-digits@epoch1 · dense_1 · K.function · PCA")
+    short = plots.compare_panel(*args, title="m · d")
+    assert long.layout.title.text == "mlp-digits@epoch1 · dense_1<br>K.function · PCA"  # model · layer / method · reducer
+    even = plots.compare_panel(*args, title="mlp-digits · dense · K.function · PCA").layout.title.text
+    assert even == "mlp-digits · dense<br>K.function · PCA"
+    assert long.layout.margin.t == short.layout.margin.t  # side by side, the plot areas line up
+    assert plots.title_lines("<b>a</b> · b", width=4) == "&lt;b&gt;a&lt;/b&gt;<br>b"  # escaped, line by line
+    assert plots.title_lines("m · a very long layer title · x · y", width=10) == "m<br>a very long layer title<br>x · y"
+
+
+def test_training_curves_tick_whole_epochs():
+    figure = plots.training_curves({"loss": [1.0, 0.6, 0.5], "accuracy": [0.5, 0.8, 0.9]})
+    assert (figure.layout.xaxis.dtick, figure.layout.xaxis2.dtick) == (1, 1)
+
+
+def test_the_class_grid_is_as_wide_as_its_images_not_the_page():
+    images = {c: np.full((12, 8, 8), 16 * c, dtype=np.uint8) for c in range(10)}
+    figure = plots.class_grid(images, [f"class {c}" for c in range(10)])
+    layout = figure.layout
+    plot_w = layout.width - layout.margin.l - layout.margin.r
+    plot_h = layout.height - layout.margin.t - layout.margin.b
+    canvas_h, canvas_w = figure.data[0].z.shape
+    assert plot_w / canvas_w == pytest.approx(plot_h / canvas_h)  # whole image pixels, no stretch, no empty sides
+    assert plot_w // 12 >= 30 and layout.width < 700  # tiles of about 36 px; far narrower than a wide page
+    assert layout.margin.l > 7 * len("class 9")  # room for the longest class name
+    many = plots.class_grid({c: np.zeros((12, 28, 28), np.uint8) for c in range(47)}, [str(c) for c in range(47)])
+    assert many.layout.height < 47 * 36  # many classes: smaller tiles
+
+
+def test_an_exported_png_names_what_it_shows_and_the_page_figure_keeps_its_caption(points):
+    from featlib import exports
+
+    figure = plots.scatter_map(**points)
+    title = "mlp-digits · dense_1 · K.function · PCA · 60 points · digits test"
+    titled = exports.titled(figure, title)
+    assert titled.layout.title.text == title and not figure.layout.title.text  # a copy: the page's figure unchanged
+    assert titled.layout.margin.t >= plots.TITLE_LINE + 10  # room for the title line
+    assert exports.titled(figure, "<b>x</b>").layout.title.text == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_an_exported_png_has_its_title_drawn_in_its_top_rows(points):
+    import io
+
+    from PIL import Image
+
+    from featlib import exports
+
+    if not __import__("os").path.exists(exports.CHROMIUM):
+        pytest.skip(f"{exports.CHROMIUM} is missing: install Debian's package 'chromium'")
+    figure = plots.scatter_map(**points)
+    size = (600, 400)
+
+    def top_band(png: bytes) -> np.ndarray:
+        image = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=float)
+        return image[:28, : size[0] // 2]  # the title's place: top left, clear of the legend
+
+    png = exports.figure_png(figure, size=size, title="mlp-digits · dense_1 · PCA · 60 points")
+    titled = top_band(png)
+    assert titled.min() < 100 and (titled < 128).sum() > 100  # dark text where the title is
+    assert figure.layout.margin.t < 40 and not figure.layout.title.text  # without the title this band is blank margin

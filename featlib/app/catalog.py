@@ -12,13 +12,14 @@ import streamlit as st
 from featlib import bundle, datasets, jobs, names
 from featlib.embed import REDUCERS
 from featlib.extract import METHODS
-from featlib.app import identity, links, resources, state, widgets
+from featlib.app import clipboard, identity, links, resources, state, widgets
 from featlib.app.resources import UPLOAD_PREFIX
 from featlib.app import jobs as running
-from featlib.store import ARRAY_KINDS, InUseError, Item, NameClashError, WorkspaceError
+from featlib.store import ARRAY_KINDS, InUseError, Item, NameClashError, SavedViewError, WorkspaceError
 from featlib.views import View, ViewError
 
-KIND_TITLES = {"model": "Model", "dataset": "Dataset upload", "representation": "Representation", "embedding": "Map"}
+KIND_TITLES = {"model": "Model", "dataset": "Dataset upload", "representation": "Representation", "embedding": "Map",
+               "view": "Saved view"}  # fmt: skip
 SORTS = {
     "newest first": (lambda i: i.created, True),
     "oldest first": (lambda i: i.created, False),
@@ -100,7 +101,10 @@ def item_card(item: Item) -> None:
     """One item: its summary, and an expander with provenance, rename, note and delete."""
     slot = hashlib.sha1(f"{item.kind}/{item.id}".encode()).hexdigest()[:12]
     with st.container(border=True, key=f"item-{slot}"):
-        st.markdown(summary_line(item))
+        if item.kind == "view":
+            _view_row(item, slot)
+        else:
+            st.markdown(summary_line(item))
         if item.note:
             st.caption(f"Note: {widgets.plain(item.note)}")
         with st.expander("Details, rename, note, delete"):
@@ -125,6 +129,55 @@ def item_card(item: Item) -> None:
                         links.open_view(view)
                         st.switch_page(widgets.EXPLORE_PAGE)
                 st.button("Delete…", key=f"delete-{slot}", icon=":material/delete:", on_click=_ask_delete, args=(item,))
+
+
+def _view_row(item: Item, slot: str) -> None:
+    """A saved view's row: its thumbnail, title, maker and time, what it shows, "Open" and its short link to copy."""
+    thumbnail = _thumbnail(item.id)
+    left, right = st.columns([1.4, 5], vertical_alignment="center")
+    if thumbnail:
+        left.image(thumbnail, width=160, output_format="PNG")
+    else:
+        left.caption("No thumbnail")
+    with right:
+        st.markdown(summary_line(item))
+        row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+        with row:
+            st.button("Open", key=f"open-view-{slot}", icon=":material/open_in_new:", type="primary",
+                      on_click=_open_saved, args=(item.id,))  # fmt: skip
+            path = str(item.parameters.get("link", ""))
+            root = links.page_root()
+            st.markdown(f"`{root}/{path}`" if root else f"`{path}`")
+            clipboard.copy_button(path, "Copy link", key=f"copy-view-{slot}")
+        if st.session_state.get(_OPEN_ERROR, (None,))[0] == item.id:
+            st.error(widgets.plain(st.session_state.pop(_OPEN_ERROR)[1]))
+
+
+_OPEN_ERROR = "featlib.open_view_error"
+_OPEN_PAGE = "featlib.open_view_page"
+
+
+def _thumbnail(ident: str) -> bytes:
+    """A saved view's PNG thumbnail (``b""``: none, or the view was deleted meanwhile)."""
+    try:
+        return resources.workspace().get_view(ident).thumbnail
+    except SavedViewError:
+        return b""
+
+
+def _open_saved(ident: str) -> None:
+    """The "Open" button's callback: makes the saved view current; the page then switches to it."""
+    try:
+        st.session_state[_OPEN_PAGE] = links.open_saved(ident)
+    except (WorkspaceError, LookupError, ValueError) as error:
+        st.session_state[_OPEN_ERROR] = (ident, f"This view cannot be opened: {error}")
+
+
+def switch_to_opened() -> None:
+    """Goes to the page of a saved view opened by an "Open" button in this run's callbacks, if any."""
+    page = st.session_state.pop(_OPEN_PAGE, None)
+    if page:
+        st.switch_page(page)
 
 
 def opens_a_view(item: Item) -> bool:
@@ -170,7 +223,7 @@ def _dataset_key(fingerprint: str) -> str | None:
 
 
 def _rename(item: Item, slot: str) -> None:
-    label = "Title" if item.kind in ARRAY_KINDS else "Name"
+    label = "Title" if item.kind in ARRAY_KINDS + ("view",) else "Name"
     with st.form(f"rename-{slot}", border=False):
         new = st.text_input(label, value=item.name, key=f"name-{slot}", max_chars=max(names.MAX_NAME_LENGTH, len(item.name)))
         if st.form_submit_button("Rename", key=f"rename-button-{slot}"):

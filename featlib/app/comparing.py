@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from featlib import compare, datasets, embed, models, pipeline, reductions
@@ -18,7 +19,9 @@ from featlib.app import actions, links, maps, resources, results, state, widgets
 from featlib.compare import CompareError, CompareView, Panel, SelectionState
 from featlib.embed import REDUCER_TITLES
 from featlib.extract import METHODS
-from featlib.store import ModelRecord, WorkspaceError
+from featlib.store import ModelRecord, SavedViewError, WorkspaceError
+from featlib.store.saved_views import MAX_TITLE
+from featlib.thumbnails import MapPoints
 
 VIEW = "featlib.compare.view"
 SELECTION = "featlib.compare.selection"
@@ -74,6 +77,18 @@ def restore_from_link() -> None:
         return
     st.session_state[_RESTORED] = True
     query = st.query_params.to_dict()
+    if query.get("view") and not compare.is_compare_query(query):  # a saved comparison's short link
+        st.session_state.pop(links.LINK_ERROR, None)  # what the Explore page's reading of ?view= left is not shown here
+        try:
+            saved = resources.workspace().get_view(query["view"])
+        except SavedViewError as error:
+            st.session_state[LINK_ERROR] = f"This link cannot be opened. {error}"
+            return
+        if saved.kind != "compare":
+            st.session_state[LINK_ERROR] = (f"The saved view {saved.title!r} ({saved.id}) is an Explore map, not a "
+                                            f"comparison: open it at {saved.path}.")  # fmt: skip
+            return
+        query = dict(saved.query)
     if not compare.is_compare_query(query):
         return
     try:
@@ -93,9 +108,26 @@ def restore_from_link() -> None:
     apply(view)
 
 
-def share(view: CompareView) -> None:
-    """Puts ``view`` in the URL and offers the link to copy."""
-    links.copy_link(view.to_query(), "Anyone using this server opens the same comparison with this link.")
+def share(view: CompareView, maps: list[PanelMap] | None = None, labels: np.ndarray | None = None) -> None:
+    """Puts ``view`` in the URL and offers to save it (a short link, ``/compare?view=<id>``) or copy its whole link.
+
+    Args:
+        view: the comparison shown.
+        maps: the panels' maps (:func:`compute_panel`), drawn side by side in the saved view's thumbnail.
+        labels: ``(n,)`` int true labels of the split's images, indexed by the maps' dataset indices.
+    """
+    points = []
+    if maps and labels is not None:
+        points = [MapPoints(m.embedding.coords, m.embedding.indices, labels[m.embedding.indices])
+                  for m in maps[:compare.MAX_PANELS]]  # fmt: skip
+    shown = []
+    for panel in view.panels:
+        try:
+            shown.append(f"{resources.record(panel.model).name} {panel.layer}")
+        except (WorkspaceError, LookupError):
+            shown.append(f"{panel.model} {panel.layer}")
+    links.copy_link(view.to_query(), "Anyone using this server opens the same comparison with this link.",
+                    kind="compare", maps=points, title=("Compare " + " vs ".join(shown))[:MAX_TITLE])  # fmt: skip
 
 
 # Editor and presets ----------------------------------------------------------
@@ -317,6 +349,34 @@ def figures_text(scores: dict) -> tuple[dict[str, str], list[str]]:
         if not widgets.computed(scores.get(key)) and f"{title}: {text}" not in reasons:
             reasons.append(f"{title}: {text}")
     return shown, reasons
+
+
+def metrics_table(table: list[dict]) -> None:
+    """The Compare page's metrics table, one row per panel, fitted to the page's width.
+
+    Each row holds the panel's ``map`` (its title: model · layer · method · reducer), its ``model``,
+    ``layer``, ``method`` and ``reducer``, ``model acc.`` and where it was ``measured on``, the
+    :data:`FIGURES` and ``points scored``. The table shows the map's title for the four fields it
+    joins and says once, under the table, where the accuracies were measured, so that every
+    column fits 1280 pixels without scrolling sideways.
+    """
+    frame = pd.DataFrame(table).set_index("panel")
+    numbers = {name: st.column_config.NumberColumn(name, format="%.3f") for name in ("model acc.", *FIGURES.values())}
+    numbers["trustworthiness"] = st.column_config.NumberColumn("trust", format="%.3f",
+                                                               help="The map's trustworthiness (10 neighbours).")  # fmt: skip
+    numbers["linear probe"] = st.column_config.NumberColumn("probe", format="%.3f",
+                                                            help="A linear probe's accuracy in the layer.")  # fmt: skip
+    st.dataframe(frame, width="stretch", column_order=("map", "model acc.", *FIGURES.values(), "points scored"),
+                 column_config={"panel": st.column_config.NumberColumn("panel", width=50),
+                                "map": st.column_config.TextColumn("map", help="model · layer · method · reducer"),
+                                "points scored": st.column_config.NumberColumn("points", format="%d"),
+                                **numbers})  # fmt: skip
+    measured = list(dict.fromkeys(str(row.get("model acc. measured on", "")) for row in table))
+    if len(measured) == 1:
+        st.caption(widgets.plain(f"Model accuracy measured on {measured[0]}."))
+    else:
+        st.caption(widgets.plain("Model accuracy measured on: " + "; ".join(
+            f"panel {row['panel']}: {row.get('model acc. measured on', '')}" for row in table) + "."))  # fmt: skip
 
 
 def number(value: object) -> float:

@@ -13,7 +13,8 @@ import numpy as np
 import streamlit as st
 
 from featlib import bundle, exports
-from featlib.app import identity, resources
+from featlib.app import identity, resources, state
+from featlib.embed import REDUCER_TITLES, reducer_name
 from featlib.store import ModelRecord, WorkspaceError
 from featlib.views import View, ViewError
 
@@ -68,7 +69,8 @@ def export_panel(
             _button("Parquet", lambda: exports.table_bytes(table(), "parquet"), f"{stem}-map.parquet",
                     exports.TABLE_FORMATS["parquet"])  # fmt: skip
             _button("Interactive HTML", lambda: exports.figure_html(figure), f"{stem}-map.html", "text/html")
-            _button("PNG image", lambda: exports.figure_png(figure), f"{stem}-map.png", "image/png")
+            _button("PNG image", lambda: exports.figure_png(figure, title=png_title(record, dataset, split, emb)),
+                    f"{stem}-map.png", "image/png")  # fmt: skip
         with middle:
             st.markdown("**Layer outputs**")
             reps = lambda: exports.representation_table(outputs, labels, predicted)  # noqa: E731
@@ -91,6 +93,24 @@ def export_panel(
                     f"{stem}-view.zip", "application/zip",
                     help="Model, parameters, map, figure and a README; another featlib server imports it "
                          "on its Workspace page or with `python -m featlib import`.")  # fmt: skip
+
+
+SHORT_METHODS = {"function": "K.function", "submodel": "Model.predict"}
+
+
+def png_title(record: ModelRecord, dataset: "Dataset", split: str, emb: "Embedding") -> str:
+    """What an exported map shows: ``model · layer · method · reducer · N points · dataset split``.
+
+    Read from the page's view (its URL); without one, from the current choices.
+    """
+    try:
+        view = View.from_query(st.query_params.to_dict())
+        layer, method, reducer = view.layer, view.method, REDUCER_TITLES[reducer_name(view.params)]
+    except (ViewError, KeyError):
+        layer, method, reducer = state.get(state.LAYER), state.get(state.METHOD), None
+    parts = [record.name, layer, SHORT_METHODS.get(method, method), reducer, f"{len(emb.indices):,} points",
+             f"{dataset.name} {split}"]  # fmt: skip
+    return " · ".join(str(part) for part in parts if part)
 
 
 def _button(label: str, make: Callable[[], bytes], file_name: str, mime: str, help: str | None = None) -> None:

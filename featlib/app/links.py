@@ -1,16 +1,30 @@
-"""Links that reopen a view: the Explore page's state in the URL's query."""
+"""Links that reopen a view: the Explore page's state in the URL's query, or a saved view's short id.
+
+A view is shared two ways. Its whole state travels in the URL's query
+(``/explore?model=…&layer=…&selection=3,17,…``: up to a few KB, made as before
+and still opened as before). Or it is saved under a title
+(:meth:`featlib.store.Workspace.save_view`) and gets a short link,
+``/explore?view=<id>`` (``/compare?view=<id>`` for a comparison), listed on the
+Workspace page with a thumbnail; a button copies it to the clipboard in one
+click (:mod:`featlib.app.clipboard`). While the page shows a saved view, the
+address bar holds its short link.
+"""
 
 from __future__ import annotations
 
 import math
+from typing import Sequence
 from urllib.parse import urlencode
 
+import numpy as np
 import streamlit as st
 
-from featlib import embed
-from featlib.app import resources, state, widgets
-from featlib.embed import DEFAULT_SAMPLE, REDUCERS
-from featlib.store import WorkspaceError
+from featlib import embed, thumbnails
+from featlib.app import clipboard, identity, resources, state, widgets
+from featlib.embed import DEFAULT_SAMPLE, REDUCER_TITLES, REDUCERS
+from featlib.store import SavedView, SavedViewError, WorkspaceError
+from featlib.store.saved_views import MAX_TITLE, VIEW_KINDS
+from featlib.thumbnails import MapPoints
 from featlib.views import MAX_LINK_SELECTION, Replaced, View, ViewError, number_text, read_link
 
 _RESTORED = "featlib.link_restored"
@@ -57,6 +71,11 @@ def restore_from_link() -> None:
         return
     st.session_state[_RESTORED] = True
     query = st.query_params.to_dict()
+    if "model" not in query and "view" in query:  # a saved view's short link
+        saved = _saved_view(query["view"], "explore")
+        if saved is None:
+            return
+        query = dict(saved.query)
     if "model" not in query:
         return
     try:
@@ -75,6 +94,51 @@ def restore_from_link() -> None:
     open_view(view)
     st.session_state[LINK_NOTES] = dict(replaced)
     st.session_state[LINK_ASKED] = {name: str(value) for name, value in query.items()}
+
+
+def _saved_view(ident: str, kind: str) -> SavedView | None:
+    """The saved view a short link names, when it is of ``kind``; else ``None``, leaving the reason for the page."""
+    try:
+        saved = resources.workspace().get_view(ident)
+    except SavedViewError as error:
+        st.session_state[LINK_ERROR] = f"This link cannot be opened. {error}"
+        return None
+    if saved.kind != kind:  # the Compare page opens its own (featlib.app.comparing.restore_from_link)
+        st.session_state[LINK_ERROR] = (f"The saved view {saved.title!r} ({saved.id}) is a "
+                                        f"{VIEW_KINDS[saved.kind].lower()}: open it at {saved.path}.")  # fmt: skip
+        return None
+    return saved
+
+
+def open_saved(ident: str) -> str:
+    """Makes the saved view ``ident`` the current choices of its page; returns that page (for ``st.switch_page``).
+
+    Raises:
+        SavedViewError: no such view, or one whose stored query is no longer a view.
+        WorkspaceError: a view of a model or dataset no longer in the workspace.
+    """
+    saved = resources.workspace().get_view(ident)
+    if saved.kind == "compare":
+        from featlib.app import comparing  # it imports this module
+
+        try:
+            view = comparing.CompareView.from_query(saved.query)
+        except ValueError as error:
+            raise SavedViewError(f"The saved view {saved.id!r} holds no comparison: {error}") from None
+        for panel in view.panels:
+            resources.record(panel.model)
+        comparing.apply(view)
+        return widgets.COMPARE_PAGE
+    try:
+        view, replaced = read_link(saved.query)
+    except ViewError as error:
+        raise SavedViewError(f"The saved view {saved.id!r} holds no view: {error}") from None
+    resources.record(view.model)
+    resources.dataset(view.dataset)
+    open_view(view)
+    st.session_state[LINK_NOTES] = dict(replaced)
+    st.session_state[LINK_ASKED] = dict(saved.query)
+    return widgets.EXPLORE_PAGE
 
 
 def note_link_value(name: str, used: object, reason: str) -> None:
@@ -209,22 +273,116 @@ def show_link_error(key: str = LINK_ERROR) -> None:
         st.error(widgets.plain(message))
 
 
-def copy_link(query: dict[str, str], *notes: str) -> None:
-    """Puts ``query`` in the URL and offers the whole link to copy, under ``notes``."""
-    st.query_params.from_dict(query)
+SAVE_TITLE = "featlib.save_view_title"
+"""Widget key of the "Save view" form's title field."""
+SAVE_BUTTON = "featlib.save_view_button"
+_SAVED_NOW = "featlib.saved_now"
+
+
+def page_root() -> str:
+    """The server's address as the browser sees it (``http://host:8501``), or ``""`` when unknown (AppTest)."""
+    url = (st.context.url or "").split("?")[0].split("#")[0]
+    return url.rsplit("/", 1)[0] if url.count("/") >= 3 else ""
+
+
+def short_link(saved: SavedView) -> str:
+    """The saved view's short link: ``http://host:8501/explore?view=k3x9q2ab`` (relative when the address is unknown)."""
+    root = page_root()
+    return f"{root}/{saved.path}" if root else saved.path
+
+
+def copy_link(query: dict[str, str], *notes: str, kind: str = "explore", maps: Sequence[MapPoints] = (),
+              title: str = "") -> None:  # fmt: skip
+    """Offers a view to save under a title (a short link) and its whole link to copy; puts the link in the URL.
+
+    Shows, in one row: a "Save view" popover (a title, prefilled with ``title``, and a Save button that stores
+    the view with a thumbnail of ``maps``); the "Copy link" popover with the whole link under ``notes``; and,
+    when this exact view is saved, its title, maker, short link and a one-click copy button. The address bar
+    holds the short link while the view is a saved one, else the whole query.
+
+    Args:
+        query: the view's URL query (:meth:`featlib.views.View.to_query`, :meth:`featlib.compare.CompareView.to_query`).
+        notes: captions above the whole link.
+        kind: ``"explore"`` or ``"compare"``.
+        maps: the points of the map(s) shown, for the thumbnail (none: saved without one).
+        title: the title offered when saving.
+    """
     base = (st.context.url or "").split("?")[0]
-    with st.popover("Copy link", icon=":material/link:"):
-        for note in notes:
-            st.caption(note)
-        st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
+    workspace = resources.workspace()
+    row = st.container(horizontal=True, vertical_alignment="center", gap="small")
+    with row:
+        with st.popover("Save view", icon=":material/bookmark_add:"):
+            _save_form(workspace, kind, query, maps, title)
+        saved = workspace.find_view(kind, query)  # after the form: a view saved in this run is found
+        with st.popover("Copy link", icon=":material/link:"):
+            for note in notes:
+                st.caption(note)
+            if saved is None:
+                st.caption("Save the view for a short link, listed on the Workspace page.")
+            st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
+        if saved is not None:
+            when = saved.created.replace("T", " ")[:16]
+            st.markdown(f"Saved as **{widgets.plain(saved.title)}** by {widgets.plain(saved.creator or 'unknown')}, "
+                        f"{widgets.plain(when)} UTC: `{short_link(saved)}`")  # fmt: skip
+            clipboard.copy_button(saved.path, "Copy short link", key=f"copy-{kind}-view")
+    st.query_params.from_dict({"view": saved.id} if saved is not None else query)
 
 
-def share(view: View) -> None:
-    """Puts ``view`` in the URL and offers the link to copy."""
+def _save_form(workspace, kind: str, query: dict[str, str], maps: Sequence[MapPoints], title: str) -> None:
+    """The "Save view" form; saving draws the thumbnail and stores the view (or finds it saved already)."""
+    with st.form(f"save-{kind}-view", border=False):
+        typed = st.text_input("Title", value=title[:MAX_TITLE], max_chars=MAX_TITLE, key=SAVE_TITLE,
+                              help="Shown on the Workspace page beside a thumbnail of the map; anyone using this "
+                                   "server can open the view by its short link.")  # fmt: skip
+        if not st.form_submit_button("Save", type="primary", icon=":material/bookmark_add:", key=SAVE_BUTTON):
+            return
+    try:
+        png = thumbnails.render_png(list(maps)) if maps else b""
+        saved, new = workspace.save_view(kind, query, typed, identity.current_user(), png)
+    except ValueError as error:
+        st.error(widgets.plain(f"The view was not saved: {error}"))
+        return
+    if new:
+        st.success(widgets.plain(f"Saved as {saved.title!r}: copy its short link beside this button."))
+    else:
+        st.info(widgets.plain(f"This view was already saved as {saved.title!r} by {saved.creator or 'nobody named'} "
+                              f"on {saved.created.replace('T', ' ')[:16]} UTC; its short link is unchanged."))  # fmt: skip
+
+
+def explore_title(view: View) -> str:
+    """A title to offer when saving an Explore view: ``"mlp-digits · dense_1 · UMAP · 12 selected"``."""
+    try:
+        model = resources.record(view.model).name
+    except (WorkspaceError, LookupError):
+        model = view.model
+    parts = [model, view.layer, REDUCER_TITLES.get(view.reducer, view.reducer)]
+    if view.colour != "label":
+        parts.append(f"coloured by {view.colour}")
+    if view.selection:
+        parts.append(f"{len(view.selection):,} selected")
+    return " · ".join(parts)[:MAX_TITLE]
+
+
+def share(view: View, coords: np.ndarray | None = None, indices: np.ndarray | None = None,
+          labels: np.ndarray | None = None, predicted: np.ndarray | None = None,
+          confidence: np.ndarray | None = None) -> None:  # fmt: skip
+    """Puts ``view`` in the URL and offers to save it (a short link) or copy its whole link.
+
+    Args:
+        view: the Explore page's view.
+        coords: ``(n, 2)`` float coordinates of the map's points, for the saved view's thumbnail (``None``: no
+            thumbnail).
+        indices: ``(n,)`` int dataset indices of those points.
+        labels: ``(n,)`` int true labels; ``predicted``: ``(n,)`` int predicted labels; ``confidence``: ``(n,)``
+            floats in [0, 1] (each ``None`` when unknown; the thumbnail is coloured as ``view.colour`` says).
+    """
     notes = ["Anyone using this server opens the same map with this link."]
     if len(view.selection) == MAX_LINK_SELECTION:
         notes.append(f"The link carries the first {MAX_LINK_SELECTION:,} selected points.")
-    copy_link(view.to_query(), *notes)
+    maps = []
+    if coords is not None and indices is not None and labels is not None:
+        maps = [MapPoints(coords, indices, labels, predicted, confidence, view.colour, view.selection)]
+    copy_link(view.to_query(), *notes, kind="explore", maps=maps, title=explore_title(view))
 
 
 def map_defaults(n_points: int) -> None:

@@ -235,10 +235,13 @@ def remember_selection(event, figure, context: tuple[str, str, str], selected: n
 
     The page then reruns, so that the selection is outlined on the map and
     carried in the link (a chart redrawn with the outline loses the
-    selection Streamlit reported, so it is kept in the session).
+    selection Streamlit reported, so it is kept in the session). A click on
+    one point is no selection: it is the point inspector's
+    (:mod:`featlib.app.inspector`).
     """
-    points = event.selection.points if event and event.selection else []
-    if not points:
+    selection = event.selection if event and event.selection else {}
+    points = selection.get("points") or []
+    if not points or not (selection.get("box") or selection.get("lasso")):
         return False
     chosen = plots.selected_indices(points, figure)
     if np.array_equal(chosen, selected):

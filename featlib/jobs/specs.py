@@ -129,6 +129,17 @@ def cka_spec(key: str, points: int) -> JobSpec:
     return JobSpec("cka", f"cka/{key}", {}, f"CKA between layers on {points:,} points", limit="metrics")
 
 
+def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position: int, k: int, metric: str) -> JobSpec:
+    """The ``k`` nearest neighbours of one point (row ``position``) among a map's ``points`` sampled points.
+
+    Runs under the ``metrics`` limit (a search over at most as many points as a map's scores).
+    """
+    check_size("metrics", points)
+    key = f"neighbours/{rep_key}/{sample_size}/{metric}/k={int(k)}/{int(position)}"
+    return JobSpec("neighbours", key, {"position": int(position), "k": int(k), "metric": metric},
+                   f"the {int(k)} nearest neighbours of a point among {points:,}", limit="metrics")  # fmt: skip
+
+
 def bundle_spec(label: str, data_sha: str, token: str = "") -> JobSpec:
     """Checking a bundle (by its bytes' digest) before it is imported; ``token`` makes the key unique per import."""
     check_size("bundle", 0)

@@ -247,6 +247,21 @@ def cka(*, reps: Sequence[np.ndarray], other: Sequence[np.ndarray] | None = None
     return np.array([[metrics.linear_cka(a, b) for b in other] for a in reps])
 
 
+def point_neighbours(*, points: np.ndarray, position: int, k: int, metric: str,
+                     progress: Progress = _quiet) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The ``k`` nearest neighbours of row ``position`` among ``points`` (a map's sample of a layer's outputs).
+
+    Returns ``(rows, distances)``: int64 ``(k',)`` rows of ``points``, nearest first, and their float64
+    distances under ``metric`` (:func:`featlib.neighbours.nearest_with_distances`; ``k' < k`` when the
+    points are fewer than ``k + 1``).
+    """
+    from featlib import neighbours
+
+    progress("neighbours", 0, 1)
+    found, distances = neighbours.nearest_with_distances(points, [position], k=k, metric=metric)
+    return found[0], distances[0]
+
+
 def check_bundle(*, data: bytes, label: str, progress: Progress = _quiet):
     """Checks a bundle's bytes as an untrusted upload (:func:`featlib.bundle.check_bundle`): a :class:`~featlib.bundle.CheckedBundle`."""
     from featlib import bundle
@@ -277,6 +292,7 @@ KINDS: Mapping[str, Callable[..., Any]] = {
     "reduce": reduce,
     "metrics": layer_metrics,
     "cka": cka,
+    "neighbours": point_neighbours,
     "bundle": check_bundle,
     "warm_up": warm_up,
 }

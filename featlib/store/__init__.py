@@ -6,6 +6,7 @@ variable ``FEATLIB_WORKSPACE``)::
     index.sqlite          the index (WAL mode): models, artifacts and jobs
     models/<id>.keras     saved models
     datasets/<fp>.npz     uploaded datasets, by fingerprint
+                          (saved views, with their PNG thumbnails, are rows of the index)
     arrays/<kind>/<h>.npy representations and embeddings, by key digest
 
 umap-learn's compiled code is no longer kept here but once per user and machine
@@ -63,6 +64,7 @@ Modules (one job each):
 - :mod:`~featlib.store.records`: the records listed (``ModelRecord``, ``Item``) and the errors;
 - :mod:`~featlib.store.saved_models`, :mod:`~featlib.store.saved_datasets`,
   :mod:`~featlib.store.arrays`: each kind of content, its files and rows;
+- :mod:`~featlib.store.saved_views`: saved views (a title, a short id, a thumbnail);
 - :mod:`~featlib.store.catalog`: the shared listing, renames, notes, deletes;
 - :mod:`~featlib.store.jobs`: the job table (``workspace.jobs``);
 - :mod:`~featlib.store.workspace`: :class:`Workspace`, made of those parts.
@@ -72,10 +74,11 @@ from featlib.store.files import STALE_TEMP_SECONDS, TEMP_PREFIX, WORKSPACE_ENV, 
 from featlib.store.jobs import FINISHED, JOB_STATUSES, JobIndex, JobRow
 from featlib.store.records import (ARRAY_KINDS, ITEM_KINDS, AlreadyStoredError, InUseError, Item, ModelRecord,
                                    NameClashError, WorkspaceError)  # fmt: skip
+from featlib.store.saved_views import SavedView, SavedViewError
 from featlib.store.workspace import Workspace
 
 __all__ = [
     "ARRAY_KINDS", "FINISHED", "ITEM_KINDS", "JOB_STATUSES", "STALE_TEMP_SECONDS", "TEMP_PREFIX", "WORKSPACE_ENV",
-    "AlreadyStoredError", "InUseError", "Item", "JobIndex", "JobRow", "ModelRecord", "NameClashError", "Workspace", "WorkspaceError",
+    "AlreadyStoredError", "InUseError", "Item", "JobIndex", "JobRow", "ModelRecord", "NameClashError", "SavedView", "SavedViewError", "Workspace", "WorkspaceError",
     "default_root", "write_atomically",
 ]  # fmt: skip

@@ -9,6 +9,7 @@ from featlib.store.files import file_bytes
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import (ARRAY_KINDS, ITEM_KINDS, InUseError, Item, ModelRecord, NameClashError, WorkspaceError,
                                    claimed_maker, fraction, read_meta)  # fmt: skip
+from featlib.store.saved_views import SavedView, SavedViewError, check_id, view_summary
 
 
 class Catalog(IndexedFolder):
@@ -18,12 +19,19 @@ class Catalog(IndexedFolder):
 
         def get_model(self, name_or_id: str) -> ModelRecord: ...
 
+    if TYPE_CHECKING:  # provided by ViewStore in the Workspace
+
+        def list_views(self) -> list[SavedView]: ...
+
+        def get_view(self, ident: str) -> SavedView: ...
+
     def items(self) -> list[Item]:
-        """Every model, dataset upload, representation and map, newest first."""
+        """Every model, dataset upload, representation, map and saved view, newest first."""
         with self._connect() as db:
             models = db.execute("SELECT * FROM models").fetchall()
             datasets = db.execute("SELECT * FROM datasets").fetchall()
             artifacts = db.execute("SELECT * FROM artifacts").fetchall()
+        views = self.list_views()
         items = [self._model_item(ModelRecord.from_row(row)) for row in models]
         items += [self._dataset_item(dict(row)) for row in datasets]
         names = {row["id"]: row["name"] for row in models}
@@ -33,6 +41,7 @@ class Catalog(IndexedFolder):
             if isinstance(meta.get("dataset"), str) and meta["dataset"] and row["key"].count("/") >= 6:
                 names.setdefault(row["key"].split("/")[2], meta["dataset"])
         items += [_artifact_item(dict(row), names) for row in artifacts]
+        items += [_view_item(view, names) for view in views]
         return sorted(items, key=lambda item: item.created, reverse=True)
 
     def _model_item(self, record: ModelRecord) -> Item:
@@ -56,6 +65,10 @@ class Catalog(IndexedFolder):
         """One item of :meth:`items` by kind and id (model id or name, fingerprint, key)."""
         if kind == "model":
             return self._model_item(self.get_model(ident))
+        if kind == "view":
+            with self._connect() as db:
+                names = dict(db.execute("SELECT id, name FROM models").fetchall())
+            return _view_item(self.get_view(ident), names)
         if kind in ARRAY_KINDS:  # one row, and the names it mentions
             with self._connect() as db:
                 row = db.execute("SELECT * FROM artifacts WHERE key = ? AND kind = ?", (ident, kind)).fetchone()
@@ -86,12 +99,12 @@ class Catalog(IndexedFolder):
         """
         new_name = check_name(new_name, f"{kind} name")
         table, column = _table_of(kind)
-        name_column = "title" if kind in ARRAY_KINDS else "name"
+        name_column = "title" if kind in ARRAY_KINDS + ("view",) else "name"
         with self._write() as db:
             clash = db.execute(
                 f"SELECT {column} FROM {table} WHERE {name_column} = ? AND {column} != ?", (new_name, ident)
             ).fetchone()
-            if clash is not None:
+            if clash is not None and kind != "view":  # saved views may share a title: their ids tell them apart
                 raise NameClashError(
                     f"Another {kind} is already named {new_name!r} ({clash[0]}); choose another name."
                 )
@@ -130,7 +143,7 @@ class Catalog(IndexedFolder):
 
         - a model: its file and its representations and maps (results shared
           with another model of the same fingerprint are handed to it instead);
-        - a representation: it and its maps; a map: itself;
+        - a representation: it and its maps; a map: itself; a saved view: itself (not the maps it shows);
         - a dataset upload: refused while models or results made from it remain.
 
         Returns:
@@ -176,6 +189,13 @@ class Catalog(IndexedFolder):
                 db.executemany("DELETE FROM artifacts WHERE key = ?", [(r["key"],) for r in rows])
                 files += [r["path"] for r in rows]
                 deleted += [r["key"] for r in rows]
+            elif kind == "view":
+                check_id(ident)
+                row = db.execute("SELECT title FROM saved_views WHERE id = ?", (ident,)).fetchone()
+                if row is None:
+                    raise SavedViewError(f"No saved view {ident!r}: it may have been deleted by another user.")
+                db.execute("DELETE FROM saved_views WHERE id = ?", (ident,))  # the thumbnail is in the row
+                deleted.append(f"view {row['title']}")
             elif kind == "dataset":
                 row = db.execute("SELECT * FROM datasets WHERE fingerprint = ?", (ident,)).fetchone()
                 if row is None:
@@ -205,6 +225,8 @@ def _table_of(kind: str) -> tuple[str, str]:
         return "datasets", "fingerprint"
     if kind in ARRAY_KINDS:
         return "artifacts", "key"
+    if kind == "view":
+        return "saved_views", "id"
     raise ValueError(f"Unknown item kind: {kind!r}. Choose one of {list(ITEM_KINDS)}.")
 
 
@@ -260,6 +282,13 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
         int(row["bytes"]), None, fraction(meta.get("knn_accuracy")), row["note"], row["model_id"], _provenance(meta),
         bool(meta.get("imported")), claimed_maker(meta),
     )  # fmt: skip
+
+
+def _view_item(view: SavedView, names: dict[str, str]) -> Item:
+    """A saved view as a listing entry: its title, what it shows (``names``: model ids to names), its thumbnail's size."""
+    params = {"view": view.kind, "link": view.path, **view.query}
+    return Item("view", view.id, view.title, view.creator, view.created, view_summary(view, names), params,
+                len(view.thumbnail), None, None, view.note, None, {})  # fmt: skip
 
 
 REDUCER_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}

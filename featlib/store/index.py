@@ -65,6 +65,19 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs (status);
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (key);
+CREATE TABLE IF NOT EXISTS saved_views (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    title TEXT NOT NULL,
+    query TEXT NOT NULL,
+    creator TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    thumbnail BLOB,
+    meta TEXT NOT NULL DEFAULT '{}'
+);
+CREATE UNIQUE INDEX IF NOT EXISTS saved_views_digest ON saved_views (kind, digest);
 """
 
 # Columns added after the first release: added to older indexes when opened.

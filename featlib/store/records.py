@@ -8,7 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 
 ARRAY_KINDS = ("representation", "embedding")
-ITEM_KINDS = ("model", "dataset") + ARRAY_KINDS
+ITEM_KINDS = ("model", "dataset") + ARRAY_KINDS + ("view",)
 
 
 class WorkspaceError(LookupError):
@@ -45,7 +45,7 @@ class AlreadyStoredError(ValueError):
 
 @dataclass(frozen=True)
 class Item:
-    """One entry of the workspace listing (a model, dataset upload, representation or map)."""
+    """One entry of the workspace listing (a model, dataset upload, representation, map or saved view)."""
 
     kind: str  # one of ITEM_KINDS
     id: str  # model id, dataset fingerprint, or array key

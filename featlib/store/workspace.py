@@ -12,14 +12,16 @@ from featlib.store.files import STALE_TEMP_SECONDS, default_root, folder_bytes
 from featlib.store.jobs import JobIndex
 from featlib.store.saved_datasets import DatasetStore
 from featlib.store.saved_models import ModelStore
+from featlib.store.saved_views import ViewStore
 
 
-class Workspace(ModelStore, DatasetStore, ArrayStore, Catalog):
+class Workspace(ModelStore, DatasetStore, ArrayStore, ViewStore, Catalog):
     """A folder of models and cached arrays with an SQLite index.
 
     Models (:class:`~featlib.store.saved_models.ModelStore`), dataset uploads
     (:class:`~featlib.store.saved_datasets.DatasetStore`), arrays
-    (:class:`~featlib.store.arrays.ArrayStore`) and the shared listing
+    (:class:`~featlib.store.arrays.ArrayStore`), saved views
+    (:class:`~featlib.store.saved_views.ViewStore`) and the shared listing
     (:class:`~featlib.store.catalog.Catalog`) are its parts; ``jobs`` is the
     job table (:class:`~featlib.store.jobs.JobIndex`). All of them write the
     index through :meth:`_write` only.
@@ -62,7 +64,7 @@ class Workspace(ModelStore, DatasetStore, ArrayStore, Catalog):
         return files.clean_temporary_files(self.root, older_than)
 
     def usage(self) -> dict[str, int]:
-        """Counts of models and arrays, and the bytes they use on disk.
+        """Counts of models, arrays and saved views, and the bytes they use on disk.
 
         Files may come and go while the folder is read (SQLite's ``-wal`` and
         ``-shm`` files when connections close, temporary files renamed by
@@ -72,10 +74,12 @@ class Workspace(ModelStore, DatasetStore, ArrayStore, Catalog):
             kinds = dict(db.execute("SELECT kind, COUNT(*) FROM artifacts GROUP BY kind").fetchall())
             models = db.execute("SELECT COUNT(*) FROM models").fetchone()[0]
             datasets = db.execute("SELECT COUNT(*) FROM datasets").fetchone()[0]
+            views = db.execute("SELECT COUNT(*) FROM saved_views").fetchone()[0]
         return {
             "models": models,
             "datasets": datasets,
             "representations": kinds.get("representation", 0),
             "embeddings": kinds.get("embedding", 0),
+            "views": views,
             "bytes": folder_bytes(self.root),
         }

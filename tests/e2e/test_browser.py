@@ -36,8 +36,12 @@ def server_is_up(server) -> bool:
 
 
 def lasso(page, plot) -> None:
-    """Draws a lasso around the middle of a plotly chart."""
+    """Draws a lasso around the middle of a plotly chart (picking its Lasso Select tool first when another is active)."""
     plot.scroll_into_view_if_needed()
+    chart = plot.locator("xpath=ancestor::div[contains(@class, 'js-plotly-plot')]").first
+    if chart.evaluate("el => el._fullLayout.dragmode") != "lasso":  # the Explore map opens with the zoom tool
+        chart.hover()
+        chart.locator(".modebar-btn[data-val='lasso']").first.click()
     box = plot.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     w, h = box["width"] * 0.4, box["height"] * 0.4

@@ -1,0 +1,191 @@
+"""The point inspector: one click on a map's point shows its image, labels, confidence and nearest neighbours.
+
+A click (a selection of one point, no box or lasso) makes that point the
+inspected one; it does not change the kept box / lasso selection. The point
+is marked on the map (:func:`mark`) and shown below it (:func:`show`): its
+image large, true and predicted label, the model's confidence, and its
+nearest neighbours in the layer's own space (the layer's outputs, not the
+2-D map) among the map's points, found by a job
+(:func:`featlib.neighbours.nearest_with_distances`) with the map's metric.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from featlib import embed, jobs, neighbours, pipeline, plots
+from featlib.app import jobs as running
+from featlib.app import widgets
+
+INSPECTED = "featlib.inspected_point"
+"""Session key: ``{"context", "point", "clicks"}``, the inspected point of ``(model, dataset, split)``."""
+TOOL = "featlib.map_tool"
+"""Session key: the map's drag tool (plotly ``dragmode``) after the last gesture: ``zoom``, ``select`` or ``lasso``."""
+K_PICKER = "inspector_k"
+K_CHOICES = (4, 8, 16, 32)
+K_DEFAULT = 8
+MARK_NAME = "inspected point"
+LARGE = 224  # pixels of the inspected image
+THUMB = 96  # pixels of a neighbour's image
+
+
+def single_click(event) -> dict | None:
+    """The one point of ``event`` when it is a click (one point, no box or lasso), else ``None``."""
+    selection = event.selection if event and event.selection else None
+    if not selection:
+        return None
+    points = selection.get("points") or []
+    if len(points) != 1 or selection.get("box") or selection.get("lasso"):
+        return None
+    return points[0]
+
+
+def remember_click(event, figure: go.Figure, context: tuple[str, str, str]) -> bool:
+    """Keeps a clicked point of ``figure`` as the inspected point of ``context``; True when there was a click.
+
+    The page then reruns: the map is drawn again with the point marked, and
+    as a new chart (each click changes the mark's ``meta``), so the chart
+    holds no selection and the click is not reported twice.
+    """
+    selection = event.selection if event and event.selection else {}
+    if selection.get("box") or selection.get("lasso"):  # the tool stays as the user left it
+        st.session_state[TOOL] = "select" if selection.get("box") else "lasso"
+    point = single_click(event)
+    if point is None:
+        return False
+    st.session_state[TOOL] = "zoom"
+    [index] = plots.selected_indices([point], figure)
+    inspect(context, int(index))
+    return True
+
+
+def inspect(context: tuple[str, str, str], index: int | None) -> None:
+    """Makes dataset index ``index`` the inspected point of ``context`` (``None``: closes the inspector)."""
+    kept = st.session_state.get(INSPECTED) or {}
+    if index is None:
+        st.session_state.pop(INSPECTED, None)
+        return
+    st.session_state[INSPECTED] = {"context": tuple(context), "point": int(index), "clicks": kept.get("clicks", 0) + 1}
+
+
+def inspected(context: tuple[str, str, str], emb: pipeline.Embedding) -> int | None:
+    """The inspected point of ``context`` when it is on the map ``emb``; otherwise ``None`` (saying why)."""
+    kept = st.session_state.get(INSPECTED)
+    if not kept or tuple(kept["context"]) != tuple(context):
+        return None
+    if not np.any(emb.indices == kept["point"]):
+        st.caption(f"Point #{kept['point']} is not among this map's {len(emb.indices):,} points: click a point to "
+                   "inspect it.")  # fmt: skip
+        return None
+    return int(kept["point"])
+
+
+def mark(figure: go.Figure, emb: pipeline.Embedding, point: int | None) -> None:
+    """Makes a click on ``figure`` inspect a point, and draws the inspected ``point`` (a ring on top, in the legend).
+
+    Streamlit reports a click on a point only while the chart's drag tool is
+    zoom or pan (in box or lasso mode a click selects nothing), so the map
+    opens with the zoom tool, or with the box or lasso tool the last
+    selection was drawn with; the chart's toolbar switches tools.
+    """
+    figure.update_layout(dragmode=st.session_state.get(TOOL, "zoom"))
+    if point is None:
+        return
+    row = int(np.flatnonzero(emb.indices == point)[0])
+    custom = next(([list(c) for c in trace.customdata if int(c[0]) == point] for trace in figure.data
+                   if trace.customdata is not None and np.any(np.asarray(trace.customdata)[:, 0] == point)), [[point, -1, -1, np.nan]])
+    figure.add_trace(go.Scattergl(
+        x=[emb.coords[row, 0]], y=[emb.coords[row, 1]], mode="markers", name=f"{MARK_NAME} #{point}",
+        marker={"size": 18, "symbol": "circle-open", "color": "#ff7f0e", "line": {"width": 3}},
+        customdata=custom, hoverinfo="skip", meta=(st.session_state.get(INSPECTED) or {}).get("clicks", 0),
+    ))  # fmt: skip
+
+
+def unmark(figure: go.Figure) -> None:
+    """Removes :func:`mark`'s ring from ``figure`` (an exported map does not show it)."""
+    figure.data = [trace for trace in figure.data if not str(trace.name or "").startswith(MARK_NAME)]
+
+
+def close(context: tuple[str, str, str]) -> None:
+    """The Close button: no point inspected."""
+    inspect(context, None)
+
+
+def show(context: tuple[str, str, str], point: int | None, emb: pipeline.Embedding, outputs: np.ndarray, rep_key: str,
+         sample_size: int | None, params: embed.ReducerParams, layer_title: str, images: np.ndarray,
+         labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, class_names) -> None:  # fmt: skip
+    """The inspector of ``point`` (a dataset index on the map ``emb``); nothing when ``None``.
+
+    Args:
+        context: ``(model id, dataset key, split)``.
+        emb: the map; its ``indices`` are the points searched.
+        outputs: the layer's outputs for the whole split ``(n, d)``; ``rep_key`` their key.
+        sample_size, params: the map's sample size and reducer parameters (the metric follows the map's).
+        layer_title: the layer as it is read (shown as given, escaped).
+        images, labels, predicted, confidence: the split's images ``(n, h, w)`` uint8, true labels,
+            predicted labels and the predicted class's probability, per dataset index.
+        class_names: the classes' names, by label.
+    """
+    if point is None:
+        return
+    true, guess = class_names[labels[point]], class_names[predicted[point]]
+    wrong = labels[point] != predicted[point]
+    with st.container(border=True, key="point-inspector"):
+        head, button = st.columns([6, 1], vertical_alignment="center")
+        head.subheader(f"Point #{point}")
+        button.button("Close", icon=":material/close:", key="inspector-close", on_click=close, args=(context,))
+        picture, facts = st.columns([1, 3])
+        picture.image(255 - plots.upscale(images[point], size=LARGE), width=LARGE,
+                      caption=widgets.plain(f"#{point} · true {true}"))  # fmt: skip
+        with facts:
+            left, middle, right = st.columns(3)
+            left.metric("true label", widgets.plain(true))
+            middle.metric("predicted label", widgets.plain(guess))
+            right.metric("confidence", f"{float(confidence[point]):.3f}",
+                         help="The model's probability of its predicted label.")  # fmt: skip
+            if wrong:
+                st.error(widgets.plain(f"Misclassified: a {true} taken for a {guess}."), icon=":material/error:")
+            else:
+                st.success("Correctly classified.", icon=":material/check_circle:")
+            k = st.selectbox("Neighbours", K_CHOICES, index=K_CHOICES.index(K_DEFAULT), key=K_PICKER,
+                             help="How many nearest neighbours to show.", width=200)  # fmt: skip
+        _neighbours(point, int(k), emb, outputs, rep_key, sample_size, params, layer_title, images, labels,
+                    predicted, class_names)  # fmt: skip
+
+
+def _neighbours(point: int, k: int, emb: pipeline.Embedding, outputs: np.ndarray, rep_key: str,
+                sample_size: int | None, params: embed.ReducerParams, layer_title: str, images: np.ndarray,
+                labels: np.ndarray, predicted: np.ndarray, class_names) -> None:  # fmt: skip
+    """The point's ``k`` nearest neighbours among the map's points, found by a job, as captioned images."""
+    metric = neighbours.map_metric(params, outputs.shape[1], len(emb.indices))
+    position = int(np.flatnonzero(emb.indices == point)[0])
+    try:
+        spec = jobs.specs.neighbours_spec(rep_key, sample_size, len(emb.indices), position, k, metric)
+    except jobs.JobLimitError as error:
+        st.error(widgets.plain(f"The neighbours cannot be found: {error}"))
+        return
+    indices = emb.indices
+    points = jobs.Input(f"points/{rep_key}/{sample_size}", lambda: outputs[indices])  # the map job's points
+    found = running.run(spec, {"points": points}, label=f"Finding the {k} nearest neighbours of #{point}",
+                        failure="The neighbours cannot be found")  # fmt: skip
+    if found is None:
+        return
+    rows, distances = found
+    near = emb.indices[rows]
+    reducer = embed.REDUCER_TITLES[embed.reducer_name(params)]
+    same = int(np.sum(labels[near] == labels[point]))
+    fewer = f" (the map has only {len(emb.indices) - 1:,} other points)" if len(near) < k else ""
+    st.markdown(f"**{len(near)} nearest neighbours in {widgets.plain(layer_title)}'s own space**{fewer} · "
+                f"{same}/{len(near)} share its true label")  # fmt: skip
+    st.caption(f"Searched among the map's {len(emb.indices):,} points in the layer's {outputs.shape[1]:,} values per "
+               f"image (not on the 2-D map), by {metric} distance: the metric of this {reducer} map. "
+               "Caption: index · true label (→ predicted, when misclassified) · distance.")  # fmt: skip
+    if not len(near):
+        return
+    captions = []
+    for i, distance in zip(near, distances):
+        label = class_names[labels[i]] + (f" → {class_names[predicted[i]]}" if predicted[i] != labels[i] else "")
+        captions.append(widgets.plain(f"#{i} · {label} · {distance:.3g}"))
+    st.image([255 - plots.upscale(images[i], size=THUMB) for i in near], caption=captions, width=THUMB)

@@ -126,6 +126,14 @@ def _units(model: "keras.Model", reduction: str) -> dict[str, int]:
     return {name: int(np.prod([d or 1 for d in rep.reduced_shape])) for name, rep in _representations(model, reduction).items()}
 
 
+def layer_set_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, sample_size: int | None, seed: int,
+                  reduction: str = reductions.AUTO) -> str:
+    """The key of a :class:`LayerSet` (and, with ``/<layer>`` after it, of each layer's representation in it):
+    ``layers/<model>/<dataset>/<split>/<scale>/sample=<n or None>/seed=<seed>[/reduction=<r>]``."""
+    key = f"layers/{model_fp}/{dataset_fp}/{split}/{input_scale}/sample={sample_size}/seed={seed}"
+    return key + ("" if reduction == reductions.AUTO else f"/reduction={reduction}")
+
+
 def layer_set(
     model: "keras.Model",
     model_fp: str,
@@ -182,8 +190,7 @@ def layer_set(
     non_finite = _non_finite_layers(model, reps, kept, METHODS["submodel"], len(x))
     for name in non_finite:
         del reps[name]
-    key = f"layers/{model_fp}/{dataset.fingerprint}/{split}/{input_scale}/sample={sample_size}/seed={seed}"
-    key += "" if reduction == reductions.AUTO else f"/reduction={reduction}"
+    key = layer_set_key(model_fp, dataset.fingerprint, split, input_scale, sample_size, seed, reduction)
     described = {name: rep for name, rep in _representations(model, reduction).items()
                  if name in reps or name in non_finite}  # fmt: skip
     return LayerSet(key, indices, labels[indices], reps, skipped, described, non_finite)

@@ -56,7 +56,10 @@ if records:
             ]
         ),
         hide_index=True,
-        column_config={"test accuracy": st.column_config.NumberColumn(format="%.4f")},
+        width="stretch",
+        column_config={"test accuracy": st.column_config.NumberColumn(format="%.4f"),
+                       "measured on": st.column_config.TextColumn(width="medium"),
+                       "architecture": st.column_config.TextColumn(width="medium")},
     )
 else:
     st.info("The workspace holds no model yet. Start on the Model page.")

@@ -31,7 +31,7 @@ if models.nested_layers_note(model):
     table.caption(widgets.plain(models.nested_layers_note(model)))
 
 images, labels = dataset.split(split)
-table.dataframe(reducing.layer_frame(model, len(images), split),
+table.dataframe(reducing.layer_frame(model, len(images), split), hide_index=True, width="stretch",
                 column_config={"params": st.column_config.NumberColumn(format="%d"),
                                reducing.MIB_COLUMN: st.column_config.NumberColumn(
                                    format="%.1f", help=f"The representation's size (float32) for the {len(images):,} "

@@ -231,8 +231,8 @@ def test_load_dataset_unknown(workspace):
 
 def test_usage_counts(workspace, digits):
     empty = workspace.usage()
-    assert set(empty) == {"models", "datasets", "representations", "embeddings", "bytes"}
-    assert [empty[k] for k in ("models", "datasets", "representations", "embeddings")] == [0, 0, 0, 0]
+    assert set(empty) == {"models", "datasets", "representations", "embeddings", "views", "bytes"}
+    assert [empty[k] for k in ("models", "datasets", "representations", "embeddings", "views")] == [0, 0, 0, 0, 0]
     assert empty["bytes"] > 0  # the index itself
     models.save_model(workspace, tiny_model(0), "a", dataset="digits")
     models.save_model(workspace, tiny_model(1), "a", dataset="digits")
@@ -478,7 +478,9 @@ def test_workspace_items_are_named_by_what_they_are(workspace):
     record = models.save_model(workspace, models.build_mlp((64,), hidden=(8,)), "mlp-digits", dataset="digits")
     indices, coords = np.arange(30), np.zeros((30, 2), "float32")
     explore_rep = pipeline.representation_key(record.fingerprint, "dfp", "train", "dense_1", "function", "0-1")
-    layers_rep = f"layerset/{record.fingerprint}/dfp/train/0-1/2000/activation"  # the Layers page's keys
+    from featlib.layers import layer_set_key
+
+    layers_rep = f"{layer_set_key(record.fingerprint, 'dfp', 'train', '0-1', None, 0)}/activation"  # the Layers page's
     for rep_key, params in ((explore_rep, embed.UMAPParams()), (layers_rep, embed.PCAParams())):
         key = pipeline.embedding_key(rep_key, None, 0, params)
         pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)

@@ -243,8 +243,9 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
     parts = rep_key.split("/")
     params: dict = {}
     model_name = names.get(row["model_id"] or "", "")
-    if parts[0] == "layerset" and len(parts) >= 7:  # the Layers page: every layer of a sample, read in one pass
+    if parts[0] in ("layerset", "layers") and len(parts) >= 7:  # the Layers page: every layer of a sample, in one pass
         _, model_fp, dataset_fp, split, scale, sample = parts[:6]
+        sample = sample.removeprefix("sample=")  # featlib.layers.layer_set's keys name it; older ones did not
         layer, method = parts[-1], "all layers in one pass"
         params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split, "layer": layer,
                   "method": method, "input_scale": scale, "layers_sample": sample}  # fmt: skip

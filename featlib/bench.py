@@ -363,7 +363,7 @@ def first_plot(workspace: str | Path, timeout: float = 300, repeat: bool = True,
 
 def _wait_for_map(page) -> None:
     """Waits until the Explore page has drawn its map (the caption under it, then the WebGL canvas)."""
-    page.get_by_text("Draw a box or lasso to see the images").wait_for()
+    page.get_by_text("Click a point to see its image").wait_for()  # the caption under a drawn map
     page.locator(".js-plotly-plot canvas").first.wait_for()
 
 

@@ -100,8 +100,9 @@ class JobIndex:
     ) -> None:
         """Changes a job's status, progress or error; what is ``None`` is left as it is.
 
-        ``started_at`` is set the first time the status becomes ``running``,
-        ``finished_at`` when it becomes one of :data:`FINISHED`; ``progress``
+        ``started_at`` is set the first time the status becomes ``running`` (or, for a job that
+        ran between two polls, when it becomes ``done`` or ``failed``), ``finished_at`` when it
+        becomes one of :data:`FINISHED`; ``progress``
         is clamped to ``[0, 1]``. A job already finished is left unchanged.
 
         Raises:
@@ -130,6 +131,8 @@ class JobIndex:
                     changes["started_at"] = now()
                 if status in FINISHED:
                     changes["finished_at"] = now()
+                if status in ("done", "failed") and row["started_at"] is None:
+                    changes["started_at"] = changes["finished_at"]  # it ran between two polls: its start went unseen
             if changes:
                 assignments = ", ".join(f"{column} = ?" for column in changes)
                 db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*changes.values(), job_id))

@@ -39,7 +39,10 @@ def _use_model(page, name: str) -> None:
 def test_a_closed_tab_mid_map_leaves_the_job_running_and_others_attach(browser, server, shot):
     context_a, a = new_user(browser, server["url"], "carol")
     _train(a, "carol-mlp")
-    goto(a, "Explore")
+    [model] = [r.id for r in Workspace(server["workspace"]).list_models() if r.name == "carol-mlp"]
+    # 3,000 epochs: a map of the digits that runs for seconds (the default one is done in about one)
+    slow_map = f"{server['url']}/explore?model={model}&dataset=digits&layer=dense_1&n_epochs=3000"
+    a.goto(slow_map)
     a.get_by_text("Computing the UMAP map").wait_for(timeout=120_000)  # the map's job is queued or running
     shot(a, "1-computing")
     context_a.close()  # the tab closes while the job runs
@@ -47,7 +50,7 @@ def test_a_closed_tab_mid_map_leaves_the_job_running_and_others_attach(browser, 
     context_b, b = new_user(browser, server["url"], "dave")
     try:
         _use_model(b, "carol-mlp")
-        goto(b, "Explore")
+        b.goto(slow_map)
         assert len(plotted_points(b)) == 1_437  # carol's job, attached to or found stored
         shot(b, "2-attached")
         b.get_by_label("seed").fill("7")

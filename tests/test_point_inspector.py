@@ -3,7 +3,7 @@
 The click is sent as the browser sends it: the chart's widget state holds
 Streamlit's selection event (one point, no box, no lasso) as JSON. AppTest has
 no plotly widget to set, so the event is added to the widget states of the
-next run (``tests/e2e/test_point_inspector_browser.py`` clicks in Chromium).
+next run (``tests/e2e/test_newcomer_browser.py`` clicks in Chromium).
 """
 
 from __future__ import annotations

@@ -335,7 +335,7 @@ def tsne_embed(x: np.ndarray, params: TSNEParams = TSNEParams(), backend: str | 
     x = _finite_rows(x, params)
     backend = gpu.choose("tsne") if backend is None else backend
     gpu.check(backend)
-    if params.pca_dims is not None and x.shape[1] > max(PCA_FROM, params.pca_dims) and len(x) > params.pca_dims:
+    if pca_applies(params, x.shape[1], len(x)):
         x = _pca(params.pca_dims, x)
     if x.shape[1] < 2:  # a one-unit layer: a zero column leaves distances as they are and lets PCA start it
         x = np.hstack([x, np.zeros((len(x), 1), dtype="float32")])
@@ -556,9 +556,16 @@ def umap_embed(
     return coords
 
 
+def pca_applies(params: "UMAPParams | TSNEParams", units: int, n_points: int) -> bool:
+    """Whether a map of ``n_points`` points of ``units`` columns reads them after PCA to ``params.pca_dims`` columns:
+    when the points are wider than :data:`PCA_FROM` and than ``pca_dims``, and more than ``pca_dims``."""
+    dims = params.pca_dims
+    return dims is not None and units > max(PCA_FROM, dims) and n_points > dims
+
+
 def reduce_width(x: np.ndarray, params: UMAPParams) -> np.ndarray:
-    """``x`` reduced to ``params.pca_dims`` columns by PCA when it has more than :data:`PCA_FROM`."""
-    if params.pca_dims is None or x.shape[1] <= max(PCA_FROM, params.pca_dims) or len(x) <= params.pca_dims:
+    """``x`` reduced to ``params.pca_dims`` columns by PCA when it has more than :data:`PCA_FROM` (:func:`pca_applies`)."""
+    if not pca_applies(params, x.shape[1], len(x)):
         return x
     return _pca(params.pca_dims, x)
 

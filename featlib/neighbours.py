@@ -172,8 +172,7 @@ def map_metric(params: object, units: int, n_points: int) -> str:
 
     if not isinstance(params, embed.UMAPParams):
         return "euclidean"
-    wide = params.pca_dims is not None and units > max(embed.PCA_FROM, params.pca_dims) and n_points > params.pca_dims
-    metric = embed.resolve_metric(params.metric, params.pca_dims if wide else units)
+    metric = embed.resolve_metric(params.metric, params.pca_dims if embed.pca_applies(params, units, n_points) else units)
     return metric if metric in METRICS else "euclidean"
 
 

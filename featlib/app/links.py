@@ -79,18 +79,27 @@ def restore_from_link() -> None:
     if "model" not in query:
         return
     try:
-        view, replaced = read_link(query)
-        resources.record(view.model)
-        resources.dataset(view.dataset)
+        _open_query(query)
     except ViewError as error:
         st.session_state[LINK_ERROR] = str(error)
-        return
     except (WorkspaceError, LookupError, ValueError) as error:
         st.session_state[LINK_ERROR] = (
             "This link names something that is no longer in the workspace (deleted, or the link "
             f"comes from another server): {error}"
         )
-        return
+
+
+def _open_query(query: dict[str, str]) -> None:
+    """Makes the Explore view a link's ``query`` describes the current choices, keeping what it asked for and
+    what was replaced for the page (:func:`show_link_notes`).
+
+    Raises:
+        ViewError: the query describes no view (:func:`featlib.views.read_link`).
+        WorkspaceError, LookupError, ValueError: its model or dataset is not in the workspace; nothing is changed.
+    """
+    view, replaced = read_link(query)
+    resources.record(view.model)
+    resources.dataset(view.dataset)
     open_view(view)
     st.session_state[LINK_NOTES] = dict(replaced)
     st.session_state[LINK_ASKED] = {name: str(value) for name, value in query.items()}
@@ -130,14 +139,9 @@ def open_saved(ident: str) -> str:
         comparing.apply(view)
         return widgets.COMPARE_PAGE
     try:
-        view, replaced = read_link(saved.query)
+        _open_query(dict(saved.query))
     except ViewError as error:
         raise SavedViewError(f"The saved view {saved.id!r} holds no view: {error}") from None
-    resources.record(view.model)
-    resources.dataset(view.dataset)
-    open_view(view)
-    st.session_state[LINK_NOTES] = dict(replaced)
-    st.session_state[LINK_ASKED] = dict(saved.query)
     return widgets.EXPLORE_PAGE
 
 

@@ -19,7 +19,7 @@ from featlib.app import actions, links, maps, resources, results, state, widgets
 from featlib.compare import CompareError, CompareView, Panel, SelectionState
 from featlib.embed import REDUCER_TITLES
 from featlib.extract import METHODS
-from featlib.store import ModelRecord, SavedViewError, WorkspaceError
+from featlib.store import ModelRecord, WorkspaceError
 from featlib.store.saved_views import MAX_TITLE
 from featlib.thumbnails import MapPoints
 
@@ -79,14 +79,8 @@ def restore_from_link() -> None:
     query = st.query_params.to_dict()
     if query.get("view") and not compare.is_compare_query(query):  # a saved comparison's short link
         st.session_state.pop(links.LINK_ERROR, None)  # what the Explore page's reading of ?view= left is not shown here
-        try:
-            saved = resources.workspace().get_view(query["view"])
-        except SavedViewError as error:
-            st.session_state[LINK_ERROR] = f"This link cannot be opened. {error}"
-            return
-        if saved.kind != "compare":
-            st.session_state[LINK_ERROR] = (f"The saved view {saved.title!r} ({saved.id}) is an Explore map, not a "
-                                            f"comparison: open it at {saved.path}.")  # fmt: skip
+        saved = links.saved_view(query["view"], "compare", LINK_ERROR)
+        if saved is None:
             return
         query = dict(saved.query)
     if not compare.is_compare_query(query):

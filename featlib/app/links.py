@@ -72,7 +72,7 @@ def restore_from_link() -> None:
     st.session_state[_RESTORED] = True
     query = st.query_params.to_dict()
     if "model" not in query and "view" in query:  # a saved view's short link
-        saved = _saved_view(query["view"], "explore")
+        saved = saved_view(query["view"], "explore")
         if saved is None:
             return
         query = dict(saved.query)
@@ -105,16 +105,18 @@ def _open_query(query: dict[str, str]) -> None:
     st.session_state[LINK_ASKED] = {name: str(value) for name, value in query.items()}
 
 
-def _saved_view(ident: str, kind: str) -> SavedView | None:
-    """The saved view a short link names, when it is of ``kind``; else ``None``, leaving the reason for the page."""
+def saved_view(ident: str, kind: str, error_key: str = LINK_ERROR) -> SavedView | None:
+    """The saved view a short link names, when it is of ``kind`` (``"explore"`` or ``"compare"``); else ``None``,
+    leaving the reason for the page under ``error_key`` (:func:`show_link_error`)."""
     try:
         saved = resources.workspace().get_view(ident)
     except SavedViewError as error:
-        st.session_state[LINK_ERROR] = f"This link cannot be opened. {error}"
+        st.session_state[error_key] = f"This link cannot be opened. {error}"
         return None
-    if saved.kind != kind:  # the Compare page opens its own (featlib.app.comparing.restore_from_link)
-        st.session_state[LINK_ERROR] = (f"The saved view {saved.title!r} ({saved.id}) is a "
-                                        f"{VIEW_KINDS[saved.kind].lower()}: open it at {saved.path}.")  # fmt: skip
+    if saved.kind != kind:  # each page opens its own kind
+        what = VIEW_KINDS[saved.kind].lower()
+        st.session_state[error_key] = (f"The saved view {saved.title!r} ({saved.id}) is {'an' if what[0] in 'aeiou' else 'a'} "
+                                       f"{what}: open it at {saved.path}.")  # fmt: skip
         return None
     return saved
 

@@ -59,6 +59,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 METRICS = ("euclidean", "cosine", "correlation")
 N_NEIGHBORS = (10, 15, 30)
+BENCH_IMAGES = 10_000
+"""``python -m featlib bench`` trains its model on (and maps) this many Fashion-MNIST train images."""
+SETTINGS = tuple((m, k) for m in METRICS for k in N_NEIGHBORS) + (("auto", 15),)
+"""Every (metric, n_neighbors) mapped; ``auto`` is featlib's default rule (:mod:`featlib.metric_choice`)."""
 KINDS = ("pre-activation", "relu", "softmax", "conv-gap")
 OUT = Path(__file__).resolve().parent / "defaults_study.json"
 
@@ -86,7 +90,7 @@ def build_cnn():
     return conv_memory_cnn()
 
 
-MODELS = ("mlp/digits", "mlp/fashion_mnist", "mlp-sgd-2ep/fashion_mnist", "cnn/fashion_mnist")
+MODELS = ("mlp/digits", "mlp/fashion_mnist", "mlp-sgd-2ep/fashion_mnist", "mlp-bench/fashion_mnist", "cnn/fashion_mnist")
 
 
 def representations(points: int, cnn_epochs: int, log=print,
@@ -100,22 +104,28 @@ def representations(points: int, cnn_epochs: int, log=print,
 
     preset = training_presets.preset(training_presets.DEFAULT_PRESET)
     out = []
-    for label, name in (("mlp", "digits"), ("mlp", "fashion_mnist"), ("mlp-sgd-2ep", "fashion_mnist")):
+    for label, name in (("mlp", "digits"), ("mlp", "fashion_mnist"), ("mlp-sgd-2ep", "fashion_mnist"),
+                        ("mlp-bench", "fashion_mnist")):  # fmt: skip
         if f"{label}/{name}" not in models_wanted:
             continue
         data = datasets.load_builtin(name)
         h, w = data.image_shape
         epochs, batch = preset.for_size(len(data.y_train))
         optimizer, rate = preset.optimizer, preset.learning_rate
-        if label == "mlp-sgd-2ep":  # as python -m featlib bench trains it
+        x_train, y_train = data.x_train, data.y_train
+        if label.startswith("mlp-"):  # as python -m featlib bench trains it: SGD, 2 epochs
             epochs, batch, optimizer, rate = 2, 128, "sgd", 0.01
+        if label == "mlp-bench":  # ... on its first 10,000 images, which it maps
+            x_train, y_train = x_train[:BENCH_IMAGES], y_train[:BENCH_IMAGES]
         start = time.perf_counter()
         model = models.build_mlp((h * w,), num_classes=data.num_classes, seed=0)
-        x_train = models.adapt_images(data.x_train, model)
-        trained = models.train(model, x_train, data.y_train, models.adapt_images(data.x_test, model), data.y_test,
-                               optimizer=optimizer, learning_rate=rate, epochs=epochs, batch_size=batch)  # fmt: skip
+        trained = models.train(model, models.adapt_images(x_train, model), y_train, models.adapt_images(data.x_test, model),
+                               data.y_test, optimizer=optimizer, learning_rate=rate, epochs=epochs, batch_size=batch)  # fmt: skip
         if name == "digits":  # every image: 1,797
             images, labels = np.concatenate([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test])
+        elif label == "mlp-bench":
+            chosen = embed.stratified_sample(y_train, points)
+            images, labels = x_train[chosen], y_train[chosen]
         else:
             chosen = embed.stratified_sample(data.y_test, points)
             images, labels = data.x_test[chosen], data.y_test[chosen]
@@ -123,7 +133,7 @@ def representations(points: int, cnn_epochs: int, log=print,
         facts = {"test_accuracy": trained.test_accuracy, "epochs": epochs, "train_s": time.perf_counter() - start}
         log(f"{label}/{name}: test accuracy {trained.test_accuracy:.3f} after {epochs} epochs")
         for layer, kind in MLP_LAYERS:
-            if label == "mlp-sgd-2ep" and layer in ("dense", "activation"):
+            if label.startswith("mlp-") and layer in ("dense", "activation"):
                 continue
             reps = extract.Extractor(model, layer, "function")(x)
             out.append((Layer(f"{label}/{name}", layer, kind), reps, labels, facts))
@@ -147,18 +157,24 @@ def representations(points: int, cnn_epochs: int, log=print,
 
 
 def score(reps: np.ndarray, labels: np.ndarray, metric: str, n_neighbors: int, seed: int) -> dict:
-    """One map of ``reps`` by featlib's UMAP and its two scores (and its seconds, on a shared CPU)."""
+    """One map of ``reps`` by featlib's UMAP and its two scores (and its seconds, on a shared CPU).
+
+    ``metric="auto"`` is resolved as featlib resolves it (:func:`featlib.embed.resolve_metric`, from the points
+    and their labels); the row names the metric used (``"used"``), and its own-metric trustworthiness uses that.
+    """
     from sklearn.manifold import trustworthiness
 
     from featlib import embed, metrics
 
+    params = embed.UMAPParams(n_neighbors=n_neighbors, metric=metric, random_state=seed)
     start = time.perf_counter()
-    coords = embed.umap_embed(reps, embed.UMAPParams(n_neighbors=n_neighbors, metric=metric, random_state=seed))
+    coords = embed.umap_embed(reps, params, labels=labels)
     seconds = time.perf_counter() - start
-    return {"metric": metric, "n_neighbors": n_neighbors, "seed": seed, "s": seconds,
+    used = embed.resolve_metric(params, reps, labels)
+    return {"metric": metric, "used": used, "n_neighbors": n_neighbors, "seed": seed, "s": seconds,
             "knn_acc_2d": float(metrics.knn_accuracy(coords, labels)),
             "trustworthiness": float(metrics.trustworthiness(reps, coords, n_neighbors=10, sample_size=None)),
-            "trustworthiness_own": float(trustworthiness(reps, coords, n_neighbors=10, metric=metric))}  # fmt: skip
+            "trustworthiness_own": float(trustworthiness(reps, coords, n_neighbors=10, metric=used))}  # fmt: skip
 
 
 def summarise(rows: list[dict], kinds: tuple[str, ...] | None = None, dataset: str | None = None) -> list[dict]:
@@ -168,20 +184,38 @@ def summarise(rows: list[dict], kinds: tuple[str, ...] | None = None, dataset: s
     chosen = [r for r in rows if (kinds is None or r["kind"] in kinds) and (dataset is None or
                                                                              r["model"].endswith("/" + dataset))]
     table = []
-    for metric in METRICS:
-        for k in N_NEIGHBORS:
-            mine = [r for r in chosen if r["metric"] == metric and r["n_neighbors"] == k]
-            if mine:
-                table.append({"metric": metric, "n_neighbors": k, "layers": len({(r["model"], r["layer"]) for r in mine}),
-                              "knn_acc_2d": float(np.mean([r["knn_acc_2d"] for r in mine])),
-                              "trustworthiness": float(np.mean([r["trustworthiness"] for r in mine])),
-                              "trustworthiness_own": _mean_of_known([r.get("trustworthiness_own") for r in mine]),
-                              "s": float(np.mean([r["s"] for r in mine]))})  # fmt: skip
+    for metric, k in SETTINGS:
+        mine = [r for r in chosen if r["metric"] == metric and r["n_neighbors"] == k]
+        if mine:
+            table.append({"metric": metric, "n_neighbors": k, "layers": len({(r["model"], r["layer"]) for r in mine}),
+                          "knn_acc_2d": float(np.mean([r["knn_acc_2d"] for r in mine])),
+                          "trustworthiness": float(np.mean([r["trustworthiness"] for r in mine])),
+                          "trustworthiness_own": _mean_of_known([r.get("trustworthiness_own") for r in mine]),
+                          "s": float(np.mean([r["s"] for r in mine]))})  # fmt: skip
     base = next((t for t in table if t["metric"] == "euclidean" and t["n_neighbors"] == 15), None)
     for t in table:
         t["d_knn_acc_2d"] = t["knn_acc_2d"] - base["knn_acc_2d"] if base else None
         t["d_trustworthiness"] = t["trustworthiness"] - base["trustworthiness"] if base else None
     return sorted(table, key=lambda t: -t["knn_acc_2d"])
+
+
+def auto_against_fixed(rows: list[dict]) -> dict:
+    """featlib's ``auto`` (n_neighbors 15) against Euclidean and correlation on every layer: the mean 10-NN
+    accuracy of each, of the better of the two per layer (what a rule could reach at best), and the layers where
+    ``auto`` picked the worse one, with what that cost."""
+    per_layer = {}
+    for r in rows:
+        if r["n_neighbors"] == 15 and r["metric"] in ("euclidean", "correlation", "auto"):
+            per_layer.setdefault((r["model"], r["layer"]), {}).setdefault(r["metric"], []).append(r)
+    layers = {key: {m: float(np.mean([r["knn_acc_2d"] for r in rs])) for m, rs in found.items()} | {"used": found["auto"][0]["used"]}
+              for key, found in per_layer.items() if {"euclidean", "correlation", "auto"} <= set(found)}  # fmt: skip
+    if not layers:
+        return {}
+    best = {key: max(v["euclidean"], v["correlation"]) for key, v in layers.items()}
+    missed = [{"layer": "/".join(key), "used": v["used"], "cost": best[key] - v[v["used"]]}
+              for key, v in layers.items() if v[v["used"]] < best[key]]  # fmt: skip
+    return {"layers": len(layers), **{m: float(np.mean([v[m] for v in layers.values()])) for m in ("euclidean", "correlation", "auto")},
+            "better_of_two": float(np.mean(list(best.values()))), "missed": missed}  # fmt: skip
 
 
 def _mean_of_known(values: list) -> float:
@@ -203,7 +237,7 @@ def format_summary(title: str, table: list[dict]) -> str:
 
 def format_layers(rows: list[dict]) -> str:
     """Every layer's 10-NN accuracy per setting (one line per layer), seeds averaged."""
-    settings = [(m, k) for m in METRICS for k in N_NEIGHBORS]
+    settings = SETTINGS
     head = f"{'model/layer':<40} {'kind':<15}" + "".join(f" {m[:3]}/{k:<3}" for m, k in settings)
     lines = ["10-NN accuracy of each layer's map (columns: metric/n_neighbors)", head]
     layers = sorted({(r["model"], r["layer"], r["kind"]) for r in rows}, key=lambda t: (KINDS.index(t[2]), t[0], t[1]))
@@ -244,19 +278,19 @@ def main(argv: list[str] | None = None) -> int:
     for layer, reps, labels, model_facts in layers:
         facts[layer.model] = model_facts
         own = float(metrics.knn_accuracy(reps, labels))
-        for metric in METRICS:
-            for k in N_NEIGHBORS:
-                for seed in args.seeds:
-                    row = {"model": layer.model, "layer": layer.name, "kind": layer.kind, "reduction": layer.reduction,
-                           "units": int(reps.shape[1]), "points": int(len(reps)), "knn_acc_layer": own,
-                           **score(reps, labels, metric, k, seed)}  # fmt: skip
-                    rows.append(row)
-                    log(f"{layer.model}/{layer.name} {metric}/{k} seed {seed}: 10-NN {row['knn_acc_2d']:.3f}, "
-                        f"trust {row['trustworthiness']:.3f}, {row['s']:.1f} s")  # fmt: skip
+        for metric, k in SETTINGS:
+            for seed in args.seeds:
+                row = {"model": layer.model, "layer": layer.name, "kind": layer.kind, "reduction": layer.reduction,
+                       "units": int(reps.shape[1]), "points": int(len(reps)), "knn_acc_layer": own,
+                       **score(reps, labels, metric, k, seed)}  # fmt: skip
+                rows.append(row)
+                log(f"{layer.model}/{layer.name} {metric}/{k} seed {seed}: 10-NN {row['knn_acc_2d']:.3f}, "
+                    f"trust {row['trustworthiness']:.3f}, {row['s']:.1f} s")  # fmt: skip
         args.out.write_text(json.dumps({"rows": rows, "models": facts}, indent=1))  # partial results survive a stop
     summaries = {kind: summarise(rows, (kind,)) for kind in KINDS}
     summaries["all"] = summarise(rows)
     summaries["fashion_mnist"] = summarise(rows, dataset="fashion_mnist")  # the digits' maps are near 0.99 whatever
+    summaries["auto_against_fixed"] = auto_against_fixed(rows)
     result = {"points": args.points, "seeds": args.seeds, "metrics": list(METRICS), "n_neighbors": list(N_NEIGHBORS),
               "models": facts, "summaries": summaries, "rows": rows,
               "seconds": time.perf_counter() - started}  # fmt: skip
@@ -266,6 +300,13 @@ def main(argv: list[str] | None = None) -> int:
     for kind in (*KINDS, "all", "fashion_mnist"):
         print()
         print(format_summary(titles.get(kind, f"{kind}: mean over its layers"), summaries[kind]))
+    versus = summaries["auto_against_fixed"]
+    if versus:
+        print(f"\nauto (featlib's default) on {versus['layers']} layers, mean 10-NN accuracy of the map: "
+              f"auto {versus['auto']:.4f}, euclidean {versus['euclidean']:.4f}, correlation {versus['correlation']:.4f}, "
+              f"the better of the two per layer {versus['better_of_two']:.4f}")  # fmt: skip
+        for miss in versus["missed"]:
+            print(f"  {miss['layer']}: auto used {miss['used']}, {100 * miss['cost']:.2f} points below the other")
     print(f"\nwrote {args.out} ({time.perf_counter() - started:.0f} s)")
     return 0
 

@@ -80,6 +80,7 @@ from featlib.embed import UMAPParams, umap_embed, warm_up
 x = np.load(sys.argv[1])
 params = UMAPParams(**json.loads(sys.argv[2]))
 init = sys.argv[6] or None
+labels = np.load(sys.argv[7]) if sys.argv[7] else None
 start = time.perf_counter()
 enable(sys.argv[3] or None)
 times = {"import_s": time.perf_counter() - start}
@@ -89,7 +90,7 @@ if sys.argv[4] == "warm-up":
     times["warm_up_s"] = time.perf_counter() - start
 for name in ("first_s", "again_s"):
     start = time.perf_counter()
-    coords = umap_embed(x, params, init=init)
+    coords = umap_embed(x, params, init=init, labels=labels)
     times[name] = time.perf_counter() - start
 np.save(sys.argv[5], coords)
 print(json.dumps(times))
@@ -97,22 +98,26 @@ print(json.dumps(times))
 
 
 def umap_in_fresh_process(
-    x: np.ndarray, params: UMAPParams, numba_cache: Path | None, warm: bool = False, init: str | None = None
+    x: np.ndarray, params: UMAPParams, numba_cache: Path | None, warm: bool = False, init: str | None = None,
+    labels: np.ndarray | None = None,
 ) -> tuple[dict, np.ndarray]:
     """Fits UMAP twice in a new Python process using ``numba_cache`` (``None``: the machine's, :mod:`featlib.compile_cache`).
 
-    ``init`` is passed to :func:`featlib.embed.umap_embed`. Returns the
+    ``init`` and ``labels`` (which decide ``metric="auto"``) are passed to :func:`featlib.embed.umap_embed`. Returns the
     child's timings (``import_s``, optionally ``warm_up_s`` when ``warm``,
     ``first_s``, ``again_s``) and the map.
     """
     with tempfile.TemporaryDirectory() as folder:
         data, coords = Path(folder) / "x.npy", Path(folder) / "coords.npy"
         np.save(data, x)
+        if labels is not None:
+            np.save(Path(folder) / "labels.npy", np.asarray(labels))
         repo = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
         done = subprocess.run(
             [sys.executable, "-c", _UMAP_CHILD, str(data), json.dumps(asdict(params)), str(numba_cache or ""),
-             "warm-up" if warm else "cold", str(coords), init or ""],
+             "warm-up" if warm else "cold", str(coords), init or "",
+             str(Path(folder) / "labels.npy") if labels is not None else ""],
             capture_output=True, text=True, env=env,
         )  # fmt: skip
         if done.returncode:
@@ -180,16 +185,16 @@ def run(
         # A cache that starts empty (umap_cold_s), then holds what the first process compiled (umap_cold_cached_s).
         cache = Path(empty_cache) / "bench"
         log("UMAP: cold, cached, after the warm-up")
-        cold, coords = umap_in_fresh_process(reps[sample], UMAPParams(), cache)
-        cached, _ = umap_in_fresh_process(reps[sample], UMAPParams(), cache)
+        cold, coords = umap_in_fresh_process(reps[sample], UMAPParams(), cache, labels=labels[sample])
+        cached, _ = umap_in_fresh_process(reps[sample], UMAPParams(), cache, labels=labels[sample])
     # From here on the machine's cache, as every featlib process uses it (filled by the first run if empty).
-    after_warm_up, _ = umap_in_fresh_process(reps[sample], UMAPParams(), None, warm=True)
-    new_process, _ = umap_in_fresh_process(reps[sample], UMAPParams(), None)
+    after_warm_up, _ = umap_in_fresh_process(reps[sample], UMAPParams(), None, warm=True, labels=labels[sample])
+    new_process, _ = umap_in_fresh_process(reps[sample], UMAPParams(), None, labels=labels[sample])
     log("UMAP: umap-learn's defaults")
     defaults, default_coords = umap_defaults(reps[sample], None)
     every = every_defaults = None
     if len(reps) > len(sample):
-        every, every_coords = umap_in_fresh_process(reps, UMAPParams(), None)
+        every, every_coords = umap_in_fresh_process(reps, UMAPParams(), None, labels=labels)
         every_defaults, every_default_coords = umap_defaults(reps, None)
     log("embed: a fresh CLI process in a new workspace")
     cli = embed_cli_first(model, data, layer, len(sample), _dataset_spec(dataset, data, dataset_spec))

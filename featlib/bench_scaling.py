@@ -44,16 +44,18 @@ from featlib import compile_cache
 compile_cache.enable(cache)
 from featlib.bench_scaling import fit_method
 x = np.load(folder + "/x.npy")
+labels = np.load(folder + "/labels.npy")
+labels = None if (labels < 0).all() else labels
 samples = np.load(folder + "/samples.npz")
 sizes = sorted(int(name[1:]) for name in samples.files)
 largest = samples["n%d" % sizes[-1]]
 # warm-up: umap-learn's exact (< 4,096 points) and approximate neighbour paths, as far as the data go
 for n in [n for n in (1000, 5000) if n <= len(largest)] or [len(largest)]:
-    fit_method(method, x[largest[:n]])
+    fit_method(method, x[largest[:n]], None if labels is None else labels[largest[:n]])
 times = {}
 for n in sizes:
     start = time.perf_counter()
-    coords = fit_method(method, x[samples["n%d" % n]])
+    coords = fit_method(method, x[samples["n%d" % n]], None if labels is None else labels[samples["n%d" % n]])
     times[n] = time.perf_counter() - start
     np.save(folder + "/%s-%d.npy" % (method, n), coords)
 print(json.dumps(times))
@@ -97,24 +99,30 @@ def missing(method: str) -> str | None:
     return peers.missing(method)
 
 
-def fit_method(method: str, x: np.ndarray) -> np.ndarray:
-    """One 2-D map of ``x`` by ``method`` (:data:`FEATLIB`, :data:`FEATLIB_GPU` or a peer): float32 ``(n, 2)``."""
+def fit_method(method: str, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+    """One 2-D map of ``x`` by ``method`` (:data:`FEATLIB`, :data:`FEATLIB_GPU` or a peer): float32 ``(n, 2)``.
+
+    featlib's maps get the points' ``labels``, as the pages and the CLI give them: they decide its
+    ``metric="auto"`` (:func:`featlib.embed.resolve_metric`; the choice is part of the time measured).
+    The peers map the points alone, as their users call them.
+    """
     from featlib import embed
 
     if method == FEATLIB:
-        return embed.umap_embed(x, embed.UMAPParams(), backend="cpu")
+        return embed.umap_embed(x, embed.UMAPParams(), backend="cpu", labels=labels)
     if method == FEATLIB_GPU:
-        return embed.umap_embed(x, embed.UMAPParams(), backend="gpu")
+        return embed.umap_embed(x, embed.UMAPParams(), backend="gpu", labels=labels)
     return peers.fit(method, x)
 
 
-def time_in_fresh_process(method: str, x: np.ndarray, samples: dict[int, np.ndarray],
-                          cache: str | Path | None = None) -> tuple[dict[int, float], dict[int, np.ndarray]]:  # fmt: skip
+def time_in_fresh_process(method: str, x: np.ndarray, samples: dict[int, np.ndarray], cache: str | Path | None = None,
+                          labels: np.ndarray | None = None) -> tuple[dict[int, float], dict[int, np.ndarray]]:  # fmt: skip
     """Maps ``x[samples[n]]`` for every ``n`` by ``method`` in one new process (after its warm-up).
 
     Args:
         method: :data:`FEATLIB`, :data:`FEATLIB_GPU` or a key of :data:`featlib.peers.PEERS`.
         x: float32 ``(N, d)``: every vector.
+        labels: int ``(N,)``: their classes, given to featlib's maps (:func:`fit_method`); ``None``: none.
         samples: size → sorted row indices into ``x``.
         cache: the compile cache folder; ``None``: the machine's (:func:`featlib.compile_cache.folder`).
 
@@ -126,6 +134,7 @@ def time_in_fresh_process(method: str, x: np.ndarray, samples: dict[int, np.ndar
     """
     with tempfile.TemporaryDirectory() as folder:
         np.save(Path(folder) / "x.npy", np.asarray(x, dtype="float32"))
+        np.save(Path(folder) / "labels.npy", np.asarray(labels) if labels is not None else np.full(len(x), -1))
         np.savez(Path(folder) / "samples.npz", **{f"n{n}": idx for n, idx in samples.items()})
         repo = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
@@ -178,7 +187,7 @@ def run(
             skipped[name] = reason
             log(f"{name}: skipped, {reason}")
             continue
-        times, coords = time_in_fresh_process(name, x, samples, cache)
+        times, coords = time_in_fresh_process(name, x, samples, cache, labels)
         figures[name] = {n: (times[n], float(metrics.knn_accuracy(coords[n], labels[samples[n]]))) for n in samples}
         log(f"{name}: " + ", ".join(f"{n:,} points {s:.1f} s ({acc:.3f})" for n, (s, acc) in figures[name].items()))
     rows = []

@@ -371,7 +371,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
         if emb is None:
             indices = embed.stratified_sample(labels, args.sample, seed=0)
             spec = jobs.specs.reduce_spec(emb_key, len(indices), params, pipeline.graph_key(key, args.sample, 0, params))
-            emb = runner.run(spec, {"points": outputs[indices]},
+            emb = runner.run(spec, {"points": outputs[indices], "labels": labels[indices]},
                              store=lambda coords: pipeline.save_embedding(workspace, emb_key, indices, coords, key, record.id))  # fmt: skip
         _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
         predict = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(labels), split=args.split,
@@ -464,7 +464,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         for name, outputs in [(INPUT, ls.reps[INPUT])] * (INPUT in ls.reps) + list(reps.items()):
             start = time.perf_counter()
             coords = runner.run(jobs.specs.reduce_spec(f"{key}/{name}/umap/{umap_params.key}", len(outputs), umap_params),
-                                {"points": outputs}) if umap_params is not None else None  # fmt: skip
+                                {"points": outputs, "labels": ls.labels}) if umap_params is not None else None  # fmt: skip
             scores = runner.run(jobs.specs.metrics_spec(f"{key}/{name}/{args.umap}", len(outputs), None),
                                 {"reps": outputs, "labels": ls.labels, "coords": coords})  # fmt: skip
             if no_map is not None:

@@ -22,17 +22,20 @@ import os
 import re
 import sys
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from featlib.metric_choice import ANGULAR_MIN_UNITS  # noqa: F401  (re-exported: the Explore page's help names it)
+
 AUTO_METRIC = "auto"
 METRICS = (AUTO_METRIC, "euclidean", "cosine", "manhattan", "correlation")
 """UMAP's metrics: ``"auto"`` (the default, :func:`resolve_metric`) or one of umap-learn's."""
-ANGULAR_MIN_UNITS = 10
-"""From this many columns on (after PCA), ``metric="auto"`` is correlation; below, Euclidean."""
+AUTO_RULE = "layer-knn"
+"""The version of what ``metric="auto"`` means (:mod:`featlib.metric_choice`), in :attr:`UMAPParams.key`: a map
+stored under an earlier rule is not served for this one."""
 DEFAULT_SAMPLE = 10_000
 SMALL_MAP_POINTS = 10_000
 """Up to this many points a map gets :data:`SMALL_MAP_EPOCHS` and a spectral start; above, fewer epochs and a PCA start."""
@@ -81,9 +84,9 @@ class UMAPParams:
     eigen-solve takes 7 s of the 31 s a 70,000-point map costs on two cores.
     ``python -m featlib bench`` prints the maps' 10-NN accuracy beside
     umap-learn's defaults. ``pca_dims`` reduces wider representations with
-    PCA first (``None``: never). ``metric="auto"`` (the default) is
-    correlation for layers of :data:`ANGULAR_MIN_UNITS` columns or more, else
-    Euclidean (:func:`resolve_metric`).
+    PCA first (``None``: never). ``metric="auto"`` (the default) is Euclidean
+    or correlation, whichever separates the points' classes better in the
+    layer (:func:`resolve_metric`, :mod:`featlib.metric_choice`).
     """
 
     n_neighbors: int = 15
@@ -114,7 +117,12 @@ class UMAPParams:
     @property
     def key(self) -> str:
         """A short string naming these parameters, for cache keys and file names."""
-        return "umap-" + "-".join(f"{k}={v}" for k, v in asdict(self).items())
+        return "umap-" + "-".join(f"{k}={v}" for k, v in dict(asdict(self), metric=self.metric_key).items())
+
+    @property
+    def metric_key(self) -> str:
+        """The metric in keys: its name, or for ``"auto"`` the rule's version too (``"auto:layer-knn"``)."""
+        return f"{AUTO_METRIC}:{AUTO_RULE}" if self.metric == AUTO_METRIC else self.metric
 
 
 @dataclass(frozen=True)
@@ -278,10 +286,11 @@ def reduce(
     progress: Progress | None = None,
     knn_graph: tuple | None = None,
     backend: str | None = None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Maps the rows of ``x`` to 2-D with the reducer ``params`` names.
 
-    ``progress`` and ``knn_graph`` are used by UMAP only (see :func:`umap_embed`);
+    ``progress``, ``knn_graph`` and ``labels`` are used by UMAP only (see :func:`umap_embed`);
     ``backend`` (``"cpu"``, ``"gpu"``; ``None``: :func:`featlib.gpu.choose`) by UMAP and t-SNE.
     Returns a float32 array of shape ``(n, 2)``.
 
@@ -290,7 +299,7 @@ def reduce(
         featlib.gpu.BackendError: ``backend="gpu"`` where cuML or a CUDA GPU is missing.
     """
     if isinstance(params, UMAPParams):
-        return umap_embed(x, params, progress=progress, knn_graph=knn_graph, backend=backend)
+        return umap_embed(x, params, progress=progress, knn_graph=knn_graph, backend=backend, labels=labels)
     x = _finite_rows(x, params)
     if isinstance(params, PCAParams):
         return pca_embed(x)
@@ -349,44 +358,42 @@ def tsne_embed(x: np.ndarray, params: TSNEParams = TSNEParams(), backend: str | 
     return tsne.fit_transform(x).astype("float32")
 
 
-def resolve_metric(metric: str, units: int) -> str:
-    """The metric a UMAP map of ``units``-column points uses: ``metric``, or for ``"auto"`` the one chosen by the maps it makes.
+def resolve_metric(params: UMAPParams, x: np.ndarray, labels: np.ndarray | None = None) -> str:
+    """The metric a UMAP map by ``params`` of the points ``x`` uses: ``params.metric``, or for ``"auto"`` the one
+    chosen by the maps it makes.
 
-    ``"auto"`` is ``"correlation"`` (1 − the Pearson correlation of two
-    points' values: cosine after centring each point) from
-    :data:`ANGULAR_MIN_UNITS` columns on, else ``"euclidean"``. The study
-    behind it (``bench/defaults_study.py``, ``bench/defaults_study.json``:
-    10-NN accuracy and trustworthiness of the map, metric × n_neighbors, over
-    16 layers of the seed MLP on the digits and on Fashion-MNIST, well
-    trained and as the bench trains it, and of a small CNN): correlation with
-    15 neighbours kept the classes apart best over all layers (+0.9 point of
-    10-NN accuracy on average against Euclidean; +1.5 on the Fashion-MNIST
-    layers, +2.1 on the bench's ``dense_1``, +5 on convolutional features read
-    by global average pooling, whose common level it removes) and within 0.2
-    point of the best on each kind of layer (pre-activations, ReLU and
-    softmax outputs). Its maps are less faithful to the layer's *Euclidean*
-    neighbourhoods (trustworthiness measured in Euclidean distances −2.3
-    points on average), nearly as faithful to its own (−0.6, measured on the
-    bench model's three layers). On 1 to 3
-    columns it falls to chance (two points' values correlate at ±1 or not at
-    all), where Euclidean keeps 0.8–0.96: below ten columns ``"auto"`` is
-    Euclidean. The rule depends on the points' width alone, so a map stays
-    the same for the same points, parameters and seed.
+    ``"auto"`` is Euclidean when UMAP reads fewer than
+    :data:`ANGULAR_MIN_UNITS` columns (after its PCA, :func:`pca_applies`),
+    where two points' values correlate at ±1 or hardly at all. Otherwise it
+    is Euclidean or correlation (1 − the Pearson correlation of two points'
+    values: cosine after centring each point), whichever gives the layer's
+    own 10-NN classification of ``labels`` the higher accuracy on a
+    stratified sample of 2,000 points; correlation when no labels can decide
+    (:func:`featlib.metric_choice.choose` gives the rule and the study behind
+    it). The choice depends on the points, labels and parameters alone, so a
+    map stays the same for the same points, labels, parameters and seed.
 
     Args:
-        metric: one of :data:`METRICS`.
-        units: the columns UMAP reads (after PCA, :func:`reduce_width`).
+        params: the map's parameters.
+        x: the points, ``(n, d)``, as the map receives them (before its PCA).
+        labels: their integer classes ``(n,)``, or ``None``.
 
     Returns:
         One of umap-learn's metrics (never ``"auto"``).
 
     Example:
-        >>> resolve_metric("auto", 64), resolve_metric("auto", 3), resolve_metric("cosine", 3)
+        >>> x = np.random.default_rng(0).normal(size=(40, 64))
+        >>> auto, cosine = UMAPParams(), UMAPParams(metric="cosine")
+        >>> resolve_metric(auto, x), resolve_metric(auto, x[:, :3]), resolve_metric(cosine, x[:, :3])
         ('correlation', 'euclidean', 'cosine')
     """
-    if metric != AUTO_METRIC:
-        return metric
-    return "correlation" if units >= ANGULAR_MIN_UNITS else "euclidean"
+    if params.metric != AUTO_METRIC:
+        return params.metric
+    from featlib import metric_choice
+
+    x = np.asarray(x).reshape(len(x), -1)
+    read = params.pca_dims if pca_applies(params, x.shape[1], len(x)) else x.shape[1]
+    return metric_choice.choose(x, labels, columns=read).metric
 
 
 def layout_schedule(n_points: int) -> tuple[int, str]:
@@ -459,6 +466,7 @@ def umap_embed(
     knn_graph: tuple | None = None,
     init: str | None = None,
     backend: str | None = None,
+    labels: np.ndarray | None = None,
 ) -> np.ndarray:
     """Embeds the rows of ``x`` in 2-D with umap-learn, or with cuML on a GPU.
 
@@ -485,6 +493,8 @@ def umap_embed(
         backend: ``"cpu"`` (umap-learn), ``"gpu"`` (:func:`featlib.gpu.umap`: the same
             parameters and epochs, no progress per epoch, ``knn_graph`` unused);
             ``None``: :func:`featlib.gpu.choose` (``$FEATLIB_UMAP_BACKEND``).
+        labels: the points' integer classes ``(n,)``, for ``metric="auto"`` (:func:`resolve_metric`); the map
+            is not otherwise fitted to them.
 
     Returns:
         A float32 array of shape ``(n, 2)``.
@@ -498,13 +508,14 @@ def umap_embed(
     x = _finite_rows(x, params)
     backend = gpu.choose("umap") if backend is None else backend
     gpu.check(backend)
+    params = replace(params, metric=resolve_metric(params, x, labels))
     x = reduce_width(x, params)
     if backend == "gpu":
         epochs, start = layout_schedule(len(x))
         if progress:
             progress("neighbours", 0, 1)
         coords = gpu.umap(x, n_neighbors=params.n_neighbors, min_dist=params.min_dist,
-                          metric=resolve_metric(params.metric, x.shape[1]),
+                          metric=params.metric,
                           random_state=params.random_state, n_epochs=params.n_epochs or epochs,
                           init=init or start)  # fmt: skip
         if progress:
@@ -512,7 +523,7 @@ def umap_embed(
         return coords
     import umap
 
-    if knn_graph is None and _makes_own_graph(len(x), resolve_metric(params.metric, x.shape[1])):
+    if knn_graph is None and _makes_own_graph(len(x), params.metric):
         knn_graph = _nearest_neighbours(x, params)
     tqdm_kwds = None
     sink = None
@@ -530,7 +541,7 @@ def umap_embed(
         n_components=2,
         n_neighbors=params.n_neighbors,
         min_dist=params.min_dist,
-        metric=resolve_metric(params.metric, x.shape[1]),
+        metric=params.metric,
         random_state=params.random_state,
         n_epochs=params.n_epochs or scheduled_epochs,
         init=init or scheduled_init,
@@ -545,7 +556,6 @@ def umap_embed(
         # Few neighbours on few points can leave the graph in pieces: umap-learn then lays them out from a
         # random start instead of the spectral one, as it says; the map is still a map (see the docstring).
         warnings.filterwarnings("ignore", message="Spectral initialisation failed", category=UserWarning)
-        warnings.filterwarnings("ignore", message="Graph is not fully connected", category=UserWarning)
         # A kNN graph of several components (well-separated classes): umap-learn lays each out on its own and
         # places them by a spectral embedding of their centroids, whose affinities (exp(-d²)) underflow to 0
         # for distant ones; scikit-learn then warns. The map is made as umap-learn means it to be.
@@ -586,22 +596,25 @@ def _pca(components: int, x: np.ndarray) -> np.ndarray:
         return PCA(components, random_state=0).fit_transform(x).astype("float32")
 
 
-def nearest_neighbours(x: np.ndarray, params: UMAPParams) -> tuple:
+def nearest_neighbours(x: np.ndarray, params: UMAPParams, labels: np.ndarray | None = None) -> tuple:
     """The kNN graph of ``x`` for ``params`` (:func:`featlib.knn.graph`), reusable across fits.
 
-    Pass it to :func:`umap_embed` as ``knn_graph`` when only ``min_dist``,
+    Pass it to :func:`umap_embed` as ``knn_graph`` (with the same ``labels``) when only ``min_dist``,
     ``n_epochs`` or the seed change: the graph depends on the points,
-    ``n_neighbors`` and the metric alone.
+    ``n_neighbors`` and the metric alone (``"auto"`` resolved with ``labels``, :func:`resolve_metric`).
     """
-    return _nearest_neighbours(reduce_width(np.asarray(x, dtype="float32").reshape(len(x), -1), params), params)
+    x = np.asarray(x, dtype="float32").reshape(len(x), -1)
+    params = replace(params, metric=resolve_metric(params, x, labels))
+    return _nearest_neighbours(reduce_width(x, params), params)
 
 
 def _nearest_neighbours(x: np.ndarray, params: UMAPParams) -> tuple:
-    """The graph :func:`featlib.knn.graph` makes: exact up to :data:`featlib.knn.EXACT_UP_TO` points, else
-    pynndescent's (fixed seed, one thread), so a map never depends on which session computed its graph."""
+    """The graph :func:`featlib.knn.graph` makes (``params.metric`` already resolved): exact up to
+    :data:`featlib.knn.EXACT_UP_TO` points, else pynndescent's (fixed seed, one thread), so a map never depends
+    on which session computed its graph."""
     from featlib import knn
 
-    indices, distances = knn.graph(x, params.n_neighbors, resolve_metric(params.metric, x.shape[1]))
+    indices, distances = knn.graph(x, params.n_neighbors, params.metric)
     return indices, distances, None
 
 
@@ -681,11 +694,14 @@ def warm_up(seed: int = 0) -> None:
 
     Two fits (500 and :data:`WARM_UP_POINTS` points: the exact kNN graph of
     :mod:`featlib.knn` and featlib's kNN-graph reuse), then pynndescent's
-    search alone, as maps above :data:`featlib.knn.EXACT_UP_TO` points of the
-    default metric use it (cosine on centred rows): its ``nn_descent`` is the
-    one part no cache keeps (see :mod:`featlib.compile_cache`). Other
-    metrics compile it at their first large map.
+    search alone for each metric ``"auto"`` chooses between, as maps above
+    :data:`featlib.knn.EXACT_UP_TO` points use it (Euclidean, and cosine on
+    centred rows for correlation): its ``nn_descent`` is the one part no cache
+    keeps (see :mod:`featlib.compile_cache`). Other metrics compile it at their
+    first large map.
     """
+    from featlib import metric_choice
+
     from featlib import knn
 
     rng = np.random.default_rng(seed)
@@ -694,4 +710,5 @@ def warm_up(seed: int = 0) -> None:
     params = UMAPParams(n_epochs=10)
     umap_embed(x[:500], params)
     umap_embed(x, params)
-    knn.approximate(x, params.n_neighbors, resolve_metric(params.metric, x.shape[1]))
+    for metric in metric_choice.CANDIDATES:
+        knn.approximate(x, params.n_neighbors, metric)

@@ -239,7 +239,7 @@ def maps(
         if progress:
             progress(name, done, len(ls.reps))
         if workspace is None:
-            result[name] = embed.reduce(reps, params, progress=epoch_progress)
+            result[name] = embed.reduce(reps, params, progress=epoch_progress, labels=ls.labels)
         else:
             emb = pipeline.embedding(workspace, reps, f"{ls.key}/{name}", ls.labels, sample_size=None,
                                      params=params, model_id=model_id, progress=epoch_progress)  # fmt: skip

@@ -148,31 +148,32 @@ def nearest_with_distances(
             np.stack([dist[:width] for _, dist in rows]).astype(np.float64))  # fmt: skip
 
 
-def map_metric(params: object, units: int, n_points: int) -> str:
+def map_metric(params: object, points: np.ndarray, labels: np.ndarray | None = None) -> str:
     """The metric a 2-D map's neighbourhoods were measured with, for searching the layer the same way.
 
     A UMAP map uses its own metric (``"auto"`` resolved as the map resolved
-    it, :func:`featlib.embed.resolve_metric`, on the columns UMAP read after
-    its PCA); PCA and t-SNE maps are Euclidean.
+    it, :func:`featlib.embed.resolve_metric`: from the same points and
+    labels); PCA and t-SNE maps are Euclidean.
 
     Args:
         params: the map's reducer parameters (``UMAPParams``, ``PCAParams`` or ``TSNEParams``).
-        units: the layer's columns (``reps.shape[1]``).
-        n_points: the map's points.
+        points: the map's points in the layer, ``(n, d)``.
+        labels: their integer classes ``(n,)``, as the map received them (``None``: none).
 
     Returns:
         One of :data:`METRICS`.
 
     Example:
         >>> from featlib import embed
-        >>> map_metric(embed.UMAPParams(), 64, 1000), map_metric(embed.PCAParams(), 64, 1000)
-        ('correlation', 'euclidean')
+        >>> x = np.random.default_rng(0).normal(size=(40, 64))
+        >>> map_metric(embed.UMAPParams(metric="cosine"), x), map_metric(embed.PCAParams(), x)
+        ('cosine', 'euclidean')
     """
     from featlib import embed
 
     if not isinstance(params, embed.UMAPParams):
         return "euclidean"
-    metric = embed.resolve_metric(params.metric, params.pca_dims if embed.pca_applies(params, units, n_points) else units)
+    metric = embed.resolve_metric(params, points, labels)
     return metric if metric in METRICS else "euclidean"
 
 

@@ -159,7 +159,7 @@ def embedding(
     if cached is not None:
         return cached
     indices = stratified_sample(labels, sample_size, seed=sample_seed)
-    points = outputs[indices]
+    points, point_labels = outputs[indices], np.asarray(labels)[indices]
     if not isinstance(params, UMAPParams):
         coords = reduce(points, params)
         return save_embedding(workspace, key, indices, coords, rep_key, model_id)
@@ -169,8 +169,8 @@ def embedding(
     if len(points) >= APPROXIMATE_FROM and gpu.choose("umap") == "cpu":  # cuML finds its own neighbours
         if progress:
             progress("neighbours", 0, 1)
-        graph = knn_graphs.get(graph_key(rep_key, sample_size, sample_seed, params), lambda: nearest_neighbours(points, params))
-    coords = reduce(points, params, progress=progress, knn_graph=graph)
+        graph = knn_graphs.get(graph_key(rep_key, sample_size, sample_seed, params), lambda: nearest_neighbours(points, params, point_labels))
+    coords = reduce(points, params, progress=progress, knn_graph=graph, labels=point_labels)
     return save_embedding(workspace, key, indices, coords, rep_key, model_id)
 
 

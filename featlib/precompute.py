@@ -113,7 +113,7 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
                 summary.already += 1
                 continue
             handles.append(runner.start(jobs.specs.reduce_spec(key, len(indices), p, pipeline.graph_key(rep_key, sample_size, 0, p)),
-                                        {"points": points},
+                                        {"points": points, "labels": labels[indices]},
                                         store=lambda coords, key=key: pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)))  # fmt: skip
 
     for layer in chosen_layers:

@@ -296,3 +296,19 @@ def test_cli_metrics_unknown_model_exits_2(trained_workspace, capsys):
     workspace, _ = trained_workspace
     assert cli.main(["--workspace", str(workspace), "metrics", "nope", "--dataset", "digits"]) == 2
     assert "No such model: nope. The workspace holds: ['m']" in capsys.readouterr().err
+
+
+def test_knn_accuracy_by_correlation_is_scikit_learns_correlation_metric():
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 3, 240)
+    reps = rng.normal(size=(3, 12))[labels] * rng.uniform(0.2, 5, (240, 1)) + rng.normal(scale=20, size=(240, 1))
+    reps = reps + 0.5 * rng.normal(size=reps.shape)
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
+    scipy_correlation = cross_val_score(KNeighborsClassifier(10, metric="correlation", algorithm="brute"), reps, labels, cv=cv)
+    assert metrics.knn_accuracy(reps, labels, distance="correlation") == pytest.approx(scipy_correlation.mean())
+    assert metrics.knn_accuracy(reps, labels, distance="correlation") > metrics.knn_accuracy(reps, labels) + 0.1
+    with pytest.raises(ValueError, match=r"distance must be one of \['euclidean', 'cosine', 'correlation'\]; got 'l1'"):
+        metrics.knn_accuracy(reps, labels, distance="l1")

@@ -126,22 +126,28 @@ def test_fewer_points_than_k_give_fewer_neighbours_and_none_give_an_empty_row():
 def test_the_map_metric_is_umaps_own_and_euclidean_for_pca_and_tsne():
     from featlib import embed
 
-    assert neighbours.map_metric(embed.UMAPParams(), 64, 1_437) == "correlation"  # auto, 10 or more columns
-    assert neighbours.map_metric(embed.UMAPParams(), 3, 1_437) == "euclidean"  # auto, fewer
-    assert neighbours.map_metric(embed.UMAPParams(metric="cosine"), 3, 1_437) == "cosine"
-    assert neighbours.map_metric(embed.UMAPParams(pca_dims=5), 784, 1_437) == "euclidean"  # UMAP read 5 PCA columns
-    assert neighbours.map_metric(embed.PCAParams(), 64, 1_437) == "euclidean"
-    assert neighbours.map_metric(embed.TSNEParams(), 64, 1_437) == "euclidean"
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 300)
+    levels = (3.0 * labels[:, None] + rng.normal(size=(300, 64))).astype("float32")  # only Euclidean sees the classes
+    assert neighbours.map_metric(embed.UMAPParams(), levels, labels) == "euclidean"  # auto, decided by the labels
+    assert neighbours.map_metric(embed.UMAPParams(), levels) == "correlation"  # auto, no labels, 10 or more columns
+    assert neighbours.map_metric(embed.UMAPParams(), levels[:, :3], labels) == "euclidean"  # auto, fewer
+    assert neighbours.map_metric(embed.UMAPParams(metric="cosine"), levels[:, :3]) == "cosine"
+    wide = rng.normal(size=(300, 784)).astype("float32")
+    assert neighbours.map_metric(embed.UMAPParams(pca_dims=5), wide) == "euclidean"  # UMAP read 5 PCA columns
+    assert neighbours.map_metric(embed.PCAParams(), levels, labels) == "euclidean"
+    assert neighbours.map_metric(embed.TSNEParams(), levels, labels) == "euclidean"
 
 
 def test_one_points_neighbours_as_a_job():
-    from featlib import jobs
+    from featlib import embed, jobs
 
     rng = np.random.default_rng(3)
     points = rng.normal(size=(300, 16)).astype("float32")
-    spec = jobs.specs.neighbours_spec("rep/key", None, len(points), 12, 5, "correlation")
+    spec = jobs.specs.neighbours_spec("rep/key", None, len(points), 12, 5, embed.UMAPParams(metric="correlation"))
     assert spec.kind == "neighbours" and spec.limit == "metrics" and spec.key.endswith("/correlation/k=5/12")
-    rows, distances = jobs.run_inline(spec, {"points": points})
+    rows, distances, metric = jobs.run_inline(spec, {"points": points})
+    assert metric == "correlation"
     expected = neighbours.nearest_with_distances(points, [12], k=5, metric="correlation")
     np.testing.assert_array_equal(rows, expected[0][0])
     np.testing.assert_array_equal(distances, expected[1][0])

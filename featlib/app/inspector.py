@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from featlib import embed, jobs, neighbours, pipeline, plots
+from featlib import embed, jobs, pipeline, plots
 from featlib.app import jobs as running
 from featlib.app import widgets
 
@@ -159,20 +159,20 @@ def _neighbours(point: int, k: int, emb: pipeline.Embedding, outputs: np.ndarray
                 sample_size: int | None, params: embed.ReducerParams, layer_title: str, images: np.ndarray,
                 labels: np.ndarray, predicted: np.ndarray, class_names) -> None:  # fmt: skip
     """The point's ``k`` nearest neighbours among the map's points, found by a job, as captioned images."""
-    metric = neighbours.map_metric(params, outputs.shape[1], len(emb.indices))
     position = int(np.flatnonzero(emb.indices == point)[0])
     try:
-        spec = jobs.specs.neighbours_spec(rep_key, sample_size, len(emb.indices), position, k, metric)
+        spec = jobs.specs.neighbours_spec(rep_key, sample_size, len(emb.indices), position, k, params)
     except jobs.JobLimitError as error:
         st.error(widgets.plain(f"The neighbours cannot be found: {error}"))
         return
     indices = emb.indices
     points = jobs.Input(f"points/{rep_key}/{sample_size}", lambda: outputs[indices])  # the map job's points
-    found = running.run(spec, {"points": points}, label=f"Finding the {k} nearest neighbours of #{point}",
+    found = running.run(spec, {"points": points, "labels": labels[indices]},
+                        label=f"Finding the {k} nearest neighbours of #{point}",
                         failure="The neighbours cannot be found")  # fmt: skip
     if found is None:
         return
-    rows, distances = found
+    rows, distances, metric = found
     near = emb.indices[rows]
     reducer = embed.REDUCER_TITLES[embed.reducer_name(params)]
     same = int(np.sum(labels[near] == labels[point]))

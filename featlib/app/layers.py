@@ -122,7 +122,7 @@ def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndar
         except jobs.JobLimitError as error:
             st.error(widgets.plain(f"The {choice.title} maps cannot be made: {error}"))
             return None
-        handles[name] = running.start(spec, {"points": reps}, store=lambda c, key=key, rep_key=rep_key: pipeline.save_embedding(
+        handles[name] = running.start(spec, {"points": reps, "labels": ls.labels}, store=lambda c, key=key, rep_key=rep_key: pipeline.save_embedding(
             workspace, key, positions, c, rep_key, record.id))  # fmt: skip
     for done, (name, handle) in enumerate(handles.items()):
         emb = running.follow(handle, label=f"{choice.title} map of {name} ({done + 1}/{len(handles)})",

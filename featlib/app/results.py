@@ -79,7 +79,7 @@ def embedding(record: ModelRecord, outputs: np.ndarray, rep_key: str, labels: np
         return pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)
 
     points = jobs.Input(f"points/{rep_key}/{sample_size}", lambda: outputs[indices])
-    return running.run(spec, {"points": points}, store=store, label=label,
+    return running.run(spec, {"points": points, "labels": labels[indices]}, store=store, label=label,
                        failure=f"The {embed.REDUCER_TITLES[embed.reducer_name(params)]} map cannot be made")  # fmt: skip
 
 

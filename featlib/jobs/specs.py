@@ -129,14 +129,18 @@ def cka_spec(key: str, points: int) -> JobSpec:
     return JobSpec("cka", f"cka/{key}", {}, f"CKA between layers on {points:,} points", limit="metrics")
 
 
-def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position: int, k: int, metric: str) -> JobSpec:
-    """The ``k`` nearest neighbours of one point (row ``position``) among a map's ``points`` sampled points.
+def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position: int, k: int, params) -> JobSpec:
+    """The ``k`` nearest neighbours of one point (row ``position``) among a map's ``points`` sampled points, by the
+    metric of the map made with the reducer ``params`` (:func:`featlib.neighbours.map_metric`).
 
     Runs under the ``metrics`` limit (a search over at most as many points as a map's scores).
     """
+    from featlib import embed
+
     check_size("metrics", points)
+    metric = params.metric_key if isinstance(params, embed.UMAPParams) else "euclidean"
     key = f"neighbours/{rep_key}/{sample_size}/{metric}/k={int(k)}/{int(position)}"
-    return JobSpec("neighbours", key, {"position": int(position), "k": int(k), "metric": metric},
+    return JobSpec("neighbours", key, {"position": int(position), "k": int(k), "params": params},
                    f"the {int(k)} nearest neighbours of a point among {points:,}", limit="metrics")  # fmt: skip
 
 

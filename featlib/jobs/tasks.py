@@ -202,9 +202,11 @@ def predict(
     return metrics.prediction_confidence(outputs)
 
 
-def reduce(*, points: np.ndarray, params, graph_key: str = "", backend: str | None = None,
-           progress: Progress = _quiet) -> np.ndarray:  # fmt: skip
+def reduce(*, points: np.ndarray, params, labels: np.ndarray | None = None, graph_key: str = "",
+           backend: str | None = None, progress: Progress = _quiet) -> np.ndarray:  # fmt: skip
     """A 2-D map of ``points`` (float32 ``(n, 2)``) by the reducer ``params`` names (:func:`featlib.embed.reduce`).
+
+    ``labels`` (the points' classes) decide UMAP's ``metric="auto"`` (:func:`featlib.embed.resolve_metric`).
 
     UMAP reports ``("neighbours", 0, 1)`` then ``("layout", epoch, epochs)``;
     its kNN graph is kept per ``graph_key`` in the worker, so another
@@ -218,11 +220,11 @@ def reduce(*, points: np.ndarray, params, graph_key: str = "", backend: str | No
         backend = gpu.choose(embed.reducer_name(params))
     if isinstance(params, embed.UMAPParams) and len(points) >= embed.APPROXIMATE_FROM and backend == "cpu":
         progress("neighbours", 0, 1)
-        graph = pipeline.knn_graphs.get(graph_key, lambda: embed.nearest_neighbours(points, params)) if graph_key \
-            else embed.nearest_neighbours(points, params)  # fmt: skip
-        return embed.reduce(points, params, progress=progress, knn_graph=graph, backend=backend)
+        graph = pipeline.knn_graphs.get(graph_key, lambda: embed.nearest_neighbours(points, params, labels)) \
+            if graph_key else embed.nearest_neighbours(points, params, labels)  # fmt: skip
+        return embed.reduce(points, params, progress=progress, knn_graph=graph, backend=backend, labels=labels)
     progress("working", 0, 1)
-    return embed.reduce(points, params, progress=progress, backend=backend)
+    return embed.reduce(points, params, progress=progress, backend=backend, labels=labels)
 
 
 def layer_metrics(*, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None, sample_size: int | None,
@@ -247,19 +249,22 @@ def cka(*, reps: Sequence[np.ndarray], other: Sequence[np.ndarray] | None = None
     return np.array([[metrics.linear_cka(a, b) for b in other] for a in reps])
 
 
-def point_neighbours(*, points: np.ndarray, position: int, k: int, metric: str,
-                     progress: Progress = _quiet) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """The ``k`` nearest neighbours of row ``position`` among ``points`` (a map's sample of a layer's outputs).
+def point_neighbours(*, points: np.ndarray, position: int, k: int, params, labels: np.ndarray | None = None,
+                     progress: Progress = _quiet) -> tuple[np.ndarray, np.ndarray, str]:  # fmt: skip
+    """The ``k`` nearest neighbours of row ``position`` among ``points`` (a map's sample of a layer's outputs),
+    by the metric of the map made with ``params`` of these points and ``labels``
+    (:func:`featlib.neighbours.map_metric`: ``"auto"`` is resolved here, as the map's job resolved it).
 
-    Returns ``(rows, distances)``: int64 ``(k',)`` rows of ``points``, nearest first, and their float64
+    Returns ``(rows, distances, metric)``: int64 ``(k',)`` rows of ``points``, nearest first, their float64
     distances under ``metric`` (:func:`featlib.neighbours.nearest_with_distances`; ``k' < k`` when the
-    points are fewer than ``k + 1``).
+    points are fewer than ``k + 1``), and the metric's name.
     """
     from featlib import neighbours
 
     progress("neighbours", 0, 1)
+    metric = neighbours.map_metric(params, points, labels)
     found, distances = neighbours.nearest_with_distances(points, [position], k=k, metric=metric)
-    return found[0], distances[0]
+    return found[0], distances[0], metric
 
 
 def check_bundle(*, data: bytes, label: str, progress: Progress = _quiet):

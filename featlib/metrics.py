@@ -224,6 +224,18 @@ KNN_DISTANCES = ("euclidean", "cosine", "correlation")
 """The distances :func:`knn_accuracy` finds neighbours by."""
 
 
+def centre_rows(x: np.ndarray) -> np.ndarray:
+    """``x`` with each row's own mean taken away (the mean summed in float64), in ``x``'s float dtype.
+
+    The correlation distance of two rows (1 − Pearson's r, umap-learn's and
+    SciPy's ``"correlation"``) is the cosine distance of their centred rows,
+    so a cosine search on these finds correlation neighbours.
+    """
+    x = np.asarray(x)
+    x = x if np.issubdtype(x.dtype, np.floating) else x.astype(np.float64)
+    return x - x.mean(axis=1, keepdims=True, dtype=np.float64).astype(x.dtype)
+
+
 def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 10, folds: int = 5,
                  metric: str = "knn_acc", distance: str = "euclidean") -> Score:  # fmt: skip
     """Cross-validated accuracy of a k-nearest-neighbour classifier on ``points``.
@@ -262,7 +274,7 @@ def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 10, folds: int
     if distance not in KNN_DISTANCES:
         raise ValueError(f"distance must be one of {list(KNN_DISTANCES)}; got {distance!r}")
     if distance == "correlation":
-        points, distance = points - points.mean(axis=1, keepdims=True), "cosine"
+        points, distance = centre_rows(points), "cosine"
     k_used, n_folds = knn_neighbours(labels, k, folds)
     cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=0)
     classifier = KNeighborsClassifier(n_neighbors=k_used, metric=distance)

@@ -126,9 +126,9 @@ def nearest_with_distances(
     asked = reps[query]
     search = metric
     if metric == "correlation":  # 1 - r is the cosine distance of centred rows
-        points = points - points.mean(axis=1, keepdims=True, dtype=np.float64).astype(points.dtype)
-        asked = asked - asked.mean(axis=1, keepdims=True, dtype=np.float64).astype(asked.dtype)
-        search = "cosine"
+        from featlib.metrics import centre_rows
+
+        points, asked, search = centre_rows(points), centre_rows(asked), "cosine"
     index = NearestNeighbors(metric=search, algorithm="brute").fit(points)
     # Its own row and one more: when that one is as far as the k-th, rows tied there are looked for.
     wanted = min(k + 2, size)

@@ -327,10 +327,11 @@ def copy_link(query: dict[str, str], *notes: str, kind: str = "explore", maps: S
                 st.caption("Save the view for a short link, listed on the Workspace page.")
             st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
         if saved is not None:
-            when = saved.created.replace("T", " ")[:16]
-            st.markdown(f"Saved as **{widgets.plain(saved.title)}** by {widgets.plain(saved.creator or 'unknown')}, "
-                        f"{widgets.plain(when)} UTC: `{short_link(saved)}`")  # fmt: skip
             clipboard.copy_button(saved.path, "Copy short link", key=f"copy-{kind}-view")
+    if saved is not None:  # its own line under the buttons: a long title must not push the copy button down
+        when = saved.created.replace("T", " ")[:16]
+        st.markdown(f"Saved as **{widgets.plain(saved.title)}** by {widgets.plain(saved.creator or 'unknown')}, "
+                    f"{widgets.plain(when)} UTC: `{short_link(saved)}`")  # fmt: skip
     st.query_params.from_dict({"view": saved.id} if saved is not None else query)
 
 

@@ -105,7 +105,7 @@ def test_layout_schedule_gives_small_maps_more_epochs_and_large_ones_a_pca_start
 
 def test_umap_params_key_names_every_parameter_and_is_hashable():
     a = UMAPParams()
-    assert a.key == "umap-n_neighbors=15-min_dist=0.1-metric=auto:layer-knn-random_state=42-n_epochs=None-pca_dims=50"
+    assert a.key == "umap-n_neighbors=15-min_dist=0.1-metric=auto:trial-maps-random_state=42-n_epochs=None-pca_dims=50"
     assert hash(a) == hash(UMAPParams())
     keys = {a.key, UMAPParams(n_neighbors=30).key, UMAPParams(min_dist=0.5).key,
             UMAPParams(metric="cosine").key, UMAPParams(random_state=1).key, UMAPParams(n_epochs=50).key,

@@ -54,8 +54,9 @@ class MetricChoice:
 
     Attributes:
         metric: one of :data:`CANDIDATES`.
-        reason: one line in words ("10-NN accuracy in the layer: euclidean 0.768, correlation 0.750").
-        scores: each candidate's 10-NN accuracy in the layer, when labels decided (else empty).
+        reason: one line in words ("10-NN accuracy of 50-epoch trial maps of 2,000 points: euclidean 0.716,
+            correlation 0.698").
+        scores: the 10-NN accuracy of each candidate's trial map, when labels decided (else empty).
     """
 
     metric: str

@@ -71,9 +71,9 @@ def controls(n_points: int) -> MapChoice:
                     float(st.number_input("min_dist", 0.0, 1.0, step=0.05, key=keys["min_dist"])),
                     st.selectbox("metric", embed.METRICS, key=keys["metric"],
                                  help="auto: euclidean or correlation, whichever keeps the digits apart better "
-                                      "in the layer itself (its 10-NN accuracy on 2,000 of the points); euclidean "
-                                      f"when UMAP reads fewer than {embed.ANGULAR_MIN_UNITS} columns. The better "
-                                      "metric in the layer made the better map (bench/defaults_study.py)."),
+                                      "in a short trial map of 2,000 of the points (the 10-NN accuracy of each); "
+                                      f"euclidean when UMAP reads fewer than {embed.ANGULAR_MIN_UNITS} columns "
+                                      "(bench/defaults_study.py)."),
                     int(st.number_input("seed", 0, embed.MAX_SEED, key=keys["random_state"])),
                 )  # fmt: skip
                 if embed.max_n_neighbors(n_points) is not None and high < embed.UMAPParams().n_neighbors:

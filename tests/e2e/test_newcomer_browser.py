@@ -199,6 +199,7 @@ def test_a_newcomer_follows_the_readme_and_every_page_reads_well(browser, newcom
         assert inspector.get_by_test_id("stMetricLabel").filter(has_text=label).count() == 1
     assert 0.0 < float(inspector.get_by_test_id("stMetricValue").nth(2).inner_text()) <= 1.0
     inspector.get_by_text("8 nearest neighbours in dense_1's own space").wait_for()
+    inspector.locator("img").nth(8).wait_for()  # the images are drawn after the line above
     assert inspector.locator("img").count() == 1 + 8  # the point, large, and its neighbours
     captions = inspector.get_by_test_id("stImageCaption").all_inner_texts()
     assert sum(bool(re.fullmatch(r"#\d+ · \S+( → \S+)? · [\d.e+-]+", c)) for c in captions) == 8, captions

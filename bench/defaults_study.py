@@ -49,7 +49,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -168,9 +168,9 @@ def score(reps: np.ndarray, labels: np.ndarray, metric: str, n_neighbors: int, s
 
     params = embed.UMAPParams(n_neighbors=n_neighbors, metric=metric, random_state=seed)
     start = time.perf_counter()
-    coords = embed.umap_embed(reps, params, labels=labels)
+    used = embed.resolve_metric(params, reps, labels)  # once: the auto map is the resolved metric's map, bit for bit
+    coords = embed.umap_embed(reps, replace(params, metric=used))
     seconds = time.perf_counter() - start
-    used = embed.resolve_metric(params, reps, labels)
     return {"metric": metric, "used": used, "n_neighbors": n_neighbors, "seed": seed, "s": seconds,
             "knn_acc_2d": float(metrics.knn_accuracy(coords, labels)),
             "trustworthiness": float(metrics.trustworthiness(reps, coords, n_neighbors=10, sample_size=None)),

@@ -1,34 +1,251 @@
-"""Sizes set in the environment: one reader, so that every limit takes the same form and says the same thing."""
+"""Every ``FEATLIB_*`` setting featlib reads, in one table: :data:`SETTINGS`, read through :func:`get` only.
+
+Each :class:`Setting` names its environment variable, its default, one or two
+sentences for the user, and ``parse``, which turns the variable's text into
+the value or raises :class:`featlib.errors.SettingError` naming the setting,
+its rule and what it holds. A setting is read when it is used, never at
+import, so a bad value is refused where it matters and by the code that uses
+it (``FEATLIB_MAX_UPLOAD_MB=abc`` does not stop ``import featlib.datasets``;
+the first upload says what is wrong). ``tests/test_settings.py`` checks that
+no module of featlib reads a ``FEATLIB_*`` variable any other way.
+
+This module imports nothing from featlib but :mod:`featlib.errors`.
+"""
 
 from __future__ import annotations
 
 import math
 import os
-from typing import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from featlib.errors import SettingError
 
 
-def mebibytes(name: str, default_mb: int, environ: Mapping[str, str] | None = None) -> int:
-    """``$name`` read as a positive number of MiB, in bytes; ``default_mb`` MiB when unset or empty.
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable featlib reads.
 
-    Args:
-        name: the environment variable, e.g. ``FEATLIB_MAX_UPLOAD_MB``.
-        default_mb: MiB when it is not set.
-        environ: the environment to read (``os.environ`` by default).
+    Attributes:
+        name: the variable, e.g. ``"FEATLIB_WORKERS"``.
+        default: the value when it is unset or empty (``None``: featlib decides, as ``help`` says).
+        help: one or two sentences a user reads (units, what unset means).
+        parse: the variable's text (stripped, not empty) to the value; raises
+            :class:`~featlib.errors.SettingError` naming the setting, the rule and the text.
+    """
 
-    Returns:
-        The size in bytes, at least 1.
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any]
+
+
+def _refuse(name: str, rule: str, raw: str) -> SettingError:
+    return SettingError(f"{name} must be {rule}; got {raw!r}.")
+
+
+def _mebibytes(name: str, like: int) -> Callable[[str], float]:
+    """A positive, finite number of MiB (a float: ``0.5`` is 512 KiB)."""
+
+    def parse(raw: str) -> float:
+        try:
+            mb = float(raw)
+        except ValueError:
+            mb = math.nan
+        if not (math.isfinite(mb) and mb > 0):
+            raise _refuse(name, f"a positive number of megabytes (MiB), like {like}", raw)
+        return mb
+
+    return parse
+
+
+def _positive(name: str) -> Callable[[str], float]:
+    """A positive, finite number."""
+
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value > 0):
+            raise _refuse(name, "a positive number", raw)
+        return value
+
+    return parse
+
+
+def _whole(name: str, low: int, high: int) -> Callable[[str], int]:
+    """A whole number from ``low`` to ``high``."""
+
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise _refuse(name, f"a whole number from {low} to {high}", raw)
+        return value
+
+    return parse
+
+
+def _one_of(name: str, choices: tuple[str, ...]) -> Callable[[str], str]:
+    """One of ``choices``, lower-cased."""
+
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise _refuse(name, f"one of {', '.join(choices)}", raw)
+        return value
+
+    return parse
+
+
+def _text(raw: str) -> str:
+    """Any text (an address, a file's path): taken as written."""
+    return raw
+
+
+def _path(raw: str) -> Path:
+    """A folder or file, ``~`` expanded."""
+    return Path(raw).expanduser()
+
+
+def _switch(raw: str) -> bool:
+    """``0`` turns it off; anything else leaves it on."""
+    return raw.strip() != "0"
+
+
+UMAP_BACKENDS = ("auto", "cpu", "gpu")
+"""The values of ``FEATLIB_UMAP_BACKEND`` (:mod:`featlib.gpu`)."""
+JOB_LIMITS: dict[str, str] = {
+    "train": "training a model",
+    "upload": "checking an uploaded model",
+    "bundle": "checking a bundle",
+    "extract": "reading a layer's outputs",
+    "extract_all": "reading every layer",
+    "compare_methods": "comparing the two methods",
+    "predict": "predicting labels",
+    "reduce:umap": "a UMAP map",
+    "reduce:pca": "a PCA map",
+    "reduce:tsne": "a t-SNE map",
+    "metrics": "scoring a map",
+    "warm_up": "warming up umap-learn",
+}
+"""The kinds of job :mod:`featlib.jobs.limits` bounds (its ``LIMITS``), with their words; each has three settings."""
+
+
+def limit_setting(kind: str, what: str) -> str:
+    """The setting of job limit ``kind``'s ``what`` (``POINTS``, ``SECONDS``, ``MB``).
+
+    Example: ``limit_setting("reduce:tsne", "POINTS")`` is ``"FEATLIB_LIMIT_REDUCE_TSNE_POINTS"``.
+    """
+    return f"FEATLIB_LIMIT_{kind.upper().replace(':', '_')}_{what}"
+
+
+def _limit_settings() -> tuple[Setting, ...]:
+    rows = []
+    for kind, words in JOB_LIMITS.items():
+        for what, help_text in (
+            ("POINTS", f"The most points (images, rows) one job of {words} may take."),
+            ("SECONDS", f"The most wall-clock seconds one job of {words} may run on a worker; it is stopped then."),
+            ("MB", f"The most MiB the result of one job of {words} may hold."),
+        ):
+            name = limit_setting(kind, what)
+            rows.append(Setting(name, None, f"{help_text} Unset: featlib's limit (featlib.jobs.limits).",
+                                _positive(name)))  # fmt: skip
+    return tuple(rows)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("FEATLIB_WORKSPACE", Path("workspace"),
+            "The workspace folder: models, datasets, maps and saved views. Unset: ./workspace.", _path),
+    Setting("FEATLIB_SCHEDULER", None,
+            "The address (tls://HOST:8786) of an existing Dask scheduler that runs the jobs. Unset: a local "
+            "cluster of worker processes started by featlib.", _text),
+    Setting("FEATLIB_WORKERS", 2,
+            "Worker processes of the local Dask cluster, one job each at a time (1 to 64).",
+            _whole("FEATLIB_WORKERS", 1, 64)),
+    Setting("FEATLIB_WORKER_MEMORY", None,
+            "The memory limit of each local worker in Dask's notation, e.g. 4GiB. Unset: 3/4 of this machine's "
+            "memory shared among the workers.", _text),
+    Setting("FEATLIB_TLS_CA_FILE", None,
+            "PEM file of the certificate authority, for a remote Dask scheduler at tls://…. Unset: the local "
+            "cluster makes its own credentials at start.", _text),
+    Setting("FEATLIB_TLS_CERT", None,
+            "PEM file of this client's certificate, for a remote Dask scheduler at tls://…. Unset: the local "
+            "cluster makes its own credentials at start.", _text),
+    Setting("FEATLIB_TLS_KEY", None,
+            "PEM file of this client's private key, for a remote Dask scheduler at tls://…. Unset: the local "
+            "cluster makes its own credentials at start.", _text),
+    Setting("FEATLIB_WARM_UP", True,
+            "0: the server's workers do not compile UMAP ahead of the first map (the first map then takes longer).",
+            _switch),
+    Setting("FEATLIB_MAX_UPLOAD_MB", 200.0,
+            "The largest file one upload may be, in MiB (datasets, models and bundles).",
+            _mebibytes("FEATLIB_MAX_UPLOAD_MB", 200)),
+    Setting("FEATLIB_MAX_MODEL_MB", 2048.0,
+            "The most MiB of weights a model may declare; raise it if the server has the memory.",
+            _mebibytes("FEATLIB_MAX_MODEL_MB", 2048)),
+    Setting("FEATLIB_UMAP_BACKEND", "auto",
+            "Where UMAP and t-SNE maps are made: auto (a GPU when cuML and a CUDA device are there), cpu or gpu.",
+            _one_of("FEATLIB_UMAP_BACKEND", UMAP_BACKENDS)),
+    Setting("FEATLIB_NUMBA_CACHE", None,
+            "The folder where compiled UMAP code is kept between runs. Unset: featlib's folder in this user's cache.",
+            _path),
+    *_limit_settings(),
+)  # fmt: skip
+"""Every ``FEATLIB_*`` setting featlib reads."""
+
+_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
+
+
+def setting(name: str) -> Setting:
+    """The row of :data:`SETTINGS` called ``name``.
 
     Raises:
-        ValueError: the variable holds something other than a positive, finite number; the message names
-            the variable, the form expected and what it holds.
+        KeyError: no such setting (the message says where they are listed).
     """
-    raw = (os.environ if environ is None else environ).get(name, "").strip()
-    if not raw:
-        return default_mb * 1024 * 1024
     try:
-        mb = float(raw)
-    except ValueError:
-        mb = math.nan
-    if not (math.isfinite(mb) and mb > 0):
-        raise ValueError(f"{name} must be a positive number of megabytes (MiB), like {default_mb}; got {raw!r}.")
+        return _BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"No such setting: {name!r}; featlib.settings.SETTINGS lists featlib's settings.") from None
+
+
+def get(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """The value of setting ``name`` now: its variable parsed, or its default when unset or empty.
+
+    Args:
+        name: a setting of :data:`SETTINGS`, e.g. ``"FEATLIB_WORKERS"``.
+        environ: the environment to read (``os.environ`` by default).
+
+    Raises:
+        KeyError: ``name`` is not in :data:`SETTINGS`.
+        featlib.errors.SettingError: the variable holds a value outside the setting's rule; the message names the
+            setting, the rule and the value.
+    """
+    row = setting(name)
+    raw = (os.environ if environ is None else environ).get(name)
+    if raw is None or not raw.strip():
+        return row.default
+    return row.parse(raw.strip())
+
+
+def mebibytes(name: str, default_mb: float | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """Setting ``name`` (a number of MiB) in bytes, at least 1; ``default_mb`` MiB (``None``: the table's) when unset.
+
+    Args:
+        name: a MiB setting of :data:`SETTINGS`, e.g. ``FEATLIB_MAX_UPLOAD_MB``.
+        default_mb: MiB when it is not set; ``None``: its default in :data:`SETTINGS`.
+        environ: the environment to read (``os.environ`` by default).
+
+    Raises:
+        featlib.errors.SettingError: (a ``ValueError``) the variable holds something other than a positive, finite
+            number; the message names the variable, the form expected and what it holds.
+    """
+    mb = get(name, environ)
+    raw = (os.environ if environ is None else environ).get(name)
+    if default_mb is not None and (raw is None or not raw.strip()):
+        mb = default_mb
     return max(1, int(mb * 1024 * 1024))

@@ -298,3 +298,44 @@ def test_presets_that_cannot_work_are_offered_disabled_saying_why(app):
     assert not buttons["Layer by layer"].disabled and not buttons["Function vs sub-model"].disabled
     assert "dense, dense\\_1, dense\\_2" in buttons["Layer by layer"].help or "dense, dense_1, dense_2" in buttons[
         "Layer by layer"].help  # fmt: skip
+
+
+def test_a_selection_made_on_other_data_is_dropped_with_a_note_not_carried(tmp_path, monkeypatch):
+    """Issue 28, item 1: a lasso on Compare under one dataset, then another dataset picked on the Model page,
+    showed the old selection's indices on the new split ("index 362 is out of bounds for axis 0 with size 360")."""
+    from featlib import datasets, models
+    from featlib.app import comparing, resources, state
+    from featlib.store import Workspace
+
+    digits = datasets.load_digits()
+    (x_train, y_train), (x_test, y_test) = digits.split("train"), digits.split("test")
+    big = datasets.from_arrays(x_test, y_test, name="big test split", x_test=x_train, y_test=y_train)  # 1,437 test
+    workspace = Workspace(tmp_path / "ws")
+    workspace.save_dataset(big)
+    record = models.save_model(workspace, models.build_mlp((64,), hidden=(8,), seed=0), "mlp", dataset="digits")
+    upload = resources.UPLOAD_PREFIX + big.fingerprint
+    view = CompareView(upload, (Panel(record.id, "dense", reducer="pca"), Panel(record.id, "dense_1", reducer="pca")),
+                       split="test", sample=None)  # fmt: skip
+    monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in view.to_query().items():
+        at.query_params[key] = value
+    at = no_exception(at.run())
+    at = no_exception(at.switch_page("pages/compare.py").run())
+    at.session_state[comparing.SELECTION] = SelectionState(tuple(range(300, 1_400)))  # what a lasso leaves
+    at.number_input(key=comparing.FOLLOW).set_value(1_200)
+    at = no_exception(at.run())
+    assert any(h.value == "1,100 selected points, highlighted in every panel" for h in at.subheader)
+    assert any("Point 1200's neighbours shared with panel 1" in c.value for c in at.caption)
+
+    at = no_exception(at.switch_page("pages/model.py").run())
+    at.session_state[state.DATASET] = "digits"  # as the Model page's dataset picker leaves it
+    at = no_exception(at.switch_page("pages/compare.py").run())
+    notes = [i.value for i in at.info]
+    assert any("made on big test split, test split; the data is now Digits 8×8" in n and "cleared" in n for n in notes), notes
+    assert not any("selected points" in h.value for h in at.subheader)
+    assert at.number_input(key=comparing.FOLLOW).value is None
+    assert len(at.get("plotly_chart")) == 2  # the comparison itself is drawn on the new data
+
+    at = no_exception(at.run())  # the note is said once
+    assert not any("cleared" in i.value for i in at.info)

@@ -264,3 +264,90 @@ def test_store_upload_of_an_output_without_the_new_keys_records_the_test_split(m
     record = stored.store_upload(workspace, output, name="old", filename="old.keras", dataset="digits",
                                  dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
     assert (record.meta["split"], record.meta["n_images"], record.meta["hints"]) == ("test", None, [])
+
+
+# Who the cluster answers: featlib only -------------------------------------------------------------------------
+
+
+def _touch(path: str) -> str:  # what an intruder would run on the workers
+    open(path, "w").close()
+    return path
+
+
+def _cluster_processes(engine) -> list:
+    import psutil
+
+    root = psutil.Process(engine.cluster.process.pid)
+    return [root, *root.children(recursive=True)]
+
+
+def test_the_local_cluster_listens_on_loopback_over_tls_and_serves_no_dashboard(engine):
+    from urllib.error import HTTPError
+    from urllib.request import urlopen
+
+    assert engine.cluster.address.startswith("tls://127.0.0.1:"), engine.cluster.address
+    listening = [c.laddr for p in _cluster_processes(engine) for c in p.net_connections("inet") if c.status == "LISTEN"]
+    assert listening and {address.ip for address in listening} == {"127.0.0.1"}, listening
+    info = engine.client.scheduler_info()
+    http = [info["services"]["dashboard"], *(w["services"]["dashboard"] for w in info["workers"].values())]
+    for port, page in [(p, page) for p in http for page in ("/info/main/workers.html", "/health", "/metrics")]:
+        with pytest.raises(HTTPError, match="404"):  # Dask's HTTP server answers, but serves no page
+            urlopen(f"http://127.0.0.1:{port}{page}", timeout=10)
+    assert engine.client.submit(sum, [1, 2]).result(timeout=60) == 3  # featlib's own client is answered
+
+
+@pytest.mark.parametrize("how", ["no credentials", "credentials of its own", "plain tcp"])
+def test_a_local_account_without_the_run_s_credentials_cannot_run_code_on_the_cluster(engine, tmp_path, how):
+    from distributed import Client
+    from distributed.security import Security
+
+    marker = tmp_path / "ran"
+    address = engine.cluster.address
+    attempt = {"no credentials": dict(address=address),
+               "credentials of its own": dict(address=address, security=Security.temporary()),
+               "plain tcp": dict(address=address.replace("tls://", "tcp://"))}[how]  # fmt: skip
+    with pytest.raises((OSError, TimeoutError, TypeError)):
+        with Client(attempt.pop("address"), timeout="5s", set_as_default=False, **attempt) as intruder:
+            intruder.submit(_touch, str(marker)).result(timeout=30)
+    assert not marker.exists()
+
+
+def test_the_workers_and_nannies_refuse_a_connection_without_the_run_s_credentials(engine):
+    import asyncio
+
+    from distributed.comm import connect
+    from distributed.security import Security
+
+    own = Security.temporary().get_connection_args("client")
+    info = engine.client.scheduler_info()
+    addresses = [*info["workers"], *(w["nanny"] for w in info["workers"].values())]
+    assert len(addresses) == 2 * engine.workers()
+    for address in addresses:
+        with pytest.raises((OSError, TimeoutError)):  # the TLS handshake fails: no message reaches the worker
+            asyncio.run(_send_one(connect, address, own))
+
+
+async def _send_one(connect, address: str, connection_args: dict) -> None:
+    comm = await connect(address, timeout="5s", **connection_args)
+    try:
+        await comm.write({"op": "identity"})
+        await comm.read()
+    finally:
+        await comm.close()
+
+
+def test_a_remote_scheduler_is_reached_over_tls_with_certificates_only(monkeypatch):
+    from featlib.errors import ClusterError
+
+    for name in engine_module().TLS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ClusterError, match=r"over TLS only .* got 'tcp://127\.0\.0\.1:8786'"):
+        jobs.Engine.start(scheduler="tcp://127.0.0.1:8786")
+    with pytest.raises(ClusterError, match="FEATLIB_TLS_CA_FILE, FEATLIB_TLS_CERT, FEATLIB_TLS_KEY not set"):
+        jobs.Engine.start(scheduler="tls://127.0.0.1:8786")
+
+
+def engine_module():
+    from featlib.jobs import engine as module
+
+    return module

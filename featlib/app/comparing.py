@@ -18,7 +18,9 @@ from featlib import compare, datasets, embed, models, pipeline, reductions
 from featlib.app import actions, links, maps, resources, results, state, widgets
 from featlib.compare import CompareError, CompareView, Panel, SelectionState
 from featlib.embed import REDUCER_TITLES
+from featlib.errors import FeatlibError
 from featlib.extract import METHODS
+from featlib.reducer_params import COMPARE_SAMPLE
 from featlib.store import ModelRecord, WorkspaceError
 from featlib.store.saved_views import MAX_TITLE
 from featlib.thumbnails import MapPoints
@@ -28,7 +30,7 @@ SELECTION = "featlib.compare.selection"
 TRACES = "featlib.compare.traces"
 _RESTORED = "featlib.compare.link_restored"
 LINK_ERROR = "featlib.compare.link_error"
-DEFAULT_SAMPLE = 5_000
+DEFAULT_SAMPLE = COMPARE_SAMPLE
 METRICS_SAMPLE = 2_000
 MONTAGE_MAX = 120  # selected images a page of the grid shows
 """Points scored per panel at most (a label-stratified sample of the map's points)."""
@@ -37,6 +39,18 @@ SPLIT_POINTS = "cmp_split_points"
 """The number of images of the split the editor shows, for the callbacks that apply it."""
 SAMPLE_MIN = 10
 """The smallest sample a comparison offers (:class:`featlib.compare.CompareView`'s rule; all points when fewer)."""
+
+
+PAGE = "compare"
+SELECTED_PAGE = "cmp_selected_page"
+"""Widget key of the page picker of the selected points' images."""
+
+
+def keep_for_data(dataset_key: str, split: str) -> None:
+    """Drops the selection, the followed point, the panels' chart selections and the image page when the
+    comparison's data (dataset and split) is not the one they were made on (see :func:`state.keep_for_data`)."""
+    keys = [SELECTION, TRACES, FOLLOW, SELECTED_PAGE, *(panel_key("map", i) for i in range(compare.MAX_PANELS))]
+    widgets.keep_for_data(PAGE, dataset_key, split, keys)
 
 
 def panel_key(field: str, i: int) -> str:
@@ -59,6 +73,7 @@ def apply(view: CompareView) -> None:
     """
     st.session_state[VIEW] = view
     st.session_state[SELECTION] = SelectionState()
+    state.claim_data(PAGE, (view.dataset, view.split))
     state.put(state.DATASET, view.dataset)
     state.put(state.REDUCTION, view.reduction)
     st.session_state[N_PANELS] = len(view.panels)
@@ -93,7 +108,7 @@ def restore_from_link() -> None:
     except CompareError as error:
         st.session_state[LINK_ERROR] = f"This comparison link cannot be read: {error}"
         return
-    except (WorkspaceError, LookupError, ValueError) as error:
+    except FeatlibError as error:
         st.session_state[LINK_ERROR] = (
             "This comparison link names something that is no longer in the workspace (deleted, or the "
             f"link comes from another server): {error}"
@@ -118,7 +133,7 @@ def share(view: CompareView, maps: list[PanelMap] | None = None, labels: np.ndar
     for panel in view.panels:
         try:
             shown.append(f"{resources.record(panel.model).name} {panel.layer}")
-        except (WorkspaceError, LookupError):
+        except WorkspaceError:
             shown.append(f"{panel.model} {panel.layer}")
     links.copy_link(view.to_query(), "Anyone using this server opens the same comparison with this link.",
                     kind="compare", maps=points, title=("Compare " + " vs ".join(shown))[:MAX_TITLE])  # fmt: skip

@@ -19,9 +19,11 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from featlib import embed, thumbnails
+from featlib import embed, reducer_params, thumbnails
 from featlib.app import clipboard, identity, resources, state, widgets
-from featlib.embed import DEFAULT_SAMPLE, REDUCER_TITLES, REDUCERS
+from featlib.errors import FeatlibError
+from featlib.embed import REDUCER_TITLES, REDUCERS
+from featlib.reducer_params import TSNE_SAMPLE  # noqa: F401  (the Explore page's help names it)
 from featlib.store import SavedView, SavedViewError, WorkspaceError
 from featlib.store.saved_views import MAX_TITLE, VIEW_KINDS
 from featlib.thumbnails import MapPoints
@@ -39,8 +41,6 @@ REDUCER_PICKER = "map_reducer"
 COLOUR_PICKER = "map_colour"
 SELECTION = "featlib.map_selection"
 """The Explore page's selected points: ``{"context": (model, dataset, split), "indices": [...]}``."""
-TSNE_SAMPLE = 2_000
-"""t-SNE's default sample: scikit-learn's t-SNE took 20-90 s for 2,000 points on the busy 2-core machine."""
 # The Explore page's widgets per reducer, by the View / parameter field they hold.
 REDUCER_WIDGETS = {
     "umap": {
@@ -54,7 +54,8 @@ REDUCER_WIDGETS = {
     "tsne": {"sample": "tsne_sample", "perplexity": "tsne_perplexity", "random_state": "tsne_seed"},
 }
 UMAP_WIDGETS = REDUCER_WIDGETS["umap"]
-DEFAULT_SAMPLES = {"umap": DEFAULT_SAMPLE, "pca": DEFAULT_SAMPLE, "tsne": TSNE_SAMPLE}
+DEFAULT_SAMPLES = {name: table.sample for name, table in reducer_params.TABLES.items()}
+"""Each reducer's default sample size (:data:`featlib.reducer_params.MAP_SAMPLE`, ``TSNE_SAMPLE``)."""
 
 
 def restore_from_link() -> None:
@@ -82,7 +83,7 @@ def restore_from_link() -> None:
         _open_query(query)
     except ViewError as error:
         st.session_state[LINK_ERROR] = str(error)
-    except (WorkspaceError, LookupError, ValueError) as error:
+    except FeatlibError as error:
         st.session_state[LINK_ERROR] = (
             "This link names something that is no longer in the workspace (deleted, or the link "
             f"comes from another server): {error}"
@@ -95,7 +96,7 @@ def _open_query(query: dict[str, str]) -> None:
 
     Raises:
         ViewError: the query describes no view (:func:`featlib.views.read_link`).
-        WorkspaceError, LookupError, ValueError: its model or dataset is not in the workspace; nothing is changed.
+        WorkspaceError, DatasetError: its model or dataset is not in the workspace; nothing is changed.
     """
     view, replaced = read_link(query)
     resources.record(view.model)
@@ -172,19 +173,24 @@ def widget_range(name: str, n_points: int) -> tuple[float, float]:
     stays below the number of points and ``perplexity`` below a third of it (:func:`featlib.embed.max_n_neighbors`,
     :func:`featlib.embed.max_perplexity`); seeds and ``min_dist`` do not depend on the data. When the points are
     too few for the reducer at all, its smallest value is the whole range (the page then says what it needs).
+    The bounds that do not depend on the data are the reducers' tables' (:mod:`featlib.reducer_params`).
+
+    Raises:
+        KeyError: ``name`` is no parameter with a range on the page.
     """
     if name == "sample":
         return min(SAMPLE_MIN, n_points), n_points
+    if name not in ("n_neighbors", "perplexity", "min_dist", "random_state"):
+        raise KeyError(f"No range for {name!r}; expected one of sample, n_neighbors, perplexity, min_dist, "
+                       "random_state.")  # fmt: skip
+    spec = reducer_params.param(name)
+    low, high = spec.rule.kind(spec.low), spec.rule.kind(spec.high)
     if name == "n_neighbors":
-        return 2, embed.max_n_neighbors(n_points) or 2
+        return low, min(high, embed.max_n_neighbors(n_points) or low)
     if name == "perplexity":
-        most = embed.max_perplexity(n_points) or embed.TSNE_MIN_PERPLEXITY
-        return embed.TSNE_MIN_PERPLEXITY, max(embed.TSNE_MIN_PERPLEXITY, math.floor(most * 100) / 100)
-    if name == "min_dist":
-        return 0.0, 1.0
-    if name == "random_state":
-        return 0, embed.MAX_SEED
-    raise KeyError(f"No range for {name!r}; expected one of sample, n_neighbors, perplexity, min_dist, random_state.")
+        most = min(high, embed.max_perplexity(n_points) or low)
+        return low, max(low, math.floor(most * 100) / 100)
+    return low, high
 
 
 def fit_to_data(n_points: int) -> None:
@@ -257,6 +263,7 @@ def open_view(view: View) -> None:
     for name, key in REDUCER_WIDGETS[view.reducer].items():
         if values[name] is not None:
             st.session_state[key] = values[name]
+    state.claim_data("explore", (view.dataset, view.split))
     if view.selection:
         put_selection((view.model, view.dataset, view.split), view.selection)
 
@@ -346,7 +353,7 @@ def _save_form(workspace, kind: str, query: dict[str, str], maps: Sequence[MapPo
     try:
         png = thumbnails.render_png(list(maps)) if maps else b""
         saved, new = workspace.save_view(kind, query, typed, identity.current_user(), png)
-    except ValueError as error:
+    except FeatlibError as error:
         st.error(widgets.plain(f"The view was not saved: {error}"))
         return
     if new:
@@ -360,7 +367,7 @@ def explore_title(view: View) -> str:
     """A title to offer when saving an Explore view: ``"mlp-digits · dense_1 · UMAP · 12 selected"``."""
     try:
         model = resources.record(view.model).name
-    except (WorkspaceError, LookupError):
+    except WorkspaceError:
         model = view.model
     parts = [model, view.layer, REDUCER_TITLES.get(view.reducer, view.reducer)]
     if view.colour != "label":

@@ -12,12 +12,14 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, embed, pipeline, plots
+from featlib import datasets, embed, pipeline, plots, reducer_params
 from featlib.app import links, resources, results, widgets
 
 METRICS_SAMPLE = results.METRICS_SAMPLE
 MONTAGE_MAX = 120
 CAPTIONED_MAX = 40
+SELECTED_PAGE, WRONG_PAGE = "selected_page", "wrong_page"
+"""Widget keys of the page pickers of the selected and the misclassified images."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ def controls(n_points: int) -> MapChoice:
     """
     links.map_defaults(n_points)
     links.fit_to_data(n_points)
-    bounds = {name: links.widget_range(name, n_points) for name in ("sample", "n_neighbors", "perplexity")}
+    bounds = {name: links.widget_range(name, n_points)
+              for name in ("sample", "n_neighbors", "perplexity", "min_dist", "random_state")}  # fmt: skip
+    umap, tsne = reducer_params.UMAP, reducer_params.TSNE  # the widgets' steps and defaults
     with st.sidebar:
         reducer = st.radio(
             "Map", list(embed.REDUCERS), format_func=embed.REDUCER_TITLES.get, key=links.REDUCER_PICKER, horizontal=True,
@@ -61,20 +65,22 @@ def controls(n_points: int) -> MapChoice:
             if reducer == "tsne":
                 help_sample += f" t-SNE takes 20-90 s for {links.TSNE_SAMPLE:,} points on two cores, minutes for 10,000."
             help_sample += f" From {bounds['sample'][0]:,} to all {n_points:,} points of the split."
-            sample = st.number_input("Sample size", *bounds["sample"], step=500, key=keys["sample"], help=help_sample)
+            sample = st.number_input("Sample size", *bounds["sample"], step=int(reducer_params.SAMPLE.step),
+                                     key=keys["sample"], help=help_sample)  # fmt: skip
             if reducer == "umap":
                 low, high = bounds["n_neighbors"]
                 params: embed.ReducerParams = embed.UMAPParams(
                     int(st.number_input("n_neighbors", low, high, key=keys["n_neighbors"],
                                         help=f"{low} to {high} for {n_points:,} points: fewer than the points, "
                                              f"at most {embed.MAX_N_NEIGHBORS}.")),
-                    float(st.number_input("min_dist", 0.0, 1.0, step=0.05, key=keys["min_dist"])),
+                    float(st.number_input("min_dist", *bounds["min_dist"], step=umap["min_dist"].step,
+                                          key=keys["min_dist"])),
                     st.selectbox("metric", embed.METRICS, key=keys["metric"],
                                  help="auto: euclidean or correlation, whichever keeps the digits apart better "
                                       "in a short trial map of 2,000 of the points (the 10-NN accuracy of each); "
                                       f"euclidean when UMAP reads fewer than {embed.ANGULAR_MIN_UNITS} columns "
                                       "(bench/defaults_study.py)."),
-                    int(st.number_input("seed", 0, embed.MAX_SEED, key=keys["random_state"])),
+                    int(st.number_input("seed", *bounds["random_state"], key=keys["random_state"])),
                 )  # fmt: skip
                 if embed.max_n_neighbors(n_points) is not None and high < embed.UMAPParams().n_neighbors:
                     st.caption(f"{n_points:,} points: n_neighbors is at most {high} (default "
@@ -82,10 +88,10 @@ def controls(n_points: int) -> MapChoice:
             elif reducer == "tsne":
                 low, high = bounds["perplexity"]
                 params = embed.TSNEParams(
-                    float(st.number_input("perplexity", low, high, step=5.0, key=keys["perplexity"],
+                    float(st.number_input("perplexity", low, high, step=tsne["perplexity"].step, key=keys["perplexity"],
                                           help=f"{low:g} to {high:g} for {n_points:,} points: less than a third "
                                                f"of the points, at most {embed.MAX_PERPLEXITY:g}.")),
-                    int(st.number_input("seed", 0, embed.MAX_SEED, key=keys["random_state"])),
+                    int(st.number_input("seed", *bounds["random_state"], key=keys["random_state"])),
                 )  # fmt: skip
                 if embed.max_perplexity(n_points) is not None and high < embed.TSNEParams().perplexity:
                     st.caption(f"{n_points:,} points: perplexity is at most {high:g} (default "
@@ -213,13 +219,13 @@ def show_images(selected: np.ndarray, images: np.ndarray, labels: np.ndarray, pr
     st.subheader(title)
     left, right = st.columns([3, 2])
     with left:
-        shown = selected[widgets.page_of(len(selected), MONTAGE_MAX, "selected_page")]
+        shown = selected[widgets.page_of(len(selected), MONTAGE_MAX, SELECTED_PAGE)]
         st.image(plots.montage(images[shown], columns=15), width="stretch")
     right.plotly_chart(plots.label_counts(labels[selected], class_names), key="counts")
     wrong = selected[predicted[selected] != labels[selected]]
     if len(wrong):
         st.markdown(f"**Misclassified among them: {len(wrong):,}** (true → predicted)")
-        first = wrong[widgets.page_of(len(wrong), CAPTIONED_MAX, "wrong_page", "misclassified images")]
+        first = wrong[widgets.page_of(len(wrong), CAPTIONED_MAX, WRONG_PAGE, "misclassified images")]
         st.image([255 - plots.upscale(images[i]) for i in first],
                  caption=[widgets.plain(f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}") for i in first],
                  width=84)  # fmt: skip

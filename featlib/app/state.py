@@ -56,3 +56,62 @@ def carried_widget(widget: Callable[..., Any], label: str, options: Sequence, ca
         put(carried, st.session_state[key])
 
     return widget(label, options, key=key, on_change=keep, **kwargs)
+
+
+# State made on some data ---------------------------------------------------------------------------------------
+
+_DATA_OF = "featlib.data_of."
+"""Prefix of the keys that remember, per page, which data its carried state was made on."""
+
+
+def _held(value: Any) -> bool:
+    """Whether a carried value holds something a user made (not empty, not a default)."""
+    if value is None:
+        return False
+    if hasattr(value, "selected"):  # a Compare page's SelectionState
+        return bool(value.selected)
+    if isinstance(value, dict):
+        return any(_held(v) for k, v in value.items() if k not in ("context", "clicks"))
+    try:
+        return len(value) > 0
+    except TypeError:
+        return True
+
+
+def claim_data(page: str, data: tuple) -> None:
+    """Records that ``page``'s carried state is now made on ``data`` (a link just set it): nothing is dropped."""
+    st.session_state[_DATA_OF + page] = tuple(data)
+
+
+def keep_for_data(page: str, data: tuple, keys: Sequence[str], describe: Callable[[tuple], str]) -> list[str]:
+    """Drops ``page``'s carried state ``keys`` when the data it was made on is not ``data`` any more.
+
+    Selections, followed points, inspected points and page numbers are
+    indices into one dataset's split: carried to other data they would show
+    other images, or none (an index past the end). Each page calls this
+    before it reads any of them; when ``data`` (the dataset key and split)
+    differs from the data of the page's previous run, every key is removed
+    and an info note says what was dropped and why.
+
+    Args:
+        page: the page's name, e.g. ``"compare"``.
+        data: what the state is made on, e.g. ``(dataset_key, split)``.
+        keys: the session keys of the page's carried state (widget keys included).
+        describe: ``data`` in words, for the note.
+
+    Returns:
+        The keys that held something and were dropped (empty when the data did not change).
+    """
+    marker = _DATA_OF + page
+    before = st.session_state.get(marker)
+    st.session_state[marker] = tuple(data)
+    if before is None or tuple(before) == tuple(data):
+        return []
+    dropped = [key for key in keys if _held(st.session_state.get(key))]
+    for key in keys:
+        if key in st.session_state:
+            del st.session_state[key]
+    if dropped:
+        st.info(f"The selection and followed points were made on {describe(tuple(before))}; the data is now "
+                f"{describe(tuple(data))}, so they were cleared.", icon=":material/info:")  # fmt: skip
+    return dropped

@@ -229,6 +229,13 @@ def sidebar_summary(slot) -> None:
         st.markdown("  \n".join(lines))
 
 
+def keep_for_data(page: str, dataset_key: str, split: str, keys: list[str]) -> None:
+    """Drops ``page``'s carried ``keys`` (selections, followed points, image pages) when the dataset or split
+    they were made on changed, with a note naming both (see :func:`featlib.app.state.keep_for_data`)."""
+    state.keep_for_data(page, (dataset_key, split), keys,
+                        lambda data: f"{resources.dataset_label(data[0])}, {data[1]} split")  # fmt: skip
+
+
 def page_of(total: int, per_page: int, key: str, what: str = "images") -> slice:
     """The part of ``total`` items to show, with "showing N–M of T" and, past one page, a page picker.
 

@@ -3,14 +3,23 @@
 The engine starts its local cluster through this module rather than in its
 own process, because worker processes are spawned: a spawned child imports
 its parent's ``__main__``, and in a Streamlit server that is the app's page
-script. Here ``__main__`` is this module. It prints the scheduler's address
-on stdout, then runs until its stdin closes (its parent ended, however it
-ended) or it gets SIGTERM, and then closes the cluster.
+script. Here ``__main__`` is this module.
+
+A Dask scheduler runs any code a client sends it, so the cluster answers
+only to featlib: the first line on stdin is the TLS credentials the parent
+made for this run (:func:`featlib.jobs.engine.temporary_credentials`, a JSON
+object of PEM texts, never written to disk); the scheduler, its nannies and
+workers listen on ``tls://127.0.0.1`` only, require a client certificate
+signed by that run's own authority, and there is no dashboard. The process
+prints the scheduler's address on stdout, then runs until its stdin closes
+(its parent ended, however it ended) or it gets SIGTERM, and then closes the
+cluster.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -21,6 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     """Starts the cluster, prints its scheduler address, waits for stdin to close."""
     import dask
     from distributed import LocalCluster
+    from distributed.security import Security
 
     from featlib import quiet
 
@@ -30,12 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, required=True, help="worker processes, one thread each")
     parser.add_argument("--memory-limit", required=True, help="memory limit per worker, e.g. 4GiB")
     args = parser.parse_args(argv)
+    credentials = json.loads(sys.stdin.readline() or "{}")
+    if not credentials:
+        print("featlib.jobs.cluster: expected the TLS credentials as a JSON line on stdin; got none.", file=sys.stderr)
+        return 2
+    security = Security(require_encryption=True, **credentials)
     # A task whose worker dies (over its memory limit, killed) is not run again on another worker, and a
     # worker is sent no more tasks than it has threads: the others wait on the scheduler for a free worker
     # (a task queued on a worker that dies would fail with it).
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0}):
+    # Dask always starts an HTTP server beside the scheduler and each worker (on the node's own address, here
+    # loopback); with no routes it serves no page: no dashboard, task logs, addresses or errors.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0,
+                          "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):  # fmt: skip
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               memory_limit=args.memory_limit, dashboard_address=":0", silence_logs=logging.ERROR)  # fmt: skip
+                               memory_limit=args.memory_limit, silence_logs=logging.ERROR, security=security,
+                               protocol="tls://", host="127.0.0.1", dashboard_address=None)  # fmt: skip
     print(cluster.scheduler_address, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -2,8 +2,11 @@
 
 Settings (environment):
 
-- ``FEATLIB_SCHEDULER``: ``tcp://HOST:8786`` of an existing Dask scheduler;
-  unset: a ``LocalCluster`` of worker processes in this process.
+- ``FEATLIB_SCHEDULER``: ``tls://HOST:8786`` of an existing Dask scheduler,
+  reached with the certificate in ``FEATLIB_TLS_CA_FILE``,
+  ``FEATLIB_TLS_CERT`` and ``FEATLIB_TLS_KEY`` (else Dask's own
+  ``distributed.comm.tls.*`` configuration); unset: a ``LocalCluster`` of
+  worker processes started by this process.
 - ``FEATLIB_WORKERS``: worker processes of the local cluster (default 2),
   one thread each, so one job per worker at a time.
 - ``FEATLIB_WORKER_MEMORY``: memory limit per local worker, in Dask's
@@ -12,11 +15,18 @@ Settings (environment):
 
 Inputs (model bytes, datasets) go to the cluster once per fingerprint
 (:meth:`Engine.send`); workers need no shared filesystem.
+
+A Dask scheduler runs any code a client sends it, and the engine unpickles
+what its workers send back, so featlib speaks to a cluster over TLS only,
+with mutual authentication: the local cluster gets credentials made for its
+run (:func:`temporary_credentials`) and listens on loopback only, with no
+dashboard; a remote scheduler must be a ``tls://`` address.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import subprocess
@@ -29,11 +39,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from featlib import quiet
+from featlib.errors import ClusterError
 from featlib.jobs.spec import JobSpec
 from featlib.jobs.worker import TOPIC, run
 
 if TYPE_CHECKING:
     from distributed import Client, Future
+    from distributed.security import Security
 
     from featlib.datasets import Dataset
     from featlib.store import ModelRecord, Workspace
@@ -41,6 +53,8 @@ if TYPE_CHECKING:
 SCHEDULER_ENV = "FEATLIB_SCHEDULER"
 WORKERS_ENV = "FEATLIB_WORKERS"
 MEMORY_ENV = "FEATLIB_WORKER_MEMORY"
+TLS_ENV = ("FEATLIB_TLS_CA_FILE", "FEATLIB_TLS_CERT", "FEATLIB_TLS_KEY")
+"""PEM files of the authority, this client's certificate and its key, for a remote ``tls://`` scheduler."""
 DEFAULT_WORKERS = 2
 MAX_SENT = 16
 """Inputs kept on the cluster (by fingerprint) for later jobs."""
@@ -67,21 +81,17 @@ def dataset_input(dataset: "Dataset") -> Input:
 
 
 def cluster_settings(environ: Mapping[str, str] | None = None) -> dict:
-    """The engine's settings from the environment: ``{"scheduler", "workers", "memory_limit"}``.
+    """The engine's settings from the environment (:func:`featlib.settings.get`): ``{"scheduler", "workers",
+    "memory_limit"}``.
 
     Raises:
-        ValueError: ``FEATLIB_WORKERS`` is not a whole number from 1 to 64.
+        featlib.errors.SettingError: (a ``ValueError``) ``FEATLIB_WORKERS`` is not a whole number from 1 to 64.
     """
-    env = os.environ if environ is None else environ
-    raw = env.get(WORKERS_ENV, str(DEFAULT_WORKERS))
-    try:
-        workers = int(raw)
-    except ValueError:
-        workers = 0
-    if not 1 <= workers <= 64:
-        raise ValueError(f"{WORKERS_ENV} must be a whole number from 1 to 64; got {raw!r}.")
-    memory = env.get(MEMORY_ENV) or _default_memory(workers)
-    return {"scheduler": env.get(SCHEDULER_ENV) or None, "workers": workers, "memory_limit": memory}
+    from featlib import settings as featlib_settings  # `settings` names this dict in Engine.start
+
+    workers = featlib_settings.get(WORKERS_ENV, environ)
+    memory = featlib_settings.get(MEMORY_ENV, environ) or _default_memory(workers)
+    return {"scheduler": featlib_settings.get(SCHEDULER_ENV, environ), "workers": workers, "memory_limit": memory}
 
 
 def _default_memory(workers: int) -> str:
@@ -118,8 +128,13 @@ class Engine:
         not retried (``allowed-failures`` 0), so an upload that exhausts
         memory ends one worker once, and its job says why.
 
+        Every connection is TLS with certificates on both sides: the local
+        cluster's are made for this run and known only to this process and
+        the cluster's; a remote scheduler's come from :func:`remote_security`.
+
         Raises:
-            OSError: the scheduler cannot be reached (the message names it).
+            featlib.errors.ClusterError: the scheduler's address is not ``tls://``, the certificates are
+                missing, or the scheduler cannot be reached (the message names it); also an ``OSError``.
         """
         import dask
         from distributed import Client
@@ -129,15 +144,17 @@ class Engine:
         settings = cluster_settings()
         scheduler = scheduler or settings["scheduler"]
         if scheduler:
+            security = remote_security(scheduler)
             try:
-                client = Client(scheduler, timeout="10s", set_as_default=False)
+                client = Client(scheduler, timeout="10s", set_as_default=False, security=security)
             except (OSError, TimeoutError) as error:
-                raise OSError(f"Cannot reach the Dask scheduler at {scheduler} ({SCHEDULER_ENV}): {error}") from None
+                raise ClusterError(f"Cannot reach the Dask scheduler at {scheduler} ({SCHEDULER_ENV}): {error}") from None
             return cls(client, None, "set by the cluster")
         memory = memory_limit or settings["memory_limit"]
-        cluster = _start_local_cluster(workers or settings["workers"], memory)
+        security = temporary_credentials()
+        cluster = _start_local_cluster(workers or settings["workers"], memory, security)
         try:
-            client = Client(cluster.address, timeout="30s", set_as_default=False)
+            client = Client(cluster.address, timeout="30s", set_as_default=False, security=security)
         except BaseException:
             cluster.close()
             raise
@@ -277,11 +294,65 @@ class LocalClusterProcess:
             self.process.wait()
 
 
-def _start_local_cluster(workers: int, memory_limit: str, timeout: float = 120.0) -> LocalClusterProcess:
-    """Starts :mod:`featlib.jobs.cluster` and waits for its scheduler's address.
+def temporary_credentials() -> "Security":
+    """TLS credentials for one run of the local cluster: a self-signed authority and key made now, in memory.
+
+    Dask's ``Security.temporary()``: the scheduler, its workers and this
+    process's client all present the one certificate and accept only peers
+    that present it, so a local account without it cannot submit work.
+    """
+    from distributed.security import Security
+
+    return Security.temporary()
+
+
+_TLS_FIELDS = ("tls_ca_file", "tls_client_cert", "tls_client_key", "tls_scheduler_cert", "tls_scheduler_key",
+               "tls_worker_cert", "tls_worker_key")  # fmt: skip
+
+
+def remote_security(address: str, environ: Mapping[str, str] | None = None) -> "Security":
+    """The TLS credentials for the remote scheduler at ``address``.
+
+    From ``FEATLIB_TLS_CA_FILE``, ``FEATLIB_TLS_CERT`` and ``FEATLIB_TLS_KEY``
+    (PEM files) when set, else from Dask's configuration
+    (``distributed.comm.tls.ca-file``, ``.client.cert``, ``.client.key``).
 
     Raises:
-        OSError: the cluster did not start (its error output is in the message).
+        featlib.errors.ClusterError: ``address`` is not ``tls://HOST:PORT`` (a plain ``tcp://`` scheduler
+            runs whatever anyone who reaches it sends), or the authority, certificate or key is not set.
+    """
+    from distributed.security import Security
+
+    if not address.startswith("tls://"):
+        raise ClusterError(
+            f"featlib connects to a Dask scheduler over TLS only (tls://HOST:PORT, with certificates): a scheduler "
+            f"runs any code it is sent, and one reached over plain TCP answers anyone; got {address!r}. Start the "
+            f"scheduler with --protocol tls and set {', '.join(TLS_ENV)} (see docs on running on a cluster)."
+        )
+    from featlib import settings as featlib_settings
+
+    files = dict(zip(("tls_ca_file", "tls_client_cert", "tls_client_key"),
+                     (featlib_settings.get(name, environ) for name in TLS_ENV)))  # fmt: skip
+    if any(files.values()):
+        security = Security(require_encryption=True, **files)
+    else:
+        security = Security(require_encryption=True)  # Dask's configuration
+        files = {field: getattr(security, field) for field in files}
+    missing = [name for name, value in zip(TLS_ENV, files.values()) if not value]
+    if missing:
+        raise ClusterError(f"A tls:// scheduler needs the authority, the certificate and the key; {', '.join(missing)} "
+                           f"not set (PEM files).")  # fmt: skip
+    return security
+
+
+def _start_local_cluster(workers: int, memory_limit: str, security: "Security", timeout: float = 120.0) -> LocalClusterProcess:
+    """Starts :mod:`featlib.jobs.cluster` with ``security``'s credentials and waits for its scheduler's address.
+
+    The credentials go to the cluster's process on its stdin, never on its
+    command line or in its environment, where other local accounts could read them.
+
+    Raises:
+        featlib.errors.ClusterError: the cluster did not start (its error output is in the message).
     """
     package_root = str(Path(__file__).resolve().parents[2])  # where featlib is importable from
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
@@ -290,11 +361,13 @@ def _start_local_cluster(workers: int, memory_limit: str, timeout: float = 120.0
         [sys.executable, "-m", "featlib.jobs.cluster", "--workers", str(workers), "--memory-limit", memory_limit],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=quiet.child_stderr(), text=True, env=env,
     )  # fmt: skip
+    process.stdin.write(json.dumps({field: getattr(security, field) for field in _TLS_FIELDS}) + "\n")
+    process.stdin.flush()
     found: list[str] = []
     reader = threading.Thread(target=lambda: found.append(process.stdout.readline().strip()), daemon=True)
     reader.start()
     reader.join(timeout)
-    if not found or not found[0].startswith("tcp://"):
+    if not found or not found[0].startswith("tls://"):
         process.kill()
-        raise OSError(f"The local Dask cluster did not start within {timeout:.0f} s (exit status {process.poll()}).")
+        raise ClusterError(f"The local Dask cluster did not start within {timeout:.0f} s (exit status {process.poll()}).")
     return LocalClusterProcess(process, found[0])

@@ -105,31 +105,54 @@ def test_cancel_stops_a_map_and_says_so(browser, server, shot):
         context.close()
 
 
+CERTIFICATES = """
+openssl req -x509 -newkey rsa:3072 -nodes -days 30 -subj /CN=featlib-cluster-ca -keyout ca.key -out ca.pem
+for who in scheduler worker featlib; do
+  openssl req -newkey rsa:3072 -nodes -subj /CN=$who -keyout $who.key -out $who.csr
+  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30 -out $who.pem
+done
+"""
+"""The certificates of the manual's cluster recipe (docs/team-and-cluster.md), made the same way."""
+
+
 @pytest.fixture(scope="module")
 def remote_cluster(tmp_path_factory):
-    """A real ``dask scheduler`` and two ``dask worker`` processes on loopback, each worker with its own HOME
-    and working folder and no workspace (they stand for other machines); featlib is on their PYTHONPATH
-    (the scheduler unpickles the jobs' functions too)."""
+    """A real ``dask scheduler`` and two ``dask worker`` processes as the manual's recipe starts them: TLS with
+    certificates from one authority, on one named address (here loopback's), with no dashboard and no HTTP pages;
+    each worker with its own HOME and working folder and no workspace (they stand for other machines); featlib
+    is on their PYTHONPATH (the scheduler unpickles the jobs' functions too)."""
+    certs = tmp_path_factory.mktemp("certs")
+    subprocess.run(["bash", "-ec", CERTIFICATES], cwd=certs, check=True, capture_output=True)
     port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
+    address = f"tls://127.0.0.1:{port}"
     logs = tmp_path_factory.mktemp("cluster-logs")
     dask = str(Path(sys.executable).with_name("dask"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEATLIB_")}
-    processes = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+    env.update(DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="[]", DASK_DISTRIBUTED__WORKER__HTTP__ROUTES="[]")
+    tls = lambda who: ["--tls-ca-file", str(certs / "ca.pem"), "--tls-cert", str(certs / f"{who}.pem"),
+                       "--tls-key", str(certs / f"{who}.key")]  # fmt: skip
+    processes = [subprocess.Popen([dask, "scheduler", "--host", "tls://127.0.0.1", "--port", str(port),
+                                   *tls("scheduler"), "--no-dashboard", "--dashboard-address", "127.0.0.1:0"],
                                   env=dict(env, PYTHONPATH=str(ROOT)), stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT)]  # fmt: skip
     for i in range(2):
         home = tmp_path_factory.mktemp(f"worker-{i}-home")
         worker_env = dict(env, HOME=str(home), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
         processes.append(subprocess.Popen(
-            [dask, "worker", address, "--nthreads", "1", "--memory-limit", "3GiB", "--no-dashboard", "--name", f"w{i}"],
+            [dask, "worker", address, "--interface", "lo", *tls("worker"), "--nthreads", "1", "--memory-limit", "3GiB",
+             "--no-dashboard", "--name", f"w{i}"],
             cwd=home, env=worker_env, stdout=open(logs / f"worker-{i}.log", "w"), stderr=subprocess.STDOUT,
         ))  # fmt: skip
     from distributed import Client
+    from distributed.security import Security
 
-    with Client(address, timeout="60s") as client:
+    featlib_tls = {"FEATLIB_TLS_CA_FILE": str(certs / "ca.pem"), "FEATLIB_TLS_CERT": str(certs / "featlib.pem"),
+                   "FEATLIB_TLS_KEY": str(certs / "featlib.key")}  # fmt: skip
+    security = Security(tls_ca_file=str(certs / "ca.pem"), tls_client_cert=str(certs / "featlib.pem"),
+                        tls_client_key=str(certs / "featlib.key"), require_encryption=True)  # fmt: skip
+    with Client(address, timeout="60s", security=security) as client:
         client.wait_for_workers(2, timeout=120)
         homes = client.run(lambda: os.environ["HOME"])
-    yield {"address": address, "homes": sorted(homes.values())}
+    yield {"address": address, "homes": sorted(homes.values()), "tls": featlib_tls}
     for process in reversed(processes):
         process.terminate()
     for process in processes:
@@ -143,7 +166,7 @@ def test_the_main_flow_runs_on_a_remote_scheduler_with_two_workers(browser, remo
     workspace = tmp_path / "ws"
     assert len(set(remote_cluster["homes"])) == 2 and all(str(workspace) not in h for h in remote_cluster["homes"])
     log = open(tmp_path / "streamlit-remote.log", "w+")
-    with running_app(workspace, log, FEATLIB_SCHEDULER=remote_cluster["address"]) as (url, _):
+    with running_app(workspace, log, FEATLIB_SCHEDULER=remote_cluster["address"], **remote_cluster["tls"]) as (url, _):
         context, page = new_user(browser, url, "frank")
         try:
             _train(page, "remote-mlp")

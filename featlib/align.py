@@ -22,12 +22,10 @@ from typing import Sequence
 
 import numpy as np
 
+from featlib.errors import AlignmentError
+
 MIN_SHARED = 3
 """Points two maps must share for a transform to be fitted (a 2-D similarity has 4 unknowns)."""
-
-
-class AlignmentError(ValueError):
-    """Two maps that cannot be aligned (too few shared points, bad shapes)."""
 
 
 @dataclass(frozen=True)

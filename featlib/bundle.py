@@ -48,6 +48,7 @@ import numpy as np
 import pydantic
 
 from featlib import archives, bundle_manifest, datasets, models, provenance
+from featlib.errors import AlreadyImportedError, BundleError
 from featlib.store import AlreadyStoredError, ModelRecord, Workspace, WorkspaceError
 from featlib.store.saved_datasets import UPLOAD_PREFIX
 from featlib.views import View, ViewError
@@ -59,13 +60,8 @@ if TYPE_CHECKING:
 FORMAT = "featlib-bundle"
 VERSION = 1
 MEMBERS = ("manifest.json", "README.md", "model.keras", "embedding.npy", "embedding.csv", "figure.html", "dataset.npz")
-MAX_BUNDLE_BYTES = datasets.upload_limit_bytes()
 MAX_INFLATED_BYTES = 1024 * 1024 * 1024
 MAX_MANIFEST_BYTES = 1024 * 1024
-
-
-class BundleError(ValueError):
-    """A bundle that cannot be imported or exported; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -294,10 +290,6 @@ class CheckedBundle:
     figures: dict = dataclasses.field(default_factory=dict)
 
 
-class AlreadyImportedError(BundleError):
-    """The bundle's map is in the workspace already, byte for byte: nothing was stored."""
-
-
 PARAMETER_KEYS = ("seed", "optimizer", "learning_rate", "batch_size", "hidden", "epochs", "uploaded_file")
 """Keys of a model's manifest ``meta`` kept as its parameters (how it was made); every other value
 is kept under ``meta["imported"]["claimed"]``, and what can be measured is measured again."""
@@ -348,15 +340,23 @@ def check_bundle(data: bytes, label: str = "the bundle") -> CheckedBundle:
     )  # fmt: skip
 
 
+def __getattr__(name: str) -> int:
+    """``MAX_BUNDLE_BYTES``: the largest bundle in bytes, ``$FEATLIB_MAX_UPLOAD_MB`` MiB, read now (not at import)."""
+    if name == "MAX_BUNDLE_BYTES":
+        return datasets.upload_limit_bytes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def read_source(source: bytes | str | Path | IO[bytes]) -> tuple[bytes, str]:
+    limit = datasets.upload_limit_bytes()  # MAX_BUNDLE_BYTES
     if isinstance(source, (str, Path)):
         path = Path(source)
         try:
             size = path.stat().st_size
         except OSError as error:
             raise BundleError(f"Cannot read the bundle {str(path)!r}: {error.strerror or error}.") from error
-        if size > MAX_BUNDLE_BYTES:
-            raise BundleError(_too_big(path.name, size))
+        if size > limit:
+            raise BundleError(_too_big(path.name, size, limit))
         return path.read_bytes(), path.name
     if isinstance(source, bytes):
         data, label = source, "the bundle"
@@ -364,14 +364,14 @@ def read_source(source: bytes | str | Path | IO[bytes]) -> tuple[bytes, str]:
         label = getattr(source, "name", "the bundle")
         if source.seekable():
             source.seek(0)  # an upload read before (a second click) is read again from its start
-        data = source.read(MAX_BUNDLE_BYTES + 1)
-    if len(data) > MAX_BUNDLE_BYTES:
-        raise BundleError(_too_big(label, len(data)))
+        data = source.read(limit + 1)
+    if len(data) > limit:
+        raise BundleError(_too_big(label, len(data), limit))
     return data, label
 
 
-def _too_big(label: str, size: int) -> str:
-    return (f"{label} is {size:,} bytes; bundles are limited to {MAX_BUNDLE_BYTES:,} bytes "
+def _too_big(label: str, size: int, limit: int) -> str:
+    return (f"{label} is {size:,} bytes; bundles are limited to {limit:,} bytes "
             f"(raise it with {datasets.UPLOAD_LIMIT_ENV}).")  # fmt: skip
 
 

@@ -7,35 +7,53 @@ Every command works on the same workspace as the app (``--workspace``, else
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from featlib import dataset_sources, training_presets
-from featlib.bench_scaling import DEFAULT_SIZES
-from featlib.datasets import SINGLE_SPLIT_CHOICES, SPLITS, Dataset, DatasetError, DatasetUnavailableError
-from featlib.embed import LARGE_MAP_EPOCHS, METRICS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
+from featlib import dataset_sources, reducer_params, training_presets
+from featlib.reducer_params import MAP_SAMPLE, SCORE_SAMPLE
+from featlib.datasets import SINGLE_SPLIT_CHOICES, SPLITS, Dataset, DatasetError
+from featlib.embed import LARGE_MAP_EPOCHS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS, UMAPParams
+from featlib.errors import BenchError, FeatlibError, OutputError, UsageError
 from featlib.extract import METHODS
 from featlib.metrics import RULES, NotAvailable, as_float, format_score, is_available
 from featlib.reductions import AUTO, CHOICES, FLATTEN_MAX
 from featlib.models import INPUT_SCALES, OPTIMIZERS, ModelError
 from featlib.cli_jobs import INLINE, LOCAL, Runner
-from featlib.jobs import JobError
 from featlib.store import Workspace, WorkspaceError
 
 if TYPE_CHECKING:
     import keras
 
-_USER_ERRORS = (DatasetError, DatasetUnavailableError, ModelError, WorkspaceError, ValueError, OSError, JobError)
+BUG_LINE = ("This is a bug in featlib, not a problem with your input or data: please report it with the traceback "
+            "above.")
+"""Said on stderr under the traceback of an exception that is not featlib's own (:class:`featlib.errors.FeatlibError`)."""
 
 
 def _log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _writing(path: str):
+    """Turns an ``OSError`` while writing ``path`` (an ``--out`` file) into an :class:`~featlib.errors.OutputError`.
+
+    The message is the ``OSError``'s own (``[Errno 2] No such file or directory: 'out/x.npy'``).
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None:
+            raise OutputError(str(error)) from error
+        raise OutputError(error.errno, error.strerror, error.filename) from error
 
 
 def _runner(args: argparse.Namespace, workspace: Workspace, default: str = INLINE) -> Runner:
@@ -345,7 +363,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         _, outputs, _, _ = _representation(args, workspace, dataset, runner)
     finally:
         runner.close()
-    np.save(args.out, outputs, allow_pickle=False)
+    with _writing(args.out):
+        np.save(args.out, outputs, allow_pickle=False)
     print(f"wrote {args.out}: {outputs.shape[0]} rows × {outputs.shape[1]} columns")
     return 0
 
@@ -357,7 +376,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
     dataset = _dataset(args, workspace)
     params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
     if args.sample < 1:
-        raise ValueError(f"--sample must be at least 1; got {args.sample}")
+        raise UsageError(f"--sample must be at least 1; got {args.sample}")
     embed.check_points(params, min(args.sample, len(dataset.split(args.split)[1])))  # before any model loads
     runner = _runner(args, workspace)
     try:
@@ -380,7 +399,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
                                             "dataset": jobs.dataset_input(dataset)})  # fmt: skip
     finally:
         runner.close()
-    with open(args.out, "w", newline="") as handle:
+    with _writing(args.out), open(args.out, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["index", "x", "y", "label", "predicted"])
         for i, (x, y) in zip(emb.indices, emb.coords):
@@ -407,24 +426,100 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     return 0 if not summary.failed else 1
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from featlib import bench, bench_scaling
+BENCH_HINT = ("featlib bench runs the benchmark harness in the bench/ folder of featlib's repository, which is not "
+              "installed with the package: run it in a checkout, with `make bench` (options in BENCH_ARGS)")
+"""The start of the error when the bench's harness is not there (featlib installed from a wheel, not a checkout)."""
+BENCH_SIZES = "1000 5000 10000 35000 70000"
+"""The bench's default ``--sizes`` (``bench.scaling.DEFAULT_SIZES``), for the help, which never imports the harness."""
 
+
+def _bench_harness():
+    """The bench's modules :mod:`bench.harness` and :mod:`bench.scaling`, from the repository's ``bench/`` folder.
+
+    The bench is no part of the installed package: it runs in a checkout of featlib's repository (featlib
+    installed editable, as ``make`` does), whose ``bench/`` lies next to ``featlib/``.
+
+    Raises:
+        BenchError: there is no such folder (featlib installed from a wheel), or another ``bench`` is imported.
+    """
+    import importlib
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "harness.py").is_file():
+        raise BenchError(f"{BENCH_HINT}; there is no {root / 'bench' / 'harness.py'}.")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        harness, scaling = importlib.import_module("bench.harness"), importlib.import_module("bench.scaling")
+    except ModuleNotFoundError as error:
+        raise BenchError(f"{BENCH_HINT}; importing it failed: {error}.") from error
+    if Path(harness.__file__).resolve().parent != root / "bench":
+        raise BenchError(f"{BENCH_HINT}; the bench.harness imported is another one: {harness.__file__}.")
+    return harness, scaling
+
+
+def _bench_unmeasurable(scaling, browser: bool, peers: bool) -> list[str]:
+    """What the bench cannot measure here, each with how to install what it needs; empty when it can measure all."""
+    import importlib.util
+    import os
+
+    from featlib.serve import CHROMIUM
+
+    reasons = []
+    if browser and importlib.util.find_spec("playwright") is None:
+        reasons.append("the browser figures (first_page_s, first_plot_s, ...) need Playwright: pip install -r "
+                       "requirements-test.txt (make bench does)")  # fmt: skip
+    if browser and not os.path.exists(CHROMIUM):
+        reasons.append(f"the browser figures need {CHROMIUM}: Debian's package 'chromium' (make system-deps)")
+    if peers:
+        reasons += [reason for name in scaling.methods() if (reason := scaling.missing(name))]
+    return reasons
+
+
+def _bench_failures(figures: dict) -> list[str]:
+    """The figures a finished bench run could not measure (``None``, with the reason the harness gives)."""
+    failed = [f"{key.removesuffix('_error')}: {value}" for key, value in figures.items()
+              if key.endswith("_error") and value]  # fmt: skip
+    peers = figures.get("peers") or {}
+    failed += [f"peer {name}: {fig['skipped']}" for name, fig in peers.items() if fig.get("skipped")]
+    return failed
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
     from featlib import embed
 
+    harness, scaling = _bench_harness()
     dataset = _dataset(args, _lookup_workspace(args))
     if args.points < 1:
-        raise ValueError(f"--points must be at least 1; got {args.points}")
+        raise UsageError(f"--points must be at least 1; got {args.points}")
     points = min(args.points, dataset.num_images)
     if points < embed.min_points("umap"):  # bench maps its points with UMAP's defaults
         raise embed.ReducerError(f"bench maps its points with UMAP's defaults, which need at least "
                                  f"{embed.min_points('umap')} points; got {points} ({dataset.summary()}). Use a "
                                  "larger dataset or --points.")  # fmt: skip
-    # bench.run hands its dataset argument to datasets.load_dataset, which returns a Dataset as it is.
-    bench_scaling.sizes_for(args.sizes, points)  # a size below 16 fails here, before training
-    figures = bench.run(dataset, args.points, args.layer, args.epochs, browser=not args.no_browser,
-                        sizes=None if args.no_scaling else args.sizes, dataset_spec=args.dataset)  # fmt: skip
-    print(json.dumps(figures) if args.json else bench.format_table(figures))
+    sizes = scaling.DEFAULT_SIZES if args.sizes is None else args.sizes
+    scaling.sizes_for(sizes, points)  # a size below 16 fails here, before training
+    missing = _bench_unmeasurable(scaling, browser=not args.no_browser, peers=not args.no_scaling)
+    if missing:
+        raise BenchError("the bench cannot measure every figure here: " + "; ".join(missing)
+                         + ". Install what is missing, or leave those figures out with --no-browser or --no-scaling.")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        with _writing(args.out):
+            out.mkdir(parents=True, exist_ok=True)
+    # harness.run hands its dataset argument to datasets.load_dataset, which returns a Dataset as it is.
+    figures = harness.run(dataset, args.points, args.layer, args.epochs, browser=not args.no_browser,
+                          sizes=None if args.no_scaling else sizes, dataset_spec=args.dataset,
+                          plot=None if out is None else out / "scaling.png")  # fmt: skip
+    print(json.dumps(figures) if args.json else harness.format_table(figures))
+    if out is not None:
+        with _writing(str(out / "bench.json")):
+            (out / "bench.json").write_text(json.dumps(figures, indent=1) + "\n")
+        _log(f"wrote {out / 'bench.json'}" + (f" and {out / 'scaling.png'}" if figures.get("scaling_plot") else ""))
+    failed = _bench_failures(figures)
+    if failed:
+        raise BenchError("the bench could not measure every figure: " + "; ".join(failed)
+                         + ". Install what is missing, or leave those figures out with --no-browser or --no-scaling.")
     return 0
 
 
@@ -433,7 +528,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     from featlib.layers import INPUT, total_units
 
     if args.sample < 1:
-        raise ValueError(f"--sample must be at least 1; got {args.sample}")
+        raise UsageError(f"--sample must be at least 1; got {args.sample}")
     workspace = Workspace(args.workspace)
     dataset = _dataset(args, workspace)
     record = _workspace_record(workspace, args.model)
@@ -574,7 +669,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     query = dict(parse_qsl(urlsplit(args.link).query if "://" in args.link else args.link.lstrip("?")))
     view = View.from_query(query)
     data = bundle.export_bundle(Workspace(args.workspace), view, exported_by=args.by)
-    Path(args.out).write_bytes(data)
+    with _writing(args.out):
+        Path(args.out).write_bytes(data)
     print(f"wrote {args.out}: {len(data):,} bytes (model {view.model}, layer {view.layer}, {view.dataset} {view.split})")
     return 0
 
@@ -596,6 +692,39 @@ def cmd_import(args: argparse.Namespace) -> int:
     if bundle.measured_text(result):
         print(bundle.measured_text(result))
     return 0
+
+
+APP_SCRIPT = Path(__file__).resolve().parent / "app" / "dashboard.py"
+"""The dashboard's entry point in the installed package, the script ``featlib app`` hands to ``streamlit run``."""
+APP_OPTIONS = {
+    "server.maxUploadSize": "200",
+    "server.enableXsrfProtection": "true",
+    "server.headless": "true",
+    "server.fileWatcherType": "none",
+    "browser.gatherUsageStats": "false",
+    "client.toolbarMode": "minimal",
+}
+"""Streamlit's options as the repository's ``.streamlit/config.toml`` sets them, which an installed featlib run from
+another folder would not read; ``featlib app``'s ``--port``, ``--address`` and the options after ``--`` come after."""
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Runs ``streamlit run`` on the package's dashboard (:data:`APP_SCRIPT`) until it stops; returns its status."""
+    import os
+    import subprocess
+
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be a TCP port, 1 to 65535; got {args.port}")
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
+    for name, value in {**APP_OPTIONS, "server.port": str(args.port), "server.address": args.address}.items():
+        command += [f"--{name}", value]
+    env = dict(os.environ, **({"FEATLIB_WORKSPACE": str(args.workspace)} if args.workspace else {}))
+    _log(f"featlib's dashboard at http://{args.address}:{args.port} (Ctrl-C stops it)")
+    process = subprocess.Popen([*command, *args.streamlit_options], env=env)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached the server too (one process group): let it stop
+        return process.wait()
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
@@ -638,7 +767,7 @@ def _size(n: int) -> str:
 def _scheduler_option(parser: argparse.ArgumentParser, default: str = INLINE) -> None:
     parser.add_argument("--scheduler", default=None, metavar="ADDR",
                         help=f"where the jobs run: {INLINE} (this process), {LOCAL} (a local Dask cluster) or a Dask "
-                             f"scheduler's address tcp://HOST:8786 (default: $FEATLIB_SCHEDULER, else {default})")  # fmt: skip
+                             f"scheduler's address tls://HOST:8786 (default: $FEATLIB_SCHEDULER, else {default})")  # fmt: skip
 
 
 def _reduction_option(parser: argparse.ArgumentParser, what: str) -> None:
@@ -647,6 +776,17 @@ def _reduction_option(parser: argparse.ArgumentParser, what: str) -> None:
                         help=f"how {what} becomes one row per image: flatten (every value), gap (global average "
                              f"pooling: one value per channel), gmp (global max pooling), or auto (default: flatten "
                              f"up to {FLATTEN_MAX:,} values per image, else gap)")  # fmt: skip
+
+
+def _param_option(parser: argparse.ArgumentParser, spec: reducer_params.Param, more: str = "") -> None:
+    """``spec``'s option (``--n-neighbors``): its type, range, choices, default and help from the reducer's table
+    (:mod:`featlib.reducer_params`); argparse refuses a value past a bound, naming the rule (``more``: words after
+    the default in the help)."""
+    if isinstance(spec.rule, reducer_params.Options):
+        parser.add_argument(spec.option, choices=spec.rule.choices, default=spec.default, help=spec.cli_help(more))
+    else:
+        parser.add_argument(spec.option, type=reducer_params.cli_type(spec), default=spec.default,
+                            metavar="N" if spec.whole else "X", help=spec.cli_help(more))  # fmt: skip
 
 
 def _dataset_options(parser: argparse.ArgumentParser, forms: str, split: bool = False) -> None:
@@ -727,35 +867,34 @@ def build_parser() -> argparse.ArgumentParser:
         _scheduler_option(cmd)
         cmd.set_defaults(run=run)
     embed = sub.choices["embed"]
-    embed.add_argument("--sample", type=int, default=10_000, help="stratified sample size (default 10000)")
-    embed.add_argument("--n-neighbors", type=int, default=15)
-    embed.add_argument("--min-dist", type=float, default=0.1)
-    embed.add_argument("--metric", choices=METRICS, default=UMAPParams.metric,
-                       help="UMAP's metric (default auto: correlation for layers of 10 or more units, else euclidean)")
-    embed.add_argument("--seed", type=int, default=42, help="UMAP random seed")
-    embed.add_argument(
-        "--n-epochs", type=int, default=None,
-        help=f"UMAP epochs (default {SMALL_MAP_EPOCHS} up to {SMALL_MAP_POINTS:,} points, {LARGE_MAP_EPOCHS} above)",
-    )  # fmt: skip
+    embed.add_argument("--sample", type=int, default=MAP_SAMPLE, help=f"stratified sample size (default {MAP_SAMPLE})")
+    schedule = f": {SMALL_MAP_EPOCHS} up to {SMALL_MAP_POINTS:,} points, {LARGE_MAP_EPOCHS} above"
+    for name in ("n_neighbors", "min_dist", "metric", "random_state", "n_epochs"):
+        _param_option(embed, reducer_params.UMAP[name], more=schedule if name == "n_epochs" else "")
 
-    bench = sub.add_parser("bench", help="measure training, extraction and UMAP on the same data")
+    bench = sub.add_parser("bench", help="measure training, extraction and UMAP on the same data (in a checkout of "
+                                         "the repository: its bench/ folder)")
     _dataset_options(bench, datasets_help)
     bench.add_argument("--points", type=int, default=10_000, help="number of training images used (default 10000)")
     bench.add_argument("--layer", default="dense_1", help="layer of the seed MLP to read (default dense_1)")
     bench.add_argument("--epochs", type=int, default=2, help="training epochs before measuring (default 2)")
     bench.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     bench.add_argument("--no-browser", action="store_true", help="skip first_plot_s (needs /usr/bin/chromium)")
-    bench.add_argument("--sizes", type=int, nargs="+", default=list(DEFAULT_SIZES), metavar="N",
-                       help="points of the scaling table against the peers, each capped at --points (default "
-                            f"{' '.join(map(str, DEFAULT_SIZES))})")  # fmt: skip
+    bench.add_argument("--sizes", type=int, nargs="+", default=None, metavar="N",
+                       help=f"points of the scaling table against the peers, each capped at --points (default "
+                            f"{BENCH_SIZES})")  # fmt: skip
     bench.add_argument("--no-scaling", action="store_true",
                        help="skip the peers (umap-learn, Embedding Atlas) and the scaling table")  # fmt: skip
+    bench.add_argument("--out", default=None, metavar="FOLDER",
+                       help="also write the figures (bench.json) and the scaling plot (scaling.png) into FOLDER, "
+                            "created if missing (default: print them only)")  # fmt: skip
     bench.set_defaults(run=cmd_bench)
 
     metrics = sub.add_parser("metrics", help="score every layer: kNN and linear-probe accuracy, silhouette, CKA")
     metrics.add_argument("model", help="model name or id in the workspace")
     _dataset_options(metrics, datasets_help, split=True)
-    metrics.add_argument("--sample", type=int, default=5_000, help="stratified sample size scored (default 5000)")
+    metrics.add_argument("--sample", type=int, default=SCORE_SAMPLE,
+                         help=f"stratified sample size scored (default {SCORE_SAMPLE})")  # fmt: skip
     metrics.add_argument("--json", action="store_true", help='print one JSON object {"layers": [...], "cka": [[...]]}')
     metrics.add_argument("--umap", action="store_true",
                          help="also map each layer with UMAP (default parameters) and score the map: "
@@ -770,7 +909,8 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--layers", default="all", help="'all' (default) or comma-separated layer names")
     pre.add_argument("--methods", default="function,submodel", help=f"comma-separated, of {', '.join(METHODS)} (default both)")
     pre.add_argument("--reducers", default="umap,pca", help="comma-separated, of umap, pca, tsne (default umap,pca)")
-    pre.add_argument("--sample", type=int, default=10_000, help="stratified sample size of each map (default 10000)")
+    pre.add_argument("--sample", type=int, default=MAP_SAMPLE,
+                     help=f"stratified sample size of each map (default {MAP_SAMPLE})")  # fmt: skip
     _reduction_option(pre, "every layer with spatial axes (the others are flattened)")
     _scheduler_option(pre, default="local")
     pre.set_defaults(run=cmd_precompute)
@@ -786,6 +926,14 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--by", default=_user(), help="who imports it (default: $USER)")
     imp.set_defaults(run=cmd_import)
 
+    app = sub.add_parser("app", help="start the dashboard (streamlit run on the installed package's entry point)")
+    app.add_argument("--port", type=int, default=8501, help="TCP port (default 8501)")
+    app.add_argument("--address", default="127.0.0.1",
+                     help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every interface)")
+    app.add_argument("streamlit_options", nargs="*", metavar="-- STREAMLIT_OPTION",
+                     help="more options for streamlit run, after --, e.g. -- --server.maxUploadSize 500")  # fmt: skip
+    app.set_defaults(run=cmd_app)
+
     ls = sub.add_parser("ls", help="list the workspace: models, dataset uploads, representations, maps and saved views")
     ls.add_argument("--kind", choices=["model", "dataset", "representation", "embedding", "view"], default=None)
     ls.add_argument("--json", action="store_true", help='print one JSON object {"items": [...], "bytes": N}')
@@ -799,13 +947,22 @@ def _prog() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the CLI; returns the exit status (2 for bad arguments or data)."""
+    """Runs the CLI; returns the exit status.
+
+    2 for featlib's own refusals (:class:`featlib.errors.FeatlibError`: bad arguments, data, models, a missing
+    item), said as ``error: MESSAGE`` on stderr; 1 for any other exception, which is a bug in featlib: its
+    traceback and :data:`BUG_LINE` on stderr. ``KeyboardInterrupt`` (and argparse's ``SystemExit``) go through.
+    """
     from featlib import quiet
 
     quiet.setup()  # before anything imports TensorFlow: its start-up lines are dropped
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
-    except _USER_ERRORS as error:
+    except FeatlibError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Exception:  # not featlib's refusal: a bug, reported with its traceback
+        traceback.print_exc(file=sys.stderr)
+        print(BUG_LINE, file=sys.stderr, flush=True)
+        return 1

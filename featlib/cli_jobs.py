@@ -2,17 +2,16 @@
 
 ``--scheduler`` picks where: ``inline`` (this process, the default for one
 job), ``local`` (a ``LocalCluster`` of worker processes) or a scheduler's
-address ``tcp://HOST:8786``; unset, ``$FEATLIB_SCHEDULER`` when it is set.
+address ``tls://HOST:8786``; unset, ``$FEATLIB_SCHEDULER`` when it is set.
 Results are written into the workspace by this process only.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable, Mapping
 
-from featlib import jobs
+from featlib import jobs, settings
 from featlib.jobs.engine import SCHEDULER_ENV
 from featlib.jobs.manager import describe
 
@@ -31,7 +30,7 @@ class Runner:
 
     def __init__(self, workspace, scheduler: str | None, creator: str = "", default: str = INLINE):
         self.workspace = workspace
-        self.where = scheduler or os.environ.get(SCHEDULER_ENV) or default
+        self.where = scheduler or settings.get(SCHEDULER_ENV) or default
         self.creator = creator
         self._manager: jobs.JobManager | None = None
 

@@ -17,23 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
+from featlib.datasets import SPLITS
 from featlib.embed import REDUCERS
+from featlib.errors import CompareError
 from featlib.extract import METHODS
 from featlib.reductions import AUTO, CHOICES
 
 if TYPE_CHECKING:
     import keras
 
-SPLITS = ("train", "test")
 MIN_PANELS, MAX_PANELS = 2, 4
 DEFAULT_K = 8
 MAX_K = 50
 PANEL_KEYS = tuple(f"p{i}" for i in range(1, MAX_PANELS + 1))
 """URL query keys of the panels, in order."""
-
-
-class CompareError(ValueError):
-    """A comparison that cannot be drawn as given (a bad link, too many panels)."""
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,8 @@ import sys
 from pathlib import Path
 from typing import Iterator, Mapping
 
+from featlib import settings
+
 ENV = "FEATLIB_NUMBA_CACHE"
 """The environment variable naming the folder; unset or empty: :func:`default_folder`."""
 
@@ -111,9 +113,8 @@ def folder(environ: Mapping[str, str] | None = None) -> Path:
         >>> folder({"FEATLIB_NUMBA_CACHE": "/srv/numba"})
         PosixPath('/srv/numba')
     """
-    environ = os.environ if environ is None else environ
-    value = environ.get(ENV, "").strip()
-    return Path(value).expanduser() if value else default_folder(environ)
+    value = settings.get(ENV, environ)
+    return value if value is not None else default_folder(environ)
 
 
 def enable(where: str | Path | None = None) -> Path:

@@ -42,35 +42,34 @@ from typing import IO, Sequence, Union
 import numpy as np
 
 from featlib import archives, settings
+from featlib.errors import DatasetError, DatasetUnavailableError
 from featlib.names import MAX_NAME_LENGTH
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes]]
 
 
-class DatasetError(ValueError):
-    """A file or array that featlib cannot use; the message says why and how to fix it."""
-
-
-class DatasetUnavailableError(RuntimeError):
-    """A built-in dataset that cannot be loaded on this machine (e.g. no network)."""
-
-
 UPLOAD_LIMIT_ENV = "FEATLIB_MAX_UPLOAD_MB"
-DEFAULT_UPLOAD_LIMIT_MB = 200
 
 
 def upload_limit_bytes(environ: dict | None = None) -> int:
-    """The size limit of one uploaded file: `$FEATLIB_MAX_UPLOAD_MB` MiB, 200 when unset.
+    """The size limit of one uploaded file in bytes: `$FEATLIB_MAX_UPLOAD_MB` MiB, 200 when unset.
 
-    Read once at import into `MAX_UPLOAD_BYTES` (and `models.MAX_MODEL_BYTES`).
+    Read at each use (:func:`featlib.settings.get`): `MAX_UPLOAD_BYTES` (and `models.MAX_MODEL_BYTES`,
+    `bundle.MAX_BUNDLE_BYTES`) is this value, read when the attribute is read, not at import.
 
     Raises:
-        ValueError: the variable is set to something other than a positive number.
+        featlib.errors.SettingError: (a ``ValueError``) the variable is set to something other than a positive number.
     """
-    return settings.mebibytes(UPLOAD_LIMIT_ENV, DEFAULT_UPLOAD_LIMIT_MB, environ)
+    return settings.mebibytes(UPLOAD_LIMIT_ENV, environ=environ)
 
 
-MAX_UPLOAD_BYTES: int = upload_limit_bytes()
+def __getattr__(name: str) -> int:
+    """`MAX_UPLOAD_BYTES`: :func:`upload_limit_bytes`, read now (the setting is never read at import)."""
+    if name == "MAX_UPLOAD_BYTES":
+        return upload_limit_bytes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 MAX_INFLATED_BYTES: int = 1024 * 1024 * 1024
 MAX_IMAGE_SIDE = 512
 MAX_CLASSES = 1000
@@ -210,7 +209,7 @@ def content_summary(dataset: Dataset, kind: str) -> str:
     """
     kinds = {"idx": "IDX", "npz": "npz"}
     if str(kind).lower() not in kinds:
-        raise ValueError(f"kind must be one of {list(kinds.values())}; got {kind!r}.")
+        raise DatasetError(f"kind must be one of {list(kinds.values())}; got {kind!r}.")
     like = "MNIST-like " if dataset.image_shape == (28, 28) and dataset.num_classes == 10 else ""
     return (f"{like}{kinds[str(kind).lower()]}, {dataset.num_classes} classes, {dataset.num_images:,} images, "
             f"{_hw(dataset.x_train)}")
@@ -964,7 +963,7 @@ def sample_indices_per_class(labels: np.ndarray, per_class: int, seed: int = 0) 
         `{class index: sorted indices into labels}`, for classes in ascending order.
     """
     if per_class < 1:
-        raise ValueError(f"per_class must be >= 1; got {per_class}.")
+        raise DatasetError(f"per_class must be >= 1; got {per_class}.")
     labels = np.asarray(labels).ravel()
     rng = np.random.default_rng(seed)
     out = {}
@@ -978,7 +977,7 @@ def sample_indices_per_class(labels: np.ndarray, per_class: int, seed: int = 0) 
 
 def _read_bytes(source: Source, what: str) -> tuple[bytes, str]:
     """Reads a path, bytes or binary file object after checking its size; returns (data, label)."""
-    limit = MAX_UPLOAD_BYTES
+    limit = upload_limit_bytes()
     too_big = ("{label} is {size}; files are limited to {limit} (MAX_UPLOAD_BYTES). Use a smaller file or a "
                f"sample, or raise the limit with {UPLOAD_LIMIT_ENV}.")
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib import models
+from featlib.errors import MetricError
 
 if TYPE_CHECKING:
     import keras
@@ -43,7 +44,7 @@ def near_chance(accuracy: float, num_classes: int) -> bool:
         ValueError: ``num_classes < 1``.
     """
     if int(num_classes) < 1:
-        raise ValueError(f"num_classes must be >= 1 (chance is 1 / num_classes); got {num_classes!r}.")
+        raise MetricError(f"num_classes must be >= 1 (chance is 1 / num_classes); got {num_classes!r}.")
     if accuracy is None or math.isnan(float(accuracy)):
         return False
     chance = 1.0 / int(num_classes)

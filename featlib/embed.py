@@ -10,9 +10,9 @@ least per reducer in :data:`MIN_POINTS`: PCA 2, UMAP 4, t-SNE 7) and refuses
 fewer with a :class:`ReducerError` naming the rule and what to lower;
 :func:`max_n_neighbors` and :func:`max_perplexity` give the widest parameters
 a number of points allows, to bound the pages' widgets. Parameters outside
-featlib's ranges (:data:`MAX_N_NEIGHBORS`, :data:`MAX_SEED`,
-:data:`MAX_EPOCHS`, perplexity within [2, 100]) are refused when the
-parameter object is made.
+featlib's ranges (one table per reducer in :mod:`featlib.reducer_params`:
+its defaults and bounds, also :data:`MAX_N_NEIGHBORS`, :data:`MAX_SEED`,
+:data:`MAX_EPOCHS`) are refused when the parameter object is made.
 """
 
 from __future__ import annotations
@@ -28,46 +28,42 @@ from typing import Callable
 
 import numpy as np
 
+from featlib import reducer_params
+from featlib.errors import ReducerError
 from featlib.metric_choice import ANGULAR_MIN_UNITS  # noqa: F401  (re-exported: the Explore page's help names it)
+from featlib.reducer_params import AUTO_METRIC, MAP_SAMPLE, TSNE, UMAP
 
-AUTO_METRIC = "auto"
-METRICS = (AUTO_METRIC, "euclidean", "cosine", "manhattan", "correlation")
+METRICS: tuple[str, ...] = UMAP["metric"].rule.choices
 """UMAP's metrics: ``"auto"`` (the default, :func:`resolve_metric`) or one of umap-learn's."""
 AUTO_RULE = "trial-maps"
 """The version of what ``metric="auto"`` means (:mod:`featlib.metric_choice`), in :attr:`UMAPParams.key`: a map
 stored under an earlier rule is not served for this one."""
-DEFAULT_SAMPLE = 10_000
+DEFAULT_SAMPLE = MAP_SAMPLE
+"""A map's sample size (:data:`featlib.reducer_params.MAP_SAMPLE`)."""
 SMALL_MAP_POINTS = 10_000
 """Up to this many points a map gets :data:`SMALL_MAP_EPOCHS` and a spectral start; above, fewer epochs and a PCA start."""
 SMALL_MAP_EPOCHS = 300
 LARGE_MAP_EPOCHS = 200
-PCA_DIMS = 50
+PCA_DIMS: int = UMAP["pca_dims"].default
 PCA_FROM = 100
 """Representations with more units than this are reduced to ``pca_dims`` by PCA before UMAP."""
 APPROXIMATE_FROM = 4_096
 """umap-learn's own small path (exact neighbours from all pairwise distances) ends here; from this many points
 on, the pages keep a map's kNN graph in memory for reuse (:data:`featlib.pipeline.knn_graphs`)."""
 WARM_UP_POINTS = 4_500
-MAX_N_NEIGHBORS = 200
+MAX_N_NEIGHBORS = int(UMAP["n_neighbors"].high)
 """The largest ``n_neighbors`` featlib takes (the Explore page's widget bound; links above it are refused)."""
-MAX_SEED = 2**31 - 1
+MAX_SEED = reducer_params.SEED_MAX
 """Seeds are integers in ``[0, MAX_SEED]`` (NumPy refuses negative ones; the pages' widgets stop here)."""
-MAX_EPOCHS = 5_000
+MAX_EPOCHS = int(UMAP["n_epochs"].high)
 """The most UMAP epochs one map may ask for (featlib's schedule uses 200 or 300)."""
-UMAP_MIN_POINTS = 4
+UMAP_MIN_POINTS = UMAP.min_points
 """UMAP's spectral layout needs at least this many points (umap-learn's eigen-solve fails on 3), whatever ``n_neighbors``."""
-PCA_MIN_POINTS = 2
-TSNE_MIN_PERPLEXITY = 2.0
-MAX_PERPLEXITY = 100.0
+PCA_MIN_POINTS = reducer_params.PCA.min_points
+TSNE_MIN_PERPLEXITY = float(TSNE["perplexity"].low)
+MAX_PERPLEXITY = float(TSNE["perplexity"].high)
 TSNE_PCA_MIN_SPREAD = 1e-12
 """Below this spread (the root of the summed column variances) t-SNE starts from a random layout, not PCA."""
-
-
-class ReducerError(ValueError):
-    """A map that cannot be made: too few points for the reducer's parameters, or non-finite values.
-
-    The message names the rule, what was received and what to change.
-    """
 
 
 Progress = Callable[[str, int, int], None]
@@ -89,30 +85,16 @@ class UMAPParams:
     layer (:func:`resolve_metric`, :mod:`featlib.metric_choice`).
     """
 
-    n_neighbors: int = 15
-    min_dist: float = 0.1
-    metric: str = AUTO_METRIC
-    random_state: int = 42
-    n_epochs: int | None = None
-    pca_dims: int | None = PCA_DIMS
+    n_neighbors: int = UMAP["n_neighbors"].default
+    min_dist: float = UMAP["min_dist"].default
+    metric: str = UMAP["metric"].default
+    random_state: int = UMAP["random_state"].default
+    n_epochs: int | None = UMAP["n_epochs"].default
+    pca_dims: int | None = UMAP["pca_dims"].default
 
     def __post_init__(self) -> None:
-        _check_int("n_neighbors", self.n_neighbors)
-        if self.n_neighbors < 2:
-            raise ValueError(f"n_neighbors must be at least 2; got {self.n_neighbors}")
-        if self.n_neighbors > MAX_N_NEIGHBORS:
-            raise ValueError(f"n_neighbors must be at most {MAX_N_NEIGHBORS}; got {self.n_neighbors}")
-        if not 0.0 <= self.min_dist <= 1.0:
-            raise ValueError(f"min_dist must be within [0, 1]; got {self.min_dist}")
-        if self.metric not in METRICS:
-            raise ValueError(f"Unknown metric: {self.metric!r}. Choose one of {list(METRICS)}.")
-        _check_seed(self.random_state)
-        if self.n_epochs is not None:
-            _check_int("n_epochs", self.n_epochs)
-            if not 1 <= self.n_epochs <= MAX_EPOCHS:
-                raise ValueError(f"n_epochs must be at least 1 and at most {MAX_EPOCHS:,} (or None for featlib's "
-                                 f"schedule); got {self.n_epochs}")
-        _check_pca_dims(self.pca_dims)
+        """Refuses a field outside :data:`featlib.reducer_params.UMAP` with a ``ValueError`` naming it."""
+        UMAP.check(self)
 
     @property
     def key(self) -> str:
@@ -139,16 +121,13 @@ class PCAParams:
 class TSNEParams:
     """scikit-learn's t-SNE (Barnes-Hut). Representations wider than :data:`PCA_FROM` get PCA first."""
 
-    perplexity: float = 30.0
-    random_state: int = 42
-    pca_dims: int | None = PCA_DIMS
+    perplexity: float = TSNE["perplexity"].default
+    random_state: int = TSNE["random_state"].default
+    pca_dims: int | None = TSNE["pca_dims"].default
 
     def __post_init__(self) -> None:
-        if not TSNE_MIN_PERPLEXITY <= self.perplexity <= MAX_PERPLEXITY:
-            raise ValueError(f"perplexity must be within [{TSNE_MIN_PERPLEXITY:g}, {MAX_PERPLEXITY:g}]; "
-                             f"got {self.perplexity}")
-        _check_seed(self.random_state)
-        _check_pca_dims(self.pca_dims)
+        """Refuses a field outside :data:`featlib.reducer_params.TSNE` with a ``ValueError`` naming it."""
+        TSNE.check(self)
 
     @property
     def key(self) -> str:
@@ -156,29 +135,11 @@ class TSNEParams:
         return "tsne-" + "-".join(f"{k}={v}" for k, v in asdict(self).items())
 
 
-def _check_int(name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{name} must be a whole number; got {value!r} ({type(value).__name__})")
-
-
-def _check_seed(seed: object) -> None:
-    _check_int("random_state", seed)
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"random_state must be within [0, {MAX_SEED}]; got {seed}")
-
-
-def _check_pca_dims(pca_dims: object) -> None:
-    if pca_dims is not None:
-        _check_int("pca_dims", pca_dims)
-        if pca_dims < 2:
-            raise ValueError(f"pca_dims must be at least 2 (or None: never reduce first); got {pca_dims}")
-
-
 ReducerParams = UMAPParams | PCAParams | TSNEParams
 REDUCERS: dict[str, type] = {"umap": UMAPParams, "pca": PCAParams, "tsne": TSNEParams}
 """Reducers by short name, as in links and the CLI."""
-REDUCER_TITLES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
-MIN_POINTS: dict[str, int] = {"pca": PCA_MIN_POINTS, "umap": UMAP_MIN_POINTS, "tsne": 7}
+REDUCER_TITLES = {name: table.title for name, table in reducer_params.TABLES.items()}
+MIN_POINTS: dict[str, int] = {name: table.min_points for name, table in reducer_params.TABLES.items()}
 """The fewest points each reducer maps with its smallest parameters (UMAP ``n_neighbors=2``, t-SNE
 ``perplexity=2``); :func:`min_points` gives the bound for given parameters."""
 
@@ -211,10 +172,10 @@ def min_points(reducer: "str | ReducerParams", params: "ReducerParams | None" = 
     """
     if isinstance(reducer, str):
         if reducer not in REDUCERS:
-            raise ValueError(f"Unknown reducer: {reducer!r}. Expected one of {list(REDUCERS)}.")
+            raise ReducerError(f"Unknown reducer: {reducer!r}. Expected one of {list(REDUCERS)}.")
         params = REDUCERS[reducer]() if params is None else params
         if not isinstance(params, REDUCERS[reducer]):
-            raise ValueError(f"{REDUCER_TITLES[reducer]} takes {REDUCERS[reducer].__name__}; got {params!r}.")
+            raise ReducerError(f"{REDUCER_TITLES[reducer]} takes {REDUCERS[reducer].__name__}; got {params!r}.")
     else:
         params = reducer
     if isinstance(params, UMAPParams):
@@ -418,7 +379,7 @@ def stratified_sample(labels: np.ndarray, size: int | None, seed: int = 0) -> np
     if size is None or size >= len(labels):
         return np.arange(len(labels))
     if size < 1:
-        raise ValueError(f"sample size must be at least 1; got {size}")
+        raise ReducerError(f"sample size must be at least 1; got {size}")
     from sklearn.model_selection import train_test_split
 
     counts = np.bincount(labels)

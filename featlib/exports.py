@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 import pandas as pd
 
+from featlib.errors import ExportError
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
@@ -23,10 +25,6 @@ if TYPE_CHECKING:
 TABLE_FORMATS = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
 CHROMIUM = "/usr/bin/chromium"
 PNG_SIZE = (1000, 620)
-
-
-class ExportError(RuntimeError):
-    """An export that cannot be made here (a missing renderer, a bad format)."""
 
 
 def embedding_table(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from featlib import nonfinite, reductions
+from featlib.errors import ExtractionError
 from featlib.models import check_layer
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class Extractor:
         import keras
 
         if method not in METHODS:
-            raise ValueError(f"Unknown method: {method!r}. Choose one of {list(METHODS)}.")
+            raise ExtractionError(f"Unknown method: {method!r}. Choose one of {list(METHODS)}.")
         check_layer(model, layer_name)
         self.layer_name = layer_name
         self.method = method
@@ -114,7 +115,7 @@ class Extractor:
         """
         total = len(x)
         if total == 0:
-            raise ValueError("No inputs to extract from: got an empty array.")
+            raise ExtractionError("No inputs to extract from: got an empty array.")
         widest = max(self.representation.full_units or 0, self._widest)
         step = reductions.batch_size((widest,) if widest else self.representation.shape, batch_size)
         out: np.ndarray | None = None
@@ -277,7 +278,7 @@ def extract_all(
 
     reductions.check_choice(reduction)
     if len(x) == 0:
-        raise ValueError("No inputs to extract from: got an empty array.")
+        raise ExtractionError("No inputs to extract from: got an empty array.")
     if layer_names is None:
         layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
     else:

@@ -32,24 +32,20 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from typing import Callable, Mapping
 
 import numpy as np
 
-from featlib.embed import ReducerError
+from featlib import settings
+from featlib.errors import BackendError, SettingError
 
 ENV = "FEATLIB_UMAP_BACKEND"
-CHOICES = ("auto", "cpu", "gpu")
+CHOICES = settings.UMAP_BACKENDS
 BACKENDS = ("cpu", "gpu")
 GPU_REDUCERS = ("umap", "tsne")
 """The reducers cuML can run; PCA stays on the CPU."""
 TITLES = {"cpu": "CPU (umap-learn, scikit-learn)", "gpu": "GPU (RAPIDS cuML)"}
 INSTALL = "pip install -r requirements-gpu.txt (RAPIDS cuML for CUDA 12, from https://pypi.nvidia.com)"
-
-
-class BackendError(ReducerError):
-    """A map asked of a backend that cannot make it here, or a setting that names no backend."""
 
 
 def requested(environ: Mapping[str, str] | None = None) -> str:
@@ -58,11 +54,10 @@ def requested(environ: Mapping[str, str] | None = None) -> str:
     Raises:
         BackendError: another value, naming the choices and the value received.
     """
-    environ = os.environ if environ is None else environ
-    value = (environ.get(ENV) or "auto").strip().lower()
-    if value not in CHOICES:
-        raise BackendError(f"{ENV} must be one of {', '.join(CHOICES)}; got {environ.get(ENV)!r}.")
-    return value
+    try:
+        return settings.get(ENV, environ)
+    except SettingError as error:
+        raise BackendError(str(error)) from None
 
 
 @functools.lru_cache(maxsize=1)

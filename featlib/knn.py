@@ -35,6 +35,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from featlib.errors import NeighbourError
+
 EXACT_UP_TO = 15_000
 """Up to this many points the graph is exact (:func:`exact`); above, pynndescent's (:func:`approximate`)."""
 EXACT_METRICS = ("euclidean", "cosine", "correlation")
@@ -77,7 +79,7 @@ def _row_stats(x: np.ndarray, metric: str) -> tuple[np.ndarray | None, np.ndarra
     if metric == "euclidean":
         return None, None
     if metric not in ("cosine", "correlation"):
-        raise ValueError(f"exact neighbours support {list(EXACT_METRICS)}; got {metric!r}")
+        raise NeighbourError(f"exact neighbours support {list(EXACT_METRICS)}; got {metric!r}")
     n, d = x.shape
     means = x.mean(axis=1, dtype=np.float64) if metric == "correlation" else np.zeros(n)
     norms = np.empty(n)
@@ -168,7 +170,7 @@ def exact(x: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndarray,
     x = np.ascontiguousarray(x, dtype=np.float32)
     n = len(x)
     if not 1 <= k <= n:
-        raise ValueError(f"k must be within [1, {n}] for {n} points; got {k}")
+        raise NeighbourError(f"k must be within [1, {n}] for {n} points; got {k}")
     means, norms = _row_stats(x, metric)
     ranked = x if means is None else _unit32(x, means, norms)
     squares = np.einsum("ij,ij->i", ranked, ranked)

@@ -26,6 +26,8 @@ import numpy as np
 
 from featlib import embed, metrics, neighbours, reductions
 from featlib.datasets import Dataset
+from featlib.errors import LayerError
+from featlib.reducer_params import LAYERS_SAMPLE
 
 if TYPE_CHECKING:
     import keras
@@ -34,7 +36,8 @@ if TYPE_CHECKING:
 
 INPUT = "input"
 """The name of the model-ready inputs among the representations."""
-DEFAULT_SAMPLE = 2_000
+DEFAULT_SAMPLE = LAYERS_SAMPLE
+"""Points of each layer's figure (:data:`featlib.reducer_params.LAYERS_SAMPLE`)."""
 MAX_UNITS = 4_096
 """Layers whose representation has more values per image than this are left out (their figures would be slow
 and memory-hungry). It counts after the reduction: a 26×26×32 Conv2D read by pooling counts 32."""
@@ -90,7 +93,7 @@ class LayerSet:
         rows = np.minimum(rows, len(self.indices) - 1)
         missing = points[self.indices[rows] != points]
         if len(missing):
-            raise ValueError(
+            raise LayerError(
                 f"Points {missing[:5].tolist()} are not among the {len(self.indices):,} sampled points; "
                 "pick sampled points or a larger sample."
             )
@@ -180,7 +183,7 @@ def layer_set(
     kept = [name for name, n in units.items() if n <= max_units]
     skipped = {name: n for name, n in units.items() if n > max_units}
     if not kept:
-        raise ValueError(f"Every layer has more than {max_units:,} output units (values per image after the "
+        raise LayerError(f"Every layer has more than {max_units:,} output units (values per image after the "
                          f"reduction {reduction!r}); got {units}.")  # fmt: skip
     reps: dict[str, np.ndarray] = {}
     flat = x.reshape(len(x), -1).astype("float32")
@@ -281,7 +284,7 @@ def cka(ls: LayerSet, other: LayerSet | None = None) -> np.ndarray:
     if other is None:
         return metrics.cka_matrix(list(ls.reps.values()))
     if not np.array_equal(ls.indices, other.indices):
-        raise ValueError(
+        raise LayerError(
             f"CKA compares representations of the same points; got samples of {len(ls.indices):,} "
             f"and {len(other.indices):,} points that differ."
         )

@@ -48,7 +48,11 @@ from typing import Sequence, Union
 
 import numpy as np
 
-DEFAULT_SAMPLE = 5_000
+from featlib.errors import MetricError
+from featlib.reducer_params import SCORE_SAMPLE
+
+DEFAULT_SAMPLE = SCORE_SAMPLE
+"""Points scored by the sampled scores (:data:`featlib.reducer_params.SCORE_SAMPLE`)."""
 PROBE_MAX_ITER = 1_000
 THREADS = 2
 """BLAS threads for :func:`trustworthiness` (capped at the cores this process may use; Dask workers start with
@@ -177,7 +181,7 @@ def _folds(labels: np.ndarray, folds: int) -> int:
     """
     classes, counts = np.unique(labels, return_counts=True)
     if len(classes) < 2:
-        raise ValueError(f"Scoring needs at least two classes; got {len(classes)}: {classes.tolist()}.")
+        raise MetricError(f"Scoring needs at least two classes; got {len(classes)}: {classes.tolist()}.")
     return max(2, min(folds, int(counts.min())))
 
 
@@ -216,7 +220,7 @@ def _sample(n: int, sample_size: int | None, seed: int) -> np.ndarray | None:
     if sample_size is None or n <= sample_size:
         return None
     if sample_size < 1:
-        raise ValueError(f"sample_size must be at least 1; got {sample_size}")
+        raise MetricError(f"sample_size must be at least 1; got {sample_size}")
     return np.sort(np.random.default_rng(seed).choice(n, sample_size, replace=False))
 
 
@@ -272,7 +276,7 @@ def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 10, folds: int
     if missing is not None:
         return missing
     if distance not in KNN_DISTANCES:
-        raise ValueError(f"distance must be one of {list(KNN_DISTANCES)}; got {distance!r}")
+        raise MetricError(f"distance must be one of {list(KNN_DISTANCES)}; got {distance!r}")
     if distance == "correlation":
         points, distance = centre_rows(points), "cosine"
     k_used, n_folds = knn_neighbours(labels, k, folds)
@@ -536,10 +540,10 @@ def prediction_confidence(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     out = _rows(outputs, "outputs").astype("float64")
     if out.shape[1] < 2:
-        raise ValueError(f"outputs must hold one column per class (at least 2); got shape {out.shape}.")
+        raise MetricError(f"outputs must hold one column per class (at least 2); got shape {out.shape}.")
     bad = int(out.size - np.count_nonzero(np.isfinite(out)))
     if bad:
-        raise ValueError(f"The model's outputs hold {bad:,} NaN or infinite values of {out.size:,} (for {len(out):,} "
+        raise MetricError(f"The model's outputs hold {bad:,} NaN or infinite values of {out.size:,} (for {len(out):,} "
                          "images); no prediction or confidence can be read from them. Expected finite outputs: "
                          "check the model's weights and the input scaling (0-1 or 0-255).")
     is_probability = np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)

@@ -48,7 +48,7 @@ from featlib import settings
 from featlib.models import ModelError, parse_config
 
 MAX_MODEL_MB_ENV = "FEATLIB_MAX_MODEL_MB"
-DEFAULT_MAX_MODEL_MB = 2048
+DEFAULT_MAX_MODEL_MB = int(settings.setting(MAX_MODEL_MB_ENV).default)
 MAX_CONFIG_BYTES = 16 * 1024 * 1024
 """The most bytes a ``.keras`` file's ``config.json`` may inflate to (real configs: a few KB to 1 MB)."""
 MAX_H5_OBJECTS = 200_000
@@ -66,7 +66,7 @@ def model_limit_bytes(environ: dict | None = None) -> int:
         ModelError: the variable is set to something other than a positive number of MiB.
     """
     try:
-        return settings.mebibytes(MAX_MODEL_MB_ENV, DEFAULT_MAX_MODEL_MB, environ)
+        return settings.mebibytes(MAX_MODEL_MB_ENV, environ=environ)
     except ValueError as error:
         raise ModelError(str(error)) from None
 

@@ -22,15 +22,27 @@ import numpy as np
 
 from featlib import archives
 from featlib.datasets import UPLOAD_LIMIT_ENV, upload_limit_bytes
+from featlib.errors import InputMismatchError, ModelError
 
 if TYPE_CHECKING:
     import keras
 
     from featlib.store import ModelRecord, Workspace
 
+
+def __getattr__(name: str) -> int:
+    """``MAX_MODEL_BYTES``: the largest model file in bytes, ``$FEATLIB_MAX_UPLOAD_MB`` MiB (200 by default), read now.
+
+    Raises:
+        featlib.errors.SettingError: the setting holds no positive number of MiB.
+    """
+    if name == "MAX_MODEL_BYTES":
+        return upload_limit_bytes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 INPUT_SCALES = {"0-1": "pixels / 255 (as the seed)", "0-255": "raw pixels 0–255"}
 OPTIMIZERS = ("sgd", "adam")
-MAX_MODEL_BYTES = upload_limit_bytes()  # $FEATLIB_MAX_UPLOAD_MB, 200 MiB by default
 MAX_MODEL_INFLATED_BYTES = 1024 * 1024 * 1024
 # Layers and serialized objects that carry arbitrary Python code; refused in
 # uploads even where the format would load them.
@@ -45,14 +57,6 @@ _SAVEDMODEL_REASON = (
     "TensorFlow SavedModels are refused: loading one runs the TensorFlow graph stored in it, which "
     "featlib cannot inspect. Re-save the model in Keras 3 format, e.g. model.save('model.keras')."
 )
-
-
-class ModelError(ValueError):
-    """A model file or model that featlib cannot use."""
-
-
-class InputMismatchError(ModelError):
-    """The data's images cannot be fed to the model's input."""
 
 
 @dataclass(frozen=True)
@@ -1529,14 +1533,14 @@ def _check_size(path: Path) -> None:
         raise ModelError(f"No such model file: {str(path)!r}.") from None
     if size == 0:
         raise ModelError(f"The model file {path.name} is empty (0 bytes); expected a .keras or .h5 model.")
-    if size > MAX_MODEL_BYTES:
+    if size > upload_limit_bytes():
         raise ModelError(too_big_message(path.name, size))
 
 
 def too_big_message(filename: str, size: int) -> str:
     """The message for a model file over ``MAX_MODEL_BYTES``."""
     return (
-        f"The model file {filename} is {size:,} bytes; model files are limited to {MAX_MODEL_BYTES:,} "
+        f"The model file {filename} is {size:,} bytes; model files are limited to {upload_limit_bytes():,} "
         f"bytes (MAX_MODEL_BYTES; raise it with {UPLOAD_LIMIT_ENV})."
     )
 

@@ -8,6 +8,8 @@ limit, so that one name cannot fill every page's sidebar.
 
 from __future__ import annotations
 
+from featlib.errors import TextError
+
 MAX_NAME_LENGTH = 120
 
 
@@ -29,13 +31,13 @@ def check_name(text: str, what: str = "name", max_length: int = MAX_NAME_LENGTH)
     """
     name = str(text).strip()
     if not name:
-        raise ValueError(f"A {what} cannot be empty; type a short name.")
+        raise TextError(f"A {what} cannot be empty; type a short name.")
     if len(name) > max_length:
-        raise ValueError(f"A {what} can have at most {max_length} characters; got {len(name):,} "
+        raise TextError(f"A {what} can have at most {max_length} characters; got {len(name):,} "
                          f"(starting {name[:40]!r}).")  # fmt: skip
     bad = sorted({c for c in name if not c.isprintable()})
     if bad:
         shown = ", ".join(repr(c) for c in bad[:5])
-        raise ValueError(f"A {what} must hold printable characters only (no control characters, tabs or line breaks); "
+        raise TextError(f"A {what} must hold printable characters only (no control characters, tabs or line breaks); "
                          f"got {shown} in {name[:40]!r}.")  # fmt: skip
     return name

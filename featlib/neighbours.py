@@ -20,6 +20,8 @@ from typing import Sequence
 
 import numpy as np
 
+from featlib.errors import NeighbourError
+
 METRICS = ("euclidean", "cosine", "manhattan", "correlation")
 """The metrics :func:`nearest` measures with: scikit-learn's, and ``"correlation"`` (1 − Pearson's r, as umap-learn's)."""
 
@@ -109,16 +111,16 @@ def nearest_with_distances(
     n = len(reps)
     query = np.asarray(query, dtype=np.int64).reshape(-1)
     if metric not in METRICS:
-        raise ValueError(f"Unknown metric: {metric!r}. Choose one of {list(METRICS)}.")
+        raise NeighbourError(f"Unknown metric: {metric!r}. Choose one of {list(METRICS)}.")
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be at least 1; got {k}.")
+        raise NeighbourError(f"k must be at least 1; got {k}.")
     k = int(k)
     bad = query[(query < 0) | (query >= n)]
     if len(bad):
-        raise ValueError(f"Query indices must be within [0, {n - 1}]; got {bad[:5].tolist()}.")
+        raise NeighbourError(f"Query indices must be within [0, {n - 1}]; got {bad[:5].tolist()}.")
     candidates = None if among is None else np.unique(np.asarray(among, dtype=np.int64))
     if candidates is not None and len(candidates) and (candidates[0] < 0 or candidates[-1] >= n):
-        raise ValueError(f"'among' indices must be within [0, {n - 1}]; got {candidates[[0, -1]].tolist()}.")
+        raise NeighbourError(f"'among' indices must be within [0, {n - 1}]; got {candidates[[0, -1]].tolist()}.")
     size = n if candidates is None else len(candidates)
     if len(query) == 0 or size == 0:
         return np.zeros((len(query), 0), dtype=np.int64), np.zeros((len(query), 0))

@@ -29,27 +29,13 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from featlib.models import ModelError
+from featlib.errors import NonFiniteError
 
 if TYPE_CHECKING:
     import keras
 
 LISTED = 5
 """At most this many weights are named in one message (then a count of the others)."""
-
-
-class NonFiniteError(ModelError):
-    """A model whose weights, or a layer whose outputs, hold NaN or infinite values.
-
-    Attributes:
-        layer: the layer that cannot be read (``""`` for a whole model refused at load).
-        count: how many values are not finite.
-    """
-
-    def __init__(self, message: str, layer: str = "", count: int = 0):
-        super().__init__(message)
-        self.layer = layer
-        self.count = count
 
 
 @dataclass(frozen=True)

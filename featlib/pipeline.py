@@ -25,7 +25,6 @@ from featlib.store import Workspace
 if TYPE_CHECKING:
     import keras
 
-SPLITS = ("train", "test")
 KNN_CACHE_SIZE = 8
 
 

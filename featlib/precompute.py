@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from featlib import embed, jobs, pipeline, reductions
 from featlib.datasets import Dataset
+from featlib.errors import UsageError
 from featlib.extract import METHODS
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ def _choices(text: str, known, what: str) -> list[str]:
     chosen = [part.strip() for part in text.split(",") if part.strip()]
     unknown = [c for c in chosen if c not in known]
     if not chosen or unknown:
-        raise ValueError(f"--{what} takes a comma-separated list of {sorted(known)}; got {text!r}.")
+        raise UsageError(f"--{what} takes a comma-separated list of {sorted(known)}; got {text!r}.")
     return chosen
 
 

@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from featlib.errors import ReductionError
+
 if TYPE_CHECKING:
     import keras
 
@@ -48,10 +50,6 @@ CHOICES = {AUTO: f"auto: flatten up to {FLATTEN_MAX:,} values per image, else gl
 """What a user may ask for: :data:`AUTO` or a reduction."""
 BATCH_BYTES = 64 * 2**20
 """A batch's full-size layer output is kept at most this large (MiB × 2**20) while it is reduced."""
-
-
-class ReductionError(ValueError):
-    """A reduction that does not exist or does not apply to the layer (pooling a layer without spatial axes)."""
 
 
 def check_choice(choice: str) -> str:

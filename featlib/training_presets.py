@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from featlib.errors import TrainingError
+
 LARGE_TRAIN_SET = 10_000
 """From this many train images on, a preset's epochs and batch size are the ones for MNIST-sized data."""
 
@@ -74,4 +76,4 @@ def preset(name: str) -> TrainingPreset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"Unknown training preset {name!r}; expected one of {list(PRESETS)}.") from None
+        raise TrainingError(f"Unknown training preset {name!r}; expected one of {list(PRESETS)}.") from None

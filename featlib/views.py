@@ -15,30 +15,23 @@ import math
 from dataclasses import asdict, dataclass, fields
 from typing import Mapping
 
-from featlib import embed
+from featlib import reducer_params
+from featlib.datasets import SPLITS
 from featlib.embed import METRICS, REDUCERS, ReducerParams, UMAPParams, reducer_name
+from featlib.errors import ViewError
 from featlib.extract import METHODS
 from featlib.plots import COLOUR_MODES
 from featlib.reductions import AUTO, CHOICES
 
-SPLITS = ("train", "test")
 MAX_LINK_SELECTION = 1_000
 """At most this many selected points travel in a link (the first, by index)."""
-_PARSERS = {"metric": str, "min_dist": float, "perplexity": float}
 LINK_RANGES: dict[str, tuple[float | None, float | None]] = {
-    "n_neighbors": (2, embed.MAX_N_NEIGHBORS),
-    "min_dist": (0.0, 1.0),
-    "random_state": (0, embed.MAX_SEED),
-    "perplexity": (embed.TSNE_MIN_PERPLEXITY, embed.MAX_PERPLEXITY),
-    "n_epochs": (1, embed.MAX_EPOCHS),
-    "pca_dims": (2, None),
-    "sample": (1, None),
+    spec.name: (spec.low, spec.high)
+    for spec in (*(p for table in reducer_params.TABLES.values() for p in table), reducer_params.SAMPLE)
+    if isinstance(spec.rule, reducer_params.Interval)
 }
-"""The values a link may ask for, whatever the data (the pages narrow them to the data: see :func:`read_link`)."""
-
-
-class ViewError(ValueError):
-    """A link whose query parameters do not describe a view."""
+"""The values a link may ask for, whatever the data (the pages narrow them to the data: see :func:`read_link`);
+from the reducers' tables, :mod:`featlib.reducer_params`."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +49,7 @@ class View:
     layer: str
     method: str = "function"
     split: str = "train"
-    sample: int | None = 10_000
+    sample: int | None = reducer_params.MAP_SAMPLE
     params: ReducerParams = UMAPParams()
     colour: str = "label"
     selection: tuple[int, ...] = ()
@@ -143,7 +136,8 @@ def _params_from_query(cls: type, query: dict[str, str]) -> ReducerParams:
         raw = query.get(f.name)
         if raw is None:
             continue
-        parse = _PARSERS.get(f.name, int)
+        spec = reducer_params.param(f.name)
+        parse = str if isinstance(spec.rule, reducer_params.Options) else int if spec.whole else float
         try:
             values[f.name] = None if raw == "none" else parse(raw)
         except ValueError:
@@ -246,9 +240,10 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
             if raw not in METRICS:
                 use(f.name, default, f"expected one of {', '.join(METRICS)}")
             continue
-        if raw == "none" and f.name in ("n_epochs", "pca_dims"):
+        spec = reducer_params.param(f.name)
+        if raw == "none" and spec.none:
             continue
-        whole = _PARSERS.get(f.name, int) is int
+        whole = spec.whole
         value = _number(raw, whole)
         if value is None:
             use(f.name, "none" if default is None else default, "expected a whole number" if whole else "expected a number")

@@ -255,7 +255,7 @@ def test_too_big_file(tmp_path, monkeypatch):
     x, y = toy()
     path = tmp_path / "big.npz"
     np.savez(path, x=x, y=y)
-    monkeypatch.setattr(D, "MAX_UPLOAD_BYTES", 1000)
+    monkeypatch.setenv("FEATLIB_MAX_UPLOAD_MB", str(1000 / 2**20))  # 1,000 bytes, read at each upload
     size = path.stat().st_size
     for source in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
         with pytest.raises(DatasetError, match=rf"is \d.* \({size:,} bytes\); files are limited to 1,000 bytes "

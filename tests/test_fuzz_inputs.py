@@ -41,7 +41,7 @@ KEYS = ("x_train", "y_train", "x_test", "y_test", "x", "y", "class_names")
 
 @pytest.fixture(autouse=True)
 def small_limits(monkeypatch):
-    monkeypatch.setattr(D, "MAX_UPLOAD_BYTES", LIMIT)
+    monkeypatch.setenv("FEATLIB_MAX_UPLOAD_MB", str(LIMIT / 2**20))  # MAX_UPLOAD_BYTES, read at each upload
     monkeypatch.setattr(D, "MAX_INFLATED_BYTES", LIMIT)
 
 

@@ -68,8 +68,7 @@ def test_each_hostile_file_is_refused_with_its_reason(case, corpus, digits, monk
     folder, paths = corpus
     path = paths[case.name]
     if case.limit_mb:
-        monkeypatch.setattr(datasets, "MAX_UPLOAD_BYTES", int(case.limit_mb * 2**20))
-        monkeypatch.setattr(models, "MAX_MODEL_BYTES", int(case.limit_mb * 2**20))
+        monkeypatch.setenv("FEATLIB_MAX_UPLOAD_MB", str(case.limit_mb))  # MAX_UPLOAD_BYTES and MAX_MODEL_BYTES
     if case.kind == "idx":
         hc.idx_companions(case, folder, path)  # written before the listing is taken
     before = listing(folder)

@@ -12,8 +12,9 @@ import uuid
 import streamlit as st
 
 from featlib import datasets, diagnosis, jobs, models, names, reductions
+from featlib.errors import TextError
 from featlib.app import identity, resources, results, state, widgets
-from featlib.app import jobs as running
+from featlib.app import job_watch as running
 from featlib.jobs import stored
 
 def upload_form(dataset: datasets.Dataset) -> None:
@@ -47,7 +48,7 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
     data = upload.getvalue()
     try:
         name = names.check_name(name, "model name")
-    except ValueError as error:
+    except TextError as error:
         st.error(widgets.plain(error))
         return
     try:

@@ -11,11 +11,12 @@ import streamlit as st
 
 from featlib import bundle, datasets, jobs, names
 from featlib.embed import REDUCERS
+from featlib.errors import FeatlibError, TextError
 from featlib.extract import METHODS
 from featlib.app import clipboard, identity, links, resources, state, widgets
 from featlib.app.resources import UPLOAD_PREFIX
-from featlib.app import jobs as running
-from featlib.store import ARRAY_KINDS, InUseError, Item, NameClashError, SavedViewError, WorkspaceError
+from featlib.app import job_watch as running
+from featlib.store import ARRAY_KINDS, InUseError, Item, SavedViewError, WorkspaceError
 from featlib.views import View, ViewError
 
 KIND_TITLES = {"model": "Model", "dataset": "Dataset upload", "representation": "Representation", "embedding": "Map",
@@ -169,7 +170,7 @@ def _open_saved(ident: str) -> None:
     """The "Open" button's callback: makes the saved view current; the page then switches to it."""
     try:
         st.session_state[_OPEN_PAGE] = links.open_saved(ident)
-    except (WorkspaceError, LookupError, ValueError) as error:
+    except FeatlibError as error:
         st.session_state[_OPEN_ERROR] = (ident, f"This view cannot be opened: {error}")
 
 
@@ -229,7 +230,7 @@ def _rename(item: Item, slot: str) -> None:
         if st.form_submit_button("Rename", key=f"rename-button-{slot}"):
             try:
                 resources.workspace().rename(item.kind, item.id, new)
-            except (NameClashError, ValueError, WorkspaceError) as error:
+            except FeatlibError as error:  # NameClashError, TextError, WorkspaceError
                 st.error(widgets.plain(error))
                 return
             st.rerun()
@@ -239,13 +240,13 @@ def check_note(text: str) -> str:
     """A note as typed, when it keeps :data:`NOTE_MAX` characters and no control character but line breaks and tabs.
 
     Raises:
-        ValueError: naming the rule and what was received.
+        TextError: naming the rule and what was received.
     """
     if len(text) > NOTE_MAX:
-        raise ValueError(f"A note can have at most {NOTE_MAX:,} characters; got {len(text):,}.")
+        raise TextError(f"A note can have at most {NOTE_MAX:,} characters; got {len(text):,}.")
     bad = sorted({c for c in text if not c.isprintable() and c not in "\n\t"})
     if bad:
-        raise ValueError(f"A note must hold printable characters and line breaks only; got "
+        raise TextError(f"A note must hold printable characters and line breaks only; got "
                          f"{', '.join(repr(c) for c in bad[:5])}.")  # fmt: skip
     return text
 
@@ -257,7 +258,7 @@ def _note(item: Item, slot: str) -> None:
         if st.form_submit_button("Save note", key=f"note-button-{slot}"):
             try:
                 resources.workspace().set_note(item.kind, item.id, check_note(note))
-            except (ValueError, WorkspaceError) as error:
+            except FeatlibError as error:  # TextError, WorkspaceError
                 st.error(widgets.plain(error))
                 return
             st.rerun()

@@ -15,6 +15,7 @@ from urllib.parse import quote, unquote
 import streamlit as st
 
 from featlib import names
+from featlib.errors import TextError
 from featlib.app import auth, widgets
 
 COOKIE = "featlib_user"
@@ -33,7 +34,7 @@ _set_cookie = st.components.v2.component("featlib_identity_cookie", js=_SET_COOK
 
 def clean_name(text: str) -> str:
     """A display name: runs of white space made one space, then :func:`featlib.names.check_name`'s rule
-    (1 to :data:`MAX_NAME` printable characters); ValueError naming the rule otherwise."""
+    (1 to :data:`MAX_NAME` printable characters); a :class:`~featlib.errors.TextError` naming the rule otherwise."""
     if any(not c.isprintable() and not c.isspace() for c in text):  # an escape code, not white space to fold
         return names.check_name(text, "user name", MAX_NAME)  # raises, naming the characters
     return names.check_name(" ".join(text.split()), "user name", MAX_NAME)
@@ -46,7 +47,7 @@ def current_user() -> str:
     if _NAME not in st.session_state:
         try:
             st.session_state[_NAME] = clean_name(unquote(st.context.cookies.get(COOKIE, "")))
-        except ValueError:
+        except TextError:
             return ""
     return st.session_state[_NAME]
 
@@ -73,7 +74,7 @@ def _name_form() -> None:
         if st.form_submit_button("Save name"):
             try:
                 st.session_state[_NAME] = clean_name(typed)
-            except ValueError as error:
+            except TextError as error:
                 st.error(widgets.plain(error))
                 return
             st.session_state[_NAME + ".new"] = True

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from featlib import embed, jobs, pipeline, plots
-from featlib.app import jobs as running
+from featlib.app import job_watch as running
 from featlib.app import widgets
 
 INSPECTED = "featlib.inspected_point"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from featlib.app import jobs as running
+from featlib.app import job_watch as running
 from featlib.app import resources, widgets
 from featlib.store import JobRow
 

@@ -14,7 +14,8 @@ import pandas as pd
 import streamlit as st
 
 from featlib import datasets, embed, jobs, layers, models, pipeline, plots
-from featlib.app import jobs as running
+from featlib.errors import FeatlibError
+from featlib.app import job_watch as running
 from featlib.app import maps as map_glue
 from featlib.app import resources, state, widgets
 from featlib.store import WorkspaceError
@@ -266,7 +267,7 @@ def show_neighbours(ls: layers.LayerSet, points: list[int], images: np.ndarray, 
         st.error(widgets.plain(message))
     try:
         found = layers.follow(ls, points[:FOLLOW_SHOWN], k=K_NEIGHBOURS)
-    except ValueError as error:
+    except FeatlibError as error:
         st.error(widgets.plain(error))
         return
     for row, point in enumerate(points[:FOLLOW_SHOWN]):

@@ -97,7 +97,7 @@ def _rescore(record: ModelRecord, dataset: datasets.Dataset, output: str | None,
     """Scores the saved model again on ``dataset`` (an ``upload`` job), from ``output`` and with ``input_scale``
     (its own when None), and records it; False after showing why not."""
     from featlib import jobs
-    from featlib.app import jobs as running
+    from featlib.app import job_watch as running
     from featlib.jobs import stored
 
     try:

@@ -1,7 +1,7 @@
 """Cached resources shared by every session of the server.
 
 The server loads models only to read their layers and shapes; every heavy
-operation runs as a job (:mod:`featlib.app.jobs`). Models are cached by
+operation runs as a job (:mod:`featlib.app.job_watch`). Models are cached by
 their workspace id, never hashed by Streamlit (a Keras 3 model hashes
 differently on every call, so such a cache would silently miss).
 """

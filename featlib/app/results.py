@@ -1,7 +1,7 @@
 """The results pages ask for, each from the workspace (or this server's memory) or else from a job.
 
 Every function here returns quickly when the result exists, and otherwise
-runs a job through :func:`featlib.app.jobs.run` (progress, queue place,
+runs a job through :func:`featlib.app.job_watch.run` (progress, queue place,
 cancel) whose result the server's job manager stores in the workspace.
 Functions return ``None`` after showing why there is no result.
 """
@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import datasets, embed, jobs, pipeline, reductions
-from featlib.app import jobs as running
+from featlib.app import job_watch as running
 from featlib.app import resources, widgets
 from featlib.extract import METHODS
 from featlib.store import ModelRecord

@@ -8,8 +8,9 @@ import uuid
 import streamlit as st
 
 from featlib import datasets, jobs, models, names, plots, training_presets
+from featlib.errors import FeatlibError, TrainingError
 from featlib.app import identity, resources, state, widgets
-from featlib.app import jobs as running
+from featlib.app import job_watch as running
 from featlib.jobs import stored
 
 TRAINING = "featlib.training"
@@ -23,7 +24,7 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     except ValueError:
         sizes = ()
     if not sizes or any(s < 1 or s > 4096 for s in sizes):
-        raise ValueError(f"Hidden layer sizes must be whole numbers from 1 to 4096, like '128, 64'; got {text!r}.")
+        raise TrainingError(f"Hidden layer sizes must be whole numbers from 1 to 4096, like '128, 64'; got {text!r}.")
     return sizes
 
 
@@ -48,7 +49,7 @@ def train_seed_mlp(
         checkpoint_epochs = models.parse_epochs(checkpoints_text, int(epochs))
         if checkpoint_epochs:  # each is saved as <name>@epoch<n>, a name under the same rule
             names.check_name(f"{name}@epoch{max(checkpoint_epochs)}", "checkpoint's name (the model's name and @epoch)")
-    except ValueError as error:
+    except FeatlibError as error:
         st.error(widgets.plain(error))
         return
     meta = {"optimizer": optimizer, "learning_rate": learning_rate, "batch_size": int(batch_size),

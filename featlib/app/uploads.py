@@ -8,6 +8,7 @@ from typing import Callable, Sequence
 import streamlit as st
 
 from featlib import datasets, names
+from featlib.errors import FeatlibError
 from featlib.app import identity, resources, widgets
 
 NOTICE = "featlib.dataset_notice"
@@ -83,7 +84,7 @@ def add_dataset(load: Callable[[], datasets.Dataset], filenames: Sequence[str], 
         name = names.check_name(name, "dataset name") if name.strip() else ""
         with st.spinner("Checking the dataset…"):
             dataset = load()
-    except (datasets.DatasetError, ValueError) as error:
+    except FeatlibError as error:
         st.error(widgets.plain(f"This dataset cannot be used: {error}"))
         return
     dataset = dataclasses.replace(dataset, name=name or datasets.default_upload_name(filenames, dataset, kind))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
@@ -17,13 +18,18 @@ from featlib.store import ModelRecord, WorkspaceError
 if TYPE_CHECKING:
     import keras
 
-MODEL_PAGE = "pages/model.py"
-REPRESENTATIONS_PAGE = "pages/representations.py"
-EXPLORE_PAGE = "pages/explore.py"
-LAYERS_PAGE = "pages/layers.py"
-COMPARE_PAGE = "pages/compare.py"
-WORKSPACE_PAGE = "pages/workspace.py"
-JOBS_PAGE = "pages/jobs.py"
+APP_PAGES = Path(__file__).resolve().parent / "app_pages"
+"""The page scripts, registered with ``st.navigation`` by :mod:`featlib.app.dashboard`; each page's URL path is its
+file's name (``/explore`` for ``explore.py``; Home, the default, is ``/``). The paths below are absolute, so
+``st.page_link`` and ``st.switch_page`` find them whichever script Streamlit runs (``app.py`` or the package's)."""
+HOME_PAGE = str(APP_PAGES / "home.py")
+MODEL_PAGE = str(APP_PAGES / "model.py")
+REPRESENTATIONS_PAGE = str(APP_PAGES / "representations.py")
+EXPLORE_PAGE = str(APP_PAGES / "explore.py")
+LAYERS_PAGE = str(APP_PAGES / "layers.py")
+COMPARE_PAGE = str(APP_PAGES / "compare.py")
+WORKSPACE_PAGE = str(APP_PAGES / "workspace.py")
+JOBS_PAGE = str(APP_PAGES / "jobs.py")
 DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 
@@ -85,27 +91,6 @@ def score(value: object, digits: int = 3, markdown: bool = False) -> str:
         return f"{float(value):.{digits}f}" if math.isfinite(float(value)) else "n/a"
     text = "n/a" if value is None else str(value)
     return plain(text) if markdown else text
-
-
-def require_navigation() -> None:
-    """Hands a page file run on its own back to ``app.py``'s ``st.navigation``.
-
-    Every page but Home calls this first. While a freshly started server has
-    not yet run ``app.py``, Streamlit still assumes its legacy mode for a
-    ``pages/`` folder, so a first request for a deep link (``/explore?…``)
-    runs that page file alone, without the app's set-up. This tells
-    Streamlit that the app navigates with ``st.navigation`` (which it
-    otherwise learns on ``app.py``'s first run) and reruns: ``app.py`` then
-    opens the linked page with its query.
-    """
-    from streamlit import config
-    from streamlit.runtime.pages_manager import PagesManager  # no public API for this
-
-    # AppTest resets the flag before each of its runs (streamlit/testing/v1/app_test.py),
-    # so it would rerun every run and drop the clicks that started it; its runs are no first requests.
-    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
-        PagesManager.uses_pages_directory = False
-        st.rerun()
 
 
 def current_dataset() -> datasets.Dataset:

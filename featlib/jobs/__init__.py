@@ -13,9 +13,12 @@ model bytes, a :class:`~featlib.datasets.Dataset`) and returns plain outputs.
   writes the result into the workspace from the submitting process only.
 
 Example:
-    >>> from featlib import jobs
-    >>> spec = jobs.reduce_spec(rep_key, points, embed.PCAParams())  # doctest: +SKIP
-    >>> coords = jobs.run_inline(spec, {"points": points})  # doctest: +SKIP
+    >>> import numpy as np
+    >>> from featlib import embed, jobs
+    >>> points = np.random.default_rng(0).normal(size=(100, 8)).astype("float32")
+    >>> spec = jobs.specs.reduce_spec("example/pca", len(points), embed.PCAParams())
+    >>> jobs.run_inline(spec, {"points": points}).shape
+    (100, 2)
 """
 
 from featlib.jobs.engine import Engine, Input, cluster_settings, dataset_input, model_input

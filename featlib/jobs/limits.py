@@ -3,16 +3,19 @@
 Every limit is a setting: ``FEATLIB_LIMIT_<NAME>_POINTS`` and
 ``FEATLIB_LIMIT_<NAME>_SECONDS`` (``NAME`` upper-cased, ``:`` as ``_``, so
 ``FEATLIB_LIMIT_REDUCE_TSNE_POINTS``), and ``FEATLIB_LIMIT_EXTRACT_MB`` for
-the size of a layer's outputs. Sizes are checked before a job is submitted
+the size of a layer's outputs, each a row of :data:`featlib.settings.SETTINGS`
+read when the limit is asked for. The points of one map come from the
+reducer's table (:attr:`featlib.reducer_params.Reducer.max_points`). Sizes are checked before a job is submitted
 (:func:`check_size`); times by the :class:`~featlib.jobs.JobManager`, which
 stops a job past its time (the worker running it is restarted).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
+from featlib import reducer_params, settings
+from featlib.errors import SettingError
 from featlib.jobs.spec import JobLimitError
 
 
@@ -50,9 +53,9 @@ _DEFAULTS: dict[str, Limit] = {
     "extract_all": Limit("reading every layer", 10_000, 600, max_mb=4_096, hint="Use a smaller sample."),
     "compare_methods": Limit("comparing the two methods", 100_000, 600),
     "predict": Limit("predicting labels", 100_000, 600),
-    "reduce:umap": Limit("a UMAP map", 100_000, 900, hint="Use a smaller sample."),
-    "reduce:pca": Limit("a PCA map", 100_000, 120, hint="Use a smaller sample."),
-    "reduce:tsne": Limit("a t-SNE map", 10_000, 600,
+    "reduce:umap": Limit("a UMAP map", reducer_params.UMAP.max_points, 900, hint="Use a smaller sample."),
+    "reduce:pca": Limit("a PCA map", reducer_params.PCA.max_points, 120, hint="Use a smaller sample."),
+    "reduce:tsne": Limit("a t-SNE map", reducer_params.TSNE.max_points, 600,
                          hint="t-SNE (scikit-learn's, one core) takes minutes past a few thousand points: "
                               "use UMAP, or a sample of at most the limit."),
     "metrics": Limit("scoring a map", 100_000, 300),
@@ -61,16 +64,15 @@ _DEFAULTS: dict[str, Limit] = {
 
 
 def _setting(name: str, what: str) -> float | None:
-    raw = os.environ.get(f"FEATLIB_LIMIT_{name.upper().replace(':', '_')}_{what}")
-    if raw is None or raw.strip() == "":
-        return None
+    """Setting ``FEATLIB_LIMIT_<NAME>_<WHAT>`` (:func:`featlib.settings.get`); ``None`` when unset.
+
+    Raises:
+        JobLimitError: it holds no positive number (the message names it, the rule and the value).
+    """
     try:
-        value = float(raw)
-    except ValueError:
-        raise JobLimitError(f"FEATLIB_LIMIT_{name.upper().replace(':', '_')}_{what} must be a number; got {raw!r}.") from None
-    if value <= 0:
-        raise JobLimitError(f"FEATLIB_LIMIT_{name.upper().replace(':', '_')}_{what} must be positive; got {raw!r}.")
-    return value
+        return settings.get(settings.limit_setting(name, what))
+    except SettingError as error:
+        raise JobLimitError(str(error)) from None
 
 
 def limit(name: str) -> Limit:

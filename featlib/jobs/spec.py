@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from featlib.errors import JobCancelled, JobError, JobFailed, JobLimitError, WorkerLost
+
 Progress = Callable[..., None]
 """``progress(stage, done, total, **extra)``: a job's report, e.g. ``("layout", 120, 300)``.
 
@@ -42,29 +44,3 @@ class JobSpec:
         return self.limit or self.kind
 
 
-class JobError(RuntimeError):
-    """A job did not give a result. ``str(error)`` is a message for the user."""
-
-
-class JobFailed(JobError):
-    """The job's function raised; ``cause`` holds the original exception."""
-
-    def __init__(self, message: str, cause: BaseException | None = None):
-        super().__init__(message)
-        self.cause = cause
-
-
-class JobCancelled(JobError):
-    """The job was cancelled by a user, or stopped at its time limit (``over_limit``)."""
-
-    def __init__(self, message: str, over_limit: bool = False):
-        super().__init__(message)
-        self.over_limit = over_limit
-
-
-class WorkerLost(JobError):
-    """The worker process running the job died (over its memory limit, or killed)."""
-
-
-class JobLimitError(ValueError):
-    """A job asks for more than its kind allows (points, bytes); raised before anything runs."""

@@ -16,6 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Callable, Iterator
 
+from featlib import settings
+
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX: no locks, the age alone decides
@@ -30,8 +32,8 @@ FOLDERS = ("models", "datasets", "arrays")
 
 
 def default_root() -> Path:
-    """``$FEATLIB_WORKSPACE`` when set, else ``./workspace``."""
-    return Path(os.environ.get(WORKSPACE_ENV) or "workspace")
+    """``$FEATLIB_WORKSPACE`` when set, else ``./workspace`` (:func:`featlib.settings.get`)."""
+    return settings.get(WORKSPACE_ENV)
 
 
 def write_atomically(path: Path, write: Callable[[Path], None], *, replace: bool = True) -> None:

@@ -7,40 +7,10 @@ import math
 import sqlite3
 from dataclasses import dataclass
 
+from featlib.errors import AlreadyStoredError, InUseError, NameClashError, WorkspaceError
+
 ARRAY_KINDS = ("representation", "embedding")
 ITEM_KINDS = ("model", "dataset") + ARRAY_KINDS + ("view",)
-
-
-class WorkspaceError(LookupError):
-    """An item the workspace does not hold."""
-
-
-class NameClashError(ValueError):
-    """A rename to a name another item of the same kind already has."""
-
-
-class InUseError(ValueError):
-    """A delete refused because other items were made from the item."""
-
-
-class AlreadyStoredError(ValueError):
-    """A write refused because the workspace already lists an item under that key: nothing is overwritten.
-
-    Attributes:
-        kind: the kind of the item listed (``"embedding"``, ...).
-        key: its key.
-        creator: who made it (``""``: nobody named).
-        created: when (ISO 8601, UTC).
-    """
-
-    def __init__(self, kind: str, key: str, creator: str, created: str, title: str = ""):
-        self.kind, self.key, self.creator, self.created = kind, key, creator, created
-        shown = f"{title!r}, " if title else ""
-        super().__init__(
-            f"The workspace already holds a {kind} under the key {key!r} ({shown}made by {creator or 'nobody named'} "
-            f"on {created.replace('T', ' ')[:16]} UTC); it is kept and not overwritten. Delete it first to store "
-            "another one under that key."
-        )
 
 
 @dataclass(frozen=True)

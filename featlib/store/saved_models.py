@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from featlib import provenance
+from featlib.errors import TextError
 from featlib.store.files import write_atomically
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import ModelRecord, WorkspaceError
@@ -61,7 +62,7 @@ class ModelStore(IndexedFolder):
         """
         name = name.strip()
         if not name:
-            raise ValueError("A model name cannot be empty.")
+            raise TextError("A model name cannot be empty.")
         model_id = uuid.uuid4().hex[:12]
         relative = f"models/{model_id}.keras"
         write = data if callable(data) else (lambda tmp: tmp.write_bytes(data))

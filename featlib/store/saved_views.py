@@ -31,9 +31,9 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from featlib.errors import SavedViewError, ViewError
 from featlib.names import check_name
 from featlib.store.index import IndexedFolder, now
-from featlib.store.records import WorkspaceError
 
 VIEW_KINDS = {"explore": "Explore map", "compare": "Comparison"}
 """The kinds of saved views, with their titles."""
@@ -48,10 +48,6 @@ MAX_QUERY_CHARS = 20_000
 MAX_THUMBNAIL_BYTES = 256 * 1024
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 _SALTS = 64
-
-
-class SavedViewError(WorkspaceError):
-    """A saved view that cannot be opened: a malformed id, an id the workspace does not hold, a tampered row."""
 
 
 @dataclass(frozen=True)
@@ -129,15 +125,15 @@ def check_query(kind: str, query: Mapping[str, str]) -> dict[str, str]:
             :data:`MAX_QUERY_CHARS`; the message names what was expected and received.
     """
     if kind not in VIEW_KINDS:
-        raise ValueError(f"Unknown kind of view: {kind!r}. Expected one of {list(VIEW_KINDS)}.")
+        raise ViewError(f"Unknown kind of view: {kind!r}. Expected one of {list(VIEW_KINDS)}.")
     if not isinstance(query, Mapping) or not query:
-        raise ValueError(f"A saved view's query is a non-empty mapping of names to values; got {type(query).__name__}.")
+        raise ViewError(f"A saved view's query is a non-empty mapping of names to values; got {type(query).__name__}.")
     bad = [k for k, v in query.items() if not isinstance(k, str) or not isinstance(v, str) or not k]
     if bad:
-        raise ValueError(f"A saved view's query maps names to text values; got {bad[:3]!r} with other types.")
+        raise ViewError(f"A saved view's query maps names to text values; got {bad[:3]!r} with other types.")
     size = len(canonical(query))
     if size > MAX_QUERY_CHARS:
-        raise ValueError(f"A saved view's query can have at most {MAX_QUERY_CHARS:,} characters; got {size:,}.")
+        raise ViewError(f"A saved view's query can have at most {MAX_QUERY_CHARS:,} characters; got {size:,}.")
     return dict(query)
 
 
@@ -157,7 +153,7 @@ def parse(kind: str, query: Mapping[str, str]) -> Any:
     from featlib.compare import CompareView, is_compare_query
 
     if not is_compare_query(query):
-        raise ValueError("A comparison's query names its panels (p1=model:layer:method:reducer, ...); got none.")
+        raise ViewError("A comparison's query names its panels (p1=model:layer:method:reducer, ...); got none.")
     return CompareView.from_query(query)
 
 
@@ -210,7 +206,7 @@ class ViewStore(IndexedFolder):
         title = check_name(title, "view title", MAX_TITLE)
         query = parse(kind, query).to_query()  # validated, canonical
         if thumbnail and (not thumbnail.startswith(PNG_MAGIC) or len(thumbnail) > MAX_THUMBNAIL_BYTES):
-            raise ValueError(f"A thumbnail is a PNG of at most {MAX_THUMBNAIL_BYTES:,} bytes; got {len(thumbnail):,} "
+            raise ViewError(f"A thumbnail is a PNG of at most {MAX_THUMBNAIL_BYTES:,} bytes; got {len(thumbnail):,} "
                              f"bytes starting {thumbnail[:8]!r}.")  # fmt: skip
         text = canonical(query)
         digest = hashlib.sha256(f"{kind}\n{text}".encode()).hexdigest()

@@ -147,8 +147,8 @@ def test_a_bundle_shows_the_same_view_on_an_empty_server(browser, alice, empty_s
 def test_a_link_is_the_first_request_of_a_restarted_server(browser, alice, workspace_dir, shot, tmp_path):
     """After a restart, the link opens its view even as the server's very first request.
 
-    Streamlit assumes its legacy ``pages/`` mode until ``app.py`` has run once;
-    ``widgets.require_navigation`` hands such a run back to ``st.navigation``.
+    The pages live in the package (``featlib/app/app_pages``), not in a ``pages/`` folder beside ``app.py``, so
+    Streamlit has no legacy mode: the first run is ``app.py``'s, whose ``st.navigation`` opens the linked page.
     """
     query = alice["link"].split("?", 1)[1]
     with open(tmp_path / "restarted.log", "w") as log, running_app(workspace_dir, log) as (url, _):

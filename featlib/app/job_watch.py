@@ -10,12 +10,11 @@ or finds the result.
 from __future__ import annotations
 
 import atexit
-import os
 from typing import Any, Callable, Mapping
 
 import streamlit as st
 
-from featlib import jobs
+from featlib import jobs, settings
 from featlib.app import identity, resources, widgets
 from featlib.jobs.manager import describe
 from featlib.store import ModelRecord
@@ -37,7 +36,7 @@ def engine() -> jobs.Engine:
     ``FEATLIB_WARM_UP=0`` to skip it.
     """
     started = jobs.Engine.start()
-    if os.environ.get(WARM_UP_ENV, "1") != "0":
+    if settings.get(WARM_UP_ENV):
         started.warm_up()
     atexit.register(started.close)
     return started

@@ -1,0 +1,142 @@
+"""Compare: two to four maps of the same points side by side, aligned, linked and scored."""
+
+from dataclasses import replace
+
+import numpy as np
+import streamlit as st
+
+from featlib import align, neighbours, plots
+from featlib.app import comparing, links, resources, state, widgets
+from featlib.embed import REDUCER_TITLES
+
+st.title("Compare")
+comparing.restore_from_link()
+links.show_link_error(comparing.LINK_ERROR)
+dataset = widgets.current_dataset()
+records = resources.workspace().list_models()
+if not records:
+    st.info("No saved model yet: train one (with checkpoints, to compare epochs), upload one or pick one first.")
+    st.page_link(widgets.MODEL_PAGE, label="Go to the Model page", icon=":material/model_training:")
+    st.stop()
+
+st.caption(
+    "Each panel is a (model, layer, method, reducer) map of the same sample of "
+    f"{widgets.plain(dataset.name)}; panels are aligned onto the first (Procrustes on the shared points) and share "
+    "their axes and colours. A box or lasso in any panel highlights those points in every panel. A layer with "
+    "spatial axes is read by the reduction picked on the Representations page."
+)
+with st.expander("Panels", expanded=comparing.current_view() is None):
+    comparing.presets(records, st.session_state.get(comparing.panel_key("reducer", 0), "umap"))
+    comparing.editor(records, dataset)
+
+view = comparing.current_view()
+if view is None:
+    st.info("Pick the panels and press Compare, or use a quick comparison.")
+    st.stop()
+if view.dataset != state.get(state.DATASET):  # the dataset was changed on the Model page since
+    view = replace(view, dataset=state.get(state.DATASET))
+if view.reduction != state.get(state.REDUCTION):  # the reduction was changed on the Representations page since
+    view = replace(view, reduction=state.get(state.REDUCTION))
+if view.split not in dataset.splits:
+    st.caption(widgets.plain(f"{dataset.name} has no {view.split} split; showing its {dataset.splits[0]} split."))
+    view = replace(view, split=dataset.splits[0])
+comparing.keep_for_data(view.dataset, view.split)
+
+images, labels = dataset.split(view.split)
+sample = None if view.sample is None or view.sample >= len(labels) else view.sample
+if view.sample is not None and view.sample > len(labels):
+    st.caption(widgets.plain(f"The comparison asks for a sample of {view.sample:,}; the {view.split} split has "
+                             f"{len(labels):,} images, all of them are used."))  # fmt: skip
+results = [comparing.compute_panel(p, view.dataset, dataset, view.split, sample, view.reduction) for p in view.panels]
+if any(r is None for r in results):
+    st.stop()
+
+# Follow one point; the selection shared by the panels.
+if (st.session_state.get(comparing.FOLLOW) or 0) >= len(labels):
+    st.warning(widgets.plain(f"Point {st.session_state[comparing.FOLLOW]} is not among the {len(labels):,} images of "
+                             f"the {view.split} split (indices 0 to {len(labels) - 1:,}); no point is followed."))  # fmt: skip
+    st.session_state[comparing.FOLLOW] = None
+most_k = comparing.fit_neighbours(len(labels))
+cols = st.columns([1, 1, 1, 3])
+follow = cols[0].number_input("Follow point index", 0, len(labels) - 1, value=None, key=comparing.FOLLOW,
+                              placeholder="none", help="An index in the split (hover a point to see it).")  # fmt: skip
+k = cols[1].number_input("Neighbours shown", 1, most_k, key=comparing.K)
+cols[2].button("Clear selection", on_click=comparing.clear_selection)
+view = replace(view, follow=follow, k=int(k))
+st.session_state[comparing.VIEW] = view
+comparing.share(view, results, labels)
+selected = comparing.linked_selection(len(results))
+
+# Aligned maps, on shared axes.
+aligned, fits = align.align_maps([(r.embedding.indices, r.embedding.coords) for r in results])
+x_range, y_range = align.common_range(aligned)
+found = {}
+if follow is not None:
+    for i, r in enumerate(results):
+        found[i] = neighbours.nearest(r.outputs, [follow], k=int(k), among=r.embedding.indices)[0]
+
+per_row = len(results) if len(results) <= 3 else 2
+rows = [st.columns(per_row) for _ in range(-(-len(results) // per_row))]
+table = []
+for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
+    col = rows[i // per_row][i % per_row]
+    idx = r.embedding.indices
+    title = comparing.panel_title(r.record, r.panel, r.layer_title)
+    figure = plots.compare_panel(
+        coords, idx, labels[idx], r.predicted[idx], dataset.class_names, title, REDUCER_TITLES[r.panel.reducer],
+        x_range=x_range, y_range=y_range, selected=selected, followed=follow, neighbours=found.get(i),
+    )  # fmt: skip
+    comparing.remember_traces(i, figure)
+    col.plotly_chart(figure, key=comparing.panel_key("map", i), on_select="rerun", selection_mode=("box", "lasso"))
+    if r.note:
+        col.caption(widgets.plain(f"{r.note}: the sample is small."))
+    m = comparing.scores(r, labels)
+    if m is None:
+        continue
+    aligned_note = "reference" if i == 0 else f"aligned: scale {fit.scale:.2g}, disparity {fit.disparity:.2f}"
+    shown, unscored = comparing.figures_text(m)
+    col.caption(
+        f"10-NN acc. layer **{shown['knn_acc']}** · map **{shown['knn_acc_2d']}** · linear probe "
+        f"**{shown['probe_acc']}** · silhouette **{shown['silhouette']}** · trustworthiness "
+        f"**{shown['trustworthiness']}** · on {m['sample']:,} of the map's {m['n']:,} points · {aligned_note}"
+    )
+    for reason in unscored:
+        col.caption(widgets.plain(reason))
+    table.append({"panel": i + 1, "map": title, "model": r.record.name, "layer": r.layer_title, "method": r.panel.method,
+                  "reducer": REDUCER_TITLES[r.panel.reducer], "model acc.": r.record.test_accuracy,
+                  "model acc. measured on": r.record.measured_on,
+                  **{title: comparing.number(m.get(key)) for key, title in comparing.FIGURES.items()},
+                  "points scored": m["sample"]})  # fmt: skip
+    if follow is not None:
+        shown = np.concatenate([[follow], found[i]]).astype(int)
+        col.image(plots.montage(images[shown], columns=len(shown)), width="stretch",
+                  caption=widgets.plain(f"point {follow} ({dataset.class_names[labels[follow]]}) and its "
+                                        f"{len(found[i])} nearest in {r.panel.layer}: "
+                                        + ", ".join(dataset.class_names[labels[j]] for j in found[i])))  # fmt: skip
+
+st.subheader("Metrics")
+if table:
+    comparing.metrics_table(table)
+    st.caption(
+        f"Scored on a label-stratified sample of at most {comparing.METRICS_SAMPLE:,} of each map's points: "
+        "10-NN accuracy (5-fold) in the layer's own space and on the map, a standardised logistic regression "
+        "(5-fold), the classes' silhouette in the layer, the map's trustworthiness (10 neighbours); a blank: not "
+        "computed, the panel's caption says why."
+    )
+else:
+    st.caption("No panel could be scored (see above).")
+if follow is not None and len(results) > 1:
+    shared = [neighbours.overlap(found[0][None], found[i][None]) for i in range(1, len(results))]
+    st.caption(f"Point {follow}'s neighbours shared with panel 1: " + ", ".join(
+        f"panel {i + 2}: {s:.0%}" for i, s in enumerate(shared)))  # fmt: skip
+    if follow not in set(results[0].embedding.indices.tolist()):
+        st.caption(f"Point {follow} is not in the sample, so it is not drawn; its neighbours among the sample are.")
+
+if len(selected):
+    st.subheader(f"{len(selected):,} selected points, highlighted in every panel")
+    st.button(f"Follow point {selected[0]} (the first selected)", on_click=comparing.follow, args=(int(selected[0]),))
+    left, right = st.columns([3, 2])
+    with left:
+        shown = selected[widgets.page_of(len(selected), comparing.MONTAGE_MAX, comparing.SELECTED_PAGE)]
+        st.image(plots.montage(images[shown], columns=15), width="stretch")
+    right.plotly_chart(plots.label_counts(labels[selected], dataset.class_names), key="cmp_counts")

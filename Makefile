@@ -16,7 +16,7 @@ PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PORT ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test setup setup-test system-deps bench clean
+.PHONY: run test lint format setup setup-test system-deps bench clean
 
 run: setup
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
@@ -24,8 +24,19 @@ run: setup
 test: setup-test system-deps
 	$(PY) -m pytest
 
-# The bench's peers: Embedding Atlas's vector projection with only the light dependencies it imports
-# (requirements-bench.txt), then the package itself without its declared ones (torch, litellm, fastapi).
+# The linter and the formatter's check (CI runs this before the tests); `make format` rewrites the files.
+lint: setup-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup-test
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# The bench (`featlib bench`, whose harness is this checkout's bench/, never installed with the package); options
+# in BENCH_ARGS, e.g. make bench BENCH_ARGS="--points 70000 --out bench-results". Its peers: Embedding Atlas's vector
+# projection with only the light dependencies it imports (requirements-bench.txt), then the package itself without
+# its declared ones (torch, litellm, fastapi).
 bench: setup-test $(VENV)/.installed-bench
 	$(PY) -m featlib bench $(BENCH_ARGS)
 

@@ -49,7 +49,7 @@ def build_cnn():
 
 def measure(model, layer: str, x, reduction: str, method: str) -> dict:
     """One extraction of ``layer`` (warm): the representation's shape and MiB, peak traced MiB, seconds."""
-    from featlib.extract import Extractor
+    from featlib.read.extract import Extractor
 
     extractor = Extractor(model, layer, method, reduction)
     extractor(x[:64])  # traces the function or sub-model
@@ -98,8 +98,8 @@ def one(folder: Path, layer: str, reduction: str, method: str) -> dict:
 
 def run(folder: Path) -> list[dict]:
     """Every (layer, reduction, method), each in a fresh process."""
-    from featlib.extract import METHODS
-    from featlib.reductions import REDUCTIONS
+    from featlib.read.extract import METHODS
+    from featlib.read.reductions import REDUCTIONS
 
     cases = [(layer, "before", "predict") for layer in LAYERS]
     cases += [(layer, reduction, method) for layer in LAYERS for reduction in REDUCTIONS for method in METHODS]

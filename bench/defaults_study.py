@@ -1,7 +1,7 @@
 """Which UMAP metric and n_neighbors make the best maps, by layer kind: the study behind featlib's defaults.
 
 For each layer of a few models and datasets it maps a stratified sample with
-featlib's own UMAP (:func:`featlib.embed.umap_embed`: featlib's epochs
+featlib's own UMAP (:func:`featlib.maps.embed.umap_embed`: featlib's epochs
 schedule, PCA to 50 columns above 100 units, a fixed seed) for every
 ``metric`` in {euclidean, cosine, correlation} × ``n_neighbors`` in
 {10, 15, 30}, and scores each map by
@@ -62,7 +62,7 @@ N_NEIGHBORS = (10, 15, 30)
 BENCH_IMAGES = 10_000
 """``python -m featlib bench`` trains its model on (and maps) this many Fashion-MNIST train images."""
 SETTINGS = tuple((m, k) for m in METRICS for k in N_NEIGHBORS) + (("auto", 15),)
-"""Every (metric, n_neighbors) mapped; ``auto`` is featlib's default rule (:mod:`featlib.metric_choice`)."""
+"""Every (metric, n_neighbors) mapped; ``auto`` is featlib's default rule (:mod:`featlib.maps.auto_metric`)."""
 KINDS = ("pre-activation", "relu", "softmax", "conv-gap")
 OUT = Path(__file__).resolve().parent / "defaults_study.json"
 
@@ -100,7 +100,10 @@ def representations(points: int, cnn_epochs: int, log=print,
     Returns:
         ``(layer, reps float32 (n, units), labels int (n,), model facts)`` per layer.
     """
-    from featlib import datasets, embed, extract, models, training_presets
+    from featlib import datasets, models
+    from featlib.maps import embed
+    from featlib.models import presets as training_presets
+    from featlib.read import extract
 
     preset = training_presets.preset(training_presets.DEFAULT_PRESET)
     out = []
@@ -159,12 +162,13 @@ def representations(points: int, cnn_epochs: int, log=print,
 def score(reps: np.ndarray, labels: np.ndarray, metric: str, n_neighbors: int, seed: int) -> dict:
     """One map of ``reps`` by featlib's UMAP and its two scores (and its seconds, on a shared CPU).
 
-    ``metric="auto"`` is resolved as featlib resolves it (:func:`featlib.embed.resolve_metric`, from the points
+    ``metric="auto"`` is resolved as featlib resolves it (:func:`featlib.maps.embed.resolve_metric`, from the points
     and their labels); the row names the metric used (``"used"``), and its own-metric trustworthiness uses that.
     """
     from sklearn.manifold import trustworthiness
 
-    from featlib import embed, metrics
+    from featlib import metrics
+    from featlib.maps import embed
 
     params = embed.UMAPParams(n_neighbors=n_neighbors, metric=metric, random_state=seed)
     start = time.perf_counter()
@@ -260,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
                         help="study these models only; the rows of the others are kept from --out when it exists")
     args = parser.parse_args(argv)
-    from featlib import compile_cache, metrics, quiet
+    from featlib import metrics, quiet
+    from featlib.maps import compile_cache
 
     quiet.setup()
     compile_cache.enable()

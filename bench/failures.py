@@ -85,7 +85,7 @@ def reload_mid_map(browser, url: str) -> dict:
 
 
 def tsne_link(browser, url: str, workspace: Path) -> dict | None:
-    from featlib.compare import CompareView, Panel
+    from featlib.share.compare import CompareView, Panel
     from featlib.store import Workspace
 
     env = dict(os.environ, FEATLIB_WORKSPACE=str(workspace))

@@ -26,7 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def representations(dataset, points: int, epochs: int):
     """``dense_1`` of the seed MLP trained on ``dataset``, for a stratified sample of ``points`` training images."""
-    from featlib import embed, jobs, models
+    from featlib import jobs, models
+    from featlib.maps import embed
 
     output = jobs.run_inline(jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=(128, 64),
                                                    optimizer="adam", learning_rate=0.001, epochs=epochs, batch_size=128),
@@ -34,13 +35,14 @@ def representations(dataset, points: int, epochs: int):
     model = models.model_from_bytes(output["model"])
     images, labels = dataset.split("train")
     chosen = embed.stratified_sample(labels, points, seed=0)
-    from featlib.extract import extract
+    from featlib.read.extract import extract
 
     return extract(model, "dense_1", models.adapt_images(images[chosen], model), method="function")
 
 
 def measure(points, repeats: int, manager) -> dict:
-    from featlib import embed, jobs
+    from featlib import jobs
+    from featlib.maps import embed
 
     params = embed.UMAPParams(random_state=0)
     spec = lambda i: jobs.specs.reduce_spec(f"bench/{len(points)}/{i}/{time.monotonic()}", len(points), params)  # noqa: E731

@@ -7,12 +7,12 @@ compile cache and after one untimed run of each, interleaved over
 ``--repeats`` rounds (medians; the machine is shared, so compare within a
 run):
 
-- ``exact``: :func:`featlib.knn.exact` (correlation: unit centred rows, a
+- ``exact``: :func:`featlib.maps.knn.exact` (correlation: unit centred rows, a
   float32 matrix product on one BLAS thread, a cached Numba selection, float64
   distances for the candidates), for sizes up to ``--exact-up-to``;
 - ``pynndescent_correlation``: umap-learn's ``nearest_neighbors`` with the
   ``correlation`` metric (what featlib ran before);
-- ``pynndescent_cosine_centred``: :func:`featlib.knn.approximate`:
+- ``pynndescent_cosine_centred``: :func:`featlib.maps.knn.approximate`:
   pynndescent's cosine on rows centred on their mean, distances again in
   float64.
 
@@ -42,9 +42,11 @@ K = 15
 
 def layer(points: int) -> tuple[np.ndarray, np.ndarray]:
     """``dense_1`` of the bench's seed MLP (2 epochs) for the first ``points`` Fashion-MNIST images, and labels."""
-    from featlib import datasets, extract, models
+    from featlib import models
+    from featlib.datasets import sources as dataset_sources
+    from featlib.read import extract
 
-    data = datasets.load_dataset("fashion_mnist")
+    data = dataset_sources.load_dataset("fashion_mnist")
     images = np.concatenate([data.x_train, data.x_test])[:points]
     labels = np.concatenate([data.y_train, data.y_test])[:points]
     model = models.build_mlp((784,), num_classes=data.num_classes)
@@ -60,8 +62,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exact-up-to", type=int, default=20_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    from featlib import compile_cache, embed, knn, quiet
     from umap.umap_ import nearest_neighbors
+
+    from featlib import quiet
+    from featlib.maps import compile_cache, embed, knn
 
     quiet.setup()
     compile_cache.enable()

@@ -29,8 +29,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 def measure(name: str, folder: Path, digits) -> dict:
     """One model's row: reported and evaluated accuracy, methods' difference, time to map."""
     import model_zoo
-    from featlib import embed, extract, models
+
+    from featlib import models
     from featlib.jobs import tasks
+    from featlib.maps import embed
+    from featlib.read import extract
 
     saved = model_zoo.ZOO[name](folder, digits)
     checked = tasks.check_upload(data=saved.path.read_bytes(), filename=saved.path.name, dataset=digits,
@@ -53,10 +56,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args()
+    import model_zoo
     import numpy as np
 
-    import model_zoo
-    from featlib import datasets, embed
+    from featlib import datasets
+    from featlib.maps import embed
 
     digits = datasets.load_digits()
     embed.reduce(np.random.default_rng(0).random((300, 8), dtype=np.float32), embed.UMAPParams())  # compile once

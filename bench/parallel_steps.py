@@ -10,9 +10,9 @@ bit for bit the same:
 
 - ``knn_search``: umap-learn's nearest-neighbour search (pynndescent, fixed
   ``random_state``), ``n_jobs`` 1 against ``--threads``, run twice each;
-- ``pca_width``: scikit-learn's PCA 784 → 50 (what :func:`featlib.embed.reduce_width`
+- ``pca_width``: scikit-learn's PCA 784 → 50 (what :func:`featlib.maps.embed.reduce_width`
   runs), BLAS threads 1 against ``--threads`` (threadpoolctl);
-- ``pca_2d``: the 2-D PCA preview (what :func:`featlib.embed.pca_embed` runs), the same;
+- ``pca_2d``: the 2-D PCA preview (what :func:`featlib.maps.embed.pca_embed` runs), the same;
 - ``knn_acc`` / ``knn_acc_2d``: 5-fold 10-NN accuracy of the layer and of a
   map (:func:`featlib.metrics.knn_accuracy`), scikit-learn's
   ``KNeighborsClassifier(n_jobs=...)``;
@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
-    from featlib import compile_cache, datasets, embed, extract, models, quiet
+    from featlib import datasets, models, quiet
+    from featlib.maps import compile_cache, embed
+    from featlib.read import extract
 
     quiet.setup()
     compile_cache.enable()

@@ -3,6 +3,19 @@
 The core (everything here except ``featlib.app``) is plain Python on NumPy,
 Keras, umap-learn, plotly and SQLite, and never imports Streamlit, so it works
 the same from a notebook, the CLI or the dashboard.
+
+Packages, by topic (each ``__init__`` lists its modules):
+    datasets: datasets of small grey images, their files and the built-ins.
+    models: the seed MLP, training, loading and checking model files, outputs, layers.
+    read: reading a model's layers (extraction, reductions, the layer set).
+    maps: 2-D maps of representations (UMAP, PCA, t-SNE) and their parameters.
+    share: views, comparisons, bundles, exports and thumbnails.
+    store: the workspace (SQLite index and files).
+    jobs: jobs on a Dask cluster or in this process.
+    cli: the ``featlib`` command (``python -m featlib``).
+    app: the Streamlit dashboard's glue.
+
+Modules: errors, settings, provenance, quiet, names, lru, archives, plots, metrics, pipeline, precompute, serve.
 """
 
 __version__ = "0.1.0"

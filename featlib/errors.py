@@ -31,8 +31,7 @@ class OutputError(FeatlibError, OSError):
 
 
 class BenchError(FeatlibError, RuntimeError):
-    """``featlib bench`` cannot run here (no repository ``bench/`` folder) or cannot measure one of its figures
-    (Playwright, Chromium or a peer missing); the message says what to install, or which option skips the figure."""
+    """``featlib bench`` cannot run here (not a checkout) or cannot measure a figure; the message says what to add."""
 
 
 class TextError(FeatlibError, ValueError):
@@ -50,7 +49,7 @@ class DatasetUnavailableError(FeatlibError, RuntimeError):
     """A built-in dataset that cannot be loaded on this machine (e.g. no network)."""
 
 
-# ----------------------------------------------------------------------------- models (featlib.models, featlib.nonfinite)
+# ----------------------------------------------------------------------------- models (featlib.models, featlib.models.nonfinite)
 
 
 class ModelError(FeatlibError, ValueError):

@@ -49,10 +49,11 @@ from typing import Sequence, Union
 import numpy as np
 
 from featlib.errors import MetricError
-from featlib.reducer_params import SCORE_SAMPLE
+from featlib.maps.reducer_params import SCORE_SAMPLE
+from featlib.maps.sampling import stratified_sample
 
 DEFAULT_SAMPLE = SCORE_SAMPLE
-"""Points scored by the sampled scores (:data:`featlib.reducer_params.SCORE_SAMPLE`)."""
+"""Points scored by the sampled scores (:data:`featlib.maps.reducer_params.SCORE_SAMPLE`)."""
 PROBE_MAX_ITER = 1_000
 THREADS = 2
 """BLAS threads for :func:`trustworthiness` (capped at the cores this process may use; Dask workers start with
@@ -461,7 +462,7 @@ def layer_metrics(
         reps: the layer's outputs ``(n, d)``.
         labels: integer classes ``(n,)``.
         coords: optional 2-D map: ``(n, 2)``, or one row per point of the
-            sample this function draws (``embed.stratified_sample(labels,
+            sample this function draws (``sampling.stratified_sample(labels,
             sample_size, seed)``), as when the map itself was made on it.
         sample_size: points scored at most (``None``: all).
         seed: seed of the sample.
@@ -479,8 +480,6 @@ def layer_metrics(
     Raises:
         ValueError: arrays of different lengths.
     """
-    from featlib.embed import stratified_sample
-
     reps, labels = _rows(reps, "reps"), np.asarray(labels)
     _check_pair(reps, labels, "reps", "labels")
     n = len(reps)

@@ -12,14 +12,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from featlib import provenance
 from featlib.datasets import Dataset
-from featlib.embed import Progress as EmbedProgress
-from featlib.embed import APPROXIMATE_FROM, ReducerParams, UMAPParams, nearest_neighbours, reduce, stratified_sample
-from featlib.extract import Extractor
-from featlib.extract import Progress as ExtractProgress
-from featlib.models import adapt_images, predict_labels
-from featlib import provenance, reductions
 from featlib.lru import Bounded
+from featlib.maps.embed import (
+    APPROXIMATE_FROM,
+    ReducerParams,
+    UMAPParams,
+    nearest_neighbours,
+    reduce,
+    stratified_sample,
+)
+from featlib.maps.embed import Progress as EmbedProgress
+from featlib.models import adapt_images, predict_labels
+from featlib.read import reductions
+from featlib.read.extract import Extractor
+from featlib.read.extract import Progress as ExtractProgress
 from featlib.store import Workspace
 
 if TYPE_CHECKING:
@@ -48,11 +56,11 @@ def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, m
 
     ``rep/<model fp>/<dataset fp>/<split>/<layer>/<method>/<scale>``, then
     ``/reduction=gap`` or ``/reduction=gmp`` for a pooled spatial layer
-    (:func:`featlib.reductions.key_part`): a flattened layer, Dense or
+    (:func:`featlib.read.reductions.key_part`): a flattened layer, Dense or
     convolutional, keeps the key it had before reductions existed.
 
     Raises:
-        ReductionError: ``reduction`` is not a key of :data:`featlib.reductions.REDUCTIONS`
+        ReductionError: ``reduction`` is not a key of :data:`featlib.read.reductions.REDUCTIONS`
             (``auto`` is resolved per layer first).
     """
     return f"rep/{model_fp}/{dataset_fp}/{split}/{layer}/{method}/{scale}" + reductions.key_part(reduction)
@@ -84,13 +92,13 @@ def representation(
         workspace: where results are cached.
         model, model_fp: the model and its fingerprint.
         dataset, split: the images (``"train"`` or ``"test"``).
-        layer, method: what to read and how (see :mod:`featlib.extract`).
+        layer, method: what to read and how (see :mod:`featlib.read.extract`).
         input_scale: ``"0-1"`` or ``"0-255"``, see :func:`featlib.models.adapt_images`.
         extractor: a ready (cached) extractor for ``(model, layer, method, reduction)``.
         model_id: the workspace id of the model, recorded with the result.
         progress: ``progress(done, total)`` while computing.
-        reduction: a key of :data:`featlib.reductions.CHOICES` (default ``auto``:
-            flatten up to :data:`featlib.reductions.FLATTEN_MAX` values per image,
+        reduction: a key of :data:`featlib.read.reductions.CHOICES` (default ``auto``:
+            flatten up to :data:`featlib.read.reductions.FLATTEN_MAX` values per image,
             else global average pooling); pooling a layer without spatial axes is refused.
 
     Returns:
@@ -150,7 +158,7 @@ def embedding(
 ) -> Embedding:
     """A 2-D map of a stratified sample of ``outputs``, from the workspace or computed.
 
-    ``params`` picks the reducer (:class:`~featlib.embed.UMAPParams`,
+    ``params`` picks the reducer (:class:`~featlib.maps.embed.UMAPParams`,
     ``PCAParams`` or ``TSNEParams``); ``progress`` is reported by UMAP only.
     """
     key = embedding_key(rep_key, sample_size, sample_seed, params)
@@ -163,7 +171,7 @@ def embedding(
         coords = reduce(points, params)
         return save_embedding(workspace, key, indices, coords, rep_key, model_id)
     graph = None
-    from featlib import gpu
+    from featlib.maps import gpu
 
     if len(points) >= APPROXIMATE_FROM and gpu.choose("umap") == "cpu":  # cuML finds its own neighbours
         if progress:
@@ -179,9 +187,9 @@ def save_embedding(
     """Stores a map: ``indices`` (int, positions in the split) and ``coords`` float ``(n, 2)``, under ``key``.
 
     Its ``meta["backend"]`` (and ``meta["provenance"]["backend"]``) names what made it, ``"cpu"`` or
-    ``"gpu"``: the backend this process chose for the map's job (:func:`featlib.gpu.backend_of_key`).
+    ``"gpu"``: the backend this process chose for the map's job (:func:`featlib.maps.gpu.backend_of_key`).
     """
-    from featlib import gpu
+    from featlib.maps import gpu
 
     table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
     backend = gpu.backend_of_key(key)

@@ -623,7 +623,7 @@ def layer_scores(rows: Sequence[dict], reference: str = "input", chance: float |
             ``knn_acc`` and ``probe_acc`` (floats in [0, 1], or ``None`` / a
             non-number when the sample was too small to score: a gap); the row named
             ``reference`` is drawn as the dashed lines, not as a point.
-        reference: the name of the input representation (:data:`featlib.layers.INPUT`).
+        reference: the name of the input representation (:data:`featlib.read.layers.INPUT`).
         chance: ``1 / classes``: drawn as a dotted line when it falls within the figures' range.
     """
     def score(row: dict, key: str) -> float:

@@ -13,13 +13,15 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from featlib import embed, jobs, pipeline, reductions
+from featlib import jobs, pipeline
 from featlib.datasets import Dataset
 from featlib.errors import UsageError
-from featlib.extract import METHODS
+from featlib.maps import embed
+from featlib.read import reductions
+from featlib.read.extract import METHODS
 
 if TYPE_CHECKING:
-    from featlib.cli_jobs import Runner
+    from featlib.cli.runner import Runner
 
 REDUCER_PARAMS = {"umap": embed.UMAPParams, "pca": embed.PCAParams, "tsne": embed.TSNEParams}
 
@@ -61,18 +63,18 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
         layers: ``"all"`` or comma-separated layer names.
         methods, reducers: comma-separated names (``function``, ``submodel``; ``umap``, ``pca``, ``tsne``).
         sample_size: the stratified sample each map is made of (``None``: every image).
-        reduction: a key of :data:`featlib.reductions.CHOICES` for the layers with spatial axes
+        reduction: a key of :data:`featlib.read.reductions.CHOICES` for the layers with spatial axes
             (the others are flattened).
 
     Raises:
         featlib.datasets.DatasetError: the dataset has no ``split`` split; before the model is loaded.
         ValueError: unknown layers, methods or reducers, or a sample above a reducer's limit or below its minimum
-            (:class:`featlib.embed.ReducerError`); before any job runs (methods, reducers and the sample before
+            (:class:`featlib.maps.embed.ReducerError`); before any job runs (methods, reducers and the sample before
             the model is loaded).
         featlib.store.WorkspaceError: no such model.
     """
     from featlib import models
-    from featlib.cli_jobs import follow, progress_bar
+    from featlib.cli.runner import follow, progress_bar
 
     started = time.perf_counter()
     workspace = runner.workspace
@@ -91,7 +93,7 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
                                      f"points with their defaults: {', '.join(able) or 'none'}.") from None
     record = workspace.get_model(model)
     if layers.strip() != "all":  # a layer the model's file names nowhere is refused before the model loads
-        from featlib import keras_config
+        from featlib.models import keras_config
 
         data = workspace.model_bytes(record)
         if keras_config.unknown_layers(data, [n.strip() for n in layers.split(",") if n.strip()]):

@@ -24,8 +24,8 @@ dashboard's start-up, each job worker and the CLI), does three things:
 ``TF_CPP_MIN_LOG_LEVEL=0`` (or 1) in the environment turns the filter off and
 shows everything TensorFlow writes. The warnings featlib knows to be false
 alarms are filtered where they arise: Numba's "Cannot cache compiled function"
-in :func:`featlib.embed.enable_numba_cache`, scikit-learn's "Graph is not fully
-connected" in :func:`featlib.embed.umap_embed`.
+in :func:`featlib.maps.embed.enable_numba_cache`, scikit-learn's "Graph is not fully
+connected" in :func:`featlib.maps.embed.umap_embed`.
 """
 
 from __future__ import annotations

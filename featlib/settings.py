@@ -118,7 +118,7 @@ def _switch(raw: str) -> bool:
 
 
 UMAP_BACKENDS = ("auto", "cpu", "gpu")
-"""The values of ``FEATLIB_UMAP_BACKEND`` (:mod:`featlib.gpu`)."""
+"""The values of ``FEATLIB_UMAP_BACKEND`` (:mod:`featlib.maps.gpu`)."""
 JOB_LIMITS: dict[str, str] = {
     "train": "training a model",
     "upload": "checking an uploaded model",

@@ -21,7 +21,8 @@ from typing import Callable
 import h5py
 import numpy as np
 
-from featlib import datasets, extract, models
+from featlib import datasets, models
+from featlib.read import extract
 
 EPOCHS = 8
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featlib import align
+from featlib.maps import align
 
 
 def similar_copy(points: np.ndarray, angle: float, scale: float, shift, mirror: bool = False) -> np.ndarray:
@@ -59,8 +59,8 @@ def test_maps_are_matched_by_dataset_index_not_by_row(points):
 
 
 def test_real_pca_maps_of_a_layer_and_of_its_rescaled_copy_align(model, x_digits):
-    from featlib.embed import PCAParams, reduce
-    from featlib.extract import Extractor
+    from featlib.maps.embed import PCAParams, reduce
+    from featlib.read.extract import Extractor
 
     reps = Extractor(model, "dense_1")(x_digits)
     first, second = reduce(reps, PCAParams()), reduce(3.0 * reps + 1.0, PCAParams())

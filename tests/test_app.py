@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
-from app_testing import APP, TIMEOUT, no_exception
+from app_testing import APP, TIMEOUT, no_exception, page_path
 from streamlit.testing.v1 import AppTest
 
 from featlib.store import Workspace
-
 
 
 def metric(at: AppTest, label: str) -> str:
@@ -24,7 +22,7 @@ def button(at: AppTest, label_start: str):
 
 
 def train_small_model(at: AppTest) -> AppTest:
-    at.switch_page("pages/model.py").run()
+    at.switch_page(page_path("model")).run()
     no_exception(at)
     epochs = next(n for n in at.number_input if n.label == "Epochs")
     epochs.set_value(3)
@@ -40,7 +38,7 @@ def test_home_shows_an_empty_workspace(app):
 
 def test_pages_without_a_model_point_to_the_model_page(app):
     at = no_exception(app.run())
-    for page in ("pages/representations.py", "pages/explore.py"):
+    for page in (page_path("representations"), page_path("explore")):
         no_exception(at.switch_page(page).run())
         assert any("No model picked yet" in i.value for i in at.info)
 
@@ -56,7 +54,7 @@ def test_training_in_the_page_saves_the_model_and_reports_test_accuracy(app, tmp
 
 
 def test_bad_hidden_sizes_are_refused_in_the_page(app, tmp_path):
-    at = app.run().switch_page("pages/model.py").run()
+    at = app.run().switch_page(page_path("model")).run()
     next(t for t in at.text_input if t.label == "Hidden layer sizes").set_value("128, many")
     next(b for b in at.get("form_submit_button") if b.label == "Train").click()
     at = no_exception(at.run())
@@ -67,7 +65,7 @@ def test_bad_hidden_sizes_are_refused_in_the_page(app, tmp_path):
 def test_main_flow_from_training_to_the_map(app, tmp_path):
     at = train_small_model(app.run())
 
-    at = no_exception(at.switch_page("pages/representations.py").run())
+    at = no_exception(at.switch_page(page_path("representations")).run())
     assert at.selectbox[0].value == "dense_1"  # the last hidden layer before the output
     button(at, "Compute dense_1").click()
     at = no_exception(at.run())
@@ -77,14 +75,14 @@ def test_main_flow_from_training_to_the_map(app, tmp_path):
     assert metric(at, "verdict") == "agree"
     assert float(metric(at, "largest absolute difference")) < 1e-4
 
-    at = no_exception(at.switch_page("pages/explore.py").run())
+    at = no_exception(at.switch_page(page_path("explore")).run())
     assert metric(at, "points") == "1,437"
     assert 0.5 < float(metric(at, "10-NN accuracy of the map")) <= 1.0
     usage = Workspace(tmp_path / "ws").usage()
     assert (usage["representations"], usage["embeddings"]) == (1, 1)
 
     # The choices carried across pages; a second visit serves the map from the cache.
-    at = no_exception(at.switch_page("pages/explore.py").run())
+    at = no_exception(at.switch_page(page_path("explore")).run())
     assert Workspace(tmp_path / "ws").usage()["embeddings"] == 1
 
 
@@ -97,7 +95,7 @@ def test_offline_mnist_says_so_and_offers_the_digits(app):
         pass
     else:
         pytest.skip("MNIST is downloadable or cached here; the offline message cannot be shown")
-    at = app.run().switch_page("pages/model.py").run()
+    at = app.run().switch_page(page_path("model")).run()
     at.selectbox[0].set_value("mnist")
     at = no_exception(at.run())
     assert any("could not be downloaded" in e.value for e in at.error)
@@ -108,7 +106,7 @@ def test_offline_mnist_says_so_and_offers_the_digits(app):
 
 def test_a_link_reopens_the_same_map_in_a_new_session(app, tmp_path):
     at = train_small_model(app.run())
-    at = no_exception(at.switch_page("pages/explore.py").run())  # computes the layer and the map
+    at = no_exception(at.switch_page(page_path("explore")).run())  # computes the layer and the map
     query = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
     assert query["layer"] == "dense_1" and query["dataset"] == "digits"
     first_accuracy = metric(at, "10-NN accuracy of the map")
@@ -118,7 +116,7 @@ def test_a_link_reopens_the_same_map_in_a_new_session(app, tmp_path):
     for key, value in query.items():
         other.query_params[key] = value
     other = no_exception(other.run())
-    other = no_exception(other.switch_page("pages/explore.py").run())
+    other = no_exception(other.switch_page(page_path("explore")).run())
     assert other.number_input(key="umap_min_dist").value == pytest.approx(0.3)
     assert metric(other, "points") == "1,437"
     assert Workspace(tmp_path / "ws").usage()["embeddings"] == 2
@@ -128,7 +126,7 @@ def test_a_link_reopens_the_same_map_in_a_new_session(app, tmp_path):
     for key, value in query.items():
         again.query_params[key] = value
     again = no_exception(again.run())
-    again = no_exception(again.switch_page("pages/explore.py").run())
+    again = no_exception(again.switch_page(page_path("explore")).run())
     assert metric(again, "10-NN accuracy of the map") == first_accuracy
     assert Workspace(tmp_path / "ws").usage()["embeddings"] == 2
 
@@ -137,7 +135,7 @@ def test_a_link_to_a_deleted_model_says_so(app):
     for key, value in {"model": "0123456789ab", "dataset": "digits", "layer": "dense_1"}.items():
         app.query_params[key] = value
     at = no_exception(app.run())
-    at = no_exception(at.switch_page("pages/explore.py").run())
+    at = no_exception(at.switch_page(page_path("explore")).run())
     assert any("no longer in the workspace" in e.value for e in at.error)
 
 
@@ -165,7 +163,7 @@ def query_of(at: AppTest) -> dict[str, str]:
 
 def test_explore_reducers_colourings_and_the_misclassified_shortcut(app, tmp_path):
     at = train_small_model(app.run())
-    at = no_exception(at.switch_page("pages/explore.py").run())
+    at = no_exception(at.switch_page(page_path("explore")).run())
     assert query_of(at)["reducer"] == "umap"
     for label in ("10-NN accuracy of the layer", "trustworthiness", "linear probe"):
         assert 0.0 <= float(metric(at, label)) <= 1.0
@@ -209,12 +207,12 @@ def test_explore_reducers_colourings_and_the_misclassified_shortcut(app, tmp_pat
 
 def test_a_link_reopens_a_tsne_view_with_its_colouring_and_selection(app, tmp_path):
     at = train_small_model(app.run())
-    at = no_exception(at.switch_page("pages/explore.py").run())
+    at = no_exception(at.switch_page(page_path("explore")).run())
     query = query_of(at) | {"reducer": "pca", "colour": "confidence", "selection": "5,17,400"}
     other = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in query.items():
         other.query_params[key] = value
-    other = no_exception(no_exception(other.run()).switch_page("pages/explore.py").run())
+    other = no_exception(no_exception(other.run()).switch_page(page_path("explore")).run())
     assert other.radio(key="map_reducer").value == "pca"
     assert other.selectbox(key="map_colour").value == "confidence"
     assert any("3 selected points" in s.value for s in other.subheader)
@@ -223,14 +221,14 @@ def test_a_link_reopens_a_tsne_view_with_its_colouring_and_selection(app, tmp_pa
     beyond = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in (query | {"selection": "5,99999"}).items():
         beyond.query_params[key] = value
-    beyond = no_exception(no_exception(beyond.run()).switch_page("pages/explore.py").run())
+    beyond = no_exception(no_exception(beyond.run()).switch_page(page_path("explore")).run())
     assert any("points [99999] of the selection do not exist" in w.value for w in beyond.warning)
     assert any("1 selected points" in s.value for s in beyond.subheader)
 
     bad = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in (query | {"colour": "rainbow"}).items():
         bad.query_params[key] = value
-    bad = no_exception(no_exception(bad.run()).switch_page("pages/explore.py").run())
+    bad = no_exception(no_exception(bad.run()).switch_page(page_path("explore")).run())
     assert any("The link asked for colour=rainbow; expected one of label, predicted, correct, confidence — using "
                "label." in w.value.replace("\\", "") for w in bad.warning)  # opened, with the value it did not use
     assert bad.selectbox(key="map_colour").value == "label"
@@ -239,7 +237,7 @@ def test_a_link_reopens_a_tsne_view_with_its_colouring_and_selection(app, tmp_pa
 def test_explore_reads_the_other_side_of_the_activation_in_one_click(app):
     at = train_small_model(app.run())
     at.session_state["map_reducer"] = "pca"  # as if picked before: the test is about the layer, not the map
-    at = no_exception(at.switch_page("pages/explore.py").run())
+    at = no_exception(at.switch_page(page_path("explore")).run())
     button(at, "Read activation_1 instead (after its relu)").click()
     at = no_exception(at.run())
     assert any("layer **activation\\_1**" in c.value or "layer **activation_1**" in c.value for c in at.caption)

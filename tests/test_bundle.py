@@ -1,4 +1,4 @@
-"""Tests for featlib.bundle: a view's ZIP exported from one workspace, imported into another.
+"""Tests for featlib.share.bundle: a view's ZIP exported from one workspace, imported into another.
 
 Real Keras models, real zips, real SQLite. The map is a real table stored under
 the view's key (a PCA of the real layer outputs: the bundle does not care how
@@ -14,11 +14,13 @@ import zipfile
 import numpy as np
 import pytest
 
-from featlib import bundle, embed, models, pipeline
-from featlib.bundle import BundleError
+from featlib import models, pipeline
 from featlib.datasets import from_arrays
+from featlib.maps import embed
+from featlib.share import bundle
+from featlib.share.bundle import BundleError
+from featlib.share.views import View
 from featlib.store import Workspace
-from featlib.views import View
 
 
 def _view_in(ws: Workspace, model, dataset, dataset_key: str, creator: str = "alice") -> View:

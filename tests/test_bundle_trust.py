@@ -18,11 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from featlib import bundle, cli, embed, metrics, models, pipeline
-from featlib.bundle import AlreadyImportedError, BundleError
+from featlib import cli, metrics, models, pipeline
+from featlib.maps import embed
 from featlib.provenance import bytes_sha256
+from featlib.share import bundle
+from featlib.share.bundle import AlreadyImportedError, BundleError
+from featlib.share.views import View
 from featlib.store import AlreadyStoredError, Workspace
-from featlib.views import View
 
 
 def _view_in(ws: Workspace, model, dataset, creator: str = "alice") -> View:
@@ -225,7 +227,7 @@ def test_a_stored_text_knn_accuracy_breaks_neither_the_listing_nor_ls(exported, 
 
 
 def test_the_workspace_page_lists_bad_records_and_shows_claims(exported, tmp_path, monkeypatch):
-    from app_testing import APP
+    from app_testing import APP, page_path
     from streamlit.testing.v1 import AppTest
 
     _, _, data = exported
@@ -237,7 +239,7 @@ def test_the_workspace_page_lists_bad_records_and_shows_claims(exported, tmp_pat
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(root))
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
-    at.switch_page("pages/workspace.py").run()
+    at.switch_page(page_path("workspace")).run()
     assert not at.exception, [e.value for e in at.exception]
     text = "\n".join(m.value for m in at.markdown)
     assert "**shared\\-mlp** · Model · imported by **bob**; bundle says made by alice" in text
@@ -301,7 +303,7 @@ def test_a_claimed_training_dataset_does_not_pin_a_local_upload(exported, tmp_pa
 
 
 def test_a_bundled_model_declaring_a_huge_layer_is_refused_before_keras(exported, tmp_path, monkeypatch):
-    """Models inside bundles go through the same size budget as uploads (featlib.model_budget)."""
+    """Models inside bundles go through the same size budget as uploads (featlib.models.budget)."""
     import keras
 
     _, _, data = exported

@@ -72,9 +72,8 @@ def test_train_reports_and_saves_model(cli, session):
     proc = ok(session["train"])
     assert proc.stdout.startswith("saved demo (64-128-64-10 (Sequential, 17,226 params)): test accuracy ")
     assert "epoch 1/2" in proc.stderr and "epoch 2/2" in proc.stderr
-    from featlib.store import Workspace
-
     from featlib.models import fingerprint
+    from featlib.store import Workspace
 
     ws = Workspace(cli.workspace)
     record = ws.get_model("demo")
@@ -108,7 +107,8 @@ def test_extract_both_methods_agree(cli, session):
 
 
 def test_extract_matches_library_on_saved_model(cli, session, digits):
-    from featlib import extract, models
+    from featlib import models
+    from featlib.read import extract
     from featlib.store import Workspace
 
     model = Workspace(cli.workspace).load_model("demo")
@@ -245,7 +245,8 @@ def test_import_of_a_bad_bundle_fails_cleanly(cli, tmp_path):
 
 def test_precompute_fills_the_workspace_on_a_local_cluster(cli, session):
     """Every layer x method representation and each reducer's map, as jobs on a real LocalCluster."""
-    from featlib import embed, pipeline
+    from featlib import pipeline
+    from featlib.maps import embed
     from featlib.store import Workspace
 
     ok(session["train"])
@@ -292,8 +293,9 @@ def test_precompute_in_process_computes_what_is_missing(cli, session):
 
 
 def test_embed_gives_on_a_local_cluster_what_it_gives_in_process(cli, session):
-    from featlib import embed, pipeline
+    from featlib import pipeline
     from featlib.datasets import load_digits
+    from featlib.maps import embed
     from featlib.store import Workspace
 
     ok(session["embed"])
@@ -412,7 +414,8 @@ def test_every_dataset_option_lists_the_accepted_forms(cli, command):
 
 
 def test_extract_reads_a_t10k_images_file_end_to_end(cli, session, t10k, digits):
-    from featlib import extract, models
+    from featlib import models
+    from featlib.read import extract
     from featlib.store import Workspace
 
     ok(session["train"])

@@ -127,7 +127,8 @@ def test_keras_config_names_the_layers_model_layers_lists(model, tmp_path):
     """The file's config gives the names ``model.layers`` gives (Sequential: without its InputLayer)."""
     import keras
 
-    from featlib import keras_config, models
+    from featlib import models
+    from featlib.models import keras_config
 
     assert keras_config.top_level_layers(models.model_to_bytes(model)) == [layer.name for layer in model.layers]
     inputs = keras.Input((8,), name="pixels_in")

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-
 import pytest
-from app_testing import APP, TIMEOUT, no_exception
+from app_testing import APP, TIMEOUT, no_exception, page_path
 from streamlit.testing.v1 import AppTest
 
-from featlib import compare
-from featlib.compare import CompareError, CompareView, Panel, SelectionState
-
-
+from featlib.share import compare
+from featlib.share.compare import CompareError, CompareView, Panel, SelectionState
 
 # The view and its link ---------------------------------------------------------
 
@@ -150,7 +147,7 @@ def query_of(at: AppTest) -> dict[str, str]:
 
 
 def train_with_checkpoints(at: AppTest) -> AppTest:
-    at = no_exception(at.switch_page("pages/model.py").run())
+    at = no_exception(at.switch_page(page_path("model")).run())
     next(n for n in at.number_input if n.label == "Epochs").set_value(3)
     next(t for t in at.text_input if t.label == "Save checkpoints after epoch").set_value("1")
     next(b for b in at.get("form_submit_button") if b.label == "Train").click()
@@ -166,7 +163,7 @@ def test_compare_epoch_1_with_the_trained_model_and_follow_a_digit(app, tmp_path
     assert records["mlp-digits@epoch1"].meta["checkpoint_of"] == records["mlp-digits"].id
     assert records["mlp-digits@epoch1"].meta["epoch"] == 1
 
-    at = no_exception(at.switch_page("pages/compare.py").run())
+    at = no_exception(at.switch_page(page_path("compare")).run())
     assert any("press Compare" in i.value for i in at.info)
     assert [at.selectbox(key=f"cmp_layer_{i}").value for i in range(2)] == ["dense", "dense_1"]  # not twice the same
     at.selectbox(key="cmp_reducer_0").set_value("pca")
@@ -193,7 +190,7 @@ def test_compare_epoch_1_with_the_trained_model_and_follow_a_digit(app, tmp_path
     for key, value in query.items():
         other.query_params[key] = value
     other = no_exception(other.run())
-    other = no_exception(other.switch_page("pages/compare.py").run())
+    other = no_exception(other.switch_page(page_path("compare")).run())
     assert list(other.dataframe[0].value["model"]) == ["mlp-digits@epoch1", "mlp-digits"]
     assert other.number_input(key="cmp_follow").value == 7
 
@@ -205,7 +202,7 @@ def test_panels_picked_in_the_editor_are_compared(app, tmp_path):
     workspace = Workspace(tmp_path / "ws")
     models.save_model(workspace, models.build_mlp((64,), hidden=(16, 8)), "small", dataset="digits")
     at = no_exception(app.run())
-    at = no_exception(at.switch_page("pages/compare.py").run())
+    at = no_exception(at.switch_page(page_path("compare")).run())
     at.number_input(key="cmp_n").set_value(3)
     at = no_exception(at.run())
     for i, layer in enumerate(["dense", "dense_1", "dense_2"]):
@@ -232,7 +229,7 @@ def test_a_model_that_does_not_fit_the_data_or_a_missing_layer_is_explained(app,
     for key, value in view.to_query().items():
         app.query_params[key] = value
     at = no_exception(app.run())
-    at = no_exception(at.switch_page("pages/compare.py").run())
+    at = no_exception(at.switch_page(page_path("compare")).run())
     assert any("wrong-input cannot be shown on digits" in e and "50 values" in e for e in errors(at)), errors(at)
     across = next(b for b in at.button if b.label == "This layer across checkpoints")
     assert across.disabled and "has no checkpoints" in across.help  # offered only where it can work
@@ -244,7 +241,7 @@ def test_a_model_that_does_not_fit_the_data_or_a_missing_layer_is_explained(app,
     for key, value in missing.to_query().items():
         other.query_params[key] = value
     other = no_exception(other.run())
-    other = no_exception(other.switch_page("pages/compare.py").run())
+    other = no_exception(other.switch_page(page_path("compare")).run())
     assert any("No such layer: nope" in e for e in errors(other)), errors(other)
 
 
@@ -269,14 +266,14 @@ def test_a_panel_figure_marks_the_selection_the_followed_point_and_its_neighbour
 
 def test_without_a_model_the_page_points_to_the_model_page(app):
     at = no_exception(app.run())
-    at = no_exception(at.switch_page("pages/compare.py").run())
+    at = no_exception(at.switch_page(page_path("compare")).run())
     assert any("No saved model yet" in i.value for i in at.info)
 
 
 def test_bad_checkpoint_epochs_are_refused_before_training(app, tmp_path):
     from featlib.store import Workspace
 
-    at = no_exception(app.run().switch_page("pages/model.py").run())
+    at = no_exception(app.run().switch_page(page_path("model")).run())
     next(n for n in at.number_input if n.label == "Epochs").set_value(3)
     next(t for t in at.text_input if t.label == "Save checkpoints after epoch").set_value("1, 7")
     next(b for b in at.get("form_submit_button") if b.label == "Train").click()
@@ -286,10 +283,10 @@ def test_bad_checkpoint_epochs_are_refused_before_training(app, tmp_path):
 
 
 def test_presets_that_cannot_work_are_offered_disabled_saying_why(app):
-    at = no_exception(app.run().switch_page("pages/model.py").run())
+    at = no_exception(app.run().switch_page(page_path("model")).run())
     next(n for n in at.number_input if n.label == "Epochs").set_value(2)
     next(b for b in at.get("form_submit_button") if b.label == "Train").click()
-    at = no_exception(no_exception(at.run()).switch_page("pages/compare.py").run())
+    at = no_exception(no_exception(at.run()).switch_page(page_path("compare")).run())
     buttons = {b.label: b for b in at.button}
     assert buttons["This layer across checkpoints"].disabled
     assert "has no checkpoints" in buttons["This layer across checkpoints"].help
@@ -321,16 +318,16 @@ def test_a_selection_made_on_other_data_is_dropped_with_a_note_not_carried(tmp_p
     for key, value in view.to_query().items():
         at.query_params[key] = value
     at = no_exception(at.run())
-    at = no_exception(at.switch_page("pages/compare.py").run())
+    at = no_exception(at.switch_page(page_path("compare")).run())
     at.session_state[comparing.SELECTION] = SelectionState(tuple(range(300, 1_400)))  # what a lasso leaves
     at.number_input(key=comparing.FOLLOW).set_value(1_200)
     at = no_exception(at.run())
     assert any(h.value == "1,100 selected points, highlighted in every panel" for h in at.subheader)
     assert any("Point 1200's neighbours shared with panel 1" in c.value for c in at.caption)
 
-    at = no_exception(at.switch_page("pages/model.py").run())
+    at = no_exception(at.switch_page(page_path("model")).run())
     at.session_state[state.DATASET] = "digits"  # as the Model page's dataset picker leaves it
-    at = no_exception(at.switch_page("pages/compare.py").run())
+    at = no_exception(at.switch_page(page_path("compare")).run())
     notes = [i.value for i in at.info]
     assert any("made on big test split, test split; the data is now Digits 8×8" in n and "cleared" in n for n in notes), notes
     assert not any("selected points" in h.value for h in at.subheader)

@@ -1,4 +1,4 @@
-"""One compile cache per user and machine (featlib.compile_cache), used by the workers, the CLI and the bench."""
+"""One compile cache per user and machine (featlib.maps.compile_cache), used by the workers, the CLI and the bench."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from featlib import compile_cache
+from featlib.maps import compile_cache
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ def test_the_cli_embeds_with_the_machines_cache_not_the_workspaces(monkeypatch, 
 
     used = []
     monkeypatch.setattr(compile_cache, "enable", lambda where=None: used.append(where) or compile_cache.folder())
-    monkeypatch.setattr("featlib.embed.umap_embed", lambda x, params, **kw: x[:, :2].astype("float32"))
+    monkeypatch.setattr("featlib.maps.embed.umap_embed", lambda x, params, **kw: x[:, :2].astype("float32"))
     workspace = Workspace(tmp_path / "ws")
     model = models.build_mlp((64,), hidden=(8,), num_classes=10)
     models.save_model(workspace, model, "m", dataset="digits")
@@ -59,7 +59,7 @@ def plus_one(x):
 FILL = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from featlib import compile_cache
+from featlib.maps import compile_cache
 assert compile_cache.lock_index_saves()
 import jitted
 for value in ([1, 1.5] if sys.argv[2] == "int-first" else [1.5, 1]) * 3:
@@ -117,7 +117,7 @@ def apply(f, x):
 APPLY = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from featlib import compile_cache
+from featlib.maps import compile_cache
 compile_cache.lock_index_saves()
 import higher
 assert higher.apply(higher.twice, 3) == 6
@@ -143,7 +143,7 @@ def test_an_entry_typed_by_a_function_argument_is_not_written(tmp_path):
 FRESH_MAP = """
 import json, sys
 import numpy as np
-from featlib import compile_cache, embed
+from featlib.maps import compile_cache, embed
 compile_cache.enable()  # the machine's cache, as the CLI and the workers use it
 from numba.core.registry import CPUDispatcher
 
@@ -151,7 +151,7 @@ from numba.core.registry import CPUDispatcher
 def dispatchers():
     found = {}
     for name, module in list(sys.modules.items()):
-        if module is not None and (name.split(".")[0] in ("umap", "pynndescent") or name == "featlib.knn"):
+        if module is not None and (name.split(".")[0] in ("umap", "pynndescent") or name == "featlib.maps.knn"):
             for attribute, value in list(vars(module).items()):
                 if isinstance(value, CPUDispatcher):  # by the name it is called by (two may share one function)
                     found[name + "." + attribute] = value
@@ -178,7 +178,7 @@ print(json.dumps({
 
 def test_a_fresh_process_with_the_machines_cache_compiles_nothing_for_a_small_map(tmp_path):
     """The first map of a new process loads every compiled function from the machine's cache (Numba's own cache
-    statistics, per function): the exact kNN graph (featlib.knn) leaves out pynndescent's nn_descent, the part no
+    statistics, per function): the exact kNN graph (featlib.maps.knn) leaves out pynndescent's nn_descent, the part no
     cache keeps. The first process fills the cache where it is empty; both give the same map."""
     import json
 
@@ -193,7 +193,7 @@ def test_a_fresh_process_with_the_machines_cache_compiles_nothing_for_a_small_ma
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     fresh = runs[1]
     assert fresh["compiled"] == [], fresh["compiled"]
-    assert {"featlib.knn._select_smallest", "umap.umap_.smooth_knn_dist", "umap.umap_.compute_membership_strengths",
+    assert {"featlib.maps.knn._select_smallest", "umap.umap_.smooth_knn_dist", "umap.umap_.compute_membership_strengths",
             "umap.layouts._nb_optimize_layout_euclidean_single_epoch"} <= set(fresh["loaded"]), fresh["loaded"]  # fmt: skip
     assert not fresh["nn_descent_compiled"]
     np.testing.assert_array_equal(np.load(tmp_path / "fill.npy"), np.load(tmp_path / "fresh.npy"))

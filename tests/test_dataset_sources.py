@@ -1,4 +1,4 @@
-"""Tests for featlib.dataset_sources and the workspace's dataset uploads: real files and workspaces under tmp_path."""
+"""Tests for featlib.datasets.sources and the workspace's dataset uploads: real files and workspaces under tmp_path."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from featlib import datasets as D
-from featlib.dataset_sources import FORMS, labels_file_for, resolve
 from featlib.datasets import DatasetError
+from featlib.datasets.sources import FORMS, labels_file_for, load_dataset, resolve
 
 REPO = Path(__file__).resolve().parents[1]
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -69,8 +69,8 @@ def test_builtin_and_npz(tmp_path):
     assert ds.name == "mine.npz" and ds.splits == ("train", "test") and "mine.npz" in ds.source
     (tmp_path / "no-suffix").write_bytes((tmp_path / "mine.npz").read_bytes())
     assert resolve(str(tmp_path / "no-suffix")).fingerprint == ds.fingerprint  # known by its content
-    assert D.load_dataset(str(tmp_path / "mine.npz")).fingerprint == ds.fingerprint  # load_dataset goes through here
-    assert D.load_dataset(ds) is ds
+    assert load_dataset(str(tmp_path / "mine.npz")).fingerprint == ds.fingerprint  # load_dataset goes through here
+    assert load_dataset(ds) is ds
 
 
 def test_unknown_and_missing(tmp_path):
@@ -174,7 +174,7 @@ def test_real_t10k_images_file_alone():
 
 def test_resolving_imports_no_keras_and_no_streamlit(tmp_path):
     images, _ = mnist_pair(tmp_path)
-    code = (f"import sys; from featlib.dataset_sources import resolve; resolve({str(images)!r}); resolve('digits'); "
+    code = (f"import sys; from featlib.datasets.sources import resolve; resolve({str(images)!r}); resolve('digits'); "
             "print(sorted(m for m in ('streamlit', 'keras', 'tensorflow') if m in sys.modules))")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

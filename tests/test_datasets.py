@@ -269,11 +269,11 @@ def test_zip_bomb_real_compressed_zeros(tmp_path, monkeypatch):
     path = tmp_path / "bomb.npz"
     np.savez_compressed(path, x=np.zeros((2000, 64, 64), np.uint8), y=np.arange(2000) % 2)  # 8 MB -> ~10 KB
     assert path.stat().st_size < 100_000
-    monkeypatch.setattr(D, "MAX_INFLATED_BYTES", 1024 * 1024)
+    monkeypatch.setattr(D.files, "MAX_INFLATED_BYTES", 1024 * 1024)
     with pytest.raises(DatasetError, match=r"bomb.npz looks like a zip bomb: its members declare 7.8 MiB .*"
                                            r"limits are 1.0 MiB .* in total \(MAX_INFLATED_BYTES\)"):
         D.load_npz(path)
-    monkeypatch.setattr(D, "MAX_INFLATED_BYTES", 1 << 30)
+    monkeypatch.setattr(D.files, "MAX_INFLATED_BYTES", 1 << 30)
     monkeypatch.setattr(archives, "BOMB_MIN_BYTES", 1024 * 1024)  # now only the ratio rule trips
     with pytest.raises(DatasetError, match=r"looks like a zip bomb: .* \(ratio [\d,]+x\)"):
         D.load_npz(path)
@@ -357,7 +357,7 @@ def test_idx_rejects_bad_files(monkeypatch):
         D.parse_idx(gzip.compress(idx_bytes(x))[:-12])
     with pytest.raises(DatasetError, match="give both test_images and test_labels, or neither"):
         D.load_idx(idx_bytes(x), idx_bytes(y), test_images=idx_bytes(x))
-    monkeypatch.setattr(D, "MAX_INFLATED_BYTES", 100_000)
+    monkeypatch.setattr(D.files, "MAX_INFLATED_BYTES", 100_000)
     bomb = gzip.compress(idx_bytes(np.zeros((1000, 28, 28), np.uint8)))
     # The header is read first: what it declares is refused before the rest is inflated.
     with pytest.raises(DatasetError, match=r"IDX header declares shape \(1000, 28, 28\) of uint8, i.e. 765.6 KiB "
@@ -565,7 +565,7 @@ def test_keras_cache_dir_and_fashion_seeding(tmp_path, monkeypatch):
     existing.parent.mkdir(parents=True)
     existing.write_bytes(b"already cached")
     monkeypatch.setenv("KERAS_HOME", str(home))
-    monkeypatch.setattr(D, "DEBIAN_FASHION_MNIST_DIR", src)
+    monkeypatch.setattr(D.builtin, "DEBIAN_FASHION_MNIST_DIR", src)
     assert D._keras_cache_dir() == home
     D._seed_fashion_mnist_cache()
     assert existing.read_bytes() == b"already cached"

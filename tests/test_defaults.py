@@ -1,12 +1,13 @@
 """featlib's default UMAP metric, "auto": Euclidean or correlation, whichever makes the trial map that keeps the
-labels apart better (featlib.metric_choice; the study behind it is bench/defaults_study.py)."""
+labels apart better (featlib.maps.auto_metric; the study behind it is bench/defaults_study.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from featlib import embed, jobs, metric_choice, metrics
+from featlib import jobs, metrics
+from featlib.maps import embed
 
 
 def _patterns(n: int = 400, d: int = 32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -36,7 +37,7 @@ def test_a_metric_named_is_used_as_named_whatever_the_labels(metric, units, used
 
 def test_auto_follows_the_better_trial_map():
     x, labels = _patterns()
-    choice = metric_choice.choose(x, labels)
+    choice = embed.choose_metric(x, labels)
     assert choice.metric == "correlation" and choice.scores["correlation"] > choice.scores["euclidean"] + 0.2, choice
     for metric in ("euclidean", "correlation"):  # each score is the 10-NN accuracy of a 50-epoch trial map
         trial = embed.umap_embed(x, embed.UMAPParams(metric=metric, n_epochs=50), backend="cpu")
@@ -44,7 +45,7 @@ def test_auto_follows_the_better_trial_map():
     assert choice.reason == ("10-NN accuracy of 50-epoch trial maps of 400 points: "
                              f"euclidean {choice.scores['euclidean']:.3f}, correlation {choice.scores['correlation']:.3f}")  # fmt: skip
     x, labels = _levels()
-    choice = metric_choice.choose(x, labels)
+    choice = embed.choose_metric(x, labels)
     assert choice.metric == "euclidean" and choice.scores["euclidean"] > choice.scores["correlation"] + 0.2, choice
     assert embed.resolve_metric(embed.UMAPParams(), x, labels) == "euclidean"
 
@@ -52,7 +53,7 @@ def test_auto_follows_the_better_trial_map():
 def test_the_trial_maps_take_the_maps_own_parameters():
     x, labels = _patterns(n=300)
     params = embed.UMAPParams(n_neighbors=8, min_dist=0.5, random_state=3)
-    choice = metric_choice.choose(x, labels, params=params)
+    choice = embed.choose_metric(x, labels, params=params)
     trial = embed.umap_embed(x, embed.UMAPParams(n_neighbors=8, min_dist=0.5, random_state=3, metric="euclidean",
                                                  n_epochs=50), backend="cpu")  # fmt: skip
     assert choice.scores["euclidean"] == metrics.knn_accuracy(trial, labels)
@@ -62,7 +63,7 @@ def test_a_tie_goes_to_euclidean_and_at_most_2000_points_are_scored():
     rng = np.random.default_rng(1)
     labels = np.repeat(np.arange(5), 600)
     x = (rng.normal(scale=50.0, size=(5, 16))[labels] + rng.normal(size=(3000, 16))).astype("float32")
-    choice = metric_choice.choose(x, labels)
+    choice = embed.choose_metric(x, labels)
     assert choice.scores == {"euclidean": 1.0, "correlation": 1.0} and choice.metric == "euclidean"
     assert "trial maps of 2,000 points" in choice.reason
 
@@ -71,14 +72,14 @@ def test_a_tie_goes_to_euclidean_and_at_most_2000_points_are_scored():
                          ids=["no labels", "one class", "a class of one point"])  # fmt: skip
 def test_without_labels_that_can_decide_auto_is_correlation_from_ten_columns(labels):
     x, _ = _levels()  # labels would have said Euclidean
-    choice = metric_choice.choose(x, labels)
+    choice = embed.choose_metric(x, labels)
     assert (choice.metric, choice.scores) == ("correlation", {}), choice
     assert "no labels can decide" in choice.reason
 
 
 def test_too_few_points_for_a_trial_map_fall_back_without_mapping():
     x, labels = _levels(n=12)  # 15 neighbours need 16 points: the map itself refuses, naming the rule
-    assert metric_choice.choose(x, labels).reason == "UMAP reads 32 columns and no labels can decide: correlation"
+    assert embed.choose_metric(x, labels).reason == "UMAP reads 32 columns and no labels can decide: correlation"
     with pytest.raises(embed.ReducerError):
         embed.umap_embed(x, embed.UMAPParams(), labels=labels)
 
@@ -87,12 +88,12 @@ def test_too_few_points_for_a_trial_map_fall_back_without_mapping():
 def test_below_ten_columns_auto_is_euclidean_whatever_the_labels(d):
     x, labels = _patterns(d=d)
     assert embed.resolve_metric(embed.UMAPParams(), x, labels) == "euclidean"
-    assert metric_choice.choose(x, labels).reason == f"UMAP reads {d} columns, fewer than 10: Euclidean"
+    assert embed.choose_metric(x, labels).reason == f"UMAP reads {d} columns, fewer than 10: Euclidean"
 
 
 def test_a_wide_layer_counts_the_columns_umap_reads_after_pca():
     x, labels = _patterns(n=300, d=200)  # correlation would win on the layer's values...
-    assert metric_choice.choose(x, labels).metric == "correlation"
+    assert embed.choose_metric(x, labels).metric == "correlation"
     params = embed.UMAPParams(pca_dims=8)  # ...but UMAP reads 8 PCA columns: Euclidean
     assert embed.reduce_width(x, params).shape[1] == 8
     assert embed.resolve_metric(params, x, labels) == "euclidean"

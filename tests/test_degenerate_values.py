@@ -15,9 +15,10 @@ from contextlib import redirect_stderr, redirect_stdout
 import numpy as np
 import pytest
 
-from featlib import extract, layers, models
-from featlib.extract import METHODS
-from featlib.nonfinite import NonFiniteError, non_finite_weights
+from featlib import models
+from featlib.models.nonfinite import NonFiniteError, non_finite_weights
+from featlib.read import extract, layers
+from featlib.read.extract import METHODS
 
 HIDDEN = (16, 8)  # layers: dense, activation, dense_1, activation_1, dense_2, activation_2
 

@@ -1,4 +1,4 @@
-"""Tests for featlib.diagnosis: near chance, the scoring split, the likely causes, on real Keras models.
+"""Tests for featlib.models.diagnosis: near chance, the scoring split, the likely causes, on real Keras models.
 
 A plain ReLU MLP hardly cares about the input scaling (ReLU is positively
 homogeneous: ×255 scales every pre-activation and the biases fade), so the model
@@ -14,8 +14,8 @@ import math
 import numpy as np
 import pytest
 
-from featlib import datasets, diagnosis, models
-from featlib.models import ModelError
+from featlib import datasets, models
+from featlib.models import ModelError, diagnosis
 
 
 @functools.lru_cache(maxsize=1)

@@ -130,7 +130,7 @@ def unknown_commands(text: str, commands: set[str], pattern: re.Pattern = COMMAN
 
 
 def _bindings(tree: ast.AST) -> dict[str, str]:
-    """Names an example's imports bind to featlib's modules and objects: ``{"embed": "featlib.embed", ...}``."""
+    """Names an example's imports bind to featlib's modules and objects: ``{"embed": "featlib.maps.embed", ...}``."""
     bound: dict[str, str] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -362,7 +362,7 @@ def test_docstring_examples(name: str, tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_doctests_are_collected() -> None:
     """The collection finds the modules known to hold examples (a broken walk would pass with none)."""
-    assert {"featlib.datasets", "featlib.jobs", "featlib.embed", "featlib.gpu"} <= set(MODULES_WITH_EXAMPLES)
+    assert {"featlib.datasets", "featlib.jobs", "featlib.maps.embed", "featlib.maps.gpu"} <= set(MODULES_WITH_EXAMPLES)
 
 
 # --- nothing missing --------------------------------------------------------------------------------------------

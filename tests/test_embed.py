@@ -1,12 +1,13 @@
-"""Tests for featlib.embed: real umap-learn fits (few points, few epochs)."""
+"""Tests for featlib.maps.embed: real umap-learn fits (few points, few epochs)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from featlib import embed, metrics
-from featlib.embed import UMAPParams
+from featlib import metrics
+from featlib.maps import embed
+from featlib.maps.embed import UMAPParams
 
 N_POINTS = 300
 EPOCHS = 50
@@ -232,7 +233,7 @@ def test_enable_numba_cache_writes_compiled_code_to_the_folder(tmp_path):
 
     code = (
         "import numpy as np, sys\n"
-        "from featlib import embed\n"
+        "from featlib.maps import embed\n"
         "n = embed.enable_numba_cache(sys.argv[1])\n"
         "assert n > 100, n\n"
         "from umap.umap_ import smooth_knn_dist\n"  # one uncached-by-default function, quick to compile
@@ -252,7 +253,7 @@ def test_a_progress_callback_that_raises_leaves_the_next_fit_working():
     """
     import threading
 
-    from featlib import embed
+    from featlib.maps import embed
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2_000, 8)).astype("float32")

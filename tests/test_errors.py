@@ -42,9 +42,9 @@ BUILTIN_EXCEPTIONS = {value for value in vars(builtins).values()
 
 def test_the_walk_finds_the_exceptions_of_every_module():
     assert len(CLASSES) >= 30, sorted(CLASSES)
-    for where in ("featlib.models.ModelError", "featlib.nonfinite.NonFiniteError", "featlib.store.WorkspaceError",
-                  "featlib.store.saved_views.SavedViewError", "featlib.jobs.JobCancelled", "featlib.gpu.BackendError",
-                  "featlib.bundle.AlreadyImportedError", "featlib.datasets.DatasetUnavailableError"):  # fmt: skip
+    for where in ("featlib.models.ModelError", "featlib.models.nonfinite.NonFiniteError", "featlib.store.WorkspaceError",
+                  "featlib.store.saved_views.SavedViewError", "featlib.jobs.JobCancelled", "featlib.maps.gpu.BackendError",
+                  "featlib.share.bundle.AlreadyImportedError", "featlib.datasets.DatasetUnavailableError"):  # fmt: skip
         assert where in CLASSES, where
 
 
@@ -104,8 +104,12 @@ def test_the_subclass_relations_and_builtins_are_kept(child, parents):
 
 
 def test_the_old_import_paths_name_the_same_classes():
-    from featlib import bundle, datasets, embed, exports, gpu, models, nonfinite, reductions, views
+    from featlib import datasets, models
     from featlib.jobs import JobError, spec
+    from featlib.maps import embed, gpu
+    from featlib.models import nonfinite
+    from featlib.read import reductions
+    from featlib.share import bundle, exports, views
     from featlib.store import AlreadyStoredError, WorkspaceError, records, saved_views
 
     assert models.ModelError is errors.ModelError and models.InputMismatchError is errors.InputMismatchError
@@ -136,11 +140,11 @@ def _raises(call, *args):
 
 @pytest.mark.parametrize("call, args, cls", [
     ("featlib.names:check_name", ("  ", "model name"), "TextError"),
-    ("featlib.training_presets:preset", ("fastest",), "TrainingError"),
+    ("featlib.models.presets:preset", ("fastest",), "TrainingError"),
     ("featlib.settings:mebibytes", ("FEATLIB_MAX_UPLOAD_MB", 200, {"FEATLIB_MAX_UPLOAD_MB": "lots"}), "SettingError"),
     ("featlib.precompute:_choices", ("umap,tsnee", ("umap", "pca", "tsne"), "reducers"), "UsageError"),
-    ("featlib.neighbours:nearest", (np.zeros((5, 2)), [7], 2), "NeighbourError"),
-    ("featlib.embed:stratified_sample", (np.arange(10) % 2, 0), "ReducerError"),
+    ("featlib.maps.neighbours:nearest", (np.zeros((5, 2)), [7], 2), "NeighbourError"),
+    ("featlib.maps.embed:stratified_sample", (np.arange(10) % 2, 0), "ReducerError"),
 ])  # fmt: skip
 def test_refusals_that_were_bare_builtins_are_featlib_errors_and_still_the_builtin(call, args, cls):
     module, name = call.split(":")

@@ -1,4 +1,4 @@
-"""Tests for featlib.exports: real tables, real HTML, a real PNG rendered by kaleido in Chromium."""
+"""Tests for featlib.share.exports: real tables, real HTML, a real PNG rendered by kaleido in Chromium."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from featlib import exports, plots
+from featlib import plots
+from featlib.share import exports
 from featlib.store import Workspace
 
 

@@ -1,13 +1,14 @@
-"""Tests for featlib.extract: both methods against a NumPy forward pass."""
+"""Tests for featlib.read.extract: both methods against a NumPy forward pass."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from featlib import extract, models
-from featlib.extract import METHODS, Extractor
+from featlib import models
 from featlib.models import ModelError
+from featlib.read import extract
+from featlib.read.extract import METHODS, Extractor
 
 N = 300
 LAYERS = ["dense", "activation", "dense_1", "activation_1", "dense_2", "activation_2"]

@@ -1,7 +1,7 @@
 """Property tests (Hypothesis) over featlib's parsers of untrusted input: ``.npz``, IDX (raw and gzip), view links.
 
 The property, for any input: either a valid object within featlib's limits, or featlib's own error
-(:class:`~featlib.datasets.DatasetError`, :class:`~featlib.views.ViewError`) whose message names
+(:class:`~featlib.datasets.DatasetError`, :class:`~featlib.share.views.ViewError`) whose message names
 what was expected and what was received; never another exception, and never more memory than the
 limits allow (the limits are lowered to 1 MiB here, and the peak of what Python and NumPy allocate
 while parsing is measured with ``tracemalloc``).
@@ -42,7 +42,7 @@ KEYS = ("x_train", "y_train", "x_test", "y_test", "x", "y", "class_names")
 @pytest.fixture(autouse=True)
 def small_limits(monkeypatch):
     monkeypatch.setenv("FEATLIB_MAX_UPLOAD_MB", str(LIMIT / 2**20))  # MAX_UPLOAD_BYTES, read at each upload
-    monkeypatch.setattr(D, "MAX_INFLATED_BYTES", LIMIT)
+    monkeypatch.setattr(D.files, "MAX_INFLATED_BYTES", LIMIT)
 
 
 def says_what(error: Exception) -> None:
@@ -71,7 +71,7 @@ def valid_dataset(dataset: D.Dataset) -> None:
     for x, y in (dataset.split(s) for s in dataset.splits):
         assert x.dtype == np.uint8 and x.ndim == 3 and y.ndim == 1 and len(x) == len(y)
         assert y.min() >= 0 and y.max() < dataset.num_classes <= D.MAX_CLASSES
-        assert x.nbytes <= D.MAX_INFLATED_BYTES
+        assert x.nbytes <= D.files.MAX_INFLATED_BYTES
 
 
 # ----------------------------------------------------------------------------- .npz
@@ -245,7 +245,7 @@ def test_a_declared_size_above_the_limit_is_refused_before_inflating():
                           max_size=6).map("".join)))  # fmt: skip
 def test_dataset_specs_resolve_or_are_refused(spec):
     """``--dataset`` strings: featlib's error for anything that names nothing (never RuntimeError, OSError, ...)."""
-    from featlib.dataset_sources import resolve
+    from featlib.datasets.sources import resolve
 
     if spec.strip() in D.BUILTIN_DATASETS:
         return
@@ -268,8 +268,8 @@ links = st.dictionaries(st.one_of(st.sampled_from(LINK_KEYS), st.text(max_size=8
 
 
 def valid_view(view) -> None:
-    from featlib import embed
-    from featlib.views import MAX_LINK_SELECTION
+    from featlib.maps import embed
+    from featlib.share.views import MAX_LINK_SELECTION
 
     params = view.params
     if isinstance(params, embed.UMAPParams):
@@ -285,7 +285,7 @@ def valid_view(view) -> None:
 @FUZZ
 @given(links)
 def test_view_links_open_or_are_refused(query):
-    from featlib.views import View, ViewError
+    from featlib.share.views import View, ViewError
 
     try:
         view = View.from_query(query)
@@ -299,11 +299,11 @@ def test_view_links_open_or_are_refused(query):
 @FUZZ
 @given(links)
 def test_lenient_link_reading_opens_or_refuses(query):
-    from featlib import views
+    from featlib.share import views
 
     read_link = getattr(views, "read_link", None)
     if read_link is None:
-        pytest.skip("featlib.views.read_link is not there")
+        pytest.skip("featlib.share.views.read_link is not there")
     try:
         view, replaced = read_link(query)
     except views.ViewError as error:

@@ -1,4 +1,4 @@
-"""The map's backend (featlib.gpu): choosing CPU or GPU, refusing a GPU that is missing, recording what made a map.
+"""The map's backend (featlib.maps.gpu): choosing CPU or GPU, refusing a GPU that is missing, recording what made a map.
 
 The tests of the GPU itself run only where RAPIDS cuML and a CUDA device are
 there; elsewhere they skip, saying why. The choice, the refusal and the
@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featlib import embed, gpu, pipeline
+from featlib import pipeline
 from featlib.jobs import specs, tasks
+from featlib.maps import embed, gpu
 
 
 def _points(n: int = 400, d: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

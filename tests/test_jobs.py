@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from featlib import embed, jobs, pipeline
+from featlib import jobs, pipeline
 from featlib.jobs import Input, JobManager
+from featlib.maps import embed
 from featlib.store import Workspace
 
 
@@ -226,8 +228,9 @@ def test_check_upload_of_a_model_that_fits_reports_its_split_and_no_hints(model,
 
 
 def test_check_upload_near_chance_measures_the_other_scaling_and_says_why(digits, workspace):
-    from featlib.jobs import stored
     from test_diagnosis import raw_pixel_model_bytes
+
+    from featlib.jobs import stored
 
     output = _check_upload(raw_pixel_model_bytes(), digits, "0-1")
     assert output["accuracy"] < 0.2 and output["other_scale_accuracy"] > 0.8, output
@@ -244,8 +247,9 @@ def test_check_upload_near_chance_measures_the_other_scaling_and_says_why(digits
 
 
 def test_check_upload_on_other_classes_and_on_a_dataset_without_test_split(model, digits):
-    from featlib import models
     from test_diagnosis import TrainOnly, digits_789
+
+    from featlib import models
 
     data = models.model_to_bytes(model)
     other = _check_upload(data, digits_789(digits))
@@ -296,20 +300,31 @@ def test_the_local_cluster_listens_on_loopback_over_tls_and_serves_no_dashboard(
     assert engine.client.submit(sum, [1, 2]).result(timeout=60) == 3  # featlib's own client is answered
 
 
+INTRUDER = """
+import sys
+from distributed import Client
+from distributed.security import Security
+
+address, marker, how = sys.argv[1:]
+security = Security.temporary() if how == "credentials of its own" else None
+with Client(address, timeout="10s", set_as_default=False, security=security) as client:
+    client.submit(open, marker, "w").result(timeout=30)
+"""
+"""What another local account would run: a Dask client that asks the workers to write a file."""
+
+
 @pytest.mark.parametrize("how", ["no credentials", "credentials of its own", "plain tcp"])
 def test_a_local_account_without_the_run_s_credentials_cannot_run_code_on_the_cluster(engine, tmp_path, how):
-    from distributed import Client
-    from distributed.security import Security
+    import subprocess
+    import sys
 
     marker = tmp_path / "ran"
-    address = engine.cluster.address
-    attempt = {"no credentials": dict(address=address),
-               "credentials of its own": dict(address=address, security=Security.temporary()),
-               "plain tcp": dict(address=address.replace("tls://", "tcp://"))}[how]  # fmt: skip
-    with pytest.raises((OSError, TimeoutError, TypeError)):
-        with Client(attempt.pop("address"), timeout="5s", set_as_default=False, **attempt) as intruder:
-            intruder.submit(_touch, str(marker)).result(timeout=30)
+    address = engine.cluster.address if how != "plain tcp" else engine.cluster.address.replace("tls://", "tcp://")
+    intruder = subprocess.run([sys.executable, "-c", INTRUDER, address, str(marker), how], capture_output=True,
+                              text=True, timeout=120)  # fmt: skip
+    assert intruder.returncode != 0, intruder.stdout + intruder.stderr
     assert not marker.exists()
+    assert engine.client.submit(sum, [1, 2]).result(timeout=60) == 3  # featlib's own client still is answered
 
 
 def test_the_workers_and_nannies_refuse_a_connection_without_the_run_s_credentials(engine):
@@ -351,3 +366,44 @@ def engine_module():
     from featlib.jobs import engine as module
 
     return module
+
+
+PLANTED = """
+import importlib, os, sys
+with open({marker!r}, "a") as out:
+    out.write(f"{{__name__}} imported by pid {{os.getpid()}} from {{__file__}}\\n")
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
+del sys.modules[__name__]
+real = importlib.import_module(__name__)
+sys.modules[__name__] = real
+globals().update(real.__dict__)
+"""
+"""A module another local account plants where Python would import it from: it records that it ran, then hands
+over to the real module, so nothing else looks wrong (the red-team review's attack on the local cluster)."""
+
+
+def test_the_local_cluster_imports_nothing_from_shared_or_working_folders(tmp_path, monkeypatch):
+    import tempfile
+
+    marker = tmp_path / "planted-ran"
+    shared_tmp = tmp_path / "tmp"  # as a fresh /tmp: anyone may create Dask's default scratch folder there first
+    for folder in (shared_tmp / "dask-scratch-space", tmp_path / "cwd"):
+        folder.mkdir(parents=True)
+        folder.chmod(0o777)
+        for name in ("argparse", "csv", "uuid"):
+            (folder / f"{name}.py").write_text(PLANTED.format(marker=str(marker)))
+    shared_tmp.chmod(0o1777)
+    monkeypatch.setenv("TMPDIR", str(shared_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    monkeypatch.chdir(tmp_path / "cwd")  # featlib started from a folder others can write to
+    engine = jobs.Engine.start(workers=1, memory_limit="1500MiB")
+    try:
+        folder = Path(engine.cluster.folder)
+        assert folder.parent == shared_tmp and folder.stat().st_mode & 0o777 == 0o700
+        assert engine.client.submit(sum, [1, 2]).result(timeout=120) == 3  # a worker ran a task
+        assert engine.client.run(lambda: __import__("argparse").__file__)  # and imported argparse: the real one
+        assert not marker.exists(), marker.read_text()
+    finally:
+        engine.close()
+    assert not folder.exists()  # the cluster's own folder goes with it

@@ -1,4 +1,4 @@
-"""featlib.knn: the exact kNN graph of small maps and correlation searched as cosine on centred rows."""
+"""featlib.maps.knn: the exact kNN graph of small maps and correlation searched as cosine on centred rows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
-from featlib import embed, knn
+from featlib.maps import embed, knn
 
 
 def _points(n: int = 400, d: int = 24, seed: int = 0) -> np.ndarray:

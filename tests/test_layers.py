@@ -1,14 +1,15 @@
-"""Every layer at once (featlib.layers) and the Layers page, on the bundled digits with a real trained MLP."""
+"""Every layer at once (featlib.read.layers) and the Layers page, on the bundled digits with a real trained MLP."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
-from app_testing import APP, TIMEOUT
+from app_testing import APP, TIMEOUT, page_path
 from streamlit.testing.v1 import AppTest
 
-from featlib import embed, extract, layers, metrics, models
+from featlib import metrics, models
+from featlib.maps import embed
+from featlib.read import extract, layers
 from featlib.store import Workspace
 
 SAMPLE = 600
@@ -101,11 +102,11 @@ def test_one_hot_representations_score_one_in_the_table():
 def test_the_layers_page_shows_every_layer_with_its_figures_and_follows_a_point(tmp_path, monkeypatch):
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
-    at.switch_page("pages/model.py").run()
+    at.switch_page(page_path("model")).run()
     next(n for n in at.number_input if n.label == "Epochs").set_value(3)
     next(b for b in at.get("form_submit_button") if b.label == "Train").click()
     at = at.run()
-    at = at.switch_page("pages/layers.py").run()
+    at = at.switch_page(page_path("layers")).run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("every layer of a stratified sample of 1,437 of 1,437 images" in c.value for c in at.caption)
     table = at.dataframe[0].value

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from app_testing import APP, no_exception
+from app_testing import APP, no_exception, page_path
 from streamlit.testing.v1 import AppTest
 
 from featlib import datasets, models
 from featlib.app import resources
+from featlib.share.views import View
 from featlib.store import Workspace
-from featlib.views import View
 
 TIMEOUT = 240
 
@@ -38,7 +38,7 @@ def open_link(root, monkeypatch, query: dict[str, str]) -> AppTest:
     for key, value in query.items():
         at.query_params[key] = value
     at = no_exception(at.run())
-    return no_exception(at.switch_page("pages/explore.py").run())
+    return no_exception(at.switch_page(page_path("explore")).run())
 
 
 def warnings(at: AppTest) -> list[str]:
@@ -116,6 +116,6 @@ def test_a_comparison_link_following_a_point_beyond_the_split_says_so(linked, mo
              "p2": f"{record.id}:dense_1:submodel:pca", "follow": "99999", "k": "8"}  # fmt: skip
     for key, value in query.items():
         at.query_params[key] = value
-    at = no_exception(no_exception(at.run()).switch_page("pages/compare.py").run())
+    at = no_exception(no_exception(at.run()).switch_page(page_path("compare")).run())
     assert any("Point 99999 is not among the 6 images of the train split" in w for w in warnings(at)), warnings(at)
     assert len(at.get("plotly_chart")) >= 2

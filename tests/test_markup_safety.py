@@ -17,11 +17,12 @@ from collections.abc import Sequence
 
 import numpy as np
 import pytest
-from app_testing import APP, no_exception
+from app_testing import APP, no_exception, page_path
 from streamlit.testing.v1 import AppTest
 
 from featlib import datasets, models
-from featlib.app import resources, state, widgets
+from featlib.app import resources, state
+from featlib.app.text import escape
 from featlib.store import Workspace
 
 PORT = 9  # discard: nothing listens; the browser test uses a real counting server
@@ -103,7 +104,7 @@ def raw_markup(payload: str) -> list[str]:
 
 
 def unescaped(text: str, fragment: str) -> bool:
-    """Whether ``fragment`` occurs in ``text`` without the backslash escapes :func:`widgets.plain` puts in it."""
+    """Whether ``fragment`` occurs in ``text`` without the backslash escapes :func:`~featlib.app.text.escape` adds."""
     return re.search(r"(?<!\\)" + re.escape(fragment), text) is not None
 
 
@@ -145,11 +146,11 @@ def hostile(tmp_path_factory):
 
 def test_plain_escapes_every_payload_so_markdown_shows_it_as_written():
     for payload in [*payloads(PORT).values(), *class_names(PORT)]:
-        escaped = widgets.plain(payload)
+        escaped = escape(payload)
         assert not [f for f in raw_markup(payload) if unescaped(escaped, f)], escaped
         assert "http://" not in escaped and ":smile:" not in escaped  # no autolink, no emoji
-    assert widgets.plain("a\nb") == "a  \nb"  # a line break of a note stays one
-    assert widgets.plain(":material/home:") == "\\:\u2060material/home\\:"
+    assert escape("a\nb") == "a  \nb"  # a line break of a note stays one
+    assert escape(":material/home:") == "\\:\u2060material/home\\:"
 
 
 def test_every_page_shows_names_notes_and_class_names_as_text(hostile, monkeypatch):
@@ -163,7 +164,7 @@ def test_every_page_shows_names_notes_and_class_names_as_text(hostile, monkeypat
     at = no_exception(at.run())
     problems = []
     for page in ("model", "representations", "explore", "layers", "compare", "workspace", "jobs"):
-        at = no_exception(at.switch_page(f"pages/{page}.py").run())
+        at = no_exception(at.switch_page(page_path(page)).run())
         if page == "representations":
             next(b for b in at.button if b.label.startswith("Compute")).click()
             at = no_exception(at.run())
@@ -186,11 +187,11 @@ def test_every_page_shows_names_notes_and_class_names_as_text(hostile, monkeypat
 
 
 def test_the_check_finds_markup_that_reaches_markdown(hostile, monkeypatch):
-    """The walker above would catch an unescaped name: a page that forgot :func:`widgets.plain` is found."""
+    """The walker above would catch an unescaped name: a page that forgot to escape is found."""
     root, made = hostile
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(root))
     at = AppTest.from_string(f"import streamlit as st\nst.caption({payloads(PORT)['model']!r})\n"
-                             f"st.button({payloads(PORT)['dataset']!r})\nst.caption({widgets.plain(payloads(PORT)['note'])!r})")
+                             f"st.button({payloads(PORT)['dataset']!r})\nst.caption({str(escape(payloads(PORT)['note']))!r})")
     at = no_exception(at.run())
     found = offending(at, PORT)
     assert len(found) == 2 and found[0].startswith("Markdown.body") and found[1].startswith("Button.label"), found

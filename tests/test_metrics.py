@@ -11,8 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featlib import embed, extract, metrics, models
+from featlib import metrics, models
+from featlib.maps import embed
 from featlib.models import ModelError
+from featlib.read import extract
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLASSES = 10

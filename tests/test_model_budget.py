@@ -23,8 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from model_zoo import keras2_dense, write_keras2_h5
 
-from featlib import model_budget, models
+from featlib import models
 from featlib.models import ModelError
+from featlib.models import budget as model_budget
 
 HUGE_ROWS = 256_000_000
 

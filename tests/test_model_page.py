@@ -7,7 +7,7 @@ import gzip
 
 import numpy as np
 import pytest
-from app_testing import no_exception
+from app_testing import no_exception, page_path
 from streamlit.testing.v1 import AppTest
 
 from featlib import datasets, models
@@ -47,7 +47,7 @@ def _cnn_with_batchnorm():
 
 
 def _text(elements) -> str:
-    """The elements' markdown as the reader sees it: pages escape names with backslashes (``widgets.plain``)."""
+    """The elements' markdown as the reader sees it: pages escape names with backslashes (``text.escape``)."""
     return " ".join(e.value for e in elements).replace("\\", "")
 
 
@@ -57,15 +57,15 @@ def _pick_dataset(at: AppTest, fingerprint: str) -> AppTest:
 
 
 def test_an_upload_is_listed_by_its_name_and_stays_picked_across_reruns(app, test_only_upload):
-    at = no_exception(app.run().switch_page("pages/model.py").run())
+    at = no_exception(app.run().switch_page(page_path("model")).run())
     picker = at.selectbox(key="dataset_picker")
     label = picker.format_func(resources.UPLOAD_PREFIX + test_only_upload.fingerprint)
     assert label == ("t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (IDX, 10 classes, 1,437 images, 8×8)")
     at = _pick_dataset(at, test_only_upload.fingerprint)
     at.radio(key="upload_scale").set_value("0-255")  # another widget's rerun
     at = no_exception(at.run())
-    at = no_exception(at.switch_page("pages/workspace.py").run())
-    at = no_exception(at.switch_page("pages/model.py").run())
+    at = no_exception(at.switch_page(page_path("workspace")).run())
+    at = no_exception(at.switch_page(page_path("model")).run())
     assert at.selectbox(key="dataset_picker").value == resources.UPLOAD_PREFIX + test_only_upload.fingerprint
     captions = _text(at.caption)
     assert "1,437 test images (no train split)" in captions
@@ -79,7 +79,7 @@ def test_a_cnn_is_described_truly_and_its_default_layer_is_explained(app, tmp_pa
     model = _cnn_with_batchnorm()
     record = models.save_model(Workspace(tmp_path / "ws"), model, "cnn", dataset=test_only_upload.name,
                                meta={"dataset_fingerprint": test_only_upload.fingerprint})  # fmt: skip
-    at = no_exception(app.run().switch_page("pages/model.py").run())
+    at = no_exception(app.run().switch_page(page_path("model")).run())
     at = _pick_dataset(at, test_only_upload.fingerprint)
     saved = next(s for s in at.selectbox if s.label == "Saved models")
     saved.set_value(record.id)
@@ -89,7 +89,7 @@ def test_a_cnn_is_described_truly_and_its_default_layer_is_explained(app, tmp_pa
     assert "Conv2D 4" in card and "MaxPooling2D" in card and "BatchNormalization" in card, card
     assert "784-" not in card and "8×8×1" in card, card
 
-    at = no_exception(at.switch_page("pages/representations.py").run())
+    at = no_exception(at.switch_page(page_path("representations")).run())
     assert at.selectbox(key="layer_picker").value == "relu"  # after its BatchNormalization and ReLU, before Dropout
     assert [r.value for r in at.radio if r.key == "split_picker"] == ["test"]  # the only split the upload has
     assert at.radio(key="split_picker").options == ["test split"]
@@ -98,7 +98,7 @@ def test_a_cnn_is_described_truly_and_its_default_layer_is_explained(app, tmp_pa
 
 
 def test_a_model_name_with_control_characters_is_refused(app, tmp_path):
-    at = no_exception(app.run().switch_page("pages/model.py").run())
+    at = no_exception(app.run().switch_page(page_path("model")).run())
     next(t for t in at.text_input if t.label == "Save as").set_value("mlp\x1b[31mred")
     next(b for b in at.get("form_submit_button") if b.label == "Train").click()
     at = no_exception(at.run())

@@ -555,15 +555,15 @@ def test_load_refuses_zip_bomb(model, tmp_path, monkeypatch):
         archive.writestr("config.json", json.dumps({"class_name": "Sequential", "config": {}}))
         archive.writestr("model.weights.h5", b"\0" * (4 * 1024 * 1024))
     assert path.stat().st_size < 64 * 1024  # small on disk, 4 MiB inflated
-    monkeypatch.setattr(models, "MAX_MODEL_INFLATED_BYTES", 1024 * 1024)
+    monkeypatch.setattr(models.checks, "MAX_MODEL_INFLATED_BYTES", 1024 * 1024)
     with pytest.raises(ModelError, match="refusing a possible zip bomb"):
         models.load_model(path)
     # The limit is what refused it: above the limit, a real model loads.
     good = tmp_path / "good.keras"
     model.save(good)
-    monkeypatch.setattr(models, "MAX_MODEL_INFLATED_BYTES", 1024 * 1024 * 1024)
+    monkeypatch.setattr(models.checks, "MAX_MODEL_INFLATED_BYTES", 1024 * 1024 * 1024)
     models.load_model(good)
-    monkeypatch.setattr(models, "MAX_MODEL_INFLATED_BYTES", 1024)
+    monkeypatch.setattr(models.checks, "MAX_MODEL_INFLATED_BYTES", 1024)
     with pytest.raises(ModelError, match="zip bomb"):
         models.load_model(good)
 

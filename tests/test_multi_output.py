@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from app_testing import no_exception
+from app_testing import no_exception, page_path
 from multi_output_models import heads_model, trained_two_heads
 
 from featlib import jobs, models
@@ -169,7 +169,7 @@ def test_the_card_says_which_output_is_scored_and_picking_another_scores_it(app,
     workspace = Workspace(tmp_path / "ws")
     record = stored.store_upload(workspace, _upload(model, digits), name="heads", filename="heads.keras",
                                  dataset="digits", dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
-    at = no_exception(app.run().switch_page("pages/model.py"))
+    at = no_exception(app.run().switch_page(page_path("model")))
     at.session_state[state.MODEL] = record.id
     at = no_exception(at.run())
     card = " ".join(s.value for s in at.success).replace("\\", "")
@@ -191,7 +191,7 @@ def test_the_card_of_a_model_with_one_output_has_no_output_picker(app, tmp_path,
 
     record = models.save_model(Workspace(tmp_path / "ws"), model, "one", dataset="digits", test_accuracy=0.9,
                                meta={"dataset_fingerprint": digits.fingerprint})  # fmt: skip
-    at = no_exception(app.run().switch_page("pages/model.py"))
+    at = no_exception(app.run().switch_page(page_path("model")))
     at.session_state[state.MODEL] = record.id
     at = no_exception(at.run())
     assert "Scored from" not in " ".join(s.value for s in at.success)

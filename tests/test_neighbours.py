@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from featlib import neighbours
+from featlib.maps import neighbours
 
 
 def test_in_a_one_hot_label_space_every_neighbour_has_the_same_class(digits):
@@ -33,7 +33,7 @@ def test_matches_a_brute_force_search_and_respects_among():
 
 
 def test_neighbours_in_a_trained_layer_are_mostly_of_the_same_digit(model, x_digits, digits):
-    from featlib.extract import Extractor
+    from featlib.read.extract import Extractor
 
     reps = Extractor(model, "dense_1")(x_digits)
     query = np.arange(0, 1400, 28)
@@ -124,7 +124,7 @@ def test_fewer_points_than_k_give_fewer_neighbours_and_none_give_an_empty_row():
 
 
 def test_the_map_metric_is_umaps_own_and_euclidean_for_pca_and_tsne():
-    from featlib import embed
+    from featlib.maps import embed
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 3, 300)
@@ -140,7 +140,8 @@ def test_the_map_metric_is_umaps_own_and_euclidean_for_pca_and_tsne():
 
 
 def test_one_points_neighbours_as_a_job():
-    from featlib import embed, jobs
+    from featlib import jobs
+    from featlib.maps import embed
 
     rng = np.random.default_rng(3)
     points = rng.normal(size=(300, 16)).astype("float32")

@@ -11,10 +11,11 @@ import re
 
 import numpy as np
 import pytest
-
-from featlib import extract, models
-from featlib.models import InputMismatchError, ModelError
 from model_zoo import every_layer_by_both_methods, keras2_dense, write_keras2_h5
+
+from featlib import models
+from featlib.models import InputMismatchError, ModelError
+from featlib.read import extract
 
 ANSI = re.compile(r"\x1b\[")
 
@@ -122,7 +123,7 @@ def test_a_stateful_model_with_a_fixed_batch_is_refused_naming_the_batch_size(tm
 
 
 def test_a_rebuilt_model_that_computes_other_outputs_is_refused(monkeypatch, tmp_path):
-    from featlib import model_repair
+    from featlib.models import repair as model_repair
 
     fixed_batch_mlp().save(tmp_path / "fixed.keras")
 
@@ -135,7 +136,7 @@ def test_a_rebuilt_model_that_computes_other_outputs_is_refused(monkeypatch, tmp
 
 
 def test_a_model_with_a_free_batch_is_returned_as_loaded(model, tmp_path):
-    from featlib import model_repair
+    from featlib.models import repair as model_repair
 
     assert model_repair.fixed_batch_size(model) is None
     assert model_repair.free_batch_axis(model, "seed.keras") is model
@@ -226,7 +227,7 @@ def test_a_keras2_cnn_h5_loads_with_its_image_input(tmp_path):
 
 
 def test_a_keras2_h5_that_already_has_an_input_layer_is_loaded_as_it_is(tmp_path):
-    from featlib import model_repair
+    from featlib.models import repair as model_repair
 
     input_layer = {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 64], "dtype": "float32",
                                                           "sparse": False, "ragged": False, "name": "dense_input"}}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from featlib import embed, metrics
+from featlib import metrics
+from featlib.maps import embed
 
 
 def _points(n: int = 1_500, d: int = 120, seed: int = 0) -> np.ndarray:
@@ -43,9 +44,9 @@ def test_the_neighbour_graph_is_searched_on_one_thread(monkeypatch):
         seen.update(kwargs)
         return np.zeros((3, 2), int), np.zeros((3, 2), "float32"), None
 
-    from featlib import knn
+    from featlib.maps import knn
 
     monkeypatch.setattr(umap.umap_, "nearest_neighbors", spy)
-    monkeypatch.setattr(knn, "EXACT_UP_TO", 0)  # pynndescent's search, as for maps above featlib.knn.EXACT_UP_TO points
+    monkeypatch.setattr(knn, "EXACT_UP_TO", 0)  # pynndescent's search, as for maps above featlib.maps.knn.EXACT_UP_TO points
     embed.nearest_neighbours(_points(30, 12), embed.UMAPParams(metric="euclidean"))  # the spy's graph as it is
     assert seen["n_jobs"] == 1  # pynndescent's graph depends on the thread count (bench/parallel_steps.py)

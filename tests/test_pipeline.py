@@ -7,9 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from featlib import extract, models, pipeline
-from featlib.embed import UMAPParams, stratified_sample
-from featlib.extract import Extractor
+from featlib import models, pipeline
+from featlib.maps.embed import UMAPParams, stratified_sample
+from featlib.read import extract
+from featlib.read.extract import Extractor
 from featlib.store import Workspace
 
 PARAMS = UMAPParams(n_epochs=50)  # same configuration as test_embed: Numba compiles once

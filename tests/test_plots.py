@@ -228,7 +228,7 @@ def test_the_class_grid_is_as_wide_as_its_images_not_the_page():
 
 
 def test_an_exported_png_names_what_it_shows_and_the_page_figure_keeps_its_caption(points):
-    from featlib import exports
+    from featlib.share import exports
 
     figure = plots.scatter_map(**points)
     title = "mlp-digits · dense_1 · K.function · PCA · 60 points · digits test"
@@ -243,7 +243,7 @@ def test_an_exported_png_has_its_title_drawn_in_its_top_rows(points):
 
     from PIL import Image
 
-    from featlib import exports
+    from featlib.share import exports
 
     if not __import__("os").path.exists(exports.CHROMIUM):
         pytest.skip(f"{exports.CHROMIUM} is missing: install Debian's package 'chromium'")

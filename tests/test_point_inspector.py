@@ -12,7 +12,7 @@ import base64
 import json
 
 import numpy as np
-from app_testing import no_exception
+from app_testing import no_exception, page_path
 from scipy.spatial.distance import cdist
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from streamlit.testing.v1 import AppTest
@@ -70,7 +70,7 @@ def neighbour_captions(at: AppTest) -> list[str]:
 def test_a_click_on_a_point_shows_its_image_labels_confidence_and_neighbours(app, tmp_path):
     at = train_small_model(app.run())
     at.session_state["map_reducer"] = "pca"  # instant; the metric follows the map's (Euclidean for PCA)
-    at = no_exception(at.switch_page("pages/explore.py").run())
+    at = no_exception(at.switch_page(page_path("explore")).run())
     assert metric(at, "points") == "1,437"
     points = map_points(at)
     wrong = [p for p in points if p[2][1] != p[2][2]]

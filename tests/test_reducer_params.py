@@ -1,15 +1,16 @@
-"""One constraint table per reducer (featlib.reducer_params): the parameter objects, the Explore page's widgets, the
+"""One constraint table per reducer (featlib.maps.reducer_params): the parameter objects, the Explore page's widgets, the
 link parser, the CLI's options and the job limits all take their bounds and defaults from it."""
 
 from __future__ import annotations
 
 import pytest
 
-from featlib import cli, embed, reducer_params
+from featlib import cli
 from featlib.app import links
 from featlib.jobs import limits
-from featlib.reducer_params import TABLES, Interval, Options
-from featlib.views import LINK_RANGES, View, read_link
+from featlib.maps import embed, reducer_params
+from featlib.maps.reducer_params import TABLES, Interval, Options
+from featlib.share.views import LINK_RANGES, View, read_link
 
 BOUNDED = [(table.name, spec) for table in TABLES.values() for spec in table if isinstance(spec.rule, Interval)]
 IDS = [f"{reducer}-{spec.name}" for reducer, spec in BOUNDED]

@@ -16,10 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featlib import embed, extract, jobs, layers, metrics, models, pipeline, reductions
-from featlib.extract import METHODS, Extractor
+from featlib import jobs, metrics, models, pipeline
 from featlib.jobs import tasks
-from featlib.reductions import ReductionError, Representation
+from featlib.maps import embed
+from featlib.read import extract, layers, reductions
+from featlib.read.extract import METHODS, Extractor
+from featlib.read.reductions import ReductionError, Representation
 from featlib.store import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -327,13 +329,13 @@ def test_cli_extract_reads_a_saved_cnn_by_global_max_pooling(cnn, digits, tmp_pa
 
 
 def test_the_pages_pick_carry_and_name_a_conv_layers_reduction(app, cnn, tmp_path):
-    from app_testing import no_exception
+    from app_testing import no_exception, page_path
 
     record = models.save_model(Workspace(tmp_path / "ws"), cnn, "cnn", dataset="digits", test_accuracy=0.9)
     at = no_exception(app.run())
     at.session_state["featlib.model_id"] = record.id
     at.session_state["featlib.layer"] = "conv_1"
-    at = no_exception(at.switch_page("pages/representations.py").run())
+    at = no_exception(at.switch_page(page_path("representations")).run())
     picker = at.radio(key="reduction_picker")
     assert picker.value == "auto" and picker.options == ["auto (flatten)", "flatten", "global average pooling",
                                                          "global max pooling"]  # fmt: skip
@@ -355,7 +357,7 @@ def test_the_pages_pick_carry_and_name_a_conv_layers_reduction(app, cnn, tmp_pat
     assert [m.value for m in at.metric if m.label == "verdict"] == ["agree"]
 
     at.session_state["map_reducer"] = "pca"
-    at = no_exception(at.switch_page("pages/explore.py").run())
+    at = no_exception(at.switch_page(page_path("explore")).run())
     query = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
     assert (query["layer"], query["reduction"]) == ("conv_1", "gmp")
     assert any("global max pooling, 16 of 2×2×16" in c.value for c in at.caption)
@@ -363,7 +365,7 @@ def test_the_pages_pick_carry_and_name_a_conv_layers_reduction(app, cnn, tmp_pat
     assert len(maps) == 1 and "/conv_1/function/0-1/reduction=gmp/sample=" in maps[0]
 
     at.session_state["layers_sample"] = 300
-    at = no_exception(at.switch_page("pages/layers.py").run())
+    at = no_exception(at.switch_page(page_path("layers")).run())
     figures = at.dataframe[0].value
     assert figures.loc["conv", "reduction"] == "gmp" and figures.loc["conv", "units"] == 8
     assert any("read by the reduction global max pooling" in c.value for c in at.caption)

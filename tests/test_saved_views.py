@@ -18,12 +18,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from featlib import thumbnails
-from featlib.compare import CompareView, Panel
+from featlib.share import thumbnails
+from featlib.share.compare import CompareView, Panel
+from featlib.share.thumbnails import MapPoints
+from featlib.share.view_queries import parse
+from featlib.share.views import View
 from featlib.store import SavedViewError, Workspace
 from featlib.store.saved_views import ID_PATTERN, MAX_TITLE, view_id, view_summary
-from featlib.thumbnails import MapPoints
-from featlib.views import View
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,11 +103,11 @@ def test_titles_are_checked_and_kept_as_typed(workspace):
 
 def test_a_query_that_is_no_view_is_refused(workspace):
     with pytest.raises(ValueError, match="Unknown kind of view: 'layers'"):
-        workspace.save_view("layers", explore().to_query(), "t")
+        workspace.save_view("layers", explore().to_query(), "t", parse=parse)
     with pytest.raises(ValueError, match="lacks model"):
-        workspace.save_view("explore", {"dataset": "digits"}, "t")
+        workspace.save_view("explore", {"dataset": "digits"}, "t", parse=parse)
     with pytest.raises(ValueError, match="query names its panels"):
-        workspace.save_view("compare", explore().to_query(), "t")
+        workspace.save_view("compare", explore().to_query(), "t", parse=parse)
     with pytest.raises(ValueError, match="a PNG of at most"):
         workspace.save_view("explore", explore().to_query(), "t", thumbnail=b"GIF89a")
     assert workspace.list_views() == []
@@ -144,8 +145,6 @@ def test_tampered_rows_are_refused_when_opened_and_left_out_of_listings(workspac
     assert shown.title == "evil?[31m title" and shown.thumbnail == b""  # printable, and no picture that is no PNG
     assert [v.id for v in workspace.list_views()] == [c.id]
     tamper(workspace, c.id, query=json.dumps(explore().to_query() | {"method": "telepathy"}))
-    from featlib.store.saved_views import parse
-
     with pytest.raises(ValueError, match="Unknown method in the link: 'telepathy'"):
         parse("explore", workspace.get_view(c.id).query)  # re-validated when opened
 
@@ -153,7 +152,7 @@ def test_tampered_rows_are_refused_when_opened_and_left_out_of_listings(workspac
 SAVER = """
 import sys
 from featlib.store import Workspace
-from featlib.views import View
+from featlib.share.views import View
 ws = Workspace(sys.argv[1])
 for i in range(int(sys.argv[3])):
     ws.save_view("explore", View("m1", "digits", "dense_1", selection=(int(sys.argv[2]) * 1000 + i,)).to_query(),

@@ -10,7 +10,7 @@ import io
 import re
 
 import pytest
-from app_testing import APP, TIMEOUT, no_exception
+from app_testing import APP, TIMEOUT, no_exception, page_path
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -53,7 +53,7 @@ def test_an_explore_view_is_saved_and_its_short_link_opens_it_in_a_new_session(s
     ws, record = stored
     long = {"model": record.id, "dataset": "digits", "layer": "dense_1", "reducer": "pca", "colour": "predicted",
             "selection": "5,17,400"}  # fmt: skip
-    at = session(long, "pages/explore.py", user="bob")
+    at = session(long, page_path("explore"), user="bob")
     assert at.text_input(key=links.SAVE_TITLE).value == "mlp · dense_1 · PCA · coloured by predicted · 3 selected"
     assert query_of(at)["selection"] == "5,17,400"  # not saved yet: the whole view in the URL
     title = "<b>Threes</b> ![x](http://evil/beacon)"
@@ -71,7 +71,7 @@ def test_an_explore_view_is_saved_and_its_short_link_opens_it_in_a_new_session(s
     again = save(at, "another title")  # the same view again: the first row, unchanged
     assert any("already saved as" in i.value for i in again.info) and len(ws.list_views()) == 1
 
-    other = session({"view": saved.id}, "pages/explore.py")
+    other = session({"view": saved.id}, page_path("explore"))
     assert other.radio(key="map_reducer").value == "pca"
     assert other.selectbox(key="map_colour").value == "predicted"
     assert any("3 selected points" in s.value for s in other.subheader)
@@ -88,7 +88,7 @@ def test_an_explore_view_is_saved_and_its_short_link_opens_it_in_a_new_session(s
     ("<b>x</b>", "'<b>x</b>' is not a saved view id: saved views have ids of 8 lowercase letters and digits"),
 ])  # fmt: skip
 def test_a_bad_short_link_says_what_was_expected(stored, ident, message):
-    at = session({"view": ident}, "pages/explore.py")
+    at = session({"view": ident}, page_path("explore"))
     assert any(message in e.value.replace("\\", "") for e in at.error), [e.value for e in at.error]
 
 
@@ -96,7 +96,7 @@ def test_a_comparison_is_saved_and_reopened_and_listed_on_the_workspace_page(sto
     ws, record = stored
     query = {"dataset": "digits", "p1": f"{record.id}:dense:function:pca", "p2": f"{record.id}:dense_1:function:pca",
              "sample": "300"}  # fmt: skip
-    at = session(query, "pages/compare.py", user="carol")
+    at = session(query, page_path("compare"), user="carol")
     assert at.text_input(key=links.SAVE_TITLE).value == "Compare mlp dense vs mlp dense_1"
     at = save(at, "Two layers")
     [saved] = ws.list_views()
@@ -104,15 +104,15 @@ def test_a_comparison_is_saved_and_reopened_and_listed_on_the_workspace_page(sto
     assert Image.open(io.BytesIO(saved.thumbnail)).size == (160, 160)
     assert query_of(at) == {"view": saved.id}
 
-    other = session({"view": saved.id}, "pages/compare.py")
+    other = session({"view": saved.id}, page_path("compare"))
     assert list(other.dataframe[0].value["layer"]) == ["dense", "dense_1"]
     assert query_of(other) == {"view": saved.id} and not other.error
 
-    wrong_page = session({"view": saved.id}, "pages/explore.py")  # a comparison's id on Explore
+    wrong_page = session({"view": saved.id}, page_path("explore"))  # a comparison's id on Explore
     assert any(f"is a comparison: open it at compare?view={saved.id}" in e.value.replace("\\", "")
                for e in wrong_page.error)  # fmt: skip
 
-    at = no_exception(at.switch_page("pages/workspace.py").run())
+    at = no_exception(at.switch_page(page_path("workspace")).run())
     assert {m.label: m.value for m in at.metric}["saved views"] == "1"
     assert any(m.value.startswith("**Two layers** · Saved view · by **carol**") for m in at.markdown)
     assert any(f"compare?view={saved.id}`" in m.value for m in at.markdown)

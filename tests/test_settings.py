@@ -74,7 +74,7 @@ def test_the_engine_reads_its_settings_through_the_table():
 
 def test_a_bad_upload_limit_does_not_stop_the_import_and_is_refused_when_used():
     env = dict(os.environ, FEATLIB_MAX_UPLOAD_MB="abc")
-    code = ("import featlib.datasets, featlib.models, featlib.bundle\n"
+    code = ("import featlib.datasets, featlib.models, featlib.share.bundle\n"
             "from featlib.errors import SettingError\n"
             "try:\n"
             "    featlib.datasets.load_npz(b'x')\n"

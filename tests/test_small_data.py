@@ -6,7 +6,7 @@ upload in the workspace (so that views can be exported); the commands run in-pro
 with featlib's ``error:`` line; never a traceback, never ``nan`` printed as a score, never a
 scikit-learn / umap-learn warning. Where a rule decides, the message is pinned.
 
-Also here: the library's side of the same rules (:func:`featlib.embed.min_points`, the reducers'
+Also here: the library's side of the same rules (:func:`featlib.maps.embed.min_points`, the reducers'
 refusals, :class:`featlib.metrics.NotAvailable`).
 """
 
@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from featlib import embed, metrics
+from featlib import metrics
+from featlib.maps import embed
 
 SIDE = 8
 SIZES = {"n1": (1, 1), "n2": (2, 2), "n6": (6, 3), "n8": (8, 3), "n30": (30, 10), "n100": (100, 10),

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 import pytest
-from app_testing import APP, no_exception
+from app_testing import APP, no_exception, page_path
 from streamlit.testing.v1 import AppTest
 
 from featlib import datasets, models
@@ -92,7 +92,7 @@ def test_every_page_works_or_says_what_it_needs(case, small_workspace, monkeypat
     at = no_exception(at.run())
     started = time.perf_counter()
     for page in PAGES:
-        at = no_exception(at.switch_page(f"pages/{page}.py").run())
+        at = no_exception(at.switch_page(page_path(page)).run())
         text = _messages(at)
         assert "Traceback" not in text and "Error:" not in text, (page, text)
         if page == "representations":

@@ -473,12 +473,13 @@ def test_deleting_a_dataset_in_use_is_refused(workspace):
 
 
 def test_workspace_items_are_named_by_what_they_are(workspace):
-    from featlib import embed, pipeline
+    from featlib import pipeline
+    from featlib.maps import embed
 
     record = models.save_model(workspace, models.build_mlp((64,), hidden=(8,)), "mlp-digits", dataset="digits")
     indices, coords = np.arange(30), np.zeros((30, 2), "float32")
     explore_rep = pipeline.representation_key(record.fingerprint, "dfp", "train", "dense_1", "function", "0-1")
-    from featlib.layers import layer_set_key
+    from featlib.read.layers import layer_set_key
 
     layers_rep = f"{layer_set_key(record.fingerprint, 'dfp', 'train', '0-1', None, 0)}/activation"  # the Layers page's
     for rep_key, params in ((explore_rep, embed.UMAPParams()), (layers_rep, embed.PCAParams())):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from app_testing import no_exception
+from app_testing import no_exception, page_path
 
-from featlib import cli, training_presets
+from featlib import cli
+from featlib.models import presets as training_presets
 from featlib.store import Workspace
 
 
@@ -35,7 +36,7 @@ def test_presets_pick_epochs_and_batch_by_train_set_size():
 
 
 def test_the_model_page_fills_the_form_from_the_preset(app):
-    at = no_exception(app.run().switch_page("pages/model.py").run())
+    at = no_exception(app.run().switch_page(page_path("model")).run())
     form = {w.label: w.value for w in [*at.selectbox, *at.number_input] if w.label in ("Optimizer", "Learning rate", "Epochs")}
     assert form == {"Optimizer": "adam", "Learning rate": 0.001, "Epochs": 30}
     next(r for r in at.radio if r.label == "Preset").set_value("seed")

@@ -2,8 +2,8 @@
 
 import pytest
 
-from featlib.embed import PCAParams, TSNEParams, UMAPParams
-from featlib.views import MAX_LINK_SELECTION, View, ViewError
+from featlib.maps.embed import PCAParams, TSNEParams, UMAPParams
+from featlib.share.views import MAX_LINK_SELECTION, View, ViewError
 
 
 def test_a_view_survives_the_round_trip_through_the_query():
@@ -109,7 +109,7 @@ def test_malformed_links_are_refused_with_the_reason(change, message):
     ],
 )  # fmt: skip
 def test_a_link_opens_with_each_value_it_cannot_have_replaced_and_named(change, used, message):
-    from featlib.views import read_link
+    from featlib.share.views import read_link
 
     view, replaced = read_link(View("m", "digits", "dense_1").to_query() | change)
     where, field, value = used
@@ -118,7 +118,7 @@ def test_a_link_opens_with_each_value_it_cannot_have_replaced_and_named(change, 
 
 
 def test_a_link_read_as_written_replaces_nothing_and_whole_numbers_may_be_written_as_floats():
-    from featlib.views import read_link
+    from featlib.share.views import read_link
 
     view = View("m", "digits", "dense_1", sample=2000, params=UMAPParams(n_neighbors=30, random_state=7))
     assert read_link(view.to_query()) == (view, {})

@@ -6,13 +6,13 @@ import hashlib
 
 import numpy as np
 import pytest
-from app_testing import APP
+from app_testing import APP, page_path
 from streamlit.testing.v1 import AppTest
 
 from featlib import models
 from featlib.store import Workspace
 
-PAGE = "pages/workspace.py"
+PAGE = page_path("workspace")
 
 
 def slot(kind: str, ident: str) -> str:
@@ -94,7 +94,7 @@ def test_a_map_made_on_explore_is_named_by_what_it_is_and_opens_its_view(app, tm
     from test_app import train_small_model
 
     at = train_small_model(app.run())
-    at.switch_page("pages/explore.py").run()
+    at.switch_page(page_path("explore")).run()
     at.radio(key="map_reducer").set_value("pca")
     at = at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -11,18 +11,21 @@ import uuid
 
 import streamlit as st
 
-from featlib import datasets, diagnosis, jobs, models, names, reductions
-from featlib.errors import TextError
-from featlib.app import identity, resources, results, state, widgets
+from featlib import datasets, jobs, models, names
+from featlib.app import identity, resources, results, state, text
 from featlib.app import job_watch as running
+from featlib.errors import TextError
 from featlib.jobs import stored
+from featlib.models import diagnosis
+from featlib.read import reductions
+
 
 def upload_form(dataset: datasets.Dataset) -> None:
     """The model upload: the file, the input scaling, the name, and the data it will be scored on."""
-    st.caption(
-        "A Keras 3 `.keras` file or a legacy `.h5` file, loaded with `safe_mode=True`; "
-        "Lambda layers (arbitrary code) are refused, and so are TensorFlow SavedModels "
-        f"(a zipped one is explained). Limit {models.MAX_MODEL_BYTES / 2**20:g} MB."
+    text.caption(
+        text.md("A Keras 3 `.keras` file or a legacy `.h5` file, loaded with `safe_mode=True`; "
+                "Lambda layers (arbitrary code) are refused, and so are TensorFlow SavedModels "
+                "(a zipped one is explained). Limit {:g} MB.", models.MAX_MODEL_BYTES / 2**20)
     )
     # .zip is accepted only so that a zipped SavedModel is refused with the reason.
     model_file = st.file_uploader("Model file", type=["keras", "h5", "zip"], key="model_upload")
@@ -33,8 +36,8 @@ def upload_form(dataset: datasets.Dataset) -> None:
                                      max_chars=names.MAX_NAME_LENGTH)  # fmt: skip
     split = diagnosis.scoring_split(dataset)
     title = resources.dataset_title(dataset.name, dataset.fingerprint)
-    st.caption(widgets.plain(f"It will be scored on {title}, {split} split ({len(dataset.split(split)[1]):,} "
-                             "images): pick another dataset above first if that is not the data it was made for."))  # fmt: skip
+    text.caption(f"It will be scored on {title}, {split} split ({len(dataset.split(split)[1]):,} "
+                 "images): pick another dataset above first if that is not the data it was made for.")  # fmt: skip
     if model_file is not None and st.button("Load this model", type="primary"):
         add_uploaded_model(model_file, upload_name, scale, dataset)
 
@@ -43,19 +46,19 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
     """Checks an uploaded model file, fits it to the data, saves and selects it."""
     size = upload.size if hasattr(upload, "size") else len(upload.getvalue())
     if size > models.MAX_MODEL_BYTES:
-        st.error(widgets.plain(f"This model cannot be used: {models.too_big_message(upload.name, size)}"))
+        text.error(f"This model cannot be used: {models.too_big_message(upload.name, size)}")
         return
     data = upload.getvalue()
     try:
         name = names.check_name(name, "model name")
     except TextError as error:
-        st.error(widgets.plain(error))
+        text.error(error)
         return
     try:
         spec = jobs.specs.upload_spec(upload.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, scale,
                                       token=uuid.uuid4().hex)  # fmt: skip
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(error))
+        text.error(error)
         return
     creator, workspace = identity.current_user(), resources.workspace()
     record = running.run(
@@ -71,15 +74,15 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
     state.put(state.MODEL, record.id)
     where = record.where_measured(resources.dataset_title(dataset.name, dataset.fingerprint))
     scored = f" Scored from {record.scored_output}." if record.scored_output else ""
-    st.success(widgets.plain(f"Loaded {record.name}; it is now the current model. Accuracy {record.test_accuracy:.4f} "
-                             f"on {where}.{scored}"))  # fmt: skip
+    text.success(f"Loaded {record.name}; it is now the current model. Accuracy {record.test_accuracy:.4f} "
+                 f"on {where}.{scored}")  # fmt: skip
 
 
 def representation(record, model, dataset: datasets.Dataset, split: str, layer: str, method: str,
                    reduction: str = reductions.AUTO):  # fmt: skip
     """A layer's representation from the workspace, or computed by a job with a progress bar.
 
-    ``reduction`` is a key of :data:`featlib.reductions.CHOICES` (the carried
+    ``reduction`` is a key of :data:`featlib.read.reductions.CHOICES` (the carried
     choice); a layer without spatial axes is flattened whatever it says.
 
     Returns ``(outputs, key)``; shows the reason and returns ``(None, key)``
@@ -89,7 +92,7 @@ def representation(record, model, dataset: datasets.Dataset, split: str, layer: 
         rep = reductions.for_layer(model, layer, reduction, strict=False)
         units = rep.units
     except (models.ModelError, reductions.ReductionError) as error:
-        st.error(widgets.plain(f"This model cannot read {dataset.name}: {error}"))
+        text.error(f"This model cannot read {dataset.name}: {error}")
         return None, ""
     outputs, key = results.representation(record, dataset, split, layer, method, units, rep.reduction)
     if outputs is not None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
+from featlib.app import text
+
 
 def login_configured() -> bool:
     """Whether the server's secrets configure an OIDC provider."""
@@ -22,12 +24,10 @@ def require_login() -> None:
     if not login_configured():
         return
     if not st.user.get("is_logged_in", False):
-        st.title("featlib")
-        st.write("This server is shared by a team: log in to continue.")
+        text.title("featlib")
+        text.markdown("This server is shared by a team: log in to continue.")
         st.button("Log in", type="primary", on_click=st.login)
         st.stop()
     with st.sidebar:
-        from featlib.app import widgets
-
-        st.caption(widgets.plain(f"Logged in as {st.user.get('name') or st.user.get('email')}"))
+        text.caption(f"Logged in as {st.user.get('name') or st.user.get('email')}")
         st.button("Log out", on_click=st.logout)

@@ -9,15 +9,16 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from featlib import bundle, datasets, jobs, names
-from featlib.embed import REDUCERS
-from featlib.errors import FeatlibError, TextError
-from featlib.extract import METHODS
-from featlib.app import clipboard, identity, links, resources, state, widgets
-from featlib.app.resources import UPLOAD_PREFIX
+from featlib import datasets, jobs, names
+from featlib.app import clipboard, comparing, identity, links, resources, state, text, widgets
 from featlib.app import job_watch as running
+from featlib.app.resources import UPLOAD_PREFIX
+from featlib.errors import FeatlibError, TextError
+from featlib.maps.embed import REDUCERS
+from featlib.read.extract import METHODS
+from featlib.share import bundle
+from featlib.share.views import View, ViewError
 from featlib.store import ARRAY_KINDS, InUseError, Item, SavedViewError, WorkspaceError
-from featlib.views import View, ViewError
 
 KIND_TITLES = {"model": "Model", "dataset": "Dataset upload", "representation": "Representation", "embedding": "Map",
                "view": "Saved view"}  # fmt: skip
@@ -64,38 +65,38 @@ def filtered(items: list[Item], text: str, kinds: list[str], makers: list[str], 
     return sorted(chosen, key=key, reverse=reverse)
 
 
-def summary_line(item: Item) -> str:
+def summary_line(item: Item) -> text.Markup:
     """One markdown line: kind, name, maker, date, origin, size, figures."""
     figures = []
     if item.test_accuracy is not None:
-        figures.append(f"test acc **{widgets.score(item.test_accuracy, markdown=True)}**")
+        figures.append(text.md("test acc **{}**", widgets.score(item.test_accuracy)))
     if item.knn_accuracy is not None:
-        figures.append(f"kNN acc **{widgets.score(item.knn_accuracy, markdown=True)}**")
+        figures.append(text.md("kNN acc **{}**", widgets.score(item.knn_accuracy)))
     if item.imported or item.claimed_by:  # "imported by bob; bundle says made by alice": the claim shown as one
-        maker = f"imported by **{widgets.plain(item.creator or 'nobody named')}**" + (
-            f"; bundle says made by {widgets.plain(item.claimed_by)}" if item.claimed_by else "")
+        maker = text.md("imported by **{}**", item.creator or "nobody named") + (
+            text.md("; bundle says made by {}", item.claimed_by) if item.claimed_by else text.Markup(""))
     else:
-        maker = f"by **{widgets.plain(item.creator or 'unknown')}**"
+        maker = text.md("by **{}**", item.creator or "unknown")
     return (
-        f"**{widgets.plain(item.name)}** · {KIND_TITLES[item.kind]} · {maker} · "
-        f"{widgets.plain(str(item.created).replace('T', ' ')[:16])} UTC · {size(item.bytes)}"
-        + (" · " + " · ".join(figures) if figures else "")
-        + f"  \n{widgets.plain(item.made_from)}"
+        text.md("**{}** · {} · {} · {} UTC · {}", item.name, KIND_TITLES[item.kind], maker,
+                str(item.created).replace("T", " ")[:16], size(item.bytes))
+        + (text.md(" · {}", text.Markup(" · ").join(figures)) if figures else text.Markup(""))
+        + text.md("  \n{}", item.made_from)
     )
 
 
-def provenance_lines(item: Item) -> str:
+def provenance_lines(item: Item) -> text.Markup:
     """Fingerprints, seed and library versions of an item, as markdown lines."""
     made = item.provenance if isinstance(item.provenance, dict) else {}  # a bundle's fields are text, never markup
-    lines = [f"- {label}: {widgets.plain(made[key])}" for key, label in
+    lines = [text.md("- {}: {}", label, made[key]) for key, label in
              (("model_fingerprint", "model fingerprint"), ("dataset_fingerprint", "dataset fingerprint"), ("seed", "seed"))
              if made.get(key) is not None]  # fmt: skip
     versions = made.get("versions") or {}
     if isinstance(versions, dict) and versions:
-        lines.append("- made with " + widgets.plain(", ".join(f"{name} {version}" for name, version in versions.items())))
+        lines.append(text.md("- made with {}", ", ".join(f"{name} {version}" for name, version in versions.items())))
     if made.get("made_at"):
-        lines.append(f"- at {widgets.plain(str(made['made_at']).replace('T', ' '))}")
-    return "\n".join(lines) or "No provenance recorded (made before featlib recorded it)."
+        lines.append(text.md("- at {}", str(made["made_at"]).replace("T", " ")))
+    return text.Markup("\n").join(lines) or text.md("No provenance recorded (made before featlib recorded it).")
 
 
 def item_card(item: Item) -> None:
@@ -105,15 +106,15 @@ def item_card(item: Item) -> None:
         if item.kind == "view":
             _view_row(item, slot)
         else:
-            st.markdown(summary_line(item))
+            text.markdown(summary_line(item))
         if item.note:
-            st.caption(f"Note: {widgets.plain(item.note)}")
+            text.caption(text.md("Note: {}", item.note))
         with st.expander("Details, rename, note, delete"):
             left, right = st.columns(2)
             with left:
-                st.markdown("**Made from**")
-                st.markdown(provenance_lines(item))
-                st.caption("Every parameter and the whole provenance record:")
+                text.markdown(text.md("**Made from**"))
+                text.markdown(provenance_lines(item))
+                text.caption("Every parameter and the whole provenance record:")
                 st.json({"parameters": item.parameters, "provenance": item.provenance}, expanded=False)
             with right:
                 _rename(item, slot)
@@ -124,8 +125,8 @@ def item_card(item: Item) -> None:
                 if opens_a_view(item) and st.button("Open this view", key=f"view-{slot}", icon=":material/scatter_plot:"):
                     view = view_of(item)
                     if view is None:
-                        st.error(widgets.plain(f"{item.name} cannot be opened: the dataset it was made from (fingerprint "
-                                               f"{item.parameters.get('dataset_fingerprint')}) is not on this server."))
+                        text.error(f"{item.name} cannot be opened: the dataset it was made from (fingerprint "
+                                   f"{item.parameters.get('dataset_fingerprint')}) is not on this server.")
                     else:
                         links.open_view(view)
                         st.switch_page(widgets.EXPLORE_PAGE)
@@ -139,19 +140,19 @@ def _view_row(item: Item, slot: str) -> None:
     if thumbnail:
         left.image(thumbnail, width=160, output_format="PNG")
     else:
-        left.caption("No thumbnail")
+        text.caption("No thumbnail", on=left)
     with right:
-        st.markdown(summary_line(item))
+        text.markdown(summary_line(item))
         row = st.container(horizontal=True, vertical_alignment="center", gap="small")
         with row:
             st.button("Open", key=f"open-view-{slot}", icon=":material/open_in_new:", type="primary",
                       on_click=_open_saved, args=(item.id,))  # fmt: skip
             path = str(item.parameters.get("link", ""))
             root = links.page_root()
-            st.markdown(f"`{root}/{path}`" if root else f"`{path}`")
+            text.markdown(text.code(f"{root}/{path}" if root else path))
             clipboard.copy_button(path, "Copy link", key=f"copy-view-{slot}")
         if st.session_state.get(_OPEN_ERROR, (None,))[0] == item.id:
-            st.error(widgets.plain(st.session_state.pop(_OPEN_ERROR)[1]))
+            text.error(st.session_state.pop(_OPEN_ERROR)[1])
 
 
 _OPEN_ERROR = "featlib.open_view_error"
@@ -166,10 +167,34 @@ def _thumbnail(ident: str) -> bytes:
         return b""
 
 
+def open_saved(ident: str) -> str:
+    """Makes the saved view ``ident`` the current choices of its page; returns that page (for ``st.switch_page``).
+
+    Raises:
+        SavedViewError: no such view, or one whose stored query is no longer a view.
+        WorkspaceError: a view of a model or dataset no longer in the workspace.
+    """
+    saved = resources.workspace().get_view(ident)
+    if saved.kind == "compare":
+        try:
+            view = comparing.CompareView.from_query(saved.query)
+        except ValueError as error:
+            raise SavedViewError(f"The saved view {saved.id!r} holds no comparison: {error}") from None
+        for panel in view.panels:
+            resources.record(panel.model)
+        comparing.apply(view)
+        return widgets.COMPARE_PAGE
+    try:
+        links.open_query(dict(saved.query))
+    except ViewError as error:
+        raise SavedViewError(f"The saved view {saved.id!r} holds no view: {error}") from None
+    return widgets.EXPLORE_PAGE
+
+
 def _open_saved(ident: str) -> None:
     """The "Open" button's callback: makes the saved view current; the page then switches to it."""
     try:
-        st.session_state[_OPEN_PAGE] = links.open_saved(ident)
+        st.session_state[_OPEN_PAGE] = open_saved(ident)
     except FeatlibError as error:
         st.session_state[_OPEN_ERROR] = (ident, f"This view cannot be opened: {error}")
 
@@ -231,7 +256,7 @@ def _rename(item: Item, slot: str) -> None:
             try:
                 resources.workspace().rename(item.kind, item.id, new)
             except FeatlibError as error:  # NameClashError, TextError, WorkspaceError
-                st.error(widgets.plain(error))
+                text.error(error)
                 return
             st.rerun()
 
@@ -259,7 +284,7 @@ def _note(item: Item, slot: str) -> None:
             try:
                 resources.workspace().set_note(item.kind, item.id, check_note(note))
             except FeatlibError as error:  # TextError, WorkspaceError
-                st.error(widgets.plain(error))
+                text.error(error)
                 return
             st.rerun()
 
@@ -286,20 +311,21 @@ def pending_delete(items: list[Item]) -> None:
 def _confirm_delete(item: Item) -> None:
     """Asks for confirmation, naming everything that goes with the item."""
     workspace = resources.workspace()
-    st.markdown(f"**{widgets.plain(item.name)}** ({KIND_TITLES[item.kind]}, {size(item.bytes)}) will be deleted "
-                "for everyone using this server.")  # fmt: skip
+    text.markdown(text.md("**{}** ({}, {}) will be deleted for everyone using this server.", item.name,
+                          KIND_TITLES[item.kind], size(item.bytes)))  # fmt: skip
     if item.kind == "dataset":
         users = workspace.users_of_dataset(item.id)
         if users:
-            st.error(widgets.plain(f"It cannot be deleted: {len(users)} item(s) were made from it ({', '.join(users[:5])}). "
-                                   "Delete those first."))  # fmt: skip
+            text.error(f"It cannot be deleted: {len(users)} item(s) were made from it ({', '.join(users[:5])}). "
+                       "Delete those first.")  # fmt: skip
             return
     derived = workspace.derived_from(item.kind, item.id) if item.kind in ("model", "representation") else []
     if derived:
-        st.markdown(f"With it go the {len(derived)} result(s) made from it:")
-        st.markdown("\n".join(f"- {widgets.plain(d.name)} ({KIND_TITLES[d.kind]}, {size(d.bytes)})" for d in derived[:20]))
+        text.markdown(f"With it go the {len(derived)} result(s) made from it:")
+        text.markdown(text.Markup("\n").join(text.md("- {} ({}, {})", d.name, KIND_TITLES[d.kind], size(d.bytes))
+                                              for d in derived[:20]))  # fmt: skip
     else:
-        st.markdown("Nothing else was made from it.")
+        text.markdown("Nothing else was made from it.")
     left, right = st.columns(2)
     right.button("Cancel", key="cancel-delete", on_click=_forget_delete)
     if left.button("Delete", type="primary", key="confirm-delete"):
@@ -307,7 +333,7 @@ def _confirm_delete(item: Item) -> None:
         try:
             workspace.delete(item.kind, item.id)
         except (InUseError, WorkspaceError) as error:
-            st.error(widgets.plain(error))
+            text.error(error)
             return
         if item.kind == "model" and state.get(state.MODEL) == item.id:
             state.put(state.MODEL, None)
@@ -331,31 +357,31 @@ def import_form() -> None:
     try:
         data, label = bundle.read_source(upload)
     except bundle.BundleError as error:
-        st.error(widgets.plain(f"This bundle cannot be imported: {error}"))
+        text.error(f"This bundle cannot be imported: {error}")
         return
     creator, workspace = identity.current_user(), resources.workspace()
     try:
         spec = jobs.specs.bundle_spec(label, hashlib.sha256(data).hexdigest()[:16], token=uuid.uuid4().hex)
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(error))
+        text.error(error)
         return
     result = running.run(spec, {"data": data}, label=f"Checking the bundle {label}",
                          store=lambda checked: _store_bundle(workspace, checked, creator),
                          failure="This bundle cannot be imported")  # fmt: skip
     running.manager().forget(spec.key)  # importing the same file again is checked (and refused or stored) again
     if isinstance(result, bundle.AlreadyImportedError):
-        st.info(widgets.plain(result))
+        text.info(result)
         return
     if result is None:
         return
     base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0]
     link = f"{base}/explore?{urlencode(result.view.to_query())}"
     links.open_view(result.view)  # what was imported becomes the current model, dataset, layer and method
-    st.success(widgets.plain(f"Imported {result.model.name} with its map of {result.points:,} points; it is now the "
-                             "current model."))  # fmt: skip
-    st.caption(widgets.plain(bundle.measured_text(result)))
+    text.success(f"Imported {result.model.name} with its map of {result.points:,} points; it is now the "
+                 "current model.")  # fmt: skip
+    text.caption(bundle.measured_text(result))
     for difference in result.differences:
-        st.warning(widgets.plain(f"Made with other library versions: {difference}. The stored map is shown as it "
-                                 "was; a recomputation here may differ."))  # fmt: skip
-    st.markdown("Open the view with this link:")
+        text.warning(f"Made with other library versions: {difference}. The stored map is shown as it "
+                     "was; a recomputation here may differ.")  # fmt: skip
+    text.markdown("Open the view with this link:")
     st.code(link, language=None, wrap_lines=True)

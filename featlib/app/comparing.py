@@ -1,6 +1,6 @@
 """The Compare page's glue: the panel editor, presets, panel maps, linked selection, links.
 
-The comparison shown is a :class:`featlib.compare.CompareView` kept in the
+The comparison shown is a :class:`featlib.share.compare.CompareView` kept in the
 session (and in the URL); the editor's widgets are a draft until "Compare"
 applies them, so that picking models and layers does not start a UMAP fit at
 every click. Presets and links apply at once.
@@ -14,22 +14,25 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featlib import compare, datasets, embed, models, pipeline, reductions
-from featlib.app import actions, links, maps, resources, results, state, widgets
-from featlib.compare import CompareError, CompareView, Panel, SelectionState
-from featlib.embed import REDUCER_TITLES
+from featlib import datasets, models, pipeline
+from featlib.app import actions, links, maps, resources, results, state, text, widgets
 from featlib.errors import FeatlibError
-from featlib.extract import METHODS
-from featlib.reducer_params import COMPARE_SAMPLE
+from featlib.maps import embed
+from featlib.maps.embed import REDUCER_TITLES
+from featlib.maps.reducer_params import COMPARE_SAMPLE
+from featlib.read import reductions
+from featlib.read.extract import METHODS
+from featlib.share import compare
+from featlib.share.compare import CompareError, CompareView, Panel, SelectionState
+from featlib.share.thumbnails import MapPoints
 from featlib.store import ModelRecord, WorkspaceError
 from featlib.store.saved_views import MAX_TITLE
-from featlib.thumbnails import MapPoints
 
-VIEW = "featlib.compare.view"
-SELECTION = "featlib.compare.selection"
-TRACES = "featlib.compare.traces"
-_RESTORED = "featlib.compare.link_restored"
-LINK_ERROR = "featlib.compare.link_error"
+VIEW = "featlib.share.compare.view"
+SELECTION = "featlib.share.compare.selection"
+TRACES = "featlib.share.compare.traces"
+_RESTORED = "featlib.share.compare.link_restored"
+LINK_ERROR = "featlib.share.compare.link_error"
 DEFAULT_SAMPLE = COMPARE_SAMPLE
 METRICS_SAMPLE = 2_000
 MONTAGE_MAX = 120  # selected images a page of the grid shows
@@ -38,7 +41,7 @@ N_PANELS, SAMPLE, SPLIT, FOLLOW, K = "cmp_n", "cmp_sample", "cmp_split", "cmp_fo
 SPLIT_POINTS = "cmp_split_points"
 """The number of images of the split the editor shows, for the callbacks that apply it."""
 SAMPLE_MIN = 10
-"""The smallest sample a comparison offers (:class:`featlib.compare.CompareView`'s rule; all points when fewer)."""
+"""The smallest sample a comparison offers (:class:`featlib.share.compare.CompareView`'s rule; all points when fewer)."""
 
 
 PAGE = "compare"
@@ -151,7 +154,7 @@ def layer_names(model_id: str) -> list[str]:
 
 
 def layer_series(model_id: str) -> list[str]:
-    """A saved model's hidden layers and output, as the Compare page opens on them (:func:`featlib.compare.layer_series`)."""
+    """A saved model's hidden layers and output, as the Compare page opens on them (:func:`featlib.share.compare.layer_series`)."""
     return compare.layer_series(resources.model(model_id))
 
 
@@ -190,8 +193,8 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
         layer = models.default_layer(resources.model(model_id)) if names else ""
     method = state.get(state.METHOD)
     name = {r.id: r.name for r in records}[model_id]
-    st.caption(f"Quick comparisons of **{widgets.plain(name)}**, layer **{widgets.plain(layer)}**, by "
-               f"{REDUCER_TITLES[reducer]}:")  # fmt: skip
+    text.caption(text.md("Quick comparisons of **{}**, layer **{}**, by {}:", name, layer,
+                         REDUCER_TITLES[reducer]))  # fmt: skip
 
     def chosen_reducer() -> str:  # read when the button is pressed, not when it was drawn
         return st.session_state.get(panel_key("reducer", 0), reducer)
@@ -203,9 +206,9 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
     cols[0].button(
         "Layer by layer", on_click=_apply_preset, disabled=len(series) < compare.MIN_PANELS,
         args=(lambda: compare.all_layers(model_id, series, method, chosen_reducer()),),
-        help=widgets.plain(f"{', '.join(shown)}: the hidden layers and the output, input side first"
-                           + (f" (the last {compare.MAX_PANELS})" if len(series) > compare.MAX_PANELS else "")
-                           + "." if len(series) >= compare.MIN_PANELS else "The model has a single layer to show."),
+        help=text.escape(f"{', '.join(shown)}: the hidden layers and the output, input side first"
+                         + (f" (the last {compare.MAX_PANELS})" if len(series) > compare.MAX_PANELS else "")
+                         + "." if len(series) >= compare.MIN_PANELS else "The model has a single layer to show."),
     )  # fmt: skip
     cols[1].button(
         "This layer across checkpoints", on_click=_apply_preset, disabled=not checkpoints,
@@ -219,8 +222,8 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
         args=(lambda: compare.both_methods(model_id, layer, chosen_reducer()),),
     )  # fmt: skip
     if not checkpoints:
-        st.caption(widgets.plain(f"{name} has no checkpoints, so it cannot be compared across epochs: train one with "
-                                 "'Save checkpoints after epoch' on the Model page."))  # fmt: skip
+        text.caption(f"{name} has no checkpoints, so it cannot be compared across epochs: train one with "
+                     "'Save checkpoints after epoch' on the Model page.")  # fmt: skip
 
 
 def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
@@ -248,14 +251,14 @@ def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
     panels = []
     for i, col in enumerate(cols):
         with col.container(border=True):
-            st.markdown(f"**Panel {i + 1}**")
+            text.markdown(text.md("**Panel {}**", i + 1))
             model_key, layer_key = panel_key("model", i), panel_key("layer", i)
             if st.session_state.get(model_key) not in by_id:
                 st.session_state[model_key] = default_model
             model_id = st.selectbox("Model", list(by_id), key=model_key, format_func=lambda m: by_id[m].label)
             names = layer_names(model_id)
             if not names:
-                st.error(widgets.plain(f"{by_id[model_id].name} cannot be loaded."))
+                text.error(f"{by_id[model_id].name} cannot be loaded.")
                 continue
             if st.session_state.get(layer_key) not in names:  # an empty editor opens on the model's hidden layers
                 opening = compare.opening_panels(model_id, layer_series(model_id), int(n))
@@ -311,7 +314,7 @@ def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, spl
                   reduction: str = reductions.AUTO) -> PanelMap | None:  # fmt: skip
     """A panel's map from the workspace, or computed with progress; ``None`` after an ``st.error``.
 
-    ``reduction`` (a key of :data:`featlib.reductions.CHOICES`) applies when the panel's layer has spatial axes.
+    ``reduction`` (a key of :data:`featlib.read.reductions.CHOICES`) applies when the panel's layer has spatial axes.
     """
     try:
         record = resources.record(panel.model)
@@ -319,10 +322,10 @@ def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, spl
         models.check_layer(model, panel.layer)
         models.adapt_images(dataset.split(dataset.splits[0])[0][:1], model, record.input_scale)
     except WorkspaceError as error:
-        st.error(widgets.plain(f"Panel {panel.model}: {error}"))
+        text.error(f"Panel {panel.model}: {error}")
         return None
     except models.ModelError as error:
-        st.error(widgets.plain(f"{resources.record(panel.model).name} cannot be shown on {dataset.name}: {error}"))
+        text.error(f"{resources.record(panel.model).name} cannot be shown on {dataset.name}: {error}")
         return None
     outputs, rep_key = actions.representation(record, model, dataset, split, panel.layer, panel.method, reduction)
     if outputs is None:
@@ -335,7 +338,7 @@ def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, spl
     try:
         embed.check_points(params, points)
     except embed.ReducerError as error:
-        st.info(widgets.plain(f"No {title}: {error}"), icon=":material/info:")
+        text.info(f"No {title}: {error}", icon=":material/info:")
         return None
     emb = results.embedding(record, outputs, rep_key, labels, sample, params, label=f"Computing the {title}")
     if emb is None:
@@ -382,10 +385,10 @@ def metrics_table(table: list[dict]) -> None:
                                 **numbers})  # fmt: skip
     measured = list(dict.fromkeys(str(row.get("model acc. measured on", "")) for row in table))
     if len(measured) == 1:
-        st.caption(widgets.plain(f"Model accuracy measured on {measured[0]}."))
+        text.caption(f"Model accuracy measured on {measured[0]}.")
     else:
-        st.caption(widgets.plain("Model accuracy measured on: " + "; ".join(
-            f"panel {row['panel']}: {row.get('model acc. measured on', '')}" for row in table) + "."))  # fmt: skip
+        text.caption("Model accuracy measured on: " + "; ".join(
+            f"panel {row['panel']}: {row.get('model acc. measured on', '')}" for row in table) + ".")  # fmt: skip
 
 
 def number(value: object) -> float:
@@ -419,13 +422,13 @@ def linked_selection(n_panels: int) -> np.ndarray:
 
 
 def fit_neighbours(n_points: int) -> int:
-    """The most neighbours a point of ``n_points`` has (at most :data:`featlib.compare.MAX_K`); a larger
+    """The most neighbours a point of ``n_points`` has (at most :data:`featlib.share.compare.MAX_K`); a larger
     "Neighbours shown" (a link's, or the default on a tiny split) is lowered to it, saying so."""
     most = max(1, min(compare.MAX_K, n_points - 1))
     asked = st.session_state.get(K, compare.DEFAULT_K)
     if asked > most:
-        st.caption(f"{asked} neighbours asked for; the {n_points:,} images of the split give each point at most "
-                   f"{most}, so {most} are shown.")  # fmt: skip
+        text.caption(f"{asked} neighbours asked for; the {n_points:,} images of the split give each point at most "
+                     f"{most}, so {most} are shown.")  # fmt: skip
         st.session_state[K] = most
     st.session_state.setdefault(K, compare.DEFAULT_K)
     return most

@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import streamlit as st
 
-from featlib import bundle, exports
-from featlib.app import identity, resources, state
-from featlib.embed import REDUCER_TITLES, reducer_name
+from featlib.app import identity, resources, state, text
+from featlib.maps.embed import REDUCER_TITLES, reducer_name
+from featlib.share import bundle, exports
+from featlib.share.views import View, ViewError
 from featlib.store import ModelRecord, WorkspaceError
-from featlib.views import View, ViewError
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -60,10 +60,10 @@ def export_panel(
     record_map_figures(emb, scores)
     stem = exports.safe_file_name(f"{record.name}-{split}")
     with st.expander("Export", icon=":material/download:"):
-        st.caption("Tables hold index, label, predicted label and the coordinates or the layer's units.")
+        text.caption("Tables hold index, label, predicted label and the coordinates or the layer's units.")
         left, middle, right = st.columns(3)
         with left:
-            st.markdown("**Map**")
+            text.markdown(text.md("**Map**"))
             table = lambda: exports.embedding_table(emb.indices, emb.coords, labels, predicted, dataset.class_names)  # noqa: E731
             _button("CSV", lambda: exports.table_bytes(table(), "csv"), f"{stem}-map.csv", "text/csv")
             _button("Parquet", lambda: exports.table_bytes(table(), "parquet"), f"{stem}-map.parquet",
@@ -72,13 +72,13 @@ def export_panel(
             _button("PNG image", lambda: exports.figure_png(figure, title=png_title(record, dataset, split, emb)),
                     f"{stem}-map.png", "image/png")  # fmt: skip
         with middle:
-            st.markdown("**Layer outputs**")
+            text.markdown(text.md("**Layer outputs**"))
             reps = lambda: exports.representation_table(outputs, labels, predicted)  # noqa: E731
             _button("CSV ", lambda: exports.table_bytes(reps(), "csv"), f"{stem}-layer.csv", "text/csv")
             _button("Parquet ", lambda: exports.table_bytes(reps(), "parquet"), f"{stem}-layer.parquet",
                     exports.TABLE_FORMATS["parquet"])  # fmt: skip
         with right:
-            st.markdown("**Model and view**")
+            text.markdown(text.md("**Model and view**"))
             workspace = resources.workspace()
             _button("Model (.keras)", lambda: exports.model_bytes(workspace, record), f"{stem}.keras",
                     "application/octet-stream")  # fmt: skip

@@ -16,7 +16,7 @@ import streamlit as st
 
 from featlib import names
 from featlib.errors import TextError
-from featlib.app import auth, widgets
+from featlib.app import auth, text
 
 COOKIE = "featlib_user"
 MAX_NAME = 40
@@ -59,7 +59,7 @@ def sidebar() -> None:
     name = current_user()
     with st.sidebar:
         if name:
-            st.caption(f"You are **{widgets.plain(name)}**: what you make is listed under this name.")
+            text.caption(text.md("You are **{}**: what you make is listed under this name.", name))
             if st.session_state.get(_NAME + ".new"):
                 _set_cookie(data={"name": quote(name)}, key="featlib_identity_cookie", height=0)
             with st.popover("Change name", icon=":material/badge:"):
@@ -75,7 +75,7 @@ def _name_form() -> None:
             try:
                 st.session_state[_NAME] = clean_name(typed)
             except TextError as error:
-                st.error(widgets.plain(error))
+                text.error(error)
                 return
             st.session_state[_NAME + ".new"] = True
             st.rerun()

@@ -6,7 +6,7 @@ is marked on the map (:func:`mark`) and shown below it (:func:`show`): its
 image large, true and predicted label, the model's confidence, and its
 nearest neighbours in the layer's own space (the layer's outputs, not the
 2-D map) among the map's points, found by a job
-(:func:`featlib.neighbours.nearest_with_distances`) with the map's metric.
+(:func:`featlib.maps.neighbours.nearest_with_distances`) with the map's metric.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from featlib import embed, jobs, pipeline, plots
+from featlib import jobs, pipeline, plots
 from featlib.app import job_watch as running
-from featlib.app import widgets
+from featlib.app import text
+from featlib.maps import embed
 
 INSPECTED = "featlib.inspected_point"
 """Session key: ``{"context", "point", "clicks"}``, the inspected point of ``(model, dataset, split)``."""
@@ -76,8 +77,8 @@ def inspected(context: tuple[str, str, str], emb: pipeline.Embedding) -> int | N
     if not kept or tuple(kept["context"]) != tuple(context):
         return None
     if not np.any(emb.indices == kept["point"]):
-        st.caption(f"Point #{kept['point']} is not among this map's {len(emb.indices):,} points: click a point to "
-                   "inspect it.")  # fmt: skip
+        text.caption(f"Point #{kept['point']} is not among this map's {len(emb.indices):,} points: click a point to "
+                     "inspect it.")  # fmt: skip
         return None
     return int(kept["point"])
 
@@ -134,21 +135,21 @@ def show(context: tuple[str, str, str], point: int | None, emb: pipeline.Embeddi
     wrong = labels[point] != predicted[point]
     with st.container(border=True, key="point-inspector"):
         head, button = st.columns([6, 1], vertical_alignment="center")
-        head.subheader(f"Point #{point}")
+        text.subheader(text.md("Point #{}", point), on=head)
         button.button("Close", icon=":material/close:", key="inspector-close", on_click=close, args=(context,))
         picture, facts = st.columns([1, 3])
         picture.image(255 - plots.upscale(images[point], size=LARGE), width=LARGE,
-                      caption=widgets.plain(f"#{point} · true {true}"))  # fmt: skip
+                      caption=text.escape(f"#{point} · true {true}"))  # fmt: skip
         with facts:
             left, middle, right = st.columns(3)
-            left.metric("true label", widgets.plain(true))
-            middle.metric("predicted label", widgets.plain(guess))
+            left.metric("true label", text.escape(true))
+            middle.metric("predicted label", text.escape(guess))
             right.metric("confidence", f"{float(confidence[point]):.3f}",
                          help="The model's probability of its predicted label.")  # fmt: skip
             if wrong:
-                st.error(widgets.plain(f"Misclassified: a {true} taken for a {guess}."), icon=":material/error:")
+                text.error(f"Misclassified: a {true} taken for a {guess}.", icon=":material/error:")
             else:
-                st.success("Correctly classified.", icon=":material/check_circle:")
+                text.success("Correctly classified.", icon=":material/check_circle:")
             k = st.selectbox("Neighbours", K_CHOICES, index=K_CHOICES.index(K_DEFAULT), key=K_PICKER,
                              help="How many nearest neighbours to show.", width=200)  # fmt: skip
         _neighbours(point, int(k), emb, outputs, rep_key, sample_size, params, layer_title, images, labels,
@@ -163,7 +164,7 @@ def _neighbours(point: int, k: int, emb: pipeline.Embedding, outputs: np.ndarray
     try:
         spec = jobs.specs.neighbours_spec(rep_key, sample_size, len(emb.indices), position, k, params)
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(f"The neighbours cannot be found: {error}"))
+        text.error(f"The neighbours cannot be found: {error}")
         return
     indices = emb.indices
     points = jobs.Input(f"points/{rep_key}/{sample_size}", lambda: outputs[indices])  # the map job's points
@@ -177,15 +178,15 @@ def _neighbours(point: int, k: int, emb: pipeline.Embedding, outputs: np.ndarray
     reducer = embed.REDUCER_TITLES[embed.reducer_name(params)]
     same = int(np.sum(labels[near] == labels[point]))
     fewer = f" (the map has only {len(emb.indices) - 1:,} other points)" if len(near) < k else ""
-    st.markdown(f"**{len(near)} nearest neighbours in {widgets.plain(layer_title)}'s own space**{fewer} · "
-                f"{same}/{len(near)} share its true label")  # fmt: skip
-    st.caption(f"Searched among the map's {len(emb.indices):,} points in the layer's {outputs.shape[1]:,} values per "
-               f"image (not on the 2-D map), by {metric} distance: the metric of this {reducer} map. "
-               "Caption: index · true label (→ predicted, when misclassified) · distance.")  # fmt: skip
+    text.markdown(text.md("**{} nearest neighbours in {}'s own space**{} · {}/{} share its true label",
+                          len(near), layer_title, fewer, same, len(near)))  # fmt: skip
+    text.caption(text.md("Searched among the map's {:,} points in the layer's {:,} values per image (not on the 2-D "
+                         "map), by {} distance: the metric of this {} map. Caption: index · true label (→ predicted, "
+                         "when misclassified) · distance.", len(emb.indices), outputs.shape[1], metric, reducer))
     if not len(near):
         return
     captions = []
     for i, distance in zip(near, distances):
         label = class_names[labels[i]] + (f" → {class_names[predicted[i]]}" if predicted[i] != labels[i] else "")
-        captions.append(widgets.plain(f"#{i} · {label} · {distance:.3g}"))
+        captions.append(text.escape(f"#{i} · {label} · {distance:.3g}"))
     st.image([255 - plots.upscale(images[i], size=THUMB) for i in near], caption=captions, width=THUMB)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from featlib.app import job_watch as running
-from featlib.app import resources, widgets
+from featlib.app import resources, text
 from featlib.store import JobRow
 
 REFRESH_S = 2.0
@@ -41,15 +41,15 @@ def live_list() -> None:
     active = running.manager().handles()
     for handle in active:
         left, right = st.columns([5, 1])
-        left.progress(handle.fraction, text=widgets.plain(f"{handle.spec.title} · by {handle.creator or 'unknown'} · "
-                                                          f"{running.state_text(handle)}"))  # fmt: skip
+        left.progress(handle.fraction, text=text.escape(f"{handle.spec.title} · by {handle.creator or 'unknown'} · "
+                                                        f"{running.state_text(handle)}"))  # fmt: skip
         right.button("Cancel", key=f"jobs-cancel/{handle.job_id}", on_click=running.cancel, args=(handle.job_id,))
     if not rows:
-        st.info("No job has run in this workspace yet.")
+        text.info("No job has run in this workspace yet.")
         return
     st.dataframe(
         frame(rows), hide_index=True, width="stretch",
         column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
                        "error": st.column_config.TextColumn("error", width="large")},
     )  # fmt: skip
-    st.caption(f"The latest {min(len(rows), LISTED)} jobs, newest first; refreshed every {REFRESH_S:g} s.")
+    text.caption(f"The latest {min(len(rows), LISTED)} jobs, newest first; refreshed every {REFRESH_S:g} s.")

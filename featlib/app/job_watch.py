@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import streamlit as st
 
 from featlib import jobs, settings
-from featlib.app import identity, resources, widgets
+from featlib.app import identity, resources, text
 from featlib.jobs.manager import describe
 from featlib.store import ModelRecord
 
@@ -110,11 +110,11 @@ def follow(handle: jobs.JobHandle, *, label: str, on_update=None, failure: str =
         _watch(running, handle, label, on_update)
     if handle.error is not None:
         if isinstance(handle.error, jobs.JobCancelled) and not handle.error.over_limit:
-            st.warning(widgets.plain(handle.error))
+            text.warning(handle.error)
         elif isinstance(handle.error, jobs.JobFailed):  # the job's own reason: the failure prefix applies
-            st.error(widgets.plain(f"{failure or label + ' failed'}: {handle.error}"))
+            text.error(f"{failure or label + ' failed'}: {handle.error}")
         else:  # stopped at its limit, or its worker died: the message says what happened
-            st.error(widgets.plain(f"{label}: {handle.error}"))
+            text.error(f"{label}: {handle.error}")
         st.button("Run it again", key=f"retry/{handle.spec.key}", on_click=running.forget, args=(handle.spec.key,))
         return None
     return handle.result
@@ -123,10 +123,10 @@ def follow(handle: jobs.JobHandle, *, label: str, on_update=None, failure: str =
 def _watch(running: jobs.JobManager, handle: jobs.JobHandle, label: str, on_update) -> None:
     slot = st.empty()
     with slot.container(border=True):
-        bar = st.progress(0.0, text=widgets.plain(label))
+        bar = st.progress(0.0, text=text.escape(label))
         st.button("Cancel", key=f"cancel/{handle.job_id}", on_click=cancel, args=(handle.job_id,))
         while not handle.wait(POLL_S):
-            bar.progress(handle.fraction, text=widgets.plain(f"{label} · {_state(running, handle)}"))
+            bar.progress(handle.fraction, text=text.escape(f"{label} · {_state(running, handle)}"))
             if on_update is not None:
                 on_update(handle)
     if on_update is not None:

@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featlib import datasets, embed, jobs, layers, models, pipeline, plots
-from featlib.errors import FeatlibError
+from featlib import datasets, jobs, models, pipeline, plots
 from featlib.app import job_watch as running
 from featlib.app import maps as map_glue
-from featlib.app import resources, state, widgets
+from featlib.app import resources, state, text, widgets
+from featlib.errors import FeatlibError
+from featlib.maps import embed
+from featlib.read import layers
 from featlib.store import WorkspaceError
 
 SAMPLE_KEY = "layers_sample"
@@ -61,7 +63,7 @@ def controls(n_points: int) -> LayersChoice:
     st.session_state[SAMPLE_KEY] = min(st.session_state[SAMPLE_KEY], n_points)
     st.session_state.setdefault(REDUCER_KEY, "pca")
     with st.sidebar:
-        st.markdown("**Layers settings**")
+        text.markdown(text.md("**Layers settings**"))
         low = min(SAMPLE_MIN, n_points)
         st.session_state[SAMPLE_KEY] = max(st.session_state[SAMPLE_KEY], low)
         sample = st.number_input("Sample size", low, n_points, step=500, key=SAMPLE_KEY,
@@ -89,7 +91,7 @@ def layer_set(record, model, dataset: datasets.Dataset, split: str, sample_size:
                                          model_fp=record.fingerprint, split=split, input_scale=record.input_scale,
                                          sample_size=sample_size, reduction=reduction)  # fmt: skip
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(f"The layers of this model cannot be read: {error}"))
+        text.error(f"The layers of this model cannot be read: {error}")
         return None
     return running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
                        label=f"Reading every layer for {points:,} points in one pass",
@@ -99,13 +101,13 @@ def layer_set(record, model, dataset: datasets.Dataset, split: str, sample_size:
 def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndarray] | None:
     """Each layer's map, from the workspace or computed by one job per layer (they run side by side on the workers)."""
     if choice.title == "t-SNE" and len(ls.indices) > TSNE_MAX:
-        st.warning(f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (20-90 s per layer on "
-                   f"two cores); lower the sample size from {len(ls.indices):,} or pick PCA or UMAP.")  # fmt: skip
+        text.warning(f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (20-90 s per layer on "
+                     f"two cores); lower the sample size from {len(ls.indices):,} or pick PCA or UMAP.")  # fmt: skip
         return None
     try:
         embed.check_points(choice.params, len(ls.indices))
     except embed.ReducerError as error:
-        st.info(widgets.plain(f"No {choice.title} maps of these points: {error}"), icon=":material/info:")
+        text.info(f"No {choice.title} maps of these points: {error}", icon=":material/info:")
         return None
     workspace = resources.workspace()
     positions = embed.stratified_sample(ls.labels, None)
@@ -121,7 +123,7 @@ def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndar
         try:
             spec = jobs.specs.reduce_spec(key, len(reps), choice.params, pipeline.graph_key(rep_key, None, 0, choice.params))
         except jobs.JobLimitError as error:
-            st.error(widgets.plain(f"The {choice.title} maps cannot be made: {error}"))
+            text.error(f"The {choice.title} maps cannot be made: {error}")
             return None
         handles[name] = running.start(spec, {"points": reps, "labels": ls.labels}, store=lambda c, key=key, rep_key=rep_key: pipeline.save_embedding(
             workspace, key, positions, c, rep_key, record.id))  # fmt: skip
@@ -144,7 +146,7 @@ def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersCh
         try:
             spec = jobs.specs.metrics_spec(f"{ls.key}/{name}/{choice.params.key}", len(reps), None)
         except jobs.JobLimitError as error:
-            st.error(widgets.plain(f"The layers cannot be scored on this sample: {error}"))
+            text.error(f"The layers cannot be scored on this sample: {error}")
             return None
         handles[name] = running.start(spec, {"reps": reps, "labels": ls.labels, "coords": coords.get(name)})
     rows = []
@@ -167,7 +169,7 @@ def _cka(key: str, reps: list[np.ndarray], other: list[np.ndarray] | None = None
     try:
         spec = jobs.specs.cka_spec(key, len(reps[0]))
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(f"CKA cannot be computed: {error}"))
+        text.error(f"CKA cannot be computed: {error}")
         return None
     return running.run(spec, {"reps": reps, "other": other}, label="Linear CKA between layers",
                        failure="CKA cannot be computed")  # fmt: skip
@@ -264,26 +266,27 @@ def show_neighbours(ls: layers.LayerSet, points: list[int], images: np.ndarray, 
     """For each followed point (the first few), its nearest neighbours in every layer's own space, as images."""
     message = st.session_state.pop(FOLLOW_ERROR, None)
     if message:
-        st.error(widgets.plain(message))
+        text.error(message)
     try:
         found = layers.follow(ls, points[:FOLLOW_SHOWN], k=K_NEIGHBOURS)
     except FeatlibError as error:
-        st.error(widgets.plain(error))
+        text.error(error)
         return
     for row, point in enumerate(points[:FOLLOW_SHOWN]):
-        st.markdown(f"**Point #{point}** — true {widgets.plain(class_names[labels[point]])}: its {K_NEIGHBOURS} "
-                    "nearest neighbours in each layer's own space (first image: the point itself)")  # fmt: skip
+        text.markdown(text.md("**Point #{}** — true {}: its {} nearest neighbours in each layer's own space (first "
+                              "image: the point itself)", point, class_names[labels[point]], K_NEIGHBOURS))  # fmt: skip
         for name, neighbours in found.items():
             near = neighbours[row]
             same = int(np.sum(labels[near] == labels[point]))
             left, right = st.columns([1, 5], vertical_alignment="center")
-            left.markdown(f"**{widgets.plain(name)}**  \n{same}/{len(near)} share its label")
+            text.markdown(text.md("**{}**  \n{}/{} share its label", name, same, len(near)), on=left)
             tiles = plots.upscale(images[np.concatenate([[point], near])], size=28)
             right.image(plots.montage(tiles, columns=len(near) + 1, pad=2),
-                        caption=widgets.plain(" · ".join(class_names[labels[i]] for i in near)),
+                        caption=text.escape(" · ".join(class_names[labels[i]] for i in near)),
                         width=min(720, 80 * (len(near) + 1)))  # fmt: skip
     if len(points) > FOLLOW_SHOWN:
-        st.caption(f"{len(points):,} points followed: all are outlined on the maps, the first {FOLLOW_SHOWN} shown here.")
+        text.caption(f"{len(points):,} points followed: all are outlined on the maps, the first {FOLLOW_SHOWN} shown "
+                     "here.")
 
 
 def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split: str, sample_size: int | None) -> None:
@@ -296,8 +299,8 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
         if r.id != record.id and (r.meta.get("dataset_fingerprint") == dataset.fingerprint or r.dataset == dataset.name)
     }  # fmt: skip
     if not others:
-        st.caption(widgets.plain(f"No other model in the workspace was trained on {dataset.name}: train or upload "
-                                 "one to compare."))  # fmt: skip
+        text.caption(f"No other model in the workspace was trained on {dataset.name}: train or upload "
+                     "one to compare.")  # fmt: skip
         return
     other_id = st.selectbox("Another model trained on this dataset", list(others),
                             format_func=lambda i: others[i].label, key="layers_other_model")  # fmt: skip
@@ -305,12 +308,12 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
     try:
         other_ls = layer_set(other, resources.model(other.id), dataset, split, sample_size)
     except (WorkspaceError, models.ModelError) as error:
-        st.error(widgets.plain(f"{other.name} cannot be read: {error}"))
+        text.error(f"{other.name} cannot be read: {error}")
         return
     if other_ls is None:
         return
     if not np.array_equal(ls.indices, other_ls.indices):
-        st.error("CKA compares representations of the same points; the two samples differ.")
+        text.error("CKA compares representations of the same points; the two samples differ.")
         return
     matrix = _cka(f"{ls.key}/{other_ls.key}", list(ls.reps.values()), list(other_ls.reps.values()))
     if matrix is None:
@@ -318,5 +321,5 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
     figure = plots.cka_heatmap(matrix, ls.names, [f"{name} " for name in other_ls.names])
     figure.update_layout(yaxis_title=plots.text(record.name), xaxis_title=plots.text(other.name))
     st.plotly_chart(figure, key="cka-models")
-    st.caption(widgets.plain(f"Rows: {record.name}'s layers; columns: {other.name}'s, on the same "
-                             f"{len(ls.indices):,} points."))  # fmt: skip
+    text.caption(f"Rows: {record.name}'s layers; columns: {other.name}'s, on the same "
+                 f"{len(ls.indices):,} points.")  # fmt: skip

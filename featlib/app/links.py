@@ -19,15 +19,16 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from featlib import embed, reducer_params, thumbnails
-from featlib.app import clipboard, identity, resources, state, widgets
+from featlib.app import clipboard, identity, resources, state, text, widgets
 from featlib.errors import FeatlibError
-from featlib.embed import REDUCER_TITLES, REDUCERS
-from featlib.reducer_params import TSNE_SAMPLE  # noqa: F401  (the Explore page's help names it)
+from featlib.maps import embed, reducer_params
+from featlib.maps.embed import REDUCER_TITLES, REDUCERS
+from featlib.maps.reducer_params import TSNE_SAMPLE  # noqa: F401  (the Explore page's help names it)
+from featlib.share import thumbnails, view_queries
+from featlib.share.thumbnails import MapPoints
+from featlib.share.views import MAX_LINK_SELECTION, Replaced, View, ViewError, number_text, read_link
 from featlib.store import SavedView, SavedViewError, WorkspaceError
 from featlib.store.saved_views import MAX_TITLE, VIEW_KINDS
-from featlib.thumbnails import MapPoints
-from featlib.views import MAX_LINK_SELECTION, Replaced, View, ViewError, number_text, read_link
 
 _RESTORED = "featlib.link_restored"
 LINK_ERROR = "featlib.link_error"
@@ -55,7 +56,7 @@ REDUCER_WIDGETS = {
 }
 UMAP_WIDGETS = REDUCER_WIDGETS["umap"]
 DEFAULT_SAMPLES = {name: table.sample for name, table in reducer_params.TABLES.items()}
-"""Each reducer's default sample size (:data:`featlib.reducer_params.MAP_SAMPLE`, ``TSNE_SAMPLE``)."""
+"""Each reducer's default sample size (:data:`featlib.maps.reducer_params.MAP_SAMPLE`, ``TSNE_SAMPLE``)."""
 
 
 def restore_from_link() -> None:
@@ -64,7 +65,7 @@ def restore_from_link() -> None:
     A link to something no longer in the workspace, or one without model,
     dataset or layer, leaves a message for the page (:func:`show_link_error`)
     and changes nothing. A value the link cannot have (unknown, out of range)
-    is replaced (:func:`featlib.views.read_link`) and named on the Explore page
+    is replaced (:func:`featlib.share.views.read_link`) and named on the Explore page
     (:func:`show_link_notes`), which also fits the link's numbers to the data
     (:func:`fit_to_data`) and its layer to the model.
     """
@@ -80,7 +81,7 @@ def restore_from_link() -> None:
     if "model" not in query:
         return
     try:
-        _open_query(query)
+        open_query(query)
     except ViewError as error:
         st.session_state[LINK_ERROR] = str(error)
     except FeatlibError as error:
@@ -90,12 +91,12 @@ def restore_from_link() -> None:
         )
 
 
-def _open_query(query: dict[str, str]) -> None:
+def open_query(query: dict[str, str]) -> None:
     """Makes the Explore view a link's ``query`` describes the current choices, keeping what it asked for and
     what was replaced for the page (:func:`show_link_notes`).
 
     Raises:
-        ViewError: the query describes no view (:func:`featlib.views.read_link`).
+        ViewError: the query describes no view (:func:`featlib.share.views.read_link`).
         WorkspaceError, DatasetError: its model or dataset is not in the workspace; nothing is changed.
     """
     view, replaced = read_link(query)
@@ -122,32 +123,6 @@ def saved_view(ident: str, kind: str, error_key: str = LINK_ERROR) -> SavedView 
     return saved
 
 
-def open_saved(ident: str) -> str:
-    """Makes the saved view ``ident`` the current choices of its page; returns that page (for ``st.switch_page``).
-
-    Raises:
-        SavedViewError: no such view, or one whose stored query is no longer a view.
-        WorkspaceError: a view of a model or dataset no longer in the workspace.
-    """
-    saved = resources.workspace().get_view(ident)
-    if saved.kind == "compare":
-        from featlib.app import comparing  # it imports this module
-
-        try:
-            view = comparing.CompareView.from_query(saved.query)
-        except ValueError as error:
-            raise SavedViewError(f"The saved view {saved.id!r} holds no comparison: {error}") from None
-        for panel in view.panels:
-            resources.record(panel.model)
-        comparing.apply(view)
-        return widgets.COMPARE_PAGE
-    try:
-        _open_query(dict(saved.query))
-    except ViewError as error:
-        raise SavedViewError(f"The saved view {saved.id!r} holds no view: {error}") from None
-    return widgets.EXPLORE_PAGE
-
-
 def note_link_value(name: str, used: object, reason: str) -> None:
     """Names, on the Explore page, a value the opened link asked for that the page cannot use (and what it uses).
 
@@ -163,17 +138,17 @@ def show_link_notes() -> None:
     """Shows, once, every value of the opened link that was replaced, with the value used instead."""
     st.session_state.pop(LINK_ASKED, None)
     for replaced in (st.session_state.pop(LINK_NOTES, None) or {}).values():
-        st.warning(widgets.plain(replaced.message), icon=":material/link_off:")
+        text.warning(replaced.message, icon=":material/link_off:")
 
 
 def widget_range(name: str, n_points: int) -> tuple[float, float]:
     """The range the Explore page offers for parameter ``name`` (a key of :data:`REDUCER_WIDGETS`' entries) on ``n_points`` points.
 
     Sample sizes run from :data:`SAMPLE_MIN` (or all the points, when fewer) to all of them; ``n_neighbors``
-    stays below the number of points and ``perplexity`` below a third of it (:func:`featlib.embed.max_n_neighbors`,
-    :func:`featlib.embed.max_perplexity`); seeds and ``min_dist`` do not depend on the data. When the points are
+    stays below the number of points and ``perplexity`` below a third of it (:func:`featlib.maps.embed.max_n_neighbors`,
+    :func:`featlib.maps.embed.max_perplexity`); seeds and ``min_dist`` do not depend on the data. When the points are
     too few for the reducer at all, its smallest value is the whole range (the page then says what it needs).
-    The bounds that do not depend on the data are the reducers' tables' (:mod:`featlib.reducer_params`).
+    The bounds that do not depend on the data are the reducers' tables' (:mod:`featlib.maps.reducer_params`).
 
     Raises:
         KeyError: ``name`` is no parameter with a range on the page.
@@ -283,7 +258,7 @@ def show_link_error(key: str = LINK_ERROR) -> None:
     """Shows, once, why a link could not be opened (the message left under ``key``)."""
     message = st.session_state.pop(key, None)
     if message:
-        st.error(widgets.plain(message))
+        text.error(message)
 
 
 SAVE_TITLE = "featlib.save_view_title"
@@ -314,7 +289,7 @@ def copy_link(query: dict[str, str], *notes: str, kind: str = "explore", maps: S
     holds the short link while the view is a saved one, else the whole query.
 
     Args:
-        query: the view's URL query (:meth:`featlib.views.View.to_query`, :meth:`featlib.compare.CompareView.to_query`).
+        query: the view's URL query (:meth:`featlib.share.views.View.to_query`, :meth:`featlib.share.compare.CompareView.to_query`).
         notes: captions above the whole link.
         kind: ``"explore"`` or ``"compare"``.
         maps: the points of the map(s) shown, for the thumbnail (none: saved without one).
@@ -326,19 +301,19 @@ def copy_link(query: dict[str, str], *notes: str, kind: str = "explore", maps: S
     with row:
         with st.popover("Save view", icon=":material/bookmark_add:"):
             _save_form(workspace, kind, query, maps, title)
-        saved = workspace.find_view(kind, query)  # after the form: a view saved in this run is found
+        saved = workspace.find_view(kind, query, parse=view_queries.parse)  # after the form: one saved in this run
         with st.popover("Copy link", icon=":material/link:"):
             for note in notes:
-                st.caption(note)
+                text.caption(note)
             if saved is None:
-                st.caption("Save the view for a short link, listed on the Workspace page.")
+                text.caption("Save the view for a short link, listed on the Workspace page.")
             st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
         if saved is not None:
             clipboard.copy_button(saved.path, "Copy short link", key=f"copy-{kind}-view")
     if saved is not None:  # its own line under the buttons: a long title must not push the copy button down
         when = saved.created.replace("T", " ")[:16]
-        st.markdown(f"Saved as **{widgets.plain(saved.title)}** by {widgets.plain(saved.creator or 'unknown')}, "
-                    f"{widgets.plain(when)} UTC: `{short_link(saved)}`")  # fmt: skip
+        text.markdown(text.md("Saved as **{}** by {}, {} UTC: {}", saved.title, saved.creator or "unknown", when,
+                              text.code(short_link(saved))))  # fmt: skip
     st.query_params.from_dict({"view": saved.id} if saved is not None else query)
 
 
@@ -352,15 +327,16 @@ def _save_form(workspace, kind: str, query: dict[str, str], maps: Sequence[MapPo
             return
     try:
         png = thumbnails.render_png(list(maps)) if maps else b""
-        saved, new = workspace.save_view(kind, query, typed, identity.current_user(), png)
+        saved, new = workspace.save_view(kind, query, typed, identity.current_user(), png,
+                                         parse=view_queries.parse)
     except FeatlibError as error:
-        st.error(widgets.plain(f"The view was not saved: {error}"))
+        text.error(f"The view was not saved: {error}")
         return
     if new:
-        st.success(widgets.plain(f"Saved as {saved.title!r}: copy its short link beside this button."))
+        text.success(f"Saved as {saved.title!r}: copy its short link beside this button.")
     else:
-        st.info(widgets.plain(f"This view was already saved as {saved.title!r} by {saved.creator or 'nobody named'} "
-                              f"on {saved.created.replace('T', ' ')[:16]} UTC; its short link is unchanged."))  # fmt: skip
+        text.info(f"This view was already saved as {saved.title!r} by {saved.creator or 'nobody named'} "
+                  f"on {saved.created.replace('T', ' ')[:16]} UTC; its short link is unchanged.")  # fmt: skip
 
 
 def explore_title(view: View) -> str:

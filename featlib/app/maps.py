@@ -12,8 +12,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, embed, pipeline, plots, reducer_params
-from featlib.app import links, resources, results, widgets
+from featlib import datasets, pipeline, plots
+from featlib.app import links, resources, results, text, widgets
+from featlib.maps import embed, reducer_params
 
 METRICS_SAMPLE = results.METRICS_SAMPLE
 MONTAGE_MAX = 120
@@ -60,7 +61,7 @@ def controls(n_points: int) -> MapChoice:
         )  # fmt: skip
         keys = links.REDUCER_WIDGETS[reducer]
         with st.form(f"{reducer}-settings"):
-            st.markdown(f"**{embed.REDUCER_TITLES[reducer]} settings**")
+            text.markdown(text.md("**{} settings**", embed.REDUCER_TITLES[reducer]))
             help_sample = "Stratified by label."
             if reducer == "tsne":
                 help_sample += f" t-SNE takes 20-90 s for {links.TSNE_SAMPLE:,} points on two cores, minutes for 10,000."
@@ -83,8 +84,8 @@ def controls(n_points: int) -> MapChoice:
                     int(st.number_input("seed", *bounds["random_state"], key=keys["random_state"])),
                 )  # fmt: skip
                 if embed.max_n_neighbors(n_points) is not None and high < embed.UMAPParams().n_neighbors:
-                    st.caption(f"{n_points:,} points: n_neighbors is at most {high} (default "
-                               f"{embed.UMAPParams().n_neighbors}).")  # fmt: skip
+                    text.caption(f"{n_points:,} points: n_neighbors is at most {high} (default "
+                                 f"{embed.UMAPParams().n_neighbors}).")  # fmt: skip
             elif reducer == "tsne":
                 low, high = bounds["perplexity"]
                 params = embed.TSNEParams(
@@ -94,11 +95,11 @@ def controls(n_points: int) -> MapChoice:
                     int(st.number_input("seed", *bounds["random_state"], key=keys["random_state"])),
                 )  # fmt: skip
                 if embed.max_perplexity(n_points) is not None and high < embed.TSNEParams().perplexity:
-                    st.caption(f"{n_points:,} points: perplexity is at most {high:g} (default "
-                               f"{embed.TSNEParams().perplexity:g}).")  # fmt: skip
+                    text.caption(f"{n_points:,} points: perplexity is at most {high:g} (default "
+                                 f"{embed.TSNEParams().perplexity:g}).")  # fmt: skip
             else:
                 params = embed.PCAParams()
-                st.caption("PCA has no parameters: the first two principal components.")
+                text.caption("PCA has no parameters: the first two principal components.")
             st.form_submit_button("Compute the map", type="primary")
         colour = st.selectbox("Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get,
                               key=links.COLOUR_PICKER)  # fmt: skip
@@ -109,11 +110,11 @@ def params_for(params: embed.ReducerParams, n_points: int) -> tuple[embed.Reduce
     """A reducer's default ``params`` fitted to a map of ``n_points`` points, and a note saying how ('' when unchanged).
 
     UMAP's ``n_neighbors`` stays below the number of points and t-SNE's
-    ``perplexity`` below a third of it (:func:`featlib.embed.max_n_neighbors`,
-    :func:`featlib.embed.max_perplexity`), so that the Layers and Compare pages,
+    ``perplexity`` below a third of it (:func:`featlib.maps.embed.max_n_neighbors`,
+    :func:`featlib.maps.embed.max_perplexity`), so that the Layers and Compare pages,
     which have no parameter widgets, still map small samples. Points too few
     for the reducer at all get its smallest parameters, so that
-    :func:`featlib.embed.check_points` names the fewest points it needs.
+    :func:`featlib.maps.embed.check_points` names the fewest points it needs.
     """
     if isinstance(params, embed.UMAPParams):
         most = embed.max_n_neighbors(n_points)
@@ -143,7 +144,7 @@ def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset
     try:
         embed.check_points(choice.params, min(choice.sample_size or len(labels), len(labels)))
     except embed.ReducerError as error:
-        st.info(widgets.plain(f"No {choice.title} map of these points: {error}"), icon=":material/info:")
+        text.info(f"No {choice.title} map of these points: {error}", icon=":material/info:")
         return None
     key = pipeline.embedding_key(rep_key, choice.sample_size, 0, choice.params)
     emb = pipeline.load_embedding(resources.workspace(), key)
@@ -199,24 +200,24 @@ def show_metrics(scores: dict, title: str, model_accuracy: float) -> None:
     )  # fmt: skip
     missing = []
     for col, label, value, help_text in figures:
-        text = widgets.score(value)
+        figure = widgets.score(value)
         if widgets.computed(value):
-            col.metric(label, text, help=help_text)
+            col.metric(label, figure, help=help_text)
         else:
-            col.metric(label, "n/a", help=widgets.plain(f"Not computed: {text}"))
-            missing.append(f"{label}: {text}")
+            col.metric(label, "n/a", help=text.escape(f"Not computed: {figure}"))
+            missing.append(f"{label}: {figure}")
     sampled = f"scored on a stratified sample of {scores['sample']:,}" if scores["sample"] < scores["n"] else "scored on all"
     made_on = {"gpu": "the GPU (RAPIDS cuML)", "cpu": "the CPU"}.get(scores.get("backend", "cpu"), "the CPU")
-    st.caption(f"Metrics {sampled} of the map's {scores['n']:,} points · silhouette by label in the layer "
-               f"{widgets.score(scores.get('silhouette'), markdown=True)} · map made on {made_on}.")  # fmt: skip
+    text.caption(text.md("Metrics {} of the map's {:,} points · silhouette by label in the layer {} · map made on {}.",
+                         sampled, scores["n"], widgets.score(scores.get("silhouette")), made_on))  # fmt: skip
     for line in dict.fromkeys(missing):
-        st.caption(widgets.plain(line))
+        text.caption(line)
 
 
 def show_images(selected: np.ndarray, images: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
                 class_names, title: str) -> None:  # fmt: skip
     """The selected points' images, their label counts, and the misclassified among them with captions."""
-    st.subheader(title)
+    text.subheader(title)
     left, right = st.columns([3, 2])
     with left:
         shown = selected[widgets.page_of(len(selected), MONTAGE_MAX, SELECTED_PAGE)]
@@ -224,10 +225,10 @@ def show_images(selected: np.ndarray, images: np.ndarray, labels: np.ndarray, pr
     right.plotly_chart(plots.label_counts(labels[selected], class_names), key="counts")
     wrong = selected[predicted[selected] != labels[selected]]
     if len(wrong):
-        st.markdown(f"**Misclassified among them: {len(wrong):,}** (true → predicted)")
+        text.markdown(text.md("**Misclassified among them: {:,}** (true → predicted)", len(wrong)))
         first = wrong[widgets.page_of(len(wrong), CAPTIONED_MAX, WRONG_PAGE, "misclassified images")]
         st.image([255 - plots.upscale(images[i]) for i in first],
-                 caption=[widgets.plain(f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}") for i in first],
+                 caption=[text.escape(f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}") for i in first],
                  width=84)  # fmt: skip
 
 
@@ -262,8 +263,8 @@ def selection(context: tuple[str, str, str], n_points: int) -> np.ndarray:
     kept = np.array(links.get_selection(context), dtype=int)
     outside = kept[kept >= n_points]
     if len(outside):
-        st.warning(f"The split has {n_points:,} images; points {outside[:5].tolist()} of the selection do not exist "
-                   "and are left out.")  # fmt: skip
+        text.warning(text.md("The split has {:,} images; points {} of the selection do not exist and are left out.",
+                             n_points, outside[:5].tolist()))  # fmt: skip
         kept = kept[kept < n_points]
         links.put_selection(context, kept)
     return kept

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from featlib import datasets, plots
-from featlib.app import resources, widgets
+from featlib.app import resources, text
 from featlib.store import ModelRecord, WorkspaceError
 
 
@@ -22,17 +22,17 @@ def show(record: ModelRecord, dataset: datasets.Dataset) -> None:
     measured = resources.dataset_title(record.dataset, measured_fp)
     where = record.where_measured(measured)
     scored = f" Scored from {record.scored_output}." if record.scored_output else ""
-    st.success(widgets.plain(f"Current model: {record.name} — {record.architecture}; {accuracy} on {where}.{scored}"))
+    text.success(f"Current model: {record.name} — {record.architecture}; {accuracy} on {where}.{scored}")
     output_picker(record, dataset)
     if measured_fp and measured_fp != dataset.fingerprint:
         current = resources.dataset_title(dataset.name, dataset.fingerprint)
-        st.info(widgets.plain(f"That accuracy was measured on {measured}, not on the dataset picked above "
-                              f"({current}). The other pages read {current}."))  # fmt: skip
+        text.info(f"That accuracy was measured on {measured}, not on the dataset picked above "
+                  f"({current}). The other pages read {current}.")  # fmt: skip
     scale_suggestion(record, dataset)
     hints = record.meta.get("hints") or []
     if hints:
-        st.warning(widgets.plain("This accuracy is near chance. What featlib checked:") + "\n"
-                   + "\n".join(f"- {widgets.plain(hint)}" for hint in hints))  # fmt: skip
+        text.warning(text.md("This accuracy is near chance. What featlib checked:\n")
+                     + text.Markup("\n").join(text.md("- {}", hint) for hint in hints))  # fmt: skip
     if record.meta.get("history"):
         st.plotly_chart(plots.training_curves(record.meta["history"]))
 
@@ -51,8 +51,8 @@ def output_picker(record: ModelRecord, dataset: datasets.Dataset) -> None:
     if len(outputs) < 2 or current not in fitting or len(fitting) < 2:
         return
     if record.meta.get("dataset_fingerprint") != dataset.fingerprint:
-        st.caption(widgets.plain(f"To score it from another of its outputs ({', '.join(fitting)}), pick the dataset "
-                                 "its accuracy was measured on above."))  # fmt: skip
+        text.caption(f"To score it from another of its outputs ({', '.join(fitting)}), pick the dataset "
+                     "its accuracy was measured on above.")  # fmt: skip
         return
     key, pending = f"model_output/{record.id}", f"model_output_picked/{record.id}"
     if st.session_state.get(pending) is None:  # no pick of this user's under way: the picker shows the record
@@ -81,11 +81,11 @@ def scale_suggestion(record: ModelRecord, dataset: datasets.Dataset) -> None:
     implied = record.meta.get("implied_scale")
     if implied not in models.INPUT_SCALES or implied == record.input_scale or record.input_scale not in models.INPUT_SCALES:
         return
-    st.warning(widgets.plain(f"{record.name} starts with a preprocessing layer that implies "
-                             f"{models.INPUT_SCALES[implied]} ('{implied}'), but it was given "
-                             f"{models.INPUT_SCALES[record.input_scale]} ('{record.input_scale}')."))  # fmt: skip
+    text.warning(f"{record.name} starts with a preprocessing layer that implies "
+                 f"{models.INPUT_SCALES[implied]} ('{implied}'), but it was given "
+                 f"{models.INPUT_SCALES[record.input_scale]} ('{record.input_scale}').")  # fmt: skip
     if record.meta.get("dataset_fingerprint") != dataset.fingerprint:
-        st.caption("Pick the dataset its accuracy was measured on above to score it with that scaling.")
+        text.caption("Pick the dataset its accuracy was measured on above to score it with that scaling.")
         return
     if st.button(f"Score it with {models.INPUT_SCALES[implied]}", key=f"rescale-{record.id}", type="primary"):
         if _rescore(record, dataset, record.meta.get("output"), input_scale=implied):
@@ -105,7 +105,7 @@ def _rescore(record: ModelRecord, dataset: datasets.Dataset, output: str | None,
                                       input_scale or record.input_scale, token=f"rescore-{record.id}",
                                       output=output)  # fmt: skip
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(f"The model cannot be scored again: {error}"))
+        text.error(f"The model cannot be scored again: {error}")
         return False
     result = running.run(spec, {"data": running.model_input(record), "dataset": running.dataset_input(dataset)},
                          label=f"Scoring {record.name} again", failure=f"{record.name} cannot be scored again")
@@ -115,7 +115,7 @@ def _rescore(record: ModelRecord, dataset: datasets.Dataset, output: str | None,
     try:
         stored.store_rescored(resources.workspace(), record, result, input_scale=input_scale)
     except WorkspaceError as error:
-        st.error(widgets.plain(error))
+        text.error(error)
         return False
     return True
 

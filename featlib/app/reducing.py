@@ -1,6 +1,6 @@
 """The pages' reduction of layers with spatial axes: the carried choice, its picker, the layer table.
 
-The choice (a key of :data:`featlib.reductions.CHOICES`) is carried across
+The choice (a key of :data:`featlib.read.reductions.CHOICES`) is carried across
 pages like the method (:data:`featlib.app.state.REDUCTION`); a layer without
 spatial axes is flattened whatever it says, and shows no picker.
 """
@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from featlib import reductions
 from featlib.app import state
+from featlib.read import reductions
 
 if TYPE_CHECKING:
     import keras

@@ -11,10 +11,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, embed, jobs, pipeline, reductions
+from featlib import datasets, jobs, pipeline
 from featlib.app import job_watch as running
-from featlib.app import resources, widgets
-from featlib.extract import METHODS
+from featlib.app import resources, text
+from featlib.maps import embed
+from featlib.read import reductions
+from featlib.read.extract import METHODS
 from featlib.store import ModelRecord
 
 METRICS_SAMPLE = 5_000
@@ -22,14 +24,14 @@ METRICS_SAMPLE = 5_000
 
 
 def _refused(error: jobs.JobLimitError, what: str) -> None:
-    st.error(widgets.plain(f"{what} cannot be made: {error}"))
+    text.error(f"{what} cannot be made: {error}")
 
 
 def representation(record: ModelRecord, dataset: datasets.Dataset, split: str, layer: str, method: str,
                    units: int, reduction: str = "flatten") -> tuple[np.ndarray | None, str]:  # fmt: skip
     """A layer's representation ``(n, units)`` float32 for a split, and its key; ``(None, key)`` after explaining.
 
-    ``units`` counts its columns after ``reduction`` (a key of :data:`featlib.reductions.REDUCTIONS`).
+    ``units`` counts its columns after ``reduction`` (a key of :data:`featlib.read.reductions.REDUCTIONS`).
     """
     key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale,
                                       reduction)  # fmt: skip
@@ -97,7 +99,7 @@ def predictions(model_id: str, dataset_key: str, split: str) -> tuple[np.ndarray
         spec = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(images), split=split,
                                        input_scale=record.input_scale, output=record.meta.get("output"))  # fmt: skip
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(f"Labels cannot be predicted: {error}"))
+        text.error(f"Labels cannot be predicted: {error}")
         st.stop()
     result = running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
                          label="Predicting labels", failure=f"The model cannot predict {dataset.name}")  # fmt: skip
@@ -112,7 +114,7 @@ def layer_metrics(key: str, reps: np.ndarray, labels: np.ndarray, coords: np.nda
     try:
         spec = jobs.specs.metrics_spec(key, len(reps), sample_size)
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(f"The points cannot be scored: {error}"))
+        text.error(f"The points cannot be scored: {error}")
         return None
     return running.run(spec, {"reps": reps, "labels": labels, "coords": coords},
                        label=f"Scoring {len(reps):,} points", failure="The points cannot be scored")  # fmt: skip

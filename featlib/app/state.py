@@ -10,12 +10,14 @@ from typing import Any, Callable, Sequence
 
 import streamlit as st
 
+from featlib.app import text
+
 DATASET = "featlib.dataset"  # a built-in name, or "upload:<fingerprint>"
 MODEL = "featlib.model_id"
 LAYER = "featlib.layer"
 METHOD = "featlib.method"
 SPLIT = "featlib.split"
-REDUCTION = "featlib.reduction"  # a key of featlib.reductions.CHOICES, for layers with spatial axes
+REDUCTION = "featlib.reduction"  # a key of featlib.read.reductions.CHOICES, for layers with spatial axes
 
 DEFAULTS = {DATASET: "digits", MODEL: None, LAYER: None, METHOD: "function", SPLIT: "train", REDUCTION: "auto"}
 
@@ -112,6 +114,6 @@ def keep_for_data(page: str, data: tuple, keys: Sequence[str], describe: Callabl
         if key in st.session_state:
             del st.session_state[key]
     if dropped:
-        st.info(f"The selection and followed points were made on {describe(tuple(before))}; the data is now "
-                f"{describe(tuple(data))}, so they were cleared.", icon=":material/info:")  # fmt: skip
+        text.info(f"The selection and followed points were made on {describe(tuple(before))}; the data is now "
+                  f"{describe(tuple(data))}, so they were cleared.", icon=":material/info:")  # fmt: skip
     return dropped

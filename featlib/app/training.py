@@ -7,11 +7,12 @@ import uuid
 
 import streamlit as st
 
-from featlib import datasets, jobs, models, names, plots, training_presets
-from featlib.errors import FeatlibError, TrainingError
-from featlib.app import identity, resources, state, widgets
+from featlib import datasets, jobs, models, names, plots
+from featlib.app import identity, resources, state, text
 from featlib.app import job_watch as running
+from featlib.errors import FeatlibError, TrainingError
 from featlib.jobs import stored
+from featlib.models import presets as training_presets
 
 TRAINING = "featlib.training"
 """The result key of this session's last training job, so that coming back to the Model page shows it."""
@@ -50,7 +51,7 @@ def train_seed_mlp(
         if checkpoint_epochs:  # each is saved as <name>@epoch<n>, a name under the same rule
             names.check_name(f"{name}@epoch{max(checkpoint_epochs)}", "checkpoint's name (the model's name and @epoch)")
     except FeatlibError as error:
-        st.error(widgets.plain(error))
+        text.error(error)
         return
     meta = {"optimizer": optimizer, "learning_rate": learning_rate, "batch_size": int(batch_size),
             "hidden": list(hidden), "dataset_fingerprint": dataset.fingerprint, "epochs": int(epochs),
@@ -60,7 +61,7 @@ def train_seed_mlp(
                                      learning_rate=learning_rate, epochs=int(epochs), batch_size=int(batch_size),
                                      checkpoint_epochs=checkpoint_epochs, name=name, token=uuid.uuid4().hex)  # fmt: skip
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(error))
+        text.error(error)
         return
     creator, workspace = identity.current_user(), resources.workspace()
     handle = running.start(spec, {"dataset": running.dataset_input(dataset)}, store=lambda output: stored.store_trained(
@@ -99,23 +100,23 @@ def _show_training(handle: jobs.JobHandle) -> None:
     record, checkpoints = saved
     state.put(state.MODEL, record.id)
     if checkpoints:
-        st.caption("Checkpoints saved: " + ", ".join(
-            f"{widgets.plain(r.name)} (test accuracy {r.test_accuracy:.4f})" for r in checkpoints))  # fmt: skip
+        text.caption("Checkpoints saved: " + ", ".join(
+            f"{r.name} (test accuracy {r.test_accuracy:.4f})" for r in checkpoints))  # fmt: skip
     cols = st.columns(3)
-    cols[0].metric("test accuracy", f"{record.test_accuracy:.4f}", help=widgets.plain(f"Measured on {record.measured_on}."))
+    cols[0].metric("test accuracy", f"{record.test_accuracy:.4f}", help=text.escape(f"Measured on {record.measured_on}."))
     cols[1].metric("test loss", f"{record.meta.get('test_loss', float('nan')):.4f}")
     cols[2].metric("training time", f"{record.meta.get('seconds', 0):.1f} s")
-    st.success(widgets.plain(f"Saved {record.name} in the workspace; it is now the current model, scored on "
-                             f"{record.measured_on}."))  # fmt: skip
+    text.success(f"Saved {record.name} in the workspace; it is now the current model, scored on "
+                 f"{record.measured_on}.")  # fmt: skip
 
 
 def training_form(dataset: datasets.Dataset) -> None:
     """The seed MLP's form on ``dataset``'s train split; starts the job, or shows the one this session started."""
     missing = [split for split in ("train", "test") if split not in dataset.splits]
     if missing:
-        st.info(widgets.plain(f"{dataset.name} has no {missing[0]} split, so the seed MLP cannot be trained and scored "
-                              "on it. Pick another dataset above (or upload this one again, split into train and test), "
-                              "or upload a model trained elsewhere and score it on this one."))  # fmt: skip
+        text.info(f"{dataset.name} has no {missing[0]} split, so the seed MLP cannot be trained and scored "
+                  "on it. Pick another dataset above (or upload this one again, split into train and test), "
+                  "or upload a model trained elsewhere and score it on this one.")  # fmt: skip
         resume_training()
         return
     chosen = training_presets.preset(st.radio(
@@ -139,9 +140,9 @@ def training_form(dataset: datasets.Dataset) -> None:
             "Save checkpoints after epoch", "", placeholder="e.g. 1, 5",
             help="Each is saved as its own model, named like mlp-digits@epoch1, to compare on the Compare page.",
         )  # fmt: skip
-        st.caption(widgets.plain(f"Trained on the {len(dataset.y_train):,} train images of {dataset.name}, validation "
-                                 "split 0.2 as in the seed, inputs scaled to 0–1; scored on its "
-                                 f"{len(dataset.y_test):,} test images."))  # fmt: skip
+        text.caption(f"Trained on the {len(dataset.y_train):,} train images of {dataset.name}, validation "
+                     "split 0.2 as in the seed, inputs scaled to 0–1; scored on its "
+                     f"{len(dataset.y_test):,} test images.")  # fmt: skip
         submitted = st.form_submit_button("Train", type="primary")
     if submitted:
         train_seed_mlp(dataset, hidden_text, optimizer, learning_rate, epochs, batch_size, name, checkpoints_text)

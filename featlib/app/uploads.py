@@ -9,7 +9,7 @@ import streamlit as st
 
 from featlib import datasets, names
 from featlib.errors import FeatlibError
-from featlib.app import identity, resources, widgets
+from featlib.app import identity, resources, text, widgets
 
 NOTICE = "featlib.dataset_notice"
 """What the last dataset upload did, shown once after the rerun that selects it."""
@@ -23,11 +23,11 @@ SINGLE_SPLITS = {
 
 def dataset_form() -> None:
     """The upload form: an ``.npz`` tab and an IDX tab, each with an optional name."""
-    st.caption(
-        "An `.npz` with `x_train, y_train, x_test, y_test` (the Keras layout) or `x, y`; or "
-        "MNIST-style IDX files (`.gz` or raw): one images/labels pair, or two pairs for the train and test splits. "
-        "Images are grayscale, pixel values 0–255 or 0–1. "
-        f"Limit {datasets.MAX_UPLOAD_BYTES / 2**20:g} MB a file."
+    text.caption(
+        text.md("An `.npz` with `x_train, y_train, x_test, y_test` (the Keras layout) or `x, y`; or "
+                "MNIST-style IDX files (`.gz` or raw): one images/labels pair, or two pairs for the train and test "
+                "splits. Images are grayscale, pixel values 0–255 or 0–1. Limit {:g} MB a file.",
+                datasets.MAX_UPLOAD_BYTES / 2**20)
     )
     npz_tab, idx_tab = st.tabs(["npz", "IDX"])
     with npz_tab:
@@ -85,7 +85,7 @@ def add_dataset(load: Callable[[], datasets.Dataset], filenames: Sequence[str], 
         with st.spinner("Checking the dataset…"):
             dataset = load()
     except FeatlibError as error:
-        st.error(widgets.plain(f"This dataset cannot be used: {error}"))
+        text.error(f"This dataset cannot be used: {error}")
         return
     dataset = dataclasses.replace(dataset, name=name or datasets.default_upload_name(filenames, dataset, kind))
     workspace = resources.workspace()
@@ -104,4 +104,4 @@ def show_notice() -> None:
     """Shows, once, what the last upload did."""
     notice = st.session_state.pop(NOTICE, None)
     if notice:
-        st.success(widgets.plain(notice))
+        text.success(notice)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -12,7 +11,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import datasets
-from featlib.app import resources, state
+from featlib.app import resources, state, text
 from featlib.store import ModelRecord, WorkspaceError
 
 if TYPE_CHECKING:
@@ -33,64 +32,24 @@ JOBS_PAGE = str(APP_PAGES / "jobs.py")
 DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 
-_MARKDOWN = re.compile(r"[\\`*_{}\[\]<>#+\-.!|~$&:]")
-_WORD_JOINER = "\u2060"
-_LINKISH = re.compile(r"\\:(?=//|material/)|(?i:www)(?=\\\.)|@(?=\w)")
-"""After escaping: what Streamlit still turns into a link or an icon (it finds them in the parsed text, where
-backslash escapes are gone): ``://``, ``www.``, an e-mail's ``@``, ``:material/``."""
-
-
-def _escape(found: re.Match) -> str:
-    """A markdown character backslash-escaped; an ``_`` between letters or digits (``dense_1``) is left as it is,
-    since CommonMark never reads one there as emphasis."""
-    text, at, char = found.string, found.start(), found.group(0)
-    if char == "_" and 0 < at < len(text) - 1 and text[at - 1].isalnum() and text[at + 1].isalnum():
-        return char
-    return "\\" + char
-
-
-def plain(text: object) -> str:
-    """``text`` escaped so that Streamlit's markdown shows it as written: never an image, a link, a tag or a format.
-
-    The one way pages show text that comes from a person or a file (model,
-    dataset, file, class and layer names, notes, user names, bundle fields,
-    and messages quoting them) in anything Streamlit renders as markdown:
-    ``st.markdown`` / ``caption`` / ``success`` / ``info`` / ``warning`` /
-    ``error``, widget labels and ``help``, button and radio labels, image
-    captions, progress texts. A model named ``![x](http://host/beacon)`` would
-    otherwise make every visitor's browser fetch that address.
-
-    Every markdown character is backslash-escaped (``(`` and ``)`` do nothing
-    once ``[`` and ``]`` are escaped, nor does an ``_`` inside a word), ``:`` too (emoji
-    ``:smile:``, directives ``:red[…]``). Streamlit finds GitHub's autolinks
-    (``http://…``, ``www.…``, e-mail addresses) and ``:material/…`` icons in the
-    text after the escapes are gone, so those get an invisible word joiner
-    (U+2060) that breaks the pattern and not the reading. A line break stays one.
-    Messages also name files, dtypes and config keys (``__lambda__``, ``<U3``,
-    ``$FEATLIB_WORKSPACE``) that markdown would otherwise bold, drop or typeset.
-    """
-    text = _LINKISH.sub(lambda found: found.group(0) + _WORD_JOINER, _MARKDOWN.sub(_escape, str(text)))
-    return text.replace("\r\n", "\n").replace("\n", "  \n")
-
-
 def computed(value: object) -> bool:
     """Whether a figure was computed: a finite number (not ``None``, NaN or the metrics' "n/a — needs …")."""
     return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
         and math.isfinite(float(value))
 
 
-def score(value: object, digits: int = 3, markdown: bool = False) -> str:
+def score(value: object, digits: int = 3) -> str:
     """A figure as pages print it: ``0.973``; or, when it could not be computed, the library's words for why.
 
     Metrics on too few points come back as ``None``, NaN or a text such as
     ``"n/a — needs at least 11 points"``; they are shown as that text (``n/a``
-    when there is none), never as a formatting error. ``markdown``: the text
-    goes into markdown, so it is escaped (:func:`plain`); numbers never need it.
+    when there is none), never as a formatting error. A figure is
+    :class:`~featlib.app.text.Markup` (digits and a point: nothing to escape),
+    the words plain text, which the pages' output functions escape.
     """
     if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
-        return f"{float(value):.{digits}f}" if math.isfinite(float(value)) else "n/a"
-    text = "n/a" if value is None else str(value)
-    return plain(text) if markdown else text
+        return text.md("{:.{}f}", float(value), digits) if math.isfinite(float(value)) else "n/a"
+    return "n/a" if value is None else str(value)
 
 
 def current_dataset() -> datasets.Dataset:
@@ -99,10 +58,10 @@ def current_dataset() -> datasets.Dataset:
     try:
         return resources.dataset(key)
     except datasets.DatasetUnavailableError as error:
-        st.error(plain(error))
+        text.error(error)
         st.button("Use the bundled 8×8 digits instead", type="primary", on_click=use_digits)
     except (datasets.DatasetError, WorkspaceError) as error:
-        st.error(plain(f"The dataset cannot be used: {error}"))
+        text.error(f"The dataset cannot be used: {error}")
         use_digits()
     st.stop()
 
@@ -128,7 +87,7 @@ def current_split(dataset: datasets.Dataset) -> str:
     """The carried split when ``dataset`` has it; otherwise its first split, carried from now on and said in the page."""
     split = state.get(state.SPLIT)
     if split not in dataset.splits:
-        st.caption(plain(f"{dataset.name} has no {split} split; showing its {dataset.splits[0]} split."))
+        text.caption(f"{dataset.name} has no {split} split; showing its {dataset.splits[0]} split.")
         split = dataset.splits[0]
         state.put(state.SPLIT, split)
     return split
@@ -141,18 +100,18 @@ def default_layer_note(model: "keras.Model", layer: str) -> None:
     default = models.choose_default_layer(model)
     if not default.alternative:
         if layer == default.name:
-            st.caption(plain(f"Default layer {default.reason}"))
+            text.caption(f"Default layer {default.reason}")
         return
     names = [each.name for each in model.layers]
     after = names.index(default.alternative) > names.index(default.name) if default.alternative in names else True
     other = "after its activation" if after else "before its activation and normalisation"
     if layer == default.name:
-        st.caption(plain(f"Default layer {default.reason}"))
-        st.button(plain(f"Read {default.alternative} instead ({other})"), key="default-alternative",
+        text.caption(f"Default layer {default.reason}")
+        st.button(text.escape(f"Read {default.alternative} instead ({other})"), key="default-alternative",
                   on_click=state.put, args=(state.LAYER, default.alternative))  # fmt: skip
     elif layer == default.alternative:
         back = "before its activation" if after else "after its activation and normalisation"
-        st.button(plain(f"Back to the default, {default.name} ({back})"), key="default-back",
+        st.button(text.escape(f"Back to the default, {default.name} ({back})"), key="default-back",
                   on_click=state.put, args=(state.LAYER, default.name))  # fmt: skip
 
 
@@ -170,7 +129,7 @@ def activation_switch(model: "keras.Model", layer: str, *, beside_default_note: 
             return
     other = models.other_side_of_activation(model, layer)
     if other is not None:
-        st.button(plain(f"Read {other[0]} instead ({other[1]})"), key="activation-switch",
+        st.button(text.escape(f"Read {other[0]} instead ({other[1]})"), key="activation-switch",
                   on_click=state.put, args=(state.LAYER, other[0]))  # fmt: skip
 
 
@@ -182,14 +141,15 @@ def require_model() -> tuple[ModelRecord, "keras.Model"]:
             return resources.record(model_id), resources.model(model_id)
         except WorkspaceError:
             state.put(state.MODEL, None)
-    st.info("No model picked yet: train one, upload one or pick a saved one first.")
+    text.info("No model picked yet: train one, upload one or pick a saved one first.")
     st.page_link(MODEL_PAGE, label="Go to the Model page", icon=":material/model_training:")
     st.stop()
 
 
 def _layer_title(model_id: str | None, layer: str) -> str:
-    """The layer as it is read: with its reduction when it has spatial axes (see :func:`featlib.reductions.describe`)."""
-    from featlib import models, reductions
+    """The layer as it is read: with its reduction when it has spatial axes (see :func:`featlib.read.reductions.describe`)."""
+    from featlib import models
+    from featlib.read import reductions
 
     try:
         return reductions.for_layer(resources.model(model_id), layer, state.get(state.REDUCTION), strict=False).title
@@ -199,19 +159,19 @@ def _layer_title(model_id: str | None, layer: str) -> str:
 
 def sidebar_summary(slot) -> None:
     """The choices carried between pages, drawn into ``slot`` (an ``st.sidebar.empty()``; redrawn after the page)."""
-    lines = [f"**Dataset** {plain(resources.dataset_label(state.get(state.DATASET)))}"]
+    lines = [text.md("**Dataset** {}", resources.dataset_label(state.get(state.DATASET)))]
     model_id = state.get(state.MODEL)
     if model_id:
         try:
-            lines.append(f"**Model** {plain(resources.record(model_id).name)}")
+            lines.append(text.md("**Model** {}", resources.record(model_id).name))
         except WorkspaceError:
             pass
     if state.get(state.LAYER):
         layer = f"{_layer_title(model_id, state.get(state.LAYER))} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}"
-        lines.append(f"**Layer** {plain(layer)}")
+        lines.append(text.md("**Layer** {}", layer))
     with slot.container():
-        st.caption("Current choices")
-        st.markdown("  \n".join(lines))
+        text.caption("Current choices")
+        text.markdown(text.Markup("  \n").join(lines))
 
 
 def keep_for_data(page: str, dataset_key: str, split: str, keys: list[str]) -> None:
@@ -232,7 +192,7 @@ def page_of(total: int, per_page: int, key: str, what: str = "images") -> slice:
     """
     pages = max(1, -(-total // per_page))
     if pages == 1:
-        st.caption(f"showing all {total:,} {what}")
+        text.caption(f"showing all {total:,} {what}")
         return slice(0, total)
     if (st.session_state.get(key) or 1) > pages:  # fewer items than when the page was picked
         st.session_state[key] = 1
@@ -240,13 +200,13 @@ def page_of(total: int, per_page: int, key: str, what: str = "images") -> slice:
     page = int(left.number_input(f"Page (of {pages:,})", 1, pages, key=key, help=f"{per_page:,} {what} a page."))
     start = (page - 1) * per_page
     stop = min(total, start + per_page)
-    right.caption(f"showing {what} {start + 1:,}–{stop:,} of {total:,}")
+    text.caption(f"showing {what} {start + 1:,}–{stop:,} of {total:,}", on=right)
     return slice(start, stop)
 
 
 def progress_bar(label: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
     """A progress bar and its ``update(done, total)`` and ``clear()`` functions."""
-    label = plain(label)
+    label = text.escape(label)
     bar = st.progress(0.0, text=label)
     start = time.perf_counter()
 

@@ -14,13 +14,15 @@ model bytes, a :class:`~featlib.datasets.Dataset`) and returns plain outputs.
 
 Example:
     >>> import numpy as np
-    >>> from featlib import embed, jobs
+    >>> from featlib import jobs
+    >>> from featlib.maps import embed
     >>> points = np.random.default_rng(0).normal(size=(100, 8)).astype("float32")
     >>> spec = jobs.specs.reduce_spec("example/pca", len(points), embed.PCAParams())
     >>> jobs.run_inline(spec, {"points": points}).shape
     (100, 2)
 """
 
+from featlib.jobs import specs
 from featlib.jobs.engine import Engine, Input, cluster_settings, dataset_input, model_input
 from featlib.jobs.limits import LIMITS, Limit, check_size
 from featlib.jobs.manager import JobHandle, JobManager
@@ -32,7 +34,6 @@ from featlib.jobs.spec import (
     JobSpec,
     WorkerLost,
 )
-from featlib.jobs import specs
 from featlib.jobs.tasks import KINDS, run_inline
 
 __all__ = [

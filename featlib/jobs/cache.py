@@ -14,7 +14,7 @@ from featlib.lru import Bounded
 if TYPE_CHECKING:
     import keras
 
-    from featlib.extract import Extractor
+    from featlib.read.extract import Extractor
 
 MAX_MODELS = 4
 MAX_EXTRACTORS = 16
@@ -33,7 +33,7 @@ def model(fingerprint: str, data: bytes) -> "keras.Model":
 
 def extractor(fingerprint: str, data: bytes, layer: str, method: str, reduction: str = "flatten") -> "Extractor":
     """The sub-model or backend function reading ``layer`` of the model reduced by ``reduction``, built once per worker."""
-    from featlib.extract import Extractor
+    from featlib.read.extract import Extractor
 
     loaded = model(fingerprint, data)
     return _extractors.get(f"{fingerprint}/{layer}/{method}/{reduction}", lambda: Extractor(loaded, layer, method, reduction))

@@ -8,9 +8,13 @@ script. Here ``__main__`` is this module.
 A Dask scheduler runs any code a client sends it, so the cluster answers
 only to featlib: the first line on stdin is the TLS credentials the parent
 made for this run (:func:`featlib.jobs.engine.temporary_credentials`, a JSON
-object of PEM texts, never written to disk); the scheduler, its nannies and
+object of PEM texts; Dask writes them only to private temporary files while
+it builds a TLS context); the scheduler, its nannies and
 workers listen on ``tls://127.0.0.1`` only, require a client certificate
-signed by that run's own authority, and there is no dashboard. The process
+signed by that run's own authority, and there is no dashboard. It runs in,
+and keeps Dask's scratch files in, a private folder the parent made
+(``--local-directory``), never a shared one where another account could
+plant modules. The process
 prints the scheduler's address on stdout, then runs until its stdin closes
 (its parent ended, however it ended) or it gets SIGTERM, and then closes the
 cluster.
@@ -39,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m featlib.jobs.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, required=True, help="worker processes, one thread each")
     parser.add_argument("--memory-limit", required=True, help="memory limit per worker, e.g. 4GiB")
+    parser.add_argument("--local-directory", required=True,
+                        help="a folder of this cluster's own (mode 0700), for Dask's scratch files")  # fmt: skip
     args = parser.parse_args(argv)
     credentials = json.loads(sys.stdin.readline() or "{}")
     if not credentials:
@@ -50,11 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     # (a task queued on a worker that dies would fail with it).
     # Dask always starts an HTTP server beside the scheduler and each worker (on the node's own address, here
     # loopback); with no routes it serves no page: no dashboard, task logs, addresses or errors.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0,
-                          "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": []}):  # fmt: skip
-        cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                               memory_limit=args.memory_limit, silence_logs=logging.ERROR, security=security,
-                               protocol="tls://", host="127.0.0.1", dashboard_address=None)  # fmt: skip
+    # Set for the whole process (this process is the cluster), so that a worker its nanny restarts gets them too.
+    # Dask's scratch folder goes first on the import path of the nanny and its workers: it must be this cluster's
+    # own, never the shared default ($TMPDIR/dask-scratch-space), which any local account can make first.
+    dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0,
+                     "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": [],
+                     "temporary-directory": args.local_directory})  # fmt: skip
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                           memory_limit=args.memory_limit, silence_logs=logging.ERROR, security=security,
+                           protocol="tls://", host="127.0.0.1", dashboard_address=None,
+                           local_directory=args.local_directory)  # fmt: skip
     print(cluster.scheduler_address, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

@@ -29,8 +29,10 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import uuid
 from collections import OrderedDict
@@ -275,23 +277,25 @@ def _hold(value: Any) -> Any:
 
 
 class LocalClusterProcess:
-    """The process running :mod:`featlib.jobs.cluster`; ``address`` is its scheduler's."""
+    """The process running :mod:`featlib.jobs.cluster`; ``address`` is its scheduler's, ``folder`` its private one."""
 
-    def __init__(self, process: subprocess.Popen, address: str):
+    def __init__(self, process: subprocess.Popen, address: str, folder: str):
         self.process = process
         self.address = address
+        self.folder = folder
 
     def close(self, timeout: float = 20.0) -> None:
-        """Asks the cluster to close (its stdin closes) and waits; kills it past ``timeout`` seconds."""
-        if self.process.poll() is not None:
-            return
-        with contextlib.suppress(OSError):
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """Asks the cluster to close (its stdin closes) and waits, killing it past ``timeout`` seconds; then
+        removes its private folder."""
+        if self.process.poll() is None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def temporary_credentials() -> "Security":
@@ -351,15 +355,24 @@ def _start_local_cluster(workers: int, memory_limit: str, security: "Security", 
     The credentials go to the cluster's process on its stdin, never on its
     command line or in its environment, where other local accounts could read them.
 
+    Python puts a process's working folder first on its import path, and
+    Dask puts its scratch folder there (by default ``$TMPDIR/dask-scratch-space``,
+    which any local account can create first and fill with modules): the
+    cluster runs in a folder of its own, made here with ``mkdtemp`` (mode 0700,
+    a random name), which is also its Dask scratch folder, and it is removed
+    when the cluster closes.
+
     Raises:
         featlib.errors.ClusterError: the cluster did not start (its error output is in the message).
     """
     package_root = str(Path(__file__).resolve().parents[2])  # where featlib is importable from
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+    folder = tempfile.mkdtemp(prefix="featlib-cluster-")
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "PYTHONSAFEPATH": "1",
            "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "featlib.jobs.cluster", "--workers", str(workers), "--memory-limit", memory_limit],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=quiet.child_stderr(), text=True, env=env,
+        [sys.executable, "-m", "featlib.jobs.cluster", "--workers", str(workers), "--memory-limit", memory_limit,
+         "--local-directory", folder],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=quiet.child_stderr(), text=True, env=env, cwd=folder,
     )  # fmt: skip
     process.stdin.write(json.dumps({field: getattr(security, field) for field in _TLS_FIELDS}) + "\n")
     process.stdin.flush()
@@ -369,5 +382,6 @@ def _start_local_cluster(workers: int, memory_limit: str, security: "Security", 
     reader.join(timeout)
     if not found or not found[0].startswith("tls://"):
         process.kill()
+        shutil.rmtree(folder, ignore_errors=True)
         raise ClusterError(f"The local Dask cluster did not start within {timeout:.0f} s (exit status {process.poll()}).")
-    return LocalClusterProcess(process, found[0])
+    return LocalClusterProcess(process, found[0], folder)

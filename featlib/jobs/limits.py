@@ -5,7 +5,7 @@ Every limit is a setting: ``FEATLIB_LIMIT_<NAME>_POINTS`` and
 ``FEATLIB_LIMIT_REDUCE_TSNE_POINTS``), and ``FEATLIB_LIMIT_EXTRACT_MB`` for
 the size of a layer's outputs, each a row of :data:`featlib.settings.SETTINGS`
 read when the limit is asked for. The points of one map come from the
-reducer's table (:attr:`featlib.reducer_params.Reducer.max_points`). Sizes are checked before a job is submitted
+reducer's table (:attr:`featlib.maps.reducer_params.Reducer.max_points`). Sizes are checked before a job is submitted
 (:func:`check_size`); times by the :class:`~featlib.jobs.JobManager`, which
 stops a job past its time (the worker running it is restarted).
 """
@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from featlib import reducer_params, settings
+from featlib import settings
 from featlib.errors import SettingError
 from featlib.jobs.spec import JobLimitError
+from featlib.maps import reducer_params
 
 
 @dataclass(frozen=True)

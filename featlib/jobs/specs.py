@@ -47,11 +47,11 @@ def extract_spec(rep_key: str, n_images: int, units: int, *, split: str, layer: 
     """Reading ``layer`` for the ``n_images`` of a split; its result holds ``n_images × units`` float32.
 
     ``units`` counts the representation's columns after ``reduction`` (a key of
-    :data:`featlib.reductions.REDUCTIONS`; 32 for a 26×26×32 Conv2D read by
+    :data:`featlib.read.reductions.REDUCTIONS`; 32 for a 26×26×32 Conv2D read by
     pooling), so the size check is on what the job returns. A flattened
     layer's parameters are those they always were.
     """
-    from featlib.reductions import REDUCTIONS
+    from featlib.read.reductions import REDUCTIONS
 
     check_size("extract", n_images, result_bytes=n_images * units * 4)
     params = {"model_fp": model_fp, "split": split, "layer": layer, "method": method, "input_scale": input_scale}
@@ -67,7 +67,7 @@ def layer_set_spec(key: str, points: int, total_units: int, *, model_fp: str, sp
     """Reading every layer for a sample of ``points`` images in one pass.
 
     ``total_units`` counts every kept layer's columns after ``reduction`` (a key of
-    :data:`featlib.reductions.CHOICES`, see :func:`featlib.layers.total_units`).
+    :data:`featlib.read.reductions.CHOICES`, see :func:`featlib.read.layers.total_units`).
     """
     check_size("extract_all", points, result_bytes=points * total_units * 4)
     params = {"model_fp": model_fp, "split": split, "input_scale": input_scale, "sample_size": sample_size}
@@ -105,11 +105,11 @@ def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSp
     """A 2-D map of ``points`` points by the reducer ``params`` names (UMAP, PCA or t-SNE).
 
     The backend (CPU or GPU) is chosen here, in the submitting process
-    (:func:`featlib.gpu.choose`), and the worker makes the map on that one or
+    (:func:`featlib.maps.gpu.choose`), and the worker makes the map on that one or
     fails saying why, so the stored map's ``backend`` is the one that made it.
     """
-    from featlib import gpu
-    from featlib.embed import REDUCER_TITLES, reducer_name
+    from featlib.maps import gpu
+    from featlib.maps.embed import REDUCER_TITLES, reducer_name
 
     reducer = reducer_name(params)
     check_size(f"reduce:{reducer}", points)
@@ -131,11 +131,11 @@ def cka_spec(key: str, points: int) -> JobSpec:
 
 def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position: int, k: int, params) -> JobSpec:
     """The ``k`` nearest neighbours of one point (row ``position``) among a map's ``points`` sampled points, by the
-    metric of the map made with the reducer ``params`` (:func:`featlib.neighbours.map_metric`).
+    metric of the map made with the reducer ``params`` (:func:`featlib.maps.neighbours.map_metric`).
 
     Runs under the ``metrics`` limit (a search over at most as many points as a map's scores).
     """
-    from featlib import embed
+    from featlib.maps import embed
 
     check_size("metrics", points)
     metric = params.metric_key if isinstance(params, embed.UMAPParams) else "euclidean"

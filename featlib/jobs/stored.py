@@ -58,7 +58,7 @@ def store_upload(
     The record's ``test_accuracy`` is the accuracy measured; its meta keeps how it was measured and
     what was found: ``"split"`` (``"test"``, or ``"train"`` for a dataset without test images),
     ``"n_images"``, ``"other_scale_accuracy"`` (None unless the accuracy was near chance) and
-    ``"hints"`` (sentences from :func:`featlib.diagnosis.likely_causes`, empty unless near chance).
+    ``"hints"`` (sentences from :func:`featlib.models.diagnosis.likely_causes`, empty unless near chance).
     An output without these keys (from an older worker) is stored as measured on the test split.
     For a model with several outputs, meta also keeps ``"output"`` (the name of the output scored,
     which every later prediction reads) and ``"outputs"`` (``[{"name", "width"}]``, all of them);

@@ -17,7 +17,8 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from featlib.datasets import Dataset
-from featlib.jobs import cache
+from featlib.jobs.cache import extractor as cached_extractor
+from featlib.jobs.cache import model as cached_model
 from featlib.jobs.spec import JobSpec, Progress
 
 
@@ -48,10 +49,11 @@ def train(
 
     Raises:
         featlib.models.ModelError: bad optimizer, epochs or checkpoint epochs.
-        featlib.nonfinite.NonFiniteError: training diverged: a weight holds NaN or inf (nothing is returned
+        featlib.models.nonfinite.NonFiniteError: training diverged: a weight holds NaN or inf (nothing is returned
             to be stored).
     """
-    from featlib import models, nonfinite
+    from featlib import models
+    from featlib.models import nonfinite
 
     h, w = dataset.image_shape
     model = models.build_mlp((h * w,), tuple(hidden), dataset.num_classes, seed=seed)
@@ -83,9 +85,9 @@ def check_upload(
     """Checks and loads an uploaded model file (see :func:`featlib.models.load_model`) and scores it on ``dataset``.
 
     It is scored on the test split, or on the train split when the dataset has no test images
-    (:func:`featlib.diagnosis.scoring_split`). When the accuracy is near chance
-    (:func:`featlib.diagnosis.near_chance`), it is measured once more with the other input
-    scaling and the likely causes are listed (:func:`featlib.diagnosis.likely_causes`); other
+    (:func:`featlib.models.diagnosis.scoring_split`). When the accuracy is near chance
+    (:func:`featlib.models.diagnosis.near_chance`), it is measured once more with the other input
+    scaling and the likely causes are listed (:func:`featlib.models.diagnosis.likely_causes`); other
     uploads pay for neither. Runs where a worker's memory limit bounds it: a file that
     declares more than the limit ends its worker, not the server.
 
@@ -105,10 +107,11 @@ def check_upload(
         featlib.models.ModelError: the file is refused (code layers, bad archive, wrong inputs), the
             dataset has no image to score it on, or no output of the model fits its classes (naming
             the outputs and their widths).
-        featlib.nonfinite.NonFiniteError: a weight holds NaN or inf, or a layer gives NaN or inf for the
+        featlib.models.nonfinite.NonFiniteError: a weight holds NaN or inf, or a layer gives NaN or inf for the
             scoring images (naming the weights or layers and how many values): refused, not scored.
     """
-    from featlib import diagnosis, models
+    from featlib import models
+    from featlib.models import diagnosis
 
     progress("loading", 0, 2)
     model = _load_upload(data, filename)  # NaN/inf weights: refused there (NonFiniteError)
@@ -138,14 +141,14 @@ def extract(
 ) -> np.ndarray:  # fmt: skip
     """One layer's representation of every image of a split: float32 ``(n, units)``; progress ``("batch", done, total)``.
 
-    ``reduction`` (:data:`featlib.reductions.REDUCTIONS`) is applied batch by batch as the outputs come out.
+    ``reduction`` (:data:`featlib.read.reductions.REDUCTIONS`) is applied batch by batch as the outputs come out.
     """
     from featlib.models import adapt_images
 
-    loaded = cache.model(model_fp, model)
+    loaded = cached_model(model_fp, model)
     images, _ = dataset.split(split)
     x = adapt_images(images, loaded, input_scale)
-    extractor = cache.extractor(model_fp, model, layer, method, reduction)
+    extractor = cached_extractor(model_fp, model, layer, method, reduction)
     return extractor(x, progress=lambda done, total: progress("batch", done, total))
 
 
@@ -153,14 +156,14 @@ def layer_set(
     *, model: bytes, model_fp: str, dataset: Dataset, split: str, input_scale: str, sample_size: int | None,
     reduction: str = "auto", progress: Progress = _quiet,
 ):  # fmt: skip
-    """Every layer's representation of a stratified sample, in one pass: :func:`featlib.layers.layer_set`.
+    """Every layer's representation of a stratified sample, in one pass: :func:`featlib.read.layers.layer_set`.
 
-    ``reduction`` (:data:`featlib.reductions.CHOICES`) applies to every layer with spatial axes.
+    ``reduction`` (:data:`featlib.read.reductions.CHOICES`) applies to every layer with spatial axes.
     """
-    from featlib import layers
+    from featlib.read import layers
 
     progress("working", 0, 1)
-    return layers.layer_set(cache.model(model_fp, model), model_fp, dataset, split, input_scale, sample_size,
+    return layers.layer_set(cached_model(model_fp, model), model_fp, dataset, split, input_scale, sample_size,
                             reduction=reduction)  # fmt: skip
 
 
@@ -168,15 +171,16 @@ def compare_methods(
     *, model: bytes, model_fp: str, dataset: Dataset, split: str, layer: str, input_scale: str, sample: int,
     reduction: str = "flatten", progress: Progress = _quiet,
 ):  # fmt: skip
-    """Both extraction methods on the first ``sample`` images, each reduced by ``reduction``: :func:`featlib.extract.compare_methods`."""
-    from featlib.extract import METHODS, compare_methods as compare
+    """Both extraction methods on the first ``sample`` images, each reduced by ``reduction``: :func:`featlib.read.extract.compare_methods`."""
     from featlib.models import adapt_images
+    from featlib.read.extract import METHODS
+    from featlib.read.extract import compare_methods as compare
 
-    loaded = cache.model(model_fp, model)
+    loaded = cached_model(model_fp, model)
     images, _ = dataset.split(split)
     x = adapt_images(images[:sample], loaded, input_scale)
     progress("working", 0, 1)
-    return compare({m: cache.extractor(model_fp, model, layer, m, reduction) for m in METHODS}, x)
+    return compare({m: cached_extractor(model_fp, model, layer, m, reduction) for m in METHODS}, x)
 
 
 def predict(
@@ -194,7 +198,7 @@ def predict(
     """
     from featlib import metrics, models
 
-    loaded = cache.model(model_fp, model)
+    loaded = cached_model(model_fp, model)
     images, _ = dataset.split(split)
     index = models.recorded_output(loaded, output, dataset.num_classes)
     progress("working", 0, 1)
@@ -204,17 +208,18 @@ def predict(
 
 def reduce(*, points: np.ndarray, params, labels: np.ndarray | None = None, graph_key: str = "",
            backend: str | None = None, progress: Progress = _quiet) -> np.ndarray:  # fmt: skip
-    """A 2-D map of ``points`` (float32 ``(n, 2)``) by the reducer ``params`` names (:func:`featlib.embed.reduce`).
+    """A 2-D map of ``points`` (float32 ``(n, 2)``) by the reducer ``params`` names (:func:`featlib.maps.embed.reduce`).
 
-    ``labels`` (the points' classes) decide UMAP's ``metric="auto"`` (:func:`featlib.embed.resolve_metric`).
+    ``labels`` (the points' classes) decide UMAP's ``metric="auto"`` (:func:`featlib.maps.embed.resolve_metric`).
 
     UMAP reports ``("neighbours", 0, 1)`` then ``("layout", epoch, epochs)``;
     its kNN graph is kept per ``graph_key`` in the worker, so another
     ``min_dist`` or seed on the same points skips the neighbour search.
-    ``backend``: ``"cpu"`` or ``"gpu"`` as the submitter chose (:func:`featlib.gpu.choose`);
+    ``backend``: ``"cpu"`` or ``"gpu"`` as the submitter chose (:func:`featlib.maps.gpu.choose`);
     ``None``: chosen here.
     """
-    from featlib import embed, gpu, pipeline
+    from featlib import pipeline
+    from featlib.maps import embed, gpu
 
     if backend is None:
         backend = gpu.choose(embed.reducer_name(params))
@@ -253,13 +258,13 @@ def point_neighbours(*, points: np.ndarray, position: int, k: int, params, label
                      progress: Progress = _quiet) -> tuple[np.ndarray, np.ndarray, str]:  # fmt: skip
     """The ``k`` nearest neighbours of row ``position`` among ``points`` (a map's sample of a layer's outputs),
     by the metric of the map made with ``params`` of these points and ``labels``
-    (:func:`featlib.neighbours.map_metric`: ``"auto"`` is resolved here, as the map's job resolved it).
+    (:func:`featlib.maps.neighbours.map_metric`: ``"auto"`` is resolved here, as the map's job resolved it).
 
     Returns ``(rows, distances, metric)``: int64 ``(k',)`` rows of ``points``, nearest first, their float64
-    distances under ``metric`` (:func:`featlib.neighbours.nearest_with_distances`; ``k' < k`` when the
+    distances under ``metric`` (:func:`featlib.maps.neighbours.nearest_with_distances`; ``k' < k`` when the
     points are fewer than ``k + 1``), and the metric's name.
     """
-    from featlib import neighbours
+    from featlib.maps import neighbours
 
     progress("neighbours", 0, 1)
     metric = neighbours.map_metric(params, points, labels)
@@ -268,20 +273,20 @@ def point_neighbours(*, points: np.ndarray, position: int, k: int, params, label
 
 
 def check_bundle(*, data: bytes, label: str, progress: Progress = _quiet):
-    """Checks a bundle's bytes as an untrusted upload (:func:`featlib.bundle.check_bundle`): a :class:`~featlib.bundle.CheckedBundle`."""
-    from featlib import bundle
+    """Checks a bundle's bytes as an untrusted upload (:func:`featlib.share.bundle.check_bundle`): a :class:`~featlib.share.bundle.CheckedBundle`."""
+    from featlib.share import bundle
 
     progress("working", 0, 1)
     return bundle.check_bundle(data, label)
 
 
 def warm_up(*, progress: Progress = _quiet) -> int:
-    """Imports Keras and umap-learn and fits UMAP on synthetic points (:func:`featlib.embed.warm_up`); returns the worker's pid."""
+    """Imports Keras and umap-learn and fits UMAP on synthetic points (:func:`featlib.maps.embed.warm_up`); returns the worker's pid."""
     import os
 
     import keras  # noqa: F401  (imported once here, not by two jobs at once)
 
-    from featlib import embed
+    from featlib.maps import embed
 
     embed.warm_up()
     return os.getpid()

@@ -24,8 +24,8 @@ _prepared = False
 
 
 def numba_cache_folder() -> str:
-    """Where workers keep umap-learn's compiled code: the machine's cache, :func:`featlib.compile_cache.folder`."""
-    from featlib import compile_cache
+    """Where workers keep umap-learn's compiled code: the machine's cache, :func:`featlib.maps.compile_cache.folder`."""
+    from featlib.maps import compile_cache
 
     return str(compile_cache.folder())
 
@@ -41,7 +41,7 @@ def _prepare_process() -> None:
 
     quiet.setup()
     try:
-        from featlib import compile_cache
+        from featlib.maps import compile_cache
 
         compile_cache.enable()
     except Exception:  # compiling on demand still works

@@ -10,7 +10,7 @@ variable ``FEATLIB_WORKSPACE``)::
     arrays/<kind>/<h>.npy representations and embeddings, by key digest
 
 umap-learn's compiled code is no longer kept here but once per user and machine
-(:mod:`featlib.compile_cache`); a ``numba-cache/`` folder left by older versions
+(:mod:`featlib.maps.compile_cache`); a ``numba-cache/`` folder left by older versions
 is no longer read and can be deleted.
 
 Every item in the index records who made it (``creator``: the name a user set
@@ -72,8 +72,16 @@ Modules (one job each):
 
 from featlib.store.files import STALE_TEMP_SECONDS, TEMP_PREFIX, WORKSPACE_ENV, default_root, write_atomically
 from featlib.store.jobs import FINISHED, JOB_STATUSES, JobIndex, JobRow
-from featlib.store.records import (ARRAY_KINDS, ITEM_KINDS, AlreadyStoredError, InUseError, Item, ModelRecord,
-                                   NameClashError, WorkspaceError)  # fmt: skip
+from featlib.store.records import (
+                                   ARRAY_KINDS,
+                                   ITEM_KINDS,
+                                   AlreadyStoredError,
+                                   InUseError,
+                                   Item,
+                                   ModelRecord,
+                                   NameClashError,  # fmt: skip
+                                   WorkspaceError,
+)
 from featlib.store.saved_views import SavedView, SavedViewError
 from featlib.store.workspace import Workspace
 

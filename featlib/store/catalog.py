@@ -7,8 +7,18 @@ from typing import TYPE_CHECKING
 from featlib.names import check_name
 from featlib.store.files import file_bytes
 from featlib.store.index import IndexedFolder, now
-from featlib.store.records import (ARRAY_KINDS, ITEM_KINDS, InUseError, Item, ModelRecord, NameClashError, WorkspaceError,
-                                   claimed_maker, fraction, read_meta)  # fmt: skip
+from featlib.store.records import (
+    ARRAY_KINDS,
+    ITEM_KINDS,
+    InUseError,
+    Item,
+    ModelRecord,
+    NameClashError,
+    WorkspaceError,
+    claimed_maker,  # fmt: skip
+    fraction,
+    read_meta,
+)
 from featlib.store.saved_views import SavedView, SavedViewError, check_id, view_summary
 
 
@@ -245,7 +255,7 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
     model_name = names.get(row["model_id"] or "", "")
     if parts[0] in ("layerset", "layers") and len(parts) >= 7:  # the Layers page: every layer of a sample, in one pass
         _, model_fp, dataset_fp, split, scale, sample = parts[:6]
-        sample = sample.removeprefix("sample=")  # featlib.layers.layer_set's keys name it; older ones did not
+        sample = sample.removeprefix("sample=")  # featlib.read.layers.layer_set's keys name it; older ones did not
         layer, method = parts[-1], "all layers in one pass"
         params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split, "layer": layer,
                   "method": method, "input_scale": scale, "layers_sample": sample}  # fmt: skip
@@ -260,7 +270,7 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
         params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split,
                   "layer": layer, "method": method, "input_scale": scale}  # fmt: skip
         made_from = f"{names.get(dataset_fp, dataset_fp)} {split} · {layer} · {method}"
-        for part in parts[7:]:  # a pooled layer's "reduction=gap" (featlib.reductions.key_part)
+        for part in parts[7:]:  # a pooled layer's "reduction=gap" (featlib.read.reductions.key_part)
             name, _, value = part.partition("=")
             if value:
                 params[name] = value

@@ -2,9 +2,9 @@
 
 A saved view is one row of the index's ``saved_views`` table: its id, its
 kind (``"explore"`` or ``"compare"``), a title, the view's URL query (the
-validated, canonical form of :meth:`featlib.views.View.to_query` or
-:meth:`featlib.compare.CompareView.to_query`, as JSON), who saved it and when,
-a note, and a small PNG thumbnail of the map (:mod:`featlib.thumbnails`). The
+validated, canonical form of :meth:`featlib.share.views.View.to_query` or
+:meth:`featlib.share.compare.CompareView.to_query`, as JSON), who saved it and when,
+a note, and a small PNG thumbnail of the map (:mod:`featlib.share.thumbnails`). The
 row, thumbnail included, is written in one transaction: nothing is half-saved,
 and nothing is overwritten.
 
@@ -17,7 +17,7 @@ Two different views whose hashes collide on the first 8 characters (about one
 in 2.8 × 10¹² per pair) get the next free id of the same hash salted 1, 2, ...
 
 A row is read back as written, then checked again when it is opened
-(:func:`parse`): an id that is not 8 letters and digits, an id the workspace
+(:func:`featlib.share.view_queries.parse`): an id that is not 8 letters and digits, an id the workspace
 does not hold, or a row whose kind or query was edited by hand raise
 :class:`SavedViewError` naming what was expected and what was found.
 """
@@ -29,7 +29,7 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from featlib.errors import SavedViewError, ViewError
 from featlib.names import check_name
@@ -57,7 +57,7 @@ class SavedView:
     Attributes:
         id: 8 lowercase letters and digits (:data:`ID_PATTERN`).
         kind: ``"explore"`` or ``"compare"`` (:data:`VIEW_KINDS`).
-        title: as typed (plain text: pages show it through :func:`featlib.app.widgets.plain`).
+        title: as typed (plain text: pages escape it, :mod:`featlib.app.text`).
         query: the view's URL query parameters, ``{name: value}`` strings.
         creator: who saved it (``""``: nobody named).
         created: when (ISO 8601, UTC, seconds).
@@ -137,24 +137,21 @@ def check_query(kind: str, query: Mapping[str, str]) -> dict[str, str]:
     return dict(query)
 
 
-def parse(kind: str, query: Mapping[str, str]) -> Any:
-    """The view a query describes, read strictly: a :class:`featlib.views.View` or a
-    :class:`featlib.compare.CompareView`.
+ViewParser = Callable[[str, Mapping[str, str]], Any]
+"""Reads a saved view's query strictly: ``parse(kind, query)`` returns the view (its ``to_query()`` is the
+canonical form that is stored) or raises ``ValueError``. The layer above the store provides it
+(:func:`featlib.share.view_queries.parse`); the store itself never imports the view modules."""
+
+
+def canonical_query(kind: str, query: Mapping[str, str], parse: ViewParser | None) -> dict[str, str]:
+    """``query`` as a saved view stores it: read by ``parse`` and written back in its canonical form, or, without
+    a parser, only checked structurally (:func:`check_query`).
 
     Raises:
-        ValueError: the query is not a view of that kind (:class:`featlib.views.ViewError` or
-            :class:`featlib.compare.CompareError`, naming the parameter), or the kind is unknown.
+        ValueError: a bad kind or query, naming what was expected and received.
     """
-    check_query(kind, query)
-    if kind == "explore":
-        from featlib.views import View  # lazy: listing the workspace does not load the view modules
-
-        return View.from_query(dict(query))
-    from featlib.compare import CompareView, is_compare_query
-
-    if not is_compare_query(query):
-        raise ViewError("A comparison's query names its panels (p1=model:layer:method:reducer, ...); got none.")
-    return CompareView.from_query(query)
+    query = check_query(kind, query)
+    return query if parse is None else parse(kind, query).to_query()
 
 
 def printable(text: str, limit: int = MAX_TITLE) -> str:
@@ -184,17 +181,19 @@ class ViewStore(IndexedFolder):
     """Saved views in the index (a part of :class:`~featlib.store.Workspace`)."""
 
     def save_view(self, kind: str, query: Mapping[str, str], title: str, creator: str = "",
-                  thumbnail: bytes = b"") -> tuple[SavedView, bool]:  # fmt: skip
+                  thumbnail: bytes = b"", *, parse: ViewParser | None = None) -> tuple[SavedView, bool]:  # fmt: skip
         """Saves a view under a title, or finds it saved already; one transaction.
 
         Args:
             kind: ``"explore"`` or ``"compare"``.
             query: the view's URL query (``View.to_query()`` / ``CompareView.to_query()``); it is read
-                strictly (:func:`parse`) and stored in the view's own canonical form.
+                strictly by ``parse`` and stored in the view's own canonical form.
             title: 1 to :data:`MAX_TITLE` printable characters (:func:`featlib.names.check_name`); any text,
                 markup included, is kept as typed and shown as plain text.
             creator: who saves it.
             thumbnail: PNG bytes (at most :data:`MAX_THUMBNAIL_BYTES`), or ``b""``.
+            parse: reads the query strictly (:func:`featlib.share.view_queries.parse`, what the pages pass);
+                ``None``: the query is only checked structurally and stored as given.
 
         Returns:
             ``(saved, new)``: the saved view, and whether this call stored it (``False``: the same view
@@ -204,7 +203,7 @@ class ViewStore(IndexedFolder):
             ValueError: a bad kind, query, title or thumbnail, naming what was expected and received.
         """
         title = check_name(title, "view title", MAX_TITLE)
-        query = parse(kind, query).to_query()  # validated, canonical
+        query = canonical_query(kind, query, parse)  # validated, canonical
         if thumbnail and (not thumbnail.startswith(PNG_MAGIC) or len(thumbnail) > MAX_THUMBNAIL_BYTES):
             raise ViewError(f"A thumbnail is a PNG of at most {MAX_THUMBNAIL_BYTES:,} bytes; got {len(thumbnail):,} "
                              f"bytes starting {thumbnail[:8]!r}.")  # fmt: skip
@@ -243,11 +242,11 @@ class ViewStore(IndexedFolder):
                                  f"another server ({ID_RULE}).")  # fmt: skip
         return _from_row(row)
 
-    def find_view(self, kind: str, query: Mapping[str, str]) -> SavedView | None:
-        """The saved view showing exactly ``query`` (compared in its canonical form), if any; never raises
-        for a query that is no view (``None``)."""
+    def find_view(self, kind: str, query: Mapping[str, str], *, parse: ViewParser | None = None) -> SavedView | None:
+        """The saved view showing exactly ``query`` (compared in its canonical form: read by ``parse``, as in
+        :meth:`save_view`), if any; never raises for a query that is no view (``None``)."""
         try:
-            query = parse(kind, query).to_query()
+            query = canonical_query(kind, query, parse)
         except ValueError:
             return None
         digest = hashlib.sha256(f"{kind}\n{canonical(query)}".encode()).hexdigest()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
-from featlib.store import files
 from featlib.store.arrays import ArrayStore
 from featlib.store.catalog import Catalog
-from featlib.store.files import STALE_TEMP_SECONDS, default_root, folder_bytes
+from featlib.store.files import STALE_TEMP_SECONDS, clean_temporary_files, default_root, folder_bytes
 from featlib.store.jobs import JobIndex
 from featlib.store.saved_datasets import DatasetStore
 from featlib.store.saved_models import ModelStore
@@ -47,7 +46,7 @@ class Workspace(ModelStore, DatasetStore, ArrayStore, ViewStore, Catalog):
     @property
     def numba_cache(self) -> Path:
         """Where older versions kept umap-learn's compiled code; featlib now keeps it once per user and machine
-        (:func:`featlib.compile_cache.folder`) and no longer reads this folder."""
+        (:func:`featlib.maps.compile_cache.folder`) and no longer reads this folder."""
         return self.root / "numba-cache"
 
     def clean_temporary_files(self, older_than: float = STALE_TEMP_SECONDS) -> list[Path]:
@@ -61,7 +60,7 @@ class Workspace(ModelStore, DatasetStore, ArrayStore, ViewStore, Catalog):
         Returns:
             The files removed.
         """
-        return files.clean_temporary_files(self.root, older_than)
+        return clean_temporary_files(self.root, older_than)
 
     def usage(self) -> dict[str, int]:
         """Counts of models, arrays and saved views, and the bytes they use on disk.

@@ -23,17 +23,16 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pytest
-
-from featlib import datasets, models
-from featlib.app import resources
-from featlib.embed import PCAParams
-from featlib.serve import running_app
-from featlib.store import Workspace
-from featlib.views import View
-
 from test_browser import goto
 from test_hostile_pages import settle
 from test_markup_safety import hostile_workspace, payloads
+
+from featlib import datasets, models
+from featlib.app import resources
+from featlib.maps.embed import PCAParams
+from featlib.serve import running_app
+from featlib.share.views import View
+from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e
 

@@ -5,25 +5,26 @@ from dataclasses import replace
 import numpy as np
 import streamlit as st
 
-from featlib import align, neighbours, plots
-from featlib.app import comparing, links, resources, state, widgets
-from featlib.embed import REDUCER_TITLES
+from featlib import plots
+from featlib.app import comparing, links, resources, state, text, widgets
+from featlib.maps import align, neighbours
+from featlib.maps.embed import REDUCER_TITLES
 
-st.title("Compare")
+text.title("Compare")
 comparing.restore_from_link()
 links.show_link_error(comparing.LINK_ERROR)
 dataset = widgets.current_dataset()
 records = resources.workspace().list_models()
 if not records:
-    st.info("No saved model yet: train one (with checkpoints, to compare epochs), upload one or pick one first.")
+    text.info("No saved model yet: train one (with checkpoints, to compare epochs), upload one or pick one first.")
     st.page_link(widgets.MODEL_PAGE, label="Go to the Model page", icon=":material/model_training:")
     st.stop()
 
-st.caption(
-    "Each panel is a (model, layer, method, reducer) map of the same sample of "
-    f"{widgets.plain(dataset.name)}; panels are aligned onto the first (Procrustes on the shared points) and share "
-    "their axes and colours. A box or lasso in any panel highlights those points in every panel. A layer with "
-    "spatial axes is read by the reduction picked on the Representations page."
+text.caption(
+    text.md("Each panel is a (model, layer, method, reducer) map of the same sample of "
+            "{}; panels are aligned onto the first (Procrustes on the shared points) and share "
+            "their axes and colours. A box or lasso in any panel highlights those points in every panel. A layer with "
+            "spatial axes is read by the reduction picked on the Representations page.", dataset.name)
 )
 with st.expander("Panels", expanded=comparing.current_view() is None):
     comparing.presets(records, st.session_state.get(comparing.panel_key("reducer", 0), "umap"))
@@ -31,30 +32,30 @@ with st.expander("Panels", expanded=comparing.current_view() is None):
 
 view = comparing.current_view()
 if view is None:
-    st.info("Pick the panels and press Compare, or use a quick comparison.")
+    text.info("Pick the panels and press Compare, or use a quick comparison.")
     st.stop()
 if view.dataset != state.get(state.DATASET):  # the dataset was changed on the Model page since
     view = replace(view, dataset=state.get(state.DATASET))
 if view.reduction != state.get(state.REDUCTION):  # the reduction was changed on the Representations page since
     view = replace(view, reduction=state.get(state.REDUCTION))
 if view.split not in dataset.splits:
-    st.caption(widgets.plain(f"{dataset.name} has no {view.split} split; showing its {dataset.splits[0]} split."))
+    text.caption(f"{dataset.name} has no {view.split} split; showing its {dataset.splits[0]} split.")
     view = replace(view, split=dataset.splits[0])
 comparing.keep_for_data(view.dataset, view.split)
 
 images, labels = dataset.split(view.split)
 sample = None if view.sample is None or view.sample >= len(labels) else view.sample
 if view.sample is not None and view.sample > len(labels):
-    st.caption(widgets.plain(f"The comparison asks for a sample of {view.sample:,}; the {view.split} split has "
-                             f"{len(labels):,} images, all of them are used."))  # fmt: skip
+    text.caption(f"The comparison asks for a sample of {view.sample:,}; the {view.split} split has "
+                 f"{len(labels):,} images, all of them are used.")  # fmt: skip
 results = [comparing.compute_panel(p, view.dataset, dataset, view.split, sample, view.reduction) for p in view.panels]
 if any(r is None for r in results):
     st.stop()
 
 # Follow one point; the selection shared by the panels.
 if (st.session_state.get(comparing.FOLLOW) or 0) >= len(labels):
-    st.warning(widgets.plain(f"Point {st.session_state[comparing.FOLLOW]} is not among the {len(labels):,} images of "
-                             f"the {view.split} split (indices 0 to {len(labels) - 1:,}); no point is followed."))  # fmt: skip
+    text.warning(f"Point {st.session_state[comparing.FOLLOW]} is not among the {len(labels):,} images of "
+                 f"the {view.split} split (indices 0 to {len(labels) - 1:,}); no point is followed.")  # fmt: skip
     st.session_state[comparing.FOLLOW] = None
 most_k = comparing.fit_neighbours(len(labels))
 cols = st.columns([1, 1, 1, 3])
@@ -89,19 +90,20 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     comparing.remember_traces(i, figure)
     col.plotly_chart(figure, key=comparing.panel_key("map", i), on_select="rerun", selection_mode=("box", "lasso"))
     if r.note:
-        col.caption(widgets.plain(f"{r.note}: the sample is small."))
+        text.caption(f"{r.note}: the sample is small.", on=col)
     m = comparing.scores(r, labels)
     if m is None:
         continue
     aligned_note = "reference" if i == 0 else f"aligned: scale {fit.scale:.2g}, disparity {fit.disparity:.2f}"
     shown, unscored = comparing.figures_text(m)
-    col.caption(
-        f"10-NN acc. layer **{shown['knn_acc']}** · map **{shown['knn_acc_2d']}** · linear probe "
-        f"**{shown['probe_acc']}** · silhouette **{shown['silhouette']}** · trustworthiness "
-        f"**{shown['trustworthiness']}** · on {m['sample']:,} of the map's {m['n']:,} points · {aligned_note}"
+    text.caption(
+        text.md("10-NN acc. layer **{knn_acc}** · map **{knn_acc_2d}** · linear probe **{probe_acc}** · silhouette "
+                "**{silhouette}** · trustworthiness **{trustworthiness}** · on {sample:,} of the map's {n:,} points · "
+                "{note}", **shown, sample=m["sample"], n=m["n"], note=aligned_note),
+        on=col,
     )
     for reason in unscored:
-        col.caption(widgets.plain(reason))
+        text.caption(reason, on=col)
     table.append({"panel": i + 1, "map": title, "model": r.record.name, "layer": r.layer_title, "method": r.panel.method,
                   "reducer": REDUCER_TITLES[r.panel.reducer], "model acc.": r.record.test_accuracy,
                   "model acc. measured on": r.record.measured_on,
@@ -110,30 +112,30 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     if follow is not None:
         shown = np.concatenate([[follow], found[i]]).astype(int)
         col.image(plots.montage(images[shown], columns=len(shown)), width="stretch",
-                  caption=widgets.plain(f"point {follow} ({dataset.class_names[labels[follow]]}) and its "
-                                        f"{len(found[i])} nearest in {r.panel.layer}: "
-                                        + ", ".join(dataset.class_names[labels[j]] for j in found[i])))  # fmt: skip
+                  caption=text.escape(f"point {follow} ({dataset.class_names[labels[follow]]}) and its "
+                                      f"{len(found[i])} nearest in {r.panel.layer}: "
+                                      + ", ".join(dataset.class_names[labels[j]] for j in found[i])))  # fmt: skip
 
-st.subheader("Metrics")
+text.subheader("Metrics")
 if table:
     comparing.metrics_table(table)
-    st.caption(
+    text.caption(
         f"Scored on a label-stratified sample of at most {comparing.METRICS_SAMPLE:,} of each map's points: "
         "10-NN accuracy (5-fold) in the layer's own space and on the map, a standardised logistic regression "
         "(5-fold), the classes' silhouette in the layer, the map's trustworthiness (10 neighbours); a blank: not "
         "computed, the panel's caption says why."
     )
 else:
-    st.caption("No panel could be scored (see above).")
+    text.caption("No panel could be scored (see above).")
 if follow is not None and len(results) > 1:
     shared = [neighbours.overlap(found[0][None], found[i][None]) for i in range(1, len(results))]
-    st.caption(f"Point {follow}'s neighbours shared with panel 1: " + ", ".join(
+    text.caption(f"Point {follow}'s neighbours shared with panel 1: " + ", ".join(
         f"panel {i + 2}: {s:.0%}" for i, s in enumerate(shared)))  # fmt: skip
     if follow not in set(results[0].embedding.indices.tolist()):
-        st.caption(f"Point {follow} is not in the sample, so it is not drawn; its neighbours among the sample are.")
+        text.caption(f"Point {follow} is not in the sample, so it is not drawn; its neighbours among the sample are.")
 
 if len(selected):
-    st.subheader(f"{len(selected):,} selected points, highlighted in every panel")
+    text.subheader(f"{len(selected):,} selected points, highlighted in every panel")
     st.button(f"Follow point {selected[0]} (the first selected)", on_click=comparing.follow, args=(int(selected[0]),))
     left, right = st.columns([3, 2])
     with left:

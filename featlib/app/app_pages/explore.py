@@ -4,11 +4,11 @@ import numpy as np
 import streamlit as st
 
 from featlib import models, plots
-from featlib.app import actions, exporting, inspector, links, maps, reducing, state, widgets
-from featlib.extract import METHODS
-from featlib.views import View
+from featlib.app import actions, exporting, inspector, links, maps, reducing, state, text, widgets
+from featlib.read.extract import METHODS
+from featlib.share.views import View
 
-st.title("Explore")
+text.title("Explore")
 links.show_link_error()
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()
@@ -25,8 +25,8 @@ if outputs is None:
 rep = reducing.current(model, layer)  # the layer was read: its shape is known
 
 images, labels = dataset.split(split)
-st.caption(f"**{widgets.plain(record.name)}** · layer **{widgets.plain(rep.title)}** · {METHODS[method]} · "
-           f"{widgets.plain(dataset.name)} {split} split · {len(labels):,} images")  # fmt: skip
+text.caption(text.md("**{}** · layer **{}** · {} · {} {} split · {:,} images",
+                     record.name, rep.title, METHODS[method], dataset.name, split, len(labels)))  # fmt: skip
 widgets.activation_switch(model, layer)
 choice = maps.controls(len(labels))
 links.show_link_notes()
@@ -54,9 +54,9 @@ figure = plots.scatter_map(emb.coords, emb.indices, point_labels, point_predicte
 point = inspector.inspected(context, emb)
 inspector.mark(figure, emb, point)
 event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
-st.caption("Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick Box "
-           "or Lasso Select in the chart's toolbar to see the images of many; selected points stay outlined in black, "
-           "here and in the link. Click a legend entry to hide a group, double-click to isolate it.")  # fmt: skip
+text.caption("Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick Box "
+             "or Lasso Select in the chart's toolbar to see the images of many; selected points stay outlined in "
+             "black, here and in the link. Click a legend entry to hide a group, double-click to isolate it.")  # fmt: skip
 if inspector.remember_click(event, figure, context) or maps.remember_selection(event, figure, context, selected):
     st.rerun()
 inspector.unmark(figure)

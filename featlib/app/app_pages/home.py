@@ -3,14 +3,14 @@
 import pandas as pd
 import streamlit as st
 
-from featlib.app import resources, widgets
+from featlib.app import resources, text, widgets
 
-st.title("featlib")
-st.markdown(
-    "See what each layer of a Keras classifier has learned. Train the classic MNIST MLP "
-    "(784-128-64-10) or bring your own model, read any layer's outputs with the backend "
-    "function (`K.function`) or a functional sub-model (`Model.predict`), and explore them "
-    "as maps coloured by digit, side by side and shared with the team by link."
+text.title("featlib")
+text.markdown(
+    text.md("See what each layer of a Keras classifier has learned. Train the classic MNIST MLP "
+            "(784-128-64-10) or bring your own model, read any layer's outputs with the backend "
+            "function (`K.function`) or a functional sub-model (`Model.predict`), and explore them "
+            "as maps coloured by digit, side by side and shared with the team by link.")
 )
 
 STEPS = [
@@ -23,15 +23,15 @@ STEPS = [
     (widgets.JOBS_PAGE, "Jobs", "The heavy work running on the workers for everyone: progress, queue, cancel."),
 ]
 for start in range(0, len(STEPS), 3):
-    for column, (page, title, text) in zip(st.columns(3), STEPS[start : start + 3]):
+    for column, (page, title, blurb) in zip(st.columns(3), STEPS[start : start + 3]):
         with column.container(border=True):
             st.page_link(page, label=title)
-            st.caption(text)
+            text.caption(blurb)
 
 ws = resources.workspace()
 usage = ws.usage()
-st.subheader("Workspace")
-st.caption(f"`{ws.root.resolve()}` — shared by everyone using this server and by the CLI.")
+text.subheader("Workspace")
+text.caption(text.md("{} — shared by everyone using this server and by the CLI.", text.code(ws.root.resolve())))
 cols = st.columns(5)
 cols[0].metric("models", usage["models"])
 cols[1].metric("uploaded datasets", usage["datasets"])
@@ -62,4 +62,4 @@ if records:
                        "architecture": st.column_config.TextColumn(width="medium")},
     )
 else:
-    st.info("The workspace holds no model yet. Start on the Model page.")
+    text.info("The workspace holds no model yet. Start on the Model page.")

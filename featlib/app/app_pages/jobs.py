@@ -1,10 +1,8 @@
 """Jobs: the heavy work of everyone on this server (training, extraction, maps, checks), live."""
 
-import streamlit as st
+from featlib.app import job_list, text
 
-from featlib.app import job_list
-
-st.title("Jobs")
-st.caption("Training, reading layers, maps, scores and upload checks run as jobs on the workers, not in the page: "
-           "they go on when you reload or leave, and any session asking for the same result joins the running job.")  # fmt: skip
+text.title("Jobs")
+text.caption("Training, reading layers, maps, scores and upload checks run as jobs on the workers, not in the page: "
+             "they go on when you reload or leave, and any session asking for the same result joins the running job.")  # fmt: skip
 job_list.live_list()

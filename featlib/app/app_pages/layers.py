@@ -3,11 +3,11 @@
 import streamlit as st
 
 from featlib import plots
-from featlib.app import layers, maps, state, widgets
-from featlib.layers import MAX_UNITS
-from featlib.reductions import CHOICES
+from featlib.app import layers, maps, state, text, widgets
+from featlib.read.layers import MAX_UNITS
+from featlib.read.reductions import CHOICES
 
-st.title("Layers")
+text.title("Layers")
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()
 split = widgets.current_split(dataset)
@@ -17,16 +17,17 @@ choice = layers.controls(len(labels))
 ls = layers.layer_set(record, model, dataset, split, choice.sample_size)
 if ls is None:
     st.stop()
-st.caption(f"**{widgets.plain(record.name)}** · {widgets.plain(dataset.name)} {split} split · every layer of a stratified sample of "
-           f"{len(ls.indices):,} of {len(labels):,} images, read in one pass · {choice.title} maps")  # fmt: skip
+text.caption(text.md("**{}** · {} {} split · every layer of a stratified sample of {:,} of {:,} images, read in one "
+                     "pass · {} maps", record.name, dataset.name, split, len(ls.indices), len(labels),
+                     choice.title))  # fmt: skip
 if any(rep.spatial for rep in ls.representations.values()):
-    st.caption(f"Layers with spatial axes are read by the reduction {CHOICES[state.get(state.REDUCTION)]} "
-               "(pick another on the Representations page).")  # fmt: skip
+    text.caption(f"Layers with spatial axes are read by the reduction {CHOICES[state.get(state.REDUCTION)]} "
+                 "(pick another on the Representations page).")  # fmt: skip
 if ls.skipped:
-    st.caption(widgets.plain(f"Left out (more than {MAX_UNITS:,} values per image after the reduction): "
-                             f"{', '.join(ls.skipped)}"))  # fmt: skip
+    text.caption(f"Left out (more than {MAX_UNITS:,} values per image after the reduction): "
+                 f"{', '.join(ls.skipped)}")  # fmt: skip
 if choice.note:
-    st.caption(widgets.plain(f"{choice.note}: the sample is small."))
+    text.caption(f"{choice.note}: the sample is small.")
 coords = layers.maps(record, ls, choice)
 if coords is None:
     st.stop()
@@ -42,26 +43,26 @@ figure = plots.layers_grid(coords, ls.indices, ls.labels, predicted[ls.indices],
                            captions=layers.captions(rows, choice.title) if rows else None, colour=choice.colour,
                            confidence=confidence[ls.indices], highlight=followed, axis_name=choice.title)  # fmt: skip
 event = st.plotly_chart(figure, key="layers-grid", on_select="rerun", selection_mode=("box", "lasso"))
-st.caption("Under each map: 10-NN accuracy and a linear probe's accuracy in the layer's own space, silhouette by "
-           "label, then the map's 10-NN accuracy and trustworthiness. Draw a box or lasso on any map to follow "
-           "those points in every layer; the legend hides a class in all maps.")  # fmt: skip
+text.caption("Under each map: 10-NN accuracy and a linear probe's accuracy in the layer's own space, silhouette by "
+             "label, then the map's 10-NN accuracy and trustworthiness. Draw a box or lasso on any map to follow "
+             "those points in every layer; the legend hides a class in all maps.")  # fmt: skip
 if layers.remember_selection(event, figure, context, followed):
     st.rerun()
 if followed:
-    st.subheader("Followed points")
+    text.subheader("Followed points")
     layers.show_neighbours(ls, followed, images, labels, dataset.class_names)
 
 if rows is not None:
-    st.subheader("Figures per layer")
+    text.subheader("Figures per layer")
     st.plotly_chart(plots.layer_scores(rows, chance=1 / dataset.num_classes), key="layer-scores")
-    st.caption("Each layer's accuracy in its own space; the dashed lines are the same figures for the input pixels, "
-               "the bar a layer has to clear to have learned something the pixels do not already show.")  # fmt: skip
+    text.caption("Each layer's accuracy in its own space; the dashed lines are the same figures for the input pixels, "
+                 "the bar a layer has to clear to have learned something the pixels do not already show.")  # fmt: skip
     st.dataframe(layers.metrics_frame(rows).style.format(precision=3), width="stretch")
-    st.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
+    text.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
     for reason in layers.unscored(rows):
-        st.caption(widgets.plain(f"Not computed (blank above): {reason}"))
+        text.caption(f"Not computed (blank above): {reason}")
 left, _ = st.columns([3, 2])
-left.subheader("Linear CKA between layers")
+text.subheader("Linear CKA between layers", on=left)
 matrix = layers.cka(ls)
 if matrix is not None:
     left.plotly_chart(plots.cka_heatmap(matrix, ls.names), key="cka")

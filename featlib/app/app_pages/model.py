@@ -3,19 +3,19 @@
 import streamlit as st
 
 from featlib import datasets, plots
-from featlib.app import actions, model_card, resources, state, training, uploads, widgets
+from featlib.app import actions, model_card, resources, state, text, training, uploads, widgets
 
-st.title("Model")
+text.title("Model")
 
 # Data -------------------------------------------------------------------------
-st.subheader("Data")
+text.subheader("Data")
 widgets.dataset_picker()
 uploads.show_notice()
 with st.expander("Upload a dataset (.npz or IDX files)"):
     uploads.dataset_form()
 
 dataset = widgets.current_dataset()
-st.caption(widgets.plain(dataset.summary() + (f" · {dataset.source}" if dataset.source else "")))
+text.caption(dataset.summary() + (f" · {dataset.source}" if dataset.source else ""))
 with st.expander("Sample images per class", expanded=False):
     images, labels = dataset.split(dataset.splits[0])
     picks = datasets.sample_indices_per_class(labels, per_class=12)
@@ -25,7 +25,7 @@ with st.expander("Sample images per class", expanded=False):
     )
 
 # Model ------------------------------------------------------------------------
-st.subheader("Train, upload or pick a model")
+text.subheader("Train, upload or pick a model")
 train_tab, upload_tab, pick_tab = st.tabs(["Train the seed MLP", "Upload a model", "Pick a saved model"])
 
 with train_tab:
@@ -37,7 +37,7 @@ with upload_tab:
 with pick_tab:
     records = resources.workspace().list_models()
     if not records:
-        st.info("No saved model yet.")
+        text.info("No saved model yet.")
     else:
         by_id = {r.id: r for r in records}
         current = state.get(state.MODEL)

@@ -4,11 +4,11 @@ import numpy as np
 import streamlit as st
 
 from featlib import jobs, models, pipeline, plots
-from featlib.app import actions, reducing, resources, state, widgets
+from featlib.app import actions, reducing, resources, state, text, widgets
 from featlib.app import job_watch as running
-from featlib.extract import METHODS
+from featlib.read.extract import METHODS
 
-st.title("Representations")
+text.title("Representations")
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()
 
@@ -27,7 +27,7 @@ rep = reducing.picker(cols[3], model, layer)
 widgets.default_layer_note(model, layer)
 widgets.activation_switch(model, layer, beside_default_note=True)
 if models.nested_layers_note(model):
-    table.caption(widgets.plain(models.nested_layers_note(model)))
+    text.caption(models.nested_layers_note(model), on=table)
 
 images, labels = dataset.split(split)
 table.dataframe(reducing.layer_frame(model, len(images), split), hide_index=True, width="stretch",
@@ -38,33 +38,33 @@ table.dataframe(reducing.layer_frame(model, len(images), split), hide_index=True
 try:
     models.adapt_images(images[:1], model, record.input_scale)  # the model can read these images
 except models.ModelError as error:
-    st.error(widgets.plain(f"This model cannot read {dataset.name}: {error}"))
+    text.error(f"This model cannot read {dataset.name}: {error}")
     st.stop()
 
 key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale,
                                   rep.reduction)  # fmt: skip
 cached = resources.workspace().load_array("representation", key)
-if cached is None and (st.button(widgets.plain(f"Compute {rep.title} for {len(images):,} images"), type="primary") or running.active(key)):
+if cached is None and (st.button(text.escape(f"Compute {rep.title} for {len(images):,} images"), type="primary") or running.active(key)):
     cached, key = actions.representation(record, model, dataset, split, layer, method, rep.reduction)
 
 if cached is None:
-    st.caption("Results are cached in the workspace per model, dataset, split, layer, method and reduction.")
+    text.caption("Results are cached in the workspace per model, dataset, split, layer, method and reduction.")
     st.stop()
 
 outputs = cached
-st.success(widgets.plain(f"{rep.title}: {outputs.shape[0]:,} × {outputs.shape[1]:,} outputs ({METHODS[method]}), "
-                         "cached in the workspace."))  # fmt: skip
+text.success(f"{rep.title}: {outputs.shape[0]:,} × {outputs.shape[1]:,} outputs ({METHODS[method]}), "
+             "cached in the workspace.")  # fmt: skip
 cols = st.columns(4)
 cols[0].metric("units", f"{outputs.shape[1]:,}")
 cols[1].metric("mean", f"{outputs.mean():.3f}")
 cols[2].metric("zero outputs", f"{np.mean(outputs == 0):.1%}")
 cols[3].metric("max", f"{outputs.max():.3f}")
-st.markdown("**Mean output per class** (first 128 units)")
+text.markdown(text.md("**Mean output per class** (first 128 units)"))
 means = np.stack([outputs[labels == c, :128].mean(axis=0) for c in range(dataset.num_classes) if np.any(labels == c)])
 st.plotly_chart(plots.class_means(means, [dataset.class_names[c] for c in np.unique(labels)]))
 
-st.subheader("Do the two methods agree?")
-st.caption("Runs both methods on the same images (up to 10,000) and compares their outputs and times.")
+text.subheader("Do the two methods agree?")
+text.caption("Runs both methods on the same images (up to 10,000) and compares their outputs and times.")
 comparison = None
 if st.button("Check both methods"):
     try:
@@ -74,12 +74,12 @@ if st.button("Check both methods"):
         comparison = running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
                                  label="Running both methods", failure="The methods cannot be compared")  # fmt: skip
     except jobs.JobLimitError as error:
-        st.error(widgets.plain(f"The methods cannot be compared: {error}"))
+        text.error(f"The methods cannot be compared: {error}")
 if comparison is not None:
     cols = st.columns(2)
     cols[0].metric("largest absolute difference", f"{comparison.max_abs_diff:.2e}")
     cols[1].metric("verdict", "agree" if comparison.agree else "differ")
     st.plotly_chart(plots.method_times(comparison.seconds, METHODS))
-    st.caption(f"Median of 3 runs on {comparison.n_samples:,} images, after one warm-up run.")
+    text.caption(f"Median of 3 runs on {comparison.n_samples:,} images, after one warm-up run.")
 
 st.page_link(widgets.EXPLORE_PAGE, label="Next: explore the map", icon=":material/arrow_forward:")

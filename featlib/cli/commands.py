@@ -1,0 +1,757 @@
+"""The commands of ``python -m featlib`` (``cmd_*``), each running on the workspace the options name."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from featlib.cli.runner import INLINE, LOCAL, Runner
+from featlib.datasets import SPLITS, Dataset, DatasetError
+from featlib.datasets import sources as dataset_sources
+from featlib.errors import BenchError, OutputError, UsageError
+from featlib.maps.embed import UMAPParams
+from featlib.metrics import RULES, NotAvailable, as_float, format_score, is_available
+from featlib.models import ModelError
+from featlib.models import presets as training_presets
+from featlib.read.extract import METHODS
+from featlib.read.reductions import AUTO
+from featlib.store import Workspace, WorkspaceError
+
+if TYPE_CHECKING:
+    import keras
+
+
+def _log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _writing(path: str):
+    """Turns an ``OSError`` while writing ``path`` (an ``--out`` file) into an :class:`~featlib.errors.OutputError`.
+
+    The message is the ``OSError``'s own (``[Errno 2] No such file or directory: 'out/x.npy'``).
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None:
+            raise OutputError(str(error)) from error
+        raise OutputError(error.errno, error.strerror, error.filename) from error
+
+
+def _runner(args: argparse.Namespace, workspace: Workspace, default: str = INLINE) -> Runner:
+    return Runner(workspace, getattr(args, "scheduler", None), creator=getattr(args, "by", "") or _user(), default=default)
+
+
+def _dataset(args: argparse.Namespace, workspace: Workspace | None) -> Dataset:
+    """Resolves ``--dataset`` (with ``--idx-split``, ``--test-fraction``) and settles ``--split``; nothing heavy runs.
+
+    Called first by every command that takes ``--dataset``, so that a bad dataset or split fails in a
+    second, before Keras is imported or a model is loaded.
+
+    Raises:
+        DatasetError: the dataset cannot be resolved or read, or it lacks the split asked for.
+    """
+    dataset = dataset_sources.resolve(args.dataset, workspace=workspace, single_split=args.idx_split,
+                                      test_fraction=args.test_fraction)  # fmt: skip
+    _log(f"dataset {dataset.summary()}" + (f" ({dataset.source})" if dataset.source else ""))
+    if hasattr(args, "split"):
+        args.split = _split_of(dataset, args.split)
+    return dataset
+
+
+def _split_of(dataset: Dataset, split: str | None) -> str:
+    """``split`` when the dataset has it; unset: ``train``, else the dataset's only split.
+
+    Raises:
+        DatasetError: the dataset has no such split; the message names the splits it has.
+    """
+    if split is None:
+        split = "train" if "train" in dataset.splits else dataset.splits[0]
+        if split != "train":
+            _log(f"note: {dataset.name} has no train split; using its {split} split")
+        return split
+    if split not in dataset.splits:
+        raise DatasetError(f"--split {split}: the dataset {dataset.name!r} has no {split} split; expected one of "
+                           f"its splits {list(dataset.splits)}, got {split!r}.")
+    return split
+
+
+def _lookup_workspace(args: argparse.Namespace) -> Workspace | None:
+    """The workspace to look uploads up in, without creating one (for commands that do not use it otherwise)."""
+    from featlib.store import default_root
+
+    root = Path(args.workspace) if args.workspace else default_root()
+    return Workspace(root) if (root / "index.sqlite").is_file() else None
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    if dataset.splits != SPLITS:
+        [has] = dataset.splits
+        raise DatasetError(
+            f"train needs a train and a test split (it trains on one and reports accuracy on the other); the "
+            f"dataset {dataset.name!r} has only a {has} split. For one IDX images/labels pair, pass --idx-split "
+            f"split (with --test-fraction, default 0.2) to split it, or give all four files as "
+            f"TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS.")
+    return _train(args, workspace, dataset)
+
+
+def _train(args: argparse.Namespace, workspace: Workspace, dataset: Dataset) -> int:
+    import uuid
+
+    from featlib import jobs, models
+    from featlib.jobs.stored import store_trained
+
+    chosen = training_presets.preset(args.preset)
+    epochs, batch_size = chosen.for_size(len(dataset.y_train))
+    for option, value in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", chosen.optimizer),
+                          ("learning_rate", chosen.learning_rate)):  # fmt: skip
+        if getattr(args, option) is None:
+            setattr(args, option, value)
+    _log(f"training: {args.optimizer} lr {args.learning_rate:g}, {args.epochs} epochs at batch {args.batch_size} "
+         f"on {len(dataset.y_train):,} train images of {dataset.name}")
+    checkpoint_epochs = models.parse_epochs(args.checkpoints, args.epochs)
+    spec = jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=args.hidden, optimizer=args.optimizer,
+                                 learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
+                                 checkpoint_epochs=checkpoint_epochs, name=args.name, token=uuid.uuid4().hex,
+                                 seed=args.seed)  # fmt: skip
+    meta = {"optimizer": args.optimizer, "learning_rate": args.learning_rate, "epochs": args.epochs,
+            "batch_size": args.batch_size, "hidden": list(args.hidden), "dataset_fingerprint": dataset.fingerprint}  # fmt: skip
+    runner = _runner(args, workspace)
+    try:
+        record, checkpoints = runner.run(
+            spec, {"dataset": jobs.dataset_input(dataset)},
+            store=lambda output: store_trained(workspace, output, name=args.name, dataset=dataset.name, meta=meta,
+                                               creator=runner.creator),
+        )  # fmt: skip
+    finally:
+        runner.close()
+    if record.name != args.name:
+        _log(f"note: a model named {args.name!r} exists already; saved as {record.name!r}")
+    for line in _epoch_lines(record.meta.get("history", {})):
+        _log(line)
+    for saved in checkpoints:
+        print(f"saved checkpoint {saved.name}: test accuracy {saved.test_accuracy:.4f}")
+    print(
+        f"saved {record.name} ({record.architecture}): test accuracy {record.test_accuracy:.4f}, "
+        f"test loss {record.meta['test_loss']:.4f}, trained in {record.meta['seconds']:.1f} s"
+    )
+    return 0
+
+
+def _epoch_lines(history: dict[str, list[float]]) -> list[str]:
+    epochs = len(next(iter(history.values()), []))
+    return [f"epoch {e + 1}/{epochs}  " + "  ".join(f"{k} {v[e]:.4f}" for k, v in history.items()) for e in range(epochs)]
+
+
+def cmd_layers(args: argparse.Namespace) -> int:
+    from featlib.models import default_layer, describe_outputs, layer_table, model_outputs
+
+    model = _model_for_layers(Workspace(args.workspace), args.model)
+    rows = layer_table(model)
+    default = default_layer(model)
+    print(f"{'#':>2}  {'name':<16} {'type':<14} {'output shape':<18} {'params':>8}  activation")
+    for row in rows:
+        mark = "  <- default" if row.name == default else ""
+        print(f"{row.index:>2}  {row.name:<16} {row.type:<14} {row.output_shape:<18} {row.params:>8,}  "
+              f"{row.activation or '-'}{mark}")
+    outputs = model_outputs(model)
+    if len(outputs) > 1:
+        print(f"outputs: {describe_outputs(outputs)}")
+    return 0
+
+
+MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
+"""The model files ``add`` takes (and ``layers`` reads directly): Keras 3 ``.keras`` and legacy HDF5."""
+
+
+def _names_model_file(text: str) -> bool:
+    """Whether a command's MODEL argument looks like a path to a model file rather than a workspace name."""
+    return Path(text).suffix.lower() in MODEL_FILE_SUFFIXES or Path(text).is_file()
+
+
+def _add_hint(error: WorkspaceError, text: str) -> WorkspaceError:
+    """``error`` ("No such model: ...") with how to add ``text`` when it names a model file; else ``error`` itself."""
+    import shlex
+
+    if not str(error).startswith("No such model") or not _names_model_file(text):
+        return error
+    if not Path(text).exists():
+        return WorkspaceError(f"{error} {text!r} is not a model file either: no such file.")
+    return WorkspaceError(
+        f"{error} {text!r} is a model file, not a model in the workspace: add it first (it is checked and "
+        f"scored as on the Model page) with `python -m featlib add {shlex.quote(text)} --name NAME --dataset "
+        "DATASET`, then give NAME here."
+    )
+
+
+def _workspace_record(workspace: Workspace, name_or_id: str):
+    """The workspace's record of a model by name or id.
+
+    Raises:
+        WorkspaceError: no such model; when ``name_or_id`` is a model file's path, the message says how to add it.
+    """
+    try:
+        return workspace.get_model(name_or_id)
+    except WorkspaceError as error:
+        raise _add_hint(error, name_or_id) from None
+
+
+def _model_for_layers(workspace: Workspace, name_or_path: str) -> "keras.Model":
+    """A workspace model by name or id; else, for a model file's path, the file loaded after the Model page's checks.
+
+    The file is not added to the workspace (a note on stderr says how to add it).
+
+    Raises:
+        WorkspaceError: no such model, and no such model file.
+        ModelError: the file is refused (see :func:`_checked_model_file` and :func:`featlib.models.load_model`).
+    """
+    import shlex
+
+    from featlib import models
+
+    try:
+        record = workspace.get_model(name_or_path)
+    except WorkspaceError as error:
+        if not _names_model_file(name_or_path) or not Path(name_or_path).exists():
+            raise _add_hint(error, name_or_path) from None
+        path = _checked_model_file(name_or_path)
+        _log(f"note: {name_or_path} is a model file, not a model in the workspace; showing its layers after the "
+             f"upload checks, without adding it (add it with `python -m featlib add {shlex.quote(name_or_path)} "
+             "--name NAME --dataset DATASET`)")  # fmt: skip
+        return models.load_model(path)
+    return workspace.load_model(record)
+
+
+def _checked_model_file(text: str) -> Path:
+    """The path of a model file that passes the checks that need no Keras: it exists, its kind, size and archive.
+
+    SavedModel folders and zips are refused with the reason (:func:`featlib.models.check_savedmodel`); a
+    ``.keras`` file's zip is checked for bombs, code layers and foreign objects
+    (:func:`featlib.models.check_model_archive`), an ``.h5`` file's stored config likewise
+    (:func:`featlib.models.check_h5`), each with its size against ``MAX_MODEL_BYTES``.
+
+    Raises:
+        ModelError: no such file, another kind of file, an empty or too big one, or a refused one.
+    """
+    from featlib import models
+
+    path = Path(text)
+    models.check_savedmodel(path)
+    if not path.is_file():
+        raise ModelError(f"No such model file: {text!r}; expected the path of a .keras or .h5 file.")
+    suffix = path.suffix.lower()
+    if suffix not in MODEL_FILE_SUFFIXES:
+        raise ModelError(f"Unsupported model file {path.name!r}: expected a Keras 3 .keras file or a legacy .h5 "
+                         f"file (one of {list(MODEL_FILE_SUFFIXES)}), got a {suffix or 'suffix-less'} file.")  # fmt: skip
+    if suffix == ".keras":
+        models.check_model_archive(path)
+    else:
+        models.check_h5(path)
+    return path
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    """Adds a model file to the workspace as the Model page's upload does: checked, scored on ``--dataset``, saved."""
+    from featlib import names
+
+    name = names.check_name(args.name, "model name")
+    path = _checked_model_file(args.path)  # before the dataset and Keras: a bad file fails in a second
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    record, output = _add_model(args, workspace, dataset, path, name)
+    for line in _added_lines(record, output, args.name):
+        print(line)
+    return 0
+
+
+def _add_model(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, path: Path, name: str):
+    """Runs the page's ``upload`` job on the file and stores its result as the page does; ``(record, job output)``."""
+    import hashlib
+    import uuid
+
+    from featlib import jobs
+    from featlib.jobs import stored
+
+    data = path.read_bytes()
+    spec = jobs.specs.upload_spec(path.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, args.scale,
+                                  token=uuid.uuid4().hex, output=args.output)  # fmt: skip
+    runner = _runner(args, workspace)
+
+    def store(output: dict):
+        record = stored.store_upload(workspace, output, name=name, filename=path.name, dataset=dataset.name,
+                                     dataset_fp=dataset.fingerprint, input_scale=args.scale, creator=runner.creator)  # fmt: skip
+        return record, {k: v for k, v in output.items() if k != "model"}
+
+    try:
+        return runner.run(spec, {"data": data, "dataset": jobs.dataset_input(dataset)}, store=store)
+    finally:
+        runner.close()
+
+
+def _added_lines(record, output: dict, wanted: str) -> list[str]:
+    """What ``add`` prints: the name, the accuracy with where it was measured, the output scored, the hints."""
+    lines = [f"note: a model named {wanted.strip()!r} exists already; saved as {record.name!r}"] \
+        if record.name != wanted.strip() else []  # fmt: skip
+    lines.append(f"added {record.name} ({record.architecture}): accuracy {record.test_accuracy:.4f} on "
+                 f"{record.measured_on}")  # fmt: skip
+    outputs = output.get("outputs") or []
+    if record.scored_output:
+        lines.append(f"scored from {record.scored_output}")
+    elif outputs:
+        from featlib.models import OutputInfo
+
+        lines.append(f"scored from the model's only output {OutputInfo(0, outputs[0]['name'], outputs[0]['width']).label}")
+    hints = record.meta.get("hints") or []
+    if hints:
+        lines.append("this accuracy is near chance. What featlib checked:")
+        lines.extend(f"  - {hint}" for hint in hints)
+    return lines
+
+
+def _representation(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, runner: Runner):
+    """Extracts (or reads from the workspace) ``args.layer``'s representation (``args.reduction``) of ``dataset``'s ``args.split``."""
+    from featlib import jobs, models, pipeline
+    from featlib.models import keras_config
+    from featlib.read import reductions
+
+    record = _workspace_record(workspace, args.model)
+    keras_config.check_layer(workspace.model_bytes(record), args.layer)  # from the file: before TensorFlow loads
+    _log(f"loading the model {record.name} (TensorFlow starts: a few seconds)")
+    model = workspace.load_model(record)
+    rep = reductions.for_layer(model, args.layer, args.reduction)  # pooling a layer without spatial axes is refused
+    scale = args.scale or record.input_scale
+    models.adapt_images(dataset.split(args.split)[0][:1], model, scale)  # the model reads these images
+    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, args.split, args.layer, args.method, scale,
+                                      rep.reduction)  # fmt: skip
+    start = time.perf_counter()
+    outputs = workspace.load_array("representation", key)
+    if outputs is None:
+        spec = jobs.specs.extract_spec(key, len(dataset.split(args.split)[1]), rep.units, split=args.split, layer=args.layer,
+                                       method=args.method, input_scale=scale, model_fp=record.fingerprint,
+                                       reduction=rep.reduction)  # fmt: skip
+        outputs = runner.run(spec, {"model": jobs.model_input(workspace, record),
+                                    "dataset": jobs.dataset_input(dataset)})  # fmt: skip
+        pipeline.save_representation(workspace, key, outputs, dataset, args.split, args.layer, args.method, record.id,
+                                     reduction=rep.reduction)  # fmt: skip
+    _log(f"{rep.title} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
+    return record, outputs, key, scale
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    runner = _runner(args, workspace)
+    try:
+        _, outputs, _, _ = _representation(args, workspace, dataset, runner)
+    finally:
+        runner.close()
+    with _writing(args.out):
+        np.save(args.out, outputs, allow_pickle=False)
+    print(f"wrote {args.out}: {outputs.shape[0]} rows × {outputs.shape[1]} columns")
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from featlib import jobs, pipeline
+    from featlib.maps import compile_cache, embed
+
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
+    if args.sample < 1:
+        raise UsageError(f"--sample must be at least 1; got {args.sample}")
+    embed.check_points(params, min(args.sample, len(dataset.split(args.split)[1])))  # before any model loads
+    runner = _runner(args, workspace)
+    try:
+        record, outputs, key, scale = _representation(args, workspace, dataset, runner)
+        if runner.manager is None:  # in this process: the machine's compiled code (featlib.maps.compile_cache)
+            compile_cache.enable()
+        _, labels = dataset.split(args.split)
+        start = time.perf_counter()
+        emb_key = pipeline.embedding_key(key, args.sample, 0, params)
+        emb = pipeline.load_embedding(workspace, emb_key)
+        if emb is None:
+            indices = embed.stratified_sample(labels, args.sample, seed=0)
+            spec = jobs.specs.reduce_spec(emb_key, len(indices), params, pipeline.graph_key(key, args.sample, 0, params))
+            emb = runner.run(spec, {"points": outputs[indices], "labels": labels[indices]},
+                             store=lambda coords: pipeline.save_embedding(workspace, emb_key, indices, coords, key, record.id))  # fmt: skip
+        _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
+        predict = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(labels), split=args.split,
+                                          input_scale=scale, output=record.meta.get("output"))  # fmt: skip
+        predicted, _ = runner.run(predict, {"model": jobs.model_input(workspace, record),
+                                            "dataset": jobs.dataset_input(dataset)})  # fmt: skip
+    finally:
+        runner.close()
+    with _writing(args.out), open(args.out, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["index", "x", "y", "label", "predicted"])
+        for i, (x, y) in zip(emb.indices, emb.coords):
+            writer.writerow([int(i), f"{x:.6f}", f"{y:.6f}", int(labels[i]), int(predicted[i])])
+    print(f"wrote {args.out}: {len(emb.indices)} points")
+    return 0
+
+
+def cmd_precompute(args: argparse.Namespace) -> int:
+    from featlib import precompute
+
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    runner = _runner(args, workspace, default=LOCAL)
+    try:
+        summary = precompute.run(runner, args.model, dataset, split=args.split, layers=args.layers,
+                                 methods=args.methods, reducers=args.reducers, sample_size=args.sample,
+                                 reduction=args.reduction)  # fmt: skip
+    except WorkspaceError as error:
+        raise _add_hint(error, args.model) from None
+    finally:
+        runner.close()
+    print(summary.text())
+    return 0 if not summary.failed else 1
+
+
+BENCH_HINT = ("featlib bench runs the benchmark harness in the bench/ folder of featlib's repository, which is not "
+              "installed with the package: run it in a checkout, with `make bench` (options in BENCH_ARGS)")
+"""The start of the error when the bench's harness is not there (featlib installed from a wheel, not a checkout)."""
+BENCH_SIZES = "1000 5000 10000 35000 70000"
+"""The bench's default ``--sizes`` (``bench.scaling.DEFAULT_SIZES``), for the help, which never imports the harness."""
+
+
+def _bench_harness():
+    """The bench's modules :mod:`bench.harness` and :mod:`bench.scaling`, from the repository's ``bench/`` folder.
+
+    The bench is no part of the installed package: it runs in a checkout of featlib's repository (featlib
+    installed editable, as ``make`` does), whose ``bench/`` lies next to ``featlib/``.
+
+    Raises:
+        BenchError: there is no such folder (featlib installed from a wheel), or another ``bench`` is imported.
+    """
+    import importlib
+
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "bench" / "harness.py").is_file():
+        raise BenchError(f"{BENCH_HINT}; there is no {root / 'bench' / 'harness.py'}.")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        harness, scaling = importlib.import_module("bench.harness"), importlib.import_module("bench.scaling")
+    except ModuleNotFoundError as error:
+        raise BenchError(f"{BENCH_HINT}; importing it failed: {error}.") from error
+    if Path(harness.__file__).resolve().parent != root / "bench":
+        raise BenchError(f"{BENCH_HINT}; the bench.harness imported is another one: {harness.__file__}.")
+    return harness, scaling
+
+
+def _bench_unmeasurable(scaling, browser: bool, peers: bool) -> list[str]:
+    """What the bench cannot measure here, each with how to install what it needs; empty when it can measure all."""
+    import importlib.util
+    import os
+
+    from featlib.serve import CHROMIUM
+
+    reasons = []
+    if browser and importlib.util.find_spec("playwright") is None:
+        reasons.append("the browser figures (first_page_s, first_plot_s, ...) need Playwright: pip install -r "
+                       "requirements-test.txt (make bench does)")  # fmt: skip
+    if browser and not os.path.exists(CHROMIUM):
+        reasons.append(f"the browser figures need {CHROMIUM}: Debian's package 'chromium' (make system-deps)")
+    if peers:
+        reasons += [reason for name in scaling.methods() if (reason := scaling.missing(name))]
+    return reasons
+
+
+def _bench_failures(figures: dict) -> list[str]:
+    """The figures a finished bench run could not measure (``None``, with the reason the harness gives)."""
+    failed = [f"{key.removesuffix('_error')}: {value}" for key, value in figures.items()
+              if key.endswith("_error") and value]  # fmt: skip
+    peers = figures.get("peers") or {}
+    failed += [f"peer {name}: {fig['skipped']}" for name, fig in peers.items() if fig.get("skipped")]
+    return failed
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from featlib.maps import embed
+
+    harness, scaling = _bench_harness()
+    dataset = _dataset(args, _lookup_workspace(args))
+    if args.points < 1:
+        raise UsageError(f"--points must be at least 1; got {args.points}")
+    points = min(args.points, dataset.num_images)
+    if points < embed.min_points("umap"):  # bench maps its points with UMAP's defaults
+        raise embed.ReducerError(f"bench maps its points with UMAP's defaults, which need at least "
+                                 f"{embed.min_points('umap')} points; got {points} ({dataset.summary()}). Use a "
+                                 "larger dataset or --points.")  # fmt: skip
+    sizes = scaling.DEFAULT_SIZES if args.sizes is None else args.sizes
+    scaling.sizes_for(sizes, points)  # a size below 16 fails here, before training
+    missing = _bench_unmeasurable(scaling, browser=not args.no_browser, peers=not args.no_scaling)
+    if missing:
+        raise BenchError("the bench cannot measure every figure here: " + "; ".join(missing)
+                         + ". Install what is missing, or leave those figures out with --no-browser or --no-scaling.")
+    out = Path(args.out) if args.out else None
+    if out is not None:
+        with _writing(args.out):
+            out.mkdir(parents=True, exist_ok=True)
+    # harness.run hands its dataset argument to dataset_sources.load_dataset, which returns a Dataset as it is.
+    figures = harness.run(dataset, args.points, args.layer, args.epochs, browser=not args.no_browser,
+                          sizes=None if args.no_scaling else sizes, dataset_spec=args.dataset,
+                          plot=None if out is None else out / "scaling.png")  # fmt: skip
+    print(json.dumps(figures) if args.json else harness.format_table(figures))
+    if out is not None:
+        with _writing(str(out / "bench.json")):
+            (out / "bench.json").write_text(json.dumps(figures, indent=1) + "\n")
+        _log(f"wrote {out / 'bench.json'}" + (f" and {out / 'scaling.png'}" if figures.get("scaling_plot") else ""))
+    failed = _bench_failures(figures)
+    if failed:
+        raise BenchError("the bench could not measure every figure: " + "; ".join(failed)
+                         + ". Install what is missing, or leave those figures out with --no-browser or --no-scaling.")
+    return 0
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    from featlib import jobs, models
+    from featlib.maps import compile_cache
+    from featlib.read.layers import INPUT, total_units
+
+    if args.sample < 1:
+        raise UsageError(f"--sample must be at least 1; got {args.sample}")
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    record = _workspace_record(workspace, args.model)
+    _log(f"loading the model {record.name} (TensorFlow starts: a few seconds)")
+    model = workspace.load_model(record)
+    images, labels = dataset.split(args.split)
+    models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
+    points = min(args.sample, len(labels))
+    units = total_units(model, reduction=args.reduction)
+    key = f"layers/{record.fingerprint}/{dataset.fingerprint}/{args.split}/{record.input_scale}/sample={args.sample}"
+    key += "" if args.reduction == AUTO else f"/reduction={args.reduction}"
+    runner = _runner(args, workspace)
+    try:
+        if args.umap and runner.manager is None:
+            compile_cache.enable()
+        start = time.perf_counter()
+        ls = runner.run(
+            jobs.specs.layer_set_spec(key, points, units, model_fp=record.fingerprint, split=args.split,
+                                      input_scale=record.input_scale, sample_size=args.sample, reduction=args.reduction),
+            {"model": jobs.model_input(workspace, record), "dataset": dataset},
+        )  # fmt: skip
+        _log(f"{len(ls.reps)} representations of {len(ls.indices):,} of {len(images):,} {args.split} images in "
+             f"{time.perf_counter() - start:.2f} s")  # fmt: skip
+        reps = {name: outputs for name, outputs in ls.reps.items() if name != INPUT}  # the model's layers only
+        umap_params, no_map = _metrics_umap_params(len(ls.indices)) if args.umap else (None, None)
+        rows = []
+        # The input pixels first: the reference each layer is compared with (the Layers page's dashed lines).
+        for name, outputs in [(INPUT, ls.reps[INPUT])] * (INPUT in ls.reps) + list(reps.items()):
+            start = time.perf_counter()
+            coords = runner.run(jobs.specs.reduce_spec(f"{key}/{name}/umap/{umap_params.key}", len(outputs), umap_params),
+                                {"points": outputs, "labels": ls.labels}) if umap_params is not None else None  # fmt: skip
+            scores = runner.run(jobs.specs.metrics_spec(f"{key}/{name}/{args.umap}", len(outputs), None),
+                                {"reps": outputs, "labels": ls.labels, "coords": coords})  # fmt: skip
+            if no_map is not None:
+                scores.update({metric: NotAvailable(metric, no_map) for metric in ("knn_acc_2d", "trustworthiness")})
+            # Scored on the whole sample (already drawn); n counts the split.
+            rows.append({"layer": name, "units": int(outputs.shape[1]), "reduction": ls.reduction(name) if name != INPUT
+                         else "flatten", **scores, "n": int(len(images))})  # fmt: skip
+            _log(f"{'input pixels' if name == INPUT else name}: {time.perf_counter() - start:.1f} s")
+        chosen = ls.indices
+        cka = runner.run(jobs.specs.cka_spec(key, len(chosen)), {"reps": list(reps.values()), "other": None})
+    finally:
+        runner.close()
+    columns = ["knn_acc", "probe_acc", "silhouette"] + (["knn_acc_2d", "trustworthiness"] if args.umap else [])
+    for name, reason in ls.non_finite.items():  # set aside by layer_set: NaN/inf outputs or weights
+        _log(f"warning: {reason}")
+        rows.append({"layer": name, "units": int(ls.representations[name].units) if name in ls.representations else 0,
+                     "reduction": ls.reduction(name), "n": int(len(images)), "sample": int(len(chosen)), "notes": {},
+                     **{c: NotAvailable(c, reason) for c in columns}})  # fmt: skip
+    pixels = [row for row in rows if row["layer"] == INPUT]
+    rows = [row for row in rows if row["layer"] != INPUT]
+    order = {layer.name: i for i, layer in enumerate(model.layers)}
+    rows.sort(key=lambda row: order.get(row["layer"], len(order)))
+    scored = list(reps)  # the rows and columns of cka
+    if args.json:
+        finite = [[as_float(v) for v in line] for line in cka]
+        print(json.dumps({"layers": [_json_row(row) for row in rows], "cka": finite, "cka_layers": scored,
+                          "input": _json_row(pixels[0]) if pixels else None}))  # fmt: skip
+        return 0
+    print(f"{record.name} on {dataset.name} {args.split}: {len(chosen):,} of {len(images):,} images (stratified sample)")
+    print(f"{'layer':<16} {'units':>6} " + " ".join(f"{c:>15}" for c in columns) + f" {'cka_prev':>9}")
+    for row in pixels:  # the reference line, not a layer
+        print(f"{'(input pixels)':<16} {row['units']:>6} " + " ".join(f"{_cell(row[c]):>15}" for c in columns))
+    missing: dict[str, tuple[dict, dict]] = {}  # "n/a: reason" or "note: ..." -> (figures, layers), both ordered
+    for i, row in enumerate(rows):
+        prev = ""
+        if i:
+            before, here = rows[i - 1]["layer"], row["layer"]
+            prev = format_score(cka[scored.index(before), scored.index(here)]) \
+                if before in scored and here in scored else "n/a"  # fmt: skip
+        name = row["layer"] if row["reduction"] == "flatten" else f"{row['layer']} [{row['reduction']}]"
+        print(f"{name:<16} {row['units']:>6} " + " ".join(f"{_cell(row[c]):>15}" for c in columns) + f" {prev:>9}")
+        listed = [(f"n/a: {row[c].reason}", c) for c in columns if isinstance(row[c], NotAvailable)]
+        listed += [(f"note: used {note}", c) for c, note in row.get("notes", {}).items()]
+        for text, c in listed:
+            figures, layers = missing.setdefault(text, ({}, {}))
+            figures[c] = layers[row["layer"]] = None
+    for text, (figures, layers) in missing.items():  # each reason once, with the figures and layers it holds for
+        where = "every layer" if len(layers) == len(rows) > 1 else ", ".join(layers)
+        kind, _, reason = text.partition(": ")
+        print(f"{kind}: {', '.join(figures)} ({where}): {reason}")
+    if any(not is_available(cka[scored.index(rows[i - 1]["layer"]), scored.index(row["layer"])])
+           for i, row in enumerate(rows) if i and rows[i - 1]["layer"] in scored and row["layer"] in scored):  # fmt: skip
+        print(f"n/a: cka_prev: {RULES['cka']} (a constant layer has none)")
+    return 0
+
+
+def _metrics_umap_params(points: int) -> tuple[UMAPParams | None, str | None]:
+    """The UMAP parameters ``metrics --umap`` maps ``points`` points with, or why there is no map.
+
+    UMAP's defaults (15 neighbours) when there are enough points; else the most neighbours the points
+    allow, said on stderr; below :data:`featlib.maps.embed.UMAP_MIN_POINTS`, no map (the reason is returned).
+    """
+    from featlib.maps import embed
+
+    params = UMAPParams()
+    if points >= embed.min_points(params):
+        return params, None
+    most = embed.max_n_neighbors(points)
+    if most is None:
+        try:
+            embed.check_points(params, points)
+        except embed.ReducerError as error:
+            return None, f"no UMAP map: {error}"
+    _log(f"note: --umap maps the {points} points with n_neighbors={most}, not {params.n_neighbors}: UMAP needs more "
+         "points than neighbours")  # fmt: skip
+    return UMAPParams(n_neighbors=most), None
+
+
+def _cell(score: object) -> str:
+    """A figure in a table cell: ``0.912`` or ``n/a`` (the reason is listed under the table)."""
+    return "n/a" if isinstance(score, NotAvailable) else format_score(score)
+
+
+def _json_row(row: dict) -> dict:
+    """A row of ``metrics`` for JSON: figures as numbers or ``null``, and ``"n/a": {figure: reason}``."""
+    out = {key: (as_float(value) if isinstance(value, (float, NotAvailable)) else value)
+           for key, value in row.items()}  # fmt: skip
+    out["n/a"] = {key: value.reason for key, value in row.items() if isinstance(value, NotAvailable)}
+    return out
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (some containers)
+        return ""
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from urllib.parse import parse_qsl, urlsplit
+
+    from featlib.share import bundle
+    from featlib.share.views import View
+
+    query = dict(parse_qsl(urlsplit(args.link).query if "://" in args.link else args.link.lstrip("?")))
+    view = View.from_query(query)
+    data = bundle.export_bundle(Workspace(args.workspace), view, exported_by=args.by)
+    with _writing(args.out):
+        Path(args.out).write_bytes(data)
+    print(f"wrote {args.out}: {len(data):,} bytes (model {view.model}, layer {view.layer}, {view.dataset} {view.split})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from urllib.parse import urlencode
+
+    from featlib.share import bundle
+
+    try:
+        result = bundle.import_bundle(Workspace(args.workspace), args.bundle, creator=args.by)
+    except bundle.AlreadyImportedError as already:
+        print(f"already there: {already}")
+        return 0
+    for difference in result.differences:
+        _log(f"note: {difference}")
+    print(f"imported {result.model.name} (id {result.model.id}) with a map of {result.points:,} points; "
+          f"open it at <server>/explore?{urlencode(result.view.to_query())}")  # fmt: skip
+    if bundle.measured_text(result):
+        print(bundle.measured_text(result))
+    return 0
+
+
+APP_SCRIPT = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
+"""The dashboard's entry point in the installed package, the script ``featlib app`` hands to ``streamlit run``."""
+APP_OPTIONS = {
+    "server.maxUploadSize": "200",
+    "server.enableXsrfProtection": "true",
+    "server.headless": "true",
+    "server.fileWatcherType": "none",
+    "browser.gatherUsageStats": "false",
+    "client.toolbarMode": "minimal",
+}
+"""Streamlit's options as the repository's ``.streamlit/config.toml`` sets them, which an installed featlib run from
+another folder would not read; ``featlib app``'s ``--port``, ``--address`` and the options after ``--`` come after."""
+
+
+def cmd_app(args: argparse.Namespace) -> int:
+    """Becomes ``streamlit run`` on the package's dashboard (:data:`APP_SCRIPT`): this process is replaced by the
+    server, so Ctrl-C and a service manager's signals reach it directly. Returns only when it cannot start."""
+    import os
+
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be a TCP port, 1 to 65535; got {args.port}")
+    command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
+    for name, value in {**APP_OPTIONS, "server.port": str(args.port), "server.address": args.address}.items():
+        command += [f"--{name}", value]
+    env = dict(os.environ, **({"FEATLIB_WORKSPACE": str(args.workspace)} if args.workspace else {}))
+    _log(f"featlib's dashboard at http://{args.address}:{args.port} (Ctrl-C stops it)")
+    sys.stdout.flush()
+    os.execve(sys.executable, [*command, *args.streamlit_options], env)
+    return 1  # not reached: execve returns only by raising
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    workspace = Workspace(args.workspace)
+    items = [item for item in workspace.items() if args.kind in (None, item.kind)]
+    if args.json:
+        print(json.dumps({"items": [asdict(item) for item in items], "bytes": workspace.usage()["bytes"]}, default=str))
+        return 0
+    print(f"{'kind':<14} {'name':<28} {'by':<12} {'created':<25} {'size':>10} {'test acc':>8} {'kNN acc':>8}  from")
+    for item in items:
+        acc = "" if item.test_accuracy is None else f"{item.test_accuracy:.3f}"
+        knn = "" if item.knn_accuracy is None else f"{item.knn_accuracy:.3f}"
+        claim = f" ({item.maker})" if item.imported or item.claimed_by else ""  # imported by X; bundle says made by Y
+        print(f"{item.kind:<14} {item.name[:28]:<28} {(item.creator or '-')[:12]:<12} {item.created:<25} "
+              f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}{claim}")  # fmt: skip
+    views = [item for item in items if item.kind == "view"]
+    if views:
+        print("saved views (open <server>/<link>):")
+        for item in views:
+            print(f"  {item.parameters.get('link')}  {item.name}")
+    uploads = [item for item in items if item.kind == "dataset"]
+    if uploads:
+        print("dataset uploads (give --dataset the full name or the fingerprint):")
+        for item in uploads:
+            print(f"  {item.id}  {item.name}")
+    print(f"{len(items)} item(s); the workspace {workspace.root} uses {_size(workspace.usage()['bytes'])} on disk")
+    return 0
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+    return str(n)

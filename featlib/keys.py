@@ -1,0 +1,216 @@
+"""Every cache and job key of featlib, built here and nowhere else.
+
+A key names one result: where it is stored in the workspace (a representation, a map), the job
+that makes it (two jobs with one key never run at once: a second request attaches to the first,
+:class:`featlib.jobs.JobManager`), or an input sent to the cluster once. Each function says what
+its key identifies: the inputs that change it. Keys of stored results must never change for the
+same inputs, or every workspace already stored would miss: the strings are those featlib has
+always written (``tests/test_service.py`` pins some).
+
+Stored in the workspace:
+
+- :func:`representation_key`: a layer's outputs for a split (``rep/...``).
+- :func:`embedding_key`: a 2-D map of a sample of a representation (``emb/...``).
+
+Of jobs (their results are kept in memory by the job manager, or stored under the keys above):
+
+- :func:`layer_set_job_key`, :func:`predict_key`, :func:`metrics_key`, :func:`cka_key`,
+  :func:`compare_methods_key`, :func:`neighbours_key`, :func:`train_key`, :func:`upload_key`,
+  :func:`bundle_key`.
+
+Parts of other keys: :func:`layer_set_key` (a layer set, and with :func:`layer_key` each layer of it),
+:func:`layer_scores_subject`, :func:`cka_subject`.
+
+In a process's memory or on the cluster: :func:`graph_key` (a kNN graph), :func:`points_key`,
+:func:`model_input_key`, :func:`dataset_input_key` (job inputs sent once), :func:`extractor_key`
+(a worker's extractor).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from featlib.read import reductions
+
+if TYPE_CHECKING:
+    from featlib.maps.embed import ReducerParams
+
+
+# ----------------------------------------------------------------------------- stored in the workspace
+
+
+def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, method: str, scale: str,
+                       reduction: str = "flatten") -> str:  # fmt: skip
+    """One layer's representation of every image of a dataset split, stored in the workspace.
+
+    ``rep/<model fp>/<dataset fp>/<split>/<layer>/<method>/<scale>``, then ``/reduction=gap`` or
+    ``/reduction=gmp`` for a pooled spatial layer (:func:`featlib.read.reductions.key_part`): a
+    flattened layer, Dense or convolutional, keeps the key it had before reductions existed.
+    Changed by the model's weights and architecture (fingerprint), the dataset (fingerprint), the
+    split, the layer, the extraction method, the input scaling and the reduction.
+
+    Raises:
+        ReductionError: ``reduction`` is not a key of :data:`featlib.read.reductions.REDUCTIONS`
+            (``auto`` is resolved per layer first).
+    """
+    return f"rep/{model_fp}/{dataset_fp}/{split}/{layer}/{method}/{scale}" + reductions.key_part(reduction)
+
+
+def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, params: "ReducerParams") -> str:
+    """A 2-D map (UMAP, PCA or t-SNE) of a stratified sample of a representation, stored in the workspace.
+
+    ``emb/<rep key>/sample=<n or None>/seed=<seed>/<params.key>``: changed by the representation
+    (``rep_key``, :func:`representation_key` or :func:`layer_key`), the sample's size and seed, and
+    every parameter of the reducer (``params.key``, e.g. ``umap-n_neighbors=15-…``).
+    """
+    return f"emb/{rep_key}/sample={sample_size}/seed={sample_seed}/{params.key}"
+
+
+# ----------------------------------------------------------------------------- every layer of a model
+
+
+def layer_set_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, sample_size: int | None, seed: int,
+                  reduction: str = reductions.AUTO) -> str:  # fmt: skip
+    """Every layer of a model read for one stratified sample of a split (a :class:`featlib.read.layers.LayerSet`).
+
+    ``layers/<model fp>/<dataset fp>/<split>/<scale>/sample=<n or None>/seed=<seed>``, then
+    ``/reduction=<r>`` unless ``reduction`` is ``auto`` (the keys of maps made before reductions existed
+    stay valid). Changed by the model, the dataset, the split, the input scaling, the sample's size and
+    seed, and the reduction choice of spatial layers. The stored maps of a layer set's layers are keyed
+    under it (:func:`layer_key`).
+    """
+    key = f"layers/{model_fp}/{dataset_fp}/{split}/{input_scale}/sample={sample_size}/seed={seed}"
+    return key + ("" if reduction == reductions.AUTO else f"/reduction={reduction}")
+
+
+def layer_set_job_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, sample_size: int | None,
+                      reduction: str = reductions.AUTO) -> str:  # fmt: skip
+    """The job that reads every layer for a sample (``extract_all``); its result is kept in memory, not stored.
+
+    ``layerset/<model fp>/<dataset fp>/<split>/<scale>/<n or None>``, then ``/reduction=<r>`` unless
+    ``auto``: the same inputs as :func:`layer_set_key` (the sample's seed is always 0).
+    """
+    key = f"layerset/{model_fp}/{dataset_fp}/{split}/{input_scale}/{sample_size}"
+    return key + ("" if reduction == reductions.AUTO else f"/reduction={reduction}")
+
+
+def layer_key(layer_set_key: str, name: str) -> str:
+    """One layer's representation within a layer set: ``<layer set key>/<layer name>`` (``input`` for the pixels).
+
+    Used as the representation key of that layer's maps (:func:`embedding_key`) and scores.
+    """
+    return f"{layer_set_key}/{name}"
+
+
+def layer_scores_subject(layer_key: str, params: "ReducerParams | None") -> str:
+    """What the scores of one layer of a layer set, and of its map, are about (give it to :func:`metrics_key`).
+
+    ``<layer key>/<params.key>``: scored with the map its reducer made; ``<layer key>/None``: without a map.
+    """
+    return f"{layer_key}/{None if params is None else params.key}"
+
+
+def cka_subject(layer_set_key: str, names: Sequence[str] | None = None, other: str | None = None) -> str:
+    """What a CKA matrix is about (give it to :func:`cka_key`): the layers of one layer set, or of two.
+
+    ``<layer set key>``, then ``/<name>,<name>,…`` when only some of its representations are compared
+    (``metrics`` leaves out the input pixels), then ``/<other layer set key>`` against another model's.
+    """
+    subject = layer_set_key if names is None else f"{layer_set_key}/{','.join(names)}"
+    return subject if other is None else f"{subject}/{other}"
+
+
+# ----------------------------------------------------------------------------- jobs
+
+
+def metrics_key(subject: str, sample_size: int | None) -> str:
+    """The job scoring a representation and its map (kNN, probe, silhouette, trustworthiness).
+
+    ``metrics/<subject>/<sample size or None>``; ``subject`` is the map's :func:`embedding_key` (the
+    Explore and Compare pages), or :func:`layer_scores_subject`.
+    """
+    return f"metrics/{subject}/{sample_size}"
+
+
+def cka_key(subject: str) -> str:
+    """The job of linear CKA between representations: ``cka/<subject>`` (:func:`cka_subject`)."""
+    return f"cka/{subject}"
+
+
+def predict_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, output: str | None = None) -> str:
+    """The job predicting a model's labels and confidences for every image of a split.
+
+    ``predict/<model fp>/<dataset fp>/<split>/<scale>``, then ``/output=<name>`` for a model with
+    several outputs whose record names the one read (unset: the key it always had).
+    """
+    key = f"predict/{model_fp}/{dataset_fp}/{split}/{input_scale}"
+    return key if output is None else f"{key}/output={output}"
+
+
+def compare_methods_key(rep_key: str, sample: int) -> str:
+    """The job running both extraction methods on the first ``sample`` images of a representation: ``check/<rep key>/<n>``."""
+    return f"check/{rep_key}/{sample}"
+
+
+def neighbours_key(rep_key: str, sample_size: int | None, metric_key: str, k: int, position: int) -> str:
+    """The job finding the ``k`` nearest neighbours of one point (row ``position``) of a map's sample.
+
+    ``neighbours/<rep key>/<sample size>/<metric>/k=<k>/<position>``; ``metric_key`` is the map's metric
+    as keys name it (:attr:`featlib.maps.embed.UMAPParams.metric_key`, ``euclidean`` for PCA and t-SNE).
+    """
+    return f"neighbours/{rep_key}/{sample_size}/{metric_key}/k={int(k)}/{int(position)}"
+
+
+def train_key(dataset_fp: str, token: str) -> str:
+    """A training job: ``train/<dataset fp>/<token>``; ``token`` makes it unique per request."""
+    return f"train/{dataset_fp}/{token}"
+
+
+def upload_key(data_sha: str, dataset_fp: str, input_scale: str, token: str = "", output: str | None = None) -> str:
+    """Checking and scoring an uploaded model file: ``upload/<bytes' digest>/<dataset fp>/<scale>/<token>[/output=<name>]``."""
+    key = f"upload/{data_sha}/{dataset_fp}/{input_scale}/{token}"
+    return key + (f"/output={output}" if output is not None else "")
+
+
+def bundle_key(data_sha: str, token: str = "") -> str:
+    """Checking a bundle before it is imported: ``bundle/<bytes' digest>/<token>``."""
+    return f"bundle/{data_sha}/{token}"
+
+
+# ----------------------------------------------------------------------------- in memory, on the cluster
+
+
+def graph_key(rep_key: str, sample_size: int | None, sample_seed: int, params: "ReducerParams") -> str:
+    """The kNN graph a UMAP map of a sample uses, kept in a process (``""`` for PCA and t-SNE: none).
+
+    ``<rep key>/sample=<n>/seed=<seed>/<n_neighbors>/<metric>/<pca_dims>``: maps of the same points that
+    differ only in ``min_dist``, seed or epochs share it.
+    """
+    from featlib.maps.embed import UMAPParams
+
+    if not isinstance(params, UMAPParams):
+        return ""
+    return f"{rep_key}/sample={sample_size}/seed={sample_seed}/{params.n_neighbors}/{params.metric}/{params.pca_dims}"
+
+
+def points_key(rep_key: str, sample_size: int | None, sample_seed: int = 0) -> str:
+    """The job input of a map's points (the sample's rows of a representation), sent to the cluster once.
+
+    ``points/<rep key>/<sample size>``, then ``/seed=<seed>`` for a sample drawn with another seed than 0.
+    """
+    return f"points/{rep_key}/{sample_size}" + (f"/seed={sample_seed}" if sample_seed else "")
+
+
+def model_input_key(model_fp: str) -> str:
+    """The job input of a model's ``.keras`` bytes, sent to the cluster once per fingerprint: ``model/<fp>``."""
+    return f"model/{model_fp}"
+
+
+def dataset_input_key(dataset_fp: str) -> str:
+    """The job input of a dataset, sent to the cluster once per fingerprint: ``dataset/<fp>``."""
+    return f"dataset/{dataset_fp}"
+
+
+def extractor_key(model_fp: str, layer: str, method: str, reduction: str = "flatten") -> str:
+    """A worker's extractor of one layer of a model, by one method and reduction: ``<fp>/<layer>/<method>/<reduction>``."""
+    return f"{model_fp}/{layer}/{method}/{reduction}"

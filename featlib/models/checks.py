@@ -1,0 +1,202 @@
+"""The checks of an uploaded model file before Keras reads it: size, archive members, code layers, SavedModels."""
+
+from __future__ import annotations
+
+import builtins
+import zipfile
+from pathlib import Path
+
+from featlib import archives
+from featlib.datasets import UPLOAD_LIMIT_ENV, upload_limit_bytes
+from featlib.errors import ModelError
+from featlib.models.config import parse_config
+
+
+def __getattr__(name: str) -> int:
+    """``MAX_MODEL_BYTES``: the largest model file in bytes, ``$FEATLIB_MAX_UPLOAD_MB`` MiB (200 by default), read now.
+
+    Raises:
+        featlib.errors.SettingError: the setting holds no positive number of MiB.
+    """
+    if name == "MAX_MODEL_BYTES":
+        return upload_limit_bytes()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+MAX_MODEL_INFLATED_BYTES = 1024 * 1024 * 1024
+# Layers and serialized objects that carry arbitrary Python code; refused in
+# uploads even where the format would load them.
+_CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
+# The Keras namespaces whose functions a model config may name (activations,
+# losses, ...); functions from any other namespace (keras.utils.get_file,
+# keras.config.enable_unsafe_deserialization, ...) are not part of a model.
+_MODELING_NAMESPACES = {"activations", "losses", "metrics", "ops", "nn", "numpy", "image", "math", "linalg",
+                        "initializers", "regularizers", "constraints", "optimizers", "schedules"}
+_SAVEDMODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+_SAVEDMODEL_REASON = (
+    "TensorFlow SavedModels are refused: loading one runs the TensorFlow graph stored in it, which "
+    "featlib cannot inspect. Re-save the model in Keras 3 format, e.g. model.save('model.keras')."
+)
+
+
+def check_model_archive(path: str | Path) -> None:
+    """Refuses a ``.keras`` file that is not a zip, is a zip bomb, is a SavedModel or holds code.
+
+    ``keras.saving.load_model(..., safe_mode=True)`` already refuses
+    ``Lambda`` layers; this check runs first so that no part of a hostile
+    archive is inflated beyond ``config.json`` and the message names the reason.
+    """
+    path = Path(path)
+    _check_size(path)
+    if not zipfile.is_zipfile(path):
+        raise ModelError(
+            f"{path.name} is not a Keras 3 .keras file (a .keras file is a zip archive); "
+            "it may be truncated or another format."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            _refuse_savedmodel_zip(members, path.name)
+            inflated, packed = archives.declared_sizes(members)
+            if archives.is_bomb(inflated, packed, MAX_MODEL_INFLATED_BYTES):
+                raise ModelError(
+                    f"{path.name} would inflate to {inflated:,} bytes from {packed:,} (ratio "
+                    f"{inflated / packed:,.0f}x); the limits are {MAX_MODEL_INFLATED_BYTES:,} bytes "
+                    f"and {archives.BOMB_MAX_RATIO}x above {archives.BOMB_MIN_BYTES:,} bytes: "
+                    "refusing a possible zip bomb."
+                )
+            names = {m.filename for m in members}
+            if "config.json" not in names:
+                raise ModelError(
+                    f"{path.name} has no config.json; it is not a Keras 3 model file (members: "
+                    f"{sorted(names)[:10]})."
+                )
+            raw = archive.read("config.json")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as error:
+        raise ModelError(f"{path.name} is a damaged zip archive: {error}") from error
+    config = parse_config(raw, path.name, "config.json")
+    _refuse_code_layers(config, path.name)
+
+
+def check_h5(path: str | Path) -> None:
+    """Refuses a legacy ``.h5`` model whose stored config holds code or non-Keras objects."""
+    import h5py
+
+    path = Path(path)
+    _check_size(path)
+    try:
+        with h5py.File(path, "r") as h5:
+            raw = h5.attrs.get("model_config")
+    except OSError as error:
+        raise ModelError(f"{path.name} is not a readable HDF5 (.h5) file: {error}") from error
+    if raw is None:
+        raise ModelError(f"{path.name} holds weights only (no model_config); upload a whole model.")
+    config = parse_config(raw, path.name, "model_config")
+    _refuse_code_layers(config, path.name)
+
+
+def check_savedmodel(path: str | Path) -> None:
+    """Refuses a SavedModel folder or a zip of one, naming the reason; other files pass."""
+    path = Path(path)
+    if path.is_dir():
+        found = [name for name in _SAVEDMODEL_FILES if (path / name).exists()]
+        what = f"a TensorFlow SavedModel folder (it holds {found[0]})" if found else "a folder"
+        raise ModelError(f"{path.name} is {what}, not a model file. {_SAVEDMODEL_REASON}")
+    if path.is_file() and zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as archive:
+                _refuse_savedmodel_zip(archive.infolist(), path.name)
+        except (zipfile.BadZipFile, OSError) as error:
+            raise ModelError(f"{path.name} is a damaged zip archive: {error}") from error
+
+
+def _refuse_savedmodel_zip(members: list[zipfile.ZipInfo], filename: str) -> None:
+    found = [m.filename for m in members if m.filename.rsplit("/", 1)[-1] in _SAVEDMODEL_FILES]
+    if found:
+        raise ModelError(
+            f"{filename} is a zipped TensorFlow SavedModel (it holds {found[0]}), not a Keras 3 "
+            f".keras file. {_SAVEDMODEL_REASON}"
+        )
+
+
+def _check_size(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise ModelError(f"No such model file: {str(path)!r}.") from None
+    if size == 0:
+        raise ModelError(f"The model file {path.name} is empty (0 bytes); expected a .keras or .h5 model.")
+    if size > upload_limit_bytes():
+        raise ModelError(too_big_message(path.name, size))
+
+
+def too_big_message(filename: str, size: int) -> str:
+    """The message for a model file over ``MAX_MODEL_BYTES``."""
+    return (
+        f"The model file {filename} is {size:,} bytes; model files are limited to {upload_limit_bytes():,} "
+        f"bytes (MAX_MODEL_BYTES; raise it with {UPLOAD_LIMIT_ENV})."
+    )
+
+
+def _refuse_code_layers(config: object, filename: str) -> None:
+    """Refuses code layers and any object that is not Keras's own, naming where it is."""
+    try:
+        objects = list(_config_objects(config, ""))
+    except RecursionError:
+        raise ModelError(f"{filename} has a model config nested too deeply to check; refused.") from None
+    found = sorted({obj["class_name"] for _, obj in objects} & _CODE_LAYERS)
+    if found:
+        what = [f"{name} layer(s)" for name in found if name != "__lambda__"]
+        what += ["a serialized Python lambda (__lambda__)"] if "__lambda__" in found else []
+        raise ModelError(
+            f"{filename} contains {' and '.join(what)}, which can run arbitrary Python code; "
+            "featlib refuses to load them. Rebuild the model without Lambda layers or lambdas."
+        )
+    for where, obj in objects:
+        where = where or "the top level"
+        problem = _foreign_object(obj)
+        if problem:
+            raise ModelError(
+                f"{filename} names {problem} in its config (at {where}); featlib loads only Keras's own "
+                "layers and modeling functions, since any other callable named in a model file can run "
+                "as code. Rebuild the model from Keras layers only."
+            )
+
+
+def _foreign_object(obj: dict) -> str | None:
+    """Describes what is wrong with one serialized object, or None when it is Keras's own."""
+    class_name, module = obj["class_name"], obj.get("module")
+    registered = obj.get("registered_name")
+    if isinstance(registered, str) and ">" in registered:
+        return f"the custom registered object {registered!r} (not part of Keras)"
+    if module is None:
+        return None
+    if not isinstance(module, str):
+        return f"an object with a non-text module {module!r}"
+    function = class_name == "function" or class_name[:1].islower()
+    name = obj.get("config") if class_name == "function" else class_name
+    name = name if isinstance(name, str) else str(registered or class_name)
+    top, *rest = module.split(".")
+    if top == "builtins":
+        if not function:
+            return f"builtins.{class_name} (expected a Keras function name)"
+        if hasattr(builtins, name):
+            return f"the Python builtin {name} (builtins.{name})"
+        return None
+    if top != "keras":
+        return f"{module}.{name} (module {module!r} is not part of Keras)"
+    if function and not _MODELING_NAMESPACES & set(rest):
+        return f"{module}.{name} (a Keras utility, not a layer or modeling function)"
+    return None
+
+
+def _config_objects(config: object, where: str):
+    """Yields ``(path, dict)`` for every serialized object (a dict with a text class_name)."""
+    if isinstance(config, dict):
+        if isinstance(config.get("class_name"), str):
+            yield where, config
+        for key, value in config.items():
+            yield from _config_objects(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(config, list):
+        for i, value in enumerate(config):
+            yield from _config_objects(value, f"{where}[{i}]")

@@ -10,7 +10,8 @@ always written (``tests/test_service.py`` pins some).
 Stored in the workspace:
 
 - :func:`representation_key`: a layer's outputs for a split (``rep/...``).
-- :func:`embedding_key`: a 2-D map of a sample of a representation (``emb/...``).
+- :func:`embedding_key`: a 2-D map of a sample of a representation (``emb/...``); :func:`maps_prefix`
+  starts the keys of every map of one.
 
 Of jobs (their results are kept in memory by the job manager, or stored under the keys above):
 
@@ -28,7 +29,8 @@ In a process's memory or on the cluster: :func:`graph_key` (a kNN graph), :func:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from featlib.read import reductions
 
@@ -56,7 +58,7 @@ def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, m
     return f"rep/{model_fp}/{dataset_fp}/{split}/{layer}/{method}/{scale}" + reductions.key_part(reduction)
 
 
-def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, params: "ReducerParams") -> str:
+def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, params: ReducerParams) -> str:
     """A 2-D map (UMAP, PCA or t-SNE) of a stratified sample of a representation, stored in the workspace.
 
     ``emb/<rep key>/sample=<n or None>/seed=<seed>/<params.key>``: changed by the representation
@@ -64,6 +66,11 @@ def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, param
     every parameter of the reducer (``params.key``, e.g. ``umap-n_neighbors=15-…``).
     """
     return f"emb/{rep_key}/sample={sample_size}/seed={sample_seed}/{params.key}"
+
+
+def maps_prefix(rep_key: str) -> str:
+    """The start of the key of every map of a representation: ``emb/<rep key>/`` (deleted with it)."""
+    return f"emb/{rep_key}/"
 
 
 # ----------------------------------------------------------------------------- every layer of a model
@@ -102,7 +109,7 @@ def layer_key(layer_set_key: str, name: str) -> str:
     return f"{layer_set_key}/{name}"
 
 
-def layer_scores_subject(layer_key: str, params: "ReducerParams | None") -> str:
+def layer_scores_subject(layer_key: str, params: ReducerParams | None) -> str:
     """What the scores of one layer of a layer set, and of its map, are about (give it to :func:`metrics_key`).
 
     ``<layer key>/<params.key>``: scored with the map its reducer made; ``<layer key>/None``: without a map.
@@ -180,7 +187,7 @@ def bundle_key(data_sha: str, token: str = "") -> str:
 # ----------------------------------------------------------------------------- in memory, on the cluster
 
 
-def graph_key(rep_key: str, sample_size: int | None, sample_seed: int, params: "ReducerParams") -> str:
+def graph_key(rep_key: str, sample_size: int | None, sample_seed: int, params: ReducerParams) -> str:
     """The kNN graph a UMAP map of a sample uses, kept in a process (``""`` for PCA and t-SNE: none).
 
     ``<rep key>/sample=<n>/seed=<seed>/<n_neighbors>/<metric>/<pca_dims>``: maps of the same points that

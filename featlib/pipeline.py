@@ -1,8 +1,8 @@
-"""The cached path from (model, dataset, layer, method, reduction) to a 2-D map.
+"""Storing and loading the product's results in the workspace: representations and maps, with their provenance.
 
-Both the CLI and the dashboard go through these functions, so a result
-computed by one is found by the other in the shared workspace. Keys are short
-strings built from fingerprints; see :func:`representation_key`.
+What to compute, and whether it is stored already, is :mod:`featlib.service`'s (the one get-or-make
+path of the pages, the CLI and ``precompute``); the keys are :mod:`featlib.keys`'s, re-exported here
+(:func:`representation_key`, :func:`embedding_key`, :func:`graph_key`) for notebooks and older code.
 """
 
 from __future__ import annotations
@@ -14,20 +14,9 @@ import numpy as np
 
 from featlib import provenance
 from featlib.datasets import Dataset
+from featlib.keys import embedding_key, graph_key, representation_key  # noqa: F401  (re-exported)
 from featlib.lru import Bounded
-from featlib.maps.embed import (
-    APPROXIMATE_FROM,
-    ReducerParams,
-    UMAPParams,
-    nearest_neighbours,
-    reduce,
-    stratified_sample,
-)
-from featlib.maps.embed import Progress as EmbedProgress
 from featlib.models import adapt_images, predict_labels
-from featlib.read import reductions
-from featlib.read.extract import Extractor
-from featlib.read.extract import Progress as ExtractProgress
 from featlib.store import Workspace
 
 if TYPE_CHECKING:
@@ -50,78 +39,6 @@ class Embedding:
     key: str
 
 
-def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, method: str, scale: str,
-                       reduction: str = "flatten") -> str:  # fmt: skip
-    """The cache key of one layer's representation for one dataset split.
-
-    ``rep/<model fp>/<dataset fp>/<split>/<layer>/<method>/<scale>``, then
-    ``/reduction=gap`` or ``/reduction=gmp`` for a pooled spatial layer
-    (:func:`featlib.read.reductions.key_part`): a flattened layer, Dense or
-    convolutional, keeps the key it had before reductions existed.
-
-    Raises:
-        ReductionError: ``reduction`` is not a key of :data:`featlib.read.reductions.REDUCTIONS`
-            (``auto`` is resolved per layer first).
-    """
-    return f"rep/{model_fp}/{dataset_fp}/{split}/{layer}/{method}/{scale}" + reductions.key_part(reduction)
-
-
-def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, params: ReducerParams) -> str:
-    """The cache key of a 2-D map (UMAP, PCA or t-SNE) of a representation."""
-    return f"emb/{rep_key}/sample={sample_size}/seed={sample_seed}/{params.key}"
-
-
-def representation(
-    workspace: Workspace,
-    model: "keras.Model",
-    model_fp: str,
-    dataset: Dataset,
-    split: str,
-    layer: str,
-    method: str,
-    *,
-    input_scale: str = "0-1",
-    extractor: Extractor | None = None,
-    model_id: str | None = None,
-    progress: ExtractProgress | None = None,
-    reduction: str = reductions.AUTO,
-) -> tuple[np.ndarray, str]:
-    """A layer's representation of every image of a split, from the workspace or computed.
-
-    Args:
-        workspace: where results are cached.
-        model, model_fp: the model and its fingerprint.
-        dataset, split: the images (``"train"`` or ``"test"``).
-        layer, method: what to read and how (see :mod:`featlib.read.extract`).
-        input_scale: ``"0-1"`` or ``"0-255"``, see :func:`featlib.models.adapt_images`.
-        extractor: a ready (cached) extractor for ``(model, layer, method, reduction)``.
-        model_id: the workspace id of the model, recorded with the result.
-        progress: ``progress(done, total)`` while computing.
-        reduction: a key of :data:`featlib.read.reductions.CHOICES` (default ``auto``:
-            flatten up to :data:`featlib.read.reductions.FLATTEN_MAX` values per image,
-            else global average pooling); pooling a layer without spatial axes is refused.
-
-    Returns:
-        ``(outputs, key)``: a float32 array ``(n, units)`` and its cache key.
-
-    Raises:
-        ReductionError: an unknown reduction, or pooling a layer without spatial axes.
-    """
-    rep = reductions.for_layer(model, layer, reduction)
-    key = representation_key(model_fp, dataset.fingerprint, split, layer, method, input_scale, rep.reduction)
-    cached = workspace.load_array("representation", key)
-    if cached is not None:
-        if progress:
-            progress(len(cached), len(cached))
-        return cached, key
-    images, _ = dataset.split(split)
-    x = adapt_images(images, model, input_scale)
-    extractor = extractor or Extractor(model, layer, method, rep.reduction)
-    outputs = extractor(x, progress=progress)
-    save_representation(workspace, key, outputs, dataset, split, layer, method, model_id, reduction=rep.reduction)
-    return outputs, key
-
-
 def save_representation(
     workspace: Workspace, key: str, outputs: np.ndarray, dataset: Dataset, split: str, layer: str, method: str,
     model_id: str | None, *, reduction: str = "flatten",
@@ -135,50 +52,6 @@ def save_representation(
         meta={"dataset": dataset.name, "split": split, "layer": layer, "method": method, "reduction": reduction,
               "provenance": provenance.for_key(key, {"dataset": dataset.name})},
     )  # fmt: skip
-
-
-def graph_key(rep_key: str, sample_size: int | None, sample_seed: int, params: ReducerParams) -> str:
-    """The key of the kNN graph a UMAP map of this sample uses (shared by maps that differ in ``min_dist`` or seed)."""
-    if not isinstance(params, UMAPParams):
-        return ""
-    return f"{rep_key}/sample={sample_size}/seed={sample_seed}/{params.n_neighbors}/{params.metric}/{params.pca_dims}"
-
-
-def embedding(
-    workspace: Workspace,
-    outputs: np.ndarray,
-    rep_key: str,
-    labels: np.ndarray,
-    *,
-    sample_size: int | None = 10_000,
-    sample_seed: int = 0,
-    params: ReducerParams = UMAPParams(),
-    model_id: str | None = None,
-    progress: EmbedProgress | None = None,
-) -> Embedding:
-    """A 2-D map of a stratified sample of ``outputs``, from the workspace or computed.
-
-    ``params`` picks the reducer (:class:`~featlib.maps.embed.UMAPParams`,
-    ``PCAParams`` or ``TSNEParams``); ``progress`` is reported by UMAP only.
-    """
-    key = embedding_key(rep_key, sample_size, sample_seed, params)
-    cached = load_embedding(workspace, key)
-    if cached is not None:
-        return cached
-    indices = stratified_sample(labels, sample_size, seed=sample_seed)
-    points, point_labels = outputs[indices], np.asarray(labels)[indices]
-    if not isinstance(params, UMAPParams):
-        coords = reduce(points, params)
-        return save_embedding(workspace, key, indices, coords, rep_key, model_id)
-    graph = None
-    from featlib.maps import gpu
-
-    if len(points) >= APPROXIMATE_FROM and gpu.choose("umap") == "cpu":  # cuML finds its own neighbours
-        if progress:
-            progress("neighbours", 0, 1)
-        graph = knn_graphs.get(graph_key(rep_key, sample_size, sample_seed, params), lambda: nearest_neighbours(points, params, point_labels))
-    coords = reduce(points, params, progress=progress, knn_graph=graph, labels=point_labels)
-    return save_embedding(workspace, key, indices, coords, rep_key, model_id)
 
 
 def save_embedding(

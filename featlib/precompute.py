@@ -3,8 +3,9 @@
 ``python -m featlib precompute MODEL --dataset D`` calls :func:`run`: one
 extraction job per layer × method, and once each has been stored, one map
 job per reducer on a stratified sample. They run side by side on the
-cluster's workers; this process stores every result in the workspace under
-the keys the pages use, so a page opening any of them reads a file.
+cluster's workers; this process stores every result in the workspace through
+the service the pages ask (:class:`featlib.service.Service`), so a page opening
+any of them reads a file.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from featlib import jobs, pipeline
+from featlib import jobs
 from featlib.datasets import Dataset
 from featlib.errors import UsageError
 from featlib.maps import embed
@@ -21,7 +22,7 @@ from featlib.read import reductions
 from featlib.read.extract import METHODS
 
 if TYPE_CHECKING:
-    from featlib.cli.runner import Runner
+    from featlib.service import Service
 
 REDUCER_PARAMS = {"umap": embed.UMAPParams, "pca": embed.PCAParams, "tsne": embed.TSNEParams}
 
@@ -51,13 +52,13 @@ def _choices(text: str, known, what: str) -> list[str]:
     return chosen
 
 
-def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train", layers: str = "all",
+def run(service: "Service", model: str, dataset: Dataset, *, split: str = "train", layers: str = "all",
         methods: str = "function,submodel", reducers: str = "umap,pca", sample_size: int | None = 10_000,
         reduction: str = reductions.AUTO) -> Summary:  # fmt: skip
     """Computes every chosen (layer, method) representation and (reducer) map that the workspace lacks.
 
     Args:
-        runner: where the jobs run (a cluster, or this process) and the workspace they fill.
+        service: the workspace the results fill, and its runner: where the jobs run (a cluster, or this process).
         model: a model's name or id in the workspace.
         dataset, split: the images.
         layers: ``"all"`` or comma-separated layer names.
@@ -77,7 +78,9 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
     from featlib.cli.runner import follow, progress_bar
 
     started = time.perf_counter()
-    workspace = runner.workspace
+    from featlib.service import ModelRef
+
+    workspace = service.workspace
     images, labels = dataset.split(split)  # a split the dataset lacks is refused before the model loads
     reductions.check_choice(reduction)
     chosen_methods = _choices(methods, METHODS, "methods")
@@ -102,40 +105,32 @@ def run(runner: "Runner", model: str, dataset: Dataset, *, split: str = "train",
     names = [layer.name for layer in loaded.layers]
     chosen_layers = names if layers.strip() == "all" else _choices(layers, names, "layers")
     models.adapt_images(images[:1], loaded, record.input_scale)
-    model_input, dataset_input = jobs.model_input(workspace, record), jobs.dataset_input(dataset)
+    ref = ModelRef.of_record(workspace, record, loaded)
     summary = Summary()
     handles: list = []
     waiting_maps: dict[str, object] = {}  # rep key -> extraction handle
 
     def submit_maps(rep_key: str) -> None:
         outputs = workspace.load_array("representation", rep_key)
-        points = jobs.Input(f"points/{rep_key}/{sample_size}", lambda: outputs[indices])
         for p in params:
-            key = pipeline.embedding_key(rep_key, sample_size, 0, p)
-            if pipeline.load_embedding(workspace, key) is not None:
+            handle = service.start(service.embedding_request(outputs, rep_key, labels, sample_size=sample_size, params=p,
+                                                             model_id=record.id))  # fmt: skip
+            if handle is None:
                 summary.already += 1
-                continue
-            handles.append(runner.start(jobs.specs.reduce_spec(key, len(indices), p, pipeline.graph_key(rep_key, sample_size, 0, p)),
-                                        {"points": points, "labels": labels[indices]},
-                                        store=lambda coords, key=key: pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)))  # fmt: skip
+            else:
+                handles.append(handle)
 
     for layer in chosen_layers:
         rep = reductions.for_layer(loaded, layer, reduction, strict=False)
         for method in chosen_methods:
-            rep_key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method,
-                                                  record.input_scale, rep.reduction)  # fmt: skip
-            if workspace.load_array("representation", rep_key) is not None:
+            request = service.representation_request(ref, dataset, split, rep, method)
+            handle = service.start(request)
+            if handle is None:
                 summary.already += 1
-                submit_maps(rep_key)
+                submit_maps(request.key)
                 continue
-            spec = jobs.specs.extract_spec(rep_key, len(images), rep.units, split=split, layer=layer, method=method,
-                                           input_scale=record.input_scale, model_fp=record.fingerprint,
-                                           reduction=rep.reduction)  # fmt: skip
-            handle = runner.start(spec, {"model": model_input, "dataset": dataset_input},
-                                  store=lambda outputs, layer=layer, method=method, rep_key=rep_key, how=rep.reduction: pipeline.save_representation(
-                                      workspace, rep_key, outputs, dataset, split, layer, method, record.id, reduction=how))  # fmt: skip
             handles.append(handle)
-            waiting_maps[rep_key] = handle
+            waiting_maps[request.key] = handle
     with progress_bar("precompute: representations and maps", total=max(len(handles), 1), unit="job") as bar:
         while waiting_maps:
             for rep_key, handle in list(waiting_maps.items()):

@@ -11,17 +11,34 @@ several side by side, :meth:`Service.start` and :meth:`Service.finish` let a cal
 (``precompute``). A new analysis adds a job kind (:mod:`featlib.jobs.tasks`), a spec, a request here
 and a view; never another copy of the path.
 
-Example:
-    >>> from featlib.jobs.runner import InlineRunner  # doctest: +SKIP
-    >>> service = Service(Workspace("ws"), InlineRunner())  # doctest: +SKIP
-    >>> outputs, key = service.representation(record, dataset, "train", "dense_1", "function")  # doctest: +SKIP
-    >>> emb = service.embedding(outputs, key, dataset.y_train, sample_size=2_000, params=embed.PCAParams())  # doctest: +SKIP
+Example (an untrained seed MLP on the bundled digits, in this process):
+    >>> import tempfile
+    >>> from featlib import datasets, models
+    >>> from featlib.jobs.runner import InlineRunner
+    >>> from featlib.maps import embed
+    >>> from featlib.store import Workspace
+    >>> workspace = Workspace(tempfile.mkdtemp())
+    >>> record = models.save_model(workspace, models.build_mlp((64,), hidden=(16, 8), seed=0), "mlp", dataset="digits")
+    >>> digits = datasets.load_digits()
+    >>> runner = InlineRunner()
+    >>> service = Service(workspace, runner)
+    >>> outputs, key = service.representation(record, digits, "train", "dense_1", "function")
+    >>> outputs.shape
+    (1437, 8)
+    >>> _, labels = digits.split("train")
+    >>> emb = service.embedding(outputs, key, labels, sample_size=500, params=embed.PCAParams())
+    >>> emb.coords.shape
+    (500, 2)
+    >>> again, _ = service.representation(record, digits, "train", "dense_1", "function")  # stored: no job runs
+    >>> len(runner.ran)
+    2
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -59,19 +76,19 @@ class ModelRef:
     """The model's workspace id, recorded with what is stored (``None``: a model not in the workspace)."""
     output: str | None = None
     """The output read for predictions, for a model with several (its record's ``meta["output"]``)."""
-    load: Callable[[], "keras.Model"] | None = field(default=None, compare=False, repr=False)
+    load: Callable[[], keras.Model] | None = field(default=None, compare=False, repr=False)
     """Gives the loaded Keras model, for what needs its layers' shapes (reductions, units)."""
 
     @classmethod
-    def of_record(cls, workspace: "Workspace", record: "ModelRecord", loaded: "keras.Model | None" = None) -> "ModelRef":
+    def of_record(cls, workspace: Workspace, record: ModelRecord, loaded: keras.Model | None = None) -> ModelRef:
         """A saved model; ``loaded``: the model already loaded (else it is loaded from the workspace when needed)."""
         return cls(record.fingerprint, jobs.model_input(workspace, record), record.input_scale, record.id,
                    record.meta.get("output"),
                    (lambda: loaded) if loaded is not None else (lambda: workspace.load_model(record)))  # fmt: skip
 
     @classmethod
-    def of_model(cls, model: "keras.Model", fingerprint: str | None = None, *, input_scale: str = "0-1",
-                 model_id: str | None = None, output: str | None = None) -> "ModelRef":  # fmt: skip
+    def of_model(cls, model: keras.Model, fingerprint: str | None = None, *, input_scale: str = "0-1",
+                 model_id: str | None = None, output: str | None = None) -> ModelRef:  # fmt: skip
         """A model in memory: its bytes are written for a job only when it runs (``fingerprint``: computed if unset)."""
         from featlib import models
 
@@ -79,7 +96,7 @@ class ModelRef:
         return cls(fp, jobs.Input(keys.model_input_key(fp), lambda: models.model_to_bytes(model)), input_scale,
                    model_id, output, lambda: model)  # fmt: skip
 
-    def loaded(self) -> "keras.Model":
+    def loaded(self) -> keras.Model:
         """The Keras model.
 
         Raises:
@@ -132,7 +149,7 @@ class Service:
         runner: how jobs run and show progress (:mod:`featlib.jobs.runner`).
     """
 
-    def __init__(self, workspace: "Workspace", runner: Runner):
+    def __init__(self, workspace: Workspace, runner: Runner):
         self.workspace = workspace
         self.runner = runner
 
@@ -204,12 +221,12 @@ class Service:
             progress("", len(requests), len(requests))
         return results
 
-    def _ref(self, model: "ModelRecord | ModelRef") -> ModelRef:
+    def _ref(self, model: ModelRecord | ModelRef) -> ModelRef:
         return model if isinstance(model, ModelRef) else ModelRef.of_record(self.workspace, model)
 
     # Representations -----------------------------------------------------------
 
-    def representation_request(self, model: "ModelRecord | ModelRef", dataset: "Dataset", split: str,
+    def representation_request(self, model: ModelRecord | ModelRef, dataset: Dataset, split: str,
                                layer: str | reductions.Representation, method: str, *,
                                reduction: str = reductions.AUTO, input_scale: str | None = None) -> Request:  # fmt: skip
         """The request of :meth:`representation` (its ``finish`` loads the stored array)."""
@@ -237,7 +254,7 @@ class Service:
             store=store, load=load, finish=lambda stored: load() if stored else None,
         )  # fmt: skip
 
-    def representation(self, model: "ModelRecord | ModelRef", dataset: "Dataset", split: str,
+    def representation(self, model: ModelRecord | ModelRef, dataset: Dataset, split: str,
                        layer: str | reductions.Representation, method: str, *, reduction: str = reductions.AUTO,
                        input_scale: str | None = None) -> tuple[np.ndarray | None, str]:  # fmt: skip
         """A layer's representation of every image of a split, and its key (:func:`featlib.keys.representation_key`).
@@ -317,7 +334,7 @@ class Service:
 
     # Predictions and scores ------------------------------------------------------
 
-    def predictions(self, model: "ModelRecord | ModelRef", dataset: "Dataset", split: str,
+    def predictions(self, model: ModelRecord | ModelRef, dataset: Dataset, split: str,
                     input_scale: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
         """The model's predicted label (int64) and its probability (float32), ``(n images,)`` each, for a split.
 
@@ -370,7 +387,7 @@ class Service:
 
     # Every layer ---------------------------------------------------------------
 
-    def layer_set(self, model: "ModelRecord | ModelRef", dataset: "Dataset", split: str, *,
+    def layer_set(self, model: ModelRecord | ModelRef, dataset: Dataset, split: str, *,
                   sample_size: int | None = layers.DEFAULT_SAMPLE,
                   reduction: str = reductions.AUTO) -> layers.LayerSet | None:  # fmt: skip
         """Every layer's representation (and the inputs) for a stratified sample of a split, read in one job.

@@ -14,9 +14,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from featlib import models, pipeline
+from featlib import models
 from featlib.datasets import from_arrays
+from featlib.jobs.runner import InlineRunner
 from featlib.maps import embed
+from featlib.service import ModelRef, Service
 from featlib.share import bundle
 from featlib.share.bundle import BundleError
 from featlib.share.views import View
@@ -27,8 +29,8 @@ def _view_in(ws: Workspace, model, dataset, dataset_key: str, creator: str = "al
     record = models.save_model(ws, model, "shared-mlp", dataset=dataset.name, test_accuracy=0.9, creator=creator,
                            meta={"dataset_fingerprint": dataset.fingerprint})  # fmt: skip
     view = View(record.id, dataset_key, "dense_1", "function", "train", None, embed.UMAPParams())
-    outputs, rep_key = pipeline.representation(ws, model, record.fingerprint, dataset, "train", "dense_1", "function",
-                                               model_id=record.id)  # fmt: skip
+    outputs, rep_key = Service(ws, InlineRunner()).representation(ModelRef.of_record(ws, record, model), dataset, "train",
+                                                                  "dense_1", "function")  # fmt: skip
     _, emb_key = bundle.view_keys(record, dataset, view)
     assert emb_key.startswith(f"emb/{rep_key}/")
     indices = embed.stratified_sample(dataset.y_train, None)

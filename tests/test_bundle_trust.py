@@ -18,9 +18,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from featlib import cli, metrics, models, pipeline
+from featlib import cli, metrics, models
+from featlib.jobs.runner import InlineRunner
 from featlib.maps import embed
 from featlib.provenance import bytes_sha256
+from featlib.service import ModelRef, Service
 from featlib.share import bundle
 from featlib.share.bundle import AlreadyImportedError, BundleError
 from featlib.share.views import View
@@ -32,8 +34,8 @@ def _view_in(ws: Workspace, model, dataset, creator: str = "alice") -> View:
     record = models.save_model(ws, model, "shared-mlp", dataset=dataset.name, test_accuracy=0.9, creator=creator,
                                meta={"dataset_fingerprint": dataset.fingerprint})  # fmt: skip
     view = View(record.id, "digits", "dense_1", "function", "train", None, embed.UMAPParams())
-    outputs, _ = pipeline.representation(ws, model, record.fingerprint, dataset, "train", "dense_1", "function",
-                                         model_id=record.id)  # fmt: skip
+    outputs, _ = Service(ws, InlineRunner()).representation(ModelRef.of_record(ws, record, model), dataset, "train",
+                                                            "dense_1", "function")  # fmt: skip
     _, emb_key = bundle.view_keys(record, dataset, view)
     indices = embed.stratified_sample(dataset.y_train, None)
     table = np.column_stack([indices.astype("float64"), embed.pca_embed(outputs[indices]).astype("float64")])

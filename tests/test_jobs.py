@@ -329,6 +329,7 @@ def test_a_local_account_without_the_run_s_credentials_cannot_run_code_on_the_cl
 
 def test_the_workers_and_nannies_refuse_a_connection_without_the_run_s_credentials(engine):
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from distributed.comm import connect
     from distributed.security import Security
@@ -339,7 +340,8 @@ def test_the_workers_and_nannies_refuse_a_connection_without_the_run_s_credentia
     assert len(addresses) == 2 * engine.workers()
     for address in addresses:
         with pytest.raises((OSError, TimeoutError)):  # the TLS handshake fails: no message reaches the worker
-            asyncio.run(_send_one(connect, address, own))
+            with ThreadPoolExecutor(1) as thread:  # a loop of its own, whatever runs in this one
+                thread.submit(asyncio.run, _send_one(connect, address, own)).result()
 
 
 async def _send_one(connect, address: str, connection_args: dict) -> None:

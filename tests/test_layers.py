@@ -8,8 +8,10 @@ from app_testing import APP, TIMEOUT, page_path
 from streamlit.testing.v1 import AppTest
 
 from featlib import metrics, models
+from featlib.jobs.runner import InlineRunner
 from featlib.maps import embed
 from featlib.read import extract, layers
+from featlib.service import Service
 from featlib.store import Workspace
 
 SAMPLE = 600
@@ -54,10 +56,11 @@ def test_the_metrics_table_has_a_row_per_layer_and_the_output_separates_the_digi
 
 def test_maps_are_cached_in_the_workspace(ls, workspace):
     calls = []
-    first = layers.maps(ls, embed.PCAParams(), workspace, progress=lambda name, done, total: calls.append(name))
+    service = Service(workspace, InlineRunner())
+    first = service.layer_maps(ls, embed.PCAParams(), progress=lambda name, done, total: calls.append(name))
     assert calls[:-1] == ls.names and calls[-1] == ""
     assert workspace.usage()["embeddings"] == len(ls.names)
-    again = layers.maps(ls, embed.PCAParams(), workspace)
+    again = service.layer_maps(ls, embed.PCAParams())
     assert all(np.array_equal(first[name], again[name]) for name in ls.names)
     assert workspace.usage()["embeddings"] == len(ls.names)
     assert all(coords.shape == (SAMPLE, 2) for coords in first.values())

@@ -8,6 +8,8 @@ from importlib import metadata
 import numpy as np
 
 from featlib import pipeline, provenance
+from featlib.jobs.runner import InlineRunner
+from featlib.service import ModelRef, Service
 from featlib.store import Workspace
 
 
@@ -47,7 +49,8 @@ def test_pipeline_results_record_what_they_were_made_from(tmp_path, model, digit
 
     ws = Workspace(tmp_path / "ws")
     record = save_model(ws, model, "m", dataset="digits", meta={"dataset_fingerprint": digits.fingerprint, "seed": 3})
-    _, key = pipeline.representation(ws, model, record.fingerprint, digits, "test", "dense_1", "function", model_id=record.id)
+    _, key = Service(ws, InlineRunner()).representation(ModelRef.of_record(ws, record, model), digits, "test", "dense_1",
+                                                        "function")  # fmt: skip
     made = ws.get_item("representation", key).provenance
     assert made["model_fingerprint"] == fingerprint(model) and made["dataset_fingerprint"] == digits.fingerprint
     assert made["parameters"] | {"dataset": "digits", "split": "test", "layer": "dense_1", "method": "function"} == made["parameters"]

@@ -18,10 +18,12 @@ import pytest
 
 from featlib import jobs, metrics, models, pipeline
 from featlib.jobs import tasks
+from featlib.jobs.runner import InlineRunner
 from featlib.maps import embed
 from featlib.read import extract, layers, reductions
 from featlib.read.extract import METHODS, Extractor
 from featlib.read.reductions import ReductionError, Representation
+from featlib.service import ModelRef, Service
 from featlib.store import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -218,20 +220,21 @@ def test_keys_name_the_reduction_of_pooled_layers_only():
 def test_the_pipeline_caches_each_reduction_under_its_own_key(cnn, wide, digits, tmp_path):
     ws = Workspace(tmp_path / "ws")
     fp = models.fingerprint(cnn)
-    small, key = pipeline.representation(ws, cnn, fp, digits, "test", "conv", "function")  # auto: 288 values, flattened
+    runner = InlineRunner()
+    service, ref = Service(ws, runner), ModelRef.of_model(cnn, fp)
+    small, key = service.representation(ref, digits, "test", "conv", "function")  # auto: 288 values, flattened
     assert small.shape == (360, 288) and not key.endswith("reduction=gap")
-    pooled, gmp_key = pipeline.representation(ws, cnn, fp, digits, "test", "conv", "function", reduction="gmp")
+    pooled, gmp_key = service.representation(ref, digits, "test", "conv", "function", reduction="gmp")
     assert pooled.shape == (360, 8) and gmp_key == key + "/reduction=gmp"
     item = ws.get_item("representation", gmp_key)
     assert item.parameters["reduction"] == "gmp" and "reduction gmp" in item.made_from
     assert item.provenance["parameters"]["reduction"] == "gmp"
-    again, _ = pipeline.representation(ws, cnn, fp, digits, "test", "conv", "function", reduction="gmp",
-                                       extractor=Extractor(cnn, "hidden"))  # a cache hit never calls it  # fmt: skip
-    assert np.array_equal(again, pooled) and ws.usage()["representations"] == 2
-    big, big_key = pipeline.representation(ws, wide, models.fingerprint(wide), digits, "test", "conv", "submodel")
+    again, _ = service.representation(ref, digits, "test", "conv", "function", reduction="gmp")  # a cache hit runs no job
+    assert np.array_equal(again, pooled) and ws.usage()["representations"] == 2 and runner.ran == [key, gmp_key]
+    big, big_key = service.representation(ModelRef.of_model(wide), digits, "test", "conv", "submodel")
     assert big.shape == (360, 32) and big_key.endswith("/reduction=gap")  # auto pools 26×26×32
     with pytest.raises(ReductionError, match="Layer hidden: global average pooling"):
-        pipeline.representation(ws, cnn, fp, digits, "test", "hidden", "function", reduction="gap")
+        service.representation(ref, digits, "test", "hidden", "function", reduction="gap")
 
 
 def test_size_checks_count_the_reduced_units(wide, monkeypatch):
@@ -286,16 +289,16 @@ def test_the_layer_set_reads_spatial_layers_reduced_instead_of_leaving_them_out(
 
 def test_umap_and_metrics_run_on_a_conv_layers_reduced_representation(cnn, digits, tmp_path):
     ws = Workspace(tmp_path / "ws")
-    outputs, key = pipeline.representation(ws, cnn, models.fingerprint(cnn), digits, "train", "conv_1", "function",
-                                           reduction="gap")  # fmt: skip
+    service = Service(ws, InlineRunner())
+    outputs, key = service.representation(ModelRef.of_model(cnn), digits, "train", "conv_1", "function", reduction="gap")
     assert outputs.shape == (1437, 16)
-    emb = pipeline.embedding(ws, outputs, key, digits.y_train, sample_size=400, params=embed.UMAPParams(n_epochs=50))
+    emb = service.embedding(outputs, key, digits.y_train, sample_size=400, params=embed.UMAPParams(n_epochs=50))
     assert emb.coords.shape == (400, 2) and emb.key.startswith(f"emb/{key}/")
     assert ws.get_item("embedding", emb.key).provenance["parameters"]["reduction"] == "gap"
     scores = metrics.layer_metrics(outputs[emb.indices], digits.y_train[emb.indices], emb.coords, sample_size=None)
     assert scores["knn_acc"] > 0.5 and scores["knn_acc_2d"] > 0.3  # ten classes: chance is 0.1
     ls = layers.layer_set(cnn, "fp", digits, sample_size=300, reduction="gap")
-    coords = layers.maps(ls, embed.PCAParams(), ws)
+    coords = service.layer_maps(ls, embed.PCAParams())
     assert coords["conv"].shape == (300, 2)
     by_layer = {row["layer"]: row for row in layers.metrics_table(ls, coords)}
     assert by_layer["conv_1"]["units"] == 16 and by_layer["conv_1"]["knn_acc"] > 0.3

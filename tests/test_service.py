@@ -181,20 +181,6 @@ def test_embedding_computes_then_serves_from_cache(tmp_path, model, model_fp, di
         service.embedding(poisoned, rep_key, labels, sample_size=SAMPLE, sample_seed=4, params=PARAMS)
 
 
-def test_layer_maps_are_cached_in_the_workspace(model, digits, workspace):
-    ls = layers.layer_set(model, models.fingerprint(model), digits, "train", sample_size=600)
-    calls = []
-    runner = InlineRunner()
-    service = Service(workspace, runner)
-    first = service.layer_maps(ls, embed.PCAParams(), progress=lambda name, done, total: calls.append(name))
-    assert calls[:-1] == ls.names and calls[-1] == ""
-    assert workspace.usage()["embeddings"] == len(ls.names) == len(runner.ran)
-    again = service.layer_maps(ls, embed.PCAParams())
-    assert all(np.array_equal(first[name], again[name]) for name in ls.names)
-    assert workspace.usage()["embeddings"] == len(ls.names) == len(runner.ran)
-    assert all(coords.shape == (600, 2) for coords in first.values())
-
-
 def test_a_layer_set_its_scores_and_cka_through_the_service(saved, digits):
     ws, record = saved
     service = Service(ws, InlineRunner())

@@ -90,11 +90,11 @@ def representation(record, model, dataset: datasets.Dataset, split: str, layer: 
     """
     try:
         rep = reductions.for_layer(model, layer, reduction, strict=False)
-        units = rep.units
+        rep.units  # a layer of no fixed size is refused here  # noqa: B018
     except (models.ModelError, reductions.ReductionError) as error:
         text.error(f"This model cannot read {dataset.name}: {error}")
         return None, ""
-    outputs, key = results.representation(record, dataset, split, layer, method, units, rep.reduction)
+    outputs, key = results.representation(record, dataset, split, rep, method)
     if outputs is not None:
         resources.workspace().claim("representation", key, identity.current_user())
     return outputs, key

@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from featlib import jobs, pipeline, plots
+from featlib import jobs, keys, pipeline, plots
 from featlib.app import job_watch as running
 from featlib.app import text
 from featlib.maps import embed
@@ -167,7 +167,7 @@ def _neighbours(point: int, k: int, emb: pipeline.Embedding, outputs: np.ndarray
         text.error(f"The neighbours cannot be found: {error}")
         return
     indices = emb.indices
-    points = jobs.Input(f"points/{rep_key}/{sample_size}", lambda: outputs[indices])  # the map job's points
+    points = jobs.Input(keys.points_key(rep_key, sample_size), lambda: outputs[indices])  # the map job's points
     found = running.run(spec, {"points": points, "labels": labels[indices]},
                         label=f"Finding the {k} nearest neighbours of #{point}",
                         failure="The neighbours cannot be found")  # fmt: skip

@@ -13,13 +13,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featlib import datasets, jobs, models, pipeline, plots
-from featlib.app import job_watch as running
+from featlib import datasets, jobs, models, plots
 from featlib.app import maps as map_glue
 from featlib.app import resources, state, text, widgets
+from featlib.app.runner import service
 from featlib.errors import FeatlibError
 from featlib.maps import embed
 from featlib.read import layers
+from featlib.service import ModelRef
 from featlib.store import WorkspaceError
 
 SAMPLE_KEY = "layers_sample"
@@ -81,21 +82,12 @@ def layer_set(record, model, dataset: datasets.Dataset, split: str, sample_size:
 
     Layers with spatial axes are read by the carried reduction (:data:`featlib.app.state.REDUCTION`).
     """
-    reduction = state.get(state.REDUCTION)
-    key = f"layerset/{record.fingerprint}/{dataset.fingerprint}/{split}/{record.input_scale}/{sample_size}"
-    key += "" if reduction == "auto" else f"/reduction={reduction}"
-    _, labels = dataset.split(split)
-    points = min(sample_size or len(labels), len(labels))
+    ref = ModelRef.of_record(resources.workspace(), record, model)
     try:
-        spec = jobs.specs.layer_set_spec(key, points, layers.total_units(model, reduction=reduction),
-                                         model_fp=record.fingerprint, split=split, input_scale=record.input_scale,
-                                         sample_size=sample_size, reduction=reduction)  # fmt: skip
+        return service().layer_set(ref, dataset, split, sample_size=sample_size, reduction=state.get(state.REDUCTION))
     except jobs.JobLimitError as error:
         text.error(f"The layers of this model cannot be read: {error}")
         return None
-    return running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
-                       label=f"Reading every layer for {points:,} points in one pass",
-                       failure=f"The layers of this model cannot be read for {dataset.name}")  # fmt: skip
 
 
 def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndarray] | None:
@@ -109,31 +101,11 @@ def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndar
     except embed.ReducerError as error:
         text.info(f"No {choice.title} maps of these points: {error}", icon=":material/info:")
         return None
-    workspace = resources.workspace()
-    positions = embed.stratified_sample(ls.labels, None)
-    coords: dict[str, np.ndarray] = {}
-    handles = {}
-    for name, reps in ls.reps.items():
-        rep_key = f"{ls.key}/{name}"
-        key = pipeline.embedding_key(rep_key, None, 0, choice.params)
-        emb = pipeline.load_embedding(workspace, key)
-        if emb is not None:
-            coords[name] = emb.coords
-            continue
-        try:
-            spec = jobs.specs.reduce_spec(key, len(reps), choice.params, pipeline.graph_key(rep_key, None, 0, choice.params))
-        except jobs.JobLimitError as error:
-            text.error(f"The {choice.title} maps cannot be made: {error}")
-            return None
-        handles[name] = running.start(spec, {"points": reps, "labels": ls.labels}, store=lambda c, key=key, rep_key=rep_key: pipeline.save_embedding(
-            workspace, key, positions, c, rep_key, record.id))  # fmt: skip
-    for done, (name, handle) in enumerate(handles.items()):
-        emb = running.follow(handle, label=f"{choice.title} map of {name} ({done + 1}/{len(handles)})",
-                             failure=f"The {choice.title} map of {name} cannot be made")  # fmt: skip
-        if emb is None:
-            return None
-        coords[name] = emb.coords
-    return {name: coords[name] for name in ls.reps}
+    try:
+        return service().layer_maps(ls, choice.params, model_id=record.id)
+    except jobs.JobLimitError as error:
+        text.error(f"The {choice.title} maps cannot be made: {error}")
+        return None
 
 
 def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersChoice) -> list[dict] | None:
@@ -141,22 +113,11 @@ def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersCh
 
     ``None`` after explaining why the sample cannot be scored.
     """
-    handles = {}
-    for name, reps in ls.reps.items():
-        try:
-            spec = jobs.specs.metrics_spec(f"{ls.key}/{name}/{choice.params.key}", len(reps), None)
-        except jobs.JobLimitError as error:
-            text.error(f"The layers cannot be scored on this sample: {error}")
-            return None
-        handles[name] = running.start(spec, {"reps": reps, "labels": ls.labels, "coords": coords.get(name)})
-    rows = []
-    for done, (name, handle) in enumerate(handles.items()):
-        scores = running.follow(handle, label=f"Scoring {name} ({done + 1}/{len(handles)})",
-                                failure="The layers cannot be scored on this sample")  # fmt: skip
-        if scores is None:
-            return None
-        rows.append({"layer": name, "units": int(ls.reps[name].shape[1]), "reduction": ls.reduction(name), **scores})
-    return rows
+    try:
+        return service().layer_scores(ls, coords, choice.params)
+    except jobs.JobLimitError as error:
+        text.error(f"The layers cannot be scored on this sample: {error}")
+        return None
 
 
 def titles(ls: layers.LayerSet) -> dict[str, str]:
@@ -165,19 +126,17 @@ def titles(ls: layers.LayerSet) -> dict[str, str]:
             else f"{name} ({ls.reps[name].shape[1]} units)" for name in ls.reps}  # fmt: skip
 
 
-def _cka(key: str, reps: list[np.ndarray], other: list[np.ndarray] | None = None) -> np.ndarray | None:
+def _cka(ls: layers.LayerSet, other: layers.LayerSet | None = None) -> np.ndarray | None:
     try:
-        spec = jobs.specs.cka_spec(key, len(reps[0]))
+        return service().cka(ls, other)
     except jobs.JobLimitError as error:
         text.error(f"CKA cannot be computed: {error}")
         return None
-    return running.run(spec, {"reps": reps, "other": other}, label="Linear CKA between layers",
-                       failure="CKA cannot be computed")  # fmt: skip
 
 
 def cka(ls: layers.LayerSet) -> np.ndarray | None:
     """Linear CKA between every pair of the sample's representations (a job); ``None`` after explaining."""
-    return _cka(ls.key, list(ls.reps.values()))
+    return _cka(ls)
 
 
 def captions(rows: list[dict], title: str) -> dict[str, str]:
@@ -315,7 +274,7 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
     if not np.array_equal(ls.indices, other_ls.indices):
         text.error("CKA compares representations of the same points; the two samples differ.")
         return
-    matrix = _cka(f"{ls.key}/{other_ls.key}", list(ls.reps.values()), list(other_ls.reps.values()))
+    matrix = _cka(ls, other_ls)
     if matrix is None:
         return
     figure = plots.cka_heatmap(matrix, ls.names, [f"{name} " for name in other_ls.names])

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, pipeline, plots
+from featlib import datasets, keys, pipeline, plots
 from featlib.app import links, resources, results, text, widgets
 from featlib.maps import embed, reducer_params
 
@@ -146,9 +146,8 @@ def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset
     except embed.ReducerError as error:
         text.info(f"No {choice.title} map of these points: {error}", icon=":material/info:")
         return None
-    key = pipeline.embedding_key(rep_key, choice.sample_size, 0, choice.params)
-    emb = pipeline.load_embedding(resources.workspace(), key)
-    if emb is not None:
+    emb = pipeline.load_embedding(resources.workspace(), keys.embedding_key(rep_key, choice.sample_size, 0, choice.params))
+    if emb is not None:  # stored: no preview
         return emb
     preview = st.empty()
     if choice.reducer != "pca":

@@ -6,7 +6,8 @@ from the CLI's and a notebook's only by :class:`StreamlitRunner` (:mod:`featlib.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from featlib import jobs
 from featlib.app import job_watch, resources

@@ -22,11 +22,12 @@ from featlib.metrics import RULES, NotAvailable, as_float, format_score, is_avai
 from featlib.models import ModelError
 from featlib.models import presets as training_presets
 from featlib.read.extract import METHODS
-from featlib.read.reductions import AUTO
 from featlib.store import Workspace, WorkspaceError
 
 if TYPE_CHECKING:
     import keras
+
+    from featlib.service import Service
 
 
 def _log(message: str) -> None:
@@ -49,6 +50,13 @@ def _writing(path: str):
 
 def _runner(args: argparse.Namespace, workspace: Workspace, default: str = INLINE) -> Runner:
     return Runner(workspace, getattr(args, "scheduler", None), creator=getattr(args, "by", "") or _user(), default=default)
+
+
+def _service(workspace: Workspace, runner: Runner) -> "Service":
+    """The get-or-make service of ``workspace``, running its jobs through ``runner`` (:mod:`featlib.service`)."""
+    from featlib.service import Service
+
+    return Service(workspace, runner)
 
 
 def _dataset(args: argparse.Namespace, workspace: Workspace | None) -> Dataset:
@@ -319,11 +327,20 @@ def _added_lines(record, output: dict, wanted: str) -> list[str]:
     return lines
 
 
-def _representation(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, runner: Runner):
-    """Extracts (or reads from the workspace) ``args.layer``'s representation (``args.reduction``) of ``dataset``'s ``args.split``."""
-    from featlib import jobs, models, pipeline
+def _representation(args: argparse.Namespace, service: "Service", dataset: Dataset):
+    """Extracts (or reads from the workspace) ``args.layer``'s representation (``args.reduction``) of ``dataset``'s ``args.split``.
+
+    Returns ``(record, outputs, key, input scale)``.
+
+    Raises:
+        WorkspaceError: no such model, or it was deleted before its outputs were stored.
+    """
+    from featlib import models
     from featlib.models import keras_config
     from featlib.read import reductions
+    from featlib.service import ModelRef
+
+    workspace = service.workspace
 
     record = _workspace_record(workspace, args.model)
     keras_config.check_layer(workspace.model_bytes(record), args.layer)  # from the file: before TensorFlow loads
@@ -332,18 +349,11 @@ def _representation(args: argparse.Namespace, workspace: Workspace, dataset: Dat
     rep = reductions.for_layer(model, args.layer, args.reduction)  # pooling a layer without spatial axes is refused
     scale = args.scale or record.input_scale
     models.adapt_images(dataset.split(args.split)[0][:1], model, scale)  # the model reads these images
-    key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, args.split, args.layer, args.method, scale,
-                                      rep.reduction)  # fmt: skip
     start = time.perf_counter()
-    outputs = workspace.load_array("representation", key)
+    outputs, key = service.representation(ModelRef.of_record(workspace, record, model), dataset, args.split, rep,
+                                          args.method, input_scale=scale)  # fmt: skip
     if outputs is None:
-        spec = jobs.specs.extract_spec(key, len(dataset.split(args.split)[1]), rep.units, split=args.split, layer=args.layer,
-                                       method=args.method, input_scale=scale, model_fp=record.fingerprint,
-                                       reduction=rep.reduction)  # fmt: skip
-        outputs = runner.run(spec, {"model": jobs.model_input(workspace, record),
-                                    "dataset": jobs.dataset_input(dataset)})  # fmt: skip
-        pipeline.save_representation(workspace, key, outputs, dataset, args.split, args.layer, args.method, record.id,
-                                     reduction=rep.reduction)  # fmt: skip
+        raise WorkspaceError(f"The model {record.name} was deleted while its outputs were read; nothing was stored.")
     _log(f"{rep.title} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
     return record, outputs, key, scale
 
@@ -353,7 +363,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
     dataset = _dataset(args, workspace)
     runner = _runner(args, workspace)
     try:
-        _, outputs, _, _ = _representation(args, workspace, dataset, runner)
+        _, outputs, _, _ = _representation(args, _service(workspace, runner), dataset)
     finally:
         runner.close()
     with _writing(args.out):
@@ -363,7 +373,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from featlib import jobs, pipeline
     from featlib.maps import compile_cache, embed
 
     workspace = Workspace(args.workspace)
@@ -373,24 +382,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
         raise UsageError(f"--sample must be at least 1; got {args.sample}")
     embed.check_points(params, min(args.sample, len(dataset.split(args.split)[1])))  # before any model loads
     runner = _runner(args, workspace)
+    service = _service(workspace, runner)
     try:
-        record, outputs, key, scale = _representation(args, workspace, dataset, runner)
+        record, outputs, key, scale = _representation(args, service, dataset)
         if runner.manager is None:  # in this process: the machine's compiled code (featlib.maps.compile_cache)
             compile_cache.enable()
         _, labels = dataset.split(args.split)
         start = time.perf_counter()
-        emb_key = pipeline.embedding_key(key, args.sample, 0, params)
-        emb = pipeline.load_embedding(workspace, emb_key)
-        if emb is None:
-            indices = embed.stratified_sample(labels, args.sample, seed=0)
-            spec = jobs.specs.reduce_spec(emb_key, len(indices), params, pipeline.graph_key(key, args.sample, 0, params))
-            emb = runner.run(spec, {"points": outputs[indices], "labels": labels[indices]},
-                             store=lambda coords: pipeline.save_embedding(workspace, emb_key, indices, coords, key, record.id))  # fmt: skip
+        emb = service.embedding(outputs, key, labels, sample_size=args.sample, params=params, model_id=record.id)
         _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
-        predict = jobs.specs.predict_spec(record.fingerprint, dataset.fingerprint, len(labels), split=args.split,
-                                          input_scale=scale, output=record.meta.get("output"))  # fmt: skip
-        predicted, _ = runner.run(predict, {"model": jobs.model_input(workspace, record),
-                                            "dataset": jobs.dataset_input(dataset)})  # fmt: skip
+        predicted, _ = service.predictions(record, dataset, args.split, input_scale=scale)
     finally:
         runner.close()
     with _writing(args.out), open(args.out, "w", newline="") as handle:
@@ -409,7 +410,7 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     dataset = _dataset(args, workspace)
     runner = _runner(args, workspace, default=LOCAL)
     try:
-        summary = precompute.run(runner, args.model, dataset, split=args.split, layers=args.layers,
+        summary = precompute.run(_service(workspace, runner), args.model, dataset, split=args.split, layers=args.layers,
                                  methods=args.methods, reducers=args.reducers, sample_size=args.sample,
                                  reduction=args.reduction)  # fmt: skip
     except WorkspaceError as error:
@@ -518,9 +519,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from featlib import jobs, models
+    from featlib import models
     from featlib.maps import compile_cache
-    from featlib.read.layers import INPUT, total_units
+    from featlib.read.layers import INPUT
+    from featlib.service import ModelRef
 
     if args.sample < 1:
         raise UsageError(f"--sample must be at least 1; got {args.sample}")
@@ -531,40 +533,33 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     model = workspace.load_model(record)
     images, labels = dataset.split(args.split)
     models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
-    points = min(args.sample, len(labels))
-    units = total_units(model, reduction=args.reduction)
-    key = f"layers/{record.fingerprint}/{dataset.fingerprint}/{args.split}/{record.input_scale}/sample={args.sample}"
-    key += "" if args.reduction == AUTO else f"/reduction={args.reduction}"
     runner = _runner(args, workspace)
+    service = _service(workspace, runner)
     try:
         if args.umap and runner.manager is None:
             compile_cache.enable()
         start = time.perf_counter()
-        ls = runner.run(
-            jobs.specs.layer_set_spec(key, points, units, model_fp=record.fingerprint, split=args.split,
-                                      input_scale=record.input_scale, sample_size=args.sample, reduction=args.reduction),
-            {"model": jobs.model_input(workspace, record), "dataset": dataset},
-        )  # fmt: skip
+        ls = service.layer_set(ModelRef.of_record(workspace, record, model), dataset, args.split, sample_size=args.sample,
+                               reduction=args.reduction)  # fmt: skip
         _log(f"{len(ls.reps)} representations of {len(ls.indices):,} of {len(images):,} {args.split} images in "
              f"{time.perf_counter() - start:.2f} s")  # fmt: skip
         reps = {name: outputs for name, outputs in ls.reps.items() if name != INPUT}  # the model's layers only
         umap_params, no_map = _metrics_umap_params(len(ls.indices)) if args.umap else (None, None)
         rows = []
         # The input pixels first: the reference each layer is compared with (the Layers page's dashed lines).
-        for name, outputs in [(INPUT, ls.reps[INPUT])] * (INPUT in ls.reps) + list(reps.items()):
+        for name in [INPUT] * (INPUT in ls.reps) + list(reps):
             start = time.perf_counter()
-            coords = runner.run(jobs.specs.reduce_spec(f"{key}/{name}/umap/{umap_params.key}", len(outputs), umap_params),
-                                {"points": outputs, "labels": ls.labels}) if umap_params is not None else None  # fmt: skip
-            scores = runner.run(jobs.specs.metrics_spec(f"{key}/{name}/{args.umap}", len(outputs), None),
-                                {"reps": outputs, "labels": ls.labels, "coords": coords})  # fmt: skip
+            # The layer's map, stored in the workspace as the Layers page stores it (all the sample's points).
+            coords = service.layer_maps(ls, umap_params, model_id=record.id, names=[name]) \
+                if umap_params is not None else None  # fmt: skip
+            [row] = service.layer_scores(ls, coords, umap_params, names=[name])
             if no_map is not None:
-                scores.update({metric: NotAvailable(metric, no_map) for metric in ("knn_acc_2d", "trustworthiness")})
+                row.update({metric: NotAvailable(metric, no_map) for metric in ("knn_acc_2d", "trustworthiness")})
             # Scored on the whole sample (already drawn); n counts the split.
-            rows.append({"layer": name, "units": int(outputs.shape[1]), "reduction": ls.reduction(name) if name != INPUT
-                         else "flatten", **scores, "n": int(len(images))})  # fmt: skip
+            rows.append({**row, "n": int(len(images))})
             _log(f"{'input pixels' if name == INPUT else name}: {time.perf_counter() - start:.1f} s")
         chosen = ls.indices
-        cka = runner.run(jobs.specs.cka_spec(key, len(chosen)), {"reps": list(reps.values()), "other": None})
+        cka = service.cka(ls, names=list(reps))
     finally:
         runner.close()
     columns = ["knn_acc", "probe_acc", "silhouette"] + (["knn_acc_2d", "trustworthiness"] if args.umap else [])

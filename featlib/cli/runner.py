@@ -3,23 +3,54 @@
 ``--scheduler`` picks where: ``inline`` (this process, the default for one
 job), ``local`` (a ``LocalCluster`` of worker processes) or a scheduler's
 address ``tls://HOST:8786``; unset, ``$FEATLIB_SCHEDULER`` when it is set.
-Results are written into the workspace by this process only.
+Results are written into the workspace by this process only. :class:`Runner` is the CLI's
+:class:`featlib.jobs.runner.Runner` for :class:`featlib.service.Service`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from featlib import jobs, settings
 from featlib.jobs.engine import SCHEDULER_ENV
 from featlib.jobs.manager import describe
+from featlib.jobs.runner import ClusterRunner, InlineRunner
+from featlib.jobs.spec import Progress
 
 INLINE, LOCAL = "inline", "local"
 
 
+class InlineBars(InlineRunner):
+    """Runs each job in this process with a tqdm bar on stderr, titled by the job's title."""
+
+    @contextlib.contextmanager
+    def reporting(self, spec: jobs.JobSpec, label: str) -> Iterator[Progress]:
+        """A bar for the job while it runs: its stage and ``done/total`` as the job reports them."""
+        with progress_bar(spec.title) as bar:
+            def progress(stage: str, done: int, total: int, **extra: Any) -> None:
+                bar.total, bar.n = max(total, 1), done
+                bar.set_postfix_str(stage, refresh=True)
+
+            bar.set_postfix_str("starting", refresh=True)
+            yield progress
+            bar.n = bar.total  # done, whatever the job last reported
+            bar.set_postfix_str("done", refresh=True)
+
+
+class ClusterBars(ClusterRunner):
+    """Runs jobs on a cluster, following each with a tqdm bar on stderr (:func:`follow`)."""
+
+    def follow(self, handles: list[jobs.JobHandle], label: str) -> None:
+        """One bar for ``handles``: one job's own progress under its title, else how many are done."""
+        with progress_bar(handles[0].spec.title if len(handles) == 1 else label) as bar:
+            follow(handles, bar)
+
+
 class Runner:
-    """Runs the CLI's jobs where ``scheduler`` says, writing results into ``workspace``.
+    """Runs the CLI's jobs where ``scheduler`` says, writing results into ``workspace``: a
+    :class:`~featlib.jobs.runner.Runner` (:class:`InlineBars` or :class:`ClusterBars`) with the cluster's life.
 
     Args:
         workspace: the workspace results are stored in (and jobs recorded in, on a cluster).
@@ -33,6 +64,7 @@ class Runner:
         self.where = scheduler or settings.get(SCHEDULER_ENV) or default
         self.creator = creator
         self._manager: jobs.JobManager | None = None
+        self._runner: InlineBars | ClusterBars | None = None
 
     @property
     def manager(self) -> jobs.JobManager | None:
@@ -44,40 +76,34 @@ class Runner:
             self._manager = jobs.JobManager(engine, self.workspace)
         return self._manager
 
+    @property
+    def runner(self) -> InlineBars | ClusterBars:
+        """Where the jobs run: in this process, or on the cluster (started on first use)."""
+        if self._runner is None:
+            manager = self.manager
+            self._runner = InlineBars(creator=self.creator) if manager is None else ClusterBars(manager, creator=self.creator)
+        return self._runner
+
     def start(self, spec: jobs.JobSpec, inputs: Mapping[str, Any], store: Callable[[Any], Any] | None = None):
         """Submits ``spec`` to the cluster and returns its handle (see :meth:`featlib.jobs.JobManager.submit`).
 
         In this process the job runs at once; the handle returned has finished.
         """
-        if self.manager is not None:
-            return self.manager.submit(spec, inputs, store=store, creator=self.creator)
-        try:
-            return jobs.JobHandle.finished_with(spec, self.run(spec, inputs, store), creator=self.creator)
-        except Exception as error:  # as a cluster's job would end: the failure is the handle's
-            return jobs.JobHandle.finished_with(spec, error=jobs.JobFailed(str(error), error), creator=self.creator)
+        return self.runner.start(spec, inputs, store)
 
-    def run(self, spec: jobs.JobSpec, inputs: Mapping[str, Any], store: Callable[[Any], Any] | None = None) -> Any:
+    def wait(self, handle: jobs.JobHandle, *, label: str = "", failure: str = "") -> Any:
+        """Waits for a handle of :meth:`start` with a progress bar on stderr; its result (see :meth:`run`)."""
+        return self.runner.wait(handle, label=label, failure=failure)
+
+    def run(self, spec: jobs.JobSpec, inputs: Mapping[str, Any], store: Callable[[Any], Any] | None = None, *,
+            label: str = "", failure: str = "") -> Any:  # fmt: skip
         """Runs one job with a progress bar on stderr; returns its result (``store``'s return value when given).
 
         Raises:
             featlib.jobs.JobError: on a cluster, the job failed, was stopped or lost its worker.
             Whatever the job's function raises, in this process.
         """
-        with progress_bar(spec.title) as bar:
-            if self.manager is None:
-                def progress(stage: str, done: int, total: int, **extra: Any) -> None:
-                    bar.total, bar.n = max(total, 1), done
-                    bar.set_postfix_str(stage, refresh=True)
-
-                bar.set_postfix_str("starting", refresh=True)
-                result = jobs.run_inline(spec, {k: v.load() if isinstance(v, jobs.Input) else v for k, v in inputs.items()},
-                                         progress)  # fmt: skip
-                bar.n = bar.total  # done, whatever the job last reported
-                bar.set_postfix_str("done", refresh=True)
-                return store(result) if store is not None else result
-            handle = self.start(spec, inputs, store)
-            follow([handle], bar)
-            return handle.outcome()
+        return self.runner.run(spec, inputs, store, label=label, failure=failure)
 
     def close(self) -> None:
         """Ends the cluster this runner started, if any."""

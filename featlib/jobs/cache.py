@@ -36,4 +36,6 @@ def extractor(fingerprint: str, data: bytes, layer: str, method: str, reduction:
     from featlib.read.extract import Extractor
 
     loaded = model(fingerprint, data)
-    return _extractors.get(f"{fingerprint}/{layer}/{method}/{reduction}", lambda: Extractor(loaded, layer, method, reduction))
+    from featlib import keys
+
+    return _extractors.get(keys.extractor_key(fingerprint, layer, method, reduction), lambda: Extractor(loaded, layer, method, reduction))

@@ -74,12 +74,16 @@ class Input:
 
 def model_input(workspace: "Workspace", record: "ModelRecord") -> Input:
     """A saved model as a job input: its ``.keras`` bytes, read and sent once per fingerprint."""
-    return Input(f"model/{record.fingerprint}", lambda: workspace.model_bytes(record))
+    from featlib import keys
+
+    return Input(keys.model_input_key(record.fingerprint), lambda: workspace.model_bytes(record))
 
 
 def dataset_input(dataset: "Dataset") -> Input:
     """A dataset as a job input, sent once per fingerprint."""
-    return Input(f"dataset/{dataset.fingerprint}", lambda: dataset)
+    from featlib import keys
+
+    return Input(keys.dataset_input_key(dataset.fingerprint), lambda: dataset)
 
 
 def cluster_settings(environ: Mapping[str, str] | None = None) -> dict:

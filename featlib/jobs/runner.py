@@ -17,7 +17,8 @@ A runner never decides what to compute, nor where a result is stored: it is give
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator, Mapping, Protocol
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
 
 from featlib.jobs.engine import Input
 from featlib.jobs.manager import JobHandle, JobManager

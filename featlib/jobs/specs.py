@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from featlib import keys
 from featlib.jobs.limits import check_size
 from featlib.jobs.spec import JobSpec
 
@@ -23,7 +24,7 @@ def train_spec(dataset_fp: str, n_train: int, *, hidden: Sequence[int], optimize
     check_size("train", n_train)
     params = {"hidden": [int(h) for h in hidden], "optimizer": optimizer, "learning_rate": float(learning_rate),
               "epochs": int(epochs), "batch_size": int(batch_size), "checkpoint_epochs": [int(e) for e in checkpoint_epochs], "seed": seed}  # fmt: skip
-    return JobSpec("train", f"train/{dataset_fp}/{token}", params, f"training {name}: {epochs} epochs")
+    return JobSpec("train", keys.train_key(dataset_fp, token), params, f"training {name}: {epochs} epochs")
 
 
 def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str, token: str = "",
@@ -38,8 +39,7 @@ def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str,
     """
     check_size("upload", 0)
     params = {"filename": filename, "input_scale": input_scale} | ({"output": output} if output is not None else {})
-    key = f"upload/{data_sha}/{dataset_fp}/{input_scale}/{token}" + (f"/output={output}" if output is not None else "")
-    return JobSpec("upload", key, params, f"checking the upload {filename}")
+    return JobSpec("upload", keys.upload_key(data_sha, dataset_fp, input_scale, token, output), params, f"checking the upload {filename}")
 
 
 def extract_spec(rep_key: str, n_images: int, units: int, *, split: str, layer: str, method: str,
@@ -83,7 +83,7 @@ def compare_methods_spec(rep_key: str, sample: int, *, model_fp: str, split: str
     params = {"model_fp": model_fp, "split": split, "layer": layer, "input_scale": input_scale, "sample": int(sample)}
     if reduction != "flatten":
         params["reduction"] = reduction
-    return JobSpec("compare_methods", f"check/{rep_key}/{sample}", params, f"comparing the two methods on {layer}")
+    return JobSpec("compare_methods", keys.compare_methods_key(rep_key, sample), params, f"comparing the two methods on {layer}")
 
 
 def predict_spec(model_fp: str, dataset_fp: str, n_images: int, *, split: str, input_scale: str,
@@ -95,10 +95,9 @@ def predict_spec(model_fp: str, dataset_fp: str, n_images: int, *, split: str, i
     """
     check_size("predict", n_images)
     params = {"model_fp": model_fp, "split": split, "input_scale": input_scale}
-    key = f"predict/{model_fp}/{dataset_fp}/{split}/{input_scale}"
     if output is not None:
-        params, key = {**params, "output": output}, f"{key}/output={output}"
-    return JobSpec("predict", key, params, f"predicting {n_images:,} labels")
+        params = {**params, "output": output}
+    return JobSpec("predict", keys.predict_key(model_fp, dataset_fp, split, input_scale, output), params, f"predicting {n_images:,} labels")
 
 
 def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSpec:
@@ -120,13 +119,13 @@ def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSp
 def metrics_spec(key: str, points: int, sample_size: int | None) -> JobSpec:
     """Scoring a layer and its map (kNN, probe, silhouette, trustworthiness) on at most ``sample_size`` points."""
     check_size("metrics", min(points, sample_size or points))
-    return JobSpec("metrics", f"metrics/{key}/{sample_size}", {"sample_size": sample_size}, f"scoring {points:,} points")
+    return JobSpec("metrics", keys.metrics_key(key, sample_size), {"sample_size": sample_size}, f"scoring {points:,} points")
 
 
 def cka_spec(key: str, points: int) -> JobSpec:
     """Linear CKA between the representations of ``points`` points (all layers of one or two models)."""
     check_size("metrics", points)
-    return JobSpec("cka", f"cka/{key}", {}, f"CKA between layers on {points:,} points", limit="metrics")
+    return JobSpec("cka", keys.cka_key(key), {}, f"CKA between layers on {points:,} points", limit="metrics")
 
 
 def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position: int, k: int, params) -> JobSpec:
@@ -139,12 +138,11 @@ def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position
 
     check_size("metrics", points)
     metric = params.metric_key if isinstance(params, embed.UMAPParams) else "euclidean"
-    key = f"neighbours/{rep_key}/{sample_size}/{metric}/k={int(k)}/{int(position)}"
-    return JobSpec("neighbours", key, {"position": int(position), "k": int(k), "params": params},
+    return JobSpec("neighbours", keys.neighbours_key(rep_key, sample_size, metric, k, position), {"position": int(position), "k": int(k), "params": params},
                    f"the {int(k)} nearest neighbours of a point among {points:,}", limit="metrics")  # fmt: skip
 
 
 def bundle_spec(label: str, data_sha: str, token: str = "") -> JobSpec:
     """Checking a bundle (by its bytes' digest) before it is imported; ``token`` makes the key unique per import."""
     check_size("bundle", 0)
-    return JobSpec("bundle", f"bundle/{data_sha}/{token}", {"label": label}, f"checking the bundle {label}")
+    return JobSpec("bundle", keys.bundle_key(data_sha, token), {"label": label}, f"checking the bundle {label}")

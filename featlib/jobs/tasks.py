@@ -212,7 +212,7 @@ def reduce(*, points: np.ndarray, params, labels: np.ndarray | None = None, grap
 
     ``labels`` (the points' classes) decide UMAP's ``metric="auto"`` (:func:`featlib.maps.embed.resolve_metric`).
 
-    UMAP reports ``("neighbours", 0, 1)`` then ``("layout", epoch, epochs)``;
+    UMAP reports ``("neighbours", 0, 1)`` then ``("layout", epoch, epochs)``, the others ``("working", 0, 1)``;
     its kNN graph is kept per ``graph_key`` in the worker, so another
     ``min_dist`` or seed on the same points skips the neighbour search.
     ``backend``: ``"cpu"`` or ``"gpu"`` as the submitter chose (:func:`featlib.maps.gpu.choose`);
@@ -228,7 +228,8 @@ def reduce(*, points: np.ndarray, params, labels: np.ndarray | None = None, grap
         graph = pipeline.knn_graphs.get(graph_key, lambda: embed.nearest_neighbours(points, params, labels)) \
             if graph_key else embed.nearest_neighbours(points, params, labels)  # fmt: skip
         return embed.reduce(points, params, progress=progress, knn_graph=graph, backend=backend, labels=labels)
-    progress("working", 0, 1)
+    if not isinstance(params, embed.UMAPParams):  # UMAP reports its own stages, neighbours first
+        progress("working", 0, 1)
     return embed.reduce(points, params, progress=progress, backend=backend, labels=labels)
 
 

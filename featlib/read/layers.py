@@ -6,8 +6,8 @@ sub-model), with the model-ready inputs as a first, "input" representation to
 compare against. A layer with spatial axes (a convolution's ``h × w × c``) is
 read by the reduction asked for (:mod:`featlib.read.reductions`; ``auto`` pools by
 average above :data:`featlib.read.reductions.FLATTEN_MAX` values per image), batch
-by batch as it comes out. :func:`maps` draws each one in 2-D with any reducer (cached
-in the workspace like every map), :func:`metrics_table` scores each one
+by batch as it comes out. :func:`maps` draws each one in 2-D with any reducer (the service's
+:meth:`~featlib.service.Service.layer_maps` stores them), :func:`metrics_table` scores each one
 (:func:`featlib.metrics.layer_metrics`), :func:`follow` finds chosen points'
 nearest neighbours in every layer's own space (:mod:`featlib.maps.neighbours`).
 
@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from featlib import metrics, pipeline
+from featlib import keys, metrics
 from featlib.datasets import Dataset
 from featlib.errors import LayerError
 from featlib.maps import embed, neighbours
@@ -35,8 +35,6 @@ from featlib.read.extract import METHODS, extract_all
 
 if TYPE_CHECKING:
     import keras
-
-    from featlib.store import Workspace
 
 INPUT = "input"
 """The name of the model-ready inputs among the representations."""
@@ -131,12 +129,8 @@ def _units(model: "keras.Model", reduction: str) -> dict[str, int]:
     return {name: int(np.prod([d or 1 for d in rep.reduced_shape])) for name, rep in _representations(model, reduction).items()}
 
 
-def layer_set_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, sample_size: int | None, seed: int,
-                  reduction: str = reductions.AUTO) -> str:
-    """The key of a :class:`LayerSet` (and, with ``/<layer>`` after it, of each layer's representation in it):
-    ``layers/<model>/<dataset>/<split>/<scale>/sample=<n or None>/seed=<seed>[/reduction=<r>]``."""
-    key = f"layers/{model_fp}/{dataset_fp}/{split}/{input_scale}/sample={sample_size}/seed={seed}"
-    return key + ("" if reduction == reductions.AUTO else f"/reduction={reduction}")
+layer_set_key = keys.layer_set_key
+"""The key of a :class:`LayerSet` (:func:`featlib.keys.layer_set_key`), re-exported."""
 
 
 def layer_set(
@@ -192,7 +186,7 @@ def layer_set(
     non_finite = _non_finite_layers(model, reps, kept, METHODS["submodel"], len(x))
     for name in non_finite:
         del reps[name]
-    key = layer_set_key(model_fp, dataset.fingerprint, split, input_scale, sample_size, seed, reduction)
+    key = keys.layer_set_key(model_fp, dataset.fingerprint, split, input_scale, sample_size, seed, reduction)
     described = {name: rep for name, rep in _representations(model, reduction).items()
                  if name in reps or name in non_finite}  # fmt: skip
     return LayerSet(key, indices, labels[indices], reps, skipped, described, non_finite)
@@ -219,15 +213,13 @@ def _non_finite_layers(model: "keras.Model", reps: dict[str, np.ndarray], layer_
 def maps(
     ls: LayerSet,
     params: embed.ReducerParams = embed.PCAParams(),
-    workspace: "Workspace | None" = None,
-    model_id: str | None = None,
     progress: LayerProgress | None = None,
     epoch_progress: embed.Progress | None = None,
 ) -> dict[str, np.ndarray]:
-    """A 2-D map of every representation of ``ls``, all of the same points.
+    """A 2-D map of every representation of ``ls``, all of the same points, computed here and not stored.
 
-    With a ``workspace`` each map is cached there (as :func:`featlib.pipeline.embedding`
-    does for one layer), so a repeat is a file read.
+    :meth:`featlib.service.Service.layer_maps` makes the same maps as jobs and stores them in a workspace,
+    so a repeat is a file read.
 
     Returns:
         ``{name: float32 (n, 2)}``, rows in the order of ``ls.indices``.
@@ -236,12 +228,7 @@ def maps(
     for done, (name, reps) in enumerate(ls.reps.items()):
         if progress:
             progress(name, done, len(ls.reps))
-        if workspace is None:
-            result[name] = embed.reduce(reps, params, progress=epoch_progress, labels=ls.labels)
-        else:
-            emb = pipeline.embedding(workspace, reps, f"{ls.key}/{name}", ls.labels, sample_size=None,
-                                     params=params, model_id=model_id, progress=epoch_progress)  # fmt: skip
-            result[name] = emb.coords
+        result[name] = embed.reduce(reps, params, progress=epoch_progress, labels=ls.labels)
     if progress:
         progress("", len(ls.reps), len(ls.reps))
     return result

@@ -97,17 +97,17 @@ def view_keys(record: ModelRecord, dataset: datasets.Dataset, view: View,
     Raises:
         ReductionError: the view pools a layer without spatial axes (checked with ``model``).
     """
-    from featlib import pipeline
+    from featlib import keys
     from featlib.read import reductions
 
     if model is not None:
         reduction = reductions.for_layer(model, view.layer, view.reduction).reduction
     else:
         reduction = "flatten" if view.reduction == reductions.AUTO else view.reduction
-    rep_key = pipeline.representation_key(
+    rep_key = keys.representation_key(
         record.fingerprint, dataset.fingerprint, view.split, view.layer, view.method, record.input_scale, reduction
     )
-    return rep_key, pipeline.embedding_key(rep_key, view.sample, 0, view.params)
+    return rep_key, keys.embedding_key(rep_key, view.sample, 0, view.params)
 
 
 # Export ------------------------------------------------------------------------
@@ -551,17 +551,17 @@ def _check_map_key(model: "keras.Model", model_fp: str, dataset: datasets.Datase
         BundleError: the manifest's key is another one (a map stored under it would be shown for
             another model, data or view), or the view's reduction does not fit its layer.
     """
-    from featlib import pipeline
+    from featlib import keys
     from featlib.read import reductions
 
     scale = manifest["model"].get("input_scale", "0-1")
     try:
         reduction = reductions.for_layer(model, view.layer, view.reduction).reduction
-        rep_key = pipeline.representation_key(model_fp, dataset.fingerprint, view.split, view.layer, view.method,
-                                              scale, reduction)  # fmt: skip
+        rep_key = keys.representation_key(model_fp, dataset.fingerprint, view.split, view.layer, view.method,
+                                          scale, reduction)  # fmt: skip
     except (reductions.ReductionError, models.ModelError) as error:
         raise BundleError(f"{label}'s view cannot be shown: {error}") from error
-    emb_key = pipeline.embedding_key(rep_key, view.sample, 0, view.params)
+    emb_key = keys.embedding_key(rep_key, view.sample, 0, view.params)
     stated = manifest["embedding"]["key"]
     if stated != emb_key:
         raise BundleError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from featlib import keys
 from featlib.names import check_name
 from featlib.store.files import file_bytes
 from featlib.store.index import IndexedFolder, now
@@ -134,7 +135,7 @@ class Catalog(IndexedFolder):
             record = self.get_model(ident)
             return [i for i in items if i.kind in ARRAY_KINDS and i.model_id == record.id]
         if kind == "representation":
-            return [i for i in items if i.kind == "embedding" and i.id.startswith(f"emb/{ident}/")]
+            return [i for i in items if i.kind == "embedding" and i.id.startswith(keys.maps_prefix(ident))]
         return []
 
     def users_of_dataset(self, fingerprint: str) -> list[str]:
@@ -189,7 +190,7 @@ class Catalog(IndexedFolder):
                 files += [row["path"]] + [r["path"] for r in derived]
                 deleted += [f"model {row['name']}"] + [r["key"] for r in derived]
             elif kind in ARRAY_KINDS:
-                prefix = f"emb/{ident}/" if kind == "representation" else None
+                prefix = keys.maps_prefix(ident) if kind == "representation" else None
                 rows = [
                     r for r in db.execute("SELECT key, path FROM artifacts WHERE key = ? OR key LIKE 'emb/%'", (ident,))
                     if r["key"] == ident or (prefix and r["key"].startswith(prefix))
@@ -248,7 +249,7 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
     meta = read_meta(row["meta"])
     key = row["key"]
     rep_key = key.split("/sample=")[0][len("emb/"):] if row["kind"] == "embedding" else key
-    if row["kind"] == "embedding" and isinstance(meta.get("rep"), str) and key.startswith(f"emb/{meta['rep']}/"):
+    if row["kind"] == "embedding" and isinstance(meta.get("rep"), str) and key.startswith(keys.maps_prefix(meta["rep"])):
         rep_key = meta["rep"]  # the Layers page's keys hold a "sample=" of their own
     parts = rep_key.split("/")
     params: dict = {}

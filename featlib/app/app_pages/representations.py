@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from featlib import jobs, models, pipeline, plots
+from featlib import jobs, keys, models, plots
 from featlib.app import actions, reducing, resources, state, text, widgets
 from featlib.app import job_watch as running
 from featlib.read.extract import METHODS
@@ -41,8 +41,8 @@ except models.ModelError as error:
     text.error(f"This model cannot read {dataset.name}: {error}")
     st.stop()
 
-key = pipeline.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale,
-                                  rep.reduction)  # fmt: skip
+key = keys.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale,
+                              rep.reduction)  # fmt: skip
 cached = resources.workspace().load_array("representation", key)
 if cached is None and (st.button(text.escape(f"Compute {rep.title} for {len(images):,} images"), type="primary") or running.active(key)):
     cached, key = actions.representation(record, model, dataset, split, layer, method, rep.reduction)

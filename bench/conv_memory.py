@@ -40,11 +40,18 @@ def build_cnn():
 
     kl = keras.layers
     keras.utils.set_random_seed(0)
-    return keras.Sequential([
-        keras.Input((28, 28, 1)), kl.Conv2D(32, 3, activation="relu", name="conv2d"), kl.MaxPooling2D(name="pool"),
-        kl.Conv2D(64, 3, activation="relu", name="conv2d_1"), kl.Flatten(name="flatten"),
-        kl.Dense(64, activation="relu", name="dense"), kl.Dense(10, activation="softmax", name="dense_1"),
-    ], name="cnn")  # fmt: skip
+    return keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            kl.Conv2D(32, 3, activation="relu", name="conv2d"),
+            kl.MaxPooling2D(name="pool"),
+            kl.Conv2D(64, 3, activation="relu", name="conv2d_1"),
+            kl.Flatten(name="flatten"),
+            kl.Dense(64, activation="relu", name="dense"),
+            kl.Dense(10, activation="softmax", name="dense_1"),
+        ],
+        name="cnn",
+    )
 
 
 def measure(model, layer: str, x, reduction: str, method: str) -> dict:
@@ -54,9 +61,17 @@ def measure(model, layer: str, x, reduction: str, method: str) -> dict:
     extractor = Extractor(model, layer, method, reduction)
     extractor(x[:64])  # traces the function or sub-model
     out, seconds, peak, rss = _watched(lambda: extractor(x))
-    return {"layer": layer, "output": "×".join(map(str, extractor.representation.shape)), "reduction": reduction,
-            "method": method, "shape": list(out.shape), "mib": out.nbytes / 2**20, "peak_mib": peak, "rss_mib": rss,
-            "seconds": seconds}  # fmt: skip
+    return {
+        "layer": layer,
+        "output": "×".join(map(str, extractor.representation.shape)),
+        "reduction": reduction,
+        "method": method,
+        "shape": list(out.shape),
+        "mib": out.nbytes / 2**20,
+        "peak_mib": peak,
+        "rss_mib": rss,
+        "seconds": seconds,
+    }
 
 
 def _watched(work):
@@ -79,18 +94,31 @@ def measure_before(model, layer: str, x) -> dict:
     submodel = keras.Model(model.inputs, model.get_layer(layer).output)
     submodel.predict(x[:64], batch_size=8192, verbose=0)
     out, seconds, peak, rss = _watched(
-        lambda: submodel.predict(x, batch_size=8192, verbose=0).reshape(len(x), -1).astype("float32", copy=False))
-    return {"layer": layer, "output": "×".join(map(str, submodel.output.shape[1:])), "reduction": "before",
-            "method": "predict", "shape": list(out.shape), "mib": out.nbytes / 2**20, "peak_mib": peak, "rss_mib": rss,
-            "seconds": seconds}  # fmt: skip
+        lambda: submodel.predict(x, batch_size=8192, verbose=0).reshape(len(x), -1).astype("float32", copy=False)
+    )
+    return {
+        "layer": layer,
+        "output": "×".join(map(str, submodel.output.shape[1:])),
+        "reduction": "before",
+        "method": "predict",
+        "shape": list(out.shape),
+        "mib": out.nbytes / 2**20,
+        "peak_mib": peak,
+        "rss_mib": rss,
+        "seconds": seconds,
+    }
 
 
 def one(folder: Path, layer: str, reduction: str, method: str) -> dict:
     """One (layer, reduction, method) on the 10,000 test images, in this process."""
     from featlib import datasets, models
 
-    dataset = datasets.load_idx(folder / "t10k-images-idx3-ubyte.gz", folder / "t10k-labels-idx1-ubyte.gz",
-                                name="fashion-mnist-t10k", single_split="test")  # fmt: skip
+    dataset = datasets.load_idx(
+        folder / "t10k-images-idx3-ubyte.gz",
+        folder / "t10k-labels-idx1-ubyte.gz",
+        name="fashion-mnist-t10k",
+        single_split="test",
+    )
     model = build_cnn()
     x = models.adapt_images(dataset.split("test")[0], model, "0-1")
     return measure_before(model, layer, x) if reduction == "before" else measure(model, layer, x, reduction, method)
@@ -105,20 +133,28 @@ def run(folder: Path) -> list[dict]:
     cases += [(layer, reduction, method) for layer in LAYERS for reduction in REDUCTIONS for method in METHODS]
     rows = []
     for layer, reduction, method in sorted(cases, key=lambda case: LAYERS.index(case[0])):
-        proc = subprocess.run([sys.executable, __file__, "--folder", str(folder), "--one", layer, reduction, method],
-                              capture_output=True, text=True, check=True)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, __file__, "--folder", str(folder), "--one", layer, reduction, method],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return rows
 
 
 def table(rows: list[dict]) -> str:
     """The rows as a fixed-width table."""
-    lines = [f"{'layer':<9} {'output':<9} {'reduction':<9} {'method':<9} {'representation':>15} {'MiB':>8} "
-             f"{'traced MiB':>10} {'+RSS MiB':>9} {'seconds':>8}"]  # fmt: skip
+    lines = [
+        f"{'layer':<9} {'output':<9} {'reduction':<9} {'method':<9} {'representation':>15} {'MiB':>8} "
+        f"{'traced MiB':>10} {'+RSS MiB':>9} {'seconds':>8}"
+    ]
     for r in rows:
         shape = " × ".join(f"{d:,}" for d in r["shape"])
-        lines.append(f"{r['layer']:<9} {r['output']:<9} {r['reduction']:<9} {r['method']:<9} {shape:>15} "
-                     f"{r['mib']:>8.1f} {r['peak_mib']:>10.1f} {r['rss_mib']:>9.1f} {r['seconds']:>8.2f}")  # fmt: skip
+        lines.append(
+            f"{r['layer']:<9} {r['output']:<9} {r['reduction']:<9} {r['method']:<9} {shape:>15} "
+            f"{r['mib']:>8.1f} {r['peak_mib']:>10.1f} {r['rss_mib']:>9.1f} {r['seconds']:>8.2f}"
+        )
     return "\n".join(lines)
 
 
@@ -126,12 +162,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--folder", type=Path, default=FOLDER, help=f"folder of the t10k IDX files (default {FOLDER})")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of a table")
-    parser.add_argument("--one", nargs=3, metavar=("LAYER", "REDUCTION", "METHOD"),
-                        help="measure one case in this process and print it as JSON (used by the full run)")
+    parser.add_argument(
+        "--one",
+        nargs=3,
+        metavar=("LAYER", "REDUCTION", "METHOD"),
+        help="measure one case in this process and print it as JSON (used by the full run)",
+    )
     args = parser.parse_args()
     if not (args.folder / "t10k-images-idx3-ubyte.gz").is_file():
-        print(f"error: no t10k-images-idx3-ubyte.gz in {args.folder} (install Debian's dataset-fashion-mnist)",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"error: no t10k-images-idx3-ubyte.gz in {args.folder} (install Debian's dataset-fashion-mnist)",
+            file=sys.stderr,
+        )
         return 2
     if args.one:
         print(json.dumps(one(args.folder, *args.one)))

@@ -77,8 +77,13 @@ class Layer:
     reduction: str = "flatten"
 
 
-MLP_LAYERS = (("dense", "pre-activation"), ("activation", "relu"), ("dense_1", "pre-activation"),
-              ("activation_1", "relu"), ("activation_2", "softmax"))  # fmt: skip
+MLP_LAYERS = (
+    ("dense", "pre-activation"),
+    ("activation", "relu"),
+    ("dense_1", "pre-activation"),
+    ("activation_1", "relu"),
+    ("activation_2", "softmax"),
+)
 CNN_LAYERS = (("conv2d", "conv-gap", "gap"), ("conv2d_1", "conv-gap", "gap"), ("dense", "relu", "flatten"))
 
 
@@ -90,11 +95,18 @@ def build_cnn():
     return conv_memory_cnn()
 
 
-MODELS = ("mlp/digits", "mlp/fashion_mnist", "mlp-sgd-2ep/fashion_mnist", "mlp-bench/fashion_mnist", "cnn/fashion_mnist")
+MODELS = (
+    "mlp/digits",
+    "mlp/fashion_mnist",
+    "mlp-sgd-2ep/fashion_mnist",
+    "mlp-bench/fashion_mnist",
+    "cnn/fashion_mnist",
+)
 
 
-def representations(points: int, cnn_epochs: int, log=print,
-                    models_wanted: tuple[str, ...] = MODELS) -> list[tuple[Layer, np.ndarray, np.ndarray, dict]]:  # fmt: skip
+def representations(
+    points: int, cnn_epochs: int, log=print, models_wanted: tuple[str, ...] = MODELS
+) -> list[tuple[Layer, np.ndarray, np.ndarray, dict]]:
     """Trains the models (those of ``models_wanted``) and reads every studied layer of the mapped images.
 
     Returns:
@@ -107,8 +119,12 @@ def representations(points: int, cnn_epochs: int, log=print,
 
     preset = training_presets.preset(training_presets.DEFAULT_PRESET)
     out = []
-    for label, name in (("mlp", "digits"), ("mlp", "fashion_mnist"), ("mlp-sgd-2ep", "fashion_mnist"),
-                        ("mlp-bench", "fashion_mnist")):  # fmt: skip
+    for label, name in (
+        ("mlp", "digits"),
+        ("mlp", "fashion_mnist"),
+        ("mlp-sgd-2ep", "fashion_mnist"),
+        ("mlp-bench", "fashion_mnist"),
+    ):
         if f"{label}/{name}" not in models_wanted:
             continue
         data = datasets.load_builtin(name)
@@ -122,8 +138,17 @@ def representations(points: int, cnn_epochs: int, log=print,
             x_train, y_train = x_train[:BENCH_IMAGES], y_train[:BENCH_IMAGES]
         start = time.perf_counter()
         model = models.build_mlp((h * w,), num_classes=data.num_classes, seed=0)
-        trained = models.train(model, models.adapt_images(x_train, model), y_train, models.adapt_images(data.x_test, model),
-                               data.y_test, optimizer=optimizer, learning_rate=rate, epochs=epochs, batch_size=batch)  # fmt: skip
+        trained = models.train(
+            model,
+            models.adapt_images(x_train, model),
+            y_train,
+            models.adapt_images(data.x_test, model),
+            data.y_test,
+            optimizer=optimizer,
+            learning_rate=rate,
+            epochs=epochs,
+            batch_size=batch,
+        )
         if name == "digits":  # every image: 1,797
             images, labels = np.concatenate([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test])
         elif label == "mlp-bench":
@@ -146,9 +171,17 @@ def representations(points: int, cnn_epochs: int, log=print,
     model = build_cnn()
     x_train = models.adapt_images(data.x_train, model)
     start = time.perf_counter()
-    trained = models.train(model, x_train, data.y_train, models.adapt_images(data.x_test, model), data.y_test,
-                           optimizer=preset.optimizer, learning_rate=preset.learning_rate, epochs=cnn_epochs,
-                           batch_size=preset.batch_size_large)  # fmt: skip
+    trained = models.train(
+        model,
+        x_train,
+        data.y_train,
+        models.adapt_images(data.x_test, model),
+        data.y_test,
+        optimizer=preset.optimizer,
+        learning_rate=preset.learning_rate,
+        epochs=cnn_epochs,
+        batch_size=preset.batch_size_large,
+    )
     facts = {"test_accuracy": trained.test_accuracy, "epochs": cnn_epochs, "train_s": time.perf_counter() - start}
     log(f"cnn/fashion_mnist: test accuracy {trained.test_accuracy:.3f} after {cnn_epochs} epochs")
     chosen = embed.stratified_sample(data.y_test, points)
@@ -175,27 +208,42 @@ def score(reps: np.ndarray, labels: np.ndarray, metric: str, n_neighbors: int, s
     used = embed.resolve_metric(params, reps, labels)  # once: the auto map is the resolved metric's map, bit for bit
     coords = embed.umap_embed(reps, replace(params, metric=used))
     seconds = time.perf_counter() - start
-    return {"metric": metric, "used": used, "n_neighbors": n_neighbors, "seed": seed, "s": seconds,
-            "knn_acc_2d": float(metrics.knn_accuracy(coords, labels)),
-            "trustworthiness": float(metrics.trustworthiness(reps, coords, n_neighbors=10, sample_size=None)),
-            "trustworthiness_own": float(trustworthiness(reps, coords, n_neighbors=10, metric=used))}  # fmt: skip
+    return {
+        "metric": metric,
+        "used": used,
+        "n_neighbors": n_neighbors,
+        "seed": seed,
+        "s": seconds,
+        "knn_acc_2d": float(metrics.knn_accuracy(coords, labels)),
+        "trustworthiness": float(metrics.trustworthiness(reps, coords, n_neighbors=10, sample_size=None)),
+        "trustworthiness_own": float(trustworthiness(reps, coords, n_neighbors=10, metric=used)),
+    }
 
 
 def summarise(rows: list[dict], kinds: tuple[str, ...] | None = None, dataset: str | None = None) -> list[dict]:
     """Per setting (metric, n_neighbors): the mean of each score over the layers of ``kinds`` (all when ``None``)
     of the models on ``dataset`` (all when ``None``), and the difference to euclidean/15 (featlib's default before
     this study), best 10-NN accuracy first."""
-    chosen = [r for r in rows if (kinds is None or r["kind"] in kinds) and (dataset is None or
-                                                                             r["model"].endswith("/" + dataset))]
+    chosen = [
+        r
+        for r in rows
+        if (kinds is None or r["kind"] in kinds) and (dataset is None or r["model"].endswith("/" + dataset))
+    ]
     table = []
     for metric, k in SETTINGS:
         mine = [r for r in chosen if r["metric"] == metric and r["n_neighbors"] == k]
         if mine:
-            table.append({"metric": metric, "n_neighbors": k, "layers": len({(r["model"], r["layer"]) for r in mine}),
-                          "knn_acc_2d": float(np.mean([r["knn_acc_2d"] for r in mine])),
-                          "trustworthiness": float(np.mean([r["trustworthiness"] for r in mine])),
-                          "trustworthiness_own": _mean_of_known([r.get("trustworthiness_own") for r in mine]),
-                          "s": float(np.mean([r["s"] for r in mine]))})  # fmt: skip
+            table.append(
+                {
+                    "metric": metric,
+                    "n_neighbors": k,
+                    "layers": len({(r["model"], r["layer"]) for r in mine}),
+                    "knn_acc_2d": float(np.mean([r["knn_acc_2d"] for r in mine])),
+                    "trustworthiness": float(np.mean([r["trustworthiness"] for r in mine])),
+                    "trustworthiness_own": _mean_of_known([r.get("trustworthiness_own") for r in mine]),
+                    "s": float(np.mean([r["s"] for r in mine])),
+                }
+            )
     base = next((t for t in table if t["metric"] == "euclidean" and t["n_neighbors"] == 15), None)
     for t in table:
         t["d_knn_acc_2d"] = t["knn_acc_2d"] - base["knn_acc_2d"] if base else None
@@ -211,15 +259,26 @@ def auto_against_fixed(rows: list[dict]) -> dict:
     for r in rows:
         if r["n_neighbors"] == 15 and r["metric"] in ("euclidean", "correlation", "auto"):
             per_layer.setdefault((r["model"], r["layer"]), {}).setdefault(r["metric"], []).append(r)
-    layers = {key: {m: float(np.mean([r["knn_acc_2d"] for r in rs])) for m, rs in found.items()} | {"used": found["auto"][0]["used"]}
-              for key, found in per_layer.items() if {"euclidean", "correlation", "auto"} <= set(found)}  # fmt: skip
+    layers = {
+        key: {m: float(np.mean([r["knn_acc_2d"] for r in rs])) for m, rs in found.items()}
+        | {"used": found["auto"][0]["used"]}
+        for key, found in per_layer.items()
+        if {"euclidean", "correlation", "auto"} <= set(found)
+    }
     if not layers:
         return {}
     best = {key: max(v["euclidean"], v["correlation"]) for key, v in layers.items()}
-    missed = [{"layer": "/".join(key), "used": v["used"], "cost": best[key] - v[v["used"]]}
-              for key, v in layers.items() if v[v["used"]] < best[key]]  # fmt: skip
-    return {"layers": len(layers), **{m: float(np.mean([v[m] for v in layers.values()])) for m in ("euclidean", "correlation", "auto")},
-            "better_of_two": float(np.mean(list(best.values()))), "missed": missed}  # fmt: skip
+    missed = [
+        {"layer": "/".join(key), "used": v["used"], "cost": best[key] - v[v["used"]]}
+        for key, v in layers.items()
+        if v[v["used"]] < best[key]
+    ]
+    return {
+        "layers": len(layers),
+        **{m: float(np.mean([v[m] for v in layers.values()])) for m in ("euclidean", "correlation", "auto")},
+        "better_of_two": float(np.mean(list(best.values()))),
+        "missed": missed,
+    }
 
 
 def _mean_of_known(values: list) -> float:
@@ -230,12 +289,17 @@ def _mean_of_known(values: list) -> float:
 
 def format_summary(title: str, table: list[dict]) -> str:
     """A summary as an aligned text table."""
-    lines = [title, f"{'metric':<12} {'k':>3} {'layers':>6} {'10-NN acc':>9} {'Δ':>7} {'trust':>7} {'Δ':>7} "
-                    f"{'trust(own)':>10} {'s':>6}"]  # fmt: skip
+    lines = [
+        title,
+        f"{'metric':<12} {'k':>3} {'layers':>6} {'10-NN acc':>9} {'Δ':>7} {'trust':>7} {'Δ':>7} "
+        f"{'trust(own)':>10} {'s':>6}",
+    ]
     for t in table:
-        lines.append(f"{t['metric']:<12} {t['n_neighbors']:>3} {t['layers']:>6} {t['knn_acc_2d']:>9.4f} "
-                     f"{t['d_knn_acc_2d']:>+7.4f} {t['trustworthiness']:>7.4f} {t['d_trustworthiness']:>+7.4f} "
-                     f"{t['trustworthiness_own']:>10.4f} {t['s']:>6.1f}")  # fmt: skip
+        lines.append(
+            f"{t['metric']:<12} {t['n_neighbors']:>3} {t['layers']:>6} {t['knn_acc_2d']:>9.4f} "
+            f"{t['d_knn_acc_2d']:>+7.4f} {t['trustworthiness']:>7.4f} {t['d_trustworthiness']:>+7.4f} "
+            f"{t['trustworthiness_own']:>10.4f} {t['s']:>6.1f}"
+        )
     return "\n".join(lines)
 
 
@@ -248,8 +312,11 @@ def format_layers(rows: list[dict]) -> str:
     for model, layer, kind in layers:
         cells = []
         for m, k in settings:
-            values = [r["knn_acc_2d"] for r in rows if (r["model"], r["layer"], r["metric"], r["n_neighbors"]) ==
-                      (model, layer, m, k)]  # fmt: skip
+            values = [
+                r["knn_acc_2d"]
+                for r in rows
+                if (r["model"], r["layer"], r["metric"], r["n_neighbors"]) == (model, layer, m, k)
+            ]
             cells.append(f" {np.mean(values):>7.3f}" if values else f" {'':>7}")
         lines.append(f"{model + '/' + layer:<40} {kind:<15}" + "".join(cells))
     return "\n".join(lines)
@@ -261,8 +328,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[42], help="UMAP seeds, averaged (default 42)")
     parser.add_argument("--cnn-epochs", type=int, default=2, help="epochs of the CNN (default 2)")
     parser.add_argument("--out", type=Path, default=OUT, help=f"the JSON written (default {OUT})")
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS),
-                        help="study these models only; the rows of the others are kept from --out when it exists")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        choices=MODELS,
+        default=list(MODELS),
+        help="study these models only; the rows of the others are kept from --out when it exists",
+    )
     args = parser.parse_args(argv)
     from featlib import metrics, quiet
     from featlib.maps import compile_cache
@@ -285,20 +357,36 @@ def main(argv: list[str] | None = None) -> int:
         own = float(metrics.knn_accuracy(reps, labels))
         for metric, k in SETTINGS:
             for seed in args.seeds:
-                row = {"model": layer.model, "layer": layer.name, "kind": layer.kind, "reduction": layer.reduction,
-                       "units": int(reps.shape[1]), "points": int(len(reps)), "knn_acc_layer": own,
-                       **score(reps, labels, metric, k, seed)}  # fmt: skip
+                row = {
+                    "model": layer.model,
+                    "layer": layer.name,
+                    "kind": layer.kind,
+                    "reduction": layer.reduction,
+                    "units": int(reps.shape[1]),
+                    "points": int(len(reps)),
+                    "knn_acc_layer": own,
+                    **score(reps, labels, metric, k, seed),
+                }
                 rows.append(row)
-                log(f"{layer.model}/{layer.name} {metric}/{k} seed {seed}: 10-NN {row['knn_acc_2d']:.3f}, "
-                    f"trust {row['trustworthiness']:.3f}, {row['s']:.1f} s")  # fmt: skip
+                log(
+                    f"{layer.model}/{layer.name} {metric}/{k} seed {seed}: 10-NN {row['knn_acc_2d']:.3f}, "
+                    f"trust {row['trustworthiness']:.3f}, {row['s']:.1f} s"
+                )
         args.out.write_text(json.dumps({"rows": rows, "models": facts}, indent=1))  # partial results survive a stop
     summaries = {kind: summarise(rows, (kind,)) for kind in KINDS}
     summaries["all"] = summarise(rows)
     summaries["fashion_mnist"] = summarise(rows, dataset="fashion_mnist")  # the digits' maps are near 0.99 whatever
     summaries["auto_against_fixed"] = auto_against_fixed(rows)
-    result = {"points": args.points, "seeds": args.seeds, "metrics": list(METRICS), "n_neighbors": list(N_NEIGHBORS),
-              "models": facts, "summaries": summaries, "rows": rows,
-              "seconds": time.perf_counter() - started}  # fmt: skip
+    result = {
+        "points": args.points,
+        "seeds": args.seeds,
+        "metrics": list(METRICS),
+        "n_neighbors": list(N_NEIGHBORS),
+        "models": facts,
+        "summaries": summaries,
+        "rows": rows,
+        "seconds": time.perf_counter() - started,
+    }
     args.out.write_text(json.dumps(result, indent=1))
     print(format_layers(rows))
     titles = {"all": "all layers", "fashion_mnist": "the Fashion-MNIST models' layers"}
@@ -307,9 +395,11 @@ def main(argv: list[str] | None = None) -> int:
         print(format_summary(titles.get(kind, f"{kind}: mean over its layers"), summaries[kind]))
     versus = summaries["auto_against_fixed"]
     if versus:
-        print(f"\nauto (featlib's default) on {versus['layers']} layers, mean 10-NN accuracy of the map: "
-              f"auto {versus['auto']:.4f}, euclidean {versus['euclidean']:.4f}, correlation {versus['correlation']:.4f}, "
-              f"the better of the two per layer {versus['better_of_two']:.4f}")  # fmt: skip
+        print(
+            f"\nauto (featlib's default) on {versus['layers']} layers, mean 10-NN accuracy of the map: "
+            f"auto {versus['auto']:.4f}, euclidean {versus['euclidean']:.4f}, correlation {versus['correlation']:.4f}, "
+            f"the better of the two per layer {versus['better_of_two']:.4f}"
+        )
         for miss in versus["missed"]:
             print(f"  {miss['layer']}: auto used {miss['used']}, {100 * miss['cost']:.2f} points below the other")
     print(f"\nwrote {args.out} ({time.perf_counter() - started:.0f} s)")

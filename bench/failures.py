@@ -89,14 +89,22 @@ def tsne_link(browser, url: str, workspace: Path) -> dict | None:
     from featlib.store import Workspace
 
     env = dict(os.environ, FEATLIB_WORKSPACE=str(workspace))
-    done = subprocess.run([sys.executable, "-m", "featlib", "train", "--dataset", "fashion_mnist", "--epochs", "1",
-                           "--name", "fm"], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "featlib", "train", "--dataset", "fashion_mnist", "--epochs", "1", "--name", "fm"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode:
         print(f"note: no Fashion-MNIST model: {done.stderr.strip()[-300:]}", file=sys.stderr)
         return None
     model = Workspace(workspace).get_model("fm").id
-    view = CompareView("fashion_mnist", tuple(Panel(model, layer, "function", "tsne")
-                                              for layer in ("dense", "activation", "dense_1", "activation_1")), sample=None)  # fmt: skip
+    view = CompareView(
+        "fashion_mnist",
+        tuple(Panel(model, layer, "function", "tsne") for layer in ("dense", "activation", "dense_1", "activation_1")),
+        sample=None,
+    )
     context, page = _session(browser, url)
     start = time.monotonic()
     page.goto(f"{url}/compare?{urlencode(view.to_query())}")
@@ -116,7 +124,9 @@ def memory_bomb(browser, url: str, folder: Path) -> dict:
     b_context, b = _session(browser, url)
     _goto(a, "Model")
     a.get_by_role("tab", name="Upload a model").click()
-    a.get_by_test_id("stFileUploader").filter(has_text="Model file").locator("input[type=file]").set_input_files(str(bomb))
+    a.get_by_test_id("stFileUploader").filter(has_text="Model file").locator("input[type=file]").set_input_files(
+        str(bomb)
+    )
     a.get_by_text(bomb.name).first.wait_for()
     start = time.monotonic()
     a.get_by_role("button", name="Load this model").click()
@@ -128,8 +138,12 @@ def memory_bomb(browser, url: str, folder: Path) -> dict:
     text = alert.inner_text()
     a_context.close()
     b_context.close()
-    return {"file_bytes": bomb.stat().st_size, "message": text, "seconds_to_message": round(seconds, 1),
-            "second_session_trained_within_s": round(trained, 1)}  # fmt: skip
+    return {
+        "file_bytes": bomb.stat().st_size,
+        "message": text,
+        "seconds_to_message": round(seconds, 1),
+        "second_session_trained_within_s": round(trained, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -142,9 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     folder = Path(tempfile.mkdtemp(prefix="featlib-failures-"))
     workspace = folder / "ws"
     figures: dict = {}
-    with open(folder / "streamlit.log", "w+") as log, running_app(
-        workspace, log, FEATLIB_WORKER_MEMORY=args.worker_memory, TF_CPP_MIN_LOG_LEVEL="2"
-    ) as (url, server):  # fmt: skip
+    with (
+        open(folder / "streamlit.log", "w+") as log,
+        running_app(workspace, log, FEATLIB_WORKER_MEMORY=args.worker_memory, TF_CPP_MIN_LOG_LEVEL="2") as (
+            url,
+            server,
+        ),
+    ):
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             figures["reload_mid_map"] = reload_mid_map(browser, url)

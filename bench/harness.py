@@ -21,9 +21,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -34,8 +34,9 @@ from featlib.maps.embed import UMAPParams
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "linear": lambda z: z,
     "relu": lambda z: np.maximum(z, 0.0),
-    "softmax": lambda z: np.exp(z - z.max(axis=1, keepdims=True))
-    / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True),
+    "softmax": lambda z: (
+        np.exp(z - z.max(axis=1, keepdims=True)) / np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True)
+    ),
 }
 
 
@@ -99,7 +100,11 @@ print(json.dumps(times))
 
 
 def umap_in_fresh_process(
-    x: np.ndarray, params: UMAPParams, numba_cache: Path | None, warm: bool = False, init: str | None = None,
+    x: np.ndarray,
+    params: UMAPParams,
+    numba_cache: Path | None,
+    warm: bool = False,
+    init: str | None = None,
     labels: np.ndarray | None = None,
 ) -> tuple[dict, np.ndarray]:
     """Fits UMAP twice in a new Python process using ``numba_cache`` (``None``: the machine's, :mod:`featlib.maps.compile_cache`).
@@ -116,11 +121,22 @@ def umap_in_fresh_process(
         repo = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
         done = subprocess.run(
-            [sys.executable, "-c", _UMAP_CHILD, str(data), json.dumps(asdict(params)), str(numba_cache or ""),
-             "warm-up" if warm else "cold", str(coords), init or "",
-             str(Path(folder) / "labels.npy") if labels is not None else ""],
-            capture_output=True, text=True, env=env,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                _UMAP_CHILD,
+                str(data),
+                json.dumps(asdict(params)),
+                str(numba_cache or ""),
+                "warm-up" if warm else "cold",
+                str(coords),
+                init or "",
+                str(Path(folder) / "labels.npy") if labels is not None else "",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         if done.returncode:
             raise RuntimeError(f"the UMAP child process failed:\n{done.stderr[-2000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1]), np.load(coords)
@@ -184,8 +200,14 @@ def run(
             # The very first server start on a machine: nothing compiled yet (an empty cache for its workers).
             with tempfile.TemporaryDirectory() as empty:
                 log("browser: server start with an empty compile cache")
-                first.update(_browser_figures(empty, repeat=False, suffix="_empty_cache",
-                                              env={compile_cache.ENV: str(Path(empty_cache) / "server")}))  # fmt: skip
+                first.update(
+                    _browser_figures(
+                        empty,
+                        repeat=False,
+                        suffix="_empty_cache",
+                        env={compile_cache.ENV: str(Path(empty_cache) / "server")},
+                    )
+                )
         # A cache that starts empty (umap_cold_s), then holds what the first process compiled (umap_cold_cached_s).
         cache = Path(empty_cache) / "bench"
         log("UMAP: cold, cached, after the warm-up")
@@ -236,22 +258,34 @@ def run(
         **cli,
     }
     if every:
-        figures.update({
-            "umap_all_points_warm_s": every["again_s"],
-            "umap_all_points_defaults_warm_s": every_defaults["again_s"],
-            "knn_acc_2d_all_points": metrics.knn_accuracy(every_coords, labels),
-            "knn_acc_2d_all_points_umap_defaults": metrics.knn_accuracy(every_default_coords, labels),
-        })  # fmt: skip
+        figures.update(
+            {
+                "umap_all_points_warm_s": every["again_s"],
+                "umap_all_points_defaults_warm_s": every_defaults["again_s"],
+                "knn_acc_2d_all_points": metrics.knn_accuracy(every_coords, labels),
+                "knn_acc_2d_all_points_umap_defaults": metrics.knn_accuracy(every_default_coords, labels),
+            }
+        )
     if sizes is not None:
         log("peers and scaling, one fresh process per method")
         scaling = bench_scaling.run(reps, labels, sizes, peer_size=len(sample), log=log)
         names = [bench_scaling.FEATLIB, *scaling["peers"]]
-        figures.update({"peers": scaling["peers"], "scaling": scaling["scaling"],
-                        "scaling_misses": bench_scaling.verdict(scaling["scaling"], names)})  # fmt: skip
+        figures.update(
+            {
+                "peers": scaling["peers"],
+                "scaling": scaling["scaling"],
+                "scaling_misses": bench_scaling.verdict(scaling["scaling"], names),
+            }
+        )
         if bench_scaling.FEATLIB_GPU in scaling["peers"] and scaling["scaling"]:
             last = scaling["scaling"][-1]
-            figures.update({"umap_gpu_s": last.get("featlib_gpu_s"), "knn_acc_2d_gpu": last.get("featlib_gpu_knn_acc_2d"),
-                            "umap_gpu_points": last["n_points"]})  # fmt: skip
+            figures.update(
+                {
+                    "umap_gpu_s": last.get("featlib_gpu_s"),
+                    "knn_acc_2d_gpu": last.get("featlib_gpu_knn_acc_2d"),
+                    "umap_gpu_points": last["n_points"],
+                }
+            )
         if plot is not None:
             try:
                 figures["scaling_plot"] = str(plot)
@@ -288,15 +322,32 @@ def embed_cli_first(model, data, layer: str, sample: int, spec: str | None, time
     from featlib.store import Workspace
 
     if spec is None:
-        return {"embed_cli_first_s": None,
-                "embed_cli_first_error": f"the CLI cannot name the dataset {data.name!r}: pass dataset_spec"}  # fmt: skip
+        return {
+            "embed_cli_first_s": None,
+            "embed_cli_first_error": f"the CLI cannot name the dataset {data.name!r}: pass dataset_spec",
+        }
     with tempfile.TemporaryDirectory() as folder:
         workspace = Workspace(Path(folder) / "workspace")
         models.save_model(workspace, model, "bench", dataset=data.name)
         repo = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
-        command = [sys.executable, "-m", "featlib", "--workspace", str(workspace.root), "embed", "bench", "--layer",
-                   layer, "--dataset", spec, "--sample", str(sample), "--out", str(Path(folder) / "map.csv")]  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "featlib",
+            "--workspace",
+            str(workspace.root),
+            "embed",
+            "bench",
+            "--layer",
+            layer,
+            "--dataset",
+            spec,
+            "--sample",
+            str(sample),
+            "--out",
+            str(Path(folder) / "map.csv"),
+        ]
         start = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=timeout)
         seconds = time.perf_counter() - start
@@ -406,14 +457,25 @@ def format_table(figures: dict) -> str:
         row = next((r for r in figures.get("scaling", []) if r["n_points"] == figures.get("umap_points")), None)
         if row is not None:  # featlib in the same fresh-process conditions as the peers
             own = {"s": row["featlib_s"], "knn_acc_2d": row["featlib_knn_acc_2d"]}
-        lines += ["", bench_scaling.format_peers({"peers": figures["peers"], "peer_points": figures.get("umap_points", 0),
-                                                   "featlib_at_peer_size": own if own["s"] is not None else None})]  # fmt: skip
+        lines += [
+            "",
+            bench_scaling.format_peers(
+                {
+                    "peers": figures["peers"],
+                    "peer_points": figures.get("umap_points", 0),
+                    "featlib_at_peer_size": own if own["s"] is not None else None,
+                }
+            ),
+        ]
     if figures.get("scaling"):
         names = [bench_scaling.FEATLIB, *figures.get("peers", {})]
         lines += ["", bench_scaling.format_scaling(figures["scaling"], names)]
     if "scaling_misses" in figures:
         misses = figures["scaling_misses"]
-        lines += ["", "target (featlib faster than every peer at every size, 10-NN accuracy at most 0.5 point "
-                      "below the best peer's): " + ("met" if not misses else "not met where:")]  # fmt: skip
+        lines += [
+            "",
+            "target (featlib faster than every peer at every size, 10-NN accuracy at most 0.5 point "
+            "below the best peer's): " + ("met" if not misses else "not met where:"),
+        ]
         lines += [f"  - {miss}" for miss in misses]
     return "\n".join(lines)

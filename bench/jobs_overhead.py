@@ -29,9 +29,18 @@ def representations(dataset, points: int, epochs: int):
     from featlib import jobs, models
     from featlib.maps import embed
 
-    output = jobs.run_inline(jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=(128, 64),
-                                                   optimizer="adam", learning_rate=0.001, epochs=epochs, batch_size=128),
-                             {"dataset": dataset})  # fmt: skip
+    output = jobs.run_inline(
+        jobs.specs.train_spec(
+            dataset.fingerprint,
+            len(dataset.y_train),
+            hidden=(128, 64),
+            optimizer="adam",
+            learning_rate=0.001,
+            epochs=epochs,
+            batch_size=128,
+        ),
+        {"dataset": dataset},
+    )
     model = models.model_from_bytes(output["model"])
     images, labels = dataset.split("train")
     chosen = embed.stratified_sample(labels, points, seed=0)
@@ -58,11 +67,16 @@ def measure(points, repeats: int, manager) -> dict:
     cluster = []
     for i in range(repeats):
         start = time.perf_counter()
-        manager.submit(spec(f"c{i}"), {"points": jobs.Input(f"points/{len(points)}", lambda: points)},
-                       store=lambda coords: coords).outcome()  # fmt: skip
+        manager.submit(
+            spec(f"c{i}"), {"points": jobs.Input(f"points/{len(points)}", lambda: points)}, store=lambda coords: coords
+        ).outcome()
         cluster.append(time.perf_counter() - start)
-    return {"points": len(points), "inline_s": statistics.median(inline), "cluster_s": statistics.median(cluster),
-            "overhead_s": statistics.median(cluster) - statistics.median(inline)}  # fmt: skip
+    return {
+        "points": len(points),
+        "inline_s": statistics.median(inline),
+        "cluster_s": statistics.median(cluster),
+        "overhead_s": statistics.median(cluster) - statistics.median(inline),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,8 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     engine = jobs.Engine.start(workers=2)
     manager = jobs.JobManager(engine, Workspace(tempfile.mkdtemp(prefix="featlib-overhead-")))
     try:
-        rows = [dict(measure(representations(data, n, epochs), args.repeats, manager), dataset=name)
-                for name, data, n, epochs in cases]  # fmt: skip
+        rows = [
+            dict(measure(representations(data, n, epochs), args.repeats, manager), dataset=name)
+            for name, data, n, epochs in cases
+        ]
     finally:
         manager.close()
         engine.close()
@@ -91,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"{'dataset':<14} {'points':>7} {'in-process s':>13} {'local cluster s':>16} {'overhead s':>11}")
         for r in rows:
-            print(f"{r['dataset']:<14} {r['points']:>7,} {r['inline_s']:>13.2f} {r['cluster_s']:>16.2f} {r['overhead_s']:>11.2f}")
+            print(
+                f"{r['dataset']:<14} {r['points']:>7,} {r['inline_s']:>13.2f} {r['cluster_s']:>16.2f} {r['overhead_s']:>11.2f}"
+            )
     return 0
 
 

@@ -73,8 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     reps, labels = layer(max(sizes))
     paths = {
         "exact": lambda x: knn.exact(x, K, "correlation"),
-        "pynndescent_correlation": lambda x: nearest_neighbors(x, K, "correlation", {}, False,
-                                                               np.random.RandomState(0), n_jobs=1)[:2],  # fmt: skip
+        "pynndescent_correlation": lambda x: nearest_neighbors(
+            x, K, "correlation", {}, False, np.random.RandomState(0), n_jobs=1
+        )[:2],
         "pynndescent_cosine_centred": lambda x: knn.approximate(x, K, "correlation"),
     }
     samples, truth = {}, {}
@@ -86,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         similarity = unit[rows] @ unit.T
         samples[n] = x
         truth[n] = (rows, np.argsort(-similarity, axis=1, kind="stable")[:, :K], 1.0 - similarity)
-    for name, path in paths.items():  # compile (or load) each path once
+    for path in paths.values():  # compile (or load) each path once
         path(samples[sizes[0]])
     seconds: dict = {}
     quality: dict = {}
@@ -106,10 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     table = []
     for (n, name), runs in sorted(seconds.items()):
         recall, error = quality[(n, name)]
-        table.append({"points": n, "path": name, "s": float(np.median(runs)), "runs": runs, "recall": recall,
-                      "max_distance_error": error})  # fmt: skip
-        print(f"{n:>7,}  {name:<28} {np.median(runs):7.2f} s  recall {recall:.4f}  max |d − correlation d| "
-              f"{error:.1e}", flush=True)  # fmt: skip
+        table.append(
+            {
+                "points": n,
+                "path": name,
+                "s": float(np.median(runs)),
+                "runs": runs,
+                "recall": recall,
+                "max_distance_error": error,
+            }
+        )
+        print(
+            f"{n:>7,}  {name:<28} {np.median(runs):7.2f} s  recall {recall:.4f}  max |d − correlation d| {error:.1e}",
+            flush=True,
+        )
     if args.json:
         print(json.dumps(table))
     return 0

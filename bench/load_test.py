@@ -258,11 +258,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3, help="training epochs per session (default 3)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds any one wait may take (default 900)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    parser.add_argument("--shared-model", action="store_true",
-                        help="train one model first (CLI) and have every session pick it instead of training: "
-                        "all sessions then use one Keras model object at once")
-    parser.add_argument("--app-root", type=Path, default=ROOT,
-                        help="the checkout whose app.py is served (default: this one)")
+    parser.add_argument(
+        "--shared-model",
+        action="store_true",
+        help="train one model first (CLI) and have every session pick it instead of training: "
+        "all sessions then use one Keras model object at once",
+    )
+    parser.add_argument(
+        "--app-root", type=Path, default=ROOT, help="the checkout whose app.py is served (default: this one)"
+    )
     parser.add_argument("--keep-workspace", action="store_true", help="keep the temporary workspace")
     args = parser.parse_args(argv)
     if args.sessions < 1:
@@ -277,10 +281,27 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, FEATLIB_WORKSPACE=str(workspace), TF_CPP_MIN_LOG_LEVEL="2")
     if args.shared_model:
         subprocess.run(
-            [sys.executable, "-m", "featlib", "train", "--dataset", "digits", "--epochs", str(args.epochs),
-             "--name", "shared"], cwd=args.app_root, env=env, check=True, capture_output=True,
-        )  # fmt: skip
-    with open(log_path, "w") as log, running_app(workspace, log, args.app_root, TF_CPP_MIN_LOG_LEVEL="2") as (url, server):
+            [
+                sys.executable,
+                "-m",
+                "featlib",
+                "train",
+                "--dataset",
+                "digits",
+                "--epochs",
+                str(args.epochs),
+                "--name",
+                "shared",
+            ],
+            cwd=args.app_root,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+    with (
+        open(log_path, "w") as log,
+        running_app(workspace, log, args.app_root, TF_CPP_MIN_LOG_LEVEL="2") as (url, server),
+    ):
         sampler = MemorySampler(server.pid)
         try:
             idle_rss = sampler.rss()
@@ -342,16 +363,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r.number:>9}  {text}  {'ok ' + r.model_name if r.ok else r.error}")
         print()
         print(f"sessions {args.sessions} · errors {len(errors)} · server alive at end: {server_alive}")
-        print(f"server RSS (with children): idle {summary['server_rss_idle_mib']} MiB, "
-              f"peak {summary['server_rss_peak_mib']} MiB; the server process alone: peak "
-              f"{summary['server_process_rss_peak_mib']} MiB")  # fmt: skip
+        print(
+            f"server RSS (with children): idle {summary['server_rss_idle_mib']} MiB, "
+            f"peak {summary['server_rss_peak_mib']} MiB; the server process alone: peak "
+            f"{summary['server_process_rss_peak_mib']} MiB"
+        )
         if times:
-            print(f"time to plot: median {summary['time_to_plot_median_s']} s, "
-                  f"worst {summary['time_to_plot_worst_s']} s ({len(times)} of {args.sessions} sessions "
-                  f"reached it; wall {summary['wall_s']} s, {os.cpu_count()} CPUs)")  # fmt: skip
+            print(
+                f"time to plot: median {summary['time_to_plot_median_s']} s, "
+                f"worst {summary['time_to_plot_worst_s']} s ({len(times)} of {args.sessions} sessions "
+                f"reached it; wall {summary['wall_s']} s, {os.cpu_count()} CPUs)"
+            )
         load = summary["machine_load_avg_1m"]
-        print(f"server CPU {summary['server_cpu_s']} s; machine load average (1 min) during the run: "
-              f"mean {load['mean']}, max {load['max']}")  # fmt: skip
+        print(
+            f"server CPU {summary['server_cpu_s']} s; machine load average (1 min) during the run: "
+            f"mean {load['mean']}, max {load['max']}"
+        )
         print(f"models saved: {', '.join(sorted(saved))}")
         print(f"tracebacks in the server log: {summary['tracebacks_in_server_log']} ({log_path})")
     return 1 if errors or summary["tracebacks_in_server_log"] else 0

@@ -36,8 +36,9 @@ def measure(name: str, folder: Path, digits) -> dict:
     from featlib.read import extract
 
     saved = model_zoo.ZOO[name](folder, digits)
-    checked = tasks.check_upload(data=saved.path.read_bytes(), filename=saved.path.name, dataset=digits,
-                                 input_scale=saved.scale)  # fmt: skip
+    checked = tasks.check_upload(
+        data=saved.path.read_bytes(), filename=saved.path.name, dataset=digits, input_scale=saved.scale
+    )
     model = models.model_from_bytes(checked["model"])
     x_test = models.adapt_images(digits.split("test")[0], model, saved.scale)
     diffs = model_zoo.every_layer_by_both_methods(model, x_test)
@@ -46,10 +47,18 @@ def measure(name: str, folder: Path, digits) -> dict:
     reps = extract.extract(model, layer, models.adapt_images(digits.split("train")[0], model, saved.scale))
     start = time.perf_counter()
     embed.reduce(reps, embed.UMAPParams())
-    return {"model": name, "architecture": checked["architecture"], "output": checked.get("output"),
-            "reported_acc": checked["accuracy"], "evaluate_acc": saved.accuracy,
-            "max_abs_diff": diffs[worst], "worst_layer": worst, "layers": len(diffs), "default_layer": layer,
-            "map_s": time.perf_counter() - start}  # fmt: skip
+    return {
+        "model": name,
+        "architecture": checked["architecture"],
+        "output": checked.get("output"),
+        "reported_acc": checked["accuracy"],
+        "evaluate_acc": saved.accuracy,
+        "max_abs_diff": diffs[worst],
+        "worst_layer": worst,
+        "layers": len(diffs),
+        "default_layer": layer,
+        "map_s": time.perf_counter() - start,
+    }
 
 
 def main() -> None:
@@ -69,11 +78,15 @@ def main() -> None:
     if args.json:
         print(json.dumps(rows, indent=1))
         return
-    print(f"{'model':<16} {'reported':>8} {'evaluate':>8} {'max |f - s|':>11} {'layers':>6}  {'default layer':<14} "
-          f"{'map s':>5}")  # fmt: skip
+    print(
+        f"{'model':<16} {'reported':>8} {'evaluate':>8} {'max |f - s|':>11} {'layers':>6}  {'default layer':<14} "
+        f"{'map s':>5}"
+    )
     for r in rows:
-        print(f"{r['model']:<16} {r['reported_acc']:>8.4f} {r['evaluate_acc']:>8.4f} {r['max_abs_diff']:>11.2e} "
-              f"{r['layers']:>6}  {r['default_layer']:<14} {r['map_s']:>5.1f}")  # fmt: skip
+        print(
+            f"{r['model']:<16} {r['reported_acc']:>8.4f} {r['evaluate_acc']:>8.4f} {r['max_abs_diff']:>11.2e} "
+            f"{r['layers']:>6}  {r['default_layer']:<14} {r['map_s']:>5.1f}"
+        )
 
 
 if __name__ == "__main__":

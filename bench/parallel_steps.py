@@ -35,8 +35,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # as in a Dask worker
     os.environ.setdefault(name, "1")
@@ -96,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         def run():
             with threadpool_limits(threads, user_api="blas"):
                 return fn()
+
         return run
 
     def knn_acc(points, threads: int):
@@ -127,11 +128,20 @@ def main(argv: list[str] | None = None) -> int:
         one_s, one = timed(make(1), args.repeats)
         many_s, many = timed(make(args.threads), args.repeats)
         _, many_again = timed(make(args.threads), 1)
-        row = {"step": step, "one_thread_s": one_s, f"{args.threads}_threads_s": many_s, "speed_up": one_s / many_s,
-               "same_result": same(one, many), "repeatable": same(many, many_again)}  # fmt: skip
+        row = {
+            "step": step,
+            "one_thread_s": one_s,
+            f"{args.threads}_threads_s": many_s,
+            "speed_up": one_s / many_s,
+            "same_result": same(one, many),
+            "repeatable": same(many, many_again),
+        }
         rows.append(row)
-        print(f"{step:<16} 1 thread {one_s:7.3f} s  {args.threads} threads {many_s:7.3f} s  ×{one_s / many_s:4.2f}  "
-              f"same result: {row['same_result']}  repeatable: {row['repeatable']}", flush=True)  # fmt: skip
+        print(
+            f"{step:<16} 1 thread {one_s:7.3f} s  {args.threads} threads {many_s:7.3f} s  ×{one_s / many_s:4.2f}  "
+            f"same result: {row['same_result']}  repeatable: {row['repeatable']}",
+            flush=True,
+        )
     if args.json:
         print(json.dumps({"points": args.points, "threads": args.threads, "rows": rows}))
     return 0

@@ -26,8 +26,8 @@ can skip it and say so.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -58,10 +58,14 @@ PEERS: dict[str, Peer] = {
     for peer in (
         Peer("umap_learn_seeded", "umap-learn defaults, seeded (1 thread)", "umap", "pip install umap-learn"),
         Peer("umap_learn_parallel", "umap-learn defaults, unseeded, all cores", "umap", "pip install umap-learn"),
-        Peer("embedding_atlas", "Embedding Atlas vector projection (cosine, all cores)", "embedding_atlas",
-             f"pip install -r requirements-bench.txt && pip install --no-deps embedding-atlas=={EMBEDDING_ATLAS_VERSION}"),
+        Peer(
+            "embedding_atlas",
+            "Embedding Atlas vector projection (cosine, all cores)",
+            "embedding_atlas",
+            f"pip install -r requirements-bench.txt && pip install --no-deps embedding-atlas=={EMBEDDING_ATLAS_VERSION}",
+        ),
     )
-}  # fmt: skip
+}
 
 
 def missing(name: str) -> str | None:

@@ -23,8 +23,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
@@ -121,8 +121,13 @@ def fit_method(method: str, x: np.ndarray, labels: np.ndarray | None = None) -> 
     return peers.fit(method, x)
 
 
-def time_in_fresh_process(method: str, x: np.ndarray, samples: dict[int, np.ndarray], cache: str | Path | None = None,
-                          labels: np.ndarray | None = None) -> tuple[dict[int, float], dict[int, np.ndarray]]:  # fmt: skip
+def time_in_fresh_process(
+    method: str,
+    x: np.ndarray,
+    samples: dict[int, np.ndarray],
+    cache: str | Path | None = None,
+    labels: np.ndarray | None = None,
+) -> tuple[dict[int, float], dict[int, np.ndarray]]:
     """Maps ``x[samples[n]]`` for every ``n`` by ``method`` in one new process (after its warm-up).
 
     Args:
@@ -144,8 +149,9 @@ def time_in_fresh_process(method: str, x: np.ndarray, samples: dict[int, np.ndar
         np.savez(Path(folder) / "samples.npz", **{f"n{n}": idx for n, idx in samples.items()})
         repo = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
-        done = subprocess.run([sys.executable, "-c", _CHILD, method, folder, str(cache or "")],
-                              capture_output=True, text=True, env=env)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, method, folder, str(cache or "")], capture_output=True, text=True, env=env
+        )
         if done.returncode:
             raise RuntimeError(f"the {method} child process failed:\n{done.stderr[-2000:]}")
         times = {int(n): s for n, s in json.loads(done.stdout.strip().splitlines()[-1]).items()}
@@ -214,8 +220,13 @@ def run(
         else:
             peer_figures[name] = {"s": None, "knn_acc_2d": None, "skipped": skipped[name]}
     own = figures.get(FEATLIB, {}).get(peer_n)
-    return {"scaling": rows, "peers": peer_figures, "peer_points": peer_n, "skipped": skipped,
-            "featlib_at_peer_size": {"s": own[0], "knn_acc_2d": own[1]} if own else None}  # fmt: skip
+    return {
+        "scaling": rows,
+        "peers": peer_figures,
+        "peer_points": peer_n,
+        "skipped": skipped,
+        "featlib_at_peer_size": {"s": own[0], "knn_acc_2d": own[1]} if own else None,
+    }
 
 
 def verdict(rows: Sequence[dict], names: Sequence[str], tolerance: float = 0.005) -> list[str]:
@@ -229,14 +240,17 @@ def verdict(rows: Sequence[dict], names: Sequence[str], tolerance: float = 0.005
         others = [n for n in names if n not in (FEATLIB, FEATLIB_GPU) and row.get(f"{n}_s") is not None]
         for name in others:
             if row[f"{name}_s"] <= mine_s:
-                misses.append(f"{row['n_points']:,} points: {name} took {row[f'{name}_s']:.2f} s, featlib "
-                              f"{mine_s:.2f} s")  # fmt: skip
+                misses.append(
+                    f"{row['n_points']:,} points: {name} took {row[f'{name}_s']:.2f} s, featlib {mine_s:.2f} s"
+                )
         if others:
             best = max(others, key=lambda n: row[f"{n}_knn_acc_2d"])
             if row[f"{best}_knn_acc_2d"] - mine_acc > tolerance:
-                misses.append(f"{row['n_points']:,} points: featlib's 10-NN accuracy {mine_acc:.3f} is "
-                              f"{100 * (row[f'{best}_knn_acc_2d'] - mine_acc):.1f} points below {best}'s "
-                              f"{row[f'{best}_knn_acc_2d']:.3f}")  # fmt: skip
+                misses.append(
+                    f"{row['n_points']:,} points: featlib's 10-NN accuracy {mine_acc:.3f} is "
+                    f"{100 * (row[f'{best}_knn_acc_2d'] - mine_acc):.1f} points below {best}'s "
+                    f"{row[f'{best}_knn_acc_2d']:.3f}"
+                )
     return misses
 
 
@@ -300,10 +314,18 @@ def write_plot(rows: Sequence[dict], names: Sequence[str], path: str | Path) -> 
 
         from featlib.share.exports import figure_png
 
-        figure = go.Figure([go.Scatter(x=[n for n, _ in points], y=[s for _, s in points], mode="lines+markers",
-                                       name=name) for name, points in series.items()])  # fmt: skip
-        figure.update_layout(title=title, xaxis={"type": "log", "title": "points"},
-                             yaxis={"type": "log", "title": "seconds"}, template="plotly_white")  # fmt: skip
+        figure = go.Figure(
+            [
+                go.Scatter(x=[n for n, _ in points], y=[s for _, s in points], mode="lines+markers", name=name)
+                for name, points in series.items()
+            ]
+        )
+        figure.update_layout(
+            title=title,
+            xaxis={"type": "log", "title": "points"},
+            yaxis={"type": "log", "title": "seconds"},
+            template="plotly_white",
+        )
         path.write_bytes(figure_png(figure, (900, 600)))
         return "plotly"
     fig, ax = plt.subplots(figsize=(9, 6))

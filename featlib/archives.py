@@ -9,7 +9,7 @@ files compress far less: Keras stores members uncompressed, ratio ~1).
 from __future__ import annotations
 
 import zipfile
-from typing import Sequence
+from collections.abc import Sequence
 
 BOMB_MIN_BYTES = 50 * 1024 * 1024
 BOMB_MAX_RATIO = 200

@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 # ----------------------------------------------------------------------------- stored in the workspace
 
 
-def representation_key(model_fp: str, dataset_fp: str, split: str, layer: str, method: str, scale: str,
-                       reduction: str = "flatten") -> str:  # fmt: skip
+def representation_key(
+    model_fp: str, dataset_fp: str, split: str, layer: str, method: str, scale: str, reduction: str = "flatten"
+) -> str:
     """One layer's representation of every image of a dataset split, stored in the workspace.
 
     ``rep/<model fp>/<dataset fp>/<split>/<layer>/<method>/<scale>``, then ``/reduction=gap`` or
@@ -76,8 +77,15 @@ def maps_prefix(rep_key: str) -> str:
 # ----------------------------------------------------------------------------- every layer of a model
 
 
-def layer_set_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, sample_size: int | None, seed: int,
-                  reduction: str = reductions.AUTO) -> str:  # fmt: skip
+def layer_set_key(
+    model_fp: str,
+    dataset_fp: str,
+    split: str,
+    input_scale: str,
+    sample_size: int | None,
+    seed: int,
+    reduction: str = reductions.AUTO,
+) -> str:
     """Every layer of a model read for one stratified sample of a split (a :class:`featlib.read.layers.LayerSet`).
 
     ``layers/<model fp>/<dataset fp>/<split>/<scale>/sample=<n or None>/seed=<seed>``, then
@@ -90,8 +98,14 @@ def layer_set_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, 
     return key + ("" if reduction == reductions.AUTO else f"/reduction={reduction}")
 
 
-def layer_set_job_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, sample_size: int | None,
-                      reduction: str = reductions.AUTO) -> str:  # fmt: skip
+def layer_set_job_key(
+    model_fp: str,
+    dataset_fp: str,
+    split: str,
+    input_scale: str,
+    sample_size: int | None,
+    reduction: str = reductions.AUTO,
+) -> str:
     """The job that reads every layer for a sample (``extract_all``); its result is kept in memory, not stored.
 
     ``layerset/<model fp>/<dataset fp>/<split>/<scale>/<n or None>``, then ``/reduction=<r>`` unless

@@ -43,8 +43,8 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence, Union
 
 import numpy as np
 
@@ -72,6 +72,8 @@ def _threads() -> int:
     except AttributeError:  # not on Linux
         cores = os.cpu_count() or 1
     return max(1, min(THREADS, cores))
+
+
 """lbfgs iterations for the linear probe: enough to converge on the standardised digits."""
 MIN_POINTS_PER_CLASS = 2
 """Cross-validated accuracies need this many points in every class (one to train on, one to test)."""
@@ -80,7 +82,7 @@ TRUSTWORTHINESS_MIN_POINTS = 3
 CKA_MIN_POINTS = 2
 RULES: dict[str, str] = {
     "knn_acc": "at least 2 classes and 2 points per class (5-fold stratified CV, fewer folds for smaller "
-               "classes; k = 10 neighbours, fewer when a training fold holds fewer points)",
+    "classes; k = 10 neighbours, fewer when a training fold holds fewer points)",
     "probe_acc": "at least 2 classes and 2 points per class (5-fold stratified CV, fewer folds for smaller classes)",
     "silhouette": "at least 2 classes and more points than classes",
     "knn_acc_2d": "as knn_acc, on the map's points",
@@ -114,7 +116,7 @@ class NotAvailable:
         return str(self)
 
 
-Score = Union[float, NotAvailable]
+Score = float | NotAvailable
 """A figure: a float, or why there is none."""
 
 
@@ -167,10 +169,15 @@ def _cv_unavailable(metric: str, labels: np.ndarray) -> NotAvailable | None:
         return NotAvailable(metric, f"needs at least two classes; got {len(classes)}: {classes.tolist()[:10]}")
     small = classes[counts < MIN_POINTS_PER_CLASS]
     if len(small):
-        listed = ", ".join(str(c) for c in small[:5].tolist()) + (f" and {len(small) - 5} more" if len(small) > 5 else "")
-        return NotAvailable(metric, f"needs at least {MIN_POINTS_PER_CLASS} points per class for cross-validation; "
-                                    f"class{'es' if len(small) > 1 else ''} {listed} "
-                                    f"{'have' if len(small) > 1 else 'has'} 1 (of {len(labels)} points)")
+        listed = ", ".join(str(c) for c in small[:5].tolist()) + (
+            f" and {len(small) - 5} more" if len(small) > 5 else ""
+        )
+        return NotAvailable(
+            metric,
+            f"needs at least {MIN_POINTS_PER_CLASS} points per class for cross-validation; "
+            f"class{'es' if len(small) > 1 else ''} {listed} "
+            f"{'have' if len(small) > 1 else 'has'} 1 (of {len(labels)} points)",
+        )
     return None
 
 
@@ -191,8 +198,11 @@ def _non_finite(metric: str, *arrays: tuple[str, np.ndarray]) -> NotAvailable | 
     for what, array in arrays:
         bad = int(array.size - np.count_nonzero(np.isfinite(array)))
         if bad:
-            return NotAvailable(metric, f"{what} holds {bad:,} non-finite value{'s' if bad > 1 else ''} (NaN or inf) "
-                                        f"of {array.size:,}; expected finite values")
+            return NotAvailable(
+                metric,
+                f"{what} holds {bad:,} non-finite value{'s' if bad > 1 else ''} (NaN or inf) "
+                f"of {array.size:,}; expected finite values",
+            )
     return None
 
 
@@ -241,8 +251,14 @@ def centre_rows(x: np.ndarray) -> np.ndarray:
     return x - x.mean(axis=1, keepdims=True, dtype=np.float64).astype(x.dtype)
 
 
-def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 10, folds: int = 5,
-                 metric: str = "knn_acc", distance: str = "euclidean") -> Score:  # fmt: skip
+def knn_accuracy(
+    points: np.ndarray,
+    labels: np.ndarray,
+    k: int = 10,
+    folds: int = 5,
+    metric: str = "knn_acc",
+    distance: str = "euclidean",
+) -> Score:
     """Cross-validated accuracy of a k-nearest-neighbour classifier on ``points``.
 
     A map that keeps the digits apart scores near 1; random points score
@@ -273,7 +289,9 @@ def knn_accuracy(points: np.ndarray, labels: np.ndarray, k: int = 10, folds: int
 
     points, labels = _rows(points, "points"), np.asarray(labels)
     _check_pair(points, labels, "points", "labels")
-    missing = _cv_unavailable(metric, labels) or _non_finite(metric, ("the " + ("map" if metric.endswith("_2d") else "representation"), points))
+    missing = _cv_unavailable(metric, labels) or _non_finite(
+        metric, ("the " + ("map" if metric.endswith("_2d") else "representation"), points)
+    )
     if missing is not None:
         return missing
     if distance not in KNN_DISTANCES:
@@ -330,7 +348,9 @@ def linear_probe_accuracy(reps: np.ndarray, labels: np.ndarray, folds: int = 5, 
         return float(np.mean(cross_val_score(probe, reps, labels, cv=cv, error_score="raise")))
 
 
-def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int | None = DEFAULT_SAMPLE, seed: int = 0) -> Score:
+def silhouette(
+    points: np.ndarray, labels: np.ndarray, sample_size: int | None = DEFAULT_SAMPLE, seed: int = 0
+) -> Score:
     """Mean silhouette of the classes in ``points`` (Euclidean), from -1 to 1.
 
     1: each class is a tight cluster far from the others; 0: classes overlap;
@@ -353,8 +373,11 @@ def silhouette(points: np.ndarray, labels: np.ndarray, sample_size: int | None =
         points, labels = points[chosen], labels[chosen]
     n_classes = len(np.unique(labels))
     if not 2 <= n_classes < len(labels):
-        return NotAvailable("silhouette", f"needs between 2 and n - 1 classes (at least 2 classes and more points "
-                                          f"than classes); got {n_classes} classes for {len(labels)} points")
+        return NotAvailable(
+            "silhouette",
+            f"needs between 2 and n - 1 classes (at least 2 classes and more points "
+            f"than classes); got {n_classes} classes for {len(labels)} points",
+        )
     missing = _non_finite("silhouette", ("the representation", points))
     if missing is not None:
         return missing
@@ -391,8 +414,11 @@ def trustworthiness(
     if chosen is not None:
         reps, coords = reps[chosen], coords[chosen]
     if len(reps) < TRUSTWORTHINESS_MIN_POINTS:
-        return NotAvailable("trustworthiness", f"needs at least {TRUSTWORTHINESS_MIN_POINTS} points (scikit-learn "
-                                               f"needs k < n / 2 neighbours, k ≥ 1); got {len(reps)}")
+        return NotAvailable(
+            "trustworthiness",
+            f"needs at least {TRUSTWORTHINESS_MIN_POINTS} points (scikit-learn "
+            f"needs k < n / 2 neighbours, k ≥ 1); got {len(reps)}",
+        )
     missing = _non_finite("trustworthiness", ("the representation", reps), ("the map", coords))
     if missing is not None:
         return missing
@@ -520,8 +546,9 @@ def _neighbour_notes(result: dict, labels: np.ndarray, k: int = 10) -> dict[str,
     if "trustworthiness" in result and is_available(result["trustworthiness"]):
         k_used = trustworthiness_neighbours(len(labels), k)
         if k_used < k:
-            notes["trustworthiness"] = (f"k = {k_used}, not {k} neighbours: scikit-learn needs k < n / 2 and "
-                                        f"there are {len(labels)} points")
+            notes["trustworthiness"] = (
+                f"k = {k_used}, not {k} neighbours: scikit-learn needs k < n / 2 and there are {len(labels)} points"
+            )
     return notes
 
 
@@ -542,9 +569,11 @@ def prediction_confidence(outputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise MetricError(f"outputs must hold one column per class (at least 2); got shape {out.shape}.")
     bad = int(out.size - np.count_nonzero(np.isfinite(out)))
     if bad:
-        raise MetricError(f"The model's outputs hold {bad:,} NaN or infinite values of {out.size:,} (for {len(out):,} "
-                         "images); no prediction or confidence can be read from them. Expected finite outputs: "
-                         "check the model's weights and the input scaling (0-1 or 0-255).")
+        raise MetricError(
+            f"The model's outputs hold {bad:,} NaN or infinite values of {out.size:,} (for {len(out):,} "
+            "images); no prediction or confidence can be read from them. Expected finite outputs: "
+            "check the model's weights and the input scaling (0-1 or 0-255)."
+        )
     is_probability = np.all(out >= 0) and np.allclose(out.sum(axis=1), 1.0, atol=1e-3)
     if not is_probability:
         out = np.exp(out - out.max(axis=1, keepdims=True))

@@ -33,11 +33,14 @@ def check_name(text: str, what: str = "name", max_length: int = MAX_NAME_LENGTH)
     if not name:
         raise TextError(f"A {what} cannot be empty; type a short name.")
     if len(name) > max_length:
-        raise TextError(f"A {what} can have at most {max_length} characters; got {len(name):,} "
-                         f"(starting {name[:40]!r}).")  # fmt: skip
+        raise TextError(
+            f"A {what} can have at most {max_length} characters; got {len(name):,} (starting {name[:40]!r})."
+        )
     bad = sorted({c for c in name if not c.isprintable()})
     if bad:
         shown = ", ".join(repr(c) for c in bad[:5])
-        raise TextError(f"A {what} must hold printable characters only (no control characters, tabs or line breaks); "
-                         f"got {shown} in {name[:40]!r}.")  # fmt: skip
+        raise TextError(
+            f"A {what} must hold printable characters only (no control characters, tabs or line breaks); "
+            f"got {shown} in {name[:40]!r}."
+        )
     return name

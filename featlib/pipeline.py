@@ -40,18 +40,32 @@ class Embedding:
 
 
 def save_representation(
-    workspace: Workspace, key: str, outputs: np.ndarray, dataset: Dataset, split: str, layer: str, method: str,
-    model_id: str | None, *, reduction: str = "flatten",
-) -> bool:  # fmt: skip
+    workspace: Workspace,
+    key: str,
+    outputs: np.ndarray,
+    dataset: Dataset,
+    split: str,
+    layer: str,
+    method: str,
+    model_id: str | None,
+    *,
+    reduction: str = "flatten",
+) -> bool:
     """Stores a layer's representation ``(n, units)`` under ``key`` with its provenance; False when the model was deleted meanwhile."""
     return workspace.save_array(
         "representation",
         key,
         outputs,
         model_id=model_id,
-        meta={"dataset": dataset.name, "split": split, "layer": layer, "method": method, "reduction": reduction,
-              "provenance": provenance.for_key(key, {"dataset": dataset.name})},
-    )  # fmt: skip
+        meta={
+            "dataset": dataset.name,
+            "split": split,
+            "layer": layer,
+            "method": method,
+            "reduction": reduction,
+            "provenance": provenance.for_key(key, {"dataset": dataset.name}),
+        },
+    )
 
 
 def save_embedding(
@@ -66,9 +80,18 @@ def save_embedding(
 
     table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
     backend = gpu.backend_of_key(key)
-    workspace.save_array("embedding", key, table, model_id=model_id,
-                         meta={"rep": rep_key, "backend": backend, "points": int(len(indices)),
-                               "provenance": {**provenance.for_key(key), "backend": backend}})  # fmt: skip
+    workspace.save_array(
+        "embedding",
+        key,
+        table,
+        model_id=model_id,
+        meta={
+            "rep": rep_key,
+            "backend": backend,
+            "points": int(len(indices)),
+            "provenance": {**provenance.for_key(key), "backend": backend},
+        },
+    )
     return Embedding(indices, coords, key)
 
 
@@ -91,7 +114,7 @@ def load_embedding(workspace: Workspace, key: str) -> Embedding | None:
     return Embedding(table[:, 0].astype(int), table[:, 1:].astype("float32"), key)
 
 
-def predicted_labels(model: "keras.Model", dataset: Dataset, split: str, input_scale: str) -> np.ndarray:
+def predicted_labels(model: keras.Model, dataset: Dataset, split: str, input_scale: str) -> np.ndarray:
     """The model's predicted class for every image of a split."""
     images, _ = dataset.split(split)
     return predict_labels(model, adapt_images(images, model, input_scale))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,9 +12,17 @@ from plotly.subplots import make_subplots
 # A fixed ten-colour palette (D3's category10), so digit 3 has the same colour
 # in every plot, page and session.
 DIGIT_COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)  # fmt: skip
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 
 def text(value: object) -> str:
@@ -45,8 +53,14 @@ MODEBAR_HEIGHT = 32
 """Pixels at the top of a figure kept free for plotly's toolbar (one row of buttons and its padding)."""
 TITLE_LINE = 20
 """Pixels per line of a figure title (14 px text)."""
-MODEBAR_REMOVE = ("zoomIn2d", "zoomOut2d", "autoScale2d", "toggleSpikelines", "hoverCompareCartesian",
-                  "hoverClosestCartesian")  # fmt: skip
+MODEBAR_REMOVE = (
+    "zoomIn2d",
+    "zoomOut2d",
+    "autoScale2d",
+    "toggleSpikelines",
+    "hoverCompareCartesian",
+    "hoverClosestCartesian",
+)
 """Toolbar buttons left out: the mouse wheel zooms, double-click resets; a short toolbar fits a narrow panel."""
 MARGIN = {"l": 10, "r": 10, "b": 10}
 SUBPLOT_TITLE = 24
@@ -118,10 +132,19 @@ def frame(
         **layout,
     )
     if title:
-        fig.update_layout(title={
-            "text": title, "font": {"size": 14}, "x": 0, "xanchor": "left", "xref": "paper",
-            "y": 1, "yanchor": "bottom", "yref": "paper", "pad": {"b": 6 + top},
-        })  # fmt: skip
+        fig.update_layout(
+            title={
+                "text": title,
+                "font": {"size": 14},
+                "x": 0,
+                "xanchor": "left",
+                "xref": "paper",
+                "y": 1,
+                "yanchor": "bottom",
+                "yref": "paper",
+                "pad": {"b": 6 + top},
+            }
+        )
     return fig
 
 
@@ -237,10 +260,16 @@ def _map_traces(
 
     def trace(mask: np.ndarray, name: str, marker: dict, group: str) -> go.Scattergl:
         return go.Scattergl(
-            x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=name, marker=marker,
-            customdata=custom[mask], hovertemplate=_HOVER, legendgroup=legendgroup_prefix + group,
+            x=coords[mask, 0],
+            y=coords[mask, 1],
+            mode="markers",
+            name=name,
+            marker=marker,
+            customdata=custom[mask],
+            hovertemplate=_HOVER,
+            legendgroup=legendgroup_prefix + group,
             showlegend=showlegend,
-        )  # fmt: skip
+        )
 
     traces = []
     if colour in ("label", "predicted"):
@@ -255,17 +284,24 @@ def _map_traces(
         traces.append(trace(wrong, "misclassified", {"size": 7, "color": WRONG_COLOUR, "opacity": 0.95}, "wrong"))
     else:
         marker = {
-            "size": 4, "color": confidence, "colorscale": "Viridis", "cmin": 0.0, "cmax": 1.0, "opacity": 0.85,
+            "size": 4,
+            "color": confidence,
+            "colorscale": "Viridis",
+            "cmin": 0.0,
+            "cmax": 1.0,
+            "opacity": 0.85,
             "colorbar": colourbar("confidence") if showlegend else None,
-        }  # fmt: skip
+        }
         traces.append(trace(np.ones(n, dtype=bool), "confidence", marker, "confidence"))
     if highlight is not None and len(highlight):
         mask = np.isin(indices, np.asarray(highlight, dtype=int))
         few = mask.sum() <= 20  # a few followed points stand out; a large selection must not bury the map
         marker = {
-            "size": 12 if few else 7, "opacity": 1.0, "line": {"color": "black", "width": 2 if few else 1},
+            "size": 12 if few else 7,
+            "opacity": 1.0,
+            "line": {"color": "black", "width": 2 if few else 1},
             **_point_colours(colour, labels[mask], predicted[mask], confidence[mask]),
-        }  # fmt: skip
+        }
         traces.append(trace(mask, HIGHLIGHT_NAME, marker, "highlight"))
     return traces
 
@@ -288,7 +324,9 @@ def upscale(image: np.ndarray, size: int = 56) -> np.ndarray:
     return image.repeat(factor, axis=-2).repeat(factor, axis=-1)
 
 
-def selected_indices(points: Sequence[dict], figure: go.Figure | np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+def selected_indices(
+    points: Sequence[dict], figure: go.Figure | np.ndarray, labels: np.ndarray | None = None
+) -> np.ndarray:
     """Dataset indices of the points selected in a :func:`scatter_map` (or :func:`layers_grid`) figure.
 
     Args:
@@ -361,14 +399,18 @@ def layers_grid(
     gap = 80 if captions else 40  # pixels between rows: the captions, then the next row's titles
     plot_height = panel_height * rows + gap * (rows - 1)
     fig = make_subplots(
-        rows=rows, cols=columns, subplot_titles=[text(titles.get(n, n)) for n in names],
-        horizontal_spacing=0.03, vertical_spacing=gap / plot_height if rows > 1 else 0.0,
-    )  # fmt: skip
+        rows=rows,
+        cols=columns,
+        subplot_titles=[text(titles.get(n, n)) for n in names],
+        horizontal_spacing=0.03,
+        vertical_spacing=gap / plot_height if rows > 1 else 0.0,
+    )
     indices, labels = np.asarray(indices), np.asarray(labels)
     for i, name in enumerate(names):
         coords = np.asarray(coords_by_layer[name])
-        traces = _map_traces(coords, indices, labels, predicted, class_names, colour, confidence, highlight,
-                             showlegend=i == 0)  # fmt: skip
+        traces = _map_traces(
+            coords, indices, labels, predicted, class_names, colour, confidence, highlight, showlegend=i == 0
+        )
         for trace in traces:
             trace.hovertemplate = f"<b>{text(name)}</b><br>" + _HOVER
             fig.add_trace(trace, row=i // columns + 1, col=i % columns + 1)
@@ -377,15 +419,24 @@ def layers_grid(
         if name in captions:
             axis = "" if i == 0 else str(i + 1)
             fig.add_annotation(
-                text="<br>".join(text(line) for line in str(captions[name]).split("\n")), showarrow=False,
+                text="<br>".join(text(line) for line in str(captions[name]).split("\n")),
+                showarrow=False,
                 font={"size": 11, "color": "#444"},
-                xref=f"x{axis} domain", yref=f"y{axis} domain", x=0.5, y=-0.02, yanchor="top",
-            )  # fmt: skip
+                xref=f"x{axis} domain",
+                yref=f"y{axis} domain",
+                x=0.5,
+                y=-0.02,
+                yanchor="top",
+            )
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
-    frame(fig, top=SUBPLOT_TITLE, dragmode="lasso",
-          legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
-          margin={"b": 10 + (40 if captions else 0)})  # fmt: skip
+    frame(
+        fig,
+        top=SUBPLOT_TITLE,
+        dragmode="lasso",
+        legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
+        margin={"b": 10 + (40 if captions else 0)},
+    )
     fig.update_layout(height=plot_height + fig.layout.margin.t + fig.layout.margin.b)
     return fig
 
@@ -407,11 +458,17 @@ def cka_heatmap(matrix: np.ndarray, names: Sequence[str], other_names: Sequence[
         )
     fig = go.Figure(
         go.Heatmap(
-            z=matrix, x=other_names, y=list(names), zmin=0.0, zmax=1.0, colorscale="Blues",
-            texttemplate="%{z:.2f}", colorbar=colourbar("linear CKA"),
+            z=matrix,
+            x=other_names,
+            y=list(names),
+            zmin=0.0,
+            zmax=1.0,
+            colorscale="Blues",
+            texttemplate="%{z:.2f}",
+            colorbar=colourbar("linear CKA"),
             hovertemplate="%{y} · %{x}<br>linear CKA %{z:.3f}<extra></extra>",
         )
-    )  # fmt: skip
+    )
     return frame(
         fig,
         height=120 + MODEBAR_HEIGHT + 36 * len(names),
@@ -484,9 +541,18 @@ def class_grid(images_by_class: dict[int, np.ndarray], class_names: Sequence[str
         height=4 + 10 + canvas.shape[0] * scale,
         margin={"l": left, "r": 10, "b": 10},
         xaxis={"visible": False, "range": [-0.5, canvas.shape[1] - 0.5], "constrain": "domain"},
-        yaxis={"range": [canvas.shape[0] - 0.5, -0.5], "tickvals": centres, "ticktext": names, "automargin": False,
-               "scaleanchor": "x", "constrain": "domain", "showgrid": False, "zeroline": False, "ticks": ""},
-    )  # fmt: skip
+        yaxis={
+            "range": [canvas.shape[0] - 0.5, -0.5],
+            "tickvals": centres,
+            "ticktext": names,
+            "automargin": False,
+            "scaleanchor": "x",
+            "constrain": "domain",
+            "showgrid": False,
+            "zeroline": False,
+            "ticks": "",
+        },
+    )
 
 
 def label_counts(labels: np.ndarray, class_names: Sequence[str]) -> go.Figure:
@@ -576,17 +642,21 @@ def compare_panel(
         height: the figure height in pixels.
     """
     coords, indices, labels = np.asarray(coords), np.asarray(indices), np.asarray(labels)
-    fig = scatter_map(coords, indices, labels, predicted, class_names, title, axis_name,
-                      highlight=selected, height=height)  # fmt: skip
+    fig = scatter_map(
+        coords, indices, labels, predicted, class_names, title, axis_name, highlight=selected, height=height
+    )
     if selected is not None and len(selected):  # the selection stands out; the rest stays as context
         fig.update_traces(marker_opacity=0.25, selector=lambda t: t.name != HIGHLIGHT_NAME)
         fig.update_traces(marker_size=7, marker_line_width=1, selector={"name": HIGHLIGHT_NAME})
     pred = np.full(len(labels), -1) if predicted is None else np.asarray(predicted)
     marks = (
         (NEIGHBOURS_NAME, neighbours, {"size": 13, "symbol": "circle-open", "color": "black", "line": {"width": 2}}),
-        (FOLLOWED_NAME, None if followed is None else [followed],
-         {"size": 20, "symbol": "star", "color": "black", "line": {"color": "white", "width": 1}}),
-    )  # fmt: skip
+        (
+            FOLLOWED_NAME,
+            None if followed is None else [followed],
+            {"size": 20, "symbol": "star", "color": "black", "line": {"color": "white", "width": 1}},
+        ),
+    )
     for name, chosen, marker in marks:
         if chosen is None or not len(chosen):
             continue
@@ -596,14 +666,23 @@ def compare_panel(
         custom = np.column_stack([indices[mask], labels[mask], pred[mask], np.full(mask.sum(), np.nan)])
         fig.add_trace(
             go.Scattergl(
-                x=coords[mask, 0], y=coords[mask, 1], mode="markers", name=name, marker=marker,
-                customdata=custom, hovertemplate=f"<b>{name}</b><br>" + _HOVER,
+                x=coords[mask, 0],
+                y=coords[mask, 1],
+                mode="markers",
+                name=name,
+                marker=marker,
+                customdata=custom,
+                hovertemplate=f"<b>{name}</b><br>" + _HOVER,
             )
-        )  # fmt: skip
+        )
     fig.update_xaxes(title=None)
     fig.update_yaxes(title=None)
-    frame(fig, title=title_lines(title) if title else "", lines=PANEL_TITLE_LINES if title else 0,
-          legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": None, "itemsizing": "constant"})  # fmt: skip
+    frame(
+        fig,
+        title=title_lines(title) if title else "",
+        lines=PANEL_TITLE_LINES if title else 0,
+        legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": None, "itemsizing": "constant"},
+    )
     if x_range is not None:
         fig.update_xaxes(range=list(x_range), autorange=False)
     if y_range is not None:
@@ -626,6 +705,7 @@ def layer_scores(rows: Sequence[dict], reference: str = "input", chance: float |
         reference: the name of the input representation (:data:`featlib.read.layers.INPUT`).
         chance: ``1 / classes``: drawn as a dotted line when it falls within the figures' range.
     """
+
     def score(row: dict, key: str) -> float:
         value = row.get(key)
         return float(value) if isinstance(value, (int, float, np.floating)) else float("nan")
@@ -633,8 +713,10 @@ def layer_scores(rows: Sequence[dict], reference: str = "input", chance: float |
     layer_rows = [row for row in rows if row["layer"] != reference]
     names = [text(row["layer"]) for row in layer_rows]
     figure = go.Figure()
-    series = (("knn_acc", "10-NN accuracy", "10-NN", "#1f77b4"),
-              ("probe_acc", "linear probe accuracy", "probe", "#ff7f0e"))  # fmt: skip
+    series = (
+        ("knn_acc", "10-NN accuracy", "10-NN", "#1f77b4"),
+        ("probe_acc", "linear probe accuracy", "probe", "#ff7f0e"),
+    )
     shown = []
     for key, title, _, colour in series:
         values = [score(row, key) for row in layer_rows]
@@ -647,14 +729,31 @@ def layer_scores(rows: Sequence[dict], reference: str = "input", chance: float |
             value = score(row, key)
             if np.isfinite(value) and names:
                 shown.append(value)
-                figure.add_trace(go.Scatter(x=names, y=[value] * len(names), mode="lines", hoverinfo="skip",
-                                            name=f"input pixels: {short} {value:.3f}",
-                                            line={"color": colour, "dash": "dash", "width": 1}))  # fmt: skip
+                figure.add_trace(
+                    go.Scatter(
+                        x=names,
+                        y=[value] * len(names),
+                        mode="lines",
+                        hoverinfo="skip",
+                        name=f"input pixels: {short} {value:.3f}",
+                        line={"color": colour, "dash": "dash", "width": 1},
+                    )
+                )
     finite = [v for v in shown if np.isfinite(v)]
     low = max(0.0, min(finite) - 0.03) if finite else 0.0
     if chance is not None and chance >= low:
-        figure.add_hline(y=chance, line={"color": "#7f7f7f", "dash": "dot", "width": 1},
-                         annotation_text=f"chance {chance:.2f}", annotation_position="top left")  # fmt: skip
-    return frame(figure, top=LEGEND_ROW, height=320, yaxis_title="accuracy", yaxis_range=[low, 1.005],
-                 legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
-                 hovermode="x unified")  # fmt: skip
+        figure.add_hline(
+            y=chance,
+            line={"color": "#7f7f7f", "dash": "dot", "width": 1},
+            annotation_text=f"chance {chance:.2f}",
+            annotation_position="top left",
+        )
+    return frame(
+        figure,
+        top=LEGEND_ROW,
+        height=320,
+        yaxis_title="accuracy",
+        yaxis_range=[low, 1.005],
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        hovermode="x unified",
+    )

@@ -39,8 +39,10 @@ class Summary:
     def text(self) -> str:
         """One line per failure, then the counts."""
         lines = [f"failed: {reason}" for reason in self.failed]
-        lines.append(f"precomputed {self.computed} result(s), {self.already} already in the workspace, "
-                     f"{len(self.failed)} failed, in {self.seconds:.1f} s")  # fmt: skip
+        lines.append(
+            f"precomputed {self.computed} result(s), {self.already} already in the workspace, "
+            f"{len(self.failed)} failed, in {self.seconds:.1f} s"
+        )
         return "\n".join(lines)
 
 
@@ -52,9 +54,18 @@ def _choices(text: str, known, what: str) -> list[str]:
     return chosen
 
 
-def run(service: "Service", model: str, dataset: Dataset, *, split: str = "train", layers: str = "all",
-        methods: str = "function,submodel", reducers: str = "umap,pca", sample_size: int | None = 10_000,
-        reduction: str = reductions.AUTO) -> Summary:  # fmt: skip
+def run(
+    service: Service,
+    model: str,
+    dataset: Dataset,
+    *,
+    split: str = "train",
+    layers: str = "all",
+    methods: str = "function,submodel",
+    reducers: str = "umap,pca",
+    sample_size: int | None = 10_000,
+    reduction: str = reductions.AUTO,
+) -> Summary:
     """Computes every chosen (layer, method) representation and (reducer) map that the workspace lacks.
 
     Args:
@@ -92,8 +103,10 @@ def run(service: "Service", model: str, dataset: Dataset, *, split: str = "train
             embed.check_points(p, len(indices))
         except embed.ReducerError as error:
             able = [name for name, cls in REDUCER_PARAMS.items() if len(indices) >= embed.min_points(cls())]
-            raise embed.ReducerError(f"{error} With --reducers, choose among those that can map {len(indices)} "
-                                     f"points with their defaults: {', '.join(able) or 'none'}.") from None
+            raise embed.ReducerError(
+                f"{error} With --reducers, choose among those that can map {len(indices)} "
+                f"points with their defaults: {', '.join(able) or 'none'}."
+            ) from None
     record = workspace.get_model(model)
     if layers.strip() != "all":  # a layer the model's file names nowhere is refused before the model loads
         from featlib.models import keras_config
@@ -113,8 +126,11 @@ def run(service: "Service", model: str, dataset: Dataset, *, split: str = "train
     def submit_maps(rep_key: str) -> None:
         outputs = workspace.load_array("representation", rep_key)
         for p in params:
-            handle = service.start(service.embedding_request(outputs, rep_key, labels, sample_size=sample_size, params=p,
-                                                             model_id=record.id))  # fmt: skip
+            handle = service.start(
+                service.embedding_request(
+                    outputs, rep_key, labels, sample_size=sample_size, params=p, model_id=record.id
+                )
+            )
             if handle is None:
                 summary.already += 1
             else:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
@@ -83,7 +83,7 @@ def describe(
         "parameters": dict(parameters or {}),
         "seed": seed,
         "versions": library_versions(),
-        "made_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "made_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     merged = dict(base or {})
     for key, value in made.items():

@@ -38,7 +38,7 @@ import os
 import re
 import sys
 import threading
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 DEFAULT_LOG_LEVEL = "2"
@@ -90,8 +90,11 @@ def verbose() -> bool:
 
 def has_nvidia_driver() -> bool:
     """Whether this machine has an NVIDIA driver (``/proc/driver/nvidia``, ``/dev/nvidia0``…, or WSL's ``/dev/dxg``)."""
-    return (os.path.exists("/proc/driver/nvidia/version") or bool(glob.glob("/dev/nvidia[0-9]*"))
-            or os.path.exists("/dev/dxg"))  # fmt: skip
+    return (
+        os.path.exists("/proc/driver/nvidia/version")
+        or bool(glob.glob("/dev/nvidia[0-9]*"))
+        or os.path.exists("/dev/dxg")
+    )
 
 
 class PerModelRetracing(logging.Filter):

@@ -82,19 +82,37 @@ class ModelRef:
     @classmethod
     def of_record(cls, workspace: Workspace, record: ModelRecord, loaded: keras.Model | None = None) -> ModelRef:
         """A saved model; ``loaded``: the model already loaded (else it is loaded from the workspace when needed)."""
-        return cls(record.fingerprint, jobs.model_input(workspace, record), record.input_scale, record.id,
-                   record.meta.get("output"),
-                   (lambda: loaded) if loaded is not None else (lambda: workspace.load_model(record)))  # fmt: skip
+        return cls(
+            record.fingerprint,
+            jobs.model_input(workspace, record),
+            record.input_scale,
+            record.id,
+            record.meta.get("output"),
+            (lambda: loaded) if loaded is not None else (lambda: workspace.load_model(record)),
+        )
 
     @classmethod
-    def of_model(cls, model: keras.Model, fingerprint: str | None = None, *, input_scale: str = "0-1",
-                 model_id: str | None = None, output: str | None = None) -> ModelRef:  # fmt: skip
+    def of_model(
+        cls,
+        model: keras.Model,
+        fingerprint: str | None = None,
+        *,
+        input_scale: str = "0-1",
+        model_id: str | None = None,
+        output: str | None = None,
+    ) -> ModelRef:
         """A model in memory: its bytes are written for a job only when it runs (``fingerprint``: computed if unset)."""
         from featlib import models
 
         fp = fingerprint or models.fingerprint(model)
-        return cls(fp, jobs.Input(keys.model_input_key(fp), lambda: models.model_to_bytes(model)), input_scale,
-                   model_id, output, lambda: model)  # fmt: skip
+        return cls(
+            fp,
+            jobs.Input(keys.model_input_key(fp), lambda: models.model_to_bytes(model)),
+            input_scale,
+            model_id,
+            output,
+            lambda: model,
+        )
 
     def loaded(self) -> keras.Model:
         """The Keras model.
@@ -167,8 +185,9 @@ class Service:
         found = request.load()
         if found is not None:
             return found
-        result = self.runner.run(request.spec(), request.inputs(), request.store, label=request.label,
-                                 failure=request.failure)  # fmt: skip
+        result = self.runner.run(
+            request.spec(), request.inputs(), request.store, label=request.label, failure=request.failure
+        )
         return None if result is None else request.finish(result)
 
     def start(self, request: Request) -> JobHandle | None:
@@ -188,8 +207,12 @@ class Service:
         result = self.runner.wait(handle, label=label or request.label, failure=request.failure)
         return None if result is None else request.finish(result)
 
-    def get_all(self, requests: Mapping[K, Request], progress: LayerProgress | None = None,
-                label: Callable[[K, int, int], str] | None = None) -> dict[K, Any] | None:  # fmt: skip
+    def get_all(
+        self,
+        requests: Mapping[K, Request],
+        progress: LayerProgress | None = None,
+        label: Callable[[K, int, int], str] | None = None,
+    ) -> dict[K, Any] | None:
         """Every result of ``requests``: the stored ones, and the others' jobs all started before any is waited for.
 
         Args:
@@ -226,37 +249,75 @@ class Service:
 
     # Representations -----------------------------------------------------------
 
-    def representation_request(self, model: ModelRecord | ModelRef, dataset: Dataset, split: str,
-                               layer: str | reductions.Representation, method: str, *,
-                               reduction: str = reductions.AUTO, input_scale: str | None = None) -> Request:  # fmt: skip
+    def representation_request(
+        self,
+        model: ModelRecord | ModelRef,
+        dataset: Dataset,
+        split: str,
+        layer: str | reductions.Representation,
+        method: str,
+        *,
+        reduction: str = reductions.AUTO,
+        input_scale: str | None = None,
+    ) -> Request:
         """The request of :meth:`representation` (its ``finish`` loads the stored array)."""
         ref = self._ref(model)
-        rep = layer if isinstance(layer, reductions.Representation) else reductions.for_layer(ref.loaded(), layer, reduction)
+        rep = (
+            layer
+            if isinstance(layer, reductions.Representation)
+            else reductions.for_layer(ref.loaded(), layer, reduction)
+        )
         scale = input_scale or ref.input_scale
-        key = keys.representation_key(ref.fingerprint, dataset.fingerprint, split, rep.layer, method, scale,
-                                      rep.reduction)  # fmt: skip
+        key = keys.representation_key(
+            ref.fingerprint, dataset.fingerprint, split, rep.layer, method, scale, rep.reduction
+        )
         n_images = len(dataset.split(split)[1])
-        how = METHODS[method] if rep.reduction == "flatten" else f"{METHODS[method]}, {reductions.REDUCTIONS[rep.reduction]}"
+        how = (
+            METHODS[method]
+            if rep.reduction == "flatten"
+            else f"{METHODS[method]}, {reductions.REDUCTIONS[rep.reduction]}"
+        )
 
         def load() -> np.ndarray | None:
             return self.workspace.load_array("representation", key)
 
         def store(outputs: np.ndarray) -> bool:  # no copy kept with the job: readers load the stored file
-            return pipeline.save_representation(self.workspace, key, outputs, dataset, split, rep.layer, method, ref.id,
-                                                reduction=rep.reduction)  # fmt: skip
+            return pipeline.save_representation(
+                self.workspace, key, outputs, dataset, split, rep.layer, method, ref.id, reduction=rep.reduction
+            )
 
         return Request(
             key,
-            spec=lambda: jobs.specs.extract_spec(key, n_images, rep.units, split=split, layer=rep.layer, method=method,
-                                                 input_scale=scale, model_fp=ref.fingerprint, reduction=rep.reduction),
+            spec=lambda: jobs.specs.extract_spec(
+                key,
+                n_images,
+                rep.units,
+                split=split,
+                layer=rep.layer,
+                method=method,
+                input_scale=scale,
+                model_fp=ref.fingerprint,
+                reduction=rep.reduction,
+            ),
             inputs=lambda: {"model": ref.input, "dataset": jobs.dataset_input(dataset)},
-            label=f"Extracting {rep.layer} by {how}", failure=f"This model cannot read {dataset.name}",
-            store=store, load=load, finish=lambda stored: load() if stored else None,
-        )  # fmt: skip
+            label=f"Extracting {rep.layer} by {how}",
+            failure=f"This model cannot read {dataset.name}",
+            store=store,
+            load=load,
+            finish=lambda stored: load() if stored else None,
+        )
 
-    def representation(self, model: ModelRecord | ModelRef, dataset: Dataset, split: str,
-                       layer: str | reductions.Representation, method: str, *, reduction: str = reductions.AUTO,
-                       input_scale: str | None = None) -> tuple[np.ndarray | None, str]:  # fmt: skip
+    def representation(
+        self,
+        model: ModelRecord | ModelRef,
+        dataset: Dataset,
+        split: str,
+        layer: str | reductions.Representation,
+        method: str,
+        *,
+        reduction: str = reductions.AUTO,
+        input_scale: str | None = None,
+    ) -> tuple[np.ndarray | None, str]:
         """A layer's representation of every image of a split, and its key (:func:`featlib.keys.representation_key`).
 
         Args:
@@ -278,37 +339,63 @@ class Service:
             featlib.jobs.JobLimitError: the result would be larger than an extraction may return.
             The job's error (see :meth:`get`).
         """
-        request = self.representation_request(model, dataset, split, layer, method, reduction=reduction,
-                                              input_scale=input_scale)  # fmt: skip
+        request = self.representation_request(
+            model, dataset, split, layer, method, reduction=reduction, input_scale=input_scale
+        )
         return self.get(request), request.key
 
     # Maps ------------------------------------------------------------------------
 
-    def embedding_request(self, outputs: np.ndarray, rep_key: str, labels: np.ndarray, *,
-                          sample_size: int | None = MAP_SAMPLE, params: embed.ReducerParams = embed.UMAPParams(),
-                          sample_seed: int = 0, model_id: str | None = None, label: str = "") -> Request:  # fmt: skip
+    def embedding_request(
+        self,
+        outputs: np.ndarray,
+        rep_key: str,
+        labels: np.ndarray,
+        *,
+        sample_size: int | None = MAP_SAMPLE,
+        params: embed.ReducerParams = embed.UMAPParams(),
+        sample_seed: int = 0,
+        model_id: str | None = None,
+        label: str = "",
+    ) -> Request:
         """The request of :meth:`embedding`."""
         key = keys.embedding_key(rep_key, sample_size, sample_seed, params)
         title = embed.REDUCER_TITLES[embed.reducer_name(params)]
         indices = embed.stratified_sample(labels, sample_size, seed=sample_seed)
 
         def spec() -> jobs.JobSpec:
-            return jobs.specs.reduce_spec(key, len(indices), params, keys.graph_key(rep_key, sample_size, sample_seed, params))
+            return jobs.specs.reduce_spec(
+                key, len(indices), params, keys.graph_key(rep_key, sample_size, sample_seed, params)
+            )
 
         def store(coords: np.ndarray) -> pipeline.Embedding:
             return pipeline.save_embedding(self.workspace, key, indices, coords, rep_key, model_id)
 
         return Request(
-            key, spec,
-            inputs=lambda: {"points": jobs.Input(keys.points_key(rep_key, sample_size, sample_seed), lambda: outputs[indices]),
-                            "labels": np.asarray(labels)[indices]},
-            label=label or f"Computing the {title} map", failure=f"The {title} map cannot be made", store=store,
+            key,
+            spec,
+            inputs=lambda: {
+                "points": jobs.Input(keys.points_key(rep_key, sample_size, sample_seed), lambda: outputs[indices]),
+                "labels": np.asarray(labels)[indices],
+            },
+            label=label or f"Computing the {title} map",
+            failure=f"The {title} map cannot be made",
+            store=store,
             load=lambda: pipeline.load_embedding(self.workspace, key),
-        )  # fmt: skip
+        )
 
-    def embedding(self, outputs: np.ndarray, rep_key: str, labels: np.ndarray, *, sample_size: int | None = MAP_SAMPLE,
-                  params: embed.ReducerParams = embed.UMAPParams(), sample_seed: int = 0, model_id: str | None = None,
-                  label: str = "") -> pipeline.Embedding | None:  # fmt: skip
+    def embedding(
+        self,
+        outputs: np.ndarray,
+        rep_key: str,
+        labels: np.ndarray,
+        *,
+        sample_size: int | None = MAP_SAMPLE,
+        params: embed.ReducerParams = embed.UMAPParams(),
+        sample_seed: int = 0,
+        model_id: str | None = None,
+        label: str = "",
+    ) -> pipeline.Embedding | None:
         """A 2-D map of a label-stratified sample of ``outputs`` (:func:`featlib.keys.embedding_key`).
 
         Args:
@@ -329,13 +416,24 @@ class Service:
             featlib.jobs.JobLimitError: more points than the reducer may map here.
             The job's error (see :meth:`get`): e.g. ``ValueError`` for outputs holding NaN, in this process.
         """
-        return self.get(self.embedding_request(outputs, rep_key, labels, sample_size=sample_size, params=params,
-                                               sample_seed=sample_seed, model_id=model_id, label=label))  # fmt: skip
+        return self.get(
+            self.embedding_request(
+                outputs,
+                rep_key,
+                labels,
+                sample_size=sample_size,
+                params=params,
+                sample_seed=sample_seed,
+                model_id=model_id,
+                label=label,
+            )
+        )
 
     # Predictions and scores ------------------------------------------------------
 
-    def predictions(self, model: ModelRecord | ModelRef, dataset: Dataset, split: str,
-                    input_scale: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:  # fmt: skip
+    def predictions(
+        self, model: ModelRecord | ModelRef, dataset: Dataset, split: str, input_scale: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray] | None:
         """The model's predicted label (int64) and its probability (float32), ``(n images,)`` each, for a split.
 
         Not stored: the job's result is kept in memory by a cluster's job manager (:func:`featlib.keys.predict_key`).
@@ -348,26 +446,40 @@ class Service:
         ref = self._ref(model)
         scale = input_scale or ref.input_scale
         n_images = len(dataset.split(split)[1])
-        return self.get(Request(
-            keys.predict_key(ref.fingerprint, dataset.fingerprint, split, scale, ref.output),
-            spec=lambda: jobs.specs.predict_spec(ref.fingerprint, dataset.fingerprint, n_images, split=split,
-                                                 input_scale=scale, output=ref.output),
-            inputs=lambda: {"model": ref.input, "dataset": jobs.dataset_input(dataset)},
-            label="Predicting labels", failure=f"The model cannot predict {dataset.name}",
-        ))  # fmt: skip
+        return self.get(
+            Request(
+                keys.predict_key(ref.fingerprint, dataset.fingerprint, split, scale, ref.output),
+                spec=lambda: jobs.specs.predict_spec(
+                    ref.fingerprint, dataset.fingerprint, n_images, split=split, input_scale=scale, output=ref.output
+                ),
+                inputs=lambda: {"model": ref.input, "dataset": jobs.dataset_input(dataset)},
+                label="Predicting labels",
+                failure=f"The model cannot predict {dataset.name}",
+            )
+        )
 
-    def scores_request(self, subject: str, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None,
-                       sample_size: int | None, label: str = "", failure: str = "") -> Request:  # fmt: skip
+    def scores_request(
+        self,
+        subject: str,
+        reps: np.ndarray,
+        labels: np.ndarray,
+        coords: np.ndarray | None,
+        sample_size: int | None,
+        label: str = "",
+        failure: str = "",
+    ) -> Request:
         """The request of :meth:`scores`."""
         return Request(
             keys.metrics_key(subject, sample_size),
             spec=lambda: jobs.specs.metrics_spec(subject, len(reps), sample_size),
             inputs=lambda: {"reps": reps, "labels": labels, "coords": coords},
-            label=label or f"Scoring {len(reps):,} points", failure=failure or "The points cannot be scored",
-        )  # fmt: skip
+            label=label or f"Scoring {len(reps):,} points",
+            failure=failure or "The points cannot be scored",
+        )
 
-    def scores(self, subject: str, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None,
-               sample_size: int | None) -> dict | None:  # fmt: skip
+    def scores(
+        self, subject: str, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None, sample_size: int | None
+    ) -> dict | None:
         """:func:`featlib.metrics.layer_metrics` of points of a representation and (``coords``) their map.
 
         Args:
@@ -387,9 +499,15 @@ class Service:
 
     # Every layer ---------------------------------------------------------------
 
-    def layer_set(self, model: ModelRecord | ModelRef, dataset: Dataset, split: str, *,
-                  sample_size: int | None = layers.DEFAULT_SAMPLE,
-                  reduction: str = reductions.AUTO) -> layers.LayerSet | None:  # fmt: skip
+    def layer_set(
+        self,
+        model: ModelRecord | ModelRef,
+        dataset: Dataset,
+        split: str,
+        *,
+        sample_size: int | None = layers.DEFAULT_SAMPLE,
+        reduction: str = reductions.AUTO,
+    ) -> layers.LayerSet | None:
         """Every layer's representation (and the inputs) for a stratified sample of a split, read in one job.
 
         Not stored: the job (:func:`featlib.keys.layer_set_job_key`) is kept in memory by a cluster's job
@@ -407,20 +525,37 @@ class Service:
         reductions.check_choice(reduction)
         n_images = len(dataset.split(split)[1])
         points = min(sample_size or n_images, n_images)
-        key = keys.layer_set_job_key(ref.fingerprint, dataset.fingerprint, split, ref.input_scale, sample_size, reduction)
-        return self.get(Request(
-            key,
-            spec=lambda: jobs.specs.layer_set_spec(key, points, layers.total_units(ref.loaded(), reduction=reduction),
-                                                   model_fp=ref.fingerprint, split=split, input_scale=ref.input_scale,
-                                                   sample_size=sample_size, reduction=reduction),
-            inputs=lambda: {"model": ref.input, "dataset": jobs.dataset_input(dataset)},
-            label=f"Reading every layer for {points:,} points in one pass",
-            failure=f"The layers of this model cannot be read for {dataset.name}",
-        ))  # fmt: skip
+        key = keys.layer_set_job_key(
+            ref.fingerprint, dataset.fingerprint, split, ref.input_scale, sample_size, reduction
+        )
+        return self.get(
+            Request(
+                key,
+                spec=lambda: jobs.specs.layer_set_spec(
+                    key,
+                    points,
+                    layers.total_units(ref.loaded(), reduction=reduction),
+                    model_fp=ref.fingerprint,
+                    split=split,
+                    input_scale=ref.input_scale,
+                    sample_size=sample_size,
+                    reduction=reduction,
+                ),
+                inputs=lambda: {"model": ref.input, "dataset": jobs.dataset_input(dataset)},
+                label=f"Reading every layer for {points:,} points in one pass",
+                failure=f"The layers of this model cannot be read for {dataset.name}",
+            )
+        )
 
-    def layer_maps(self, ls: layers.LayerSet, params: embed.ReducerParams = embed.PCAParams(), *,
-                   model_id: str | None = None, names: Sequence[str] | None = None,
-                   progress: LayerProgress | None = None) -> dict[str, np.ndarray] | None:  # fmt: skip
+    def layer_maps(
+        self,
+        ls: layers.LayerSet,
+        params: embed.ReducerParams = embed.PCAParams(),
+        *,
+        model_id: str | None = None,
+        names: Sequence[str] | None = None,
+        progress: LayerProgress | None = None,
+    ) -> dict[str, np.ndarray] | None:
         """A 2-D map of each representation of ``ls`` (all of its points), stored in the workspace.
 
         Each is the map :meth:`embedding` makes of the layer (:func:`featlib.keys.layer_key`, no sample);
@@ -438,17 +573,30 @@ class Service:
             featlib.jobs.JobLimitError: more points than the reducer may map here.
         """
         title = embed.REDUCER_TITLES[embed.reducer_name(params)]
-        requests = {name: self.embedding_request(ls.reps[name], keys.layer_key(ls.key, name), ls.labels, sample_size=None,
-                                                 params=params, model_id=model_id)
-                    for name in (ls.names if names is None else names)}  # fmt: skip
+        requests = {
+            name: self.embedding_request(
+                ls.reps[name],
+                keys.layer_key(ls.key, name),
+                ls.labels,
+                sample_size=None,
+                params=params,
+                model_id=model_id,
+            )
+            for name in (ls.names if names is None else names)
+        }
         for name, request in requests.items():
             requests[name] = replace(request, failure=f"The {title} map of {name} cannot be made")
         found = self.get_all(requests, progress, label=lambda name, i, n: f"{title} map of {name} ({i + 1}/{n})")
         return None if found is None else {name: emb.coords for name, emb in found.items()}
 
-    def layer_scores(self, ls: layers.LayerSet, coords: Mapping[str, np.ndarray] | None = None,
-                     params: embed.ReducerParams | None = None, *,
-                     names: Sequence[str] | None = None) -> list[dict] | None:  # fmt: skip
+    def layer_scores(
+        self,
+        ls: layers.LayerSet,
+        coords: Mapping[str, np.ndarray] | None = None,
+        params: embed.ReducerParams | None = None,
+        *,
+        names: Sequence[str] | None = None,
+    ) -> list[dict] | None:
         """One row of figures per representation of ``ls``, scored on all of its points, the jobs side by side.
 
         Args:
@@ -464,19 +612,27 @@ class Service:
         """
         chosen = ls.names if names is None else list(names)
         requests = {
-            name: self.scores_request(keys.layer_scores_subject(keys.layer_key(ls.key, name), params), ls.reps[name],
-                                      ls.labels, None if coords is None else coords.get(name), None,
-                                      failure="The layers cannot be scored on this sample")
+            name: self.scores_request(
+                keys.layer_scores_subject(keys.layer_key(ls.key, name), params),
+                ls.reps[name],
+                ls.labels,
+                None if coords is None else coords.get(name),
+                None,
+                failure="The layers cannot be scored on this sample",
+            )
             for name in chosen
-        }  # fmt: skip
+        }
         found = self.get_all(requests, label=lambda name, i, n: f"Scoring {name} ({i + 1}/{n})")
         if found is None:
             return None
-        return [{"layer": name, "units": int(ls.reps[name].shape[1]), "reduction": ls.reduction(name), **found[name]}
-                for name in chosen]  # fmt: skip
+        return [
+            {"layer": name, "units": int(ls.reps[name].shape[1]), "reduction": ls.reduction(name), **found[name]}
+            for name in chosen
+        ]
 
-    def cka(self, ls: layers.LayerSet, other: layers.LayerSet | None = None, *,
-            names: Sequence[str] | None = None) -> np.ndarray | None:  # fmt: skip
+    def cka(
+        self, ls: layers.LayerSet, other: layers.LayerSet | None = None, *, names: Sequence[str] | None = None
+    ) -> np.ndarray | None:
         """Linear CKA between the representations of ``ls`` (``names``, default all), or against ``other``'s.
 
         Returns:
@@ -487,9 +643,12 @@ class Service:
         """
         reps = [ls.reps[name] for name in (ls.names if names is None else names)]
         subject = keys.cka_subject(ls.key, names, None if other is None else other.key)
-        return self.get(Request(
-            keys.cka_key(subject),
-            spec=lambda: jobs.specs.cka_spec(subject, len(reps[0])),
-            inputs=lambda: {"reps": reps, "other": None if other is None else list(other.reps.values())},
-            label="Linear CKA between layers", failure="CKA cannot be computed",
-        ))  # fmt: skip
+        return self.get(
+            Request(
+                keys.cka_key(subject),
+                spec=lambda: jobs.specs.cka_spec(subject, len(reps[0])),
+                inputs=lambda: {"reps": reps, "other": None if other is None else list(other.reps.values())},
+                label="Linear CKA between layers",
+                failure="CKA cannot be computed",
+            )
+        )

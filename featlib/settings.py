@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from featlib.errors import SettingError
 
@@ -153,49 +154,92 @@ def _limit_settings() -> tuple[Setting, ...]:
             ("MB", f"The most MiB the result of one job of {words} may hold."),
         ):
             name = limit_setting(kind, what)
-            rows.append(Setting(name, None, f"{help_text} Unset: featlib's limit (featlib.jobs.limits).",
-                                _positive(name)))  # fmt: skip
+            rows.append(
+                Setting(name, None, f"{help_text} Unset: featlib's limit (featlib.jobs.limits).", _positive(name))
+            )
     return tuple(rows)
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("FEATLIB_WORKSPACE", Path("workspace"),
-            "The workspace folder: models, datasets, maps and saved views. Unset: ./workspace.", _path),
-    Setting("FEATLIB_SCHEDULER", None,
-            "The address (tls://HOST:8786) of an existing Dask scheduler that runs the jobs. Unset: a local "
-            "cluster of worker processes started by featlib.", _text),
-    Setting("FEATLIB_WORKERS", 2,
-            "Worker processes of the local Dask cluster, one job each at a time (1 to 64).",
-            _whole("FEATLIB_WORKERS", 1, 64)),
-    Setting("FEATLIB_WORKER_MEMORY", None,
-            "The memory limit of each local worker in Dask's notation, e.g. 4GiB. Unset: 3/4 of this machine's "
-            "memory shared among the workers.", _text),
-    Setting("FEATLIB_TLS_CA_FILE", None,
-            "PEM file of the certificate authority, for a remote Dask scheduler at tls://…. Unset: the local "
-            "cluster makes its own credentials at start.", _text),
-    Setting("FEATLIB_TLS_CERT", None,
-            "PEM file of this client's certificate, for a remote Dask scheduler at tls://…. Unset: the local "
-            "cluster makes its own credentials at start.", _text),
-    Setting("FEATLIB_TLS_KEY", None,
-            "PEM file of this client's private key, for a remote Dask scheduler at tls://…. Unset: the local "
-            "cluster makes its own credentials at start.", _text),
-    Setting("FEATLIB_WARM_UP", True,
-            "0: the server's workers do not compile UMAP ahead of the first map (the first map then takes longer).",
-            _switch),
-    Setting("FEATLIB_MAX_UPLOAD_MB", 200.0,
-            "The largest file one upload may be, in MiB (datasets, models and bundles).",
-            _mebibytes("FEATLIB_MAX_UPLOAD_MB", 200)),
-    Setting("FEATLIB_MAX_MODEL_MB", 2048.0,
-            "The most MiB of weights a model may declare; raise it if the server has the memory.",
-            _mebibytes("FEATLIB_MAX_MODEL_MB", 2048)),
-    Setting("FEATLIB_UMAP_BACKEND", "auto",
-            "Where UMAP and t-SNE maps are made: auto (a GPU when cuML and a CUDA device are there), cpu or gpu.",
-            _one_of("FEATLIB_UMAP_BACKEND", UMAP_BACKENDS)),
-    Setting("FEATLIB_NUMBA_CACHE", None,
-            "The folder where compiled UMAP code is kept between runs. Unset: featlib's folder in this user's cache.",
-            _path),
+    Setting(
+        "FEATLIB_WORKSPACE",
+        Path("workspace"),
+        "The workspace folder: models, datasets, maps and saved views. Unset: ./workspace.",
+        _path,
+    ),
+    Setting(
+        "FEATLIB_SCHEDULER",
+        None,
+        "The address (tls://HOST:8786) of an existing Dask scheduler that runs the jobs. Unset: a local "
+        "cluster of worker processes started by featlib.",
+        _text,
+    ),
+    Setting(
+        "FEATLIB_WORKERS",
+        2,
+        "Worker processes of the local Dask cluster, one job each at a time (1 to 64).",
+        _whole("FEATLIB_WORKERS", 1, 64),
+    ),
+    Setting(
+        "FEATLIB_WORKER_MEMORY",
+        None,
+        "The memory limit of each local worker in Dask's notation, e.g. 4GiB. Unset: 3/4 of this machine's "
+        "memory shared among the workers.",
+        _text,
+    ),
+    Setting(
+        "FEATLIB_TLS_CA_FILE",
+        None,
+        "PEM file of the certificate authority, for a remote Dask scheduler at tls://…. Unset: the local "
+        "cluster makes its own credentials at start.",
+        _text,
+    ),
+    Setting(
+        "FEATLIB_TLS_CERT",
+        None,
+        "PEM file of this client's certificate, for a remote Dask scheduler at tls://…. Unset: the local "
+        "cluster makes its own credentials at start.",
+        _text,
+    ),
+    Setting(
+        "FEATLIB_TLS_KEY",
+        None,
+        "PEM file of this client's private key, for a remote Dask scheduler at tls://…. Unset: the local "
+        "cluster makes its own credentials at start.",
+        _text,
+    ),
+    Setting(
+        "FEATLIB_WARM_UP",
+        True,
+        "0: the server's workers do not compile UMAP ahead of the first map (the first map then takes longer).",
+        _switch,
+    ),
+    Setting(
+        "FEATLIB_MAX_UPLOAD_MB",
+        200.0,
+        "The largest file one upload may be, in MiB (datasets, models and bundles).",
+        _mebibytes("FEATLIB_MAX_UPLOAD_MB", 200),
+    ),
+    Setting(
+        "FEATLIB_MAX_MODEL_MB",
+        2048.0,
+        "The most MiB of weights a model may declare; raise it if the server has the memory.",
+        _mebibytes("FEATLIB_MAX_MODEL_MB", 2048),
+    ),
+    Setting(
+        "FEATLIB_UMAP_BACKEND",
+        "auto",
+        "Where UMAP and t-SNE maps are made: auto (a GPU when cuML and a CUDA device are there), cpu or gpu.",
+        _one_of("FEATLIB_UMAP_BACKEND", UMAP_BACKENDS),
+    ),
+    Setting(
+        "FEATLIB_NUMBA_CACHE",
+        None,
+        "The folder where compiled UMAP code is kept between runs. Unset: featlib's folder in this user's cache.",
+        _path,
+    ),
     *_limit_settings(),
-)  # fmt: skip
+)
 """Every ``FEATLIB_*`` setting featlib reads."""
 
 _BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}

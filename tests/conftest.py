@@ -50,10 +50,17 @@ def trained(digits):
     x_test = models.adapt_images(digits.x_test, model)
     calls: list = []
     result = models.train(
-        model, x_train, digits.y_train, x_test, digits.y_test,
-        optimizer="adam", learning_rate=0.01, epochs=TRAIN_EPOCHS, batch_size=32,
+        model,
+        x_train,
+        digits.y_train,
+        x_test,
+        digits.y_test,
+        optimizer="adam",
+        learning_rate=0.01,
+        epochs=TRAIN_EPOCHS,
+        batch_size=32,
         on_epoch_end=lambda epoch, epochs, logs: calls.append((epoch, epochs, dict(logs))),
-    )  # fmt: skip
+    )
     return Trained(model, result, TRAIN_EPOCHS, calls)
 
 

@@ -20,9 +20,9 @@ import json
 import shutil
 import struct
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -53,6 +53,7 @@ def _small_mlp(input_dim: int = 64, hidden: tuple[int, ...] = (16,)):
 
 
 # ----------------------------------------------------------------------------- .keras crafted by hand
+
 
 def _craft_keras(folder: Path, name: str, mutate: Callable[[dict], object]) -> Path:
     """A real small model's metadata.json and model.weights.h5 with a hand-edited config.json.
@@ -97,7 +98,11 @@ def make_keras_lambda(folder: Path) -> Path:
 def make_keras_os_system(folder: Path) -> Path:
     def mutate(config):
         _dense(config)["config"]["activation"] = {
-            "module": "os", "class_name": "function", "config": "system", "registered_name": "system"}
+            "module": "os",
+            "class_name": "function",
+            "config": "system",
+            "registered_name": "system",
+        }
 
     return _craft_keras(folder, "os-system", mutate)
 
@@ -105,7 +110,11 @@ def make_keras_os_system(folder: Path) -> Path:
 def make_keras_builtins_eval(folder: Path) -> Path:
     def mutate(config):
         _dense(config)["config"]["activation"] = {
-            "module": "builtins", "class_name": "function", "config": "eval", "registered_name": None}
+            "module": "builtins",
+            "class_name": "function",
+            "config": "eval",
+            "registered_name": None,
+        }
 
     return _craft_keras(folder, "builtins-eval", mutate)
 
@@ -114,9 +123,15 @@ def make_keras_subprocess_layer(folder: Path) -> Path:
     mark = canary(folder, "keras_subprocess_layer")
 
     def mutate(config):
-        config["config"]["layers"].insert(1, {
-            "module": "subprocess", "class_name": "Popen", "registered_name": None,
-            "config": {"args": ["touch", str(mark)], "name": "popen"}})
+        config["config"]["layers"].insert(
+            1,
+            {
+                "module": "subprocess",
+                "class_name": "Popen",
+                "registered_name": None,
+                "config": {"args": ["touch", str(mark)], "name": "popen"},
+            },
+        )
 
     return _craft_keras(folder, "subprocess-layer", mutate)
 
@@ -135,7 +150,9 @@ def make_keras_lambda_function(folder: Path) -> Path:
 
     def mutate(config):  # a Dense layer whose activation is a marshalled lambda
         _dense(config)["config"]["activation"] = {
-            "class_name": "__lambda__", "config": {"value": [code, defaults, closure]}}
+            "class_name": "__lambda__",
+            "config": {"value": [code, defaults, closure]},
+        }
 
     return _craft_keras(folder, "lambda-function", mutate)
 
@@ -143,8 +160,11 @@ def make_keras_lambda_function(folder: Path) -> Path:
 def make_keras_unsafe_toggle(folder: Path) -> Path:
     def mutate(config):  # the shape of CVE-2025-1550: switch safe mode off from inside the file
         _dense(config)["config"]["activation"] = {
-            "module": "keras.config", "class_name": "function", "config": "enable_unsafe_deserialization",
-            "registered_name": "enable_unsafe_deserialization"}
+            "module": "keras.config",
+            "class_name": "function",
+            "config": "enable_unsafe_deserialization",
+            "registered_name": "enable_unsafe_deserialization",
+        }
 
     return _craft_keras(folder, "unsafe-toggle", mutate)
 
@@ -152,8 +172,11 @@ def make_keras_unsafe_toggle(folder: Path) -> Path:
 def make_keras_get_file(folder: Path) -> Path:
     def mutate(config):  # the shape of CVE-2025-8747: a non-modeling Keras utility as a function
         _dense(config)["config"]["activation"] = {
-            "module": "keras.utils", "class_name": "function", "config": "get_file",
-            "registered_name": "get_file"}
+            "module": "keras.utils",
+            "class_name": "function",
+            "config": "get_file",
+            "registered_name": "get_file",
+        }
 
     return _craft_keras(folder, "get-file", mutate)
 
@@ -290,6 +313,7 @@ def make_model_no_layers(folder: Path) -> Path:
 
 # ----------------------------------------------------------------------------- .npz
 
+
 def _toy(n: int = 100, side: int = 8, k: int = 4, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, (n, side, side), dtype=np.uint8), np.arange(n) % k
@@ -393,7 +417,8 @@ def make_npz_lying_header(folder: Path) -> Path:
     path = Path(folder) / "lying-header.npz"
     header = io.BytesIO()
     np.lib.format.write_array_header_1_0(
-        header, {"descr": "|u1", "fortran_order": False, "shape": (100_000, 1000, 1000)})
+        header, {"descr": "|u1", "fortran_order": False, "shape": (100_000, 1000, 1000)}
+    )
     y = io.BytesIO()
     np.save(y, np.arange(100) % 2)
     with zipfile.ZipFile(path, "w") as archive:
@@ -432,10 +457,12 @@ def make_npz_oversize(folder: Path) -> Path:
 
 # ----------------------------------------------------------------------------- IDX
 
+
 def _idx(array: np.ndarray, code: int = 0x08) -> bytes:
     dtype = {0x08: ">u1", 0x09: ">i1", 0x0C: ">i4"}[code]
-    return bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + \
-        array.astype(dtype).tobytes()
+    return (
+        bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(dtype).tobytes()
+    )
 
 
 def _write(folder: Path, name: str, data: bytes) -> Path:
@@ -499,7 +526,7 @@ def _idx_oversize_count() -> int:
     return _OVER_SMALL_LIMIT // (28 * 28) + 1
 
 
-def idx_companions(case: "Case", folder: Path, hostile: Path) -> dict[str, Path]:
+def idx_companions(case: Case, folder: Path, hostile: Path) -> dict[str, Path]:
     """The files of an IDX case by uploader slot: the hostile one plus good partners.
 
     Partners are valid IDX files sized to match the hostile file's intent
@@ -517,6 +544,7 @@ def idx_companions(case: "Case", folder: Path, hostile: Path) -> dict[str, Path]
 
 
 # ----------------------------------------------------------------------------- the table
+
 
 @dataclass(frozen=True)
 class Case:
@@ -549,44 +577,99 @@ class Case:
 
 CASES: list[Case] = [
     # models: code
-    Case("keras_lambda", "model", "contains Lambda layer(s)", "a .keras whose Lambda layer would create a file",
-         canary=True),
-    Case("keras_lambda_function", "model", "serialized Python lambda (__lambda__)",
-         "hand-made config.json: a Dense layer whose activation is a marshalled `__lambda__`", canary=True),
-    Case("keras_os_system", "model", "names os.system",
-         'hand-made config.json: a Dense activation `{"module": "os", "config": "system"}`'),
-    Case("keras_builtins_eval", "model", "names the Python builtin eval",
-         'hand-made config.json: a Dense activation `{"module": "builtins", "config": "eval"}`'),
-    Case("keras_subprocess_layer", "model", "names subprocess.Popen",
-         'hand-made config.json: a layer `{"module": "subprocess", "class_name": "Popen"}`'),
-    Case("keras_registered_callable", "model", "custom registered object 'os>system'",
-         'hand-made config.json: a Dense layer with `"registered_name": "os>system"`'),
-    Case("keras_unsafe_toggle", "model", "names keras.config.enable_unsafe_deserialization",
-         "hand-made config.json: activation `keras.config.enable_unsafe_deserialization` (CVE-2025-1550 shape)"),
-    Case("keras_get_file", "model", "names keras.utils.get_file",
-         "hand-made config.json: activation `keras.utils.get_file` (CVE-2025-8747 shape)"),
+    Case(
+        "keras_lambda",
+        "model",
+        "contains Lambda layer(s)",
+        "a .keras whose Lambda layer would create a file",
+        canary=True,
+    ),
+    Case(
+        "keras_lambda_function",
+        "model",
+        "serialized Python lambda (__lambda__)",
+        "hand-made config.json: a Dense layer whose activation is a marshalled `__lambda__`",
+        canary=True,
+    ),
+    Case(
+        "keras_os_system",
+        "model",
+        "names os.system",
+        'hand-made config.json: a Dense activation `{"module": "os", "config": "system"}`',
+    ),
+    Case(
+        "keras_builtins_eval",
+        "model",
+        "names the Python builtin eval",
+        'hand-made config.json: a Dense activation `{"module": "builtins", "config": "eval"}`',
+    ),
+    Case(
+        "keras_subprocess_layer",
+        "model",
+        "names subprocess.Popen",
+        'hand-made config.json: a layer `{"module": "subprocess", "class_name": "Popen"}`',
+    ),
+    Case(
+        "keras_registered_callable",
+        "model",
+        "custom registered object 'os>system'",
+        'hand-made config.json: a Dense layer with `"registered_name": "os>system"`',
+    ),
+    Case(
+        "keras_unsafe_toggle",
+        "model",
+        "names keras.config.enable_unsafe_deserialization",
+        "hand-made config.json: activation `keras.config.enable_unsafe_deserialization` (CVE-2025-1550 shape)",
+    ),
+    Case(
+        "keras_get_file",
+        "model",
+        "names keras.utils.get_file",
+        "hand-made config.json: activation `keras.utils.get_file` (CVE-2025-8747 shape)",
+    ),
     Case("keras_deep_json", "model", "nested too deeply", "config.json nested 50,000 levels deep"),
-    Case("h5_lambda", "model", "contains Lambda layer(s)", "a legacy .h5 whose Lambda layer would create a file",
-         canary=True),
-    Case("savedmodel_keras", "model", "is a zipped TensorFlow SavedModel",
-         "a real SavedModel folder (saved_model.pb, variables/) zipped and named .keras"),
+    Case(
+        "h5_lambda",
+        "model",
+        "contains Lambda layer(s)",
+        "a legacy .h5 whose Lambda layer would create a file",
+        canary=True,
+    ),
+    Case(
+        "savedmodel_keras",
+        "model",
+        "is a zipped TensorFlow SavedModel",
+        "a real SavedModel folder (saved_model.pb, variables/) zipped and named .keras",
+    ),
     Case("savedmodel_zip", "model", "is a zipped TensorFlow SavedModel", "the same SavedModel zip named .zip"),
     # models: broken or oversized files
     Case("keras_truncated", "model", "is not a Keras 3 .keras file", "the first half of a real .keras"),
-    Case("keras_zip_bomb", "model", "refusing a possible zip bomb",
-         "a .keras whose model.weights.h5 inflates from ~64 KiB to 64 MiB of zeros"),
+    Case(
+        "keras_zip_bomb",
+        "model",
+        "refusing a possible zip bomb",
+        "a .keras whose model.weights.h5 inflates from ~64 KiB to 64 MiB of zeros",
+    ),
     Case("keras_empty", "model", "is empty (0 bytes)", "an empty .keras file"),
     Case("h5_empty", "model", "is empty (0 bytes)", "an empty .h5 file"),
     Case("h5_garbage", "model", "is not a readable HDF5 (.h5) file", "GIF-like text named .h5"),
-    Case("keras_oversize", "model", "model files are limited to 1,048,576 bytes",
-         "a real 784-400-10 model, just over a 1 MiB limit", limit_mb=SMALL_LIMIT_MB),
+    Case(
+        "keras_oversize",
+        "model",
+        "model files are limited to 1,048,576 bytes",
+        "a real 784-400-10 model, just over a 1 MiB limit",
+        limit_mb=SMALL_LIMIT_MB,
+    ),
     # models that load but do not fit featlib or the data
-    Case("model_two_inputs", "model", "exactly one image input; this model has 2 inputs",
-         "a functional model with two inputs"),
+    Case(
+        "model_two_inputs",
+        "model",
+        "exactly one image input; this model has 2 inputs",
+        "a functional model with two inputs",
+    ),
     Case("model_no_layers", "model", "has no layers", "an empty Sequential saved unbuilt"),
     Case("model_input_5x7x3", "model", "expects 5×7 images", "a conv model with input (5, 7, 3)", stage="adapt"),
-    Case("model_flat_50", "model", "expects flat inputs of 50 values", "an MLP with flat input 50",
-         stage="adapt"),
+    Case("model_flat_50", "model", "expects flat inputs of 50 values", "an MLP with flat input 50", stage="adapt"),
     # .npz
     Case("npz_zip_bomb", "npz", "looks like a zip bomb", "x.npy inflating from ~64 KiB to 64 MiB of zeros"),
     Case("npz_pickle", "npz", "pickle is refused", "images as an object array (needs pickle)"),
@@ -595,33 +678,58 @@ CASES: list[Case] = [
     Case("npz_complex", "npz", "got dtype complex64", "complex64 images"),
     Case("npz_str_images", "npz", "must hold numeric pixel values", "images as strings ('<U3')"),
     Case("npz_str_labels", "npz", "must hold integer class indices", "labels 'cat'/'dog'"),
-    Case("npz_count_mismatch", "npz", "images and labels must have the same count",
-         "100 train images, 90 train labels"),
+    Case(
+        "npz_count_mismatch", "npz", "images and labels must have the same count", "100 train images, 90 train labels"
+    ),
     Case("npz_labels_negative", "npz", "labels must be >= 0", "labels with -1"),
-    Case("npz_labels_out_of_range", "npz", "labels must be in 0..2 for 3 class names",
-         "labels 0..7 with 3 class names"),
+    Case(
+        "npz_labels_out_of_range", "npz", "labels must be in 0..2 for 3 class names", "labels 0..7 with 3 class names"
+    ),
     Case("npz_labels_huge", "npz", "at most 1000 classes", "a label of 10⁹"),
     Case("npz_one_class", "npz", "needs at least 2 classes", "every label 3"),
     Case("npz_empty", "npz", "got an empty file", "an empty .npz file"),
-    Case("npz_lying_header", "npz", "declares shape (100000, 1000, 1000)",
-         "x.npy header declaring 100,000×1000×1000 over 64 bytes"),
+    Case(
+        "npz_lying_header",
+        "npz",
+        "declares shape (100000, 1000, 1000)",
+        "x.npy header declaring 100,000×1000×1000 over 64 bytes",
+    ),
     Case("npz_path_traversal", "npz", "lacks the expected arrays", "members named ../../x.npy and /tmp/y.npy"),
     Case("npz_color_images", "npz", "must have shape (n, h, w)", "RGB images (n, 8, 8, 3)"),
     Case("npz_huge_images", "npz", "images larger than 512×512", "600×600 images"),
-    Case("npz_oversize", "npz", "files are limited to 1.0 MiB", "a valid dataset just over a 1 MiB limit",
-         limit_mb=SMALL_LIMIT_MB),
+    Case(
+        "npz_oversize",
+        "npz",
+        "files are limited to 1.0 MiB",
+        "a valid dataset just over a 1 MiB limit",
+        limit_mb=SMALL_LIMIT_MB,
+    ),
     # IDX
-    Case("idx_lying_header", "idx", "IDX header declares shape (60000, 28, 28)",
-         "train images declaring 60,000×28×28, holding 100"),
+    Case(
+        "idx_lying_header",
+        "idx",
+        "IDX header declares shape (60000, 28, 28)",
+        "train images declaring 60,000×28×28, holding 100",
+    ),
     Case("idx_empty", "idx", "empty file", "an empty train images file"),
     Case("idx_wrong_magic", "idx", "not an IDX file", "a PNG header as train images"),
-    Case("idx_count_mismatch", "idx", "images and labels must have the same count",
-         "100 train images, 90 train labels", part="labels"),
+    Case(
+        "idx_count_mismatch",
+        "idx",
+        "images and labels must have the same count",
+        "100 train images, 90 train labels",
+        part="labels",
+    ),
     Case("idx_labels_negative", "idx", "labels must be >= 0", "signed-byte labels with -3", part="labels"),
     Case("idx_swapped", "idx", "Are the images and labels files swapped?", "a labels file as train images"),
     Case("idx_gzip_bomb", "idx", "likely zip bomb", "gzipped images inflating from ~64 KiB to 64 MiB of zeros"),
-    Case("idx_oversize", "idx", "files are limited to 1.0 MiB", "valid train images just over a 1 MiB limit",
-         limit_mb=SMALL_LIMIT_MB),
+    Case(
+        "idx_oversize",
+        "idx",
+        "files are limited to 1.0 MiB",
+        "valid train images just over a 1 MiB limit",
+        limit_mb=SMALL_LIMIT_MB,
+    ),
 ]
 CASES_BY_NAME = {case.name: case for case in CASES}
 

@@ -14,9 +14,9 @@ Used by ``tests/test_model_zoo.py`` (CLI), ``tests/e2e/test_model_zoo_browser.py
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import h5py
 import numpy as np
@@ -55,8 +55,12 @@ def _fit(model, x: np.ndarray, y, epochs: int = EPOCHS, **compile_args) -> None:
     import keras
 
     keras.utils.set_random_seed(0)
-    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"] * (1 if not isinstance(y, dict) else len(y)), **compile_args)  # fmt: skip
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.01),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"] * (1 if not isinstance(y, dict) else len(y)),
+        **compile_args,
+    )
     model.fit(x, y, epochs=epochs, batch_size=32, verbose=0)
 
 
@@ -84,12 +88,22 @@ def cnn_batchnorm(folder: Path, digits: datasets.Dataset) -> Saved:
     import keras
     from keras import layers as kl
 
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)), kl.Conv2D(16, 3, name="conv"), kl.BatchNormalization(name="conv_bn"),
-        kl.ReLU(name="conv_relu"), kl.MaxPooling2D(name="pool"), kl.Flatten(name="flatten"),
-        kl.Dense(32, name="hidden"), kl.BatchNormalization(name="hidden_bn"), kl.ReLU(name="hidden_relu"),
-        kl.Dropout(0.2, name="dropout"), kl.Dense(10, activation="softmax", name="probs"),
-    ], name="cnn_batchnorm")  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            kl.Conv2D(16, 3, name="conv"),
+            kl.BatchNormalization(name="conv_bn"),
+            kl.ReLU(name="conv_relu"),
+            kl.MaxPooling2D(name="pool"),
+            kl.Flatten(name="flatten"),
+            kl.Dense(32, name="hidden"),
+            kl.BatchNormalization(name="hidden_bn"),
+            kl.ReLU(name="hidden_relu"),
+            kl.Dropout(0.2, name="dropout"),
+            kl.Dense(10, activation="softmax", name="probs"),
+        ],
+        name="cnn_batchnorm",
+    )
     _fit(model, _inputs(model, digits, "train", "0-1"), np.asarray(digits.y_train))
     return _save(model, folder / "cnn-batchnorm.keras", digits, "0-1")
 
@@ -99,12 +113,21 @@ def cnn_leaky_h5(folder: Path, digits: datasets.Dataset) -> Saved:
     import keras
     from keras import layers as kl
 
-    model = keras.Sequential([
-        keras.Input((8, 8, 1)), kl.Conv2D(16, 3, name="conv"), kl.LeakyReLU(name="conv_leaky"),
-        kl.MaxPooling2D(name="pool"), kl.Dropout(0.2, name="conv_dropout"), kl.Flatten(name="flatten"),
-        kl.Dense(32, name="hidden"), kl.LeakyReLU(name="hidden_leaky"), kl.Dropout(0.2, name="dropout"),
-        kl.Dense(10, activation="softmax", name="probs"),
-    ], name="cnn_leaky")  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            kl.Conv2D(16, 3, name="conv"),
+            kl.LeakyReLU(name="conv_leaky"),
+            kl.MaxPooling2D(name="pool"),
+            kl.Dropout(0.2, name="conv_dropout"),
+            kl.Flatten(name="flatten"),
+            kl.Dense(32, name="hidden"),
+            kl.LeakyReLU(name="hidden_leaky"),
+            kl.Dropout(0.2, name="dropout"),
+            kl.Dense(10, activation="softmax", name="probs"),
+        ],
+        name="cnn_leaky",
+    )
     _fit(model, _inputs(model, digits, "train", "0-1"), np.asarray(digits.y_train))
     return _save(model, folder / "cnn-leaky.h5", digits, "0-1")
 
@@ -114,14 +137,22 @@ def keras2_mlp_h5(folder: Path, digits: datasets.Dataset) -> Saved:
     import keras
     from keras import layers as kl
 
-    model = keras.Sequential([keras.Input((64,)), kl.Dense(32, activation="relu", name="dense"),
-                              kl.Dense(10, activation="softmax", name="dense_1")])  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            kl.Dense(32, activation="relu", name="dense"),
+            kl.Dense(10, activation="softmax", name="dense_1"),
+        ]
+    )
     _fit(model, _inputs(model, digits, "train", "0-1"), np.asarray(digits.y_train))
     accuracy = _evaluate(model, digits, "0-1")
     weights = {layer.name: {"kernel": layer.kernel.numpy(), "bias": layer.bias.numpy()} for layer in model.layers}
     path = folder / "keras2-mlp.h5"
-    write_keras2_h5(path, [keras2_dense("dense", 32, "relu", batch_input_shape=[None, 64]),
-                           keras2_dense("dense_1", 10, "softmax")], weights)  # fmt: skip
+    write_keras2_h5(
+        path,
+        [keras2_dense("dense", 32, "relu", batch_input_shape=[None, 64]), keras2_dense("dense_1", 10, "softmax")],
+        weights,
+    )
     return Saved("keras2-mlp", path, "0-1", accuracy)
 
 
@@ -146,10 +177,14 @@ def fixed_batch(folder: Path, digits: datasets.Dataset) -> Saved:
     import keras
     from keras import layers as kl
 
-    trained = keras.Sequential([keras.Input((64,)), kl.Dense(32, activation="relu"), kl.Dense(10, activation="softmax")])
+    trained = keras.Sequential(
+        [keras.Input((64,)), kl.Dense(32, activation="relu"), kl.Dense(10, activation="softmax")]
+    )
     _fit(trained, _inputs(trained, digits, "train", "0-1"), np.asarray(digits.y_train))
-    model = keras.Sequential([kl.Dense(32, activation="relu", name="hidden"),
-                              kl.Dense(10, activation="softmax", name="probs")], name="fixed_batch")  # fmt: skip
+    model = keras.Sequential(
+        [kl.Dense(32, activation="relu", name="hidden"), kl.Dense(10, activation="softmax", name="probs")],
+        name="fixed_batch",
+    )
     model(np.zeros((2, 64), "float32"))
     model.set_weights(trained.get_weights())
     assert tuple(model.inputs[0].shape) == (2, 64)
@@ -164,8 +199,14 @@ def nested(folder: Path, digits: datasets.Dataset) -> Saved:
     import keras
     from keras import layers as kl
 
-    encoder = keras.Sequential([keras.Input((64,)), kl.Dense(32, activation="relu", name="inner_dense"),
-                                kl.Dense(16, activation="relu", name="inner_code")], name="encoder")  # fmt: skip
+    encoder = keras.Sequential(
+        [
+            keras.Input((64,)),
+            kl.Dense(32, activation="relu", name="inner_dense"),
+            kl.Dense(16, activation="relu", name="inner_code"),
+        ],
+        name="encoder",
+    )
     inputs = keras.Input((64,), name="pixels")
     outputs = kl.Dense(10, activation="softmax", name="probs")(encoder(inputs))
     model = keras.Model(inputs, outputs, name="nested")
@@ -178,10 +219,16 @@ def rescaling_first(folder: Path, digits: datasets.Dataset) -> Saved:
     import keras
     from keras import layers as kl
 
-    model = keras.Sequential([
-        keras.Input((8, 8)), kl.Rescaling(1 / 255, name="to_unit"), kl.Flatten(name="flatten"),
-        kl.Dense(32, activation="relu", name="hidden"), kl.Dense(10, activation="softmax", name="probs"),
-    ], name="rescaling_first")  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8)),
+            kl.Rescaling(1 / 255, name="to_unit"),
+            kl.Flatten(name="flatten"),
+            kl.Dense(32, activation="relu", name="hidden"),
+            kl.Dense(10, activation="softmax", name="probs"),
+        ],
+        name="rescaling_first",
+    )
     _fit(model, _inputs(model, digits, "train", "0-255"), np.asarray(digits.y_train))
     return _save(model, folder / "rescaling-first.keras", digits, "0-255")
 
@@ -191,22 +238,35 @@ def flatten_28(folder: Path, digits: datasets.Dataset) -> Saved:
     import keras
     from keras import layers as kl
 
-    model = keras.Sequential([keras.Input((28, 28)), kl.Flatten(name="flatten"),
-                              kl.Dense(32, activation="relu", name="hidden"),
-                              kl.Dense(10, activation="softmax", name="probs")], name="flatten_28")  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            kl.Flatten(name="flatten"),
+            kl.Dense(32, activation="relu", name="hidden"),
+            kl.Dense(10, activation="softmax", name="probs"),
+        ],
+        name="flatten_28",
+    )
     _fit(model, _inputs(model, digits, "train", "0-1"), np.asarray(digits.y_train))
     return _save(model, folder / "flatten-28.keras", digits, "0-1")
 
 
 ZOO: dict[str, Callable[[Path, datasets.Dataset], Saved]] = {
-    "mlp": mlp, "cnn-batchnorm": cnn_batchnorm, "cnn-leaky-h5": cnn_leaky_h5, "keras2-mlp": keras2_mlp_h5,
-    "two-heads": two_heads, "fixed-batch": fixed_batch, "nested": nested, "rescaling-first": rescaling_first,
+    "mlp": mlp,
+    "cnn-batchnorm": cnn_batchnorm,
+    "cnn-leaky-h5": cnn_leaky_h5,
+    "keras2-mlp": keras2_mlp_h5,
+    "two-heads": two_heads,
+    "fixed-batch": fixed_batch,
+    "nested": nested,
+    "rescaling-first": rescaling_first,
     "flatten-28": flatten_28,
-}  # fmt: skip
+}
 
 
-def _save(model, path: Path, digits: datasets.Dataset, scale: str, output: int | None = None,
-          output_name: str | None = None) -> Saved:  # fmt: skip
+def _save(
+    model, path: Path, digits: datasets.Dataset, scale: str, output: int | None = None, output_name: str | None = None
+) -> Saved:
     accuracy = _evaluate(model, digits, scale, output)
     model.save(path)
     return Saved(path.name.split(".")[0], path, scale, accuracy, output_name)
@@ -214,13 +274,25 @@ def _save(model, path: Path, digits: datasets.Dataset, scale: str, output: int |
 
 # ----------------------------------------------------------------------------- Keras 2 .h5 files
 
+
 def keras2_dense(name: str, units: int, activation: str, **extra) -> dict:
     """A Dense layer's entry as tf.keras 2.x wrote it in ``model_config`` (no ``module`` key)."""
-    config = {"name": name, "trainable": True, "dtype": "float32", "units": units, "activation": activation,
-              "use_bias": True, "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
-              "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
-              "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None,
-              "bias_constraint": None, **extra}  # fmt: skip
+    config = {
+        "name": name,
+        "trainable": True,
+        "dtype": "float32",
+        "units": units,
+        "activation": activation,
+        "use_bias": True,
+        "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+        "bias_initializer": {"class_name": "Zeros", "config": {}},
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
+        "bias_constraint": None,
+        **extra,
+    }
     return {"class_name": "Dense", "config": config}
 
 

@@ -7,7 +7,7 @@ so the accuracy of the whole model depends on which output is read.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -22,11 +22,18 @@ def heads_model(widths: Sequence[tuple[str, int]], seed: int = 0):
     import keras
 
     pixels = keras.Input((64,), name="pixels")
-    trunk = keras.layers.Dense(32, activation="relu", name="trunk",
-                               kernel_initializer=keras.initializers.GlorotUniform(seed))(pixels)  # fmt: skip
-    heads = [keras.layers.Dense(units, activation="softmax" if units > 1 else None, name=name,
-                                kernel_initializer=keras.initializers.GlorotUniform(seed + 1 + i))(trunk)
-             for i, (name, units) in enumerate(widths)]  # fmt: skip
+    trunk = keras.layers.Dense(
+        32, activation="relu", name="trunk", kernel_initializer=keras.initializers.GlorotUniform(seed)
+    )(pixels)
+    heads = [
+        keras.layers.Dense(
+            units,
+            activation="softmax" if units > 1 else None,
+            name=name,
+            kernel_initializer=keras.initializers.GlorotUniform(seed + 1 + i),
+        )(trunk)
+        for i, (name, units) in enumerate(widths)
+    ]
     return keras.Model(pixels, heads, name="heads")
 
 

@@ -229,8 +229,11 @@ def test_a_link_reopens_a_tsne_view_with_its_colouring_and_selection(app, tmp_pa
     for key, value in (query | {"colour": "rainbow"}).items():
         bad.query_params[key] = value
     bad = no_exception(no_exception(bad.run()).switch_page(page_path("explore")).run())
-    assert any("The link asked for colour=rainbow; expected one of label, predicted, correct, confidence — using "
-               "label." in w.value.replace("\\", "") for w in bad.warning)  # opened, with the value it did not use
+    assert any(
+        "The link asked for colour=rainbow; expected one of label, predicted, correct, confidence — using "
+        "label." in w.value.replace("\\", "")
+        for w in bad.warning
+    )  # opened, with the value it did not use
     assert bad.selectbox(key="map_colour").value == "label"
 
 

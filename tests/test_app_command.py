@@ -14,15 +14,26 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_options_are_those_of_the_repository_config():
     """An installed featlib run from another folder serves as ``make run`` does in the checkout."""
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
-    flat = {f"{section}.{name}": str(value).lower() if isinstance(value, bool) else str(value)
-            for section, options in config.items() for name, value in options.items()}  # fmt: skip
+    flat = {
+        f"{section}.{name}": str(value).lower() if isinstance(value, bool) else str(value)
+        for section, options in config.items()
+        for name, value in options.items()
+    }
     assert cli.APP_OPTIONS == flat
 
 
 def test_the_entry_point_and_the_pages_are_in_the_package():
     assert cli.APP_SCRIPT.is_file() and cli.APP_SCRIPT.parent == widgets.APP_PAGES.parent
-    pages = [widgets.HOME_PAGE, widgets.MODEL_PAGE, widgets.REPRESENTATIONS_PAGE, widgets.EXPLORE_PAGE,
-             widgets.LAYERS_PAGE, widgets.COMPARE_PAGE, widgets.WORKSPACE_PAGE, widgets.JOBS_PAGE]  # fmt: skip
+    pages = [
+        widgets.HOME_PAGE,
+        widgets.MODEL_PAGE,
+        widgets.REPRESENTATIONS_PAGE,
+        widgets.EXPLORE_PAGE,
+        widgets.LAYERS_PAGE,
+        widgets.COMPARE_PAGE,
+        widgets.WORKSPACE_PAGE,
+        widgets.JOBS_PAGE,
+    ]
     assert all(Path(page).is_file() and Path(page).parent == widgets.APP_PAGES for page in pages)
     assert not (ROOT / "pages").exists()  # a pages/ folder beside app.py would put Streamlit in its legacy mode
 

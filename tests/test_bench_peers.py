@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import harness as bench, peers, scaling as bench_scaling  # the repository's bench/, not installed
+from bench import harness as bench  # the repository's bench/, not installed
+from bench import peers
+from bench import scaling as bench_scaling
 
 
 def _points(n: int, d: int = 12, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -26,10 +28,14 @@ def test_sizes_are_capped_at_the_data_and_too_few_points_are_refused():
 
 def test_a_peer_that_is_not_installed_is_named_with_its_install_line(monkeypatch):
     assert peers.missing("umap_learn_seeded") is None
-    monkeypatch.setitem(peers.PEERS, "embedding_atlas", peers.Peer("embedding_atlas", "Embedding Atlas",
-                                                                   "no_such_module_here", "pip install it"))  # fmt: skip
-    assert peers.missing("embedding_atlas") == ("Embedding Atlas: the module 'no_such_module_here' is not installed "
-                                                "(pip install it)")  # fmt: skip
+    monkeypatch.setitem(
+        peers.PEERS,
+        "embedding_atlas",
+        peers.Peer("embedding_atlas", "Embedding Atlas", "no_such_module_here", "pip install it"),
+    )
+    assert peers.missing("embedding_atlas") == (
+        "Embedding Atlas: the module 'no_such_module_here' is not installed (pip install it)"
+    )
     with pytest.raises(KeyError, match=r"No such peer: 'tsne'. Peers are: \["):
         peers.missing("tsne")
 
@@ -39,8 +45,14 @@ def test_the_scaling_run_skips_a_missing_peer_and_scores_each_map(monkeypatch):
     monkeypatch.setitem(peers.PEERS, "missing_peer", peers.Peer("missing_peer", "a peer", "no_such_module_here", "-"))
     x, labels = _points(600)
     lines = []
-    result = bench_scaling.run(x, labels, sizes=[300, 5_000], peer_size=10_000,
-                               names=["featlib", "umap_learn_seeded", "missing_peer"], log=lines.append)  # fmt: skip
+    result = bench_scaling.run(
+        x,
+        labels,
+        sizes=[300, 5_000],
+        peer_size=10_000,
+        names=["featlib", "umap_learn_seeded", "missing_peer"],
+        log=lines.append,
+    )
     assert [row["n_points"] for row in result["scaling"]] == [300, 600]
     for row in result["scaling"]:
         assert row["featlib_s"] > 0 and row["umap_learn_seeded_s"] > 0
@@ -48,8 +60,11 @@ def test_the_scaling_run_skips_a_missing_peer_and_scores_each_map(monkeypatch):
         assert row["missing_peer_s"] is None and row["missing_peer_knn_acc_2d"] is None
     assert result["peer_points"] == 600
     assert result["peers"]["umap_learn_seeded"]["s"] == result["scaling"][-1]["umap_learn_seeded_s"]
-    assert result["peers"]["missing_peer"] == {"s": None, "knn_acc_2d": None,
-                                               "skipped": "a peer: the module 'no_such_module_here' is not installed (-)"}
+    assert result["peers"]["missing_peer"] == {
+        "s": None,
+        "knn_acc_2d": None,
+        "skipped": "a peer: the module 'no_such_module_here' is not installed (-)",
+    }
     assert "featlib" not in result["peers"] and result["featlib_at_peer_size"]["s"] > 0
     assert any(line.startswith("missing_peer: skipped") for line in lines)
     text = bench_scaling.format_scaling(result["scaling"], ["featlib", *result["peers"]])
@@ -57,33 +72,60 @@ def test_the_scaling_run_skips_a_missing_peer_and_scores_each_map(monkeypatch):
 
 
 def test_the_verdict_names_each_size_where_featlib_is_slower_or_less_accurate():
-    rows = [{"n_points": 1_000, "featlib_s": 1.0, "featlib_knn_acc_2d": 0.80, "a_s": 2.0, "a_knn_acc_2d": 0.804},
-            {"n_points": 5_000, "featlib_s": 3.0, "featlib_knn_acc_2d": 0.76, "a_s": 2.5, "a_knn_acc_2d": 0.79,
-             "b_s": None, "b_knn_acc_2d": None}]  # fmt: skip
+    rows = [
+        {"n_points": 1_000, "featlib_s": 1.0, "featlib_knn_acc_2d": 0.80, "a_s": 2.0, "a_knn_acc_2d": 0.804},
+        {
+            "n_points": 5_000,
+            "featlib_s": 3.0,
+            "featlib_knn_acc_2d": 0.76,
+            "a_s": 2.5,
+            "a_knn_acc_2d": 0.79,
+            "b_s": None,
+            "b_knn_acc_2d": None,
+        },
+    ]
     assert bench_scaling.verdict(rows, ["featlib", "a", "b"]) == [
         "5,000 points: a took 2.50 s, featlib 3.00 s",
         "5,000 points: featlib's 10-NN accuracy 0.760 is 3.0 points below a's 0.790",
     ]
 
 
-@pytest.mark.skipif(not os.path.exists("/usr/bin/chromium"), reason="/usr/bin/chromium is missing (Debian's package "
-                                                                    "'chromium'): kaleido renders PNGs in it")
+@pytest.mark.skipif(
+    not os.path.exists("/usr/bin/chromium"),
+    reason="/usr/bin/chromium is missing (Debian's package 'chromium'): kaleido renders PNGs in it",
+)
 def test_the_log_log_plot_is_written(tmp_path):
-    rows = [{"n_points": n, "featlib_s": n / 1e3, "featlib_knn_acc_2d": 0.8, "a_s": n / 5e2, "a_knn_acc_2d": 0.8}
-            for n in (1_000, 5_000, 10_000)]  # fmt: skip
+    rows = [
+        {"n_points": n, "featlib_s": n / 1e3, "featlib_knn_acc_2d": 0.8, "a_s": n / 5e2, "a_knn_acc_2d": 0.8}
+        for n in (1_000, 5_000, 10_000)
+    ]
     by = bench_scaling.write_plot(rows, ["featlib", "a"], tmp_path / "scaling.png")
     assert by in ("matplotlib", "plotly")
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_the_table_prints_the_peer_and_scaling_tables_below_the_figures():
-    figures = {"umap_points": 10_000, "umap_warm_s": 5.0, "knn_acc_2d": 0.79,
-               "peers": {"umap_learn_seeded": {"s": 8.0, "knn_acc_2d": 0.76},
-                         "embedding_atlas": {"s": None, "knn_acc_2d": None, "skipped": "not installed"}},
-               "scaling": [{"n_points": 10_000, "featlib_s": 5.5, "featlib_knn_acc_2d": 0.79, "umap_learn_seeded_s": 8.0,
-                            "umap_learn_seeded_knn_acc_2d": 0.76, "embedding_atlas_s": None,
-                            "embedding_atlas_knn_acc_2d": None}],
-               "scaling_misses": []}  # fmt: skip
+    figures = {
+        "umap_points": 10_000,
+        "umap_warm_s": 5.0,
+        "knn_acc_2d": 0.79,
+        "peers": {
+            "umap_learn_seeded": {"s": 8.0, "knn_acc_2d": 0.76},
+            "embedding_atlas": {"s": None, "knn_acc_2d": None, "skipped": "not installed"},
+        },
+        "scaling": [
+            {
+                "n_points": 10_000,
+                "featlib_s": 5.5,
+                "featlib_knn_acc_2d": 0.79,
+                "umap_learn_seeded_s": 8.0,
+                "umap_learn_seeded_knn_acc_2d": 0.76,
+                "embedding_atlas_s": None,
+                "embedding_atlas_knn_acc_2d": None,
+            }
+        ],
+        "scaling_misses": [],
+    }
     text = bench.format_table(figures)
     assert "featlib (its defaults, seeded)                                 5.50     0.790" in text
     assert "skipped: not installed" in text
@@ -99,7 +141,8 @@ def test_a_fresh_cli_embed_in_a_new_workspace_is_timed():
     figures = bench.embed_cli_first(model, data, "dense", 500, "digits")
     assert figures["embed_cli_first_s"] > figures["embed_cli_first_umap_s"] > 0, figures
     assert bench.embed_cli_first(model, data, "dense", 500, None)["embed_cli_first_error"].startswith(
-        "the CLI cannot name the dataset")
+        "the CLI cannot name the dataset"
+    )
 
 
 def test_requirements_bench_pins_the_light_dependencies_of_the_vector_projection():

@@ -26,11 +26,19 @@ from featlib.store import Workspace
 
 
 def _view_in(ws: Workspace, model, dataset, dataset_key: str, creator: str = "alice") -> View:
-    record = models.save_model(ws, model, "shared-mlp", dataset=dataset.name, test_accuracy=0.9, creator=creator,
-                           meta={"dataset_fingerprint": dataset.fingerprint})  # fmt: skip
+    record = models.save_model(
+        ws,
+        model,
+        "shared-mlp",
+        dataset=dataset.name,
+        test_accuracy=0.9,
+        creator=creator,
+        meta={"dataset_fingerprint": dataset.fingerprint},
+    )
     view = View(record.id, dataset_key, "dense_1", "function", "train", None, embed.UMAPParams())
-    outputs, rep_key = Service(ws, InlineRunner()).representation(ModelRef.of_record(ws, record, model), dataset, "train",
-                                                                  "dense_1", "function")  # fmt: skip
+    outputs, rep_key = Service(ws, InlineRunner()).representation(
+        ModelRef.of_record(ws, record, model), dataset, "train", "dense_1", "function"
+    )
     _, emb_key = bundle.view_keys(record, dataset, view)
     assert emb_key.startswith(f"emb/{rep_key}/")
     indices = embed.stratified_sample(dataset.y_train, None)
@@ -66,13 +74,23 @@ def _with(manifest: dict, **model_fields) -> dict:
 
 
 def _snapshot(ws: Workspace) -> tuple:
-    return ([(i.kind, i.id) for i in ws.items()], sorted(p.name for p in ws.root.rglob("*") if p.is_file() and "index" not in p.name))
+    return (
+        [(i.kind, i.id) for i in ws.items()],
+        sorted(p.name for p in ws.root.rglob("*") if p.is_file() and "index" not in p.name),
+    )
 
 
 def test_export_holds_model_map_figure_readme_and_provenance(exported):
     ws, view, data = exported
     members = _members(data)
-    assert set(members) == {"manifest.json", "README.md", "model.keras", "embedding.npy", "embedding.csv", "figure.html"}
+    assert set(members) == {
+        "manifest.json",
+        "README.md",
+        "model.keras",
+        "embedding.npy",
+        "embedding.csv",
+        "figure.html",
+    }
     manifest = json.loads(members["manifest.json"])
     record = ws.get_model(view.model)
     assert manifest["view"] == view.to_query() and manifest["model"]["creator"] == "alice"
@@ -94,7 +112,10 @@ def test_import_into_an_empty_workspace_gives_the_same_view(exported, tmp_path, 
     # the importer is recorded as the one who added it; the bundle's maker is kept as a claim
     assert result.model.creator == "bob" and result.model.meta["imported"]["claimed_by"] == "alice"
     _, key = bundle.view_keys(result.model, digits, result.view)
-    assert np.array_equal(target.load_array("embedding", key), ws.load_array("embedding", bundle.view_keys(ws.get_model(view.model), digits, view)[1]))
+    assert np.array_equal(
+        target.load_array("embedding", key),
+        ws.load_array("embedding", bundle.view_keys(ws.get_model(view.model), digits, view)[1]),
+    )
     assert result.differences == []
     # the imported view exports again, byte-identical map
     again = _members(bundle.export_bundle(target, result.view))
@@ -123,10 +144,17 @@ def test_an_uploaded_dataset_travels_in_the_bundle(tmp_path, model):
         (lambda m: {**m, "embedding.csv": m["embedding.csv"] + b"1,2,3\n"}, "declared as .* bytes in the manifest"),
         (lambda m: {**m, "embedding.csv": m["embedding.csv"][:-3] + b"999"}, "SHA-256 does not match"),
         (lambda m: {**m, "manifest.json": b"{not json"}, "not readable JSON"),
-        (lambda m: {**m, "manifest.json": json.dumps({**json.loads(m["manifest.json"]), "version": 99}).encode()},
-         "version 99"),
-        (lambda m: {**m, "manifest.json": json.dumps(_with(json.loads(m["manifest.json"]), test_accuracy="high")).encode()},
-         "field 'model.test_accuracy': expected a valid number; received 'high'"),
+        (
+            lambda m: {**m, "manifest.json": json.dumps({**json.loads(m["manifest.json"]), "version": 99}).encode()},
+            "version 99",
+        ),
+        (
+            lambda m: {
+                **m,
+                "manifest.json": json.dumps(_with(json.loads(m["manifest.json"]), test_accuracy="high")).encode(),
+            },
+            "field 'model.test_accuracy': expected a valid number; received 'high'",
+        ),
     ],
     ids=["traversal", "absolute", "no-manifest", "lying-size", "altered", "bad-json", "version", "bad-record"],
 )

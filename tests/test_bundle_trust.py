@@ -31,11 +31,19 @@ from featlib.store import AlreadyStoredError, Workspace
 
 def _view_in(ws: Workspace, model, dataset, creator: str = "alice") -> View:
     """alice's model and its map of dense_1 (a PCA of the real outputs) with a 10-NN accuracy of 0.5."""
-    record = models.save_model(ws, model, "shared-mlp", dataset=dataset.name, test_accuracy=0.9, creator=creator,
-                               meta={"dataset_fingerprint": dataset.fingerprint})  # fmt: skip
+    record = models.save_model(
+        ws,
+        model,
+        "shared-mlp",
+        dataset=dataset.name,
+        test_accuracy=0.9,
+        creator=creator,
+        meta={"dataset_fingerprint": dataset.fingerprint},
+    )
     view = View(record.id, "digits", "dense_1", "function", "train", None, embed.UMAPParams())
-    outputs, _ = Service(ws, InlineRunner()).representation(ModelRef.of_record(ws, record, model), dataset, "train",
-                                                            "dense_1", "function")  # fmt: skip
+    outputs, _ = Service(ws, InlineRunner()).representation(
+        ModelRef.of_record(ws, record, model), dataset, "train", "dense_1", "function"
+    )
     _, emb_key = bundle.view_keys(record, dataset, view)
     indices = embed.stratified_sample(dataset.y_train, None)
     table = np.column_stack([indices.astype("float64"), embed.pca_embed(outputs[indices]).astype("float64")])
@@ -56,8 +64,9 @@ def _members(data: bytes) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist()}
 
 
-def _bundle(members: dict[str, bytes], manifest: dict | None = None, compression: int = zipfile.ZIP_DEFLATED,
-            **replaced: bytes) -> bytes:
+def _bundle(
+    members: dict[str, bytes], manifest: dict | None = None, compression: int = zipfile.ZIP_DEFLATED, **replaced: bytes
+) -> bytes:
     """A zip of ``members`` with some replaced and the manifest (edited or not) listing their true sizes and hashes."""
     members = {**members, **{k.replace("_", "."): v for k, v in replaced.items()}}
     manifest = json.loads(members["manifest.json"]) if manifest is None else manifest
@@ -107,8 +116,11 @@ def test_a_bundle_cannot_overwrite_another_users_map(exported, model, digits, tm
     original = ws.load_array("embedding", key)
     before = _snapshot(ws)
     forged, _ = _forged(data)
-    with pytest.raises(BundleError, match=r"would replace another map stored under the same key: the map "
-                                          r"'UMAP map · shared-mlp · dense_1 · function' of model 'shared-mlp' \(alice, .*key 'emb/rep/"):
+    with pytest.raises(
+        BundleError,
+        match=r"would replace another map stored under the same key: the map "
+        r"'UMAP map · shared-mlp · dense_1 · function' of model 'shared-mlp' \(alice, .*key 'emb/rep/",
+    ):
         bundle.import_bundle(ws, forged, creator="mallory")
     assert np.array_equal(ws.load_array("embedding", key), original)
     item = ws.get_item("embedding", key)
@@ -126,8 +138,9 @@ def test_the_store_itself_refuses_to_overwrite_under_its_lock(workspace):
     assert not list(workspace.root.rglob(".tmp-*"))
 
 
-def test_a_map_stored_by_another_session_during_an_import_is_kept_and_the_import_undone(exported, tmp_path,
-                                                                                       monkeypatch):  # fmt: skip
+def test_a_map_stored_by_another_session_during_an_import_is_kept_and_the_import_undone(
+    exported, tmp_path, monkeypatch
+):
     """The race: the key is free when looked up, then another session stores a map under it before this one."""
     _, _, data = exported
     ws = Workspace(tmp_path / "t")
@@ -138,8 +151,11 @@ def test_a_map_stored_by_another_session_during_an_import_is_kept_and_the_import
         workspace.save_array("embedding", checked.emb_key, theirs, creator="carol")
 
     monkeypatch.setattr(bundle, "_refuse_existing", meanwhile)
-    with pytest.raises(BundleError, match=r"map cannot be stored: The workspace already holds a embedding under the key "
-                                          r"'emb/rep/.*made by carol.*not overwritten.*Nothing was imported"):
+    with pytest.raises(
+        BundleError,
+        match=r"map cannot be stored: The workspace already holds a embedding under the key "
+        r"'emb/rep/.*made by carol.*not overwritten.*Nothing was imported",
+    ):
         bundle.store_bundle(ws, checked, creator="bob")
     assert [(i.kind, i.creator) for i in ws.items()] == [("embedding", "carol")]  # the model stored first is gone
     assert np.array_equal(ws.load_array("embedding", checked.emb_key), theirs)
@@ -164,8 +180,11 @@ def test_the_same_bundle_twice_is_already_there_and_stores_nothing(exported, tmp
     ws = Workspace(tmp_path / "t")
     bundle.import_bundle(ws, data, creator="bob")
     before = _snapshot(ws)
-    with pytest.raises(AlreadyImportedError, match=r"already in the workspace: the map .* of model 'shared-mlp' "
-                                                   r"\(imported by bob; bundle says made by alice.*Nothing was stored"):
+    with pytest.raises(
+        AlreadyImportedError,
+        match=r"already in the workspace: the map .* of model 'shared-mlp' "
+        r"\(imported by bob; bundle says made by alice.*Nothing was stored",
+    ):
         bundle.import_bundle(ws, data, creator="carol")
     assert _snapshot(ws) == before
 
@@ -184,16 +203,24 @@ def test_cli_import_twice_says_already_there(exported, tmp_path, capsys):
 # Every value checked --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("field, value, expected", [
-    ("knn_accuracy", "1.0", r"field 'embedding.knn_accuracy': expected a valid number; received '1.0' \(str\)"),
-    ("knn_accuracy", 7, r"field 'embedding.knn_accuracy': expected less than or equal to 1; received 7 \(int\)"),
-    ("knn_accuracy", float("nan"), r"field 'embedding.knn_accuracy': expected a finite number; received nan"),
-    ("points", "1437", r"field 'embedding.points': expected a valid integer; received '1437' \(str\)"),
-    ("creator", "\x1b[2Jmallory", r"field 'embedding.creator': A user name must hold printable characters only"),
-    ("creator", "m" * 10_000, r"field 'embedding.creator': A user name can have at most 120 characters; got 10,000"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "field, value, expected",
+    [
+        ("knn_accuracy", "1.0", r"field 'embedding.knn_accuracy': expected a valid number; received '1.0' \(str\)"),
+        ("knn_accuracy", 7, r"field 'embedding.knn_accuracy': expected less than or equal to 1; received 7 \(int\)"),
+        ("knn_accuracy", float("nan"), r"field 'embedding.knn_accuracy': expected a finite number; received nan"),
+        ("points", "1437", r"field 'embedding.points': expected a valid integer; received '1437' \(str\)"),
+        ("creator", "\x1b[2Jmallory", r"field 'embedding.creator': A user name must hold printable characters only"),
+        (
+            "creator",
+            "m" * 10_000,
+            r"field 'embedding.creator': A user name can have at most 120 characters; got 10,000",
+        ),
+    ],
+)
 def test_a_manifest_value_of_the_wrong_type_range_or_length_is_refused_naming_the_field(
-        exported, tmp_path, field, value, expected):  # fmt: skip
+    exported, tmp_path, field, value, expected
+):
     _, _, data = exported
     members = _members(data)
     manifest = json.loads(members["manifest.json"])
@@ -213,10 +240,14 @@ def test_a_stored_text_knn_accuracy_breaks_neither_the_listing_nor_ls(exported, 
     ws = Workspace(tmp_path / "old")
     result = bundle.import_bundle(ws, data, creator="bob")
     with sqlite3.connect(ws.index_path) as db:
-        db.execute("UPDATE artifacts SET meta = ? WHERE kind = 'embedding'",
-                   (json.dumps({"knn_accuracy": "1.0", "provenance": "forged", "imported": {"claimed_by": 5}}),))
-        db.execute("INSERT INTO artifacts (key, kind, model_id, path, bytes, created, meta) "
-                   "VALUES ('emb/odd', 'embedding', NULL, 'arrays/x.npy', 0, '2026-01-01T00:00:00+00:00', '{not json')")
+        db.execute(
+            "UPDATE artifacts SET meta = ? WHERE kind = 'embedding'",
+            (json.dumps({"knn_accuracy": "1.0", "provenance": "forged", "imported": {"claimed_by": 5}}),),
+        )
+        db.execute(
+            "INSERT INTO artifacts (key, kind, model_id, path, bytes, created, meta) "
+            "VALUES ('emb/odd', 'embedding', NULL, 'arrays/x.npy', 0, '2026-01-01T00:00:00+00:00', '{not json')"
+        )
         db.execute("UPDATE models SET test_accuracy = 'high', meta = '[1, 2]' WHERE id = ?", (result.model.id,))
     items = ws.items()
     assert {i.knn_accuracy for i in items} == {None} and {i.test_accuracy for i in items} == {None}
@@ -264,8 +295,9 @@ def test_forged_figures_are_replaced_by_the_ones_measured(exported, model, digit
     assert result.model.test_accuracy == pytest.approx(accuracy) != 1.0
     assert result.model.meta["split"] == "test" and result.model.meta["n_images"] == 360
     assert result.model.meta["imported"]["claimed"]["test_accuracy"] == 1.0
-    stored_meta = json.loads(sqlite3.connect(ws.index_path).execute(
-        "SELECT meta FROM artifacts WHERE kind = 'embedding'").fetchone()[0])  # fmt: skip
+    stored_meta = json.loads(
+        sqlite3.connect(ws.index_path).execute("SELECT meta FROM artifacts WHERE kind = 'embedding'").fetchone()[0]
+    )
     assert stored_meta["imported"]["claimed"] == {"knn_accuracy": 1.0} and stored_meta["knn_accuracy_points"] == 1437
     text = bundle.measured_text(result)
     assert f"the model's test accuracy {accuracy:.3f} (digits, test split, 360 images; the bundle said 1.000)" in text
@@ -295,8 +327,9 @@ def test_a_claimed_training_dataset_does_not_pin_a_local_upload(exported, tmp_pa
     _, _, data = exported
     ws = Workspace(tmp_path / "t")
     rng = np.random.default_rng(0)
-    fp = ws.save_dataset(from_arrays(rng.integers(0, 256, (40, 8, 8), dtype=np.uint8), np.arange(40) % 10, "alice-data"),
-                         creator="alice")  # fmt: skip
+    fp = ws.save_dataset(
+        from_arrays(rng.integers(0, 256, (40, 8, 8), dtype=np.uint8), np.arange(40) % 10, "alice-data"), creator="alice"
+    )
     members = _members(data)
     manifest = json.loads(members["manifest.json"])
     manifest["model"]["meta"]["dataset_fingerprint"] = fp
@@ -319,8 +352,11 @@ def test_a_bundled_model_declaring_a_huge_layer_is_refused_before_keras(exported
                 out.writestr(info, json.dumps(config) if info.filename == "config.json" else archive.read(info))
     monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: pytest.fail("Keras was reached"))
     ws = Workspace(tmp_path / "t")
-    with pytest.raises(BundleError, match=r"model cannot be used: model.keras declares .* of weights in its config.json; "
-                                          r".* layer 'dense' \(Dense, 64 inputs × units 1,000,000,000, float32\)"):
+    with pytest.raises(
+        BundleError,
+        match=r"model cannot be used: model.keras declares .* of weights in its config.json; "
+        r".* layer 'dense' \(Dense, 64 inputs × units 1,000,000,000, float32\)",
+    ):
         bundle.import_bundle(ws, _bundle(members, None, model_keras=buffer.getvalue()))
     assert ws.items() == []
 
@@ -341,11 +377,32 @@ def _paths(value, prefix=()) -> list[tuple]:
 
 
 _VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=40),
-    st.sampled_from(["", "x" * 5_000, "\x1b[31m", "../../etc/passwd", "1.0", "NaN", "0-255", "test", "dense", "0" * 16,
-                     "emb/rep/x", "digits", "upload:0000000000000000", "2026-13-45T99:00:00"]),
-    st.lists(st.integers(-5, 5), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.text(max_size=40),
+    st.sampled_from(
+        [
+            "",
+            "x" * 5_000,
+            "\x1b[31m",
+            "../../etc/passwd",
+            "1.0",
+            "NaN",
+            "0-255",
+            "test",
+            "dense",
+            "0" * 16,
+            "emb/rep/x",
+            "digits",
+            "upload:0000000000000000",
+            "2026-13-45T99:00:00",
+        ]
+    ),
+    st.lists(st.integers(-5, 5), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 
 
 @st.composite
@@ -388,8 +445,13 @@ def fuzz_base(exported):
     return members, json.loads(members["manifest.json"])
 
 
-@settings(derandomize=True, max_examples=60, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    derandomize=True,
+    max_examples=60,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
 def test_a_mutated_manifest_imports_or_is_refused_with_a_bundle_error(fuzz_base, tmp_path_factory, data):
     members, manifest = fuzz_base

@@ -14,9 +14,17 @@ def with_checkpoints(digits):
     x_train = models.adapt_images(digits.x_train, model)
     x_test = models.adapt_images(digits.x_test, model)
     result = models.train(
-        model, x_train, digits.y_train, x_test, digits.y_test,
-        optimizer="sgd", learning_rate=0.05, epochs=4, batch_size=32, checkpoint_epochs=[1, 2],
-    )  # fmt: skip
+        model,
+        x_train,
+        digits.y_train,
+        x_test,
+        digits.y_test,
+        optimizer="sgd",
+        learning_rate=0.05,
+        epochs=4,
+        batch_size=32,
+        checkpoint_epochs=[1, 2],
+    )
     return model, result, x_test
 
 
@@ -67,11 +75,28 @@ def test_the_cli_saves_checkpoints(tmp_path, capsys):
     from featlib import cli
     from featlib.store import Workspace
 
-    status = cli.main(["--workspace", str(tmp_path / "ws"), "train", "--dataset", "digits", "--epochs", "2",
-                       "--hidden", "16", "--name", "demo", "--checkpoints", "1"])  # fmt: skip
+    status = cli.main(
+        [
+            "--workspace",
+            str(tmp_path / "ws"),
+            "train",
+            "--dataset",
+            "digits",
+            "--epochs",
+            "2",
+            "--hidden",
+            "16",
+            "--name",
+            "demo",
+            "--checkpoints",
+            "1",
+        ]
+    )
     assert status == 0
     assert "saved checkpoint demo@epoch1" in capsys.readouterr().out
     names = {r.name: r for r in Workspace(tmp_path / "ws").list_models()}
     assert names["demo@epoch1"].meta["checkpoint_of"] == names["demo"].id
-    assert cli.main(["--workspace", str(tmp_path / "ws"), "train", "--epochs", "2", "--name", "x",
-                     "--checkpoints", "3"]) == 2  # fmt: skip
+    assert (
+        cli.main(["--workspace", str(tmp_path / "ws"), "train", "--epochs", "2", "--name", "x", "--checkpoints", "3"])
+        == 2
+    )

@@ -25,12 +25,18 @@ class CliEnv:
     def run(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "featlib", *args],
-            cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=timeout,
-        )  # fmt: skip
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
 
 def ok(proc: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout[-2000:]}\nstderr:\n{proc.stderr[-4000:]}"
+    )
     return proc
 
 
@@ -49,18 +55,39 @@ def session(cli):
     runs = {
         "train": cli.run("train", "--dataset", "digits", "--epochs", "2", "--name", "demo"),
         "layers": cli.run("layers", "demo"),
-        "extract_f": cli.run("extract", "demo", "--layer", "dense_1", "--method", "function",
-                             "--dataset", "digits", "--out", "reps_f.npy"),
-        "extract_s": cli.run("extract", "demo", "--layer", "dense_1", "--method", "submodel",
-                             "--dataset", "digits", "--out", "reps_s.npy"),
-        "embed": cli.run("embed", "demo", "--layer", "dense_1", "--dataset", "digits", "--out", "emb.csv",
-                         "--n-epochs", "50"),
-    }  # fmt: skip
+        "extract_f": cli.run(
+            "extract",
+            "demo",
+            "--layer",
+            "dense_1",
+            "--method",
+            "function",
+            "--dataset",
+            "digits",
+            "--out",
+            "reps_f.npy",
+        ),
+        "extract_s": cli.run(
+            "extract",
+            "demo",
+            "--layer",
+            "dense_1",
+            "--method",
+            "submodel",
+            "--dataset",
+            "digits",
+            "--out",
+            "reps_s.npy",
+        ),
+        "embed": cli.run(
+            "embed", "demo", "--layer", "dense_1", "--dataset", "digits", "--out", "emb.csv", "--n-epochs", "50"
+        ),
+    }
     return runs
 
 
 def test_sequence_succeeds_and_writes_files(cli, session):
-    for name, proc in session.items():
+    for proc in session.values():
         ok(proc)
     for name in ("reps_f.npy", "reps_s.npy", "emb.csv"):
         assert (cli.cwd / name).is_file(), name
@@ -194,8 +221,10 @@ def test_missing_npz_fails_cleanly(cli, session):
 
 
 def test_bad_arguments_fail_with_usage(cli):
-    fails(cli.run("extract", "demo", "--layer", "dense_1", "--method", "magic", "--out", "a.npy"),
-          "invalid choice: 'magic'")  # fmt: skip
+    fails(
+        cli.run("extract", "demo", "--layer", "dense_1", "--method", "magic", "--out", "a.npy"),
+        "invalid choice: 'magic'",
+    )
     fails(cli.run("train", "--epochs", "2"), "the following arguments are required: --name")
     fails(cli.run(), "the following arguments are required: COMMAND")
 
@@ -233,13 +262,18 @@ def test_export_then_import_into_an_empty_workspace(cli, session, tmp_path):
     assert listing[-1].startswith("2 item(s); the workspace ")
     items = json.loads(ok(cli.run("--workspace", str(other), "ls", "--json")).stdout)["items"]
     assert {i["kind"] for i in items} == {"model", "embedding"}
-    assert next(i for i in items if i["kind"] == "model")["provenance"]["model_fingerprint"] == target.get_model("demo").fingerprint
+    assert (
+        next(i for i in items if i["kind"] == "model")["provenance"]["model_fingerprint"]
+        == target.get_model("demo").fingerprint
+    )
 
 
 def test_import_of_a_bad_bundle_fails_cleanly(cli, tmp_path):
     (tmp_path / "bad.zip").write_bytes(b"not a zip")
-    fails(cli.run("--workspace", str(tmp_path / "ws"), "import", str(tmp_path / "bad.zip")),
-          "error: bad.zip is not a zip archive")  # fmt: skip
+    fails(
+        cli.run("--workspace", str(tmp_path / "ws"), "import", str(tmp_path / "bad.zip")),
+        "error: bad.zip is not a zip archive",
+    )
     fails(cli.run("export", "model=demo", "--out", "x.zip"), "error: The link lacks dataset, layer")
 
 
@@ -250,8 +284,23 @@ def test_precompute_fills_the_workspace_on_a_local_cluster(cli, session):
     from featlib.store import Workspace
 
     ok(session["train"])
-    proc = ok(cli.run("precompute", "demo", "--dataset", "digits", "--layers", "dense,dense_1",
-                      "--methods", "function,submodel", "--reducers", "pca,umap", "--sample", "500", timeout=600))  # fmt: skip
+    proc = ok(
+        cli.run(
+            "precompute",
+            "demo",
+            "--dataset",
+            "digits",
+            "--layers",
+            "dense,dense_1",
+            "--methods",
+            "function,submodel",
+            "--reducers",
+            "pca,umap",
+            "--sample",
+            "500",
+            timeout=600,
+        )
+    )
     assert "failed" not in proc.stdout.split("precomputed")[0]
     ws = Workspace(cli.workspace)
     record = ws.get_model("demo")
@@ -267,8 +316,21 @@ def test_precompute_fills_the_workspace_on_a_local_cluster(cli, session):
                 assert emb is not None and emb.coords.shape == (500, 2), (rep_key, params)
     jobs = ws.jobs.list()
     assert {j.kind for j in jobs} >= {"extract", "reduce"} and all(j.status == "done" for j in jobs)
-    again = ok(cli.run("precompute", "demo", "--dataset", "digits", "--layers", "dense,dense_1",
-                       "--reducers", "pca,umap", "--sample", "500", timeout=600))  # fmt: skip
+    again = ok(
+        cli.run(
+            "precompute",
+            "demo",
+            "--dataset",
+            "digits",
+            "--layers",
+            "dense,dense_1",
+            "--reducers",
+            "pca,umap",
+            "--sample",
+            "500",
+            timeout=600,
+        )
+    )
     assert "precomputed 0 result(s), 12 already in the workspace, 0 failed" in again.stdout
 
 
@@ -278,8 +340,9 @@ def test_precompute_refuses_bad_choices_before_any_job(cli, session):
     assert proc.returncode == 2
     assert "--reducers takes a comma-separated list of ['pca', 'tsne', 'umap']; got 'umap,tsnee'" in proc.stderr
     limited = CliEnv(cli.cwd, cli.workspace, dict(cli.env, FEATLIB_LIMIT_REDUCE_TSNE_POINTS="500"))
-    proc = limited.run("precompute", "demo", "--reducers", "tsne", "--sample", "1000", "--dataset", "digits",
-                       "--scheduler", "inline")  # fmt: skip
+    proc = limited.run(
+        "precompute", "demo", "--reducers", "tsne", "--sample", "1000", "--dataset", "digits", "--scheduler", "inline"
+    )
     assert proc.returncode == 2
     assert "A t-SNE map is limited to 500 points on this server; this one asks for 1,000." in proc.stderr
     assert "precomputed" not in proc.stdout
@@ -287,8 +350,22 @@ def test_precompute_refuses_bad_choices_before_any_job(cli, session):
 
 def test_precompute_in_process_computes_what_is_missing(cli, session):
     ok(session["train"])
-    proc = ok(cli.run("precompute", "demo", "--layers", "activation_1", "--methods", "function", "--reducers", "pca",
-                      "--sample", "300", "--scheduler", "inline"))  # fmt: skip
+    proc = ok(
+        cli.run(
+            "precompute",
+            "demo",
+            "--layers",
+            "activation_1",
+            "--methods",
+            "function",
+            "--reducers",
+            "pca",
+            "--sample",
+            "300",
+            "--scheduler",
+            "inline",
+        )
+    )
     assert "precomputed 2 result(s), 0 already in the workspace, 0 failed" in proc.stdout
 
 
@@ -304,8 +381,12 @@ def test_embed_gives_on_a_local_cluster_what_it_gives_in_process(cli, session):
     assert "wrote emb_cluster.csv: 700 points" in proc.stdout
     ws = Workspace(cli.workspace)
     record = ws.get_model("demo")
-    rep_key = pipeline.representation_key(record.fingerprint, load_digits().fingerprint, "train", "dense_1", "function", "0-1")
-    ws.delete("embedding", pipeline.embedding_key(rep_key, 700, 0, embed.UMAPParams(n_epochs=50)))  # computed again below
+    rep_key = pipeline.representation_key(
+        record.fingerprint, load_digits().fingerprint, "train", "dense_1", "function", "0-1"
+    )
+    ws.delete(
+        "embedding", pipeline.embedding_key(rep_key, 700, 0, embed.UMAPParams(n_epochs=50))
+    )  # computed again below
     ok(cli.run(*args, "--out", "emb_inline.csv", "--scheduler", "inline"))
     cluster = np.loadtxt(cli.cwd / "emb_cluster.csv", delimiter=",", skiprows=1)
     inline = np.loadtxt(cli.cwd / "emb_inline.csv", delimiter=",", skiprows=1)
@@ -359,34 +440,99 @@ def t10k(cli, digits) -> Path:
 def watched(cli: CliEnv, *args: str) -> tuple[subprocess.CompletedProcess, dict]:
     import json
 
-    proc = subprocess.run([sys.executable, "-c", _WATCHED_MAIN, *args], cwd=cli.cwd, env=cli.env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", _WATCHED_MAIN, *args],
+        cwd=cli.cwd,
+        env=cli.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return proc, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("args, message", [
-    (("extract", "nomodel", "--layer", "dense_1", "--dataset", "idx/lonely-images-idx3-ubyte.gz", "--out", "x.npy"),
-     "error: No labels file next to idx/lonely-images-idx3-ubyte.gz: looked for lonely-labels-idx1-ubyte.gz and "
-     "lonely-labels-idx1-ubyte in idx."),
-    (("extract", "nomodel", "--layer", "dense_1", "--dataset", "idx/t10k-labels-idx1-ubyte.gz,idx/t10k-images-idx3-"
-      "ubyte.gz", "--out", "x.npy"), "Are the images and labels files swapped?"),
-    (("extract", "nomodel", "--layer", "dense_1", "--dataset", "idx/t10k-images-idx3-ubyte.gz", "--split", "train",
-      "--out", "x.npy"), "error: --split train: the dataset 't10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz' "
-                         "has no train split; expected one of its splits ['test'], got 'train'."),
-    (("embed", "nomodel", "--layer", "dense_1", "--dataset", "idx/t10k-images-idx3-ubyte.gz", "--idx-split", "split",
-      "--test-fraction", "1.5", "--out", "x.csv"), "error: test_fraction must be a number strictly between 0 and 1"),
-    (("metrics", "nomodel", "--dataset", "nothing.npz"),
-     "error: No such file: 'nothing.npz'. Expected a dataset as one of:"),
-    (("precompute", "nomodel", "--dataset", "cifar", "--scheduler", "inline"), "error: Unknown dataset: 'cifar'."),
-    (("train", "--name", "x", "--dataset", "idx/t10k-images-idx3-ubyte.gz"),
-     "error: train needs a train and a test split (it trains on one and reports accuracy on the other); the dataset "
-     "'t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz' has only a test split. For one IDX images/labels pair, "
-     "pass --idx-split split"),
-    (("train", "--name", "x", "--dataset", "idx/t10k-images-idx3-ubyte.gz", "--idx-split", "train"),
-     "has only a train split"),
-    (("bench", "--dataset", "idx/t10k-images-idx3-ubyte.gz,idx/nothing"), "error: No such file: 'idx/nothing'"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            (
+                "extract",
+                "nomodel",
+                "--layer",
+                "dense_1",
+                "--dataset",
+                "idx/lonely-images-idx3-ubyte.gz",
+                "--out",
+                "x.npy",
+            ),
+            "error: No labels file next to idx/lonely-images-idx3-ubyte.gz: looked for lonely-labels-idx1-ubyte.gz and "
+            "lonely-labels-idx1-ubyte in idx.",
+        ),
+        (
+            (
+                "extract",
+                "nomodel",
+                "--layer",
+                "dense_1",
+                "--dataset",
+                "idx/t10k-labels-idx1-ubyte.gz,idx/t10k-images-idx3-ubyte.gz",
+                "--out",
+                "x.npy",
+            ),
+            "Are the images and labels files swapped?",
+        ),
+        (
+            (
+                "extract",
+                "nomodel",
+                "--layer",
+                "dense_1",
+                "--dataset",
+                "idx/t10k-images-idx3-ubyte.gz",
+                "--split",
+                "train",
+                "--out",
+                "x.npy",
+            ),
+            "error: --split train: the dataset 't10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz' "
+            "has no train split; expected one of its splits ['test'], got 'train'.",
+        ),
+        (
+            (
+                "embed",
+                "nomodel",
+                "--layer",
+                "dense_1",
+                "--dataset",
+                "idx/t10k-images-idx3-ubyte.gz",
+                "--idx-split",
+                "split",
+                "--test-fraction",
+                "1.5",
+                "--out",
+                "x.csv",
+            ),
+            "error: test_fraction must be a number strictly between 0 and 1",
+        ),
+        (
+            ("metrics", "nomodel", "--dataset", "nothing.npz"),
+            "error: No such file: 'nothing.npz'. Expected a dataset as one of:",
+        ),
+        (("precompute", "nomodel", "--dataset", "cifar", "--scheduler", "inline"), "error: Unknown dataset: 'cifar'."),
+        (
+            ("train", "--name", "x", "--dataset", "idx/t10k-images-idx3-ubyte.gz"),
+            "error: train needs a train and a test split (it trains on one and reports accuracy on the other); the dataset "
+            "'t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz' has only a test split. For one IDX images/labels pair, "
+            "pass --idx-split split",
+        ),
+        (
+            ("train", "--name", "x", "--dataset", "idx/t10k-images-idx3-ubyte.gz", "--idx-split", "train"),
+            "has only a train split",
+        ),
+        (("bench", "--dataset", "idx/t10k-images-idx3-ubyte.gz,idx/nothing"), "error: No such file: 'idx/nothing'"),
+    ],
+)
 def test_a_bad_dataset_fails_before_keras_or_any_model(cli, t10k, args, message):
     """The dataset and split are checked first: no model is looked up or loaded, and Keras is never imported."""
     idx_file(cli.cwd / "idx" / "lonely-images-idx3-ubyte.gz", np.zeros((4, 8, 8), np.uint8))
@@ -406,10 +552,16 @@ def test_a_good_dataset_goes_on_to_the_model(cli, t10k):
 @pytest.mark.parametrize("command", DATASET_COMMANDS)
 def test_every_dataset_option_lists_the_accepted_forms(cli, command):
     text = " ".join(ok(cli.run(command, "--help")).stdout.split())
-    for fragment in ("--dataset", "a built-in name (digits, mnist, fashion_mnist)", "the path of an .npz file",
-                     "IMAGES,LABELS or TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS", "*-images-idx3-ubyte[.gz]",
-                     "the name or fingerprint of a dataset uploaded to the workspace", "--idx-split {test,train,split}",
-                     "--test-fraction F"):  # fmt: skip
+    for fragment in (
+        "--dataset",
+        "a built-in name (digits, mnist, fashion_mnist)",
+        "the path of an .npz file",
+        "IMAGES,LABELS or TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS",
+        "*-images-idx3-ubyte[.gz]",
+        "the name or fingerprint of a dataset uploaded to the workspace",
+        "--idx-split {test,train,split}",
+        "--test-fraction F",
+    ):
         assert fragment in text, (command, fragment)
 
 
@@ -428,8 +580,24 @@ def test_extract_reads_a_t10k_images_file_end_to_end(cli, session, t10k, digits)
     expected = extract.extract(model, "dense_1", models.adapt_images(digits.x_test, model))
     np.testing.assert_allclose(np.load(cli.cwd / "t10k.npy"), expected, rtol=0, atol=1e-5)
     pair = f"{t10k},{t10k.with_name('t10k-labels-idx1-ubyte.gz')}"
-    proc = ok(cli.run("extract", "demo", "--layer", "dense_1", "--dataset", pair, "--idx-split", "split",
-                      "--test-fraction", "0.25", "--split", "test", "--out", "t10k_split.npy"))  # fmt: skip
+    proc = ok(
+        cli.run(
+            "extract",
+            "demo",
+            "--layer",
+            "dense_1",
+            "--dataset",
+            pair,
+            "--idx-split",
+            "split",
+            "--test-fraction",
+            "0.25",
+            "--split",
+            "test",
+            "--out",
+            "t10k_split.npy",
+        )
+    )
     assert "wrote t10k_split.npy: 90 rows × 64 columns" in proc.stdout
     assert "split into 270 train + 90 test images: test_fraction 0.25, seed 0, stratified by class" in proc.stderr
 
@@ -450,8 +618,10 @@ def test_an_upload_is_named_from_the_cli_and_listed(cli, session, digits):
     assert "wrote upload.npy: 360 rows × 64 columns" in proc.stdout
     assert "(one pair, used as the test split)" in proc.stderr and f"{fp}.npz" not in proc.stderr
     assert np.array_equal(np.load(cli.cwd / "upload.npy"), np.load(cli.cwd / "t10k.npy"))  # the same images
-    assert "wrote by_fp.npy: 360 rows" in ok(cli.run("extract", "demo", "--layer", "dense_1", "--dataset", fp[:8],
-                                                     "--out", "by_fp.npy")).stdout  # fmt: skip
+    assert (
+        "wrote by_fp.npy: 360 rows"
+        in ok(cli.run("extract", "demo", "--layer", "dense_1", "--dataset", fp[:8], "--out", "by_fp.npy")).stdout
+    )
     listing = ok(cli.run("ls", "--kind", "dataset")).stdout.splitlines()
     assert "dataset uploads (give --dataset the full name or the fingerprint):" in listing
     assert f"  {fp}  {name}" in listing
@@ -463,21 +633,39 @@ def test_an_upload_is_named_from_the_cli_and_listed(cli, session, digits):
     assert fp in proc.stderr and other.fingerprint in proc.stderr and "give its fingerprint instead" in proc.stderr
 
 
-@pytest.mark.skipif(not (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").is_file(),
-                    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not (DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz").is_file(),
+    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)",
+)
 def test_real_fashion_t10k_files_train_and_extract(cli):
     images = DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz"
     pair = f"{images},{DEBIAN_FASHION / 't10k-labels-idx1-ubyte.gz'}"
-    proc = ok(cli.run("train", "--dataset", pair, "--idx-split", "split", "--epochs", "1", "--hidden", "32", "16",
-                      "--name", "fashion-t10k"))  # fmt: skip
+    proc = ok(
+        cli.run(
+            "train",
+            "--dataset",
+            pair,
+            "--idx-split",
+            "split",
+            "--epochs",
+            "1",
+            "--hidden",
+            "32",
+            "16",
+            "--name",
+            "fashion-t10k",
+        )
+    )
     assert "8,000 train + 2,000 test images" in proc.stderr
-    proc = ok(cli.run("extract", "fashion-t10k", "--layer", "dense_1", "--dataset", str(images),
-                      "--out", "fashion.npy"))  # fmt: skip
+    proc = ok(
+        cli.run("extract", "fashion-t10k", "--layer", "dense_1", "--dataset", str(images), "--out", "fashion.npy")
+    )
     assert "wrote fashion.npy: 10000 rows × 16 columns" in proc.stdout
     assert "10,000 test images (no train split), 28×28, 10 classes" in proc.stderr
 
 
 # ----------------------------------------------------------------------------- model files: add, and commands given a path
+
 
 @dataclass
 class HeadsFile:
@@ -512,10 +700,19 @@ def test_add_saves_the_record_the_page_saves_and_says_what_it_measured(cli, head
     from featlib.store import Workspace
 
     record = Workspace(heads.workspace).get_model("heads")
-    output = tasks.check_upload(data=heads.path.read_bytes(), filename=heads.path.name, dataset=digits,
-                                input_scale="0-1")  # the page's job, then the page's store  # fmt: skip
-    page = stored.store_upload(Workspace(tmp_path / "page"), output, name="heads", filename=heads.path.name,
-                               dataset=digits.name, dataset_fp=digits.fingerprint, input_scale="0-1", creator="alice")  # fmt: skip
+    output = tasks.check_upload(
+        data=heads.path.read_bytes(), filename=heads.path.name, dataset=digits, input_scale="0-1"
+    )  # the page's job, then the page's store
+    page = stored.store_upload(
+        Workspace(tmp_path / "page"),
+        output,
+        name="heads",
+        filename=heads.path.name,
+        dataset=digits.name,
+        dataset_fp=digits.fingerprint,
+        input_scale="0-1",
+        creator="alice",
+    )
     fields = ("name", "dataset", "architecture", "input_scale", "fingerprint", "creator")
     assert [getattr(record, f) for f in fields] == [getattr(page, f) for f in fields]
     assert record.test_accuracy == pytest.approx(page.test_accuracy) == pytest.approx(heads.evaluated, abs=1e-6)
@@ -526,7 +723,7 @@ def test_add_saves_the_record_the_page_saves_and_says_what_it_measured(cli, head
     assert added.stdout.splitlines() == [
         f"added heads ({record.architecture}): accuracy {heads.evaluated:.4f} on digits, test split, 360 images",
         "scored from output head_a, 10-way; other outputs: head_b (10 units)",
-    ]  # fmt: skip
+    ]
 
 
 def test_add_of_a_model_near_chance_prints_what_featlib_checked(cli, heads, tmp_path):
@@ -556,22 +753,43 @@ def _lambda_keras(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize("make, args, message", [
-    (None, ("missing.keras", "--name", "x"), "error: No such model file: 'missing.keras'; expected the path of a "
-                                             ".keras or .h5 file."),
-    (lambda d: (d / "empty.keras").write_bytes(b""), ("empty.keras", "--name", "x"),
-     "error: The model file empty.keras is empty (0 bytes); expected a .keras or .h5 model."),
-    (lambda d: (d / "text.keras").write_text("not a zip"), ("text.keras", "--name", "x"),
-     "error: text.keras is not a Keras 3 .keras file (a .keras file is a zip archive)"),
-    (lambda d: (d / "model.txt").write_text("weights"), ("model.txt", "--name", "x"),
-     "error: Unsupported model file 'model.txt': expected a Keras 3 .keras file or a legacy .h5 file"),
-    (lambda d: (d / "saved").mkdir(exist_ok=True) or (d / "saved" / "saved_model.pb").write_bytes(b"x"),
-     ("saved", "--name", "x"), "error: saved is a TensorFlow SavedModel folder (it holds saved_model.pb)"),
-    (lambda d: _lambda_keras(d / "lambda.keras"), ("lambda.keras", "--name", "x"),
-     "error: lambda.keras contains Lambda layer(s), which can run arbitrary Python code"),
-    (None, ("heads.keras", "--name", " "), "error: A model name cannot be empty"),
-    (None, ("heads.keras", "--name", "x", "--dataset", "cifar"), "error: Unknown dataset: 'cifar'."),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, args, message",
+    [
+        (
+            None,
+            ("missing.keras", "--name", "x"),
+            "error: No such model file: 'missing.keras'; expected the path of a .keras or .h5 file.",
+        ),
+        (
+            lambda d: (d / "empty.keras").write_bytes(b""),
+            ("empty.keras", "--name", "x"),
+            "error: The model file empty.keras is empty (0 bytes); expected a .keras or .h5 model.",
+        ),
+        (
+            lambda d: (d / "text.keras").write_text("not a zip"),
+            ("text.keras", "--name", "x"),
+            "error: text.keras is not a Keras 3 .keras file (a .keras file is a zip archive)",
+        ),
+        (
+            lambda d: (d / "model.txt").write_text("weights"),
+            ("model.txt", "--name", "x"),
+            "error: Unsupported model file 'model.txt': expected a Keras 3 .keras file or a legacy .h5 file",
+        ),
+        (
+            lambda d: (d / "saved").mkdir(exist_ok=True) or (d / "saved" / "saved_model.pb").write_bytes(b"x"),
+            ("saved", "--name", "x"),
+            "error: saved is a TensorFlow SavedModel folder (it holds saved_model.pb)",
+        ),
+        (
+            lambda d: _lambda_keras(d / "lambda.keras"),
+            ("lambda.keras", "--name", "x"),
+            "error: lambda.keras contains Lambda layer(s), which can run arbitrary Python code",
+        ),
+        (None, ("heads.keras", "--name", " "), "error: A model name cannot be empty"),
+        (None, ("heads.keras", "--name", "x", "--dataset", "cifar"), "error: Unknown dataset: 'cifar'."),
+    ],
+)
 def test_add_refuses_a_bad_file_name_or_dataset_before_keras(cli, heads, make, args, message):
     if make is not None:
         make(cli.cwd)
@@ -585,8 +803,10 @@ def test_layers_of_a_model_file_shows_them_after_the_upload_checks_without_addin
     from featlib.store import Workspace
 
     proc = ok(heads.run(cli, "layers", "heads.keras"))
-    assert "is a model file, not a model in the workspace; showing its layers after the upload checks, without " \
-           "adding it (add it with `python -m featlib add heads.keras --name NAME --dataset DATASET`)" in proc.stderr  # fmt: skip
+    assert (
+        "is a model file, not a model in the workspace; showing its layers after the upload checks, without "
+        "adding it (add it with `python -m featlib add heads.keras --name NAME --dataset DATASET`)" in proc.stderr
+    )
     names = [line.split()[1] for line in proc.stdout.splitlines()[1:-1]]
     assert names == ["pixels", "trunk", "head_a", "head_b"]
     assert "trunk" in next(line for line in proc.stdout.splitlines() if "<- default" in line)
@@ -594,29 +814,50 @@ def test_layers_of_a_model_file_shows_them_after_the_upload_checks_without_addin
     assert "heads.keras" not in [m.name for m in Workspace(heads.workspace).list_models()]
     (cli.cwd / "text.keras").write_text("not a zip")
     fails(heads.run(cli, "layers", "text.keras"), "error: text.keras is not a Keras 3 .keras file")
-    fails(heads.run(cli, "layers", "nothing.keras"),
-          "error: No such model: nothing.keras. The workspace holds: [")  # fmt: skip
-    assert "'nothing.keras' is not a model file either: no such file." in heads.run(cli, "layers", "nothing.keras").stderr
+    fails(heads.run(cli, "layers", "nothing.keras"), "error: No such model: nothing.keras. The workspace holds: [")
+    assert (
+        "'nothing.keras' is not a model file either: no such file." in heads.run(cli, "layers", "nothing.keras").stderr
+    )
 
 
-@pytest.mark.parametrize("args", [
-    ("extract", "heads.keras", "--layer", "trunk", "--out", "x.npy"),
-    ("embed", "heads.keras", "--layer", "trunk", "--out", "x.csv"),
-    ("metrics", "heads.keras"),
-    ("precompute", "heads.keras", "--scheduler", "inline"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("extract", "heads.keras", "--layer", "trunk", "--out", "x.npy"),
+        ("embed", "heads.keras", "--layer", "trunk", "--out", "x.csv"),
+        ("metrics", "heads.keras"),
+        ("precompute", "heads.keras", "--scheduler", "inline"),
+    ],
+)
 def test_commands_given_a_model_file_say_how_to_add_it(cli, heads, args):
     proc = heads.run(cli, *args)
     fails(proc, "error: No such model: heads.keras. The workspace holds: ")
-    assert "'heads.keras' is a model file, not a model in the workspace: add it first (it is checked and scored as " \
-           "on the Model page) with `python -m featlib add heads.keras --name NAME --dataset DATASET`, then give " \
-           "NAME here." in proc.stderr  # fmt: skip
+    assert (
+        "'heads.keras' is a model file, not a model in the workspace: add it first (it is checked and scored as "
+        "on the Model page) with `python -m featlib add heads.keras --name NAME --dataset DATASET`, then give "
+        "NAME here." in proc.stderr
+    )
     assert proc.returncode == 2
 
 
 def test_embed_of_a_two_head_model_writes_the_labels_of_its_scored_output(cli, heads, added, digits):
-    proc = ok(heads.run(cli, "embed", "heads", "--layer", "trunk", "--dataset", "digits", "--split", "test",
-                        "--n-epochs", "20", "--out", "heads.csv"))  # fmt: skip
+    proc = ok(
+        heads.run(
+            cli,
+            "embed",
+            "heads",
+            "--layer",
+            "trunk",
+            "--dataset",
+            "digits",
+            "--split",
+            "test",
+            "--n-epochs",
+            "20",
+            "--out",
+            "heads.csv",
+        )
+    )
     assert "wrote heads.csv: 360 points" in proc.stdout
     with open(cli.cwd / "heads.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -626,4 +867,3 @@ def test_embed_of_a_two_head_model_writes_the_labels_of_its_scored_output(cli, h
     images, _ = digits.split("test")
     head_a = np.asarray(heads.model.predict(images.reshape(len(images), -1) / 255.0, verbose=0)[0]).argmax(axis=1)
     np.testing.assert_array_equal(predicted, head_a[indices])
-

@@ -44,15 +44,27 @@ def workspace(tmp_path_factory) -> Path:
 
 def featlib_command(workspace: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
     """Runs ``.venv/bin/featlib ARGS`` from a folder outside the repository."""
-    return subprocess.run([str(COMMAND), *args], cwd=workspace.parent, env=_env(workspace), capture_output=True,
-                          text=True, timeout=timeout)  # fmt: skip
+    return subprocess.run(
+        [str(COMMAND), *args],
+        cwd=workspace.parent,
+        env=_env(workspace),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def watched(workspace: Path, *args: str) -> tuple[subprocess.CompletedProcess, dict, float]:
     """Runs the CLI in a fresh interpreter; ``(process, {"rc", "heavy"}, seconds)``."""
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", _MAIN_WATCHING_IMPORTS, *args], cwd=REPO_ROOT, env=_env(workspace),
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", _MAIN_WATCHING_IMPORTS, *args],
+        cwd=REPO_ROOT,
+        env=_env(workspace),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     seconds = time.perf_counter() - start
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return proc, json.loads(proc.stdout.strip().splitlines()[-1]), seconds
@@ -61,7 +73,9 @@ def watched(workspace: Path, *args: str) -> tuple[subprocess.CompletedProcess, d
 @pytest.fixture(scope="module")
 def tiny_model(workspace) -> subprocess.CompletedProcess:
     """``featlib train`` of a small MLP on the bundled digits (one epoch): a long command, run once."""
-    proc = featlib_command(workspace, "train", "--dataset", "digits", "--epochs", "1", "--hidden", "16", "--name", "tiny")
+    proc = featlib_command(
+        workspace, "train", "--dataset", "digits", "--epochs", "1", "--hidden", "16", "--name", "tiny"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc
 
@@ -76,8 +90,14 @@ def test_the_console_script_is_installed_and_runs_help(workspace):
 
 
 def test_python_m_featlib_still_works(workspace):
-    proc = subprocess.run([sys.executable, "-m", "featlib", "--help"], cwd=REPO_ROOT, env=_env(workspace),
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "featlib", "--help"],
+        cwd=REPO_ROOT,
+        env=_env(workspace),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0 and proc.stdout.startswith("usage: python -m featlib "), proc.stderr
 
 
@@ -97,11 +117,14 @@ def test_a_long_command_shows_a_progress_bar_and_says_what_it_does(tiny_model):
 
 
 def test_a_bad_layer_is_refused_before_tensorflow_with_the_layer_list(workspace, tiny_model):
-    proc, seen, seconds = watched(workspace, "extract", "tiny", "--layer", "dense_9", "--dataset", "digits",
-                                  "--out", "x.npy")  # fmt: skip
+    proc, seen, seconds = watched(
+        workspace, "extract", "tiny", "--layer", "dense_9", "--dataset", "digits", "--out", "x.npy"
+    )
     assert seen == {"rc": 2, "heavy": []}, proc.stderr[-3000:]
-    assert ("error: No such layer: dense_9. Existing layers are: ['dense', 'activation', 'dense_1', 'activation_1']."
-            in proc.stderr)  # the 16-unit hidden layer and the output, each with its activation
+    assert (
+        "error: No such layer: dense_9. Existing layers are: ['dense', 'activation', 'dense_1', 'activation_1']."
+        in proc.stderr
+    )  # the 16-unit hidden layer and the output, each with its activation
     assert "Traceback" not in proc.stderr
     assert seconds < 30, seconds  # no TensorFlow start-up (the digits load in a second or two when idle)
 
@@ -114,8 +137,19 @@ def test_precompute_refuses_a_bad_layer_before_tensorflow(workspace, tiny_model)
 
 def test_a_good_layer_goes_on_to_the_model_with_a_bar(workspace, tiny_model, tmp_path):
     out = tmp_path / "reps.npy"
-    proc = featlib_command(workspace, "extract", "tiny", "--layer", "dense_1", "--method", "submodel",
-                           "--dataset", "digits", "--out", str(out))  # fmt: skip
+    proc = featlib_command(
+        workspace,
+        "extract",
+        "tiny",
+        "--layer",
+        "dense_1",
+        "--method",
+        "submodel",
+        "--dataset",
+        "digits",
+        "--out",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "loading the model tiny" in proc.stderr
     assert re.search(r"reading dense_1 \(submodel\) for 1,437 images: 100%\|", proc.stderr), proc.stderr[-3000:]

@@ -14,9 +14,13 @@ from featlib.share.compare import CompareError, CompareView, Panel, SelectionSta
 
 def test_a_view_survives_its_link():
     view = CompareView(
-        "digits", (Panel("abc123", "dense_1"), Panel("def456", "odd:name", "submodel", "pca")),
-        split="test", sample=None, follow=12, k=5,
-    )  # fmt: skip
+        "digits",
+        (Panel("abc123", "dense_1"), Panel("def456", "odd:name", "submodel", "pca")),
+        split="test",
+        sample=None,
+        follow=12,
+        k=5,
+    )
     query = view.to_query()
     assert query["p2"] == "def456:odd:name:submodel:pca" and query["sample"] == "all"
     assert CompareView.from_query(query) == view
@@ -39,7 +43,10 @@ def test_a_comparisons_reduction_travels_in_its_link_when_not_the_default():
         ({"dataset": "digits", "p1": "a:dense:function:umap"}, "2 to 4 panels; got 1"),
         ({"dataset": "digits", "p1": "a:dense:function:umap", "p2": "a:dense:magic:umap"}, "Unknown method: 'magic'"),
         ({"dataset": "digits", "p1": "a:dense:function:umap", "p2": "a:dense:function:isomap"}, "Unknown reducer"),
-        ({"dataset": "digits", "p1": "a:dense:function:umap", "p2": "a:dense"}, "model:layer:method:reducer; got 'a:dense'"),
+        (
+            {"dataset": "digits", "p1": "a:dense:function:umap", "p2": "a:dense"},
+            "model:layer:method:reducer; got 'a:dense'",
+        ),
         ({"dataset": "digits", "p1": "a:d:function:umap", "p2": "a:d:function:umap", "follow": "x"}, "whole numbers"),
         ({"dataset": "digits", "p1": "a:d:function:umap", "p2": "a:d:function:umap", "split": "val"}, "Unknown split"),
     ],
@@ -67,8 +74,10 @@ def test_the_latest_new_selection_is_shown_in_every_panel():
 
 
 def test_selected_points_map_back_to_dataset_indices():
-    points = [{"curve_number": 1, "point_index": 0, "customdata": {"0": 41, "1": 3}},
-              {"curve_number": 0, "point_index": 2, "customdata": [7, 1]}]  # fmt: skip
+    points = [
+        {"curve_number": 1, "point_index": 0, "customdata": {"0": 41, "1": 3}},
+        {"curve_number": 0, "point_index": 2, "customdata": [7, 1]},
+    ]
     assert compare.indices_from_points(points) == [41, 7]  # from customdata, either form
     assert compare.indices_from_points(points, traces=[[5, 6, 8], [9]]) == [9, 8]  # from the drawn traces
 
@@ -98,7 +107,9 @@ def test_across_checkpoints_puts_the_epochs_in_order_then_the_trained_model(trai
     assert [names[p.model] for p in panels] == ["mlp@epoch1", "mlp@epoch2", "mlp"]
     # Starting from a checkpoint finds the same training.
     epoch1 = next(r.id for r in records if r.name == "mlp@epoch1")
-    assert compare.across_checkpoints(records, epoch1, "dense_1") == compare.across_checkpoints(records, final.id, "dense_1")
+    assert compare.across_checkpoints(records, epoch1, "dense_1") == compare.across_checkpoints(
+        records, final.id, "dense_1"
+    )
 
 
 def test_a_model_without_checkpoints_says_how_to_get_some():
@@ -117,7 +128,11 @@ def test_an_empty_compare_opens_on_the_models_hidden_layers_never_two_identical_
     seed = models.build_mlp((64,))
     assert compare.layer_series(seed) == ["dense", "dense_1", "dense_2"]  # read as its default, dense_1, is
     assert [p.layer for p in compare.opening_panels("m", compare.layer_series(seed), 2)] == ["dense", "dense_1"]
-    assert [p.layer for p in compare.opening_panels("m", compare.layer_series(seed), 3)] == ["dense", "dense_1", "dense_2"]
+    assert [p.layer for p in compare.opening_panels("m", compare.layer_series(seed), 3)] == [
+        "dense",
+        "dense_1",
+        "dense_2",
+    ]
     inputs = keras.Input((8, 8, 1))
     x = keras.layers.Flatten()(keras.layers.Conv2D(4, 3, activation="relu", name="conv")(inputs))
     x = keras.layers.Dropout(0.1)(keras.layers.LeakyReLU(name="leaky")(keras.layers.Dense(8, name="hidden")(x)))
@@ -252,8 +267,17 @@ def test_a_panel_figure_marks_the_selection_the_followed_point_and_its_neighbour
 
     coords = np.random.default_rng(0).normal(size=(50, 2))
     indices, labels = np.arange(100, 150), np.arange(50) % 5
-    figure = plots.compare_panel(coords, indices, labels, selected=[101, 102, 7], followed=110, neighbours=[111, 112],
-                                 x_range=[-4, 4], y_range=[-3, 3], title="panel")  # fmt: skip
+    figure = plots.compare_panel(
+        coords,
+        indices,
+        labels,
+        selected=[101, 102, 7],
+        followed=110,
+        neighbours=[111, 112],
+        x_range=[-4, 4],
+        y_range=[-3, 3],
+        title="panel",
+    )
     by_name = {t.name: t for t in figure.data}
     assert len(by_name[plots.HIGHLIGHT_NAME].x) == 2  # index 7 is not on this map
     assert list(by_name[plots.FOLLOWED_NAME].customdata[:, 0]) == [110]
@@ -290,11 +314,15 @@ def test_presets_that_cannot_work_are_offered_disabled_saying_why(app):
     buttons = {b.label: b for b in at.button}
     assert buttons["This layer across checkpoints"].disabled
     assert "has no checkpoints" in buttons["This layer across checkpoints"].help
-    assert any("mlp-digits has no checkpoints, so it cannot be compared across epochs" in c.value.replace("\\", "")
-               for c in at.caption)  # fmt: skip
+    assert any(
+        "mlp-digits has no checkpoints, so it cannot be compared across epochs" in c.value.replace("\\", "")
+        for c in at.caption
+    )
     assert not buttons["Layer by layer"].disabled and not buttons["Function vs sub-model"].disabled
-    assert "dense, dense\\_1, dense\\_2" in buttons["Layer by layer"].help or "dense, dense_1, dense_2" in buttons[
-        "Layer by layer"].help  # fmt: skip
+    assert (
+        "dense, dense\\_1, dense\\_2" in buttons["Layer by layer"].help
+        or "dense, dense_1, dense_2" in buttons["Layer by layer"].help
+    )
 
 
 def test_a_selection_made_on_other_data_is_dropped_with_a_note_not_carried(tmp_path, monkeypatch):
@@ -311,8 +339,12 @@ def test_a_selection_made_on_other_data_is_dropped_with_a_note_not_carried(tmp_p
     workspace.save_dataset(big)
     record = models.save_model(workspace, models.build_mlp((64,), hidden=(8,), seed=0), "mlp", dataset="digits")
     upload = resources.UPLOAD_PREFIX + big.fingerprint
-    view = CompareView(upload, (Panel(record.id, "dense", reducer="pca"), Panel(record.id, "dense_1", reducer="pca")),
-                       split="test", sample=None)  # fmt: skip
+    view = CompareView(
+        upload,
+        (Panel(record.id, "dense", reducer="pca"), Panel(record.id, "dense_1", reducer="pca")),
+        split="test",
+        sample=None,
+    )
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for key, value in view.to_query().items():
@@ -329,7 +361,9 @@ def test_a_selection_made_on_other_data_is_dropped_with_a_note_not_carried(tmp_p
     at.session_state[state.DATASET] = "digits"  # as the Model page's dataset picker leaves it
     at = no_exception(at.switch_page(page_path("compare")).run())
     notes = [i.value for i in at.info]
-    assert any("made on big test split, test split; the data is now Digits 8×8" in n and "cleared" in n for n in notes), notes
+    assert any(
+        "made on big test split, test split; the data is now Digits 8×8" in n and "cleared" in n for n in notes
+    ), notes
     assert not any("selected points" in h.value for h in at.subheader)
     assert at.number_input(key=comparing.FOLLOW).value is None
     assert len(at.get("plotly_chart")) == 2  # the comparison itself is drawn on the new data

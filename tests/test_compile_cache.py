@@ -17,11 +17,18 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_the_setting_names_the_folder_else_the_platforms_cache_folder():
     assert compile_cache.folder({"FEATLIB_NUMBA_CACHE": "/srv/numba"}) == Path("/srv/numba")
-    assert compile_cache.folder({"FEATLIB_NUMBA_CACHE": "  ", "HOME": "/home/ann"}) == Path("/home/ann/.cache/featlib/numba")
-    assert compile_cache.folder({"XDG_CACHE_HOME": "/var/cache/ann", "HOME": "/home/ann"}) == Path("/var/cache/ann/featlib/numba")
-    assert compile_cache.default_folder({"HOME": "/Users/ann"}, "darwin") == Path("/Users/ann/Library/Caches/featlib/numba")
-    assert compile_cache.default_folder({"LOCALAPPDATA": "C:/Users/ann/AppData/Local", "HOME": "C:/Users/ann"},
-                                        "win32") == Path("C:/Users/ann/AppData/Local/featlib/numba")  # fmt: skip
+    assert compile_cache.folder({"FEATLIB_NUMBA_CACHE": "  ", "HOME": "/home/ann"}) == Path(
+        "/home/ann/.cache/featlib/numba"
+    )
+    assert compile_cache.folder({"XDG_CACHE_HOME": "/var/cache/ann", "HOME": "/home/ann"}) == Path(
+        "/var/cache/ann/featlib/numba"
+    )
+    assert compile_cache.default_folder({"HOME": "/Users/ann"}, "darwin") == Path(
+        "/Users/ann/Library/Caches/featlib/numba"
+    )
+    assert compile_cache.default_folder(
+        {"LOCALAPPDATA": "C:/Users/ann/AppData/Local", "HOME": "C:/Users/ann"}, "win32"
+    ) == Path("C:/Users/ann/AppData/Local/featlib/numba")
     assert str(compile_cache.folder({"FEATLIB_NUMBA_CACHE": "~/numba", "HOME": "/home/ann"})).endswith("numba")
 
 
@@ -42,8 +49,25 @@ def test_the_cli_embeds_with_the_machines_cache_not_the_workspaces(monkeypatch, 
     workspace = Workspace(tmp_path / "ws")
     model = models.build_mlp((64,), hidden=(8,), num_classes=10)
     models.save_model(workspace, model, "m", dataset="digits")
-    assert cli.main(["--workspace", str(workspace.root), "embed", "m", "--layer", "dense", "--dataset", "digits",
-                     "--sample", "100", "--out", str(tmp_path / "map.csv")]) == 0  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "--workspace",
+                str(workspace.root),
+                "embed",
+                "m",
+                "--layer",
+                "dense",
+                "--dataset",
+                "digits",
+                "--sample",
+                "100",
+                "--out",
+                str(tmp_path / "map.csv"),
+            ]
+        )
+        == 0
+    )
     assert used == [None]  # compile_cache.enable() with its default: the machine's folder
     assert not (workspace.root / "numba-cache").exists()
 
@@ -81,13 +105,16 @@ def test_processes_filling_one_cache_at_once_leave_every_signature_loadable(tmp_
     a fifth then loads both from the cache, each giving its own signature's result."""
     (tmp_path / "jitted.py").write_text(textwrap.dedent(MODULE))
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
-    fillers = [subprocess.Popen([sys.executable, "-c", FILL, str(tmp_path), order], env=env, stderr=subprocess.PIPE,
-                                text=True) for order in ("int-first", "float-first") * 2]  # fmt: skip
+    fillers = [
+        subprocess.Popen([sys.executable, "-c", FILL, str(tmp_path), order], env=env, stderr=subprocess.PIPE, text=True)
+        for order in ("int-first", "float-first") * 2
+    ]
     for process in fillers:
         assert process.wait(timeout=300) == 0, process.stderr.read()
     assert not list((tmp_path / "cache").rglob("*.tmp.*"))  # every temporary file was renamed over its target
-    done = subprocess.run([sys.executable, "-c", LOAD, str(tmp_path)], env=env, capture_output=True, text=True,
-                          timeout=300)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     hits, misses = map(int, done.stdout.split())
     assert (hits, misses) == (2, 0)
@@ -132,8 +159,9 @@ def test_an_entry_typed_by_a_function_argument_is_not_written(tmp_path):
     (tmp_path / "higher.py").write_text(textwrap.dedent(HIGHER))
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
     for _ in range(2):
-        done = subprocess.run([sys.executable, "-c", APPLY, str(tmp_path)], env=env, capture_output=True, text=True,
-                              timeout=300)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", APPLY, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300
+        )
         assert done.returncode == 0, done.stderr
     written = sorted(p.name.split(".")[1] for p in (tmp_path / "cache").rglob("*.nbc"))
     assert written and all(name.startswith("twice") for name in written), written
@@ -187,13 +215,22 @@ def test_a_fresh_process_with_the_machines_cache_compiles_nothing_for_a_small_ma
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     runs = []
     for name in ("fill", "fresh"):
-        done = subprocess.run([sys.executable, "-c", FRESH_MAP, str(tmp_path / f"{name}.npy")], env=env,
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-c", FRESH_MAP, str(tmp_path / f"{name}.npy")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     fresh = runs[1]
     assert fresh["compiled"] == [], fresh["compiled"]
-    assert {"featlib.maps.knn._select_smallest", "umap.umap_.smooth_knn_dist", "umap.umap_.compute_membership_strengths",
-            "umap.layouts._nb_optimize_layout_euclidean_single_epoch"} <= set(fresh["loaded"]), fresh["loaded"]  # fmt: skip
+    assert {
+        "featlib.maps.knn._select_smallest",
+        "umap.umap_.smooth_knn_dist",
+        "umap.umap_.compute_membership_strengths",
+        "umap.layouts._nb_optimize_layout_euclidean_single_epoch",
+    } <= set(fresh["loaded"]), fresh["loaded"]
     assert not fresh["nn_descent_compiled"]
     np.testing.assert_array_equal(np.load(tmp_path / "fill.npy"), np.load(tmp_path / "fresh.npy"))

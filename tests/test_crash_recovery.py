@@ -78,8 +78,9 @@ ARRAY_CHILD = textwrap.dedent(
 
 def child_env() -> dict:
     path = os.environ.get("PYTHONPATH", "")
-    return dict(os.environ, PYTHONPATH=f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT),
-                TF_CPP_MIN_LOG_LEVEL="2")  # fmt: skip
+    return dict(
+        os.environ, PYTHONPATH=f"{REPO_ROOT}{os.pathsep}{path}" if path else str(REPO_ROOT), TF_CPP_MIN_LOG_LEVEL="2"
+    )
 
 
 class Child:
@@ -87,9 +88,13 @@ class Child:
 
     def __init__(self, script: str, *args: str):
         self.process = subprocess.Popen(
-            [sys.executable, "-u", "-c", script, *args], cwd=REPO_ROOT, env=child_env(),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [sys.executable, "-u", "-c", script, *args],
+            cwd=REPO_ROOT,
+            env=child_env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         self.seen: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -105,7 +110,9 @@ class Child:
                 line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 self.process.kill()
-                raise AssertionError(f"no {prefix!r} from the child; stderr:\n{self.process.stderr.read()[-3000:]}")
+                raise AssertionError(
+                    f"no {prefix!r} from the child; stderr:\n{self.process.stderr.read()[-3000:]}"
+                ) from None
             self.seen.append(line)
             if line.startswith(prefix):
                 return line
@@ -179,8 +186,10 @@ def report(title: str, kills: list[Kill], full_size: int, listed: int, leftovers
     for kill in kills:
         sizes = ", ".join(f"{b:,} B ({b / full_size:.0%})" for b in kill.temp_bytes)
         print(f"  killed {kill.delay * 1000:7.1f} ms into a save: {kill.landed}{': ' + sizes if sizes else ''}")
-    print(f"  reopened workspace lists {listed} complete items; {leftovers} temporary files were left over"
-          f"{f', {unlisted} complete but unlisted files (killed between rename and commit)' if unlisted else ''}")
+    print(
+        f"  reopened workspace lists {listed} complete items; {leftovers} temporary files were left over"
+        f"{f', {unlisted} complete but unlisted files (killed between rename and commit)' if unlisted else ''}"
+    )
 
 
 def test_sigkill_while_saving_models_loses_nothing_and_lists_only_complete_models(tmp_path):

@@ -49,8 +49,10 @@ def mnist_pair(folder: Path, prefix: str = "t10k", gz: bool = True, n: int = 40)
     """A small pair of files named as MNIST's are."""
     x, y = toy(n)
     ext = ".gz" if gz else ""
-    return (write_idx(folder, f"{prefix}-images-idx3-ubyte{ext}", x),
-            write_idx(folder, f"{prefix}-labels-idx1-ubyte{ext}", y))  # fmt: skip
+    return (
+        write_idx(folder, f"{prefix}-images-idx3-ubyte{ext}", x),
+        write_idx(folder, f"{prefix}-labels-idx1-ubyte{ext}", y),
+    )
 
 
 def fails(message: str, spec: str, **kwargs) -> str:
@@ -60,6 +62,7 @@ def fails(message: str, spec: str, **kwargs) -> str:
 
 
 # ----------------------------------------------------------------------------- built-ins and .npz
+
 
 def test_builtin_and_npz(tmp_path):
     assert resolve("digits").fingerprint == D.load_digits().fingerprint
@@ -74,8 +77,11 @@ def test_builtin_and_npz(tmp_path):
 
 
 def test_unknown_and_missing(tmp_path):
-    message = fails(r"^Unknown dataset: 'cifar'\. Use one of \['digits', 'mnist', 'fashion_mnist'\], or give the "
-                    r"path of an \.npz file; IDX files", "cifar")  # fmt: skip
+    message = fails(
+        r"^Unknown dataset: 'cifar'\. Use one of \['digits', 'mnist', 'fashion_mnist'\], or give the "
+        r"path of an \.npz file; IDX files",
+        "cifar",
+    )
     assert all(form in message for form in FORMS[1:])
     fails(r"^No such file: 'missing\.npz'\. Expected a dataset as one of: a built-in name", "missing.npz")
     fails(r"^No such file: '.*nope-images-idx3-ubyte\.gz'\. Expected", str(tmp_path / "nope-images-idx3-ubyte.gz"))
@@ -85,13 +91,16 @@ def test_unknown_and_missing(tmp_path):
 
 # ----------------------------------------------------------------------------- IDX
 
+
 def test_one_images_file_finds_its_labels_and_guesses_the_split(tmp_path):
     images, labels = mnist_pair(tmp_path)
     ds = resolve(str(images))
     assert ds.splits == ("test",) and len(ds.y_test) == 40
     assert ds.name == "t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz"
-    assert ds.source == ("IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the test "
-                         "split); labels file t10k-labels-idx1-ubyte.gz found next to the images file")  # fmt: skip
+    assert ds.source == (
+        "IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the test "
+        "split); labels file t10k-labels-idx1-ubyte.gz found next to the images file"
+    )
     train_named, _ = mnist_pair(tmp_path, prefix="train", gz=False)
     guessed = resolve(str(train_named))  # not a test set by its name: split 80/20
     assert (len(guessed.y_train), len(guessed.y_test)) == (32, 8)
@@ -120,21 +129,32 @@ def test_labels_lookup_naming_convention(tmp_path):
 
 def test_missing_labels_file_says_what_was_looked_for(tmp_path):
     images = write_idx(tmp_path, "t10k-images-idx3-ubyte.gz", toy()[0])
-    fails(rf"^No labels file next to {re.escape(str(images))}: looked for t10k-labels-idx1-ubyte\.gz and "
-          rf"t10k-labels-idx1-ubyte in {re.escape(str(tmp_path))}\. Put it there or give both files as "
-          r"IMAGES,LABELS\.", str(images))  # fmt: skip
+    fails(
+        rf"^No labels file next to {re.escape(str(images))}: looked for t10k-labels-idx1-ubyte\.gz and "
+        rf"t10k-labels-idx1-ubyte in {re.escape(str(tmp_path))}\. Put it there or give both files as "
+        r"IMAGES,LABELS\.",
+        str(images),
+    )
     odd = write_idx(tmp_path, "pictures.idx", toy()[0])
-    fails(r"^pictures\.idx is neither an \.npz file nor an IDX images file named like \*-images-idx3-ubyte\[\.gz\], "
-          r"so its labels file cannot be found; give both files as IMAGES,LABELS\. Accepted forms:",
-          str(odd))  # fmt: skip
+    fails(
+        r"^pictures\.idx is neither an \.npz file nor an IDX images file named like \*-images-idx3-ubyte\[\.gz\], "
+        r"so its labels file cannot be found; give both files as IMAGES,LABELS\. Accepted forms:",
+        str(odd),
+    )
 
 
 def test_swapped_and_labels_only_files(tmp_path):
     images, labels = mnist_pair(tmp_path)
-    fails(r"^images \(t10k-labels-idx1-ubyte\.gz\) must be a 3-D IDX file of images .* Are the images and labels "
-          r"files swapped\?", f"{labels},{images}")  # fmt: skip
-    fails(r"^t10k-labels-idx1-ubyte\.gz is an IDX labels file; expected the images file "
-          r"\(t10k-images-idx3-ubyte\.gz\) or both as IMAGES,LABELS", str(labels))  # fmt: skip
+    fails(
+        r"^images \(t10k-labels-idx1-ubyte\.gz\) must be a 3-D IDX file of images .* Are the images and labels "
+        r"files swapped\?",
+        f"{labels},{images}",
+    )
+    fails(
+        r"^t10k-labels-idx1-ubyte\.gz is an IDX labels file; expected the images file "
+        r"\(t10k-images-idx3-ubyte\.gz\) or both as IMAGES,LABELS",
+        str(labels),
+    )
 
 
 def test_four_files_and_bad_lists(tmp_path):
@@ -142,20 +162,30 @@ def test_four_files_and_bad_lists(tmp_path):
     test = mnist_pair(tmp_path, prefix="t10k", gz=False, n=20)
     ds = resolve(",".join(str(p) for p in (*train, *test)), single_split="test")  # single_split: not for four files
     assert ds.summary().endswith(": 60 train + 20 test images, 5×5, 4 classes")
-    assert ds.source == ("IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte, "
-                         "t10k-labels-idx1-ubyte")  # fmt: skip
-    fails(r"IDX files are given as IMAGES,LABELS or TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS \(2 or 4 "
-          r"non-empty paths\); got 3 part\(s\) in 'a,b,c'\.", "a,b,c")  # fmt: skip
+    assert ds.source == (
+        "IDX files train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte, "
+        "t10k-labels-idx1-ubyte"
+    )
+    fails(
+        r"IDX files are given as IMAGES,LABELS or TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS \(2 or 4 "
+        r"non-empty paths\); got 3 part\(s\) in 'a,b,c'\.",
+        "a,b,c",
+    )
     fails(r"got 2 part\(s\) in 'a,'", "a,")
-    fails(rf"^No such file: '{re.escape(str(tmp_path))}/gone' \(in the IDX files '.*'\)\. Expected a dataset as one of",
-          f"{train[0]},{tmp_path / 'gone'}")  # fmt: skip
+    fails(
+        rf"^No such file: '{re.escape(str(tmp_path))}/gone' \(in the IDX files '.*'\)\. Expected a dataset as one of",
+        f"{train[0]},{tmp_path / 'gone'}",
+    )
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"single_split": "val"}, r"single_split must be one of \['test', 'train', 'split'\] .*; got 'val'\."),
-    ({"test_fraction": 1.5}, r"test_fraction must be a number strictly between 0 and 1 .*; got 1\.5\."),
-    ({"test_fraction": 0.0}, r"got 0\.0\."),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"single_split": "val"}, r"single_split must be one of \['test', 'train', 'split'\] .*; got 'val'\."),
+        ({"test_fraction": 1.5}, r"test_fraction must be a number strictly between 0 and 1 .*; got 1\.5\."),
+        ({"test_fraction": 0.0}, r"got 0\.0\."),
+    ],
+)
 def test_bad_options_fail_before_any_file_is_read(kwargs, message):
     fails(message, "no-such-file.npz", **kwargs)  # the option is reported, not the missing file
     fails(message, "digits", **kwargs)
@@ -164,23 +194,28 @@ def test_bad_options_fail_before_any_file_is_read(kwargs, message):
 @needs_fashion
 def test_real_t10k_images_file_alone():
     ds = resolve(str(DEBIAN_FASHION / T10K[0]))
-    assert ds.summary() == ("t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz: 10,000 test images (no train "
-                            "split), 28×28, 10 classes")  # fmt: skip
-    assert ds.source.endswith("(one pair, used as the test split); labels file t10k-labels-idx1-ubyte.gz found next "
-                              "to the images file")  # fmt: skip
+    assert ds.summary() == (
+        "t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz: 10,000 test images (no train split), 28×28, 10 classes"
+    )
+    assert ds.source.endswith(
+        "(one pair, used as the test split); labels file t10k-labels-idx1-ubyte.gz found next to the images file"
+    )
     split = resolve(str(DEBIAN_FASHION / T10K[0]), single_split="split", test_fraction=0.1)
     assert (len(split.y_train), len(split.y_test)) == (9000, 1000)
 
 
 def test_resolving_imports_no_keras_and_no_streamlit(tmp_path):
     images, _ = mnist_pair(tmp_path)
-    code = (f"import sys; from featlib.datasets.sources import resolve; resolve({str(images)!r}); resolve('digits'); "
-            "print(sorted(m for m in ('streamlit', 'keras', 'tensorflow') if m in sys.modules))")  # fmt: skip
+    code = (
+        f"import sys; from featlib.datasets.sources import resolve; resolve({str(images)!r}); resolve('digits'); "
+        "print(sorted(m for m in ('streamlit', 'keras', 'tensorflow') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
 
 # ----------------------------------------------------------------------------- workspace uploads
+
 
 def one_split(name: str = "up", seed: int = 0, source: str = "IDX files a.gz, b.gz (one pair, used as the test split)"):
     x, y = toy(30, 3, seed=seed)
@@ -233,9 +268,16 @@ def test_resolve_workspace_uploads(workspace):
     assert ds.fingerprint == c and ds.source.startswith("IDX files a.gz")
     assert resolve(c[:8], workspace=workspace).fingerprint == c
     assert resolve(f"upload:{a}", workspace=workspace).fingerprint == a
-    message = fails(r"^'shared name' names 2 datasets in the workspace: .*\. Expected one; give its fingerprint "
-                    r"instead\.", "shared name", workspace=workspace)  # fmt: skip
+    message = fails(
+        r"^'shared name' names 2 datasets in the workspace: .*\. Expected one; give its fingerprint "
+        r"instead\.",
+        "shared name",
+        workspace=workspace,
+    )
     assert a in message and b in message and "30 test images" in message
-    fails(r"^Unknown dataset: 'other'\. .* \(the workspace holds: .*'my upload, with a comma' \(", "other",
-          workspace=workspace)  # fmt: skip
+    fails(
+        r"^Unknown dataset: 'other'\. .* \(the workspace holds: .*'my upload, with a comma' \(",
+        "other",
+        workspace=workspace,
+    )
     fails(r"^Unknown dataset: 'shared name'", "shared name")  # without a workspace, uploads cannot be named

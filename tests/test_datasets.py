@@ -37,17 +37,19 @@ def toy(n: int = 50, k: int = 5, side: int = 6, seed: int = 0) -> tuple[np.ndarr
 def run_isolated(code: str, keras_home: Path) -> dict:
     """Runs code in a fresh Python with KERAS_HOME set (keras reads it at import); returns its JSON line."""
     env = dict(os.environ, KERAS_HOME=str(keras_home), PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # ----------------------------------------------------------------------------- module & Dataset
 
+
 def test_import_is_cheap_and_streamlit_free():
-    code = ("import sys, featlib.datasets; "
-            "print(sorted(m for m in ('streamlit', 'keras', 'tensorflow', 'sklearn') if m in sys.modules))")
+    code = (
+        "import sys, featlib.datasets; "
+        "print(sorted(m for m in ('streamlit', 'keras', 'tensorflow', 'sklearn') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -94,8 +96,11 @@ def test_dataset_arrays_read_only_and_split():
 
 
 def test_load_builtin_unknown():
-    with pytest.raises(DatasetError, match=r"No such built-in dataset: 'cifar'\. Built-in datasets are: "
-                                           r"\['digits', 'mnist', 'fashion_mnist'\]"):
+    with pytest.raises(
+        DatasetError,
+        match=r"No such built-in dataset: 'cifar'\. Built-in datasets are: "
+        r"\['digits', 'mnist', 'fashion_mnist'\]",
+    ):
         D.load_builtin("cifar")
     with pytest.raises(DatasetError, match="No such keras dataset: 'cifar10'"):
         D.load_keras_dataset("cifar10")
@@ -107,14 +112,16 @@ def test_sample_indices_per_class():
     assert list(picked) == [0, 1, 2]
     for c, idx in picked.items():
         assert len(idx) == 2 and (labels[idx] == c).all() and list(idx) == sorted(idx)
-    assert {c: list(v) for c, v in D.sample_indices_per_class(labels, 2, seed=3).items()} == \
-           {c: list(v) for c, v in picked.items()}
+    assert {c: list(v) for c, v in D.sample_indices_per_class(labels, 2, seed=3).items()} == {
+        c: list(v) for c, v in picked.items()
+    }
     assert len(D.sample_indices_per_class(labels, 100)[0]) == 2
     with pytest.raises(ValueError, match="per_class must be >= 1; got 0"):
         D.sample_indices_per_class(labels, 0)
 
 
 # ----------------------------------------------------------------------------- from_arrays
+
 
 def test_from_arrays_conversions():
     rng = np.random.default_rng(1)
@@ -130,39 +137,55 @@ def test_from_arrays_conversions():
     assert len(ds2.y_train) == 8 and len(ds2.y_test) == 2  # plain/stratified 80/20
 
 
-@pytest.mark.parametrize("x, message", [
-    (np.zeros((4, 5, 5), bool), "x must hold numeric pixel values .* got dtype bool"),
-    (np.zeros((4, 5, 5), complex), "got dtype complex128"),
-    (np.array([["a"] * 4] * 4), r"got dtype <U1"),
-    (np.zeros((4, 5, 5), object), "got dtype object"),
-    (np.zeros((4, 5, 5, 3)), r"must have shape \(n, h, w\), \(n, h, w, 1\) or \(n, h\*w\); got shape \(4, 5, 5, 3\)"),
-    (np.zeros((4, 50)), r"50 is not a perfect square"),
-    (np.zeros((0, 5, 5)), r"x holds no images \(shape \(0, 5, 5\)\)"),
-    (np.zeros((4, 513, 513), np.uint8), "images larger than 512×512 are not supported; x holds 513×513"),
-    (np.array([np.nan, np.inf, 0.5, 0.2] * 16).reshape(4, 4, 4), "x holds 32 NaN/inf values"),
-    (np.full((4, 3, 3), 300.0), r"float pixel values must lie in \[0, 1\] or \[0, 255\]; x ranges over \[300, 300\]"),
-    (np.full((4, 3, 3), -1.0), r"ranges over \[-1, -1\]"),
-    (np.full((4, 3, 3), 256, np.int16), "integer pixel values must lie in 0..255; x ranges over 256..256"),
-    (np.full((4, 3, 3), -2, np.int8), r"ranges over -2..-2"),
-])
+@pytest.mark.parametrize(
+    "x, message",
+    [
+        (np.zeros((4, 5, 5), bool), "x must hold numeric pixel values .* got dtype bool"),
+        (np.zeros((4, 5, 5), complex), "got dtype complex128"),
+        (np.array([["a"] * 4] * 4), r"got dtype <U1"),
+        (np.zeros((4, 5, 5), object), "got dtype object"),
+        (
+            np.zeros((4, 5, 5, 3)),
+            r"must have shape \(n, h, w\), \(n, h, w, 1\) or \(n, h\*w\); got shape \(4, 5, 5, 3\)",
+        ),
+        (np.zeros((4, 50)), r"50 is not a perfect square"),
+        (np.zeros((0, 5, 5)), r"x holds no images \(shape \(0, 5, 5\)\)"),
+        (np.zeros((4, 513, 513), np.uint8), "images larger than 512×512 are not supported; x holds 513×513"),
+        (np.array([np.nan, np.inf, 0.5, 0.2] * 16).reshape(4, 4, 4), "x holds 32 NaN/inf values"),
+        (
+            np.full((4, 3, 3), 300.0),
+            r"float pixel values must lie in \[0, 1\] or \[0, 255\]; x ranges over \[300, 300\]",
+        ),
+        (np.full((4, 3, 3), -1.0), r"ranges over \[-1, -1\]"),
+        (np.full((4, 3, 3), 256, np.int16), "integer pixel values must lie in 0..255; x ranges over 256..256"),
+        (np.full((4, 3, 3), -2, np.int8), r"ranges over -2..-2"),
+    ],
+)
 def test_from_arrays_rejects_images(x, message):
     with pytest.raises(DatasetError, match=message):
         D.from_arrays(x, np.arange(4) % 2, "bad")
 
 
-@pytest.mark.parametrize("y, kwargs, message", [
-    (np.arange(9) % 2, {}, "same count; got 10 images and 9 labels in y"),
-    (np.array(["a", "b"] * 5), {}, "y must hold integer class indices 0..k-1; got dtype <U1"),
-    (np.arange(10) % 2 == 0, {}, "got dtype bool"),
-    (np.arange(10) - 1, {}, r"labels must be >= 0; y holds 1 negative labels \(smallest -1\)"),
-    (np.arange(10) * 0.5, {}, r"float y must hold whole numbers; got values such as \[0.5, 1.5, 2.5\]"),
-    (np.full((10, 3), 0.3), {}, r"2-D y of shape \(10, 3\) must be one-hot"),
-    (np.zeros((10, 2, 2)), {}, r"y must have shape \(n,\), \(n, 1\) or one-hot \(n, k\); got shape \(10, 2, 2\)"),
-    (np.arange(10) % 3, {"class_names": ["a", "b"]}, r"labels must be in 0..1 for 2 class names \['a', 'b'\]; got label 2"),
-    (np.arange(10) % 2, {"class_names": ["a", "a"]}, r"class names must be unique; got duplicates \['a'\]"),
-    (np.array([0] * 9 + [1500]), {}, "at most 1000 classes are supported; y holds label 1500"),
-    (np.full(10, 3), {}, "needs at least 2 classes to colour and compare; got only class 3"),
-])
+@pytest.mark.parametrize(
+    "y, kwargs, message",
+    [
+        (np.arange(9) % 2, {}, "same count; got 10 images and 9 labels in y"),
+        (np.array(["a", "b"] * 5), {}, "y must hold integer class indices 0..k-1; got dtype <U1"),
+        (np.arange(10) % 2 == 0, {}, "got dtype bool"),
+        (np.arange(10) - 1, {}, r"labels must be >= 0; y holds 1 negative labels \(smallest -1\)"),
+        (np.arange(10) * 0.5, {}, r"float y must hold whole numbers; got values such as \[0.5, 1.5, 2.5\]"),
+        (np.full((10, 3), 0.3), {}, r"2-D y of shape \(10, 3\) must be one-hot"),
+        (np.zeros((10, 2, 2)), {}, r"y must have shape \(n,\), \(n, 1\) or one-hot \(n, k\); got shape \(10, 2, 2\)"),
+        (
+            np.arange(10) % 3,
+            {"class_names": ["a", "b"]},
+            r"labels must be in 0..1 for 2 class names \['a', 'b'\]; got label 2",
+        ),
+        (np.arange(10) % 2, {"class_names": ["a", "a"]}, r"class names must be unique; got duplicates \['a'\]"),
+        (np.array([0] * 9 + [1500]), {}, "at most 1000 classes are supported; y holds label 1500"),
+        (np.full(10, 3), {}, "needs at least 2 classes to colour and compare; got only class 3"),
+    ],
+)
 def test_from_arrays_rejects_labels(y, kwargs, message):
     x = np.zeros((10, 4, 4), np.uint8)
     with pytest.raises(DatasetError, match=message):
@@ -186,6 +209,7 @@ def test_from_arrays_rejects_mismatched_splits():
 
 
 # ----------------------------------------------------------------------------- npz
+
 
 def test_npz_train_test_layout_path_bytes_and_upload(tmp_path):
     x, y = toy(60, 3)
@@ -217,22 +241,31 @@ def test_npz_x_y_layout_is_split_stratified(tmp_path):
 def test_npz_rejects_pickle(tmp_path):
     path = tmp_path / "pickled.npz"
     np.savez(path, x=np.zeros((4, 3, 3)), y=np.array([0, 1, "two", None], dtype=object))
-    with pytest.raises(DatasetError, match=r"array 'y' in pickled.npz has dtype object.*pickle is refused for "
-                                           r"safety \(allow_pickle=False\)"):
+    with pytest.raises(
+        DatasetError,
+        match=r"array 'y' in pickled.npz has dtype object.*pickle is refused for "
+        r"safety \(allow_pickle=False\)",
+    ):
         D.load_npz(path)
 
 
 def test_npz_missing_keys_and_not_a_zip(tmp_path):
     path = tmp_path / "keys.npz"
     np.savez(path, images=np.zeros((4, 3, 3)), labels=np.arange(4))
-    with pytest.raises(DatasetError, match=r"Expected keys: \(x_train, y_train, x_test, y_test\) or \(x, y\).*"
-                                           r"Keys found: \['images', 'labels'\]"):
+    with pytest.raises(
+        DatasetError,
+        match=r"Expected keys: \(x_train, y_train, x_test, y_test\) or \(x, y\).*"
+        r"Keys found: \['images', 'labels'\]",
+    ):
         D.load_npz(path)
     np.savez(path, x_train=np.zeros((4, 3, 3)), y_train=np.arange(4), x_test=np.zeros((4, 3, 3)))
     with pytest.raises(DatasetError, match="has x_test but not its partner"):
         D.load_npz(path)
-    with pytest.raises(DatasetError, match=r"not an \.npz file \(expected a NumPy \.npz archive, got 20 bytes "
-                                           r"starting with b'hello, w'\)"):
+    with pytest.raises(
+        DatasetError,
+        match=r"not an \.npz file \(expected a NumPy \.npz archive, got 20 bytes "
+        r"starting with b'hello, w'\)",
+    ):
         D.load_npz(b"hello, world! (text)")
     buf = io.BytesIO()
     np.save(buf, np.zeros(3))
@@ -258,8 +291,11 @@ def test_too_big_file(tmp_path, monkeypatch):
     monkeypatch.setenv("FEATLIB_MAX_UPLOAD_MB", str(1000 / 2**20))  # 1,000 bytes, read at each upload
     size = path.stat().st_size
     for source in (path, path.read_bytes(), io.BytesIO(path.read_bytes())):
-        with pytest.raises(DatasetError, match=rf"is \d.* \({size:,} bytes\); files are limited to 1,000 bytes "
-                                               r"\(MAX_UPLOAD_BYTES\)"):
+        with pytest.raises(
+            DatasetError,
+            match=rf"is \d.* \({size:,} bytes\); files are limited to 1,000 bytes "
+            r"\(MAX_UPLOAD_BYTES\)",
+        ):
             D.load_npz(source)
     with pytest.raises(DatasetError, match="limited to 1,000 bytes"):
         D.load_idx(b"\0" * 1001, b"")
@@ -270,8 +306,11 @@ def test_zip_bomb_real_compressed_zeros(tmp_path, monkeypatch):
     np.savez_compressed(path, x=np.zeros((2000, 64, 64), np.uint8), y=np.arange(2000) % 2)  # 8 MB -> ~10 KB
     assert path.stat().st_size < 100_000
     monkeypatch.setattr(D.files, "MAX_INFLATED_BYTES", 1024 * 1024)
-    with pytest.raises(DatasetError, match=r"bomb.npz looks like a zip bomb: its members declare 7.8 MiB .*"
-                                           r"limits are 1.0 MiB .* in total \(MAX_INFLATED_BYTES\)"):
+    with pytest.raises(
+        DatasetError,
+        match=r"bomb.npz looks like a zip bomb: its members declare 7.8 MiB .*"
+        r"limits are 1.0 MiB .* in total \(MAX_INFLATED_BYTES\)",
+    ):
         D.load_npz(path)
     monkeypatch.setattr(D.files, "MAX_INFLATED_BYTES", 1 << 30)
     monkeypatch.setattr(archives, "BOMB_MIN_BYTES", 1024 * 1024)  # now only the ratio rule trips
@@ -285,7 +324,7 @@ def test_zip_bomb_crafted_declared_size():
     np.savez(buf, x=x, y=y)
     data = bytearray(buf.getvalue())
     pos = data.find(b"PK\x01\x02")  # central directory entry of the first member
-    data[pos + 24:pos + 28] = struct.pack("<I", 0xFFFFFFF0)  # uncompressed size: ~4 GiB
+    data[pos + 24 : pos + 28] = struct.pack("<I", 0xFFFFFFF0)  # uncompressed size: ~4 GiB
     with pytest.raises(DatasetError, match=r"looks like a zip bomb: its members declare 4.0 GiB"):
         D.load_npz(bytes(data))
 
@@ -293,15 +332,24 @@ def test_zip_bomb_crafted_declared_size():
 def test_npy_header_larger_than_member():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
-        zf.writestr("x.npy", b"\x93NUMPY\x01\x00" + struct.pack("<H", 118) +
-                    b"{'descr': '|u1', 'fortran_order': False, 'shape': (100000, 1000, 1000), }".ljust(117) + b"\n")
+        zf.writestr(
+            "x.npy",
+            b"\x93NUMPY\x01\x00"
+            + struct.pack("<H", 118)
+            + b"{'descr': '|u1', 'fortran_order': False, 'shape': (100000, 1000, 1000), }".ljust(117)
+            + b"\n",
+        )
         zf.writestr("y.npy", b"")
-    with pytest.raises(DatasetError, match=r"array 'x' .* declares shape \(100000, 1000, 1000\) of uint8 "
-                                           r"\(93.1 GiB .*\) but its member holds only 128 bytes"):
+    with pytest.raises(
+        DatasetError,
+        match=r"array 'x' .* declares shape \(100000, 1000, 1000\) of uint8 "
+        r"\(93.1 GiB .*\) but its member holds only 128 bytes",
+    ):
         D.load_npz(buf.getvalue())
 
 
 # ----------------------------------------------------------------------------- IDX
+
 
 def test_idx_raw_and_gzip_round_trip(tmp_path):
     x, y = toy(30, 3, side=5)
@@ -340,18 +388,27 @@ def test_idx_rejects_bad_files(monkeypatch):
     with pytest.raises(DatasetError, match=r"^train_images: IDX data is an empty file"):
         D.load_idx(b"", idx_bytes(y), idx_bytes(x), idx_bytes(y))
     lying = idx_bytes(x)[:-10]
-    with pytest.raises(DatasetError, match=r"IDX header declares shape \(10, 4, 4\) of uint8, i.e. 160 bytes of "
-                                           r"data, but the file holds 150 bytes after the 16-byte header"):
+    with pytest.raises(
+        DatasetError,
+        match=r"IDX header declares shape \(10, 4, 4\) of uint8, i.e. 160 bytes of "
+        r"data, but the file holds 150 bytes after the 16-byte header",
+    ):
         D.parse_idx(lying)
     with pytest.raises(DatasetError, match="i.e. 160 bytes"):
         D.parse_idx(gzip.compress(lying))
-    with pytest.raises(DatasetError, match=r"not an IDX file: expected magic bytes 00 00 .* got 50 4b 03 04 "
-                                           r"\(a zip/\.npz file\)"):
+    with pytest.raises(
+        DatasetError,
+        match=r"not an IDX file: expected magic bytes 00 00 .* got 50 4b 03 04 "
+        r"\(a zip/\.npz file\)",
+    ):
         D.parse_idx(b"PK\x03\x04rest")
     with pytest.raises(DatasetError, match=r"declares 3 dimensions \(16 header bytes\) but the file holds only 8"):
         D.parse_idx(b"\x00\x00\x08\x03\x00\x00\x00\x01")
-    with pytest.raises(DatasetError, match=r"^images must be a 3-D IDX file of images \(n, rows, "
-                                           r"cols\); got a 1-D array of shape \(10,\)\. Are the images and labels"):
+    with pytest.raises(
+        DatasetError,
+        match=r"^images must be a 3-D IDX file of images \(n, rows, "
+        r"cols\); got a 1-D array of shape \(10,\)\. Are the images and labels",
+    ):
         D.load_idx(idx_bytes(y), idx_bytes(x))
     with pytest.raises(DatasetError, match="gzip data is truncated"):
         D.parse_idx(gzip.compress(idx_bytes(x))[:-12])
@@ -360,10 +417,15 @@ def test_idx_rejects_bad_files(monkeypatch):
     monkeypatch.setattr(D.files, "MAX_INFLATED_BYTES", 100_000)
     bomb = gzip.compress(idx_bytes(np.zeros((1000, 28, 28), np.uint8)))
     # The header is read first: what it declares is refused before the rest is inflated.
-    with pytest.raises(DatasetError, match=r"IDX header declares shape \(1000, 28, 28\) of uint8, i.e. 765.6 KiB "
-                                           r"\(784,000 bytes\) of data; the limit is 97.7 KiB .* \(MAX_INFLATED_BYTES\)"):
+    with pytest.raises(
+        DatasetError,
+        match=r"IDX header declares shape \(1000, 28, 28\) of uint8, i.e. 765.6 KiB "
+        r"\(784,000 bytes\) of data; the limit is 97.7 KiB .* \(MAX_INFLATED_BYTES\)",
+    ):
         D.parse_idx(bomb)
-    lying = gzip.compress(idx_bytes(np.zeros((10, 4, 4), np.uint8)) + bytes(90_000))  # inflated no further than declared
+    lying = gzip.compress(
+        idx_bytes(np.zeros((10, 4, 4), np.uint8)) + bytes(90_000)
+    )  # inflated no further than declared
     with pytest.raises(DatasetError, match=r"gzip data inflates to more than the 176 bytes its IDX header declares"):
         D.parse_idx(lying)
 
@@ -384,8 +446,9 @@ def test_idx_one_pair_as_test_train_or_split(tmp_path):
     assert test.splits == ("test",) and np.array_equal(test.x_test, x) and np.array_equal(test.y_test, y)
     assert test.x_train.shape == (0, 5, 5) and test.y_train.shape == (0,) and test.image_shape == (5, 5)
     assert test.summary() == "t10k: 40 test images (no train split), 5×5, 4 classes"
-    assert test.source == ("IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte (one pair, used as the "
-                           "test split)")
+    assert test.source == (
+        "IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte (one pair, used as the test split)"
+    )
     train = D.load_idx(images, labels, name="t10k", single_split="train")
     assert train.splits == ("train",) and np.array_equal(train.x_train, x) and train.x_test.shape == (0, 5, 5)
     assert train.summary() == "t10k: 40 train images (no test split), 5×5, 4 classes"
@@ -394,8 +457,9 @@ def test_idx_one_pair_as_test_train_or_split(tmp_path):
     split = D.load_idx(images, labels, name="t10k", single_split="split", test_fraction=0.25)
     assert (len(split.y_train), len(split.y_test)) == (30, 10)
     assert sorted(np.bincount(split.y_test).tolist()) == [2, 2, 3, 3]  # stratified: 10 of each class, 2 or 3 in test
-    assert split.source.endswith("(one pair, split into 30 train + 10 test images: test_fraction 0.25, seed 0, "
-                                 "stratified by class)")
+    assert split.source.endswith(
+        "(one pair, split into 30 train + 10 test images: test_fraction 0.25, seed 0, stratified by class)"
+    )
     assert D.load_idx(images, labels, single_split="split", test_fraction=0.25).fingerprint == split.fingerprint
 
 
@@ -404,8 +468,10 @@ def test_idx_one_pair_default_is_the_old_80_20_split(tmp_path):
     old_style = D.load_idx(idx_bytes(x), idx_bytes(y))  # as before single_split existed
     assert (len(old_style.y_train), len(old_style.y_test)) == (40, 10) and old_style.splits == ("train", "test")
     assert old_style.fingerprint == D.from_arrays(x, y, "idx").fingerprint  # the same seeded split
-    assert old_style.fingerprint == D.load_idx(idx_bytes(x), idx_bytes(y), single_split="split",
-                                               test_fraction=0.2).fingerprint  # fmt: skip
+    assert (
+        old_style.fingerprint
+        == D.load_idx(idx_bytes(x), idx_bytes(y), single_split="split", test_fraction=0.2).fingerprint
+    )
 
 
 def test_idx_four_files_positional_call_ignores_single_split(tmp_path):
@@ -418,17 +484,20 @@ def test_idx_four_files_positional_call_ignores_single_split(tmp_path):
     assert D.load_idx(*paths, name="four", single_split="test").fingerprint == ds.fingerprint
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"single_split": "val"}, r"single_split must be one of \['test', 'train', 'split'\] .*; got 'val'\."),
-    ({"single_split": None}, r"single_split must be one of .*; got None\."),
-    ({"test_fraction": 0}, r"test_fraction must be a number strictly between 0 and 1 .*, like 0.2; got 0\."),
-    ({"test_fraction": 1.0}, r"got 1.0\."),
-    ({"test_fraction": -0.2}, r"got -0.2\."),
-    ({"test_fraction": float("nan")}, r"got nan\."),
-    ({"test_fraction": True}, r"got True\."),
-    ({"test_fraction": "0.2"}, r"got '0.2'\."),
-    ({"test_fraction": 0.99}, r"test_fraction 0.99 of 10 images leaves no image for the train split"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"single_split": "val"}, r"single_split must be one of \['test', 'train', 'split'\] .*; got 'val'\."),
+        ({"single_split": None}, r"single_split must be one of .*; got None\."),
+        ({"test_fraction": 0}, r"test_fraction must be a number strictly between 0 and 1 .*, like 0.2; got 0\."),
+        ({"test_fraction": 1.0}, r"got 1.0\."),
+        ({"test_fraction": -0.2}, r"got -0.2\."),
+        ({"test_fraction": float("nan")}, r"got nan\."),
+        ({"test_fraction": True}, r"got True\."),
+        ({"test_fraction": "0.2"}, r"got '0.2'\."),
+        ({"test_fraction": 0.99}, r"test_fraction 0.99 of 10 images leaves no image for the train split"),
+    ],
+)
 def test_idx_one_pair_bad_options(kwargs, message):
     x, y = toy(10, 2, side=4)
     with pytest.raises(DatasetError, match=message):
@@ -446,17 +515,24 @@ def test_idx_test_only_pair_needs_two_classes():
         D.load_idx(idx_bytes(x), idx_bytes(np.ones(10, np.uint8)), single_split="test")
 
 
-@pytest.mark.parametrize("filename, expected", [
-    ("t10k-images-idx3-ubyte.gz", "test"), ("T10K-IMAGES-IDX3-UBYTE", "test"), ("my_TEST_images.idx", "test"),
-    ("train-images-idx3-ubyte.gz", "split"), ("images.idx", "split"),
-    ("/tmp/test_dir/train-images-idx3-ubyte.gz", "split"),  # folders do not count, only the file's name
-    ("C:\\tests\\train-images.idx", "split"),
-])
+@pytest.mark.parametrize(
+    "filename, expected",
+    [
+        ("t10k-images-idx3-ubyte.gz", "test"),
+        ("T10K-IMAGES-IDX3-UBYTE", "test"),
+        ("my_TEST_images.idx", "test"),
+        ("train-images-idx3-ubyte.gz", "split"),
+        ("images.idx", "split"),
+        ("/tmp/test_dir/train-images-idx3-ubyte.gz", "split"),  # folders do not count, only the file's name
+        ("C:\\tests\\train-images.idx", "split"),
+    ],
+)
 def test_guess_single_split(filename, expected):
     assert D.guess_single_split(filename) == expected
 
 
 # ----------------------------------------------------------------------------- one-split datasets
+
 
 def test_one_split_dataset_splits_summary_and_errors():
     x, y = toy(20, 4, side=6)
@@ -464,8 +540,11 @@ def test_one_split_dataset_splits_summary_and_errors():
     assert ds.splits == ("test",) and ds.image_shape == (6, 6) and ds.num_images == 20
     assert ds.x_train.shape == (0, 6, 6) and ds.x_train.dtype == np.uint8 and ds.y_train.dtype == np.int64
     assert ds.split("test")[0] is ds.x_test
-    with pytest.raises(DatasetError, match=r"The dataset 'only test' has no train split; expected one of its splits "
-                                           r"\['test'\], got 'train'\."):
+    with pytest.raises(
+        DatasetError,
+        match=r"The dataset 'only test' has no train split; expected one of its splits "
+        r"\['test'\], got 'train'\.",
+    ):
         ds.split("train")
     with pytest.raises(ValueError, match=r"No such split: 'val'\. Valid splits are: \['train', 'test'\]"):
         ds.split("val")
@@ -493,8 +572,14 @@ def test_npz_with_an_empty_split_round_trips(tmp_path):
     x, y = toy(12, 3, side=4)
     ds = D.from_arrays(np.empty((0,)), [], "t", x_test=x, y_test=y)
     path = tmp_path / "one.npz"
-    np.savez(path, x_train=ds.x_train, y_train=ds.y_train, x_test=ds.x_test, y_test=ds.y_test,
-             class_names=np.array(ds.class_names))  # fmt: skip
+    np.savez(
+        path,
+        x_train=ds.x_train,
+        y_train=ds.y_train,
+        x_test=ds.x_test,
+        y_test=ds.y_test,
+        class_names=np.array(ds.class_names),
+    )
     back = D.load_npz(path, name="t")
     assert back.splits == ("test",) and back.fingerprint == ds.fingerprint
     assert back.summary() == "t: 12 test images (no train split), 4×4, 3 classes"
@@ -505,12 +590,13 @@ def test_npz_with_an_empty_split_round_trips(tmp_path):
 
 # ----------------------------------------------------------------------------- names of uploads
 
+
 def test_content_summary_and_default_upload_name():
     mnist_like = D.from_arrays(np.empty((0,)), [], "m", x_test=np.zeros((20, 28, 28)), y_test=np.arange(20) % 10)
     assert D.content_summary(mnist_like, "IDX") == "MNIST-like IDX, 10 classes, 20 images, 28×28"
-    assert D.default_upload_name(["/home/me/t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], mnist_like,
-                                 "IDX") == ("t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, "
-                                            "10 classes, 20 images, 28×28)")  # fmt: skip
+    assert D.default_upload_name(
+        ["/home/me/t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], mnist_like, "IDX"
+    ) == ("t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, 10 classes, 20 images, 28×28)")
     x, y = toy(50, 5, side=6)
     small = D.from_arrays(x, y, "s")
     assert D.content_summary(small, "npz") == "npz, 5 classes, 50 images, 6×6"
@@ -522,8 +608,12 @@ def test_content_summary_and_default_upload_name():
 def test_default_upload_name_is_short_and_printable():
     x, y = toy(50, 5, side=6)
     ds = D.from_arrays(x, y, "s")
-    four = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
-            "t10k-labels-idx1-ubyte.gz"]  # fmt: skip
+    four = [
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    ]
     name = D.default_upload_name([f + "-renamed-by-a-browser" for f in four], ds, "IDX")
     assert name == "train-images-idx3-ubyte.gz-renamed-by-a-browser + 3 more files (IDX, 5 classes, 50 images, 6×6)"
     long = D.default_upload_name(["a" * 300 + ".npz"], ds, "npz")
@@ -535,24 +625,29 @@ def test_default_upload_name_is_short_and_printable():
     assert len(many) <= 120 and many.isprintable() and " + 1 more file (" in many
 
 
-@pytest.mark.skipif(not all((DEBIAN_FASHION / f).is_file() for f in D._FASHION_FILES),
-                    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not all((DEBIAN_FASHION / f).is_file() for f in D._FASHION_FILES),
+    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)",
+)
 def test_real_t10k_pair_as_the_test_split():
     images, labels = DEBIAN_FASHION / "t10k-images-idx3-ubyte.gz", DEBIAN_FASHION / "t10k-labels-idx1-ubyte.gz"
     how = D.guess_single_split(images.name)
     assert how == "test"
     ds = D.load_idx(images, labels, name="Fashion t10k", single_split=how)
     assert ds.summary() == "Fashion t10k: 10,000 test images (no train split), 28×28, 10 classes"
-    assert ds.source == ("IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the "
-                         "test split)")
+    assert ds.source == (
+        "IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the test split)"
+    )
     assert D.default_upload_name([images.name, labels.name], ds, "IDX") == (
-        "t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, 10 classes, 10,000 images, 28×28)")
+        "t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, 10 classes, 10,000 images, 28×28)"
+    )
     split = D.load_idx(images, labels, single_split="split")
     assert (len(split.y_train), len(split.y_test)) == (8000, 2000)
     assert np.bincount(split.y_test).tolist() == [200] * 10  # stratified
 
 
 # ----------------------------------------------------------------------------- keras.datasets
+
 
 def test_keras_cache_dir_and_fashion_seeding(tmp_path, monkeypatch):
     src = tmp_path / "debian"
@@ -574,8 +669,10 @@ def test_keras_cache_dir_and_fashion_seeding(tmp_path, monkeypatch):
     assert sorted(p.name for p in existing.parent.iterdir()) == sorted(D._FASHION_FILES)  # no temp files left
 
 
-@pytest.mark.skipif(not all((DEBIAN_FASHION / f).is_file() for f in D._FASHION_FILES),
-                    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)")
+@pytest.mark.skipif(
+    not all((DEBIAN_FASHION / f).is_file() for f in D._FASHION_FILES),
+    reason="Debian package dataset-fashion-mnist not installed (apt-get install dataset-fashion-mnist)",
+)
 def test_fashion_mnist_offline_through_real_keras_loader(tmp_path):
     code = """if True:
         import json, os
@@ -608,5 +705,7 @@ def test_mnist_without_network_is_unavailable(tmp_path):
     if out["ok"]:
         pytest.skip("MNIST downloaded: this machine has network access")
     assert out["chained"]
-    assert out["message"].startswith("MNIST could not be downloaded (no network?). keras.datasets downloads it "
-                                     f"once into {tmp_path / 'datasets'}; use the bundled 8×8 digits or upload")
+    assert out["message"].startswith(
+        "MNIST could not be downloaded (no network?). keras.datasets downloads it "
+        f"once into {tmp_path / 'datasets'}; use the bundled 8×8 digits or upload"
+    )

@@ -27,9 +27,15 @@ def _levels(n: int = 400, d: int = 32, seed: int = 0) -> tuple[np.ndarray, np.nd
     return (3.0 * labels[:, None] + rng.normal(size=(n, d))).astype("float32"), labels
 
 
-@pytest.mark.parametrize("metric, units, used", [
-    ("euclidean", 64, "euclidean"), ("cosine", 3, "cosine"), ("correlation", 2, "correlation"), ("manhattan", 64, "manhattan"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "metric, units, used",
+    [
+        ("euclidean", 64, "euclidean"),
+        ("cosine", 3, "cosine"),
+        ("correlation", 2, "correlation"),
+        ("manhattan", 64, "manhattan"),
+    ],
+)
 def test_a_metric_named_is_used_as_named_whatever_the_labels(metric, units, used):
     x, labels = _patterns(d=units)
     assert embed.resolve_metric(embed.UMAPParams(metric=metric), x, labels) == used
@@ -42,8 +48,10 @@ def test_auto_follows_the_better_trial_map():
     for metric in ("euclidean", "correlation"):  # each score is the 10-NN accuracy of a 50-epoch trial map
         trial = embed.umap_embed(x, embed.UMAPParams(metric=metric, n_epochs=50), backend="cpu")
         assert choice.scores[metric] == metrics.knn_accuracy(trial, labels)
-    assert choice.reason == ("10-NN accuracy of 50-epoch trial maps of 400 points: "
-                             f"euclidean {choice.scores['euclidean']:.3f}, correlation {choice.scores['correlation']:.3f}")  # fmt: skip
+    assert choice.reason == (
+        "10-NN accuracy of 50-epoch trial maps of 400 points: "
+        f"euclidean {choice.scores['euclidean']:.3f}, correlation {choice.scores['correlation']:.3f}"
+    )
     x, labels = _levels()
     choice = embed.choose_metric(x, labels)
     assert choice.metric == "euclidean" and choice.scores["euclidean"] > choice.scores["correlation"] + 0.2, choice
@@ -54,8 +62,9 @@ def test_the_trial_maps_take_the_maps_own_parameters():
     x, labels = _patterns(n=300)
     params = embed.UMAPParams(n_neighbors=8, min_dist=0.5, random_state=3)
     choice = embed.choose_metric(x, labels, params=params)
-    trial = embed.umap_embed(x, embed.UMAPParams(n_neighbors=8, min_dist=0.5, random_state=3, metric="euclidean",
-                                                 n_epochs=50), backend="cpu")  # fmt: skip
+    trial = embed.umap_embed(
+        x, embed.UMAPParams(n_neighbors=8, min_dist=0.5, random_state=3, metric="euclidean", n_epochs=50), backend="cpu"
+    )
     assert choice.scores["euclidean"] == metrics.knn_accuracy(trial, labels)
 
 
@@ -68,8 +77,11 @@ def test_a_tie_goes_to_euclidean_and_at_most_2000_points_are_scored():
     assert "trial maps of 2,000 points" in choice.reason
 
 
-@pytest.mark.parametrize("labels", [None, np.zeros(400, int), np.r_[np.zeros(399, int), 1]],
-                         ids=["no labels", "one class", "a class of one point"])  # fmt: skip
+@pytest.mark.parametrize(
+    "labels",
+    [None, np.zeros(400, int), np.r_[np.zeros(399, int), 1]],
+    ids=["no labels", "one class", "a class of one point"],
+)
 def test_without_labels_that_can_decide_auto_is_correlation_from_ten_columns(labels):
     x, _ = _levels()  # labels would have said Euclidean
     choice = embed.choose_metric(x, labels)
@@ -119,7 +131,9 @@ def test_the_map_job_and_the_neighbours_job_resolve_auto_alike():
     x, labels = _levels(n=300)
     params = embed.UMAPParams(n_epochs=30)
     coords = jobs.run_inline(jobs.specs.reduce_spec("emb/auto", len(x), params), {"points": x, "labels": labels})
-    np.testing.assert_array_equal(coords, embed.umap_embed(x, embed.UMAPParams(metric="euclidean", n_epochs=30), backend="cpu"))
+    np.testing.assert_array_equal(
+        coords, embed.umap_embed(x, embed.UMAPParams(metric="euclidean", n_epochs=30), backend="cpu")
+    )
     spec = jobs.specs.neighbours_spec("rep/auto", None, len(x), 7, 5, params)
     assert spec.key == "neighbours/rep/auto/None/auto:trial-maps/k=5/7"
     rows, distances, metric = jobs.run_inline(spec, {"points": x, "labels": labels})

@@ -122,7 +122,9 @@ def cli_commands() -> dict[str, object]:
 
 
 COMMAND = re.compile(r"(?:^|[\s;&|(`/])featlib(?:\s+--workspace(?:=|\s+)\S+)?\s+(?P<word>[A-Za-z][\w-]*)")
-INLINE_COMMAND = re.compile(r"^(?:\w+=\S*\s+)*(?:\S*python3?\s+-m\s+|\S*/)?featlib(?:\s+--workspace(?:=|\s+)\S+)?\s+(?P<word>[A-Za-z][\w-]*)")
+INLINE_COMMAND = re.compile(
+    r"^(?:\w+=\S*\s+)*(?:\S*python3?\s+-m\s+|\S*/)?featlib(?:\s+--workspace(?:=|\s+)\S+)?\s+(?P<word>[A-Za-z][\w-]*)"
+)
 
 
 def unknown_commands(text: str, commands: set[str], pattern: re.Pattern = COMMAND) -> list[str]:
@@ -140,7 +142,12 @@ def _bindings(tree: ast.AST) -> dict[str, str]:
                         bound[alias.asname] = alias.name
                     else:
                         bound["featlib"] = "featlib"
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "featlib" and not node.level:
+        elif (
+            isinstance(node, ast.ImportFrom)
+            and node.module
+            and node.module.split(".")[0] == "featlib"
+            and not node.level
+        ):
             for alias in node.names:
                 bound[alias.asname or alias.name] = f"{node.module}.{alias.name}"
     return bound
@@ -183,7 +190,7 @@ def missing_names(source: str, namespace: dict | None = None) -> list[str]:
     tree = ast.parse(source)
     problems: list[str] = []
     bound = _bindings(tree)
-    for name, dotted in bound.items():
+    for dotted in bound.values():
         try:
             _resolve(dotted)
         except (AttributeError, ImportError) as error:
@@ -198,8 +205,12 @@ def missing_names(source: str, namespace: dict | None = None) -> list[str]:
             pass
     assigned = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     assigned |= {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
-    assigned |= {a.asname or a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-                 for a in n.names}  # fmt: skip
+    assigned |= {
+        a.asname or a.name.split(".")[0]
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom))
+        for a in n.names
+    }
     for node in ast.walk(tree):
         chain = _chain(node) if isinstance(node, ast.Attribute) else None
         if chain and chain[0] in roots and chain[0] not in assigned - set(bound):
@@ -249,11 +260,15 @@ def _run(block: Block, index: int, folder: Path, env: dict[str, str]) -> None:
     try:
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
     except subprocess.TimeoutExpired as error:
-        pytest.fail(f"{block.where}: the {block.lang} block ran past {BLOCK_TIMEOUT_S} s; make it smaller or mark it "
-                    f"<!-- docs-test: skip (why) -->.\n{error.stdout or ''}\n{error.stderr or ''}")  # fmt: skip
+        pytest.fail(
+            f"{block.where}: the {block.lang} block ran past {BLOCK_TIMEOUT_S} s; make it smaller or mark it "
+            f"<!-- docs-test: skip (why) -->.\n{error.stdout or ''}\n{error.stderr or ''}"
+        )
     if done.returncode != 0:
-        pytest.fail(f"{block.where}: the {block.lang} block exited with status {done.returncode}:\n{block.code}\n"
-                    f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}")  # fmt: skip
+        pytest.fail(
+            f"{block.where}: the {block.lang} block exited with status {done.returncode}:\n{block.code}\n"
+            f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}"
+        )
 
 
 PAGES_WITH_CODE = [page for page in PAGES if any(b.runnable_lang and b.skip is None for b in blocks(page))]
@@ -305,8 +320,9 @@ def test_every_block_parses_and_names_what_exists() -> None:
             if done.returncode:
                 problems.append(f"{block.where}: not bash: {done.stderr.strip()}")
         if block.runnable_lang or block.lang == "text":
-            problems += [f"{block.where}: no such command: featlib {word}"
-                         for word in unknown_commands(block.code, commands)]  # fmt: skip
+            problems += [
+                f"{block.where}: no such command: featlib {word}" for word in unknown_commands(block.code, commands)
+            ]
     assert not problems, "\n".join(problems)
 
 
@@ -317,8 +333,10 @@ def test_inline_commands_exist() -> None:
     for page in PAGES:
         text = re.sub(r"^(`{3,}|~{3,}).*?^\1", "", page.read_text(encoding="utf-8"), flags=re.M | re.S)
         for span in re.findall(r"`([^`\n]+)`", text):
-            problems += [f"{rel(page)}: `{span}`: no such command: featlib {word}"
-                         for word in unknown_commands(span, commands, INLINE_COMMAND)]  # fmt: skip
+            problems += [
+                f"{rel(page)}: `{span}`: no such command: featlib {word}"
+                for word in unknown_commands(span, commands, INLINE_COMMAND)
+            ]
     assert not problems, "\n".join(problems)
 
 

@@ -32,6 +32,7 @@ def first_fit(blobs):
 
 # ----------------------------------------------------------------------------- umap_embed
 
+
 def test_umap_embed_shape_and_dtype(first_fit):
     coords, _ = first_fit
     assert coords.shape == (N_POINTS, 2)
@@ -75,13 +76,17 @@ def test_umap_embed_refuses_nan_and_inf():
 
 def test_umap_embed_refuses_too_few_points():
     x = np.random.default_rng(1).normal(size=(15, 4))
-    with pytest.raises(embed.ReducerError, match=r"UMAP needs at least 16 points for n_neighbors=15 \(more points "
-                                                 r"than neighbours, and at least 4\); got 15\. The fix: lower "
-                                                 r"n_neighbors to 14 or fewer"):  # fmt: skip
+    with pytest.raises(
+        embed.ReducerError,
+        match=r"UMAP needs at least 16 points for n_neighbors=15 \(more points "
+        r"than neighbours, and at least 4\); got 15\. The fix: lower "
+        r"n_neighbors to 14 or fewer",
+    ):
         embed.umap_embed(x, PARAMS)
 
 
 # ----------------------------------------------------------------------------- UMAPParams
+
 
 @pytest.mark.parametrize(
     "kwargs, message",
@@ -108,13 +113,20 @@ def test_umap_params_key_names_every_parameter_and_is_hashable():
     a = UMAPParams()
     assert a.key == "umap-n_neighbors=15-min_dist=0.1-metric=auto:trial-maps-random_state=42-n_epochs=None-pca_dims=50"
     assert hash(a) == hash(UMAPParams())
-    keys = {a.key, UMAPParams(n_neighbors=30).key, UMAPParams(min_dist=0.5).key,
-            UMAPParams(metric="cosine").key, UMAPParams(random_state=1).key, UMAPParams(n_epochs=50).key,
-            UMAPParams(pca_dims=None).key}  # fmt: skip
+    keys = {
+        a.key,
+        UMAPParams(n_neighbors=30).key,
+        UMAPParams(min_dist=0.5).key,
+        UMAPParams(metric="cosine").key,
+        UMAPParams(random_state=1).key,
+        UMAPParams(n_epochs=50).key,
+        UMAPParams(pca_dims=None).key,
+    }
     assert len(keys) == 7
 
 
 # ----------------------------------------------------------------------------- stratified_sample
+
 
 def test_stratified_sample_keeps_class_proportions(digits):
     labels = digits.y_train
@@ -160,6 +172,7 @@ def test_stratified_sample_close_to_n(digits, size):
 
 # ----------------------------------------------------------------------------- speed levers
 
+
 def test_reduce_width_applies_pca_only_to_wide_layers():
     rng = np.random.default_rng(0)
     assert embed.reduce_width(rng.normal(size=(300, 64)).astype("float32"), UMAPParams()).shape == (300, 64)
@@ -185,9 +198,7 @@ def test_a_reused_knn_graph_gives_the_same_map_as_a_fresh_one():
     assert graph[0].shape == (len(x), params.n_neighbors)
     np.testing.assert_array_equal(embed.umap_embed(x, params), embed.umap_embed(x, params, knn_graph=graph))
     other_seed = UMAPParams(n_epochs=30, random_state=7, min_dist=0.5)
-    np.testing.assert_array_equal(
-        embed.umap_embed(x, other_seed), embed.umap_embed(x, other_seed, knn_graph=graph)
-    )
+    np.testing.assert_array_equal(embed.umap_embed(x, other_seed), embed.umap_embed(x, other_seed, knn_graph=graph))
 
 
 # ----------------------------------------------------------------------------- other reducers
@@ -219,8 +230,11 @@ def test_other_reducers_refuse_non_finite_values(blobs, reducer):
 
 
 def test_tsne_refuses_too_few_points_for_its_perplexity(blobs):
-    with pytest.raises(embed.ReducerError, match=r"t-SNE needs at least 91 points for perplexity=30 \(more than 3 × "
-                                                 r"perplexity\); got 50\. The fix: lower perplexity to 16.3 or less"):  # fmt: skip
+    with pytest.raises(
+        embed.ReducerError,
+        match=r"t-SNE needs at least 91 points for perplexity=30 \(more than 3 × "
+        r"perplexity\); got 50\. The fix: lower perplexity to 16.3 or less",
+    ):
         embed.tsne_embed(blobs[0][:50], embed.TSNEParams(perplexity=30))
     with pytest.raises(ValueError, match="perplexity must be within"):
         embed.TSNEParams(perplexity=500)
@@ -240,8 +254,13 @@ def test_enable_numba_cache_writes_compiled_code_to_the_folder(tmp_path):
         "smooth_knn_dist(np.random.default_rng(0).random((50, 5)).astype('float32'), 5.0)\n"
     )
     root = Path(__file__).resolve().parents[1]
-    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, cwd=root,
-                   env={**__import__("os").environ, "PYTHONPATH": str(root)}, timeout=600)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)],
+        check=True,
+        cwd=root,
+        env={**__import__("os").environ, "PYTHONPATH": str(root)},
+        timeout=600,
+    )
     assert list(tmp_path.rglob("*.nbi")), "no Numba index files were written"
 
 
@@ -268,8 +287,12 @@ def test_a_progress_callback_that_raises_leaves_the_next_fit_working():
         embed.umap_embed(x, embed.UMAPParams(n_epochs=3_000, random_state=0), progress=stop_mid_layout)
     assert any(stage == "layout" and 0 < done < 3_000 for stage, done in calls), calls
     result: list = []  # the next fit, in another thread (as another session's job would be)
-    worker = threading.Thread(target=lambda: result.append(embed.umap_embed(
-        x[:300], embed.UMAPParams(n_epochs=20, random_state=0), progress=lambda *a: None)), daemon=True)  # fmt: skip
+    worker = threading.Thread(
+        target=lambda: result.append(
+            embed.umap_embed(x[:300], embed.UMAPParams(n_epochs=20, random_state=0), progress=lambda *a: None)
+        ),
+        daemon=True,
+    )
     worker.start()
     worker.join(60)
     assert not worker.is_alive(), "the next fit hangs"

@@ -21,8 +21,11 @@ SKIPPED = ("featlib.__main__", "featlib.app")
 
 def _modules() -> list:
     names = [info.name for info in pkgutil.walk_packages(featlib.__path__, "featlib.")]
-    return [importlib.import_module(name) for name in sorted(names)
-            if not any(name == skip or name.startswith(skip + ".") for skip in SKIPPED)]  # fmt: skip
+    return [
+        importlib.import_module(name)
+        for name in sorted(names)
+        if not any(name == skip or name.startswith(skip + ".") for skip in SKIPPED)
+    ]
 
 
 def _exception_classes() -> dict[str, type]:
@@ -36,15 +39,23 @@ def _exception_classes() -> dict[str, type]:
 
 
 CLASSES = _exception_classes()
-BUILTIN_EXCEPTIONS = {value for value in vars(builtins).values()
-                      if inspect.isclass(value) and issubclass(value, BaseException)} - {BaseException, Exception}  # fmt: skip
+BUILTIN_EXCEPTIONS = {
+    value for value in vars(builtins).values() if inspect.isclass(value) and issubclass(value, BaseException)
+} - {BaseException, Exception}
 
 
 def test_the_walk_finds_the_exceptions_of_every_module():
     assert len(CLASSES) >= 30, sorted(CLASSES)
-    for where in ("featlib.models.ModelError", "featlib.models.nonfinite.NonFiniteError", "featlib.store.WorkspaceError",
-                  "featlib.store.saved_views.SavedViewError", "featlib.jobs.JobCancelled", "featlib.maps.gpu.BackendError",
-                  "featlib.share.bundle.AlreadyImportedError", "featlib.datasets.DatasetUnavailableError"):  # fmt: skip
+    for where in (
+        "featlib.models.ModelError",
+        "featlib.models.nonfinite.NonFiniteError",
+        "featlib.store.WorkspaceError",
+        "featlib.store.saved_views.SavedViewError",
+        "featlib.jobs.JobCancelled",
+        "featlib.maps.gpu.BackendError",
+        "featlib.share.bundle.AlreadyImportedError",
+        "featlib.datasets.DatasetUnavailableError",
+    ):
         assert where in CLASSES, where
 
 
@@ -75,28 +86,31 @@ def test_featlib_errors_imports_nothing_from_featlib():
     assert imported == ["__future__"], imported
 
 
-@pytest.mark.parametrize("child, parents", [
-    ("ModelError", (ValueError,)),
-    ("InputMismatchError", ("ModelError", ValueError)),
-    ("NonFiniteError", ("ModelError", ValueError)),
-    ("ReducerError", (ValueError,)),
-    ("BackendError", ("ReducerError", ValueError)),
-    ("WorkspaceError", (LookupError,)),
-    ("SavedViewError", ("WorkspaceError", LookupError)),
-    ("BundleError", (ValueError,)),
-    ("AlreadyImportedError", ("BundleError", ValueError)),
-    ("JobError", (RuntimeError,)),
-    ("JobFailed", ("JobError", RuntimeError)),
-    ("JobCancelled", ("JobError", RuntimeError)),
-    ("WorkerLost", ("JobError", RuntimeError)),
-    ("JobLimitError", (ValueError,)),
-    ("DatasetError", (ValueError,)),
-    ("DatasetUnavailableError", (RuntimeError,)),
-    ("ExportError", (RuntimeError,)),
-    ("SettingError", (ValueError,)),
-    ("ClusterError", (OSError,)),
-    ("OutputError", (OSError,)),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "child, parents",
+    [
+        ("ModelError", (ValueError,)),
+        ("InputMismatchError", ("ModelError", ValueError)),
+        ("NonFiniteError", ("ModelError", ValueError)),
+        ("ReducerError", (ValueError,)),
+        ("BackendError", ("ReducerError", ValueError)),
+        ("WorkspaceError", (LookupError,)),
+        ("SavedViewError", ("WorkspaceError", LookupError)),
+        ("BundleError", (ValueError,)),
+        ("AlreadyImportedError", ("BundleError", ValueError)),
+        ("JobError", (RuntimeError,)),
+        ("JobFailed", ("JobError", RuntimeError)),
+        ("JobCancelled", ("JobError", RuntimeError)),
+        ("WorkerLost", ("JobError", RuntimeError)),
+        ("JobLimitError", (ValueError,)),
+        ("DatasetError", (ValueError,)),
+        ("DatasetUnavailableError", (RuntimeError,)),
+        ("ExportError", (RuntimeError,)),
+        ("SettingError", (ValueError,)),
+        ("ClusterError", (OSError,)),
+        ("OutputError", (OSError,)),
+    ],
+)
 def test_the_subclass_relations_and_builtins_are_kept(child, parents):
     cls = getattr(errors, child)
     for parent in parents:
@@ -138,14 +152,21 @@ def _raises(call, *args):
     return caught.value
 
 
-@pytest.mark.parametrize("call, args, cls", [
-    ("featlib.names:check_name", ("  ", "model name"), "TextError"),
-    ("featlib.models.presets:preset", ("fastest",), "TrainingError"),
-    ("featlib.settings:mebibytes", ("FEATLIB_MAX_UPLOAD_MB", 200, {"FEATLIB_MAX_UPLOAD_MB": "lots"}), "SettingError"),
-    ("featlib.precompute:_choices", ("umap,tsnee", ("umap", "pca", "tsne"), "reducers"), "UsageError"),
-    ("featlib.maps.neighbours:nearest", (np.zeros((5, 2)), [7], 2), "NeighbourError"),
-    ("featlib.maps.embed:stratified_sample", (np.arange(10) % 2, 0), "ReducerError"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "call, args, cls",
+    [
+        ("featlib.names:check_name", ("  ", "model name"), "TextError"),
+        ("featlib.models.presets:preset", ("fastest",), "TrainingError"),
+        (
+            "featlib.settings:mebibytes",
+            ("FEATLIB_MAX_UPLOAD_MB", 200, {"FEATLIB_MAX_UPLOAD_MB": "lots"}),
+            "SettingError",
+        ),
+        ("featlib.precompute:_choices", ("umap,tsnee", ("umap", "pca", "tsne"), "reducers"), "UsageError"),
+        ("featlib.maps.neighbours:nearest", (np.zeros((5, 2)), [7], 2), "NeighbourError"),
+        ("featlib.maps.embed:stratified_sample", (np.arange(10) % 2, 0), "ReducerError"),
+    ],
+)
 def test_refusals_that_were_bare_builtins_are_featlib_errors_and_still_the_builtin(call, args, cls):
     module, name = call.split(":")
     error = _raises(getattr(importlib.import_module(module), name), *args)

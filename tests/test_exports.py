@@ -58,7 +58,9 @@ def test_figure_html_is_self_contained(points):
     assert html.startswith(b"<!doctype html>") and b"<script src=" not in html  # nothing fetched
     assert len(html) > 1_000_000  # plotly.js inlined
     traces = json.loads(figure.to_json())["data"]
-    assert len(traces) == 10 and all(t["x"]["bdata"].encode() in html.replace(b"\\u002f", b"/") for t in traces)  # every point is in the page
+    assert len(traces) == 10 and all(
+        t["x"]["bdata"].encode() in html.replace(b"\\u002f", b"/") for t in traces
+    )  # every point is in the page
 
 
 @pytest.mark.skipif(not os.path.exists(exports.CHROMIUM), reason="PNG rendering needs Debian's chromium")

@@ -62,8 +62,9 @@ def test_compare_methods_detects_disagreement(model, x):
 @pytest.mark.parametrize("method", list(METHODS))
 def test_progress_is_monotone_and_reaches_total(model, x, method):
     calls = []
-    out = extract.extract(model, "dense_1", x, method=method, batch_size=64,
-                          progress=lambda done, total: calls.append((done, total)))  # fmt: skip
+    out = extract.extract(
+        model, "dense_1", x, method=method, batch_size=64, progress=lambda done, total: calls.append((done, total))
+    )
     assert out.shape == (N, 64)
     assert calls == [(64, N), (128, N), (192, N), (256, N), (N, N)]
 

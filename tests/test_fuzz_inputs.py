@@ -34,8 +34,13 @@ PEAK = 24 * LIMIT
 """The most the parse of one input may allocate: the input, its inflated copy, the arrays and their validated copies."""
 EXAMPLES = int(os.environ.get("FEATLIB_FUZZ_EXAMPLES", "300"))
 """Examples per property (set ``FEATLIB_FUZZ_EXAMPLES`` higher for a longer hunt; the seed stays fixed)."""
-FUZZ = settings(derandomize=True, database=None, deadline=None, max_examples=EXAMPLES,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])  # fmt: skip
+FUZZ = settings(
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=EXAMPLES,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 KEYS = ("x_train", "y_train", "x_test", "y_test", "x", "y", "class_names")
 
 
@@ -86,19 +91,29 @@ def npz_bytes(arrays: dict[str, np.ndarray], compressed: bool = False, allow_pic
 
 def good_arrays(n: int = 12, side: int = 4, classes: int = 3) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(n)
-    return {"x_train": rng.integers(0, 256, (n, side, side), dtype=np.uint8), "y_train": np.arange(n) % classes,
-            "x_test": rng.integers(0, 256, (n, side, side), dtype=np.uint8), "y_test": np.arange(n) % classes}  # fmt: skip
+    return {
+        "x_train": rng.integers(0, 256, (n, side, side), dtype=np.uint8),
+        "y_train": np.arange(n) % classes,
+        "x_test": rng.integers(0, 256, (n, side, side), dtype=np.uint8),
+        "y_test": np.arange(n) % classes,
+    }
 
 
 GOOD = npz_bytes(good_arrays())
 GOOD_COMPRESSED = npz_bytes(good_arrays(), compressed=True)
 
 dtypes = st.one_of(
-    hnp.boolean_dtypes(), hnp.integer_dtypes(), hnp.unsigned_integer_dtypes(), hnp.floating_dtypes(),
-    hnp.complex_number_dtypes(), hnp.datetime64_dtypes(), hnp.timedelta64_dtypes(),
-    hnp.unicode_string_dtypes(max_len=4), hnp.byte_string_dtypes(max_len=4),
+    hnp.boolean_dtypes(),
+    hnp.integer_dtypes(),
+    hnp.unsigned_integer_dtypes(),
+    hnp.floating_dtypes(),
+    hnp.complex_number_dtypes(),
+    hnp.datetime64_dtypes(),
+    hnp.timedelta64_dtypes(),
+    hnp.unicode_string_dtypes(max_len=4),
+    hnp.byte_string_dtypes(max_len=4),
     st.just(np.dtype([("a", "u1"), ("b", "f4")])),  # structured
-)  # fmt: skip
+)
 odd_arrays = hnp.arrays(dtypes, hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=6))
 
 
@@ -186,8 +201,12 @@ def idx_files(draw) -> bytes:
     dtype = np.dtype(D._IDX_DTYPES.get(code, ">u1"))
     declared = int(np.prod(dims[:ndim], dtype=object)) * dtype.itemsize if len(dims) == ndim else 0
     body_size = draw(st.one_of(st.just(min(declared, 4096)), st.integers(0, 512)))
-    data = magic + bytes([code, ndim]) + struct.pack(f">{len(dims)}I", *dims) + draw(
-        st.binary(min_size=min(body_size, 4096), max_size=min(body_size, 4096)))  # fmt: skip
+    data = (
+        magic
+        + bytes([code, ndim])
+        + struct.pack(f">{len(dims)}I", *dims)
+        + draw(st.binary(min_size=min(body_size, 4096), max_size=min(body_size, 4096)))
+    )
     if draw(st.booleans()):
         data = gzip.compress(data)
         if draw(st.booleans()):
@@ -230,8 +249,11 @@ def _named(data: bytes, name: str) -> io.BytesIO:
 def test_a_declared_size_above_the_limit_is_refused_before_inflating():
     data = gzip.compress(struct.pack(">BBBB3I", 0, 0, 0x08, 3, 60_000, 28, 28) + bytes(8 * 28 * 28))
     tracemalloc.start()
-    with pytest.raises(DatasetError, match=r"declares shape \(60000, 28, 28\) of uint8, i.e. 44.9 MiB .* the limit "
-                                           r"is 1.0 MiB"):  # fmt: skip
+    with pytest.raises(
+        DatasetError,
+        match=r"declares shape \(60000, 28, 28\) of uint8, i.e. 44.9 MiB .* the limit "
+        r"is 1.0 MiB",
+    ):
         D.parse_idx(data)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
@@ -239,10 +261,30 @@ def test_a_declared_size_above_the_limit_is_refused_before_inflating():
 
 
 @FUZZ
-@given(st.one_of(st.text(max_size=40), st.sampled_from(["~nosuchuser/x.npz", "~nosuchuser", "a,b", ",,,", " , ",
-                                                        "x.npz,y", "/", ".", "..", "/dev/null", "upload:", "t10k"]),
-                 st.lists(st.sampled_from(["~", "/", ",", ".npz", ".gz", "-images-idx3-ubyte", "..", "\x00", "é"]),
-                          max_size=6).map("".join)))  # fmt: skip
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.sampled_from(
+            [
+                "~nosuchuser/x.npz",
+                "~nosuchuser",
+                "a,b",
+                ",,,",
+                " , ",
+                "x.npz,y",
+                "/",
+                ".",
+                "..",
+                "/dev/null",
+                "upload:",
+                "t10k",
+            ]
+        ),
+        st.lists(
+            st.sampled_from(["~", "/", ",", ".npz", ".gz", "-images-idx3-ubyte", "..", "\x00", "é"]), max_size=6
+        ).map("".join),
+    )
+)
 def test_dataset_specs_resolve_or_are_refused(spec):
     """``--dataset`` strings: featlib's error for anything that names nothing (never RuntimeError, OSError, ...)."""
     from featlib.datasets.sources import resolve
@@ -255,15 +297,61 @@ def test_dataset_specs_resolve_or_are_refused(spec):
 
 # ----------------------------------------------------------------------------- view links
 
-LINK_KEYS = ("model", "dataset", "layer", "method", "split", "sample", "reducer", "n_neighbors", "min_dist", "metric",
-             "random_state", "n_epochs", "pca_dims", "perplexity", "colour", "selection", "reduction")  # fmt: skip
+LINK_KEYS = (
+    "model",
+    "dataset",
+    "layer",
+    "method",
+    "split",
+    "sample",
+    "reducer",
+    "n_neighbors",
+    "min_dist",
+    "metric",
+    "random_state",
+    "n_epochs",
+    "pca_dims",
+    "perplexity",
+    "colour",
+    "selection",
+    "reduction",
+)
 link_values = st.one_of(
     st.text(max_size=12),
-    st.sampled_from(["", "none", "all", "nan", "inf", "-inf", "1e400", "-1", "0", "2", "15", "0.5", "1_000", "٣",
-                     "9" * 5000, "umap", "pca", "tsne", "function", "submodel", "test", "gap", "cosine", "label",
-                     "1,2,3", "3,-1", ",".join(map(str, range(1200)))]),
-    st.integers().map(str), st.floats(allow_nan=True).map(str),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            "",
+            "none",
+            "all",
+            "nan",
+            "inf",
+            "-inf",
+            "1e400",
+            "-1",
+            "0",
+            "2",
+            "15",
+            "0.5",
+            "1_000",
+            "٣",
+            "9" * 5000,
+            "umap",
+            "pca",
+            "tsne",
+            "function",
+            "submodel",
+            "test",
+            "gap",
+            "cosine",
+            "label",
+            "1,2,3",
+            "3,-1",
+            ",".join(map(str, range(1200))),
+        ]
+    ),
+    st.integers().map(str),
+    st.floats(allow_nan=True).map(str),
+)
 links = st.dictionaries(st.one_of(st.sampled_from(LINK_KEYS), st.text(max_size=8)), link_values, max_size=12)
 
 

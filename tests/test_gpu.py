@@ -31,11 +31,18 @@ def test_the_setting_is_auto_cpu_or_gpu_and_anything_else_is_refused():
         gpu.requested({"FEATLIB_UMAP_BACKEND": "cuda"})
 
 
-@pytest.mark.parametrize("setting, reducer, gpu_missing, chosen", [
-    ("auto", "umap", None, "gpu"), ("auto", "umap", "cuML is not installed", "cpu"), ("auto", "tsne", None, "gpu"),
-    ("auto", "pca", None, "cpu"), ("cpu", "umap", None, "cpu"), ("gpu", "umap", "no GPU", "gpu"),
-    ("gpu", "pca", None, "cpu"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "setting, reducer, gpu_missing, chosen",
+    [
+        ("auto", "umap", None, "gpu"),
+        ("auto", "umap", "cuML is not installed", "cpu"),
+        ("auto", "tsne", None, "gpu"),
+        ("auto", "pca", None, "cpu"),
+        ("cpu", "umap", None, "cpu"),
+        ("gpu", "umap", "no GPU", "gpu"),
+        ("gpu", "pca", None, "cpu"),
+    ],
+)
 def test_choose_picks_the_gpu_where_asked_or_found_and_pca_stays_on_the_cpu(setting, reducer, gpu_missing, chosen):
     assert gpu.choose(reducer, {"FEATLIB_UMAP_BACKEND": setting}, probe=lambda: gpu_missing) == chosen
 
@@ -43,8 +50,11 @@ def test_choose_picks_the_gpu_where_asked_or_found_and_pca_stays_on_the_cpu(sett
 def test_a_map_asked_of_a_missing_gpu_fails_saying_what_is_missing(monkeypatch):
     x, _ = _points()
     monkeypatch.setattr(gpu, "missing", lambda: "RAPIDS cuML is not installed (pip install -r requirements-gpu.txt)")
-    with pytest.raises(gpu.BackendError, match=r"asked of the GPU backend, which cannot run here: RAPIDS cuML is not "
-                                               r"installed .*FEATLIB_UMAP_BACKEND=auto or cpu"):  # fmt: skip
+    with pytest.raises(
+        gpu.BackendError,
+        match=r"asked of the GPU backend, which cannot run here: RAPIDS cuML is not "
+        r"installed .*FEATLIB_UMAP_BACKEND=auto or cpu",
+    ):
         embed.umap_embed(x, embed.UMAPParams(), backend="gpu")
     with pytest.raises(gpu.BackendError, match="cannot run here"):
         embed.reduce(x, embed.TSNEParams(perplexity=5), backend="gpu")
@@ -103,8 +113,10 @@ def test_backend_of_key_reads_the_reducer_from_the_key():
 
 @pytest.fixture(scope="module")
 def cuda():
-    pytest.importorskip("cuml", reason="RAPIDS cuML is not installed (pip install -r requirements-gpu.txt, on a "
-                                       "machine with a CUDA 12 GPU)")  # fmt: skip
+    pytest.importorskip(
+        "cuml",
+        reason="RAPIDS cuML is not installed (pip install -r requirements-gpu.txt, on a machine with a CUDA 12 GPU)",
+    )
     reason = gpu.missing()
     if reason:
         pytest.skip(f"no GPU map here: {reason}")

@@ -19,21 +19,44 @@ import sys
 import zipfile
 from pathlib import Path
 
+import hostile_corpus as hc
 import pytest
 
-import hostile_corpus as hc
 from featlib import datasets, models
 from featlib.datasets import DatasetError
 from featlib.models import InputMismatchError, ModelError
 
 REQUIRED = {
-    "keras_lambda", "keras_os_system", "keras_builtins_eval", "keras_lambda_function", "h5_lambda",
-    "savedmodel_keras", "savedmodel_zip", "keras_truncated", "keras_zip_bomb", "npz_zip_bomb", "npz_pickle",
-    "npz_nan", "npz_complex", "npz_str_images", "npz_count_mismatch", "npz_labels_out_of_range",
-    "npz_labels_negative", "idx_lying_header", "keras_empty", "npz_empty", "idx_empty", "keras_oversize",
-    "npz_oversize", "idx_oversize", "model_two_inputs", "model_input_5x7x3", "model_flat_50",
-    "model_no_layers", "npz_one_class",
-}  # fmt: skip
+    "keras_lambda",
+    "keras_os_system",
+    "keras_builtins_eval",
+    "keras_lambda_function",
+    "h5_lambda",
+    "savedmodel_keras",
+    "savedmodel_zip",
+    "keras_truncated",
+    "keras_zip_bomb",
+    "npz_zip_bomb",
+    "npz_pickle",
+    "npz_nan",
+    "npz_complex",
+    "npz_str_images",
+    "npz_count_mismatch",
+    "npz_labels_out_of_range",
+    "npz_labels_negative",
+    "idx_lying_header",
+    "keras_empty",
+    "npz_empty",
+    "idx_empty",
+    "keras_oversize",
+    "npz_oversize",
+    "idx_oversize",
+    "model_two_inputs",
+    "model_input_5x7x3",
+    "model_flat_50",
+    "model_no_layers",
+    "npz_one_class",
+}
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +152,11 @@ def test_the_oversize_files_are_valid_under_the_default_limit(name, corpus):
 
 def test_a_savedmodel_folder_is_refused_with_the_reason(tmp_path):
     folder = hc._savedmodel_dir(tmp_path)
-    with pytest.raises(ModelError, match=r"savedmodel is a TensorFlow SavedModel folder \(it holds saved_model.pb\)"
-                                         r".*Re-save the model in Keras 3 format"):
+    with pytest.raises(
+        ModelError,
+        match=r"savedmodel is a TensorFlow SavedModel folder \(it holds saved_model.pb\)"
+        r".*Re-save the model in Keras 3 format",
+    ):
         models.load_model(folder)
 
 
@@ -140,13 +166,21 @@ def test_real_models_pass_the_config_rules(tmp_path):
     import numpy as np
 
     inputs = keras.Input((8, 8, 1))
-    x = keras.layers.Conv2D(4, 3, activation=keras.activations.relu, kernel_regularizer=keras.regularizers.L2(1e-3),
-                            kernel_constraint=keras.constraints.MaxNorm(2))(inputs)
+    x = keras.layers.Conv2D(
+        4,
+        3,
+        activation=keras.activations.relu,
+        kernel_regularizer=keras.regularizers.L2(1e-3),
+        kernel_constraint=keras.constraints.MaxNorm(2),
+    )(inputs)
     x = keras.layers.Dropout(0.1)(keras.layers.MaxPooling2D()(keras.layers.BatchNormalization()(x)))
     model = keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(keras.layers.Flatten()(x)))
     schedule = keras.optimizers.schedules.ExponentialDecay(0.01, 10, 0.9)
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=keras.losses.sparse_categorical_crossentropy,
-                  metrics=["accuracy", keras.metrics.SparseCategoricalAccuracy()])
+    model.compile(
+        optimizer=keras.optimizers.Adam(schedule),
+        loss=keras.losses.sparse_categorical_crossentropy,
+        metrics=["accuracy", keras.metrics.SparseCategoricalAccuracy()],
+    )
     model.fit(np.zeros((4, 8, 8, 1)), np.zeros(4), verbose=0)
     for suffix in (".keras", ".h5"):
         model.save(tmp_path / f"zoo{suffix}")
@@ -163,8 +197,15 @@ def test_upload_limit_setting():
             datasets.upload_limit_bytes({"FEATLIB_MAX_UPLOAD_MB": bad})
     env = dict(os.environ, FEATLIB_MAX_UPLOAD_MB="3")
     out = subprocess.run(
-        [sys.executable, "-c", "from featlib import datasets, models; "
-         "print(datasets.MAX_UPLOAD_BYTES, models.MAX_MODEL_BYTES)"],
-        env=env, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "from featlib import datasets, models; print(datasets.MAX_UPLOAD_BYTES, models.MAX_MODEL_BYTES)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout.split() == [str(3 * mib)] * 2

@@ -14,8 +14,8 @@ A package's ``__init__`` counts as a module: inside ``featlib.models`` and ``fea
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 PACKAGE = Path(__file__).resolve().parents[1] / "featlib"
 APP = "featlib.app"

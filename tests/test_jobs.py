@@ -77,8 +77,11 @@ def test_store_runs_in_the_submitting_process_and_writes_the_workspace(manager):
     ws = manager.workspace
     key = "emb/rep/stored"
     spec = jobs.specs.reduce_spec(key, len(points), embed.PCAParams())
-    handle = manager.submit(spec, {"points": points},
-                            store=lambda coords: pipeline.save_embedding(ws, key, np.arange(len(points)), coords, "rep", None))  # fmt: skip
+    handle = manager.submit(
+        spec,
+        {"points": points},
+        store=lambda coords: pipeline.save_embedding(ws, key, np.arange(len(points)), coords, "rep", None),
+    )
     _wait(handle)
     stored = pipeline.load_embedding(ws, key)
     np.testing.assert_array_equal(stored.coords, handle.outcome().coords)
@@ -114,7 +117,9 @@ def test_a_cancelled_job_frees_its_worker(manager):
     assert handle.status == "running"
     assert manager.cancel(handle.job_id)
     _wait(handle, 60)
-    with pytest.raises(jobs.JobCancelled, match="Cancelled: a t-SNE map was stopped before it finished. Nothing was stored"):
+    with pytest.raises(
+        jobs.JobCancelled, match="Cancelled: a t-SNE map was stopped before it finished. Nothing was stored"
+    ):
         handle.outcome()
     assert manager.workspace.jobs.get(handle.job_id).status == "cancelled"
     _rescue_check(manager)
@@ -147,8 +152,11 @@ def test_a_job_whose_worker_is_killed_fails_clearly_and_stores_nothing(manager):
     pid = next(msg["pid"] for _, msg in reversed(events) if msg.get("job") == handle.job_id and "pid" in msg)
     os.kill(pid, signal.SIGKILL)
     _wait(handle, 60)
-    with pytest.raises(jobs.WorkerLost, match=r"The worker running a UMAP map stopped: it needed more memory than a "
-                                              r"worker's limit \(3GiB\), or it was killed\. Nothing was stored"):  # fmt: skip
+    with pytest.raises(
+        jobs.WorkerLost,
+        match=r"The worker running a UMAP map stopped: it needed more memory than a "
+        r"worker's limit \(3GiB\), or it was killed\. Nothing was stored",
+    ):
         handle.outcome()
     assert stored == []
     _rescue_check(manager)
@@ -188,12 +196,17 @@ def test_an_upload_that_needs_more_memory_than_a_worker_ends_that_worker_only(tm
         held = Input(f"dataset/{digits.fingerprint}", lambda: digits)  # one copy, on whichever worker
         spec = jobs.specs.upload_spec(bomb.name, "bomb", digits.fingerprint, "0-1")
         handle = running.submit(spec, {"data": bomb.read_bytes(), "dataset": held})
-        predict = jobs.specs.predict_spec("small-mlp", digits.fingerprint, len(digits.y_test), split="test", input_scale="0-1")
+        predict = jobs.specs.predict_spec(
+            "small-mlp", digits.fingerprint, len(digits.y_test), split="test", input_scale="0-1"
+        )
         model = models.model_to_bytes(models.build_mlp((64,), hidden=(16,)))
         meanwhile = running.submit(predict, {"model": model, "dataset": held})
         _wait(handle, 180)
-        with pytest.raises(jobs.WorkerLost, match=r"^loading it needs more memory than a worker's limit \(1500MiB\), "
-                                                  r"so it is refused\. Nothing was stored"):  # fmt: skip
+        with pytest.raises(
+            jobs.WorkerLost,
+            match=r"^loading it needs more memory than a worker's limit \(1500MiB\), "
+            r"so it is refused\. Nothing was stored",
+        ):
             handle.outcome()
         _wait(meanwhile, 120)
         predicted, confidence = meanwhile.outcome()
@@ -206,6 +219,7 @@ def test_an_upload_that_needs_more_memory_than_a_worker_ends_that_worker_only(tm
 
 # ----------------------------------------------------------------------------- check_upload, inline
 
+
 def _check_upload(model_bytes: bytes, dataset, scale: str = "0-1") -> dict:
     spec = jobs.specs.upload_spec("mine.keras", "sha", getattr(dataset, "fingerprint", "no-fingerprint"), scale)
     return jobs.run_inline(spec, {"data": model_bytes, "dataset": dataset})
@@ -217,14 +231,30 @@ def test_check_upload_of_a_model_that_fits_reports_its_split_and_no_hints(model,
 
     output = _check_upload(models.model_to_bytes(model), digits)
     assert output["accuracy"] > 0.85
-    assert (output["split"], output["n_images"], output["other_scale_accuracy"], output["hints"]) == \
-        ("test", len(digits.y_test), None, [])  # fmt: skip
+    assert (output["split"], output["n_images"], output["other_scale_accuracy"], output["hints"]) == (
+        "test",
+        len(digits.y_test),
+        None,
+        [],
+    )
     assert output["architecture"] == "64-128-64-10 (Sequential, 17,226 params)"
-    record = stored.store_upload(workspace, output, name="fits", filename="mine.keras", dataset="digits",
-                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    record = stored.store_upload(
+        workspace,
+        output,
+        name="fits",
+        filename="mine.keras",
+        dataset="digits",
+        dataset_fp=digits.fingerprint,
+        input_scale="0-1",
+    )
     assert record.test_accuracy == pytest.approx(output["accuracy"])
-    assert {k: record.meta[k] for k in ("uploaded_file", "split", "n_images", "other_scale_accuracy", "hints")} == \
-        {"uploaded_file": "mine.keras", "split": "test", "n_images": 360, "other_scale_accuracy": None, "hints": []}
+    assert {k: record.meta[k] for k in ("uploaded_file", "split", "n_images", "other_scale_accuracy", "hints")} == {
+        "uploaded_file": "mine.keras",
+        "split": "test",
+        "n_images": 360,
+        "other_scale_accuracy": None,
+        "hints": [],
+    }
 
 
 def test_check_upload_near_chance_measures_the_other_scaling_and_says_why(digits, workspace):
@@ -236,10 +266,18 @@ def test_check_upload_near_chance_measures_the_other_scaling_and_says_why(digits
     assert output["accuracy"] < 0.2 and output["other_scale_accuracy"] > 0.8, output
     assert output["hints"][0].startswith(
         f"Input scaling: with raw 0–255 pixels the accuracy on the test split is {output['other_scale_accuracy']:.2f} "
-        f"(against {output['accuracy']:.2f} with pixels / 255): the model expects that scaling")  # fmt: skip
+        f"(against {output['accuracy']:.2f} with pixels / 255): the model expects that scaling"
+    )
     assert len(output["hints"]) == 4
-    record = stored.store_upload(workspace, output, name="raw", filename="raw.keras", dataset="digits",
-                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    record = stored.store_upload(
+        workspace,
+        output,
+        name="raw",
+        filename="raw.keras",
+        dataset="digits",
+        dataset_fp=digits.fingerprint,
+        input_scale="0-1",
+    )
     assert record.meta["hints"] == output["hints"]
     assert record.meta["other_scale_accuracy"] == pytest.approx(output["other_scale_accuracy"])
     right = _check_upload(raw_pixel_model_bytes(), digits, "0-255")
@@ -263,10 +301,21 @@ def test_store_upload_of_an_output_without_the_new_keys_records_the_test_split(m
     from featlib import models
     from featlib.jobs import stored
 
-    output = {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model), "accuracy": 0.9,
-              "architecture": models.architecture_summary(model)}  # fmt: skip
-    record = stored.store_upload(workspace, output, name="old", filename="old.keras", dataset="digits",
-                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    output = {
+        "model": models.model_to_bytes(model),
+        "fingerprint": models.fingerprint(model),
+        "accuracy": 0.9,
+        "architecture": models.architecture_summary(model),
+    }
+    record = stored.store_upload(
+        workspace,
+        output,
+        name="old",
+        filename="old.keras",
+        dataset="digits",
+        dataset_fp=digits.fingerprint,
+        input_scale="0-1",
+    )
     assert (record.meta["split"], record.meta["n_images"], record.meta["hints"]) == ("test", None, [])
 
 
@@ -320,8 +369,9 @@ def test_a_local_account_without_the_run_s_credentials_cannot_run_code_on_the_cl
 
     marker = tmp_path / "ran"
     address = engine.cluster.address if how != "plain tcp" else engine.cluster.address.replace("tls://", "tcp://")
-    intruder = subprocess.run([sys.executable, "-c", INTRUDER, address, str(marker), how], capture_output=True,
-                              text=True, timeout=120)  # fmt: skip
+    intruder = subprocess.run(
+        [sys.executable, "-c", INTRUDER, address, str(marker), how], capture_output=True, text=True, timeout=120
+    )
     assert intruder.returncode != 0, intruder.stdout + intruder.stderr
     assert not marker.exists()
     assert engine.client.submit(sum, [1, 2]).result(timeout=60) == 3  # featlib's own client still is answered

@@ -102,6 +102,7 @@ def test_one_hot_representations_score_one_in_the_table():
 
 # ----------------------------------------------------------------------------- the page
 
+
 def test_the_layers_page_shows_every_layer_with_its_figures_and_follows_a_point(tmp_path, monkeypatch):
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()

@@ -54,7 +54,9 @@ def link(record, dataset: str = "digits", **values) -> dict[str, str]:
 def test_n_neighbors_above_what_the_points_allow_is_named_with_the_value_used(linked, monkeypatch):
     root, record, _ = linked
     at = open_link(root, monkeypatch, link(record, n_neighbors=100000))
-    assert "The link asked for n_neighbors=100000; at most 200 are allowed for 1,437 points — using 200." in warnings(at)
+    assert "The link asked for n_neighbors=100000; at most 200 are allowed for 1,437 points — using 200." in warnings(
+        at
+    )
     assert at.number_input(key="umap_n_neighbors").value == 200
     assert at.query_params["n_neighbors"] in (["200"], "200")  # the page's own link says what it shows
 
@@ -69,8 +71,10 @@ def test_a_negative_seed_is_named_with_the_seed_used(linked, monkeypatch):
 def test_an_unknown_layer_is_named_with_the_layer_shown(linked, monkeypatch):
     root, record, _ = linked
     at = open_link(root, monkeypatch, link(record, layer="dense_9", reducer="pca"))
-    assert "The link asked for layer=dense_9; mlp has no layer of that name — using dense_1, its default layer." \
-        in warnings(at)  # fmt: skip
+    assert (
+        "The link asked for layer=dense_9; mlp has no layer of that name — using dense_1, its default layer."
+        in warnings(at)
+    )
     assert "dense_1" in at.caption[0].value.replace("\\", "")
 
 
@@ -86,21 +90,33 @@ def test_values_the_small_data_cannot_have_are_named_for_its_size(linked, monkey
 @pytest.mark.parametrize(
     "values, message",
     [
-        ({"colour": "rainbow"}, "The link asked for colour=rainbow; expected one of label, predicted, correct, "
-                                "confidence — using label."),
+        (
+            {"colour": "rainbow"},
+            "The link asked for colour=rainbow; expected one of label, predicted, correct, confidence — using label.",
+        ),
         ({"reducer": "lle"}, "The link asked for reducer=lle; expected one of umap, pca, tsne — using umap."),
-        ({"reducer": "umap", "metric": "os.system"}, "The link asked for metric=os.system; expected one of auto, "
-                                                     "euclidean, cosine, manhattan, correlation — using auto."),
+        (
+            {"reducer": "umap", "metric": "os.system"},
+            "The link asked for metric=os.system; expected one of auto, "
+            "euclidean, cosine, manhattan, correlation — using auto.",
+        ),
         ({"reducer": "umap", "min_dist": "7"}, "The link asked for min_dist=7; min_dist runs from 0 to 1 — using 1."),
-        ({"reducer": "umap", "n_neighbors": "many"}, "The link asked for n_neighbors=many; expected a whole number — "
-                                                     "using 15."),
-        ({"reducer": "tsne", "perplexity": "500"}, "The link asked for perplexity=500; at most 100 is allowed for "
-                                                   "1,437 points — using 100."),
+        (
+            {"reducer": "umap", "n_neighbors": "many"},
+            "The link asked for n_neighbors=many; expected a whole number — using 15.",
+        ),
+        (
+            {"reducer": "tsne", "perplexity": "500"},
+            "The link asked for perplexity=500; at most 100 is allowed for 1,437 points — using 100.",
+        ),
         ({"sample": "3"}, "The link asked for sample=3; at least 50 are allowed for 1,437 points — using 50."),
-        ({"selection": "3,x,-4"}, "The link asked for selection=3,x,-4; 'x', '-4' are no point indices — using the 1 "
-                                  "point indices among them."),
+        (
+            {"selection": "3,x,-4"},
+            "The link asked for selection=3,x,-4; 'x', '-4' are no point indices — using the 1 "
+            "point indices among them.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_every_value_a_link_cannot_have_is_named(values, message, linked, monkeypatch):
     root, record, _ = linked
     query = link(record, **({"reducer": "pca", "sample": "50"} | values))  # PCA, or small maps: the words are tested
@@ -112,8 +128,15 @@ def test_a_comparison_link_following_a_point_beyond_the_split_says_so(linked, mo
     root, record, eight = linked
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(root))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    query = {"dataset": eight, "split": "train", "sample": "all", "p1": f"{record.id}:dense_1:function:pca",
-             "p2": f"{record.id}:dense_1:submodel:pca", "follow": "99999", "k": "8"}  # fmt: skip
+    query = {
+        "dataset": eight,
+        "split": "train",
+        "sample": "all",
+        "p1": f"{record.id}:dense_1:function:pca",
+        "p2": f"{record.id}:dense_1:submodel:pca",
+        "follow": "99999",
+        "k": "8",
+    }
     for key, value in query.items():
         at.query_params[key] = value
     at = no_exception(no_exception(at.run()).switch_page(page_path("compare")).run())

@@ -47,8 +47,18 @@ def payloads(port: int) -> dict[str, str]:
     }
 
 
-CLASS_NAMES = ("![c]({beacon}/class)", "<img src={beacon}/class2>", "**bold**", "[link](javascript:alert(1))",
-               ":red[red]", ":material/home:", "%{{x}}", "<b>b</b>", "&amp; :smile:", "nine")  # fmt: skip
+CLASS_NAMES = (
+    "![c]({beacon}/class)",
+    "<img src={beacon}/class2>",
+    "**bold**",
+    "[link](javascript:alert(1))",
+    ":red[red]",
+    ":material/home:",
+    "%{{x}}",
+    "<b>b</b>",
+    "&amp; :smile:",
+    "nine",
+)
 
 
 def class_names(port: int) -> tuple[str, ...]:
@@ -67,20 +77,55 @@ def hostile_workspace(root, port: int) -> dict:
     dataset = datasets.from_arrays(x[keep], y[keep], name=text["dataset"], class_names=class_names(port))
     workspace.save_dataset(dataset, creator=text["user"])
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((64,)), kl.Dense(16, activation="relu", name=text["layer_bold"]),
-                              kl.Dense(8, activation="relu", name=text["layer_quote"]),
-                              kl.Dense(10, activation="softmax", name="out")])  # fmt: skip
-    record = models.save_model(workspace, model, text["model"], dataset=dataset.name, creator=text["user"],
-                               meta={"dataset_fingerprint": dataset.fingerprint})  # fmt: skip
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            kl.Dense(16, activation="relu", name=text["layer_bold"]),
+            kl.Dense(8, activation="relu", name=text["layer_quote"]),
+            kl.Dense(10, activation="softmax", name="out"),
+        ]
+    )
+    record = models.save_model(
+        workspace,
+        model,
+        text["model"],
+        dataset=dataset.name,
+        creator=text["user"],
+        meta={"dataset_fingerprint": dataset.fingerprint},
+    )
     workspace.set_note("model", record.id, text["note"])
-    return {"record": record, "dataset": dataset, "dataset_key": resources.UPLOAD_PREFIX + dataset.fingerprint,
-            "layer": text["layer_bold"]}  # fmt: skip
+    return {
+        "record": record,
+        "dataset": dataset,
+        "dataset_key": resources.UPLOAD_PREFIX + dataset.fingerprint,
+        "layer": text["layer_bold"],
+    }
 
 
 # Fields Streamlit shows as plain text, never markdown: a payload there is data, as it should be.
-PLAIN_FIELDS = {"options", "default", "value", "placeholder", "body_plain", "code_text", "spec", "url", "file_name",
-                "form_id", "id", "key", "page_script_hash", "data", "column_config", "styler", "uuid",
-                "page", "page_name", "icon", "raw_value"}  # fmt: skip
+PLAIN_FIELDS = {
+    "options",
+    "default",
+    "value",
+    "placeholder",
+    "body_plain",
+    "code_text",
+    "spec",
+    "url",
+    "file_name",
+    "form_id",
+    "id",
+    "key",
+    "page_script_hash",
+    "data",
+    "column_config",
+    "styler",
+    "uuid",
+    "page",
+    "page_name",
+    "icon",
+    "raw_value",
+}
 PLAIN_WIDGETS = {"selectbox", "multiselect", "textinput", "textarea", "numberinput", "json", "code", "arrow"}
 """Elements whose every field but ``label`` and ``help`` is plain text (their options, values, bodies)."""
 
@@ -99,7 +144,10 @@ def _strings(message, path: str = ""):
 
 def raw_markup(payload: str) -> list[str]:
     """The fragments of ``payload`` that markdown would act on if they reached it unescaped."""
-    fragments = [m.group(0) for m in re.finditer(r"!\[[^\]]*\]\(|\[[^\]]*\]\(|<img|<b>|\*\*\w+\*\*|\.__\w+__|\._em_|:red\[", payload)]
+    fragments = [
+        m.group(0)
+        for m in re.finditer(r"!\[[^\]]*\]\(|\[[^\]]*\]\(|<img|<b>|\*\*\w+\*\*|\.__\w+__|\._em_|:red\[", payload)
+    ]
     return fragments
 
 
@@ -134,7 +182,7 @@ def figures_escaped(at: AppTest, port: int) -> list[str]:
         spec = chart.proto.spec
         for raw in ("<img", "<b>b</b>", '"%{x}"', ":red[red]</"):  # a class named %{x} is a trace named %{x}
             if raw in spec:
-                bad.append(f"{raw!r} in a figure: …{spec[max(0, spec.index(raw) - 60): spec.index(raw) + 60]}…")
+                bad.append(f"{raw!r} in a figure: …{spec[max(0, spec.index(raw) - 60) : spec.index(raw) + 60]}…")
     return bad
 
 
@@ -190,8 +238,10 @@ def test_the_check_finds_markup_that_reaches_markdown(hostile, monkeypatch):
     """The walker above would catch an unescaped name: a page that forgot to escape is found."""
     root, made = hostile
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(root))
-    at = AppTest.from_string(f"import streamlit as st\nst.caption({payloads(PORT)['model']!r})\n"
-                             f"st.button({payloads(PORT)['dataset']!r})\nst.caption({str(escape(payloads(PORT)['note']))!r})")
+    at = AppTest.from_string(
+        f"import streamlit as st\nst.caption({payloads(PORT)['model']!r})\n"
+        f"st.button({payloads(PORT)['dataset']!r})\nst.caption({str(escape(payloads(PORT)['note']))!r})"
+    )
     at = no_exception(at.run())
     found = offending(at, PORT)
     assert len(found) == 2 and found[0].startswith("Markdown.body") and found[1].startswith("Button.label"), found

@@ -36,6 +36,7 @@ def noise() -> np.ndarray:
 
 # ----------------------------------------------------------------------------- known cases
 
+
 def test_one_hot_labels_score_perfectly(labels):
     reps = one_hot(labels)
     assert metrics.knn_accuracy(reps, labels) == 1.0
@@ -65,6 +66,7 @@ def test_silhouette_samples_above_sample_size(noise):
 
 # ----------------------------------------------------------------------------- trustworthiness
 
+
 def test_trustworthiness_of_the_first_two_coordinates_of_2d_data_is_one():
     rng = np.random.default_rng(0)
     reps = np.zeros((600, 5))
@@ -76,6 +78,7 @@ def test_trustworthiness_of_the_first_two_coordinates_of_2d_data_is_one():
 
 
 # ----------------------------------------------------------------------------- CKA
+
 
 @pytest.fixture(scope="module")
 def a() -> np.ndarray:
@@ -119,6 +122,7 @@ def test_cka_matrix_is_symmetric_with_unit_diagonal(a):
 
 # ----------------------------------------------------------------------------- layer_metrics
 
+
 def test_layer_metrics_keys_without_and_with_a_map(labels):
     reps = one_hot(labels) + np.random.default_rng(0).normal(scale=0.1, size=(len(labels), CLASSES))
     plain = metrics.layer_metrics(reps, labels)
@@ -141,7 +145,9 @@ def test_layer_metrics_scores_a_stratified_sample_and_reports_it(labels):
 
 
 def test_layer_metrics_refuses_a_map_of_another_size(labels):
-    with pytest.raises(ValueError, match=r"coords must have one row per point \(1000\) or per sampled point \(300\); got 7 rows"):
+    with pytest.raises(
+        ValueError, match=r"coords must have one row per point \(1000\) or per sampled point \(300\); got 7 rows"
+    ):
         metrics.layer_metrics(one_hot(labels), labels, np.zeros((7, 2)), sample_size=300)
 
 
@@ -149,10 +155,13 @@ def test_mismatched_rows_and_single_class_are_refused(labels):
     with pytest.raises(ValueError, match="points and labels must have one row per point; got 1000 and 999 rows"):
         metrics.knn_accuracy(one_hot(labels), labels[:-1])
     # One class: no figure, and why (not an exception: a small upload is not an error).
-    assert str(metrics.linear_probe_accuracy(np.zeros((20, 2)), np.full(20, 3))) == \
-        "n/a — needs at least two classes; got 1: [3]"  # fmt: skip
+    assert (
+        str(metrics.linear_probe_accuracy(np.zeros((20, 2)), np.full(20, 3)))
+        == "n/a — needs at least two classes; got 1: [3]"
+    )
     assert str(metrics.silhouette(np.zeros((20, 2)), np.zeros(20, dtype=int))).startswith(
-        "n/a — needs between 2 and n - 1 classes (at least 2 classes and more points than classes); got 1 classes")
+        "n/a — needs between 2 and n - 1 classes (at least 2 classes and more points than classes); got 1 classes"
+    )
 
 
 def test_prediction_confidence_reads_probabilities_and_softmaxes_logits():
@@ -173,6 +182,7 @@ def test_prediction_confidence_of_the_trained_model_matches_its_predictions(mode
 
 
 # ----------------------------------------------------------------------------- extract_all
+
 
 @pytest.fixture(scope="module")
 def small_model():
@@ -247,8 +257,9 @@ def trained_workspace(tmp_path_factory):
     env = dict(os.environ, FEATLIB_WORKSPACE=str(cwd / "ws"), PYTHONPATH=pythonpath, TF_CPP_MIN_LOG_LEVEL="2")
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        proc = subprocess.run([sys.executable, "-m", "featlib", *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "featlib", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+        )
         assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
         return proc
 
@@ -282,11 +293,22 @@ def test_cli_metrics_table_with_a_map(trained_workspace, capsys):
     from featlib import cli
 
     workspace, _ = trained_workspace
-    assert cli.main(["--workspace", str(workspace), "metrics", "m", "--dataset", "digits", "--sample", "300", "--umap"]) == 0
+    assert (
+        cli.main(["--workspace", str(workspace), "metrics", "m", "--dataset", "digits", "--sample", "300", "--umap"])
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "m on digits train: 300 of 1,437 images (stratified sample)"
-    assert lines[1].split() == ["layer", "units", "knn_acc", "probe_acc", "silhouette", "knn_acc_2d",
-                                "trustworthiness", "cka_prev"]  # fmt: skip
+    assert lines[1].split() == [
+        "layer",
+        "units",
+        "knn_acc",
+        "probe_acc",
+        "silhouette",
+        "knn_acc_2d",
+        "trustworthiness",
+        "cka_prev",
+    ]
     assert lines[2].split()[:3] == ["(input", "pixels)", "64"] and len(lines[2].split()) == 8  # no cka_prev
     assert [line.split()[0] for line in lines[3:]] == SEED_LAYERS
     assert len(lines[3].split()) == 7 and all(len(line.split()) == 8 for line in lines[4:])
@@ -309,7 +331,9 @@ def test_knn_accuracy_by_correlation_is_scikit_learns_correlation_metric():
     reps = rng.normal(size=(3, 12))[labels] * rng.uniform(0.2, 5, (240, 1)) + rng.normal(scale=20, size=(240, 1))
     reps = reps + 0.5 * rng.normal(size=reps.shape)
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=0)
-    scipy_correlation = cross_val_score(KNeighborsClassifier(10, metric="correlation", algorithm="brute"), reps, labels, cv=cv)
+    scipy_correlation = cross_val_score(
+        KNeighborsClassifier(10, metric="correlation", algorithm="brute"), reps, labels, cv=cv
+    )
     assert metrics.knn_accuracy(reps, labels, distance="correlation") == pytest.approx(scipy_correlation.mean())
     assert metrics.knn_accuracy(reps, labels, distance="correlation") > metrics.knn_accuracy(reps, labels) + 0.1
     with pytest.raises(ValueError, match=r"distance must be one of \['euclidean', 'cosine', 'correlation'\]; got 'l1'"):

@@ -40,12 +40,24 @@ def saved(tmp_path_factory) -> dict[str, Path]:
     inputs = keras.Input((5,), dtype="int32")
     outputs = layers.Dense(10, activation="softmax")(layers.GlobalAveragePooling1D()(layers.Embedding(100, 6)(inputs)))
     embedding = keras.Model(inputs, outputs)
-    cnn = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(4, 3), layers.BatchNormalization(), layers.ReLU(),
-                            layers.MaxPooling2D(), layers.Flatten(), layers.Dense(10, activation="softmax")])  # fmt: skip
+    cnn = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(4, 3),
+            layers.BatchNormalization(),
+            layers.ReLU(),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
     mlp = models.build_mlp((64,), hidden=(32,), seed=0)
     files = {}
-    for name, model, suffixes in (("emb", embedding, (".keras", ".h5")), ("mlp", mlp, (".keras", ".h5")),
-                                  ("cnn", cnn, (".keras",))):  # fmt: skip
+    for name, model, suffixes in (
+        ("emb", embedding, (".keras", ".h5")),
+        ("mlp", mlp, (".keras", ".h5")),
+        ("cnn", cnn, (".keras",)),
+    ):
         for suffix in suffixes:
             files[name + suffix] = folder / f"{name}{suffix}"
             model.save(files[name + suffix])
@@ -104,11 +116,14 @@ def _refused_cheaply(path: Path, match: str) -> None:
 def test_a_20_kb_keras_declaring_a_huge_embedding_is_refused_before_keras(saved, tmp_path, keras_never_called):
     path = _with_config(saved["emb.keras"], tmp_path / "huge.keras", _huge_embedding)
     assert path.stat().st_size < 30_000
-    _refused_cheaply(path, r"huge.keras declares 6,144,000,280 bytes \(5,859.4 MiB\) of weights in its config.json; "
-                           r"models are limited to 2,147,483,648 bytes \(2,048.0 MiB\) on this server. The largest is "
-                           r"layer 'embedding' \(Embedding, input_dim 256,000,000 × output_dim 6, float32\): "
-                           r"1,536,000,000 parameters, 6,144,000,000 bytes \(5,859.4 MiB\). Refused before Keras built "
-                           r"anything; raise the limit with FEATLIB_MAX_MODEL_MB")  # fmt: skip
+    _refused_cheaply(
+        path,
+        r"huge.keras declares 6,144,000,280 bytes \(5,859.4 MiB\) of weights in its config.json; "
+        r"models are limited to 2,147,483,648 bytes \(2,048.0 MiB\) on this server. The largest is "
+        r"layer 'embedding' \(Embedding, input_dim 256,000,000 × output_dim 6, float32\): "
+        r"1,536,000,000 parameters, 6,144,000,000 bytes \(5,859.4 MiB\). Refused before Keras built "
+        r"anything; raise the limit with FEATLIB_MAX_MODEL_MB",
+    )
 
 
 def test_an_h5_whose_model_config_declares_a_huge_embedding_is_refused(saved, tmp_path, keras_never_called):
@@ -118,8 +133,11 @@ def test_an_h5_whose_model_config_declares_a_huge_embedding_is_refused(saved, tm
         config = json.loads(h5.attrs["model_config"])
         _huge_embedding(config)
         h5.attrs["model_config"] = json.dumps(config)
-    _refused_cheaply(path, r"huge.h5 declares 6,144,000,280 bytes .* in its model_config; .* layer 'embedding' "
-                           r"\(Embedding, input_dim 256,000,000 × output_dim 6")  # fmt: skip
+    _refused_cheaply(
+        path,
+        r"huge.h5 declares 6,144,000,280 bytes .* in its model_config; .* layer 'embedding' "
+        r"\(Embedding, input_dim 256,000,000 × output_dim 6",
+    )
 
 
 def test_a_weights_file_declaring_a_huge_dataset_is_refused_from_its_metadata(saved, tmp_path, keras_never_called):
@@ -130,21 +148,30 @@ def test_a_weights_file_declaring_a_huge_dataset_is_refused_from_its_metadata(sa
         members = {info.filename: archive.read(info) for info in archive.infolist()}
     with h5py.File(weights, "r+") as h5:
         del h5["layers/embedding/vars/0"]
-        h5.create_dataset("layers/embedding/vars/0", shape=(HUGE_ROWS, 6), dtype="float32", chunks=(1024, 6),
-                          compression="gzip")  # no chunk written: a few KB on disk
+        h5.create_dataset(
+            "layers/embedding/vars/0", shape=(HUGE_ROWS, 6), dtype="float32", chunks=(1024, 6), compression="gzip"
+        )  # no chunk written: a few KB on disk
     path = tmp_path / "hidden.keras"
     with zipfile.ZipFile(path, "w") as out:
         for name, content in members.items():
             out.writestr(name, weights.read_bytes() if name == "model.weights.h5" else content)
     assert path.stat().st_size < 50_000
-    _refused_cheaply(path, r"hidden.keras declares 6,144,000,2\d\d bytes .* in its model.weights.h5; .* the weights "
-                           r"'layers/embedding' \(largest dataset \(256000000, 6\) float32\)")  # fmt: skip
+    _refused_cheaply(
+        path,
+        r"hidden.keras declares 6,144,000,2\d\d bytes .* in its model.weights.h5; .* the weights "
+        r"'layers/embedding' \(largest dataset \(256000000, 6\) float32\)",
+    )
     h5_path = tmp_path / "hidden.h5"
     shutil.copyfile(saved["emb.h5"], h5_path)
     with h5py.File(h5_path, "r+") as h5:
         del h5["model_weights/embedding/embedding/embeddings"]
-        h5.create_dataset("model_weights/embedding/embedding/embeddings", shape=(HUGE_ROWS, 6), dtype="float32",
-                          chunks=(1024, 6), compression="gzip")  # fmt: skip
+        h5.create_dataset(
+            "model_weights/embedding/embedding/embeddings",
+            shape=(HUGE_ROWS, 6),
+            dtype="float32",
+            chunks=(1024, 6),
+            compression="gzip",
+        )
     _refused_cheaply(h5_path, r"hidden.h5 declares .* \(5,859.4 MiB\) of weights in its weights \(model_weights\)")
 
 
@@ -153,17 +180,22 @@ def test_a_config_json_past_its_bound_is_refused_before_it_is_parsed(saved, tmp_
     with zipfile.ZipFile(saved["mlp.keras"]) as archive, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
         for info in archive.infolist():
             content = archive.read(info)
-            out.writestr(info.filename, content + b" " * model_budget.MAX_CONFIG_BYTES
-                         if info.filename == "config.json" else content)  # fmt: skip
+            out.writestr(
+                info.filename,
+                content + b" " * model_budget.MAX_CONFIG_BYTES if info.filename == "config.json" else content,
+            )
     _refused_cheaply(path, r"padded.keras's config.json inflates to 16,7\d\d,\d+ bytes; at most 16,777,216 are read")
 
 
 def test_the_limit_is_a_setting(saved, monkeypatch):
     monkeypatch.setenv(model_budget.MAX_MODEL_MB_ENV, "0.005")  # 5,242 bytes: the small CNN needs 1,704
     assert model_budget.check_model_file(saved["cnn.keras"]).total_bytes == 1_704
-    with pytest.raises(ModelError, match=r"mlp.keras declares 9,640 bytes \(0.0 MiB\) of weights in its config.json; "
-                                         r"models are limited to 5,242 bytes .* The largest is layer 'dense' \(Dense, "
-                                         r"64 inputs × units 32, float32\): 2,080 parameters, 8,320 bytes"):
+    with pytest.raises(
+        ModelError,
+        match=r"mlp.keras declares 9,640 bytes \(0.0 MiB\) of weights in its config.json; "
+        r"models are limited to 5,242 bytes .* The largest is layer 'dense' \(Dense, "
+        r"64 inputs × units 32, float32\): 2,080 parameters, 8,320 bytes",
+    ):
         models.load_model(saved["mlp.keras"])
     monkeypatch.setenv(model_budget.MAX_MODEL_MB_ENV, "lots")
     with pytest.raises(ModelError, match="FEATLIB_MAX_MODEL_MB must be a positive number of megabytes .* got 'lots'"):
@@ -194,20 +226,46 @@ def _zoo():
     outer_in = keras.Input((5,))
     return {
         "separable, depthwise, transposed, padded": seq(
-            (16, 16, 3), layers.SeparableConv2D(8, 3), layers.DepthwiseConv2D(3, depth_multiplier=2),
-            layers.Conv2DTranspose(4, 3, strides=2), layers.UpSampling2D(), layers.ZeroPadding2D(1), layers.Conv2D(3, 3),
-            layers.GlobalMaxPooling2D(), layers.Dense(2)),
-        "channels first": seq((1, 12, 12), layers.Conv2D(8, 3, data_format="channels_first"),
-                              layers.GlobalAveragePooling2D(data_format="channels_first"), layers.Dense(4)),
-        "recurrent": seq((10,), layers.Embedding(100, 8), layers.LSTM(16, return_sequences=True), layers.GRU(8),
-                         layers.Dense(3)),
-        "wrappers": seq((6,), layers.Embedding(50, 4), layers.Bidirectional(layers.SimpleRNN(5, return_sequences=True)),
-                        layers.TimeDistributed(layers.Dense(7)), layers.Flatten(), layers.Dense(2)),
-        "normalisation": seq((64,), layers.Reshape((4, 16)), layers.LayerNormalization(), layers.Conv1D(6, 3),
-                             layers.GroupNormalization(groups=2), layers.PReLU(), layers.Flatten(), layers.Dense(5)),
+            (16, 16, 3),
+            layers.SeparableConv2D(8, 3),
+            layers.DepthwiseConv2D(3, depth_multiplier=2),
+            layers.Conv2DTranspose(4, 3, strides=2),
+            layers.UpSampling2D(),
+            layers.ZeroPadding2D(1),
+            layers.Conv2D(3, 3),
+            layers.GlobalMaxPooling2D(),
+            layers.Dense(2),
+        ),
+        "channels first": seq(
+            (1, 12, 12),
+            layers.Conv2D(8, 3, data_format="channels_first"),
+            layers.GlobalAveragePooling2D(data_format="channels_first"),
+            layers.Dense(4),
+        ),
+        "recurrent": seq(
+            (10,), layers.Embedding(100, 8), layers.LSTM(16, return_sequences=True), layers.GRU(8), layers.Dense(3)
+        ),
+        "wrappers": seq(
+            (6,),
+            layers.Embedding(50, 4),
+            layers.Bidirectional(layers.SimpleRNN(5, return_sequences=True)),
+            layers.TimeDistributed(layers.Dense(7)),
+            layers.Flatten(),
+            layers.Dense(2),
+        ),
+        "normalisation": seq(
+            (64,),
+            layers.Reshape((4, 16)),
+            layers.LayerNormalization(),
+            layers.Conv1D(6, 3),
+            layers.GroupNormalization(groups=2),
+            layers.PReLU(),
+            layers.Flatten(),
+            layers.Dense(5),
+        ),
         "attention": keras.Model(query, layers.Dense(3)(pooled)),
         "nested": keras.Model(outer_in, layers.Dense(2)(inner(outer_in))),
-    }  # fmt: skip
+    }
 
 
 def _without_recorded_shapes(config):
@@ -240,12 +298,19 @@ def test_the_config_estimate_of_common_layers_matches_keras(tmp_path):
 def test_a_keras2_h5_is_counted_from_its_batch_input_shape(tmp_path):
     path = tmp_path / "keras2.h5"
     rng = np.random.default_rng(0)
-    write_keras2_h5(path, [keras2_dense("dense", 32, "relu", batch_input_shape=[None, 64]),
-                           keras2_dense("dense_1", 10, "softmax")],
-                    {"dense": {"kernel": rng.normal(size=(64, 32)), "bias": np.zeros(32)},
-                     "dense_1": {"kernel": rng.normal(size=(32, 10)), "bias": np.zeros(10)}})  # fmt: skip
+    write_keras2_h5(
+        path,
+        [keras2_dense("dense", 32, "relu", batch_input_shape=[None, 64]), keras2_dense("dense_1", 10, "softmax")],
+        {
+            "dense": {"kernel": rng.normal(size=(64, 32)), "bias": np.zeros(32)},
+            "dense_1": {"kernel": rng.normal(size=(32, 10)), "bias": np.zeros(10)},
+        },
+    )
     budget = model_budget.check_model_file(path)
-    assert [(layer.name, layer.params) for layer in budget.config] == [("dense", 64 * 32 + 32), ("dense_1", 32 * 10 + 10)]
+    assert [(layer.name, layer.params) for layer in budget.config] == [
+        ("dense", 64 * 32 + 32),
+        ("dense_1", 32 * 10 + 10),
+    ]
     assert budget.weights_bytes == (64 * 32 + 32 + 32 * 10 + 10) * 8  # written as float64 by numpy
     with pytest.raises(ModelError, match=r"layer 'dense' \(Dense, 64 inputs × units 100,000,000, float32\)"):
         model_budget.check_model_file(_keras2_wide(path, tmp_path / "wide.h5"))
@@ -261,15 +326,57 @@ def _keras2_wide(source: Path, target: Path) -> Path:
 
 
 _JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=8)
-    | st.sampled_from(["Dense", "Embedding", "Conv2D", "Sequential", "Functional", "Bidirectional", "__keras_tensor__",
-                       "channels_first", "same"]),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(
-        st.sampled_from(["class_name", "config", "layers", "units", "input_dim", "output_dim", "filters", "kernel_size",
-                         "build_config", "input_shape", "inbound_nodes", "args", "keras_history", "shape", "layer",
-                         "batch_shape", "name", "dtype", "axis"]) | st.text(max_size=4), children, max_size=5),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats()
+    | st.text(max_size=8)
+    | st.sampled_from(
+        [
+            "Dense",
+            "Embedding",
+            "Conv2D",
+            "Sequential",
+            "Functional",
+            "Bidirectional",
+            "__keras_tensor__",
+            "channels_first",
+            "same",
+        ]
+    ),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "class_name",
+                    "config",
+                    "layers",
+                    "units",
+                    "input_dim",
+                    "output_dim",
+                    "filters",
+                    "kernel_size",
+                    "build_config",
+                    "input_shape",
+                    "inbound_nodes",
+                    "args",
+                    "keras_history",
+                    "shape",
+                    "layer",
+                    "batch_shape",
+                    "name",
+                    "dtype",
+                    "axis",
+                ]
+            )
+            | st.text(max_size=4),
+            children,
+            max_size=5,
+        )
+    ),
     max_leaves=40,
-)  # fmt: skip
+)
 
 
 @settings(derandomize=True, max_examples=300, database=None, deadline=None)
@@ -291,14 +398,52 @@ FUZZ_LIMIT_MB = 16
 
 _HUGE = st.sampled_from([HUGE_ROWS, 10**12, 2**31, 2**63, 10**30, 70_000])
 _ODD = st.one_of(
-    st.sampled_from([HUGE_ROWS, 10**12, 0, -1, -(2**31), 2**31, 2**63, 10**30, 1.5, -0.0, 1e308, float("inf"),
-                     float("nan"), True, None, "", "64", [], {}, [None], [-1, -1]]),
-    st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=4),
-)  # fmt: skip
+    st.sampled_from(
+        [
+            HUGE_ROWS,
+            10**12,
+            0,
+            -1,
+            -(2**31),
+            2**31,
+            2**63,
+            10**30,
+            1.5,
+            -0.0,
+            1e308,
+            float("inf"),
+            float("nan"),
+            True,
+            None,
+            "",
+            "64",
+            [],
+            {},
+            [None],
+            [-1, -1],
+        ]
+    ),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.text(max_size=4),
+)
 
 
-_SIZE_KEYS = {"units", "input_dim", "output_dim", "filters", "kernel_size", "strides", "pool_size", "batch_shape",
-              "batch_input_shape", "input_shape", "shape", "axis", "groups"}  # fmt: skip
+_SIZE_KEYS = {
+    "units",
+    "input_dim",
+    "output_dim",
+    "filters",
+    "kernel_size",
+    "strides",
+    "pool_size",
+    "batch_shape",
+    "batch_input_shape",
+    "input_shape",
+    "shape",
+    "axis",
+    "groups",
+}
 """Config keys whose numbers size a layer: mutated first."""
 
 
@@ -347,7 +492,9 @@ def fuzz_bases(saved) -> dict[str, tuple[Path, dict, list, list]]:
             with h5py.File(path, "r") as h5:
                 config = json.loads(h5.attrs["model_config"])
         paths = _numeric_paths(config)
-        numbers = [p for p in paths if isinstance(_at(config, p), (int, float)) and not isinstance(_at(config, p), bool)]
+        numbers = [
+            p for p in paths if isinstance(_at(config, p), (int, float)) and not isinstance(_at(config, p), bool)
+        ]
         sizes = [p for p in numbers if set(p) & _SIZE_KEYS]
         bases[name] = (path, config, sizes, numbers + [p for p in paths if p not in numbers])
     return bases
@@ -369,16 +516,24 @@ def _write(path: Path, config: dict, target: Path) -> Path:
     return target
 
 
-@settings(derandomize=True, max_examples=80, database=None, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+@settings(
+    derandomize=True,
+    max_examples=80,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.data())
-def test_a_mutated_config_loads_within_the_limit_or_is_refused_with_a_model_error(fuzz_bases, tmp_path, monkeypatch,
-                                                                                  data):  # fmt: skip
+def test_a_mutated_config_loads_within_the_limit_or_is_refused_with_a_model_error(
+    fuzz_bases, tmp_path, monkeypatch, data
+):
     monkeypatch.setenv(model_budget.MAX_MODEL_MB_ENV, str(FUZZ_LIMIT_MB))
     name = data.draw(st.sampled_from(sorted(fuzz_bases)))
     path, config, sizes, paths = fuzz_bases[name]
-    edit = st.one_of(st.tuples(st.sampled_from(sizes), st.just(False), _HUGE),  # a size made huge
-                     st.tuples(st.sampled_from(paths), st.booleans(), _ODD))  # any number made odd, or a key dropped
+    edit = st.one_of(
+        st.tuples(st.sampled_from(sizes), st.just(False), _HUGE),  # a size made huge
+        st.tuples(st.sampled_from(paths), st.booleans(), _ODD),
+    )  # any number made odd, or a key dropped
     edits = data.draw(st.lists(edit, min_size=1, max_size=3))
     mutated = _write(path, _mutate(config, edits), tmp_path / f"fuzz-{len(list(tmp_path.iterdir()))}")
     try:

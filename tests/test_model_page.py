@@ -27,8 +27,12 @@ def test_only_upload(tmp_path) -> datasets.Dataset:
     x, y = digits.split("train")
     _write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", x)
     _write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", y)
-    loaded = datasets.load_idx(tmp_path / "t10k-images-idx3-ubyte.gz", tmp_path / "t10k-labels-idx1-ubyte.gz",
-                               name="upload", single_split="test")  # fmt: skip
+    loaded = datasets.load_idx(
+        tmp_path / "t10k-images-idx3-ubyte.gz",
+        tmp_path / "t10k-labels-idx1-ubyte.gz",
+        name="upload",
+        single_split="test",
+    )
     files = ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]
     named = dataclasses.replace(loaded, name=datasets.default_upload_name(files, loaded, "IDX"))
     Workspace(tmp_path / "ws").save_dataset(named)
@@ -39,11 +43,20 @@ def _cnn_with_batchnorm():
     import keras
     from keras import layers as kl
 
-    return keras.Sequential([
-        keras.Input((8, 8, 1)), kl.Conv2D(4, 3, name="conv"), kl.MaxPooling2D(name="pool"), kl.Flatten(name="flat"),
-        kl.Dense(16, name="hidden"), kl.BatchNormalization(name="norm"), kl.ReLU(name="relu"),
-        kl.Dropout(0.3, name="drop"), kl.Dense(10, activation="softmax", name="out"),
-    ], name="cnn")  # fmt: skip
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            kl.Conv2D(4, 3, name="conv"),
+            kl.MaxPooling2D(name="pool"),
+            kl.Flatten(name="flat"),
+            kl.Dense(16, name="hidden"),
+            kl.BatchNormalization(name="norm"),
+            kl.ReLU(name="relu"),
+            kl.Dropout(0.3, name="drop"),
+            kl.Dense(10, activation="softmax", name="out"),
+        ],
+        name="cnn",
+    )
 
 
 def _text(elements) -> str:
@@ -69,7 +82,9 @@ def test_an_upload_is_listed_by_its_name_and_stays_picked_across_reruns(app, tes
     assert at.selectbox(key="dataset_picker").value == resources.UPLOAD_PREFIX + test_only_upload.fingerprint
     captions = _text(at.caption)
     assert "1,437 test images (no train split)" in captions
-    assert "IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the test split)" in captions
+    assert (
+        "IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the test split)" in captions
+    )
     assert "npz file" not in captions and "upload:" not in " ".join(m.value for m in at.sidebar.markdown)
     assert "has no train split" in _text(at.info)  # so the seed MLP cannot be trained on it
     assert not [b for b in at.get("form_submit_button") if b.label == "Train"]
@@ -77,8 +92,13 @@ def test_an_upload_is_listed_by_its_name_and_stays_picked_across_reruns(app, tes
 
 def test_a_cnn_is_described_truly_and_its_default_layer_is_explained(app, tmp_path, test_only_upload):
     model = _cnn_with_batchnorm()
-    record = models.save_model(Workspace(tmp_path / "ws"), model, "cnn", dataset=test_only_upload.name,
-                               meta={"dataset_fingerprint": test_only_upload.fingerprint})  # fmt: skip
+    record = models.save_model(
+        Workspace(tmp_path / "ws"),
+        model,
+        "cnn",
+        dataset=test_only_upload.name,
+        meta={"dataset_fingerprint": test_only_upload.fingerprint},
+    )
     at = no_exception(app.run().switch_page(page_path("model")).run())
     at = _pick_dataset(at, test_only_upload.fingerprint)
     saved = next(s for s in at.selectbox if s.label == "Saved models")

@@ -10,10 +10,10 @@ from __future__ import annotations
 import csv
 import json
 
+import model_zoo
 import numpy as np
 import pytest
 
-import model_zoo
 from featlib import datasets, models
 from featlib.cli import main
 from featlib.store import Workspace
@@ -46,8 +46,9 @@ def _workspace_env(monkeypatch, workspace):
 @pytest.mark.parametrize("name", list(model_zoo.ZOO))
 def test_each_model_goes_through_add_layers_both_methods_map_and_metrics(name, zoo, workspace, capsys, tmp_path):
     saved = zoo[name]
-    status, out, err = run(capsys, workspace, "add", str(saved.path), "--name", name, "--dataset", "digits",
-                           "--scale", saved.scale)  # fmt: skip
+    status, out, err = run(
+        capsys, workspace, "add", str(saved.path), "--name", name, "--dataset", "digits", "--scale", saved.scale
+    )
     assert status == 0, err
     record = next(r for r in Workspace(workspace).list_models() if r.name == name)
     assert record.test_accuracy == pytest.approx(saved.accuracy, abs=1e-4), out  # what model.evaluate gives
@@ -64,16 +65,40 @@ def test_each_model_goes_through_add_layers_both_methods_map_and_metrics(name, z
     outputs = {}
     for method in ("function", "submodel"):
         path = tmp_path / f"{method}.npy"
-        status, _, err = run(capsys, workspace, "extract", name, "--layer", layer, "--method", method,
-                             "--dataset", "digits", "--out", str(path))  # fmt: skip
+        status, _, err = run(
+            capsys,
+            workspace,
+            "extract",
+            name,
+            "--layer",
+            layer,
+            "--method",
+            method,
+            "--dataset",
+            "digits",
+            "--out",
+            str(path),
+        )
         assert status == 0, err
         outputs[method] = np.load(path)
     assert outputs["function"].shape == outputs["submodel"].shape and outputs["function"].shape[0] == 1437
     assert np.max(np.abs(outputs["function"] - outputs["submodel"])) < 1e-4  # the two methods agree
 
     path = tmp_path / "map.csv"
-    status, _, err = run(capsys, workspace, "embed", name, "--layer", layer, "--dataset", "digits", "--out", str(path),
-                         "--n-epochs", "30")  # fmt: skip
+    status, _, err = run(
+        capsys,
+        workspace,
+        "embed",
+        name,
+        "--layer",
+        layer,
+        "--dataset",
+        "digits",
+        "--out",
+        str(path),
+        "--n-epochs",
+        "30",
+    )
     assert status == 0, err
     with open(path) as f:
         rows = list(csv.DictReader(f))
@@ -88,8 +113,9 @@ def test_each_model_goes_through_add_layers_both_methods_map_and_metrics(name, z
 
 def test_a_rescaling_model_added_with_the_wrong_scaling_is_near_chance_and_says_why(zoo, workspace, capsys):
     saved = zoo["rescaling-first"]
-    status, out, err = run(capsys, workspace, "add", str(saved.path), "--name", "rescaling-wrong", "--dataset",
-                           "digits", "--scale", "0-1")  # fmt: skip
+    status, out, err = run(
+        capsys, workspace, "add", str(saved.path), "--name", "rescaling-wrong", "--dataset", "digits", "--scale", "0-1"
+    )
     assert status == 0, err
     record = next(r for r in Workspace(workspace).list_models() if r.name == "rescaling-wrong")
     assert record.test_accuracy < 0.3

@@ -37,13 +37,19 @@ def lambda_model():
 
 # ----------------------------------------------------------------------------- build_mlp
 
+
 def test_build_mlp_layer_names_types_and_shapes():
     model = models.build_mlp()
     assert [(layer.name, type(layer).__name__) for layer in model.layers] == SEED_LAYERS
     assert [layer.get_config()["activation"] for layer in model.layers[1::2]] == ["relu", "relu", "softmax"]
     assert [layer.get_config()["activation"] for layer in model.layers[0::2]] == ["linear"] * 3
     assert [tuple(layer.output.shape) for layer in model.layers] == [
-        (None, 128), (None, 128), (None, 64), (None, 64), (None, 10), (None, 10),
+        (None, 128),
+        (None, 128),
+        (None, 64),
+        (None, 64),
+        (None, 10),
+        (None, 10),
     ]
     assert models.input_shape(model) == (784,)
     assert model.count_params() == 109_386
@@ -54,8 +60,14 @@ def test_build_mlp_names_do_not_depend_on_earlier_models():
     models.build_mlp((16,), hidden=(8,))
     again = models.build_mlp((64,), hidden=(32, 16, 8), num_classes=3)
     assert [layer.name for layer in again.layers] == [
-        "dense", "activation", "dense_1", "activation_1", "dense_2", "activation_2",
-        "dense_3", "activation_3",
+        "dense",
+        "activation",
+        "dense_1",
+        "activation_1",
+        "dense_2",
+        "activation_2",
+        "dense_3",
+        "activation_3",
     ]
     assert again.layers[-2].units == 3
 
@@ -76,6 +88,7 @@ def test_build_mlp_same_seed_same_weights_other_seed_differs():
 
 
 # ----------------------------------------------------------------------------- train
+
 
 def test_train_adam_on_digits_beats_chance(trained, digits):
     result = trained.result
@@ -121,6 +134,7 @@ def test_predict_labels_is_argmax_of_output(model, x_digits):
 
 # ----------------------------------------------------------------------------- fingerprint & layers
 
+
 def test_fingerprint_stable_across_save_and_load(model, tmp_path):
     fp = models.fingerprint(model)
     assert len(fp) == 16 and int(fp, 16) >= 0
@@ -146,15 +160,23 @@ def test_layer_table_rows(model):
     rows = models.layer_table(model)
     assert [(r.index, r.name, r.type) for r in rows] == [(i, n, t) for i, (n, t) in enumerate(SEED_LAYERS)]
     assert [r.output_shape for r in rows] == [
-        "(None, 128)", "(None, 128)", "(None, 64)", "(None, 64)", "(None, 10)", "(None, 10)",
+        "(None, 128)",
+        "(None, 128)",
+        "(None, 64)",
+        "(None, 64)",
+        "(None, 10)",
+        "(None, 10)",
     ]
     assert [r.params for r in rows] == [64 * 128 + 128, 0, 128 * 64 + 64, 0, 64 * 10 + 10, 0]
     assert sum(r.params for r in rows) == model.count_params()
     assert [r.activation for r in rows] == [
-        "none: pre-activation; relu in activation", "relu, of dense",
-        "none: pre-activation; relu in activation_1", "relu, of dense_1",
-        "none: pre-activation; softmax in activation_2", "softmax, of dense_2",
-    ]  # fmt: skip
+        "none: pre-activation; relu in activation",
+        "relu, of dense",
+        "none: pre-activation; relu in activation_1",
+        "relu, of dense_1",
+        "none: pre-activation; softmax in activation_2",
+        "softmax, of dense_2",
+    ]
 
 
 def test_activations_name_each_layers_function_and_which_side_of_it_is_read():
@@ -169,11 +191,23 @@ def test_activations_name_each_layers_function_and_which_side_of_it_is_read():
     x = keras.layers.Dense(6, name="linear")(x)
     outputs = keras.layers.Dense(10, activation="softmax", name="head")(x)
     notes = models.activations(keras.Model(inputs, outputs))
-    inputs_named = {k: "" for k in notes if k.startswith("input_layer")}  # input_layer_N: Keras numbers them per process
+    inputs_named = {
+        k: "" for k in notes if k.startswith("input_layer")
+    }  # input_layer_N: Keras numbers them per process
     assert len(inputs_named) == 1
-    assert notes == {"conv": "relu (own)", "flat": "",
-                     "hidden": "none: pre-activation; leaky_relu in leaky", "leaky": "leaky_relu, of hidden",
-                     "drop": "", "linear": "none", "head": "softmax (own)"} | inputs_named  # fmt: skip
+    assert (
+        notes
+        == {
+            "conv": "relu (own)",
+            "flat": "",
+            "hidden": "none: pre-activation; leaky_relu in leaky",
+            "leaky": "leaky_relu, of hidden",
+            "drop": "",
+            "linear": "none",
+            "head": "softmax (own)",
+        }
+        | inputs_named
+    )
 
 
 def test_default_layer_is_dense_1_for_seed_mlp(model):
@@ -182,6 +216,7 @@ def test_default_layer_is_dense_1_for_seed_mlp(model):
 
 
 # ----------------------------------------------------------------------------- default layer
+
 
 def sequential(input_shape, *layers):
     import keras
@@ -193,19 +228,33 @@ def small_cnn(*head):
     """Conv2D → LeakyReLU → MaxPooling2D → Dropout → Flatten, then ``head``."""
     from keras import layers as kl
 
-    return sequential((28, 28, 1), kl.Conv2D(8, 3, name="conv"), kl.LeakyReLU(name="conv_act"),
-                      kl.MaxPooling2D(name="pool"), kl.Dropout(0.25, name="conv_drop"), kl.Flatten(name="flat"), *head)
+    return sequential(
+        (28, 28, 1),
+        kl.Conv2D(8, 3, name="conv"),
+        kl.LeakyReLU(name="conv_act"),
+        kl.MaxPooling2D(name="pool"),
+        kl.Dropout(0.25, name="conv_drop"),
+        kl.Flatten(name="flat"),
+        *head,
+    )
 
 
 def test_default_layer_of_a_cnn_is_after_its_separate_leaky_relu_not_the_dropout():
     from keras import layers as kl
 
-    model = small_cnn(kl.Dense(64, name="hidden"), kl.LeakyReLU(name="hidden_act"), kl.Dropout(0.5, name="drop"),
-                      kl.Dense(10, activation="softmax", name="out"))
+    model = small_cnn(
+        kl.Dense(64, name="hidden"),
+        kl.LeakyReLU(name="hidden_act"),
+        kl.Dropout(0.5, name="drop"),
+        kl.Dense(10, activation="softmax", name="out"),
+    )
     chosen = models.choose_default_layer(model)
     assert chosen == models.DefaultLayer(
-        "hidden_act", "hidden_act: the last hidden layer (hidden, Dense 64) after its LeakyReLU; the Dropout after it "
-        "changes nothing at inference.", alternative="hidden")  # fmt: skip
+        "hidden_act",
+        "hidden_act: the last hidden layer (hidden, Dense 64) after its LeakyReLU; the Dropout after it "
+        "changes nothing at inference.",
+        alternative="hidden",
+    )
     assert models.default_layer(model) == "hidden_act"
     assert models.default_layer_reason(model) == chosen.reason
 
@@ -213,45 +262,78 @@ def test_default_layer_of_a_cnn_is_after_its_separate_leaky_relu_not_the_dropout
 def test_default_layer_of_a_cnn_with_batch_normalization_is_after_activation_and_normalisation():
     from keras import layers as kl
 
-    model = small_cnn(kl.Dense(128, name="hidden"), kl.LeakyReLU(name="act"), kl.BatchNormalization(name="norm"),
-                      kl.Dropout(0.3, name="drop"), kl.Dense(10, name="logits"), kl.Softmax(name="probs"))
+    model = small_cnn(
+        kl.Dense(128, name="hidden"),
+        kl.LeakyReLU(name="act"),
+        kl.BatchNormalization(name="norm"),
+        kl.Dropout(0.3, name="drop"),
+        kl.Dense(10, name="logits"),
+        kl.Softmax(name="probs"),
+    )
     chosen = models.choose_default_layer(model)
     assert (chosen.name, chosen.alternative) == ("norm", "hidden")
-    assert chosen.reason.startswith("norm: the last hidden layer (hidden, Dense 128) after its LeakyReLU and "
-                                    "BatchNormalization;")
-    normalised_first = small_cnn(kl.Dense(32, name="hidden"), kl.BatchNormalization(name="norm"),
-                                 kl.Activation("relu", name="act"), kl.Dense(10, name="out"))
+    assert chosen.reason.startswith(
+        "norm: the last hidden layer (hidden, Dense 128) after its LeakyReLU and BatchNormalization;"
+    )
+    normalised_first = small_cnn(
+        kl.Dense(32, name="hidden"),
+        kl.BatchNormalization(name="norm"),
+        kl.Activation("relu", name="act"),
+        kl.Dense(10, name="out"),
+    )
     chosen = models.choose_default_layer(normalised_first)
     assert chosen.name == "act"
-    assert chosen.reason == ("act: the last hidden layer (hidden, Dense 32) after its BatchNormalization and relu "
-                             "activation.")
+    assert chosen.reason == (
+        "act: the last hidden layer (hidden, Dense 32) after its BatchNormalization and relu activation."
+    )
 
 
 def test_default_layer_of_a_flatten_mlp_is_its_hidden_dense_with_builtin_activation():
     from keras import layers as kl
 
-    model = sequential((28, 28), kl.Flatten(name="flat"), kl.Dense(128, activation="relu", name="hidden"),
-                       kl.Dense(10, activation="softmax", name="out"))
+    model = sequential(
+        (28, 28),
+        kl.Flatten(name="flat"),
+        kl.Dense(128, activation="relu", name="hidden"),
+        kl.Dense(10, activation="softmax", name="out"),
+    )
     assert models.choose_default_layer(model) == models.DefaultLayer(
-        "hidden", "hidden: the last hidden layer (Dense 128, relu).")
+        "hidden", "hidden: the last hidden layer (Dense 128, relu)."
+    )
 
 
 def test_default_layer_of_the_seed_layout_is_its_dense_before_activation_with_the_activation_one_click_away():
     chosen = models.choose_default_layer(models.build_mlp())
     assert chosen == models.DefaultLayer(
-        "dense_1", "dense_1: the last hidden layer (Dense 64) before its relu activation, as the seed script read it; "
-        "activation_1 is the same layer after its relu.", alternative="activation_1")  # fmt: skip
+        "dense_1",
+        "dense_1: the last hidden layer (Dense 64) before its relu activation, as the seed script read it; "
+        "activation_1 is the same layer after its relu.",
+        alternative="activation_1",
+    )
     assert models.default_layer(models.build_mlp((64,), hidden=(32, 16, 8))) == "dense_2"
 
 
 def test_default_layer_of_models_not_laid_out_as_the_seed_is_after_the_activation():
     from keras import layers as kl
 
-    leaky = sequential((64,), kl.Dense(32, name="d0"), kl.LeakyReLU(name="a0"), kl.Dense(16, name="d1"),
-                       kl.LeakyReLU(name="a1"), kl.Dense(10, name="d2"), kl.Activation("softmax", name="a2"))
+    leaky = sequential(
+        (64,),
+        kl.Dense(32, name="d0"),
+        kl.LeakyReLU(name="a0"),
+        kl.Dense(16, name="d1"),
+        kl.LeakyReLU(name="a1"),
+        kl.Dense(10, name="d2"),
+        kl.Activation("softmax", name="a2"),
+    )
     assert models.default_layer(leaky) == "a1"
-    flattened = sequential((8, 8), kl.Flatten(), kl.Dense(16, name="d0"), kl.Activation("relu", name="a0"),
-                           kl.Dense(10, name="d1"), kl.Activation("softmax", name="a1"))
+    flattened = sequential(
+        (8, 8),
+        kl.Flatten(),
+        kl.Dense(16, name="d0"),
+        kl.Activation("relu", name="a0"),
+        kl.Dense(10, name="d1"),
+        kl.Activation("softmax", name="a1"),
+    )
     assert models.default_layer(flattened) == "a0"
 
 
@@ -263,7 +345,8 @@ def test_default_layer_of_a_functional_model_with_two_heads_is_the_shared_trunk(
     trunk = kl.ReLU(name="trunk_act")(kl.Dense(32, name="trunk")(pixels))
     model = keras.Model(pixels, [kl.Dense(10, name="digit")(trunk), kl.Dense(1, name="score")(trunk)])
     assert models.choose_default_layer(model) == models.DefaultLayer(
-        "trunk_act", "trunk_act: the last hidden layer (trunk, Dense 32) after its ReLU.", alternative="trunk")
+        "trunk_act", "trunk_act: the last hidden layer (trunk, Dense 32) after its ReLU.", alternative="trunk"
+    )
 
 
 def test_default_layer_moves_only_over_layers_that_read_the_hidden_layer():
@@ -282,10 +365,12 @@ def test_default_layer_of_models_without_a_hidden_layer():
 
     only = sequential((64,), kl.Dense(10, name="only"))
     assert models.choose_default_layer(only) == models.DefaultLayer(
-        "only", "only: the output layer (Dense 10); the model has no hidden layer.")
+        "only", "only: the output layer (Dense 10); the model has no hidden layer."
+    )
     flat = sequential((8, 8), kl.Flatten(name="flat"), kl.Dropout(0.1), kl.Dense(10, name="out"))
     assert models.choose_default_layer(flat) == models.DefaultLayer(
-        "flat", "flat: the input of the output layer out (Dense 10); the model has no hidden layer with weights.")
+        "flat", "flat: the input of the output layer out (Dense 10); the model has no hidden layer with weights."
+    )
     weightless = sequential((8, 8), kl.Flatten(name="flat"))
     assert models.default_layer(weightless) == "flat"
 
@@ -297,7 +382,8 @@ def test_default_layer_of_a_nested_model_is_the_nested_model():
     backbone = keras.Sequential([keras.Input((28, 28, 1)), kl.Conv2D(4, 3), kl.Flatten()], name="backbone")
     model = sequential((28, 28, 1), backbone, kl.Dense(10, name="out"))
     assert models.choose_default_layer(model) == models.DefaultLayer(
-        "backbone", "backbone: the last hidden layer (Sequential).")
+        "backbone", "backbone: the last hidden layer (Sequential)."
+    )
 
 
 def test_default_layer_of_a_model_without_layers_says_so():
@@ -309,40 +395,58 @@ def test_default_layer_of_a_model_without_layers_says_so():
 
 # ----------------------------------------------------------------------------- architecture summary
 
+
 def test_summary_of_a_cnn_names_its_convolutions():
     from keras import layers as kl
 
-    model = sequential((28, 28, 1), kl.Conv2D(32, 3, activation="relu"), kl.MaxPooling2D(),
-                       kl.Conv2D(64, 3, activation="relu"), kl.MaxPooling2D(), kl.Flatten(),
-                       kl.Dense(64, activation="relu"), kl.Dense(10, activation="softmax"))
+    model = sequential(
+        (28, 28, 1),
+        kl.Conv2D(32, 3, activation="relu"),
+        kl.MaxPooling2D(),
+        kl.Conv2D(64, 3, activation="relu"),
+        kl.MaxPooling2D(),
+        kl.Flatten(),
+        kl.Dense(64, activation="relu"),
+        kl.Dense(10, activation="softmax"),
+    )
     assert models.architecture_summary(model) == (
         "input 28×28×1 · Conv2D 32 → MaxPooling2D → Conv2D 64 → MaxPooling2D → Flatten → Dense 64 → Dense 10 "
-        f"(Sequential, {model.count_params():,} params)")  # fmt: skip
+        f"(Sequential, {model.count_params():,} params)"
+    )
 
 
 def test_summary_lists_separate_activation_normalisation_and_dropout_layers():
     from keras import layers as kl
 
-    model = small_cnn(kl.Dense(64), kl.LeakyReLU(), kl.BatchNormalization(), kl.Dropout(0.5), kl.Dense(10),
-                      kl.Softmax())
+    model = small_cnn(
+        kl.Dense(64), kl.LeakyReLU(), kl.BatchNormalization(), kl.Dropout(0.5), kl.Dense(10), kl.Softmax()
+    )
     assert models.architecture_summary(model) == (
         "input 28×28×1 · Conv2D 8 → LeakyReLU → MaxPooling2D → Dropout → Flatten → Dense 64 → LeakyReLU → "
-        f"BatchNormalization → Dropout → Dense 10 → Softmax (Sequential, {model.count_params():,} params)")
-    mlp = sequential((64,), kl.Dense(32), kl.Activation("relu"), kl.Dropout(0.2), kl.Dense(10),
-                     kl.Activation("softmax"))
-    assert models.architecture_summary(mlp) == "input 64 · Dense 32 → relu → Dropout → Dense 10 → softmax " \
-                                               "(Sequential, 2,410 params)"  # fmt: skip
+        f"BatchNormalization → Dropout → Dense 10 → Softmax (Sequential, {model.count_params():,} params)"
+    )
+    mlp = sequential(
+        (64,), kl.Dense(32), kl.Activation("relu"), kl.Dropout(0.2), kl.Dense(10), kl.Activation("softmax")
+    )
+    assert (
+        models.architecture_summary(mlp) == "input 64 · Dense 32 → relu → Dropout → Dense 10 → softmax "
+        "(Sequential, 2,410 params)"
+    )
 
 
 def test_summary_keeps_the_compact_form_for_flat_dense_stacks_only():
     from keras import layers as kl
 
     assert models.architecture_summary(models.build_mlp((64,), hidden=(32,))) == "64-32-10 (Sequential, 2,410 params)"
-    assert models.architecture_summary(sequential((64,), kl.Dense(10, activation="softmax"))) == \
-        "64-10 (Sequential, 650 params)"  # fmt: skip
+    assert (
+        models.architecture_summary(sequential((64,), kl.Dense(10, activation="softmax")))
+        == "64-10 (Sequential, 650 params)"
+    )
     flatten = sequential((28, 28), kl.Flatten(), kl.Dense(128, activation="relu"), kl.Dense(10))
-    assert models.architecture_summary(flatten) == \
-        "input 28×28 · Flatten → Dense 128 → Dense 10 (Sequential, 101,770 params)"  # fmt: skip
+    assert (
+        models.architecture_summary(flatten)
+        == "input 28×28 · Flatten → Dense 128 → Dense 10 (Sequential, 101,770 params)"
+    )
 
 
 def test_summary_folds_runs_and_abbreviates_long_models_within_the_limit():
@@ -352,9 +456,13 @@ def test_summary_folds_runs_and_abbreviates_long_models_within_the_limit():
     repeated = sequential((32, 32, 3), *blocks, kl.GlobalAveragePooling2D(), kl.Dense(100))
     assert models.architecture_summary(repeated) == (
         "input 32×32×3 · (Conv2D 16 → ReLU) ×6 → GlobalAveragePooling2D → Dense 100 "
-        f"(Sequential, {repeated.count_params():,} params)")  # fmt: skip
-    varied = [layer for i in range(20) for layer in (kl.Conv2D(8 * (i % 3 + 1), 3, padding="same"),
-                                                       kl.BatchNormalization(), kl.ReLU())]
+        f"(Sequential, {repeated.count_params():,} params)"
+    )
+    varied = [
+        layer
+        for i in range(20)
+        for layer in (kl.Conv2D(8 * (i % 3 + 1), 3, padding="same"), kl.BatchNormalization(), kl.ReLU())
+    ]
     long = sequential((32, 32, 3), *varied, kl.GlobalAveragePooling2D(), kl.Dense(100))
     text = models.architecture_summary(long)
     assert len(text) <= models.SUMMARY_MAX_CHARS
@@ -372,12 +480,15 @@ def test_summary_of_nested_and_multi_output_models_does_not_crash():
     backbone = keras.Sequential([keras.Input((28, 28, 1)), kl.Conv2D(4, 3), kl.Flatten()], name="backbone")
     nested = sequential((28, 28, 1), backbone, kl.Dense(10))
     assert models.architecture_summary(nested) == (
-        f"input 28×28×1 · Sequential backbone → Dense 10 (Sequential, {nested.count_params():,} params)")
+        f"input 28×28×1 · Sequential backbone → Dense 10 (Sequential, {nested.count_params():,} params)"
+    )
     pixels = keras.Input((4,))
     trunk = kl.Dense(8)(pixels)
     two = keras.Model(pixels, [kl.Dense(3)(trunk), kl.Dense(1)(trunk)])
-    assert models.architecture_summary(two) == \
-        "input 4 · Dense 8 → Dense 3 → Dense 1 · outputs 3, 1 (Functional, 76 params)"  # fmt: skip
+    assert (
+        models.architecture_summary(two)
+        == "input 4 · Dense 8 → Dense 3 → Dense 1 · outputs 3, 1 (Functional, 76 params)"
+    )
     weightless = sequential((8, 8), kl.Flatten())
     assert models.architecture_summary(weightless) == "input 8×8 · Flatten · output 64 (Sequential, 0 params)"
 
@@ -389,6 +500,7 @@ def test_check_layer_names_existing_layers(model):
 
 
 # ----------------------------------------------------------------------------- adapt_images
+
 
 def test_adapt_images_flat_64_model_with_8x8_data(model, digits):
     images = digits.x_train[:30]
@@ -468,6 +580,7 @@ def test_adapt_images_refuses_non_square_data_for_square_model(model):
 
 
 # ----------------------------------------------------------------------------- load_model
+
 
 def test_load_keras_roundtrip(model, tmp_path, x_digits):
     path = tmp_path / "m.keras"

@@ -43,6 +43,7 @@ def _x_test(digits) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- the core: outputs, scoring, labels
 
+
 def test_outputs_are_listed_with_names_and_widths(ten_and_one):
     model, _ = ten_and_one
     assert models.model_outputs(model) == [models.OutputInfo(0, "head_a", 10), models.OutputInfo(1, "head_b", 1)]
@@ -66,8 +67,15 @@ def test_upload_scores_head_a_as_model_evaluate_does(two_heads, digits, workspac
     assert output["outputs"] == [{"name": "head_a", "width": 10}, {"name": "head_b", "width": 10}]
     assert output["accuracy"] == pytest.approx(evaluated, abs=1e-6)
     assert output["hints"] == []
-    record = stored.store_upload(workspace, output, name="heads", filename="heads.keras", dataset="digits",
-                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    record = stored.store_upload(
+        workspace,
+        output,
+        name="heads",
+        filename="heads.keras",
+        dataset="digits",
+        dataset_fp=digits.fingerprint,
+        input_scale="0-1",
+    )
     assert (record.meta["output"], record.meta["outputs"]) == ("head_a", output["outputs"])
     assert record.test_accuracy == pytest.approx(evaluated, abs=1e-6)
     assert record.scored_output == "output head_a, 10-way; other outputs: head_b (10 units)"
@@ -81,20 +89,25 @@ def test_predicted_labels_come_from_the_chosen_output_and_lie_within_the_classes
     assert np.array_equal(labels, head_a) and labels.min() >= 0 and labels.max() <= 9
     assert np.array_equal(models.predict_labels(model, x, output=0), head_a)
     data = models.model_to_bytes(model)
-    predicted, confidence = tasks.predict(model=data, model_fp=models.fingerprint(model), dataset=digits, split="test",
-                                          input_scale="0-1", output="head_a")  # fmt: skip
+    predicted, confidence = tasks.predict(
+        model=data, model_fp=models.fingerprint(model), dataset=digits, split="test", input_scale="0-1", output="head_a"
+    )
     assert np.array_equal(predicted, head_a)
     assert confidence.shape == (len(x),) and np.all((confidence > 0) & (confidence <= 1))
     # A record saved before outputs were chosen has no meta["output"]: the default output is read.
-    unnamed, _ = tasks.predict(model=data, model_fp=models.fingerprint(model), dataset=digits, split="test",
-                               input_scale="0-1")  # fmt: skip
+    unnamed, _ = tasks.predict(
+        model=data, model_fp=models.fingerprint(model), dataset=digits, split="test", input_scale="0-1"
+    )
     assert np.array_equal(unnamed, head_a)
 
 
 def test_several_outputs_without_a_choice_are_refused_naming_them(two_heads, digits):
     model, _ = two_heads
-    with pytest.raises(models.ModelError, match=r"The model has 2 outputs, head_a \(10 units\) and head_b \(10 "
-                                                r"units\): expected the output to read"):  # fmt: skip
+    with pytest.raises(
+        models.ModelError,
+        match=r"The model has 2 outputs, head_a \(10 units\) and head_b \(10 "
+        r"units\): expected the output to read",
+    ):
         models.predict_labels(model, _x_test(digits))
     with pytest.raises(models.ModelError, match=r"No such output: 'head_c'. The model's outputs are head_a"):
         models.predict_labels(model, _x_test(digits), output="head_c")
@@ -105,8 +118,14 @@ def test_a_10_way_and_a_1_unit_head_are_scored_and_predicted(ten_and_one, digits
     output = _upload(model, digits)
     assert output["output"] == "head_a"
     assert output["accuracy"] == pytest.approx(evaluated, abs=1e-6)
-    predicted, _ = tasks.predict(model=models.model_to_bytes(model), model_fp=models.fingerprint(model),
-                                 dataset=digits, split="test", input_scale="0-1", output=output["output"])  # fmt: skip
+    predicted, _ = tasks.predict(
+        model=models.model_to_bytes(model),
+        model_fp=models.fingerprint(model),
+        dataset=digits,
+        split="test",
+        input_scale="0-1",
+        output=output["output"],
+    )
     assert predicted.shape == (len(digits.y_test),) and set(np.unique(predicted)) <= set(range(10))
 
 
@@ -117,7 +136,8 @@ def test_a_model_with_no_output_that_fits_the_classes_is_refused_naming_its_outp
     assert str(refused.value) == (
         "The model has 2 outputs, head_a (12 units) and head_b (1 unit), and none can be scored on data of 10 "
         "classes: expected an output with one value per class (10 units). Score it on data with as many classes "
-        "as one of its outputs, or give it a 10-unit classification output.")  # fmt: skip
+        "as one of its outputs, or give it a 10-unit classification output."
+    )
 
 
 def test_an_output_can_be_named_and_must_fit_the_classes(two_heads, ten_and_one, digits):
@@ -125,21 +145,35 @@ def test_an_output_can_be_named_and_must_fit_the_classes(two_heads, ten_and_one,
     shuffled = _upload(model, digits, output="head_b")
     assert shuffled["output"] == "head_b" and shuffled["accuracy"] < 0.2
     assert any(h.startswith("Classes: the model has 10 outputs and the dataset 10 classes") for h in shuffled["hints"])
-    with pytest.raises(models.ModelError, match=r"The output head_b \(1 unit\) cannot be scored on data of 10 classes"
-                                                r".*the outputs that fit are head_a \(10 units\)"):  # fmt: skip
+    with pytest.raises(
+        models.ModelError,
+        match=r"The output head_b \(1 unit\) cannot be scored on data of 10 classes"
+        r".*the outputs that fit are head_a \(10 units\)",
+    ):
         _upload(ten_and_one[0], digits, output="head_b")
 
 
 def test_a_model_with_one_output_is_scored_and_stored_as_before(model, digits, workspace):
     output = _upload(model, digits)
     assert output["output"] == "activation_2" and len(output["outputs"]) == 1
-    record = stored.store_upload(workspace, output, name="one", filename="one.keras", dataset="digits",
-                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    record = stored.store_upload(
+        workspace,
+        output,
+        name="one",
+        filename="one.keras",
+        dataset="digits",
+        dataset_fp=digits.fingerprint,
+        input_scale="0-1",
+    )
     assert "output" not in record.meta and "outputs" not in record.meta and record.scored_output == ""
-    assert models.evaluate_accuracy(model, models.adapt_images(digits.x_test, model), digits.y_test) == \
-        pytest.approx(output["accuracy"])  # fmt: skip
+    assert models.evaluate_accuracy(model, models.adapt_images(digits.x_test, model), digits.y_test) == pytest.approx(
+        output["accuracy"]
+    )
     plain = jobs.specs.predict_spec("fp", "dfp", 10, split="test", input_scale="0-1")
-    assert (plain.key, plain.params) == ("predict/fp/dfp/test/0-1", {"model_fp": "fp", "split": "test", "input_scale": "0-1"})
+    assert (plain.key, plain.params) == (
+        "predict/fp/dfp/test/0-1",
+        {"model_fp": "fp", "split": "test", "input_scale": "0-1"},
+    )
     named = jobs.specs.predict_spec("fp", "dfp", 10, split="test", input_scale="0-1", output="head_a")
     assert named.key == "predict/fp/dfp/test/0-1/output=head_a" and named.params["output"] == "head_a"
 
@@ -147,11 +181,19 @@ def test_a_model_with_one_output_is_scored_and_stored_as_before(model, digits, w
 def test_scoring_again_from_another_output_updates_the_record(two_heads, digits, workspace):
     model, evaluated = two_heads
     first = _upload(model, digits)
-    record = stored.store_upload(workspace, first, name="heads", filename="heads.keras", dataset="digits",
-                                 dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
-    again = jobs.run_inline(jobs.specs.upload_spec("heads.keras", record.fingerprint, digits.fingerprint, "0-1",
-                                                   output="head_b"),
-                            {"data": workspace.model_bytes(record), "dataset": digits})  # fmt: skip
+    record = stored.store_upload(
+        workspace,
+        first,
+        name="heads",
+        filename="heads.keras",
+        dataset="digits",
+        dataset_fp=digits.fingerprint,
+        input_scale="0-1",
+    )
+    again = jobs.run_inline(
+        jobs.specs.upload_spec("heads.keras", record.fingerprint, digits.fingerprint, "0-1", output="head_b"),
+        {"data": workspace.model_bytes(record), "dataset": digits},
+    )
     updated = stored.store_rescored(workspace, record, again)
     assert updated.meta["output"] == "head_b" and updated.test_accuracy == pytest.approx(again["accuracy"])
     assert updated.meta["hints"] == again["hints"] and updated.meta["hints"]  # head_b is near chance
@@ -162,19 +204,29 @@ def test_scoring_again_from_another_output_updates_the_record(two_heads, digits,
 
 # ----------------------------------------------------------------------------- the Model page's card
 
+
 def test_the_card_says_which_output_is_scored_and_picking_another_scores_it(app, tmp_path, two_heads, digits):
     from featlib.app import state
 
     model, evaluated = two_heads
     workspace = Workspace(tmp_path / "ws")
-    record = stored.store_upload(workspace, _upload(model, digits), name="heads", filename="heads.keras",
-                                 dataset="digits", dataset_fp=digits.fingerprint, input_scale="0-1")  # fmt: skip
+    record = stored.store_upload(
+        workspace,
+        _upload(model, digits),
+        name="heads",
+        filename="heads.keras",
+        dataset="digits",
+        dataset_fp=digits.fingerprint,
+        input_scale="0-1",
+    )
     at = no_exception(app.run().switch_page(page_path("model")))
     at.session_state[state.MODEL] = record.id
     at = no_exception(at.run())
     card = " ".join(s.value for s in at.success).replace("\\", "")
-    assert f"accuracy {evaluated:.4f} on digits, test split, 360 images. Scored from output head_a, 10-way; other " \
-           "outputs: head_b (10 units)." in card, card  # fmt: skip
+    assert (
+        f"accuracy {evaluated:.4f} on digits, test split, 360 images. Scored from output head_a, 10-way; other "
+        "outputs: head_b (10 units)." in card
+    ), card
     picker = at.selectbox(key=f"model_output/{record.id}")
     assert picker.options == ["head_a", "head_b"] and picker.value == "head_a"
     picker.set_value("head_b")
@@ -189,8 +241,14 @@ def test_the_card_says_which_output_is_scored_and_picking_another_scores_it(app,
 def test_the_card_of_a_model_with_one_output_has_no_output_picker(app, tmp_path, model, digits):
     from featlib.app import state
 
-    record = models.save_model(Workspace(tmp_path / "ws"), model, "one", dataset="digits", test_accuracy=0.9,
-                               meta={"dataset_fingerprint": digits.fingerprint})  # fmt: skip
+    record = models.save_model(
+        Workspace(tmp_path / "ws"),
+        model,
+        "one",
+        dataset="digits",
+        test_accuracy=0.9,
+        meta={"dataset_fingerprint": digits.fingerprint},
+    )
     at = no_exception(app.run().switch_page(page_path("model")))
     at.session_state[state.MODEL] = record.id
     at = no_exception(at.run())

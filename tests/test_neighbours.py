@@ -64,8 +64,10 @@ def test_errors_name_the_bad_value():
         neighbours.nearest(np.zeros(10), [1])
 
 
-@pytest.mark.parametrize("metric, scipy_metric", [("euclidean", "euclidean"), ("cosine", "cosine"),
-                                                  ("manhattan", "cityblock"), ("correlation", "correlation")])
+@pytest.mark.parametrize(
+    "metric, scipy_metric",
+    [("euclidean", "euclidean"), ("cosine", "cosine"), ("manhattan", "cityblock"), ("correlation", "correlation")],
+)
 def test_distances_match_a_brute_force_search_for_every_metric(metric, scipy_metric):
     from scipy.spatial.distance import cdist
 

@@ -39,12 +39,15 @@ def predictions(model, x: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- 2. a fixed batch size
 
+
 def fixed_batch_mlp():
     """The issue's model: a Sequential built by calling it once on a batch of 2 (input ``(2, 64)``)."""
     import keras
 
-    model = dense_net(keras.layers.Dense(16, activation="relu", name="hidden"),
-                      keras.layers.Dense(10, activation="softmax", name="probs"))
+    model = dense_net(
+        keras.layers.Dense(16, activation="relu", name="hidden"),
+        keras.layers.Dense(10, activation="softmax", name="probs"),
+    )
     model(batch_of(2))
     return model
 
@@ -67,13 +70,17 @@ def test_a_model_saved_with_a_fixed_batch_size_loads_with_a_free_one(tmp_path, s
     original.save(path)
     loaded = models.load_model(path)
     assert tuple(loaded.inputs[0].shape) == (None, 64)
-    assert [(r.name, r.output_shape) for r in models.layer_table(loaded)] == [("hidden", "(None, 16)"),
-                                                                                 ("probs", "(None, 10)")]
+    assert [(r.name, r.output_shape) for r in models.layer_table(loaded)] == [
+        ("hidden", "(None, 16)"),
+        ("probs", "(None, 10)"),
+    ]
     assert models.fingerprint(loaded) != models.fingerprint(original)  # its config changed, not its weights
     assert all(np.array_equal(a, b) for a, b in zip(loaded.get_weights(), original.get_weights()))
     np.testing.assert_allclose(predictions(loaded, batch_of(2)), predictions(original, batch_of(2)), atol=1e-6)
-    assert every_layer_by_both_methods(loaded, batch_of(5)) == {"hidden": pytest.approx(0, abs=1e-6),
-                                                                "probs": pytest.approx(0, abs=1e-6)}
+    assert every_layer_by_both_methods(loaded, batch_of(5)) == {
+        "hidden": pytest.approx(0, abs=1e-6),
+        "probs": pytest.approx(0, abs=1e-6),
+    }
 
 
 def test_a_functional_cnn_with_a_fixed_batch_and_adapted_normalization_keeps_its_outputs(tmp_path):
@@ -112,8 +119,9 @@ def test_a_nested_model_with_a_fixed_batch_is_freed_too(tmp_path):
 def test_a_stateful_model_with_a_fixed_batch_is_refused_naming_the_batch_size(tmp_path):
     import keras
 
-    stateful = keras.Sequential([keras.Input(batch_shape=(2, 5, 8)), keras.layers.SimpleRNN(4, stateful=True,
-                                                                                           name="memory")])
+    stateful = keras.Sequential(
+        [keras.Input(batch_shape=(2, 5, 8)), keras.layers.SimpleRNN(4, stateful=True, name="memory")]
+    )
     stateful.save(tmp_path / "stateful.keras")
     with pytest.raises(ModelError) as caught:
         models.load_model(tmp_path / "stateful.keras")
@@ -144,17 +152,26 @@ def test_a_model_with_a_free_batch_is_returned_as_loaded(model, tmp_path):
 
 # ----------------------------------------------------------------------------- 3. Keras 2 .h5 files
 
+
 def keras2_mlp_weights(seed: int = 0) -> dict[str, dict[str, np.ndarray]]:
     rng = np.random.default_rng(seed)
-    return {"dense": {"kernel": rng.normal(0, 0.3, (64, 16)).astype("f4"), "bias": rng.normal(0, 0.1, 16).astype("f4")},
-            "dense_1": {"kernel": rng.normal(0, 0.3, (16, 10)).astype("f4"), "bias": np.zeros(10, "f4")}}
+    return {
+        "dense": {"kernel": rng.normal(0, 0.3, (64, 16)).astype("f4"), "bias": rng.normal(0, 0.1, 16).astype("f4")},
+        "dense_1": {"kernel": rng.normal(0, 0.3, (16, 10)).astype("f4"), "bias": np.zeros(10, "f4")},
+    }
 
 
 def keras2_mlp(path, batch_input_shape=(None, 64)) -> dict:
     """The issue's file: a 64-16-10 Sequential whose first Dense carries ``batch_input_shape``; returns its weights."""
     weights = keras2_mlp_weights()
-    write_keras2_h5(path, [keras2_dense("dense", 16, "relu", batch_input_shape=list(batch_input_shape)),
-                           keras2_dense("dense_1", 10, "softmax")], weights)  # fmt: skip
+    write_keras2_h5(
+        path,
+        [
+            keras2_dense("dense", 16, "relu", batch_input_shape=list(batch_input_shape)),
+            keras2_dense("dense_1", 10, "softmax"),
+        ],
+        weights,
+    )
     return weights
 
 
@@ -185,8 +202,10 @@ def test_a_keras2_h5_loads_as_the_flat_64_value_model_it_was(tmp_path, digits):
     weights = keras2_mlp(tmp_path / "keras2.h5")
     loaded = models.load_model(tmp_path / "keras2.h5")
     assert models.input_shape(loaded) == (64,)
-    assert [(r.name, r.output_shape) for r in models.layer_table(loaded)] == [("dense", "(None, 16)"),
-                                                                                 ("dense_1", "(None, 10)")]
+    assert [(r.name, r.output_shape) for r in models.layer_table(loaded)] == [
+        ("dense", "(None, 16)"),
+        ("dense_1", "(None, 10)"),
+    ]
     assert models.architecture_summary(loaded) == "64-16-10 (Sequential, 1,210 params)"
     x = models.adapt_images(digits.x_test[:20], loaded)
     assert x.shape == (20, 64)
@@ -207,17 +226,38 @@ def test_a_keras2_cnn_h5_loads_with_its_image_input(tmp_path):
     import keras
 
     rng = np.random.default_rng(3)
-    conv = {"name": "conv2d", "trainable": True, "batch_input_shape": [None, 8, 8, 1], "dtype": "float32",
-            "filters": 2, "kernel_size": [3, 3], "strides": [1, 1], "padding": "valid", "data_format": "channels_last",
-            "dilation_rate": [1, 1], "groups": 1, "activation": "relu", "use_bias": True,
-            "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
-            "bias_initializer": {"class_name": "Zeros", "config": {}}, "kernel_regularizer": None,
-            "bias_regularizer": None, "activity_regularizer": None, "kernel_constraint": None, "bias_constraint": None}
+    conv = {
+        "name": "conv2d",
+        "trainable": True,
+        "batch_input_shape": [None, 8, 8, 1],
+        "dtype": "float32",
+        "filters": 2,
+        "kernel_size": [3, 3],
+        "strides": [1, 1],
+        "padding": "valid",
+        "data_format": "channels_last",
+        "dilation_rate": [1, 1],
+        "groups": 1,
+        "activation": "relu",
+        "use_bias": True,
+        "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}},
+        "bias_initializer": {"class_name": "Zeros", "config": {}},
+        "kernel_regularizer": None,
+        "bias_regularizer": None,
+        "activity_regularizer": None,
+        "kernel_constraint": None,
+        "bias_constraint": None,
+    }
     flatten = {"name": "flatten", "trainable": True, "dtype": "float32", "data_format": "channels_last"}
-    layers = [{"class_name": "Conv2D", "config": conv}, {"class_name": "Flatten", "config": flatten},
-              keras2_dense("dense", 10, "softmax")]
-    weights = {"conv2d": {"kernel": rng.normal(0, 0.3, (3, 3, 1, 2)).astype("f4"), "bias": np.zeros(2, "f4")},
-               "dense": {"kernel": rng.normal(0, 0.3, (72, 10)).astype("f4"), "bias": np.zeros(10, "f4")}}
+    layers = [
+        {"class_name": "Conv2D", "config": conv},
+        {"class_name": "Flatten", "config": flatten},
+        keras2_dense("dense", 10, "softmax"),
+    ]
+    weights = {
+        "conv2d": {"kernel": rng.normal(0, 0.3, (3, 3, 1, 2)).astype("f4"), "bias": np.zeros(2, "f4")},
+        "dense": {"kernel": rng.normal(0, 0.3, (72, 10)).astype("f4"), "bias": np.zeros(10, "f4")},
+    }
     write_keras2_h5(tmp_path / "cnn.h5", layers, weights)
     with pytest.raises(ValueError, match=r"input of shape \(None, None, 8, 8, 1\)"):  # Keras 3 alone: a 5-D input
         keras.saving.load_model(tmp_path / "cnn.h5", compile=False)
@@ -229,11 +269,22 @@ def test_a_keras2_cnn_h5_loads_with_its_image_input(tmp_path):
 def test_a_keras2_h5_that_already_has_an_input_layer_is_loaded_as_it_is(tmp_path):
     from featlib.models import repair as model_repair
 
-    input_layer = {"class_name": "InputLayer", "config": {"batch_input_shape": [None, 64], "dtype": "float32",
-                                                          "sparse": False, "ragged": False, "name": "dense_input"}}
+    input_layer = {
+        "class_name": "InputLayer",
+        "config": {
+            "batch_input_shape": [None, 64],
+            "dtype": "float32",
+            "sparse": False,
+            "ragged": False,
+            "name": "dense_input",
+        },
+    }
     weights = keras2_mlp_weights()
-    layers = [input_layer, keras2_dense("dense", 16, "relu", batch_input_shape=[None, 64]),
-              keras2_dense("dense_1", 10, "softmax")]
+    layers = [
+        input_layer,
+        keras2_dense("dense", 16, "relu", batch_input_shape=[None, 64]),
+        keras2_dense("dense_1", 10, "softmax"),
+    ]
     assert not model_repair.keras2_sequential_fix({"class_name": "Sequential", "config": {"layers": layers}})
     write_keras2_h5(tmp_path / "with-input.h5", layers, weights)
     loaded = models.load_model(tmp_path / "with-input.h5")
@@ -242,8 +293,10 @@ def test_a_keras2_h5_that_already_has_an_input_layer_is_loaded_as_it_is(tmp_path
 
 
 def test_keras_errors_reach_featlib_messages_without_colour_codes():
-    wrapped = ValueError("Exception encountered when calling Dense.call().\n\n\x1b[1mInput 0 of layer 'dense' is "
-                         "incompatible with the layer\x1b[0m\n\nArguments received by Dense.call():\n  • inputs=...")
+    wrapped = ValueError(
+        "Exception encountered when calling Dense.call().\n\n\x1b[1mInput 0 of layer 'dense' is "
+        "incompatible with the layer\x1b[0m\n\nArguments received by Dense.call():\n  • inputs=..."
+    )
     assert models._first_line(wrapped) == "Input 0 of layer 'dense' is incompatible with the layer"
     assert models._first_line(ValueError("\x1b[31mred\x1b[0m only")) == "red only"
     assert models._first_line(ValueError("")) == "ValueError"
@@ -252,14 +305,18 @@ def test_keras_errors_reach_featlib_messages_without_colour_codes():
 def test_a_keras_load_error_is_wrapped_without_colour_codes(tmp_path):
     weights = keras2_mlp_weights()
     del weights["dense_1"]  # one layer's weights missing: Keras refuses the file
-    write_keras2_h5(tmp_path / "short.h5", [keras2_dense("dense", 16, "relu", batch_input_shape=[None, 64]),
-                                            keras2_dense("dense_1", 10, "softmax")], weights)  # fmt: skip
+    write_keras2_h5(
+        tmp_path / "short.h5",
+        [keras2_dense("dense", 16, "relu", batch_input_shape=[None, 64]), keras2_dense("dense_1", 10, "softmax")],
+        weights,
+    )
     with pytest.raises(ModelError, match=r"^Keras could not load short\.h5: ") as caught:
         models.load_model(tmp_path / "short.h5")
     assert not ANSI.search(str(caught.value))
 
 
 # ----------------------------------------------------------------------------- 4a. never built
+
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_a_model_saved_before_it_was_built_says_so_and_how_to_fix_it(tmp_path, suffix):
@@ -275,8 +332,10 @@ def test_a_model_saved_before_it_was_built_says_so_and_how_to_fix_it(tmp_path, s
     with pytest.raises(ModelError) as caught:
         models.load_model(path)
     message = str(caught.value)
-    assert message.startswith("This Sequential model (never_built, 2 layers) was saved before it was built: "
-                              "it has no input shape and no weights")
+    assert message.startswith(
+        "This Sequential model (never_built, 2 layers) was saved before it was built: "
+        "it has no input shape and no weights"
+    )
     assert "keras.Input(shape=(784,))" in message and "model(x[:1])" in message and "save it again" in message
     assert "0 inputs" not in message
 
@@ -290,12 +349,15 @@ def test_an_empty_sequential_still_says_it_has_no_layers(tmp_path):
 
 # ----------------------------------------------------------------------------- 4b. nested models
 
+
 def nested_model():
     """A functional model wrapping a Sequential ``encoder`` (inner_dense → inner_relu), then ``head``."""
     import keras
 
-    encoder = keras.Sequential([keras.Input((64,)), keras.layers.Dense(16, name="inner_dense"),
-                                keras.layers.ReLU(name="inner_relu")], name="encoder")
+    encoder = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(16, name="inner_dense"), keras.layers.ReLU(name="inner_relu")],
+        name="encoder",
+    )
     inputs = keras.Input((64,), name="pixels")
     return keras.Model(inputs, keras.layers.Dense(10, activation="softmax", name="head")(encoder(inputs)))
 
@@ -305,9 +367,14 @@ def test_the_layer_table_lists_top_level_layers_and_the_note_names_the_inner_one
     model.save(tmp_path / "nested.keras")
     loaded = models.load_model(tmp_path / "nested.keras")
     assert [(r.name, r.type) for r in models.layer_table(loaded)] == [
-        ("pixels", "InputLayer"), ("encoder", "Sequential"), ("head", "Dense")]
-    assert models.nested_layers_note(loaded) == ("encoder is a nested Sequential model; its 2 inner layers "
-                                                 "(inner_dense, inner_relu) are read only as encoder's output.")
+        ("pixels", "InputLayer"),
+        ("encoder", "Sequential"),
+        ("head", "Dense"),
+    ]
+    assert models.nested_layers_note(loaded) == (
+        "encoder is a nested Sequential model; its 2 inner layers "
+        "(inner_dense, inner_relu) are read only as encoder's output."
+    )
     assert models.nested_layers_note(models.build_mlp((64,), hidden=(8,))) is None
 
 
@@ -316,9 +383,11 @@ def test_an_inner_layer_name_is_refused_naming_the_enclosing_model():
     for asked in ("inner_dense", "encoder/inner_dense"):
         with pytest.raises(ModelError) as caught:
             models.check_layer(model, asked)
-        assert str(caught.value).startswith(f"No such layer: {asked}. It is inside the nested model encoder "
-                                            "(as encoder/inner_dense), and featlib reads only a model's top-level "
-                                            f"layers, so {asked} is read only as part of encoder's output.")
+        assert str(caught.value).startswith(
+            f"No such layer: {asked}. It is inside the nested model encoder "
+            "(as encoder/inner_dense), and featlib reads only a model's top-level "
+            f"layers, so {asked} is read only as part of encoder's output."
+        )
         assert "['pixels', 'encoder', 'head']" in str(caught.value)
     with pytest.raises(ModelError, match=r"inside the nested model encoder"):
         extract.extract(model, "inner_relu", batch_of(3), method="function")
@@ -342,8 +411,9 @@ def test_the_note_names_deeper_paths_and_shortens_long_lists():
     import keras
     from keras import layers as kl
 
-    block = keras.Sequential([keras.Input((16,)), kl.Dense(16, name="block_dense"), kl.ReLU(name="block_relu")],
-                             name="block")
+    block = keras.Sequential(
+        [keras.Input((16,)), kl.Dense(16, name="block_dense"), kl.ReLU(name="block_relu")], name="block"
+    )
     inputs = keras.Input((64,))
     trunk = keras.Model(inputs, block(kl.Dense(16, name="stem")(inputs)), name="trunk")
     many = keras.Sequential([keras.Input((10,))] + [kl.Dense(10, name=f"d{i}") for i in range(8)], name="many")
@@ -352,13 +422,18 @@ def test_the_note_names_deeper_paths_and_shortens_long_lists():
     assert models.nested_layers_note(outer) == (
         "trunk is a nested Functional model; its 4 inner layers (stem, block, block/block_dense, block/block_relu) "
         "are read only as trunk's output. many is a nested Sequential model; its 8 inner layers "
-        "(d0, d1, d2, d3, d4, d5, …) are read only as many's output.")
-    with pytest.raises(ModelError, match=r"No such layer: block_relu\. It is inside the nested model trunk "
-                                         r"\(as trunk/block/block_relu\)"):
+        "(d0, d1, d2, d3, d4, d5, …) are read only as many's output."
+    )
+    with pytest.raises(
+        ModelError,
+        match=r"No such layer: block_relu\. It is inside the nested model trunk "
+        r"\(as trunk/block/block_relu\)",
+    ):
         models.check_layer(outer, "block_relu")
 
 
 # ----------------------------------------------------------------------------- 5. models that scale their own input
+
 
 def on_8x8(*layers):
     import keras
@@ -366,25 +441,45 @@ def on_8x8(*layers):
     return keras.Sequential([keras.Input((8, 8))] + list(layers) + [keras.layers.Flatten(), keras.layers.Dense(10)])
 
 
-@pytest.mark.parametrize("make, expected", [
-    (lambda kl: [kl.Rescaling(1 / 255, name="scale")], "0-255"),
-    (lambda kl: [kl.Rescaling(1 / 127.5, offset=-1, name="scale")], "0-255"),
-    (lambda kl: [kl.Rescaling(2.0, offset=-1, name="scale")], "0-1"),
-    (lambda kl: [kl.Normalization(mean=33.0, variance=1900.0, name="norm")], "0-255"),
-    (lambda kl: [kl.Normalization(mean=1.5, variance=4.0, name="norm")], "0-255"),
-    (lambda kl: [kl.Normalization(mean=0.13, variance=0.09, name="norm")], "0-1"),
-    (lambda kl: [kl.Normalization(mean=-0.5, variance=1.0, name="norm")], None),
-    (lambda kl: [kl.Normalization(name="norm")], None),  # never adapted: mean 0, variance 1
-    (lambda kl: [kl.Rescaling(0.3, name="scale")], None),
-    (lambda kl: [], None),
-    (lambda kl: [kl.Dense(8), kl.Rescaling(1 / 255, name="scale")], None),  # not at the input
-    (lambda kl: [kl.Reshape((8, 8, 1)), kl.RandomFlip(), kl.Dropout(0.2), kl.Rescaling(1 / 255, name="scale")],
-     "0-255"),
-    (lambda kl: [kl.Rescaling(1 / 255, name="scale"), kl.Normalization(mean=0.13, variance=0.09, name="norm")],
-     "0-255"),  # the first one decides
-], ids=["rescaling-1/255", "rescaling-1/127.5", "rescaling-2", "normalization-33", "normalization-1.5",
-        "normalization-0.13", "normalization-negative", "normalization-unadapted", "rescaling-0.3", "none",
-        "after-dense", "after-reshape-flip-dropout", "rescaling-then-normalization"])  # fmt: skip
+@pytest.mark.parametrize(
+    "make, expected",
+    [
+        (lambda kl: [kl.Rescaling(1 / 255, name="scale")], "0-255"),
+        (lambda kl: [kl.Rescaling(1 / 127.5, offset=-1, name="scale")], "0-255"),
+        (lambda kl: [kl.Rescaling(2.0, offset=-1, name="scale")], "0-1"),
+        (lambda kl: [kl.Normalization(mean=33.0, variance=1900.0, name="norm")], "0-255"),
+        (lambda kl: [kl.Normalization(mean=1.5, variance=4.0, name="norm")], "0-255"),
+        (lambda kl: [kl.Normalization(mean=0.13, variance=0.09, name="norm")], "0-1"),
+        (lambda kl: [kl.Normalization(mean=-0.5, variance=1.0, name="norm")], None),
+        (lambda kl: [kl.Normalization(name="norm")], None),  # never adapted: mean 0, variance 1
+        (lambda kl: [kl.Rescaling(0.3, name="scale")], None),
+        (lambda kl: [], None),
+        (lambda kl: [kl.Dense(8), kl.Rescaling(1 / 255, name="scale")], None),  # not at the input
+        (
+            lambda kl: [kl.Reshape((8, 8, 1)), kl.RandomFlip(), kl.Dropout(0.2), kl.Rescaling(1 / 255, name="scale")],
+            "0-255",
+        ),
+        (
+            lambda kl: [kl.Rescaling(1 / 255, name="scale"), kl.Normalization(mean=0.13, variance=0.09, name="norm")],
+            "0-255",
+        ),  # the first one decides
+    ],
+    ids=[
+        "rescaling-1/255",
+        "rescaling-1/127.5",
+        "rescaling-2",
+        "normalization-33",
+        "normalization-1.5",
+        "normalization-0.13",
+        "normalization-negative",
+        "normalization-unadapted",
+        "rescaling-0.3",
+        "none",
+        "after-dense",
+        "after-reshape-flip-dropout",
+        "rescaling-then-normalization",
+    ],
+)
 def test_implied_input_scale(make, expected):
     from keras import layers as kl
 
@@ -409,9 +504,15 @@ def rescaling_model_bytes(digits) -> bytes:
     from keras import layers as kl
 
     init = keras.initializers.GlorotUniform
-    model = keras.Sequential([keras.Input((8, 8)), kl.Rescaling(1 / 255, name="to_unit"), kl.Flatten(),
-                              kl.Dense(32, activation="relu", kernel_initializer=init(0)),
-                              kl.Dense(10, activation="softmax", kernel_initializer=init(1))])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8)),
+            kl.Rescaling(1 / 255, name="to_unit"),
+            kl.Flatten(),
+            kl.Dense(32, activation="relu", kernel_initializer=init(0)),
+            kl.Dense(10, activation="softmax", kernel_initializer=init(1)),
+        ]
+    )
     model.compile(optimizer=keras.optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
     model.fit(digits.x_train.astype("float32"), digits.y_train, epochs=8, batch_size=32, verbose=0)
     return models.model_to_bytes(model)
@@ -431,12 +532,14 @@ def test_check_upload_reports_the_scale_a_rescaling_model_implies(digits):
 def test_check_upload_implied_scale_is_none_for_the_seed(model, digits):
     from featlib.jobs import tasks
 
-    output = tasks.check_upload(data=models.model_to_bytes(model), filename="seed.keras", dataset=digits,
-                                input_scale="0-1")
+    output = tasks.check_upload(
+        data=models.model_to_bytes(model), filename="seed.keras", dataset=digits, input_scale="0-1"
+    )
     assert output["implied_scale"] is None
 
 
 # ----------------------------------------------------------------------------- input shapes
+
 
 def image_model(shape, *layers):
     import keras
@@ -465,13 +568,16 @@ def test_a_free_image_size_takes_the_data_size(digits):
     assert models.adapt_images(digits.x_test[:3], model).shape == (3, 8, 8, 1)
 
 
-@pytest.mark.parametrize("shape, fragment", [
-    ((None,), "input shape per image is (None,): its length is unknown"),
-    ((None, 64), "input shape per image is (None, 64): one side of the image is unknown"),
-    ((28, None, 1), "input shape per image is (28, None, 1): one side of the image is unknown"),
-    ((28, 28, None), "input shape per image is (28, 28, None): the number of channels is unknown"),
-    ((2, 8, 8, 1), "input shape (2, 8, 8, 1) is not an image or a flat vector"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "shape, fragment",
+    [
+        ((None,), "input shape per image is (None,): its length is unknown"),
+        ((None, 64), "input shape per image is (None, 64): one side of the image is unknown"),
+        ((28, None, 1), "input shape per image is (28, None, 1): one side of the image is unknown"),
+        ((28, 28, None), "input shape per image is (28, 28, None): the number of channels is unknown"),
+        ((2, 8, 8, 1), "input shape (2, 8, 8, 1) is not an image or a flat vector"),
+    ],
+)
 def test_inputs_that_say_nothing_of_the_image_are_refused_clearly(digits, shape, fragment):
     import keras
 
@@ -487,8 +593,9 @@ def test_check_upload_stores_the_model_with_its_free_batch_size(digits):
     from featlib.jobs import tasks
 
     original = fixed_batch_mlp()
-    output = tasks.check_upload(data=models.model_to_bytes(original), filename="fixed.keras", dataset=digits,
-                                input_scale="0-1")
+    output = tasks.check_upload(
+        data=models.model_to_bytes(original), filename="fixed.keras", dataset=digits, input_scale="0-1"
+    )
     stored = models.model_from_bytes(output["model"])
     assert tuple(stored.inputs[0].shape) == (None, 64)
     assert output["fingerprint"] == models.fingerprint(stored)

@@ -47,6 +47,8 @@ def test_the_neighbour_graph_is_searched_on_one_thread(monkeypatch):
     from featlib.maps import knn
 
     monkeypatch.setattr(umap.umap_, "nearest_neighbors", spy)
-    monkeypatch.setattr(knn, "EXACT_UP_TO", 0)  # pynndescent's search, as for maps above featlib.maps.knn.EXACT_UP_TO points
+    monkeypatch.setattr(
+        knn, "EXACT_UP_TO", 0
+    )  # pynndescent's search, as for maps above featlib.maps.knn.EXACT_UP_TO points
     embed.nearest_neighbours(_points(30, 12), embed.UMAPParams(metric="euclidean"))  # the spy's graph as it is
     assert seen["n_jobs"] == 1  # pynndescent's graph depends on the thread count (bench/parallel_steps.py)

@@ -27,8 +27,14 @@ def test_representation_keys_differ_when_any_component_differs():
 def test_embedding_keys_differ_when_any_component_differs():
     rep = pipeline.representation_key("fpmodel", "fpdata", "train", "dense_1", "function", "0-1")
     rep_other = pipeline.representation_key("fpmodel", "fpdata", "train", "dense_1", "submodel", "0-1")
-    params = [UMAPParams(), UMAPParams(n_neighbors=30), UMAPParams(min_dist=0.5), UMAPParams(metric="cosine"),
-              UMAPParams(random_state=1), UMAPParams(n_epochs=50)]  # fmt: skip
+    params = [
+        UMAPParams(),
+        UMAPParams(n_neighbors=30),
+        UMAPParams(min_dist=0.5),
+        UMAPParams(metric="cosine"),
+        UMAPParams(random_state=1),
+        UMAPParams(n_epochs=50),
+    ]
     keys = [
         pipeline.embedding_key(r, size, seed, p)
         for r, size, seed, p in itertools.product((rep, rep_other), (None, 1000), (0, 1), params)

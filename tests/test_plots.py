@@ -96,8 +96,15 @@ def test_bad_colourings_are_refused_with_the_reason(points, kwargs, message):
 
 def test_the_layers_grid_has_one_panel_per_layer_and_one_legend(points):
     maps = {"dense": points["coords"], "activation": points["coords"] * 2, "dense_1": -points["coords"]}
-    figure = plots.layers_grid(maps, points["indices"], points["labels"], points["predicted"],
-                               titles={"dense": "dense · kNN 0.90"}, highlight=[1002], columns=2)  # fmt: skip
+    figure = plots.layers_grid(
+        maps,
+        points["indices"],
+        points["labels"],
+        points["predicted"],
+        titles={"dense": "dense · kNN 0.90"},
+        highlight=[1002],
+        columns=2,
+    )
     per_panel = len(np.unique(points["labels"])) + 1  # classes + highlight
     assert len(figure.data) == 3 * per_panel
     assert [a.text for a in figure.layout.annotations] == ["dense · kNN 0.90", "activation", "dense_1"]
@@ -137,9 +144,11 @@ def test_upscale_enlarges_by_whole_pixels():
 
 
 def test_layer_scores_draws_layers_as_points_and_the_input_pixels_as_reference_lines():
-    rows = [{"layer": "input", "knn_acc": 0.978, "probe_acc": 0.95},
-            {"layer": "dense", "knn_acc": 0.96, "probe_acc": 0.97},
-            {"layer": "dense_1", "knn_acc": 0.985, "probe_acc": None}]  # fmt: skip
+    rows = [
+        {"layer": "input", "knn_acc": 0.978, "probe_acc": 0.95},
+        {"layer": "dense", "knn_acc": 0.96, "probe_acc": 0.97},
+        {"layer": "dense_1", "knn_acc": 0.985, "probe_acc": None},
+    ]
     figure = plots.layer_scores(rows, chance=0.1)
     knn, probe, knn_pixels, probe_pixels = figure.data
     assert list(knn.x) == ["dense", "dense_1"] and list(knn.y) == [0.96, 0.985]
@@ -167,8 +176,12 @@ def every_figure(points) -> dict:
         "label_counts": plots.label_counts(points["labels"], names),
         "method_times": plots.method_times({"function": 0.01, "submodel": 0.02}, {"function": "K.function"}),
         "class_means": plots.class_means(np.ones((4, 8)), names),
-        "compare_panel": plots.compare_panel(points["coords"], points["indices"], points["labels"],
-                                             title="mlp-digits@epoch1 · dense_1 · K.function · PCA"),  # fmt: skip
+        "compare_panel": plots.compare_panel(
+            points["coords"],
+            points["indices"],
+            points["labels"],
+            title="mlp-digits@epoch1 · dense_1 · K.function · PCA",
+        ),
         "layer_scores": plots.layer_scores(rows, chance=0.1),
     }
 
@@ -200,7 +213,9 @@ def test_compare_panel_titles_wrap_and_leave_every_panel_the_same_plot_area(poin
     args = (points["coords"], points["indices"], points["labels"])
     long = plots.compare_panel(*args, title="mlp-digits@epoch1 · dense_1 · K.function · PCA")
     short = plots.compare_panel(*args, title="m · d")
-    assert long.layout.title.text == "mlp-digits@epoch1 · dense_1<br>K.function · PCA"  # model · layer / method · reducer
+    assert (
+        long.layout.title.text == "mlp-digits@epoch1 · dense_1<br>K.function · PCA"
+    )  # model · layer / method · reducer
     even = plots.compare_panel(*args, title="mlp-digits · dense · K.function · PCA").layout.title.text
     assert even == "mlp-digits · dense<br>K.function · PCA"
     assert long.layout.margin.t == short.layout.margin.t  # side by side, the plot areas line up

@@ -49,13 +49,24 @@ def map_points(at: AppTest) -> list[tuple[int, int, np.ndarray, float, float]]:
 
 def send_selection(at: AppTest, points: list[tuple], box: bool = False) -> AppTest:
     """Runs ``at`` as after a click on ``points`` (or, with ``box``, a box around them) in the map."""
-    event = {"selection": {
-        "points": [{"curve_number": c, "point_number": i, "point_index": i, "x": x, "y": y,
-                    "customdata": [float(v) for v in custom]} for c, i, custom, x, y in points],
-        "point_indices": [i for _, i, *_ in points],
-        "box": [{"xref": "x", "yref": "y", "x": [-1e9, 1e9], "y": [-1e9, 1e9]}] if box else [],
-        "lasso": [],
-    }}  # fmt: skip
+    event = {
+        "selection": {
+            "points": [
+                {
+                    "curve_number": c,
+                    "point_number": i,
+                    "point_index": i,
+                    "x": x,
+                    "y": y,
+                    "customdata": [float(v) for v in custom],
+                }
+                for c, i, custom, x, y in points
+            ],
+            "point_indices": [i for _, i, *_ in points],
+            "box": [{"xref": "x", "yref": "y", "x": [-1e9, 1e9], "y": [-1e9, 1e9]}] if box else [],
+            "lasso": [],
+        }
+    }
     states = at._tree.get_widget_states()  # no public way to set a chart's selection in AppTest
     states.widgets.append(WidgetState(id=map_chart(at).proto.id, string_value=json.dumps(event)))
     return no_exception(at._run(states))
@@ -111,8 +122,10 @@ def test_a_click_on_a_point_shows_its_image_labels_confidence_and_neighbours(app
     boxed = points[:3]
     at = send_selection(at, boxed, box=True)
     assert any("3 selected points" in s.value for s in at.subheader)
-    assert at.query_params["selection"] in (",".join(str(int(p[2][0])) for p in sorted(boxed, key=lambda p: p[2][0])),
-                                            [",".join(str(int(p[2][0])) for p in sorted(boxed, key=lambda p: p[2][0]))])
+    assert at.query_params["selection"] in (
+        ",".join(str(int(p[2][0])) for p in sorted(boxed, key=lambda p: p[2][0])),
+        [",".join(str(int(p[2][0])) for p in sorted(boxed, key=lambda p: p[2][0]))],
+    )
     assert any(s.value == f"Point #{index}" for s in at.subheader)
 
     button(at, "Close").click()

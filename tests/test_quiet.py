@@ -30,7 +30,8 @@ def test_make_run_takes_port_and_address_and_binds_to_loopback_by_default():
 
     assert run_line().endswith("streamlit run app.py --server.port 8501 --server.address 127.0.0.1")
     assert run_line("PORT=9000", "ADDRESS=0.0.0.0").endswith(
-        "streamlit run app.py --server.port 9000 --server.address 0.0.0.0")
+        "streamlit run app.py --server.port 9000 --server.address 0.0.0.0"
+    )
 
 
 def test_filtered_stderr_drops_matching_lines_and_passes_the_rest(tmp_path):
@@ -44,8 +45,9 @@ def test_filtered_stderr_drops_matching_lines_and_passes_the_rest(tmp_path):
         "    os.write(2, b'kept 3 without newline')\n"
         "print('after', file=sys.stderr)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_user_env(), capture_output=True, text=True,
-                          timeout=60)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=_user_env(), capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "kept 1\nkept 2\nkept 3 without newlineafter\n"
 
@@ -70,8 +72,9 @@ def test_a_worker_s_first_job_writes_no_noise():
         "    models.predict_labels(models.build_mlp((64,), (8,), seed=seed), x)\n"
         "print('done')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=_user_env(), capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, env=_user_env(), capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0 and proc.stdout.strip() == "done", proc.stderr[-3000:]
     assert not noise(proc.stderr), proc.stderr[-3000:]
 
@@ -79,7 +82,13 @@ def test_a_worker_s_first_job_writes_no_noise():
 def test_tensorflow_s_own_lines_come_back_when_asked_for():
     """``TF_CPP_MIN_LOG_LEVEL=0`` shows everything TensorFlow writes: the filter is off."""
     code = "from featlib import quiet\nquiet.setup()\nimport tensorflow\nprint('ok')\n"
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=_user_env(TF_CPP_MIN_LOG_LEVEL="0"),
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=_user_env(TF_CPP_MIN_LOG_LEVEL="0"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "oneDNN custom operations are on" in proc.stderr

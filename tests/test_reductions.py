@@ -41,11 +41,18 @@ def build_cnn(input_shape: tuple, filters: int = 8, seed: int = 0):
 
     kl = keras.layers
     keras.utils.set_random_seed(seed)
-    return keras.Sequential([
-        keras.Input(input_shape), kl.Conv2D(filters, 3, activation="relu", name="conv"), kl.MaxPooling2D(name="pool"),
-        kl.Conv2D(2 * filters, 2, activation="relu", name="conv_1"), kl.Flatten(name="flat"),
-        kl.Dense(32, activation="relu", name="hidden"), kl.Dense(10, activation="softmax", name="out"),
-    ], name="cnn")  # fmt: skip
+    return keras.Sequential(
+        [
+            keras.Input(input_shape),
+            kl.Conv2D(filters, 3, activation="relu", name="conv"),
+            kl.MaxPooling2D(name="pool"),
+            kl.Conv2D(2 * filters, 2, activation="relu", name="conv_1"),
+            kl.Flatten(name="flat"),
+            kl.Dense(32, activation="relu", name="hidden"),
+            kl.Dense(10, activation="softmax", name="out"),
+        ],
+        name="cnn",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -103,12 +110,17 @@ def test_reduced_shapes_descriptions_and_key_parts():
 
 
 def test_pooling_a_layer_without_spatial_axes_is_refused_or_read_as_flatten():
-    with pytest.raises(ReductionError, match=r"^global max pooling \(gmp\) needs a layer with spatial axes, like a Conv2D "
-                                             r"output \(height, width, channels\); this layer's output per image is 64\. "
-                                             r"Use flatten or auto\.$"):
+    with pytest.raises(
+        ReductionError,
+        match=r"^global max pooling \(gmp\) needs a layer with spatial axes, like a Conv2D "
+        r"output \(height, width, channels\); this layer's output per image is 64\. "
+        r"Use flatten or auto\.$",
+    ):
         reductions.resolve((64,), "gmp")
     assert reductions.resolve((64,), "gmp", strict=False) == "flatten"
-    with pytest.raises(ReductionError, match=r"Unknown reduction: 'mean'\. Expected one of \['auto', 'flatten', 'gap', 'gmp'\]"):
+    with pytest.raises(
+        ReductionError, match=r"Unknown reduction: 'mean'\. Expected one of \['auto', 'flatten', 'gap', 'gmp'\]"
+    ):
         reductions.resolve((6, 6, 8), "mean")
     with pytest.raises(ReductionError, match="A key names a reduction"):
         reductions.key_part("auto")
@@ -127,7 +139,9 @@ def test_reduce_batch_equals_numpy_for_every_layout():
     np.testing.assert_allclose(reductions.reduce_batch(first, "gmp", channels_first=True), images.max(axis=(1, 2)))
     flat = rng.normal(size=(5, 12)).astype("float32")
     assert np.shares_memory(reductions.reduce_batch(flat, "flatten"), flat)  # float32 already: no copy
-    with pytest.raises(ReductionError, match=r"needs outputs with spatial axes \(n, \.\.\., channels\); got shape \(5, 12\)"):
+    with pytest.raises(
+        ReductionError, match=r"needs outputs with spatial axes \(n, \.\.\., channels\); got shape \(5, 12\)"
+    ):
         reductions.reduce_batch(flat, "gap")
 
 
@@ -155,10 +169,19 @@ def test_each_reduction_equals_numpy_on_the_full_output(cnn, x, method, reductio
 
 def test_both_methods_agree_on_the_reduced_outputs(cnn, x, digits):
     for reduction in ("gap", "gmp"):
-        comparison = extract.compare_methods({m: Extractor(cnn, "conv", m, reduction) for m in METHODS}, x[:400], repeats=1)
+        comparison = extract.compare_methods(
+            {m: Extractor(cnn, "conv", m, reduction) for m in METHODS}, x[:400], repeats=1
+        )
         assert comparison.agree and comparison.max_abs_diff < 1e-5
-    spec = jobs.specs.compare_methods_spec("rep/k/reduction=gmp", 300, model_fp=models.fingerprint(cnn), split="train",
-                                           layer="conv_1", input_scale="0-1", reduction="gmp")  # fmt: skip
+    spec = jobs.specs.compare_methods_spec(
+        "rep/k/reduction=gmp",
+        300,
+        model_fp=models.fingerprint(cnn),
+        split="train",
+        layer="conv_1",
+        input_scale="0-1",
+        reduction="gmp",
+    )
     assert spec.params["reduction"] == "gmp"
     job = tasks.run_inline(spec, {"model": models.model_to_bytes(cnn), "dataset": digits})
     assert job.agree and job.n_samples == 300
@@ -199,8 +222,14 @@ def test_extraction_memory_stays_near_the_reduced_size(wide, digits, monkeypatch
 def test_extract_all_pools_spatial_layers_batch_by_batch(cnn, x, monkeypatch):
     monkeypatch.setattr(reductions, "BATCH_BYTES", 256 * 1024)
     reps = extract.extract_all(cnn, x, reduction="gmp", batch_size=8192)
-    assert {name: r.shape[1] for name, r in reps.items()} == {"conv": 8, "pool": 8, "conv_1": 16, "flat": 64,
-                                                             "hidden": 32, "out": 10}  # fmt: skip
+    assert {name: r.shape[1] for name, r in reps.items()} == {
+        "conv": 8,
+        "pool": 8,
+        "conv_1": 16,
+        "flat": 64,
+        "hidden": 32,
+        "out": 10,
+    }
     for layer in SPATIAL:
         np.testing.assert_allclose(reps[layer], NUMPY["gmp"](full_output(cnn, layer, x)), atol=1e-5)
     np.testing.assert_allclose(reps["hidden"], extract.extract(cnn, "hidden", x), atol=1e-5)
@@ -229,7 +258,9 @@ def test_the_pipeline_caches_each_reduction_under_its_own_key(cnn, wide, digits,
     item = ws.get_item("representation", gmp_key)
     assert item.parameters["reduction"] == "gmp" and "reduction gmp" in item.made_from
     assert item.provenance["parameters"]["reduction"] == "gmp"
-    again, _ = service.representation(ref, digits, "test", "conv", "function", reduction="gmp")  # a cache hit runs no job
+    again, _ = service.representation(
+        ref, digits, "test", "conv", "function", reduction="gmp"
+    )  # a cache hit runs no job
     assert np.array_equal(again, pooled) and ws.usage()["representations"] == 2 and runner.ran == [key, gmp_key]
     big, big_key = service.representation(ModelRef.of_model(wide), digits, "test", "conv", "submodel")
     assert big.shape == (360, 32) and big_key.endswith("/reduction=gap")  # auto pools 26×26×32
@@ -242,26 +273,40 @@ def test_size_checks_count_the_reduced_units(wide, monkeypatch):
     flat = reductions.for_layer(wide, "conv", "flatten")
     pooled = reductions.for_layer(wide, "conv")
     common = dict(split="test", layer="conv", method="function", input_scale="0-1", model_fp="fp")
-    with pytest.raises(jobs.JobLimitError, match=r"results of 100 MiB on this server; this one would hold 825 MiB\. "
-                                                 r"Pick a smaller layer .*global average or max pooling"):
+    with pytest.raises(
+        jobs.JobLimitError,
+        match=r"results of 100 MiB on this server; this one would hold 825 MiB\. "
+        r"Pick a smaller layer .*global average or max pooling",
+    ):
         jobs.specs.extract_spec("rep/k", 10_000, flat.units, **common)
     spec = jobs.specs.extract_spec("rep/k/reduction=gap", 10_000, pooled.units, **common, reduction=pooled.reduction)
     assert spec.params["reduction"] == "gap" and "global average pooling" in spec.title
     assert "reduction" not in jobs.specs.extract_spec("rep/k", 10, flat.units, **common).params  # as before
     assert layers.total_units(wide, reduction="flatten") < layers.total_units(wide)  # wide layers are skipped when flat
-    assert layers.total_units(wide) == 784 + 32 + 32 + 64 + 32 + 10  # inputs, conv, pool, conv_1 pooled; flat (9,216) skipped
+    assert (
+        layers.total_units(wide) == 784 + 32 + 32 + 64 + 32 + 10
+    )  # inputs, conv, pool, conv_1 pooled; flat (9,216) skipped
     monkeypatch.setenv("FEATLIB_LIMIT_EXTRACT_ALL_MB", "1")
     with pytest.raises(jobs.JobLimitError):
-        jobs.specs.layer_set_spec("k", 10_000, layers.total_units(wide), model_fp="fp", split="test",
-                                  input_scale="0-1", sample_size=None)  # fmt: skip
+        jobs.specs.layer_set_spec(
+            "k", 10_000, layers.total_units(wide), model_fp="fp", split="test", input_scale="0-1", sample_size=None
+        )
 
 
 def test_the_layer_table_shows_shapes_before_and_after_and_mib(wide):
     rows = {row.name: row for row in reductions.layer_table(wide, "auto", 10_000)}
     conv = rows["conv"]
-    assert (conv.output_shape, conv.reduction, conv.representation_shape) == ("26×26×32", "global average pooling", "32")
+    assert (conv.output_shape, conv.reduction, conv.representation_shape) == (
+        "26×26×32",
+        "global average pooling",
+        "32",
+    )
     assert conv.mib == pytest.approx(1.22, abs=0.01)
-    assert (rows["hidden"].output_shape, rows["hidden"].reduction, rows["hidden"].representation_shape) == ("32", "flatten", "32")
+    assert (rows["hidden"].output_shape, rows["hidden"].reduction, rows["hidden"].representation_shape) == (
+        "32",
+        "flatten",
+        "32",
+    )
     flat = {row.name: row for row in reductions.layer_table(wide, "flatten", 10_000)}
     assert flat["conv"].representation_shape == "21632" and flat["conv"].mib == pytest.approx(825.2, abs=0.1)
     assert {row.name: row.reduction for row in reductions.layer_table(wide, "gmp", 100)}["hidden"] == "flatten"
@@ -290,7 +335,9 @@ def test_the_layer_set_reads_spatial_layers_reduced_instead_of_leaving_them_out(
 def test_umap_and_metrics_run_on_a_conv_layers_reduced_representation(cnn, digits, tmp_path):
     ws = Workspace(tmp_path / "ws")
     service = Service(ws, InlineRunner())
-    outputs, key = service.representation(ModelRef.of_model(cnn), digits, "train", "conv_1", "function", reduction="gap")
+    outputs, key = service.representation(
+        ModelRef.of_model(cnn), digits, "train", "conv_1", "function", reduction="gap"
+    )
     assert outputs.shape == (1437, 16)
     emb = service.embedding(outputs, key, digits.y_train, sample_size=400, params=embed.UMAPParams(n_epochs=50))
     assert emb.coords.shape == (400, 2) and emb.key.startswith(f"emb/{key}/")
@@ -311,8 +358,9 @@ def test_cli_extract_reads_a_saved_cnn_by_global_max_pooling(cnn, digits, tmp_pa
     env = dict(os.environ, FEATLIB_WORKSPACE=str(ws.root), PYTHONPATH=pythonpath, TF_CPP_MIN_LOG_LEVEL="2")
 
     def cli(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "featlib", *args], cwd=tmp_path, env=env, capture_output=True,
-                              text=True, timeout=300)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "featlib", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
 
     proc = cli("extract", "cnn", "--layer", "conv_1", "--reduction", "gmp", "--dataset", "digits", "--out", "gmp.npy")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -321,7 +369,9 @@ def test_cli_extract_reads_a_saved_cnn_by_global_max_pooling(cnn, digits, tmp_pa
     assert out.shape == (1437, 16) and out.dtype == np.float32
     x = models.adapt_images(digits.x_train, cnn)
     np.testing.assert_allclose(out, NUMPY["gmp"](full_output(cnn, "conv_1", x)), atol=1e-5)
-    key = pipeline.representation_key(models.fingerprint(cnn), digits.fingerprint, "train", "conv_1", "function", "0-1", "gmp")
+    key = pipeline.representation_key(
+        models.fingerprint(cnn), digits.fingerprint, "train", "conv_1", "function", "0-1", "gmp"
+    )
     assert np.array_equal(Workspace(ws.root).load_array("representation", key), out)
     proc = cli("extract", "cnn", "--layer", "hidden", "--reduction", "gap", "--dataset", "digits", "--out", "no.npy")
     assert proc.returncode == 2 and "global average pooling (gap) needs a layer with spatial axes" in proc.stderr
@@ -340,8 +390,12 @@ def test_the_pages_pick_carry_and_name_a_conv_layers_reduction(app, cnn, tmp_pat
     at.session_state["featlib.layer"] = "conv_1"
     at = no_exception(at.switch_page(page_path("representations")).run())
     picker = at.radio(key="reduction_picker")
-    assert picker.value == "auto" and picker.options == ["auto (flatten)", "flatten", "global average pooling",
-                                                         "global max pooling"]  # fmt: skip
+    assert picker.value == "auto" and picker.options == [
+        "auto (flatten)",
+        "flatten",
+        "global average pooling",
+        "global max pooling",
+    ]
     table = at.dataframe[0].value.set_index("name")
     assert list(table.columns[:6]) == ["type", "activation", "output shape", "reduction", "representation", "MiB"]
     assert tuple(table.loc["conv_1", ["output shape", "reduction", "representation"]]) == ("2×2×16", "flatten", "64")

@@ -55,8 +55,9 @@ def test_save_get_list_and_delete(workspace):
     assert CompareView.from_query(workspace.get_view(other.id).query) == comparison()
     items = {i.id: i for i in workspace.items() if i.kind == "view"}
     assert items[saved.id].name == "Digits 3 and 8" and items[saved.id].bytes == len(png)
-    assert items[saved.id].made_from == ("Explore map · m1 · dense_1 · function · UMAP · digits train · 10,000 points · "
-                                         "3 selected")  # fmt: skip
+    assert items[saved.id].made_from == (
+        "Explore map · m1 · dense_1 · function · UMAP · digits train · 10,000 points · 3 selected"
+    )
     assert items[other.id].made_from == "Comparison of 2 panels · m1 dense, m1 dense_1 · digits train · 500 points"
     assert workspace.usage()["views"] == 2
     workspace.delete("view", saved.id)
@@ -94,8 +95,11 @@ def test_titles_are_checked_and_kept_as_typed(workspace):
     markup = "<img src=x onerror=alert(1)> **bold** [link](http://evil)"
     saved, _ = workspace.save_view("explore", explore().to_query(), f"  {markup}  ")
     assert workspace.get_view(saved.id).title == markup  # stored as typed; the pages show it as plain text
-    for title, message in (("", "cannot be empty"), ("x" * (MAX_TITLE + 1), f"at most {MAX_TITLE} characters"),
-                           ("line\nbreak", "printable characters only")):  # fmt: skip
+    for title, message in (
+        ("", "cannot be empty"),
+        ("x" * (MAX_TITLE + 1), f"at most {MAX_TITLE} characters"),
+        ("line\nbreak", "printable characters only"),
+    ):
         with pytest.raises(ValueError, match=message):
             workspace.save_view("explore", explore(layer="dense").to_query(), title)
     assert len(workspace.list_views()) == 1
@@ -113,14 +117,21 @@ def test_a_query_that_is_no_view_is_refused(workspace):
     assert workspace.list_views() == []
 
 
-@pytest.mark.parametrize("ident", ["abc", "ABCDEFGH", "abcd-efg", "abcdefghi", "../../etc", "<b>x</b>xx", "", "a" * 500])
+@pytest.mark.parametrize(
+    "ident", ["abc", "ABCDEFGH", "abcd-efg", "abcdefghi", "../../etc", "<b>x</b>xx", "", "a" * 500]
+)
 def test_a_malformed_id_is_named_with_the_rule(workspace, ident):
-    with pytest.raises(SavedViewError, match="is not a saved view id: saved views have ids of 8 lowercase letters and digits"):
+    with pytest.raises(
+        SavedViewError, match="is not a saved view id: saved views have ids of 8 lowercase letters and digits"
+    ):
         workspace.get_view(ident)
 
 
 def test_an_unknown_id_says_where_it_may_come_from(workspace):
-    with pytest.raises(SavedViewError, match="No saved view 'zzzzzzzz' in this workspace: it was deleted, or the link comes from another server"):
+    with pytest.raises(
+        SavedViewError,
+        match="No saved view 'zzzzzzzz' in this workspace: it was deleted, or the link comes from another server",
+    ):
         workspace.get_view("zzzzzzzz")
 
 
@@ -198,10 +209,23 @@ def test_the_thumbnail_is_a_small_png_in_the_maps_colours_drawn_fast():
 def test_ls_lists_saved_views_without_tensorflow(tmp_path):
     ws = Workspace(tmp_path / "ws")
     saved = ws.save_view("explore", explore().to_query(), "<b>Threes</b>", "alice")[0]
-    out = subprocess.run([sys.executable, "-c", "import sys; from featlib.cli import main; rc = main(sys.argv[1:]); "
-                          "assert 'tensorflow' not in sys.modules; sys.exit(rc)", "--workspace", str(ws.root), "ls",
-                          "--kind", "view"],  # fmt: skip
-                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from featlib.cli import main; rc = main(sys.argv[1:]); "
+            "assert 'tensorflow' not in sys.modules; sys.exit(rc)",
+            "--workspace",
+            str(ws.root),
+            "ls",
+            "--kind",
+            "view",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert "<b>Threes</b>" in out.stdout and f"explore?view={saved.id}" in out.stdout and "alice" in out.stdout
     assert view_summary(saved, {"m1": "mlp"}).startswith("Explore map · mlp · dense_1")

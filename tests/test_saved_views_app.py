@@ -51,8 +51,14 @@ def save(at: AppTest, title: str) -> AppTest:
 
 def test_an_explore_view_is_saved_and_its_short_link_opens_it_in_a_new_session(stored):
     ws, record = stored
-    long = {"model": record.id, "dataset": "digits", "layer": "dense_1", "reducer": "pca", "colour": "predicted",
-            "selection": "5,17,400"}  # fmt: skip
+    long = {
+        "model": record.id,
+        "dataset": "digits",
+        "layer": "dense_1",
+        "reducer": "pca",
+        "colour": "predicted",
+        "selection": "5,17,400",
+    }
     at = session(long, page_path("explore"), user="bob")
     assert at.text_input(key=links.SAVE_TITLE).value == "mlp · dense_1 · PCA · coloured by predicted · 3 selected"
     assert query_of(at)["selection"] == "5,17,400"  # not saved yet: the whole view in the URL
@@ -83,10 +89,16 @@ def test_an_explore_view_is_saved_and_its_short_link_opens_it_in_a_new_session(s
     assert query_of(other)["model"] == record.id and "view" not in query_of(other)
 
 
-@pytest.mark.parametrize(("ident", "message"), [
-    ("zzzzzzzz", "No saved view 'zzzzzzzz' in this workspace: it was deleted, or the link comes from another server"),
-    ("<b>x</b>", "'<b>x</b>' is not a saved view id: saved views have ids of 8 lowercase letters and digits"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("ident", "message"),
+    [
+        (
+            "zzzzzzzz",
+            "No saved view 'zzzzzzzz' in this workspace: it was deleted, or the link comes from another server",
+        ),
+        ("<b>x</b>", "'<b>x</b>' is not a saved view id: saved views have ids of 8 lowercase letters and digits"),
+    ],
+)
 def test_a_bad_short_link_says_what_was_expected(stored, ident, message):
     at = session({"view": ident}, page_path("explore"))
     assert any(message in e.value.replace("\\", "") for e in at.error), [e.value for e in at.error]
@@ -94,8 +106,12 @@ def test_a_bad_short_link_says_what_was_expected(stored, ident, message):
 
 def test_a_comparison_is_saved_and_reopened_and_listed_on_the_workspace_page(stored):
     ws, record = stored
-    query = {"dataset": "digits", "p1": f"{record.id}:dense:function:pca", "p2": f"{record.id}:dense_1:function:pca",
-             "sample": "300"}  # fmt: skip
+    query = {
+        "dataset": "digits",
+        "p1": f"{record.id}:dense:function:pca",
+        "p2": f"{record.id}:dense_1:function:pca",
+        "sample": "300",
+    }
     at = session(query, page_path("compare"), user="carol")
     assert at.text_input(key=links.SAVE_TITLE).value == "Compare mlp dense vs mlp dense_1"
     at = save(at, "Two layers")
@@ -109,8 +125,9 @@ def test_a_comparison_is_saved_and_reopened_and_listed_on_the_workspace_page(sto
     assert query_of(other) == {"view": saved.id} and not other.error
 
     wrong_page = session({"view": saved.id}, page_path("explore"))  # a comparison's id on Explore
-    assert any(f"is a comparison: open it at compare?view={saved.id}" in e.value.replace("\\", "")
-               for e in wrong_page.error)  # fmt: skip
+    assert any(
+        f"is a comparison: open it at compare?view={saved.id}" in e.value.replace("\\", "") for e in wrong_page.error
+    )
 
     at = no_exception(at.switch_page(page_path("workspace")).run())
     assert {m.label: m.value for m in at.metric}["saved views"] == "1"

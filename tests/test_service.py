@@ -46,19 +46,33 @@ def saved(tmp_path, model, digits):
 def test_known_keys_are_those_stored_workspaces_hold():
     rep = keys.representation_key("mfp", "dfp", "train", "dense_1", "function", "0-1")
     assert rep == "rep/mfp/dfp/train/dense_1/function/0-1"
-    assert keys.representation_key("mfp", "dfp", "test", "conv", "submodel", "0-255", "gap") == \
-        "rep/mfp/dfp/test/conv/submodel/0-255/reduction=gap"  # fmt: skip
-    assert keys.embedding_key(rep, 10_000, 0, embed.PCAParams()) == "emb/rep/mfp/dfp/train/dense_1/function/0-1/sample=10000/seed=0/pca"
+    assert (
+        keys.representation_key("mfp", "dfp", "test", "conv", "submodel", "0-255", "gap")
+        == "rep/mfp/dfp/test/conv/submodel/0-255/reduction=gap"
+    )
+    assert (
+        keys.embedding_key(rep, 10_000, 0, embed.PCAParams())
+        == "emb/rep/mfp/dfp/train/dense_1/function/0-1/sample=10000/seed=0/pca"
+    )
     assert keys.embedding_key(rep, None, 0, UMAPParams()) == (
         "emb/rep/mfp/dfp/train/dense_1/function/0-1/sample=None/seed=0/"
-        "umap-n_neighbors=15-min_dist=0.1-metric=auto:trial-maps-random_state=42-n_epochs=None-pca_dims=50")
-    assert keys.graph_key(rep, 500, 0, UMAPParams()) == "rep/mfp/dfp/train/dense_1/function/0-1/sample=500/seed=0/15/auto/50"
+        "umap-n_neighbors=15-min_dist=0.1-metric=auto:trial-maps-random_state=42-n_epochs=None-pca_dims=50"
+    )
+    assert (
+        keys.graph_key(rep, 500, 0, UMAPParams())
+        == "rep/mfp/dfp/train/dense_1/function/0-1/sample=500/seed=0/15/auto/50"
+    )
     assert keys.graph_key(rep, 500, 0, embed.PCAParams()) == ""
     assert keys.layer_set_key("mfp", "dfp", "train", "0-1", 2000, 0) == "layers/mfp/dfp/train/0-1/sample=2000/seed=0"
-    assert keys.layer_set_key("mfp", "dfp", "train", "0-1", None, 0, "gmp") == \
-        "layers/mfp/dfp/train/0-1/sample=None/seed=0/reduction=gmp"  # fmt: skip
+    assert (
+        keys.layer_set_key("mfp", "dfp", "train", "0-1", None, 0, "gmp")
+        == "layers/mfp/dfp/train/0-1/sample=None/seed=0/reduction=gmp"
+    )
     assert keys.layer_set_job_key("mfp", "dfp", "train", "0-1", 2000) == "layerset/mfp/dfp/train/0-1/2000"
-    assert keys.layer_set_job_key("mfp", "dfp", "test", "0-1", None, "gap") == "layerset/mfp/dfp/test/0-1/None/reduction=gap"
+    assert (
+        keys.layer_set_job_key("mfp", "dfp", "test", "0-1", None, "gap")
+        == "layerset/mfp/dfp/test/0-1/None/reduction=gap"
+    )
     assert keys.predict_key("mfp", "dfp", "test", "0-1") == "predict/mfp/dfp/test/0-1"
     assert keys.predict_key("mfp", "dfp", "test", "0-1", "head") == "predict/mfp/dfp/test/0-1/output=head"
     assert keys.metrics_key("emb/x", 5000) == "metrics/emb/x/5000"
@@ -69,8 +83,11 @@ def test_known_keys_are_those_stored_workspaces_hold():
 
 
 def test_every_key_function_has_a_docstring_and_a_caller():
-    functions = [name for name, value in inspect.getmembers(keys, inspect.isfunction)
-                 if value.__module__ == keys.__name__ and not name.startswith("_")]  # fmt: skip
+    functions = [
+        name
+        for name, value in inspect.getmembers(keys, inspect.isfunction)
+        if value.__module__ == keys.__name__ and not name.startswith("_")
+    ]
     assert "representation_key" in functions and "embedding_key" in functions
     sources = "\n".join(path.read_text() for path in FEATLIB.rglob("*.py") if path.name != "keys.py")
     unused = [name for name in functions if not re.search(rf"\bkeys\.{name}\(", sources)]
@@ -80,9 +97,16 @@ def test_every_key_function_has_a_docstring_and_a_caller():
 
 def test_no_key_is_spelled_outside_keys_py():
     """The key prefixes are written in featlib/keys.py only."""
-    spelled = re.compile(r"""f["'](rep|emb|layers|layerset|metrics|cka|predict|check|neighbours|points|model|dataset)/\{""")
-    found = [f"{path.relative_to(FEATLIB)}:{n}" for path in FEATLIB.rglob("*.py") if path.name != "keys.py"
-             for n, line in enumerate(path.read_text().splitlines(), 1) if spelled.search(line)]  # fmt: skip
+    spelled = re.compile(
+        r"""f["'](rep|emb|layers|layerset|metrics|cka|predict|check|neighbours|points|model|dataset)/\{"""
+    )
+    found = [
+        f"{path.relative_to(FEATLIB)}:{n}"
+        for path in FEATLIB.rglob("*.py")
+        if path.name != "keys.py"
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if spelled.search(line)
+    ]
     assert not found, found
 
 
@@ -95,14 +119,19 @@ def test_the_cli_runner_and_the_library_share_keys_and_stored_results(saved, dig
     library = InlineRunner()
     outputs, key = Service(ws, cli).representation(record, digits, "train", "dense_1", "function")
     again, key2 = Service(Workspace(ws.root), library).representation(record, digits, "train", "dense_1", "function")
-    assert key2 == key == keys.representation_key(record.fingerprint, digits.fingerprint, "train", "dense_1",
-                                                  "function", "0-1")  # fmt: skip
+    assert (
+        key2
+        == key
+        == keys.representation_key(record.fingerprint, digits.fingerprint, "train", "dense_1", "function", "0-1")
+    )
     assert np.array_equal(again, outputs) and library.ran == []
-    emb = Service(ws, library).embedding(outputs, key, digits.y_train, sample_size=SAMPLE, params=embed.PCAParams(),
-                                         model_id=record.id)  # fmt: skip
+    emb = Service(ws, library).embedding(
+        outputs, key, digits.y_train, sample_size=SAMPLE, params=embed.PCAParams(), model_id=record.id
+    )
     assert library.ran == [emb.key]
-    from_cli = Service(ws, cli).embedding(np.full_like(outputs, np.nan), key, digits.y_train, sample_size=SAMPLE,
-                                          params=embed.PCAParams())  # a job would fail on NaN  # fmt: skip
+    from_cli = Service(ws, cli).embedding(
+        np.full_like(outputs, np.nan), key, digits.y_train, sample_size=SAMPLE, params=embed.PCAParams()
+    )  # a job would fail on NaN
     assert from_cli.key == emb.key and np.array_equal(from_cli.coords, emb.coords)
     assert ws.usage()["representations"] == 1 and ws.usage()["embeddings"] == 1
     assert ws.jobs.list() == []  # in this process: nothing recorded, nothing run the second time
@@ -112,8 +141,9 @@ def test_representation_computes_then_serves_from_cache(tmp_path, model, model_f
     ws = Workspace(tmp_path / "ws")
     calls = []
     runner = InlineRunner(lambda stage, done, total, **extra: calls.append((done, total)))
-    out, key = Service(ws, runner).representation(ModelRef.of_model(model, model_fp, model_id="m1"), digits, "train",
-                                                  "dense_1", "function")  # fmt: skip
+    out, key = Service(ws, runner).representation(
+        ModelRef.of_model(model, model_fp, model_id="m1"), digits, "train", "dense_1", "function"
+    )
     assert key == keys.representation_key(model_fp, digits.fingerprint, "train", "dense_1", "function", "0-1")
     assert out.shape == (1437, 64) and out.dtype == np.float32
     np.testing.assert_allclose(out, extract.extract(model, "dense_1", x_digits, method="submodel"), atol=1e-5)
@@ -126,8 +156,9 @@ def test_representation_computes_then_serves_from_cache(tmp_path, model, model_f
     ws2 = Workspace(ws.root)
     calls.clear()
     again = InlineRunner(lambda stage, done, total, **extra: calls.append((done, total)))
-    cached, key2 = Service(ws2, again).representation(ModelRef.of_model(model, model_fp), digits, "train", "dense_1",
-                                                      "function")  # fmt: skip
+    cached, key2 = Service(ws2, again).representation(
+        ModelRef.of_model(model, model_fp), digits, "train", "dense_1", "function"
+    )
     assert key2 == key
     assert cached.shape == (1437, 64) and cached.dtype == np.float32
     assert np.array_equal(cached, out)
@@ -154,7 +185,9 @@ def test_embedding_computes_then_serves_from_cache(tmp_path, model, model_fp, di
     ws = Workspace(tmp_path / "ws")
     stages = []
     service = Service(ws, InlineRunner(lambda stage, done, total, **extra: stages.append(stage)))
-    outputs, rep_key = service.representation(ModelRef.of_model(model, model_fp), digits, "train", "dense_1", "function")
+    outputs, rep_key = service.representation(
+        ModelRef.of_model(model, model_fp), digits, "train", "dense_1", "function"
+    )
     labels = digits.y_train
     stages.clear()
     emb = service.embedding(outputs, rep_key, labels, sample_size=SAMPLE, sample_seed=3, params=PARAMS)
@@ -167,8 +200,9 @@ def test_embedding_computes_then_serves_from_cache(tmp_path, model, model_fp, di
     # Cache hit: outputs full of NaN would make UMAP raise if it ran again.
     poisoned = np.full_like(outputs, np.nan)
     stages.clear()
-    again = Service(Workspace(ws.root), service.runner).embedding(poisoned, rep_key, labels, sample_size=SAMPLE,
-                                                                  sample_seed=3, params=PARAMS)  # fmt: skip
+    again = Service(Workspace(ws.root), service.runner).embedding(
+        poisoned, rep_key, labels, sample_size=SAMPLE, sample_seed=3, params=PARAMS
+    )
     assert again.key == emb.key
     assert np.issubdtype(again.indices.dtype, np.integer)
     assert np.array_equal(again.indices, emb.indices)

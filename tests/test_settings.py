@@ -14,8 +14,13 @@ from featlib import settings
 from featlib.errors import SettingError
 
 ROOT = Path(__file__).resolve().parents[1]
-BAD = {"FEATLIB_WORKERS": "abc", "FEATLIB_MAX_UPLOAD_MB": "-3", "FEATLIB_MAX_MODEL_MB": "nan",
-       "FEATLIB_UMAP_BACKEND": "tpu", "FEATLIB_LIMIT_REDUCE_TSNE_POINTS": "0"}  # fmt: skip
+BAD = {
+    "FEATLIB_WORKERS": "abc",
+    "FEATLIB_MAX_UPLOAD_MB": "-3",
+    "FEATLIB_MAX_MODEL_MB": "nan",
+    "FEATLIB_UMAP_BACKEND": "tpu",
+    "FEATLIB_LIMIT_REDUCE_TSNE_POINTS": "0",
+}
 
 
 @pytest.mark.parametrize("row", settings.SETTINGS, ids=[row.name for row in settings.SETTINGS])
@@ -74,16 +79,20 @@ def test_the_engine_reads_its_settings_through_the_table():
 
 def test_a_bad_upload_limit_does_not_stop_the_import_and_is_refused_when_used():
     env = dict(os.environ, FEATLIB_MAX_UPLOAD_MB="abc")
-    code = ("import featlib.datasets, featlib.models, featlib.share.bundle\n"
-            "from featlib.errors import SettingError\n"
-            "try:\n"
-            "    featlib.datasets.load_npz(b'x')\n"
-            "except SettingError as error:\n"
-            "    print('refused:', error)\n")  # fmt: skip
+    code = (
+        "import featlib.datasets, featlib.models, featlib.share.bundle\n"
+        "from featlib.errors import SettingError\n"
+        "try:\n"
+        "    featlib.datasets.load_npz(b'x')\n"
+        "except SettingError as error:\n"
+        "    print('refused:', error)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "refused: FEATLIB_MAX_UPLOAD_MB must be a positive number of megabytes (MiB), like 200; got 'abc'." \
-        in out.stdout, out.stdout  # fmt: skip
+    assert (
+        "refused: FEATLIB_MAX_UPLOAD_MB must be a positive number of megabytes (MiB), like 200; got 'abc'."
+        in out.stdout
+    ), out.stdout
 
 
 _READ = re.compile(r"environ\.get\(|environ\[|getenv\(|\benv\.get\(|environ\.setdefault\(")
@@ -98,8 +107,9 @@ def test_no_module_reads_a_featlib_setting_but_through_settings_get():
     ``FEATLIB_`` name, or a constant holding one, outside featlib/settings.py fails: read it with settings.get."""
     constants = set()
     for path in _sources():
-        for match in re.finditer(r"^([A-Z_][A-Z0-9_]*)\s*(?::[^=]*)?=\s*[(\[]?\s*f?[\"']FEATLIB_", path.read_text(),
-                                 re.MULTILINE):  # fmt: skip
+        for match in re.finditer(
+            r"^([A-Z_][A-Z0-9_]*)\s*(?::[^=]*)?=\s*[(\[]?\s*f?[\"']FEATLIB_", path.read_text(), re.MULTILINE
+        ):
             constants.add(match.group(1))
     assert {"WORKERS_ENV", "UPLOAD_LIMIT_ENV", "WORKSPACE_ENV"} <= constants, constants
     names = re.compile(r"FEATLIB_|\b(" + "|".join(sorted(constants)) + r")\b")

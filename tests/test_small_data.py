@@ -27,8 +27,15 @@ from featlib import metrics
 from featlib.maps import embed
 
 SIDE = 8
-SIZES = {"n1": (1, 1), "n2": (2, 2), "n6": (6, 3), "n8": (8, 3), "n30": (30, 10), "n100": (100, 10),
-         "one_per_class": (10, 10)}  # fmt: skip
+SIZES = {
+    "n1": (1, 1),
+    "n2": (2, 2),
+    "n6": (6, 3),
+    "n8": (8, 3),
+    "n30": (30, 10),
+    "n100": (100, 10),
+    "one_per_class": (10, 10),
+}
 """Dataset name -> (images per split, classes); labels cycle through the classes."""
 NAN = re.compile(r"\bnan\b")  # how Python prints a NaN float
 
@@ -50,7 +57,11 @@ def cli(workspace: Path, *args: str) -> Run:
     from featlib.cli import main
 
     out, err = io.StringIO(), io.StringIO()
-    with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
         warnings.simplefilter("always")
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # third-party internals, not shown to users
         warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
@@ -140,8 +151,9 @@ def trained(small) -> Run:
 def test_train_layers_add_ls(small, trained):
     if small.n == 1:
         refused(trained, "needs at least 2 classes")
-        refused(small.run("add", str(small.model_file), "--name", "a", "--dataset", small.spec),
-                "needs at least 2 classes")  # fmt: skip
+        refused(
+            small.run("add", str(small.model_file), "--name", "a", "--dataset", small.spec), "needs at least 2 classes"
+        )
         works(small.run("ls"))
         return
     assert re.search(r"test accuracy \d\.\d{4}", works(trained).out)
@@ -155,8 +167,18 @@ def test_train_layers_add_ls(small, trained):
 
 def test_extract_by_both_methods(small, trained):
     for method in ("function", "submodel"):
-        run = small.run("extract", "m", "--layer", "dense_1", "--method", method, "--dataset", small.spec,
-                        "--out", str(small.folder / f"{method}.npy"))  # fmt: skip
+        run = small.run(
+            "extract",
+            "m",
+            "--layer",
+            "dense_1",
+            "--method",
+            method,
+            "--dataset",
+            small.spec,
+            "--out",
+            str(small.folder / f"{method}.npy"),
+        )
         if small.n == 1:
             refused(run, "needs at least 2 classes")
             continue
@@ -167,14 +189,29 @@ def test_extract_by_both_methods(small, trained):
 def test_embed_follows_umaps_rule(small, trained):
     out = str(small.folder / "emb.csv")
     default = small.run("embed", "m", "--layer", "dense_1", "--dataset", small.spec, "--out", out, "--n-epochs", "20")
-    few = small.run("embed", "m", "--layer", "dense_1", "--dataset", small.spec, "--out", out, "--n-epochs", "20",
-                    "--n-neighbors", "2")  # fmt: skip
+    few = small.run(
+        "embed",
+        "m",
+        "--layer",
+        "dense_1",
+        "--dataset",
+        small.spec,
+        "--out",
+        out,
+        "--n-epochs",
+        "20",
+        "--n-neighbors",
+        "2",
+    )
     if small.n == 1:
         refused(default, "needs at least 2 classes")
         return
     if small.n < 16:
-        refused(default, rf"UMAP needs at least 16 points for n_neighbors=15 .*; got {small.n}\. The fix: "
-                         rf"(lower n_neighbors to {small.n - 1} or fewer|map at least 4 points)")  # fmt: skip
+        refused(
+            default,
+            rf"UMAP needs at least 16 points for n_neighbors=15 .*; got {small.n}\. The fix: "
+            rf"(lower n_neighbors to {small.n - 1} or fewer|map at least 4 points)",
+        )
     else:
         works(default)
     if small.n < 4:
@@ -209,22 +246,49 @@ def test_metrics_print_na_not_nan(small, trained):
     if small.n < 3 or small.classes >= small.n:
         assert first["silhouette"] is None
     if 4 <= small.n < 21:
-        assert re.search(r"note: .*trustworthiness \(every layer\): used k = \d, not 10 neighbours", works(
-            small.run("metrics", "m", "--dataset", small.spec, "--umap")).out)  # fmt: skip
+        assert re.search(
+            r"note: .*trustworthiness \(every layer\): used k = \d, not 10 neighbours",
+            works(small.run("metrics", "m", "--dataset", small.spec, "--umap")).out,
+        )
 
 
 def test_precompute(small, trained):
-    pca = small.run("precompute", "m", "--dataset", small.spec, "--scheduler", "inline", "--layers", "dense_1",
-                    "--methods", "function", "--reducers", "pca")  # fmt: skip
-    both = small.run("precompute", "m", "--dataset", small.spec, "--scheduler", "inline", "--layers", "dense_1",
-                     "--methods", "function")  # fmt: skip
+    pca = small.run(
+        "precompute",
+        "m",
+        "--dataset",
+        small.spec,
+        "--scheduler",
+        "inline",
+        "--layers",
+        "dense_1",
+        "--methods",
+        "function",
+        "--reducers",
+        "pca",
+    )
+    both = small.run(
+        "precompute",
+        "m",
+        "--dataset",
+        small.spec,
+        "--scheduler",
+        "inline",
+        "--layers",
+        "dense_1",
+        "--methods",
+        "function",
+    )
     if small.n == 1:
         refused(pca, "needs at least 2 classes")
         return
     assert "0 failed" in works(pca).out
     if small.n < 16:
-        refused(both, rf"UMAP needs at least 16 points .*got {small.n}\. .*With --reducers, choose among those that "
-                      rf"can map {small.n} points with their defaults: pca")  # fmt: skip
+        refused(
+            both,
+            rf"UMAP needs at least 16 points .*got {small.n}\. .*With --reducers, choose among those that "
+            rf"can map {small.n} points with their defaults: pca",
+        )
     else:
         assert "0 failed" in works(both).out
 
@@ -233,8 +297,22 @@ def test_export_import(small, trained, tmp_path):
     if small.n < 4:
         return  # no map to export (UMAP refuses; see test_embed_follows_umaps_rule)
     out = str(small.folder / "emb.csv")
-    works(small.run("embed", "m", "--layer", "dense_1", "--dataset", small.spec, "--out", out, "--n-epochs", "20",
-                    "--n-neighbors", "2"))  # fmt: skip
+    works(
+        small.run(
+            "embed",
+            "m",
+            "--layer",
+            "dense_1",
+            "--dataset",
+            small.spec,
+            "--out",
+            out,
+            "--n-epochs",
+            "20",
+            "--n-neighbors",
+            "2",
+        )
+    )
     link = f"model=m&dataset=upload:{small.spec}&layer=dense_1&sample=10000&n_neighbors=2&n_epochs=20"
     bundle = str(small.folder / "view.zip")
     works(small.run("export", link, "--out", bundle))
@@ -247,8 +325,12 @@ def test_bench_refuses_too_few_points(small):
     if 2 * small.n >= embed.min_points("umap"):  # bench reads both splits
         pytest.skip("bench on enough points runs UMAP in fresh processes for minutes; here only its refusal is tested")
     run = small.run("bench", "--dataset", small.spec if small.n > 1 else str(small.npz), "--no-browser")
-    refused(run, "needs at least 2 classes" if small.n == 1 else
-            rf"bench maps its points with UMAP's defaults, which need at least 16 points; got {2 * small.n}")  # fmt: skip
+    refused(
+        run,
+        "needs at least 2 classes"
+        if small.n == 1
+        else rf"bench maps its points with UMAP's defaults, which need at least 16 points; got {2 * small.n}",
+    )
 
 
 def test_one_image_idx_pair_is_refused_with_featlibs_message(tmp_path):
@@ -258,18 +340,27 @@ def test_one_image_idx_pair_is_refused_with_featlibs_message(tmp_path):
     images, labels = tmp_path / "t10k-images-idx3-ubyte", tmp_path / "t10k-labels-idx1-ubyte"
     images.write_bytes(struct.pack(">BBBB3I", 0, 0, 8, 3, 1, SIDE, SIDE) + x.tobytes())
     labels.write_bytes(struct.pack(">BBBBI", 0, 0, 8, 1, 1) + b"\x00")
-    refused(cli(tmp_path / "ws", "extract", "m", "--layer", "dense", "--dataset", str(images), "--out", "x.npy"),
-            "needs at least 2 classes")  # fmt: skip
+    refused(
+        cli(tmp_path / "ws", "extract", "m", "--layer", "dense", "--dataset", str(images), "--out", "x.npy"),
+        "needs at least 2 classes",
+    )
 
 
 # ----------------------------------------------------------------------------- the library's rules
 
 
-@pytest.mark.parametrize("reducer, params, need", [
-    ("pca", None, 2), ("umap", None, 16), ("umap", embed.UMAPParams(n_neighbors=2), 4),
-    ("umap", embed.UMAPParams(n_neighbors=5), 6), ("tsne", None, 91), ("tsne", embed.TSNEParams(perplexity=2), 7),
-    ("tsne", embed.TSNEParams(perplexity=2.5), 8),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "reducer, params, need",
+    [
+        ("pca", None, 2),
+        ("umap", None, 16),
+        ("umap", embed.UMAPParams(n_neighbors=2), 4),
+        ("umap", embed.UMAPParams(n_neighbors=5), 6),
+        ("tsne", None, 91),
+        ("tsne", embed.TSNEParams(perplexity=2), 7),
+        ("tsne", embed.TSNEParams(perplexity=2.5), 8),
+    ],
+)
 def test_min_points_per_reducer(reducer, params, need):
     assert embed.min_points(reducer, params) == need
     if params is not None:
@@ -287,23 +378,31 @@ def test_widget_bounds_follow_the_points():
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 6, 7, 8])
-@pytest.mark.parametrize("params", [embed.PCAParams(), embed.UMAPParams(n_neighbors=2, n_epochs=10),
-                                    embed.TSNEParams(perplexity=2)])  # fmt: skip
+@pytest.mark.parametrize(
+    "params", [embed.PCAParams(), embed.UMAPParams(n_neighbors=2, n_epochs=10), embed.TSNEParams(perplexity=2)]
+)
 def test_reducers_map_or_refuse_with_featlibs_rule(n, params):
     x = np.random.default_rng(n).normal(size=(n, 3)).astype("float32")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         if n < embed.min_points(params):
-            with pytest.raises(embed.ReducerError, match=rf"needs at least {embed.min_points(params)} points .*got {n}"):
+            with pytest.raises(
+                embed.ReducerError, match=rf"needs at least {embed.min_points(params)} points .*got {n}"
+            ):
                 embed.reduce(x, params)
         else:
             coords = embed.reduce(x, params)
             assert coords.shape == (n, 2) and np.isfinite(coords).all()
 
 
-@pytest.mark.parametrize("params", [embed.PCAParams(), embed.TSNEParams(perplexity=2), embed.UMAPParams(n_neighbors=3, n_epochs=10)])
-@pytest.mark.parametrize("x", [np.zeros((12, 3)), np.zeros((12, 1)), np.ones((12, 1)) * np.arange(12)[:, None]],
-                         ids=["constant", "one-unit constant", "one unit"])  # fmt: skip
+@pytest.mark.parametrize(
+    "params", [embed.PCAParams(), embed.TSNEParams(perplexity=2), embed.UMAPParams(n_neighbors=3, n_epochs=10)]
+)
+@pytest.mark.parametrize(
+    "x",
+    [np.zeros((12, 3)), np.zeros((12, 1)), np.ones((12, 1)) * np.arange(12)[:, None]],
+    ids=["constant", "one-unit constant", "one unit"],
+)
 def test_degenerate_representations_map_without_crashing(params, x):
     """A dead layer's zeros crashed scikit-learn's t-SNE (SIGSEGV) from its PCA start; a one-unit layer broke PCA."""
     coords = embed.reduce(x.astype("float32"), params)
@@ -311,10 +410,12 @@ def test_degenerate_representations_map_without_crashing(params, x):
 
 
 def test_reducer_parameters_are_bounded():
-    for bad, message in [({"random_state": -1}, r"random_state must be within \[0, 2147483647\]; got -1"),
-                         ({"n_neighbors": 100_000}, "n_neighbors must be at most 200; got 100000"),
-                         ({"n_epochs": 10**9}, "n_epochs must be at least 1 and at most 5,000"),
-                         ({"n_neighbors": 2.5}, "n_neighbors must be a whole number; got 2.5")]:  # fmt: skip
+    for bad, message in [
+        ({"random_state": -1}, r"random_state must be within \[0, 2147483647\]; got -1"),
+        ({"n_neighbors": 100_000}, "n_neighbors must be at most 200; got 100000"),
+        ({"n_epochs": 10**9}, "n_epochs must be at least 1 and at most 5,000"),
+        ({"n_neighbors": 2.5}, "n_neighbors must be a whole number; got 2.5"),
+    ]:
         with pytest.raises(ValueError, match=message):
             embed.UMAPParams(**bad)
     with pytest.raises(ValueError, match="random_state must be within"):
@@ -351,6 +452,7 @@ def test_metrics_name_the_non_finite_values():
     reps = np.random.default_rng(0).normal(size=(40, 3))
     reps[2, 1] = np.nan
     result = metrics.layer_metrics(reps, labels)
-    assert str(result["knn_acc"]) == ("n/a — the representation holds 1 non-finite value (NaN or inf) of 120; "
-                                      "expected finite values")  # fmt: skip
+    assert str(result["knn_acc"]) == (
+        "n/a — the representation holds 1 non-finite value (NaN or inf) of 120; expected finite values"
+    )
     assert np.isnan(metrics.linear_cka(reps, reps)) and metrics.format_score(float("nan")) == "n/a"

@@ -72,7 +72,9 @@ def small_workspace(tmp_path_factory):
 
 
 def _messages(at: AppTest) -> str:
-    return " ".join(e.value for kind in ("error", "warning", "info", "caption") for e in getattr(at, kind)).replace("\\", "")
+    return " ".join(e.value for kind in ("error", "warning", "info", "caption") for e in getattr(at, kind)).replace(
+        "\\", ""
+    )
 
 
 def _charts(at: AppTest) -> list:

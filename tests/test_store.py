@@ -27,6 +27,7 @@ def leftovers(root: Path) -> list[Path]:
 
 # ----------------------------------------------------------------------------- layout & index
 
+
 def test_workspace_creates_folder_and_wal_index(tmp_path):
     root = tmp_path / "a" / "b"
     ws = Workspace(root)
@@ -62,10 +63,11 @@ def test_default_root_without_env_is_local_workspace(tmp_path, monkeypatch):
 
 # ----------------------------------------------------------------------------- models
 
+
 def test_save_list_get_load_model_roundtrip(workspace):
     model = tiny_model(0)
-    record = models.save_model(workspace, 
-        model, "  demo ", dataset="digits", test_accuracy=0.9, input_scale="0-255", meta={"epochs": 2}
+    record = models.save_model(
+        workspace, model, "  demo ", dataset="digits", test_accuracy=0.9, input_scale="0-255", meta={"epochs": 2}
     )
     assert record.name == "demo"
     assert record.dataset == "digits" and record.test_accuracy == pytest.approx(0.9)
@@ -134,6 +136,7 @@ def test_stray_files_are_not_listed(workspace):
 
 # ----------------------------------------------------------------------------- arrays
 
+
 def test_save_and_load_array_roundtrip(workspace):
     a = np.arange(12, dtype="float32").reshape(4, 3)
     workspace.save_array("representation", "rep/key", a, model_id="m1", meta={"layer": "dense_1"})
@@ -170,6 +173,7 @@ def test_arrays_are_stored_without_pickle(workspace):
 
 # ----------------------------------------------------------------------------- write_atomically
 
+
 def test_write_atomically_writes_and_leaves_no_temp(tmp_path):
     target = tmp_path / "sub" / "file.npy"
     write_atomically(target, lambda tmp: np.save(tmp, np.arange(3)))
@@ -204,6 +208,7 @@ def test_write_atomically_failure_keeps_old_file_and_removes_temp(tmp_path):
 
 
 # ----------------------------------------------------------------------------- datasets
+
 
 def test_save_load_list_dataset_roundtrip(workspace, digits):
     fp = workspace.save_dataset(digits)
@@ -250,6 +255,7 @@ def test_usage_counts(workspace, digits):
 
 
 # ----------------------------------------------------------------------------- index write failures
+
 
 def test_model_file_is_removed_when_its_index_write_fails(workspace, monkeypatch):
     import contextlib
@@ -379,7 +385,9 @@ def test_an_old_index_gains_the_new_columns_and_keeps_its_rows(tmp_path):
 
 
 def _model_with_results(ws: Workspace, name: str, seed: int, creator: str):
-    record = models.save_model(ws, tiny_model(seed), name, dataset="digits", creator=creator, meta={"dataset_fingerprint": "dsfp"})
+    record = models.save_model(
+        ws, tiny_model(seed), name, dataset="digits", creator=creator, meta={"dataset_fingerprint": "dsfp"}
+    )
     rep = f"rep/{record.fingerprint}/dsfp/train/dense/function/0-1"
     emb = f"emb/{rep}/sample=None/seed=0/umap-n_neighbors=15-min_dist=0.1"
     ws.save_array("representation", rep, np.ones((5, 3), "float32"), model_id=record.id, creator=creator)
@@ -421,14 +429,19 @@ def test_rename_and_note_and_name_clash(workspace):
 def test_deleting_a_model_removes_its_results_files_and_rows_and_nothing_else(workspace):
     a, rep_a, emb_a = _model_with_results(workspace, "a", 0, "alice")
     b, rep_b, emb_b = _model_with_results(workspace, "b", 1, "bob")
-    files_a = [workspace.root / a.path] + [workspace.root / workspace._array_path(k, key)
-                                           for k, key in (("representation", rep_a), ("embedding", emb_a))]  # fmt: skip
+    files_a = [workspace.root / a.path] + [
+        workspace.root / workspace._array_path(k, key) for k, key in (("representation", rep_a), ("embedding", emb_a))
+    ]
     assert all(f.is_file() for f in files_a)
     assert {i.id for i in workspace.derived_from("model", a.id)} == {rep_a, emb_a}
     deleted = workspace.delete("model", a.id)
     assert set(deleted) == {"model a", rep_a, emb_a}
     assert not any(f.exists() for f in files_a)
-    assert {(i.kind, i.id) for i in workspace.items()} == {("model", b.id), ("representation", rep_b), ("embedding", emb_b)}
+    assert {(i.kind, i.id) for i in workspace.items()} == {
+        ("model", b.id),
+        ("representation", rep_b),
+        ("embedding", emb_b),
+    }
     assert workspace.load_array("embedding", emb_b) is not None and workspace.load_model("b") is not None
     # a result that a session was computing for the deleted model is not listed afterwards
     assert workspace.save_array("embedding", emb_a + "/late", np.ones((2, 3)), model_id=a.id) is False
@@ -486,8 +499,10 @@ def test_workspace_items_are_named_by_what_they_are(workspace):
         key = pipeline.embedding_key(rep_key, None, 0, params)
         pipeline.save_embedding(workspace, key, indices, coords, rep_key, record.id)
     titles = {item.parameters.get("layer"): item.name for item in workspace.items() if item.kind == "embedding"}
-    assert titles == {"dense_1": "UMAP map · mlp-digits · dense_1 · function · 30 points",
-                      "activation": "PCA map · mlp-digits · activation · all layers in one pass · 30 points"}
+    assert titles == {
+        "dense_1": "UMAP map · mlp-digits · dense_1 · function · 30 points",
+        "activation": "PCA map · mlp-digits · activation · all layers in one pass · 30 points",
+    }
     from featlib.store.catalog import default_title
 
     assert default_title("embedding", "", "", "", "tsne") == "t-SNE map"  # unknown parts left out, never "?"

@@ -27,8 +27,21 @@ def test_the_schema_has_the_jobs_table_and_its_indexes(ws):
         columns = {row[1]: (row[2], row[3], row[4]) for row in db.execute("PRAGMA table_info(jobs)")}
         indexes = {row[1]: row[2] for row in db.execute("PRAGMA index_list(jobs)")}
         indexed = {name: [r[2] for r in db.execute(f"PRAGMA index_info({name})")] for name in indexes}
-    assert list(columns) == ["id", "key", "kind", "title", "creator", "status", "progress", "progress_text",
-                             "queued_at", "started_at", "finished_at", "error", "meta"]  # fmt: skip
+    assert list(columns) == [
+        "id",
+        "key",
+        "kind",
+        "title",
+        "creator",
+        "status",
+        "progress",
+        "progress_text",
+        "queued_at",
+        "started_at",
+        "finished_at",
+        "error",
+        "meta",
+    ]
     assert columns["progress"] == ("REAL", 1, "0") and columns["meta"] == ("TEXT", 1, "'{}'")
     assert columns["started_at"] == ("TEXT", 0, None) and columns["finished_at"] == ("TEXT", 0, None)
     assert ["status"] in indexed.values() and ["key"] in indexed.values()
@@ -38,9 +51,11 @@ def test_an_older_index_gains_the_jobs_table(tmp_path):
     root = tmp_path / "old"
     root.mkdir()
     db = sqlite3.connect(root / "index.sqlite")
-    db.execute("CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, dataset TEXT NOT NULL, "
-               "architecture TEXT NOT NULL, test_accuracy REAL, input_scale TEXT NOT NULL, fingerprint TEXT NOT NULL, "
-               "path TEXT NOT NULL, created TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}')")  # fmt: skip
+    db.execute(
+        "CREATE TABLE models (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, dataset TEXT NOT NULL, "
+        "architecture TEXT NOT NULL, test_accuracy REAL, input_scale TEXT NOT NULL, fingerprint TEXT NOT NULL, "
+        "path TEXT NOT NULL, created TEXT NOT NULL, meta TEXT NOT NULL DEFAULT '{}')"
+    )
     db.commit()
     db.close()
     ws = Workspace(root)
@@ -54,7 +69,13 @@ def test_lifecycle_and_timestamps(ws):
     ws.jobs.add("j1", "rep/abc", "extract", title=" Outputs of dense_1 ", creator=" alice ", meta={"layer": "dense_1"})
     job = ws.jobs.get("j1")
     assert isinstance(job, JobRow)
-    assert (job.id, job.key, job.kind, job.title, job.creator) == ("j1", "rep/abc", "extract", "Outputs of dense_1", "alice")
+    assert (job.id, job.key, job.kind, job.title, job.creator) == (
+        "j1",
+        "rep/abc",
+        "extract",
+        "Outputs of dense_1",
+        "alice",
+    )
     assert (job.status, job.progress, job.progress_text, job.error) == ("queued", 0.0, "", "")
     assert job.meta == {"layer": "dense_1"} and not job.finished
     assert job.started_at is None and job.finished_at is None
@@ -111,8 +132,11 @@ def test_a_finished_job_is_never_resurrected(ws, final):
 
 def test_an_unknown_status_is_refused_naming_the_allowed_ones(ws):
     ws.jobs.add("j", "k", "train")
-    with pytest.raises(ValueError, match=r"Unknown job status: 'finished'\. Choose one of \['queued', 'running', "
-                                         r"'done', 'failed', 'cancelled', 'interrupted', 'over-limit'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Unknown job status: 'finished'\. Choose one of \['queued', 'running', "
+        r"'done', 'failed', 'cancelled', 'interrupted', 'over-limit'\]",
+    ):
         ws.jobs.update("j", status="finished")
     with pytest.raises(ValueError, match="Unknown job status: 'paused'"):
         ws.jobs.list(statuses=["queued", "paused"])

@@ -102,13 +102,19 @@ def markup_from_non_literals(path: Path) -> list[str]:
     allowed = _text_names(tree)
     found = []
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in ("md", "Markup")
-                and isinstance(node.func.value, ast.Name) and node.func.value.id in allowed
-                and not _literal(node.args[0] if node.args else None)):  # fmt: skip
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("md", "Markup")
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id in allowed
+            and not _literal(node.args[0] if node.args else None)
+        ):
             found.append(f"{_where(path)}:{node.lineno}: {ast.unparse(node)[:100]}")
         if isinstance(node, ast.ImportFrom) and node.module == "featlib.app.text":  # a bare md(…) goes unchecked
-            found += [f"{_where(path)}:{node.lineno}: imports {a.name}" for a in node.names
-                      if a.name in ("md", "Markup")]  # fmt: skip
+            found += [
+                f"{_where(path)}:{node.lineno}: imports {a.name}" for a in node.names if a.name in ("md", "Markup")
+            ]
     return found
 
 
@@ -138,8 +144,14 @@ def test_the_check_finds_each_way_round_it(tmp_path):
     )
     found = unescaped_calls(page)
     assert [line.rsplit(": ", 1)[1] for line in found] == [
-        "st.caption(…)", "left.markdown(…)", "st.sidebar.info(…)", "st.container().subheader(…)", "st.write(…)",
-        "st.toast(…)", "unsafe_allow_html"]  # fmt: skip
+        "st.caption(…)",
+        "left.markdown(…)",
+        "st.sidebar.info(…)",
+        "st.container().subheader(…)",
+        "st.write(…)",
+        "st.toast(…)",
+        "unsafe_allow_html",
+    ]
     assert len(markup_from_non_literals(page)) == 2
 
 
@@ -183,10 +195,21 @@ def _hostile_page():
     from featlib.app import text
     from featlib.app.text import md
 
-    hostile = ("![x](http://127.0.0.1:9/beacon) **bold** [link](javascript:alert(1)) <img src=x> :red[red] "
-               ":material/home:")
-    for show in (text.markdown, text.caption, text.info, text.warning, text.error, text.success, text.title,
-                 text.header, text.subheader, text.toast):  # fmt: skip
+    hostile = (
+        "![x](http://127.0.0.1:9/beacon) **bold** [link](javascript:alert(1)) <img src=x> :red[red] :material/home:"
+    )
+    for show in (
+        text.markdown,
+        text.caption,
+        text.info,
+        text.warning,
+        text.error,
+        text.success,
+        text.title,
+        text.header,
+        text.subheader,
+        text.toast,
+    ):
         show(hostile)
     (column,) = st.columns(1)
     text.caption(md("**{}** · {:,} points", hostile, 1200), on=column, help=hostile)

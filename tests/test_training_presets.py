@@ -20,8 +20,26 @@ def test_the_readme_cli_example_trains_a_well_trained_model(tmp_path, capsys):
 
 
 def test_the_seed_preset_is_the_seed_scripts_sgd_and_options_override_it(tmp_path):
-    assert cli.main(["--workspace", str(tmp_path / "ws"), "train", "--dataset", "digits", "--name", "seed",
-                     "--preset", "seed", "--epochs", "2", "--hidden", "16"]) == 0  # fmt: skip
+    assert (
+        cli.main(
+            [
+                "--workspace",
+                str(tmp_path / "ws"),
+                "train",
+                "--dataset",
+                "digits",
+                "--name",
+                "seed",
+                "--preset",
+                "seed",
+                "--epochs",
+                "2",
+                "--hidden",
+                "16",
+            ]
+        )
+        == 0
+    )
     [record] = Workspace(tmp_path / "ws").list_models()
     assert (record.meta["optimizer"], record.meta["learning_rate"], record.meta["epochs"]) == ("sgd", 0.01, 2)
     assert record.meta["batch_size"] == 32
@@ -37,9 +55,17 @@ def test_presets_pick_epochs_and_batch_by_train_set_size():
 
 def test_the_model_page_fills_the_form_from_the_preset(app):
     at = no_exception(app.run().switch_page(page_path("model")).run())
-    form = {w.label: w.value for w in [*at.selectbox, *at.number_input] if w.label in ("Optimizer", "Learning rate", "Epochs")}
+    form = {
+        w.label: w.value
+        for w in [*at.selectbox, *at.number_input]
+        if w.label in ("Optimizer", "Learning rate", "Epochs")
+    }
     assert form == {"Optimizer": "adam", "Learning rate": 0.001, "Epochs": 30}
     next(r for r in at.radio if r.label == "Preset").set_value("seed")
     at = no_exception(at.run())
-    form = {w.label: w.value for w in [*at.selectbox, *at.number_input] if w.label in ("Optimizer", "Learning rate", "Epochs")}
+    form = {
+        w.label: w.value
+        for w in [*at.selectbox, *at.number_input]
+        if w.label in ("Optimizer", "Learning rate", "Epochs")
+    }
     assert form == {"Optimizer": "sgd", "Learning rate": 0.01, "Epochs": 20}

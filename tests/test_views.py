@@ -7,8 +7,15 @@ from featlib.share.views import MAX_LINK_SELECTION, View, ViewError
 
 
 def test_a_view_survives_the_round_trip_through_the_query():
-    view = View("0123456789ab", "upload:ffee", "dense_1", "submodel", "test", None,
-                UMAPParams(n_neighbors=30, min_dist=0.25, metric="cosine", random_state=7, n_epochs=None))  # fmt: skip
+    view = View(
+        "0123456789ab",
+        "upload:ffee",
+        "dense_1",
+        "submodel",
+        "test",
+        None,
+        UMAPParams(n_neighbors=30, min_dist=0.25, metric="cosine", random_state=7, n_epochs=None),
+    )
     query = view.to_query()
     assert all(isinstance(v, str) for v in query.values())
     assert View.from_query(query) == view
@@ -21,15 +28,28 @@ def test_missing_parameters_take_their_defaults():
 
 
 def test_a_link_made_before_reducers_colour_and_selection_still_opens():
-    old = {"model": "m", "dataset": "digits", "layer": "dense_1", "method": "submodel", "split": "train",
-           "sample": "500", "n_neighbors": "30", "min_dist": "0.25", "metric": "cosine", "random_state": "7",
-           "n_epochs": "200", "pca_dims": "50"}  # fmt: skip
+    old = {
+        "model": "m",
+        "dataset": "digits",
+        "layer": "dense_1",
+        "method": "submodel",
+        "split": "train",
+        "sample": "500",
+        "n_neighbors": "30",
+        "min_dist": "0.25",
+        "metric": "cosine",
+        "random_state": "7",
+        "n_epochs": "200",
+        "pca_dims": "50",
+    }
     view = View.from_query(old)
     assert view.params == UMAPParams(30, 0.25, "cosine", 7, n_epochs=200) and view.sample == 500
     assert (view.colour, view.selection) == ("label", ())
 
 
-@pytest.mark.parametrize("params", [PCAParams(), TSNEParams(perplexity=12.5, random_state=3, pca_dims=None), UMAPParams()])
+@pytest.mark.parametrize(
+    "params", [PCAParams(), TSNEParams(perplexity=12.5, random_state=3, pca_dims=None), UMAPParams()]
+)
 def test_every_reducer_colouring_and_selection_survive_the_round_trip(params):
     view = View("m", "digits", "dense_1", sample=2000, params=params, colour="correct", selection=(42, 3, 17, 3))
     query = view.to_query()
@@ -80,7 +100,10 @@ def test_a_large_selection_is_cut_to_what_a_link_carries():
         ({"selection": "-4"}, "non-negative"),
         ({"selection": ",".join(["1"] * 1001)}, "at most 1,000"),
         ({"sample": "0"}, "sample must be at least 1"),
-        ({"reduction": "mean"}, r"Unknown reduction in the link: 'mean'\. Expected one of \['auto', 'flatten', 'gap', 'gmp'\]"),
+        (
+            {"reduction": "mean"},
+            r"Unknown reduction in the link: 'mean'\. Expected one of \['auto', 'flatten', 'gap', 'gmp'\]",
+        ),
     ],
 )
 def test_malformed_links_are_refused_with_the_reason(change, message):
@@ -92,9 +115,21 @@ def test_malformed_links_are_refused_with_the_reason(change, message):
 @pytest.mark.parametrize(
     "change, used, message",
     [
-        ({"n_neighbors": "100000"}, ("params", "n_neighbors", 200), "n_neighbors=100000; n_neighbors is at most 200 — using 200."),
-        ({"random_state": "-1"}, ("params", "random_state", 0), "random_state=-1; random_state is at least 0 — using 0."),
-        ({"n_neighbors": "many"}, ("params", "n_neighbors", 15), "n_neighbors=many; expected a whole number — using 15."),
+        (
+            {"n_neighbors": "100000"},
+            ("params", "n_neighbors", 200),
+            "n_neighbors=100000; n_neighbors is at most 200 — using 200.",
+        ),
+        (
+            {"random_state": "-1"},
+            ("params", "random_state", 0),
+            "random_state=-1; random_state is at least 0 — using 0.",
+        ),
+        (
+            {"n_neighbors": "many"},
+            ("params", "n_neighbors", 15),
+            "n_neighbors=many; expected a whole number — using 15.",
+        ),
         ({"min_dist": "nan"}, ("params", "min_dist", 0.1), "min_dist=nan; expected a number — using 0.1."),
         ({"n_epochs": "0"}, ("params", "n_epochs", 1), "n_epochs=0; n_epochs is at least 1 — using 1."),
         ({"reducer": "tsne", "perplexity": "500"}, ("params", "perplexity", 100.0), "perplexity is at most 100"),
@@ -107,7 +142,7 @@ def test_malformed_links_are_refused_with_the_reason(change, message):
         ({"sample": "lots"}, ("sample", None, 10_000), "sample=lots; expected a number of points or 'all'"),
         ({"selection": "3,x,-4"}, ("selection", None, (3,)), "'x', '-4' are no point indices"),
     ],
-)  # fmt: skip
+)
 def test_a_link_opens_with_each_value_it_cannot_have_replaced_and_named(change, used, message):
     from featlib.share.views import read_link
 

@@ -25,14 +25,27 @@ def shared(tmp_path, monkeypatch):
     root = tmp_path / "ws"
     monkeypatch.setenv("FEATLIB_WORKSPACE", str(root))
     ws = Workspace(root)
-    a = models.save_model(ws, models.build_mlp((4,), hidden=(3,), num_classes=2, seed=0), "alice-mlp", dataset="digits",
-                      test_accuracy=0.8, creator="alice")  # fmt: skip
+    a = models.save_model(
+        ws,
+        models.build_mlp((4,), hidden=(3,), num_classes=2, seed=0),
+        "alice-mlp",
+        dataset="digits",
+        test_accuracy=0.8,
+        creator="alice",
+    )
     rep = f"rep/{a.fingerprint}/dsfp/train/dense/function/0-1"
     ws.save_array("representation", rep, np.ones((5, 3), "float32"), model_id=a.id, creator="alice")
-    ws.save_array("embedding", f"emb/{rep}/sample=None/seed=0/umap-n_neighbors=15", np.ones((5, 3)),
-                  model_id=a.id, creator="alice", meta={"knn_accuracy": 0.75})  # fmt: skip
-    b = models.save_model(ws, models.build_mlp((4,), hidden=(3,), num_classes=2, seed=1), "bob-mlp", dataset="digits",
-                      creator="bob")  # fmt: skip
+    ws.save_array(
+        "embedding",
+        f"emb/{rep}/sample=None/seed=0/umap-n_neighbors=15",
+        np.ones((5, 3)),
+        model_id=a.id,
+        creator="alice",
+        meta={"knn_accuracy": 0.75},
+    )
+    b = models.save_model(
+        ws, models.build_mlp((4,), hidden=(3,), num_classes=2, seed=1), "bob-mlp", dataset="digits", creator="bob"
+    )
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page(PAGE).run()

@@ -23,21 +23,31 @@ from featlib.read import reductions
 def upload_form(dataset: datasets.Dataset) -> None:
     """The model upload: the file, the input scaling, the name, and the data it will be scored on."""
     text.caption(
-        text.md("A Keras 3 `.keras` file or a legacy `.h5` file, loaded with `safe_mode=True`; "
-                "Lambda layers (arbitrary code) are refused, and so are TensorFlow SavedModels "
-                "(a zipped one is explained). Limit {:g} MB.", models.MAX_MODEL_BYTES / 2**20)
+        text.md(
+            "A Keras 3 `.keras` file or a legacy `.h5` file, loaded with `safe_mode=True`; "
+            "Lambda layers (arbitrary code) are refused, and so are TensorFlow SavedModels "
+            "(a zipped one is explained). Limit {:g} MB.",
+            models.MAX_MODEL_BYTES / 2**20,
+        )
     )
     # .zip is accepted only so that a zipped SavedModel is refused with the reason.
     model_file = st.file_uploader("Model file", type=["keras", "h5", "zip"], key="model_upload")
     cols = st.columns(2)
-    scale = cols[0].radio("Input scaling the model expects", list(models.INPUT_SCALES),
-                          format_func=models.INPUT_SCALES.get, key="upload_scale")  # fmt: skip
-    upload_name = cols[1].text_input("Save as", model_file.name.rsplit(".", 1)[0] if model_file else "uploaded",
-                                     max_chars=names.MAX_NAME_LENGTH)  # fmt: skip
+    scale = cols[0].radio(
+        "Input scaling the model expects",
+        list(models.INPUT_SCALES),
+        format_func=models.INPUT_SCALES.get,
+        key="upload_scale",
+    )
+    upload_name = cols[1].text_input(
+        "Save as", model_file.name.rsplit(".", 1)[0] if model_file else "uploaded", max_chars=names.MAX_NAME_LENGTH
+    )
     split = diagnosis.scoring_split(dataset)
     title = resources.dataset_title(dataset.name, dataset.fingerprint)
-    text.caption(f"It will be scored on {title}, {split} split ({len(dataset.split(split)[1]):,} "
-                 "images): pick another dataset above first if that is not the data it was made for.")  # fmt: skip
+    text.caption(
+        f"It will be scored on {title}, {split} split ({len(dataset.split(split)[1]):,} "
+        "images): pick another dataset above first if that is not the data it was made for."
+    )
     if model_file is not None and st.button("Load this model", type="primary"):
         add_uploaded_model(model_file, upload_name, scale, dataset)
 
@@ -55,31 +65,43 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
         text.error(error)
         return
     try:
-        spec = jobs.specs.upload_spec(upload.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, scale,
-                                      token=uuid.uuid4().hex)  # fmt: skip
+        spec = jobs.specs.upload_spec(
+            upload.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, scale, token=uuid.uuid4().hex
+        )
     except jobs.JobLimitError as error:
         text.error(error)
         return
     creator, workspace = identity.current_user(), resources.workspace()
     record = running.run(
-        spec, {"data": data, "dataset": running.dataset_input(dataset)}, label=f"Checking and loading {upload.name}",
-        store=lambda output: stored.store_upload(workspace, output, name=name, filename=upload.name,
-                                                 dataset=dataset.name, dataset_fp=dataset.fingerprint,
-                                                 input_scale=scale, creator=creator),
+        spec,
+        {"data": data, "dataset": running.dataset_input(dataset)},
+        label=f"Checking and loading {upload.name}",
+        store=lambda output: stored.store_upload(
+            workspace,
+            output,
+            name=name,
+            filename=upload.name,
+            dataset=dataset.name,
+            dataset_fp=dataset.fingerprint,
+            input_scale=scale,
+            creator=creator,
+        ),
         failure="This model cannot be used",
-    )  # fmt: skip
+    )
     if record is None:
         return
     running.manager().forget(spec.key)  # the same file uploaded again is checked and saved again
     state.put(state.MODEL, record.id)
     where = record.where_measured(resources.dataset_title(dataset.name, dataset.fingerprint))
     scored = f" Scored from {record.scored_output}." if record.scored_output else ""
-    text.success(f"Loaded {record.name}; it is now the current model. Accuracy {record.test_accuracy:.4f} "
-                 f"on {where}.{scored}")  # fmt: skip
+    text.success(
+        f"Loaded {record.name}; it is now the current model. Accuracy {record.test_accuracy:.4f} on {where}.{scored}"
+    )
 
 
-def representation(record, model, dataset: datasets.Dataset, split: str, layer: str, method: str,
-                   reduction: str = reductions.AUTO):  # fmt: skip
+def representation(
+    record, model, dataset: datasets.Dataset, split: str, layer: str, method: str, reduction: str = reductions.AUTO
+):
     """A layer's representation from the workspace, or computed by a job with a progress bar.
 
     ``reduction`` is a key of :data:`featlib.read.reductions.CHOICES` (the carried

@@ -20,8 +20,13 @@ from featlib.share import bundle
 from featlib.share.views import View, ViewError
 from featlib.store import ARRAY_KINDS, InUseError, Item, SavedViewError, WorkspaceError
 
-KIND_TITLES = {"model": "Model", "dataset": "Dataset upload", "representation": "Representation", "embedding": "Map",
-               "view": "Saved view"}  # fmt: skip
+KIND_TITLES = {
+    "model": "Model",
+    "dataset": "Dataset upload",
+    "representation": "Representation",
+    "embedding": "Map",
+    "view": "Saved view",
+}
 SORTS = {
     "newest first": (lambda i: i.created, True),
     "oldest first": (lambda i: i.created, False),
@@ -40,6 +45,7 @@ def _figure(value: object) -> float:
     """A stored figure for sorting: itself, or -1 when there is none (or it is not a number)."""
     return float(value) if widgets.computed(value) else -1.0
 
+
 _PENDING_DELETE = "featlib.pending_delete"
 
 
@@ -57,10 +63,12 @@ def filtered(items: list[Item], text: str, kinds: list[str], makers: list[str], 
     """Items of the chosen kinds and makers whose name, note or origin holds ``text``, sorted."""
     text = text.strip().lower()
     chosen = [
-        i for i in items
-        if i.kind in kinds and (not makers or (i.creator or "(nobody)") in makers)
+        i
+        for i in items
+        if i.kind in kinds
+        and (not makers or (i.creator or "(nobody)") in makers)
         and (not text or text in f"{i.name} {i.note} {i.made_from} {i.creator}".lower())
-    ]  # fmt: skip
+    ]
     key, reverse = SORTS[sort]
     return sorted(chosen, key=key, reverse=reverse)
 
@@ -74,12 +82,19 @@ def summary_line(item: Item) -> text.Markup:
         figures.append(text.md("kNN acc **{}**", widgets.score(item.knn_accuracy)))
     if item.imported or item.claimed_by:  # "imported by bob; bundle says made by alice": the claim shown as one
         maker = text.md("imported by **{}**", item.creator or "nobody named") + (
-            text.md("; bundle says made by {}", item.claimed_by) if item.claimed_by else text.Markup(""))
+            text.md("; bundle says made by {}", item.claimed_by) if item.claimed_by else text.Markup("")
+        )
     else:
         maker = text.md("by **{}**", item.creator or "unknown")
     return (
-        text.md("**{}** · {} · {} · {} UTC · {}", item.name, KIND_TITLES[item.kind], maker,
-                str(item.created).replace("T", " ")[:16], size(item.bytes))
+        text.md(
+            "**{}** · {} · {} · {} UTC · {}",
+            item.name,
+            KIND_TITLES[item.kind],
+            maker,
+            str(item.created).replace("T", " ")[:16],
+            size(item.bytes),
+        )
         + (text.md(" · {}", text.Markup(" · ").join(figures)) if figures else text.Markup(""))
         + text.md("  \n{}", item.made_from)
     )
@@ -88,9 +103,15 @@ def summary_line(item: Item) -> text.Markup:
 def provenance_lines(item: Item) -> text.Markup:
     """Fingerprints, seed and library versions of an item, as markdown lines."""
     made = item.provenance if isinstance(item.provenance, dict) else {}  # a bundle's fields are text, never markup
-    lines = [text.md("- {}: {}", label, made[key]) for key, label in
-             (("model_fingerprint", "model fingerprint"), ("dataset_fingerprint", "dataset fingerprint"), ("seed", "seed"))
-             if made.get(key) is not None]  # fmt: skip
+    lines = [
+        text.md("- {}: {}", label, made[key])
+        for key, label in (
+            ("model_fingerprint", "model fingerprint"),
+            ("dataset_fingerprint", "dataset fingerprint"),
+            ("seed", "seed"),
+        )
+        if made.get(key) is not None
+    ]
     versions = made.get("versions") or {}
     if isinstance(versions, dict) and versions:
         lines.append(text.md("- made with {}", ", ".join(f"{name} {version}" for name, version in versions.items())))
@@ -119,14 +140,20 @@ def item_card(item: Item) -> None:
             with right:
                 _rename(item, slot)
                 _note(item, slot)
-                if item.kind == "model" and st.button("Open on Explore", key=f"open-{slot}", icon=":material/scatter_plot:"):
+                if item.kind == "model" and st.button(
+                    "Open on Explore", key=f"open-{slot}", icon=":material/scatter_plot:"
+                ):
                     state.put(state.MODEL, item.id)
                     st.switch_page(widgets.EXPLORE_PAGE)
-                if opens_a_view(item) and st.button("Open this view", key=f"view-{slot}", icon=":material/scatter_plot:"):
+                if opens_a_view(item) and st.button(
+                    "Open this view", key=f"view-{slot}", icon=":material/scatter_plot:"
+                ):
                     view = view_of(item)
                     if view is None:
-                        text.error(f"{item.name} cannot be opened: the dataset it was made from (fingerprint "
-                                   f"{item.parameters.get('dataset_fingerprint')}) is not on this server.")
+                        text.error(
+                            f"{item.name} cannot be opened: the dataset it was made from (fingerprint "
+                            f"{item.parameters.get('dataset_fingerprint')}) is not on this server."
+                        )
                     else:
                         links.open_view(view)
                         st.switch_page(widgets.EXPLORE_PAGE)
@@ -145,8 +172,14 @@ def _view_row(item: Item, slot: str) -> None:
         text.markdown(summary_line(item))
         row = st.container(horizontal=True, vertical_alignment="center", gap="small")
         with row:
-            st.button("Open", key=f"open-view-{slot}", icon=":material/open_in_new:", type="primary",
-                      on_click=_open_saved, args=(item.id,))  # fmt: skip
+            st.button(
+                "Open",
+                key=f"open-view-{slot}",
+                icon=":material/open_in_new:",
+                type="primary",
+                on_click=_open_saved,
+                args=(item.id,),
+            )
             path = str(item.parameters.get("link", ""))
             root = links.page_root()
             text.markdown(text.code(f"{root}/{path}" if root else path))
@@ -208,8 +241,12 @@ def switch_to_opened() -> None:
 
 def opens_a_view(item: Item) -> bool:
     """Whether ``item`` is a map the Explore page draws (one layer by one method), so that it can be opened there."""
-    return (item.kind == "embedding" and bool(item.model_id) and item.parameters.get("method") in METHODS
-            and item.id.rsplit("/", 1)[-1].split("-", 1)[0] in REDUCERS)  # fmt: skip
+    return (
+        item.kind == "embedding"
+        and bool(item.model_id)
+        and item.parameters.get("method") in METHODS
+        and item.id.rsplit("/", 1)[-1].split("-", 1)[0] in REDUCERS
+    )
 
 
 def view_of(item: Item) -> View | None:
@@ -220,9 +257,15 @@ def view_of(item: Item) -> View | None:
     if dataset_key is None:
         return None
     reducer = item.id.rsplit("/", 1)[-1].split("-", 1)[0]
-    query = {"model": str(item.model_id), "dataset": dataset_key, "layer": str(params.get("layer", "")),
-             "method": str(params.get("method", "")), "split": str(params.get("split", "")), "reducer": reducer,
-             "sample": "all" if params.get("sample") in (None, "None") else str(params["sample"])}  # fmt: skip
+    query = {
+        "model": str(item.model_id),
+        "dataset": dataset_key,
+        "layer": str(params.get("layer", "")),
+        "method": str(params.get("method", "")),
+        "split": str(params.get("split", "")),
+        "reducer": reducer,
+        "sample": "all" if params.get("sample") in (None, "None") else str(params["sample"]),
+    }
     for field in dataclasses.fields(REDUCERS[reducer]):
         if field.name in params:
             query[field.name] = "none" if params[field.name] == "None" else str(params[field.name])
@@ -251,7 +294,9 @@ def _dataset_key(fingerprint: str) -> str | None:
 def _rename(item: Item, slot: str) -> None:
     label = "Title" if item.kind in ARRAY_KINDS + ("view",) else "Name"
     with st.form(f"rename-{slot}", border=False):
-        new = st.text_input(label, value=item.name, key=f"name-{slot}", max_chars=max(names.MAX_NAME_LENGTH, len(item.name)))
+        new = st.text_input(
+            label, value=item.name, key=f"name-{slot}", max_chars=max(names.MAX_NAME_LENGTH, len(item.name))
+        )
         if st.form_submit_button("Rename", key=f"rename-button-{slot}"):
             try:
                 resources.workspace().rename(item.kind, item.id, new)
@@ -271,15 +316,17 @@ def check_note(text: str) -> str:
         raise TextError(f"A note can have at most {NOTE_MAX:,} characters; got {len(text):,}.")
     bad = sorted({c for c in text if not c.isprintable() and c not in "\n\t"})
     if bad:
-        raise TextError(f"A note must hold printable characters and line breaks only; got "
-                         f"{', '.join(repr(c) for c in bad[:5])}.")  # fmt: skip
+        raise TextError(
+            f"A note must hold printable characters and line breaks only; got {', '.join(repr(c) for c in bad[:5])}."
+        )
     return text
 
 
 def _note(item: Item, slot: str) -> None:
     with st.form(f"note-{slot}", border=False):
-        note = st.text_area("Note", value=item.note, key=f"note-{slot}", height=80,
-                            max_chars=max(NOTE_MAX, len(item.note)))  # a longer note stored elsewhere still shows
+        note = st.text_area(
+            "Note", value=item.note, key=f"note-{slot}", height=80, max_chars=max(NOTE_MAX, len(item.note))
+        )  # a longer note stored elsewhere still shows
         if st.form_submit_button("Save note", key=f"note-button-{slot}"):
             try:
                 resources.workspace().set_note(item.kind, item.id, check_note(note))
@@ -311,19 +358,30 @@ def pending_delete(items: list[Item]) -> None:
 def _confirm_delete(item: Item) -> None:
     """Asks for confirmation, naming everything that goes with the item."""
     workspace = resources.workspace()
-    text.markdown(text.md("**{}** ({}, {}) will be deleted for everyone using this server.", item.name,
-                          KIND_TITLES[item.kind], size(item.bytes)))  # fmt: skip
+    text.markdown(
+        text.md(
+            "**{}** ({}, {}) will be deleted for everyone using this server.",
+            item.name,
+            KIND_TITLES[item.kind],
+            size(item.bytes),
+        )
+    )
     if item.kind == "dataset":
         users = workspace.users_of_dataset(item.id)
         if users:
-            text.error(f"It cannot be deleted: {len(users)} item(s) were made from it ({', '.join(users[:5])}). "
-                       "Delete those first.")  # fmt: skip
+            text.error(
+                f"It cannot be deleted: {len(users)} item(s) were made from it ({', '.join(users[:5])}). "
+                "Delete those first."
+            )
             return
     derived = workspace.derived_from(item.kind, item.id) if item.kind in ("model", "representation") else []
     if derived:
         text.markdown(f"With it go the {len(derived)} result(s) made from it:")
-        text.markdown(text.Markup("\n").join(text.md("- {} ({}, {})", d.name, KIND_TITLES[d.kind], size(d.bytes))
-                                              for d in derived[:20]))  # fmt: skip
+        text.markdown(
+            text.Markup("\n").join(
+                text.md("- {} ({}, {})", d.name, KIND_TITLES[d.kind], size(d.bytes)) for d in derived[:20]
+            )
+        )
     else:
         text.markdown("Nothing else was made from it.")
     left, right = st.columns(2)
@@ -365,9 +423,13 @@ def import_form() -> None:
     except jobs.JobLimitError as error:
         text.error(error)
         return
-    result = running.run(spec, {"data": data}, label=f"Checking the bundle {label}",
-                         store=lambda checked: _store_bundle(workspace, checked, creator),
-                         failure="This bundle cannot be imported")  # fmt: skip
+    result = running.run(
+        spec,
+        {"data": data},
+        label=f"Checking the bundle {label}",
+        store=lambda checked: _store_bundle(workspace, checked, creator),
+        failure="This bundle cannot be imported",
+    )
     running.manager().forget(spec.key)  # importing the same file again is checked (and refused or stored) again
     if isinstance(result, bundle.AlreadyImportedError):
         text.info(result)
@@ -377,11 +439,12 @@ def import_form() -> None:
     base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0]
     link = f"{base}/explore?{urlencode(result.view.to_query())}"
     links.open_view(result.view)  # what was imported becomes the current model, dataset, layer and method
-    text.success(f"Imported {result.model.name} with its map of {result.points:,} points; it is now the "
-                 "current model.")  # fmt: skip
+    text.success(f"Imported {result.model.name} with its map of {result.points:,} points; it is now the current model.")
     text.caption(bundle.measured_text(result))
     for difference in result.differences:
-        text.warning(f"Made with other library versions: {difference}. The stored map is shown as it "
-                     "was; a recomputation here may differ.")  # fmt: skip
+        text.warning(
+            f"Made with other library versions: {difference}. The stored map is shown as it "
+            "was; a recomputation here may differ."
+        )
     text.markdown("Open the view with this link:")
     st.code(link, language=None, wrap_lines=True)

@@ -130,16 +130,23 @@ def share(view: CompareView, maps: list[PanelMap] | None = None, labels: np.ndar
     """
     points = []
     if maps and labels is not None:
-        points = [MapPoints(m.embedding.coords, m.embedding.indices, labels[m.embedding.indices])
-                  for m in maps[:compare.MAX_PANELS]]  # fmt: skip
+        points = [
+            MapPoints(m.embedding.coords, m.embedding.indices, labels[m.embedding.indices])
+            for m in maps[: compare.MAX_PANELS]
+        ]
     shown = []
     for panel in view.panels:
         try:
             shown.append(f"{resources.record(panel.model).name} {panel.layer}")
         except WorkspaceError:
             shown.append(f"{panel.model} {panel.layer}")
-    links.copy_link(view.to_query(), "Anyone using this server opens the same comparison with this link.",
-                    kind="compare", maps=points, title=("Compare " + " vs ".join(shown))[:MAX_TITLE])  # fmt: skip
+    links.copy_link(
+        view.to_query(),
+        "Anyone using this server opens the same comparison with this link.",
+        kind="compare",
+        maps=points,
+        title=("Compare " + " vs ".join(shown))[:MAX_TITLE],
+    )
 
 
 # Editor and presets ----------------------------------------------------------
@@ -164,10 +171,14 @@ def _base_view(panels: list[Panel]) -> CompareView:
     if sample is not None and sample >= st.session_state.get(SPLIT_POINTS, sample + 1):
         sample = None  # every point of the split, however few
     return CompareView(
-        state.get(state.DATASET), tuple(panels), st.session_state.get(SPLIT, "train"),
-        sample, st.session_state.get(FOLLOW),
-        int(st.session_state.get(K, compare.DEFAULT_K)), state.get(state.REDUCTION),
-    )  # fmt: skip
+        state.get(state.DATASET),
+        tuple(panels),
+        st.session_state.get(SPLIT, "train"),
+        sample,
+        st.session_state.get(FOLLOW),
+        int(st.session_state.get(K, compare.DEFAULT_K)),
+        state.get(state.REDUCTION),
+    )
 
 
 def _apply_preset(build) -> None:
@@ -193,37 +204,48 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
         layer = models.default_layer(resources.model(model_id)) if names else ""
     method = state.get(state.METHOD)
     name = {r.id: r.name for r in records}[model_id]
-    text.caption(text.md("Quick comparisons of **{}**, layer **{}**, by {}:", name, layer,
-                         REDUCER_TITLES[reducer]))  # fmt: skip
+    text.caption(text.md("Quick comparisons of **{}**, layer **{}**, by {}:", name, layer, REDUCER_TITLES[reducer]))
 
     def chosen_reducer() -> str:  # read when the button is pressed, not when it was drawn
         return st.session_state.get(panel_key("reducer", 0), reducer)
 
     series = layer_series(model_id) if names else []
-    shown = series[-compare.MAX_PANELS:]
+    shown = series[-compare.MAX_PANELS :]
     checkpoints = compare.checkpoints_of(records, compare.final_model_of(records, model_id))
     cols = st.columns(3)
     cols[0].button(
-        "Layer by layer", on_click=_apply_preset, disabled=len(series) < compare.MIN_PANELS,
+        "Layer by layer",
+        on_click=_apply_preset,
+        disabled=len(series) < compare.MIN_PANELS,
         args=(lambda: compare.all_layers(model_id, series, method, chosen_reducer()),),
-        help=text.escape(f"{', '.join(shown)}: the hidden layers and the output, input side first"
-                         + (f" (the last {compare.MAX_PANELS})" if len(series) > compare.MAX_PANELS else "")
-                         + "." if len(series) >= compare.MIN_PANELS else "The model has a single layer to show."),
-    )  # fmt: skip
+        help=text.escape(
+            f"{', '.join(shown)}: the hidden layers and the output, input side first"
+            + (f" (the last {compare.MAX_PANELS})" if len(series) > compare.MAX_PANELS else "")
+            + "."
+            if len(series) >= compare.MIN_PANELS
+            else "The model has a single layer to show."
+        ),
+    )
     cols[1].button(
-        "This layer across checkpoints", on_click=_apply_preset, disabled=not checkpoints,
+        "This layer across checkpoints",
+        on_click=_apply_preset,
+        disabled=not checkpoints,
         args=(lambda: compare.across_checkpoints(records, model_id, layer, method, chosen_reducer()),),
         help="The checkpoints saved while training this model (epoch 1, ...) against the trained model."
-        if checkpoints else "This model has no checkpoints: train one with 'Save checkpoints after epoch' "
-                            "(e.g. 1, 5) on the Model page to compare a layer across epochs.",
-    )  # fmt: skip
+        if checkpoints
+        else "This model has no checkpoints: train one with 'Save checkpoints after epoch' "
+        "(e.g. 1, 5) on the Model page to compare a layer across epochs.",
+    )
     cols[2].button(
-        "Function vs sub-model", on_click=_apply_preset,
+        "Function vs sub-model",
+        on_click=_apply_preset,
         args=(lambda: compare.both_methods(model_id, layer, chosen_reducer()),),
-    )  # fmt: skip
+    )
     if not checkpoints:
-        text.caption(f"{name} has no checkpoints, so it cannot be compared across epochs: train one with "
-                     "'Save checkpoints after epoch' on the Model page.")  # fmt: skip
+        text.caption(
+            f"{name} has no checkpoints, so it cannot be compared across epochs: train one with "
+            "'Save checkpoints after epoch' on the Model page."
+        )
 
 
 def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
@@ -232,7 +254,9 @@ def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
     view = current_view()
     st.session_state.setdefault(N_PANELS, 2)
     if st.session_state.get(SPLIT) not in dataset.splits:
-        st.session_state[SPLIT] = state.get(state.SPLIT) if state.get(state.SPLIT) in dataset.splits else dataset.splits[0]
+        st.session_state[SPLIT] = (
+            state.get(state.SPLIT) if state.get(state.SPLIT) in dataset.splits else dataset.splits[0]
+        )
     n_points = len(dataset.split(st.session_state[SPLIT])[1])
     st.session_state[SPLIT_POINTS] = n_points
     st.session_state.setdefault(SAMPLE, min(DEFAULT_SAMPLE, n_points))
@@ -242,9 +266,15 @@ def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
     top = st.columns([1, 1, 1, 3])
     n = top[0].number_input("Panels", compare.MIN_PANELS, compare.MAX_PANELS, key=N_PANELS)
     top[1].selectbox("Images", dataset.splits, key=SPLIT, format_func=lambda s: f"{s} split")
-    top[2].number_input("Sample size", low, n_points, step=500, key=SAMPLE, placeholder="all",
-                        help=f"The same label-stratified sample in every panel: {low:,} to all {n_points:,} "
-                             "points of the split.")  # fmt: skip
+    top[2].number_input(
+        "Sample size",
+        low,
+        n_points,
+        step=500,
+        key=SAMPLE,
+        placeholder="all",
+        help=f"The same label-stratified sample in every panel: {low:,} to all {n_points:,} points of the split.",
+    )
     cols = st.columns(int(n))
     trained = [r.id for r in records if not r.meta.get("checkpoint_of")] or [records[0].id]
     default_model = state.get(state.MODEL) if state.get(state.MODEL) in by_id else trained[0]
@@ -265,8 +295,9 @@ def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
                 st.session_state[layer_key] = opening[i].layer
             layer = st.selectbox("Layer", names, key=layer_key)
             method = st.selectbox("Method", list(METHODS), key=panel_key("method", i), format_func=METHODS.get)
-            reducer = st.selectbox("Reducer", list(REDUCER_TITLES), key=panel_key("reducer", i),
-                                   format_func=REDUCER_TITLES.get)  # fmt: skip
+            reducer = st.selectbox(
+                "Reducer", list(REDUCER_TITLES), key=panel_key("reducer", i), format_func=REDUCER_TITLES.get
+            )
             panels.append(Panel(model_id, layer, method, reducer))
     label = "Compare" if view is None else "Compare these panels"
     st.button(label, type="primary", disabled=len(panels) < len(cols), on_click=_apply_editor, args=(int(n),))
@@ -310,8 +341,14 @@ def panel_title(record: ModelRecord, panel: Panel, layer_title: str | None = Non
     return f"{record.name} · {layer_title or panel.layer} · {method} · {REDUCER_TITLES[panel.reducer]}"
 
 
-def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, split: str, sample: int | None,
-                  reduction: str = reductions.AUTO) -> PanelMap | None:  # fmt: skip
+def compute_panel(
+    panel: Panel,
+    dataset_key: str,
+    dataset: datasets.Dataset,
+    split: str,
+    sample: int | None,
+    reduction: str = reductions.AUTO,
+) -> PanelMap | None:
     """A panel's map from the workspace, or computed with progress; ``None`` after an ``st.error``.
 
     ``reduction`` (a key of :data:`featlib.read.reductions.CHOICES`) applies when the panel's layer has spatial axes.
@@ -347,8 +384,13 @@ def compute_panel(panel: Panel, dataset_key: str, dataset: datasets.Dataset, spl
     return PanelMap(panel, record, outputs, emb, predicted, rep, note)
 
 
-FIGURES = {"knn_acc": "10-NN layer", "knn_acc_2d": "10-NN map", "probe_acc": "linear probe",
-           "silhouette": "silhouette", "trustworthiness": "trustworthiness"}  # fmt: skip
+FIGURES = {
+    "knn_acc": "10-NN layer",
+    "knn_acc_2d": "10-NN map",
+    "probe_acc": "linear probe",
+    "silhouette": "silhouette",
+    "trustworthiness": "trustworthiness",
+}
 """The metrics table's figures: key of :func:`featlib.metrics.layer_metrics`'s result → column."""
 
 
@@ -374,21 +416,32 @@ def metrics_table(table: list[dict]) -> None:
     """
     frame = pd.DataFrame(table).set_index("panel")
     numbers = {name: st.column_config.NumberColumn(name, format="%.3f") for name in ("model acc.", *FIGURES.values())}
-    numbers["trustworthiness"] = st.column_config.NumberColumn("trust", format="%.3f",
-                                                               help="The map's trustworthiness (10 neighbours).")  # fmt: skip
-    numbers["linear probe"] = st.column_config.NumberColumn("probe", format="%.3f",
-                                                            help="A linear probe's accuracy in the layer.")  # fmt: skip
-    st.dataframe(frame, width="stretch", column_order=("map", "model acc.", *FIGURES.values(), "points scored"),
-                 column_config={"panel": st.column_config.NumberColumn("panel", width=50),
-                                "map": st.column_config.TextColumn("map", help="model · layer · method · reducer"),
-                                "points scored": st.column_config.NumberColumn("points", format="%d"),
-                                **numbers})  # fmt: skip
+    numbers["trustworthiness"] = st.column_config.NumberColumn(
+        "trust", format="%.3f", help="The map's trustworthiness (10 neighbours)."
+    )
+    numbers["linear probe"] = st.column_config.NumberColumn(
+        "probe", format="%.3f", help="A linear probe's accuracy in the layer."
+    )
+    st.dataframe(
+        frame,
+        width="stretch",
+        column_order=("map", "model acc.", *FIGURES.values(), "points scored"),
+        column_config={
+            "panel": st.column_config.NumberColumn("panel", width=50),
+            "map": st.column_config.TextColumn("map", help="model · layer · method · reducer"),
+            "points scored": st.column_config.NumberColumn("points", format="%d"),
+            **numbers,
+        },
+    )
     measured = list(dict.fromkeys(str(row.get("model acc. measured on", "")) for row in table))
     if len(measured) == 1:
         text.caption(f"Model accuracy measured on {measured[0]}.")
     else:
-        text.caption("Model accuracy measured on: " + "; ".join(
-            f"panel {row['panel']}: {row.get('model acc. measured on', '')}" for row in table) + ".")  # fmt: skip
+        text.caption(
+            "Model accuracy measured on: "
+            + "; ".join(f"panel {row['panel']}: {row.get('model acc. measured on', '')}" for row in table)
+            + "."
+        )
 
 
 def number(value: object) -> float:
@@ -399,8 +452,9 @@ def number(value: object) -> float:
 def scores(result: PanelMap, labels: np.ndarray) -> dict | None:
     """The panel's figures on at most :data:`METRICS_SAMPLE` of its map's points (a job, kept per map)."""
     idx = result.embedding.indices
-    return results.layer_metrics(result.embedding.key, result.outputs[idx], labels[idx], result.embedding.coords,
-                                 METRICS_SAMPLE)  # fmt: skip
+    return results.layer_metrics(
+        result.embedding.key, result.outputs[idx], labels[idx], result.embedding.coords, METRICS_SAMPLE
+    )
 
 
 # Linked selection --------------------------------------------------------------
@@ -427,8 +481,10 @@ def fit_neighbours(n_points: int) -> int:
     most = max(1, min(compare.MAX_K, n_points - 1))
     asked = st.session_state.get(K, compare.DEFAULT_K)
     if asked > most:
-        text.caption(f"{asked} neighbours asked for; the {n_points:,} images of the split give each point at most "
-                     f"{most}, so {most} are shown.")  # fmt: skip
+        text.caption(
+            f"{asked} neighbours asked for; the {n_points:,} images of the split give each point at most "
+            f"{most}, so {most} are shown."
+        )
         st.session_state[K] = most
     st.session_state.setdefault(K, compare.DEFAULT_K)
     return most

@@ -7,7 +7,8 @@ downloads): the page does not build a 5 MB HTML file on every rerun.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -25,7 +26,7 @@ if TYPE_CHECKING:
     from featlib.pipeline import Embedding
 
 
-def record_map_figures(emb: "Embedding", scores: dict | None) -> None:
+def record_map_figures(emb: Embedding, scores: dict | None) -> None:
     """Records who made a map and its 10-NN accuracy in the workspace, when not yet recorded.
 
     The accuracy is the one the page scored (a job): 5-fold, on ``scores["sample"]``
@@ -39,17 +40,19 @@ def record_map_figures(emb: "Embedding", scores: dict | None) -> None:
     workspace.claim("embedding", emb.key, identity.current_user())
     accuracy = (scores or {}).get("knn_acc_2d")
     if item.knn_accuracy is None and isinstance(accuracy, (int, float)) and math.isfinite(accuracy):  # not "n/a …"
-        workspace.update_meta("embedding", emb.key, {"knn_accuracy": float(accuracy), "knn_accuracy_points": scores["sample"]})
+        workspace.update_meta(
+            "embedding", emb.key, {"knn_accuracy": float(accuracy), "knn_accuracy_points": scores["sample"]}
+        )
 
 
 def export_panel(
     record: ModelRecord,
-    dataset: "Dataset",
+    dataset: Dataset,
     split: str,
     outputs: np.ndarray,
-    emb: "Embedding",
+    emb: Embedding,
     predicted: np.ndarray,
-    figure: "go.Figure",
+    figure: go.Figure,
     scores: dict | None = None,
 ) -> None:
     """An "Export" expander with a download button per format.
@@ -66,39 +69,65 @@ def export_panel(
             text.markdown(text.md("**Map**"))
             table = lambda: exports.embedding_table(emb.indices, emb.coords, labels, predicted, dataset.class_names)  # noqa: E731
             _button("CSV", lambda: exports.table_bytes(table(), "csv"), f"{stem}-map.csv", "text/csv")
-            _button("Parquet", lambda: exports.table_bytes(table(), "parquet"), f"{stem}-map.parquet",
-                    exports.TABLE_FORMATS["parquet"])  # fmt: skip
+            _button(
+                "Parquet",
+                lambda: exports.table_bytes(table(), "parquet"),
+                f"{stem}-map.parquet",
+                exports.TABLE_FORMATS["parquet"],
+            )
             _button("Interactive HTML", lambda: exports.figure_html(figure), f"{stem}-map.html", "text/html")
-            _button("PNG image", lambda: exports.figure_png(figure, title=png_title(record, dataset, split, emb)),
-                    f"{stem}-map.png", "image/png")  # fmt: skip
+            _button(
+                "PNG image",
+                lambda: exports.figure_png(figure, title=png_title(record, dataset, split, emb)),
+                f"{stem}-map.png",
+                "image/png",
+            )
         with middle:
             text.markdown(text.md("**Layer outputs**"))
             reps = lambda: exports.representation_table(outputs, labels, predicted)  # noqa: E731
             _button("CSV ", lambda: exports.table_bytes(reps(), "csv"), f"{stem}-layer.csv", "text/csv")
-            _button("Parquet ", lambda: exports.table_bytes(reps(), "parquet"), f"{stem}-layer.parquet",
-                    exports.TABLE_FORMATS["parquet"])  # fmt: skip
+            _button(
+                "Parquet ",
+                lambda: exports.table_bytes(reps(), "parquet"),
+                f"{stem}-layer.parquet",
+                exports.TABLE_FORMATS["parquet"],
+            )
         with right:
             text.markdown(text.md("**Model and view**"))
             workspace = resources.workspace()
-            _button("Model (.keras)", lambda: exports.model_bytes(workspace, record), f"{stem}.keras",
-                    "application/octet-stream")  # fmt: skip
+            _button(
+                "Model (.keras)",
+                lambda: exports.model_bytes(workspace, record),
+                f"{stem}.keras",
+                "application/octet-stream",
+            )
             try:
                 view = View.from_query(st.query_params.to_dict())
             except ViewError:
                 return
             user = identity.current_user()
-            _button("Bundle (.zip)", lambda: bundle.export_bundle(workspace, view, dataset=dataset, emb_key=emb.key,
-                                                                  predicted=predicted, figure=figure,
-                                                                  exported_by=user),
-                    f"{stem}-view.zip", "application/zip",
-                    help="Model, parameters, map, figure and a README; another featlib server imports it "
-                         "on its Workspace page or with `python -m featlib import`.")  # fmt: skip
+            _button(
+                "Bundle (.zip)",
+                lambda: bundle.export_bundle(
+                    workspace,
+                    view,
+                    dataset=dataset,
+                    emb_key=emb.key,
+                    predicted=predicted,
+                    figure=figure,
+                    exported_by=user,
+                ),
+                f"{stem}-view.zip",
+                "application/zip",
+                help="Model, parameters, map, figure and a README; another featlib server imports it "
+                "on its Workspace page or with `python -m featlib import`.",
+            )
 
 
 SHORT_METHODS = {"function": "K.function", "submodel": "Model.predict"}
 
 
-def png_title(record: ModelRecord, dataset: "Dataset", split: str, emb: "Embedding") -> str:
+def png_title(record: ModelRecord, dataset: Dataset, split: str, emb: Embedding) -> str:
     """What an exported map shows: ``model · layer · method · reducer · N points · dataset split``.
 
     Read from the page's view (its URL); without one, from the current choices.
@@ -108,11 +137,25 @@ def png_title(record: ModelRecord, dataset: "Dataset", split: str, emb: "Embeddi
         layer, method, reducer = view.layer, view.method, REDUCER_TITLES[reducer_name(view.params)]
     except (ViewError, KeyError):
         layer, method, reducer = state.get(state.LAYER), state.get(state.METHOD), None
-    parts = [record.name, layer, SHORT_METHODS.get(method, method), reducer, f"{len(emb.indices):,} points",
-             f"{dataset.name} {split}"]  # fmt: skip
+    parts = [
+        record.name,
+        layer,
+        SHORT_METHODS.get(method, method),
+        reducer,
+        f"{len(emb.indices):,} points",
+        f"{dataset.name} {split}",
+    ]
     return " · ".join(str(part) for part in parts if part)
 
 
 def _button(label: str, make: Callable[[], bytes], file_name: str, mime: str, help: str | None = None) -> None:
-    st.download_button(label, make, file_name=file_name, mime=mime, on_click="ignore", help=help,
-                       icon=":material/download:", key=f"export-{file_name}-{label}")  # fmt: skip
+    st.download_button(
+        label,
+        make,
+        file_name=file_name,
+        mime=mime,
+        on_click="ignore",
+        help=help,
+        icon=":material/download:",
+        key=f"export-{file_name}-{label}",
+    )

@@ -15,8 +15,8 @@ from urllib.parse import quote, unquote
 import streamlit as st
 
 from featlib import names
-from featlib.errors import TextError
 from featlib.app import auth, text
+from featlib.errors import TextError
 
 COOKIE = "featlib_user"
 MAX_NAME = 40

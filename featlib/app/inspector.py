@@ -77,8 +77,9 @@ def inspected(context: tuple[str, str, str], emb: pipeline.Embedding) -> int | N
     if not kept or tuple(kept["context"]) != tuple(context):
         return None
     if not np.any(emb.indices == kept["point"]):
-        text.caption(f"Point #{kept['point']} is not among this map's {len(emb.indices):,} points: click a point to "
-                     "inspect it.")  # fmt: skip
+        text.caption(
+            f"Point #{kept['point']} is not among this map's {len(emb.indices):,} points: click a point to inspect it."
+        )
         return None
     return int(kept["point"])
 
@@ -95,13 +96,26 @@ def mark(figure: go.Figure, emb: pipeline.Embedding, point: int | None) -> None:
     if point is None:
         return
     row = int(np.flatnonzero(emb.indices == point)[0])
-    custom = next(([list(c) for c in trace.customdata if int(c[0]) == point] for trace in figure.data
-                   if trace.customdata is not None and np.any(np.asarray(trace.customdata)[:, 0] == point)), [[point, -1, -1, np.nan]])
-    figure.add_trace(go.Scattergl(
-        x=[emb.coords[row, 0]], y=[emb.coords[row, 1]], mode="markers", name=f"{MARK_NAME} #{point}",
-        marker={"size": 18, "symbol": "circle-open", "color": "#ff7f0e", "line": {"width": 3}},
-        customdata=custom, hoverinfo="skip", meta=(st.session_state.get(INSPECTED) or {}).get("clicks", 0),
-    ))  # fmt: skip
+    custom = next(
+        (
+            [list(c) for c in trace.customdata if int(c[0]) == point]
+            for trace in figure.data
+            if trace.customdata is not None and np.any(np.asarray(trace.customdata)[:, 0] == point)
+        ),
+        [[point, -1, -1, np.nan]],
+    )
+    figure.add_trace(
+        go.Scattergl(
+            x=[emb.coords[row, 0]],
+            y=[emb.coords[row, 1]],
+            mode="markers",
+            name=f"{MARK_NAME} #{point}",
+            marker={"size": 18, "symbol": "circle-open", "color": "#ff7f0e", "line": {"width": 3}},
+            customdata=custom,
+            hoverinfo="skip",
+            meta=(st.session_state.get(INSPECTED) or {}).get("clicks", 0),
+        )
+    )
 
 
 def unmark(figure: go.Figure) -> None:
@@ -114,9 +128,21 @@ def close(context: tuple[str, str, str]) -> None:
     inspect(context, None)
 
 
-def show(context: tuple[str, str, str], point: int | None, emb: pipeline.Embedding, outputs: np.ndarray, rep_key: str,
-         sample_size: int | None, params: embed.ReducerParams, layer_title: str, images: np.ndarray,
-         labels: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, class_names) -> None:  # fmt: skip
+def show(
+    context: tuple[str, str, str],
+    point: int | None,
+    emb: pipeline.Embedding,
+    outputs: np.ndarray,
+    rep_key: str,
+    sample_size: int | None,
+    params: embed.ReducerParams,
+    layer_title: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    class_names,
+) -> None:
     """The inspector of ``point`` (a dataset index on the map ``emb``); nothing when ``None``.
 
     Args:
@@ -138,27 +164,58 @@ def show(context: tuple[str, str, str], point: int | None, emb: pipeline.Embeddi
         text.subheader(text.md("Point #{}", point), on=head)
         button.button("Close", icon=":material/close:", key="inspector-close", on_click=close, args=(context,))
         picture, facts = st.columns([1, 3])
-        picture.image(255 - plots.upscale(images[point], size=LARGE), width=LARGE,
-                      caption=text.escape(f"#{point} · true {true}"))  # fmt: skip
+        picture.image(
+            255 - plots.upscale(images[point], size=LARGE), width=LARGE, caption=text.escape(f"#{point} · true {true}")
+        )
         with facts:
             left, middle, right = st.columns(3)
             left.metric("true label", text.escape(true))
             middle.metric("predicted label", text.escape(guess))
-            right.metric("confidence", f"{float(confidence[point]):.3f}",
-                         help="The model's probability of its predicted label.")  # fmt: skip
+            right.metric(
+                "confidence", f"{float(confidence[point]):.3f}", help="The model's probability of its predicted label."
+            )
             if wrong:
                 text.error(f"Misclassified: a {true} taken for a {guess}.", icon=":material/error:")
             else:
                 text.success("Correctly classified.", icon=":material/check_circle:")
-            k = st.selectbox("Neighbours", K_CHOICES, index=K_CHOICES.index(K_DEFAULT), key=K_PICKER,
-                             help="How many nearest neighbours to show.", width=200)  # fmt: skip
-        _neighbours(point, int(k), emb, outputs, rep_key, sample_size, params, layer_title, images, labels,
-                    predicted, class_names)  # fmt: skip
+            k = st.selectbox(
+                "Neighbours",
+                K_CHOICES,
+                index=K_CHOICES.index(K_DEFAULT),
+                key=K_PICKER,
+                help="How many nearest neighbours to show.",
+                width=200,
+            )
+        _neighbours(
+            point,
+            int(k),
+            emb,
+            outputs,
+            rep_key,
+            sample_size,
+            params,
+            layer_title,
+            images,
+            labels,
+            predicted,
+            class_names,
+        )
 
 
-def _neighbours(point: int, k: int, emb: pipeline.Embedding, outputs: np.ndarray, rep_key: str,
-                sample_size: int | None, params: embed.ReducerParams, layer_title: str, images: np.ndarray,
-                labels: np.ndarray, predicted: np.ndarray, class_names) -> None:  # fmt: skip
+def _neighbours(
+    point: int,
+    k: int,
+    emb: pipeline.Embedding,
+    outputs: np.ndarray,
+    rep_key: str,
+    sample_size: int | None,
+    params: embed.ReducerParams,
+    layer_title: str,
+    images: np.ndarray,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    class_names,
+) -> None:
     """The point's ``k`` nearest neighbours among the map's points, found by a job, as captioned images."""
     position = int(np.flatnonzero(emb.indices == point)[0])
     try:
@@ -168,9 +225,12 @@ def _neighbours(point: int, k: int, emb: pipeline.Embedding, outputs: np.ndarray
         return
     indices = emb.indices
     points = jobs.Input(keys.points_key(rep_key, sample_size), lambda: outputs[indices])  # the map job's points
-    found = running.run(spec, {"points": points, "labels": labels[indices]},
-                        label=f"Finding the {k} nearest neighbours of #{point}",
-                        failure="The neighbours cannot be found")  # fmt: skip
+    found = running.run(
+        spec,
+        {"points": points, "labels": labels[indices]},
+        label=f"Finding the {k} nearest neighbours of #{point}",
+        failure="The neighbours cannot be found",
+    )
     if found is None:
         return
     rows, distances, metric = found
@@ -178,11 +238,27 @@ def _neighbours(point: int, k: int, emb: pipeline.Embedding, outputs: np.ndarray
     reducer = embed.REDUCER_TITLES[embed.reducer_name(params)]
     same = int(np.sum(labels[near] == labels[point]))
     fewer = f" (the map has only {len(emb.indices) - 1:,} other points)" if len(near) < k else ""
-    text.markdown(text.md("**{} nearest neighbours in {}'s own space**{} · {}/{} share its true label",
-                          len(near), layer_title, fewer, same, len(near)))  # fmt: skip
-    text.caption(text.md("Searched among the map's {:,} points in the layer's {:,} values per image (not on the 2-D "
-                         "map), by {} distance: the metric of this {} map. Caption: index · true label (→ predicted, "
-                         "when misclassified) · distance.", len(emb.indices), outputs.shape[1], metric, reducer))
+    text.markdown(
+        text.md(
+            "**{} nearest neighbours in {}'s own space**{} · {}/{} share its true label",
+            len(near),
+            layer_title,
+            fewer,
+            same,
+            len(near),
+        )
+    )
+    text.caption(
+        text.md(
+            "Searched among the map's {:,} points in the layer's {:,} values per image (not on the 2-D "
+            "map), by {} distance: the metric of this {} map. Caption: index · true label (→ predicted, "
+            "when misclassified) · distance.",
+            len(emb.indices),
+            outputs.shape[1],
+            metric,
+            reducer,
+        )
+    )
     if not len(near):
         return
     captions = []

@@ -17,10 +17,22 @@ STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "
 def frame(rows: list[JobRow]) -> pd.DataFrame:
     """The jobs as a table: status, what for, who, progress, times, error (all plain text)."""
     return pd.DataFrame(
-        [{"status": r.status, "job": r.title or r.kind, "kind": r.kind,
-          "by": r.creator or "unknown", "progress": r.progress, "state": r.progress_text,
-          "queued": _time(r.queued_at), "started": _time(r.started_at), "finished": _time(r.finished_at),
-          "error": r.error, "id": r.id} for r in rows]  # fmt: skip
+        [
+            {
+                "status": r.status,
+                "job": r.title or r.kind,
+                "kind": r.kind,
+                "by": r.creator or "unknown",
+                "progress": r.progress,
+                "state": r.progress_text,
+                "queued": _time(r.queued_at),
+                "started": _time(r.started_at),
+                "finished": _time(r.finished_at),
+                "error": r.error,
+                "id": r.id,
+            }
+            for r in rows
+        ]
     )
 
 
@@ -41,15 +53,21 @@ def live_list() -> None:
     active = running.manager().handles()
     for handle in active:
         left, right = st.columns([5, 1])
-        left.progress(handle.fraction, text=text.escape(f"{handle.spec.title} · by {handle.creator or 'unknown'} · "
-                                                        f"{running.state_text(handle)}"))  # fmt: skip
+        left.progress(
+            handle.fraction,
+            text=text.escape(f"{handle.spec.title} · by {handle.creator or 'unknown'} · {running.state_text(handle)}"),
+        )
         right.button("Cancel", key=f"jobs-cancel/{handle.job_id}", on_click=running.cancel, args=(handle.job_id,))
     if not rows:
         text.info("No job has run in this workspace yet.")
         return
     st.dataframe(
-        frame(rows), hide_index=True, width="stretch",
-        column_config={"progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
-                       "error": st.column_config.TextColumn("error", width="large")},
-    )  # fmt: skip
+        frame(rows),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
+            "error": st.column_config.TextColumn("error", width="large"),
+        },
+    )
     text.caption(f"The latest {min(len(rows), LISTED)} jobs, newest first; refreshed every {REFRESH_S:g} s.")

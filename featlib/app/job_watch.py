@@ -10,7 +10,8 @@ or finds the result.
 from __future__ import annotations
 
 import atexit
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import streamlit as st
 
@@ -88,7 +89,9 @@ def run(
     return follow(start(spec, inputs, store=store), label=label, on_update=on_update, failure=failure)
 
 
-def start(spec: jobs.JobSpec, inputs: Mapping[str, Any], *, store: Callable[[Any], Any] | None = None) -> jobs.JobHandle:
+def start(
+    spec: jobs.JobSpec, inputs: Mapping[str, Any], *, store: Callable[[Any], Any] | None = None
+) -> jobs.JobHandle:
     """The job for ``spec``'s key: the one running or kept in memory, else a new one submitted for this user."""
     running = manager()
     handle = running.find(spec.key)
@@ -144,8 +147,10 @@ def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
     if place and handle.future is not None and running.engine.worker_of(handle.future):
         return "starting on a worker"
     if place:
-        return (f"waiting for a free worker: {place} in the queue, {running.engine.busy_workers()} of "
-                f"{running.engine.workers()} workers busy")  # fmt: skip
+        return (
+            f"waiting for a free worker: {place} in the queue, {running.engine.busy_workers()} of "
+            f"{running.engine.workers()} workers busy"
+        )
     return describe(handle)
 
 

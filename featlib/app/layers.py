@@ -37,9 +37,15 @@ SAMPLE_MIN = 100
 TSNE_MAX = 2_000
 """t-SNE maps of every layer are offered up to this sample size (20-90 s per layer on the 2-core machine)."""
 COLUMNS = {
-    "layer": "layer", "units": "units", "reduction": "reduction", "knn_acc": "10-NN acc (layer)",
-    "probe_acc": "linear probe", "silhouette": "silhouette", "knn_acc_2d": "10-NN acc (map)", "trustworthiness": "trustworthiness",
-}  # fmt: skip
+    "layer": "layer",
+    "units": "units",
+    "reduction": "reduction",
+    "knn_acc": "10-NN acc (layer)",
+    "probe_acc": "linear probe",
+    "silhouette": "silhouette",
+    "knn_acc_2d": "10-NN acc (map)",
+    "trustworthiness": "trustworthiness",
+}
 
 
 @dataclass(frozen=True)
@@ -67,11 +73,23 @@ def controls(n_points: int) -> LayersChoice:
         text.markdown(text.md("**Layers settings**"))
         low = min(SAMPLE_MIN, n_points)
         st.session_state[SAMPLE_KEY] = max(st.session_state[SAMPLE_KEY], low)
-        sample = st.number_input("Sample size", low, n_points, step=500, key=SAMPLE_KEY,
-                                 help=f"Stratified by label; every layer is read for these points in one pass. From "
-                                      f"{low:,} to all {n_points:,} points of the split.")  # fmt: skip
-        reducer = st.radio("Maps", list(embed.REDUCERS), format_func=embed.REDUCER_TITLES.get, key=REDUCER_KEY,
-                           horizontal=True, help="PCA is instant; UMAP and t-SNE map each layer in turn, with progress.")  # fmt: skip
+        sample = st.number_input(
+            "Sample size",
+            low,
+            n_points,
+            step=500,
+            key=SAMPLE_KEY,
+            help=f"Stratified by label; every layer is read for these points in one pass. From "
+            f"{low:,} to all {n_points:,} points of the split.",
+        )
+        reducer = st.radio(
+            "Maps",
+            list(embed.REDUCERS),
+            format_func=embed.REDUCER_TITLES.get,
+            key=REDUCER_KEY,
+            horizontal=True,
+            help="PCA is instant; UMAP and t-SNE map each layer in turn, with progress.",
+        )
         colour = st.selectbox("Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=COLOUR_KEY)
     params, note = map_glue.params_for(embed.REDUCERS[reducer](), min(int(sample), n_points))
     return LayersChoice(None if sample >= n_points else int(sample), params, colour, note)
@@ -93,8 +111,10 @@ def layer_set(record, model, dataset: datasets.Dataset, split: str, sample_size:
 def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndarray] | None:
     """Each layer's map, from the workspace or computed by one job per layer (they run side by side on the workers)."""
     if choice.title == "t-SNE" and len(ls.indices) > TSNE_MAX:
-        text.warning(f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (20-90 s per layer on "
-                     f"two cores); lower the sample size from {len(ls.indices):,} or pick PCA or UMAP.")  # fmt: skip
+        text.warning(
+            f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (20-90 s per layer on "
+            f"two cores); lower the sample size from {len(ls.indices):,} or pick PCA or UMAP."
+        )
         return None
     try:
         embed.check_points(choice.params, len(ls.indices))
@@ -122,8 +142,12 @@ def metrics(ls: layers.LayerSet, coords: dict[str, np.ndarray], choice: LayersCh
 
 def titles(ls: layers.LayerSet) -> dict[str, str]:
     """Each panel's title: a layer with spatial axes with its reduction, the others with their units."""
-    return {name: ls.describe(name) if name in ls.representations and ls.representations[name].spatial
-            else f"{name} ({ls.reps[name].shape[1]} units)" for name in ls.reps}  # fmt: skip
+    return {
+        name: ls.describe(name)
+        if name in ls.representations and ls.representations[name].spatial
+        else f"{name} ({ls.reps[name].shape[1]} units)"
+        for name in ls.reps
+    }
 
 
 def _cka(ls: layers.LayerSet, other: layers.LayerSet | None = None) -> np.ndarray | None:
@@ -141,6 +165,7 @@ def cka(ls: layers.LayerSet) -> np.ndarray | None:
 
 def captions(rows: list[dict], title: str) -> dict[str, str]:
     """The figures printed under each panel of the grid."""
+
     def f(row: dict, key: str) -> str:
         return widgets.score(row.get(key), 2)
 
@@ -199,8 +224,14 @@ def remember_selection(event, figure, context: tuple[str, str, str], current: li
 def follow_controls(context: tuple[str, str, str], ls: layers.LayerSet, wrong: np.ndarray) -> None:
     """A point index to follow, a misclassified one at random, or none."""
     cols = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
-    cols[0].number_input("Point index", 0, int(ls.indices.max()), value=int(ls.indices[0]), key=POINT_KEY,
-                         help="A point's index in the dataset split, as hover shows it.")  # fmt: skip
+    cols[0].number_input(
+        "Point index",
+        0,
+        int(ls.indices.max()),
+        value=int(ls.indices[0]),
+        key=POINT_KEY,
+        help="A point's index in the dataset split, as hover shows it.",
+    )
     cols[1].button("Follow this point", on_click=_follow_one, args=(context, ls))
     rng = np.random.default_rng(len(followed(context)))
     if len(wrong):
@@ -220,8 +251,9 @@ def _follow_one(context: tuple[str, str, str], ls: layers.LayerSet) -> None:
     follow(context, [index])
 
 
-def show_neighbours(ls: layers.LayerSet, points: list[int], images: np.ndarray, labels: np.ndarray,
-                    class_names) -> None:  # fmt: skip
+def show_neighbours(
+    ls: layers.LayerSet, points: list[int], images: np.ndarray, labels: np.ndarray, class_names
+) -> None:
     """For each followed point (the first few), its nearest neighbours in every layer's own space, as images."""
     message = st.session_state.pop(FOLLOW_ERROR, None)
     if message:
@@ -232,20 +264,30 @@ def show_neighbours(ls: layers.LayerSet, points: list[int], images: np.ndarray, 
         text.error(error)
         return
     for row, point in enumerate(points[:FOLLOW_SHOWN]):
-        text.markdown(text.md("**Point #{}** — true {}: its {} nearest neighbours in each layer's own space (first "
-                              "image: the point itself)", point, class_names[labels[point]], K_NEIGHBOURS))  # fmt: skip
+        text.markdown(
+            text.md(
+                "**Point #{}** — true {}: its {} nearest neighbours in each layer's own space (first "
+                "image: the point itself)",
+                point,
+                class_names[labels[point]],
+                K_NEIGHBOURS,
+            )
+        )
         for name, neighbours in found.items():
             near = neighbours[row]
             same = int(np.sum(labels[near] == labels[point]))
             left, right = st.columns([1, 5], vertical_alignment="center")
             text.markdown(text.md("**{}**  \n{}/{} share its label", name, same, len(near)), on=left)
             tiles = plots.upscale(images[np.concatenate([[point], near])], size=28)
-            right.image(plots.montage(tiles, columns=len(near) + 1, pad=2),
-                        caption=text.escape(" · ".join(class_names[labels[i]] for i in near)),
-                        width=min(720, 80 * (len(near) + 1)))  # fmt: skip
+            right.image(
+                plots.montage(tiles, columns=len(near) + 1, pad=2),
+                caption=text.escape(" · ".join(class_names[labels[i]] for i in near)),
+                width=min(720, 80 * (len(near) + 1)),
+            )
     if len(points) > FOLLOW_SHOWN:
-        text.caption(f"{len(points):,} points followed: all are outlined on the maps, the first {FOLLOW_SHOWN} shown "
-                     "here.")
+        text.caption(
+            f"{len(points):,} points followed: all are outlined on the maps, the first {FOLLOW_SHOWN} shown here."
+        )
 
 
 def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split: str, sample_size: int | None) -> None:
@@ -254,15 +296,19 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
     Offered for the workspace's models trained on the same dataset.
     """
     others = {
-        r.id: r for r in resources.workspace().list_models()
+        r.id: r
+        for r in resources.workspace().list_models()
         if r.id != record.id and (r.meta.get("dataset_fingerprint") == dataset.fingerprint or r.dataset == dataset.name)
-    }  # fmt: skip
+    }
     if not others:
-        text.caption(f"No other model in the workspace was trained on {dataset.name}: train or upload "
-                     "one to compare.")  # fmt: skip
+        text.caption(f"No other model in the workspace was trained on {dataset.name}: train or upload one to compare.")
         return
-    other_id = st.selectbox("Another model trained on this dataset", list(others),
-                            format_func=lambda i: others[i].label, key="layers_other_model")  # fmt: skip
+    other_id = st.selectbox(
+        "Another model trained on this dataset",
+        list(others),
+        format_func=lambda i: others[i].label,
+        key="layers_other_model",
+    )
     other = others[other_id]
     try:
         other_ls = layer_set(other, resources.model(other.id), dataset, split, sample_size)
@@ -280,5 +326,4 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
     figure = plots.cka_heatmap(matrix, ls.names, [f"{name} " for name in other_ls.names])
     figure.update_layout(yaxis_title=plots.text(record.name), xaxis_title=plots.text(other.name))
     st.plotly_chart(figure, key="cka-models")
-    text.caption(f"Rows: {record.name}'s layers; columns: {other.name}'s, on the same "
-                 f"{len(ls.indices):,} points.")  # fmt: skip
+    text.caption(f"Rows: {record.name}'s layers; columns: {other.name}'s, on the same {len(ls.indices):,} points.")

@@ -13,7 +13,7 @@ address bar holds its short link.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 from urllib.parse import urlencode
 
 import numpy as np
@@ -117,8 +117,10 @@ def saved_view(ident: str, kind: str, error_key: str = LINK_ERROR) -> SavedView 
         return None
     if saved.kind != kind:  # each page opens its own kind
         what = VIEW_KINDS[saved.kind].lower()
-        st.session_state[error_key] = (f"The saved view {saved.title!r} ({saved.id}) is {'an' if what[0] in 'aeiou' else 'a'} "
-                                       f"{what}: open it at {saved.path}.")  # fmt: skip
+        st.session_state[error_key] = (
+            f"The saved view {saved.title!r} ({saved.id}) is {'an' if what[0] in 'aeiou' else 'a'} "
+            f"{what}: open it at {saved.path}."
+        )
         return None
     return saved
 
@@ -156,8 +158,9 @@ def widget_range(name: str, n_points: int) -> tuple[float, float]:
     if name == "sample":
         return min(SAMPLE_MIN, n_points), n_points
     if name not in ("n_neighbors", "perplexity", "min_dist", "random_state"):
-        raise KeyError(f"No range for {name!r}; expected one of sample, n_neighbors, perplexity, min_dist, "
-                       "random_state.")  # fmt: skip
+        raise KeyError(
+            f"No range for {name!r}; expected one of sample, n_neighbors, perplexity, min_dist, random_state."
+        )
     spec = reducer_params.param(name)
     low, high = spec.rule.kind(spec.low), spec.rule.kind(spec.high)
     if name == "n_neighbors":
@@ -194,8 +197,11 @@ def fit_to_data(n_points: int) -> None:
             if wanted is None:
                 continue
             if wanted > high:
-                note_link_value(name, f"all {n_points:,}" if name == "sample" else number_text(high),
-                                _out_of_range(name, low, high, n_points, above=True))  # fmt: skip
+                note_link_value(
+                    name,
+                    f"all {n_points:,}" if name == "sample" else number_text(high),
+                    _out_of_range(name, low, high, n_points, above=True),
+                )
             elif wanted < low:
                 note_link_value(name, number_text(low), _out_of_range(name, low, high, n_points, above=False))
 
@@ -279,8 +285,9 @@ def short_link(saved: SavedView) -> str:
     return f"{root}/{saved.path}" if root else saved.path
 
 
-def copy_link(query: dict[str, str], *notes: str, kind: str = "explore", maps: Sequence[MapPoints] = (),
-              title: str = "") -> None:  # fmt: skip
+def copy_link(
+    query: dict[str, str], *notes: str, kind: str = "explore", maps: Sequence[MapPoints] = (), title: str = ""
+) -> None:
     """Offers a view to save under a title (a short link) and its whole link to copy; puts the link in the URL.
 
     Shows, in one row: a "Save view" popover (a title, prefilled with ``title``, and a Save button that stores
@@ -312,31 +319,44 @@ def copy_link(query: dict[str, str], *notes: str, kind: str = "explore", maps: S
             clipboard.copy_button(saved.path, "Copy short link", key=f"copy-{kind}-view")
     if saved is not None:  # its own line under the buttons: a long title must not push the copy button down
         when = saved.created.replace("T", " ")[:16]
-        text.markdown(text.md("Saved as **{}** by {}, {} UTC: {}", saved.title, saved.creator or "unknown", when,
-                              text.code(short_link(saved))))  # fmt: skip
+        text.markdown(
+            text.md(
+                "Saved as **{}** by {}, {} UTC: {}",
+                saved.title,
+                saved.creator or "unknown",
+                when,
+                text.code(short_link(saved)),
+            )
+        )
     st.query_params.from_dict({"view": saved.id} if saved is not None else query)
 
 
 def _save_form(workspace, kind: str, query: dict[str, str], maps: Sequence[MapPoints], title: str) -> None:
     """The "Save view" form; saving draws the thumbnail and stores the view (or finds it saved already)."""
     with st.form(f"save-{kind}-view", border=False):
-        typed = st.text_input("Title", value=title[:MAX_TITLE], max_chars=MAX_TITLE, key=SAVE_TITLE,
-                              help="Shown on the Workspace page beside a thumbnail of the map; anyone using this "
-                                   "server can open the view by its short link.")  # fmt: skip
+        typed = st.text_input(
+            "Title",
+            value=title[:MAX_TITLE],
+            max_chars=MAX_TITLE,
+            key=SAVE_TITLE,
+            help="Shown on the Workspace page beside a thumbnail of the map; anyone using this "
+            "server can open the view by its short link.",
+        )
         if not st.form_submit_button("Save", type="primary", icon=":material/bookmark_add:", key=SAVE_BUTTON):
             return
     try:
         png = thumbnails.render_png(list(maps)) if maps else b""
-        saved, new = workspace.save_view(kind, query, typed, identity.current_user(), png,
-                                         parse=view_queries.parse)
+        saved, new = workspace.save_view(kind, query, typed, identity.current_user(), png, parse=view_queries.parse)
     except FeatlibError as error:
         text.error(f"The view was not saved: {error}")
         return
     if new:
         text.success(f"Saved as {saved.title!r}: copy its short link beside this button.")
     else:
-        text.info(f"This view was already saved as {saved.title!r} by {saved.creator or 'nobody named'} "
-                  f"on {saved.created.replace('T', ' ')[:16]} UTC; its short link is unchanged.")  # fmt: skip
+        text.info(
+            f"This view was already saved as {saved.title!r} by {saved.creator or 'nobody named'} "
+            f"on {saved.created.replace('T', ' ')[:16]} UTC; its short link is unchanged."
+        )
 
 
 def explore_title(view: View) -> str:
@@ -353,9 +373,14 @@ def explore_title(view: View) -> str:
     return " · ".join(parts)[:MAX_TITLE]
 
 
-def share(view: View, coords: np.ndarray | None = None, indices: np.ndarray | None = None,
-          labels: np.ndarray | None = None, predicted: np.ndarray | None = None,
-          confidence: np.ndarray | None = None) -> None:  # fmt: skip
+def share(
+    view: View,
+    coords: np.ndarray | None = None,
+    indices: np.ndarray | None = None,
+    labels: np.ndarray | None = None,
+    predicted: np.ndarray | None = None,
+    confidence: np.ndarray | None = None,
+) -> None:
     """Puts ``view`` in the URL and offers to save it (a short link) or copy its whole link.
 
     Args:
@@ -387,4 +412,3 @@ def map_defaults(n_points: int) -> None:
         for name, key in keys.items():
             st.session_state.setdefault(key, defaults[name])
         st.session_state[keys["sample"]] = min(st.session_state[keys["sample"]], n_points)
-

@@ -50,59 +50,99 @@ def controls(n_points: int) -> MapChoice:
     """
     links.map_defaults(n_points)
     links.fit_to_data(n_points)
-    bounds = {name: links.widget_range(name, n_points)
-              for name in ("sample", "n_neighbors", "perplexity", "min_dist", "random_state")}  # fmt: skip
+    bounds = {
+        name: links.widget_range(name, n_points)
+        for name in ("sample", "n_neighbors", "perplexity", "min_dist", "random_state")
+    }
     umap, tsne = reducer_params.UMAP, reducer_params.TSNE  # the widgets' steps and defaults
     with st.sidebar:
         reducer = st.radio(
-            "Map", list(embed.REDUCERS), format_func=embed.REDUCER_TITLES.get, key=links.REDUCER_PICKER, horizontal=True,
+            "Map",
+            list(embed.REDUCERS),
+            format_func=embed.REDUCER_TITLES.get,
+            key=links.REDUCER_PICKER,
+            horizontal=True,
             help="UMAP keeps local and some global structure; PCA is linear and instant; t-SNE keeps local "
-                 "neighbourhoods and is slow (scikit-learn's, one core).",
-        )  # fmt: skip
+            "neighbourhoods and is slow (scikit-learn's, one core).",
+        )
         keys = links.REDUCER_WIDGETS[reducer]
         with st.form(f"{reducer}-settings"):
             text.markdown(text.md("**{} settings**", embed.REDUCER_TITLES[reducer]))
             help_sample = "Stratified by label."
             if reducer == "tsne":
-                help_sample += f" t-SNE takes 20-90 s for {links.TSNE_SAMPLE:,} points on two cores, minutes for 10,000."
+                help_sample += (
+                    f" t-SNE takes 20-90 s for {links.TSNE_SAMPLE:,} points on two cores, minutes for 10,000."
+                )
             help_sample += f" From {bounds['sample'][0]:,} to all {n_points:,} points of the split."
-            sample = st.number_input("Sample size", *bounds["sample"], step=int(reducer_params.SAMPLE.step),
-                                     key=keys["sample"], help=help_sample)  # fmt: skip
+            sample = st.number_input(
+                "Sample size",
+                *bounds["sample"],
+                step=int(reducer_params.SAMPLE.step),
+                key=keys["sample"],
+                help=help_sample,
+            )
             if reducer == "umap":
                 low, high = bounds["n_neighbors"]
                 params: embed.ReducerParams = embed.UMAPParams(
-                    int(st.number_input("n_neighbors", low, high, key=keys["n_neighbors"],
-                                        help=f"{low} to {high} for {n_points:,} points: fewer than the points, "
-                                             f"at most {embed.MAX_N_NEIGHBORS}.")),
-                    float(st.number_input("min_dist", *bounds["min_dist"], step=umap["min_dist"].step,
-                                          key=keys["min_dist"])),
-                    st.selectbox("metric", embed.METRICS, key=keys["metric"],
-                                 help="auto: euclidean or correlation, whichever keeps the digits apart better "
-                                      "in a short trial map of 2,000 of the points (the 10-NN accuracy of each); "
-                                      f"euclidean when UMAP reads fewer than {embed.ANGULAR_MIN_UNITS} columns "
-                                      "(bench/defaults_study.py)."),
+                    int(
+                        st.number_input(
+                            "n_neighbors",
+                            low,
+                            high,
+                            key=keys["n_neighbors"],
+                            help=f"{low} to {high} for {n_points:,} points: fewer than the points, "
+                            f"at most {embed.MAX_N_NEIGHBORS}.",
+                        )
+                    ),
+                    float(
+                        st.number_input(
+                            "min_dist", *bounds["min_dist"], step=umap["min_dist"].step, key=keys["min_dist"]
+                        )
+                    ),
+                    st.selectbox(
+                        "metric",
+                        embed.METRICS,
+                        key=keys["metric"],
+                        help="auto: euclidean or correlation, whichever keeps the digits apart better "
+                        "in a short trial map of 2,000 of the points (the 10-NN accuracy of each); "
+                        f"euclidean when UMAP reads fewer than {embed.ANGULAR_MIN_UNITS} columns "
+                        "(bench/defaults_study.py).",
+                    ),
                     int(st.number_input("seed", *bounds["random_state"], key=keys["random_state"])),
-                )  # fmt: skip
+                )
                 if embed.max_n_neighbors(n_points) is not None and high < embed.UMAPParams().n_neighbors:
-                    text.caption(f"{n_points:,} points: n_neighbors is at most {high} (default "
-                                 f"{embed.UMAPParams().n_neighbors}).")  # fmt: skip
+                    text.caption(
+                        f"{n_points:,} points: n_neighbors is at most {high} (default "
+                        f"{embed.UMAPParams().n_neighbors})."
+                    )
             elif reducer == "tsne":
                 low, high = bounds["perplexity"]
                 params = embed.TSNEParams(
-                    float(st.number_input("perplexity", low, high, step=tsne["perplexity"].step, key=keys["perplexity"],
-                                          help=f"{low:g} to {high:g} for {n_points:,} points: less than a third "
-                                               f"of the points, at most {embed.MAX_PERPLEXITY:g}.")),
+                    float(
+                        st.number_input(
+                            "perplexity",
+                            low,
+                            high,
+                            step=tsne["perplexity"].step,
+                            key=keys["perplexity"],
+                            help=f"{low:g} to {high:g} for {n_points:,} points: less than a third "
+                            f"of the points, at most {embed.MAX_PERPLEXITY:g}.",
+                        )
+                    ),
                     int(st.number_input("seed", *bounds["random_state"], key=keys["random_state"])),
-                )  # fmt: skip
+                )
                 if embed.max_perplexity(n_points) is not None and high < embed.TSNEParams().perplexity:
-                    text.caption(f"{n_points:,} points: perplexity is at most {high:g} (default "
-                                 f"{embed.TSNEParams().perplexity:g}).")  # fmt: skip
+                    text.caption(
+                        f"{n_points:,} points: perplexity is at most {high:g} (default "
+                        f"{embed.TSNEParams().perplexity:g})."
+                    )
             else:
                 params = embed.PCAParams()
                 text.caption("PCA has no parameters: the first two principal components.")
             st.form_submit_button("Compute the map", type="primary")
-        colour = st.selectbox("Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get,
-                              key=links.COLOUR_PICKER)  # fmt: skip
+        colour = st.selectbox(
+            "Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=links.COLOUR_PICKER
+        )
     return MapChoice(params, None if sample >= n_points else int(sample), colour)
 
 
@@ -121,21 +161,25 @@ def params_for(params: embed.ReducerParams, n_points: int) -> tuple[embed.Reduce
         if most is None:  # too few for any n_neighbors: check_points then names the least it needs
             return replace(params, n_neighbors=2), ""
         if params.n_neighbors > most:
-            return replace(params, n_neighbors=most), (f"UMAP with n_neighbors={most}, fewer than the {n_points:,} "
-                                                       f"points (default {params.n_neighbors})")  # fmt: skip
+            return replace(params, n_neighbors=most), (
+                f"UMAP with n_neighbors={most}, fewer than the {n_points:,} points (default {params.n_neighbors})"
+            )
     elif isinstance(params, embed.TSNEParams):
         most = embed.max_perplexity(n_points)
         if most is None:
             return replace(params, perplexity=embed.TSNE_MIN_PERPLEXITY), ""
         if params.perplexity > most:
             fitted = max(embed.TSNE_MIN_PERPLEXITY, math.floor(most * 100) / 100)
-            return replace(params, perplexity=fitted), (f"t-SNE with perplexity={fitted:g}, less than a third of the "
-                                                        f"{n_points:,} points (default {params.perplexity:g})")  # fmt: skip
+            return replace(params, perplexity=fitted), (
+                f"t-SNE with perplexity={fitted:g}, less than a third of the "
+                f"{n_points:,} points (default {params.perplexity:g})"
+            )
     return params, ""
 
 
-def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset, split: str,
-            choice: MapChoice) -> pipeline.Embedding | None:  # fmt: skip
+def compute(
+    record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset, split: str, choice: MapChoice
+) -> pipeline.Embedding | None:
     """The map from the workspace, or computed by a job, with a PCA preview of the same points meanwhile.
 
     Returns ``None`` after showing the reason when the map cannot be made.
@@ -146,7 +190,9 @@ def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset
     except embed.ReducerError as error:
         text.info(f"No {choice.title} map of these points: {error}", icon=":material/info:")
         return None
-    emb = pipeline.load_embedding(resources.workspace(), keys.embedding_key(rep_key, choice.sample_size, 0, choice.params))
+    emb = pipeline.load_embedding(
+        resources.workspace(), keys.embedding_key(rep_key, choice.sample_size, 0, choice.params)
+    )
     if emb is not None:  # stored: no preview
         return emb
     preview = st.empty()
@@ -154,12 +200,19 @@ def compute(record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset
         sample = embed.stratified_sample(labels, choice.sample_size)
         with preview.container():  # a PCA of at most 10,000 points takes well under a second
             st.plotly_chart(
-                plots.scatter_map(embed.pca_embed(outputs[sample]), sample, labels[sample], class_names=dataset.class_names,
-                                  title=f"PCA preview — the {choice.title} map replaces it when ready", axis_name="PCA"),
+                plots.scatter_map(
+                    embed.pca_embed(outputs[sample]),
+                    sample,
+                    labels[sample],
+                    class_names=dataset.class_names,
+                    title=f"PCA preview — the {choice.title} map replaces it when ready",
+                    axis_name="PCA",
+                ),
                 key="pca-preview",
-            )  # fmt: skip
-    emb = results.embedding(record, outputs, rep_key, labels, choice.sample_size, choice.params,
-                            label=f"Computing the {choice.title} map")  # fmt: skip
+            )
+    emb = results.embedding(
+        record, outputs, rep_key, labels, choice.sample_size, choice.params, label=f"Computing the {choice.title} map"
+    )
     preview.empty()
     return emb
 
@@ -187,16 +240,33 @@ def show_metrics(scores: dict, title: str, model_accuracy: float) -> None:
     cols = st.columns(3) + st.columns(3)
     cols[0].metric("points", f"{scores['n']:,}")
     figures = (
-        (cols[1], "10-NN accuracy of the map", scores.get("knn_acc_2d"),
-         f"5-fold cross-validated accuracy of a 10-nearest-neighbour classifier on the 2-D {title} map."),
-        (cols[2], "trustworthiness", scores.get("trustworthiness"),
-         "scikit-learn's trustworthiness (10 neighbours): 1 when no point's neighbours on the map are strangers in "
-         "the layer."),
+        (
+            cols[1],
+            "10-NN accuracy of the map",
+            scores.get("knn_acc_2d"),
+            f"5-fold cross-validated accuracy of a 10-nearest-neighbour classifier on the 2-D {title} map.",
+        ),
+        (
+            cols[2],
+            "trustworthiness",
+            scores.get("trustworthiness"),
+            "scikit-learn's trustworthiness (10 neighbours): 1 when no point's neighbours on the map are strangers in "
+            "the layer.",
+        ),
         (cols[3], "model accuracy on these points", model_accuracy, None),
-        (cols[4], "10-NN accuracy of the layer", scores.get("knn_acc"),
-         "The same classifier in the layer's own space: what the map could keep."),
-        (cols[5], "linear probe", scores.get("probe_acc"), "5-fold accuracy of a logistic regression reading the layer."),
-    )  # fmt: skip
+        (
+            cols[4],
+            "10-NN accuracy of the layer",
+            scores.get("knn_acc"),
+            "The same classifier in the layer's own space: what the map could keep.",
+        ),
+        (
+            cols[5],
+            "linear probe",
+            scores.get("probe_acc"),
+            "5-fold accuracy of a logistic regression reading the layer.",
+        ),
+    )
     missing = []
     for col, label, value, help_text in figures:
         figure = widgets.score(value)
@@ -205,16 +275,26 @@ def show_metrics(scores: dict, title: str, model_accuracy: float) -> None:
         else:
             col.metric(label, "n/a", help=text.escape(f"Not computed: {figure}"))
             missing.append(f"{label}: {figure}")
-    sampled = f"scored on a stratified sample of {scores['sample']:,}" if scores["sample"] < scores["n"] else "scored on all"
+    sampled = (
+        f"scored on a stratified sample of {scores['sample']:,}" if scores["sample"] < scores["n"] else "scored on all"
+    )
     made_on = {"gpu": "the GPU (RAPIDS cuML)", "cpu": "the CPU"}.get(scores.get("backend", "cpu"), "the CPU")
-    text.caption(text.md("Metrics {} of the map's {:,} points · silhouette by label in the layer {} · map made on {}.",
-                         sampled, scores["n"], widgets.score(scores.get("silhouette")), made_on))  # fmt: skip
+    text.caption(
+        text.md(
+            "Metrics {} of the map's {:,} points · silhouette by label in the layer {} · map made on {}.",
+            sampled,
+            scores["n"],
+            widgets.score(scores.get("silhouette")),
+            made_on,
+        )
+    )
     for line in dict.fromkeys(missing):
         text.caption(line)
 
 
-def show_images(selected: np.ndarray, images: np.ndarray, labels: np.ndarray, predicted: np.ndarray,
-                class_names, title: str) -> None:  # fmt: skip
+def show_images(
+    selected: np.ndarray, images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, class_names, title: str
+) -> None:
     """The selected points' images, their label counts, and the misclassified among them with captions."""
     text.subheader(title)
     left, right = st.columns([3, 2])
@@ -226,9 +306,11 @@ def show_images(selected: np.ndarray, images: np.ndarray, labels: np.ndarray, pr
     if len(wrong):
         text.markdown(text.md("**Misclassified among them: {:,}** (true → predicted)", len(wrong)))
         first = wrong[widgets.page_of(len(wrong), CAPTIONED_MAX, WRONG_PAGE, "misclassified images")]
-        st.image([255 - plots.upscale(images[i]) for i in first],
-                 caption=[text.escape(f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}") for i in first],
-                 width=84)  # fmt: skip
+        st.image(
+            [255 - plots.upscale(images[i]) for i in first],
+            caption=[text.escape(f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}") for i in first],
+            width=84,
+        )
 
 
 def select_misclassified(context: tuple[str, str, str], wrong: np.ndarray) -> None:
@@ -262,8 +344,13 @@ def selection(context: tuple[str, str, str], n_points: int) -> np.ndarray:
     kept = np.array(links.get_selection(context), dtype=int)
     outside = kept[kept >= n_points]
     if len(outside):
-        text.warning(text.md("The split has {:,} images; points {} of the selection do not exist and are left out.",
-                             n_points, outside[:5].tolist()))  # fmt: skip
+        text.warning(
+            text.md(
+                "The split has {:,} images; points {} of the selection do not exist and are left out.",
+                n_points,
+                outside[:5].tolist(),
+            )
+        )
         kept = kept[kept < n_points]
         links.put_selection(context, kept)
     return kept

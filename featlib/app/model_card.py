@@ -26,13 +26,17 @@ def show(record: ModelRecord, dataset: datasets.Dataset) -> None:
     output_picker(record, dataset)
     if measured_fp and measured_fp != dataset.fingerprint:
         current = resources.dataset_title(dataset.name, dataset.fingerprint)
-        text.info(f"That accuracy was measured on {measured}, not on the dataset picked above "
-                  f"({current}). The other pages read {current}.")  # fmt: skip
+        text.info(
+            f"That accuracy was measured on {measured}, not on the dataset picked above "
+            f"({current}). The other pages read {current}."
+        )
     scale_suggestion(record, dataset)
     hints = record.meta.get("hints") or []
     if hints:
-        text.warning(text.md("This accuracy is near chance. What featlib checked:\n")
-                     + text.Markup("\n").join(text.md("- {}", hint) for hint in hints))  # fmt: skip
+        text.warning(
+            text.md("This accuracy is near chance. What featlib checked:\n")
+            + text.Markup("\n").join(text.md("- {}", hint) for hint in hints)
+        )
     if record.meta.get("history"):
         st.plotly_chart(plots.training_curves(record.meta["history"]))
 
@@ -51,8 +55,10 @@ def output_picker(record: ModelRecord, dataset: datasets.Dataset) -> None:
     if len(outputs) < 2 or current not in fitting or len(fitting) < 2:
         return
     if record.meta.get("dataset_fingerprint") != dataset.fingerprint:
-        text.caption(f"To score it from another of its outputs ({', '.join(fitting)}), pick the dataset "
-                     "its accuracy was measured on above.")  # fmt: skip
+        text.caption(
+            f"To score it from another of its outputs ({', '.join(fitting)}), pick the dataset "
+            "its accuracy was measured on above."
+        )
         return
     key, pending = f"model_output/{record.id}", f"model_output_picked/{record.id}"
     if st.session_state.get(pending) is None:  # no pick of this user's under way: the picker shows the record
@@ -61,8 +67,13 @@ def output_picker(record: ModelRecord, dataset: datasets.Dataset) -> None:
     def picked() -> None:
         st.session_state[pending] = st.session_state[key]
 
-    st.selectbox("Output scored (accuracy and predicted labels)", fitting, key=key, on_change=picked,
-                 help="The outputs with one value per class. Picking another scores the model from it.")  # fmt: skip
+    st.selectbox(
+        "Output scored (accuracy and predicted labels)",
+        fitting,
+        key=key,
+        on_change=picked,
+        help="The outputs with one value per class. Picking another scores the model from it.",
+    )
     wanted = st.session_state.get(pending)
     if wanted is not None and (wanted == current or _rescore(record, dataset, wanted)):
         del st.session_state[pending]
@@ -79,11 +90,17 @@ def scale_suggestion(record: ModelRecord, dataset: datasets.Dataset) -> None:
     from featlib import models
 
     implied = record.meta.get("implied_scale")
-    if implied not in models.INPUT_SCALES or implied == record.input_scale or record.input_scale not in models.INPUT_SCALES:
+    if (
+        implied not in models.INPUT_SCALES
+        or implied == record.input_scale
+        or record.input_scale not in models.INPUT_SCALES
+    ):
         return
-    text.warning(f"{record.name} starts with a preprocessing layer that implies "
-                 f"{models.INPUT_SCALES[implied]} ('{implied}'), but it was given "
-                 f"{models.INPUT_SCALES[record.input_scale]} ('{record.input_scale}').")  # fmt: skip
+    text.warning(
+        f"{record.name} starts with a preprocessing layer that implies "
+        f"{models.INPUT_SCALES[implied]} ('{implied}'), but it was given "
+        f"{models.INPUT_SCALES[record.input_scale]} ('{record.input_scale}')."
+    )
     if record.meta.get("dataset_fingerprint") != dataset.fingerprint:
         text.caption("Pick the dataset its accuracy was measured on above to score it with that scaling.")
         return
@@ -92,8 +109,9 @@ def scale_suggestion(record: ModelRecord, dataset: datasets.Dataset) -> None:
             st.rerun()
 
 
-def _rescore(record: ModelRecord, dataset: datasets.Dataset, output: str | None,
-             input_scale: str | None = None) -> bool:  # fmt: skip
+def _rescore(
+    record: ModelRecord, dataset: datasets.Dataset, output: str | None, input_scale: str | None = None
+) -> bool:
     """Scores the saved model again on ``dataset`` (an ``upload`` job), from ``output`` and with ``input_scale``
     (its own when None), and records it; False after showing why not."""
     from featlib import jobs
@@ -101,14 +119,23 @@ def _rescore(record: ModelRecord, dataset: datasets.Dataset, output: str | None,
     from featlib.jobs import stored
 
     try:
-        spec = jobs.specs.upload_spec(f"{record.name}.keras", record.fingerprint, dataset.fingerprint,
-                                      input_scale or record.input_scale, token=f"rescore-{record.id}",
-                                      output=output)  # fmt: skip
+        spec = jobs.specs.upload_spec(
+            f"{record.name}.keras",
+            record.fingerprint,
+            dataset.fingerprint,
+            input_scale or record.input_scale,
+            token=f"rescore-{record.id}",
+            output=output,
+        )
     except jobs.JobLimitError as error:
         text.error(f"The model cannot be scored again: {error}")
         return False
-    result = running.run(spec, {"data": running.model_input(record), "dataset": running.dataset_input(dataset)},
-                         label=f"Scoring {record.name} again", failure=f"{record.name} cannot be scored again")
+    result = running.run(
+        spec,
+        {"data": running.model_input(record), "dataset": running.dataset_input(dataset)},
+        label=f"Scoring {record.name} again",
+        failure=f"{record.name} cannot be scored again",
+    )
     if result is None:
         return False
     running.manager().forget(spec.key)  # picking this output again later scores it again

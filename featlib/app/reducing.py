@@ -22,7 +22,7 @@ MIB_COLUMN = "MiB"
 """The layer table's column of each representation's size, float32, for the images of the chosen split."""
 
 
-def current(model: "keras.Model", layer: str) -> reductions.Representation:
+def current(model: keras.Model, layer: str) -> reductions.Representation:
     """How the carried choice reads ``layer`` of ``model``.
 
     Raises:
@@ -31,7 +31,7 @@ def current(model: "keras.Model", layer: str) -> reductions.Representation:
     return reductions.for_layer(model, layer, state.get(state.REDUCTION), strict=False)
 
 
-def picker(container: Any, model: "keras.Model", layer: str) -> reductions.Representation:
+def picker(container: Any, model: keras.Model, layer: str) -> reductions.Representation:
     """The "Reduction" picker, drawn in ``container`` only for a layer with spatial axes; returns the representation.
 
     Raises:
@@ -41,11 +41,16 @@ def picker(container: Any, model: "keras.Model", layer: str) -> reductions.Repre
     if not rep.spatial:
         return rep
     state.carried_widget(
-        container.radio, "Reduction", list(reductions.CHOICES), state.REDUCTION, PICKER, format_func=_label(rep.shape),
+        container.radio,
+        "Reduction",
+        list(reductions.CHOICES),
+        state.REDUCTION,
+        PICKER,
+        format_func=_label(rep.shape),
         help=f"The layer's output per image has spatial axes ({reductions.shape_text(rep.shape)}). Flatten keeps every "
-             "value; global average or max pooling keeps one per channel. Auto flattens up to "
-             f"{reductions.FLATTEN_MAX:,} values per image and pools by average above.",
-    )  # fmt: skip
+        "value; global average or max pooling keeps one per channel. Auto flattens up to "
+        f"{reductions.FLATTEN_MAX:,} values per image and pools by average above.",
+    )
     return current(model, layer)
 
 
@@ -59,7 +64,7 @@ def _label(shape: tuple):
     return label
 
 
-def layer_frame(model: "keras.Model", n_images: int, split: str) -> pd.DataFrame:
+def layer_frame(model: keras.Model, n_images: int, split: str) -> pd.DataFrame:
     """The layer table: output shape before and after the carried reduction, and its MiB for ``n_images`` of ``split``.
 
     Columns: name, type, activation (:func:`featlib.models.activations`: the function, and whether the
@@ -69,6 +74,7 @@ def layer_frame(model: "keras.Model", n_images: int, split: str) -> pd.DataFrame
     """
     rows = reductions.layer_table(model, state.get(state.REDUCTION), n_images)
     frame = pd.DataFrame([vars(row) for row in rows]).set_index("index")
-    frame = frame.rename(columns={"output_shape": "output shape", "representation_shape": "representation",
-                                  "mib": MIB_COLUMN})  # fmt: skip
+    frame = frame.rename(
+        columns={"output_shape": "output shape", "representation_shape": "representation", "mib": MIB_COLUMN}
+    )
     return frame[["name", "type", "activation", "output shape", "reduction", "representation", MIB_COLUMN, "params"]]

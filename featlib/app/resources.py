@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import keras
 
 
-
 def workspace() -> Workspace:
     """The server's workspace (``$FEATLIB_WORKSPACE`` or ``./workspace``)."""
     return _workspace(str(default_root().resolve()))
@@ -124,7 +123,7 @@ def dataset_label(key: str) -> str:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
-def model(model_id: str) -> "keras.Model":
+def model(model_id: str) -> keras.Model:
     """A saved model, loaded once per server."""
     return workspace().load_model(model_id)
 

@@ -27,8 +27,9 @@ def _refused(error: jobs.JobLimitError, what: str) -> None:
     text.error(f"{what} cannot be made: {error}")
 
 
-def representation(record: ModelRecord, dataset: datasets.Dataset, split: str, rep: reductions.Representation,
-                   method: str) -> tuple[np.ndarray | None, str]:  # fmt: skip
+def representation(
+    record: ModelRecord, dataset: datasets.Dataset, split: str, rep: reductions.Representation, method: str
+) -> tuple[np.ndarray | None, str]:
     """A layer's representation ``(n, rep.units)`` float32 for a split, and its key; ``(None, key)`` after explaining.
 
     ``rep`` says how the layer is read (:func:`featlib.read.reductions.for_layer`: its reduction and units).
@@ -41,12 +42,20 @@ def representation(record: ModelRecord, dataset: datasets.Dataset, split: str, r
         return None, request.key
 
 
-def embedding(record: ModelRecord, outputs: np.ndarray, rep_key: str, labels: np.ndarray, sample_size: int | None,
-              params: embed.ReducerParams, label: str) -> pipeline.Embedding | None:  # fmt: skip
+def embedding(
+    record: ModelRecord,
+    outputs: np.ndarray,
+    rep_key: str,
+    labels: np.ndarray,
+    sample_size: int | None,
+    params: embed.ReducerParams,
+    label: str,
+) -> pipeline.Embedding | None:
     """The 2-D map of a stratified sample of ``outputs``, from the workspace or a reducer job."""
     try:
-        return service().embedding(outputs, rep_key, labels, sample_size=sample_size, params=params,
-                                   model_id=record.id, label=label)  # fmt: skip
+        return service().embedding(
+            outputs, rep_key, labels, sample_size=sample_size, params=params, model_id=record.id, label=label
+        )
     except jobs.JobLimitError as error:
         _refused(error, f"The {embed.REDUCER_TITLES[embed.reducer_name(params)]} map")
         return None
@@ -69,8 +78,9 @@ def predictions(model_id: str, dataset_key: str, split: str) -> tuple[np.ndarray
     return result
 
 
-def layer_metrics(key: str, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None,
-                  sample_size: int | None = METRICS_SAMPLE) -> dict | None:  # fmt: skip
+def layer_metrics(
+    key: str, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None, sample_size: int | None = METRICS_SAMPLE
+) -> dict | None:
     """:func:`featlib.metrics.layer_metrics` of a map's points (kept per ``key``), or ``None`` after explaining."""
     try:
         return service().scores(key, reps, labels, coords, sample_size)

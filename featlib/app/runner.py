@@ -28,8 +28,15 @@ class StreamlitRunner:
         """Waits with live progress under ``label``; the result, or ``None`` after showing why there is none."""
         return job_watch.follow(handle, label=label or handle.spec.title, failure=failure)
 
-    def run(self, spec: jobs.JobSpec, inputs: Mapping[str, Any], store: Store | None = None, *, label: str = "",
-            failure: str = "") -> Any | None:  # fmt: skip
+    def run(
+        self,
+        spec: jobs.JobSpec,
+        inputs: Mapping[str, Any],
+        store: Store | None = None,
+        *,
+        label: str = "",
+        failure: str = "",
+    ) -> Any | None:
         """:meth:`start` then :meth:`wait`."""
         return self.wait(self.start(spec, inputs, store), label=label, failure=failure)
 

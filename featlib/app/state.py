@@ -6,7 +6,8 @@ is left; these plain keys outlive that.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import streamlit as st
 
@@ -34,7 +35,9 @@ def put(key: str, value: Any) -> None:
     st.session_state[key] = value
 
 
-def carried_widget(widget: Callable[..., Any], label: str, options: Sequence, carried: str, key: str, **kwargs: Any) -> Any:
+def carried_widget(
+    widget: Callable[..., Any], label: str, options: Sequence, carried: str, key: str, **kwargs: Any
+) -> Any:
     """Draws ``widget`` (a selectbox or radio) bound to the carried choice ``carried``; returns the choice.
 
     The widget shows the carried value on every rerun and only the user's own
@@ -114,6 +117,9 @@ def keep_for_data(page: str, data: tuple, keys: Sequence[str], describe: Callabl
         if key in st.session_state:
             del st.session_state[key]
     if dropped:
-        text.info(f"The selection and followed points were made on {describe(tuple(before))}; the data is now "
-                  f"{describe(tuple(data))}, so they were cleared.", icon=":material/info:")  # fmt: skip
+        text.info(
+            f"The selection and followed points were made on {describe(tuple(before))}; the data is now "
+            f"{describe(tuple(data))}, so they were cleared.",
+            icon=":material/info:",
+        )
     return dropped

@@ -53,19 +53,40 @@ def train_seed_mlp(
     except FeatlibError as error:
         text.error(error)
         return
-    meta = {"optimizer": optimizer, "learning_rate": learning_rate, "batch_size": int(batch_size),
-            "hidden": list(hidden), "dataset_fingerprint": dataset.fingerprint, "epochs": int(epochs),
-            "split": "test", "n_images": len(dataset.y_test)}  # fmt: skip
+    meta = {
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "batch_size": int(batch_size),
+        "hidden": list(hidden),
+        "dataset_fingerprint": dataset.fingerprint,
+        "epochs": int(epochs),
+        "split": "test",
+        "n_images": len(dataset.y_test),
+    }
     try:
-        spec = jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=hidden, optimizer=optimizer,
-                                     learning_rate=learning_rate, epochs=int(epochs), batch_size=int(batch_size),
-                                     checkpoint_epochs=checkpoint_epochs, name=name, token=uuid.uuid4().hex)  # fmt: skip
+        spec = jobs.specs.train_spec(
+            dataset.fingerprint,
+            len(dataset.y_train),
+            hidden=hidden,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            epochs=int(epochs),
+            batch_size=int(batch_size),
+            checkpoint_epochs=checkpoint_epochs,
+            name=name,
+            token=uuid.uuid4().hex,
+        )
     except jobs.JobLimitError as error:
         text.error(error)
         return
     creator, workspace = identity.current_user(), resources.workspace()
-    handle = running.start(spec, {"dataset": running.dataset_input(dataset)}, store=lambda output: stored.store_trained(
-        workspace, output, name=name, dataset=dataset.name, meta=meta, creator=creator))  # fmt: skip
+    handle = running.start(
+        spec,
+        {"dataset": running.dataset_input(dataset)},
+        store=lambda output: stored.store_trained(
+            workspace, output, name=name, dataset=dataset.name, meta=meta, creator=creator
+        ),
+    )
     st.session_state[TRAINING] = handle.spec.key
     _show_training(handle)
 
@@ -91,8 +112,12 @@ def _show_training(handle: jobs.JobHandle) -> None:
                     history.setdefault(metric, []).append(value)
             chart.plotly_chart(plots.training_curves(history), key=f"curves-{drawn[0]}")
 
-    saved = running.follow(handle, label=handle.spec.title[:1].upper() + handle.spec.title[1:], on_update=draw_curves,
-                           failure="The training failed")  # fmt: skip
+    saved = running.follow(
+        handle,
+        label=handle.spec.title[:1].upper() + handle.spec.title[1:],
+        on_update=draw_curves,
+        failure="The training failed",
+    )
     chart.empty()
     st.session_state.pop(TRAINING, None)
     if saved is None:
@@ -100,49 +125,68 @@ def _show_training(handle: jobs.JobHandle) -> None:
     record, checkpoints = saved
     state.put(state.MODEL, record.id)
     if checkpoints:
-        text.caption("Checkpoints saved: " + ", ".join(
-            f"{r.name} (test accuracy {r.test_accuracy:.4f})" for r in checkpoints))  # fmt: skip
+        text.caption(
+            "Checkpoints saved: " + ", ".join(f"{r.name} (test accuracy {r.test_accuracy:.4f})" for r in checkpoints)
+        )
     cols = st.columns(3)
-    cols[0].metric("test accuracy", f"{record.test_accuracy:.4f}", help=text.escape(f"Measured on {record.measured_on}."))
+    cols[0].metric(
+        "test accuracy", f"{record.test_accuracy:.4f}", help=text.escape(f"Measured on {record.measured_on}.")
+    )
     cols[1].metric("test loss", f"{record.meta.get('test_loss', float('nan')):.4f}")
     cols[2].metric("training time", f"{record.meta.get('seconds', 0):.1f} s")
-    text.success(f"Saved {record.name} in the workspace; it is now the current model, scored on "
-                 f"{record.measured_on}.")  # fmt: skip
+    text.success(f"Saved {record.name} in the workspace; it is now the current model, scored on {record.measured_on}.")
 
 
 def training_form(dataset: datasets.Dataset) -> None:
     """The seed MLP's form on ``dataset``'s train split; starts the job, or shows the one this session started."""
     missing = [split for split in ("train", "test") if split not in dataset.splits]
     if missing:
-        text.info(f"{dataset.name} has no {missing[0]} split, so the seed MLP cannot be trained and scored "
-                  "on it. Pick another dataset above (or upload this one again, split into train and test), "
-                  "or upload a model trained elsewhere and score it on this one.")  # fmt: skip
+        text.info(
+            f"{dataset.name} has no {missing[0]} split, so the seed MLP cannot be trained and scored "
+            "on it. Pick another dataset above (or upload this one again, split into train and test), "
+            "or upload a model trained elsewhere and score it on this one."
+        )
         resume_training()
         return
-    chosen = training_presets.preset(st.radio(
-        "Preset", list(training_presets.PRESETS), horizontal=True, key="train_preset",
-        format_func=lambda key: training_presets.PRESETS[key].label,
-        help="Fills the optimiser, learning rate, epochs and batch size below; change any of them before training.",
-    ))  # fmt: skip
+    chosen = training_presets.preset(
+        st.radio(
+            "Preset",
+            list(training_presets.PRESETS),
+            horizontal=True,
+            key="train_preset",
+            format_func=lambda key: training_presets.PRESETS[key].label,
+            help="Fills the optimiser, learning rate, epochs and batch size below; change any of them before training.",
+        )
+    )
     default_epochs, default_batch = chosen.for_size(len(dataset.y_train))
     with st.form("train"):
         cols = st.columns(3)
         hidden_text = cols[0].text_input("Hidden layer sizes", "128, 64")
         # Keyed by preset: picking another preset redraws these with its values.
-        optimizer = cols[1].selectbox("Optimizer", models.OPTIMIZERS, models.OPTIMIZERS.index(chosen.optimizer),
-                                      format_func=str.upper, key=f"train_optimizer_{chosen.name}")  # fmt: skip
-        learning_rate = cols[2].number_input("Learning rate", 1e-5, 1.0, chosen.learning_rate, format="%.4f",
-                                             key=f"train_lr_{chosen.name}")  # fmt: skip
+        optimizer = cols[1].selectbox(
+            "Optimizer",
+            models.OPTIMIZERS,
+            models.OPTIMIZERS.index(chosen.optimizer),
+            format_func=str.upper,
+            key=f"train_optimizer_{chosen.name}",
+        )
+        learning_rate = cols[2].number_input(
+            "Learning rate", 1e-5, 1.0, chosen.learning_rate, format="%.4f", key=f"train_lr_{chosen.name}"
+        )
         epochs = cols[0].number_input("Epochs", 1, 200, default_epochs, key=f"train_epochs_{chosen.name}")
         batch_size = cols[1].number_input("Batch size", 1, 4096, default_batch, key=f"train_batch_{chosen.name}")
         name = cols[2].text_input("Save as", default_model_name(dataset), max_chars=names.MAX_NAME_LENGTH)
         checkpoints_text = cols[0].text_input(
-            "Save checkpoints after epoch", "", placeholder="e.g. 1, 5",
+            "Save checkpoints after epoch",
+            "",
+            placeholder="e.g. 1, 5",
             help="Each is saved as its own model, named like mlp-digits@epoch1, to compare on the Compare page.",
-        )  # fmt: skip
-        text.caption(f"Trained on the {len(dataset.y_train):,} train images of {dataset.name}, validation "
-                     "split 0.2 as in the seed, inputs scaled to 0–1; scored on its "
-                     f"{len(dataset.y_test):,} test images.")  # fmt: skip
+        )
+        text.caption(
+            f"Trained on the {len(dataset.y_train):,} train images of {dataset.name}, validation "
+            "split 0.2 as in the seed, inputs scaled to 0–1; scored on its "
+            f"{len(dataset.y_test):,} test images."
+        )
         submitted = st.form_submit_button("Train", type="primary")
     if submitted:
         train_seed_mlp(dataset, hidden_text, optimizer, learning_rate, epochs, batch_size, name, checkpoints_text)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import streamlit as st
 
 from featlib import datasets, names
-from featlib.errors import FeatlibError
 from featlib.app import identity, resources, text, widgets
+from featlib.errors import FeatlibError
 
 NOTICE = "featlib.dataset_notice"
 """What the last dataset upload did, shown once after the rerun that selects it."""
@@ -24,10 +24,12 @@ SINGLE_SPLITS = {
 def dataset_form() -> None:
     """The upload form: an ``.npz`` tab and an IDX tab, each with an optional name."""
     text.caption(
-        text.md("An `.npz` with `x_train, y_train, x_test, y_test` (the Keras layout) or `x, y`; or "
-                "MNIST-style IDX files (`.gz` or raw): one images/labels pair, or two pairs for the train and test "
-                "splits. Images are grayscale, pixel values 0–255 or 0–1. Limit {:g} MB a file.",
-                datasets.MAX_UPLOAD_BYTES / 2**20)
+        text.md(
+            "An `.npz` with `x_train, y_train, x_test, y_test` (the Keras layout) or `x, y`; or "
+            "MNIST-style IDX files (`.gz` or raw): one images/labels pair, or two pairs for the train and test "
+            "splits. Images are grayscale, pixel values 0–255 or 0–1. Limit {:g} MB a file.",
+            datasets.MAX_UPLOAD_BYTES / 2**20,
+        )
     )
     npz_tab, idx_tab = st.tabs(["npz", "IDX"])
     with npz_tab:
@@ -51,27 +53,52 @@ def _idx_form() -> None:
     single_split, test_fraction = "split", 0.2
     if images is not None and not two_pairs:
         guess = datasets.guess_single_split(images.name)
-        single_split = st.radio("Use this pair", list(SINGLE_SPLITS), index=list(SINGLE_SPLITS).index(guess),
-                                format_func=SINGLE_SPLITS.get, horizontal=True, key=f"idx_single_split-{images.name}")  # fmt: skip
+        single_split = st.radio(
+            "Use this pair",
+            list(SINGLE_SPLITS),
+            index=list(SINGLE_SPLITS).index(guess),
+            format_func=SINGLE_SPLITS.get,
+            horizontal=True,
+            key=f"idx_single_split-{images.name}",
+        )
         if single_split == "split":
-            test_fraction = st.slider("Test fraction", 0.05, 0.5, 0.2, 0.05, key="idx_test_fraction",
-                                      help="Stratified by label, seeded: the same files always give the same split.")  # fmt: skip
+            test_fraction = st.slider(
+                "Test fraction",
+                0.05,
+                0.5,
+                0.2,
+                0.05,
+                key="idx_test_fraction",
+                help="Stratified by label, seeded: the same files always give the same split.",
+            )
     name = _name_input("idx")
     if images is None or labels is None or not st.button("Add these IDX files"):
         return
     files = [images, labels] + ([test_images, test_labels] if two_pairs else [])
     add_dataset(
-        lambda: datasets.load_idx(images, labels, test_images if two_pairs else None, test_labels if two_pairs else None,
-                                  name="upload", single_split=single_split, test_fraction=test_fraction),
-        [f.name for f in files], "IDX", name,
-    )  # fmt: skip
+        lambda: datasets.load_idx(
+            images,
+            labels,
+            test_images if two_pairs else None,
+            test_labels if two_pairs else None,
+            name="upload",
+            single_split=single_split,
+            test_fraction=test_fraction,
+        ),
+        [f.name for f in files],
+        "IDX",
+        name,
+    )
 
 
 def _name_input(kind: str) -> str:
-    return st.text_input("Name (optional)", key=f"{kind}_dataset_name", max_chars=names.MAX_NAME_LENGTH,
-                         placeholder="the file names and what is inside",
-                         help="How everyone on this server will see this upload in the pickers; editable later "
-                              "on the Workspace page.")  # fmt: skip
+    return st.text_input(
+        "Name (optional)",
+        key=f"{kind}_dataset_name",
+        max_chars=names.MAX_NAME_LENGTH,
+        placeholder="the file names and what is inside",
+        help="How everyone on this server will see this upload in the pickers; editable later on the Workspace page.",
+    )
 
 
 def add_dataset(load: Callable[[], datasets.Dataset], filenames: Sequence[str], kind: str, name: str) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
@@ -34,8 +35,11 @@ DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 def computed(value: object) -> bool:
     """Whether a figure was computed: a finite number (not ``None``, NaN or the metrics' "n/a — needs …")."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+    return (
+        isinstance(value, (int, float, np.integer, np.floating))
+        and not isinstance(value, bool)
         and math.isfinite(float(value))
+    )
 
 
 def score(value: object, digits: int = 3) -> str:
@@ -69,8 +73,9 @@ def current_dataset() -> datasets.Dataset:
 def dataset_picker() -> str:
     """The Model page's dataset picker, bound to the carried dataset; returns its key."""
     choices = resources.dataset_choices()
-    return state.carried_widget(st.selectbox, "Dataset", list(choices), state.DATASET, DATASET_PICKER,
-                                format_func=choices.get)  # fmt: skip
+    return state.carried_widget(
+        st.selectbox, "Dataset", list(choices), state.DATASET, DATASET_PICKER, format_func=choices.get
+    )
 
 
 def select_dataset(key: str) -> None:
@@ -93,7 +98,7 @@ def current_split(dataset: datasets.Dataset) -> str:
     return split
 
 
-def default_layer_note(model: "keras.Model", layer: str) -> None:
+def default_layer_note(model: keras.Model, layer: str) -> None:
     """Says why the default layer is the default, and offers its other reading (after or before its activation)."""
     from featlib import models
 
@@ -107,15 +112,23 @@ def default_layer_note(model: "keras.Model", layer: str) -> None:
     other = "after its activation" if after else "before its activation and normalisation"
     if layer == default.name:
         text.caption(f"Default layer {default.reason}")
-        st.button(text.escape(f"Read {default.alternative} instead ({other})"), key="default-alternative",
-                  on_click=state.put, args=(state.LAYER, default.alternative))  # fmt: skip
+        st.button(
+            text.escape(f"Read {default.alternative} instead ({other})"),
+            key="default-alternative",
+            on_click=state.put,
+            args=(state.LAYER, default.alternative),
+        )
     elif layer == default.alternative:
         back = "before its activation" if after else "after its activation and normalisation"
-        st.button(text.escape(f"Back to the default, {default.name} ({back})"), key="default-back",
-                  on_click=state.put, args=(state.LAYER, default.name))  # fmt: skip
+        st.button(
+            text.escape(f"Back to the default, {default.name} ({back})"),
+            key="default-back",
+            on_click=state.put,
+            args=(state.LAYER, default.name),
+        )
 
 
-def activation_switch(model: "keras.Model", layer: str, *, beside_default_note: bool = False) -> None:
+def activation_switch(model: keras.Model, layer: str, *, beside_default_note: bool = False) -> None:
     """One click to the same hidden layer on the other side of its activation (:func:`featlib.models.other_side_of_activation`).
 
     With ``beside_default_note`` (a page that also draws :func:`default_layer_note`, which offers
@@ -129,11 +142,15 @@ def activation_switch(model: "keras.Model", layer: str, *, beside_default_note: 
             return
     other = models.other_side_of_activation(model, layer)
     if other is not None:
-        st.button(text.escape(f"Read {other[0]} instead ({other[1]})"), key="activation-switch",
-                  on_click=state.put, args=(state.LAYER, other[0]))  # fmt: skip
+        st.button(
+            text.escape(f"Read {other[0]} instead ({other[1]})"),
+            key="activation-switch",
+            on_click=state.put,
+            args=(state.LAYER, other[0]),
+        )
 
 
-def require_model() -> tuple[ModelRecord, "keras.Model"]:
+def require_model() -> tuple[ModelRecord, keras.Model]:
     """The carried model; points to the Model page and stops when none is picked."""
     model_id = state.get(state.MODEL)
     if model_id:
@@ -167,7 +184,9 @@ def sidebar_summary(slot) -> None:
         except WorkspaceError:
             pass
     if state.get(state.LAYER):
-        layer = f"{_layer_title(model_id, state.get(state.LAYER))} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}"
+        layer = (
+            f"{_layer_title(model_id, state.get(state.LAYER))} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}"
+        )
         lines.append(text.md("**Layer** {}", layer))
     with slot.container():
         text.caption("Current choices")
@@ -177,8 +196,9 @@ def sidebar_summary(slot) -> None:
 def keep_for_data(page: str, dataset_key: str, split: str, keys: list[str]) -> None:
     """Drops ``page``'s carried ``keys`` (selections, followed points, image pages) when the dataset or split
     they were made on changed, with a note naming both (see :func:`featlib.app.state.keep_for_data`)."""
-    state.keep_for_data(page, (dataset_key, split), keys,
-                        lambda data: f"{resources.dataset_label(data[0])}, {data[1]} split")  # fmt: skip
+    state.keep_for_data(
+        page, (dataset_key, split), keys, lambda data: f"{resources.dataset_label(data[0])}, {data[1]} split"
+    )
 
 
 def page_of(total: int, per_page: int, key: str, what: str = "images") -> slice:

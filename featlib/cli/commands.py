@@ -49,10 +49,12 @@ def _writing(path: str):
 
 
 def _runner(args: argparse.Namespace, workspace: Workspace, default: str = INLINE) -> Runner:
-    return Runner(workspace, getattr(args, "scheduler", None), creator=getattr(args, "by", "") or _user(), default=default)
+    return Runner(
+        workspace, getattr(args, "scheduler", None), creator=getattr(args, "by", "") or _user(), default=default
+    )
 
 
-def _service(workspace: Workspace, runner: Runner) -> "Service":
+def _service(workspace: Workspace, runner: Runner) -> Service:
     """The get-or-make service of ``workspace``, running its jobs through ``runner`` (:mod:`featlib.service`)."""
     from featlib.service import Service
 
@@ -68,8 +70,9 @@ def _dataset(args: argparse.Namespace, workspace: Workspace | None) -> Dataset:
     Raises:
         DatasetError: the dataset cannot be resolved or read, or it lacks the split asked for.
     """
-    dataset = dataset_sources.resolve(args.dataset, workspace=workspace, single_split=args.idx_split,
-                                      test_fraction=args.test_fraction)  # fmt: skip
+    dataset = dataset_sources.resolve(
+        args.dataset, workspace=workspace, single_split=args.idx_split, test_fraction=args.test_fraction
+    )
     _log(f"dataset {dataset.summary()}" + (f" ({dataset.source})" if dataset.source else ""))
     if hasattr(args, "split"):
         args.split = _split_of(dataset, args.split)
@@ -88,8 +91,10 @@ def _split_of(dataset: Dataset, split: str | None) -> str:
             _log(f"note: {dataset.name} has no train split; using its {split} split")
         return split
     if split not in dataset.splits:
-        raise DatasetError(f"--split {split}: the dataset {dataset.name!r} has no {split} split; expected one of "
-                           f"its splits {list(dataset.splits)}, got {split!r}.")
+        raise DatasetError(
+            f"--split {split}: the dataset {dataset.name!r} has no {split} split; expected one of "
+            f"its splits {list(dataset.splits)}, got {split!r}."
+        )
     return split
 
 
@@ -110,7 +115,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"train needs a train and a test split (it trains on one and reports accuracy on the other); the "
             f"dataset {dataset.name!r} has only a {has} split. For one IDX images/labels pair, pass --idx-split "
             f"split (with --test-fraction, default 0.2) to split it, or give all four files as "
-            f"TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS.")
+            f"TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS."
+        )
     return _train(args, workspace, dataset)
 
 
@@ -122,26 +128,49 @@ def _train(args: argparse.Namespace, workspace: Workspace, dataset: Dataset) -> 
 
     chosen = training_presets.preset(args.preset)
     epochs, batch_size = chosen.for_size(len(dataset.y_train))
-    for option, value in (("epochs", epochs), ("batch_size", batch_size), ("optimizer", chosen.optimizer),
-                          ("learning_rate", chosen.learning_rate)):  # fmt: skip
+    for option, value in (
+        ("epochs", epochs),
+        ("batch_size", batch_size),
+        ("optimizer", chosen.optimizer),
+        ("learning_rate", chosen.learning_rate),
+    ):
         if getattr(args, option) is None:
             setattr(args, option, value)
-    _log(f"training: {args.optimizer} lr {args.learning_rate:g}, {args.epochs} epochs at batch {args.batch_size} "
-         f"on {len(dataset.y_train):,} train images of {dataset.name}")
+    _log(
+        f"training: {args.optimizer} lr {args.learning_rate:g}, {args.epochs} epochs at batch {args.batch_size} "
+        f"on {len(dataset.y_train):,} train images of {dataset.name}"
+    )
     checkpoint_epochs = models.parse_epochs(args.checkpoints, args.epochs)
-    spec = jobs.specs.train_spec(dataset.fingerprint, len(dataset.y_train), hidden=args.hidden, optimizer=args.optimizer,
-                                 learning_rate=args.learning_rate, epochs=args.epochs, batch_size=args.batch_size,
-                                 checkpoint_epochs=checkpoint_epochs, name=args.name, token=uuid.uuid4().hex,
-                                 seed=args.seed)  # fmt: skip
-    meta = {"optimizer": args.optimizer, "learning_rate": args.learning_rate, "epochs": args.epochs,
-            "batch_size": args.batch_size, "hidden": list(args.hidden), "dataset_fingerprint": dataset.fingerprint}  # fmt: skip
+    spec = jobs.specs.train_spec(
+        dataset.fingerprint,
+        len(dataset.y_train),
+        hidden=args.hidden,
+        optimizer=args.optimizer,
+        learning_rate=args.learning_rate,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        checkpoint_epochs=checkpoint_epochs,
+        name=args.name,
+        token=uuid.uuid4().hex,
+        seed=args.seed,
+    )
+    meta = {
+        "optimizer": args.optimizer,
+        "learning_rate": args.learning_rate,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "hidden": list(args.hidden),
+        "dataset_fingerprint": dataset.fingerprint,
+    }
     runner = _runner(args, workspace)
     try:
         record, checkpoints = runner.run(
-            spec, {"dataset": jobs.dataset_input(dataset)},
-            store=lambda output: store_trained(workspace, output, name=args.name, dataset=dataset.name, meta=meta,
-                                               creator=runner.creator),
-        )  # fmt: skip
+            spec,
+            {"dataset": jobs.dataset_input(dataset)},
+            store=lambda output: store_trained(
+                workspace, output, name=args.name, dataset=dataset.name, meta=meta, creator=runner.creator
+            ),
+        )
     finally:
         runner.close()
     if record.name != args.name:
@@ -159,7 +188,9 @@ def _train(args: argparse.Namespace, workspace: Workspace, dataset: Dataset) -> 
 
 def _epoch_lines(history: dict[str, list[float]]) -> list[str]:
     epochs = len(next(iter(history.values()), []))
-    return [f"epoch {e + 1}/{epochs}  " + "  ".join(f"{k} {v[e]:.4f}" for k, v in history.items()) for e in range(epochs)]
+    return [
+        f"epoch {e + 1}/{epochs}  " + "  ".join(f"{k} {v[e]:.4f}" for k, v in history.items()) for e in range(epochs)
+    ]
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
@@ -171,8 +202,10 @@ def cmd_layers(args: argparse.Namespace) -> int:
     print(f"{'#':>2}  {'name':<16} {'type':<14} {'output shape':<18} {'params':>8}  activation")
     for row in rows:
         mark = "  <- default" if row.name == default else ""
-        print(f"{row.index:>2}  {row.name:<16} {row.type:<14} {row.output_shape:<18} {row.params:>8,}  "
-              f"{row.activation or '-'}{mark}")
+        print(
+            f"{row.index:>2}  {row.name:<16} {row.type:<14} {row.output_shape:<18} {row.params:>8,}  "
+            f"{row.activation or '-'}{mark}"
+        )
     outputs = model_outputs(model)
     if len(outputs) > 1:
         print(f"outputs: {describe_outputs(outputs)}")
@@ -215,7 +248,7 @@ def _workspace_record(workspace: Workspace, name_or_id: str):
         raise _add_hint(error, name_or_id) from None
 
 
-def _model_for_layers(workspace: Workspace, name_or_path: str) -> "keras.Model":
+def _model_for_layers(workspace: Workspace, name_or_path: str) -> keras.Model:
     """A workspace model by name or id; else, for a model file's path, the file loaded after the Model page's checks.
 
     The file is not added to the workspace (a note on stderr says how to add it).
@@ -234,9 +267,11 @@ def _model_for_layers(workspace: Workspace, name_or_path: str) -> "keras.Model":
         if not _names_model_file(name_or_path) or not Path(name_or_path).exists():
             raise _add_hint(error, name_or_path) from None
         path = _checked_model_file(name_or_path)
-        _log(f"note: {name_or_path} is a model file, not a model in the workspace; showing its layers after the "
-             f"upload checks, without adding it (add it with `python -m featlib add {shlex.quote(name_or_path)} "
-             "--name NAME --dataset DATASET`)")  # fmt: skip
+        _log(
+            f"note: {name_or_path} is a model file, not a model in the workspace; showing its layers after the "
+            f"upload checks, without adding it (add it with `python -m featlib add {shlex.quote(name_or_path)} "
+            "--name NAME --dataset DATASET`)"
+        )
         return models.load_model(path)
     return workspace.load_model(record)
 
@@ -260,8 +295,10 @@ def _checked_model_file(text: str) -> Path:
         raise ModelError(f"No such model file: {text!r}; expected the path of a .keras or .h5 file.")
     suffix = path.suffix.lower()
     if suffix not in MODEL_FILE_SUFFIXES:
-        raise ModelError(f"Unsupported model file {path.name!r}: expected a Keras 3 .keras file or a legacy .h5 "
-                         f"file (one of {list(MODEL_FILE_SUFFIXES)}), got a {suffix or 'suffix-less'} file.")  # fmt: skip
+        raise ModelError(
+            f"Unsupported model file {path.name!r}: expected a Keras 3 .keras file or a legacy .h5 "
+            f"file (one of {list(MODEL_FILE_SUFFIXES)}), got a {suffix or 'suffix-less'} file."
+        )
     if suffix == ".keras":
         models.check_model_archive(path)
     else:
@@ -292,13 +329,27 @@ def _add_model(args: argparse.Namespace, workspace: Workspace, dataset: Dataset,
     from featlib.jobs import stored
 
     data = path.read_bytes()
-    spec = jobs.specs.upload_spec(path.name, hashlib.sha256(data).hexdigest()[:16], dataset.fingerprint, args.scale,
-                                  token=uuid.uuid4().hex, output=args.output)  # fmt: skip
+    spec = jobs.specs.upload_spec(
+        path.name,
+        hashlib.sha256(data).hexdigest()[:16],
+        dataset.fingerprint,
+        args.scale,
+        token=uuid.uuid4().hex,
+        output=args.output,
+    )
     runner = _runner(args, workspace)
 
     def store(output: dict):
-        record = stored.store_upload(workspace, output, name=name, filename=path.name, dataset=dataset.name,
-                                     dataset_fp=dataset.fingerprint, input_scale=args.scale, creator=runner.creator)  # fmt: skip
+        record = stored.store_upload(
+            workspace,
+            output,
+            name=name,
+            filename=path.name,
+            dataset=dataset.name,
+            dataset_fp=dataset.fingerprint,
+            input_scale=args.scale,
+            creator=runner.creator,
+        )
         return record, {k: v for k, v in output.items() if k != "model"}
 
     try:
@@ -309,17 +360,23 @@ def _add_model(args: argparse.Namespace, workspace: Workspace, dataset: Dataset,
 
 def _added_lines(record, output: dict, wanted: str) -> list[str]:
     """What ``add`` prints: the name, the accuracy with where it was measured, the output scored, the hints."""
-    lines = [f"note: a model named {wanted.strip()!r} exists already; saved as {record.name!r}"] \
-        if record.name != wanted.strip() else []  # fmt: skip
-    lines.append(f"added {record.name} ({record.architecture}): accuracy {record.test_accuracy:.4f} on "
-                 f"{record.measured_on}")  # fmt: skip
+    lines = (
+        [f"note: a model named {wanted.strip()!r} exists already; saved as {record.name!r}"]
+        if record.name != wanted.strip()
+        else []
+    )
+    lines.append(
+        f"added {record.name} ({record.architecture}): accuracy {record.test_accuracy:.4f} on {record.measured_on}"
+    )
     outputs = output.get("outputs") or []
     if record.scored_output:
         lines.append(f"scored from {record.scored_output}")
     elif outputs:
         from featlib.models import OutputInfo
 
-        lines.append(f"scored from the model's only output {OutputInfo(0, outputs[0]['name'], outputs[0]['width']).label}")
+        lines.append(
+            f"scored from the model's only output {OutputInfo(0, outputs[0]['name'], outputs[0]['width']).label}"
+        )
     hints = record.meta.get("hints") or []
     if hints:
         lines.append("this accuracy is near chance. What featlib checked:")
@@ -327,7 +384,7 @@ def _added_lines(record, output: dict, wanted: str) -> list[str]:
     return lines
 
 
-def _representation(args: argparse.Namespace, service: "Service", dataset: Dataset):
+def _representation(args: argparse.Namespace, service: Service, dataset: Dataset):
     """Extracts (or reads from the workspace) ``args.layer``'s representation (``args.reduction``) of ``dataset``'s ``args.split``.
 
     Returns ``(record, outputs, key, input scale)``.
@@ -350,8 +407,9 @@ def _representation(args: argparse.Namespace, service: "Service", dataset: Datas
     scale = args.scale or record.input_scale
     models.adapt_images(dataset.split(args.split)[0][:1], model, scale)  # the model reads these images
     start = time.perf_counter()
-    outputs, key = service.representation(ModelRef.of_record(workspace, record, model), dataset, args.split, rep,
-                                          args.method, input_scale=scale)  # fmt: skip
+    outputs, key = service.representation(
+        ModelRef.of_record(workspace, record, model), dataset, args.split, rep, args.method, input_scale=scale
+    )
     if outputs is None:
         raise WorkspaceError(f"The model {record.name} was deleted while its outputs were read; nothing was stored.")
     _log(f"{rep.title} by {METHODS[args.method]}: {outputs.shape} in {time.perf_counter() - start:.2f} s")
@@ -410,9 +468,17 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     dataset = _dataset(args, workspace)
     runner = _runner(args, workspace, default=LOCAL)
     try:
-        summary = precompute.run(_service(workspace, runner), args.model, dataset, split=args.split, layers=args.layers,
-                                 methods=args.methods, reducers=args.reducers, sample_size=args.sample,
-                                 reduction=args.reduction)  # fmt: skip
+        summary = precompute.run(
+            _service(workspace, runner),
+            args.model,
+            dataset,
+            split=args.split,
+            layers=args.layers,
+            methods=args.methods,
+            reducers=args.reducers,
+            sample_size=args.sample,
+            reduction=args.reduction,
+        )
     except WorkspaceError as error:
         raise _add_hint(error, args.model) from None
     finally:
@@ -421,8 +487,10 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     return 0 if not summary.failed else 1
 
 
-BENCH_HINT = ("featlib bench runs the benchmark harness in the bench/ folder of featlib's repository, which is not "
-              "installed with the package: run it in a checkout, with `make bench` (options in BENCH_ARGS)")
+BENCH_HINT = (
+    "featlib bench runs the benchmark harness in the bench/ folder of featlib's repository, which is not "
+    "installed with the package: run it in a checkout, with `make bench` (options in BENCH_ARGS)"
+)
 """The start of the error when the bench's harness is not there (featlib installed from a wheel, not a checkout)."""
 BENCH_SIZES = "1000 5000 10000 35000 70000"
 """The bench's default ``--sizes`` (``bench.scaling.DEFAULT_SIZES``), for the help, which never imports the harness."""
@@ -462,8 +530,10 @@ def _bench_unmeasurable(scaling, browser: bool, peers: bool) -> list[str]:
 
     reasons = []
     if browser and importlib.util.find_spec("playwright") is None:
-        reasons.append("the browser figures (first_page_s, first_plot_s, ...) need Playwright: pip install -r "
-                       "requirements-test.txt (make bench does)")  # fmt: skip
+        reasons.append(
+            "the browser figures (first_page_s, first_plot_s, ...) need Playwright: pip install -r "
+            "requirements-test.txt (make bench does)"
+        )
     if browser and not os.path.exists(CHROMIUM):
         reasons.append(f"the browser figures need {CHROMIUM}: Debian's package 'chromium' (make system-deps)")
     if peers:
@@ -473,8 +543,9 @@ def _bench_unmeasurable(scaling, browser: bool, peers: bool) -> list[str]:
 
 def _bench_failures(figures: dict) -> list[str]:
     """The figures a finished bench run could not measure (``None``, with the reason the harness gives)."""
-    failed = [f"{key.removesuffix('_error')}: {value}" for key, value in figures.items()
-              if key.endswith("_error") and value]  # fmt: skip
+    failed = [
+        f"{key.removesuffix('_error')}: {value}" for key, value in figures.items() if key.endswith("_error") and value
+    ]
     peers = figures.get("peers") or {}
     failed += [f"peer {name}: {fig['skipped']}" for name, fig in peers.items() if fig.get("skipped")]
     return failed
@@ -489,23 +560,35 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"--points must be at least 1; got {args.points}")
     points = min(args.points, dataset.num_images)
     if points < embed.min_points("umap"):  # bench maps its points with UMAP's defaults
-        raise embed.ReducerError(f"bench maps its points with UMAP's defaults, which need at least "
-                                 f"{embed.min_points('umap')} points; got {points} ({dataset.summary()}). Use a "
-                                 "larger dataset or --points.")  # fmt: skip
+        raise embed.ReducerError(
+            f"bench maps its points with UMAP's defaults, which need at least "
+            f"{embed.min_points('umap')} points; got {points} ({dataset.summary()}). Use a "
+            "larger dataset or --points."
+        )
     sizes = scaling.DEFAULT_SIZES if args.sizes is None else args.sizes
     scaling.sizes_for(sizes, points)  # a size below 16 fails here, before training
     missing = _bench_unmeasurable(scaling, browser=not args.no_browser, peers=not args.no_scaling)
     if missing:
-        raise BenchError("the bench cannot measure every figure here: " + "; ".join(missing)
-                         + ". Install what is missing, or leave those figures out with --no-browser or --no-scaling.")
+        raise BenchError(
+            "the bench cannot measure every figure here: "
+            + "; ".join(missing)
+            + ". Install what is missing, or leave those figures out with --no-browser or --no-scaling."
+        )
     out = Path(args.out) if args.out else None
     if out is not None:
         with _writing(args.out):
             out.mkdir(parents=True, exist_ok=True)
     # harness.run hands its dataset argument to dataset_sources.load_dataset, which returns a Dataset as it is.
-    figures = harness.run(dataset, args.points, args.layer, args.epochs, browser=not args.no_browser,
-                          sizes=None if args.no_scaling else sizes, dataset_spec=args.dataset,
-                          plot=None if out is None else out / "scaling.png")  # fmt: skip
+    figures = harness.run(
+        dataset,
+        args.points,
+        args.layer,
+        args.epochs,
+        browser=not args.no_browser,
+        sizes=None if args.no_scaling else sizes,
+        dataset_spec=args.dataset,
+        plot=None if out is None else out / "scaling.png",
+    )
     print(json.dumps(figures) if args.json else harness.format_table(figures))
     if out is not None:
         with _writing(str(out / "bench.json")):
@@ -513,8 +596,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         _log(f"wrote {out / 'bench.json'}" + (f" and {out / 'scaling.png'}" if figures.get("scaling_plot") else ""))
     failed = _bench_failures(figures)
     if failed:
-        raise BenchError("the bench could not measure every figure: " + "; ".join(failed)
-                         + ". Install what is missing, or leave those figures out with --no-browser or --no-scaling.")
+        raise BenchError(
+            "the bench could not measure every figure: "
+            + "; ".join(failed)
+            + ". Install what is missing, or leave those figures out with --no-browser or --no-scaling."
+        )
     return 0
 
 
@@ -539,10 +625,17 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         if args.umap and runner.manager is None:
             compile_cache.enable()
         start = time.perf_counter()
-        ls = service.layer_set(ModelRef.of_record(workspace, record, model), dataset, args.split, sample_size=args.sample,
-                               reduction=args.reduction)  # fmt: skip
-        _log(f"{len(ls.reps)} representations of {len(ls.indices):,} of {len(images):,} {args.split} images in "
-             f"{time.perf_counter() - start:.2f} s")  # fmt: skip
+        ls = service.layer_set(
+            ModelRef.of_record(workspace, record, model),
+            dataset,
+            args.split,
+            sample_size=args.sample,
+            reduction=args.reduction,
+        )
+        _log(
+            f"{len(ls.reps)} representations of {len(ls.indices):,} of {len(images):,} {args.split} images in "
+            f"{time.perf_counter() - start:.2f} s"
+        )
         reps = {name: outputs for name, outputs in ls.reps.items() if name != INPUT}  # the model's layers only
         umap_params, no_map = _metrics_umap_params(len(ls.indices)) if args.umap else (None, None)
         rows = []
@@ -550,8 +643,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         for name in [INPUT] * (INPUT in ls.reps) + list(reps):
             start = time.perf_counter()
             # The layer's map, stored in the workspace as the Layers page stores it (all the sample's points).
-            coords = service.layer_maps(ls, umap_params, model_id=record.id, names=[name]) \
-                if umap_params is not None else None  # fmt: skip
+            coords = (
+                service.layer_maps(ls, umap_params, model_id=record.id, names=[name])
+                if umap_params is not None
+                else None
+            )
             [row] = service.layer_scores(ls, coords, umap_params, names=[name])
             if no_map is not None:
                 row.update({metric: NotAvailable(metric, no_map) for metric in ("knn_acc_2d", "trustworthiness")})
@@ -565,9 +661,17 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     columns = ["knn_acc", "probe_acc", "silhouette"] + (["knn_acc_2d", "trustworthiness"] if args.umap else [])
     for name, reason in ls.non_finite.items():  # set aside by layer_set: NaN/inf outputs or weights
         _log(f"warning: {reason}")
-        rows.append({"layer": name, "units": int(ls.representations[name].units) if name in ls.representations else 0,
-                     "reduction": ls.reduction(name), "n": int(len(images)), "sample": int(len(chosen)), "notes": {},
-                     **{c: NotAvailable(c, reason) for c in columns}})  # fmt: skip
+        rows.append(
+            {
+                "layer": name,
+                "units": int(ls.representations[name].units) if name in ls.representations else 0,
+                "reduction": ls.reduction(name),
+                "n": int(len(images)),
+                "sample": int(len(chosen)),
+                "notes": {},
+                **{c: NotAvailable(c, reason) for c in columns},
+            }
+        )
     pixels = [row for row in rows if row["layer"] == INPUT]
     rows = [row for row in rows if row["layer"] != INPUT]
     order = {layer.name: i for i, layer in enumerate(model.layers)}
@@ -575,10 +679,20 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     scored = list(reps)  # the rows and columns of cka
     if args.json:
         finite = [[as_float(v) for v in line] for line in cka]
-        print(json.dumps({"layers": [_json_row(row) for row in rows], "cka": finite, "cka_layers": scored,
-                          "input": _json_row(pixels[0]) if pixels else None}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "layers": [_json_row(row) for row in rows],
+                    "cka": finite,
+                    "cka_layers": scored,
+                    "input": _json_row(pixels[0]) if pixels else None,
+                }
+            )
+        )
         return 0
-    print(f"{record.name} on {dataset.name} {args.split}: {len(chosen):,} of {len(images):,} images (stratified sample)")
+    print(
+        f"{record.name} on {dataset.name} {args.split}: {len(chosen):,} of {len(images):,} images (stratified sample)"
+    )
     print(f"{'layer':<16} {'units':>6} " + " ".join(f"{c:>15}" for c in columns) + f" {'cka_prev':>9}")
     for row in pixels:  # the reference line, not a layer
         print(f"{'(input pixels)':<16} {row['units']:>6} " + " ".join(f"{_cell(row[c]):>15}" for c in columns))
@@ -587,8 +701,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         prev = ""
         if i:
             before, here = rows[i - 1]["layer"], row["layer"]
-            prev = format_score(cka[scored.index(before), scored.index(here)]) \
-                if before in scored and here in scored else "n/a"  # fmt: skip
+            prev = (
+                format_score(cka[scored.index(before), scored.index(here)])
+                if before in scored and here in scored
+                else "n/a"
+            )
         name = row["layer"] if row["reduction"] == "flatten" else f"{row['layer']} [{row['reduction']}]"
         print(f"{name:<16} {row['units']:>6} " + " ".join(f"{_cell(row[c]):>15}" for c in columns) + f" {prev:>9}")
         listed = [(f"n/a: {row[c].reason}", c) for c in columns if isinstance(row[c], NotAvailable)]
@@ -600,8 +717,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
         where = "every layer" if len(layers) == len(rows) > 1 else ", ".join(layers)
         kind, _, reason = text.partition(": ")
         print(f"{kind}: {', '.join(figures)} ({where}): {reason}")
-    if any(not is_available(cka[scored.index(rows[i - 1]["layer"]), scored.index(row["layer"])])
-           for i, row in enumerate(rows) if i and rows[i - 1]["layer"] in scored and row["layer"] in scored):  # fmt: skip
+    if any(
+        not is_available(cka[scored.index(rows[i - 1]["layer"]), scored.index(row["layer"])])
+        for i, row in enumerate(rows)
+        if i and rows[i - 1]["layer"] in scored and row["layer"] in scored
+    ):
         print(f"n/a: cka_prev: {RULES['cka']} (a constant layer has none)")
     return 0
 
@@ -623,8 +743,10 @@ def _metrics_umap_params(points: int) -> tuple[UMAPParams | None, str | None]:
             embed.check_points(params, points)
         except embed.ReducerError as error:
             return None, f"no UMAP map: {error}"
-    _log(f"note: --umap maps the {points} points with n_neighbors={most}, not {params.n_neighbors}: UMAP needs more "
-         "points than neighbours")  # fmt: skip
+    _log(
+        f"note: --umap maps the {points} points with n_neighbors={most}, not {params.n_neighbors}: UMAP needs more "
+        "points than neighbours"
+    )
     return UMAPParams(n_neighbors=most), None
 
 
@@ -635,8 +757,7 @@ def _cell(score: object) -> str:
 
 def _json_row(row: dict) -> dict:
     """A row of ``metrics`` for JSON: figures as numbers or ``null``, and ``"n/a": {figure: reason}``."""
-    out = {key: (as_float(value) if isinstance(value, (float, NotAvailable)) else value)
-           for key, value in row.items()}  # fmt: skip
+    out = {key: (as_float(value) if isinstance(value, (float, NotAvailable)) else value) for key, value in row.items()}
     out["n/a"] = {key: value.reason for key, value in row.items() if isinstance(value, NotAvailable)}
     return out
 
@@ -661,7 +782,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     data = bundle.export_bundle(Workspace(args.workspace), view, exported_by=args.by)
     with _writing(args.out):
         Path(args.out).write_bytes(data)
-    print(f"wrote {args.out}: {len(data):,} bytes (model {view.model}, layer {view.layer}, {view.dataset} {view.split})")
+    print(
+        f"wrote {args.out}: {len(data):,} bytes (model {view.model}, layer {view.layer}, {view.dataset} {view.split})"
+    )
     return 0
 
 
@@ -677,8 +800,10 @@ def cmd_import(args: argparse.Namespace) -> int:
         return 0
     for difference in result.differences:
         _log(f"note: {difference}")
-    print(f"imported {result.model.name} (id {result.model.id}) with a map of {result.points:,} points; "
-          f"open it at <server>/explore?{urlencode(result.view.to_query())}")  # fmt: skip
+    print(
+        f"imported {result.model.name} (id {result.model.id}) with a map of {result.points:,} points; "
+        f"open it at <server>/explore?{urlencode(result.view.to_query())}"
+    )
     if bundle.measured_text(result):
         print(bundle.measured_text(result))
     return 0
@@ -728,8 +853,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
         acc = "" if item.test_accuracy is None else f"{item.test_accuracy:.3f}"
         knn = "" if item.knn_accuracy is None else f"{item.knn_accuracy:.3f}"
         claim = f" ({item.maker})" if item.imported or item.claimed_by else ""  # imported by X; bundle says made by Y
-        print(f"{item.kind:<14} {item.name[:28]:<28} {(item.creator or '-')[:12]:<12} {item.created:<25} "
-              f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}{claim}")  # fmt: skip
+        print(
+            f"{item.kind:<14} {item.name[:28]:<28} {(item.creator or '-')[:12]:<12} {item.created:<25} "
+            f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}{claim}"
+        )
     views = [item for item in items if item.kind == "view"]
     if views:
         print("saved views (open <server>/<link>):")

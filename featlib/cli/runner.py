@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from featlib import jobs, settings
 from featlib.jobs.engine import SCHEDULER_ENV
@@ -29,6 +30,7 @@ class InlineBars(InlineRunner):
     def reporting(self, spec: jobs.JobSpec, label: str) -> Iterator[Progress]:
         """A bar for the job while it runs: its stage and ``done/total`` as the job reports them."""
         with progress_bar(spec.title) as bar:
+
             def progress(stage: str, done: int, total: int, **extra: Any) -> None:
                 bar.total, bar.n = max(total, 1), done
                 bar.set_postfix_str(stage, refresh=True)
@@ -81,7 +83,9 @@ class Runner:
         """Where the jobs run: in this process, or on the cluster (started on first use)."""
         if self._runner is None:
             manager = self.manager
-            self._runner = InlineBars(creator=self.creator) if manager is None else ClusterBars(manager, creator=self.creator)
+            self._runner = (
+                InlineBars(creator=self.creator) if manager is None else ClusterBars(manager, creator=self.creator)
+            )
         return self._runner
 
     def start(self, spec: jobs.JobSpec, inputs: Mapping[str, Any], store: Callable[[Any], Any] | None = None):
@@ -95,8 +99,15 @@ class Runner:
         """Waits for a handle of :meth:`start` with a progress bar on stderr; its result (see :meth:`run`)."""
         return self.runner.wait(handle, label=label, failure=failure)
 
-    def run(self, spec: jobs.JobSpec, inputs: Mapping[str, Any], store: Callable[[Any], Any] | None = None, *,
-            label: str = "", failure: str = "") -> Any:  # fmt: skip
+    def run(
+        self,
+        spec: jobs.JobSpec,
+        inputs: Mapping[str, Any],
+        store: Callable[[Any], Any] | None = None,
+        *,
+        label: str = "",
+        failure: str = "",
+    ) -> Any:
         """Runs one job with a progress bar on stderr; returns its result (``store``'s return value when given).
 
         Raises:
@@ -121,8 +132,14 @@ def progress_bar(title: str, total: int = 1, unit: str = ""):
 
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=title, unit=unit, leave=not sys.stderr.isatty(), file=sys.stderr,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{postfix} [{elapsed}]")  # fmt: skip
+    return tqdm(
+        total=total,
+        desc=title,
+        unit=unit,
+        leave=not sys.stderr.isatty(),
+        file=sys.stderr,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt}{postfix} [{elapsed}]",
+    )
 
 
 def follow(handles: list, bar, poll: float = 0.2) -> None:

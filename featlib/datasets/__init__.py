@@ -60,13 +60,36 @@ from featlib.datasets.limits import __getattr__ as _limits_getattr
 from featlib.errors import DatasetError, DatasetUnavailableError
 
 __all__ = [
-    "BUILTIN_DATASETS", "DEBIAN_FASHION_MNIST_DIR", "FASHION_MNIST_CLASSES", "IDX_MAX_DIMS", "MAX_CLASSES",
-    "MAX_IMAGE_SIDE", "MAX_INFLATED_BYTES", "SINGLE_SPLIT_CHOICES", "SPLITS", "UPLOAD_LIMIT_ENV", "Dataset",
-    "DatasetError", "DatasetUnavailableError", "Source", "check_single_split", "check_test_fraction",
-    "content_summary", "default_upload_name", "files_title", "from_arrays", "guess_single_split", "load_builtin",
-    "load_digits", "load_idx", "load_keras_dataset", "load_npz", "parse_idx", "sample_indices_per_class",
+    "BUILTIN_DATASETS",
+    "DEBIAN_FASHION_MNIST_DIR",
+    "FASHION_MNIST_CLASSES",
+    "IDX_MAX_DIMS",
+    "MAX_CLASSES",
+    "MAX_IMAGE_SIDE",
+    "MAX_INFLATED_BYTES",
+    "SINGLE_SPLIT_CHOICES",
+    "SPLITS",
+    "UPLOAD_LIMIT_ENV",
+    "Dataset",
+    "DatasetError",
+    "DatasetUnavailableError",
+    "Source",
+    "check_single_split",
+    "check_test_fraction",
+    "content_summary",
+    "default_upload_name",
+    "files_title",
+    "from_arrays",
+    "guess_single_split",
+    "load_builtin",
+    "load_digits",
+    "load_idx",
+    "load_keras_dataset",
+    "load_npz",
+    "parse_idx",
+    "sample_indices_per_class",
     "upload_limit_bytes",
-]  # fmt: skip
+]
 
 
 def __getattr__(name: str) -> int:

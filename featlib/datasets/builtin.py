@@ -19,12 +19,26 @@ BUILTIN_DATASETS: dict[str, str] = {
     "mnist": "MNIST 28×28 (keras.datasets)",
     "fashion_mnist": "Fashion-MNIST 28×28 (keras.datasets)",
 }
-FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
 # Debian's package `dataset-fashion-mnist` installs the files keras downloads.
 DEBIAN_FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-_FASHION_FILES = ("train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
-                  "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz")
+_FASHION_FILES = (
+    "train-labels-idx1-ubyte.gz",
+    "train-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+)
 
 
 def load_builtin(name: str) -> Dataset:
@@ -49,8 +63,15 @@ def load_digits() -> Dataset:
     x = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
     y = bunch.target.astype(np.int64)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=_TEST_FRACTION, random_state=0, stratify=y)
-    return from_arrays(x_tr, y_tr, "digits", class_names=[str(i) for i in range(10)], x_test=x_te,
-                       y_test=y_te, source="scikit-learn load_digits (bundled, offline), 0..16 scaled to 0..255")
+    return from_arrays(
+        x_tr,
+        y_tr,
+        "digits",
+        class_names=[str(i) for i in range(10)],
+        x_test=x_te,
+        y_test=y_te,
+        source="scikit-learn load_digits (bundled, offline), 0..16 scaled to 0..255",
+    )
 
 
 def load_keras_dataset(name: str) -> Dataset:
@@ -79,14 +100,19 @@ def load_keras_dataset(name: str) -> Dataset:
     try:
         (x_tr, y_tr), (x_te, y_te) = getattr(keras.datasets, name).load_data()
     except Exception as e:  # get_file raises bare Exception on URL errors
-        hint = (" On Debian/Ubuntu, `apt-get install dataset-fashion-mnist` provides it offline."
-                if name == "fashion_mnist" else "")
+        hint = (
+            " On Debian/Ubuntu, `apt-get install dataset-fashion-mnist` provides it offline."
+            if name == "fashion_mnist"
+            else ""
+        )
         raise DatasetUnavailableError(
             f"{titles[name]} could not be downloaded (no network?). keras.datasets downloads it once "
             f"into {_keras_cache_dir() / 'datasets'}; use the bundled 8×8 digits or upload an .npz/IDX "
-            f"file.{hint}") from e
-    return from_arrays(x_tr, y_tr, name, class_names=names, x_test=x_te, y_test=y_te,
-                       source=f"keras.datasets.{name}.load_data()")
+            f"file.{hint}"
+        ) from e
+    return from_arrays(
+        x_tr, y_tr, name, class_names=names, x_test=x_te, y_test=y_te, source=f"keras.datasets.{name}.load_data()"
+    )
 
 
 def _keras_cache_dir() -> Path:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -62,13 +62,17 @@ class Dataset:
             if x.dtype != np.uint8 or x.ndim != 3 or y.dtype != np.int64 or y.shape != x.shape[:1]:
                 raise DatasetError(
                     f"Dataset {split} split must be uint8 images (n, h, w) and int64 labels (n,); got "
-                    f"{x.dtype} {x.shape} and {y.dtype} {y.shape}. Build datasets with from_arrays().")
+                    f"{x.dtype} {x.shape} and {y.dtype} {y.shape}. Build datasets with from_arrays()."
+                )
         if self.x_train.shape[1:] != self.x_test.shape[1:]:
-            raise DatasetError(f"train and test images must have the same size; got "
-                               f"{_hw(self.x_train)} and {_hw(self.x_test)}.")
+            raise DatasetError(
+                f"train and test images must have the same size; got {_hw(self.x_train)} and {_hw(self.x_test)}."
+            )
         if not self.splits:
-            raise DatasetError(f"Dataset {self.name!r} has no images: both its train and test splits are empty; "
-                               "expected at least one non-empty split.")
+            raise DatasetError(
+                f"Dataset {self.name!r} has no images: both its train and test splits are empty; "
+                "expected at least one non-empty split."
+            )
 
     @property
     def splits(self) -> tuple[str, ...]:
@@ -110,8 +114,10 @@ class Dataset:
         if split not in SPLITS:
             raise DatasetError(f"No such split: {split!r}. Valid splits are: {list(SPLITS)}")
         if split not in self.splits:
-            raise DatasetError(f"The dataset {self.name!r} has no {split} split; expected one of its splits "
-                               f"{list(self.splits)}, got {split!r}.")
+            raise DatasetError(
+                f"The dataset {self.name!r} has no {split} split; expected one of its splits "
+                f"{list(self.splits)}, got {split!r}."
+            )
         return (self.x_train, self.y_train) if split == "train" else (self.x_test, self.y_test)
 
     def summary(self) -> str:
@@ -143,8 +149,10 @@ def content_summary(dataset: Dataset, kind: str) -> str:
     if str(kind).lower() not in kinds:
         raise DatasetError(f"kind must be one of {list(kinds.values())}; got {kind!r}.")
     like = "MNIST-like " if dataset.image_shape == (28, 28) and dataset.num_classes == 10 else ""
-    return (f"{like}{kinds[str(kind).lower()]}, {dataset.num_classes} classes, {dataset.num_images:,} images, "
-            f"{_hw(dataset.x_train)}")
+    return (
+        f"{like}{kinds[str(kind).lower()]}, {dataset.num_classes} classes, {dataset.num_images:,} images, "
+        f"{_hw(dataset.x_train)}"
+    )
 
 
 def default_upload_name(filenames: Sequence[str], dataset: Dataset, kind: str) -> str:
@@ -191,7 +199,7 @@ def _shorten(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     tail = min(len(text) // 3, (limit - 1) // 2)
-    return text[: limit - 1 - tail] + "…" + text[len(text) - tail:]
+    return text[: limit - 1 - tail] + "…" + text[len(text) - tail :]
 
 
 def _printable(text: str) -> str:
@@ -217,8 +225,10 @@ def check_single_split(single_split: str) -> str:
         DatasetError: another value; the message names the valid choices.
     """
     if single_split not in SINGLE_SPLIT_CHOICES:
-        raise DatasetError(f"single_split must be one of {list(SINGLE_SPLIT_CHOICES)} (use one images/labels pair "
-                           f"as the test split, as the train split, or split it in two); got {single_split!r}.")
+        raise DatasetError(
+            f"single_split must be one of {list(SINGLE_SPLIT_CHOICES)} (use one images/labels pair "
+            f"as the test split, as the train split, or split it in two); got {single_split!r}."
+        )
     return single_split
 
 
@@ -230,14 +240,24 @@ def check_test_fraction(test_fraction: float) -> float:
     """
     ok = isinstance(test_fraction, (int, float, np.integer, np.floating)) and not isinstance(test_fraction, bool)
     if not (ok and 0 < float(test_fraction) < 1):
-        raise DatasetError(f"test_fraction must be a number strictly between 0 and 1 (the share of images kept "
-                           f"for the test split), like 0.2; got {test_fraction!r}.")
+        raise DatasetError(
+            f"test_fraction must be a number strictly between 0 and 1 (the share of images kept "
+            f"for the test split), like 0.2; got {test_fraction!r}."
+        )
     return float(test_fraction)
 
 
-def from_arrays(x: np.ndarray, y: np.ndarray, name: str, class_names: list[str] | tuple[str, ...] | None = None,
-                x_test: np.ndarray | None = None, y_test: np.ndarray | None = None, source: str = "", *,
-                test_fraction: float = _TEST_FRACTION) -> Dataset:
+def from_arrays(
+    x: np.ndarray,
+    y: np.ndarray,
+    name: str,
+    class_names: list[str] | tuple[str, ...] | None = None,
+    x_test: np.ndarray | None = None,
+    y_test: np.ndarray | None = None,
+    source: str = "",
+    *,
+    test_fraction: float = _TEST_FRACTION,
+) -> Dataset:
     """Validates and converts arrays into a `Dataset`; every loader ends here.
 
     Args:
@@ -281,13 +301,16 @@ def from_arrays(x: np.ndarray, y: np.ndarray, name: str, class_names: list[str] 
             dup = sorted({c for c in class_names if class_names.count(c) > 1})
             raise DatasetError(f"class names must be unique; got duplicates {dup}.")
         if top >= len(class_names) or max(width, width_test) > len(class_names):
-            raise DatasetError(f"labels must be in 0..{len(class_names) - 1} for {len(class_names)} class names "
-                               f"{list(class_names)[:20]}; got label {max(top, max(width, width_test) - 1)}.")
+            raise DatasetError(
+                f"labels must be in 0..{len(class_names) - 1} for {len(class_names)} class names "
+                f"{list(class_names)[:20]}; got label {max(top, max(width, width_test) - 1)}."
+            )
     present = np.unique(labels[0])
     if len(present) < 2:
         which = "training split" if len(y) else "test split (the only split)"
-        raise DatasetError(f"the {which} needs at least 2 classes to colour and compare; got only "
-                           f"class {int(present[0])}.")
+        raise DatasetError(
+            f"the {which} needs at least 2 classes to colour and compare; got only class {int(present[0])}."
+        )
     return Dataset(name, x, y, x_test, y_test, class_names, source)
 
 
@@ -299,17 +322,22 @@ def _two_splits(x: object, y: object, x_test: object, y_test: object) -> tuple[t
     """
     empty_train, empty_test = _is_empty(x), _is_empty(x_test)
     if empty_train and empty_test:
-        raise DatasetError(f"x_train and x_test hold no images (shapes {np.shape(x)} and {np.shape(x_test)}); "
-                           "need at least one non-empty image in one of the splits.")
+        raise DatasetError(
+            f"x_train and x_test hold no images (shapes {np.shape(x)} and {np.shape(x_test)}); "
+            "need at least one non-empty image in one of the splits."
+        )
     out = []
-    for images, labels, empty, (what_x, what_y) in ((x, y, empty_train, ("x_train", "y_train")),
-                                                    (x_test, y_test, empty_test, ("x_test", "y_test"))):
+    for images, labels, empty, (what_x, what_y) in (
+        (x, y, empty_train, ("x_train", "y_train")),
+        (x_test, y_test, empty_test, ("x_test", "y_test")),
+    ):
         if empty:
             out.append(None)
             n_labels = np.shape(labels)[0] if np.ndim(labels) else 1
             if n_labels:
-                raise DatasetError(f"images and labels must have the same count; got 0 images and "
-                                   f"{n_labels:,} labels in {what_y}.")
+                raise DatasetError(
+                    f"images and labels must have the same count; got 0 images and {n_labels:,} labels in {what_y}."
+                )
             continue
         images = _as_images(images, what_x)
         labels, width = _as_labels(labels, len(images), what_y)
@@ -318,8 +346,9 @@ def _two_splits(x: object, y: object, x_test: object, y_test: object) -> tuple[t
     hw = full[0].shape[1:]
     filled = [part or (np.empty((0, *hw), np.uint8), np.empty((0,), np.int64), 0) for part in out]
     if filled[0][0].shape[1:] != filled[1][0].shape[1:]:
-        raise DatasetError(f"train and test images must have the same size; got {_hw(filled[0][0])} and "
-                           f"{_hw(filled[1][0])}.")
+        raise DatasetError(
+            f"train and test images must have the same size; got {_hw(filled[0][0])} and {_hw(filled[1][0])}."
+        )
     return filled[0], filled[1]
 
 
@@ -332,40 +361,49 @@ def _is_empty(images: object) -> bool:
 def _as_images(x: object, what: str) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype.kind not in "uif":
-        raise DatasetError(f"{what} must hold numeric pixel values (integers 0..255 or floats); got dtype "
-                           f"{x.dtype}. Convert it first, e.g. {what}.astype('uint8').")
+        raise DatasetError(
+            f"{what} must hold numeric pixel values (integers 0..255 or floats); got dtype "
+            f"{x.dtype}. Convert it first, e.g. {what}.astype('uint8')."
+        )
     shape = x.shape
     if x.ndim == 4 and shape[-1] == 1:
         x = x[..., 0]
     elif x.ndim == 2:
         side = int(round(shape[1] ** 0.5))
         if side * side != shape[1]:
-            raise DatasetError(f"{what} of shape {shape}: flat images need a square number of pixels (h*w with "
-                               f"h == w); {shape[1]} is not a perfect square.")
+            raise DatasetError(
+                f"{what} of shape {shape}: flat images need a square number of pixels (h*w with "
+                f"h == w); {shape[1]} is not a perfect square."
+            )
         x = x.reshape(shape[0], side, side)
     elif x.ndim != 3:
         raise DatasetError(f"{what} must have shape (n, h, w), (n, h, w, 1) or (n, h*w); got shape {shape}.")
     if x.shape[0] == 0 or x.size == 0:
         raise DatasetError(f"{what} holds no images (shape {shape}); need at least one non-empty image.")
     if max(x.shape[1:]) > MAX_IMAGE_SIDE:
-        raise DatasetError(f"images larger than {MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE} are not supported; {what} "
-                           f"holds {_hw(x)} images. Downscale them first.")
+        raise DatasetError(
+            f"images larger than {MAX_IMAGE_SIDE}×{MAX_IMAGE_SIDE} are not supported; {what} "
+            f"holds {_hw(x)} images. Downscale them first."
+        )
     if x.dtype.kind == "f":
         bad = x.size - int(np.count_nonzero(np.isfinite(x)))
         if bad:
-            raise DatasetError(f"{what} holds {bad:,} NaN/inf values; pixel values must be finite. "
-                               "Replace them first, e.g. with np.nan_to_num.")
+            raise DatasetError(
+                f"{what} holds {bad:,} NaN/inf values; pixel values must be finite. "
+                "Replace them first, e.g. with np.nan_to_num."
+            )
         lo, hi = float(x.min()), float(x.max())
         if lo >= 0 and hi <= 1:
             x = x * 255.0
         elif lo < 0 or hi > 255:
-            raise DatasetError(f"float pixel values must lie in [0, 1] or [0, 255]; {what} ranges over "
-                               f"[{lo:g}, {hi:g}]. Rescale it first.")
+            raise DatasetError(
+                f"float pixel values must lie in [0, 1] or [0, 255]; {what} ranges over "
+                f"[{lo:g}, {hi:g}]. Rescale it first."
+            )
         return np.ascontiguousarray(np.rint(x), dtype=np.uint8)
     lo, hi = int(x.min()), int(x.max())
     if lo < 0 or hi > 255:
-        raise DatasetError(f"integer pixel values must lie in 0..255; {what} ranges over {lo}..{hi}. "
-                           "Rescale it first.")
+        raise DatasetError(f"integer pixel values must lie in 0..255; {what} ranges over {lo}..{hi}. Rescale it first.")
     return np.ascontiguousarray(x, dtype=np.uint8)
 
 
@@ -373,8 +411,10 @@ def _as_labels(y: object, n: int, what: str) -> tuple[np.ndarray, int]:
     """Returns int64 labels (n,) and the one-hot width (0 when not one-hot)."""
     y, width = np.asarray(y), 0
     if y.dtype.kind not in "uif":
-        raise DatasetError(f"{what} must hold integer class indices 0..k-1; got dtype {y.dtype}. Map names to "
-                           "indices and pass the names as class_names.")
+        raise DatasetError(
+            f"{what} must hold integer class indices 0..k-1; got dtype {y.dtype}. Map names to "
+            "indices and pass the names as class_names."
+        )
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     elif y.ndim == 2 and y.shape[1] >= 2:
@@ -384,22 +424,27 @@ def _as_labels(y: object, n: int, what: str) -> tuple[np.ndarray, int]:
     elif y.ndim != 1:
         raise DatasetError(f"{what} must have shape (n,), (n, 1) or one-hot (n, k); got shape {y.shape}.")
     if len(y) != n:
-        raise DatasetError(f"images and labels must have the same count; got {n:,} images and {len(y):,} "
-                           f"labels in {what}.")
+        raise DatasetError(
+            f"images and labels must have the same count; got {n:,} images and {len(y):,} labels in {what}."
+        )
     if y.dtype.kind == "f":
         if not np.isfinite(y).all() or (y != np.round(y)).any():
-            raise DatasetError(f"float {what} must hold whole numbers; got values such as "
-                               f"{y[~np.isfinite(y) | (y != np.round(y))][:3].tolist()}.")
+            raise DatasetError(
+                f"float {what} must hold whole numbers; got values such as "
+                f"{y[~np.isfinite(y) | (y != np.round(y))][:3].tolist()}."
+            )
     if (y < 0).any():
-        raise DatasetError(f"labels must be >= 0; {what} holds {int((y < 0).sum()):,} negative labels "
-                           f"(smallest {y.min()}).")
+        raise DatasetError(
+            f"labels must be >= 0; {what} holds {int((y < 0).sum()):,} negative labels (smallest {y.min()})."
+        )
     if y.max() >= MAX_CLASSES:
         raise DatasetError(f"at most {MAX_CLASSES} classes are supported; {what} holds label {y.max()}.")
     return y.astype(np.int64), width
 
 
-def _split(x: np.ndarray, y: np.ndarray, test_fraction: float = _TEST_FRACTION
-           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _split(
+    x: np.ndarray, y: np.ndarray, test_fraction: float = _TEST_FRACTION
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Deterministic split (seed 0) with `test_fraction` of the images in the test split.
 
     Stratified when every class has at least 2 members and there are enough images on each side.
@@ -410,12 +455,15 @@ def _split(x: np.ndarray, y: np.ndarray, test_fraction: float = _TEST_FRACTION
     from sklearn.model_selection import train_test_split
 
     if len(x) < 2:
-        raise DatasetError(f"need at least 2 images to split into train and test; got {len(x)}. "
-                           "Provide x_test and y_test.")
+        raise DatasetError(
+            f"need at least 2 images to split into train and test; got {len(x)}. Provide x_test and y_test."
+        )
     n_test = int(np.ceil(test_fraction * len(x)))
     if n_test >= len(x):
-        raise DatasetError(f"test_fraction {test_fraction:g} of {len(x):,} images leaves no image for the train "
-                           f"split; expected a fraction that keeps at least one image on each side, like 0.2.")
+        raise DatasetError(
+            f"test_fraction {test_fraction:g} of {len(x):,} images leaves no image for the train "
+            f"split; expected a fraction that keeps at least one image on each side, like 0.2."
+        )
     stratify = y if _stratifiable(y, n_test, len(x) - n_test) else None
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=0, stratify=stratify)
     return x_tr, x_te, y_tr, y_te

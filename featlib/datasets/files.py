@@ -64,16 +64,20 @@ def load_npz(source: Source, name: str | None = None) -> Dataset:
     """
     data, label = _read_bytes(source, "npz data")
     if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise DatasetError(f"{label} is not an .npz file (expected a NumPy .npz archive, got {_sniff(data)}). "
-                           "Save arrays with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...).")
+        raise DatasetError(
+            f"{label} is not an .npz file (expected a NumPy .npz archive, got {_sniff(data)}). "
+            "Save arrays with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)."
+        )
     wanted = ("x_train", "y_train", "x_test", "y_test", "x", "y", "class_names")
     with _zip_errors(label):
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             infos = zf.infolist()
             bad = [i.filename for i in infos if not i.filename.endswith(".npy")]
             if bad or not infos:
-                raise DatasetError(f"{label} is not an .npz file (expected a NumPy .npz archive of .npy members, "
-                                   f"got a zip with members {[i.filename for i in infos][:10]}).")
+                raise DatasetError(
+                    f"{label} is not an .npz file (expected a NumPy .npz archive of .npy members, "
+                    f"got a zip with members {[i.filename for i in infos][:10]})."
+                )
             _check_zip_sizes(infos, label)
             members = {i.filename[:-4]: i for i in infos}
             for key in wanted:
@@ -85,35 +89,61 @@ def load_npz(source: Source, name: str | None = None) -> Dataset:
     elif {"x", "y"} <= members.keys():
         x_key, y_key = "x", "y"
     else:
-        raise DatasetError(f"{label} lacks the expected arrays. Expected keys: (x_train, y_train, x_test, y_test) "
-                           f"or (x, y), optionally class_names. Keys found: {keys}.")
+        raise DatasetError(
+            f"{label} lacks the expected arrays. Expected keys: (x_train, y_train, x_test, y_test) "
+            f"or (x, y), optionally class_names. Keys found: {keys}."
+        )
     has_test = [k for k in ("x_test", "y_test") if k in members]
     if x_key == "x_train" and len(has_test) == 1:
-        raise DatasetError(f"{label} has {has_test[0]} but not its partner; expected both x_test and y_test "
-                           f"or neither. Keys found: {keys}.")
+        raise DatasetError(
+            f"{label} has {has_test[0]} but not its partner; expected both x_test and y_test "
+            f"or neither. Keys found: {keys}."
+        )
     with _zip_errors(label), np.load(io.BytesIO(data), allow_pickle=False) as npz:
         arrays = {k: _npz_member(npz, k, label) for k in wanted if k in members}
     class_names = None
     if "class_names" in arrays:
         cn = arrays["class_names"]
         if cn.dtype.kind not in "US" or cn.ndim != 1:
-            raise DatasetError(f"class_names in {label} must be a 1-D array of strings; got dtype {cn.dtype}, "
-                               f"shape {cn.shape}. Save it as np.array(names, dtype=str).")
+            raise DatasetError(
+                f"class_names in {label} must be a 1-D array of strings; got dtype {cn.dtype}, "
+                f"shape {cn.shape}. Save it as np.array(names, dtype=str)."
+            )
         try:
             class_names = [c.decode("utf-8") if isinstance(c, bytes) else str(c) for c in cn.tolist()]
         except UnicodeDecodeError as e:
-            raise DatasetError(f"class_names in {label} must be text: expected UTF-8 strings, got bytes that are not "
-                               f"UTF-8 ({_short(str(e))}). Save them as np.array(names, dtype=str).") from None
+            raise DatasetError(
+                f"class_names in {label} must be text: expected UTF-8 strings, got bytes that are not "
+                f"UTF-8 ({_short(str(e))}). Save them as np.array(names, dtype=str)."
+            ) from None
     if name is None:
         name = "upload:" + (Path(label).stem if label != "npz data" else "npz")
-    return from_arrays(arrays[x_key], arrays[y_key], name, class_names=class_names,
-                       x_test=arrays.get("x_test") if x_key == "x_train" else None,
-                       y_test=arrays.get("y_test") if x_key == "x_train" else None,
-                       source=f"npz file {label} (keys {keys})")
+    return from_arrays(
+        arrays[x_key],
+        arrays[y_key],
+        name,
+        class_names=class_names,
+        x_test=arrays.get("x_test") if x_key == "x_train" else None,
+        y_test=arrays.get("y_test") if x_key == "x_train" else None,
+        source=f"npz file {label} (keys {keys})",
+    )
 
 
-_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError, NotImplementedError,
-               zlib.error, struct.error, KeyError, IndexError, UnicodeDecodeError, ValueError, OverflowError)
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    OSError,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    zlib.error,
+    struct.error,
+    KeyError,
+    IndexError,
+    UnicodeDecodeError,
+    ValueError,
+    OverflowError,
+)
 """What the zipfile module and NumPy's .npz reader raise for damaged archives (beyond BadZipFile)."""
 
 
@@ -125,9 +155,11 @@ def _zip_errors(label: str):
     except DatasetError:
         raise
     except _ZIP_ERRORS as e:
-        raise DatasetError(f"{label} is not a readable .npz file: expected a NumPy .npz archive (a zip of .npy "
-                           f"arrays), but reading it failed ({type(e).__name__}: {_short(str(e))}). The file is "
-                           "damaged or was not written by np.savez; save it again.") from e
+        raise DatasetError(
+            f"{label} is not a readable .npz file: expected a NumPy .npz archive (a zip of .npy "
+            f"arrays), but reading it failed ({type(e).__name__}: {_short(str(e))}). The file is "
+            "damaged or was not written by np.savez; save it again."
+        ) from e
 
 
 def _short(text: str, limit: int = 200) -> str:
@@ -141,7 +173,8 @@ def _check_zip_sizes(infos: list[zipfile.ZipInfo], label: str) -> None:
             f"{label} looks like a zip bomb: its members declare {_fmt_bytes(total)} uncompressed from "
             f"{_fmt_bytes(packed)} compressed (ratio {total / packed:,.0f}x); the limits are "
             f"{_fmt_bytes(MAX_INFLATED_BYTES)} in total (MAX_INFLATED_BYTES) and {archives.BOMB_MAX_RATIO}x above "
-            f"{_fmt_bytes(archives.BOMB_MIN_BYTES)}. Upload a smaller sample of the data.")
+            f"{_fmt_bytes(archives.BOMB_MIN_BYTES)}. Upload a smaller sample of the data."
+        )
 
 
 def _check_npy_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, label: str) -> None:
@@ -158,8 +191,10 @@ def _check_npy_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, key: str, labe
         raise DatasetError(_pickle_message(key, label, dtype))
     nbytes = int(np.prod(shape, dtype=object) or 0) * dtype.itemsize
     if nbytes > info.file_size:
-        raise DatasetError(f"array {key!r} in {label} declares shape {shape} of {dtype} ({_fmt_bytes(nbytes)}) "
-                           f"but its member holds only {_fmt_bytes(info.file_size)}; the file is corrupt.")
+        raise DatasetError(
+            f"array {key!r} in {label} declares shape {shape} of {dtype} ({_fmt_bytes(nbytes)}) "
+            f"but its member holds only {_fmt_bytes(info.file_size)}; the file is corrupt."
+        )
 
 
 def _npz_member(npz: np.lib.npyio.NpzFile, key: str, label: str) -> np.ndarray:
@@ -174,9 +209,11 @@ def _npz_member(npz: np.lib.npyio.NpzFile, key: str, label: str) -> np.ndarray:
 
 
 def _pickle_message(key: str, label: str, dtype: object) -> str:
-    return (f"array {key!r} in {label} has dtype {dtype}, which can only be loaded by unpickling; pickle is "
-            "refused for safety (allow_pickle=False). Save numeric arrays (e.g. x.astype('uint8')) and "
-            "class names as np.array(names, dtype=str).")
+    return (
+        f"array {key!r} in {label} has dtype {dtype}, which can only be loaded by unpickling; pickle is "
+        "refused for safety (allow_pickle=False). Save numeric arrays (e.g. x.astype('uint8')) and "
+        "class names as np.array(names, dtype=str)."
+    )
 
 
 def parse_idx(data: bytes) -> np.ndarray:
@@ -216,9 +253,11 @@ def parse_idx(data: bytes) -> np.ndarray:
         data = _gunzip_bounded(data, limit=header + expected, declared=True)
     received = len(data) - header
     if expected != received:
-        raise DatasetError(f"IDX header declares shape {dims} of {dtype.name}, i.e. {expected:,} bytes of data, "
-                           f"but the file holds {received:,} bytes after the {header}-byte header; the file is "
-                           "truncated or its header is wrong.")
+        raise DatasetError(
+            f"IDX header declares shape {dims} of {dtype.name}, i.e. {expected:,} bytes of data, "
+            f"but the file holds {received:,} bytes after the {header}-byte header; the file is "
+            "truncated or its header is wrong."
+        )
     arr = np.frombuffer(data, dtype=dtype, offset=header).reshape(dims)
     return arr if dtype.itemsize == 1 else arr.astype(dtype.newbyteorder("="))
 
@@ -230,28 +269,44 @@ def _idx_header(head: bytes, gzipped: bool) -> tuple[np.dtype, tuple[int, ...], 
         DatasetError: see :func:`parse_idx`.
     """
     if len(head) < 4 or head[:2] != b"\x00\x00" or head[2] not in _IDX_DTYPES or head[3] == 0:
-        raise DatasetError(f"not an IDX file: expected magic bytes 00 00 <type {{08,09,0B,0C,0D,0E}}> "
-                           f"<ndim ≥ 1>, got {head[:4].hex(' ')} ({_sniff(head)}).")
+        raise DatasetError(
+            f"not an IDX file: expected magic bytes 00 00 <type {{08,09,0B,0C,0D,0E}}> "
+            f"<ndim ≥ 1>, got {head[:4].hex(' ')} ({_sniff(head)})."
+        )
     dtype, ndim = np.dtype(_IDX_DTYPES[head[2]]), head[3]
     if ndim > IDX_MAX_DIMS:
-        raise DatasetError(f"IDX header declares {ndim} dimensions; expected at most {IDX_MAX_DIMS} (images have 3: "
-                           "count, rows, columns; labels 1). The file is not an IDX images or labels file, or its "
-                           "header is damaged.")
+        raise DatasetError(
+            f"IDX header declares {ndim} dimensions; expected at most {IDX_MAX_DIMS} (images have 3: "
+            "count, rows, columns; labels 1). The file is not an IDX images or labels file, or its "
+            "header is damaged."
+        )
     header = 4 + 4 * ndim
     if len(head) < header:
-        raise DatasetError(f"IDX header declares {ndim} dimensions ({header} header bytes) but the file holds "
-                           f"only {len(head)} bytes{' once decompressed' if gzipped else ''}.")
+        raise DatasetError(
+            f"IDX header declares {ndim} dimensions ({header} header bytes) but the file holds "
+            f"only {len(head)} bytes{' once decompressed' if gzipped else ''}."
+        )
     dims = struct.unpack(f">{ndim}I", head[4:header])
     expected = math.prod(dims) * dtype.itemsize
     if expected > MAX_INFLATED_BYTES:
-        raise DatasetError(f"IDX header declares shape {dims} of {dtype.name}, i.e. {_fmt_bytes(expected)} of data; "
-                           f"the limit is {_fmt_bytes(MAX_INFLATED_BYTES)} (MAX_INFLATED_BYTES). Upload a smaller "
-                           "sample of the data.")
+        raise DatasetError(
+            f"IDX header declares shape {dims} of {dtype.name}, i.e. {_fmt_bytes(expected)} of data; "
+            f"the limit is {_fmt_bytes(MAX_INFLATED_BYTES)} (MAX_INFLATED_BYTES). Upload a smaller "
+            "sample of the data."
+        )
     return dtype, dims, header, expected
 
 
-def load_idx(images: Source, labels: Source, test_images: Source | None = None, test_labels: Source | None = None,
-             *, name: str = "idx", single_split: str = "split", test_fraction: float = _TEST_FRACTION) -> Dataset:
+def load_idx(
+    images: Source,
+    labels: Source,
+    test_images: Source | None = None,
+    test_labels: Source | None = None,
+    *,
+    name: str = "idx",
+    single_split: str = "split",
+    test_fraction: float = _TEST_FRACTION,
+) -> Dataset:
     """Loads IDX image (3-D) and label (1-D) files, each optionally gzipped.
 
     With four files, `images, labels` form the train split and `test_images,
@@ -279,8 +334,10 @@ def load_idx(images: Source, labels: Source, test_images: Source | None = None, 
         DatasetError: bad files (the message names which), a bad `single_split` or `test_fraction`.
     """
     if (test_images is None) != (test_labels is None):
-        raise DatasetError("give both test_images and test_labels, or neither (the images and labels then form "
-                           f"one split, as single_split says: one of {list(SINGLE_SPLIT_CHOICES)}).")
+        raise DatasetError(
+            "give both test_images and test_labels, or neither (the images and labels then form "
+            f"one split, as single_split says: one of {list(SINGLE_SPLIT_CHOICES)})."
+        )
     pair = test_images is None
     if pair:
         check_single_split(single_split)
@@ -299,8 +356,10 @@ def load_idx(images: Source, labels: Source, test_images: Source | None = None, 
     x, y = arrays
     if single_split == "split":
         ds = from_arrays(x, y, name, test_fraction=test_fraction, source=files)
-        how = (f"split into {len(ds.y_train):,} train + {len(ds.y_test):,} test images: test_fraction "
-               f"{test_fraction:g}, seed 0{', stratified by class' if _stratifies(ds.y_train, ds.y_test) else ''}")
+        how = (
+            f"split into {len(ds.y_train):,} train + {len(ds.y_test):,} test images: test_fraction "
+            f"{test_fraction:g}, seed 0{', stratified by class' if _stratifies(ds.y_train, ds.y_test) else ''}"
+        )
         return dataclasses.replace(ds, source=f"{files} (one pair, {how})")
     source = f"{files} (one pair, used as the {single_split} split)"
     empty_x, empty_y = np.empty((0,) + x.shape[1:], x.dtype), np.empty((0,), y.dtype)
@@ -319,13 +378,16 @@ def _read_idx(source: Source, what: str, ndim: int) -> tuple[np.ndarray, str]:
         raise DatasetError(f"{where}: {e}") from None
     if arr.ndim != ndim:
         kind = "images (n, rows, cols)" if ndim == 3 else "labels (n,)"
-        raise DatasetError(f"{where} must be a {ndim}-D IDX file of {kind}; got a {arr.ndim}-D array of shape "
-                           f"{arr.shape}. Are the images and labels files swapped?")
+        raise DatasetError(
+            f"{where} must be a {ndim}-D IDX file of {kind}; got a {arr.ndim}-D array of shape "
+            f"{arr.shape}. Are the images and labels files swapped?"
+        )
     return arr, label
 
 
-def _gunzip_bounded(data: bytes, limit: int | None = None, *, prefix: int | None = None,
-                    declared: bool = False) -> bytes:  # fmt: skip
+def _gunzip_bounded(
+    data: bytes, limit: int | None = None, *, prefix: int | None = None, declared: bool = False
+) -> bytes:
     """Decompresses (possibly multi-member) gzip, stopping beyond ``limit`` bytes (default MAX_INFLATED_BYTES).
 
     Also stops, as zip members are, once the output breaks the ratio rule of
@@ -355,16 +417,19 @@ def _gunzip_bounded(data: bytes, limit: int | None = None, *, prefix: int | None
                 if len(out) > limit and declared:
                     raise DatasetError(
                         f"gzip data inflates to more than the {limit:,} bytes its IDX header declares; expected "
-                        "exactly that many. The file's header is wrong, or data was appended.")
+                        "exactly that many. The file's header is wrong, or data was appended."
+                    )
                 if len(out) > limit:
                     raise DatasetError(
                         f"gzip data inflates to more than {_fmt_bytes(limit)} (MAX_INFLATED_BYTES) from "
-                        f"{_fmt_bytes(len(data))}; refused as a likely zip bomb. Upload a smaller file.")
+                        f"{_fmt_bytes(len(data))}; refused as a likely zip bomb. Upload a smaller file."
+                    )
                 if archives.is_bomb(len(out), len(data), MAX_INFLATED_BYTES):
                     raise DatasetError(
                         f"gzip data inflates to more than {_fmt_bytes(len(out))} from {_fmt_bytes(len(data))} "
                         f"(ratio over {len(out) / len(data):,.0f}x); refused as a likely zip bomb: the limit is "
-                        f"{archives.BOMB_MAX_RATIO}x above {_fmt_bytes(archives.BOMB_MIN_BYTES)}. Upload a smaller file.")
+                        f"{archives.BOMB_MAX_RATIO}x above {_fmt_bytes(archives.BOMB_MIN_BYTES)}. Upload a smaller file."
+                    )
                 buf = d.unconsumed_tail
                 if not chunk and not buf:
                     if prefix is not None:
@@ -383,8 +448,10 @@ def _gunzip_bounded(data: bytes, limit: int | None = None, *, prefix: int | None
 def _read_bytes(source: Source, what: str) -> tuple[bytes, str]:
     """Reads a path, bytes or binary file object after checking its size; returns (data, label)."""
     limit = upload_limit_bytes()
-    too_big = ("{label} is {size}; files are limited to {limit} (MAX_UPLOAD_BYTES). Use a smaller file or a "
-               f"sample, or raise the limit with {UPLOAD_LIMIT_ENV}.")
+    too_big = (
+        "{label} is {size}; files are limited to {limit} (MAX_UPLOAD_BYTES). Use a smaller file or a "
+        f"sample, or raise the limit with {UPLOAD_LIMIT_ENV}."
+    )
     if isinstance(source, (bytes, bytearray, memoryview)):
         data, label, size = bytes(source), what, len(source)
     elif isinstance(source, (str, os.PathLike)):
@@ -431,8 +498,13 @@ def _stream_size(f: IO[bytes]) -> int | None:
 
 def _sniff(data: bytes) -> str:
     """Describes what some bytes look like, for error messages."""
-    kinds = {b"PK\x03\x04": "a zip/.npz file", b"\x1f\x8b": "gzip data", b"\x93NUMPY": "a single .npy array "
-             "(save with np.savez instead)", b"\x89PNG": "a PNG image", b"\x00\x00\x08": "an IDX file"}
+    kinds = {
+        b"PK\x03\x04": "a zip/.npz file",
+        b"\x1f\x8b": "gzip data",
+        b"\x93NUMPY": "a single .npy array (save with np.savez instead)",
+        b"\x89PNG": "a PNG image",
+        b"\x00\x00\x08": "an IDX file",
+    }
     if not data:
         return "an empty file"
     for magic, kind in kinds.items():

@@ -44,8 +44,11 @@ FORMS: tuple[str, ...] = (
 )
 """The accepted forms of a dataset spec, in words (for help texts and messages)."""
 
-_IMAGES_NAME = re.compile(r"^(?P<stem>.*?[-_.])(?P<word>images)(?P<s2>[-_.])(?P<idx>idx)3(?P<rest>[-_.]ubyte)"
-                          r"(?P<gz>\.gz)?$", re.IGNORECASE)
+_IMAGES_NAME = re.compile(
+    r"^(?P<stem>.*?[-_.])(?P<word>images)(?P<s2>[-_.])(?P<idx>idx)3(?P<rest>[-_.]ubyte)"
+    r"(?P<gz>\.gz)?$",
+    re.IGNORECASE,
+)
 _LABELS_NAME = re.compile(r"[-_.]labels[-_.]idx1[-_.]ubyte(\.gz)?$", re.IGNORECASE)
 _IDX_SUFFIXES = (".gz", ".idx", "-ubyte", ".ubyte", "idx3-ubyte", "idx1-ubyte")
 
@@ -55,8 +58,9 @@ def forms_text() -> str:
     return "; ".join(FORMS)
 
 
-def resolve(spec: str, *, workspace: "DatasetStore | None" = None, single_split: str | None = None,
-            test_fraction: float = 0.2) -> Dataset:  # fmt: skip
+def resolve(
+    spec: str, *, workspace: DatasetStore | None = None, single_split: str | None = None, test_fraction: float = 0.2
+) -> Dataset:
     """Loads the dataset a string names; checks every argument before reading any file.
 
     Forms are tried in this order: a built-in name; an existing file (``.npz``, or one IDX images file);
@@ -100,11 +104,12 @@ def resolve(spec: str, *, workspace: "DatasetStore | None" = None, single_split:
     if _looks_like_a_path(spec):
         raise DatasetError(f"No such file: {_shown(spec)}. Expected a dataset as one of: {forms_text()}.")
     held = f" (the workspace holds: {_upload_names(workspace)})" if workspace is not None else ""
-    raise DatasetError(f"Unknown dataset: {_shown(spec)}. Use one of {list(BUILTIN_DATASETS)}, or give "
-                       f"{'; '.join(FORMS[1:])}{held}.")
+    raise DatasetError(
+        f"Unknown dataset: {_shown(spec)}. Use one of {list(BUILTIN_DATASETS)}, or give {'; '.join(FORMS[1:])}{held}."
+    )
 
 
-def load_dataset(spec: "str | Dataset") -> Dataset:
+def load_dataset(spec: str | Dataset) -> Dataset:
     """A dataset named as the CLI takes it: a built-in name, an ``.npz`` path or IDX files.
 
     See :func:`resolve` for the accepted forms (without a workspace, so uploads cannot be
@@ -146,19 +151,31 @@ def _load_file(path: Path, single_split: str | None, test_fraction: float) -> Da
     if path.suffix.lower() == ".npz" or _starts_with(path, b"PK\x03\x04"):
         return load_npz(path, name=path.name)
     if _LABELS_NAME.search(path.name):
-        partner = _LABELS_NAME.sub(lambda m: m[0].replace("labels", "images").replace("idx1", "idx3")
-                                   .replace("LABELS", "IMAGES").replace("IDX1", "IDX3"), path.name)  # fmt: skip
-        raise DatasetError(f"{path.name} is an IDX labels file; expected the images file ({partner}) or both "
-                           f"as IMAGES,LABELS. Accepted forms: {forms_text()}.")
+        partner = _LABELS_NAME.sub(
+            lambda m: (
+                m[0]
+                .replace("labels", "images")
+                .replace("idx1", "idx3")
+                .replace("LABELS", "IMAGES")
+                .replace("IDX1", "IDX3")
+            ),
+            path.name,
+        )
+        raise DatasetError(
+            f"{path.name} is an IDX labels file; expected the images file ({partner}) or both "
+            f"as IMAGES,LABELS. Accepted forms: {forms_text()}."
+        )
     labels, looked_for = labels_file_for(path)
     if labels is None and not looked_for:
         raise DatasetError(
             f"{path.name} is neither an .npz file nor an IDX images file named like *-images-idx3-ubyte[.gz], so "
-            f"its labels file cannot be found; give both files as IMAGES,LABELS. Accepted forms: {forms_text()}.")
+            f"its labels file cannot be found; give both files as IMAGES,LABELS. Accepted forms: {forms_text()}."
+        )
     if labels is None:
         raise DatasetError(
             f"No labels file next to {path}: looked for {' and '.join(str(c.name) for c in looked_for)} in "
-            f"{path.parent}. Put it there or give both files as IMAGES,LABELS.")
+            f"{path.parent}. Put it there or give both files as IMAGES,LABELS."
+        )
     dataset = _load_pair(path, labels, single_split, test_fraction)
     return _with_source(dataset, f"{dataset.source}; labels file {labels.name} found next to the images file")
 
@@ -174,35 +191,44 @@ def _load_idx_list(spec: str, single_split: str | None, test_fraction: float) ->
     """``IMAGES,LABELS`` or ``TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,TEST_LABELS``."""
     parts = [part.strip() for part in spec.split(",")]
     if len(parts) not in (2, 4) or not all(parts):
-        raise DatasetError(f"IDX files are given as IMAGES,LABELS or TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,"
-                           f"TEST_LABELS (2 or 4 non-empty paths); got {len(parts)} part(s) in {spec!r}.")
+        raise DatasetError(
+            f"IDX files are given as IMAGES,LABELS or TRAIN_IMAGES,TRAIN_LABELS,TEST_IMAGES,"
+            f"TEST_LABELS (2 or 4 non-empty paths); got {len(parts)} part(s) in {spec!r}."
+        )
     paths = [_expanded(part) for part in parts]
     missing = [str(p) for p in paths if not _is_file(p)]
     if missing:
-        raise DatasetError(f"No such file: {', '.join(repr(m) for m in missing)} (in the IDX files {spec!r}). "
-                           f"Expected a dataset as one of: {forms_text()}.")
+        raise DatasetError(
+            f"No such file: {', '.join(repr(m) for m in missing)} (in the IDX files {spec!r}). "
+            f"Expected a dataset as one of: {forms_text()}."
+        )
     if len(paths) == 2:
         return _load_pair(paths[0], paths[1], single_split, test_fraction)
     return load_idx(*paths, name=_names([p.name for p in paths]))
 
 
-def _from_workspace(spec: str, workspace: "DatasetStore") -> Dataset | None:
+def _from_workspace(spec: str, workspace: DatasetStore) -> Dataset | None:
     """The upload ``spec`` names in the workspace; ``None`` when none does."""
     rows = workspace.find_datasets(spec)
     if not rows:
         return None
     if len(rows) > 1:
-        listed = "; ".join(f"{r['fingerprint']} ({r['summary']}, uploaded {r['created'][:19]}"
-                           f"{' by ' + r['creator'] if r.get('creator') else ''})" for r in rows)  # fmt: skip
-        raise DatasetError(f"{spec!r} names {len(rows)} datasets in the workspace: {listed}. Expected one; give its "
-                           "fingerprint instead.")
+        listed = "; ".join(
+            f"{r['fingerprint']} ({r['summary']}, uploaded {r['created'][:19]}"
+            f"{' by ' + r['creator'] if r.get('creator') else ''})"
+            for r in rows
+        )
+        raise DatasetError(
+            f"{spec!r} names {len(rows)} datasets in the workspace: {listed}. Expected one; give its "
+            "fingerprint instead."
+        )
     try:
         return workspace.load_dataset(rows[0]["fingerprint"])
     except WorkspaceError as error:
         raise DatasetError(f"The workspace dataset {spec!r} cannot be loaded: {error}") from error
 
 
-def _upload_names(workspace: "DatasetStore") -> str:
+def _upload_names(workspace: DatasetStore) -> str:
     """The uploads' names and fingerprints, for a message (at most 10)."""
     rows = workspace.list_datasets()
     if not rows:

@@ -37,7 +37,23 @@ from featlib.jobs.spec import (
 from featlib.jobs.tasks import KINDS, run_inline
 
 __all__ = [
-    "Engine", "Input", "cluster_settings", "dataset_input", "model_input", "LIMITS", "Limit", "check_size", "JobHandle",
-    "JobManager", "JobCancelled", "JobError", "JobFailed", "JobLimitError", "JobSpec", "WorkerLost",
-    "KINDS", "run_inline", "specs",
-]  # fmt: skip
+    "Engine",
+    "Input",
+    "cluster_settings",
+    "dataset_input",
+    "model_input",
+    "LIMITS",
+    "Limit",
+    "check_size",
+    "JobHandle",
+    "JobManager",
+    "JobCancelled",
+    "JobError",
+    "JobFailed",
+    "JobLimitError",
+    "JobSpec",
+    "WorkerLost",
+    "KINDS",
+    "run_inline",
+    "specs",
+]

@@ -43,8 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m featlib.jobs.cluster", description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, required=True, help="worker processes, one thread each")
     parser.add_argument("--memory-limit", required=True, help="memory limit per worker, e.g. 4GiB")
-    parser.add_argument("--local-directory", required=True,
-                        help="a folder of this cluster's own (mode 0700), for Dask's scratch files")  # fmt: skip
+    parser.add_argument(
+        "--local-directory", required=True, help="a folder of this cluster's own (mode 0700), for Dask's scratch files"
+    )
     args = parser.parse_args(argv)
     credentials = json.loads(sys.stdin.readline() or "{}")
     if not credentials:
@@ -59,13 +60,27 @@ def main(argv: list[str] | None = None) -> int:
     # Set for the whole process (this process is the cluster), so that a worker its nanny restarts gets them too.
     # Dask's scratch folder goes first on the import path of the nanny and its workers: it must be this cluster's
     # own, never the shared default ($TMPDIR/dask-scratch-space), which any local account can make first.
-    dask.config.set({"distributed.scheduler.allowed-failures": 0, "distributed.scheduler.worker-saturation": 1.0,
-                     "distributed.scheduler.http.routes": [], "distributed.worker.http.routes": [],
-                     "temporary-directory": args.local_directory})  # fmt: skip
-    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
-                           memory_limit=args.memory_limit, silence_logs=logging.ERROR, security=security,
-                           protocol="tls://", host="127.0.0.1", dashboard_address=None,
-                           local_directory=args.local_directory)  # fmt: skip
+    dask.config.set(
+        {
+            "distributed.scheduler.allowed-failures": 0,
+            "distributed.scheduler.worker-saturation": 1.0,
+            "distributed.scheduler.http.routes": [],
+            "distributed.worker.http.routes": [],
+            "temporary-directory": args.local_directory,
+        }
+    )
+    cluster = LocalCluster(
+        n_workers=args.workers,
+        threads_per_worker=1,
+        processes=True,
+        memory_limit=args.memory_limit,
+        silence_logs=logging.ERROR,
+        security=security,
+        protocol="tls://",
+        host="127.0.0.1",
+        dashboard_address=None,
+        local_directory=args.local_directory,
+    )
     print(cluster.scheduler_address, flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

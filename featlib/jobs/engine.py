@@ -36,9 +36,10 @@ import tempfile
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from featlib import quiet
 from featlib.errors import ClusterError
@@ -72,14 +73,14 @@ class Input:
     load: Callable[[], Any]
 
 
-def model_input(workspace: "Workspace", record: "ModelRecord") -> Input:
+def model_input(workspace: Workspace, record: ModelRecord) -> Input:
     """A saved model as a job input: its ``.keras`` bytes, read and sent once per fingerprint."""
     from featlib import keys
 
     return Input(keys.model_input_key(record.fingerprint), lambda: workspace.model_bytes(record))
 
 
-def dataset_input(dataset: "Dataset") -> Input:
+def dataset_input(dataset: Dataset) -> Input:
     """A dataset as a job input, sent once per fingerprint."""
     from featlib import keys
 
@@ -112,20 +113,20 @@ class Engine:
     Build one with :meth:`start`; ``close()`` ends it (and its local cluster).
     """
 
-    def __init__(self, client: "Client", cluster: Any = None, memory_limit: str = ""):
+    def __init__(self, client: Client, cluster: Any = None, memory_limit: str = ""):
         self.client = client
         self.cluster = cluster
         self.memory_limit = memory_limit
-        self._sent: OrderedDict[str, "Future"] = OrderedDict()
+        self._sent: OrderedDict[str, Future] = OrderedDict()
         self._lock = threading.Lock()
         self._handlers: list[Callable[[dict], None]] = []
-        self._warming: set["Future"] = set()
+        self._warming: set[Future] = set()
         self.warm_workers: set[str] = set()
         """Workers that have compiled UMAP (see :meth:`warm_up`); maps prefer them."""
         client.subscribe_topic(TOPIC, self._dispatch)
 
     @classmethod
-    def start(cls, scheduler: str | None = None, workers: int | None = None, memory_limit: str | None = None) -> "Engine":
+    def start(cls, scheduler: str | None = None, workers: int | None = None, memory_limit: str | None = None) -> Engine:
         """Connects to ``scheduler`` (or ``$FEATLIB_SCHEDULER``), else starts a ``LocalCluster``.
 
         The local cluster (:mod:`featlib.jobs.cluster`, in a process of its
@@ -154,7 +155,9 @@ class Engine:
             try:
                 client = Client(scheduler, timeout="10s", set_as_default=False, security=security)
             except (OSError, TimeoutError) as error:
-                raise ClusterError(f"Cannot reach the Dask scheduler at {scheduler} ({SCHEDULER_ENV}): {error}") from None
+                raise ClusterError(
+                    f"Cannot reach the Dask scheduler at {scheduler} ({SCHEDULER_ENV}): {error}"
+                ) from None
             return cls(client, None, "set by the cluster")
         memory = memory_limit or settings["memory_limit"]
         security = temporary_credentials()
@@ -188,7 +191,7 @@ class Engine:
                 self._sent.popitem(last=False)[1].release()
         return future
 
-    def submit(self, job_id: str, spec: JobSpec, inputs: Mapping[str, Any], attempt: int = 1) -> "Future":
+    def submit(self, job_id: str, spec: JobSpec, inputs: Mapping[str, Any], attempt: int = 1) -> Future:
         """Submits one job; its task key is ``featlib-<job_id>`` (``-<attempt>`` after the first)."""
         sent = {name: self.send(value) for name, value in inputs.items()}
         key = f"featlib-{job_id}" if attempt == 1 else f"featlib-{job_id}-{attempt}"
@@ -209,7 +212,7 @@ class Engine:
             except Exception:
                 _log.exception("featlib: a progress handler failed")
 
-    def worker_of(self, future: "Future") -> str | None:
+    def worker_of(self, future: Future) -> str | None:
         """The address of the worker running ``future``'s task, or ``None`` when it is not running."""
 
         def where(dask_scheduler, key):  # runs on the scheduler
@@ -221,7 +224,7 @@ class Engine:
         except Exception:
             return None
 
-    def stop(self, future: "Future") -> None:
+    def stop(self, future: Future) -> None:
         """Cancels ``future``; when its task is running, restarts that worker (a running task cannot be stopped otherwise)."""
         address = self.worker_of(future)
         future.cancel()
@@ -243,7 +246,7 @@ class Engine:
         except Exception:
             return 0
 
-    def warm_up(self) -> "Future | None":
+    def warm_up(self) -> Future | None:
         """Warms one worker up (imports Keras and umap-learn, compiles UMAP) and prefers it for maps from then on.
 
         The other workers stay free for the first users' jobs (training,
@@ -256,11 +259,20 @@ class Engine:
         if not addresses:
             return None
         address = addresses[0]
-        future = self.client.submit(run, "warm_up", {}, f"warm-up-{address}", {}, workers=[address],
-                                    allow_other_workers=False, pure=False, key=f"featlib-warm-up-{address}")  # fmt: skip
+        future = self.client.submit(
+            run,
+            "warm_up",
+            {},
+            f"warm-up-{address}",
+            {},
+            workers=[address],
+            allow_other_workers=False,
+            pure=False,
+            key=f"featlib-warm-up-{address}",
+        )
         self._warming.add(future)
 
-        def done(finished: "Future") -> None:
+        def done(finished: Future) -> None:
             self._warming.discard(finished)
             if finished.status == "finished":
                 self.warm_workers.add(address)
@@ -302,7 +314,7 @@ class LocalClusterProcess:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def temporary_credentials() -> "Security":
+def temporary_credentials() -> Security:
     """TLS credentials for one run of the local cluster: a self-signed authority and key made now, in memory.
 
     Dask's ``Security.temporary()``: the scheduler, its workers and this
@@ -314,11 +326,18 @@ def temporary_credentials() -> "Security":
     return Security.temporary()
 
 
-_TLS_FIELDS = ("tls_ca_file", "tls_client_cert", "tls_client_key", "tls_scheduler_cert", "tls_scheduler_key",
-               "tls_worker_cert", "tls_worker_key")  # fmt: skip
+_TLS_FIELDS = (
+    "tls_ca_file",
+    "tls_client_cert",
+    "tls_client_key",
+    "tls_scheduler_cert",
+    "tls_scheduler_key",
+    "tls_worker_cert",
+    "tls_worker_key",
+)
 
 
-def remote_security(address: str, environ: Mapping[str, str] | None = None) -> "Security":
+def remote_security(address: str, environ: Mapping[str, str] | None = None) -> Security:
     """The TLS credentials for the remote scheduler at ``address``.
 
     From ``FEATLIB_TLS_CA_FILE``, ``FEATLIB_TLS_CERT`` and ``FEATLIB_TLS_KEY``
@@ -339,8 +358,12 @@ def remote_security(address: str, environ: Mapping[str, str] | None = None) -> "
         )
     from featlib import settings as featlib_settings
 
-    files = dict(zip(("tls_ca_file", "tls_client_cert", "tls_client_key"),
-                     (featlib_settings.get(name, environ) for name in TLS_ENV)))  # fmt: skip
+    files = dict(
+        zip(
+            ("tls_ca_file", "tls_client_cert", "tls_client_key"),
+            (featlib_settings.get(name, environ) for name in TLS_ENV),
+        )
+    )
     if any(files.values()):
         security = Security(require_encryption=True, **files)
     else:
@@ -348,12 +371,16 @@ def remote_security(address: str, environ: Mapping[str, str] | None = None) -> "
         files = {field: getattr(security, field) for field in files}
     missing = [name for name, value in zip(TLS_ENV, files.values()) if not value]
     if missing:
-        raise ClusterError(f"A tls:// scheduler needs the authority, the certificate and the key; {', '.join(missing)} "
-                           f"not set (PEM files).")  # fmt: skip
+        raise ClusterError(
+            f"A tls:// scheduler needs the authority, the certificate and the key; {', '.join(missing)} "
+            f"not set (PEM files)."
+        )
     return security
 
 
-def _start_local_cluster(workers: int, memory_limit: str, security: "Security", timeout: float = 120.0) -> LocalClusterProcess:
+def _start_local_cluster(
+    workers: int, memory_limit: str, security: Security, timeout: float = 120.0
+) -> LocalClusterProcess:
     """Starts :mod:`featlib.jobs.cluster` with ``security``'s credentials and waits for its scheduler's address.
 
     The credentials go to the cluster's process on its stdin, never on its
@@ -371,13 +398,31 @@ def _start_local_cluster(workers: int, memory_limit: str, security: "Security", 
     """
     package_root = str(Path(__file__).resolve().parents[2])  # where featlib is importable from
     folder = tempfile.mkdtemp(prefix="featlib-cluster-")
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"), "PYTHONSAFEPATH": "1",
-           "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p)}  # fmt: skip
+    env = {
+        **os.environ,
+        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"),
+        "PYTHONSAFEPATH": "1",
+        "PYTHONPATH": os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH", "")) if p),
+    }
     process = subprocess.Popen(
-        [sys.executable, "-m", "featlib.jobs.cluster", "--workers", str(workers), "--memory-limit", memory_limit,
-         "--local-directory", folder],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=quiet.child_stderr(), text=True, env=env, cwd=folder,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "featlib.jobs.cluster",
+            "--workers",
+            str(workers),
+            "--memory-limit",
+            memory_limit,
+            "--local-directory",
+            folder,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=quiet.child_stderr(),
+        text=True,
+        env=env,
+        cwd=folder,
+    )
     process.stdin.write(json.dumps({field: getattr(security, field) for field in _TLS_FIELDS}) + "\n")
     process.stdin.flush()
     found: list[str] = []
@@ -387,5 +432,7 @@ def _start_local_cluster(workers: int, memory_limit: str, security: "Security", 
     if not found or not found[0].startswith("tls://"):
         process.kill()
         shutil.rmtree(folder, ignore_errors=True)
-        raise ClusterError(f"The local Dask cluster did not start within {timeout:.0f} s (exit status {process.poll()}).")
+        raise ClusterError(
+            f"The local Dask cluster did not start within {timeout:.0f} s (exit status {process.poll()})."
+        )
     return LocalClusterProcess(process, found[0], folder)

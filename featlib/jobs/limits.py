@@ -44,21 +44,34 @@ class Limit:
 
 _DEFAULTS: dict[str, Limit] = {
     "train": Limit("training", 100_000, 1_800, hint="Train on fewer images."),
-    "upload": Limit("checking an uploaded model", None, 300,
-                    lost="loading it needs more memory than a worker's limit ({memory}), so it is refused. "
-                         "Nothing was stored; the server and every other session carry on."),
+    "upload": Limit(
+        "checking an uploaded model",
+        None,
+        300,
+        lost="loading it needs more memory than a worker's limit ({memory}), so it is refused. "
+        "Nothing was stored; the server and every other session carry on.",
+    ),
     "bundle": Limit("checking a bundle", None, 300),
-    "extract": Limit("reading a layer's outputs", 100_000, 600, max_mb=4_096,
-                     hint="Pick a smaller layer (a pooled or dense one), read a convolutional layer by global average "
-                          "or max pooling (reduction gap or gmp), or use the test split."),
+    "extract": Limit(
+        "reading a layer's outputs",
+        100_000,
+        600,
+        max_mb=4_096,
+        hint="Pick a smaller layer (a pooled or dense one), read a convolutional layer by global average "
+        "or max pooling (reduction gap or gmp), or use the test split.",
+    ),
     "extract_all": Limit("reading every layer", 10_000, 600, max_mb=4_096, hint="Use a smaller sample."),
     "compare_methods": Limit("comparing the two methods", 100_000, 600),
     "predict": Limit("predicting labels", 100_000, 600),
     "reduce:umap": Limit("a UMAP map", reducer_params.UMAP.max_points, 900, hint="Use a smaller sample."),
     "reduce:pca": Limit("a PCA map", reducer_params.PCA.max_points, 120, hint="Use a smaller sample."),
-    "reduce:tsne": Limit("a t-SNE map", reducer_params.TSNE.max_points, 600,
-                         hint="t-SNE (scikit-learn's, one core) takes minutes past a few thousand points: "
-                              "use UMAP, or a sample of at most the limit."),
+    "reduce:tsne": Limit(
+        "a t-SNE map",
+        reducer_params.TSNE.max_points,
+        600,
+        hint="t-SNE (scikit-learn's, one core) takes minutes past a few thousand points: "
+        "use UMAP, or a sample of at most the limit.",
+    ),
     "metrics": Limit("scoring a map", 100_000, 300),
     "warm_up": Limit("warming up umap-learn", None, 600),
 }

@@ -21,8 +21,9 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from featlib.jobs.limits import limit
 from featlib.jobs.spec import JobCancelled, JobError, JobFailed, JobSpec, WorkerLost
@@ -66,15 +67,16 @@ class JobHandle:
         self.started: float | None = None
         self.finished: float | None = None
         self.stop_reason = ""
-        self.future: "Future | None" = None
+        self.future: Future | None = None
         self.inputs: Mapping[str, Any] | None = None  # kept while active, to submit again once (see JobManager)
         self.resubmitted = False
         self.stop_sent = False
         self._finished = threading.Event()
 
     @classmethod
-    def finished_with(cls, spec: JobSpec, result: Any = None, *, error: JobError | None = None,
-                      creator: str = "") -> "JobHandle":  # fmt: skip
+    def finished_with(
+        cls, spec: JobSpec, result: Any = None, *, error: JobError | None = None, creator: str = ""
+    ) -> JobHandle:
         """A handle for a job that has already run (in this process): done with ``result``, or failed with ``error``."""
         handle = cls(uuid.uuid4().hex[:12], spec, creator)
         handle.result, handle.error = result, error
@@ -120,7 +122,7 @@ class JobManager:
         owner: who this process is in the index (default ``host:pid``).
     """
 
-    def __init__(self, engine: "Engine", workspace: "Workspace", owner: str | None = None):
+    def __init__(self, engine: Engine, workspace: Workspace, owner: str | None = None):
         self.engine = engine
         self.workspace = workspace
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}"
@@ -160,9 +162,18 @@ class JobManager:
                 return running
             job_id = uuid.uuid4().hex[:12]
             handle = JobHandle(job_id, spec, creator)
-            self.workspace.jobs.add(job_id, spec.key, spec.kind, title=spec.title, creator=creator,
-                                    meta={"owner": self.owner, "limit": spec.limit_name,
-                                          "params": json.loads(json.dumps(dict(spec.params), default=str))})  # fmt: skip
+            self.workspace.jobs.add(
+                job_id,
+                spec.key,
+                spec.kind,
+                title=spec.title,
+                creator=creator,
+                meta={
+                    "owner": self.owner,
+                    "limit": spec.limit_name,
+                    "params": json.loads(json.dumps(dict(spec.params), default=str)),
+                },
+            )
             self._active[spec.key] = handle
             self._by_id[job_id] = handle
         handle.inputs = inputs
@@ -239,12 +250,16 @@ class JobManager:
                     if handle.started is not None and handle.elapsed() > limit(handle.spec.limit_name).max_seconds:
                         self.cancel(handle.job_id, "over-limit")
                     if not handle.is_finished:
-                        self.workspace.jobs.update(handle.job_id, status=handle.status, progress=handle.fraction,
-                                                   progress_text=describe(handle))  # fmt: skip
+                        self.workspace.jobs.update(
+                            handle.job_id,
+                            status=handle.status,
+                            progress=handle.fraction,
+                            progress_text=describe(handle),
+                        )
                 except Exception:
                     _log.exception("featlib: watching job %s failed", handle.job_id)
 
-    def _finish(self, handle: JobHandle, future: "Future | None", store, error: JobError | None = None) -> None:
+    def _finish(self, handle: JobHandle, future: Future | None, store, error: JobError | None = None) -> None:
         result = None
         try:
             if error is None and future is not None:
@@ -268,8 +283,13 @@ class JobManager:
         else:
             handle.status = "failed"
         try:
-            self.workspace.jobs.update(handle.job_id, status=handle.status, progress=handle.fraction,
-                                       progress_text=describe(handle), error=str(error) if error else "")  # fmt: skip
+            self.workspace.jobs.update(
+                handle.job_id,
+                status=handle.status,
+                progress=handle.fraction,
+                progress_text=describe(handle),
+                error=str(error) if error else "",
+            )
         except Exception:
             _log.exception("featlib: recording job %s failed", handle.job_id)
         with self._lock:
@@ -285,7 +305,7 @@ class JobManager:
         if future is not None:
             future.release()
 
-    def _submit_again(self, handle: JobHandle, lost: "Future", store) -> bool:
+    def _submit_again(self, handle: JobHandle, lost: Future, store) -> bool:
         """Submits once more a job whose worker died before it started it (it waited there); True when submitted.
 
         A job that had started is not: its worker may have died of the job itself (an upload over the memory limit).
@@ -316,7 +336,7 @@ class JobManager:
         if future is not None:
             threading.Thread(target=self.engine.stop, args=(future,), name="featlib-jobs-stop", daemon=True).start()
 
-    def _collect(self, handle: JobHandle, future: "Future") -> tuple[Any, JobError | None]:
+    def _collect(self, handle: JobHandle, future: Future) -> tuple[Any, JobError | None]:
         from distributed import KilledWorker
 
         rule = limit(handle.spec.limit_name)
@@ -326,16 +346,23 @@ class JobManager:
         except CancelledError:
             if handle.stop_reason == "over-limit":
                 seconds = limit(handle.spec.limit_name).max_seconds
-                return None, JobCancelled(f"Stopped: {what} is limited to {seconds:,.0f} s on this server, and "
-                                          f"this job ran past it. Nothing was stored.", over_limit=True)  # fmt: skip
+                return None, JobCancelled(
+                    f"Stopped: {what} is limited to {seconds:,.0f} s on this server, and "
+                    f"this job ran past it. Nothing was stored.",
+                    over_limit=True,
+                )
             return None, JobCancelled(f"Cancelled: {what} was stopped before it finished. Nothing was stored.")
         except KilledWorker:
-            message = rule.lost or ("The worker running {what} stopped: it needed more memory than a worker's limit "
-                                    "({memory}), or it was killed. Nothing was stored; the other jobs carry on.")  # fmt: skip
+            message = rule.lost or (
+                "The worker running {what} stopped: it needed more memory than a worker's limit "
+                "({memory}), or it was killed. Nothing was stored; the other jobs carry on."
+            )
             return None, WorkerLost(message.format(what=what, memory=self.engine.memory_limit))
         except Exception as failure:  # the job's function raised: a user error, or a model that fails on the data
-            return None, JobFailed(f"{failure}" if isinstance(failure, ValueError) else
-                                   f"{type(failure).__name__}: {str(failure)[:500]}", failure)  # fmt: skip
+            return None, JobFailed(
+                f"{failure}" if isinstance(failure, ValueError) else f"{type(failure).__name__}: {str(failure)[:500]}",
+                failure,
+            )
 
     def _interrupt_orphans(self) -> int:
         """Marks jobs left queued or running by a process of this host that no longer runs as interrupted."""
@@ -346,8 +373,9 @@ class JobManager:
             owner_host, _, pid = owner.rpartition(":")
             if owner_host == host and pid.isdigit() and _alive(int(pid)) and owner != self.owner:
                 continue  # another live process's job (a CLI run beside the server)
-            self.workspace.jobs.update(row.id, status="interrupted",
-                                       error="The process that ran this job stopped before it finished.")  # fmt: skip
+            self.workspace.jobs.update(
+                row.id, status="interrupted", error="The process that ran this job stopped before it finished."
+            )
             count += 1
         return count
 
@@ -382,4 +410,6 @@ def describe(handle: JobHandle) -> str:
         return f"batch {done:,}/{total:,}"
     if stage == "neighbours":
         return "finding nearest neighbours"
-    return f"{stage} ({handle.elapsed():.0f} s)" if stage not in ("", "started") else f"running ({handle.elapsed():.0f} s)"
+    return (
+        f"{stage} ({handle.elapsed():.0f} s)" if stage not in ("", "started") else f"running ({handle.elapsed():.0f} s)"
+    )

@@ -51,8 +51,15 @@ class Runner(Protocol):
         """
         ...
 
-    def run(self, spec: JobSpec, inputs: Mapping[str, Any], store: Store | None = None, *, label: str = "",
-            failure: str = "") -> Any | None:  # fmt: skip
+    def run(
+        self,
+        spec: JobSpec,
+        inputs: Mapping[str, Any],
+        store: Store | None = None,
+        *,
+        label: str = "",
+        failure: str = "",
+    ) -> Any | None:
         """Runs ``spec`` and waits for it: :meth:`wait` of :meth:`start`, with the same result and errors."""
         ...
 
@@ -84,8 +91,15 @@ class InlineRunner:
         """The progress function of one job while it runs (a subclass draws a bar here); ``self.progress`` by default."""
         yield self.progress or _quiet
 
-    def run(self, spec: JobSpec, inputs: Mapping[str, Any], store: Store | None = None, *, label: str = "",
-            failure: str = "") -> Any:  # fmt: skip
+    def run(
+        self,
+        spec: JobSpec,
+        inputs: Mapping[str, Any],
+        store: Store | None = None,
+        *,
+        label: str = "",
+        failure: str = "",
+    ) -> Any:
         """Runs the job's function here; its result, or ``store``'s return value when given.
 
         Raises:
@@ -145,7 +159,14 @@ class ClusterRunner:
         self.follow([handle], label or handle.spec.title)
         return handle.outcome()
 
-    def run(self, spec: JobSpec, inputs: Mapping[str, Any], store: Store | None = None, *, label: str = "",
-            failure: str = "") -> Any:  # fmt: skip
+    def run(
+        self,
+        spec: JobSpec,
+        inputs: Mapping[str, Any],
+        store: Store | None = None,
+        *,
+        label: str = "",
+        failure: str = "",
+    ) -> Any:
         """:meth:`start` then :meth:`wait`."""
         return self.wait(self.start(spec, inputs, store), label=label, failure=failure)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
-
-from featlib.errors import JobCancelled, JobError, JobFailed, JobLimitError, WorkerLost
+from typing import Any
 
 Progress = Callable[..., None]
 """``progress(stage, done, total, **extra)``: a job's report, e.g. ``("layout", 120, 300)``.
@@ -42,5 +41,3 @@ class JobSpec:
     def limit_name(self) -> str:
         """The limit that applies to this job."""
         return self.limit or self.kind
-
-

@@ -6,29 +6,48 @@ asks for more than :mod:`featlib.jobs.limits` allows, before anything runs.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from featlib import keys
 from featlib.jobs.limits import check_size
 from featlib.jobs.spec import JobSpec
 
 
-def train_spec(dataset_fp: str, n_train: int, *, hidden: Sequence[int], optimizer: str, learning_rate: float,
-               epochs: int, batch_size: int, checkpoint_epochs: Sequence[int] = (), name: str = "mlp",
-               token: str = "", seed: int | None = 0) -> JobSpec:  # fmt: skip
+def train_spec(
+    dataset_fp: str,
+    n_train: int,
+    *,
+    hidden: Sequence[int],
+    optimizer: str,
+    learning_rate: float,
+    epochs: int,
+    batch_size: int,
+    checkpoint_epochs: Sequence[int] = (),
+    name: str = "mlp",
+    token: str = "",
+    seed: int | None = 0,
+) -> JobSpec:
     """Training the seed MLP on a dataset of ``n_train`` training images.
 
     ``token`` makes the key unique per request (two users may train the same
     configuration on purpose; each gets a model).
     """
     check_size("train", n_train)
-    params = {"hidden": [int(h) for h in hidden], "optimizer": optimizer, "learning_rate": float(learning_rate),
-              "epochs": int(epochs), "batch_size": int(batch_size), "checkpoint_epochs": [int(e) for e in checkpoint_epochs], "seed": seed}  # fmt: skip
+    params = {
+        "hidden": [int(h) for h in hidden],
+        "optimizer": optimizer,
+        "learning_rate": float(learning_rate),
+        "epochs": int(epochs),
+        "batch_size": int(batch_size),
+        "checkpoint_epochs": [int(e) for e in checkpoint_epochs],
+        "seed": seed,
+    }
     return JobSpec("train", keys.train_key(dataset_fp, token), params, f"training {name}: {epochs} epochs")
 
 
-def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str, token: str = "",
-                output: str | None = None) -> JobSpec:  # fmt: skip
+def upload_spec(
+    filename: str, data_sha: str, dataset_fp: str, input_scale: str, token: str = "", output: str | None = None
+) -> JobSpec:
     """Checking an uploaded model file (by its bytes' digest) and scoring it on a dataset.
 
     It is scored on the dataset's test split, or its train split when it has no test split.
@@ -39,11 +58,26 @@ def upload_spec(filename: str, data_sha: str, dataset_fp: str, input_scale: str,
     """
     check_size("upload", 0)
     params = {"filename": filename, "input_scale": input_scale} | ({"output": output} if output is not None else {})
-    return JobSpec("upload", keys.upload_key(data_sha, dataset_fp, input_scale, token, output), params, f"checking the upload {filename}")
+    return JobSpec(
+        "upload",
+        keys.upload_key(data_sha, dataset_fp, input_scale, token, output),
+        params,
+        f"checking the upload {filename}",
+    )
 
 
-def extract_spec(rep_key: str, n_images: int, units: int, *, split: str, layer: str, method: str,
-                 input_scale: str, model_fp: str, reduction: str = "flatten") -> JobSpec:  # fmt: skip
+def extract_spec(
+    rep_key: str,
+    n_images: int,
+    units: int,
+    *,
+    split: str,
+    layer: str,
+    method: str,
+    input_scale: str,
+    model_fp: str,
+    reduction: str = "flatten",
+) -> JobSpec:
     """Reading ``layer`` for the ``n_images`` of a split; its result holds ``n_images × units`` float32.
 
     ``units`` counts the representation's columns after ``reduction`` (a key of
@@ -62,8 +96,17 @@ def extract_spec(rep_key: str, n_images: int, units: int, *, split: str, layer: 
     return JobSpec("extract", rep_key, params, f"reading {layer} ({how}) for {n_images:,} images")
 
 
-def layer_set_spec(key: str, points: int, total_units: int, *, model_fp: str, split: str, input_scale: str,
-                   sample_size: int | None, reduction: str = "auto") -> JobSpec:  # fmt: skip
+def layer_set_spec(
+    key: str,
+    points: int,
+    total_units: int,
+    *,
+    model_fp: str,
+    split: str,
+    input_scale: str,
+    sample_size: int | None,
+    reduction: str = "auto",
+) -> JobSpec:
     """Reading every layer for a sample of ``points`` images in one pass.
 
     ``total_units`` counts every kept layer's columns after ``reduction`` (a key of
@@ -76,18 +119,22 @@ def layer_set_spec(key: str, points: int, total_units: int, *, model_fp: str, sp
     return JobSpec("extract_all", key, params, f"reading every layer for {points:,} images")
 
 
-def compare_methods_spec(rep_key: str, sample: int, *, model_fp: str, split: str, layer: str, input_scale: str,
-                         reduction: str = "flatten") -> JobSpec:  # fmt: skip
+def compare_methods_spec(
+    rep_key: str, sample: int, *, model_fp: str, split: str, layer: str, input_scale: str, reduction: str = "flatten"
+) -> JobSpec:
     """Running both extraction methods on ``sample`` images, each reduced by ``reduction``, and comparing them."""
     check_size("compare_methods", sample)
     params = {"model_fp": model_fp, "split": split, "layer": layer, "input_scale": input_scale, "sample": int(sample)}
     if reduction != "flatten":
         params["reduction"] = reduction
-    return JobSpec("compare_methods", keys.compare_methods_key(rep_key, sample), params, f"comparing the two methods on {layer}")
+    return JobSpec(
+        "compare_methods", keys.compare_methods_key(rep_key, sample), params, f"comparing the two methods on {layer}"
+    )
 
 
-def predict_spec(model_fp: str, dataset_fp: str, n_images: int, *, split: str, input_scale: str,
-                 output: str | None = None) -> JobSpec:  # fmt: skip
+def predict_spec(
+    model_fp: str, dataset_fp: str, n_images: int, *, split: str, input_scale: str, output: str | None = None
+) -> JobSpec:
     """The model's predicted labels and confidences for a split.
 
     ``output`` names the output read for a model with several (the record's ``meta["output"]``);
@@ -97,7 +144,12 @@ def predict_spec(model_fp: str, dataset_fp: str, n_images: int, *, split: str, i
     params = {"model_fp": model_fp, "split": split, "input_scale": input_scale}
     if output is not None:
         params = {**params, "output": output}
-    return JobSpec("predict", keys.predict_key(model_fp, dataset_fp, split, input_scale, output), params, f"predicting {n_images:,} labels")
+    return JobSpec(
+        "predict",
+        keys.predict_key(model_fp, dataset_fp, split, input_scale, output),
+        params,
+        f"predicting {n_images:,} labels",
+    )
 
 
 def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSpec:
@@ -112,14 +164,21 @@ def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSp
 
     reducer = reducer_name(params)
     check_size(f"reduce:{reducer}", points)
-    return JobSpec("reduce", emb_key, {"params": params, "graph_key": graph_key, "backend": gpu.choose(reducer)},
-                   f"a {REDUCER_TITLES[reducer]} map of {points:,} points", limit=f"reduce:{reducer}")  # fmt: skip
+    return JobSpec(
+        "reduce",
+        emb_key,
+        {"params": params, "graph_key": graph_key, "backend": gpu.choose(reducer)},
+        f"a {REDUCER_TITLES[reducer]} map of {points:,} points",
+        limit=f"reduce:{reducer}",
+    )
 
 
 def metrics_spec(key: str, points: int, sample_size: int | None) -> JobSpec:
     """Scoring a layer and its map (kNN, probe, silhouette, trustworthiness) on at most ``sample_size`` points."""
     check_size("metrics", min(points, sample_size or points))
-    return JobSpec("metrics", keys.metrics_key(key, sample_size), {"sample_size": sample_size}, f"scoring {points:,} points")
+    return JobSpec(
+        "metrics", keys.metrics_key(key, sample_size), {"sample_size": sample_size}, f"scoring {points:,} points"
+    )
 
 
 def cka_spec(key: str, points: int) -> JobSpec:
@@ -138,8 +197,13 @@ def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position
 
     check_size("metrics", points)
     metric = params.metric_key if isinstance(params, embed.UMAPParams) else "euclidean"
-    return JobSpec("neighbours", keys.neighbours_key(rep_key, sample_size, metric, k, position), {"position": int(position), "k": int(k), "params": params},
-                   f"the {int(k)} nearest neighbours of a point among {points:,}", limit="metrics")  # fmt: skip
+    return JobSpec(
+        "neighbours",
+        keys.neighbours_key(rep_key, sample_size, metric, k, position),
+        {"position": int(position), "k": int(k), "params": params},
+        f"the {int(k)} nearest neighbours of a point among {points:,}",
+        limit="metrics",
+    )
 
 
 def bundle_spec(label: str, data_sha: str, token: str = "") -> JobSpec:

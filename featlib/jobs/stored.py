@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 
 
 def store_trained(
-    workspace: "Workspace", output: dict, *, name: str, dataset: str, meta: dict, creator: str = ""
-) -> tuple["ModelRecord", list["ModelRecord"]]:
+    workspace: Workspace, output: dict, *, name: str, dataset: str, meta: dict, creator: str = ""
+) -> tuple[ModelRecord, list[ModelRecord]]:
     """Lists a ``train`` job's model and its checkpoints (``<name>@epoch<n>``) in ``workspace``.
 
     Args:
@@ -32,27 +32,56 @@ def store_trained(
     """
     history = output["history"]
     record = workspace.save_model_file(
-        output["model"], name or "mlp", fingerprint=output["fingerprint"], architecture=output["architecture"],
-        dataset=dataset, test_accuracy=output["test_accuracy"], creator=creator,
-        meta={**meta, "history": history, "seconds": output["seconds"], "test_loss": output["test_loss"],
-              "checkpoint_epochs": [c["epoch"] for c in output["checkpoints"]]},
-    )  # fmt: skip
+        output["model"],
+        name or "mlp",
+        fingerprint=output["fingerprint"],
+        architecture=output["architecture"],
+        dataset=dataset,
+        test_accuracy=output["test_accuracy"],
+        creator=creator,
+        meta={
+            **meta,
+            "history": history,
+            "seconds": output["seconds"],
+            "test_loss": output["test_loss"],
+            "checkpoint_epochs": [c["epoch"] for c in output["checkpoints"]],
+        },
+    )
     checkpoints = []
     for checkpoint in output["checkpoints"]:
         epoch = checkpoint["epoch"]
-        checkpoints.append(workspace.save_model_file(
-            checkpoint["model"], f"{record.name}@epoch{epoch}", fingerprint=checkpoint["fingerprint"],
-            architecture=output["architecture"], dataset=dataset, test_accuracy=checkpoint["test_accuracy"],
-            creator=creator, meta={**meta, "history": {k: v[:epoch] for k, v in history.items()}, "epochs": epoch,
-                                   "checkpoint_of": record.id, "epoch": epoch},
-        ))  # fmt: skip
+        checkpoints.append(
+            workspace.save_model_file(
+                checkpoint["model"],
+                f"{record.name}@epoch{epoch}",
+                fingerprint=checkpoint["fingerprint"],
+                architecture=output["architecture"],
+                dataset=dataset,
+                test_accuracy=checkpoint["test_accuracy"],
+                creator=creator,
+                meta={
+                    **meta,
+                    "history": {k: v[:epoch] for k, v in history.items()},
+                    "epochs": epoch,
+                    "checkpoint_of": record.id,
+                    "epoch": epoch,
+                },
+            )
+        )
     return record, checkpoints
 
 
 def store_upload(
-    workspace: "Workspace", output: dict, *, name: str, filename: str, dataset: str, dataset_fp: str,
-    input_scale: str, creator: str = "",
-) -> "ModelRecord":  # fmt: skip
+    workspace: Workspace,
+    output: dict,
+    *,
+    name: str,
+    filename: str,
+    dataset: str,
+    dataset_fp: str,
+    input_scale: str,
+    creator: str = "",
+) -> ModelRecord:
     """Lists an ``upload`` job's checked model (re-saved as ``.keras``) in ``workspace``, with its accuracy.
 
     The record's ``test_accuracy`` is the accuracy measured; its meta keeps how it was measured and
@@ -64,14 +93,24 @@ def store_upload(
     which every later prediction reads) and ``"outputs"`` (``[{"name", "width"}]``, all of them);
     see :func:`output_meta`.
     """
-    found = {"split": output.get("split", "test"), "n_images": output.get("n_images"),
-             "implied_scale": output.get("implied_scale"),
-             "other_scale_accuracy": output.get("other_scale_accuracy"), "hints": list(output.get("hints") or [])}
+    found = {
+        "split": output.get("split", "test"),
+        "n_images": output.get("n_images"),
+        "implied_scale": output.get("implied_scale"),
+        "other_scale_accuracy": output.get("other_scale_accuracy"),
+        "hints": list(output.get("hints") or []),
+    }
     return workspace.save_model_file(
-        output["model"], name or "uploaded", fingerprint=output["fingerprint"], architecture=output["architecture"],
-        dataset=dataset, test_accuracy=output["accuracy"], input_scale=input_scale, creator=creator,
+        output["model"],
+        name or "uploaded",
+        fingerprint=output["fingerprint"],
+        architecture=output["architecture"],
+        dataset=dataset,
+        test_accuracy=output["accuracy"],
+        input_scale=input_scale,
+        creator=creator,
         meta={"uploaded_file": filename, "dataset_fingerprint": dataset_fp, **found, **output_meta(output)},
-    )  # fmt: skip
+    )
 
 
 def output_meta(output: dict) -> dict:
@@ -87,8 +126,9 @@ RESCORED_KEYS = ("model", "fingerprint", "architecture", "accuracy")
 """The keys of an ``upload`` job's result that are not copied into a re-scored record's meta."""
 
 
-def store_rescored(workspace: "Workspace", record: "ModelRecord", output: dict,
-                   input_scale: str | None = None) -> "ModelRecord":  # fmt: skip
+def store_rescored(
+    workspace: Workspace, record: ModelRecord, output: dict, input_scale: str | None = None
+) -> ModelRecord:
     """Records an ``upload`` job that scored a saved model again: from another output, or with ``input_scale``.
 
     The record's ``test_accuracy`` becomes the accuracy measured and its meta takes every figure the

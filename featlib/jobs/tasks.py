@@ -11,8 +11,9 @@ worker or on a remote one (:mod:`featlib.jobs.worker`).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,27 +60,54 @@ def train(
     model = models.build_mlp((h * w,), tuple(hidden), dataset.num_classes, seed=seed)
     (x_train, y_train), (x_test, y_test) = dataset.split("train"), dataset.split("test")
     result = models.train(
-        model, models.adapt_images(x_train, model, "0-1"), y_train, models.adapt_images(x_test, model, "0-1"), y_test,
-        optimizer=optimizer, learning_rate=learning_rate, epochs=int(epochs), batch_size=int(batch_size),
+        model,
+        models.adapt_images(x_train, model, "0-1"),
+        y_train,
+        models.adapt_images(x_test, model, "0-1"),
+        y_test,
+        optimizer=optimizer,
+        learning_rate=learning_rate,
+        epochs=int(epochs),
+        batch_size=int(batch_size),
         on_epoch_end=lambda epoch, total, logs: progress("epoch", epoch, total, logs=logs),
         checkpoint_epochs=checkpoint_epochs,
-    )  # fmt: skip
-    nonfinite.check_weights(model, f"The model trained for {int(epochs)} epochs at learning rate {learning_rate:g}",
-                            fix="Training diverged: train again with a lower learning rate (or the default preset).")
+    )
+    nonfinite.check_weights(
+        model,
+        f"The model trained for {int(epochs)} epochs at learning rate {learning_rate:g}",
+        fix="Training diverged: train again with a lower learning rate (or the default preset).",
+    )
     checkpoints = []
     for epoch, checkpoint in sorted(result.checkpoints.items()):
         at_epoch = models.model_with_weights(model, checkpoint.weights)
-        checkpoints.append({"epoch": epoch, "model": models.model_to_bytes(at_epoch), "fingerprint": models.fingerprint(at_epoch),
-                            "test_accuracy": checkpoint.test_accuracy, "logs": checkpoint.logs})  # fmt: skip
+        checkpoints.append(
+            {
+                "epoch": epoch,
+                "model": models.model_to_bytes(at_epoch),
+                "fingerprint": models.fingerprint(at_epoch),
+                "test_accuracy": checkpoint.test_accuracy,
+                "logs": checkpoint.logs,
+            }
+        )
     return {
-        "model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
-        "architecture": models.architecture_summary(model), "test_accuracy": result.test_accuracy,
-        "test_loss": result.test_loss, "seconds": result.seconds, "history": result.history, "checkpoints": checkpoints,
-    }  # fmt: skip
+        "model": models.model_to_bytes(model),
+        "fingerprint": models.fingerprint(model),
+        "architecture": models.architecture_summary(model),
+        "test_accuracy": result.test_accuracy,
+        "test_loss": result.test_loss,
+        "seconds": result.seconds,
+        "history": result.history,
+        "checkpoints": checkpoints,
+    }
 
 
 def check_upload(
-    *, data: bytes, filename: str, dataset: Dataset, input_scale: str, output: str | None = None,
+    *,
+    data: bytes,
+    filename: str,
+    dataset: Dataset,
+    input_scale: str,
+    output: str | None = None,
     progress: Progress = _quiet,
 ) -> dict:
     """Checks and loads an uploaded model file (see :func:`featlib.models.load_model`) and scores it on ``dataset``.
@@ -117,8 +145,12 @@ def check_upload(
     model = _load_upload(data, filename)  # NaN/inf weights: refused there (NonFiniteError)
     progress("scoring", 1, 2)
     scored = diagnosis.score(model, dataset, input_scale, output, filename)
-    return {"model": models.model_to_bytes(model), "fingerprint": models.fingerprint(model),
-            "architecture": models.architecture_summary(model), **scored}
+    return {
+        "model": models.model_to_bytes(model),
+        "fingerprint": models.fingerprint(model),
+        "architecture": models.architecture_summary(model),
+        **scored,
+    }
 
 
 def _load_upload(data: bytes, filename: str):
@@ -136,9 +168,17 @@ def _load_upload(data: bytes, filename: str):
 
 
 def extract(
-    *, model: bytes, model_fp: str, dataset: Dataset, split: str, layer: str, method: str, input_scale: str,
-    reduction: str = "flatten", progress: Progress = _quiet,
-) -> np.ndarray:  # fmt: skip
+    *,
+    model: bytes,
+    model_fp: str,
+    dataset: Dataset,
+    split: str,
+    layer: str,
+    method: str,
+    input_scale: str,
+    reduction: str = "flatten",
+    progress: Progress = _quiet,
+) -> np.ndarray:
     """One layer's representation of every image of a split: float32 ``(n, units)``; progress ``("batch", done, total)``.
 
     ``reduction`` (:data:`featlib.read.reductions.REDUCTIONS`) is applied batch by batch as the outputs come out.
@@ -153,9 +193,16 @@ def extract(
 
 
 def layer_set(
-    *, model: bytes, model_fp: str, dataset: Dataset, split: str, input_scale: str, sample_size: int | None,
-    reduction: str = "auto", progress: Progress = _quiet,
-):  # fmt: skip
+    *,
+    model: bytes,
+    model_fp: str,
+    dataset: Dataset,
+    split: str,
+    input_scale: str,
+    sample_size: int | None,
+    reduction: str = "auto",
+    progress: Progress = _quiet,
+):
     """Every layer's representation of a stratified sample, in one pass: :func:`featlib.read.layers.layer_set`.
 
     ``reduction`` (:data:`featlib.read.reductions.CHOICES`) applies to every layer with spatial axes.
@@ -163,14 +210,23 @@ def layer_set(
     from featlib.read import layers
 
     progress("working", 0, 1)
-    return layers.layer_set(cached_model(model_fp, model), model_fp, dataset, split, input_scale, sample_size,
-                            reduction=reduction)  # fmt: skip
+    return layers.layer_set(
+        cached_model(model_fp, model), model_fp, dataset, split, input_scale, sample_size, reduction=reduction
+    )
 
 
 def compare_methods(
-    *, model: bytes, model_fp: str, dataset: Dataset, split: str, layer: str, input_scale: str, sample: int,
-    reduction: str = "flatten", progress: Progress = _quiet,
-):  # fmt: skip
+    *,
+    model: bytes,
+    model_fp: str,
+    dataset: Dataset,
+    split: str,
+    layer: str,
+    input_scale: str,
+    sample: int,
+    reduction: str = "flatten",
+    progress: Progress = _quiet,
+):
     """Both extraction methods on the first ``sample`` images, each reduced by ``reduction``: :func:`featlib.read.extract.compare_methods`."""
     from featlib.models import adapt_images
     from featlib.read.extract import METHODS
@@ -184,7 +240,13 @@ def compare_methods(
 
 
 def predict(
-    *, model: bytes, model_fp: str, dataset: Dataset, split: str, input_scale: str, output: str | None = None,
+    *,
+    model: bytes,
+    model_fp: str,
+    dataset: Dataset,
+    split: str,
+    input_scale: str,
+    output: str | None = None,
     progress: Progress = _quiet,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The predicted label (int64) and its probability (float32) for every image of a split.
@@ -206,8 +268,15 @@ def predict(
     return metrics.prediction_confidence(outputs)
 
 
-def reduce(*, points: np.ndarray, params, labels: np.ndarray | None = None, graph_key: str = "",
-           backend: str | None = None, progress: Progress = _quiet) -> np.ndarray:  # fmt: skip
+def reduce(
+    *,
+    points: np.ndarray,
+    params,
+    labels: np.ndarray | None = None,
+    graph_key: str = "",
+    backend: str | None = None,
+    progress: Progress = _quiet,
+) -> np.ndarray:
     """A 2-D map of ``points`` (float32 ``(n, 2)``) by the reducer ``params`` names (:func:`featlib.maps.embed.reduce`).
 
     ``labels`` (the points' classes) decide UMAP's ``metric="auto"`` (:func:`featlib.maps.embed.resolve_metric`).
@@ -225,16 +294,25 @@ def reduce(*, points: np.ndarray, params, labels: np.ndarray | None = None, grap
         backend = gpu.choose(embed.reducer_name(params))
     if isinstance(params, embed.UMAPParams) and len(points) >= embed.APPROXIMATE_FROM and backend == "cpu":
         progress("neighbours", 0, 1)
-        graph = pipeline.knn_graphs.get(graph_key, lambda: embed.nearest_neighbours(points, params, labels)) \
-            if graph_key else embed.nearest_neighbours(points, params, labels)  # fmt: skip
+        graph = (
+            pipeline.knn_graphs.get(graph_key, lambda: embed.nearest_neighbours(points, params, labels))
+            if graph_key
+            else embed.nearest_neighbours(points, params, labels)
+        )
         return embed.reduce(points, params, progress=progress, knn_graph=graph, backend=backend, labels=labels)
     if not isinstance(params, embed.UMAPParams):  # UMAP reports its own stages, neighbours first
         progress("working", 0, 1)
     return embed.reduce(points, params, progress=progress, backend=backend, labels=labels)
 
 
-def layer_metrics(*, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | None, sample_size: int | None,
-                  progress: Progress = _quiet) -> dict:  # fmt: skip
+def layer_metrics(
+    *,
+    reps: np.ndarray,
+    labels: np.ndarray,
+    coords: np.ndarray | None,
+    sample_size: int | None,
+    progress: Progress = _quiet,
+) -> dict:
     """The figures of a layer and its map: :func:`featlib.metrics.layer_metrics`."""
     from featlib import metrics
 
@@ -242,7 +320,9 @@ def layer_metrics(*, reps: np.ndarray, labels: np.ndarray, coords: np.ndarray | 
     return metrics.layer_metrics(reps, labels, coords, sample_size=sample_size)
 
 
-def cka(*, reps: Sequence[np.ndarray], other: Sequence[np.ndarray] | None = None, progress: Progress = _quiet) -> np.ndarray:
+def cka(
+    *, reps: Sequence[np.ndarray], other: Sequence[np.ndarray] | None = None, progress: Progress = _quiet
+) -> np.ndarray:
     """Linear CKA between every pair of representations of the same points: rows ``reps``, columns ``other`` (or ``reps``).
 
     Returns a float64 array ``(len(reps), len(other or reps))``; see :func:`featlib.metrics.linear_cka`.
@@ -255,8 +335,9 @@ def cka(*, reps: Sequence[np.ndarray], other: Sequence[np.ndarray] | None = None
     return np.array([[metrics.linear_cka(a, b) for b in other] for a in reps])
 
 
-def point_neighbours(*, points: np.ndarray, position: int, k: int, params, labels: np.ndarray | None = None,
-                     progress: Progress = _quiet) -> tuple[np.ndarray, np.ndarray, str]:  # fmt: skip
+def point_neighbours(
+    *, points: np.ndarray, position: int, k: int, params, labels: np.ndarray | None = None, progress: Progress = _quiet
+) -> tuple[np.ndarray, np.ndarray, str]:
     """The ``k`` nearest neighbours of row ``position`` among ``points`` (a map's sample of a layer's outputs),
     by the metric of the map made with ``params`` of these points and ``labels``
     (:func:`featlib.maps.neighbours.map_metric`: ``"auto"`` is resolved here, as the map's job resolved it).

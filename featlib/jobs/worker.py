@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 TOPIC = "featlib-progress"
 """The Dask event topic carrying job progress: ``{"job", "stage", "done", "total", ...}``."""

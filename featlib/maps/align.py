@@ -17,8 +17,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -50,7 +50,7 @@ class Similarity:
         return self.scale * (np.asarray(coords, dtype="float64") @ self.rotation) + self.shift
 
     @classmethod
-    def identity(cls, shared: int = 0) -> "Similarity":
+    def identity(cls, shared: int = 0) -> Similarity:
         """The transform that leaves a map as it is (the reference's own)."""
         return cls(np.eye(2), 1.0, np.zeros(2), 0.0, shared)
 

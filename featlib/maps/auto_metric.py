@@ -27,11 +27,10 @@ what the choice is about. The trials take about 0.5 s (two 50-epoch maps of
 map stays the same for the same points, labels, parameters and seed.
 """
 
-
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -71,8 +70,14 @@ map's other parameters as the map's own); raises :class:`~featlib.errors.Reducer
 :func:`featlib.maps.embed.choose_metric` passes :func:`featlib.maps.embed.umap_embed`'s."""
 
 
-def choose(x: np.ndarray, labels: np.ndarray | None = None, columns: int | None = None, *,
-           trial_map: TrialMap | None = None, min_points: int = 0) -> MetricChoice:
+def choose(
+    x: np.ndarray,
+    labels: np.ndarray | None = None,
+    columns: int | None = None,
+    *,
+    trial_map: TrialMap | None = None,
+    min_points: int = 0,
+) -> MetricChoice:
     """The metric a UMAP map of ``x`` uses for ``metric="auto"`` (see the module's docstring for the rule).
 
     The map itself is made by the caller's reducer: this module only measures its trial maps
@@ -112,7 +117,9 @@ def choose(x: np.ndarray, labels: np.ndarray | None = None, columns: int | None 
     if len(counts) < 2 or counts.min() < 2 or len(points) < min_points:
         return fallback  # no 10-NN accuracy of the labels (metrics.knn_accuracy's rule), or no map at all
     if trial_map is None:
-        raise TypeError("choose needs trial_map to measure the trial maps (featlib.maps.embed.choose_metric passes UMAP's).")
+        raise TypeError(
+            "choose needs trial_map to measure the trial maps (featlib.maps.embed.choose_metric passes UMAP's)."
+        )
     scores = {}
     for metric in CANDIDATES:
         try:
@@ -125,5 +132,6 @@ def choose(x: np.ndarray, labels: np.ndarray | None = None, columns: int | None 
     scores = {metric: float(score) for metric, score in scores.items()}
     best = max(CANDIDATES, key=lambda metric: (scores[metric], -CANDIDATES.index(metric)))
     measured = ", ".join(f"{metric} {score:.3f}" for metric, score in scores.items())
-    return MetricChoice(best, f"10-NN accuracy of {CHOICE_EPOCHS}-epoch trial maps of {len(chosen):,} points: "
-                              f"{measured}", scores)  # fmt: skip
+    return MetricChoice(
+        best, f"10-NN accuracy of {CHOICE_EPOCHS}-epoch trial maps of {len(chosen):,} points: {measured}", scores
+    )

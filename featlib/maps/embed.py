@@ -22,9 +22,9 @@ import os
 import re
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -148,7 +148,7 @@ MIN_POINTS: dict[str, int] = {name: table.min_points for name, table in reducer_
 ``perplexity=2``); :func:`min_points` gives the bound for given parameters."""
 
 
-def min_points(reducer: "str | ReducerParams", params: "ReducerParams | None" = None) -> int:
+def min_points(reducer: str | ReducerParams, params: ReducerParams | None = None) -> int:
     """The fewest points ``reducer`` can map with ``params``.
 
     - PCA: 2 (one point has no direction).
@@ -211,7 +211,7 @@ def max_perplexity(n_points: int) -> float | None:
     return min((int(n_points) - 1) / 3, MAX_PERPLEXITY)
 
 
-def check_points(params: "ReducerParams", n_points: int) -> None:
+def check_points(params: ReducerParams, n_points: int) -> None:
     """Refuses a map of ``n_points`` points that ``params`` cannot make (see :func:`min_points`).
 
     Raises:
@@ -224,16 +224,26 @@ def check_points(params: "ReducerParams", n_points: int) -> None:
     title = REDUCER_TITLES[name]
     if isinstance(params, UMAPParams):
         most = max_n_neighbors(n_points)
-        fix = (f"lower n_neighbors to {most} or fewer, or map more points" if most is not None
-               else f"map at least {UMAP_MIN_POINTS} points, or use PCA")
-        raise ReducerError(f"{title} needs at least {need} points for n_neighbors={params.n_neighbors} (more points "
-                           f"than neighbours, and at least {UMAP_MIN_POINTS}); got {n_points}. The fix: {fix}.")
+        fix = (
+            f"lower n_neighbors to {most} or fewer, or map more points"
+            if most is not None
+            else f"map at least {UMAP_MIN_POINTS} points, or use PCA"
+        )
+        raise ReducerError(
+            f"{title} needs at least {need} points for n_neighbors={params.n_neighbors} (more points "
+            f"than neighbours, and at least {UMAP_MIN_POINTS}); got {n_points}. The fix: {fix}."
+        )
     if isinstance(params, TSNEParams):
         most = max_perplexity(n_points)
-        fix = (f"lower perplexity to {np.floor(most * 10) / 10:g} or less, or map more points" if most is not None
-               and most >= TSNE_MIN_PERPLEXITY else f"map at least {MIN_POINTS['tsne']} points, or use PCA")
-        raise ReducerError(f"{title} needs at least {need} points for perplexity={params.perplexity:g} (more than 3 "
-                           f"× perplexity); got {n_points}. The fix: {fix}.")
+        fix = (
+            f"lower perplexity to {np.floor(most * 10) / 10:g} or less, or map more points"
+            if most is not None and most >= TSNE_MIN_PERPLEXITY
+            else f"map at least {MIN_POINTS['tsne']} points, or use PCA"
+        )
+        raise ReducerError(
+            f"{title} needs at least {need} points for perplexity={params.perplexity:g} (more than 3 "
+            f"× perplexity); got {n_points}. The fix: {fix}."
+        )
     raise ReducerError(f"{title} needs at least {need} points for a 2-D map; got {n_points}. Map more points.")
 
 
@@ -273,7 +283,7 @@ def reduce(
     raise TypeError(f"Not reducer parameters: {params!r}.")
 
 
-def _finite_rows(x: np.ndarray, params: "ReducerParams | None" = None) -> np.ndarray:
+def _finite_rows(x: np.ndarray, params: ReducerParams | None = None) -> np.ndarray:
     """``x`` as float32 rows, after checking there are enough (for ``params``) and every value is finite.
 
     Raises:
@@ -285,9 +295,11 @@ def _finite_rows(x: np.ndarray, params: "ReducerParams | None" = None) -> np.nda
     finite = np.isfinite(x)
     if not finite.all():
         bad_rows = int((~finite).any(axis=1).sum())
-        raise ReducerError(f"The representation holds NaN or infinite values ({int((~finite).sum()):,} of "
-                           f"{x.size:,}, in {bad_rows:,} of {len(x):,} rows); it cannot be mapped. Expected "
-                           "finite values: check the model's weights and the layer's outputs.")
+        raise ReducerError(
+            f"The representation holds NaN or infinite values ({int((~finite).sum()):,} of "
+            f"{x.size:,}, in {bad_rows:,} of {len(x):,} rows); it cannot be mapped. Expected "
+            "finite values: check the model's weights and the layer's outputs."
+        )
     return x
 
 
@@ -359,8 +371,9 @@ def resolve_metric(params: UMAPParams, x: np.ndarray, labels: np.ndarray | None 
     return choose_metric(x, labels, columns=read, params=params).metric
 
 
-def choose_metric(x: np.ndarray, labels: np.ndarray | None = None, columns: int | None = None,
-                  params: UMAPParams | None = None) -> MetricChoice:
+def choose_metric(
+    x: np.ndarray, labels: np.ndarray | None = None, columns: int | None = None, params: UMAPParams | None = None
+) -> MetricChoice:
     """The metric a UMAP map of ``x`` uses for ``metric="auto"``: :func:`featlib.maps.auto_metric.choose`, with its
     trial maps made by :func:`umap_embed` (on the CPU) with ``params``'s ``n_neighbors``, ``min_dist``, seed and
     ``pca_dims`` (default: featlib's defaults).
@@ -471,10 +484,15 @@ def umap_embed(
         epochs, start = layout_schedule(len(x))
         if progress:
             progress("neighbours", 0, 1)
-        coords = gpu.umap(x, n_neighbors=params.n_neighbors, min_dist=params.min_dist,
-                          metric=params.metric,
-                          random_state=params.random_state, n_epochs=params.n_epochs or epochs,
-                          init=init or start)  # fmt: skip
+        coords = gpu.umap(
+            x,
+            n_neighbors=params.n_neighbors,
+            min_dist=params.min_dist,
+            metric=params.metric,
+            random_state=params.random_state,
+            n_epochs=params.n_epochs or epochs,
+            init=init or start,
+        )
         if progress:
             progress("layout", 1, 1)
         return coords
@@ -523,7 +541,7 @@ def umap_embed(
     return coords
 
 
-def pca_applies(params: "UMAPParams | TSNEParams", units: int, n_points: int) -> bool:
+def pca_applies(params: UMAPParams | TSNEParams, units: int, n_points: int) -> bool:
     """Whether a map of ``n_points`` points of ``units`` columns reads them after PCA to ``params.pca_dims`` columns:
     when the points are wider than :data:`PCA_FROM` and than ``pca_dims``, and more than ``pca_dims``."""
     dims = params.pca_dims
@@ -641,8 +659,11 @@ def enable_numba_cache(folder: str | Path) -> int:
     # A few of them (pynndescent's nn_descent, nn_descent_internal) hold dynamic globals: Numba compiles them
     # as before and warns "Cannot cache compiled function ..." at every compile. Expected; not shown.
     names = "|".join(re.escape(name) for name in sorted(cached))
-    warnings.filterwarnings("ignore", message=f'Cannot cache compiled function "({names})" as it uses dynamic globals',
-                            category=numba.NumbaWarning)  # fmt: skip
+    warnings.filterwarnings(
+        "ignore",
+        message=f'Cannot cache compiled function "({names})" as it uses dynamic globals',
+        category=numba.NumbaWarning,
+    )
     return count
 
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -79,8 +79,9 @@ def missing() -> str | None:
     return None if devices > 0 else "no CUDA GPU found"
 
 
-def choose(reducer: str = "umap", environ: Mapping[str, str] | None = None,
-           probe: Callable[[], str | None] | None = None) -> str:  # fmt: skip
+def choose(
+    reducer: str = "umap", environ: Mapping[str, str] | None = None, probe: Callable[[], str | None] | None = None
+) -> str:
     """The backend, ``"cpu"`` or ``"gpu"``, that makes a map by ``reducer`` (``"umap"``, ``"tsne"``, ``"pca"``).
 
     ``gpu`` is returned when asked for (``FEATLIB_UMAP_BACKEND=gpu``), even if
@@ -116,8 +117,10 @@ def check(backend: str, probe: Callable[[], str | None] | None = None) -> None:
     if backend == "gpu":
         reason = (probe or missing)()
         if reason:
-            raise BackendError(f"This map was asked of the GPU backend, which cannot run here: {reason}. Install "
-                               f"cuML on a machine with a CUDA GPU, or set {ENV}=auto or cpu.")  # fmt: skip
+            raise BackendError(
+                f"This map was asked of the GPU backend, which cannot run here: {reason}. Install "
+                f"cuML on a machine with a CUDA GPU, or set {ENV}=auto or cpu."
+            )
 
 
 def backend_of_key(key: str, environ: Mapping[str, str] | None = None) -> str:
@@ -126,8 +129,9 @@ def backend_of_key(key: str, environ: Mapping[str, str] | None = None) -> str:
     return choose(reducer, environ)
 
 
-def umap(x: np.ndarray, *, n_neighbors: int, min_dist: float, metric: str, random_state: int, n_epochs: int,
-         init: str) -> np.ndarray:  # fmt: skip
+def umap(
+    x: np.ndarray, *, n_neighbors: int, min_dist: float, metric: str, random_state: int, n_epochs: int, init: str
+) -> np.ndarray:
     """cuML's UMAP of ``x`` (float32 ``(n, d)``): float32 ``(n, 2)``.
 
     ``init="pca"`` (featlib's start above 10,000 points) becomes cuML's
@@ -135,9 +139,16 @@ def umap(x: np.ndarray, *, n_neighbors: int, min_dist: float, metric: str, rando
     """
     from cuml.manifold import UMAP
 
-    reducer = UMAP(n_components=2, n_neighbors=n_neighbors, min_dist=min_dist, metric=metric,
-                   random_state=random_state, n_epochs=n_epochs, init="random" if init == "random" else "spectral",
-                   output_type="numpy")  # fmt: skip
+    reducer = UMAP(
+        n_components=2,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        metric=metric,
+        random_state=random_state,
+        n_epochs=n_epochs,
+        init="random" if init == "random" else "spectral",
+        output_type="numpy",
+    )
     return np.asarray(reducer.fit_transform(np.ascontiguousarray(x, dtype="float32")), dtype="float32")
 
 

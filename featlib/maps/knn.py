@@ -85,8 +85,8 @@ def _row_stats(x: np.ndarray, metric: str) -> tuple[np.ndarray | None, np.ndarra
     norms = np.empty(n)
     step = max(1, BLOCK_VALUES // max(d, 1))
     for start in range(0, n, step):
-        block = x[start:start + step].astype(np.float64) - means[start:start + step, None]
-        norms[start:start + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
+        block = x[start : start + step].astype(np.float64) - means[start : start + step, None]
+        norms[start : start + step] = np.sqrt(np.einsum("ij,ij->i", block, block))
     return means, norms
 
 
@@ -109,12 +109,13 @@ def _unit32(x: np.ndarray, means: np.ndarray, norms: np.ndarray) -> np.ndarray:
     out = np.empty(x.shape, dtype=np.float32)
     step = max(1, BLOCK_VALUES // max(x.shape[1], 1))
     for start in range(0, len(x), step):
-        out[start:start + step] = _rows64(x, slice(start, start + step), means, norms)
+        out[start : start + step] = _rows64(x, slice(start, start + step), means, norms)
     return out
 
 
-def _pair_distances(x: np.ndarray, means: np.ndarray | None, norms: np.ndarray | None, metric: str,
-                    candidates: np.ndarray) -> np.ndarray:  # fmt: skip
+def _pair_distances(
+    x: np.ndarray, means: np.ndarray | None, norms: np.ndarray | None, metric: str, candidates: np.ndarray
+) -> np.ndarray:
     """float64 distances from each row ``i`` of ``x`` to the rows ``candidates[i]``, in blocks of rows.
 
     Cosine and correlation follow umap-learn's convention for rows of length
@@ -144,8 +145,10 @@ def _ordered(candidates: np.ndarray, distances: np.ndarray, k: int) -> tuple[np.
     """Each row's ``k`` nearest candidates by (distance, the row itself first, index): int32, float32."""
     own = np.arange(len(candidates))[:, None]
     order = np.lexsort((candidates, candidates != own, distances), axis=1)[:, :k]
-    return (np.take_along_axis(candidates, order, 1).astype(np.int32),
-            np.take_along_axis(distances, order, 1).astype(np.float32))  # fmt: skip
+    return (
+        np.take_along_axis(candidates, order, 1).astype(np.int32),
+        np.take_along_axis(distances, order, 1).astype(np.float32),
+    )
 
 
 def exact(x: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndarray, np.ndarray]:

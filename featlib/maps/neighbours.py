@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -146,8 +146,10 @@ def nearest_with_distances(
         order = np.lexsort((found[keep], dist[keep]))  # by distance, then index
         rows.append((found[keep][order], dist[keep][order]))
     width = min(k, min(len(found) for found, _ in rows))
-    return (np.stack([found[:width] for found, _ in rows]).astype(np.int64),
-            np.stack([dist[:width] for _, dist in rows]).astype(np.float64))  # fmt: skip
+    return (
+        np.stack([found[:width] for found, _ in rows]).astype(np.int64),
+        np.stack([dist[:width] for _, dist in rows]).astype(np.float64),
+    )
 
 
 def map_metric(params: object, points: np.ndarray, labels: np.ndarray | None = None) -> str:

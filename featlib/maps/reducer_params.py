@@ -20,8 +20,8 @@ This module imports nothing from featlib.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 from featlib.errors import ReducerError
 
@@ -223,31 +223,58 @@ class Reducer:
 
 
 SEED = Param("random_state", Interval(int, 0, SEED_MAX), 42, "random seed", flag="--seed")
-PCA_DIMS = Param("pca_dims", Interval(int, 2, None), 50,
-                 "representations wider than 100 units are first reduced to this many by PCA",
-                 none="never reduce first", wording="sides")  # fmt: skip
+PCA_DIMS = Param(
+    "pca_dims",
+    Interval(int, 2, None),
+    50,
+    "representations wider than 100 units are first reduced to this many by PCA",
+    none="never reduce first",
+    wording="sides",
+)
 
-UMAP = Reducer("umap", "UMAP", (
-    Param("n_neighbors", Interval(int, 2, 200), 15, "UMAP's neighbours per point: more keeps more global structure",
-          wording="sides"),
-    Param("min_dist", Interval(float, 0.0, 1.0), 0.1, "how tightly UMAP packs points together", step=0.05),
-    Param("metric", Options((AUTO_METRIC, "euclidean", "cosine", "manhattan", "correlation")), AUTO_METRIC,
-          "UMAP's metric; auto: correlation for layers of 10 or more units, else euclidean"),
-    SEED,
-    Param("n_epochs", Interval(int, 1, 5_000), None, "UMAP epochs", none="featlib's schedule", wording="between"),
-    PCA_DIMS,
-), sample=MAP_SAMPLE, min_points=4, max_points=100_000)  # fmt: skip
+UMAP = Reducer(
+    "umap",
+    "UMAP",
+    (
+        Param(
+            "n_neighbors",
+            Interval(int, 2, 200),
+            15,
+            "UMAP's neighbours per point: more keeps more global structure",
+            wording="sides",
+        ),
+        Param("min_dist", Interval(float, 0.0, 1.0), 0.1, "how tightly UMAP packs points together", step=0.05),
+        Param(
+            "metric",
+            Options((AUTO_METRIC, "euclidean", "cosine", "manhattan", "correlation")),
+            AUTO_METRIC,
+            "UMAP's metric; auto: correlation for layers of 10 or more units, else euclidean",
+        ),
+        SEED,
+        Param("n_epochs", Interval(int, 1, 5_000), None, "UMAP epochs", none="featlib's schedule", wording="between"),
+        PCA_DIMS,
+    ),
+    sample=MAP_SAMPLE,
+    min_points=4,
+    max_points=100_000,
+)
 PCA = Reducer("pca", "PCA", (), sample=MAP_SAMPLE, min_points=2, max_points=100_000)
-TSNE = Reducer("tsne", "t-SNE", (
-    Param("perplexity", Interval(float, 2.0, 100.0), 30.0, "t-SNE's effective number of neighbours", step=5.0),
-    SEED,
-    PCA_DIMS,
-), sample=TSNE_SAMPLE, min_points=7, max_points=10_000)  # fmt: skip
+TSNE = Reducer(
+    "tsne",
+    "t-SNE",
+    (
+        Param("perplexity", Interval(float, 2.0, 100.0), 30.0, "t-SNE's effective number of neighbours", step=5.0),
+        SEED,
+        PCA_DIMS,
+    ),
+    sample=TSNE_SAMPLE,
+    min_points=7,
+    max_points=10_000,
+)
 TABLES: dict[str, Reducer] = {table.name: table for table in (UMAP, PCA, TSNE)}
 """Each reducer's table, by short name (the order of :data:`featlib.maps.embed.REDUCERS`)."""
 
-SAMPLE = Param("sample", Interval(int, 1, None), MAP_SAMPLE, "label-stratified sample size", step=500,
-               wording="sides")  # fmt: skip
+SAMPLE = Param("sample", Interval(int, 1, None), MAP_SAMPLE, "label-stratified sample size", step=500, wording="sides")
 """The sample size a link or the CLI may ask for, whatever the data (the pages narrow it to the data)."""
 
 

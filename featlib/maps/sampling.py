@@ -27,7 +27,5 @@ def stratified_sample(labels: np.ndarray, size: int | None, seed: int = 0) -> np
     # sklearn needs every class on both sides of the split to stratify.
     can_stratify = counts[counts > 0].min() >= 2 and min(size, len(labels) - size) >= n_classes
     stratify = labels if can_stratify else None
-    chosen, _ = train_test_split(
-        np.arange(len(labels)), train_size=size, random_state=seed, stratify=stratify
-    )
+    chosen, _ = train_test_split(np.arange(len(labels)), train_size=size, random_state=seed, stratify=stratify)
     return np.sort(chosen)

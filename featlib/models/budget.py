@@ -40,9 +40,10 @@ from __future__ import annotations
 
 import math
 import zipfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from featlib import settings
 from featlib.errors import ModelError
@@ -167,8 +168,10 @@ def _refuse_over(budget: Budget, limit: int, filename: str) -> None:
     named = ""
     if layer is not None:
         what = f"layer {layer.name!r} ({layer.kind}" if from_config else f"the weights {layer.name!r} ("
-        named = (f" The largest is {what}{', ' if from_config else ''}{layer.detail}): {layer.params:,} parameters, "
-                 f"{layer.bytes:,} bytes ({_mib(layer.bytes)}).")  # fmt: skip
+        named = (
+            f" The largest is {what}{', ' if from_config else ''}{layer.detail}): {layer.params:,} parameters, "
+            f"{layer.bytes:,} bytes ({_mib(layer.bytes)})."
+        )
     raise ModelError(
         f"{filename} declares {total:,} bytes ({_mib(total)}) of weights in its {where}; models are limited to "
         f"{limit:,} bytes ({_mib(limit)}) on this server.{named} Refused before Keras built anything; raise the "
@@ -215,8 +218,10 @@ def _keras_budget(path: Path) -> Budget:
 
 
 def _config_too_big(filename: str, size: int) -> str:
-    return (f"{filename}'s config.json inflates to {size:,} bytes; at most {MAX_CONFIG_BYTES:,} are read "
-            "(a model's config is a few KB to 1 MB). Refused before it was parsed.")  # fmt: skip
+    return (
+        f"{filename}'s config.json inflates to {size:,} bytes; at most {MAX_CONFIG_BYTES:,} are read "
+        "(a model's config is a few KB to 1 MB). Refused before it was parsed."
+    )
 
 
 def _h5_budget(path: Path) -> Budget:
@@ -254,8 +259,10 @@ def _h5_weights(source: Any, label: str, prefix: tuple[str, ...]) -> list[LayerS
     def visit(name: str, obj: Any) -> None:
         seen[0] += 1
         if seen[0] > MAX_H5_OBJECTS:
-            raise ModelError(f"{label} holds more than {MAX_H5_OBJECTS:,} HDF5 objects; a model's weights file "
-                             "holds a few thousand at most. Refused.")  # fmt: skip
+            raise ModelError(
+                f"{label} holds more than {MAX_H5_OBJECTS:,} HDF5 objects; a model's weights file "
+                "holds a few thousand at most. Refused."
+            )
         if not isinstance(obj, h5py.Dataset):
             return
         parts = name.split("/")
@@ -277,8 +284,10 @@ def _h5_weights(source: Any, label: str, prefix: tuple[str, ...]) -> list[LayerS
     finally:
         if h5 is not None:
             h5.close()
-    return [LayerSize(group, "weights", params, size, f"largest dataset {shape} {dtype}")
-            for group, (params, size, shape, dtype) in sums.items()]  # fmt: skip
+    return [
+        LayerSize(group, "weights", params, size, f"largest dataset {shape} {dtype}")
+        for group, (params, size, shape, dtype) in sums.items()
+    ]
 
 
 def _first_line(error: Exception) -> str:
@@ -305,8 +314,10 @@ def config_layers(config: object) -> list[LayerSize]:
         raise ModelError("The model config is nested too deeply to size; refused.") from None
     except (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError) as error:
         # Never let an odd config pass unsized (Keras might build what was not counted): refuse it.
-        raise ModelError(f"The model config cannot be sized (expected a Keras model config; {type(error).__name__}: "
-                         f"{_first_line(error)}); refused before Keras built anything.") from None  # fmt: skip
+        raise ModelError(
+            f"The model config cannot be sized (expected a Keras model config; {type(error).__name__}: "
+            f"{_first_line(error)}); refused before Keras built anything."
+        ) from None
     return sizes
 
 
@@ -319,7 +330,9 @@ def _layers_of(model_config: dict) -> list[dict]:
 def _model(model_config: dict, input_shape: Shape | None, depth: int) -> tuple[list[LayerSize], Shape | None]:
     """Sizes of a Sequential or Functional model's layers, and its (first) output shape."""
     if depth > MAX_CONFIG_DEPTH:
-        raise ModelError(f"The model config nests models or wrappers more than {MAX_CONFIG_DEPTH} levels deep; refused.")
+        raise ModelError(
+            f"The model config nests models or wrappers more than {MAX_CONFIG_DEPTH} levels deep; refused."
+        )
     inner = model_config.get("config") if isinstance(model_config.get("config"), dict) else {}
     layers = _layers_of(model_config)
     functional = any(layer.get("inbound_nodes") for layer in layers)
@@ -408,7 +421,9 @@ def _shape(value: object) -> Shape | None:
     return tuple(d if isinstance(d, int) and not isinstance(d, bool) and d >= 0 else None for d in value)
 
 
-def _layer(layer: dict, name: str, candidates: list[list[Shape | None]], depth: int) -> tuple[LayerSize | None, Shape | None]:
+def _layer(
+    layer: dict, name: str, candidates: list[list[Shape | None]], depth: int
+) -> tuple[LayerSize | None, Shape | None]:
     """A layer's size (the largest over its candidate input shapes) and its output shape."""
     kind = layer.get("class_name")
     config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
@@ -421,8 +436,13 @@ def _layer(layer: dict, name: str, candidates: list[list[Shape | None]], depth: 
             return None, out
         biggest = max(inner, key=lambda s: s.bytes)
         params, size = sum(s.params for s in inner), sum(s.bytes for s in inner)
-        return LayerSize(name, kind, params, size, f"a nested model; its largest layer {biggest.name!r} "
-                                                   f"({biggest.kind}, {biggest.detail})"), out  # fmt: skip
+        return LayerSize(
+            name,
+            kind,
+            params,
+            size,
+            f"a nested model; its largest layer {biggest.name!r} ({biggest.kind}, {biggest.detail})",
+        ), out
     rule = ESTIMATED_LAYERS.get(kind) or (_identity if kind.startswith("Random") or kind in _IDENTITY else None)
     if rule is None:
         return None, None
@@ -563,7 +583,9 @@ def _conv(rank: int, transpose: bool = False, depthwise: bool = False, separable
         if shape is not None and len(shape) == rank + 2:
             spatial = shape[2:] if axis == 1 else shape[1:-1]
             padding = str(config.get("padding", "valid")).lower()
-            sizes = tuple(_conv_out(s, k, st, padding, d, transpose) for s, k, st, d in zip(spatial, kernel, strides, dilation))
+            sizes = tuple(
+                _conv_out(s, k, st, padding, d, transpose) for s, k, st, d in zip(spatial, kernel, strides, dilation)
+            )
             out = (shape[0], out_channels) + sizes if axis == 1 else (shape[0],) + sizes + (out_channels,)
         return params, how, out
 
@@ -741,8 +763,15 @@ def _attention(config: dict, shapes: list, depth: int):
     d_value = _dim(shapes[1], -1) if len(shapes) > 1 else d_query
     d_key = _dim(shapes[2], -1) if len(shapes) > 2 else d_value
     out_dim = config.get("output_shape")
-    out_dim = d_query if out_dim is None else math.prod(_tuple(out_dim, len(out_dim), "output_shape")
-                                                        if isinstance(out_dim, list) else (_int(out_dim, "output_shape"),))
+    out_dim = (
+        d_query
+        if out_dim is None
+        else math.prod(
+            _tuple(out_dim, len(out_dim), "output_shape")
+            if isinstance(out_dim, list)
+            else (_int(out_dim, "output_shape"),)
+        )
+    )
     params = heads * key_dim * (d_query + d_key) + heads * value_dim * d_value + heads * value_dim * out_dim
     if config.get("use_bias", True) is not False:
         params += 2 * heads * key_dim + heads * value_dim + out_dim
@@ -773,43 +802,105 @@ def _spatial_unknown(config: dict, shapes: list, depth: int):
     return 0, "no weights", tuple(d if i in (0, axis % len(shape)) else None for i, d in enumerate(shape))
 
 
-_IDENTITY = frozenset({
-    "InputLayer", "Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "ThresholdedReLU", "Dropout",
-    "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "AlphaDropout", "GaussianDropout", "GaussianNoise",
-    "Rescaling", "Masking", "ActivityRegularization", "Identity", "UnitNormalization", "Add", "Subtract", "Multiply",
-    "Average", "Maximum", "Minimum", "Permute",
-})  # fmt: skip
+_IDENTITY = frozenset(
+    {
+        "InputLayer",
+        "Activation",
+        "ReLU",
+        "LeakyReLU",
+        "ELU",
+        "Softmax",
+        "ThresholdedReLU",
+        "Dropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "AlphaDropout",
+        "GaussianDropout",
+        "GaussianNoise",
+        "Rescaling",
+        "Masking",
+        "ActivityRegularization",
+        "Identity",
+        "UnitNormalization",
+        "Add",
+        "Subtract",
+        "Multiply",
+        "Average",
+        "Maximum",
+        "Minimum",
+        "Permute",
+    }
+)
 """Layer kinds without weights whose output has their (first) input's shape (``Permute`` as an upper bound)."""
 _MODELS = frozenset({"Sequential", "Functional", "Model"})
 
 ESTIMATED_LAYERS: dict[str, Callable] = {
     "Dense": _dense,
     "Embedding": _embedding,
-    "Conv1D": _conv(1), "Conv2D": _conv(2), "Conv3D": _conv(3),
-    "Convolution1D": _conv(1), "Convolution2D": _conv(2), "Convolution3D": _conv(3),
-    "Conv1DTranspose": _conv(1, transpose=True), "Conv2DTranspose": _conv(2, transpose=True),
+    "Conv1D": _conv(1),
+    "Conv2D": _conv(2),
+    "Conv3D": _conv(3),
+    "Convolution1D": _conv(1),
+    "Convolution2D": _conv(2),
+    "Convolution3D": _conv(3),
+    "Conv1DTranspose": _conv(1, transpose=True),
+    "Conv2DTranspose": _conv(2, transpose=True),
     "Conv3DTranspose": _conv(3, transpose=True),
-    "DepthwiseConv1D": _conv(1, depthwise=True), "DepthwiseConv2D": _conv(2, depthwise=True),
-    "SeparableConv1D": _conv(1, separable=True), "SeparableConv2D": _conv(2, separable=True),
-    "MaxPooling1D": _pool(1), "MaxPooling2D": _pool(2), "MaxPooling3D": _pool(3),
-    "AveragePooling1D": _pool(1), "AveragePooling2D": _pool(2), "AveragePooling3D": _pool(3),
-    "MaxPool1D": _pool(1), "MaxPool2D": _pool(2), "MaxPool3D": _pool(3),
-    "AvgPool1D": _pool(1), "AvgPool2D": _pool(2), "AvgPool3D": _pool(3),
-    "GlobalAveragePooling1D": _global_pool, "GlobalAveragePooling2D": _global_pool,
-    "GlobalAveragePooling3D": _global_pool, "GlobalMaxPooling1D": _global_pool, "GlobalMaxPooling2D": _global_pool,
-    "GlobalMaxPooling3D": _global_pool, "GlobalAvgPool1D": _global_pool, "GlobalAvgPool2D": _global_pool,
-    "GlobalMaxPool1D": _global_pool, "GlobalMaxPool2D": _global_pool,
-    "Flatten": _flatten, "Reshape": _reshape, "RepeatVector": _repeat, "Concatenate": _concatenate,
-    "BatchNormalization": _batch_norm, "LayerNormalization": _layer_norm, "GroupNormalization": _group_norm,
-    "Normalization": _normalization, "PReLU": _prelu,
-    "SimpleRNN": _rnn(1), "GRU": _rnn(3), "LSTM": _rnn(4), "CuDNNGRU": _rnn(3), "CuDNNLSTM": _rnn(4),
-    "Bidirectional": _bidirectional, "TimeDistributed": _time_distributed,
+    "DepthwiseConv1D": _conv(1, depthwise=True),
+    "DepthwiseConv2D": _conv(2, depthwise=True),
+    "SeparableConv1D": _conv(1, separable=True),
+    "SeparableConv2D": _conv(2, separable=True),
+    "MaxPooling1D": _pool(1),
+    "MaxPooling2D": _pool(2),
+    "MaxPooling3D": _pool(3),
+    "AveragePooling1D": _pool(1),
+    "AveragePooling2D": _pool(2),
+    "AveragePooling3D": _pool(3),
+    "MaxPool1D": _pool(1),
+    "MaxPool2D": _pool(2),
+    "MaxPool3D": _pool(3),
+    "AvgPool1D": _pool(1),
+    "AvgPool2D": _pool(2),
+    "AvgPool3D": _pool(3),
+    "GlobalAveragePooling1D": _global_pool,
+    "GlobalAveragePooling2D": _global_pool,
+    "GlobalAveragePooling3D": _global_pool,
+    "GlobalMaxPooling1D": _global_pool,
+    "GlobalMaxPooling2D": _global_pool,
+    "GlobalMaxPooling3D": _global_pool,
+    "GlobalAvgPool1D": _global_pool,
+    "GlobalAvgPool2D": _global_pool,
+    "GlobalMaxPool1D": _global_pool,
+    "GlobalMaxPool2D": _global_pool,
+    "Flatten": _flatten,
+    "Reshape": _reshape,
+    "RepeatVector": _repeat,
+    "Concatenate": _concatenate,
+    "BatchNormalization": _batch_norm,
+    "LayerNormalization": _layer_norm,
+    "GroupNormalization": _group_norm,
+    "Normalization": _normalization,
+    "PReLU": _prelu,
+    "SimpleRNN": _rnn(1),
+    "GRU": _rnn(3),
+    "LSTM": _rnn(4),
+    "CuDNNGRU": _rnn(3),
+    "CuDNNLSTM": _rnn(4),
+    "Bidirectional": _bidirectional,
+    "TimeDistributed": _time_distributed,
     "MultiHeadAttention": _attention,
-    "UpSampling1D": _upsampling(1), "UpSampling2D": _upsampling(2), "UpSampling3D": _upsampling(3),
-    "ZeroPadding1D": _spatial_unknown, "ZeroPadding2D": _spatial_unknown, "ZeroPadding3D": _spatial_unknown,
-    "Cropping1D": _spatial_unknown, "Cropping2D": _spatial_unknown, "Cropping3D": _spatial_unknown,
-    "Resizing": _spatial_unknown, "CenterCrop": _spatial_unknown,
-}  # fmt: skip
+    "UpSampling1D": _upsampling(1),
+    "UpSampling2D": _upsampling(2),
+    "UpSampling3D": _upsampling(3),
+    "ZeroPadding1D": _spatial_unknown,
+    "ZeroPadding2D": _spatial_unknown,
+    "ZeroPadding3D": _spatial_unknown,
+    "Cropping1D": _spatial_unknown,
+    "Cropping2D": _spatial_unknown,
+    "Cropping3D": _spatial_unknown,
+    "Resizing": _spatial_unknown,
+    "CenterCrop": _spatial_unknown,
+}
 """The layer kinds whose parameters (and output shape) :func:`config_layers` works out from their config;
 shape-keeping kinds without weights (``Activation``, ``Dropout``, ``Random*``, merges, ...) pass shapes on."""
-

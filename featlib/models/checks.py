@@ -30,8 +30,22 @@ _CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
 # The Keras namespaces whose functions a model config may name (activations,
 # losses, ...); functions from any other namespace (keras.utils.get_file,
 # keras.config.enable_unsafe_deserialization, ...) are not part of a model.
-_MODELING_NAMESPACES = {"activations", "losses", "metrics", "ops", "nn", "numpy", "image", "math", "linalg",
-                        "initializers", "regularizers", "constraints", "optimizers", "schedules"}
+_MODELING_NAMESPACES = {
+    "activations",
+    "losses",
+    "metrics",
+    "ops",
+    "nn",
+    "numpy",
+    "image",
+    "math",
+    "linalg",
+    "initializers",
+    "regularizers",
+    "constraints",
+    "optimizers",
+    "schedules",
+}
 _SAVEDMODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 _SAVEDMODEL_REASON = (
     "TensorFlow SavedModels are refused: loading one runs the TensorFlow graph stored in it, which "
@@ -68,8 +82,7 @@ def check_model_archive(path: str | Path) -> None:
             names = {m.filename for m in members}
             if "config.json" not in names:
                 raise ModelError(
-                    f"{path.name} has no config.json; it is not a Keras 3 model file (members: "
-                    f"{sorted(names)[:10]})."
+                    f"{path.name} has no config.json; it is not a Keras 3 model file (members: {sorted(names)[:10]})."
                 )
             raw = archive.read("config.json")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as error:

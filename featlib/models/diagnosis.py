@@ -71,7 +71,7 @@ def other_scale(input_scale: str) -> str:
     return next(scale for scale in INPUT_SCALES if scale != input_scale)
 
 
-def scoring_split(dataset: "Dataset") -> str:
+def scoring_split(dataset: Dataset) -> str:
     """The split a model is scored on: ``"test"``, or ``"train"`` when the dataset has no test images.
 
     Reads ``dataset.splits`` (the non-empty splits) where the dataset has it, else assumes both.
@@ -83,17 +83,22 @@ def scoring_split(dataset: "Dataset") -> str:
     for split in ("test", "train"):
         if split in splits and len(dataset.split(split)[1]):
             return split
-    raise ModelError(f"{dataset.name} has no images to score the model on (expected a non-empty 'test' or "
-                            f"'train' split; its splits are {list(splits)}).")
+    raise ModelError(
+        f"{dataset.name} has no images to score the model on (expected a non-empty 'test' or "
+        f"'train' split; its splits are {list(splits)})."
+    )
 
 
-OTHER_DATA = ("Data: none of the checks below explains it, so the model was most likely trained on other data than "
-              "this dataset: images of another kind with the same size and classes, or the same classes numbered "
-              "in another order.")
+OTHER_DATA = (
+    "Data: none of the checks below explains it, so the model was most likely trained on other data than "
+    "this dataset: images of another kind with the same size and classes, or the same classes numbered "
+    "in another order."
+)
 
 
-def score(model: "keras.Model", dataset: "Dataset", input_scale: str, output: int | str | None = None,
-          label: str = "the model") -> dict:
+def score(
+    model: keras.Model, dataset: Dataset, input_scale: str, output: int | str | None = None, label: str = "the model"
+) -> dict:
     """A model's accuracy on ``dataset`` as an upload (and a bundle's model) is scored, with the causes near chance.
 
     Scored on :func:`scoring_split` from ``output`` (:func:`featlib.models.choose_output`). Near chance
@@ -120,22 +125,34 @@ def score(model: "keras.Model", dataset: "Dataset", input_scale: str, output: in
     if near_chance(accuracy, dataset.num_classes):
         other = other_scale(input_scale)
         try:
-            other_accuracy = evaluate_accuracy(model, adapt_images(images, model, other), labels,
-                                                      chosen.index)  # fmt: skip
+            other_accuracy = evaluate_accuracy(model, adapt_images(images, model, other), labels, chosen.index)
         except nonfinite.NonFiniteError:  # the other scaling overflows: it is not the cause
             other_accuracy = None
-        hints = likely_causes(model, dataset, split, input_scale, accuracy, other_scale_accuracy=other_accuracy,
-                              output=chosen.index)  # fmt: skip
-    return {"accuracy": accuracy, "split": split, "n_images": int(len(labels)), "other_scale_accuracy": other_accuracy,
-            "hints": hints, "output": chosen.name,
-            "outputs": [{"name": o.name, "width": o.width} for o in model_outputs(model)],
-            "implied_scale": implied_input_scale(model)}  # fmt: skip
+        hints = likely_causes(
+            model, dataset, split, input_scale, accuracy, other_scale_accuracy=other_accuracy, output=chosen.index
+        )
+    return {
+        "accuracy": accuracy,
+        "split": split,
+        "n_images": int(len(labels)),
+        "other_scale_accuracy": other_accuracy,
+        "hints": hints,
+        "output": chosen.name,
+        "outputs": [{"name": o.name, "width": o.width} for o in model_outputs(model)],
+        "implied_scale": implied_input_scale(model),
+    }
 
 
 def likely_causes(
-    model: "keras.Model", dataset: "Dataset", split: str, input_scale: str, accuracy: float, *,
-    other_scale_accuracy: float | None = None, output: int = 0,
-) -> list[str]:  # fmt: skip
+    model: keras.Model,
+    dataset: Dataset,
+    split: str,
+    input_scale: str,
+    accuracy: float,
+    *,
+    other_scale_accuracy: float | None = None,
+    output: int = 0,
+) -> list[str]:
     """The checks that can explain a near-chance accuracy, one plain sentence each, the ones that found a cause first.
 
     Checks: the model's output width against the dataset's classes; the model's input image
@@ -171,7 +188,7 @@ def likely_causes(
     return found + [sentence for sentence, cause in findings if sentence and not cause]
 
 
-def _classes_check(model: "keras.Model", dataset: "Dataset", output: int = 0) -> tuple[str, bool]:
+def _classes_check(model: keras.Model, dataset: Dataset, output: int = 0) -> tuple[str, bool]:
     """(sentence, whether it is a likely cause) for the output's width against the dataset's classes."""
     width, classes, name = _output_width(model, output), dataset.num_classes, dataset.name
     if width is None:
@@ -179,17 +196,23 @@ def _classes_check(model: "keras.Model", dataset: "Dataset", output: int = 0) ->
     if width == classes:
         return f"Classes: the model has {width} outputs and the dataset {classes} classes: they match.", False
     if width == 1:
-        return (f"Classes: the model outputs 1 value per image, so it always predicts class 0; {name} has "
-                f"{classes} classes."), True
+        return (
+            f"Classes: the model outputs 1 value per image, so it always predicts class 0; {name} has "
+            f"{classes} classes."
+        ), True
     if width < classes:
-        return (f"Classes: the model has {width} outputs but {name} has {classes} classes: labels {width} to "
-                f"{classes - 1} can never be predicted, so it was trained for other data."), True
-    return (f"Classes: the model has {width} outputs but {name} has {classes} classes: it was trained on other "
-            f"classes, so its class numbers need not mean those of {name}, and every prediction of a class "
-            f"from {classes} to {width - 1} is wrong."), True
+        return (
+            f"Classes: the model has {width} outputs but {name} has {classes} classes: labels {width} to "
+            f"{classes - 1} can never be predicted, so it was trained for other data."
+        ), True
+    return (
+        f"Classes: the model has {width} outputs but {name} has {classes} classes: it was trained on other "
+        f"classes, so its class numbers need not mean those of {name}, and every prediction of a class "
+        f"from {classes} to {width - 1} is wrong."
+    ), True
 
 
-def _size_check(model: "keras.Model", dataset: "Dataset") -> tuple[str, bool]:
+def _size_check(model: keras.Model, dataset: Dataset) -> tuple[str, bool]:
     """(sentence, whether it is a likely cause) for the model's input image size against the dataset's."""
     size = _input_size(model)
     h, w = dataset.image_shape
@@ -199,41 +222,52 @@ def _size_check(model: "keras.Model", dataset: "Dataset") -> tuple[str, bool]:
         return f"Image size: the model reads {h}×{w} images, the dataset's size (no resizing).", False
     mh, mw = size
     trained = " (such as MNIST's)" if size == (MNIST_SIDE, MNIST_SIDE) else ""
-    return (f"Image size: the model reads {mh}×{mw} images; the images of {dataset.name} are {h}×{w}, so they were "
-            f"resized from {h}×{w} to {mh}×{mw}, and a model trained on {mh}×{mw} images{trained} may not "
-            "recognise resized ones."), True
+    return (
+        f"Image size: the model reads {mh}×{mw} images; the images of {dataset.name} are {h}×{w}, so they were "
+        f"resized from {h}×{w} to {mh}×{mw}, and a model trained on {mh}×{mw} images{trained} may not "
+        "recognise resized ones."
+    ), True
 
 
-def _scaling_check(scale: str, other: str, split: str, accuracy: float, other_accuracy: float,
-                   num_classes: int) -> tuple[str, bool]:  # fmt: skip
+def _scaling_check(
+    scale: str, other: str, split: str, accuracy: float, other_accuracy: float, num_classes: int
+) -> tuple[str, bool]:
     """(sentence, whether it is a likely cause) comparing the accuracy with both input scalings."""
     better = other_accuracy >= accuracy + BETTER_BY and not near_chance(other_accuracy, num_classes)
     measured = f"with {SCALE_WORDS[other]} the accuracy on the {split} split is {other_accuracy:.2f}"
     if better:
-        return (f"Input scaling: {measured} (against {accuracy:.2f} with {SCALE_WORDS[scale]}): the model expects "
-                f"that scaling; choose the input scaling '{other}' ({INPUT_SCALES[other]})."), True
+        return (
+            f"Input scaling: {measured} (against {accuracy:.2f} with {SCALE_WORDS[scale]}): the model expects "
+            f"that scaling; choose the input scaling '{other}' ({INPUT_SCALES[other]})."
+        ), True
     return f"Input scaling: {measured}, no better: the scaling is not the cause.", False
 
 
-def _preprocessing_check(model: "keras.Model", scale: str) -> tuple[str, bool]:
+def _preprocessing_check(model: keras.Model, scale: str) -> tuple[str, bool]:
     """(sentence, whether it is a likely cause) for Rescaling / Normalization layers at the model's input."""
     layer = first_preprocessing_layer(model)
     given = SCALE_WORDS[scale]
     if layer is None:
-        return (f"Preprocessing: the model has no Rescaling or Normalization layer at its input, so it takes the "
-                f"pixels as given ({given})."), False
+        return (
+            f"Preprocessing: the model has no Rescaling or Normalization layer at its input, so it takes the "
+            f"pixels as given ({given})."
+        ), False
     kind = type(layer).__name__
     expected, what = scale_implied_by(layer)
     if expected is None:
         return f"Preprocessing: the model starts with {kind} ({layer.name}); {what}.", False
     if expected == scale:
-        return (f"Preprocessing: the model starts with {kind} ({layer.name}); {what}, which suggests it "
-                f"expects {SCALE_WORDS[expected]}, as given."), False
-    return (f"Preprocessing: the model starts with {kind} ({layer.name}); {what}, which suggests it expects "
-            f"{SCALE_WORDS[expected]}, but it was given {given}."), True
+        return (
+            f"Preprocessing: the model starts with {kind} ({layer.name}); {what}, which suggests it "
+            f"expects {SCALE_WORDS[expected]}, as given."
+        ), False
+    return (
+        f"Preprocessing: the model starts with {kind} ({layer.name}); {what}, which suggests it expects "
+        f"{SCALE_WORDS[expected]}, but it was given {given}."
+    ), True
 
 
-def _output_width(model: "keras.Model", output: int = 0) -> int | None:
+def _output_width(model: keras.Model, output: int = 0) -> int | None:
     """Values per image of the model's output at position ``output`` (its classes), or None when not fixed."""
     try:
         shape = tuple(model.outputs[output].shape[1:])
@@ -242,7 +276,7 @@ def _output_width(model: "keras.Model", output: int = 0) -> int | None:
     return None if any(d is None for d in shape) else int(np.prod(shape, dtype=np.int64))
 
 
-def _input_size(model: "keras.Model") -> tuple[int, int] | None:
+def _input_size(model: keras.Model) -> tuple[int, int] | None:
     """(height, width) of the images the model reads (a flat input of n values: √n × √n), or None."""
     try:
         shape = input_shape(model)

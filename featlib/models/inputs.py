@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,11 +18,12 @@ INPUT_SCALES = {"0-1": "pixels / 255 (as the seed)", "0-255": "raw pixels 0–25
 
 # Layers that may come before a model's Rescaling / Normalization without changing the pixel values'
 # scale: shape only, resizing and cropping, identity at inference (plus augmentation, ``Random*``).
-_BEFORE_PREPROCESSING = frozenset({"InputLayer", "Reshape", "Flatten", "Resizing", "CenterCrop"}) \
-    | _INFERENCE_IDENTITY_LAYERS  # fmt: skip
+_BEFORE_PREPROCESSING = (
+    frozenset({"InputLayer", "Reshape", "Flatten", "Resizing", "CenterCrop"}) | _INFERENCE_IDENTITY_LAYERS
+)
 
 
-def implied_input_scale(model: "keras.Model") -> str | None:
+def implied_input_scale(model: keras.Model) -> str | None:
     """The input scaling a model's own preprocessing implies: a key of :data:`INPUT_SCALES`, or None.
 
     ``"0-255"`` when the model starts with a ``Rescaling`` by a small factor (``1/255``, ``1/127.5``)
@@ -39,7 +41,7 @@ def implied_input_scale(model: "keras.Model") -> str | None:
     return None if layer is None else scale_implied_by(layer)[0]
 
 
-def first_preprocessing_layer(model: "keras.Model"):
+def first_preprocessing_layer(model: keras.Model):
     """The first ``Rescaling`` or ``Normalization`` layer among the model's leading layers, or None.
 
     Leading layers are those before the first layer that computes anything from the pixels: shape
@@ -104,7 +106,7 @@ def _mean_of(value) -> float | None:
     return float(array.mean()) if array.size and np.all(np.isfinite(array)) else None
 
 
-def adapt_images(images: np.ndarray, model: "keras.Model", scale: str = "0-1") -> np.ndarray:
+def adapt_images(images: np.ndarray, model: keras.Model, scale: str = "0-1") -> np.ndarray:
     """Turns uint8 images ``(n, h, w)`` into inputs that fit ``model``.
 
     Handles flat inputs (``h*w``), ``(h, w)`` and ``(h, w, 1)`` or ``(h, w, 3)``
@@ -148,8 +150,7 @@ def adapt_images(images: np.ndarray, model: "keras.Model", scale: str = "0-1") -
             )
     else:
         raise InputMismatchError(
-            f"The model's input shape {target} is not an image or a flat vector; "
-            f"the data are {h}×{w} images."
+            f"The model's input shape {target} is not an image or a flat vector; the data are {h}×{w} images."
         )
     if None in size:
         size = (h, w)
@@ -184,8 +185,13 @@ def _check_known_sizes(target: tuple, h: int, w: int) -> None:
         return
     if len(target) > 1 and target[0] is None and target[1] is None and None not in target[2:]:
         return
-    where = ("its length" if len(target) == 1 else "the number of channels" if None in target[2:]
-             else "one side of the image")  # fmt: skip
+    where = (
+        "its length"
+        if len(target) == 1
+        else "the number of channels"
+        if None in target[2:]
+        else "one side of the image"
+    )
     raise InputMismatchError(
         f"The model's input shape per image is {target}: {where} is unknown (None), so featlib cannot tell "
         f"what image it reads; the data are {h}×{w} images. (A Keras 2 model whose batch_input_shape "
@@ -202,7 +208,7 @@ def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.clip(keras.ops.convert_to_numpy(resized)[..., 0], 0.0, 255.0).astype("float32")
 
 
-def input_shape(model: "keras.Model") -> tuple:
+def input_shape(model: keras.Model) -> tuple:
     """The shape of one sample of the model's single input.
 
     Raises:
@@ -211,19 +217,17 @@ def input_shape(model: "keras.Model") -> tuple:
     """
     inputs = getattr(model, "inputs", None) or []
     if not model.layers:
-        raise ModelError("The model has no layers (expected at least one layer after its input); "
-                         "there is nothing to look into.")
+        raise ModelError(
+            "The model has no layers (expected at least one layer after its input); there is nothing to look into."
+        )
     if not inputs and not getattr(model, "built", True):
         raise ModelError(_unbuilt_message(model))
     if len(inputs) != 1:
-        raise ModelError(
-            f"featlib reads models with exactly one image input; this model has {len(inputs)} "
-            "inputs."
-        )
+        raise ModelError(f"featlib reads models with exactly one image input; this model has {len(inputs)} inputs.")
     return tuple(inputs[0].shape[1:])
 
 
-def _unbuilt_message(model: "keras.Model") -> str:
+def _unbuilt_message(model: keras.Model) -> str:
     """Why a model saved before it was built cannot be read, and how to save it built."""
     count = len(model.layers)
     return (

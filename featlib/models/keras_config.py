@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from featlib.errors import ModelError
 
@@ -66,8 +66,16 @@ def _config(data: bytes) -> dict | None:
             if info.file_size > MAX_CONFIG_BYTES:
                 return None
             config = json.loads(archive.read(info))
-    except (KeyError, OSError, ValueError, RecursionError, zipfile.BadZipFile, zipfile.LargeZipFile,
-            NotImplementedError, EOFError):  # fmt: skip
+    except (
+        KeyError,
+        OSError,
+        ValueError,
+        RecursionError,
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        EOFError,
+    ):
         return None
     return config if isinstance(config, dict) else None
 
@@ -85,8 +93,10 @@ def _all_names(config: object) -> Iterator[str]:
         node = stack.pop()
         if isinstance(node, dict):
             if "class_name" in node:
-                for name in (node.get("name"), (node.get("config") or {}).get("name")
-                             if isinstance(node.get("config"), dict) else None):  # fmt: skip
+                for name in (
+                    node.get("name"),
+                    (node.get("config") or {}).get("name") if isinstance(node.get("config"), dict) else None,
+                ):
                     if isinstance(name, str):
                         yield name
             stack.extend(node.values())

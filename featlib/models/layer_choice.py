@@ -44,7 +44,7 @@ class DefaultLayer:
     alternative: str | None = None
 
 
-def choose_default_layer(model: "keras.Model") -> DefaultLayer:
+def choose_default_layer(model: keras.Model) -> DefaultLayer:
     """The layer to show first: the last hidden representation after its activation and normalisation.
 
     The rule (issue "default layer": a CNN's default was the linear Dense before its LeakyReLU, or a
@@ -68,8 +68,9 @@ def choose_default_layer(model: "keras.Model") -> DefaultLayer:
     """
     layers = _body_layers(model)
     if not layers:
-        raise ModelError("The model has no layers (expected at least one layer after its input); "
-                         "there is no layer to show.")
+        raise ModelError(
+            "The model has no layers (expected at least one layer after its input); there is no layer to show."
+        )
     seed = _seed_default(layers, model)
     if seed is not None:
         return seed
@@ -81,7 +82,7 @@ def choose_default_layer(model: "keras.Model") -> DefaultLayer:
     return _without_hidden_layer(layers, weighted)
 
 
-def hidden_layers(model: "keras.Model", *, after_activation: bool = True, output: bool = False) -> list[str]:
+def hidden_layers(model: keras.Model, *, after_activation: bool = True, output: bool = False) -> list[str]:
     """The model's hidden representations in order, each named as :func:`choose_default_layer` would read it.
 
     Args:
@@ -107,13 +108,16 @@ def hidden_layers(model: "keras.Model", *, after_activation: bool = True, output
     for layer in chosen:
         after = [f for f in _followers(layer, layers) if _kind(f) not in _INFERENCE_IDENTITY_LAYERS]
         if layer in outputs and not after:  # the seed's softmax is its own Activation layer, not a follower
-            after = [f for f in layers[layers.index(layer) + 1:layers.index(layer) + 2]
-                     if _kind(f) in _ACTIVATION_KINDS and _input_producer(f) in (layer, None)]  # fmt: skip
+            after = [
+                f
+                for f in layers[layers.index(layer) + 1 : layers.index(layer) + 2]
+                if _kind(f) in _ACTIVATION_KINDS and _input_producer(f) in (layer, None)
+            ]
         names.append((after[-1] if after else layer).name)
     return names
 
 
-def default_layer(model: "keras.Model") -> str:
+def default_layer(model: keras.Model) -> str:
     """The name of the layer to show first: :func:`choose_default_layer`'s ``name``.
 
     ``dense_1`` for the seed MLP; for other models the last hidden layer after its activation and
@@ -122,12 +126,12 @@ def default_layer(model: "keras.Model") -> str:
     return choose_default_layer(model).name
 
 
-def default_layer_reason(model: "keras.Model") -> str:
+def default_layer_reason(model: keras.Model) -> str:
     """Why :func:`default_layer` chose its layer: :func:`choose_default_layer`'s one-sentence ``reason``."""
     return choose_default_layer(model).reason
 
 
-def _output_layers(model: "keras.Model", weighted: list) -> list:
+def _output_layers(model: keras.Model, weighted: list) -> list:
     """The weighted layers that make the model's outputs (each output traced back over its followers).
 
     Falls back on the last weighted layer when the model's graph cannot be read.
@@ -150,7 +154,7 @@ def _followers(hidden, layers: list) -> list:
     """The follower layers directly after ``hidden``, in order (stops at the first other layer)."""
     chain = []
     previous = hidden
-    for layer in layers[layers.index(hidden) + 1:]:
+    for layer in layers[layers.index(hidden) + 1 :]:
         producer = _input_producer(layer)
         if not _is_follower(layer) or (producer is not None and producer is not previous):
             break
@@ -164,9 +168,12 @@ def _after_activation(hidden, layers: list) -> DefaultLayer:
     chain = _followers(hidden, layers)
     kept = [layer for layer in chain if _kind(layer) not in _INFERENCE_IDENTITY_LAYERS]
     chosen = kept[-1] if kept else hidden
-    trailing = [_kind(layer) for layer in (chain[chain.index(chosen) + 1:] if kept else chain)]
-    note = f"; the {_and(trailing)} after it {'changes' if len(trailing) == 1 else 'change'} nothing at inference" \
-        if trailing else ""  # fmt: skip
+    trailing = [_kind(layer) for layer in (chain[chain.index(chosen) + 1 :] if kept else chain)]
+    note = (
+        f"; the {_and(trailing)} after it {'changes' if len(trailing) == 1 else 'change'} nothing at inference"
+        if trailing
+        else ""
+    )
     if chosen is hidden:
         return DefaultLayer(hidden.name, f"{hidden.name}: the last hidden layer ({_label(hidden)}){note}.")
     after = _and([_follower_label(layer) for layer in kept])
@@ -174,7 +181,7 @@ def _after_activation(hidden, layers: list) -> DefaultLayer:
     return DefaultLayer(chosen.name, reason, alternative=hidden.name)
 
 
-def _seed_default(layers: list, model: "keras.Model") -> DefaultLayer | None:
+def _seed_default(layers: list, model: keras.Model) -> DefaultLayer | None:
     """The seed's choice for a model laid out as the seed (see :func:`choose_default_layer`), else None."""
     kinds = [_kind(layer) for layer in layers]
     pairs = len(layers) // 2
@@ -190,8 +197,10 @@ def _seed_default(layers: list, model: "keras.Model") -> DefaultLayer | None:
         return None
     dense, activation = layers[-4], layers[-3]
     function = _activation_name(activation)
-    reason = (f"{dense.name}: the last hidden layer ({_label(dense)}) before its {function} activation, as the seed "
-              f"script read it; {activation.name} is the same layer after its {function}.")
+    reason = (
+        f"{dense.name}: the last hidden layer ({_label(dense)}) before its {function} activation, as the seed "
+        f"script read it; {activation.name} is the same layer after its {function}."
+    )
     return DefaultLayer(dense.name, reason, alternative=activation.name)
 
 
@@ -201,10 +210,14 @@ def _without_hidden_layer(layers: list, weighted: list) -> DefaultLayer:
         last = layers[-1]
         return DefaultLayer(last.name, f"{last.name}: the model's last layer (it has no layer with weights).")
     output = weighted[-1]
-    before = [layer for layer in layers[:layers.index(output)] if _kind(layer) not in _INFERENCE_IDENTITY_LAYERS]
+    before = [layer for layer in layers[: layers.index(output)] if _kind(layer) not in _INFERENCE_IDENTITY_LAYERS]
     if before:
         chosen = before[-1]
-        return DefaultLayer(chosen.name, f"{chosen.name}: the input of the output layer {output.name} "
-                                         f"({_label(output)}); the model has no hidden layer with weights.")
-    return DefaultLayer(output.name, f"{output.name}: the output layer ({_label(output)}); the model has no "
-                                     "hidden layer.")
+        return DefaultLayer(
+            chosen.name,
+            f"{chosen.name}: the input of the output layer {output.name} "
+            f"({_label(output)}); the model has no hidden layer with weights.",
+        )
+    return DefaultLayer(
+        output.name, f"{output.name}: the output layer ({_label(output)}); the model has no hidden layer."
+    )

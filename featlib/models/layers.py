@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,7 +26,7 @@ class LayerInfo:
     activation: str = ""  # see :func:`activations`
 
 
-def layer_table(model: "keras.Model") -> list[LayerInfo]:
+def layer_table(model: keras.Model) -> list[LayerInfo]:
     """Every layer of ``model``: name, type, output shape, parameter count and activation (:func:`activations`)."""
     rows = []
     notes = activations(model)
@@ -38,7 +39,7 @@ def layer_table(model: "keras.Model") -> list[LayerInfo]:
     return rows
 
 
-def activations(model: "keras.Model") -> dict[str, str]:
+def activations(model: keras.Model) -> dict[str, str]:
     """Each layer's activation, and whether its output is read before or after it.
 
     The seed MLP keeps each activation as its own layer, so its ``dense_1`` is the
@@ -67,17 +68,22 @@ def activations(model: "keras.Model") -> dict[str, str]:
             notes[layer.name] = f"{function} (own)"
         elif function == "linear" or _is_weighted(layer):
             after = [a for a in activation_layers if reads[id(a)] is layer]
-            if not after and position + 1 < len(layers) and id(layers[position + 1]) in reads \
-                    and reads[id(layers[position + 1])] is None:  # a graph Keras cannot trace: the next layer
+            if (
+                not after
+                and position + 1 < len(layers)
+                and id(layers[position + 1]) in reads
+                and reads[id(layers[position + 1])] is None
+            ):  # a graph Keras cannot trace: the next layer
                 after = [layers[position + 1]]
-            notes[layer.name] = (f"none: pre-activation; {_activation_function(after[0])} in {after[0].name}"
-                                 if after else "none")  # fmt: skip
+            notes[layer.name] = (
+                f"none: pre-activation; {_activation_function(after[0])} in {after[0].name}" if after else "none"
+            )
         else:
             notes[layer.name] = ""
     return notes
 
 
-def other_side_of_activation(model: "keras.Model", layer: str) -> tuple[str, str] | None:
+def other_side_of_activation(model: keras.Model, layer: str) -> tuple[str, str] | None:
     """The same hidden layer read on the other side of its activation, when that is a layer of its own.
 
     Returns:
@@ -110,19 +116,36 @@ def _activation_function(layer) -> str:
 # Layer kinds, by class name, that the default layer and the summary reason about. Sources: Keras 3's
 # keras.layers (activations, normalization, regularization and preprocessing sections).
 _ACTIVATION_LAYERS = frozenset({"Activation", "ReLU", "LeakyReLU", "PReLU", "ELU", "ThresholdedReLU"})
-_NORMALISATION_LAYERS = frozenset({"BatchNormalization", "LayerNormalization", "GroupNormalization",
-                                   "UnitNormalization", "RMSNormalization"})
+_NORMALISATION_LAYERS = frozenset(
+    {"BatchNormalization", "LayerNormalization", "GroupNormalization", "UnitNormalization", "RMSNormalization"}
+)
 # Identity at inference (Keras calls them with training=False when a model predicts).
-_INFERENCE_IDENTITY_LAYERS = frozenset({"Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D",
-                                        "AlphaDropout", "GaussianDropout", "GaussianNoise", "ActivityRegularization"})
+_INFERENCE_IDENTITY_LAYERS = frozenset(
+    {
+        "Dropout",
+        "SpatialDropout1D",
+        "SpatialDropout2D",
+        "SpatialDropout3D",
+        "AlphaDropout",
+        "GaussianDropout",
+        "GaussianNoise",
+        "ActivityRegularization",
+    }
+)
 _PREPROCESSING_LAYERS = frozenset({"Rescaling", "Normalization", "Resizing", "CenterCrop"})
 _SOFTMAX_FUNCTIONS = frozenset({"softmax", "log_softmax"})
 _ACTIVATION_KINDS = _ACTIVATION_LAYERS | {"Softmax"}
-_FUNCTION_OF_KIND = {"ReLU": "relu", "LeakyReLU": "leaky_relu", "PReLU": "prelu", "ELU": "elu",
-                     "ThresholdedReLU": "thresholded_relu", "Softmax": "softmax"}  # fmt: skip
+_FUNCTION_OF_KIND = {
+    "ReLU": "relu",
+    "LeakyReLU": "leaky_relu",
+    "PReLU": "prelu",
+    "ELU": "elu",
+    "ThresholdedReLU": "thresholded_relu",
+    "Softmax": "softmax",
+}
 
 
-def _body_layers(model: "keras.Model") -> list:
+def _body_layers(model: keras.Model) -> list:
     """``model.layers`` without its ``InputLayer`` objects (functional models list them)."""
     return [layer for layer in model.layers if _kind(layer) != "InputLayer"]
 
@@ -198,7 +221,7 @@ def _and(words: Sequence[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
-def check_layer(model: "keras.Model", layer_name: str) -> None:
+def check_layer(model: keras.Model, layer_name: str) -> None:
     """Raises :class:`ModelError` naming the existing layers when ``layer_name`` is not a top-level layer.
 
     A layer inside a nested model (``inner_dense`` in ``encoder``, also asked for as
@@ -223,7 +246,7 @@ NESTED_NOTE_MAX_NAMES = 6
 """How many inner layers :func:`nested_layers_note` names per nested model before ``…``."""
 
 
-def nested_layers_note(model: "keras.Model") -> str | None:
+def nested_layers_note(model: keras.Model) -> str | None:
     """What featlib cannot read of a model's nested models, for the page to show under the layer table.
 
     featlib reads the top-level layers of a model: a nested model (a Sequential ``encoder`` inside a
@@ -245,8 +268,10 @@ def nested_layers_note(model: "keras.Model") -> str | None:
             continue
         shown = inner[:NESTED_NOTE_MAX_NAMES] + (["…"] if len(inner) > NESTED_NOTE_MAX_NAMES else [])
         listed = f"its {len(inner)} inner layer{'s' if len(inner) != 1 else ''} ({', '.join(shown)})"
-        sentences.append(f"{layer.name} is a nested {_kind(layer)} model; {listed} "
-                         f"{'are' if len(inner) != 1 else 'is'} read only as {layer.name}'s output.")
+        sentences.append(
+            f"{layer.name} is a nested {_kind(layer)} model; {listed} "
+            f"{'are' if len(inner) != 1 else 'is'} read only as {layer.name}'s output."
+        )
     return " ".join(sentences) or None
 
 
@@ -271,7 +296,7 @@ def _inner_layers(nested, prefix: str = "") -> list[tuple[str, object]]:
     return found
 
 
-def _enclosing_path(model: "keras.Model", layer_name: str) -> tuple[str, str] | None:
+def _enclosing_path(model: keras.Model, layer_name: str) -> tuple[str, str] | None:
     """``("encoder/inner_dense", "encoder")`` when ``layer_name`` (a name or path) is in a nested model, else None."""
     for layer in model.layers:
         if not _is_nested(layer):
@@ -283,7 +308,7 @@ def _enclosing_path(model: "keras.Model", layer_name: str) -> tuple[str, str] | 
     return None
 
 
-def output_units(model: "keras.Model", layer_name: str) -> int:
+def output_units(model: keras.Model, layer_name: str) -> int:
     """How many values ``layer_name`` outputs per image (its output shape without the batch axis, multiplied out).
 
     Raises:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     import keras
 
 
-def load_model(path: str | Path) -> "keras.Model":
+def load_model(path: str | Path) -> keras.Model:
     """Loads a ``.keras`` or legacy ``.h5`` model safely.
 
     First, what the file declares (its config's layers and its weights file's datasets) is added

@@ -24,8 +24,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -81,7 +82,7 @@ def count_non_finite(values: np.ndarray) -> tuple[int, int]:
     return nan, inf
 
 
-def non_finite_weights(model: "keras.Model") -> list[BadWeight]:
+def non_finite_weights(model: keras.Model) -> list[BadWeight]:
     """Every weight variable of ``model`` (trainable or not, nested models included) that holds NaN or inf.
 
     Returns:
@@ -113,11 +114,13 @@ def _listing(bad: Sequence[BadWeight]) -> str:
     return shown + (f"; and {len(bad) - LISTED} more weight(s)" if len(bad) > LISTED else "")
 
 
-UPLOAD_FIX = ("Re-train the model or restore its weights from a checkpoint saved before the values diverged (a "
-              "lower learning rate, gradient clipping), then upload it again.")
+UPLOAD_FIX = (
+    "Re-train the model or restore its weights from a checkpoint saved before the values diverged (a "
+    "lower learning rate, gradient clipping), then upload it again."
+)
 
 
-def check_weights(model: "keras.Model", what: str, fix: str = UPLOAD_FIX) -> None:
+def check_weights(model: keras.Model, what: str, fix: str = UPLOAD_FIX) -> None:
     """Refuses a model with any NaN or inf weight, naming the layers, the weights and the counts.
 
     Args:
@@ -136,10 +139,12 @@ def check_weights(model: "keras.Model", what: str, fix: str = UPLOAD_FIX) -> Non
             f"{what} is refused: its weights must be finite numbers, but {len(bad)} weight(s) of layer(s) "
             f"{', '.join(layers[:LISTED])}{' …' if len(layers) > LISTED else ''} hold {total:,} NaN or infinite "
             f"values ({_listing(bad)}). Layers after these cannot give finite, faithful outputs. {fix}",
-            layer=layers[0], count=total)  # fmt: skip
+            layer=layers[0],
+            count=total,
+        )
 
 
-def weights_feeding(model: "keras.Model", layer_name: str, bad: Sequence[BadWeight] | None = None) -> list[BadWeight]:
+def weights_feeding(model: keras.Model, layer_name: str, bad: Sequence[BadWeight] | None = None) -> list[BadWeight]:
     """The non-finite weights that ``layer_name``'s output depends on (the layer's own included).
 
     Found through the public graph: a functional sub-model ``Model(inputs, layer.output)``
@@ -160,7 +165,9 @@ def weights_feeding(model: "keras.Model", layer_name: str, bad: Sequence[BadWeig
     return [w for w in bad if w.variable_path in paths]
 
 
-def check_layer_weights(model: "keras.Model", layer_name: str, method: str, bad: Sequence[BadWeight] | None = None) -> None:
+def check_layer_weights(
+    model: keras.Model, layer_name: str, method: str, bad: Sequence[BadWeight] | None = None
+) -> None:
     """Refuses to read ``layer_name`` when a weight it depends on holds NaN or inf.
 
     Args:
@@ -176,10 +183,12 @@ def check_layer_weights(model: "keras.Model", layer_name: str, method: str, bad:
             f"{layer_name} cannot be read by the {method}: the weights it depends on hold {total:,} NaN or "
             f"infinite values ({_listing(feeding)}), so its outputs would be NaN, or numbers that hide them. "
             "Expected finite weights; re-train or replace the model.",
-            layer=layer_name, count=total)  # fmt: skip
+            layer=layer_name,
+            count=total,
+        )
 
 
-def path_layers(model: "keras.Model", layer_name: str) -> list:
+def path_layers(model: keras.Model, layer_name: str) -> list:
     """The layers ``layer_name``'s output is computed from, itself last, in the model's order (no ``InputLayer``)."""
     import keras
 
@@ -215,7 +224,7 @@ def counters(layers: Sequence) -> tuple[list[str], list]:
     return names, tensors
 
 
-def scan(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> dict[str, int]:
+def scan(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> dict[str, int]:
     """How many non-finite values each layer of ``model`` gives for inputs ``x``, in one pass.
 
     Read by the backend function (``keras.Function``) over :func:`counters` of every layer, so a
@@ -237,7 +246,7 @@ def scan(model: "keras.Model", x: np.ndarray, batch_size: int = 1024) -> dict[st
     return totals
 
 
-def check_model_outputs(model: "keras.Model", x: np.ndarray, what: str) -> None:
+def check_model_outputs(model: keras.Model, x: np.ndarray, what: str) -> None:
     """Refuses a model any of whose layers gives NaN or inf for the inputs ``x`` (its weights being finite).
 
     Raises:
@@ -251,7 +260,9 @@ def check_model_outputs(model: "keras.Model", x: np.ndarray, what: str) -> None:
             f"{what} is refused: its layers must give finite values, but for {len(x):,} images "
             f"{len(bad)} layer(s) give NaN or inf: {listed}{' …' if len(bad) > LISTED else ''}. An accuracy "
             "read from them would be meaningless. Check the input scaling (0-1 or 0-255) and the model's weights.",
-            layer=first, count=sum(bad.values()))  # fmt: skip
+            layer=first,
+            count=sum(bad.values()),
+        )
 
 
 def upstream_problem(layer_name: str, method: str, counts: dict[str, int], images: int) -> str | None:
@@ -264,9 +275,11 @@ def upstream_problem(layer_name: str, method: str, counts: dict[str, int], image
     if not bad:
         return None
     listed = ", ".join(f"{name} ({n:,} values)" for name, n in list(bad.items())[:LISTED])
-    return (f"{layer_name} read by the {method} depends on layers whose outputs are not finite (NaN or inf) for "
-            f"{images:,} images: {listed}{' …' if len(bad) > LISTED else ''}; its own values would hide them. "
-            "Expected finite outputs: check the model's weights and the input scaling (0-1 or 0-255).")
+    return (
+        f"{layer_name} read by the {method} depends on layers whose outputs are not finite (NaN or inf) for "
+        f"{images:,} images: {listed}{' …' if len(bad) > LISTED else ''}; its own values would hide them. "
+        "Expected finite outputs: check the model's weights and the input scaling (0-1 or 0-255)."
+    )
 
 
 def output_problem(layer_name: str, method: str, nan: int, inf: int, size: int, images: int) -> str | None:
@@ -274,9 +287,11 @@ def output_problem(layer_name: str, method: str, nan: int, inf: int, size: int, 
     if not (nan or inf):
         return None
     counts = ", ".join(f"{n:,} {kind}" for n, kind in ((nan, "NaN"), (inf, "inf")) if n)
-    return (f"{layer_name} read by the {method} gave {nan + inf:,} non-finite values ({counts}) of {size:,} for "
-            f"{images:,} images; expected finite outputs. The layer overflows or its inputs do: check the model's "
-            "weights and the input scaling (0-1 or 0-255).")
+    return (
+        f"{layer_name} read by the {method} gave {nan + inf:,} non-finite values ({counts}) of {size:,} for "
+        f"{images:,} images; expected finite outputs. The layer overflows or its inputs do: check the model's "
+        "weights and the input scaling (0-1 or 0-255)."
+    )
 
 
 def check_outputs(values: np.ndarray, layer_name: str, method: str) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     import keras
 
 
-def evaluate_accuracy(model: "keras.Model", x: np.ndarray, y: np.ndarray, output: int | str | None = None) -> float:
+def evaluate_accuracy(model: keras.Model, x: np.ndarray, y: np.ndarray, output: int | str | None = None) -> float:
     """Accuracy of ``model`` on ``(x, y)`` without compiling the caller's model.
 
     Args:
@@ -30,8 +31,9 @@ def evaluate_accuracy(model: "keras.Model", x: np.ndarray, y: np.ndarray, output
     return float(np.mean(predicted == np.asarray(y)))
 
 
-def predict_labels(model: "keras.Model", x: np.ndarray, batch_size: int = 1024,
-                   output: int | str | None = None) -> np.ndarray:  # fmt: skip
+def predict_labels(
+    model: keras.Model, x: np.ndarray, batch_size: int = 1024, output: int | str | None = None
+) -> np.ndarray:
     """Predicted class of each input: the argmax of one output, int64 ``(n,)``.
 
     Args:
@@ -44,8 +46,11 @@ def predict_labels(model: "keras.Model", x: np.ndarray, batch_size: int = 1024,
             class can be read from it, so no accuracy is reported.
     """
     outputs = predict_output(model, x, batch_size, output)
-    check_outputs(outputs, "the model's output" if output is None else f"the model's output {output!r}",
-                  "predict function (scoring)")
+    check_outputs(
+        outputs,
+        "the model's output" if output is None else f"the model's output {output!r}",
+        "predict function (scoring)",
+    )
     return outputs.argmax(axis=1)
 
 
@@ -77,7 +82,7 @@ class OutputInfo:
         return f"{self.name} ({self.size_text})"
 
 
-def model_outputs(model: "keras.Model") -> list[OutputInfo]:
+def model_outputs(model: keras.Model) -> list[OutputInfo]:
     """Every output of ``model``, in the order of ``model.outputs`` (empty when the model's graph cannot be read).
 
     An output is named by the layer that makes it; a name that two outputs share gets ``#<index>``
@@ -106,7 +111,7 @@ def _flat_width(tensor) -> int | None:
     return None if any(d is None for d in shape) else int(np.prod(shape, dtype=np.int64))
 
 
-def classification_outputs(model: "keras.Model", num_classes: int) -> list[OutputInfo]:
+def classification_outputs(model: keras.Model, num_classes: int) -> list[OutputInfo]:
     """The outputs that can classify data of ``num_classes`` classes: those with exactly one value per class.
 
     Returns:
@@ -120,7 +125,7 @@ def describe_outputs(outputs: Sequence[OutputInfo]) -> str:
     return _and([info.label for info in outputs]) if outputs else "no outputs"
 
 
-def default_output(model: "keras.Model", num_classes: int) -> int:
+def default_output(model: keras.Model, num_classes: int) -> int:
     """The position of the output a model is scored and predicts from.
 
     A model with one output: that output (0), whatever its width, as before outputs could be
@@ -145,7 +150,7 @@ def default_output(model: "keras.Model", num_classes: int) -> int:
     return fitting[0].index
 
 
-def output_index(model: "keras.Model", output: int | str | None) -> int:
+def output_index(model: keras.Model, output: int | str | None) -> int:
     """The position in ``model.outputs`` of an output given by name (:func:`model_outputs`) or position.
 
     Args:
@@ -165,15 +170,16 @@ def output_index(model: "keras.Model", output: int | str | None) -> int:
             )
         return 0
     for info in outputs:
-        if output == info.name or (isinstance(output, (int, np.integer)) and not isinstance(output, bool)
-                                   and int(output) == info.index):  # fmt: skip
+        if output == info.name or (
+            isinstance(output, (int, np.integer)) and not isinstance(output, bool) and int(output) == info.index
+        ):
             return info.index
     if not outputs and output in (0, None):
         return 0
     raise ModelError(f"No such output: {output!r}. The model's outputs are {describe_outputs(outputs)}.")
 
 
-def recorded_output(model: "keras.Model", output: int | str | None, num_classes: int) -> int:
+def recorded_output(model: keras.Model, output: int | str | None, num_classes: int) -> int:
     """The position of the output to predict from for a saved model whose record names ``output``.
 
     ``output`` is the record's ``meta["output"]``; unset (every model with one output, and models
@@ -185,7 +191,7 @@ def recorded_output(model: "keras.Model", output: int | str | None, num_classes:
     return default_output(model, num_classes) if output is None else output_index(model, output)
 
 
-def choose_output(model: "keras.Model", num_classes: int, output: int | str | None = None) -> OutputInfo:
+def choose_output(model: keras.Model, num_classes: int, output: int | str | None = None) -> OutputInfo:
     """The output to score and predict from: ``output`` when given, else :func:`default_output`.
 
     For a model with several outputs, a given ``output`` must have one value per class.
@@ -209,8 +215,9 @@ def choose_output(model: "keras.Model", num_classes: int, output: int | str | No
     return chosen
 
 
-def predict_output(model: "keras.Model", x: np.ndarray, batch_size: int = 1024,
-                   output: int | str | None = None) -> np.ndarray:  # fmt: skip
+def predict_output(
+    model: keras.Model, x: np.ndarray, batch_size: int = 1024, output: int | str | None = None
+) -> np.ndarray:
     """One output's values for every input: float32 ``(n, width)`` (wider outputs flattened).
 
     A model with one output is predicted as it is; for a model with several, only the chosen
@@ -229,8 +236,10 @@ def predict_output(model: "keras.Model", x: np.ndarray, batch_size: int = 1024,
 
         model = keras.Model(model.inputs, model.outputs[index])
     step = min(batch_size, len(x)) or 1
-    batches = [np.asarray(model.predict_on_batch(padded(x[start : start + step], step)))[: len(x[start : start + step])]
-               for start in range(0, len(x), step)]  # fmt: skip
+    batches = [
+        np.asarray(model.predict_on_batch(padded(x[start : start + step], step)))[: len(x[start : start + step])]
+        for start in range(0, len(x), step)
+    ]
     out = np.concatenate(batches) if batches else np.asarray(model.predict(x, verbose=0))
     return out.reshape(len(x), -1)
 

@@ -23,8 +23,9 @@ import contextlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,7 +43,8 @@ _SAME_OUTPUTS = {"rtol": 1e-5, "atol": 1e-6}
 
 # ----------------------------------------------------------------------------- fixed batch size
 
-def fixed_batch_size(model: "keras.Model") -> int | None:
+
+def fixed_batch_size(model: keras.Model) -> int | None:
     """The batch size fixed in ``model``'s input (``2`` for ``batch_shape=(2, 64)``), or None when it is free.
 
     Reads the first input only (featlib refuses models with several inputs before this).
@@ -56,7 +58,7 @@ def fixed_batch_size(model: "keras.Model") -> int | None:
     return int(inputs[0].shape[0])
 
 
-def free_batch_axis(model: "keras.Model", filename: str) -> "keras.Model":
+def free_batch_axis(model: keras.Model, filename: str) -> keras.Model:
     """``model`` rebuilt with a free batch axis (``(None, 64)`` for ``(2, 64)``) and the same weights.
 
     The config (``model.to_json()``) has the first axis of every batch shape set to ``None``
@@ -84,8 +86,14 @@ def free_batch_axis(model: "keras.Model", filename: str) -> "keras.Model":
     config = json.loads(model.to_json())
     stateful = _stateful_layers(config)
     if stateful:
-        raise ModelError(_fixed_batch_message(model, filename, batch, f"its layer(s) {stateful} are stateful and "
-                                                                      "keep state for exactly that many images"))
+        raise ModelError(
+            _fixed_batch_message(
+                model,
+                filename,
+                batch,
+                f"its layer(s) {stateful} are stateful and keep state for exactly that many images",
+            )
+        )
     _free_first_axes(config)
     try:
         rebuilt = keras.saving.deserialize_keras_object(config, safe_mode=True)
@@ -98,7 +106,7 @@ def free_batch_axis(model: "keras.Model", filename: str) -> "keras.Model":
     return rebuilt
 
 
-def _copy_weights(model: "keras.Model", rebuilt: "keras.Model") -> None:
+def _copy_weights(model: keras.Model, rebuilt: keras.Model) -> None:
     """Gives ``rebuilt`` (the same layers as ``model``) ``model``'s weights, as Keras restores a saved model.
 
     Through a ``.weights.h5`` file rather than ``set_weights``: loading runs each layer's
@@ -111,7 +119,7 @@ def _copy_weights(model: "keras.Model", rebuilt: "keras.Model") -> None:
         rebuilt.load_weights(path)
 
 
-def _fixed_batch_message(model: "keras.Model", filename: str, batch: int, why: str) -> str:
+def _fixed_batch_message(model: keras.Model, filename: str, batch: int, why: str) -> str:
     shape = tuple(model.inputs[0].shape)
     return (
         f"{filename} was saved with a fixed batch size of {batch} (its input shape is {shape}), so it can only "
@@ -161,7 +169,7 @@ def _free_shape(value: object) -> None:
             _free_shape(item)
 
 
-def _different_outputs(model: "keras.Model", rebuilt: "keras.Model", batch: int) -> str | None:
+def _different_outputs(model: keras.Model, rebuilt: keras.Model, batch: int) -> str | None:
     """Why ``rebuilt`` on ``batch + 1`` random samples differs from ``model`` on the first ``batch``, or None.
 
     Not checked (None) when the sample shape has unknown sizes (there is no input to make).
@@ -175,12 +183,15 @@ def _different_outputs(model: "keras.Model", rebuilt: "keras.Model", batch: int)
     expected = [keras.ops.convert_to_numpy(t) for t in keras.tree.flatten(model(x[:batch], training=False))]
     got = [keras.ops.convert_to_numpy(t)[:batch] for t in keras.tree.flatten(rebuilt(x, training=False))]
     if len(expected) != len(got) or not all(np.allclose(a, b, **_SAME_OUTPUTS) for a, b in zip(expected, got)):
-        return (f"the model rebuilt with a free batch size computes other outputs than the saved one on the same "
-                f"{batch} inputs (expected equal outputs)")
+        return (
+            f"the model rebuilt with a free batch size computes other outputs than the saved one on the same "
+            f"{batch} inputs (expected equal outputs)"
+        )
     return None
 
 
 # ----------------------------------------------------------------------------- Keras 2 .h5 files
+
 
 def keras2_sequential_fix(config: object) -> bool:
     """Adds the ``InputLayer`` a Keras 2 Sequential config implies, in place; True when something changed.
@@ -222,8 +233,13 @@ def _add_input_layer(sequential: dict) -> bool:
     name = f"{inner.get('name', 'layer')}_input"
     while name in names:
         name += "_"
-    layers.insert(0, {"class_name": "InputLayer", "config": {
-        "batch_input_shape": shape, "dtype": dtype, "sparse": False, "ragged": False, "name": name}})
+    layers.insert(
+        0,
+        {
+            "class_name": "InputLayer",
+            "config": {"batch_input_shape": shape, "dtype": dtype, "sparse": False, "ragged": False, "name": name},
+        },
+    )
     return True
 
 

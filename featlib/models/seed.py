@@ -7,8 +7,9 @@ every activation its own ``Activation`` layer. Keras is imported lazily, inside 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -33,7 +34,7 @@ class TrainingResult:
     test_loss: float = float("nan")
     test_accuracy: float = float("nan")
     seconds: float = 0.0
-    checkpoints: dict[int, "Checkpoint"] = field(default_factory=dict)
+    checkpoints: dict[int, Checkpoint] = field(default_factory=dict)
 
 
 @dataclass
@@ -55,7 +56,7 @@ def build_mlp(
     hidden: Sequence[int] = (128, 64),
     num_classes: int = 10,
     seed: int | None = 0,
-) -> "keras.Model":
+) -> keras.Model:
     """Builds the seed's MLP with each activation as its own layer.
 
     Layers are named as Keras names them in a fresh process (``dense``,
@@ -80,6 +81,7 @@ def build_mlp(
 
     if not hidden or any(int(units) < 1 for units in hidden):
         raise ModelError(f"hidden sizes must be positive integers; got {list(hidden)}")
+
     def suffix(i: int) -> str:
         return "" if i == 0 else f"_{i}"
 
@@ -107,7 +109,7 @@ def _epoch_callback(on_epoch_end: Callable[[int, int, dict], None], epochs: int)
 
 
 def train(
-    model: "keras.Model",
+    model: keras.Model,
     x_train: np.ndarray,
     y_train: np.ndarray,
     x_test: np.ndarray,
@@ -178,7 +180,7 @@ def train(
     )
 
 
-def _checkpoint_callback(model: "keras.Model", epochs: set[int], into: dict[int, Checkpoint]):
+def _checkpoint_callback(model: keras.Model, epochs: set[int], into: dict[int, Checkpoint]):
     """A Keras callback that copies ``model``'s weights after each epoch in ``epochs``."""
     import keras
 
@@ -193,15 +195,15 @@ def _checkpoint_callback(model: "keras.Model", epochs: set[int], into: dict[int,
 
 
 def save_checkpoints(
-    workspace: "Workspace",
-    model: "keras.Model",
+    workspace: Workspace,
+    model: keras.Model,
     result: TrainingResult,
-    final: "ModelRecord",
+    final: ModelRecord,
     *,
     dataset: str,
     meta: dict | None = None,
     creator: str = "",
-) -> list["ModelRecord"]:
+) -> list[ModelRecord]:
     """Saves each of ``result``'s checkpoints as its own workspace model.
 
     Each is named ``<final name>@epoch<n>`` (``mlp-digits@epoch1``) and records
@@ -225,16 +227,20 @@ def save_checkpoints(
         history = {k: v[:epoch] for k, v in result.history.items()}
         records.append(
             save_model(
-                workspace, model_with_weights(model, checkpoint.weights), f"{final.name}@epoch{epoch}", dataset=dataset,
-                test_accuracy=checkpoint.test_accuracy, input_scale=final.input_scale,
+                workspace,
+                model_with_weights(model, checkpoint.weights),
+                f"{final.name}@epoch{epoch}",
+                dataset=dataset,
+                test_accuracy=checkpoint.test_accuracy,
+                input_scale=final.input_scale,
                 **({"creator": creator} if creator else {}),
                 meta={**(meta or {}), "history": history, "epochs": epoch, "checkpoint_of": final.id, "epoch": epoch},
             )
-        )  # fmt: skip
+        )
     return records
 
 
-def model_with_weights(model: "keras.Model", weights: Sequence[np.ndarray]) -> "keras.Model":
+def model_with_weights(model: keras.Model, weights: Sequence[np.ndarray]) -> keras.Model:
     """A new model with ``model``'s architecture and layer names and the given weights.
 
     ``model`` is left as it is (``keras.models.clone_model``, then ``set_weights``).
@@ -259,8 +265,12 @@ def parse_epochs(text: str, epochs: int) -> tuple[int, ...]:
     try:
         chosen = sorted({int(part) for part in parts})
     except ValueError:
-        raise ModelError(f"Checkpoint epochs must be whole numbers separated by commas, like '1, 5'; got {text!r}.") from None
+        raise ModelError(
+            f"Checkpoint epochs must be whole numbers separated by commas, like '1, 5'; got {text!r}."
+        ) from None
     outside = [e for e in chosen if not 1 <= e <= epochs]
     if outside:
-        raise ModelError(f"Checkpoint epochs must be within 1..{epochs} (the epochs to train); got {outside} in {text!r}.")
+        raise ModelError(
+            f"Checkpoint epochs must be within 1..{epochs} (the epochs to train); got {outside} in {text!r}."
+        )
     return tuple(e for e in chosen if e != epochs)

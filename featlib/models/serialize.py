@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 
 def save_model(
-    workspace: "Workspace",
-    model: "keras.Model",
+    workspace: Workspace,
+    model: keras.Model,
     name: str,
     *,
     dataset: str,
@@ -28,7 +28,7 @@ def save_model(
     input_scale: str = "0-1",
     meta: dict | None = None,
     creator: str = "",
-) -> "ModelRecord":
+) -> ModelRecord:
     """Saves ``model`` in ``workspace`` as ``.keras`` and lists it under a unique name.
 
     The model is written straight into the workspace's temporary file
@@ -42,12 +42,19 @@ def save_model(
         ValueError: an empty name.
     """
     return workspace.save_model_file(
-        lambda path: model.save(path), name, fingerprint=fingerprint(model), architecture=architecture_summary(model),
-        dataset=dataset, test_accuracy=test_accuracy, input_scale=input_scale, meta=meta, creator=creator,
-    )  # fmt: skip
+        lambda path: model.save(path),
+        name,
+        fingerprint=fingerprint(model),
+        architecture=architecture_summary(model),
+        dataset=dataset,
+        test_accuracy=test_accuracy,
+        input_scale=input_scale,
+        meta=meta,
+        creator=creator,
+    )
 
 
-def model_from_bytes(data: bytes) -> "keras.Model":
+def model_from_bytes(data: bytes) -> keras.Model:
     """Loads a ``.keras`` file's bytes with Keras's ``safe_mode`` (the bytes featlib itself saved)."""
     import keras
 
@@ -57,7 +64,7 @@ def model_from_bytes(data: bytes) -> "keras.Model":
         return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
-def model_to_bytes(model: "keras.Model") -> bytes:
+def model_to_bytes(model: keras.Model) -> bytes:
     """The bytes of ``model`` saved as a ``.keras`` file."""
     with tempfile.TemporaryDirectory(prefix="featlib-model-") as folder:
         path = Path(folder) / "model.keras"
@@ -65,7 +72,7 @@ def model_to_bytes(model: "keras.Model") -> bytes:
         return path.read_bytes()
 
 
-def fingerprint(model: "keras.Model") -> str:
+def fingerprint(model: keras.Model) -> str:
     """A 16-hex-digit digest of the model's architecture and weights."""
     digest = hashlib.sha256(json.dumps(model.get_config(), sort_keys=True, default=str).encode())
     for weights in model.get_weights():

@@ -16,7 +16,7 @@ SUMMARY_MAX_CHARS = 200
 _TOKEN_MAX_CHARS = 40
 
 
-def architecture_summary(model: "keras.Model") -> str:
+def architecture_summary(model: keras.Model) -> str:
     """A one-line description of any model, at most :data:`SUMMARY_MAX_CHARS` characters.
 
     A flat-input stack of Dense layers (with or without separate ``Activation`` layers), such as the
@@ -45,10 +45,10 @@ def architecture_summary(model: "keras.Model") -> str:
 
 
 def _clip(text: str) -> str:
-    return text if len(text) <= SUMMARY_MAX_CHARS else text[:SUMMARY_MAX_CHARS - 1] + "…"
+    return text if len(text) <= SUMMARY_MAX_CHARS else text[: SUMMARY_MAX_CHARS - 1] + "…"
 
 
-def _param_text(model: "keras.Model") -> str:
+def _param_text(model: keras.Model) -> str:
     try:
         return f"{int(model.count_params()):,} params"
     except (AttributeError, ValueError, RuntimeError):
@@ -60,7 +60,7 @@ def _shape_text(shape) -> str:
     return "×".join("?" if d is None else str(int(d)) for d in tuple(shape)[1:]) or "scalar"
 
 
-def _dense_stack_widths(model: "keras.Model", layers: list) -> list[str] | None:
+def _dense_stack_widths(model: keras.Model, layers: list) -> list[str] | None:
     """``["784", "128", "64", "10"]`` for a flat-input stack of Dense (and Activation) layers, else None."""
     kinds = {_kind(layer) for layer in layers}
     if "Dense" not in kinds or not kinds <= {"Dense", "Activation"}:
@@ -74,7 +74,7 @@ def _dense_stack_widths(model: "keras.Model", layers: list) -> list[str] | None:
     return [str(int(inputs[0].shape[1]))] + [str(layer.units) for layer in layers if _kind(layer) == "Dense"]
 
 
-def _is_chain(model: "keras.Model", layers: list) -> bool:
+def _is_chain(model: keras.Model, layers: list) -> bool:
     """Whether ``layers`` form one chain (each reads the one before it) ending in the model's single output."""
     try:
         outputs = list(model.outputs or [])
@@ -85,7 +85,7 @@ def _is_chain(model: "keras.Model", layers: list) -> bool:
     return all(_input_producer(layer) in (None, before) for before, layer in zip(layers, layers[1:]))
 
 
-def _inputs_text(model: "keras.Model") -> str:
+def _inputs_text(model: keras.Model) -> str:
     try:
         shapes = [_shape_text(t.shape) for t in (model.inputs or [])]
     except (AttributeError, ValueError, RuntimeError):
@@ -93,10 +93,10 @@ def _inputs_text(model: "keras.Model") -> str:
     if not shapes:
         return "input ?"
     text = ("input " if len(shapes) == 1 else "inputs ") + ", ".join(shapes)
-    return text if len(text) <= _TOKEN_MAX_CHARS else text[:_TOKEN_MAX_CHARS - 1] + "…"
+    return text if len(text) <= _TOKEN_MAX_CHARS else text[: _TOKEN_MAX_CHARS - 1] + "…"
 
 
-def _output_text(model: "keras.Model", layers: list) -> str:
+def _output_text(model: keras.Model, layers: list) -> str:
     """``" · output 10"`` (``" · outputs 10, 1"``), or ``""`` when the last Dense already states the width."""
     try:
         shapes = [tuple(t.shape) for t in (model.outputs or [])]
@@ -106,7 +106,7 @@ def _output_text(model: "keras.Model", layers: list) -> str:
     if len(widths) == 1 and _last_dense_states(layers, shapes[0]):
         return ""
     text = ("output " if len(widths) == 1 else "outputs ") + ", ".join(widths)
-    return " · " + (text if len(text) <= _TOKEN_MAX_CHARS else text[:_TOKEN_MAX_CHARS - 1] + "…")
+    return " · " + (text if len(text) <= _TOKEN_MAX_CHARS else text[: _TOKEN_MAX_CHARS - 1] + "…")
 
 
 def _last_dense_states(layers: list, output_shape: tuple) -> bool:
@@ -117,7 +117,7 @@ def _last_dense_states(layers: list, output_shape: tuple) -> bool:
                 same = tuple(layers[i].output.shape) == output_shape
             except (AttributeError, ValueError, RuntimeError):
                 return False
-            rest = layers[i + 1:]
+            rest = layers[i + 1 :]
             return same and all(_is_follower(layer) or _kind(layer) in ("Softmax", "Activation") for layer in rest)
     return False
 
@@ -132,7 +132,7 @@ def _layer_token(layer) -> str:
     else:
         width = getattr(layer, "units", None) or getattr(layer, "filters", None)
         text = f"{kind} {width}" if isinstance(width, int) else kind
-    return text if len(text) <= _TOKEN_MAX_CHARS else text[:_TOKEN_MAX_CHARS - 1] + "…"
+    return text if len(text) <= _TOKEN_MAX_CHARS else text[: _TOKEN_MAX_CHARS - 1] + "…"
 
 
 def _runs(tokens: list[str], longest: int = 4) -> list[tuple[str, int]]:
@@ -142,15 +142,15 @@ def _runs(tokens: list[str], longest: int = 4) -> list[tuple[str, int]]:
     while i < len(tokens):
         size, repeats = 1, 1
         for n in range(1, longest + 1):
-            pattern = tokens[i:i + n]
+            pattern = tokens[i : i + n]
             if len(pattern) < n:
                 break
             r = 1
-            while tokens[i + r * n:i + (r + 1) * n] == pattern:
+            while tokens[i + r * n : i + (r + 1) * n] == pattern:
                 r += 1
             if r > 1 and n * r > size * repeats:
                 size, repeats = n, r
-        pattern = tokens[i:i + size]
+        pattern = tokens[i : i + size]
         body = pattern[0] if size == 1 else "(" + " → ".join(pattern) + ")"
         parts.append((f"{body} ×{repeats}" if repeats > 1 else body, size * repeats))
         i += size * repeats

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -67,7 +68,7 @@ class Extractor:
         ValueError: an unknown method.
     """
 
-    def __init__(self, model: "keras.Model", layer_name: str, method: str = "function", reduction: str = "flatten"):
+    def __init__(self, model: keras.Model, layer_name: str, method: str = "function", reduction: str = "flatten"):
         import keras
 
         if method not in METHODS:
@@ -134,8 +135,9 @@ class Extractor:
                     progress(min(start + step, total), total)
             counts = dict(self._counts)
         method = METHODS[self.method]
-        problem = nonfinite.output_problem(self.layer_name, method, nan, inf, out.size, total) \
-            or nonfinite.upstream_problem(self.layer_name, method, counts, total)  # fmt: skip
+        problem = nonfinite.output_problem(
+            self.layer_name, method, nan, inf, out.size, total
+        ) or nonfinite.upstream_problem(self.layer_name, method, counts, total)
         if problem:
             raise nonfinite.NonFiniteError(problem, layer=self.layer_name, count=(nan + inf) or sum(counts.values()))
         return out
@@ -163,7 +165,7 @@ class Extractor:
 
 
 def extract(
-    model: "keras.Model",
+    model: keras.Model,
     layer_name: str,
     x: np.ndarray,
     method: str = "function",
@@ -210,9 +212,7 @@ class MethodComparison:
         return self.max_abs_diff <= 1e-4
 
 
-def compare_methods(
-    extractors: dict[str, Extractor], x: np.ndarray, repeats: int = 3
-) -> MethodComparison:
+def compare_methods(extractors: dict[str, Extractor], x: np.ndarray, repeats: int = 3) -> MethodComparison:
     """Runs each extractor on ``x`` and reports their largest difference.
 
     Each time is the median of ``repeats`` runs after one warm-up run, so
@@ -233,9 +233,9 @@ def compare_methods(
 
 
 def extract_all(
-    model: "keras.Model",
+    model: keras.Model,
     x: np.ndarray,
-    layer_names: "list[str] | None" = None,
+    layer_names: list[str] | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     reduction: str = "flatten",
 ) -> dict[str, np.ndarray]:

@@ -19,8 +19,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -102,14 +103,14 @@ class LayerSet:
         return rows
 
 
-def total_units(model: "keras.Model", max_units: int = MAX_UNITS, reduction: str = reductions.AUTO) -> int:
+def total_units(model: keras.Model, max_units: int = MAX_UNITS, reduction: str = reductions.AUTO) -> int:
     """The values :func:`layer_set` keeps per image: the inputs' and every layer's after ``reduction``, each at most ``max_units`` (wider ones are skipped)."""
     inputs = int(np.prod([d or 1 for d in model.inputs[0].shape[1:]]))
     widths = [inputs, *_units(model, reduction).values()]
     return sum(units for units in widths if units <= max_units)
 
 
-def _representations(model: "keras.Model", reduction: str) -> dict[str, reductions.Representation]:
+def _representations(model: keras.Model, reduction: str) -> dict[str, reductions.Representation]:
     """How ``reduction`` reads each layer but the inputs (layers without spatial axes are flattened)."""
     import keras
 
@@ -124,9 +125,12 @@ def _representations(model: "keras.Model", reduction: str) -> dict[str, reductio
     return found
 
 
-def _units(model: "keras.Model", reduction: str) -> dict[str, int]:
+def _units(model: keras.Model, reduction: str) -> dict[str, int]:
     """Each readable layer's values per image after ``reduction`` (unknown sizes count as 1)."""
-    return {name: int(np.prod([d or 1 for d in rep.reduced_shape])) for name, rep in _representations(model, reduction).items()}
+    return {
+        name: int(np.prod([d or 1 for d in rep.reduced_shape]))
+        for name, rep in _representations(model, reduction).items()
+    }
 
 
 layer_set_key = keys.layer_set_key
@@ -134,7 +138,7 @@ layer_set_key = keys.layer_set_key
 
 
 def layer_set(
-    model: "keras.Model",
+    model: keras.Model,
     model_fp: str,
     dataset: Dataset,
     split: str = "train",
@@ -176,8 +180,10 @@ def layer_set(
     kept = [name for name, n in units.items() if n <= max_units]
     skipped = {name: n for name, n in units.items() if n > max_units}
     if not kept:
-        raise LayerError(f"Every layer has more than {max_units:,} output units (values per image after the "
-                         f"reduction {reduction!r}); got {units}.")  # fmt: skip
+        raise LayerError(
+            f"Every layer has more than {max_units:,} output units (values per image after the "
+            f"reduction {reduction!r}); got {units}."
+        )
     reps: dict[str, np.ndarray] = {}
     flat = x.reshape(len(x), -1).astype("float32")
     if flat.shape[1] <= max_units:
@@ -187,13 +193,15 @@ def layer_set(
     for name in non_finite:
         del reps[name]
     key = keys.layer_set_key(model_fp, dataset.fingerprint, split, input_scale, sample_size, seed, reduction)
-    described = {name: rep for name, rep in _representations(model, reduction).items()
-                 if name in reps or name in non_finite}  # fmt: skip
+    described = {
+        name: rep for name, rep in _representations(model, reduction).items() if name in reps or name in non_finite
+    }
     return LayerSet(key, indices, labels[indices], reps, skipped, described, non_finite)
 
 
-def _non_finite_layers(model: "keras.Model", reps: dict[str, np.ndarray], layer_names: list[str], method: str,
-                       images: int) -> dict[str, str]:  # fmt: skip
+def _non_finite_layers(
+    model: keras.Model, reps: dict[str, np.ndarray], layer_names: list[str], method: str, images: int
+) -> dict[str, str]:
     """The layers of ``layer_names`` whose outputs in ``reps``, or the weights they depend on, hold NaN or inf, with why."""
     found: dict[str, str] = {}
     bad_weights = nonfinite.non_finite_weights(model)

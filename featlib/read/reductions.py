@@ -26,8 +26,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -147,8 +148,9 @@ def reduce_batch(batch: np.ndarray, reduction: str, channels_first: bool = False
     if reduction == "flatten":
         return batch.reshape(len(batch), -1).astype("float32", copy=False)
     if batch.ndim < 3:
-        raise ReductionError(f"{REDUCTIONS[reduction]} needs outputs with spatial axes (n, ..., channels); "
-                             f"got shape {batch.shape}.")  # fmt: skip
+        raise ReductionError(
+            f"{REDUCTIONS[reduction]} needs outputs with spatial axes (n, ..., channels); got shape {batch.shape}."
+        )
     axes = spatial_axes(batch.ndim, channels_first)
     if reduction == "gap":
         return batch.mean(axis=axes, dtype="float32")
@@ -168,7 +170,7 @@ def batch_size(shape: Sequence[int | None], requested: int, budget: int | None =
     return max(1, min(int(requested), budget // max(per_image, 1)))
 
 
-def widest_output(model: "keras.Model", up_to: str | None = None) -> int:
+def widest_output(model: keras.Model, up_to: str | None = None) -> int:
     """The most values per image any layer outputs, among the layers up to ``up_to`` (default: all).
 
     Computing a layer's output for a batch computes the layers before it on the same batch, so this
@@ -254,8 +256,10 @@ class Representation:
         """
         (units,) = self.reduced_shape
         if units is None:
-            raise ReductionError(f"Layer {self.layer} has no fixed output size: its output per image is "
-                                 f"{shape_text(self.shape)}; pool it (gap or gmp) instead.")  # fmt: skip
+            raise ReductionError(
+                f"Layer {self.layer} has no fixed output size: its output per image is "
+                f"{shape_text(self.shape)}; pool it (gap or gmp) instead."
+            )
         return int(units)
 
     @property
@@ -287,7 +291,7 @@ class Representation:
         return reduce_batch(batch, self.reduction, self.channels_first)
 
 
-def output_shape(model: "keras.Model", layer_name: str) -> tuple:
+def output_shape(model: keras.Model, layer_name: str) -> tuple:
     """``layer_name``'s output shape without the batch axis (sizes may be ``None``).
 
     Raises:
@@ -301,7 +305,7 @@ def output_shape(model: "keras.Model", layer_name: str) -> tuple:
     return tuple(None if d is None else int(d) for d in tuple(shape)[1:])
 
 
-def channels_first(model: "keras.Model", layer_name: str) -> bool:
+def channels_first(model: keras.Model, layer_name: str) -> bool:
     """Whether ``layer_name`` keeps channels on axis 1: its own ``data_format``, else Keras' image data format."""
     import keras
 
@@ -310,7 +314,7 @@ def channels_first(model: "keras.Model", layer_name: str) -> bool:
     return data_format == "channels_first"
 
 
-def for_layer(model: "keras.Model", layer_name: str, choice: str = AUTO, *, strict: bool = True) -> Representation:
+def for_layer(model: keras.Model, layer_name: str, choice: str = AUTO, *, strict: bool = True) -> Representation:
     """The representation ``choice`` means for ``layer_name`` of ``model`` (see :func:`resolve`).
 
     Raises:
@@ -340,7 +344,7 @@ class LayerRow:
     activation: str = ""  # see featlib.models.activations: "relu (own)", "none: pre-activation; relu in activation"
 
 
-def layer_table(model: "keras.Model", choice: str = AUTO, n_images: int = 0) -> list[LayerRow]:
+def layer_table(model: keras.Model, choice: str = AUTO, n_images: int = 0) -> list[LayerRow]:
     """Every layer: output shape before and after the reduction ``choice`` means for it, and its MiB for ``n_images``.
 
     Layers without spatial axes are flattened whatever ``choice`` says.
@@ -354,8 +358,19 @@ def layer_table(model: "keras.Model", choice: str = AUTO, n_images: int = 0) -> 
             size = None if rep.reduced_shape[0] is None else rep.mib(n_images)
         except (ModelError, ReductionError):
             shape, reduction, after, size = "?", "", "?", None
-        rows.append(LayerRow(i, layer.name, type(layer).__name__, shape, reduction, after, size, int(layer.count_params()),
-                             notes[layer.name]))  # fmt: skip
+        rows.append(
+            LayerRow(
+                i,
+                layer.name,
+                type(layer).__name__,
+                shape,
+                reduction,
+                after,
+                size,
+                int(layer.count_params()),
+                notes[layer.name],
+            )
+        )
     return rows
 
 

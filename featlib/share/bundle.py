@@ -40,7 +40,7 @@ import json
 import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -85,8 +85,9 @@ def dataset_for(workspace: Workspace, key: str) -> datasets.Dataset:
     return datasets.load_builtin(key)
 
 
-def view_keys(record: ModelRecord, dataset: datasets.Dataset, view: View,
-              model: "keras.Model | None" = None) -> tuple[str, str]:  # fmt: skip
+def view_keys(
+    record: ModelRecord, dataset: datasets.Dataset, view: View, model: keras.Model | None = None
+) -> tuple[str, str]:
     """The workspace keys of a view's representation and map, as the Explore page builds them.
 
     With ``model`` (the record's), the reduction ``auto`` is resolved from the layer's output shape
@@ -113,7 +114,7 @@ def view_keys(record: ModelRecord, dataset: datasets.Dataset, view: View,
 # Export ------------------------------------------------------------------------
 
 
-def _predicted(model: "keras.Model", record: ModelRecord, dataset: datasets.Dataset, split: str) -> np.ndarray:
+def _predicted(model: keras.Model, record: ModelRecord, dataset: datasets.Dataset, split: str) -> np.ndarray:
     """The model's predicted class (int64) for every image of a split, from the output its record names.
 
     Raises:
@@ -129,10 +130,10 @@ def export_bundle(
     view: View,
     *,
     dataset: datasets.Dataset | None = None,
-    model: "keras.Model | None" = None,
+    model: keras.Model | None = None,
     emb_key: str | None = None,
     predicted: np.ndarray | None = None,
-    figure: "go.Figure | None" = None,
+    figure: go.Figure | None = None,
     exported_by: str = "",
 ) -> bytes:
     """The bundle ZIP of a view whose map is in the workspace.
@@ -171,8 +172,14 @@ def export_bundle(
     if predicted is None:
         predicted = _predicted(model or workspace.load_model(record), record, dataset, view.split)
     _, labels = dataset.split(view.split)
-    figure = figure or plots.scatter_map(emb.coords, emb.indices, labels[emb.indices], predicted[emb.indices],
-                               dataset.class_names, title=f"{record.name} · {view.layer} · {dataset.name} {view.split}")  # fmt: skip
+    figure = figure or plots.scatter_map(
+        emb.coords,
+        emb.indices,
+        labels[emb.indices],
+        predicted[emb.indices],
+        dataset.class_names,
+        title=f"{record.name} · {view.layer} · {dataset.name} {view.split}",
+    )
     files = {
         "model.keras": exports.model_bytes(workspace, record),
         "embedding.npy": _npy_bytes(table),
@@ -189,23 +196,38 @@ def export_bundle(
     manifest = {
         "format": FORMAT,
         "version": VERSION,
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "exported_by": exported_by,
         "view": view.to_query(),
         "model": {k: v for k, v in asdict(record).items() if k not in ("id", "path")},
-        "dataset": {"key": view.dataset, "name": dataset.name, "fingerprint": dataset.fingerprint,
-                    "summary": dataset.summary(), "included": included},  # fmt: skip
-        "embedding": {"key": emb_key, "representation_key": rep_key, "points": int(len(table)),
-                      "creator": stored.creator if stored else "", "knn_accuracy": stored.knn_accuracy if stored else None},  # fmt: skip
+        "dataset": {
+            "key": view.dataset,
+            "name": dataset.name,
+            "fingerprint": dataset.fingerprint,
+            "summary": dataset.summary(),
+            "included": included,
+        },
+        "embedding": {
+            "key": emb_key,
+            "representation_key": rep_key,
+            "points": int(len(table)),
+            "creator": stored.creator if stored else "",
+            "knn_accuracy": stored.knn_accuracy if stored else None,
+        },
         "provenance": provenance.describe(
-            model_fingerprint=record.fingerprint, dataset_fingerprint=dataset.fingerprint,
-            parameters=view.to_query(), seed=getattr(view.params, "random_state", None),
+            model_fingerprint=record.fingerprint,
+            dataset_fingerprint=dataset.fingerprint,
+            parameters=view.to_query(),
+            seed=getattr(view.params, "random_state", None),
             base=stored.provenance if stored else None,
-        ),  # fmt: skip
+        ),
         "files": {name: {"bytes": len(data), "sha256": provenance.bytes_sha256(data)} for name, data in files.items()},
     }
     files["README.md"] = _readme(manifest).encode()
-    manifest["files"]["README.md"] = {"bytes": len(files["README.md"]), "sha256": provenance.bytes_sha256(files["README.md"])}
+    manifest["files"]["README.md"] = {
+        "bytes": len(files["README.md"]),
+        "sha256": provenance.bytes_sha256(files["README.md"]),
+    }
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("manifest.json", json.dumps(manifest, indent=2, default=str))
@@ -226,15 +248,15 @@ def _readme(manifest: dict) -> str:
     params = ", ".join(f"{k}={v}" for k, v in view.items() if k not in ("model", "dataset", "layer", "method", "split"))
     versions = ", ".join(f"{k} {v}" for k, v in prov.get("versions", {}).items())
     accuracy = "unknown" if model.get("test_accuracy") is None else f"{model['test_accuracy']:.4f}"
-    return f"""# featlib view: {model['name']} · {view['layer']} · {data['name']} {view['split']}
+    return f"""# featlib view: {model["name"]} · {view["layer"]} · {data["name"]} {view["split"]}
 
-Exported {manifest['exported_at']} by {manifest['exported_by'] or 'an anonymous user'}.
+Exported {manifest["exported_at"]} by {manifest["exported_by"] or "an anonymous user"}.
 
-- **Model** `{model['name']}` ({model['architecture']}), made by {model.get('creator') or 'unknown'} on
-  {model['created']}, trained on {model['dataset']}; test accuracy {accuracy}; fingerprint `{model['fingerprint']}`.
-- **Data** {data['summary']}; fingerprint `{data['fingerprint']}`
-  ({'included as dataset.npz' if data['included'] else 'a built-in dataset, loaded by name on import'}).
-- **Map** layer `{view['layer']}` read by `{view['method']}` on the {view['split']} split, {emb['points']:,} points;
+- **Model** `{model["name"]}` ({model["architecture"]}), made by {model.get("creator") or "unknown"} on
+  {model["created"]}, trained on {model["dataset"]}; test accuracy {accuracy}; fingerprint `{model["fingerprint"]}`.
+- **Data** {data["summary"]}; fingerprint `{data["fingerprint"]}`
+  ({"included as dataset.npz" if data["included"] else "a built-in dataset, loaded by name on import"}).
+- **Map** layer `{view["layer"]}` read by `{view["method"]}` on the {view["split"]} split, {emb["points"]:,} points;
   {params}.
 - **Libraries** {versions}.
 
@@ -337,10 +359,22 @@ def check_bundle(data: bytes, label: str = "the bundle") -> CheckedBundle:
     figures = {**_score_model(model, dataset, manifest, label), **_score_map(table, dataset, view)}
     _, differences = provenance.compare(manifest.get("provenance", {}), provenance.describe())
     return CheckedBundle(
-        manifest, view, models.model_to_bytes(model), model_fp, models.architecture_summary(model), record_meta,
-        dataset if dataset_key.startswith(UPLOAD_PREFIX) else None, dataset_key, dataset.fingerprint, dataset.name,
-        table, list(differences), rep_key, emb_key, figures,
-    )  # fmt: skip
+        manifest,
+        view,
+        models.model_to_bytes(model),
+        model_fp,
+        models.architecture_summary(model),
+        record_meta,
+        dataset if dataset_key.startswith(UPLOAD_PREFIX) else None,
+        dataset_key,
+        dataset.fingerprint,
+        dataset.name,
+        table,
+        list(differences),
+        rep_key,
+        emb_key,
+        figures,
+    )
 
 
 def __getattr__(name: str) -> int:
@@ -374,8 +408,10 @@ def read_source(source: bytes | str | Path | IO[bytes]) -> tuple[bytes, str]:
 
 
 def _too_big(label: str, size: int, limit: int) -> str:
-    return (f"{label} is {size:,} bytes; bundles are limited to {limit:,} bytes "
-            f"(raise it with {datasets.UPLOAD_LIMIT_ENV}).")  # fmt: skip
+    return (
+        f"{label} is {size:,} bytes; bundles are limited to {limit:,} bytes "
+        f"(raise it with {datasets.UPLOAD_LIMIT_ENV})."
+    )
 
 
 def _read_members(data: bytes, label: str) -> tuple[dict[str, bytes], dict]:
@@ -405,7 +441,9 @@ def _read_members(data: bytes, label: str) -> tuple[dict[str, bytes], dict]:
                 )
             if "manifest.json" not in names:
                 raise BundleError(f"{label} has no manifest.json; it is not a featlib bundle (members: {names[:10]}).")
-            manifest = _parse_manifest(_read_member(archive, archive.getinfo("manifest.json"), MAX_MANIFEST_BYTES, label), label)
+            manifest = _parse_manifest(
+                _read_member(archive, archive.getinfo("manifest.json"), MAX_MANIFEST_BYTES, label), label
+            )
             listed = manifest["files"]
             missing = sorted(set(listed) - set(names))
             extra = sorted(set(names) - set(listed) - {"manifest.json"})
@@ -471,8 +509,10 @@ def _parse_manifest(raw: bytes, label: str) -> dict:
     try:
         checked = bundle_manifest.parse(manifest)
     except pydantic.ValidationError as error:
-        raise BundleError(f"{label}'s manifest.json breaks the bundle format: {bundle_manifest.describe_errors(error)}. "
-                          "Nothing was imported; export the view again from its featlib server.") from None  # fmt: skip
+        raise BundleError(
+            f"{label}'s manifest.json breaks the bundle format: {bundle_manifest.describe_errors(error)}. "
+            "Nothing was imported; export the view again from its featlib server."
+        ) from None
     return checked.model_dump(mode="json", exclude_unset=True)
 
 
@@ -489,7 +529,9 @@ def _check_contents(files: dict[str, bytes], manifest: dict, label: str):
     mismatches = []
     model_fp = models.fingerprint(model)
     if model_fp != expected_model.get("fingerprint"):
-        mismatches.append(f"the model's fingerprint is {model_fp}, the manifest says {expected_model.get('fingerprint')}")
+        mismatches.append(
+            f"the model's fingerprint is {model_fp}, the manifest says {expected_model.get('fingerprint')}"
+        )
     about = manifest["dataset"]
     try:
         if about.get("included"):
@@ -513,7 +555,9 @@ def _check_contents(files: dict[str, bytes], manifest: dict, label: str):
             f"{about.get('fingerprint')} (the data differ)"
         )
     if mismatches:
-        raise BundleError(f"{label} does not match what it claims to hold: {'; '.join(mismatches)}. Nothing was imported.")
+        raise BundleError(
+            f"{label} does not match what it claims to hold: {'; '.join(mismatches)}. Nothing was imported."
+        )
     try:
         view = View.from_query({k: str(v) for k, v in manifest["view"].items()})
         models.check_layer(model, view.layer)
@@ -533,18 +577,26 @@ def _check_embedding(raw: bytes, dataset: datasets.Dataset, view: View, manifest
     if not np.isfinite(table).all():
         raise BundleError(f"{label}'s map holds NaN or infinite values.")
     indices = table[:, 0]
-    if (indices != np.round(indices)).any() or indices.min() < 0 or indices.max() >= len(labels) or len(np.unique(indices)) != len(indices):
+    if (
+        (indices != np.round(indices)).any()
+        or indices.min() < 0
+        or indices.max() >= len(labels)
+        or len(np.unique(indices)) != len(indices)
+    ):
         raise BundleError(
             f"{label}'s map indices must be distinct whole numbers from 0 to {len(labels) - 1} "
             f"(the {view.split} split of {dataset.name}); they are not."
         )
     if manifest["embedding"].get("points") != len(table):
-        raise BundleError(f"{label}'s manifest says {manifest['embedding'].get('points')} points; the map has {len(table)}.")
+        raise BundleError(
+            f"{label}'s manifest says {manifest['embedding'].get('points')} points; the map has {len(table)}."
+        )
     return table
 
 
-def _check_map_key(model: "keras.Model", model_fp: str, dataset: datasets.Dataset, view: View, manifest: dict,
-                   label: str) -> tuple[str, str]:  # fmt: skip
+def _check_map_key(
+    model: keras.Model, model_fp: str, dataset: datasets.Dataset, view: View, manifest: dict, label: str
+) -> tuple[str, str]:
     """The keys of the view's representation and map here; the manifest's map key must be the same.
 
     Raises:
@@ -557,8 +609,9 @@ def _check_map_key(model: "keras.Model", model_fp: str, dataset: datasets.Datase
     scale = manifest["model"].get("input_scale", "0-1")
     try:
         reduction = reductions.for_layer(model, view.layer, view.reduction).reduction
-        rep_key = keys.representation_key(model_fp, dataset.fingerprint, view.split, view.layer, view.method,
-                                          scale, reduction)  # fmt: skip
+        rep_key = keys.representation_key(
+            model_fp, dataset.fingerprint, view.split, view.layer, view.method, scale, reduction
+        )
     except (reductions.ReductionError, models.ModelError) as error:
         raise BundleError(f"{label}'s view cannot be shown: {error}") from error
     emb_key = keys.embedding_key(rep_key, view.sample, 0, view.params)
@@ -571,7 +624,7 @@ def _check_map_key(model: "keras.Model", model_fp: str, dataset: datasets.Datase
     return rep_key, emb_key
 
 
-def _score_model(model: "keras.Model", dataset: datasets.Dataset, manifest: dict, label: str) -> dict:
+def _score_model(model: keras.Model, dataset: datasets.Dataset, manifest: dict, label: str) -> dict:
     """The model's accuracy measured here, as an upload's is (:func:`featlib.jobs.tasks.check_upload`).
 
     Scored on the dataset's test split (its train split when it has no test images), from the output
@@ -585,8 +638,9 @@ def _score_model(model: "keras.Model", dataset: datasets.Dataset, manifest: dict
 
     about = manifest["model"]
     try:
-        scored = diagnosis.score(model, dataset, about.get("input_scale", "0-1"),
-                                 (about.get("meta") or {}).get("output"), f"{label}'s model")  # fmt: skip
+        scored = diagnosis.score(
+            model, dataset, about.get("input_scale", "0-1"), (about.get("meta") or {}).get("output"), f"{label}'s model"
+        )
     except models.ModelError as error:
         raise BundleError(f"{label}'s model cannot be scored on {dataset.name}: {error}") from error
     outputs = scored.pop("outputs")
@@ -641,17 +695,36 @@ def store_bundle(workspace: Workspace, checked: CheckedBundle, *, creator: str =
         raise BundleError("This bundle was checked by another featlib version (no map key measured); import it again.")
     _refuse_existing(workspace, checked)
     meta = {k: checked.record_meta[k] for k in PARAMETER_KEYS if checked.record_meta.get(k) is not None}
-    meta.update({k: figures[k] for k in ("split", "n_images", "implied_scale", "other_scale_accuracy", "hints",
-                                         "output", "outputs") if k in figures})  # fmt: skip
+    meta.update(
+        {
+            k: figures[k]
+            for k in ("split", "n_images", "implied_scale", "other_scale_accuracy", "hints", "output", "outputs")
+            if k in figures
+        }
+    )
     meta["dataset_fingerprint"] = checked.dataset_fp
-    meta["imported"] = _imported(manifest, creator, about.get("creator", ""), {
-        "test_accuracy": about.get("test_accuracy"), "dataset": about.get("dataset"), "created": about.get("created"),
-        "meta": {k: v for k, v in checked.record_meta.items() if k not in PARAMETER_KEYS},
-    })  # fmt: skip
-    emb_meta = {"rep": checked.rep_key, "imported": _imported(manifest, creator, emb_about.get("creator", ""), {
-                    "knn_accuracy": emb_about.get("knn_accuracy")}),
-                "provenance": {**(manifest.get("provenance") or {}), "model_fingerprint": checked.model_fp,
-                               "dataset_fingerprint": checked.dataset_fp}}  # fmt: skip
+    meta["imported"] = _imported(
+        manifest,
+        creator,
+        about.get("creator", ""),
+        {
+            "test_accuracy": about.get("test_accuracy"),
+            "dataset": about.get("dataset"),
+            "created": about.get("created"),
+            "meta": {k: v for k, v in checked.record_meta.items() if k not in PARAMETER_KEYS},
+        },
+    )
+    emb_meta = {
+        "rep": checked.rep_key,
+        "imported": _imported(
+            manifest, creator, emb_about.get("creator", ""), {"knn_accuracy": emb_about.get("knn_accuracy")}
+        ),
+        "provenance": {
+            **(manifest.get("provenance") or {}),
+            "model_fingerprint": checked.model_fp,
+            "dataset_fingerprint": checked.dataset_fp,
+        },
+    }
     if figures.get("knn_accuracy") is not None:
         emb_meta.update(knn_accuracy=figures["knn_accuracy"], knn_accuracy_points=figures["knn_accuracy_points"])
     new_dataset, record = False, None
@@ -659,15 +732,22 @@ def store_bundle(workspace: Workspace, checked: CheckedBundle, *, creator: str =
         if checked.dataset is not None:
             new_dataset = workspace.add_dataset(checked.dataset, creator=creator)
         record = workspace.save_model_file(
-            checked.model, about["name"], fingerprint=checked.model_fp, architecture=checked.architecture,
-            dataset=checked.dataset_name, test_accuracy=figures.get("test_accuracy"),
-            input_scale=about.get("input_scale", "0-1"), meta=meta, creator=creator,
-        )  # fmt: skip
+            checked.model,
+            about["name"],
+            fingerprint=checked.model_fp,
+            architecture=checked.architecture,
+            dataset=checked.dataset_name,
+            test_accuracy=figures.get("test_accuracy"),
+            input_scale=about.get("input_scale", "0-1"),
+            meta=meta,
+            creator=creator,
+        )
         if about.get("note"):
             workspace.set_note("model", record.id, about["note"])
         try:
-            workspace.save_array("embedding", checked.emb_key, table, model_id=record.id, meta=emb_meta,
-                                 creator=creator, overwrite=False)  # fmt: skip
+            workspace.save_array(
+                "embedding", checked.emb_key, table, model_id=record.id, meta=emb_meta, creator=creator, overwrite=False
+            )
         except AlreadyStoredError as error:  # stored meanwhile by another session
             raise BundleError(f"This bundle's map cannot be stored: {error} Nothing was imported.") from error
     except BaseException:
@@ -696,12 +776,16 @@ def measured_text(result: ImportResult) -> str:
 
     parts = []
     if result.model.test_accuracy is not None:
-        parts.append(f"the model's test accuracy {result.model.test_accuracy:.3f} ({result.model.measured_on}"
-                     f"{said('test_accuracy')})")
+        parts.append(
+            f"the model's test accuracy {result.model.test_accuracy:.3f} ({result.model.measured_on}"
+            f"{said('test_accuracy')})"
+        )
     knn = figures.get("knn_accuracy")
     if knn is not None:
-        parts.append(f"the map's 10-NN accuracy {knn:.3f} ({figures.get('knn_accuracy_points', 0):,} points"
-                     f"{said('knn_accuracy')})")
+        parts.append(
+            f"the map's 10-NN accuracy {knn:.3f} ({figures.get('knn_accuracy_points', 0):,} points"
+            f"{said('knn_accuracy')})"
+        )
     elif figures:
         parts.append("no 10-NN accuracy for the map (too few points or classes to score)")
     return ("Measured here, not copied from the bundle: " + "; ".join(parts) + ".") if parts else ""
@@ -709,9 +793,13 @@ def measured_text(result: ImportResult) -> str:
 
 def _imported(manifest: dict, importer: str, claimed_by: str, claimed: dict) -> dict:
     """``meta["imported"]``: who imported it, and what the bundle claims (never shown as fact)."""
-    return {"by": importer.strip(), "claimed_by": claimed_by, "exported_by": manifest.get("exported_by", ""),
-            "exported_at": manifest.get("exported_at"),
-            "claimed": {k: v for k, v in claimed.items() if v not in (None, "", {})}}  # fmt: skip
+    return {
+        "by": importer.strip(),
+        "claimed_by": claimed_by,
+        "exported_by": manifest.get("exported_by", ""),
+        "exported_at": manifest.get("exported_at"),
+        "claimed": {k: v for k, v in claimed.items() if v not in (None, "", {})},
+    }
 
 
 def _refuse_existing(workspace: Workspace, checked: CheckedBundle) -> None:
@@ -730,13 +818,21 @@ def _refuse_existing(workspace: Workspace, checked: CheckedBundle) -> None:
         model = workspace.get_model(item.model_id).name if item.model_id else "unknown"
     except WorkspaceError:
         model = "unknown"
-    where = (f"the map {item.name!r} of model {model!r} ({item.maker}, {item.created.replace('T', ' ')[:16]} UTC), "
-             f"key {checked.emb_key!r}")  # fmt: skip
-    same = (stored is not None and stored.dtype == checked.table.dtype and stored.shape == checked.table.shape
-            and stored.tobytes() == checked.table.tobytes())  # fmt: skip
+    where = (
+        f"the map {item.name!r} of model {model!r} ({item.maker}, {item.created.replace('T', ' ')[:16]} UTC), "
+        f"key {checked.emb_key!r}"
+    )
+    same = (
+        stored is not None
+        and stored.dtype == checked.table.dtype
+        and stored.shape == checked.table.shape
+        and stored.tobytes() == checked.table.tobytes()
+    )
     if same:
-        raise AlreadyImportedError(f"This bundle's map is already in the workspace: {where}. Nothing was stored; "
-                                   "open it from the Workspace page.")  # fmt: skip
+        raise AlreadyImportedError(
+            f"This bundle's map is already in the workspace: {where}. Nothing was stored; "
+            "open it from the Workspace page."
+        )
     raise BundleError(
         f"This bundle's map would replace another map stored under the same key: {where}. An import never "
         "overwrites what is stored, so nothing was imported. Delete that map first (Workspace page) if the "

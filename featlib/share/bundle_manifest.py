@@ -120,7 +120,9 @@ def _check_json(value: Any, where: str = "", depth: int = 0) -> None:
         return
     if isinstance(value, str):
         if len(value) > MAX_JSON_TEXT:
-            raise ValueError(f"texts of at most {MAX_JSON_TEXT:,} characters (got {len(value):,} at {where or 'the top'})")
+            raise ValueError(
+                f"texts of at most {MAX_JSON_TEXT:,} characters (got {len(value):,} at {where or 'the top'})"
+            )
         return
     if isinstance(value, (list, dict)):
         if len(value) > MAX_JSON_ITEMS:
@@ -198,8 +200,12 @@ class ModelMeta(_WithExtras):
     epochs: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     epoch: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
     checkpoint_of: Short | None = None
-    checkpoint_epochs: Annotated[list[Annotated[int, Field(ge=0, le=10_000_000)]], Field(max_length=10_000)] | None = None
-    history: Annotated[dict[Short, Annotated[list[float], Field(max_length=100_000)]], Field(max_length=64)] | None = None
+    checkpoint_epochs: Annotated[list[Annotated[int, Field(ge=0, le=10_000_000)]], Field(max_length=10_000)] | None = (
+        None
+    )
+    history: Annotated[dict[Short, Annotated[list[float], Field(max_length=100_000)]], Field(max_length=64)] | None = (
+        None
+    )
     seconds: Annotated[float, Field(ge=0)] | None = None
     test_loss: float | None = None
     uploaded_file: Text | None = None
@@ -262,8 +268,10 @@ class Manifest(_Strict):
     version: Literal[1]
     exported_at: Time
     exported_by: User = ""
-    view: Annotated[dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=MAX_VIEW_VALUE)]],
-                    Field(max_length=64)]  # fmt: skip
+    view: Annotated[
+        dict[Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=MAX_VIEW_VALUE)]],
+        Field(max_length=64),
+    ]
     model: ModelSection
     dataset: DatasetSection
     embedding: EmbeddingSection

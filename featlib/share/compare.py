@@ -14,8 +14,9 @@ Nothing here imports Streamlit; the page's glue is :mod:`featlib.app.comparing`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from featlib import models
 from featlib.datasets import SPLITS
@@ -61,7 +62,7 @@ class Panel:
         return f"{self.model}:{self.layer}:{self.method}:{self.reducer}"
 
     @classmethod
-    def from_text(cls, text: str) -> "Panel":
+    def from_text(cls, text: str) -> Panel:
         """Reads :meth:`to_text`'s form (a layer name may itself hold ``:``)."""
         model, _, rest = text.partition(":")
         parts = rest.rsplit(":", 2)
@@ -106,8 +107,11 @@ class CompareView:
 
     def to_query(self) -> dict[str, str]:
         """The view as URL query parameters (strings)."""
-        query = {"dataset": self.dataset, "split": self.split,
-                 "sample": "all" if self.sample is None else str(self.sample)}  # fmt: skip
+        query = {
+            "dataset": self.dataset,
+            "split": self.split,
+            "sample": "all" if self.sample is None else str(self.sample),
+        }
         for key, panel in zip(PANEL_KEYS, self.panels):
             query[key] = panel.to_text()
         if self.follow is not None:
@@ -118,7 +122,7 @@ class CompareView:
         return query
 
     @classmethod
-    def from_query(cls, query: Mapping[str, str]) -> "CompareView":
+    def from_query(cls, query: Mapping[str, str]) -> CompareView:
         """Reads a view from URL query parameters.
 
         Raises:
@@ -133,10 +137,11 @@ class CompareView:
             k = int(query.get("k", DEFAULT_K))
         except ValueError as error:
             raise CompareError(f"The link's sample, follow and k must be whole numbers: {error}") from None
-        return cls(query["dataset"], panels, query.get("split", "train"), sample, follow, k,
-                   query.get("reduction") or AUTO)  # fmt: skip
+        return cls(
+            query["dataset"], panels, query.get("split", "train"), sample, follow, k, query.get("reduction") or AUTO
+        )
 
-    def with_panels(self, panels: Iterable[Panel]) -> "CompareView":
+    def with_panels(self, panels: Iterable[Panel]) -> CompareView:
         """The same view with other panels."""
         return replace(self, panels=tuple(panels))
 
@@ -159,7 +164,7 @@ def all_layers(model: str, layers: Sequence[str], method: str = "function", redu
     return [Panel(model, layer, method, reducer) for layer in chosen]
 
 
-def layer_series(model: "keras.Model") -> list[str]:
+def layer_series(model: keras.Model) -> list[str]:
     """The layers a comparison of one model opens on: its hidden layers, then its output, input side first.
 
     Read as the model's default layer is (:func:`featlib.models.choose_default_layer`): before the
@@ -172,8 +177,9 @@ def layer_series(model: "keras.Model") -> list[str]:
     return models.hidden_layers(model, output=True)
 
 
-def opening_panels(model_id: str, series: Sequence[str], n: int, method: str = "function",
-                   reducer: str = "umap") -> list[Panel]:
+def opening_panels(
+    model_id: str, series: Sequence[str], n: int, method: str = "function", reducer: str = "umap"
+) -> list[Panel]:
     """``n`` panels of one model for an empty editor: its last ``n`` hidden layers (:func:`layer_series`
     without the output), filled up with the output when it has fewer; never two identical panels
     unless the model has a single layer."""

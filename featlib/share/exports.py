@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import io
 import os
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -55,9 +56,7 @@ def embedding_table(
     return table
 
 
-def representation_table(
-    outputs: np.ndarray, labels: np.ndarray, predicted: np.ndarray | None = None
-) -> pd.DataFrame:
+def representation_table(outputs: np.ndarray, labels: np.ndarray, predicted: np.ndarray | None = None) -> pd.DataFrame:
     """A layer's outputs as a table: ``index, label, predicted, u0, u1, ...``, one row per image."""
     outputs = np.asarray(outputs).reshape(len(outputs), -1)
     if len(labels) != len(outputs):
@@ -79,14 +78,14 @@ def table_bytes(table: pd.DataFrame, fmt: str) -> bytes:
     raise ExportError(f"Unknown table format: {fmt!r}. Choose one of {list(TABLE_FORMATS)}.")
 
 
-def figure_html(figure: "go.Figure") -> bytes:
+def figure_html(figure: go.Figure) -> bytes:
     """A self-contained interactive HTML page of ``figure`` (plotly.js inlined: opens offline)."""
     buffer = io.StringIO()
     figure.write_html(buffer, include_plotlyjs=True, full_html=True)
     return buffer.getvalue().encode()
 
 
-def titled(figure: "go.Figure", title: str) -> "go.Figure":
+def titled(figure: go.Figure, title: str) -> go.Figure:
     """A copy of ``figure`` with ``title`` (plain text, escaped here) across its top, for a file read away from the page.
 
     The page names what a map shows in a caption above it; a PNG has no page around it.
@@ -99,14 +98,23 @@ def titled(figure: "go.Figure", title: str) -> "go.Figure":
     # A PNG has no toolbar: its band at the top (plots.MODEBAR_HEIGHT) holds the title instead.
     top = max(int(copy.layout.margin.t or 0) - plots.MODEBAR_HEIGHT, 10) + plots.TITLE_LINE + 24
     copy.update_layout(
-        title={"text": plots.text(title), "x": 0.01, "xanchor": "left", "xref": "paper", "y": 1, "yref": "container",
-               "yanchor": "top", "pad": {"t": 10}, "font": {"size": 16}},
+        title={
+            "text": plots.text(title),
+            "x": 0.01,
+            "xanchor": "left",
+            "xref": "paper",
+            "y": 1,
+            "yref": "container",
+            "yanchor": "top",
+            "pad": {"t": 10},
+            "font": {"size": 16},
+        },
         margin={"t": top},
-    )  # fmt: skip
+    )
     return copy
 
 
-def figure_png(figure: "go.Figure", size: tuple[int, int] = PNG_SIZE, title: str | None = None) -> bytes:
+def figure_png(figure: go.Figure, size: tuple[int, int] = PNG_SIZE, title: str | None = None) -> bytes:
     """``figure`` as a PNG image, rendered by kaleido in headless Chromium.
 
     Args:
@@ -123,7 +131,9 @@ def figure_png(figure: "go.Figure", size: tuple[int, int] = PNG_SIZE, title: str
     try:
         import kaleido  # noqa: F401
     except ImportError:
-        raise ExportError("PNG export needs the kaleido package: pip install 'kaleido>=1' (see requirements.txt).") from None
+        raise ExportError(
+            "PNG export needs the kaleido package: pip install 'kaleido>=1' (see requirements.txt)."
+        ) from None
     try:
         return (titled(figure, title) if title else figure).to_image(format="png", width=size[0], height=size[1])
     except Exception as error:  # choreographer and kaleido raise many types when Chromium fails
@@ -133,7 +143,7 @@ def figure_png(figure: "go.Figure", size: tuple[int, int] = PNG_SIZE, title: str
         ) from error
 
 
-def model_bytes(workspace: "Workspace", record: "ModelRecord") -> bytes:
+def model_bytes(workspace: Workspace, record: ModelRecord) -> bytes:
     """The saved ``.keras`` file of a workspace model, as stored."""
     return (workspace.root / record.path).read_bytes()
 

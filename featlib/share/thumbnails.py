@@ -11,8 +11,8 @@ a blue-to-yellow ramp for confidence; selected points are drawn last, in black.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -83,8 +83,10 @@ def _draw(canvas: np.ndarray, points: MapPoints, box: tuple[int, int, int, int])
     coords = np.asarray(points.coords, dtype=float)
     n = len(coords)
     if coords.ndim != 2 or coords.shape[1] != 2 or len(points.labels) != n or len(points.indices) != n:
-        raise ValueError(f"coords must be (n, 2) with n labels and n indices; got coords {coords.shape}, "
-                         f"{len(points.labels)} labels and {len(points.indices)} indices.")  # fmt: skip
+        raise ValueError(
+            f"coords must be (n, 2) with n labels and n indices; got coords {coords.shape}, "
+            f"{len(points.labels)} labels and {len(points.indices)} indices."
+        )
     keep = np.isfinite(coords).all(axis=1)
     if not keep.any():
         return

@@ -8,7 +8,7 @@ view modules; callers hand :func:`parse` to :meth:`featlib.store.Workspace.save_
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from featlib.errors import ViewError
 from featlib.share.compare import CompareView, is_compare_query

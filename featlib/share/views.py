@@ -12,8 +12,8 @@ by label, nothing selected, the layer's default reduction ``auto``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from typing import Mapping
 
 from featlib.datasets import SPLITS
 from featlib.errors import ViewError
@@ -94,7 +94,7 @@ class View:
         return query
 
     @classmethod
-    def from_query(cls, query: dict[str, str]) -> "View":
+    def from_query(cls, query: dict[str, str]) -> View:
         """Reads a view from URL query parameters; missing ones take their defaults.
 
         Raises:
@@ -126,8 +126,18 @@ class View:
         except ValueError as error:
             raise ViewError(f"The link's parameters are invalid: {error}") from None
         selection = _selection_from_query(query.get("selection", ""))
-        return cls(query["model"], query["dataset"], query["layer"], method, split, sample, params, colour, selection,
-                   reduction)  # fmt: skip
+        return cls(
+            query["model"],
+            query["dataset"],
+            query["layer"],
+            method,
+            split,
+            sample,
+            params,
+            colour,
+            selection,
+            reduction,
+        )
 
 
 def _params_from_query(cls: type, query: dict[str, str]) -> ReducerParams:
@@ -224,9 +234,13 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
         replaced[name] = Replaced(name, query.get(name, ""), str(value), reason)
         query[name] = str(value)
 
-    choices = (("method", list(METHODS), "function"), ("split", list(SPLITS), "train"),
-               ("reducer", list(REDUCERS), "umap"), ("colour", list(COLOUR_MODES), "label"),
-               ("reduction", list(CHOICES), AUTO))  # fmt: skip
+    choices = (
+        ("method", list(METHODS), "function"),
+        ("split", list(SPLITS), "train"),
+        ("reducer", list(REDUCERS), "umap"),
+        ("colour", list(COLOUR_MODES), "label"),
+        ("reduction", list(CHOICES), AUTO),
+    )
     for name, allowed, default in choices:
         if name in query and query[name] not in allowed:  # an empty value too (reducer= left REDUCERS[''])
             use(name, default, f"expected one of {', '.join(allowed)}")
@@ -246,7 +260,11 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
         whole = spec.whole
         value = _number(raw, whole)
         if value is None:
-            use(f.name, "none" if default is None else default, "expected a whole number" if whole else "expected a number")
+            use(
+                f.name,
+                "none" if default is None else default,
+                "expected a whole number" if whole else "expected a number",
+            )
             continue
         query[f.name] = number_text(value) if whole else raw  # 15.0 is 15
         _fit(f.name, value, use)
@@ -262,12 +280,19 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
     kept = [part for part in parts if part.isdigit()]
     if len(kept) < len(parts):
         dropped = [part for part in parts if not part.isdigit()]
-        replaced["selection"] = Replaced("selection", ",".join(parts[:10]) + ("..." if len(parts) > 10 else ""),
-                                         f"the {len(kept):,} point indices among them",
-                                         f"{', '.join(repr(d) for d in dropped[:5])} are no point indices")  # fmt: skip
+        replaced["selection"] = Replaced(
+            "selection",
+            ",".join(parts[:10]) + ("..." if len(parts) > 10 else ""),
+            f"the {len(kept):,} point indices among them",
+            f"{', '.join(repr(d) for d in dropped[:5])} are no point indices",
+        )
     if len(kept) > MAX_LINK_SELECTION:
-        replaced["selection"] = Replaced("selection", f"{len(kept):,} points", f"the first {MAX_LINK_SELECTION:,}",
-                                         f"a link carries at most {MAX_LINK_SELECTION:,}")  # fmt: skip
+        replaced["selection"] = Replaced(
+            "selection",
+            f"{len(kept):,} points",
+            f"the first {MAX_LINK_SELECTION:,}",
+            f"a link carries at most {MAX_LINK_SELECTION:,}",
+        )
         kept = sorted(set(kept), key=int)[:MAX_LINK_SELECTION]
     if parts:
         query["selection"] = ",".join(kept)

@@ -73,20 +73,37 @@ Modules (one job each):
 from featlib.store.files import STALE_TEMP_SECONDS, TEMP_PREFIX, WORKSPACE_ENV, default_root, write_atomically
 from featlib.store.jobs import FINISHED, JOB_STATUSES, JobIndex, JobRow
 from featlib.store.records import (
-                                   ARRAY_KINDS,
-                                   ITEM_KINDS,
-                                   AlreadyStoredError,
-                                   InUseError,
-                                   Item,
-                                   ModelRecord,
-                                   NameClashError,  # fmt: skip
-                                   WorkspaceError,
+    ARRAY_KINDS,
+    ITEM_KINDS,
+    AlreadyStoredError,
+    InUseError,
+    Item,
+    ModelRecord,
+    NameClashError,
+    WorkspaceError,
 )
 from featlib.store.saved_views import SavedView, SavedViewError
 from featlib.store.workspace import Workspace
 
 __all__ = [
-    "ARRAY_KINDS", "FINISHED", "ITEM_KINDS", "JOB_STATUSES", "STALE_TEMP_SECONDS", "TEMP_PREFIX", "WORKSPACE_ENV",
-    "AlreadyStoredError", "InUseError", "Item", "JobIndex", "JobRow", "ModelRecord", "NameClashError", "SavedView", "SavedViewError", "Workspace", "WorkspaceError",
-    "default_root", "write_atomically",
-]  # fmt: skip
+    "ARRAY_KINDS",
+    "FINISHED",
+    "ITEM_KINDS",
+    "JOB_STATUSES",
+    "STALE_TEMP_SECONDS",
+    "TEMP_PREFIX",
+    "WORKSPACE_ENV",
+    "AlreadyStoredError",
+    "InUseError",
+    "Item",
+    "JobIndex",
+    "JobRow",
+    "ModelRecord",
+    "NameClashError",
+    "SavedView",
+    "SavedViewError",
+    "Workspace",
+    "WorkspaceError",
+    "default_root",
+    "write_atomically",
+]

@@ -69,12 +69,19 @@ class ArrayStore(IndexedFolder):
             np.save(tmp, np.asarray(array), allow_pickle=False)
             sync_file(tmp)  # before the lock: a large file's fsync does not hold up other writers
             with self._write() as db:
-                if model_id is not None and db.execute("SELECT 1 FROM deleted_models WHERE id = ?", (model_id,)).fetchone():
+                if (
+                    model_id is not None
+                    and db.execute("SELECT 1 FROM deleted_models WHERE id = ?", (model_id,)).fetchone()
+                ):
                     return False
-                old = db.execute("SELECT kind, creator, created, note, title FROM artifacts WHERE key = ?", (key,)).fetchone()
+                old = db.execute(
+                    "SELECT kind, creator, created, note, title FROM artifacts WHERE key = ?", (key,)
+                ).fetchone()
                 if old is not None and not overwrite:
                     raise AlreadyStoredError(old["kind"], key, old["creator"], old["created"], old["title"])
-                creator, note, title = (old["creator"] or creator.strip(), old["note"], old["title"]) if old else (creator.strip(), "", "")
+                creator, note, title = (
+                    (old["creator"] or creator.strip(), old["note"], old["title"]) if old else (creator.strip(), "", "")
+                )
                 publish(tmp, path, synced=True)  # an unlisted file left at this name by a crash is replaced
                 db.execute(
                     "INSERT OR REPLACE INTO artifacts (key, kind, model_id, path, bytes, created, meta, creator, note, title) "
@@ -86,9 +93,7 @@ class ArrayStore(IndexedFolder):
     def load_array(self, kind: str, key: str) -> np.ndarray | None:
         """The array stored under ``(kind, key)``, or ``None`` when absent."""
         with self._connect() as db:
-            row = db.execute(
-                "SELECT path FROM artifacts WHERE key = ? AND kind = ?", (key, kind)
-            ).fetchone()
+            row = db.execute("SELECT path FROM artifacts WHERE key = ? AND kind = ?", (key, kind)).fetchone()
         if row is None or not (self.root / row["path"]).exists():
             return None
         return np.load(self.root / row["path"], allow_pickle=False)

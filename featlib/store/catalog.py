@@ -16,7 +16,7 @@ from featlib.store.records import (
     ModelRecord,
     NameClashError,
     WorkspaceError,
-    claimed_maker,  # fmt: skip
+    claimed_maker,
     fraction,
     read_meta,
 )
@@ -58,19 +58,42 @@ class Catalog(IndexedFolder):
     def _model_item(self, record: ModelRecord) -> Item:
         params = {k: v for k, v in record.meta.items() if k not in ("history", "provenance")}
         return Item(
-            "model", record.id, record.name, record.creator, record.created,
-            f"{record.architecture} · accuracy measured on {record.measured_on}", params, file_bytes(self.root / record.path),
-            record.test_accuracy, None, record.note, record.id, _provenance(record.meta),
-            "imported" in record.meta, claimed_maker(record.meta),
-        )  # fmt: skip
+            "model",
+            record.id,
+            record.name,
+            record.creator,
+            record.created,
+            f"{record.architecture} · accuracy measured on {record.measured_on}",
+            params,
+            file_bytes(self.root / record.path),
+            record.test_accuracy,
+            None,
+            record.note,
+            record.id,
+            _provenance(record.meta),
+            "imported" in record.meta,
+            claimed_maker(record.meta),
+        )
 
     def _dataset_item(self, row: dict) -> Item:
         meta = read_meta(row["meta"])
         return Item(
-            "dataset", row["fingerprint"], row["name"], row["creator"], row["created"], row["summary"],
-            {k: v for k, v in meta.items() if k != "provenance"}, file_bytes(self.root / row["path"]),
-            None, None, row["note"], None, _provenance(meta), "imported" in meta, claimed_maker(meta),
-        )  # fmt: skip
+            "dataset",
+            row["fingerprint"],
+            row["name"],
+            row["creator"],
+            row["created"],
+            row["summary"],
+            {k: v for k, v in meta.items() if k != "provenance"},
+            file_bytes(self.root / row["path"]),
+            None,
+            None,
+            row["note"],
+            None,
+            _provenance(meta),
+            "imported" in meta,
+            claimed_maker(meta),
+        )
 
     def get_item(self, kind: str, ident: str) -> Item:
         """One item of :meth:`items` by kind and id (model id or name, fingerprint, key)."""
@@ -116,9 +139,7 @@ class Catalog(IndexedFolder):
                 f"SELECT {column} FROM {table} WHERE {name_column} = ? AND {column} != ?", (new_name, ident)
             ).fetchone()
             if clash is not None and kind != "view":  # saved views may share a title: their ids tell them apart
-                raise NameClashError(
-                    f"Another {kind} is already named {new_name!r} ({clash[0]}); choose another name."
-                )
+                raise NameClashError(f"Another {kind} is already named {new_name!r} ({clash[0]}); choose another name.")
             if kind == "dataset":  # the summary starts with the name: "upload:x: 240 train + ..."
                 row = db.execute("SELECT name, summary FROM datasets WHERE fingerprint = ?", (ident,)).fetchone()
                 if row is not None and row["summary"].startswith(row["name"] + ":"):
@@ -192,7 +213,8 @@ class Catalog(IndexedFolder):
             elif kind in ARRAY_KINDS:
                 prefix = keys.maps_prefix(ident) if kind == "representation" else None
                 rows = [
-                    r for r in db.execute("SELECT key, path FROM artifacts WHERE key = ? OR key LIKE 'emb/%'", (ident,))
+                    r
+                    for r in db.execute("SELECT key, path FROM artifacts WHERE key = ? OR key LIKE 'emb/%'", (ident,))
                     if r["key"] == ident or (prefix and r["key"].startswith(prefix))
                 ]
                 if not any(r["key"] == ident for r in rows):
@@ -226,7 +248,9 @@ class Catalog(IndexedFolder):
         table, column = _table_of(kind)
         if creator.strip():
             with self._write() as db:
-                db.execute(f"UPDATE {table} SET creator = ? WHERE {column} = ? AND creator = ''", (creator.strip(), ident))
+                db.execute(
+                    f"UPDATE {table} SET creator = ? WHERE {column} = ? AND creator = ''", (creator.strip(), ident)
+                )
 
 
 def _table_of(kind: str) -> tuple[str, str]:
@@ -248,8 +272,12 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
     """
     meta = read_meta(row["meta"])
     key = row["key"]
-    rep_key = key.split("/sample=")[0][len("emb/"):] if row["kind"] == "embedding" else key
-    if row["kind"] == "embedding" and isinstance(meta.get("rep"), str) and key.startswith(keys.maps_prefix(meta["rep"])):
+    rep_key = key.split("/sample=")[0][len("emb/") :] if row["kind"] == "embedding" else key
+    if (
+        row["kind"] == "embedding"
+        and isinstance(meta.get("rep"), str)
+        and key.startswith(keys.maps_prefix(meta["rep"]))
+    ):
         rep_key = meta["rep"]  # the Layers page's keys hold a "sample=" of their own
     parts = rep_key.split("/")
     params: dict = {}
@@ -258,8 +286,15 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
         _, model_fp, dataset_fp, split, scale, sample = parts[:6]
         sample = sample.removeprefix("sample=")  # featlib.read.layers.layer_set's keys name it; older ones did not
         layer, method = parts[-1], "all layers in one pass"
-        params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split, "layer": layer,
-                  "method": method, "input_scale": scale, "layers_sample": sample}  # fmt: skip
+        params = {
+            "model_fingerprint": model_fp,
+            "dataset_fingerprint": dataset_fp,
+            "split": split,
+            "layer": layer,
+            "method": method,
+            "input_scale": scale,
+            "layers_sample": sample,
+        }
         for part in parts[6:-1]:
             name, _, value = part.partition("=")
             if value:
@@ -268,8 +303,14 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
         made_from += f" · model {model_name}" if model_name else ""
     elif len(parts) >= 7:
         _, model_fp, dataset_fp, split, layer, method, scale = parts[:7]
-        params = {"model_fingerprint": model_fp, "dataset_fingerprint": dataset_fp, "split": split,
-                  "layer": layer, "method": method, "input_scale": scale}  # fmt: skip
+        params = {
+            "model_fingerprint": model_fp,
+            "dataset_fingerprint": dataset_fp,
+            "split": split,
+            "layer": layer,
+            "method": method,
+            "input_scale": scale,
+        }
         made_from = f"{names.get(dataset_fp, dataset_fp)} {split} · {layer} · {method}"
         for part in parts[7:]:  # a pooled layer's "reduction=gap" (featlib.read.reductions.key_part)
             name, _, value = part.partition("=")
@@ -287,20 +328,51 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
                     name, value = pair.split("=", 1)
                     params[name] = value
     reducer = key.rsplit("/", 1)[-1].split("-", 1)[0] if row["kind"] == "embedding" else ""
-    default_name = default_title(row["kind"], model_name, layer, params.get("method", ""), reducer,
-                                 meta.get("points") if isinstance(meta.get("points"), int) else None)  # fmt: skip
+    default_name = default_title(
+        row["kind"],
+        model_name,
+        layer,
+        params.get("method", ""),
+        reducer,
+        meta.get("points") if isinstance(meta.get("points"), int) else None,
+    )
     return Item(
-        row["kind"], key, row["title"] or default_name, row["creator"], row["created"], made_from, params,
-        int(row["bytes"]), None, fraction(meta.get("knn_accuracy")), row["note"], row["model_id"], _provenance(meta),
-        bool(meta.get("imported")), claimed_maker(meta),
-    )  # fmt: skip
+        row["kind"],
+        key,
+        row["title"] or default_name,
+        row["creator"],
+        row["created"],
+        made_from,
+        params,
+        int(row["bytes"]),
+        None,
+        fraction(meta.get("knn_accuracy")),
+        row["note"],
+        row["model_id"],
+        _provenance(meta),
+        bool(meta.get("imported")),
+        claimed_maker(meta),
+    )
 
 
 def _view_item(view: SavedView, names: dict[str, str]) -> Item:
     """A saved view as a listing entry: its title, what it shows (``names``: model ids to names), its thumbnail's size."""
     params = {"view": view.kind, "link": view.path, **view.query}
-    return Item("view", view.id, view.title, view.creator, view.created, view_summary(view, names), params,
-                len(view.thumbnail), None, None, view.note, None, {})  # fmt: skip
+    return Item(
+        "view",
+        view.id,
+        view.title,
+        view.creator,
+        view.created,
+        view_summary(view, names),
+        params,
+        len(view.thumbnail),
+        None,
+        None,
+        view.note,
+        None,
+        {},
+    )
 
 
 REDUCER_NAMES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}

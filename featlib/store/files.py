@@ -13,8 +13,8 @@ import errno
 import os
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from featlib import settings
 

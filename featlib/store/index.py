@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from datetime import datetime, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterator
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -83,16 +83,22 @@ CREATE UNIQUE INDEX IF NOT EXISTS saved_views_digest ON saved_views (kind, diges
 # Columns added after the first release: added to older indexes when opened.
 ADDED_COLUMNS = {
     "models": {"creator": "TEXT NOT NULL DEFAULT ''", "note": "TEXT NOT NULL DEFAULT ''"},
-    "datasets": {"creator": "TEXT NOT NULL DEFAULT ''", "note": "TEXT NOT NULL DEFAULT ''",
-                 "meta": "TEXT NOT NULL DEFAULT '{}'"},
-    "artifacts": {"creator": "TEXT NOT NULL DEFAULT ''", "note": "TEXT NOT NULL DEFAULT ''",
-                  "title": "TEXT NOT NULL DEFAULT ''"},
-}  # fmt: skip
+    "datasets": {
+        "creator": "TEXT NOT NULL DEFAULT ''",
+        "note": "TEXT NOT NULL DEFAULT ''",
+        "meta": "TEXT NOT NULL DEFAULT '{}'",
+    },
+    "artifacts": {
+        "creator": "TEXT NOT NULL DEFAULT ''",
+        "note": "TEXT NOT NULL DEFAULT ''",
+        "title": "TEXT NOT NULL DEFAULT ''",
+    },
+}
 
 
 def now() -> str:
     """The current UTC time as recorded in the index (ISO 8601, seconds)."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class IndexedFolder:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import WorkspaceError
@@ -49,7 +49,7 @@ class JobRow:
         return self.status in FINISHED
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "JobRow":
+    def from_row(cls, row: sqlite3.Row) -> JobRow:
         values = dict(row)
         values["meta"] = json.loads(values["meta"] or "{}")
         return cls(**values)

@@ -7,8 +7,6 @@ import math
 import sqlite3
 from dataclasses import dataclass
 
-from featlib.errors import AlreadyStoredError, InUseError, NameClashError, WorkspaceError
-
 ARRAY_KINDS = ("representation", "embedding")
 ITEM_KINDS = ("model", "dataset") + ARRAY_KINDS + ("view",)
 
@@ -97,7 +95,7 @@ class ModelRecord:
         return f"output {chosen}" + (f", {width}-way" if width else "") + f"; other outputs: {', '.join(others)}"
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "ModelRecord":
+    def from_row(cls, row: sqlite3.Row) -> ModelRecord:
         """The record of a ``models`` row; a ``meta`` that is not a JSON object reads as ``{}``, an accuracy
         that is not a number in [0, 1] as ``None`` (rows written by older versions or by hand)."""
         values = dict(row)

@@ -27,7 +27,7 @@ _INTERNAL_SOURCE = re.compile(r"npz file [0-9a-f]{16}\.npz\b")
 class DatasetStore(IndexedFolder):
     """Keeping, listing and loading uploaded datasets (a part of :class:`~featlib.store.Workspace`)."""
 
-    def save_dataset(self, dataset: "Dataset", *, creator: str = "", meta: dict | None = None) -> str:
+    def save_dataset(self, dataset: Dataset, *, creator: str = "", meta: dict | None = None) -> str:
         """Keeps an uploaded dataset (as a compressed ``.npz``); returns its fingerprint.
 
         The dataset's ``source`` line is kept in the row's provenance (``parameters.source``), so that
@@ -38,7 +38,7 @@ class DatasetStore(IndexedFolder):
         self.add_dataset(dataset, creator=creator, meta=meta)
         return dataset.fingerprint
 
-    def add_dataset(self, dataset: "Dataset", *, creator: str = "", meta: dict | None = None) -> bool:
+    def add_dataset(self, dataset: Dataset, *, creator: str = "", meta: dict | None = None) -> bool:
         """:meth:`save_dataset`, telling whether this call stored it.
 
         The file is renamed into place and listed in one index transaction, after checking
@@ -58,10 +58,12 @@ class DatasetStore(IndexedFolder):
         meta["provenance"].setdefault("parameters", {}).setdefault("source", dataset.source)
         relative = f"datasets/{dataset.fingerprint}.npz"
         arrays = {
-            "x_train": dataset.x_train, "y_train": dataset.y_train,
-            "x_test": dataset.x_test, "y_test": dataset.y_test,
+            "x_train": dataset.x_train,
+            "y_train": dataset.y_train,
+            "x_test": dataset.x_test,
+            "y_test": dataset.y_test,
             "class_names": np.array(dataset.class_names),
-        }  # fmt: skip
+        }
         path = self.root / relative
         with temporary_file(path) as tmp:
             np.savez_compressed(tmp, **arrays)
@@ -73,8 +75,15 @@ class DatasetStore(IndexedFolder):
                 db.execute(
                     "INSERT INTO datasets (fingerprint, name, summary, path, created, creator, meta) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (dataset.fingerprint, dataset.name, dataset.summary(), relative, now(), creator.strip(),
-                     json.dumps(meta)),
+                    (
+                        dataset.fingerprint,
+                        dataset.name,
+                        dataset.summary(),
+                        relative,
+                        now(),
+                        creator.strip(),
+                        json.dumps(meta),
+                    ),
                 )
         return True
 
@@ -95,11 +104,12 @@ class DatasetStore(IndexedFolder):
         keys = {text, text[len(UPLOAD_PREFIX) :]} if text.startswith(UPLOAD_PREFIX) else {text}
         prefixes = {k.lower() for k in keys if len(k) >= MIN_PREFIX and re.fullmatch(r"[0-9a-fA-F]+", k)}
         return [
-            row for row in self.list_datasets()
+            row
+            for row in self.list_datasets()
             if row["name"] in keys or any(row["fingerprint"].startswith(p) for p in prefixes)
-        ]  # fmt: skip
+        ]
 
-    def load_dataset(self, fingerprint: str) -> "Dataset":
+    def load_dataset(self, fingerprint: str) -> Dataset:
         """An uploaded dataset by fingerprint, with the name and the ``source`` line it was saved with.
 
         Rows saved before sources were kept read ``"uploaded to the workspace as '<name>'"``.

@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import json
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from featlib import provenance
 from featlib.errors import TextError
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 _FINDINGS = ("history", "provenance", "hints", "other_scale_accuracy", "implied_scale", "imported")
 """Meta keys that record what was measured or found (or, for ``imported``, what a bundle claims), not how a model
 was made: left out of its provenance parameters."""
+
 
 class ModelStore(IndexedFolder):
     """Saving, listing, finding and loading models (a part of :class:`~featlib.store.Workspace`)."""
@@ -80,10 +82,12 @@ class ModelStore(IndexedFolder):
         )
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(
-            model_fingerprint=row["fingerprint"], dataset_fingerprint=meta.get("dataset_fingerprint"),
+            model_fingerprint=row["fingerprint"],
+            dataset_fingerprint=meta.get("dataset_fingerprint"),
             parameters={k: v for k, v in meta.items() if k not in _FINDINGS},
-            seed=meta.get("seed"), base=meta.get("provenance"),
-        )  # fmt: skip
+            seed=meta.get("seed"),
+            base=meta.get("provenance"),
+        )
         row["meta"] = json.dumps(meta)
         try:
             with self._write() as db:
@@ -106,8 +110,9 @@ class ModelStore(IndexedFolder):
             if listed is None:
                 (self.root / relative).unlink(missing_ok=True)
 
-    def update_model(self, model_id: str, *, test_accuracy: float | None, meta: dict,
-                     input_scale: str | None = None) -> ModelRecord:  # fmt: skip
+    def update_model(
+        self, model_id: str, *, test_accuracy: float | None, meta: dict, input_scale: str | None = None
+    ) -> ModelRecord:
         """Sets a saved model's accuracy and merges ``meta`` into its meta (a model scored again; its file is kept).
 
         ``input_scale``, when given, replaces the scaling its inputs are given (scored again with the other one).
@@ -126,8 +131,10 @@ class ModelStore(IndexedFolder):
             if isinstance(parameters, dict):
                 parameters.update({k: v for k, v in meta.items() if k in parameters})
             accuracy = None if test_accuracy is None else float(test_accuracy)
-            db.execute("UPDATE models SET test_accuracy = ?, meta = ?, input_scale = COALESCE(?, input_scale) "
-                       "WHERE id = ?", (accuracy, json.dumps(merged), input_scale, model_id))  # fmt: skip
+            db.execute(
+                "UPDATE models SET test_accuracy = ?, meta = ?, input_scale = COALESCE(?, input_scale) WHERE id = ?",
+                (accuracy, json.dumps(merged), input_scale, model_id),
+            )
         return self.get_model(model_id)
 
     def list_models(self) -> list[ModelRecord]:
@@ -164,7 +171,7 @@ class ModelStore(IndexedFolder):
         except OSError as error:
             raise WorkspaceError(f"The file of model {record.name} ({record.path}) cannot be read: {error}") from error
 
-    def load_model(self, name_or_id: str | ModelRecord) -> "keras.Model":
+    def load_model(self, name_or_id: str | ModelRecord) -> keras.Model:
         """Loads a saved model with Keras (``safe_mode=True``, not compiled).
 
         The workspace holds only files it wrote itself from models built here

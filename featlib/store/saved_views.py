@@ -28,8 +28,9 @@ import hashlib
 import json
 import re
 import sqlite3
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from featlib.errors import SavedViewError, ViewError
 from featlib.names import check_name
@@ -164,24 +165,46 @@ def _from_row(row: sqlite3.Row) -> SavedView:
     """The saved view of a row, checked: a tampered kind or query raises :class:`SavedViewError`."""
     ident = row["id"]
     if row["kind"] not in VIEW_KINDS:
-        raise SavedViewError(f"The saved view {ident!r} is of kind {str(row['kind'])[:40]!r}, not one of "
-                             f"{list(VIEW_KINDS)}: its row in the index was changed by hand, so it is not opened.")  # fmt: skip
+        raise SavedViewError(
+            f"The saved view {ident!r} is of kind {str(row['kind'])[:40]!r}, not one of "
+            f"{list(VIEW_KINDS)}: its row in the index was changed by hand, so it is not opened."
+        )
     try:
         query = json.loads(row["query"]) if isinstance(row["query"], str) else None
         query = check_query(row["kind"], query)  # type: ignore[arg-type]
     except (ValueError, RecursionError) as error:
-        raise SavedViewError(f"The saved view {ident!r} holds no readable query (its row in the index was changed "
-                             f"by hand): {str(error)[:200]}") from None  # fmt: skip
-    thumbnail = row["thumbnail"] if isinstance(row["thumbnail"], bytes) and row["thumbnail"].startswith(PNG_MAGIC) else b""
-    return SavedView(ident, row["kind"], printable(row["title"] or "untitled"), query, printable(row["creator"] or "", 120),
-                     str(row["created"]), str(row["note"] or ""), thumbnail)  # fmt: skip
+        raise SavedViewError(
+            f"The saved view {ident!r} holds no readable query (its row in the index was changed "
+            f"by hand): {str(error)[:200]}"
+        ) from None
+    thumbnail = (
+        row["thumbnail"] if isinstance(row["thumbnail"], bytes) and row["thumbnail"].startswith(PNG_MAGIC) else b""
+    )
+    return SavedView(
+        ident,
+        row["kind"],
+        printable(row["title"] or "untitled"),
+        query,
+        printable(row["creator"] or "", 120),
+        str(row["created"]),
+        str(row["note"] or ""),
+        thumbnail,
+    )
 
 
 class ViewStore(IndexedFolder):
     """Saved views in the index (a part of :class:`~featlib.store.Workspace`)."""
 
-    def save_view(self, kind: str, query: Mapping[str, str], title: str, creator: str = "",
-                  thumbnail: bytes = b"", *, parse: ViewParser | None = None) -> tuple[SavedView, bool]:  # fmt: skip
+    def save_view(
+        self,
+        kind: str,
+        query: Mapping[str, str],
+        title: str,
+        creator: str = "",
+        thumbnail: bytes = b"",
+        *,
+        parse: ViewParser | None = None,
+    ) -> tuple[SavedView, bool]:
         """Saves a view under a title, or finds it saved already; one transaction.
 
         Args:
@@ -205,8 +228,10 @@ class ViewStore(IndexedFolder):
         title = check_name(title, "view title", MAX_TITLE)
         query = canonical_query(kind, query, parse)  # validated, canonical
         if thumbnail and (not thumbnail.startswith(PNG_MAGIC) or len(thumbnail) > MAX_THUMBNAIL_BYTES):
-            raise ViewError(f"A thumbnail is a PNG of at most {MAX_THUMBNAIL_BYTES:,} bytes; got {len(thumbnail):,} "
-                             f"bytes starting {thumbnail[:8]!r}.")  # fmt: skip
+            raise ViewError(
+                f"A thumbnail is a PNG of at most {MAX_THUMBNAIL_BYTES:,} bytes; got {len(thumbnail):,} "
+                f"bytes starting {thumbnail[:8]!r}."
+            )
         text = canonical(query)
         digest = hashlib.sha256(f"{kind}\n{text}".encode()).hexdigest()
         with self._write() as db:
@@ -238,8 +263,10 @@ class ViewStore(IndexedFolder):
         with self._connect() as db:
             row = db.execute("SELECT * FROM saved_views WHERE id = ?", (ident,)).fetchone()
         if row is None:
-            raise SavedViewError(f"No saved view {ident!r} in this workspace: it was deleted, or the link comes from "
-                                 f"another server ({ID_RULE}).")  # fmt: skip
+            raise SavedViewError(
+                f"No saved view {ident!r} in this workspace: it was deleted, or the link comes from "
+                f"another server ({ID_RULE})."
+            )
         return _from_row(row)
 
     def find_view(self, kind: str, query: Mapping[str, str], *, parse: ViewParser | None = None) -> SavedView | None:
@@ -279,7 +306,9 @@ class ViewStore(IndexedFolder):
         with self._write() as db:
             done = db.execute("DELETE FROM saved_views WHERE id = ?", (ident,)).rowcount
         if not done:
-            raise SavedViewError(f"No saved view {ident!r} in this workspace: it may have been deleted by another user.")
+            raise SavedViewError(
+                f"No saved view {ident!r} in this workspace: it may have been deleted by another user."
+            )
 
 
 _REDUCER_TITLES = {"umap": "UMAP", "pca": "PCA", "tsne": "t-SNE"}
@@ -296,11 +325,19 @@ def view_summary(view: SavedView, names: Mapping[str, str] | None = None) -> str
     q = view.query
     where = f"{q.get('dataset', '?')} {q.get('split', 'train')}"
     sample = q.get("sample", "all")
-    points = "all points" if sample == "all" else (f"{int(sample):,} points" if sample.isdigit() else f"sample {sample}")
+    points = (
+        "all points" if sample == "all" else (f"{int(sample):,} points" if sample.isdigit() else f"sample {sample}")
+    )
     if view.kind == "explore":
-        parts = [VIEW_KINDS["explore"], names.get(q.get("model", ""), q.get("model", "?")), q.get("layer", "?"),
-                 q.get("method", "function"), _REDUCER_TITLES.get(q.get("reducer", "umap"), q.get("reducer", "?")),
-                 where, points]  # fmt: skip
+        parts = [
+            VIEW_KINDS["explore"],
+            names.get(q.get("model", ""), q.get("model", "?")),
+            q.get("layer", "?"),
+            q.get("method", "function"),
+            _REDUCER_TITLES.get(q.get("reducer", "umap"), q.get("reducer", "?")),
+            where,
+            points,
+        ]
         selected = [p for p in q.get("selection", "").split(",") if p]
         if selected:
             parts.append(f"{len(selected):,} selected")

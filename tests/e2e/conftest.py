@@ -69,8 +69,12 @@ def small_limit_server(chromium_path, small_limit_workspace_dir, tmp_path_factor
     Streamlit's own limit stays at 200 MB, so files just over 1 MiB reach
     featlib's checks in code. Started only by the tests that use it.
     """
-    with _streamlit(small_limit_workspace_dir, tmp_path_factory.mktemp("small-limit-server"),
-                    "streamlit-small-limit.log", FEATLIB_MAX_UPLOAD_MB=str(SMALL_UPLOAD_LIMIT_MB)) as running:
+    with _streamlit(
+        small_limit_workspace_dir,
+        tmp_path_factory.mktemp("small-limit-server"),
+        "streamlit-small-limit.log",
+        FEATLIB_MAX_UPLOAD_MB=str(SMALL_UPLOAD_LIMIT_MB),
+    ) as running:
         yield running
 
 
@@ -79,9 +83,7 @@ def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
-        )
+        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
 

@@ -139,7 +139,9 @@ def test_upload_a_dataset(page, shot, tmp_path):
         ("wrong-input.keras", "expects flat inputs of 50 values"),
     ],
 )
-def test_bad_model_uploads_are_explained_and_change_nothing(page, shot, server, tmp_path, workspace_dir, kind, expected):
+def test_bad_model_uploads_are_explained_and_change_nothing(
+    page, shot, server, tmp_path, workspace_dir, kind, expected
+):
     import keras
 
     from featlib.models import build_mlp

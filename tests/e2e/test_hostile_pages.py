@@ -16,13 +16,12 @@ Oversize cases run against a second server started with
 from __future__ import annotations
 
 import time
-
 import urllib.request
 from pathlib import Path
 
+import hostile_corpus as hc
 import pytest
 
-import hostile_corpus as hc
 from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e
@@ -111,7 +110,8 @@ def upload(page, label: str, path: Path) -> None:
     from playwright.sync_api import expect
 
     uploader = page.get_by_test_id("stFileUploader").filter(
-        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True)
+    )
     uploader.locator("input[type=file]").set_input_files(str(path))
     # Long names are shortened on the chip ("lambda...ction.keras"); its title holds the whole name.
     uploader.locator(f'[data-testid="stFileChipName"][title="{path.name}"]').wait_for()

@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
+from test_browser import goto
+from test_sharing import new_user, plotted_points
 
 from featlib.serve import free_port, running_app
 from featlib.store import Workspace
-from test_browser import goto
-from test_sharing import new_user, plotted_points
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -129,26 +129,73 @@ def remote_cluster(tmp_path_factory):
     dask = str(Path(sys.executable).with_name("dask"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEATLIB_")}
     env.update(DASK_DISTRIBUTED__SCHEDULER__HTTP__ROUTES="[]", DASK_DISTRIBUTED__WORKER__HTTP__ROUTES="[]")
-    tls = lambda who: ["--tls-ca-file", str(certs / "ca.pem"), "--tls-cert", str(certs / f"{who}.pem"),
-                       "--tls-key", str(certs / f"{who}.key")]  # fmt: skip
-    processes = [subprocess.Popen([dask, "scheduler", "--host", "tls://127.0.0.1", "--port", str(port),
-                                   *tls("scheduler"), "--no-dashboard", "--dashboard-address", "127.0.0.1:0"],
-                                  env=dict(env, PYTHONPATH=str(ROOT)), stdout=open(logs / "scheduler.log", "w"), stderr=subprocess.STDOUT)]  # fmt: skip
+    tls = lambda who: [
+        "--tls-ca-file",
+        str(certs / "ca.pem"),
+        "--tls-cert",
+        str(certs / f"{who}.pem"),
+        "--tls-key",
+        str(certs / f"{who}.key"),
+    ]
+    processes = [
+        subprocess.Popen(
+            [
+                dask,
+                "scheduler",
+                "--host",
+                "tls://127.0.0.1",
+                "--port",
+                str(port),
+                *tls("scheduler"),
+                "--no-dashboard",
+                "--dashboard-address",
+                "127.0.0.1:0",
+            ],
+            env=dict(env, PYTHONPATH=str(ROOT)),
+            stdout=open(logs / "scheduler.log", "w"),
+            stderr=subprocess.STDOUT,
+        )
+    ]
     for i in range(2):
         home = tmp_path_factory.mktemp(f"worker-{i}-home")
         worker_env = dict(env, HOME=str(home), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
-        processes.append(subprocess.Popen(
-            [dask, "worker", address, "--interface", "lo", *tls("worker"), "--nthreads", "1", "--memory-limit", "3GiB",
-             "--no-dashboard", "--name", f"w{i}"],
-            cwd=home, env=worker_env, stdout=open(logs / f"worker-{i}.log", "w"), stderr=subprocess.STDOUT,
-        ))  # fmt: skip
+        processes.append(
+            subprocess.Popen(
+                [
+                    dask,
+                    "worker",
+                    address,
+                    "--interface",
+                    "lo",
+                    *tls("worker"),
+                    "--nthreads",
+                    "1",
+                    "--memory-limit",
+                    "3GiB",
+                    "--no-dashboard",
+                    "--name",
+                    f"w{i}",
+                ],
+                cwd=home,
+                env=worker_env,
+                stdout=open(logs / f"worker-{i}.log", "w"),
+                stderr=subprocess.STDOUT,
+            )
+        )
     from distributed import Client
     from distributed.security import Security
 
-    featlib_tls = {"FEATLIB_TLS_CA_FILE": str(certs / "ca.pem"), "FEATLIB_TLS_CERT": str(certs / "featlib.pem"),
-                   "FEATLIB_TLS_KEY": str(certs / "featlib.key")}  # fmt: skip
-    security = Security(tls_ca_file=str(certs / "ca.pem"), tls_client_cert=str(certs / "featlib.pem"),
-                        tls_client_key=str(certs / "featlib.key"), require_encryption=True)  # fmt: skip
+    featlib_tls = {
+        "FEATLIB_TLS_CA_FILE": str(certs / "ca.pem"),
+        "FEATLIB_TLS_CERT": str(certs / "featlib.pem"),
+        "FEATLIB_TLS_KEY": str(certs / "featlib.key"),
+    }
+    security = Security(
+        tls_ca_file=str(certs / "ca.pem"),
+        tls_client_cert=str(certs / "featlib.pem"),
+        tls_client_key=str(certs / "featlib.key"),
+        require_encryption=True,
+    )
     with Client(address, timeout="60s", security=security) as client:
         client.wait_for_workers(2, timeout=120)
         homes = client.run(lambda: os.environ["HOME"])
@@ -178,5 +225,7 @@ def test_the_main_flow_runs_on_a_remote_scheduler_with_two_workers(browser, remo
     jobs = Workspace(workspace).jobs.list()
     assert {j.kind for j in jobs} >= {"train", "extract", "reduce"} and all(j.status == "done" for j in jobs), jobs
     for home in remote_cluster["homes"]:  # the workers wrote nothing into the workspace; their caches are their own
-        written = [p for pattern in ("*.sqlite", "*.keras", "*.npy", "*.npz") for p in Path(home).rglob(pattern) if p.is_file()]
+        written = [
+            p for pattern in ("*.sqlite", "*.keras", "*.npy", "*.npz") for p in Path(home).rglob(pattern) if p.is_file()
+        ]
         assert written == [], written

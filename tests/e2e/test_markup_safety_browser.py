@@ -117,8 +117,14 @@ def _wait_page(page) -> None:
 
 def test_no_page_fetches_what_a_name_points_to_and_names_read_as_written(browser, hostile_server, beacon, shot):
     made, text = hostile_server["made"], payloads(beacon)
-    view = View(made["record"].id, made["dataset_key"], made["layer"], sample=None, params=PCAParams(),
-                selection=tuple(range(12)))
+    view = View(
+        made["record"].id,
+        made["dataset_key"],
+        made["layer"],
+        sample=None,
+        params=PCAParams(),
+        selection=tuple(range(12)),
+    )
     context, page = _open(browser, hostile_server["url"], user=text["user"])
     try:
         page.goto(f"{hostile_server['url']}/explore?{urlencode(view.to_query())}")

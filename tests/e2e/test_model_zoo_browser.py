@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 import model_zoo
-from featlib import datasets
+import pytest
 from test_browser import goto, methods_verdict
 from test_hostile_pages import settle
 from test_upload_flow_browser import _attach, open_tab
+
+from featlib import datasets
 
 pytestmark = pytest.mark.e2e
 

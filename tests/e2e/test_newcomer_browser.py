@@ -16,11 +16,11 @@ import re
 import urllib.parse
 
 import pytest
-
 from conftest import ARTIFACTS, _streamlit
-from featlib.store import Workspace
 from test_browser import goto
 from test_sharing import PLOTTED_POINTS
+
+from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e
 
@@ -47,13 +47,15 @@ MEASURE = """() => {
 
 
 def overlaps(a: dict, b: dict) -> bool:
-    return a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+    return (
+        a["x"] < b["x"] + b["w"] and b["x"] < a["x"] + a["w"] and a["y"] < b["y"] + b["h"] and b["y"] < a["y"] + a["h"]
+    )
 
 
 SCROLLED_TABLES = {
     "Jobs": "the job log: eleven columns, scrolled sideways on purpose",
     "Home": "the models table: its grid's scroller reads 61 px in 52 px at 1280 px while the screenshot shows the "
-            "table whole (layout-home-1280.png); not understood yet",
+    "table whole (layout-home-1280.png); not understood yet",
 }
 """Pages whose tables may scroll sideways, and why."""
 
@@ -170,8 +172,14 @@ def test_a_newcomer_follows_the_readme_and_every_page_reads_well(browser, newcom
                                         y: Array.from(t.y || [], Number)})))""")
     pixels = [t for t in traces if t["name"].startswith("input pixels") and t["dash"] == "dash"]
     assert pixels, [t["name"] for t in traces]
-    layers_line = [t for t in traces if t["name"] and not t["name"].startswith("input pixels") and t["y"]
-                   and all(isinstance(v, (int, float)) for v in t["y"])]  # fmt: skip
+    layers_line = [
+        t
+        for t in traces
+        if t["name"]
+        and not t["name"].startswith("input pixels")
+        and t["y"]
+        and all(isinstance(v, (int, float)) for v in t["y"])
+    ]
     assert layers_line and 0.5 < pixels[0]["y"][0] <= 1.0
     found += check_both_widths(page, "Layers")
 
@@ -231,7 +239,9 @@ def test_a_newcomer_follows_the_readme_and_every_page_reads_well(browser, newcom
     finally:
         other.close()
 
-    panels = {f"p{i + 1}": f"{record.id}:{layer}:function:pca" for i, layer in enumerate(("dense", "dense_1", "dense_2"))}
+    panels = {
+        f"p{i + 1}": f"{record.id}:{layer}:function:pca" for i, layer in enumerate(("dense", "dense_1", "dense_2"))
+    }
     page.goto(f"{base}/compare?{urllib.parse.urlencode({'dataset': 'digits', 'split': 'test', **panels})}")
     page.get_by_role("heading", name="Metrics").wait_for(timeout=120_000)
     wait_plots(page, 3)

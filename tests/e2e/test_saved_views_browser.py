@@ -16,11 +16,10 @@ import re
 from urllib.parse import urlencode
 
 import pytest
+from test_sharing import PLOTTED_POINTS, new_user
 
 from featlib import models
 from featlib.store import Workspace
-
-from test_sharing import PLOTTED_POINTS, new_user
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +42,14 @@ def shots(page, shot, step: str) -> None:
 
 def test_save_copy_and_open_a_short_link_in_a_new_context(browser, server, workspace_dir, model, shot):
     record = models.save_model(Workspace(workspace_dir), model, "views-mlp", dataset="digits", creator="dora")
-    long = {"model": record.id, "dataset": "digits", "layer": "dense_1", "reducer": "pca", "colour": "predicted",
-            "selection": "5,17,400"}  # fmt: skip
+    long = {
+        "model": record.id,
+        "dataset": "digits",
+        "layer": "dense_1",
+        "reducer": "pca",
+        "colour": "predicted",
+        "selection": "5,17,400",
+    }
     context, page = new_user(browser, server["url"], "dora")
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server["url"])
     try:

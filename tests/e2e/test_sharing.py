@@ -13,11 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_browser import goto, upload
 
 from featlib.serve import running_app
 from featlib.store import Workspace
-
-from test_browser import goto, upload
 
 pytestmark = pytest.mark.e2e
 

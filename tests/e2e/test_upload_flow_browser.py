@@ -16,12 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_browser import goto
+from test_hostile_pages import settle
 
 from featlib import datasets
 from featlib.store import Workspace
-
-from test_browser import goto
-from test_hostile_pages import settle
 
 pytestmark = pytest.mark.e2e
 
@@ -53,12 +52,17 @@ def material(tmp_path_factory):
     _write_idx(other / LABELS, (y + 1) % 10)  # and every label moved to the next class
     b = datasets.load_idx(other / IMAGES, other / LABELS, name="b", single_split="test")
 
-    train = datasets.load_idx(FASHION / "train-images-idx3-ubyte.gz", FASHION / "train-labels-idx1-ubyte.gz",
-                              name="fashion-train", single_split="train")  # fmt: skip
+    train = datasets.load_idx(
+        FASHION / "train-images-idx3-ubyte.gz",
+        FASHION / "train-labels-idx1-ubyte.gz",
+        name="fashion-train",
+        single_split="train",
+    )
     xt, yt = train.split("train")
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10, activation="softmax")]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(np.asarray(xt[:20_000].reshape(-1, 784), "float32") / 255, np.asarray(yt[:20_000]), epochs=1, verbose=0)
     path = root / "fashion-mlp.keras"
@@ -68,13 +72,21 @@ def material(tmp_path_factory):
         xs, ys = d.split("test")
         return float(model.evaluate(np.asarray(xs.reshape(-1, 784), "float32") / 255, np.asarray(ys), verbose=0)[1])
 
-    return {"fashion": fashion, "other": other, "model": path, "a": a, "b": b,
-            "acc_a": accuracy(a), "acc_b": accuracy(b)}  # fmt: skip
+    return {
+        "fashion": fashion,
+        "other": other,
+        "model": path,
+        "a": a,
+        "b": b,
+        "acc_a": accuracy(a),
+        "acc_b": accuracy(b),
+    }
 
 
 def _attach(page, label: str, path: Path) -> None:
     uploader = page.get_by_test_id("stFileUploader").filter(
-        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
+        has=page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True)
+    )
     if uploader.get_by_test_id("stFileChip").count():  # a file of the same name from before: remove it first
         uploader.get_by_test_id("stFileChipDeleteBtn").click()
         uploader.get_by_test_id("stFileChip").wait_for(state="detached")
@@ -111,14 +123,18 @@ def _shown_accuracy(text: str) -> float:
     return float(re.search(r"[Aa]ccuracy (\d\.\d{4})", text).group(1))
 
 
-def test_uploads_with_the_same_file_names_are_told_apart_and_scored_on_the_picked_one(page, shot, material, workspace_dir):
+def test_uploads_with_the_same_file_names_are_told_apart_and_scored_on_the_picked_one(
+    page, shot, material, workspace_dir
+):
     a, b = material["a"], material["b"]
     # 1. Add makes the upload the current dataset: the picker and the sidebar name it.
     _add_idx_pair(page, material["fashion"])
     assert IMAGES in _picked_dataset(page) and "10,000 images" in _picked_dataset(page)
     assert page.get_by_test_id("stSidebar").get_by_text(IMAGES).count() == 1
-    assert "10,000 test images (no train split)" in page.get_by_test_id("stCaptionContainer").filter(
-        has_text="no train split").first.inner_text()
+    assert (
+        "10,000 test images (no train split)"
+        in page.get_by_test_id("stCaptionContainer").filter(has_text="no train split").first.inner_text()
+    )
     shot(page, "1-first-added")
 
     # 3. A second pair with the same file names: both are listed, told apart by a short fingerprint.

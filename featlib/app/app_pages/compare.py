@@ -21,10 +21,13 @@ if not records:
     st.stop()
 
 text.caption(
-    text.md("Each panel is a (model, layer, method, reducer) map of the same sample of "
-            "{}; panels are aligned onto the first (Procrustes on the shared points) and share "
-            "their axes and colours. A box or lasso in any panel highlights those points in every panel. A layer with "
-            "spatial axes is read by the reduction picked on the Representations page.", dataset.name)
+    text.md(
+        "Each panel is a (model, layer, method, reducer) map of the same sample of "
+        "{}; panels are aligned onto the first (Procrustes on the shared points) and share "
+        "their axes and colours. A box or lasso in any panel highlights those points in every panel. A layer with "
+        "spatial axes is read by the reduction picked on the Representations page.",
+        dataset.name,
+    )
 )
 with st.expander("Panels", expanded=comparing.current_view() is None):
     comparing.presets(records, st.session_state.get(comparing.panel_key("reducer", 0), "umap"))
@@ -46,21 +49,32 @@ comparing.keep_for_data(view.dataset, view.split)
 images, labels = dataset.split(view.split)
 sample = None if view.sample is None or view.sample >= len(labels) else view.sample
 if view.sample is not None and view.sample > len(labels):
-    text.caption(f"The comparison asks for a sample of {view.sample:,}; the {view.split} split has "
-                 f"{len(labels):,} images, all of them are used.")  # fmt: skip
+    text.caption(
+        f"The comparison asks for a sample of {view.sample:,}; the {view.split} split has "
+        f"{len(labels):,} images, all of them are used."
+    )
 results = [comparing.compute_panel(p, view.dataset, dataset, view.split, sample, view.reduction) for p in view.panels]
 if any(r is None for r in results):
     st.stop()
 
 # Follow one point; the selection shared by the panels.
 if (st.session_state.get(comparing.FOLLOW) or 0) >= len(labels):
-    text.warning(f"Point {st.session_state[comparing.FOLLOW]} is not among the {len(labels):,} images of "
-                 f"the {view.split} split (indices 0 to {len(labels) - 1:,}); no point is followed.")  # fmt: skip
+    text.warning(
+        f"Point {st.session_state[comparing.FOLLOW]} is not among the {len(labels):,} images of "
+        f"the {view.split} split (indices 0 to {len(labels) - 1:,}); no point is followed."
+    )
     st.session_state[comparing.FOLLOW] = None
 most_k = comparing.fit_neighbours(len(labels))
 cols = st.columns([1, 1, 1, 3])
-follow = cols[0].number_input("Follow point index", 0, len(labels) - 1, value=None, key=comparing.FOLLOW,
-                              placeholder="none", help="An index in the split (hover a point to see it).")  # fmt: skip
+follow = cols[0].number_input(
+    "Follow point index",
+    0,
+    len(labels) - 1,
+    value=None,
+    key=comparing.FOLLOW,
+    placeholder="none",
+    help="An index in the split (hover a point to see it).",
+)
 k = cols[1].number_input("Neighbours shown", 1, most_k, key=comparing.K)
 cols[2].button("Clear selection", on_click=comparing.clear_selection)
 view = replace(view, follow=follow, k=int(k))
@@ -84,9 +98,19 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     idx = r.embedding.indices
     title = comparing.panel_title(r.record, r.panel, r.layer_title)
     figure = plots.compare_panel(
-        coords, idx, labels[idx], r.predicted[idx], dataset.class_names, title, REDUCER_TITLES[r.panel.reducer],
-        x_range=x_range, y_range=y_range, selected=selected, followed=follow, neighbours=found.get(i),
-    )  # fmt: skip
+        coords,
+        idx,
+        labels[idx],
+        r.predicted[idx],
+        dataset.class_names,
+        title,
+        REDUCER_TITLES[r.panel.reducer],
+        x_range=x_range,
+        y_range=y_range,
+        selected=selected,
+        followed=follow,
+        neighbours=found.get(i),
+    )
     comparing.remember_traces(i, figure)
     col.plotly_chart(figure, key=comparing.panel_key("map", i), on_select="rerun", selection_mode=("box", "lasso"))
     if r.note:
@@ -97,24 +121,44 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     aligned_note = "reference" if i == 0 else f"aligned: scale {fit.scale:.2g}, disparity {fit.disparity:.2f}"
     shown, unscored = comparing.figures_text(m)
     text.caption(
-        text.md("10-NN acc. layer **{knn_acc}** · map **{knn_acc_2d}** · linear probe **{probe_acc}** · silhouette "
-                "**{silhouette}** · trustworthiness **{trustworthiness}** · on {sample:,} of the map's {n:,} points · "
-                "{note}", **shown, sample=m["sample"], n=m["n"], note=aligned_note),
+        text.md(
+            "10-NN acc. layer **{knn_acc}** · map **{knn_acc_2d}** · linear probe **{probe_acc}** · silhouette "
+            "**{silhouette}** · trustworthiness **{trustworthiness}** · on {sample:,} of the map's {n:,} points · "
+            "{note}",
+            **shown,
+            sample=m["sample"],
+            n=m["n"],
+            note=aligned_note,
+        ),
         on=col,
     )
     for reason in unscored:
         text.caption(reason, on=col)
-    table.append({"panel": i + 1, "map": title, "model": r.record.name, "layer": r.layer_title, "method": r.panel.method,
-                  "reducer": REDUCER_TITLES[r.panel.reducer], "model acc.": r.record.test_accuracy,
-                  "model acc. measured on": r.record.measured_on,
-                  **{title: comparing.number(m.get(key)) for key, title in comparing.FIGURES.items()},
-                  "points scored": m["sample"]})  # fmt: skip
+    table.append(
+        {
+            "panel": i + 1,
+            "map": title,
+            "model": r.record.name,
+            "layer": r.layer_title,
+            "method": r.panel.method,
+            "reducer": REDUCER_TITLES[r.panel.reducer],
+            "model acc.": r.record.test_accuracy,
+            "model acc. measured on": r.record.measured_on,
+            **{title: comparing.number(m.get(key)) for key, title in comparing.FIGURES.items()},
+            "points scored": m["sample"],
+        }
+    )
     if follow is not None:
         shown = np.concatenate([[follow], found[i]]).astype(int)
-        col.image(plots.montage(images[shown], columns=len(shown)), width="stretch",
-                  caption=text.escape(f"point {follow} ({dataset.class_names[labels[follow]]}) and its "
-                                      f"{len(found[i])} nearest in {r.panel.layer}: "
-                                      + ", ".join(dataset.class_names[labels[j]] for j in found[i])))  # fmt: skip
+        col.image(
+            plots.montage(images[shown], columns=len(shown)),
+            width="stretch",
+            caption=text.escape(
+                f"point {follow} ({dataset.class_names[labels[follow]]}) and its "
+                f"{len(found[i])} nearest in {r.panel.layer}: "
+                + ", ".join(dataset.class_names[labels[j]] for j in found[i])
+            ),
+        )
 
 text.subheader("Metrics")
 if table:
@@ -129,8 +173,10 @@ else:
     text.caption("No panel could be scored (see above).")
 if follow is not None and len(results) > 1:
     shared = [neighbours.overlap(found[0][None], found[i][None]) for i in range(1, len(results))]
-    text.caption(f"Point {follow}'s neighbours shared with panel 1: " + ", ".join(
-        f"panel {i + 2}: {s:.0%}" for i, s in enumerate(shared)))  # fmt: skip
+    text.caption(
+        f"Point {follow}'s neighbours shared with panel 1: "
+        + ", ".join(f"panel {i + 2}: {s:.0%}" for i, s in enumerate(shared))
+    )
     if follow not in set(results[0].embedding.indices.tolist()):
         text.caption(f"Point {follow} is not in the sample, so it is not drawn; its neighbours among the sample are.")
 

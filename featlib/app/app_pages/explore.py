@@ -17,16 +17,29 @@ if state.get(state.LAYER) not in [layer.name for layer in model.layers]:
     links.note_link_value("layer", f"{default_layer}, its default layer", f"{record.name} has no layer of that name")
     state.put(state.LAYER, default_layer)
 layer, method, split = state.get(state.LAYER), state.get(state.METHOD), widgets.current_split(dataset)
-widgets.keep_for_data("explore", state.get(state.DATASET), split,
-                      [links.SELECTION, inspector.INSPECTED, maps.SELECTED_PAGE, maps.WRONG_PAGE, "map"])
+widgets.keep_for_data(
+    "explore",
+    state.get(state.DATASET),
+    split,
+    [links.SELECTION, inspector.INSPECTED, maps.SELECTED_PAGE, maps.WRONG_PAGE, "map"],
+)
 outputs, rep_key = actions.representation(record, model, dataset, split, layer, method, state.get(state.REDUCTION))
 if outputs is None:
     st.stop()
 rep = reducing.current(model, layer)  # the layer was read: its shape is known
 
 images, labels = dataset.split(split)
-text.caption(text.md("**{}** · layer **{}** · {} · {} {} split · {:,} images",
-                     record.name, rep.title, METHODS[method], dataset.name, split, len(labels)))  # fmt: skip
+text.caption(
+    text.md(
+        "**{}** · layer **{}** · {} · {} {} split · {:,} images",
+        record.name,
+        rep.title,
+        METHODS[method],
+        dataset.name,
+        split,
+        len(labels),
+    )
+)
 widgets.activation_switch(model, layer)
 choice = maps.controls(len(labels))
 links.show_link_notes()
@@ -38,30 +51,74 @@ context = (record.id, state.get(state.DATASET), split)
 predicted, confidence = maps.predictions(*context)
 point_labels, point_predicted = labels[emb.indices], predicted[emb.indices]
 selected = maps.selection(context, len(labels))
-links.share(View(*context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected),
-                 rep.choice), emb.coords, emb.indices, point_labels, point_predicted, confidence[emb.indices])  # fmt: skip
+links.share(
+    View(
+        *context[:2],
+        layer,
+        method,
+        split,
+        choice.sample_size,
+        choice.params,
+        choice.colour,
+        tuple(selected),
+        rep.choice,
+    ),
+    emb.coords,
+    emb.indices,
+    point_labels,
+    point_predicted,
+    confidence[emb.indices],
+)
 figures = st.container()  # filled after the map is drawn: scoring takes seconds, the map should not wait
 
 wrong = emb.indices[point_predicted != point_labels]
 left, right, _ = st.columns([2, 2, 3])
-left.button(f"Show the {len(wrong):,} misclassified", icon=":material/error:", disabled=not len(wrong),
-            on_click=maps.select_misclassified, args=(context, wrong))  # fmt: skip
+left.button(
+    f"Show the {len(wrong):,} misclassified",
+    icon=":material/error:",
+    disabled=not len(wrong),
+    on_click=maps.select_misclassified,
+    args=(context, wrong),
+)
 if len(selected):
     right.button("Clear the selection", on_click=links.put_selection, args=(context, []))
-figure = plots.scatter_map(emb.coords, emb.indices, point_labels, point_predicted, dataset.class_names,
-                           axis_name=choice.title, colour=choice.colour, confidence=confidence[emb.indices],
-                           highlight=selected)  # fmt: skip
+figure = plots.scatter_map(
+    emb.coords,
+    emb.indices,
+    point_labels,
+    point_predicted,
+    dataset.class_names,
+    axis_name=choice.title,
+    colour=choice.colour,
+    confidence=confidence[emb.indices],
+    highlight=selected,
+)
 point = inspector.inspected(context, emb)
 inspector.mark(figure, emb, point)
 event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
-text.caption("Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick Box "
-             "or Lasso Select in the chart's toolbar to see the images of many; selected points stay outlined in "
-             "black, here and in the link. Click a legend entry to hide a group, double-click to isolate it.")  # fmt: skip
+text.caption(
+    "Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick Box "
+    "or Lasso Select in the chart's toolbar to see the images of many; selected points stay outlined in "
+    "black, here and in the link. Click a legend entry to hide a group, double-click to isolate it."
+)
 if inspector.remember_click(event, figure, context) or maps.remember_selection(event, figure, context, selected):
     st.rerun()
 inspector.unmark(figure)
-inspector.show(context, point, emb, outputs, rep_key, choice.sample_size, choice.params, rep.title, images, labels,
-               predicted, confidence, dataset.class_names)  # fmt: skip
+inspector.show(
+    context,
+    point,
+    emb,
+    outputs,
+    rep_key,
+    choice.sample_size,
+    choice.params,
+    rep.title,
+    images,
+    labels,
+    predicted,
+    confidence,
+    dataset.class_names,
+)
 scores = None
 with figures:
     scores = maps.map_metrics(emb.key, outputs[emb.indices], point_labels, emb.coords)

@@ -7,16 +7,22 @@ from featlib.app import resources, text, widgets
 
 text.title("featlib")
 text.markdown(
-    text.md("See what each layer of a Keras classifier has learned. Train the classic MNIST MLP "
-            "(784-128-64-10) or bring your own model, read any layer's outputs with the backend "
-            "function (`K.function`) or a functional sub-model (`Model.predict`), and explore them "
-            "as maps coloured by digit, side by side and shared with the team by link.")
+    text.md(
+        "See what each layer of a Keras classifier has learned. Train the classic MNIST MLP "
+        "(784-128-64-10) or bring your own model, read any layer's outputs with the backend "
+        "function (`K.function`) or a functional sub-model (`Model.predict`), and explore them "
+        "as maps coloured by digit, side by side and shared with the team by link."
+    )
 )
 
 STEPS = [
     (widgets.MODEL_PAGE, "1 · Model", "Pick a dataset; train (with checkpoints), upload or pick a model."),
     (widgets.REPRESENTATIONS_PAGE, "2 · Representations", "Pick a layer and a method; compute its outputs."),
-    (widgets.EXPLORE_PAGE, "3 · Explore", "Map them with UMAP, PCA or t-SNE; colour by label or mistake; see the digits."),
+    (
+        widgets.EXPLORE_PAGE,
+        "3 · Explore",
+        "Map them with UMAP, PCA or t-SNE; colour by label or mistake; see the digits.",
+    ),
     (widgets.LAYERS_PAGE, "Layers", "Every layer at once, with its scores and their CKA similarity."),
     (widgets.COMPARE_PAGE, "Compare", "Layers, checkpoints or methods side by side, aligned and linked."),
     (widgets.WORKSPACE_PAGE, "Workspace", "What the team made: find, rename, annotate, delete, import bundles."),
@@ -57,9 +63,11 @@ if records:
         ),
         hide_index=True,
         width="stretch",
-        column_config={"test accuracy": st.column_config.NumberColumn(format="%.4f"),
-                       "measured on": st.column_config.TextColumn(width="medium"),
-                       "architecture": st.column_config.TextColumn(width="medium")},
+        column_config={
+            "test accuracy": st.column_config.NumberColumn(format="%.4f"),
+            "measured on": st.column_config.TextColumn(width="medium"),
+            "architecture": st.column_config.TextColumn(width="medium"),
+        },
     )
 else:
     text.info("The workspace holds no model yet. Start on the Model page.")

@@ -17,15 +17,24 @@ choice = layers.controls(len(labels))
 ls = layers.layer_set(record, model, dataset, split, choice.sample_size)
 if ls is None:
     st.stop()
-text.caption(text.md("**{}** · {} {} split · every layer of a stratified sample of {:,} of {:,} images, read in one "
-                     "pass · {} maps", record.name, dataset.name, split, len(ls.indices), len(labels),
-                     choice.title))  # fmt: skip
+text.caption(
+    text.md(
+        "**{}** · {} {} split · every layer of a stratified sample of {:,} of {:,} images, read in one pass · {} maps",
+        record.name,
+        dataset.name,
+        split,
+        len(ls.indices),
+        len(labels),
+        choice.title,
+    )
+)
 if any(rep.spatial for rep in ls.representations.values()):
-    text.caption(f"Layers with spatial axes are read by the reduction {CHOICES[state.get(state.REDUCTION)]} "
-                 "(pick another on the Representations page).")  # fmt: skip
+    text.caption(
+        f"Layers with spatial axes are read by the reduction {CHOICES[state.get(state.REDUCTION)]} "
+        "(pick another on the Representations page)."
+    )
 if ls.skipped:
-    text.caption(f"Left out (more than {MAX_UNITS:,} values per image after the reduction): "
-                 f"{', '.join(ls.skipped)}")  # fmt: skip
+    text.caption(f"Left out (more than {MAX_UNITS:,} values per image after the reduction): {', '.join(ls.skipped)}")
 if choice.note:
     text.caption(f"{choice.note}: the sample is small.")
 coords = layers.maps(record, ls, choice)
@@ -38,14 +47,25 @@ predicted, confidence = maps.predictions(*context)
 wrong = ls.indices[predicted[ls.indices] != ls.labels]
 layers.follow_controls(context, ls, wrong)
 followed = layers.followed(context)
-figure = plots.layers_grid(coords, ls.indices, ls.labels, predicted[ls.indices], dataset.class_names,
-                           titles=layers.titles(ls),
-                           captions=layers.captions(rows, choice.title) if rows else None, colour=choice.colour,
-                           confidence=confidence[ls.indices], highlight=followed, axis_name=choice.title)  # fmt: skip
+figure = plots.layers_grid(
+    coords,
+    ls.indices,
+    ls.labels,
+    predicted[ls.indices],
+    dataset.class_names,
+    titles=layers.titles(ls),
+    captions=layers.captions(rows, choice.title) if rows else None,
+    colour=choice.colour,
+    confidence=confidence[ls.indices],
+    highlight=followed,
+    axis_name=choice.title,
+)
 event = st.plotly_chart(figure, key="layers-grid", on_select="rerun", selection_mode=("box", "lasso"))
-text.caption("Under each map: 10-NN accuracy and a linear probe's accuracy in the layer's own space, silhouette by "
-             "label, then the map's 10-NN accuracy and trustworthiness. Draw a box or lasso on any map to follow "
-             "those points in every layer; the legend hides a class in all maps.")  # fmt: skip
+text.caption(
+    "Under each map: 10-NN accuracy and a linear probe's accuracy in the layer's own space, silhouette by "
+    "label, then the map's 10-NN accuracy and trustworthiness. Draw a box or lasso on any map to follow "
+    "those points in every layer; the legend hides a class in all maps."
+)
 if layers.remember_selection(event, figure, context, followed):
     st.rerun()
 if followed:
@@ -55,8 +75,10 @@ if followed:
 if rows is not None:
     text.subheader("Figures per layer")
     st.plotly_chart(plots.layer_scores(rows, chance=1 / dataset.num_classes), key="layer-scores")
-    text.caption("Each layer's accuracy in its own space; the dashed lines are the same figures for the input pixels, "
-                 "the bar a layer has to clear to have learned something the pixels do not already show.")  # fmt: skip
+    text.caption(
+        "Each layer's accuracy in its own space; the dashed lines are the same figures for the input pixels, "
+        "the bar a layer has to clear to have learned something the pixels do not already show."
+    )
     st.dataframe(layers.metrics_frame(rows).style.format(precision=3), width="stretch")
     text.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
     for reason in layers.unscored(rows):

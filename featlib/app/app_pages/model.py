@@ -21,7 +21,8 @@ with st.expander("Sample images per class", expanded=False):
     picks = datasets.sample_indices_per_class(labels, per_class=12)
     st.plotly_chart(
         plots.class_grid({c: images[i] for c, i in picks.items()}, dataset.class_names),
-        width="content", config={"displayModeBar": False},
+        width="content",
+        config={"displayModeBar": False},
     )
 
 # Model ------------------------------------------------------------------------
@@ -42,9 +43,11 @@ with pick_tab:
         by_id = {r.id: r for r in records}
         current = state.get(state.MODEL)
         chosen = st.selectbox(
-            "Saved models", list(by_id), index=list(by_id).index(current) if current in by_id else 0,
+            "Saved models",
+            list(by_id),
+            index=list(by_id).index(current) if current in by_id else 0,
             format_func=lambda i: by_id[i].label,
-        )  # fmt: skip
+        )
         if st.button("Use this model"):
             state.put(state.MODEL, chosen)
 

@@ -17,12 +17,20 @@ names = [layer.name for layer in model.layers]
 if state.get(state.LAYER) not in names:
     state.put(state.LAYER, models.default_layer(model))
 cols = st.columns(4)
-layer = state.carried_widget(cols[0].selectbox, "Layer", names, state.LAYER, "layer_picker",
-                             help="Default: the last hidden representation (see the note below the pickers).")  # fmt: skip
-method = state.carried_widget(cols[1].radio, "Method", list(METHODS), state.METHOD, "method_picker",
-                              format_func=METHODS.get)  # fmt: skip
-split = state.carried_widget(cols[2].radio, "Images", dataset.splits, state.SPLIT, "split_picker",
-                             format_func=lambda s: f"{s} split")  # fmt: skip
+layer = state.carried_widget(
+    cols[0].selectbox,
+    "Layer",
+    names,
+    state.LAYER,
+    "layer_picker",
+    help="Default: the last hidden representation (see the note below the pickers).",
+)
+method = state.carried_widget(
+    cols[1].radio, "Method", list(METHODS), state.METHOD, "method_picker", format_func=METHODS.get
+)
+split = state.carried_widget(
+    cols[2].radio, "Images", dataset.splits, state.SPLIT, "split_picker", format_func=lambda s: f"{s} split"
+)
 rep = reducing.picker(cols[3], model, layer)
 widgets.default_layer_note(model, layer)
 widgets.activation_switch(model, layer, beside_default_note=True)
@@ -30,21 +38,31 @@ if models.nested_layers_note(model):
     text.caption(models.nested_layers_note(model), on=table)
 
 images, labels = dataset.split(split)
-table.dataframe(reducing.layer_frame(model, len(images), split), hide_index=True, width="stretch",
-                column_config={"params": st.column_config.NumberColumn(format="%d"),
-                               reducing.MIB_COLUMN: st.column_config.NumberColumn(
-                                   format="%.1f", help=f"The representation's size (float32) for the {len(images):,} "
-                                                       f"images of the {split} split")})  # fmt: skip
+table.dataframe(
+    reducing.layer_frame(model, len(images), split),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "params": st.column_config.NumberColumn(format="%d"),
+        reducing.MIB_COLUMN: st.column_config.NumberColumn(
+            format="%.1f",
+            help=f"The representation's size (float32) for the {len(images):,} images of the {split} split",
+        ),
+    },
+)
 try:
     models.adapt_images(images[:1], model, record.input_scale)  # the model can read these images
 except models.ModelError as error:
     text.error(f"This model cannot read {dataset.name}: {error}")
     st.stop()
 
-key = keys.representation_key(record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale,
-                              rep.reduction)  # fmt: skip
+key = keys.representation_key(
+    record.fingerprint, dataset.fingerprint, split, layer, method, record.input_scale, rep.reduction
+)
 cached = resources.workspace().load_array("representation", key)
-if cached is None and (st.button(text.escape(f"Compute {rep.title} for {len(images):,} images"), type="primary") or running.active(key)):
+if cached is None and (
+    st.button(text.escape(f"Compute {rep.title} for {len(images):,} images"), type="primary") or running.active(key)
+):
     cached, key = actions.representation(record, model, dataset, split, layer, method, rep.reduction)
 
 if cached is None:
@@ -52,8 +70,9 @@ if cached is None:
     st.stop()
 
 outputs = cached
-text.success(f"{rep.title}: {outputs.shape[0]:,} × {outputs.shape[1]:,} outputs ({METHODS[method]}), "
-             "cached in the workspace.")  # fmt: skip
+text.success(
+    f"{rep.title}: {outputs.shape[0]:,} × {outputs.shape[1]:,} outputs ({METHODS[method]}), cached in the workspace."
+)
 cols = st.columns(4)
 cols[0].metric("units", f"{outputs.shape[1]:,}")
 cols[1].metric("mean", f"{outputs.mean():.3f}")
@@ -68,11 +87,21 @@ text.caption("Runs both methods on the same images (up to 10,000) and compares t
 comparison = None
 if st.button("Check both methods"):
     try:
-        spec = jobs.specs.compare_methods_spec(key, min(len(images), 10_000), model_fp=record.fingerprint, split=split,
-                                               layer=layer, input_scale=record.input_scale,
-                                               reduction=rep.reduction)  # fmt: skip
-        comparison = running.run(spec, {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
-                                 label="Running both methods", failure="The methods cannot be compared")  # fmt: skip
+        spec = jobs.specs.compare_methods_spec(
+            key,
+            min(len(images), 10_000),
+            model_fp=record.fingerprint,
+            split=split,
+            layer=layer,
+            input_scale=record.input_scale,
+            reduction=rep.reduction,
+        )
+        comparison = running.run(
+            spec,
+            {"model": running.model_input(record), "dataset": running.dataset_input(dataset)},
+            label="Running both methods",
+            failure="The methods cannot be compared",
+        )
     except jobs.JobLimitError as error:
         text.error(f"The methods cannot be compared: {error}")
 if comparison is not None:

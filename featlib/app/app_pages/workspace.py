@@ -9,8 +9,9 @@ text.title("Workspace")
 workspace = resources.workspace()
 text.caption(text.md("Shared by everyone using this server, in {}.", text.code(workspace.root.resolve())))
 with st.expander("Import a bundle", icon=":material/upload:"):
-    text.caption(text.md("A bundle (.zip) exported from the Explore page of a featlib server, or by "
-                         "`python -m featlib export`."))
+    text.caption(
+        text.md("A bundle (.zip) exported from the Explore page of a featlib server, or by `python -m featlib export`.")
+    )
     catalog.import_form()
 
 items = workspace.items()  # read after an import, so that it is listed
@@ -21,15 +22,25 @@ cols[1].metric("dataset uploads", usage["datasets"])
 cols[2].metric("representations", usage["representations"])
 cols[3].metric("maps", usage["embeddings"])
 cols[4].metric("saved views", usage["views"])
-cols[5].metric("disk use", catalog.size(usage["bytes"]), help="Every file of the workspace, the index and caches included.")
+cols[5].metric(
+    "disk use", catalog.size(usage["bytes"]), help="Every file of the workspace, the index and caches included."
+)
 
 left, middle, right = st.columns([4, 3, 3])
 query = left.text_input("Filter", placeholder="name, note, layer, dataset, maker…")
-makers = middle.multiselect("Made by", sorted({i.creator or "(nobody)" for i in items}),
-                            placeholder=f"anyone (you are {identity.current_user() or 'unnamed'})")  # fmt: skip
+makers = middle.multiselect(
+    "Made by",
+    sorted({i.creator or "(nobody)" for i in items}),
+    placeholder=f"anyone (you are {identity.current_user() or 'unnamed'})",
+)
 sort = right.selectbox("Sort by", list(catalog.SORTS))
-kinds = st.pills("Kinds", list(catalog.KIND_TITLES), selection_mode="multi", default=list(catalog.KIND_TITLES),
-                 format_func=catalog.KIND_TITLES.get)  # fmt: skip
+kinds = st.pills(
+    "Kinds",
+    list(catalog.KIND_TITLES),
+    selection_mode="multi",
+    default=list(catalog.KIND_TITLES),
+    format_func=catalog.KIND_TITLES.get,
+)
 
 shown = catalog.filtered(items, query, kinds, makers, sort)
 text.caption(f"{len(shown)} of {len(items)} items · {catalog.size(sum(i.bytes for i in shown))} listed")

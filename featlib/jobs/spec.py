@@ -6,6 +6,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from featlib.errors import JobCancelled, JobError, JobFailed, JobLimitError, WorkerLost  # noqa: F401 (their old home)
+
 Progress = Callable[..., None]
 """``progress(stage, done, total, **extra)``: a job's report, e.g. ``("layout", 120, 300)``.
 

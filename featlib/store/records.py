@@ -7,6 +7,8 @@ import math
 import sqlite3
 from dataclasses import dataclass
 
+from featlib.errors import AlreadyStoredError, InUseError, NameClashError, WorkspaceError  # noqa: F401 (their old home)
+
 ARRAY_KINDS = ("representation", "embedding")
 ITEM_KINDS = ("model", "dataset") + ARRAY_KINDS + ("view",)
 

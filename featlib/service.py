@@ -36,6 +36,7 @@ Example (an untrained seed MLP on the bundled digits, in this process):
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -361,22 +362,25 @@ class Service:
         """The request of :meth:`embedding`."""
         key = keys.embedding_key(rep_key, sample_size, sample_seed, params)
         title = embed.REDUCER_TITLES[embed.reducer_name(params)]
-        indices = embed.stratified_sample(labels, sample_size, seed=sample_seed)
+
+        @functools.cache
+        def indices() -> np.ndarray:  # drawn only when the map is made, not when a stored one is loaded
+            return embed.stratified_sample(labels, sample_size, seed=sample_seed)
 
         def spec() -> jobs.JobSpec:
             return jobs.specs.reduce_spec(
-                key, len(indices), params, keys.graph_key(rep_key, sample_size, sample_seed, params)
+                key, len(indices()), params, keys.graph_key(rep_key, sample_size, sample_seed, params)
             )
 
         def store(coords: np.ndarray) -> pipeline.Embedding:
-            return pipeline.save_embedding(self.workspace, key, indices, coords, rep_key, model_id)
+            return pipeline.save_embedding(self.workspace, key, indices(), coords, rep_key, model_id)
 
         return Request(
             key,
             spec,
             inputs=lambda: {
-                "points": jobs.Input(keys.points_key(rep_key, sample_size, sample_seed), lambda: outputs[indices]),
-                "labels": np.asarray(labels)[indices],
+                "points": jobs.Input(keys.points_key(rep_key, sample_size, sample_seed), lambda: outputs[indices()]),
+                "labels": np.asarray(labels)[indices()],
             },
             label=label or f"Computing the {title} map",
             failure=f"The {title} map cannot be made",

@@ -150,6 +150,10 @@ class SavedViewError(WorkspaceError):
     """A saved view that cannot be opened: a malformed id, an id the workspace does not hold, a tampered row."""
 
 
+class ModelMismatchError(WorkspaceError):
+    """A link, saved view or bundle pins a model by fingerprint and the model found under its id has another one."""
+
+
 class NameClashError(FeatlibError, ValueError):
     """A rename to a name another item of the same kind already has."""
 

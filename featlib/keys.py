@@ -32,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from featlib.maps.embed import UMAPParams
 from featlib.read import reductions
 
 if TYPE_CHECKING:
@@ -207,8 +208,6 @@ def graph_key(rep_key: str, sample_size: int | None, sample_seed: int, params: R
     ``<rep key>/sample=<n>/seed=<seed>/<n_neighbors>/<metric>/<pca_dims>``: maps of the same points that
     differ only in ``min_dist``, seed or epochs share it.
     """
-    from featlib.maps.embed import UMAPParams
-
     if not isinstance(params, UMAPParams):
         return ""
     return f"{rep_key}/sample={sample_size}/seed={sample_seed}/{params.n_neighbors}/{params.metric}/{params.pca_dims}"

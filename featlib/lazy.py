@@ -13,6 +13,11 @@ once and forwards to it. Two additions: a submodule that its package does not im
 looked up, so one proxy per package serves every submodule; and a package that is not
 installed raises :class:`ImportError` naming the package to install.
 
+A featlib module that must not be imported with its importer is reached the same way: the Numba
+kernels (``kernels = LazyModule("featlib.maps.kernels")`` in :mod:`featlib.maps.knn`: ``@numba.njit``
+needs Numba where the function is defined), and, in the CLI's dispatcher, the modules of one or two
+commands that take long to import. ``tests/test_import_graph.py`` counts such a proxy as an import.
+
 Example:
     >>> from featlib.lazy import LazyModule
     >>> json = LazyModule("json")
@@ -32,16 +37,23 @@ from typing import Any
 
 __all__ = [
     "LazyModule",
+    "cuml",
+    "cupy",
     "dask",
     "distributed",
     "h5py",
     "keras",
+    "kaleido",
     "numba",
+    "pandas",
+    "pil_image",
     "plotly_go",
+    "plotly_subplots",
     "psutil",
     "scipy",
     "sklearn",
     "threadpoolctl",
+    "tqdm",
     "umap",
 ]
 
@@ -142,4 +154,12 @@ dask = LazyModule("dask", "dask[distributed]")
 distributed = LazyModule("distributed")
 threadpoolctl = LazyModule("threadpoolctl")
 psutil = LazyModule("psutil")
+pandas = LazyModule("pandas")
 plotly_go = LazyModule("plotly.graph_objects", "plotly")
+plotly_subplots = LazyModule("plotly.subplots", "plotly")
+kaleido = LazyModule("kaleido")
+pil_image = LazyModule("PIL.Image", "pillow")
+tqdm = LazyModule("tqdm")
+# RAPIDS, on GPU machines only (requirements-gpu.txt): featlib.maps.gpu asks ``available`` before using them.
+cuml = LazyModule("cuml", "cuml-cu12")
+cupy = LazyModule("cupy", "cupy-cuda12x")

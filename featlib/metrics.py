@@ -13,7 +13,7 @@ For one layer's outputs ``reps`` of shape ``(n, d)`` with class ``labels``
   the same points are;
 - :func:`layer_metrics`: all of the above for one layer, on a stratified sample.
 
-scikit-learn does the work (imported lazily); chance level for ``c``
+scikit-learn does the work (imported at its first use, :mod:`featlib.lazy`); chance level for ``c``
 balanced classes is ``1 / c`` for both accuracies.
 
 Small data: a figure that needs more points, classes or neighbours than
@@ -42,6 +42,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featlib.errors import MetricError
+from featlib.lazy import sklearn, threadpoolctl
 from featlib.maps.reducer_params import SCORE_SAMPLE
 from featlib.maps.sampling import stratified_sample
 
@@ -65,8 +67,6 @@ thread overhead on small queries), and the linear probe is faster on one (see :f
 
 def _threads() -> int:
     """:data:`THREADS`, at most the CPUs this process may run on."""
-    import os
-
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -212,11 +212,9 @@ def knn_neighbours(labels: np.ndarray, k: int = 10, folds: int = 5) -> tuple[int
     Raises:
         ValueError: fewer than 2 classes.
     """
-    from sklearn.model_selection import StratifiedKFold
-
     labels = np.asarray(labels)
     n_folds = _folds(labels, folds)
-    cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=0)
+    cv = sklearn.model_selection.StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=0)
     smallest = min(len(train) for train, _ in cv.split(np.zeros(len(labels)), labels))
     return max(1, min(k, smallest)), n_folds
 
@@ -284,9 +282,6 @@ def knn_accuracy(
     Raises:
         ValueError: ``points`` and ``labels`` differ in length.
     """
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.neighbors import KNeighborsClassifier
-
     points, labels = _rows(points, "points"), np.asarray(labels)
     _check_pair(points, labels, "points", "labels")
     missing = _cv_unavailable(metric, labels) or _non_finite(
@@ -299,9 +294,9 @@ def knn_accuracy(
     if distance == "correlation":
         points, distance = centre_rows(points), "cosine"
     k_used, n_folds = knn_neighbours(labels, k, folds)
-    cv = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=0)
-    classifier = KNeighborsClassifier(n_neighbors=k_used, metric=distance)
-    scores = cross_val_score(classifier, points, labels, cv=cv, error_score="raise")
+    cv = sklearn.model_selection.StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=0)
+    classifier = sklearn.neighbors.KNeighborsClassifier(n_neighbors=k_used, metric=distance)
+    scores = sklearn.model_selection.cross_val_score(classifier, points, labels, cv=cv, error_score="raise")
     return float(np.mean(scores))
 
 
@@ -326,26 +321,22 @@ def linear_probe_accuracy(reps: np.ndarray, labels: np.ndarray, folds: int = 5, 
     Raises:
         ValueError: ``reps`` and ``labels`` differ in length.
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from threadpoolctl import threadpool_limits
 
     reps, labels = _rows(reps, "reps"), np.asarray(labels)
     _check_pair(reps, labels, "reps", "labels")
     missing = _cv_unavailable("probe_acc", labels) or _non_finite("probe_acc", ("the representation", reps))
     if missing is not None:
         return missing
-    cv = StratifiedKFold(n_splits=_folds(labels, folds), shuffle=True, random_state=seed)
-    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=PROBE_MAX_ITER))
+    cv = sklearn.model_selection.StratifiedKFold(n_splits=_folds(labels, folds), shuffle=True, random_state=seed)
+    probe = sklearn.pipeline.make_pipeline(
+        sklearn.preprocessing.StandardScaler(), sklearn.linear_model.LogisticRegression(max_iter=PROBE_MAX_ITER)
+    )
     # lbfgs makes many small matrix products, where handing work to BLAS
     # threads costs more than it saves: on a busy 2-core machine one thread
     # ran this 10-25x faster (5,000 x 128 points).
-    with threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return float(np.mean(cross_val_score(probe, reps, labels, cv=cv, error_score="raise")))
+    with threadpoolctl.threadpool_limits(1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        return float(np.mean(sklearn.model_selection.cross_val_score(probe, reps, labels, cv=cv, error_score="raise")))
 
 
 def silhouette(
@@ -364,8 +355,6 @@ def silhouette(
     Raises:
         ValueError: ``points`` and ``labels`` differ in length.
     """
-    from sklearn.metrics import silhouette_score
-
     points, labels = _rows(points, "points"), np.asarray(labels)
     _check_pair(points, labels, "points", "labels")
     chosen = _sample(len(points), sample_size, seed)
@@ -381,7 +370,7 @@ def silhouette(
     missing = _non_finite("silhouette", ("the representation", points))
     if missing is not None:
         return missing
-    return float(silhouette_score(points, labels))
+    return float(sklearn.metrics.silhouette_score(points, labels))
 
 
 def trustworthiness(
@@ -406,8 +395,6 @@ def trustworthiness(
     Raises:
         ValueError: ``reps`` and ``coords`` differ in length.
     """
-    from sklearn.manifold import trustworthiness as sk_trustworthiness
-
     reps, coords = _rows(reps, "reps"), _rows(coords, "coords")
     _check_pair(reps, coords, "reps", "coords")
     chosen = _sample(len(reps), sample_size, seed)
@@ -423,10 +410,10 @@ def trustworthiness(
     if missing is not None:
         return missing
     k = trustworthiness_neighbours(len(reps), n_neighbors)
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(_threads(), user_api="blas"):  # the same score on 1 or 2 threads, 1.9× faster on 2
-        return float(sk_trustworthiness(reps, coords, n_neighbors=k))
+    with threadpoolctl.threadpool_limits(
+        _threads(), user_api="blas"
+    ):  # the same score on 1 or 2 threads, 1.9× faster on 2
+        return float(sklearn.manifold.trustworthiness(reps, coords, n_neighbors=k))
 
 
 def linear_cka(a: np.ndarray, b: np.ndarray) -> float:

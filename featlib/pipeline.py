@@ -16,6 +16,7 @@ from featlib import provenance
 from featlib.datasets import Dataset
 from featlib.keys import embedding_key, graph_key, representation_key  # noqa: F401  (re-exported)
 from featlib.lru import Bounded
+from featlib.maps import gpu
 from featlib.models import adapt_images, predict_labels
 from featlib.store import Workspace
 
@@ -50,13 +51,16 @@ def save_representation(
     model_id: str | None,
     *,
     reduction: str = "flatten",
+    creator: str = "",
 ) -> bool:
-    """Stores a layer's representation ``(n, units)`` under ``key`` with its provenance; False when the model was deleted meanwhile."""
+    """Stores a layer's representation ``(n, units)`` under ``key`` with its provenance and maker (``creator``);
+    False when the model was deleted meanwhile."""
     return workspace.save_array(
         "representation",
         key,
         outputs,
         model_id=model_id,
+        creator=creator,
         meta={
             "dataset": dataset.name,
             "split": split,
@@ -69,15 +73,20 @@ def save_representation(
 
 
 def save_embedding(
-    workspace: Workspace, key: str, indices: np.ndarray, coords: np.ndarray, rep_key: str, model_id: str | None
+    workspace: Workspace,
+    key: str,
+    indices: np.ndarray,
+    coords: np.ndarray,
+    rep_key: str,
+    model_id: str | None,
+    *,
+    creator: str = "",
 ) -> Embedding:
     """Stores a map: ``indices`` (int, positions in the split) and ``coords`` float ``(n, 2)``, under ``key``.
 
     Its ``meta["backend"]`` (and ``meta["provenance"]["backend"]``) names what made it, ``"cpu"`` or
     ``"gpu"``: the backend this process chose for the map's job (:func:`featlib.maps.gpu.backend_of_key`).
     """
-    from featlib.maps import gpu
-
     table = np.column_stack([indices.astype("float64"), coords.astype("float64")])
     backend = gpu.backend_of_key(key)
     workspace.save_array(
@@ -85,6 +94,7 @@ def save_embedding(
         key,
         table,
         model_id=model_id,
+        creator=creator,
         meta={
             "rep": rep_key,
             "backend": backend,

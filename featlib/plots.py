@@ -6,8 +6,9 @@ import html
 from collections.abc import Sequence
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.subplots import make_subplots
+
+from featlib.lazy import plotly_go as go
+from featlib.lazy import plotly_subplots
 
 # A fixed ten-colour palette (D3's category10), so digit 3 has the same colour
 # in every plot, page and session.
@@ -158,6 +159,10 @@ COLOUR_MODES = {
 CORRECT_COLOUR = "#b0b7bf"
 WRONG_COLOUR = "#d62728"
 HIGHLIGHT_NAME = "highlighted"
+HIGHLIGHT_LINE = "rgba(40, 40, 40, 0.55)"
+"""The selected points' outline: thin and half transparent, so their own colour (a misclassified red) shows."""
+UNSELECTED_OPACITY = 0.3
+"""The other points' opacity while some are selected: the selection stands out without a heavy ring."""
 
 
 def scatter_map(
@@ -196,8 +201,8 @@ def scatter_map(
             top), or one trace shaded by ``confidence``.
         confidence: optional ``(n,)`` probabilities of the predicted class
             (needed by ``"confidence"``).
-        highlight: dataset indices drawn again on top, larger and outlined in
-            black (those not among ``indices`` are skipped).
+        highlight: dataset indices drawn again on top in their own colours with a thin
+            outline, the other points faded (those not among ``indices`` are skipped).
         height: the figure height in pixels.
 
     Raises:
@@ -213,9 +218,17 @@ def scatter_map(
         title=text(title) if title else "",
         height=height,
         dragmode="lasso",
-        legend={"title": COLOUR_MODES[colour], "itemsizing": "constant"},
-        xaxis={"showticklabels": False, "title": f"{axis_name} 1"},
-        yaxis={"showticklabels": False, "title": f"{axis_name} 2"},
+        # Under the map, not beside it: on a narrow screen a legend beside the map left it 150 pixels wide.
+        legend={
+            "title": COLOUR_MODES[colour],
+            "itemsizing": "constant",
+            "orientation": "h",
+            "yanchor": "top",
+            "y": -0.06,
+            "x": 0,
+        },
+        xaxis={"showticklabels": False, "zeroline": False, "title": f"{axis_name} 1"},
+        yaxis={"showticklabels": False, "zeroline": False, "title": f"{axis_name} 2"},
     )
 
 
@@ -295,11 +308,14 @@ def _map_traces(
         traces.append(trace(np.ones(n, dtype=bool), "confidence", marker, "confidence"))
     if highlight is not None and len(highlight):
         mask = np.isin(indices, np.asarray(highlight, dtype=int))
+        if mask.any():  # the rest fades; the selected keep their colouring, thinly outlined
+            for other in traces:
+                other.marker.opacity = UNSELECTED_OPACITY
         few = mask.sum() <= 20  # a few followed points stand out; a large selection must not bury the map
         marker = {
-            "size": 12 if few else 7,
+            "size": 10 if few else 6,
             "opacity": 1.0,
-            "line": {"color": "black", "width": 2 if few else 1},
+            "line": {"color": HIGHLIGHT_LINE, "width": 1.5 if few else 0.75},
             **_point_colours(colour, labels[mask], predicted[mask], confidence[mask]),
         }
         traces.append(trace(mask, HIGHLIGHT_NAME, marker, "highlight"))
@@ -398,7 +414,7 @@ def layers_grid(
     titles, captions = titles or {}, captions or {}
     gap = 80 if captions else 40  # pixels between rows: the captions, then the next row's titles
     plot_height = panel_height * rows + gap * (rows - 1)
-    fig = make_subplots(
+    fig = plotly_subplots.make_subplots(
         rows=rows,
         cols=columns,
         subplot_titles=[text(titles.get(n, n)) for n in names],
@@ -479,7 +495,7 @@ def cka_heatmap(matrix: np.ndarray, names: Sequence[str], other_names: Sequence[
 
 def training_curves(history: dict[str, list[float]]) -> go.Figure:
     """Loss and accuracy per epoch, training and validation side by side."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    fig = plotly_subplots.make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
     for col, metric in enumerate(("loss", "accuracy"), start=1):
         for prefix, dash in (("", "solid"), ("val_", "dash")):
             values = history.get(prefix + metric)
@@ -645,9 +661,6 @@ def compare_panel(
     fig = scatter_map(
         coords, indices, labels, predicted, class_names, title, axis_name, highlight=selected, height=height
     )
-    if selected is not None and len(selected):  # the selection stands out; the rest stays as context
-        fig.update_traces(marker_opacity=0.25, selector=lambda t: t.name != HIGHLIGHT_NAME)
-        fig.update_traces(marker_size=7, marker_line_width=1, selector={"name": HIGHLIGHT_NAME})
     pred = np.full(len(labels), -1) if predicted is None else np.asarray(predicted)
     marks = (
         (NEIGHBOURS_NAME, neighbours, {"size": 13, "symbol": "circle-open", "color": "black", "line": {"width": 2}}),

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from featlib import jobs
+from featlib import jobs, models
+from featlib.cli.runner import follow, progress_bar
 from featlib.datasets import Dataset
 from featlib.errors import UsageError
 from featlib.maps import embed
+from featlib.models import keras_config
 from featlib.read import reductions
 from featlib.read.extract import METHODS
-
-if TYPE_CHECKING:
-    from featlib.service import Service
+from featlib.service import ModelRef, Service
 
 REDUCER_PARAMS = {"umap": embed.UMAPParams, "pca": embed.PCAParams, "tsne": embed.TSNEParams}
 
@@ -85,12 +84,7 @@ def run(
             the model is loaded).
         featlib.store.WorkspaceError: no such model.
     """
-    from featlib import models
-    from featlib.cli.runner import follow, progress_bar
-
     started = time.perf_counter()
-    from featlib.service import ModelRef
-
     workspace = service.workspace
     images, labels = dataset.split(split)  # a split the dataset lacks is refused before the model loads
     reductions.check_choice(reduction)
@@ -109,8 +103,6 @@ def run(
             ) from None
     record = workspace.get_model(model)
     if layers.strip() != "all":  # a layer the model's file names nowhere is refused before the model loads
-        from featlib.models import keras_config
-
         data = workspace.model_bytes(record)
         if keras_config.unknown_layers(data, [n.strip() for n in layers.split(",") if n.strip()]):
             _choices(layers, keras_config.top_level_layers(data), "layers")

@@ -141,3 +141,35 @@ def for_key(key: str, parameters: dict | None = None) -> dict:
         parameters=made,
         seed=int(seed) if isinstance(seed, str) and seed.isdigit() else None,
     )
+
+
+VIEW_FIELDS = ("model", "dataset", "split", "layer", "method", "reducer", "sample", "reduction")
+"""The fields of a saved view's query that say what it shows (the rest: reducer parameters, colour, selection)."""
+
+
+def of_view(query: dict, saved_at: str, model_fingerprints: dict[str, str] | None = None) -> dict:
+    """The provenance of a saved view, from what it records: a view is a link, its maps are made from its query.
+
+    Args:
+        query: the view's query (``View.to_query()`` or ``CompareView.to_query()``, as stored).
+        saved_at: when it was saved (the index's ``created``).
+        model_fingerprints: the models' fingerprints by workspace id (those still in the workspace); a view's
+            own ``model_fp`` is used first.
+
+    Returns:
+        A provenance dict as :func:`describe` makes, with ``made_at`` the time it was saved and no library
+        versions (a view stores no result: it is recomputed, or found stored, when opened).
+    """
+    known = model_fingerprints or {}
+    panels = [str(query[k]).split(":", 1)[0] for k in ("p1", "p2", "p3", "p4") if query.get(k)]  # Compare's
+    models = [query["model"]] if query.get("model") else panels
+    fingerprints = [str(query["model_fp"])] if query.get("model_fp") else []
+    fingerprints += [known[m] for m in dict.fromkeys(models) if m in known and known[m] not in fingerprints]
+    dataset = str(query.get("dataset") or "")
+    made = {
+        "model_fingerprint": ", ".join(fingerprints) or None,
+        "dataset_fingerprint": dataset.split(":", 1)[1] if dataset.startswith("upload:") else dataset or None,
+        "parameters": {k: query[k] for k in VIEW_FIELDS if query.get(k)},
+        "made_at": saved_at,
+    }
+    return {k: v for k, v in made.items() if v not in (None, {}, "")}

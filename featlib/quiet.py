@@ -40,6 +40,11 @@ import sys
 import threading
 from collections.abc import Iterator, Sequence
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: the pipe keeps its default size
+    fcntl = None
+
 LOG_LEVEL_ENV = "TF_CPP_MIN_LOG_LEVEL"
 DEFAULT_LOG_LEVEL = "2"
 
@@ -190,8 +195,6 @@ def filtered_stderr(patterns: Sequence[str]) -> Iterator[None]:
         return
     read, write = os.pipe()
     with contextlib.suppress(Exception):  # a larger pipe (Linux): a burst of lines never blocks the writer
-        import fcntl
-
         fcntl.fcntl(write, getattr(fcntl, "F_SETPIPE_SZ", 1031), 1 << 20)
     out = os.dup(saved)
     forwarder = threading.Thread(target=_forward, args=(read, out, compiled), name="featlib-quiet-stderr", daemon=True)

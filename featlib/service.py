@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from featlib import jobs, keys, pipeline
+from featlib import jobs, keys, models, pipeline
 from featlib.jobs.manager import JobHandle
 from featlib.jobs.runner import Runner, Store
 from featlib.maps import embed
@@ -103,8 +103,6 @@ class ModelRef:
         output: str | None = None,
     ) -> ModelRef:
         """A model in memory: its bytes are written for a job only when it runs (``fingerprint``: computed if unset)."""
-        from featlib import models
-
         fp = fingerprint or models.fingerprint(model)
         return cls(
             fp,
@@ -166,11 +164,13 @@ class Service:
     Args:
         workspace: where results are stored and looked up.
         runner: how jobs run and show progress (:mod:`featlib.jobs.runner`).
+        creator: who asks (the app's user name): recorded as the maker of every result stored.
     """
 
-    def __init__(self, workspace: Workspace, runner: Runner):
+    def __init__(self, workspace: Workspace, runner: Runner, *, creator: str = ""):
         self.workspace = workspace
         self.runner = runner
+        self.creator = creator
 
     # The path ------------------------------------------------------------------
 
@@ -284,7 +284,16 @@ class Service:
 
         def store(outputs: np.ndarray) -> bool:  # no copy kept with the job: readers load the stored file
             return pipeline.save_representation(
-                self.workspace, key, outputs, dataset, split, rep.layer, method, ref.id, reduction=rep.reduction
+                self.workspace,
+                key,
+                outputs,
+                dataset,
+                split,
+                rep.layer,
+                method,
+                ref.id,
+                reduction=rep.reduction,
+                creator=self.creator,
             )
 
         return Request(
@@ -373,7 +382,9 @@ class Service:
             )
 
         def store(coords: np.ndarray) -> pipeline.Embedding:
-            return pipeline.save_embedding(self.workspace, key, indices(), coords, rep_key, model_id)
+            return pipeline.save_embedding(
+                self.workspace, key, indices(), coords, rep_key, model_id, creator=self.creator
+            )
 
         return Request(
             key,

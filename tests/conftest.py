@@ -1,4 +1,5 @@
-"""Shared fixtures: the bundled digits, one small trained MLP, tmp workspaces.
+"""Shared fixtures: the bundled digits, one small trained MLP, the model zoo trained once per run, tmp
+workspaces; and the order in which xdist hands out the test files (longest first).
 
 Everything is real: Keras models, files under tmp_path, SQLite indexes.
 Expensive objects (the trained model, its inputs) are session-scoped and
@@ -7,7 +8,11 @@ must not be mutated by tests; tests that change weights build their own model.
 
 from __future__ import annotations
 
+import dataclasses
+import fcntl
+import json
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 # The servers and AppTest runs of the tests skip the workers' UMAP warm-up: on two cores it would
@@ -22,6 +27,96 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_EPOCHS = 3
+
+# --- Slowest files first ------------------------------------------------------------------------------------------
+# pytest-xdist's ``--dist=loadfile`` gives each worker whole files from one queue; pytest.ini turns off its own
+# ordering (most tests first, which left the long browser files, with one to three tests each, for the end: one
+# worker ran them while the other idled). The queue is ordered here instead, longest file first (longest
+# processing time first), so the last files handed out are short ones and both workers finish together. A file's
+# cost is the sum of its tests' durations at their last run (kept in pytest's cache, ``.pytest_cache``), else
+# the figure below (measured on an idle 2-core machine), else a guess per test: half a minute in a browser
+# file (a page run in Chromium against a server), a quarter of a second elsewhere.
+DURATIONS_KEY = "featlib/test-durations"
+EXPECTED_FILE_SECONDS = {
+    "tests/e2e/test_jobs_browser.py": 420,
+    "tests/e2e/test_sharing.py": 260,
+    "tests/e2e/test_newcomer_browser.py": 170,
+    "tests/e2e/test_markup_safety_browser.py": 160,
+    "tests/test_cli.py": 300,
+    "tests/test_docs.py": 200,
+    "tests/e2e/test_browser.py": 180,
+    "tests/e2e/test_model_zoo_browser.py": 160,
+    "tests/e2e/test_hostile_pages.py": 150,
+    "tests/test_bench_peers.py": 140,
+    "tests/test_jobs.py": 140,
+    "tests/test_model_zoo.py": 120,
+    "tests/test_quiet.py": 110,
+    "tests/e2e/test_layers_browser.py": 100,
+    "tests/test_crash_recovery.py": 100,
+    "tests/test_compare.py": 100,
+    "tests/test_small_data.py": 90,
+    "tests/test_small_data_pages.py": 90,
+    "tests/test_reductions.py": 80,
+    "tests/test_embed.py": 80,
+    "tests/test_model_budget.py": 70,
+    "tests/e2e/test_upload_flow_browser.py": 60,
+    "tests/e2e/test_saved_views_browser.py": 50,
+    "tests/test_knn.py": 50,
+    "tests/test_layers.py": 50,
+    "tests/test_app.py": 50,
+    "tests/e2e/test_quiet_server.py": 40,
+}
+UNMEASURED_TEST_SECONDS = 0.25
+UNMEASURED_BROWSER_TEST_SECONDS = 30.0
+
+
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(trylast=True)  # after pytest's own grouping by fixtures, which it keeps within each file
+def pytest_collection_modifyitems(config, items):
+    """Orders the files by their expected cost, longest first; a file's tests keep their order."""
+    cache = getattr(config, "cache", None)  # none under -p no:cacheprovider
+    known = cache.get(DURATIONS_KEY, {}) if cache is not None else {}
+    measured: dict[str, float] = {}
+    unmeasured: dict[str, int] = {}
+    for item in items:
+        seconds = known.get(item.nodeid)
+        if seconds is None:
+            unmeasured[_file_of(item.nodeid)] = unmeasured.get(_file_of(item.nodeid), 0) + 1
+        else:
+            measured[_file_of(item.nodeid)] = measured.get(_file_of(item.nodeid), 0.0) + seconds
+    cost = {}
+    for item in items:
+        name = _file_of(item.nodeid)
+        if name not in cost:
+            fallback = EXPECTED_FILE_SECONDS.get(name)
+            if fallback is not None and name not in measured:
+                cost[name] = float(fallback)
+            else:
+                guess = UNMEASURED_BROWSER_TEST_SECONDS if name.startswith("tests/e2e/") else UNMEASURED_TEST_SECONDS
+                cost[name] = measured.get(name, 0.0) + guess * unmeasured.get(name, 0)
+    first_seen = {name: i for i, name in enumerate(cost)}
+    items.sort(key=lambda item: (-cost[_file_of(item.nodeid)], first_seen[_file_of(item.nodeid)]))
+
+
+_durations: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report):
+    """Adds up each test's set-up, call and tear-down (in xdist's controller, every worker's reports)."""
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    """Keeps this run's durations for the next run's order (not from xdist's workers: their controller does it)."""
+    cache = getattr(session.config, "cache", None)
+    if hasattr(session.config, "workerinput") or cache is None or not _durations:
+        return
+    known = cache.get(DURATIONS_KEY, {})
+    known.update({nodeid: round(seconds, 2) for nodeid, seconds in _durations.items()})
+    cache.set(DURATIONS_KEY, known)
 
 
 @dataclass
@@ -76,6 +171,38 @@ def x_digits(digits, model):
     from featlib.models import adapt_images
 
     return adapt_images(digits.x_train, model)
+
+
+@pytest.fixture(scope="session")
+def zoo_models(tmp_path_factory):
+    """``make(name, folder)``: ``tests/model_zoo.py``'s model ``name`` as a file in ``folder``, trained once per run.
+
+    The first call for a name builds and trains it in a folder that xdist's workers share (the parent of their
+    temp folders, ``tmp_path_factory``'s documented way), under a lock; every call copies the file into
+    ``folder``, so tests/test_model_zoo.py and tests/e2e/test_model_zoo_browser.py train each model once between
+    them and no test's file is another's.
+    """
+    import model_zoo
+
+    from featlib.datasets import load_digits
+
+    root = tmp_path_factory.getbasetemp()
+    shared = (root.parent if os.environ.get("PYTEST_XDIST_WORKER") else root) / "zoo-models"
+    shared.mkdir(exist_ok=True)
+
+    def make(name: str, folder: Path):
+        with open(shared / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            record = shared / f"{name}.json"
+            if not record.exists():
+                (shared / name).mkdir(exist_ok=True)
+                saved = model_zoo.ZOO[name](shared / name, load_digits())
+                record.write_text(json.dumps({**dataclasses.asdict(saved), "path": str(saved.path)}))
+            fields = json.loads(record.read_text())
+        path = Path(shutil.copy2(fields.pop("path"), folder))
+        return model_zoo.Saved(path=path, **fields)
+
+    return make
 
 
 @pytest.fixture

@@ -10,7 +10,12 @@ from featlib.store import Workspace
 
 
 def metric(at: AppTest, label: str) -> str:
+    """A figure shown as ``st.metric``, or as a row of the Explore page's figures table (figure → value)."""
     values = [m.value for m in at.metric if m.label == label]
+    for table in at.table:
+        frame = table.value
+        if frame.index.name == "figure" and "value" in frame.columns:
+            values += [str(v) for name, v in frame["value"].items() if name == label]
     assert values, f"no metric {label!r}; metrics: {[m.label for m in at.metric]}"
     return values[0]
 

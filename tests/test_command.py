@@ -175,3 +175,30 @@ def test_keras_config_names_the_layers_model_layers_lists(model, tmp_path):
         keras_config.check_layer(data, "nope")
     assert keras_config.top_level_layers(b"not a zip") is None
     keras_config.check_layer(b"not a zip", "anything")  # unreadable: left to the loaded model's checks
+
+
+def test_ls_shows_whole_names_even_when_two_differ_only_at_the_end(tmp_path, capsys):
+    """``featlib ls`` cut names at 28 characters, so that two long names differing at their end made two rows that
+    read the same (issue 28, item 9): the name column now grows to the longest name, and so does "by"."""
+    import numpy as np
+
+    from featlib import cli
+    from featlib.datasets import from_arrays
+    from featlib.store import Workspace
+
+    workspace = Workspace(tmp_path / "ws")
+    stem = "Fashion-MNIST test split, resized to 8x8 and centred, version "
+    names = [stem + "1", stem + "2"]
+    creator = "someone-with-a-long-account-name"
+    for i, name in enumerate(names):
+        images = np.full((10, 8, 8), i, dtype=np.uint8)
+        workspace.save_dataset(from_arrays(images, np.arange(10) % 2, name), creator=creator)
+    assert cli.main(["--workspace", str(workspace.root), "ls"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line for line in lines if line.startswith("dataset   ")]  # the table, not the uploads' list below it
+    assert len(rows) == 2, lines
+    assert sorted(name for name in names for row in rows if f" {name} " in row) == names, rows
+    assert all(f" {creator} " in row for row in rows), rows
+    header = lines[0]
+    assert header.split()[:3] == ["kind", "name", "by"]
+    assert {row.index(creator) for row in rows} == {header.index(" by ") + 1}  # the columns still line up

@@ -179,7 +179,7 @@ from numba.core.registry import CPUDispatcher
 def dispatchers():
     found = {}
     for name, module in list(sys.modules.items()):
-        if module is not None and (name.split(".")[0] in ("umap", "pynndescent") or name == "featlib.maps.knn"):
+        if module is not None and (name.split(".")[0] in ("umap", "pynndescent") or name == "featlib.maps.kernels"):
             for attribute, value in list(vars(module).items()):
                 if isinstance(value, CPUDispatcher):  # by the name it is called by (two may share one function)
                     found[name + "." + attribute] = value
@@ -227,7 +227,7 @@ def test_a_fresh_process_with_the_machines_cache_compiles_nothing_for_a_small_ma
     fresh = runs[1]
     assert fresh["compiled"] == [], fresh["compiled"]
     assert {
-        "featlib.maps.knn._select_smallest",
+        "featlib.maps.kernels.select_smallest",
         "umap.umap_.smooth_knn_dist",
         "umap.umap_.compute_membership_strengths",
         "umap.layouts._nb_optimize_layout_euclidean_single_epoch",

@@ -596,7 +596,7 @@ def test_content_summary_and_default_upload_name():
     assert D.content_summary(mnist_like, "IDX") == "MNIST-like IDX, 10 classes, 20 images, 28×28"
     assert D.default_upload_name(
         ["/home/me/t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"], mnist_like, "IDX"
-    ) == ("t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, 10 classes, 20 images, 28×28)")
+    ) == ("t10k-images-idx3-ubyte.gz + labels (MNIST-like IDX, 10 classes, 20 images, 28×28)")  # issue 28: short
     x, y = toy(50, 5, side=6)
     small = D.from_arrays(x, y, "s")
     assert D.content_summary(small, "npz") == "npz, 5 classes, 50 images, 6×6"
@@ -639,7 +639,7 @@ def test_real_t10k_pair_as_the_test_split():
         "IDX files t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz (one pair, used as the test split)"
     )
     assert D.default_upload_name([images.name, labels.name], ds, "IDX") == (
-        "t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, 10 classes, 10,000 images, 28×28)"
+        "t10k-images-idx3-ubyte.gz + labels (MNIST-like IDX, 10 classes, 10,000 images, 28×28)"
     )
     split = D.load_idx(images, labels, single_split="split")
     assert (len(split.y_train), len(split.y_test)) == (8000, 2000)

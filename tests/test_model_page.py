@@ -73,7 +73,7 @@ def test_an_upload_is_listed_by_its_name_and_stays_picked_across_reruns(app, tes
     at = no_exception(app.run().switch_page(page_path("model")).run())
     picker = at.selectbox(key="dataset_picker")
     label = picker.format_func(resources.UPLOAD_PREFIX + test_only_upload.fingerprint)
-    assert label == ("t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (IDX, 10 classes, 1,437 images, 8×8)")
+    assert label == ("t10k-images-idx3-ubyte.gz + labels (IDX, 10 classes, 1,437 images, 8×8)")
     at = _pick_dataset(at, test_only_upload.fingerprint)
     at.radio(key="upload_scale").set_value("0-255")  # another widget's rerun
     at = no_exception(at.run())

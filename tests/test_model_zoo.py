@@ -14,16 +14,15 @@ import model_zoo
 import numpy as np
 import pytest
 
-from featlib import datasets, models
+from featlib import models
 from featlib.cli import main
 from featlib.store import Workspace
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("zoo")
-    digits = datasets.load_digits()
-    return {name: make(folder, digits) for name, make in model_zoo.ZOO.items()}
+def zoo(tmp_path_factory, zoo_models):
+    folder = tmp_path_factory.mktemp("zoo")  # copies of the run's trained zoo (conftest.zoo_models)
+    return {name: zoo_models(name, folder) for name in model_zoo.ZOO}
 
 
 @pytest.fixture(scope="module")

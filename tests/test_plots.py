@@ -77,7 +77,8 @@ def test_highlighted_points_are_drawn_last_larger_and_outlined(points):
     last = figure.data[-1]
     assert last.name == plots.HIGHLIGHT_NAME
     assert last.customdata[:, 0].astype(int).tolist() == [1005, 1010]
-    assert last.marker.size > figure.data[0].marker.size and last.marker.line.color == "black"
+    assert last.marker.size > figure.data[0].marker.size and last.marker.line.color == plots.HIGHLIGHT_LINE
+    assert figure.data[0].marker.opacity == plots.UNSELECTED_OPACITY  # the rest fades (issue 28: no heavy ring)
 
 
 @pytest.mark.parametrize(

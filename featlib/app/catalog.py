@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from featlib import datasets, jobs, names
+from featlib import datasets, jobs, names, provenance
 from featlib.app import clipboard, comparing, identity, links, resources, state, text, widgets
 from featlib.app import job_watch as running
 from featlib.app.resources import UPLOAD_PREFIX
@@ -73,6 +73,237 @@ def filtered(items: list[Item], text: str, kinds: list[str], makers: list[str], 
     return sorted(chosen, key=key, reverse=reverse)
 
 
+LAYOUTS = {"groups": "By model and dataset", "table": "Table", "cards": "Cards"}
+"""How the Workspace page lists the items: grouped (near-identical ones collapsed), as one table, or one card each."""
+_BULK_DELETE = "featlib.bulk_delete"
+NO_MODEL = "no model"
+
+
+def group_of(item: Item, records: dict, dataset_names: dict[str, str]) -> tuple[str, str]:
+    """``(model, dataset)`` an item belongs to, in words, for grouping the listing.
+
+    Args:
+        records: the workspace's model records by id.
+        dataset_names: dataset names by fingerprint (uploads, and the data the models were measured on).
+    """
+    params = item.parameters if isinstance(item.parameters, dict) else {}
+    if item.kind == "model":
+        record = records.get(item.id)
+        return item.name, record.dataset if record is not None else ""
+    if item.kind == "dataset":
+        return NO_MODEL, item.name
+    if item.kind == "view":
+        ids = [str(params["model"])] if params.get("model") else []
+        ids += [str(params[k]).split(":", 1)[0] for k in ("p1", "p2", "p3", "p4") if params.get(k)]
+        models_shown = list(dict.fromkeys(records[i].name if i in records else i for i in ids))
+        key = str(params.get("dataset", ""))  # "digits", or "upload:<fingerprint>": named as the other items name it
+        fingerprint = key.removeprefix(UPLOAD_PREFIX) if key.startswith(UPLOAD_PREFIX) else ""
+        return " + ".join(models_shown) or NO_MODEL, dataset_names.get(fingerprint, key) if fingerprint else key
+    record = records.get(item.model_id or "")
+    fingerprint = str(params.get("dataset_fingerprint", ""))
+    dataset = dataset_names.get(fingerprint) or (f"data {fingerprint[:8]}" if fingerprint else "")
+    return (record.name if record is not None else NO_MODEL), dataset
+
+
+def dataset_names(records: list) -> dict[str, str]:
+    """Dataset names by fingerprint: the uploads', and those the models' accuracies were measured on."""
+    found = {r.meta["dataset_fingerprint"]: r.dataset for r in records if r.meta.get("dataset_fingerprint")}
+    found.update({row["fingerprint"]: row["name"] for row in resources.workspace().list_datasets()})
+    return found
+
+
+def family(item: Item) -> tuple:
+    """What near-identical items share: the maps of one Layers pass (every layer of one sample) collapse into one,
+    and so do items of one kind with the same name."""
+    params = item.parameters if isinstance(item.parameters, dict) else {}
+    if item.kind == "embedding" and params.get("method") == "all layers in one pass":
+        return ("layers", item.model_id, *sorted((k, str(v)) for k, v in params.items() if k != "layer"))
+    return (item.kind, item.name)
+
+
+def grouped(items: list[Item]) -> dict[tuple[str, str], list[list[Item]]]:
+    """The items by ``(model, dataset)`` (:func:`group_of`), each group's items in families (:func:`family`), in
+    the listing's order."""
+    records = {r.id: r for r in resources.workspace().list_models()}
+    names_by_fp = dataset_names(list(records.values()))
+    groups: dict[tuple[str, str], dict[tuple, list[Item]]] = {}
+    for item in items:
+        groups.setdefault(group_of(item, records, names_by_fp), {}).setdefault(family(item), []).append(item)
+    return {key: list(families.values()) for key, families in groups.items()}
+
+
+def family_title(members: list[Item]) -> str:
+    """One line for a family of near-identical items."""
+    first = members[0]
+    params = first.parameters if isinstance(first.parameters, dict) else {}
+    if params.get("method") == "all layers in one pass":
+        layers = ", ".join(dict.fromkeys(str(m.parameters.get("layer", "")) for m in members))
+        reducer = first.name.split(" · ", 1)[0]
+        return f"{reducer}s of {len(members)} layers, all layers in one pass ({layers})"
+    return f"{first.name} × {len(members)} ({KIND_TITLES[first.kind]})"
+
+
+def grouped_list(items: list[Item]) -> None:
+    """The items grouped by model and dataset, one expander each; near-identical items collapse into one row."""
+    for n, ((model, dataset), families) in enumerate(grouped(items).items()):
+        count = sum(len(f) for f in families)
+        label = f"{model} · {dataset or 'no dataset'} — {count} item{'s' * (count != 1)}"
+        with st.expander(text.escape(label), expanded=n == 0 or len(items) <= 12):  # the newest group open
+            for members in families:
+                if len(members) == 1:
+                    item_card(members[0])
+                    continue
+                slot = hashlib.sha1("|".join(f"{m.kind}/{m.id}" for m in members).encode()).hexdigest()[:12]
+                with st.container(border=True, key=f"family-{slot}"):
+                    text.markdown(
+                        text.md(
+                            "**{}** · {} · by {} · {}",
+                            family_title(members),
+                            KIND_TITLES[members[0].kind],
+                            ", ".join(sorted({m.maker for m in members})),
+                            size(sum(m.bytes for m in members)),
+                        )
+                    )
+                    st.button(
+                        f"Delete these {len(members)}…",
+                        key=f"delete-family-{slot}",
+                        icon=":material/delete:",
+                        on_click=ask_bulk_delete,
+                        args=([(m.kind, m.id) for m in members],),
+                    )
+                    with st.expander(f"Show the {len(members)} items"):
+                        for member in members:
+                            item_card(member)
+
+
+def table(items: list[Item]) -> None:
+    """Every item as one row of a table; the rows selected can be deleted at once (:func:`ask_bulk_delete`)."""
+    records = {r.id: r for r in resources.workspace().list_models()}
+    names_by_fp = dataset_names(list(records.values()))
+    rows = []
+    for item in items:
+        model, dataset = group_of(item, records, names_by_fp)
+        rows.append(
+            {
+                "kind": KIND_TITLES[item.kind],
+                "name": item.name,
+                "model": model,
+                "dataset": dataset,
+                "by": item.maker,
+                "made (UTC)": str(item.created).replace("T", " ")[:16],
+                "size": size(item.bytes),
+                "test acc.": item.test_accuracy,
+                "kNN acc.": item.knn_accuracy,
+                "note": item.note,
+            }
+        )
+    event = st.dataframe(
+        rows,
+        key="workspace-table",
+        on_select="rerun",
+        selection_mode="multi-row",
+        hide_index=True,
+        width="stretch",
+        column_config={"name": st.column_config.TextColumn("name", width="large")},
+    )
+    picked = [items[i] for i in event.selection.rows if i < len(items)]
+    text.caption("Select rows (the boxes at their left) to delete several at once.")
+    if picked:
+        st.button(
+            f"Delete the {len(picked)} selected…",
+            key="delete-selected",
+            icon=":material/delete:",
+            type="primary",
+            on_click=ask_bulk_delete,
+            args=([(i.kind, i.id) for i in picked],),
+        )
+
+
+def ask_bulk_delete(chosen: list[tuple[str, str]]) -> None:
+    """Asks to delete several items (``(kind, id)`` pairs): the confirmation is shown on the next run."""
+    st.session_state[_BULK_DELETE] = list(chosen)
+
+
+def _forget_bulk_delete() -> None:
+    st.session_state.pop(_BULK_DELETE, None)
+
+
+DELETE_ORDER = {"view": 0, "embedding": 1, "representation": 2, "model": 3, "dataset": 4}
+"""Results before what they were made from, datasets last (a dataset is refused while anything uses it)."""
+
+
+def delete_many(workspace, chosen: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Deletes items through the store's own :meth:`~featlib.store.Workspace.delete` (with its checks), one by one.
+
+    Results go before the models and representations they were made from, datasets last; an item already
+    gone with another (a map with its model) is not an error.
+
+    Returns:
+        ``(deleted, refused)``: what was deleted (the store's descriptions), and why some were not.
+    """
+    deleted, refused = [], []
+    for kind, ident in sorted(chosen, key=lambda c: DELETE_ORDER.get(c[0], 9)):
+        try:
+            deleted.extend(workspace.delete(kind, ident))
+        except InUseError as error:
+            refused.append(str(error))
+        except WorkspaceError:
+            continue  # deleted with an item before it, or by someone else meanwhile
+    return deleted, refused
+
+
+def pending_bulk_delete(items: list[Item]) -> None:
+    """Shows the confirmation of a delete of several items asked for on this page, if any."""
+    chosen = st.session_state.get(_BULK_DELETE)
+    if not chosen:
+        return
+    by_key = {(i.kind, i.id): i for i in items}
+    present = [by_key[tuple(c)] for c in chosen if tuple(c) in by_key]
+    if not present:
+        _forget_bulk_delete()
+        return
+    _confirm_bulk_delete(present)
+
+
+@st.dialog("Delete these from the shared workspace?", on_dismiss=_forget_bulk_delete)
+def _confirm_bulk_delete(chosen: list[Item]) -> None:
+    """Names every item and what goes with it, then deletes them through the store's delete."""
+    workspace = resources.workspace()
+    text.markdown(
+        text.md(
+            "**{} items** ({}) will be deleted for everyone using this server:",
+            len(chosen),
+            size(sum(i.bytes for i in chosen)),
+        )
+    )
+    text.markdown(
+        text.Markup("\n").join(text.md("- {} ({})", i.name, KIND_TITLES[i.kind]) for i in chosen[:30])
+        + (text.md("\n- … and {} more", len(chosen) - 30) if len(chosen) > 30 else text.Markup(""))
+    )
+    keys_chosen = {(i.kind, i.id) for i in chosen}
+    derived = {
+        (d.kind, d.id): d
+        for i in chosen
+        if i.kind in ("model", "representation")
+        for d in workspace.derived_from(i.kind, i.id)
+        if (d.kind, d.id) not in keys_chosen
+    }
+    if derived:
+        text.markdown(f"With them go the {len(derived)} other result(s) made from them.")
+    left, right = st.columns(2)
+    right.button("Cancel", key="cancel-bulk-delete", on_click=_forget_bulk_delete)
+    if left.button(f"Delete {len(chosen)}", type="primary", key="confirm-bulk-delete"):
+        _forget_bulk_delete()
+        deleted, refused = delete_many(workspace, [(i.kind, i.id) for i in chosen])
+        for reason in refused:
+            text.error(reason)
+        if state.get(state.MODEL) and not any(r.id == state.get(state.MODEL) for r in workspace.list_models()):
+            state.put(state.MODEL, None)
+        resources.model.clear()
+        if not refused:
+            st.rerun()
+
+
 def summary_line(item: Item) -> text.Markup:
     """One markdown line: kind, name, maker, date, origin, size, figures."""
     figures = []
@@ -103,6 +334,9 @@ def summary_line(item: Item) -> text.Markup:
 def provenance_lines(item: Item) -> text.Markup:
     """Fingerprints, seed and library versions of an item, as markdown lines."""
     made = item.provenance if isinstance(item.provenance, dict) else {}  # a bundle's fields are text, never markup
+    if not made and item.kind == "view":  # a view stores no result: what it shows says what it is made from
+        fingerprints = {r.id: r.fingerprint for r in resources.workspace().list_models()}
+        made = provenance.of_view(dict(item.parameters), str(item.created), fingerprints)
     lines = [
         text.md("- {}: {}", label, made[key])
         for key, label in (
@@ -112,6 +346,8 @@ def provenance_lines(item: Item) -> text.Markup:
         )
         if made.get(key) is not None
     ]
+    if item.kind == "view" and isinstance(made.get("parameters"), dict) and made["parameters"]:
+        lines.append(text.md("- shows {}", ", ".join(f"{k} {v}" for k, v in made["parameters"].items())))
     versions = made.get("versions") or {}
     if isinstance(versions, dict) and versions:
         lines.append(text.md("- made with {}", ", ".join(f"{name} {version}" for name, version in versions.items())))

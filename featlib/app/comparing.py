@@ -17,7 +17,7 @@ import streamlit as st
 from featlib import datasets, models, pipeline
 from featlib.app import actions, links, maps, resources, results, state, text, widgets
 from featlib.errors import FeatlibError
-from featlib.maps import embed
+from featlib.maps import align, embed
 from featlib.maps.embed import REDUCER_TITLES
 from featlib.maps.reducer_params import COMPARE_SAMPLE
 from featlib.read import reductions
@@ -41,6 +41,10 @@ N_PANELS, SAMPLE, SPLIT, FOLLOW, K = "cmp_n", "cmp_sample", "cmp_split", "cmp_fo
 SPLIT_POINTS = "cmp_split_points"
 """The number of images of the split the editor shows, for the callbacks that apply it."""
 SAMPLE_MIN = 10
+ALIGN = "cmp_align"
+"""Widget key of the panels' alignment (a key of :data:`ALIGNMENTS`)."""
+ALIGNMENTS = {"rotate": "turn onto panel 1", "off": "off"}
+"""How the panels are aligned: rotation and reflection onto panel 1 (no scaling), or not at all."""
 """The smallest sample a comparison offers (:class:`featlib.share.compare.CompareView`'s rule; all points when fewer)."""
 
 
@@ -212,8 +216,8 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
     series = layer_series(model_id) if names else []
     shown = series[-compare.MAX_PANELS :]
     checkpoints = compare.checkpoints_of(records, compare.final_model_of(records, model_id))
-    cols = st.columns(3)
-    cols[0].button(
+    row = st.container(horizontal=True, gap="small")  # buttons as wide as their labels; the row wraps
+    row.button(
         "Layer by layer",
         on_click=_apply_preset,
         disabled=len(series) < compare.MIN_PANELS,
@@ -226,7 +230,7 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
             else "The model has a single layer to show."
         ),
     )
-    cols[1].button(
+    row.button(
         "This layer across checkpoints",
         on_click=_apply_preset,
         disabled=not checkpoints,
@@ -236,7 +240,7 @@ def presets(records: list[ModelRecord], reducer: str) -> None:
         else "This model has no checkpoints: train one with 'Save checkpoints after epoch' "
         "(e.g. 1, 5) on the Model page to compare a layer across epochs.",
     )
-    cols[2].button(
+    row.button(
         "Function vs sub-model",
         on_click=_apply_preset,
         args=(lambda: compare.both_methods(model_id, layer, chosen_reducer()),),
@@ -498,6 +502,30 @@ def follow(index: int) -> None:
 def clear_selection() -> None:
     """A button callback: no point selected any more."""
     st.session_state[SELECTION] = SelectionState()
+
+
+def aligned_maps(maps: list[PanelMap], alignment: str) -> tuple[list[np.ndarray], list[align.Similarity | None]]:
+    """The panels' coordinates as drawn: turned and mirrored onto panel 1 (``"rotate"``, no scaling), or as made
+    (``"off"``); with the transform of each (``None`` when not aligned).
+
+    Scaling is never fitted: a layer of another width maps to another spread, and a least-squares scale shrank
+    a poorly matching map to a few dots in the middle of shared axes. Each panel is then zoomed to its own
+    points (:func:`featlib.maps.align.own_ranges`).
+    """
+    raw = [(m.embedding.indices, m.embedding.coords) for m in maps]
+    if alignment == "off":
+        return [np.asarray(coords, dtype="float32") for _, coords in raw], [None] * len(raw)
+    return align.align_maps(raw, scale=False)
+
+
+def alignment_note(i: int, fit: align.Similarity | None, alignment: str) -> str:
+    """What a panel's caption says of its alignment."""
+    if alignment == "off" or fit is None:
+        return "not aligned"
+    if i == 0:
+        return "reference"
+    turned = "mirrored and turned" if np.linalg.det(fit.rotation) < 0 else "turned"
+    return f"{turned} onto panel 1, not scaled"
 
 
 def remember_traces(i: int, figure) -> None:

@@ -8,14 +8,30 @@ they stay thin and call the glue in ``featlib.app``.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
+from PIL import Image
 
 from featlib.app import auth, identity, job_watch, links, resources, text, widgets
+
+ICON_DOTS = ((8, 9, "1f77b4"), (20, 7, "ff7f0e"), (13, 20, "2ca02c"), (24, 22, "d62728"), (6, 24, "17becf"))
+"""The tab icon's dots: (column, row, colour) on a 32-pixel square, in the maps' palette (:data:`featlib.plots.DIGIT_COLOURS`)."""
+
+
+def page_icon() -> Image.Image:
+    """The browser tab's icon, a few dots of a map in the classes' colours, drawn here: no font server is asked
+    for it (a material icon's favicon is fetched from Google's, which an offline server cannot reach)."""
+    size, radius = 32, 4
+    icon = np.full((size, size, 3), 255, dtype=np.uint8)
+    rows, cols = np.mgrid[:size, :size]
+    for col, row, colour in ICON_DOTS:
+        icon[(rows - row) ** 2 + (cols - col) ** 2 <= radius**2] = [int(colour[i : i + 2], 16) for i in (0, 2, 4)]
+    return Image.fromarray(icon)
 
 
 def main() -> None:
     """One run of the dashboard: set-up, login, the workers, the sidebar and the page asked for."""
-    st.set_page_config(page_title="featlib", page_icon=":material/scatter_plot:", layout="wide")
+    st.set_page_config(page_title="featlib", page_icon=page_icon(), layout="wide")
     auth.require_login()
     resources.start_warm_up()
     try:
@@ -24,16 +40,18 @@ def main() -> None:
         text.error(f"The job workers cannot be started, so nothing can be computed: {error}")
         st.stop()
 
+    # No icons beside the pages' names: a material icon is a word in a font (``layers``), read out and copied
+    # with the name ("layers Representations").
     navigation = st.navigation(
         [
-            st.Page(widgets.HOME_PAGE, title="Home", icon=":material/home:", default=True),
-            st.Page(widgets.MODEL_PAGE, title="Model", icon=":material/model_training:"),
-            st.Page(widgets.REPRESENTATIONS_PAGE, title="Representations", icon=":material/layers:"),
-            st.Page(widgets.EXPLORE_PAGE, title="Explore", icon=":material/scatter_plot:"),
-            st.Page(widgets.LAYERS_PAGE, title="Layers", icon=":material/view_module:"),
-            st.Page(widgets.COMPARE_PAGE, title="Compare", icon=":material/compare:"),
-            st.Page(widgets.WORKSPACE_PAGE, title="Workspace", icon=":material/folder_shared:"),
-            st.Page(widgets.JOBS_PAGE, title="Jobs", icon=":material/pending_actions:"),
+            st.Page(widgets.HOME_PAGE, title="Home", default=True),
+            st.Page(widgets.MODEL_PAGE, title="Model"),
+            st.Page(widgets.REPRESENTATIONS_PAGE, title="Representations"),
+            st.Page(widgets.EXPLORE_PAGE, title="Explore"),
+            st.Page(widgets.LAYERS_PAGE, title="Layers"),
+            st.Page(widgets.COMPARE_PAGE, title="Compare"),
+            st.Page(widgets.WORKSPACE_PAGE, title="Workspace"),
+            st.Page(widgets.JOBS_PAGE, title="Jobs"),
         ]
     )
     if navigation.url_path:  # every page but Home (url path "") uses Keras

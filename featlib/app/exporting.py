@@ -54,14 +54,24 @@ def export_panel(
     predicted: np.ndarray,
     figure: go.Figure,
     scores: dict | None = None,
+    view: View | None = None,
+    layer_title: str | None = None,
 ) -> None:
     """An "Export" expander with a download button per format.
 
-    The view is read from the page's URL (the link the page shares).
+    ``view`` is the page's view (without one, it is read from the page's URL); ``layer_title`` the layer as it
+    was read (``conv2d (global average pooling, 32 of 26×26×32)``), for the PNG's title. Both are read now,
+    in the page's run: a download's callback runs outside it, where the URL and the session cannot be read.
     """
     _, labels = dataset.split(split)
     record_map_figures(emb, scores)
     stem = exports.safe_file_name(f"{record.name}-{split}")
+    try:
+        linked = View.from_query(st.query_params.to_dict())  # the whole link (a saved view's holds its id only)
+    except ViewError:
+        linked = None
+    title = png_title(record, dataset, split, emb, view or linked, layer_title)
+    bundled = linked or view
     with st.expander("Export", icon=":material/download:"):
         text.caption("Tables hold index, label, predicted label and the coordinates or the layer's units.")
         left, middle, right = st.columns(3)
@@ -78,7 +88,7 @@ def export_panel(
             _button("Interactive HTML", lambda: exports.figure_html(figure), f"{stem}-map.html", "text/html")
             _button(
                 "PNG image",
-                lambda: exports.figure_png(figure, title=png_title(record, dataset, split, emb)),
+                lambda: exports.figure_png(figure, title=title),
                 f"{stem}-map.png",
                 "image/png",
             )
@@ -101,16 +111,14 @@ def export_panel(
                 f"{stem}.keras",
                 "application/octet-stream",
             )
-            try:
-                view = View.from_query(st.query_params.to_dict())
-            except ViewError:
+            if bundled is None:
                 return
             user = identity.current_user()
             _button(
                 "Bundle (.zip)",
                 lambda: bundle.export_bundle(
                     workspace,
-                    view,
+                    bundled,
                     dataset=dataset,
                     emb_key=emb.key,
                     predicted=predicted,
@@ -127,19 +135,26 @@ def export_panel(
 SHORT_METHODS = {"function": "K.function", "submodel": "Model.predict"}
 
 
-def png_title(record: ModelRecord, dataset: Dataset, split: str, emb: Embedding) -> str:
+def png_title(
+    record: ModelRecord,
+    dataset: Dataset,
+    split: str,
+    emb: Embedding,
+    view: View | None = None,
+    layer_title: str | None = None,
+) -> str:
     """What an exported map shows: ``model · layer · method · reducer · N points · dataset split``.
 
-    Read from the page's view (its URL); without one, from the current choices.
+    From the page's ``view`` (the map's own layer, method and reducer); without one, from the current
+    choices. Call it in the page's run, not in a download's callback (no session there).
     """
-    try:
-        view = View.from_query(st.query_params.to_dict())
+    if view is not None:
         layer, method, reducer = view.layer, view.method, REDUCER_TITLES[reducer_name(view.params)]
-    except (ViewError, KeyError):
+    else:
         layer, method, reducer = state.get(state.LAYER), state.get(state.METHOD), None
     parts = [
         record.name,
-        layer,
+        layer_title or layer,
         SHORT_METHODS.get(method, method),
         reducer,
         f"{len(emb.indices):,} points",

@@ -15,7 +15,7 @@ from urllib.parse import quote, unquote
 import streamlit as st
 
 from featlib import names
-from featlib.app import auth, text
+from featlib.app import auth, resources, text
 from featlib.errors import TextError
 
 COOKIE = "featlib_user"
@@ -34,10 +34,13 @@ _set_cookie = st.components.v2.component("featlib_identity_cookie", js=_SET_COOK
 
 def clean_name(text: str) -> str:
     """A display name: runs of white space made one space, then :func:`featlib.names.check_name`'s rule
-    (1 to :data:`MAX_NAME` printable characters); a :class:`~featlib.errors.TextError` naming the rule otherwise."""
+    (1 to :data:`MAX_NAME` printable characters, NFKC, one script per word) and no look-alike of a name already
+    in the workspace (:func:`featlib.names.check_lookalike`, whether typed or read from the cookie); a
+    :class:`~featlib.errors.TextError` naming the rule otherwise."""
     if any(not c.isprintable() and not c.isspace() for c in text):  # an escape code, not white space to fold
         return names.check_name(text, "user name", MAX_NAME)  # raises, naming the characters
-    return names.check_name(" ".join(text.split()), "user name", MAX_NAME)
+    name = names.check_name(" ".join(text.split()), "user name", MAX_NAME)  # NFKC, one script per word
+    return names.check_lookalike(name, resources.workspace().user_names(), "user name")
 
 
 def current_user() -> str:

@@ -2,7 +2,7 @@
 
 A click (a selection of one point, no box or lasso) makes that point the
 inspected one; it does not change the kept box / lasso selection. The point
-is marked on the map (:func:`mark`) and shown below it (:func:`show`): its
+is marked on the map (:func:`mark`) and shown beside it (:func:`show`): its
 image large, true and predicted label, the model's confidence, and its
 nearest neighbours in the layer's own space (the layer's outputs, not the
 2-D map) among the map's points, found by a job
@@ -28,8 +28,10 @@ K_PICKER = "inspector_k"
 K_CHOICES = (4, 8, 16, 32)
 K_DEFAULT = 8
 MARK_NAME = "inspected point"
-LARGE = 224  # pixels of the inspected image
-THUMB = 96  # pixels of a neighbour's image
+LARGE = 112  # pixels of the inspected image (it sits beside the map, in a column of maps.SIDE_WIDTH)
+THUMB = 64  # pixels of a neighbour's image: four to a row of that column
+MARK_COLOUR = "#000000"
+"""The inspected point's ring: black, a colour no class, colouring or selection uses."""
 
 
 def single_click(event) -> dict | None:
@@ -110,7 +112,7 @@ def mark(figure: go.Figure, emb: pipeline.Embedding, point: int | None) -> None:
             y=[emb.coords[row, 1]],
             mode="markers",
             name=f"{MARK_NAME} #{point}",
-            marker={"size": 18, "symbol": "circle-open", "color": "#ff7f0e", "line": {"width": 3}},
+            marker={"size": 20, "symbol": "circle-open", "color": MARK_COLOUR, "line": {"width": 3}},
             customdata=custom,
             hoverinfo="skip",
             meta=(st.session_state.get(INSPECTED) or {}).get("clicks", 0),
@@ -156,24 +158,17 @@ def show(
         class_names: the classes' names, by label.
     """
     if point is None:
+        text.caption("Click a point of the map: its image, labels and nearest neighbours open here.")
         return
     true, guess = class_names[labels[point]], class_names[predicted[point]]
     wrong = labels[point] != predicted[point]
     with st.container(border=True, key="point-inspector"):
-        head, button = st.columns([6, 1], vertical_alignment="center")
+        head = st.container(horizontal=True, vertical_alignment="center", horizontal_alignment="distribute")
         text.subheader(text.md("Point #{}", point), on=head)
-        button.button("Close", icon=":material/close:", key="inspector-close", on_click=close, args=(context,))
-        picture, facts = st.columns([1, 3])
-        picture.image(
-            255 - plots.upscale(images[point], size=LARGE), width=LARGE, caption=text.escape(f"#{point} · true {true}")
-        )
-        with facts:
-            left, middle, right = st.columns(3)
-            left.metric("true label", text.escape(true))
-            middle.metric("predicted label", text.escape(guess))
-            right.metric(
-                "confidence", f"{float(confidence[point]):.3f}", help="The model's probability of its predicted label."
-            )
+        head.button("Close", icon=":material/close:", key="inspector-close", on_click=close, args=(context,))
+        picture = st.container(horizontal=True, gap="small", vertical_alignment="top")
+        picture.image(255 - plots.upscale(images[point], size=LARGE), width=LARGE)
+        with picture.container(width="stretch"):
             if wrong:
                 text.error(f"Misclassified: a {true} taken for a {guess}.", icon=":material/error:")
             else:
@@ -184,8 +179,16 @@ def show(
                 index=K_CHOICES.index(K_DEFAULT),
                 key=K_PICKER,
                 help="How many nearest neighbours to show.",
-                width=200,
             )
+        facts = st.container(horizontal=True, gap="small")
+        facts.metric("true label", text.escape(true), width="content")
+        facts.metric("predicted label", text.escape(guess), width="content")
+        facts.metric(
+            "confidence",
+            f"{float(confidence[point]):.3f}",
+            help="The model's probability of its predicted label.",
+            width="content",
+        )
         _neighbours(
             point,
             int(k),

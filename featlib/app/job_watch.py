@@ -10,6 +10,7 @@ or finds the result.
 from __future__ import annotations
 
 import atexit
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -27,7 +28,15 @@ POLL_S = 0.3
 WARM_UP_ENV = "FEATLIB_WARM_UP"
 
 
-@st.cache_resource(show_spinner="Starting the workers…")
+FIRST_JOB_S = 20
+"""About how long a fresh worker takes before its first job runs (importing TensorFlow and Keras), in seconds."""
+CLUSTER_START_S = 10
+"""About how long the job cluster takes to start, once per server."""
+_ready_workers: set[str] = set()
+"""Workers this server has seen run a job: they have TensorFlow loaded already."""
+
+
+@st.cache_resource(show_spinner=f"Starting the job cluster (the first time only, about {CLUSTER_START_S} s)…")
 def engine() -> jobs.Engine:
     """The server's Dask engine (a ``LocalCluster``, or ``$FEATLIB_SCHEDULER``), once per process.
 
@@ -143,13 +152,20 @@ def state_text(handle: jobs.JobHandle) -> str:
 
 
 def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
+    """What the job waits for or does, in words: never a bare "starting" (issue 28: the waits are silent)."""
     place = running.position(handle)
-    if place and handle.future is not None and running.engine.worker_of(handle.future):
-        return "starting on a worker"
+    waited = time.monotonic() - handle.submitted
+    worker = running.engine.worker_of(handle.future) if handle.future is not None else None
+    if handle.status == "running" and worker:
+        _ready_workers.add(worker)
+    if place and worker:
+        if worker in _ready_workers:
+            return f"starting on a worker ({waited:.0f} s)"
+        return f"loading TensorFlow and Keras on a worker: its first job, about {FIRST_JOB_S} s ({waited:.0f} s so far)"
     if place:
         return (
             f"waiting for a free worker: {place} in the queue, {running.engine.busy_workers()} of "
-            f"{running.engine.workers()} workers busy"
+            f"{running.engine.workers()} workers busy ({waited:.0f} s)"
         )
     return describe(handle)
 

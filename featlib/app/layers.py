@@ -27,6 +27,8 @@ SAMPLE_KEY = "layers_sample"
 REDUCER_KEY = "layers_reducer"
 COLOUR_KEY = "layers_colour"
 POINT_KEY = "layers_point"
+_SHOWN_FOLLOWED = "featlib.layers_point_shows"
+"""The followed points the "Point index" last showed: a new follow (lasso, button) sets the index to its first."""
 FOLLOW = "featlib.layers_follow"
 """Followed points: ``{"context": (model, dataset, split), "indices": [...]}``."""
 FOLLOW_ERROR = "featlib.layers_follow_error"
@@ -224,13 +226,19 @@ def remember_selection(event, figure, context: tuple[str, str, str], current: li
 def follow_controls(context: tuple[str, str, str], ls: layers.LayerSet, wrong: np.ndarray) -> None:
     """A point index to follow, a misclassified one at random, or none."""
     cols = st.columns([2, 2, 2, 3], vertical_alignment="bottom")
+    now = followed(context)
+    if now and st.session_state.get(_SHOWN_FOLLOWED) != now:  # followed from a map or a button: the index shows it
+        st.session_state[POINT_KEY] = int(now[0])
+    st.session_state[_SHOWN_FOLLOWED] = now
+    top = int(ls.indices.max())
+    if not isinstance(st.session_state.get(POINT_KEY), int) or not 0 <= st.session_state[POINT_KEY] <= top:
+        st.session_state[POINT_KEY] = int(ls.indices[0])
     cols[0].number_input(
         "Point index",
         0,
-        int(ls.indices.max()),
-        value=int(ls.indices[0]),
+        top,
         key=POINT_KEY,
-        help="A point's index in the dataset split, as hover shows it.",
+        help="A point's index in the dataset split, as hover shows it; the first point followed.",
     )
     cols[1].button("Follow this point", on_click=_follow_one, args=(context, ls))
     rng = np.random.default_rng(len(followed(context)))

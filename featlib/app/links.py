@@ -12,6 +12,8 @@ address bar holds its short link.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
 from collections.abc import Sequence
 from urllib.parse import urlencode
@@ -20,13 +22,21 @@ import numpy as np
 import streamlit as st
 
 from featlib.app import clipboard, identity, resources, state, text, widgets
-from featlib.errors import FeatlibError
+from featlib.errors import FeatlibError, ModelMismatchError
 from featlib.maps import embed, reducer_params
 from featlib.maps.embed import REDUCER_TITLES, REDUCERS
 from featlib.maps.reducer_params import TSNE_SAMPLE  # noqa: F401  (the Explore page's help names it)
 from featlib.share import thumbnails, view_queries
 from featlib.share.thumbnails import MapPoints
-from featlib.share.views import MAX_LINK_SELECTION, Replaced, View, ViewError, number_text, read_link
+from featlib.share.views import (
+    FINGERPRINT,
+    MAX_LINK_SELECTION,
+    Replaced,
+    View,
+    ViewError,
+    number_text,
+    read_link,
+)
 from featlib.store import SavedView, SavedViewError, WorkspaceError
 from featlib.store.saved_views import MAX_TITLE, VIEW_KINDS
 
@@ -84,6 +94,8 @@ def restore_from_link() -> None:
         open_query(query)
     except ViewError as error:
         st.session_state[LINK_ERROR] = str(error)
+    except ModelMismatchError as error:  # another model under the link's id: never shown in its place
+        st.session_state[LINK_ERROR] = f"This link cannot be opened. {error}"
     except FeatlibError as error:
         st.session_state[LINK_ERROR] = (
             "This link names something that is no longer in the workspace (deleted, or the link "
@@ -100,7 +112,7 @@ def open_query(query: dict[str, str]) -> None:
         WorkspaceError, DatasetError: its model or dataset is not in the workspace; nothing is changed.
     """
     view, replaced = read_link(query)
-    resources.record(view.model)
+    resources.workspace().get_model(view.model, fingerprint=view.fingerprint or None)  # by id first, pinned
     resources.dataset(view.dataset)
     open_view(view)
     st.session_state[LINK_NOTES] = dict(replaced)
@@ -291,8 +303,9 @@ def copy_link(
     """Offers a view to save under a title (a short link) and its whole link to copy; puts the link in the URL.
 
     Shows, in one row: a "Save view" popover (a title, prefilled with ``title``, and a Save button that stores
-    the view with a thumbnail of ``maps``); the "Copy link" popover with the whole link under ``notes``; and,
-    when this exact view is saved, its title, maker, short link and a one-click copy button. The address bar
+    the view with a thumbnail of ``maps``); a one-click "Copy link" button (the whole link) while the view is not
+    saved; the "Show link" popover with the whole link under ``notes``; and, when this exact view is saved, its
+    title, maker, short link and a one-click "Copy short link" button. The address bar
     holds the short link while the view is a saved one, else the whole query.
 
     Args:
@@ -309,12 +322,15 @@ def copy_link(
         with st.popover("Save view", icon=":material/bookmark_add:"):
             _save_form(workspace, kind, query, maps, title)
         saved = workspace.find_view(kind, query, parse=view_queries.parse)  # after the form: one saved in this run
-        with st.popover("Copy link", icon=":material/link:"):
+        link = f"{base}?{urlencode(query)}"
+        if saved is None:  # one click puts the whole link on the clipboard; a saved view's short link is copied below
+            clipboard.copy_button(link, "Copy link", key=f"copy-{kind}-link")
+        with st.popover("Show link", icon=":material/link:"):
             for note in notes:
                 text.caption(note)
             if saved is None:
                 text.caption("Save the view for a short link, listed on the Workspace page.")
-            st.code(f"{base}?{urlencode(query)}", language=None, wrap_lines=True)
+            st.code(link, language=None, wrap_lines=True)
         if saved is not None:
             clipboard.copy_button(saved.path, "Copy short link", key=f"copy-{kind}-view")
     if saved is not None:  # its own line under the buttons: a long title must not push the copy button down
@@ -391,6 +407,11 @@ def share(
         labels: ``(n,)`` int true labels; ``predicted``: ``(n,)`` int predicted labels; ``confidence``: ``(n,)``
             floats in [0, 1] (each ``None`` when unknown; the thumbnail is coloured as ``view.colour`` says).
     """
+    if not view.fingerprint:  # the link pins the model it shows: another model under its id is refused
+        with contextlib.suppress(WorkspaceError):
+            fingerprint = resources.record(view.model).fingerprint
+            if FINGERPRINT.fullmatch(fingerprint):
+                view = dataclasses.replace(view, fingerprint=fingerprint)
     notes = ["Anyone using this server opens the same map with this link."]
     if len(view.selection) == MAX_LINK_SELECTION:
         notes.append(f"The link carries the first {MAX_LINK_SELECTION:,} selected points.")

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from featlib import datasets, keys, pipeline, plots
@@ -21,6 +22,11 @@ MONTAGE_MAX = 120
 CAPTIONED_MAX = 40
 SELECTED_PAGE, WRONG_PAGE = "selected_page", "wrong_page"
 """Widget keys of the page pickers of the selected and the misclassified images."""
+MAP_WIDTH, SIDE_WIDTH, MAP_HEIGHT = 600, 340, 520
+"""Pixels of the Explore map and of the column beside it (the point inspector, the figures): both fit a
+1440-pixel window beside the sidebar; a narrower page puts the column under the map. The map's height
+fits a 768-pixel window under the page's title."""
+PROBABILITY_TOLERANCE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -178,10 +184,18 @@ def params_for(params: embed.ReducerParams, n_points: int) -> tuple[embed.Reduce
 
 
 def compute(
-    record, outputs: np.ndarray, rep_key: str, dataset: datasets.Dataset, split: str, choice: MapChoice
+    record,
+    outputs: np.ndarray,
+    rep_key: str,
+    dataset: datasets.Dataset,
+    split: str,
+    choice: MapChoice,
+    slot=None,
 ) -> pipeline.Embedding | None:
     """The map from the workspace, or computed by a job, with a PCA preview of the same points meanwhile.
 
+    ``slot`` (an ``st.empty``) is where the page's map and figures go: the preview replaces them there while
+    the map computes, so that no earlier map (a UMAP while t-SNE computes) stays under the preview.
     Returns ``None`` after showing the reason when the map cannot be made.
     """
     _, labels = dataset.split(split)
@@ -195,10 +209,15 @@ def compute(
     )
     if emb is not None:  # stored: no preview
         return emb
-    preview = st.empty()
+    preview = st.empty() if slot is None else slot
     if choice.reducer != "pca":
         sample = embed.stratified_sample(labels, choice.sample_size)
         with preview.container():  # a PCA of at most 10,000 points takes well under a second
+            text.info(
+                f"Computing the {choice.title} map of {len(sample):,} points; meanwhile a PCA of the same points. "
+                "The map, its figures and the point inspector follow when it is ready.",
+                icon=":material/hourglass_top:",
+            )
             st.plotly_chart(
                 plots.scatter_map(
                     embed.pca_embed(outputs[sample]),
@@ -232,49 +251,34 @@ def map_metrics(emb_key: str, reps: np.ndarray, labels: np.ndarray, coords: np.n
 
 
 def show_metrics(scores: dict, title: str, model_accuracy: float) -> None:
-    """The map's figures in a row of metrics, with the sample they were scored on.
+    """The map's figures as one small table (figure, value) beside the map, with the sample they were scored on.
 
-    A figure the points are too few for reads ``n/a``; its reason (the metrics' own words) is in the
-    metric's help and under the row.
+    A figure the points are too few for reads ``n/a``; its reason (the metrics' own words) is under the table.
     """
-    cols = st.columns(3) + st.columns(3)
-    cols[0].metric("points", f"{scores['n']:,}")
     figures = (
-        (
-            cols[1],
-            "10-NN accuracy of the map",
-            scores.get("knn_acc_2d"),
-            f"5-fold cross-validated accuracy of a 10-nearest-neighbour classifier on the 2-D {title} map.",
-        ),
-        (
-            cols[2],
-            "trustworthiness",
-            scores.get("trustworthiness"),
-            "scikit-learn's trustworthiness (10 neighbours): 1 when no point's neighbours on the map are strangers in "
-            "the layer.",
-        ),
-        (cols[3], "model accuracy on these points", model_accuracy, None),
-        (
-            cols[4],
-            "10-NN accuracy of the layer",
-            scores.get("knn_acc"),
-            "The same classifier in the layer's own space: what the map could keep.",
-        ),
-        (
-            cols[5],
-            "linear probe",
-            scores.get("probe_acc"),
-            "5-fold accuracy of a logistic regression reading the layer.",
-        ),
+        ("points", f"{scores['n']:,}", None),
+        ("10-NN accuracy of the map", scores.get("knn_acc_2d"), f"a 10-NN classifier on the 2-D {title} map, 5-fold"),
+        ("trustworthiness", scores.get("trustworthiness"), "1 when no neighbour on the map is a stranger in the layer"),
+        ("model accuracy on these points", model_accuracy, None),
+        ("10-NN accuracy of the layer", scores.get("knn_acc"), "the same classifier in the layer's own space"),
+        ("linear probe", scores.get("probe_acc"), "a logistic regression reading the layer, 5-fold"),
     )
-    missing = []
-    for col, label, value, help_text in figures:
+    rows, missing, helps = [], [], []
+    for label, value, help_text in figures:
+        if label == "points":
+            rows.append((label, value))
+            continue
         figure = widgets.score(value)
-        if widgets.computed(value):
-            col.metric(label, figure, help=help_text)
-        else:
-            col.metric(label, "n/a", help=text.escape(f"Not computed: {figure}"))
+        rows.append((label, figure if widgets.computed(value) else "n/a"))
+        if not widgets.computed(value):
             missing.append(f"{label}: {figure}")
+        elif help_text:
+            helps.append(f"{label}: {help_text}")
+    st.table(
+        pd.DataFrame(rows, columns=["figure", "value"]).set_index("figure"),
+        hide_header=True,
+        border="horizontal",
+    )
     sampled = (
         f"scored on a stratified sample of {scores['sample']:,}" if scores["sample"] < scores["n"] else "scored on all"
     )
@@ -286,10 +290,39 @@ def show_metrics(scores: dict, title: str, model_accuracy: float) -> None:
             scores["n"],
             widgets.score(scores.get("silhouette")),
             made_on,
-        )
+        ),
+        help=text.escape("; ".join(helps)) if helps else None,
     )
     for line in dict.fromkeys(missing):
         text.caption(line)
+
+
+def are_probabilities(outputs: np.ndarray, rows: int = 2_000) -> bool:
+    """Whether a layer's ``outputs`` (``(n, d)``, ``d`` ≥ 2) read as class probabilities: every value in [0, 1] and
+    every row summing to 1 (a softmax output), on the first ``rows`` rows."""
+    head = np.asarray(outputs[:rows], dtype="float64")
+    if head.ndim != 2 or head.shape[1] < 2 or not len(head):
+        return False
+    tol = PROBABILITY_TOLERANCE
+    return bool(head.min() >= -tol and head.max() <= 1 + tol and np.all(np.abs(head.sum(axis=1) - 1.0) <= tol))
+
+
+def probabilities_note(outputs: np.ndarray, reducer_title: str) -> bool:
+    """Says under the map why a map of class probabilities (a softmax output) looks empty; True when it did."""
+    if not are_probabilities(outputs):
+        return False
+    where = (
+        "PCA, a linear projection, puts each class's pile at a corner of the map and the few unsure images on "
+        "the lines between"
+        if reducer_title == "PCA"
+        else f"{reducer_title} draws each class's pile as a tight clump"
+    )
+    text.caption(
+        f"This layer is the model's class probabilities (every row sums to 1, as a softmax output does): a "
+        f"confident model gives most images one class near 1 and the others near 0, so the images of a class "
+        f"pile up on one spot and the map looks nearly empty. {where}. A hidden layer shows more structure."
+    )
+    return True
 
 
 def show_images(

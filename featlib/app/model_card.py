@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from featlib import datasets, plots
-from featlib.app import resources, text
+from featlib import datasets, jobs, models, plots
+from featlib.app import job_watch as running
+from featlib.app import resources, state, text, widgets
+from featlib.jobs import stored
 from featlib.store import ModelRecord, WorkspaceError
 
 
@@ -32,6 +34,8 @@ def show(record: ModelRecord, dataset: datasets.Dataset) -> None:
         )
     scale_suggestion(record, dataset)
     hints = record.meta.get("hints") or []
+    if not hints:  # the size and classes checks (the hints hold them when the accuracy was near chance)
+        widgets.fit_warning(dataset, [record.id])
     if hints:
         text.warning(
             text.md("This accuracy is near chance. What featlib checked:\n")
@@ -87,8 +91,6 @@ def scale_suggestion(record: ModelRecord, dataset: datasets.Dataset) -> None:
     The implied scaling comes from a Rescaling or Normalization layer at the model's input
     (:func:`featlib.models.implied_input_scale`, measured by the upload job).
     """
-    from featlib import models
-
     implied = record.meta.get("implied_scale")
     if (
         implied not in models.INPUT_SCALES
@@ -114,10 +116,6 @@ def _rescore(
 ) -> bool:
     """Scores the saved model again on ``dataset`` (an ``upload`` job), from ``output`` and with ``input_scale``
     (its own when None), and records it; False after showing why not."""
-    from featlib import jobs
-    from featlib.app import job_watch as running
-    from featlib.jobs import stored
-
     try:
         spec = jobs.specs.upload_spec(
             f"{record.name}.keras",
@@ -149,9 +147,6 @@ def _rescore(
 
 def current() -> ModelRecord | None:
     """The carried model's record, or None when none is picked (or it was deleted)."""
-    from featlib.app import state
-    from featlib.store import WorkspaceError
-
     model_id = state.get(state.MODEL)
     if not model_id:
         return None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import streamlit as st
 
 from featlib import datasets, quiet
+from featlib.lazy import keras
 from featlib.store import ModelRecord, Workspace, default_root
 from featlib.store.saved_datasets import UPLOAD_PREFIX  # the dataset key of an upload: "upload:<fp>"
 
@@ -46,7 +47,7 @@ def _warm_up() -> threading.Event:
 
     def work() -> None:
         try:
-            import keras  # noqa: F401  (see the docstring: imported here, once)
+            keras.load()  # see the docstring: imported here, once
         except Exception:  # the pages then import on demand, as without the warm-up
             logging.getLogger(__name__).exception("featlib start-up: importing Keras failed")
         finally:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from featlib import jobs
-from featlib.app import job_watch, resources
+from featlib.app import identity, job_watch, resources
 from featlib.jobs.runner import Store
 from featlib.service import Service
 
@@ -42,5 +42,6 @@ class StreamlitRunner:
 
 
 def service() -> Service:
-    """The service of the server's workspace, running jobs through :class:`StreamlitRunner`."""
-    return Service(resources.workspace(), StreamlitRunner())
+    """The service of the server's workspace, running jobs through :class:`StreamlitRunner`, for this session's
+    user (the maker recorded with every result it stores: Layers' and Compare's maps as much as Explore's)."""
+    return Service(resources.workspace(), StreamlitRunner(), creator=identity.current_user())

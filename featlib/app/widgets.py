@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from featlib import datasets
+from featlib import datasets, models
 from featlib.app import resources, state, text
+from featlib.models import diagnosis
+from featlib.read import reductions
 from featlib.store import ModelRecord, WorkspaceError
 
 if TYPE_CHECKING:
@@ -56,14 +58,71 @@ def score(value: object, digits: int = 3) -> str:
     return "n/a" if value is None else str(value)
 
 
+OFFERED = "featlib.offered_latest"
+"""Session key: the latest model was offered (once per session, see :func:`offer_latest`)."""
+
+
+def latest_choice() -> tuple[str, str] | None:
+    """``(model id, dataset key)`` of the newest model of the workspace and the data it was measured on, or None.
+
+    The dataset is the upload whose fingerprint the model's record names, else the built-in of its name;
+    None when the workspace has no model or its data is neither (a deleted upload).
+    """
+    records = resources.workspace().list_models()
+    if not records:
+        return None
+    record = records[0]
+    fingerprint = record.meta.get("dataset_fingerprint")
+    uploads = {row["fingerprint"] for row in resources.workspace().list_datasets()}
+    if fingerprint in uploads:
+        return record.id, resources.UPLOAD_PREFIX + fingerprint
+    if record.dataset in datasets.BUILTIN_DATASETS:
+        return record.id, record.dataset
+    return None
+
+
+def offer_latest() -> None:
+    """A new session with nothing picked starts on the workspace's latest model and its dataset, saying so.
+
+    Once per session, and only when neither a dataset nor a model was picked (by the user or a link).
+    """
+    if st.session_state.get(OFFERED):
+        return
+    st.session_state[OFFERED] = True
+    if st.session_state.get(state.MODEL) or state.DATASET in st.session_state:
+        return
+    try:
+        latest = latest_choice()
+    except WorkspaceError:
+        return
+    if latest is None:
+        return
+    model_id, dataset_key = latest
+    state.put(state.DATASET, dataset_key)
+    state.put(state.MODEL, model_id)
+    text.info(
+        f"Picked the workspace's latest model, {resources.record(model_id).name}, and its dataset, "
+        f"{resources.dataset_label(dataset_key)}; pick others on the Model page.",
+        icon=":material/auto_awesome:",
+    )
+
+
 def current_dataset() -> datasets.Dataset:
     """The carried dataset; explains and stops the page when it cannot load."""
+    offer_latest()
     key = state.get(state.DATASET)
+    failed = st.session_state.get(UNAVAILABLE)
+    if failed and failed[0] == key:  # it failed in this session: said again, not downloaded again on every rerun
+        text.error(failed[1])
+        left, right = st.columns(2)
+        left.button("Use the bundled 8×8 digits instead", type="primary", on_click=use_digits)
+        right.button("Try the download again", on_click=st.session_state.pop, args=(UNAVAILABLE, None))
+        st.stop()
     try:
         return resources.dataset(key)
     except datasets.DatasetUnavailableError as error:
-        text.error(error)
-        st.button("Use the bundled 8×8 digits instead", type="primary", on_click=use_digits)
+        st.session_state[UNAVAILABLE] = (key, str(error))
+        st.rerun()  # the sidebar, drawn before the page, then says that it is not loaded
     except (datasets.DatasetError, WorkspaceError) as error:
         text.error(f"The dataset cannot be used: {error}")
         use_digits()
@@ -72,6 +131,7 @@ def current_dataset() -> datasets.Dataset:
 
 def dataset_picker() -> str:
     """The Model page's dataset picker, bound to the carried dataset; returns its key."""
+    offer_latest()
     choices = resources.dataset_choices()
     return state.carried_widget(
         st.selectbox, "Dataset", list(choices), state.DATASET, DATASET_PICKER, format_func=choices.get
@@ -100,8 +160,6 @@ def current_split(dataset: datasets.Dataset) -> str:
 
 def default_layer_note(model: keras.Model, layer: str) -> None:
     """Says why the default layer is the default, and offers its other reading (after or before its activation)."""
-    from featlib import models
-
     default = models.choose_default_layer(model)
     if not default.alternative:
         if layer == default.name:
@@ -134,8 +192,6 @@ def activation_switch(model: keras.Model, layer: str, *, beside_default_note: bo
     With ``beside_default_note`` (a page that also draws :func:`default_layer_note`, which offers
     it for the default layer), the default layer and its alternative are left to that note.
     """
-    from featlib import models
-
     if beside_default_note:
         default = models.choose_default_layer(model)
         if layer in (default.name, default.alternative) and default.alternative:
@@ -152,6 +208,7 @@ def activation_switch(model: keras.Model, layer: str, *, beside_default_note: bo
 
 def require_model() -> tuple[ModelRecord, keras.Model]:
     """The carried model; points to the Model page and stops when none is picked."""
+    offer_latest()
     model_id = state.get(state.MODEL)
     if model_id:
         try:
@@ -163,34 +220,130 @@ def require_model() -> tuple[ModelRecord, keras.Model]:
     st.stop()
 
 
+def fit_findings(record: ModelRecord, dataset: datasets.Dataset) -> list[str]:
+    """Why ``record``'s model was not made for ``dataset``, one sentence each; empty when it fits.
+
+    The image size and the classes (:func:`featlib.models.diagnosis.misfit`, read from the model),
+    and an accuracy near chance when it was measured on this very dataset (the Model page's hints).
+    """
+    try:
+        found = diagnosis.misfit(resources.model(record.id), dataset, record.meta.get("output"))
+    except (WorkspaceError, ValueError, OSError) as error:
+        return [f"The model cannot be read to check that it fits the data: {error}"]
+    measured_here = record.meta.get("dataset_fingerprint") == dataset.fingerprint
+    if (
+        measured_here
+        and record.test_accuracy is not None
+        and diagnosis.near_chance(record.test_accuracy, dataset.num_classes)
+    ):
+        found.append(
+            f"Accuracy: {record.test_accuracy:.3f} on {record.where_measured(dataset.name)}, near chance "
+            f"({1 / dataset.num_classes:.2f} for {dataset.num_classes} classes)."
+        )
+    return found
+
+
+def fit_warning(dataset: datasets.Dataset, model_ids: list[str] | None = None) -> bool:
+    """Says, before a page's figures, when a model they show was not made for ``dataset``; True when it said so.
+
+    ``model_ids``: the models the page draws (Compare's panels); None for the carried model. Each one
+    that does not fit (:func:`fit_findings`: another image size, other classes, near-chance accuracy)
+    gets one warning naming the data the figures are computed on. When the models drawn are not the
+    carried one (panels picked for another model), an info says so.
+    """
+    carried = state.get(state.MODEL)
+    ids = [carried] if model_ids is None else list(dict.fromkeys(model_ids))
+    warned = False
+    names, drawn = [], []
+    for model_id in ids:
+        if not model_id:
+            continue
+        try:
+            record = resources.record(model_id)
+        except WorkspaceError:
+            continue
+        names.append(record.name)
+        drawn.append(record.id)
+        findings = fit_findings(record, dataset)
+        if findings:
+            warned = True
+            text.warning(
+                text.md(
+                    "**{} was not made for {}**: the figures below are computed on this data, but read them as a "
+                    "model looking at data it was not trained for, not as its results.\n",
+                    record.name,
+                    resources.dataset_title(dataset.name, dataset.fingerprint),
+                )
+                + text.Markup("\n").join(text.md("- {}", finding) for finding in findings),
+                icon=":material/warning:",
+            )
+    if model_ids is not None and carried and drawn and carried not in drawn:
+        try:
+            current = resources.record(carried).name
+        except WorkspaceError:
+            current = None
+        if current:
+            text.info(
+                f"These figures were picked for {', '.join(names)}, not for the model picked on the Model page "
+                f"({current}); they are computed on {dataset.name}. Pick new panels to compare {current}.",
+                icon=":material/history:",
+            )
+    return warned
+
+
 def _layer_title(model_id: str | None, layer: str) -> str:
     """The layer as it is read: with its reduction when it has spatial axes (see :func:`featlib.read.reductions.describe`)."""
-    from featlib import models
-    from featlib.read import reductions
-
     try:
         return reductions.for_layer(resources.model(model_id), layer, state.get(state.REDUCTION), strict=False).title
     except (WorkspaceError, models.ModelError, reductions.ReductionError, TypeError, ValueError):
         return layer
 
 
+SIDEBAR_CHARS = 48
+"""The most characters of a name the sidebar shows on its line; a longer one is cut in its middle, whole in the
+tooltip."""
+UNAVAILABLE = "featlib.dataset_unavailable"
+"""Session key: the carried dataset that could not be loaded (a download that failed), so the sidebar says so."""
+
+
+def shorten(name: str, limit: int = SIDEBAR_CHARS) -> str:
+    """``name`` cut in its middle with "…" to at most ``limit`` characters, keeping its end."""
+    if len(name) <= limit:
+        return name
+    head = (limit - 1) * 3 // 5
+    return name[:head] + "…" + name[len(name) - (limit - 1 - head) :]
+
+
 def sidebar_summary(slot) -> None:
-    """The choices carried between pages, drawn into ``slot`` (an ``st.sidebar.empty()``; redrawn after the page)."""
-    lines = [text.md("**Dataset** {}", resources.dataset_label(state.get(state.DATASET)))]
+    """The choices carried between pages, drawn into ``slot`` (an ``st.sidebar.empty()``; redrawn after the page).
+
+    Long names are cut to :data:`SIDEBAR_CHARS` characters (the whole names are in the tooltip); a dataset that
+    could not be loaded is said to be so, not named as current.
+    """
+    key = state.get(state.DATASET)
+    failed = st.session_state.get(UNAVAILABLE)
+    unloaded = " (not loaded: see the page)" if failed and failed[0] == key else ""
+    named = [("Dataset", resources.dataset_label(key))]
     model_id = state.get(state.MODEL)
     if model_id:
         try:
-            lines.append(text.md("**Model** {}", resources.record(model_id).name))
+            named.append(("Model", resources.record(model_id).name))
         except WorkspaceError:
             pass
     if state.get(state.LAYER):
         layer = (
             f"{_layer_title(model_id, state.get(state.LAYER))} · {state.get(state.METHOD)} · {state.get(state.SPLIT)}"
         )
-        lines.append(text.md("**Layer** {}", layer))
+        named.append(("Layer", layer))
+    lines = [text.md("**{}** {}", what, shorten(name)) for what, name in named]
+    lines[0] += text.md("{}", unloaded)
+    cut = any(len(name) > SIDEBAR_CHARS for _, name in named)
     with slot.container():
         text.caption("Current choices")
-        text.markdown(text.Markup("  \n").join(lines))
+        text.markdown(
+            text.Markup("  \n").join(lines),
+            help="\n\n".join(f"{what}: {name}" for what, name in named) if cut else None,
+        )
 
 
 def keep_for_data(page: str, dataset_key: str, split: str, keys: list[str]) -> None:

@@ -5,29 +5,59 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import getpass
+import hashlib
+import importlib
+import importlib.util
 import json
+import os
+import shlex
 import sys
 import time
+import uuid
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 
+from featlib import csv_cells, jobs, models, names, precompute
 from featlib.cli.runner import INLINE, LOCAL, Runner
 from featlib.datasets import SPLITS, Dataset, DatasetError
 from featlib.datasets import sources as dataset_sources
 from featlib.errors import BenchError, OutputError, UsageError
+from featlib.jobs import stored
+from featlib.jobs.stored import store_trained
+from featlib.lazy import LazyModule
+from featlib.maps import compile_cache, embed
 from featlib.maps.embed import UMAPParams
 from featlib.metrics import RULES, NotAvailable, as_float, format_score, is_available
-from featlib.models import ModelError
+from featlib.models import (
+    ModelError,
+    OutputInfo,
+    default_layer,
+    describe_outputs,
+    keras_config,
+    layer_table,
+    model_outputs,
+)
 from featlib.models import presets as training_presets
+from featlib.read import reductions
 from featlib.read.extract import METHODS
-from featlib.store import Workspace, WorkspaceError
+from featlib.read.layers import INPUT
+from featlib.service import ModelRef, Service
+from featlib.store import Workspace, WorkspaceError, default_root
 
 if TYPE_CHECKING:
     import keras
 
-    from featlib.service import Service
+# Modules that one command or two need and that take long to import, reached through proxies so that
+# `featlib --help`, `ls` and a refusal of bad input never import them: the bundle's pydantic models and the
+# views' Plotly (export, import), the server's HTTP client (bench).
+bundle = LazyModule("featlib.share.bundle")
+serve = LazyModule("featlib.serve")
+views = LazyModule("featlib.share.views")
 
 
 def _log(message: str) -> None:
@@ -56,8 +86,6 @@ def _runner(args: argparse.Namespace, workspace: Workspace, default: str = INLIN
 
 def _service(workspace: Workspace, runner: Runner) -> Service:
     """The get-or-make service of ``workspace``, running its jobs through ``runner`` (:mod:`featlib.service`)."""
-    from featlib.service import Service
-
     return Service(workspace, runner)
 
 
@@ -100,8 +128,6 @@ def _split_of(dataset: Dataset, split: str | None) -> str:
 
 def _lookup_workspace(args: argparse.Namespace) -> Workspace | None:
     """The workspace to look uploads up in, without creating one (for commands that do not use it otherwise)."""
-    from featlib.store import default_root
-
     root = Path(args.workspace) if args.workspace else default_root()
     return Workspace(root) if (root / "index.sqlite").is_file() else None
 
@@ -121,11 +147,6 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace, workspace: Workspace, dataset: Dataset) -> int:
-    import uuid
-
-    from featlib import jobs, models
-    from featlib.jobs.stored import store_trained
-
     chosen = training_presets.preset(args.preset)
     epochs, batch_size = chosen.for_size(len(dataset.y_train))
     for option, value in (
@@ -194,8 +215,6 @@ def _epoch_lines(history: dict[str, list[float]]) -> list[str]:
 
 
 def cmd_layers(args: argparse.Namespace) -> int:
-    from featlib.models import default_layer, describe_outputs, layer_table, model_outputs
-
     model = _model_for_layers(Workspace(args.workspace), args.model)
     rows = layer_table(model)
     default = default_layer(model)
@@ -223,8 +242,6 @@ def _names_model_file(text: str) -> bool:
 
 def _add_hint(error: WorkspaceError, text: str) -> WorkspaceError:
     """``error`` ("No such model: ...") with how to add ``text`` when it names a model file; else ``error`` itself."""
-    import shlex
-
     if not str(error).startswith("No such model") or not _names_model_file(text):
         return error
     if not Path(text).exists():
@@ -257,10 +274,6 @@ def _model_for_layers(workspace: Workspace, name_or_path: str) -> keras.Model:
         WorkspaceError: no such model, and no such model file.
         ModelError: the file is refused (see :func:`_checked_model_file` and :func:`featlib.models.load_model`).
     """
-    import shlex
-
-    from featlib import models
-
     try:
         record = workspace.get_model(name_or_path)
     except WorkspaceError as error:
@@ -287,8 +300,6 @@ def _checked_model_file(text: str) -> Path:
     Raises:
         ModelError: no such file, another kind of file, an empty or too big one, or a refused one.
     """
-    from featlib import models
-
     path = Path(text)
     models.check_savedmodel(path)
     if not path.is_file():
@@ -308,8 +319,6 @@ def _checked_model_file(text: str) -> Path:
 
 def cmd_add(args: argparse.Namespace) -> int:
     """Adds a model file to the workspace as the Model page's upload does: checked, scored on ``--dataset``, saved."""
-    from featlib import names
-
     name = names.check_name(args.name, "model name")
     path = _checked_model_file(args.path)  # before the dataset and Keras: a bad file fails in a second
     workspace = Workspace(args.workspace)
@@ -322,12 +331,6 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 def _add_model(args: argparse.Namespace, workspace: Workspace, dataset: Dataset, path: Path, name: str):
     """Runs the page's ``upload`` job on the file and stores its result as the page does; ``(record, job output)``."""
-    import hashlib
-    import uuid
-
-    from featlib import jobs
-    from featlib.jobs import stored
-
     data = path.read_bytes()
     spec = jobs.specs.upload_spec(
         path.name,
@@ -372,8 +375,6 @@ def _added_lines(record, output: dict, wanted: str) -> list[str]:
     if record.scored_output:
         lines.append(f"scored from {record.scored_output}")
     elif outputs:
-        from featlib.models import OutputInfo
-
         lines.append(
             f"scored from the model's only output {OutputInfo(0, outputs[0]['name'], outputs[0]['width']).label}"
         )
@@ -392,11 +393,6 @@ def _representation(args: argparse.Namespace, service: Service, dataset: Dataset
     Raises:
         WorkspaceError: no such model, or it was deleted before its outputs were stored.
     """
-    from featlib import models
-    from featlib.models import keras_config
-    from featlib.read import reductions
-    from featlib.service import ModelRef
-
     workspace = service.workspace
 
     record = _workspace_record(workspace, args.model)
@@ -431,8 +427,6 @@ def cmd_extract(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from featlib.maps import compile_cache, embed
-
     workspace = Workspace(args.workspace)
     dataset = _dataset(args, workspace)
     params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
@@ -456,14 +450,12 @@ def cmd_embed(args: argparse.Namespace) -> int:
         writer = csv.writer(handle)
         writer.writerow(["index", "x", "y", "label", "predicted"])
         for i, (x, y) in zip(emb.indices, emb.coords):
-            writer.writerow([int(i), f"{x:.6f}", f"{y:.6f}", int(labels[i]), int(predicted[i])])
+            writer.writerow(csv_cells.safe_row([int(i), f"{x:.6f}", f"{y:.6f}", int(labels[i]), int(predicted[i])]))
     print(f"wrote {args.out}: {len(emb.indices)} points")
     return 0
 
 
 def cmd_precompute(args: argparse.Namespace) -> int:
-    from featlib import precompute
-
     workspace = Workspace(args.workspace)
     dataset = _dataset(args, workspace)
     runner = _runner(args, workspace, default=LOCAL)
@@ -492,6 +484,10 @@ BENCH_HINT = (
     "installed with the package: run it in a checkout, with `make bench` (options in BENCH_ARGS)"
 )
 """The start of the error when the bench's harness is not there (featlib installed from a wheel, not a checkout)."""
+LS_NAME_WIDTH = 28
+"""``featlib ls``'s name column is at least this wide, wider when a name is longer (names are never cut)."""
+LS_BY_WIDTH = 12
+"""``featlib ls``'s "by" column is at least this wide, wider when a creator's name is longer."""
 BENCH_SIZES = "1000 5000 10000 35000 70000"
 """The bench's default ``--sizes`` (``bench.scaling.DEFAULT_SIZES``), for the help, which never imports the harness."""
 
@@ -505,8 +501,6 @@ def _bench_harness():
     Raises:
         BenchError: there is no such folder (featlib installed from a wheel), or another ``bench`` is imported.
     """
-    import importlib
-
     root = Path(__file__).resolve().parents[2]
     if not (root / "bench" / "harness.py").is_file():
         raise BenchError(f"{BENCH_HINT}; there is no {root / 'bench' / 'harness.py'}.")
@@ -523,19 +517,14 @@ def _bench_harness():
 
 def _bench_unmeasurable(scaling, browser: bool, peers: bool) -> list[str]:
     """What the bench cannot measure here, each with how to install what it needs; empty when it can measure all."""
-    import importlib.util
-    import os
-
-    from featlib.serve import CHROMIUM
-
     reasons = []
     if browser and importlib.util.find_spec("playwright") is None:
         reasons.append(
             "the browser figures (first_page_s, first_plot_s, ...) need Playwright: pip install -r "
             "requirements-test.txt (make bench does)"
         )
-    if browser and not os.path.exists(CHROMIUM):
-        reasons.append(f"the browser figures need {CHROMIUM}: Debian's package 'chromium' (make system-deps)")
+    if browser and not os.path.exists(serve.CHROMIUM):
+        reasons.append(f"the browser figures need {serve.CHROMIUM}: Debian's package 'chromium' (make system-deps)")
     if peers:
         reasons += [reason for name in scaling.methods() if (reason := scaling.missing(name))]
     return reasons
@@ -552,8 +541,6 @@ def _bench_failures(figures: dict) -> list[str]:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from featlib.maps import embed
-
     harness, scaling = _bench_harness()
     dataset = _dataset(args, _lookup_workspace(args))
     if args.points < 1:
@@ -605,11 +592,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_metrics(args: argparse.Namespace) -> int:
-    from featlib import models
-    from featlib.maps import compile_cache
-    from featlib.read.layers import INPUT
-    from featlib.service import ModelRef
-
     if args.sample < 1:
         raise UsageError(f"--sample must be at least 1; got {args.sample}")
     workspace = Workspace(args.workspace)
@@ -732,8 +714,6 @@ def _metrics_umap_params(points: int) -> tuple[UMAPParams | None, str | None]:
     UMAP's defaults (15 neighbours) when there are enough points; else the most neighbours the points
     allow, said on stderr; below :data:`featlib.maps.embed.UMAP_MIN_POINTS`, no map (the reason is returned).
     """
-    from featlib.maps import embed
-
     params = UMAPParams()
     if points >= embed.min_points(params):
         return params, None
@@ -763,8 +743,6 @@ def _json_row(row: dict) -> dict:
 
 
 def _user() -> str:
-    import getpass
-
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no name for this uid (some containers)
@@ -772,13 +750,8 @@ def _user() -> str:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from urllib.parse import parse_qsl, urlsplit
-
-    from featlib.share import bundle
-    from featlib.share.views import View
-
     query = dict(parse_qsl(urlsplit(args.link).query if "://" in args.link else args.link.lstrip("?")))
-    view = View.from_query(query)
+    view = views.View.from_query(query)
     data = bundle.export_bundle(Workspace(args.workspace), view, exported_by=args.by)
     with _writing(args.out):
         Path(args.out).write_bytes(data)
@@ -789,10 +762,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    from urllib.parse import urlencode
-
-    from featlib.share import bundle
-
     try:
         result = bundle.import_bundle(Workspace(args.workspace), args.bundle, creator=args.by)
     except bundle.AlreadyImportedError as already:
@@ -826,8 +795,6 @@ another folder would not read; ``featlib app``'s ``--port``, ``--address`` and t
 def cmd_app(args: argparse.Namespace) -> int:
     """Becomes ``streamlit run`` on the package's dashboard (:data:`APP_SCRIPT`): this process is replaced by the
     server, so Ctrl-C and a service manager's signals reach it directly. Returns only when it cannot start."""
-    import os
-
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be a TCP port, 1 to 65535; got {args.port}")
     command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
@@ -841,20 +808,24 @@ def cmd_app(args: argparse.Namespace) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
     workspace = Workspace(args.workspace)
     items = [item for item in workspace.items() if args.kind in (None, item.kind)]
     if args.json:
         print(json.dumps({"items": [asdict(item) for item in items], "bytes": workspace.usage()["bytes"]}, default=str))
         return 0
-    print(f"{'kind':<14} {'name':<28} {'by':<12} {'created':<25} {'size':>10} {'test acc':>8} {'kNN acc':>8}  from")
+    # Whole names: the name and "by" columns grow to the longest (two names that differ only at the end stay apart).
+    name_width = max([LS_NAME_WIDTH] + [len(item.name) for item in items])
+    by_width = max([LS_BY_WIDTH] + [len(item.creator or "-") for item in items])
+    print(
+        f"{'kind':<14} {'name':<{name_width}} {'by':<{by_width}} {'created':<25} {'size':>10} {'test acc':>8} "
+        f"{'kNN acc':>8}  from"
+    )
     for item in items:
         acc = "" if item.test_accuracy is None else f"{item.test_accuracy:.3f}"
         knn = "" if item.knn_accuracy is None else f"{item.knn_accuracy:.3f}"
         claim = f" ({item.maker})" if item.imported or item.claimed_by else ""  # imported by X; bundle says made by Y
         print(
-            f"{item.kind:<14} {item.name[:28]:<28} {(item.creator or '-')[:12]:<12} {item.created:<25} "
+            f"{item.kind:<14} {item.name:<{name_width}} {item.creator or '-':<{by_width}} {item.created:<25} "
             f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}{claim}"
         )
     views = [item for item in items if item.kind == "view"]

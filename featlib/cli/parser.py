@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from featlib import quiet
 from featlib.cli.commands import (
     BENCH_SIZES,
     _user,
@@ -324,8 +325,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     item), said as ``error: MESSAGE`` on stderr; 1 for any other exception, which is a bug in featlib: its
     traceback and :data:`BUG_LINE` on stderr. ``KeyboardInterrupt`` (and argparse's ``SystemExit``) go through.
     """
-    from featlib import quiet
-
     quiet.setup()  # before anything imports TensorFlow: its start-up lines are dropped
     args = build_parser().parse_args(argv)
     try:

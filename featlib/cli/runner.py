@@ -10,6 +10,7 @@ Results are written into the workspace by this process only. :class:`Runner` is 
 from __future__ import annotations
 
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from featlib.jobs.engine import SCHEDULER_ENV
 from featlib.jobs.manager import describe
 from featlib.jobs.runner import ClusterRunner, InlineRunner
 from featlib.jobs.spec import Progress
+from featlib.lazy import tqdm
 
 INLINE, LOCAL = "inline", "local"
 
@@ -128,11 +130,7 @@ def progress_bar(title: str, total: int = 1, unit: str = ""):
 
     On a terminal it is cleared when done; elsewhere (a log, a pipe) its last state stays on a line of its own.
     """
-    import sys
-
-    from tqdm import tqdm
-
-    return tqdm(
+    return tqdm.tqdm(
         total=total,
         desc=title,
         unit=unit,

@@ -13,6 +13,7 @@ import numpy as np
 
 from featlib.datasets.dataset import _TEST_FRACTION, Dataset, from_arrays
 from featlib.errors import DatasetError, DatasetUnavailableError
+from featlib.lazy import keras, sklearn
 
 BUILTIN_DATASETS: dict[str, str] = {
     "digits": "Digits 8×8 (scikit-learn, offline)",
@@ -56,13 +57,12 @@ def load_digits() -> Dataset:
     Pixel values 0..16 are scaled to 0..255 (rounded); the split is a
     deterministic stratified 80/20 (`random_state=0`): 1,437 train + 360 test.
     """
-    from sklearn.datasets import load_digits as sk_load_digits
-    from sklearn.model_selection import train_test_split
-
-    bunch = sk_load_digits()
+    bunch = sklearn.datasets.load_digits()
     x = np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)
     y = bunch.target.astype(np.int64)
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=_TEST_FRACTION, random_state=0, stratify=y)
+    x_tr, x_te, y_tr, y_te = sklearn.model_selection.train_test_split(
+        x, y, test_size=_TEST_FRACTION, random_state=0, stratify=y
+    )
     return from_arrays(
         x_tr,
         y_tr,
@@ -89,7 +89,7 @@ def load_keras_dataset(name: str) -> Dataset:
     if name not in titles:
         raise DatasetError(f"No such keras dataset: {name!r}. Supported keras datasets are: {list(titles)}")
     try:
-        import keras
+        keras.load()
     except ImportError as e:
         raise DatasetUnavailableError(f"{titles[name]} needs keras: pip install keras tensorflow") from e
     if name == "fashion_mnist":

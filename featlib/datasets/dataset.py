@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from featlib.errors import DatasetError
+from featlib.lazy import sklearn
 from featlib.names import MAX_NAME_LENGTH
 
 MAX_IMAGE_SIDE = 512
@@ -158,8 +159,8 @@ def content_summary(dataset: Dataset, kind: str) -> str:
 def default_upload_name(filenames: Sequence[str], dataset: Dataset, kind: str) -> str:
     """The name an upload is kept under: the files' names, then what they hold.
 
-    E.g. `"t10k-images-idx3-ubyte.gz + t10k-labels-idx1-ubyte.gz (MNIST-like IDX, 10 classes, 10,000 images,
-    28×28)"`. Only the base names of the files are used, with unprintable characters replaced by `"?"`; the
+    E.g. `"t10k-images-idx3-ubyte.gz + labels (MNIST-like IDX, 10 classes, 10,000 images, 28×28)"` (an IDX pair
+    whose labels file is named after its images file names it once). Only the base names of the files are used, with unprintable characters replaced by `"?"`; the
     result is printable and at most `MAX_NAME_LENGTH` (120, featlib.names) characters: when the names do not fit, the later
     files are counted (`"a.gz + 3 more files"`) and a long name is shortened in its middle (`"abc…xyz.npz"`).
 
@@ -169,8 +170,18 @@ def default_upload_name(filenames: Sequence[str], dataset: Dataset, kind: str) -
         kind: `"IDX"` or `"npz"` (see `content_summary`).
     """
     suffix = f" ({content_summary(dataset, kind)})"
-    files = files_title(filenames, MAX_NAME_LENGTH - len(suffix))
+    files = _idx_pair_title(filenames) or files_title(filenames, MAX_NAME_LENGTH - len(suffix))
     return files + suffix if files else _shorten(content_summary(dataset, kind), MAX_NAME_LENGTH)
+
+
+def _idx_pair_title(filenames: Sequence[str]) -> str:
+    """An IDX images/labels pair whose labels file is named after its images file, shortly:
+    ``"t10k-images-idx3-ubyte.gz + labels"``; ``""`` for other files."""
+    names = [_printable(Path(str(f).replace("\\", "/")).name) for f in filenames]
+    if len(names) != 2 or "images" not in names[0]:
+        return ""
+    mirrored = names[0].replace("images", "labels").replace("idx3", "idx1")
+    return f"{names[0]} + labels" if names[1] == mirrored and len(names[0]) <= 60 else ""
 
 
 def files_title(filenames: Sequence[str], budget: int = MAX_NAME_LENGTH) -> str:
@@ -297,6 +308,14 @@ def from_arrays(
         class_names = tuple(str(c) for c in class_names)
         if len(class_names) > MAX_CLASSES:
             raise DatasetError(f"at most {MAX_CLASSES} classes are supported; got {len(class_names)} class names.")
+        bad = [(i, c) for i, c in enumerate(class_names) if not c.isprintable()]
+        if bad:  # a tab, line break or escape code would shift a CSV's cells or reach a terminal
+            i, c = bad[0]
+            shown = ", ".join(repr(ch) for ch in sorted({ch for ch in c if not ch.isprintable()})[:5])
+            raise DatasetError(
+                f"class names must hold printable characters only (no control characters, tabs or line breaks); "
+                f"class {i} is {c[:40]!r}, holding {shown} ({len(bad)} class name(s) in all)."
+            )
         if len(set(class_names)) != len(class_names):
             dup = sorted({c for c in class_names if class_names.count(c) > 1})
             raise DatasetError(f"class names must be unique; got duplicates {dup}.")
@@ -452,8 +471,6 @@ def _split(
     Raises:
         DatasetError: fewer than 2 images, or a fraction that leaves one side empty.
     """
-    from sklearn.model_selection import train_test_split
-
     if len(x) < 2:
         raise DatasetError(
             f"need at least 2 images to split into train and test; got {len(x)}. Provide x_test and y_test."
@@ -465,7 +482,9 @@ def _split(
             f"split; expected a fraction that keeps at least one image on each side, like 0.2."
         )
     stratify = y if _stratifiable(y, n_test, len(x) - n_test) else None
-    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=0, stratify=stratify)
+    x_tr, x_te, y_tr, y_te = sklearn.model_selection.train_test_split(
+        x, y, test_size=test_fraction, random_state=0, stratify=stratify
+    )
     return x_tr, x_te, y_tr, y_te
 
 

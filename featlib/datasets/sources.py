@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -243,8 +244,6 @@ def _names(filenames: list[str]) -> str:
 
 
 def _with_source(dataset: Dataset, source: str) -> Dataset:
-    import dataclasses
-
     return dataclasses.replace(dataset, source=source)
 
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from featlib import keys
 from featlib.lru import Bounded
+from featlib.models import model_from_bytes
+from featlib.read.extract import Extractor
 
 if TYPE_CHECKING:
     import keras
-
-    from featlib.read.extract import Extractor
 
 MAX_MODELS = 4
 MAX_EXTRACTORS = 16
@@ -26,18 +27,12 @@ _extractors: Bounded[Extractor] = Bounded(MAX_EXTRACTORS)
 
 def model(fingerprint: str, data: bytes) -> keras.Model:
     """The model with this fingerprint, loaded from ``data`` the first time (at most :data:`MAX_MODELS` kept)."""
-    from featlib.models import model_from_bytes
-
     return _models.get(fingerprint, lambda: model_from_bytes(data))
 
 
 def extractor(fingerprint: str, data: bytes, layer: str, method: str, reduction: str = "flatten") -> Extractor:
     """The sub-model or backend function reading ``layer`` of the model reduced by ``reduction``, built once per worker."""
-    from featlib.read.extract import Extractor
-
     loaded = model(fingerprint, data)
-    from featlib import keys
-
     return _extractors.get(
         keys.extractor_key(fingerprint, layer, method, reduction), lambda: Extractor(loaded, layer, method, reduction)
     )

@@ -29,15 +29,12 @@ import signal
 import sys
 import threading
 
+from featlib import quiet
+from featlib.lazy import dask, distributed
+
 
 def main(argv: list[str] | None = None) -> int:
     """Starts the cluster, prints its scheduler address, waits for stdin to close."""
-    import dask
-    from distributed import LocalCluster
-    from distributed.security import Security
-
-    from featlib import quiet
-
     quiet.setup()  # TF_CPP_MIN_LOG_LEVEL for the workers; each worker filters its own TensorFlow import
 
     parser = argparse.ArgumentParser(prog="python -m featlib.jobs.cluster", description=__doc__.splitlines()[0])
@@ -51,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     if not credentials:
         print("featlib.jobs.cluster: expected the TLS credentials as a JSON line on stdin; got none.", file=sys.stderr)
         return 2
-    security = Security(require_encryption=True, **credentials)
+    security = distributed.security.Security(require_encryption=True, **credentials)
     # A task whose worker dies (over its memory limit, killed) is not run again on another worker, and a
     # worker is sent no more tasks than it has threads: the others wait on the scheduler for a free worker
     # (a task queued on a worker that dies would fail with it).
@@ -69,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             "temporary-directory": args.local_directory,
         }
     )
-    cluster = LocalCluster(
+    cluster = distributed.LocalCluster(
         n_workers=args.workers,
         threads_per_worker=1,
         processes=True,

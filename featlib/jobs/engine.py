@@ -41,10 +41,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from featlib import quiet
+from featlib import keys, quiet
+from featlib import settings as featlib_settings  # `settings` names a dict in Engine.start
 from featlib.errors import ClusterError
 from featlib.jobs.spec import JobSpec
 from featlib.jobs.worker import TOPIC, run
+from featlib.lazy import dask, distributed, psutil
 
 if TYPE_CHECKING:
     from distributed import Client, Future
@@ -75,15 +77,11 @@ class Input:
 
 def model_input(workspace: Workspace, record: ModelRecord) -> Input:
     """A saved model as a job input: its ``.keras`` bytes, read and sent once per fingerprint."""
-    from featlib import keys
-
     return Input(keys.model_input_key(record.fingerprint), lambda: workspace.model_bytes(record))
 
 
 def dataset_input(dataset: Dataset) -> Input:
     """A dataset as a job input, sent once per fingerprint."""
-    from featlib import keys
-
     return Input(keys.dataset_input_key(dataset.fingerprint), lambda: dataset)
 
 
@@ -94,16 +92,12 @@ def cluster_settings(environ: Mapping[str, str] | None = None) -> dict:
     Raises:
         featlib.errors.SettingError: (a ``ValueError``) ``FEATLIB_WORKERS`` is not a whole number from 1 to 64.
     """
-    from featlib import settings as featlib_settings  # `settings` names this dict in Engine.start
-
     workers = featlib_settings.get(WORKERS_ENV, environ)
     memory = featlib_settings.get(MEMORY_ENV, environ) or _default_memory(workers)
     return {"scheduler": featlib_settings.get(SCHEDULER_ENV, environ), "workers": workers, "memory_limit": memory}
 
 
 def _default_memory(workers: int) -> str:
-    import psutil
-
     return f"{int(psutil.virtual_memory().total * 0.75 / workers / 2**20)}MiB"
 
 
@@ -143,9 +137,6 @@ class Engine:
             featlib.errors.ClusterError: the scheduler's address is not ``tls://``, the certificates are
                 missing, or the scheduler cannot be reached (the message names it); also an ``OSError``.
         """
-        import dask
-        from distributed import Client
-
         # Inputs travel inside their holding task (see send); a dataset of 70,000 images is about 55 MB.
         dask.config.set({"distributed.admin.large-graph-warning-threshold": "2GB"})
         settings = cluster_settings()
@@ -153,7 +144,7 @@ class Engine:
         if scheduler:
             security = remote_security(scheduler)
             try:
-                client = Client(scheduler, timeout="10s", set_as_default=False, security=security)
+                client = distributed.Client(scheduler, timeout="10s", set_as_default=False, security=security)
             except (OSError, TimeoutError) as error:
                 raise ClusterError(
                     f"Cannot reach the Dask scheduler at {scheduler} ({SCHEDULER_ENV}): {error}"
@@ -163,7 +154,7 @@ class Engine:
         security = temporary_credentials()
         cluster = _start_local_cluster(workers or settings["workers"], memory, security)
         try:
-            client = Client(cluster.address, timeout="30s", set_as_default=False, security=security)
+            client = distributed.Client(cluster.address, timeout="30s", set_as_default=False, security=security)
         except BaseException:
             cluster.close()
             raise
@@ -321,9 +312,7 @@ def temporary_credentials() -> Security:
     process's client all present the one certificate and accept only peers
     that present it, so a local account without it cannot submit work.
     """
-    from distributed.security import Security
-
-    return Security.temporary()
+    return distributed.security.Security.temporary()
 
 
 _TLS_FIELDS = (
@@ -348,16 +337,12 @@ def remote_security(address: str, environ: Mapping[str, str] | None = None) -> S
         featlib.errors.ClusterError: ``address`` is not ``tls://HOST:PORT`` (a plain ``tcp://`` scheduler
             runs whatever anyone who reaches it sends), or the authority, certificate or key is not set.
     """
-    from distributed.security import Security
-
     if not address.startswith("tls://"):
         raise ClusterError(
             f"featlib connects to a Dask scheduler over TLS only (tls://HOST:PORT, with certificates): a scheduler "
             f"runs any code it is sent, and one reached over plain TCP answers anyone; got {address!r}. Start the "
             f"scheduler with --protocol tls and set {', '.join(TLS_ENV)} (see docs on running on a cluster)."
         )
-    from featlib import settings as featlib_settings
-
     files = dict(
         zip(
             ("tls_ca_file", "tls_client_cert", "tls_client_key"),
@@ -365,9 +350,9 @@ def remote_security(address: str, environ: Mapping[str, str] | None = None) -> S
         )
     )
     if any(files.values()):
-        security = Security(require_encryption=True, **files)
+        security = distributed.security.Security(require_encryption=True, **files)
     else:
-        security = Security(require_encryption=True)  # Dask's configuration
+        security = distributed.security.Security(require_encryption=True)  # Dask's configuration
         files = {field: getattr(security, field) for field in files}
     missing = [name for name, value in zip(TLS_ENV, files.values()) if not value]
     if missing:

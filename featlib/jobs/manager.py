@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from featlib.jobs.limits import limit
 from featlib.jobs.spec import JobCancelled, JobError, JobFailed, JobSpec, WorkerLost
+from featlib.lazy import distributed
 
 if TYPE_CHECKING:
     from distributed import Future
@@ -337,8 +338,6 @@ class JobManager:
             threading.Thread(target=self.engine.stop, args=(future,), name="featlib-jobs-stop", daemon=True).start()
 
     def _collect(self, handle: JobHandle, future: Future) -> tuple[Any, JobError | None]:
-        from distributed import KilledWorker
-
         rule = limit(handle.spec.limit_name)
         what = rule.what
         try:
@@ -352,7 +351,7 @@ class JobManager:
                     over_limit=True,
                 )
             return None, JobCancelled(f"Cancelled: {what} was stopped before it finished. Nothing was stored.")
-        except KilledWorker:
+        except distributed.KilledWorker:
             message = rule.lost or (
                 "The worker running {what} stopped: it needed more memory than a worker's limit "
                 "({memory}), or it was killed. Nothing was stored; the other jobs carry on."
@@ -406,10 +405,20 @@ def describe(handle: JobHandle) -> str:
         return f"epoch {done}/{total} · loss {logs.get('loss', 0):.4f} · val accuracy {logs.get('val_accuracy', 0):.4f}"
     if stage == "layout":
         return f"optimising the layout: epoch {done}/{total}"
-    if stage == "batch":
-        return f"batch {done:,}/{total:,}"
+    if stage in ("images", "batch"):  # "batch": the stage's name before it said what it counts
+        return f"images {done:,}/{total:,}{remaining(handle)}"
     if stage == "neighbours":
         return "finding nearest neighbours"
     return (
         f"{stage} ({handle.elapsed():.0f} s)" if stage not in ("", "started") else f"running ({handle.elapsed():.0f} s)"
     )
+
+
+def remaining(handle: JobHandle) -> str:
+    """`` · about 40 s left`` from the pace so far (``done`` of ``total`` in :meth:`JobHandle.elapsed`), or ``""``
+    before there is a pace to go by."""
+    done, total, elapsed = handle.done, handle.total, handle.elapsed()
+    if done <= 0 or total <= done or elapsed < 1.0:
+        return ""
+    left = elapsed * (total - done) / done
+    return f" · about {left:.0f} s left" if left < 120 else f" · about {left / 60:.0f} min left"

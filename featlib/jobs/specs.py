@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from featlib import keys
 from featlib.jobs.limits import check_size
 from featlib.jobs.spec import JobSpec
+from featlib.maps import embed, gpu
+from featlib.maps.embed import REDUCER_TITLES, reducer_name
+from featlib.read.reductions import REDUCTIONS
 
 
 def train_spec(
@@ -85,8 +88,6 @@ def extract_spec(
     pooling), so the size check is on what the job returns. A flattened
     layer's parameters are those they always were.
     """
-    from featlib.read.reductions import REDUCTIONS
-
     check_size("extract", n_images, result_bytes=n_images * units * 4)
     params = {"model_fp": model_fp, "split": split, "layer": layer, "method": method, "input_scale": input_scale}
     how = method
@@ -159,9 +160,6 @@ def reduce_spec(emb_key: str, points: int, params, graph_key: str = "") -> JobSp
     (:func:`featlib.maps.gpu.choose`), and the worker makes the map on that one or
     fails saying why, so the stored map's ``backend`` is the one that made it.
     """
-    from featlib.maps import gpu
-    from featlib.maps.embed import REDUCER_TITLES, reducer_name
-
     reducer = reducer_name(params)
     check_size(f"reduce:{reducer}", points)
     return JobSpec(
@@ -193,8 +191,6 @@ def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position
 
     Runs under the ``metrics`` limit (a search over at most as many points as a map's scores).
     """
-    from featlib.maps import embed
-
     check_size("metrics", points)
     metric = params.metric_key if isinstance(params, embed.UMAPParams) else "euclidean"
     return JobSpec(

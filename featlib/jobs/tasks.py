@@ -10,17 +10,29 @@ worker or on a remote one (:mod:`featlib.jobs.worker`).
 
 from __future__ import annotations
 
-import tempfile
+import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from featlib import metrics, models, pipeline
 from featlib.datasets import Dataset
 from featlib.jobs.cache import extractor as cached_extractor
 from featlib.jobs.cache import model as cached_model
 from featlib.jobs.spec import JobSpec, Progress
+from featlib.lazy import LazyModule, keras
+from featlib.maps import embed, gpu, neighbours
+from featlib.models import adapt_images, diagnosis, nonfinite, scratch
+from featlib.read import layers
+from featlib.read.extract import METHODS
+from featlib.read.extract import compare_methods as compare
+
+bundle = LazyModule("featlib.share.bundle")
+"""The bundle checks (:mod:`featlib.share.bundle`), imported by the bundle job: its manifest's pydantic models are
+built at import, which no other job (nor ``featlib --help``) needs."""
 
 
 def _quiet(*_args: Any, **_kwargs: Any) -> None:
@@ -53,9 +65,6 @@ def train(
         featlib.models.nonfinite.NonFiniteError: training diverged: a weight holds NaN or inf (nothing is returned
             to be stored).
     """
-    from featlib import models
-    from featlib.models import nonfinite
-
     h, w = dataset.image_shape
     model = models.build_mlp((h * w,), tuple(hidden), dataset.num_classes, seed=seed)
     (x_train, y_train), (x_test, y_test) = dataset.split("train"), dataset.split("test")
@@ -138,9 +147,6 @@ def check_upload(
         featlib.models.nonfinite.NonFiniteError: a weight holds NaN or inf, or a layer gives NaN or inf for the
             scoring images (naming the weights or layers and how many values): refused, not scored.
     """
-    from featlib import models
-    from featlib.models import diagnosis
-
     progress("loading", 0, 2)
     model = _load_upload(data, filename)  # NaN/inf weights: refused there (NonFiniteError)
     progress("scoring", 1, 2)
@@ -155,13 +161,9 @@ def check_upload(
 
 def _load_upload(data: bytes, filename: str):
     """Writes the upload under its own name (made safe, so messages name the user's file) and loads it safely."""
-    import re
-
-    from featlib import models
-
     suffix = Path(filename).suffix.lower()
     stem = re.sub(r"[^A-Za-z0-9_.-]", "_", Path(filename).stem)[:80].lstrip(".") or "upload"
-    with tempfile.TemporaryDirectory(prefix="featlib-upload-") as folder:
+    with scratch.folder(prefix="featlib-upload-") as folder:  # removed even when the worker is killed at its limit
         path = Path(folder) / f"{stem}{suffix}"
         path.write_bytes(data)
         return models.load_model(path)
@@ -179,17 +181,15 @@ def extract(
     reduction: str = "flatten",
     progress: Progress = _quiet,
 ) -> np.ndarray:
-    """One layer's representation of every image of a split: float32 ``(n, units)``; progress ``("batch", done, total)``.
+    """One layer's representation of every image of a split: float32 ``(n, units)``; progress ``("images", done, total)``.
 
     ``reduction`` (:data:`featlib.read.reductions.REDUCTIONS`) is applied batch by batch as the outputs come out.
     """
-    from featlib.models import adapt_images
-
     loaded = cached_model(model_fp, model)
     images, _ = dataset.split(split)
     x = adapt_images(images, loaded, input_scale)
     extractor = cached_extractor(model_fp, model, layer, method, reduction)
-    return extractor(x, progress=lambda done, total: progress("batch", done, total))
+    return extractor(x, progress=lambda done, total: progress("images", done, total))
 
 
 def layer_set(
@@ -207,8 +207,6 @@ def layer_set(
 
     ``reduction`` (:data:`featlib.read.reductions.CHOICES`) applies to every layer with spatial axes.
     """
-    from featlib.read import layers
-
     progress("working", 0, 1)
     return layers.layer_set(
         cached_model(model_fp, model), model_fp, dataset, split, input_scale, sample_size, reduction=reduction
@@ -228,15 +226,15 @@ def compare_methods(
     progress: Progress = _quiet,
 ):
     """Both extraction methods on the first ``sample`` images, each reduced by ``reduction``: :func:`featlib.read.extract.compare_methods`."""
-    from featlib.models import adapt_images
-    from featlib.read.extract import METHODS
-    from featlib.read.extract import compare_methods as compare
-
     loaded = cached_model(model_fp, model)
     images, _ = dataset.split(split)
     x = adapt_images(images[:sample], loaded, input_scale)
-    progress("working", 0, 1)
-    return compare({m: cached_extractor(model_fp, model, layer, m, reduction) for m in METHODS}, x)
+    progress("images", 0, 1)
+    return compare(
+        {m: cached_extractor(model_fp, model, layer, m, reduction) for m in METHODS},
+        x,
+        progress=lambda done, total: progress("images", done, total),
+    )
 
 
 def predict(
@@ -258,8 +256,6 @@ def predict(
     Raises:
         featlib.models.ModelError: no such output, or none fits the dataset's classes.
     """
-    from featlib import metrics, models
-
     loaded = cached_model(model_fp, model)
     images, _ = dataset.split(split)
     index = models.recorded_output(loaded, output, dataset.num_classes)
@@ -287,9 +283,6 @@ def reduce(
     ``backend``: ``"cpu"`` or ``"gpu"`` as the submitter chose (:func:`featlib.maps.gpu.choose`);
     ``None``: chosen here.
     """
-    from featlib import pipeline
-    from featlib.maps import embed, gpu
-
     if backend is None:
         backend = gpu.choose(embed.reducer_name(params))
     if isinstance(params, embed.UMAPParams) and len(points) >= embed.APPROXIMATE_FROM and backend == "cpu":
@@ -314,8 +307,6 @@ def layer_metrics(
     progress: Progress = _quiet,
 ) -> dict:
     """The figures of a layer and its map: :func:`featlib.metrics.layer_metrics`."""
-    from featlib import metrics
-
     progress("working", 0, 1)
     return metrics.layer_metrics(reps, labels, coords, sample_size=sample_size)
 
@@ -327,8 +318,6 @@ def cka(
 
     Returns a float64 array ``(len(reps), len(other or reps))``; see :func:`featlib.metrics.linear_cka`.
     """
-    from featlib import metrics
-
     progress("working", 0, 1)
     if other is None:
         return metrics.cka_matrix(list(reps))
@@ -346,8 +335,6 @@ def point_neighbours(
     distances under ``metric`` (:func:`featlib.maps.neighbours.nearest_with_distances`; ``k' < k`` when the
     points are fewer than ``k + 1``), and the metric's name.
     """
-    from featlib.maps import neighbours
-
     progress("neighbours", 0, 1)
     metric = neighbours.map_metric(params, points, labels)
     found, distances = neighbours.nearest_with_distances(points, [position], k=k, metric=metric)
@@ -356,20 +343,13 @@ def point_neighbours(
 
 def check_bundle(*, data: bytes, label: str, progress: Progress = _quiet):
     """Checks a bundle's bytes as an untrusted upload (:func:`featlib.share.bundle.check_bundle`): a :class:`~featlib.share.bundle.CheckedBundle`."""
-    from featlib.share import bundle
-
     progress("working", 0, 1)
     return bundle.check_bundle(data, label)
 
 
 def warm_up(*, progress: Progress = _quiet) -> int:
     """Imports Keras and umap-learn and fits UMAP on synthetic points (:func:`featlib.maps.embed.warm_up`); returns the worker's pid."""
-    import os
-
-    import keras  # noqa: F401  (imported once here, not by two jobs at once)
-
-    from featlib.maps import embed
-
+    keras.load()  # imported once here, not by two jobs at once
     embed.warm_up()
     return os.getpid()
 

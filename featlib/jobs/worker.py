@@ -16,6 +16,11 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from featlib import quiet
+from featlib.jobs.tasks import KINDS
+from featlib.lazy import distributed
+from featlib.maps import compile_cache
+
 TOPIC = "featlib-progress"
 """The Dask event topic carrying job progress: ``{"job", "stage", "done", "total", ...}``."""
 REPORT_EVERY_S = 0.2
@@ -26,8 +31,6 @@ _prepared = False
 
 def numba_cache_folder() -> str:
     """Where workers keep umap-learn's compiled code: the machine's cache, :func:`featlib.maps.compile_cache.folder`."""
-    from featlib.maps import compile_cache
-
     return str(compile_cache.folder())
 
 
@@ -38,12 +41,8 @@ def _prepare_process() -> None:
     if _prepared:
         return
     _prepared = True
-    from featlib import quiet
-
     quiet.setup()
     try:
-        from featlib.maps import compile_cache
-
         compile_cache.enable()
     except Exception:  # compiling on demand still works
         _log.exception("featlib worker: could not turn on the Numba cache")
@@ -77,11 +76,7 @@ class Reporter:
 
 def run(kind: str, params: Mapping[str, Any], job_id: str, inputs: Mapping[str, Any]) -> Any:
     """Runs one job on a Dask worker: the kind's function (:data:`featlib.jobs.tasks.KINDS`) with live progress."""
-    from distributed import get_worker
-
     _prepare_process()
-    from featlib.jobs.tasks import KINDS
-
-    report = Reporter(job_id, get_worker())
+    report = Reporter(job_id, distributed.get_worker())
     report("started", 0, 1, pid=os.getpid())
     return KINDS[kind](**inputs, **params, progress=report)

@@ -6,8 +6,10 @@ out of UMAP, PCA or t-SNE turned, mirrored, shifted and scaled at random.
 reflection, one scale, a shift) that best lays one map onto a reference on
 the points they share, with scipy's ``orthogonal_procrustes``; the transform
 then applies to every point of the moving map. :func:`align_maps` aligns a
-list of maps onto the first and :func:`common_range` gives them one set of
-axis ranges.
+list of maps onto the first; :func:`common_range` gives them one set of axis
+ranges and :func:`own_ranges` each its own (the Compare page aligns by rotation
+and reflection only, ``scale=False``, and zooms every panel to its own points,
+so that a map of another spread is not shrunk to a few dots).
 
 Example:
     >>> from featlib.maps import align  # doctest: +SKIP
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from featlib.errors import AlignmentError
+from featlib.lazy import scipy
 
 MIN_SHARED = 3
 """Points two maps must share for a transform to be fitted (a 2-D similarity has 4 unknowns)."""
@@ -83,8 +86,6 @@ def fit_procrustes(reference: np.ndarray, moving: np.ndarray, scale: bool = True
     Raises:
         AlignmentError: for shapes that differ or fewer than :data:`MIN_SHARED` points.
     """
-    from scipy.linalg import orthogonal_procrustes
-
     reference, moving = _coords(reference, "reference"), _coords(moving, "moving")
     if reference.shape != moving.shape:
         raise AlignmentError(
@@ -98,7 +99,7 @@ def fit_procrustes(reference: np.ndarray, moving: np.ndarray, scale: bool = True
     ref_norm = float(np.sum(ref0**2))
     if mov_norm == 0.0:  # every moving point in one place: only the shift is defined
         return Similarity(np.eye(2), 1.0, ref_centre - mov_centre, 1.0 if ref_norm else 0.0, len(reference))
-    rotation, singular_sum = orthogonal_procrustes(mov0, ref0)
+    rotation, singular_sum = scipy.linalg.orthogonal_procrustes(mov0, ref0)
     factor = float(singular_sum) / mov_norm if scale else 1.0
     shift = ref_centre - factor * (mov_centre @ rotation)
     residual = float(np.sum((factor * (mov0 @ rotation) - ref0) ** 2))
@@ -161,6 +162,16 @@ def align_maps(
         aligned.append(fit.apply(coords).astype("float32"))
         fits.append(fit)
     return aligned, fits
+
+
+def own_ranges(maps: Sequence[np.ndarray], pad: float = 0.05) -> list[tuple[list[float], list[float]]]:
+    """Each map's own ``([x0, x1], [y0, y1])`` (:func:`common_range` of it alone), so that every panel fills its axes.
+
+    Maps of layers of other widths have spreads of other sizes: on one shared set of axes the smallest
+    would be a few dots in the middle. Aligned by rotation and reflection only (``scale=False``), each
+    panel keeps its orientation matched to the reference and its own zoom.
+    """
+    return [common_range([m], pad) for m in maps]
 
 
 def common_range(maps: Sequence[np.ndarray], pad: float = 0.05) -> tuple[list[float], list[float]]:

@@ -53,7 +53,7 @@ refuses to cache code with such "dynamic globals".
 
 So featlib's maps of up to :data:`featlib.maps.knn.EXACT_UP_TO` points do not run
 them: :func:`featlib.maps.knn.exact` finds those graphs with NumPy's BLAS and one
-small cached kernel of its own (``featlib.maps.knn._select_smallest``, cached here
+small cached kernel of its own (``featlib.maps.kernels.select_smallest``, cached here
 with umap-learn's functions), and umap-learn then runs only cached code
 (``smooth_knn_dist``, ``compute_membership_strengths``, the layout's epoch):
 a new process's first 10,000-point map costs what the same fit warm does.
@@ -72,6 +72,13 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from featlib import settings
+from featlib.lazy import numba
+from featlib.maps import embed
+
+try:
+    import fcntl
+except ImportError:  # Windows: Numba's cache saves keep their own behaviour (see lock_index_saves)
+    fcntl = None
 
 ENV = "FEATLIB_NUMBA_CACHE"
 """The environment variable naming the folder; unset or empty: :func:`default_folder`."""
@@ -134,8 +141,6 @@ def enable(where: str | Path | None = None) -> Path:
     Raises:
         OSError: the folder cannot be created.
     """
-    from featlib.maps import embed
-
     path = Path(where) if where is not None else folder()
     lock_index_saves()
     embed.enable_numba_cache(path)
@@ -152,13 +157,10 @@ def lock_index_saves() -> bool:
     global _save_locked
     if _save_locked:
         return True
-    try:
-        import fcntl  # noqa: F401
-    except ImportError:
+    if fcntl is None:
         return False
-    from numba.core.caching import IndexDataCacheFile
-
-    original = IndexDataCacheFile.save
+    cache_file = numba.core.caching.IndexDataCacheFile
+    original = cache_file.save
 
     def save(self, key, data):  # noqa: ANN001  (Numba's signature)
         if _holds_a_function_type(key):  # never found again in another process (see the module's docstring)
@@ -167,15 +169,14 @@ def lock_index_saves() -> bool:
             return original(self, key, data)
 
     save.__wrapped__ = original  # type: ignore[attr-defined]
-    IndexDataCacheFile.save = save
+    cache_file.save = save
     _save_locked = True
     return True
 
 
 def _holds_a_function_type(key: object) -> bool:
     """Whether a Numba cache key's signature (``key[0]``) has an argument typed as a function (a dispatcher)."""
-    from numba.core import types
-
+    types = numba.core.types
     signature = key[0] if isinstance(key, tuple) and key else ()
     return any(isinstance(t, (types.Dispatcher, types.FunctionType)) for t in getattr(signature, "args", signature))
 
@@ -183,8 +184,6 @@ def _holds_a_function_type(key: object) -> bool:
 @contextlib.contextmanager
 def _locked(path: str) -> Iterator[None]:
     """An exclusive ``flock`` on ``path`` (created if missing) for the block."""
-    import fcntl
-
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

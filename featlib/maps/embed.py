@@ -29,7 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from featlib.errors import ReducerError
-from featlib.maps import auto_metric, reducer_params
+from featlib.lazy import numba, sklearn, threadpoolctl, umap
+from featlib.maps import auto_metric, gpu, knn, reducer_params
 from featlib.maps.auto_metric import (
     ANGULAR_MIN_UNITS,  # noqa: F401  (re-exported: the Explore page's help names it)
     MetricChoice,
@@ -314,10 +315,6 @@ def tsne_embed(x: np.ndarray, params: TSNEParams = TSNEParams(), backend: str | 
         ReducerError: fewer points than ``min_points(params)`` (more than 3 × perplexity), or NaN/inf values.
         featlib.maps.gpu.BackendError: ``backend="gpu"`` where cuML or a CUDA GPU is missing.
     """
-    from sklearn.manifold import TSNE
-
-    from featlib.maps import gpu
-
     x = _finite_rows(x, params)
     backend = gpu.choose("tsne") if backend is None else backend
     gpu.check(backend)
@@ -331,7 +328,7 @@ def tsne_embed(x: np.ndarray, params: TSNEParams = TSNEParams(), backend: str | 
         return gpu.tsne(x, perplexity=params.perplexity, random_state=params.random_state)
     spread = float(np.sqrt(np.var(x, axis=0, dtype="float64").sum()))
     init = "pca" if spread > TSNE_PCA_MIN_SPREAD else "random"
-    tsne = TSNE(2, perplexity=params.perplexity, init=init, random_state=params.random_state, n_jobs=1)
+    tsne = sklearn.manifold.TSNE(2, perplexity=params.perplexity, init=init, random_state=params.random_state, n_jobs=1)
     return tsne.fit_transform(x).astype("float32")
 
 
@@ -473,8 +470,6 @@ def umap_embed(
         ReducerError: fewer points than :func:`min_points`, or NaN/inf values.
         featlib.maps.gpu.BackendError: ``backend="gpu"`` where cuML or a CUDA GPU is missing.
     """
-    from featlib.maps import gpu
-
     x = _finite_rows(x, params)
     backend = gpu.choose("umap") if backend is None else backend
     gpu.check(backend)
@@ -496,8 +491,6 @@ def umap_embed(
         if progress:
             progress("layout", 1, 1)
         return coords
-    import umap
-
     if knn_graph is None and _makes_own_graph(len(x), params.metric):
         knn_graph = _nearest_neighbours(x, params)
     tqdm_kwds = None
@@ -564,11 +557,8 @@ def _pca(components: int, x: np.ndarray) -> np.ndarray:
     in-process runs as many as there are cores: one thread here keeps a map
     the same wherever it is made.
     """
-    from sklearn.decomposition import PCA
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(1, user_api="blas"):
-        return PCA(components, random_state=0).fit_transform(x).astype("float32")
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        return sklearn.decomposition.PCA(components, random_state=0).fit_transform(x).astype("float32")
 
 
 def nearest_neighbours(x: np.ndarray, params: UMAPParams, labels: np.ndarray | None = None) -> tuple:
@@ -587,8 +577,6 @@ def _nearest_neighbours(x: np.ndarray, params: UMAPParams) -> tuple:
     """The graph :func:`featlib.maps.knn.graph` makes (``params.metric`` already resolved): exact up to
     :data:`featlib.maps.knn.EXACT_UP_TO` points, else pynndescent's (fixed seed, one thread), so a map never depends
     on which session computed its graph."""
-    from featlib.maps import knn
-
     indices, distances = knn.graph(x, params.n_neighbors, params.metric)
     return indices, distances, None
 
@@ -599,8 +587,6 @@ def _makes_own_graph(n_points: int, metric: str) -> bool:
     Always, except umap-learn's small path (below :data:`APPROXIMATE_FROM` points) for a metric
     :func:`featlib.maps.knn.exact` does not compute (Manhattan).
     """
-    from featlib.maps import knn
-
     return n_points >= APPROXIMATE_FROM or knn.uses_exact(n_points, metric)
 
 
@@ -630,29 +616,26 @@ def pca_embed(x: np.ndarray) -> np.ndarray:
 
 
 def enable_numba_cache(folder: str | Path) -> int:
-    """Keeps umap-learn's, pynndescent's and :mod:`featlib.maps.knn`'s compiled code on disk in ``folder``.
+    """Keeps umap-learn's, pynndescent's and :mod:`featlib.maps.kernels`' compiled code on disk in ``folder``.
 
     Only one of umap-learn's jitted functions has ``cache=True``, so every new
     process compiles again (about a minute on two cores). This turns caching
     on for all of them; the next process loads what it can. Call before the
     first fit. Returns the number of functions now cached.
     """
-    import numba
-    from numba.core.registry import CPUDispatcher
-
     Path(folder).mkdir(parents=True, exist_ok=True)
     numba.config.CACHE_DIR = str(folder)
     os.environ["NUMBA_CACHE_DIR"] = str(folder)  # for child processes
-    import umap  # noqa: F401  (imports pynndescent too)
-
-    import featlib.maps.knn  # noqa: F401  (its kernel: a locator made before CACHE_DIR was set would point elsewhere)
+    umap.load()  # imports pynndescent too
+    knn.kernels.load()  # featlib's kernels: a locator made before CACHE_DIR was set would point elsewhere
+    dispatcher = numba.core.registry.CPUDispatcher
 
     count, cached = 0, set()
     for name, module in list(sys.modules.items()):
-        if module is None or (name.split(".")[0] not in ("umap", "pynndescent") and name != "featlib.maps.knn"):
+        if module is None or (name.split(".")[0] not in ("umap", "pynndescent") and name != knn.kernels.__name__):
             continue
         for value in list(vars(module).values()):
-            if isinstance(value, CPUDispatcher):
+            if isinstance(value, dispatcher):
                 value.enable_caching()
                 cached.add(value.__name__)
                 count += 1
@@ -678,8 +661,6 @@ def warm_up(seed: int = 0) -> None:
     keeps (see :mod:`featlib.maps.compile_cache`). Other metrics compile it at their
     first large map.
     """
-    from featlib.maps import knn
-
     rng = np.random.default_rng(seed)
     centres = rng.normal(scale=4.0, size=(10, 64))
     x = (centres[rng.integers(0, 10, WARM_UP_POINTS)] + rng.normal(size=(WARM_UP_POINTS, 64))).astype("float32")

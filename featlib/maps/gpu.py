@@ -38,6 +38,7 @@ import numpy as np
 
 from featlib import settings
 from featlib.errors import BackendError, SettingError
+from featlib.lazy import cuml, cupy
 
 ENV = "FEATLIB_UMAP_BACKEND"
 CHOICES = settings.UMAP_BACKENDS
@@ -70,9 +71,7 @@ def missing() -> str | None:
     if importlib.util.find_spec("cuml") is None:
         return f"RAPIDS cuML is not installed ({INSTALL})"
     try:
-        import cuml  # noqa: F401
-        import cupy
-
+        cuml.load()
         devices = int(cupy.cuda.runtime.getDeviceCount())
     except Exception as error:  # cuML without a driver raises CUDA errors of many types
         return f"no usable CUDA GPU ({type(error).__name__}: {str(error)[:200]})"
@@ -137,9 +136,7 @@ def umap(
     ``init="pca"`` (featlib's start above 10,000 points) becomes cuML's
     ``"spectral"``: cuML starts from ``"spectral"`` or ``"random"`` only.
     """
-    from cuml.manifold import UMAP
-
-    reducer = UMAP(
+    reducer = cuml.manifold.UMAP(
         n_components=2,
         n_neighbors=n_neighbors,
         min_dist=min_dist,
@@ -154,7 +151,5 @@ def umap(
 
 def tsne(x: np.ndarray, *, perplexity: float, random_state: int) -> np.ndarray:
     """cuML's t-SNE of ``x`` (float32 ``(n, d)``): float32 ``(n, 2)``."""
-    from cuml.manifold import TSNE
-
-    reducer = TSNE(n_components=2, perplexity=perplexity, random_state=random_state, output_type="numpy")
+    reducer = cuml.manifold.TSNE(n_components=2, perplexity=perplexity, random_state=random_state, output_type="numpy")
     return np.asarray(reducer.fit_transform(np.ascontiguousarray(x, dtype="float32")), dtype="float32")

@@ -5,8 +5,8 @@ five functions it passes its distance function to) Numba compiles again in
 every new process: no cache keeps them (:mod:`featlib.maps.compile_cache`). For up
 to :data:`EXACT_UP_TO` points :func:`exact` finds the neighbours without
 them, exactly: a matrix product in chunks (NumPy's BLAS on one thread) ranks
-every pair, a small Numba function (:func:`_select_smallest`, cached like the
-rest) keeps each row's best candidates, and the distances of those
+every pair, a small Numba function (:func:`featlib.maps.kernels.select_smallest`, cached
+like the rest) keeps each row's best candidates, and the distances of those
 candidates are computed again in float64 and sorted. On the bench's layer
 (Fashion-MNIST ``dense_1``, 64 columns, correlation; ``bench/knn_paths.py``,
 idle machine) it takes 0.35 s at 10,000 points and 0.77 s at 15,000, against
@@ -32,10 +32,13 @@ itself first).
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from featlib.errors import NeighbourError
+from featlib.lazy import LazyModule, threadpoolctl, umap
+
+kernels = LazyModule("featlib.maps.kernels")
+"""The Numba kernels (:mod:`featlib.maps.kernels`), imported with Numba at their first use."""
 
 EXACT_UP_TO = 15_000
 """Up to this many points the graph is exact (:func:`exact`); above, pynndescent's (:func:`approximate`)."""
@@ -168,8 +171,6 @@ def exact(x: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndarray,
     Raises:
         ValueError: an unsupported metric, or ``k`` not within ``[1, n]``.
     """
-    from threadpoolctl import threadpool_limits
-
     x = np.ascontiguousarray(x, dtype=np.float32)
     n = len(x)
     if not 1 <= k <= n:
@@ -180,7 +181,7 @@ def exact(x: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndarray,
     keep = min(n, k + MARGIN)
     candidates = np.empty((n, keep), dtype=np.int64)
     step = max(1, CHUNK_VALUES // n)
-    with threadpool_limits(1, user_api="blas"):
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
         for start in range(0, n, step):
             stop = min(n, start + step)
             scores = ranked[start:stop] @ ranked.T
@@ -190,7 +191,7 @@ def exact(x: np.ndarray, k: int, metric: str = "euclidean") -> tuple[np.ndarray,
             else:
                 np.negative(scores, out=scores)
             scores[np.arange(stop - start), np.arange(start, stop)] = -np.inf  # each row keeps itself
-            _select_smallest(scores, keep, candidates[start:stop])
+            kernels.select_smallest(scores, keep, candidates[start:stop])
     return _ordered(candidates, _pair_distances(x, means, norms, metric, candidates), k)
 
 
@@ -202,8 +203,6 @@ def approximate(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndar
     are then computed again in float64 for the pairs found and each row
     sorted by (distance, itself first, index).
     """
-    from umap.umap_ import nearest_neighbors
-
     x = np.ascontiguousarray(x, dtype=np.float32)
     search, search_metric = x, metric
     means = norms = None
@@ -216,7 +215,9 @@ def approximate(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndar
     # splits its work by thread count: with n_jobs=2 it is repeatable but
     # another graph (543 of 10,000 rows differ, bench/parallel_steps.py), so
     # the map would depend on the machine's cores.
-    indices, distances, _ = nearest_neighbors(search, k, search_metric, {}, False, np.random.RandomState(0), n_jobs=1)
+    indices, distances, _ = umap.umap_.nearest_neighbors(
+        search, k, search_metric, {}, False, np.random.RandomState(0), n_jobs=1
+    )
     if means is None:
         return indices.astype(np.int32), distances.astype(np.float32)
     candidates = indices.astype(np.int64)
@@ -226,39 +227,3 @@ def approximate(x: np.ndarray, k: int, metric: str) -> tuple[np.ndarray, np.ndar
     found, found_distances = _ordered(np.where(missing, len(x), candidates), exact_distances, k)
     found[found == len(x)] = -1
     return found, found_distances
-
-
-@numba.njit(cache=True, nogil=True)
-def _select_smallest(scores, keep, out):  # noqa: ANN001  (compiled by Numba)
-    """Writes into ``out[i]`` the column indices of the ``keep`` smallest values of ``scores[i]`` (in no order).
-
-    A bounded max-heap per row: a value enters when below the heap's largest,
-    so of equal values the first column stays. A plain function of arrays and
-    integers, so Numba's cache keeps it (:mod:`featlib.maps.compile_cache`).
-    """
-    rows, columns = scores.shape
-    heap = np.empty(keep, dtype=np.float32)
-    for i in range(rows):
-        slots = out[i]
-        for j in range(keep):
-            heap[j] = np.inf
-            slots[j] = -1
-        top = heap[0]
-        for j in range(columns):
-            value = scores[i, j]
-            if value < top:
-                p = 0
-                while True:
-                    c = 2 * p + 1
-                    if c >= keep:
-                        break
-                    if c + 1 < keep and heap[c + 1] > heap[c]:
-                        c += 1
-                    if heap[c] <= value:
-                        break
-                    heap[p] = heap[c]
-                    slots[p] = slots[c]
-                    p = c
-                heap[p] = value
-                slots[p] = j
-                top = heap[0]

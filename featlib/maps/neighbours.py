@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from featlib.errors import NeighbourError
+from featlib.lazy import sklearn
 from featlib.maps import embed
 from featlib.metrics import centre_rows
 
@@ -102,8 +103,6 @@ def nearest_with_distances(
         >>> nearest_with_distances(reps, [0], k=2)
         (array([[1, 2]]), array([[1., 3.]]))
     """
-    from sklearn.neighbors import NearestNeighbors
-
     reps = np.asarray(reps)
     if reps.ndim < 2:
         raise ValueError(f"reps must have shape (n, d); got shape {reps.shape}.")
@@ -131,7 +130,7 @@ def nearest_with_distances(
     search = metric
     if metric == "correlation":  # 1 - r is the cosine distance of centred rows
         points, asked, search = centre_rows(points), centre_rows(asked), "cosine"
-    index = NearestNeighbors(metric=search, algorithm="brute").fit(points)
+    index = sklearn.neighbors.NearestNeighbors(metric=search, algorithm="brute").fit(points)
     # Its own row and one more: when that one is as far as the k-th, rows tied there are looked for.
     wanted = min(k + 2, size)
     distances, positions = index.kneighbors(asked, n_neighbors=wanted)

@@ -19,7 +19,9 @@ This module imports nothing from featlib.
 
 from __future__ import annotations
 
+import argparse
 import math
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -299,7 +301,6 @@ def cli_type(spec: Param):
     Raises (when argparse calls it):
         argparse.ArgumentTypeError: the value is no number, or lies outside the rule; argparse prints it.
     """
-    import argparse
 
     def parse(text: str) -> object:
         try:
@@ -319,8 +320,6 @@ def _is_number(value: object) -> bool:
 
 
 def _is_whole_type(value: object) -> bool:
-    import numbers
-
     return isinstance(value, numbers.Integral)
 
 

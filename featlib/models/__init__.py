@@ -1,8 +1,8 @@
 """Models: the seed MLP and its training, saving and loading, fingerprints, outputs, layers, inputs, upload checks.
 
 The façade: every name below is importable from ``featlib.models`` (``from featlib import models;
-models.load_model(path)``), as before the package was split. Keras is imported lazily, inside the
-functions, so that ``import featlib.models`` stays cheap.
+models.load_model(path)``), as before the package was split. Keras is imported at its first use, through
+:mod:`featlib.lazy`'s proxy, so that ``import featlib.models`` stays cheap.
 
 Modules:
     seed: the seed MLP (:func:`build_mlp`) and :func:`train` with progress and checkpoints.
@@ -15,6 +15,8 @@ Modules:
     checks: an uploaded file's checks before Keras reads it (size, archive, code layers, SavedModels).
     load: :func:`load_model`, the checks first, then Keras in safe mode.
     budget: a model file's size budget (parameters, layers, config) read before Keras builds anything.
+    layer_sizes: each layer's parameters worked out from a model config (the budget's arithmetic).
+    declared: what a ``.keras`` archive or ``.h5`` file declares (config and HDF5 weights), read without Keras.
     repair: loading Keras 2 files that Keras 3 refuses (fixed batch sizes, old configs).
     config: a model file's config JSON, read without Keras.
     keras_config: the layer names of a ``.keras`` file, read without Keras.

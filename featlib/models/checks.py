@@ -9,6 +9,7 @@ from pathlib import Path
 from featlib import archives
 from featlib.datasets import UPLOAD_LIMIT_ENV, upload_limit_bytes
 from featlib.errors import ModelError
+from featlib.lazy import h5py
 from featlib.models.config import parse_config
 
 
@@ -24,6 +25,18 @@ def __getattr__(name: str) -> int:
 
 
 MAX_MODEL_INFLATED_BYTES = 1024 * 1024 * 1024
+KERAS_FILES = ("config.json", "metadata.json", "model.weights.h5", "model.weights.npz")
+"""The files Keras 3 writes at the top of a ``.keras`` archive (``keras/src/saving/saving_lib.py``: the config,
+the metadata, the weights as HDF5 or, with ``weights_format="npz"``, NumPy); everything else it writes lies
+under ``assets/`` (the vocabularies of lookup and text layers)."""
+ASSETS_FOLDER = "assets/"
+MAX_ASSET_MEMBERS = 64
+"""The most ``assets/`` members a ``.keras`` file may hold (a lookup or text layer saves one vocabulary file)."""
+MAX_KERAS_MEMBERS = 3 + MAX_ASSET_MEMBERS
+"""The most members a ``.keras`` archive may hold: the config, the metadata, one weights file (Keras writes
+``model.weights.h5`` or ``model.weights.npz``) and :data:`MAX_ASSET_MEMBERS` assets.
+Keras extracts every member of an archive with assets to a temporary folder before it loads it: 200,000
+members took 52 s and 200,000 inodes."""
 # Layers and serialized objects that carry arbitrary Python code; refused in
 # uploads even where the format would load them.
 _CODE_LAYERS = {"Lambda", "TFOpLambda", "SlicingOpLambda", "__lambda__"}
@@ -79,11 +92,13 @@ def check_model_archive(path: str | Path) -> None:
                     f"and {archives.BOMB_MAX_RATIO}x above {archives.BOMB_MIN_BYTES:,} bytes: "
                     "refusing a possible zip bomb."
                 )
+            check_keras_member_count(len(members), path.name)
             names = {m.filename for m in members}
             if "config.json" not in names:
                 raise ModelError(
                     f"{path.name} has no config.json; it is not a Keras 3 model file (members: {sorted(names)[:10]})."
                 )
+            _refuse_foreign_members(names, path.name)
             raw = archive.read("config.json")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as error:
         raise ModelError(f"{path.name} is a damaged zip archive: {error}") from error
@@ -91,10 +106,33 @@ def check_model_archive(path: str | Path) -> None:
     _refuse_code_layers(config, path.name)
 
 
+def check_keras_member_count(count: int, filename: str) -> None:
+    """Refuses a ``.keras`` archive of more than :data:`MAX_KERAS_MEMBERS` members, before anything is extracted.
+
+    Raises:
+        ModelError: naming the count, the bound and what a Keras 3 model file holds.
+    """
+    if count > MAX_KERAS_MEMBERS:
+        raise ModelError(
+            f"{filename} holds {count:,} members; a Keras 3 .keras file holds {', '.join(KERAS_FILES[:3])} "
+            f"and at most {MAX_ASSET_MEMBERS} files under {ASSETS_FOLDER} ({MAX_KERAS_MEMBERS} members in all). "
+            "Refused before anything was extracted."
+        )
+
+
+def _refuse_foreign_members(names: set[str], filename: str) -> None:
+    """Refuses members Keras never writes (anything but :data:`KERAS_FILES` and ``assets/...``)."""
+    foreign = sorted(n for n in names if n not in KERAS_FILES and not n.startswith(ASSETS_FOLDER))
+    if foreign:
+        shown = ", ".join(repr(n[:60]) for n in foreign[:5])
+        raise ModelError(
+            f"{filename} holds {len(foreign):,} member(s) that Keras 3 never writes ({shown}); a .keras file holds "
+            f"{', '.join(KERAS_FILES)} or files under {ASSETS_FOLDER}. Refused before anything was extracted."
+        )
+
+
 def check_h5(path: str | Path) -> None:
     """Refuses a legacy ``.h5`` model whose stored config holds code or non-Keras objects."""
-    import h5py
-
     path = Path(path)
     _check_size(path)
     try:

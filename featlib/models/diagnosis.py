@@ -23,7 +23,7 @@ from featlib.models.inputs import (
     input_shape,
     scale_implied_by,
 )
-from featlib.models.outputs import choose_output, evaluate_accuracy, model_outputs
+from featlib.models.outputs import choose_output, evaluate_accuracy, model_outputs, output_index
 
 if TYPE_CHECKING:
     import keras
@@ -141,6 +141,28 @@ def score(
         "outputs": [{"name": o.name, "width": o.width} for o in model_outputs(model)],
         "implied_scale": implied_input_scale(model),
     }
+
+
+def misfit(model: keras.Model, dataset: Dataset, output: int | str | None = None) -> list[str]:
+    """The ways ``model`` was not made for ``dataset`` that can be seen without scoring it, one sentence each.
+
+    The checks of :func:`likely_causes` that need no accuracy: the image size (the images are resized to the
+    model's input) and the classes (the output's width against the dataset's classes). Every page that shows
+    figures of a model on some data says these before the figures (the Model page with the accuracy).
+
+    Args:
+        output: the output scored (a name or position, as :func:`featlib.models.outputs.output_index`);
+            None or unknown: the first.
+
+    Returns:
+        The sentences of the checks that found a mismatch; empty when the model fits the data.
+    """
+    try:
+        index = output_index(model, output) if output is not None else 0
+    except ModelError:
+        index = 0
+    findings = [_size_check(model, dataset), _classes_check(model, dataset, index)]
+    return [sentence for sentence, cause in findings if sentence and cause]
 
 
 def likely_causes(

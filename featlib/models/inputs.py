@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib.errors import InputMismatchError, ModelError
+from featlib.lazy import keras
 from featlib.models.layers import _INFERENCE_IDENTITY_LAYERS, _is_nested, _kind
 
 if TYPE_CHECKING:
@@ -98,8 +99,6 @@ def _mean_of(value) -> float | None:
     if value is None:
         return None
     try:
-        import keras
-
         array = np.asarray(keras.ops.convert_to_numpy(value), dtype="float64")
     except (TypeError, ValueError, AttributeError):
         return None
@@ -202,8 +201,6 @@ def _check_known_sizes(target: tuple, h: int, w: int) -> None:
 
 
 def _resize(images: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    import keras
-
     resized = keras.ops.image.resize(images[..., None], size, interpolation="bilinear", antialias=True)
     return np.clip(keras.ops.convert_to_numpy(resized)[..., 0], 0.0, 255.0).astype("float32")
 

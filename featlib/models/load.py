@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING
 
 import featlib.models.budget as model_budget
 import featlib.models.repair as model_repair
+import featlib.models.scratch as scratch
 from featlib.errors import ModelError
+from featlib.lazy import keras
 from featlib.models.checks import check_h5, check_model_archive, check_savedmodel
 from featlib.models.config import first_line as _first_line
 from featlib.models.inputs import input_shape
@@ -38,8 +40,6 @@ def load_model(path: str | Path) -> keras.Model:
             size that cannot be freed, NaN or inf in a weight (a
             :class:`~featlib.models.nonfinite.NonFiniteError` naming the layer and weight), ...
     """
-    import keras
-
     path = Path(path)
     suffix = path.suffix.lower()
     check_savedmodel(path)
@@ -53,6 +53,8 @@ def load_model(path: str | Path) -> keras.Model:
             f"Unsupported model file {path.name!r}: upload a Keras 3 .keras file or a legacy "
             ".h5 file (SavedModel folders are not accepted: they can run arbitrary code)."
         )
+    scratch.clean_stale()  # what loads of killed processes (a worker stopped at its limit) left behind
+    scratch.keep_keras_temp_here()  # Keras's extraction folders under this process's, removed however it ends
     try:
         with model_repair.keras2_input_layers(path) as readable:
             model = keras.saving.load_model(readable, compile=False, safe_mode=True)

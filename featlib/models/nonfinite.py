@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib.errors import NonFiniteError
+from featlib.lazy import keras
 
 if TYPE_CHECKING:
     import keras
@@ -88,8 +89,6 @@ def non_finite_weights(model: keras.Model) -> list[BadWeight]:
     Returns:
         One :class:`BadWeight` per such variable, in the model's order; empty when all are finite.
     """
-    import keras
-
     found, seen = [], set()
     for layer in model.layers:
         for variable in layer.weights:
@@ -155,8 +154,6 @@ def weights_feeding(model: keras.Model, layer_name: str, bad: Sequence[BadWeight
         layer_name: one of its layers.
         bad: :func:`non_finite_weights` of ``model`` when already known.
     """
-    import keras
-
     bad = non_finite_weights(model) if bad is None else list(bad)
     if not bad:
         return []
@@ -190,7 +187,6 @@ def check_layer_weights(
 
 def path_layers(model: keras.Model, layer_name: str) -> list:
     """The layers ``layer_name``'s output is computed from, itself last, in the model's order (no ``InputLayer``)."""
-    import keras
 
     submodel = keras.Model(inputs=model.inputs, outputs=model.get_layer(layer_name).output)
     names = {layer.name for layer in submodel.layers}
@@ -208,8 +204,6 @@ def counters(layers: Sequence) -> tuple[list[str], list]:
     Returns:
         ``(names, tensors)``: each tensor is int32 ``(batch,)``.
     """
-    import keras
-
     names, tensors = [], []
     for layer in layers:
         try:
@@ -233,8 +227,6 @@ def scan(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> dict[str,
     Returns:
         ``{layer name: count}`` for every layer watched, in the model's order.
     """
-    import keras
-
     names, tensors = counters([layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)])
     if not names:
         return {}

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib.errors import ModelError
+from featlib.lazy import keras
 from featlib.models.layers import _and, _producer
 from featlib.models.nonfinite import check_outputs
 
@@ -232,8 +233,6 @@ def predict_output(
     """
     index = output_index(model, output)
     if len(model_outputs(model)) > 1:
-        import keras
-
         model = keras.Model(model.inputs, model.outputs[index])
     step = min(batch_size, len(x)) or 1
     batches = [

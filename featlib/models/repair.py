@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+import featlib.models.scratch as scratch
 from featlib.errors import ModelError
+from featlib.lazy import h5py, keras
 from featlib.models.config import first_line, parse_config
 
 if TYPE_CHECKING:
@@ -78,8 +80,6 @@ def free_batch_axis(model: keras.Model, filename: str) -> keras.Model:
         featlib.models.ModelError: naming the fixed batch size, when the model holds stateful
             layers (they need that batch size), or cannot be rebuilt, or its rebuilt outputs differ.
     """
-    import keras
-
     batch = fixed_batch_size(model)
     if batch is None:
         return model
@@ -174,8 +174,6 @@ def _different_outputs(model: keras.Model, rebuilt: keras.Model, batch: int) -> 
 
     Not checked (None) when the sample shape has unknown sizes (there is no input to make).
     """
-    import keras
-
     sample = tuple(model.inputs[0].shape[1:])
     if any(d is None for d in sample):
         return None
@@ -254,14 +252,12 @@ def keras2_input_layers(path: str | Path) -> Iterator[Path]:
     Raises:
         featlib.models.ModelError: the file's config is not readable JSON (as :func:`featlib.models.check_h5`).
     """
-    import h5py
-
     path = Path(path)
     config = _h5_config(path) if path.suffix.lower() in (".h5", ".hdf5") else None
     if config is None or not keras2_sequential_fix(config):
         yield path
         return
-    with tempfile.TemporaryDirectory(prefix="featlib-keras2-") as folder:
+    with scratch.folder(prefix="featlib-keras2-") as folder:  # removed even when the process is killed
         copy = Path(folder) / f"model{path.suffix.lower()}"
         shutil.copyfile(path, copy)
         with h5py.File(copy, "r+") as h5:
@@ -271,8 +267,6 @@ def keras2_input_layers(path: str | Path) -> Iterator[Path]:
 
 def _h5_config(path: Path) -> object:
     """The parsed ``model_config`` of an ``.h5`` file, or None when it has none."""
-    import h5py
-
     try:
         with h5py.File(path, "r") as h5:
             raw = h5.attrs.get("model_config")

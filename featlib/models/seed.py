@@ -1,7 +1,7 @@
 """The seed MLP and training: :func:`build_mlp`, :func:`train` with per-epoch progress and checkpoints.
 
 The seed is the classic Keras MNIST MLP (784 → Dense 128 → ReLU → Dense 64 → ReLU → Dense 10 → softmax) with
-every activation its own ``Activation`` layer. Keras is imported lazily, inside the functions.
+every activation its own ``Activation`` layer. Keras is imported at its first use (:mod:`featlib.lazy`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib.errors import ModelError
+from featlib.lazy import keras
 from featlib.models.outputs import evaluate_accuracy
 from featlib.models.serialize import save_model
 
@@ -77,8 +78,6 @@ def build_mlp(
         >>> [layer.name for layer in model.layers]  # doctest: +SKIP
         ['dense', 'activation', 'dense_1', 'activation_1']
     """
-    import keras
-
     if not hidden or any(int(units) < 1 for units in hidden):
         raise ModelError(f"hidden sizes must be positive integers; got {list(hidden)}")
 
@@ -99,7 +98,6 @@ def build_mlp(
 
 def _epoch_callback(on_epoch_end: Callable[[int, int, dict], None], epochs: int):
     """Adapts a plain ``(epoch, epochs, logs)`` function to a Keras callback."""
-    import keras
 
     class EpochCallback(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -141,8 +139,6 @@ def train(
     Returns:
         A :class:`TrainingResult`.
     """
-    import keras
-
     if optimizer not in OPTIMIZERS:
         raise ModelError(f"Unknown optimizer: {optimizer!r}. Choose one of {list(OPTIMIZERS)}.")
     if epochs < 1 or batch_size < 1:
@@ -182,7 +178,6 @@ def train(
 
 def _checkpoint_callback(model: keras.Model, epochs: set[int], into: dict[int, Checkpoint]):
     """A Keras callback that copies ``model``'s weights after each epoch in ``epochs``."""
-    import keras
 
     class CheckpointCallback(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -245,8 +240,6 @@ def model_with_weights(model: keras.Model, weights: Sequence[np.ndarray]) -> ker
 
     ``model`` is left as it is (``keras.models.clone_model``, then ``set_weights``).
     """
-    import keras
-
     clone = keras.models.clone_model(model)
     clone.set_weights(list(weights))
     return clone

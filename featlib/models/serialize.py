@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from featlib.lazy import keras
 from featlib.models.summary import architecture_summary
 
 if TYPE_CHECKING:
@@ -56,7 +57,6 @@ def save_model(
 
 def model_from_bytes(data: bytes) -> keras.Model:
     """Loads a ``.keras`` file's bytes with Keras's ``safe_mode`` (the bytes featlib itself saved)."""
-    import keras
 
     with tempfile.TemporaryDirectory(prefix="featlib-model-") as folder:
         path = Path(folder) / "model.keras"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib.errors import ExtractionError
+from featlib.lazy import keras
 from featlib.models import ModelError, check_layer, nonfinite, padded
 from featlib.read import reductions
 
@@ -69,8 +70,6 @@ class Extractor:
     """
 
     def __init__(self, model: keras.Model, layer_name: str, method: str = "function", reduction: str = "flatten"):
-        import keras
-
         if method not in METHODS:
             raise ExtractionError(f"Unknown method: {method!r}. Choose one of {list(METHODS)}.")
         check_layer(model, layer_name)
@@ -150,8 +149,6 @@ class Extractor:
         non-finite values on the way (:func:`featlib.models.nonfinite.counters`) of the batch's own rows are
         added to ``self._counts``.
         """
-        import keras
-
         if self.method == "function":
             out, *counts = self._fn([x])
             out = keras.ops.convert_to_numpy(out)
@@ -212,19 +209,36 @@ class MethodComparison:
         return self.max_abs_diff <= 1e-4
 
 
-def compare_methods(extractors: dict[str, Extractor], x: np.ndarray, repeats: int = 3) -> MethodComparison:
+def compare_methods(
+    extractors: dict[str, Extractor], x: np.ndarray, repeats: int = 3, progress: Progress | None = None
+) -> MethodComparison:
     """Runs each extractor on ``x`` and reports their largest difference.
 
     Each time is the median of ``repeats`` runs after one warm-up run, so
-    tracing and first-call costs are not counted.
+    tracing and first-call costs are not counted. ``progress(done, total)`` counts the images read over
+    every run (``len(extractors) * (1 + repeats) * len(x)`` in all).
     """
     outputs, seconds = {}, {}
+    total, done = len(extractors) * (1 + repeats) * len(x), 0
+
+    def counted(extractor: Extractor) -> np.ndarray:
+        nonlocal done
+        before = done
+
+        def step(read: int, _: int) -> None:
+            if progress is not None:
+                progress(before + read, total)
+
+        result = extractor(x, progress=step)
+        done = before + len(x)
+        return result
+
     for method, extractor in extractors.items():
-        outputs[method] = extractor(x)
+        outputs[method] = counted(extractor)
         runs = []
         for _ in range(repeats):
             start = time.perf_counter()
-            extractor(x)
+            counted(extractor)
             runs.append(time.perf_counter() - start)
         seconds[method] = float(np.median(runs))
     values = list(outputs.values())
@@ -270,8 +284,6 @@ def extract_all(
         >>> {name: r.shape for name, r in reps.items()}  # doctest: +SKIP
         {'dense': (1437, 128), 'activation': (1437, 128), ..., 'activation_2': (1437, 10)}
     """
-    import keras
-
     reductions.check_choice(reduction)
     if len(x) == 0:
         raise ExtractionError("No inputs to extract from: got an empty array.")

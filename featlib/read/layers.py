@@ -28,6 +28,7 @@ import numpy as np
 from featlib import keys, metrics
 from featlib.datasets import Dataset
 from featlib.errors import LayerError
+from featlib.lazy import keras
 from featlib.maps import embed, neighbours
 from featlib.maps.reducer_params import LAYERS_SAMPLE
 from featlib.models import ModelError, adapt_images, nonfinite
@@ -112,8 +113,6 @@ def total_units(model: keras.Model, max_units: int = MAX_UNITS, reduction: str =
 
 def _representations(model: keras.Model, reduction: str) -> dict[str, reductions.Representation]:
     """How ``reduction`` reads each layer but the inputs (layers without spatial axes are flattened)."""
-    import keras
-
     found = {}
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib.errors import ReductionError
+from featlib.lazy import keras
 from featlib.models import ModelError, activations, check_layer
 
 if TYPE_CHECKING:
@@ -307,8 +308,6 @@ def output_shape(model: keras.Model, layer_name: str) -> tuple:
 
 def channels_first(model: keras.Model, layer_name: str) -> bool:
     """Whether ``layer_name`` keeps channels on axis 1: its own ``data_format``, else Keras' image data format."""
-    import keras
-
     layer = model.get_layer(layer_name)
     data_format = getattr(layer, "data_format", None) or keras.config.image_data_format()
     return data_format == "channels_first"

@@ -47,9 +47,12 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 import pydantic
 
-from featlib import archives, datasets, models, provenance
+from featlib import archives, datasets, keys, metrics, models, pipeline, plots, provenance
 from featlib.errors import AlreadyImportedError, BundleError
-from featlib.share import bundle_manifest
+from featlib.maps import embed
+from featlib.models import diagnosis
+from featlib.read import reductions
+from featlib.share import bundle_manifest, exports
 from featlib.share.views import View, ViewError
 from featlib.store import AlreadyStoredError, ModelRecord, Workspace, WorkspaceError
 from featlib.store.saved_datasets import UPLOAD_PREFIX
@@ -98,9 +101,6 @@ def view_keys(
     Raises:
         ReductionError: the view pools a layer without spatial axes (checked with ``model``).
     """
-    from featlib import keys
-    from featlib.read import reductions
-
     if model is not None:
         reduction = reductions.for_layer(model, view.layer, view.reduction).reduction
     else:
@@ -149,11 +149,8 @@ def export_bundle(
     Raises:
         BundleError: the model or map is not in the workspace.
     """
-    from featlib import pipeline, plots
-    from featlib.share import exports
-
     try:
-        record = workspace.get_model(view.model)
+        record = workspace.get_model(view.model, fingerprint=view.fingerprint or None)  # by id first, pinned
         dataset = dataset or dataset_for(workspace, view.dataset)
     except (WorkspaceError, datasets.DatasetError, datasets.DatasetUnavailableError) as error:
         raise BundleError(f"Cannot export this view: {error}") from error
@@ -532,6 +529,9 @@ def _check_contents(files: dict[str, bytes], manifest: dict, label: str):
         mismatches.append(
             f"the model's fingerprint is {model_fp}, the manifest says {expected_model.get('fingerprint')}"
         )
+    pinned = str(manifest["view"].get("model_fp", ""))
+    if pinned and pinned != model_fp:
+        mismatches.append(f"the view pins the model with fingerprint {pinned[:40]}, the bundle's model has {model_fp}")
     about = manifest["dataset"]
     try:
         if about.get("included"):
@@ -603,9 +603,6 @@ def _check_map_key(
         BundleError: the manifest's key is another one (a map stored under it would be shown for
             another model, data or view), or the view's reduction does not fit its layer.
     """
-    from featlib import keys
-    from featlib.read import reductions
-
     scale = manifest["model"].get("input_scale", "0-1")
     try:
         reduction = reductions.for_layer(model, view.layer, view.reduction).reduction
@@ -634,8 +631,6 @@ def _score_model(model: keras.Model, dataset: datasets.Dataset, manifest: dict, 
     Raises:
         BundleError: no output fits the classes, the images do not fit the model, no image to score on.
     """
-    from featlib.models import diagnosis
-
     about = manifest["model"]
     try:
         scored = diagnosis.score(
@@ -659,9 +654,6 @@ def _score_map(table: np.ndarray, dataset: datasets.Dataset, view: View) -> dict
         ``{"knn_accuracy": float in [0, 1], or None when the map has too few points or classes to be
         scored, "knn_accuracy_points": the points scored}``.
     """
-    from featlib import metrics
-    from featlib.maps import embed
-
     _, labels = dataset.split(view.split)
     map_labels = np.asarray(labels)[table[:, 0].astype(np.int64)]
     try:
@@ -757,7 +749,9 @@ def store_bundle(workspace: Workspace, checked: CheckedBundle, *, creator: str =
             with contextlib.suppress(WorkspaceError, ValueError):
                 workspace.delete("dataset", checked.dataset_fp)
         raise
-    local_view = dataclasses.replace(view, model=record.id, dataset=checked.dataset_key)
+    local_view = dataclasses.replace(
+        view, model=record.id, dataset=checked.dataset_key, fingerprint=view.fingerprint and record.fingerprint
+    )
     claims = {"test_accuracy": about.get("test_accuracy"), "knn_accuracy": emb_about.get("knn_accuracy")}
     return ImportResult(record, local_view, checked.dataset_key, len(table), checked.differences, dict(figures), claims)
 

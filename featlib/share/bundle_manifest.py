@@ -12,7 +12,8 @@ The rules, in short:
 - numbers are numbers (``strict``: ``"0.9"`` or ``true`` is not an accuracy),
   finite, and within their range (accuracies in [0, 1], counts >= 0);
 - names (model, dataset) and user names pass :func:`featlib.names.check_name`
-  (printable, at most :data:`featlib.names.MAX_NAME_LENGTH` characters); other
+  (printable, at most :data:`featlib.names.MAX_NAME_LENGTH` characters, one script per word) and
+  model and dataset names are not shaped like ids (:func:`featlib.names.check_not_id`); other
   texts are printable and length-limited (notes may hold line breaks);
 - fingerprints are 16 to 64 lower-case hex digits, SHA-256s 64;
 - no field the format does not define, except in a model's ``meta`` and a
@@ -37,7 +38,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from featlib.names import check_name
+from featlib.names import check_name, check_not_id
 
 FORMAT = "featlib-bundle"
 VERSION = 1
@@ -77,7 +78,8 @@ def _note_text(text: str) -> str:
 
 
 def _name(text: str) -> str:
-    return check_name(text, "name")
+    """A model's or dataset's name: :func:`featlib.names.check_name`'s rule, and not shaped like an id."""
+    return check_not_id(check_name(text, "name"), "model", "name")
 
 
 def _user(text: str) -> str:

@@ -14,13 +14,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
+from featlib import csv_cells, plots
 from featlib.errors import ExportError
+from featlib.lazy import kaleido
+from featlib.lazy import pandas as pd
+from featlib.lazy import plotly_go as go
 
 if TYPE_CHECKING:
-    import plotly.graph_objects as go
-
     from featlib.store import ModelRecord, Workspace
 
 TABLE_FORMATS = {"csv": "text/csv", "parquet": "application/vnd.apache.parquet"}
@@ -68,9 +69,13 @@ def representation_table(outputs: np.ndarray, labels: np.ndarray, predicted: np.
 
 
 def table_bytes(table: pd.DataFrame, fmt: str) -> bytes:
-    """``table`` as CSV (no pandas index column; floats in full precision) or Parquet bytes."""
+    """``table`` as CSV (no pandas index column; floats in full precision) or Parquet bytes.
+
+    A CSV's text cells that a spreadsheet would run as a formula (a class name ``=HYPERLINK(...)``) are written
+    with a single quote in front (:func:`featlib.csv_cells.safe_frame`); Parquet keeps the values as they are.
+    """
     if fmt == "csv":
-        return table.to_csv(index=False).encode()
+        return csv_cells.safe_frame(table).to_csv(index=False).encode()
     if fmt == "parquet":
         buffer = io.BytesIO()
         table.to_parquet(buffer, index=False)
@@ -85,21 +90,50 @@ def figure_html(figure: go.Figure) -> bytes:
     return buffer.getvalue().encode()
 
 
-def titled(figure: go.Figure, title: str) -> go.Figure:
+TITLE_FONT = 16
+"""Pixels of an exported figure's title text."""
+TITLE_CHAR = 0.6
+"""A generous average glyph width of the title's font, in font sizes: lines this long fit the image."""
+TITLE_PART = 48
+"""Characters a part of the title (a model or dataset name) keeps at most; longer ones are cut in the middle."""
+
+
+def shorten(part: str, most: int = TITLE_PART) -> str:
+    """``part`` cut in its middle to at most ``most`` characters (``"t10k-images…10 classes)"``)."""
+    part = str(part)
+    if len(part) <= most:
+        return part
+    head = (most - 1) // 2
+    return part[:head] + "…" + part[len(part) - (most - 1 - head) :]
+
+
+def title_text(title: str, width: int = PNG_SIZE[0]) -> str:
+    """``title`` (parts joined by `` · ``) as lines that fit an image ``width`` pixels wide, escaped, ``<br>`` between.
+
+    Each part keeps at most :data:`TITLE_PART` characters; the lines break between parts.
+    """
+    chars = max(20, int((width - 40) / (TITLE_FONT * TITLE_CHAR)))
+    parts = [shorten(part, min(TITLE_PART, chars)) for part in str(title).split(" · ")]
+    return plots.title_lines(" · ".join(parts), width=chars)
+
+
+def titled(figure: go.Figure, title: str, width: int = PNG_SIZE[0]) -> go.Figure:
     """A copy of ``figure`` with ``title`` (plain text, escaped here) across its top, for a file read away from the page.
 
-    The page names what a map shows in a caption above it; a PNG has no page around it.
+    The page names what a map shows in a caption above it; a PNG has no page around it. The title is
+    broken into lines that fit ``width`` pixels (:func:`title_text`), and the axes' zero lines are left out:
+    a map's coordinates have no meaningful zero.
     """
-    import plotly.graph_objects as go
-
-    from featlib import plots
-
     copy = go.Figure(figure)
+    text = title_text(title, width)
+    lines = text.count("<br>") + 1
     # A PNG has no toolbar: its band at the top (plots.MODEBAR_HEIGHT) holds the title instead.
-    top = max(int(copy.layout.margin.t or 0) - plots.MODEBAR_HEIGHT, 10) + plots.TITLE_LINE + 24
+    top = max(int(copy.layout.margin.t or 0) - plots.MODEBAR_HEIGHT, 10) + (TITLE_FONT + 6) * lines + 24
+    copy.update_xaxes(zeroline=False)
+    copy.update_yaxes(zeroline=False)
     copy.update_layout(
         title={
-            "text": plots.text(title),
+            "text": text,
             "x": 0.01,
             "xanchor": "left",
             "xref": "paper",
@@ -107,7 +141,7 @@ def titled(figure: go.Figure, title: str) -> go.Figure:
             "yref": "container",
             "yanchor": "top",
             "pad": {"t": 10},
-            "font": {"size": 16},
+            "font": {"size": TITLE_FONT},
         },
         margin={"t": top},
     )
@@ -129,13 +163,15 @@ def figure_png(figure: go.Figure, size: tuple[int, int] = PNG_SIZE, title: str |
     if not os.environ.get("BROWSER_PATH") and os.path.exists(CHROMIUM):
         os.environ["BROWSER_PATH"] = CHROMIUM
     try:
-        import kaleido  # noqa: F401
+        kaleido.load()
     except ImportError:
         raise ExportError(
             "PNG export needs the kaleido package: pip install 'kaleido>=1' (see requirements.txt)."
         ) from None
     try:
-        return (titled(figure, title) if title else figure).to_image(format="png", width=size[0], height=size[1])
+        return (titled(figure, title, size[0]) if title else figure).to_image(
+            format="png", width=size[0], height=size[1]
+        )
     except Exception as error:  # choreographer and kaleido raise many types when Chromium fails
         raise ExportError(
             f"PNG rendering failed ({type(error).__name__}: {str(error)[:200]}); kaleido needs Chrome or "

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from featlib.lazy import pil_image
 from featlib.plots import CORRECT_COLOUR, DIGIT_COLOURS, WRONG_COLOUR
 
 SIZE = 160
@@ -127,8 +128,6 @@ def render_png(maps: Sequence[MapPoints], size: int = SIZE) -> bytes:
     """
     if not 1 <= len(maps) <= 4:
         raise ValueError(f"A thumbnail shows 1 to 4 maps; got {len(maps)}.")
-    from PIL import Image  # lazy: Pillow comes with Streamlit; the CLI's listing never draws
-
     canvas = np.empty((size, size, 3), dtype=np.uint8)
     canvas[:] = BACKGROUND
     columns = 2 if len(maps) == 4 else len(maps)
@@ -146,5 +145,5 @@ def render_png(maps: Sequence[MapPoints], size: int = SIZE) -> bytes:
         if rows == 2:
             canvas[top + cell - 1 : top + cell, :] = (220, 220, 220)
     buffer = io.BytesIO()
-    Image.fromarray(canvas, "RGB").save(buffer, format="PNG", optimize=False)
+    pil_image.fromarray(canvas, "RGB").save(buffer, format="PNG", optimize=False)
     return buffer.getvalue()

@@ -12,6 +12,7 @@ by label, nothing selected, the layer's default reduction ``auto``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
@@ -25,6 +26,8 @@ from featlib.read.reductions import AUTO, CHOICES
 
 MAX_LINK_SELECTION = 1_000
 """At most this many selected points travel in a link (the first, by index)."""
+FINGERPRINT = re.compile(r"[0-9a-f]{16}")
+"""A model's fingerprint as a link pins it (``model_fp``, :func:`featlib.models.fingerprint`)."""
 LINK_RANGES: dict[str, tuple[float | None, float | None]] = {
     spec.name: (spec.low, spec.high)
     for spec in (*(p for table in reducer_params.TABLES.values() for p in table), reducer_params.SAMPLE)
@@ -42,6 +45,10 @@ class View:
     ``PCAParams`` or ``TSNEParams``); ``selection`` holds dataset indices;
     ``reduction`` a key of :data:`featlib.read.reductions.CHOICES` (``auto``: the
     layer's default, see :func:`featlib.read.reductions.default_reduction`).
+    ``model`` is the model's workspace id (ids are looked up before names);
+    ``fingerprint``, when set, pins the model the view was made with
+    (``model_fp`` in the link): opening it with another model under that id
+    is refused (:meth:`featlib.store.Workspace.get_model`).
     """
 
     model: str
@@ -54,8 +61,13 @@ class View:
     colour: str = "label"
     selection: tuple[int, ...] = ()
     reduction: str = AUTO
+    fingerprint: str = ""
 
     def __post_init__(self) -> None:
+        if self.fingerprint and not FINGERPRINT.fullmatch(self.fingerprint):
+            raise ViewError(
+                f"A link's model_fp is a model fingerprint of 16 hexadecimal digits; got {self.fingerprint[:40]!r}."
+            )
         if self.colour not in COLOUR_MODES:
             raise ViewError(f"Unknown colouring: {self.colour!r}. Expected one of {list(COLOUR_MODES)}.")
         if self.reduction not in CHOICES:
@@ -91,6 +103,8 @@ class View:
             query["selection"] = ",".join(map(str, self.selection))
         if self.reduction != AUTO:
             query["reduction"] = self.reduction
+        if self.fingerprint:
+            query["model_fp"] = self.fingerprint
         return query
 
     @classmethod
@@ -137,6 +151,7 @@ class View:
             colour,
             selection,
             reduction,
+            query.get("model_fp", ""),
         )
 
 

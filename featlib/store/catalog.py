@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING
 
 from featlib import keys
-from featlib.names import check_name
+from featlib.names import check_item_name, check_name
 from featlib.store.files import file_bytes
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import (
@@ -54,6 +55,21 @@ class Catalog(IndexedFolder):
         items += [_artifact_item(dict(row), names) for row in artifacts]
         items += [_view_item(view, names) for view in views]
         return sorted(items, key=lambda item: item.created, reverse=True)
+
+    def user_names(self) -> list[str]:
+        """Every name recorded as a maker (``creator``) of a model, dataset, result, saved view or job, sorted.
+
+        What a new user name is compared with (:func:`featlib.names.check_lookalike`): one that reads as a name
+        already used, with other letters, is refused.
+        """
+        found: set[str] = set()
+        with self._connect() as db:
+            for table in ("models", "datasets", "artifacts", "saved_views", "jobs"):
+                try:
+                    found.update(r[0] for r in db.execute(f"SELECT DISTINCT creator FROM {table}"))
+                except sqlite3.OperationalError:  # an index without the table or column: nothing named there
+                    continue
+        return sorted(n for n in found if isinstance(n, str) and n.strip())
 
     def _model_item(self, record: ModelRecord) -> Item:
         params = {k: v for k, v in record.meta.items() if k not in ("history", "provenance")}
@@ -131,10 +147,17 @@ class Catalog(IndexedFolder):
             NameClashError: another item of the same kind has that name.
             WorkspaceError: no such item.
         """
-        new_name = check_name(new_name, f"{kind} name")
+        what = f"{kind} {'title' if kind in ARRAY_KINDS + ('view',) else 'name'}"
+        new_name = check_name(new_name, what)
         table, column = _table_of(kind)
         name_column = "title" if kind in ARRAY_KINDS + ("view",) else "name"
         with self._write() as db:
+            others = [
+                r[0]
+                for r in db.execute(f"SELECT {name_column} FROM {table} WHERE {column} != ?", (ident,))
+                if isinstance(r[0], str)
+            ]
+            check_item_name(new_name, kind, others, what)  # no id's shape, no look-alike of another's name
             clash = db.execute(
                 f"SELECT {column} FROM {table} WHERE {name_column} = ? AND {column} != ?", (new_name, ident)
             ).fetchone()
@@ -196,7 +219,9 @@ class Catalog(IndexedFolder):
         deleted: list[str] = []
         with self._write() as db:
             if kind == "model":
-                row = db.execute("SELECT * FROM models WHERE id = ? OR name = ?", (ident, ident)).fetchone()
+                row = db.execute(  # the id first: a name never stands for another model's id
+                    "SELECT * FROM models WHERE id = ? OR name = ? ORDER BY id = ? DESC, rowid", (ident, ident, ident)
+                ).fetchone()
                 if row is None:
                     raise WorkspaceError(f"No such model: {ident}. It may have been deleted by another user.")
                 twin = db.execute(

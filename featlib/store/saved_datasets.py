@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from featlib import provenance
+from featlib.datasets import load_npz
+from featlib.names import check_item_name
 from featlib.store.files import publish, sync_file, temporary_file
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import WorkspaceError
@@ -51,6 +53,7 @@ class DatasetStore(IndexedFolder):
         with self._connect() as db:  # the common case, without compressing anything (checked again below)
             if db.execute("SELECT 1 FROM datasets WHERE fingerprint = ?", (dataset.fingerprint,)).fetchone():
                 return False
+        check_item_name(dataset.name, "dataset")  # shaped like no fingerprint, in one script
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(
             dataset_fingerprint=dataset.fingerprint, parameters={"source": dataset.source}, base=meta.get("provenance")
@@ -71,6 +74,8 @@ class DatasetStore(IndexedFolder):
             with self._write() as db:  # listed already (the same data): the file and row stay as they are
                 if db.execute("SELECT 1 FROM datasets WHERE fingerprint = ?", (dataset.fingerprint,)).fetchone():
                     return False
+                names = [r[0] for r in db.execute("SELECT name FROM datasets") if isinstance(r[0], str)]
+                check_item_name(dataset.name, "dataset", names)  # no look-alike of another upload's name
                 publish(tmp, path, synced=True)
                 db.execute(
                     "INSERT INTO datasets (fingerprint, name, summary, path, created, creator, meta) "
@@ -98,16 +103,19 @@ class DatasetStore(IndexedFolder):
 
         Matches: the exact name; the fingerprint; a fingerprint prefix of at least 6 hex digits
         (:data:`MIN_PREFIX`, case-insensitive); and each of these after ``upload:`` (the app's key).
+        Ids come before names: a whole fingerprint's row alone when one matches, else the rows a prefix
+        matches, else those of that name.
         More than one row means the string is ambiguous; none, that nothing matches.
         """
         text = name_or_fingerprint.strip()
         keys = {text, text[len(UPLOAD_PREFIX) :]} if text.startswith(UPLOAD_PREFIX) else {text}
         prefixes = {k.lower() for k in keys if len(k) >= MIN_PREFIX and re.fullmatch(r"[0-9a-fA-F]+", k)}
-        return [
-            row
-            for row in self.list_datasets()
-            if row["name"] in keys or any(row["fingerprint"].startswith(p) for p in prefixes)
-        ]
+        rows = self.list_datasets()
+        exact = [row for row in rows if row["fingerprint"] in keys]
+        if exact:  # a whole fingerprint names its dataset, whatever another upload is called
+            return exact
+        by_prefix = [row for row in rows if any(row["fingerprint"].startswith(p) for p in prefixes)]
+        return by_prefix or [row for row in rows if row["name"] in keys]  # ids (and their prefixes) before names
 
     def load_dataset(self, fingerprint: str) -> Dataset:
         """An uploaded dataset by fingerprint, with the name and the ``source`` line it was saved with.
@@ -118,8 +126,6 @@ class DatasetStore(IndexedFolder):
             WorkspaceError: no such dataset.
             featlib.datasets.DatasetError: its file is missing or damaged.
         """
-        from featlib.datasets import load_npz
-
         with self._connect() as db:
             row = db.execute("SELECT * FROM datasets WHERE fingerprint = ?", (fingerprint,)).fetchone()
         if row is None:

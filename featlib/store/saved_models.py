@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from featlib import provenance
-from featlib.errors import TextError
+from featlib.errors import ModelMismatchError
+from featlib.lazy import keras
+from featlib.names import check_item_name, check_lookalike
 from featlib.store.files import write_atomically
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import ModelRecord, WorkspaceError
@@ -60,11 +62,10 @@ class ModelStore(IndexedFolder):
                 library versions.
 
         Raises:
-            ValueError: an empty name.
+            TextError: a name that breaks :func:`featlib.names.check_item_name`: empty, too long, not printable,
+                mixing scripts, shaped like an id, or reading as another model's name with look-alike letters.
         """
-        name = name.strip()
-        if not name:
-            raise TextError("A model name cannot be empty.")
+        name = check_item_name(name, "model")
         model_id = uuid.uuid4().hex[:12]
         relative = f"models/{model_id}.keras"
         write = data if callable(data) else (lambda tmp: tmp.write_bytes(data))
@@ -92,6 +93,7 @@ class ModelStore(IndexedFolder):
         try:
             with self._write() as db:
                 taken = {r[0] for r in db.execute("SELECT name FROM models")}
+                check_lookalike(name, taken, "model name")
                 row["name"] = _unique_name(name, taken)
                 db.execute(
                     f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
@@ -143,21 +145,36 @@ class ModelStore(IndexedFolder):
             rows = db.execute("SELECT * FROM models ORDER BY created DESC, rowid DESC").fetchall()
         return [ModelRecord.from_row(row) for row in rows]
 
-    def get_model(self, name_or_id: str) -> ModelRecord:
-        """The record of a model by name or id.
+    def get_model(self, name_or_id: str, *, fingerprint: str | None = None) -> ModelRecord:
+        """The record of a model by id, else by name: an id always wins, so a model renamed to another model's
+        id (which :func:`featlib.names.check_not_id` refuses now, but an older workspace may hold) never stands
+        in for it.
+
+        Args:
+            name_or_id: the model's id, or its name.
+            fingerprint: when given (a link, saved view or bundle pins the model it was made with), the model
+                found must have it.
 
         Raises:
-            WorkspaceError: naming the models the workspace holds.
+            WorkspaceError: naming the models the workspace holds; or, with ``fingerprint``, naming the
+                fingerprint expected and the one found.
         """
         with self._connect() as db:
             row = db.execute(
-                "SELECT * FROM models WHERE name = ? OR id = ? ORDER BY name = ? DESC",
+                "SELECT * FROM models WHERE id = ? OR name = ? ORDER BY id = ? DESC, rowid",
                 (name_or_id, name_or_id, name_or_id),
             ).fetchone()
         if row is None:
             names = [m.name for m in self.list_models()]
             raise WorkspaceError(f"No such model: {name_or_id}. The workspace holds: {names}.")
-        return ModelRecord.from_row(row)
+        record = ModelRecord.from_row(row)
+        if fingerprint and record.fingerprint != fingerprint:
+            raise ModelMismatchError(
+                f"The model {name_or_id!r} is not the one this was made with: expected the model with fingerprint "
+                f"{fingerprint[:16]}, found {record.name!r} ({record.id}) with fingerprint "
+                f"{record.fingerprint[:16]}. It was replaced or renamed since; nothing was opened."
+            )
+        return record
 
     def model_bytes(self, name_or_id: str | ModelRecord) -> bytes:
         """The bytes of a saved model's ``.keras`` file (what jobs receive; see :mod:`featlib.jobs`).
@@ -181,8 +198,6 @@ class ModelStore(IndexedFolder):
         Raises:
             WorkspaceError: no such model, or Keras cannot read its file.
         """
-        import keras
-
         record = name_or_id if isinstance(name_or_id, ModelRecord) else self.get_model(name_or_id)
         try:
             return keras.saving.load_model(self.root / record.path, compile=False, safe_mode=True)

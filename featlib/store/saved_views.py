@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featlib.errors import SavedViewError, ViewError
-from featlib.names import check_name
+from featlib.names import check_item_name
 from featlib.store.index import IndexedFolder, now
 
 VIEW_KINDS = {"explore": "Explore map", "compare": "Comparison"}
@@ -225,7 +225,7 @@ class ViewStore(IndexedFolder):
         Raises:
             ValueError: a bad kind, query, title or thumbnail, naming what was expected and received.
         """
-        title = check_name(title, "view title", MAX_TITLE)
+        title = check_item_name(title, "view", what="view title", max_length=MAX_TITLE)
         query = canonical_query(kind, query, parse)  # validated, canonical
         if thumbnail and (not thumbnail.startswith(PNG_MAGIC) or len(thumbnail) > MAX_THUMBNAIL_BYTES):
             raise ViewError(
@@ -238,6 +238,8 @@ class ViewStore(IndexedFolder):
             row = db.execute("SELECT * FROM saved_views WHERE kind = ? AND digest = ?", (kind, digest)).fetchone()
             if row is not None:
                 return _from_row(row), False
+            titles = [r[0] for r in db.execute("SELECT title FROM saved_views") if isinstance(r[0], str)]
+            check_item_name(title, "view", titles, "view title", MAX_TITLE)  # no look-alike of another's title
             for salt in range(_SALTS):
                 ident = view_id(kind, query, salt)
                 if db.execute("SELECT 1 FROM saved_views WHERE id = ?", (ident,)).fetchone() is None:

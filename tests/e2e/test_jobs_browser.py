@@ -4,6 +4,7 @@ and the whole flow on a real Dask scheduler with two workers that stand for othe
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ import pytest
 from test_browser import goto
 from test_sharing import new_user, plotted_points
 
+from featlib.maps import compile_cache
 from featlib.serve import free_port, running_app
 from featlib.store import Workspace
 
@@ -120,7 +122,10 @@ def remote_cluster(tmp_path_factory):
     """A real ``dask scheduler`` and two ``dask worker`` processes as the manual's recipe starts them: TLS with
     certificates from one authority, on one named address (here loopback's), with no dashboard and no HTTP pages;
     each worker with its own HOME and working folder and no workspace (they stand for other machines); featlib
-    is on their PYTHONPATH (the scheduler unpickles the jobs' functions too)."""
+    is on their PYTHONPATH (the scheduler unpickles the jobs' functions too). Each HOME's compile cache starts as
+    a copy of this machine's (:mod:`featlib.maps.compile_cache`), as on a machine that has mapped before: a first
+    map then loads umap-learn's compiled code instead of compiling it in both workers (a minute or more on two
+    loaded cores)."""
     certs = tmp_path_factory.mktemp("certs")
     subprocess.run(["bash", "-ec", CERTIFICATES], cwd=certs, check=True, capture_output=True)
     port = free_port()
@@ -137,6 +142,7 @@ def remote_cluster(tmp_path_factory):
         "--tls-key",
         str(certs / f"{who}.key"),
     ]
+    compiled = compile_cache.folder()
     processes = [
         subprocess.Popen(
             [
@@ -158,6 +164,8 @@ def remote_cluster(tmp_path_factory):
     ]
     for i in range(2):
         home = tmp_path_factory.mktemp(f"worker-{i}-home")
+        if compiled.is_dir():
+            shutil.copytree(compiled, home / ".cache" / "featlib" / "numba", ignore=shutil.ignore_patterns("*.lock"))
         worker_env = dict(env, HOME=str(home), PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="2")
         processes.append(
             subprocess.Popen(

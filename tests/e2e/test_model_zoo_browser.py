@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import re
 
-import model_zoo
 import pytest
 from test_browser import goto, methods_verdict
 from test_hostile_pages import settle
 from test_upload_flow_browser import _attach, open_tab
-
-from featlib import datasets
 
 pytestmark = pytest.mark.e2e
 
@@ -22,10 +19,19 @@ ODD = ["cnn-batchnorm", "keras2-mlp", "two-heads", "fixed-batch", "nested", "res
 
 
 @pytest.fixture(scope="module")
-def zoo(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("zoo-browser")
-    digits = datasets.load_digits()
-    return {name: model_zoo.ZOO[name](folder, digits) for name in ODD}
+def zoo(tmp_path_factory, zoo_models, browser, server):
+    folder = tmp_path_factory.mktemp("zoo-browser")  # copies of the run's trained zoo (conftest.zoo_models)
+    made = {name: zoo_models(name, folder) for name in ODD}
+    # Copies take no time (training them here gave the server time to finish its start): the first upload
+    # waits until the server has started, as a user's first page does: the Model page's Train button shows.
+    context = browser.new_context()
+    try:
+        model_page = context.new_page()
+        model_page.goto(server["url"] + "/model")
+        model_page.get_by_role("button", name="Train", exact=True).wait_for(timeout=300_000)
+    finally:
+        context.close()
+    return made
 
 
 @pytest.mark.parametrize("name", ODD)

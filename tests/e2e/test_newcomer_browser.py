@@ -253,7 +253,10 @@ def test_a_newcomer_follows_the_readme_and_every_page_reads_well(browser, newcom
 
     # Workspace: every item named by what it is, none "of ?", the saved view among them.
     goto(page, "Workspace")
-    page.get_by_text(TITLE).first.wait_for()  # the saved view's row: the list is drawn
+    page.get_by_text(TITLE).first.wait_for()  # the saved view's row, in the open group of its model: drawn
+    # One group for the model and its data (the view included), open; its cards are read in the card layout.
+    assert page.get_by_test_id("stExpander").filter(has_text=f"{record.name} · digits").count() == 1
+    page.locator(".st-key-workspace-layout").get_by_text("Cards", exact=True).click()  # one card per item
     page.get_by_text("Details, rename, note, delete").nth(min(len(workspace.items()), 50) - 1).wait_for()
     cards = page.locator("[class*='st-key-item-']")
     texts = [t.replace("\u2060", "") for t in cards.all_inner_texts()]

@@ -2,7 +2,7 @@
 
 User 1 (alice) trains on the digits and opens a map; user 2 (bob), in another
 browser context, finds alice's model on the Workspace page under her name and
-opens the link from her "Copy link" popover: the plotted points (dataset index,
+opens the link from her "Show link" popover: the plotted points (dataset index,
 x, y of every point, read from the plotly figure in the page) are the same.
 Alice's bundle, imported on a second server with an empty workspace, shows
 the same points again.
@@ -61,7 +61,7 @@ def alice(browser, server):
     page.get_by_text("test accuracy").wait_for(timeout=120_000)
     goto(page, "Explore")
     points = plotted_points(page)
-    page.get_by_role("button", name="Copy link").click()
+    page.get_by_role("button", name="Show link").click()  # the popover with the whole link ("Copy link" copies it)
     link = page.get_by_test_id("stCode").last.inner_text().strip()
     page.keyboard.press("Escape")
     yield {"page": page, "link": link, "points": points}

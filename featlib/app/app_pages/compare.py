@@ -23,8 +23,8 @@ if not records:
 text.caption(
     text.md(
         "Each panel is a (model, layer, method, reducer) map of the same sample of "
-        "{}; panels are aligned onto the first (Procrustes on the shared points) and share "
-        "their axes and colours. A box or lasso in any panel highlights those points in every panel. A layer with "
+        "{}; panels are turned and mirrored onto the first (Procrustes without scaling, on the shared points; "
+        "**Align** switches it off), each zoomed to its own points, in the same colours. A box or lasso in any panel highlights those points in every panel. A layer with "
         "spatial axes is read by the reduction picked on the Representations page.",
         dataset.name,
     )
@@ -45,6 +45,7 @@ if view.split not in dataset.splits:
     text.caption(f"{dataset.name} has no {view.split} split; showing its {dataset.splits[0]} split.")
     view = replace(view, split=dataset.splits[0])
 comparing.keep_for_data(view.dataset, view.split)
+widgets.fit_warning(dataset, [p.model for p in view.panels])  # before the figures; stale panels
 
 images, labels = dataset.split(view.split)
 sample = None if view.sample is None or view.sample >= len(labels) else view.sample
@@ -65,8 +66,9 @@ if (st.session_state.get(comparing.FOLLOW) or 0) >= len(labels):
     )
     st.session_state[comparing.FOLLOW] = None
 most_k = comparing.fit_neighbours(len(labels))
-cols = st.columns([1, 1, 1, 3])
-follow = cols[0].number_input(
+# One row that wraps on a narrow page, every label whole.
+cols = st.container(horizontal=True, gap="small", vertical_alignment="bottom")
+follow = cols.number_input(
     "Follow point index",
     0,
     len(labels) - 1,
@@ -74,17 +76,28 @@ follow = cols[0].number_input(
     key=comparing.FOLLOW,
     placeholder="none",
     help="An index in the split (hover a point to see it).",
+    width=170,
 )
-k = cols[1].number_input("Neighbours shown", 1, most_k, key=comparing.K)
-cols[2].button("Clear selection", on_click=comparing.clear_selection)
+k = cols.number_input("Neighbours shown", 1, most_k, key=comparing.K, width=170)
+cols.button("Clear selection", on_click=comparing.clear_selection)
+alignment = cols.radio(
+    "Align",
+    list(comparing.ALIGNMENTS),
+    format_func=comparing.ALIGNMENTS.get,
+    key=comparing.ALIGN,
+    horizontal=True,
+    help="Turn and mirror each panel onto panel 1 on the points they share (no scaling: a layer of another "
+    "spread is not shrunk), or show each map as its reducer made it. Every panel is zoomed to its own points.",
+    width="content",
+)
 view = replace(view, follow=follow, k=int(k))
 st.session_state[comparing.VIEW] = view
 comparing.share(view, results, labels)
 selected = comparing.linked_selection(len(results))
 
-# Aligned maps, on shared axes.
-aligned, fits = align.align_maps([(r.embedding.indices, r.embedding.coords) for r in results])
-x_range, y_range = align.common_range(aligned)
+# Maps turned onto panel 1 (or as made), each on its own axes.
+aligned, fits = comparing.aligned_maps(results, alignment)
+ranges = align.own_ranges(aligned)  # each panel its own zoom: a map of another spread stays readable
 found = {}
 if follow is not None:
     for i, r in enumerate(results):
@@ -105,8 +118,8 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
         dataset.class_names,
         title,
         REDUCER_TITLES[r.panel.reducer],
-        x_range=x_range,
-        y_range=y_range,
+        x_range=ranges[i][0],
+        y_range=ranges[i][1],
         selected=selected,
         followed=follow,
         neighbours=found.get(i),
@@ -118,7 +131,7 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     m = comparing.scores(r, labels)
     if m is None:
         continue
-    aligned_note = "reference" if i == 0 else f"aligned: scale {fit.scale:.2g}, disparity {fit.disparity:.2f}"
+    aligned_note = comparing.alignment_note(i, fit, alignment)
     shown, unscored = comparing.figures_text(m)
     text.caption(
         text.md(

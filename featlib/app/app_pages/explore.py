@@ -12,6 +12,7 @@ text.title("Explore")
 links.show_link_error()
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()
+widgets.fit_warning(dataset)  # a model not made for this data: said before the figures
 if state.get(state.LAYER) not in [layer.name for layer in model.layers]:
     default_layer = models.default_layer(model)
     links.note_link_value("layer", f"{default_layer}, its default layer", f"{record.name} has no layer of that name")
@@ -40,10 +41,10 @@ text.caption(
         len(labels),
     )
 )
-widgets.activation_switch(model, layer)
 choice = maps.controls(len(labels))
 links.show_link_notes()
-emb = maps.compute(record, outputs, rep_key, dataset, split, choice)
+body = st.empty()  # the map's place: the preview alone while a map computes, then the map beside its inspector
+emb = maps.compute(record, outputs, rep_key, dataset, split, choice, slot=body)
 if emb is None:
     st.stop()
 
@@ -51,37 +52,7 @@ context = (record.id, state.get(state.DATASET), split)
 predicted, confidence = maps.predictions(*context)
 point_labels, point_predicted = labels[emb.indices], predicted[emb.indices]
 selected = maps.selection(context, len(labels))
-links.share(
-    View(
-        *context[:2],
-        layer,
-        method,
-        split,
-        choice.sample_size,
-        choice.params,
-        choice.colour,
-        tuple(selected),
-        rep.choice,
-    ),
-    emb.coords,
-    emb.indices,
-    point_labels,
-    point_predicted,
-    confidence[emb.indices],
-)
-figures = st.container()  # filled after the map is drawn: scoring takes seconds, the map should not wait
-
 wrong = emb.indices[point_predicted != point_labels]
-left, right, _ = st.columns([2, 2, 3])
-left.button(
-    f"Show the {len(wrong):,} misclassified",
-    icon=":material/error:",
-    disabled=not len(wrong),
-    on_click=maps.select_misclassified,
-    args=(context, wrong),
-)
-if len(selected):
-    right.button("Clear the selection", on_click=links.put_selection, args=(context, []))
 figure = plots.scatter_map(
     emb.coords,
     emb.indices,
@@ -92,38 +63,74 @@ figure = plots.scatter_map(
     colour=choice.colour,
     confidence=confidence[emb.indices],
     highlight=selected,
+    height=maps.MAP_HEIGHT,
 )
-point = inspector.inspected(context, emb)
-inspector.mark(figure, emb, point)
-event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
-text.caption(
-    "Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick Box "
-    "or Lasso Select in the chart's toolbar to see the images of many; selected points stay outlined in "
-    "black, here and in the link. Click a legend entry to hide a group, double-click to isolate it."
+view = View(
+    *context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected), rep.choice
 )
-if inspector.remember_click(event, figure, context) or maps.remember_selection(event, figure, context, selected):
-    st.rerun()
-inspector.unmark(figure)
-inspector.show(
-    context,
-    point,
-    emb,
-    outputs,
-    rep_key,
-    choice.sample_size,
-    choice.params,
-    rep.title,
-    images,
-    labels,
-    predicted,
-    confidence,
-    dataset.class_names,
-)
+with body.container():
+    # The map first, the inspector and the figures beside it (under it where the page is narrower than both).
+    row = st.container(horizontal=True, gap="small", key="explore-row")
+    left = row.container(width=maps.MAP_WIDTH, key="explore-map")
+    side = row.container(width=maps.SIDE_WIDTH, key="explore-side")
+    with left:
+        point = inspector.inspected(context, emb)
+        inspector.mark(figure, emb, point)
+        event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
+        maps.probabilities_note(outputs[emb.indices], choice.title)
+        actions_row = st.container(horizontal=True, gap="small", vertical_alignment="center")
+        with actions_row:
+            st.button(
+                f"Show the {len(wrong):,} misclassified",
+                icon=":material/error:",
+                disabled=not len(wrong),
+                on_click=maps.select_misclassified,
+                args=(context, wrong),
+            )
+            if len(selected):
+                st.button("Clear the selection", on_click=links.put_selection, args=(context, []))
+            widgets.activation_switch(model, layer)
+        links.share(
+            view,
+            emb.coords,
+            emb.indices,
+            point_labels,
+            point_predicted,
+            confidence[emb.indices],
+        )
+        text.caption(
+            "Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick "
+            "Box or Lasso Select in the chart's toolbar to see the images of many; selected points keep their "
+            "colour and the others fade, here and in the link. Click a legend entry to hide a group, "
+            "double-click to isolate it."
+        )
+    if inspector.remember_click(event, figure, context) or maps.remember_selection(event, figure, context, selected):
+        st.rerun()
+    inspector.unmark(figure)
+    with side:
+        inspector.show(
+            context,
+            point,
+            emb,
+            outputs,
+            rep_key,
+            choice.sample_size,
+            choice.params,
+            rep.title,
+            images,
+            labels,
+            predicted,
+            confidence,
+            dataset.class_names,
+        )
+        figures = st.container()  # filled last: scoring takes seconds, the map and the inspector should not wait
+    if len(selected):
+        maps.show_images(selected, images, labels, predicted, dataset.class_names, f"{len(selected):,} selected points")
+    export = st.container()
 scores = None
 with figures:
     scores = maps.map_metrics(emb.key, outputs[emb.indices], point_labels, emb.coords)
     if scores is not None:
         maps.show_metrics(scores, choice.title, float(np.mean(point_predicted == point_labels)))
-if len(selected):
-    maps.show_images(selected, images, labels, predicted, dataset.class_names, f"{len(selected):,} selected points")
-exporting.export_panel(record, dataset, split, outputs, emb, predicted, figure, scores)
+with export:
+    exporting.export_panel(record, dataset, split, outputs, emb, predicted, figure, scores, view, rep.title)

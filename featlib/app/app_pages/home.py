@@ -6,6 +6,7 @@ import streamlit as st
 from featlib.app import resources, text, widgets
 
 text.title("featlib")
+widgets.offer_latest()  # a new session starts on the latest model and its data, saying so
 text.markdown(
     text.md(
         "See what each layer of a Keras classifier has learned. Train the classic MNIST MLP "

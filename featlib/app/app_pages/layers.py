@@ -10,6 +10,7 @@ from featlib.read.reductions import CHOICES
 text.title("Layers")
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()
+widgets.fit_warning(dataset)  # a model not made for this data: said before the figures
 split = widgets.current_split(dataset)
 widgets.keep_for_data("layers", state.get(state.DATASET), split, [layers.FOLLOW, layers.POINT_KEY, "layers-grid"])
 images, labels = dataset.split(split)

@@ -27,7 +27,10 @@ with st.expander("Sample images per class", expanded=False):
 
 # Model ------------------------------------------------------------------------
 text.subheader("Train, upload or pick a model")
-train_tab, upload_tab, pick_tab = st.tabs(["Train the seed MLP", "Upload a model", "Pick a saved model"])
+# Keyed: the tab picked stays picked on every rerun (picking a file, a notice above that goes away).
+train_tab, upload_tab, pick_tab = st.tabs(
+    ["Train the seed MLP", "Upload a model", "Pick a saved model"], key="model_tabs"
+)
 
 with train_tab:
     training.training_form(dataset)

@@ -11,6 +11,7 @@ from featlib.read.extract import METHODS
 text.title("Representations")
 dataset = widgets.current_dataset()
 record, model = widgets.require_model()
+widgets.fit_warning(dataset)  # a model not made for this data: said before the figures
 
 table = st.container()  # filled once the split is picked: its MiB column counts the split's images
 names = [layer.name for layer in model.layers]

@@ -16,14 +16,17 @@ with st.expander("Import a bundle", icon=":material/upload:"):
 
 items = workspace.items()  # read after an import, so that it is listed
 usage = workspace.usage()
-cols = st.columns([1, 1.3, 1.5, 1, 1.2, 1.6])
-cols[0].metric("models", usage["models"])
-cols[1].metric("dataset uploads", usage["datasets"])
-cols[2].metric("representations", usage["representations"])
-cols[3].metric("maps", usage["embeddings"])
-cols[4].metric("saved views", usage["views"])
-cols[5].metric(
-    "disk use", catalog.size(usage["bytes"]), help="Every file of the workspace, the index and caches included."
+counts = st.container(horizontal=True, gap="medium", wrap=True)  # wraps into rows on a narrow screen, never a column
+counts.metric("models", usage["models"], width="content")
+counts.metric("dataset uploads", usage["datasets"], width="content")
+counts.metric("representations", usage["representations"], width="content")
+counts.metric("maps", usage["embeddings"], width="content")
+counts.metric("saved views", usage["views"], width="content")
+counts.metric(
+    "disk use",
+    catalog.size(usage["bytes"]),
+    help="Every file of the workspace, the index and caches included.",
+    width="content",
 )
 
 left, middle, right = st.columns([4, 3, 3])
@@ -42,10 +45,24 @@ kinds = st.pills(
     format_func=catalog.KIND_TITLES.get,
 )
 
+layout = st.segmented_control(
+    "Show",
+    list(catalog.LAYOUTS),
+    default="groups",
+    key="workspace-layout",
+    format_func=catalog.LAYOUTS.get,
+    required=True,
+)
 shown = catalog.filtered(items, query, kinds, makers, sort)
 text.caption(f"{len(shown)} of {len(items)} items · {catalog.size(sum(i.bytes for i in shown))} listed")
-for item in shown[: catalog.PAGE_SIZE]:
-    catalog.item_card(item)
-if len(shown) > catalog.PAGE_SIZE:
-    text.caption(f"The first {catalog.PAGE_SIZE} are shown; filter to see the others.")
+if layout == "table":
+    catalog.table(shown)
+elif layout == "cards":
+    for item in shown[: catalog.PAGE_SIZE]:
+        catalog.item_card(item)
+    if len(shown) > catalog.PAGE_SIZE:
+        text.caption(f"The first {catalog.PAGE_SIZE} are shown; filter to see the others.")
+else:
+    catalog.grouped_list(shown)
 catalog.pending_delete(items)
+catalog.pending_bulk_delete(items)

@@ -1,0 +1,176 @@
+"""The Explore page at real screen sizes, in Chromium (issue 28, items 3 and 11).
+
+At 1440×900, 1024×768 and 390×844: the map is the first thing under the page's
+title, above its figures (a small table, not six large tiles); no label, button
+or table cell is cut (``scrollWidth`` over ``clientWidth``). At 1440×900 a click
+on a point opens the point inspector beside the map, in the window without
+scrolling, and marks the point in a colour no class has. While a t-SNE map
+computes, its PCA preview is shown alone: no earlier map or figure stays under
+it. The sidebar's entries are named by their text alone, and the tab's icon is
+served by the app (no font server). Screenshots go to
+``test-artifacts/e2e/explore-layout-<width>.png``.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlencode, urlparse
+
+import pytest
+from conftest import ARTIFACTS
+from test_newcomer_browser import ISOLATED_POINT
+
+from featlib import models, plots
+from featlib.store import Workspace
+
+pytestmark = pytest.mark.e2e
+
+SIZES = ((1440, 900), (1024, 768), (390, 844))
+PAGES = ("Home", "Model", "Representations", "Explore", "Layers", "Compare", "Workspace", "Jobs")
+
+# Every text that could be cut: labels, buttons, table cells, metric labels and values, captions of images.
+# Each element whose content is wider than its box (the page cuts it with an ellipsis) is named.
+CUT_TEXTS = """() => {
+  const sel = ['[data-testid=stMetricLabel] p', '[data-testid=stMetricValue] div', 'button p',
+               '[data-testid=stWidgetLabel] p', '[data-testid=stTable] td', '[data-testid=stTable] th',
+               '[data-testid=stImageCaption]', '[data-testid=stMarkdownContainer] p', '.stMarkdownEllipsis'];
+  const main = document.querySelector('[data-testid=stMain]');
+  return [...main.querySelectorAll(sel.join(','))]
+    .filter(e => e.offsetParent !== null && e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1)
+    .map(e => `${e.textContent.trim().slice(0, 60)} (${e.scrollWidth} px in ${e.clientWidth} px)`);
+}"""
+
+
+# While the PCA preview is shown: the plots drawn in the page and the map's figures still there (else falsy).
+SEEN_WITH_THE_PREVIEW = """() => {
+  const main = document.querySelector('[data-testid=stMain]');
+  const plots = [...main.querySelectorAll('.js-plotly-plot')].filter(p => p.offsetParent !== null);
+  const titles = plots.map(p => [...p.querySelectorAll('.gtitle')].map(t => t.textContent).join(' '));
+  if (!titles.some(t => t.startsWith('PCA preview'))) return false;
+  const figures = [...main.querySelectorAll('td, [data-testid=stMetricLabel]')]
+    .filter(e => e.textContent.includes('10-NN accuracy of the map')).length;
+  return {plots: plots.length, figures, titles};
+}"""
+
+
+@pytest.fixture(scope="module")
+def explore_link(server, workspace_dir, model) -> dict[str, str]:
+    """The query of a PCA map (no Numba compile) of a model in the session server's workspace, 3 points selected."""
+    record = models.save_model(Workspace(workspace_dir), model, "layout-mlp", dataset="digits", creator="layout")
+    return {"model": record.id, "dataset": "digits", "layer": "dense_1", "reducer": "pca", "selection": "5,17,400"}
+
+
+def open_explore(browser, server, query: dict[str, str], width: int, height: int):
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    page.goto(f"{server['url']}/explore?{urlencode(query)}")
+    page.get_by_text("10-NN accuracy of the map").first.wait_for(timeout=300_000)
+    page.locator(".st-key-map .js-plotly-plot canvas").first.wait_for()
+    page.wait_for_timeout(800)  # plotly lays the map out to its column
+    return context, page
+
+
+def box(page, selector: str) -> dict:
+    found = page.locator(selector).first
+    found.wait_for()
+    return found.bounding_box()
+
+
+@pytest.mark.parametrize("width, height", SIZES, ids=[f"{w}" for w, _ in SIZES])
+def test_the_map_comes_first_and_nothing_is_cut(browser, server, explore_link, width, height):
+    context, page = open_explore(browser, server, explore_link, width, height)
+    try:
+        page.screenshot(path=str(ARTIFACTS / f"explore-layout-{width}.png"))
+        plot = box(page, ".st-key-map .js-plotly-plot")
+        figures = page.get_by_text("10-NN accuracy of the map").first.bounding_box()
+        title = box(page, "h1")
+        # The map is first under the title; the figures come beside it or under it, never above.
+        assert plot["y"] < figures["y"] or plot["x"] + plot["width"] <= figures["x"], (plot, figures)
+        assert plot["y"] - (title["y"] + title["height"]) < 120, f"the map starts {plot['y']:.0f} px down"
+        assert plot["width"] >= min(width - 40, 560) * 0.85, f"the map is {plot['width']:.0f} px wide"
+        if width >= 1024:  # the whole map in the window
+            assert plot["y"] + plot["height"] <= height, (plot, height)
+        assert page.get_by_test_id("stMetricValue").count() == 0, "the map's figures are a table, not tiles"
+        cut = page.evaluate(CUT_TEXTS)
+        assert not cut, f"cut at {width} px: {cut}"
+    finally:
+        context.close()
+
+
+def click_a_point(page) -> int:
+    """Clicks the map's most isolated point; returns the index the inspector opened on."""
+    plot = page.locator(".st-key-map .js-plotly-plot")
+    inspector = page.locator(".st-key-point-inspector")
+    for attempt in range(3):  # on a loaded machine the first click can land before the chart listens
+        page.wait_for_timeout(500)
+        x, y, _ = plot.evaluate(ISOLATED_POINT)
+        page.mouse.click(x, y)
+        try:
+            heading = inspector.get_by_role("heading", name=re.compile(r"^Point #\d+"))
+            heading.wait_for(timeout=30_000)
+            return int(heading.inner_text().split("#")[1])
+        except Exception:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def test_a_click_opens_the_inspector_beside_the_map_at_1440(browser, server, explore_link):
+    context, page = open_explore(browser, server, explore_link, 1440, 900)
+    try:
+        index = click_a_point(page)
+        inspector = page.locator(".st-key-point-inspector")
+        inspector.get_by_text("nearest neighbours in").wait_for()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "explore-layout-inspector-1440.png"))
+        plot, panel = box(page, ".st-key-map .js-plotly-plot"), inspector.bounding_box()
+        assert panel["x"] >= plot["x"] + plot["width"] - 1, ("the inspector is not beside the map", plot, panel)
+        assert 0 <= panel["y"] < 900 - 200, f"the inspector opens {panel['y']:.0f} px down, out of sight"
+        marks = page.evaluate(
+            "() => document.querySelector('.st-key-map .js-plotly-plot')._fullData"
+            ".filter(t => (t.name || '').startsWith('inspected point')).map(t => [t.name, t.marker.color])"
+        )
+        assert marks and marks[0][0] == f"inspected point #{index}", marks
+        colour = str(marks[0][1]).lower()
+        assert colour not in {c.lower() for c in plots.DIGIT_COLOURS}, f"the mark is a class's colour: {colour}"
+        cut = page.evaluate(CUT_TEXTS)
+        assert not cut, f"cut with the inspector open: {cut}"
+        page.set_viewport_size({"width": 1024, "height": 768})  # the inspector under the map: nothing cut
+        page.wait_for_timeout(800)
+        inspector.scroll_into_view_if_needed()
+        page.screenshot(path=str(ARTIFACTS / "explore-layout-inspector-1024.png"))
+        cut = page.evaluate(CUT_TEXTS)
+        assert not cut, f"cut with the inspector open at 1024 px: {cut}"
+    finally:
+        context.close()
+
+
+def test_while_tsne_computes_only_its_preview_is_shown(browser, server, explore_link):
+    context, page = open_explore(browser, server, explore_link, 1440, 900)
+    try:
+        page.get_by_test_id("stSidebar").get_by_text("t-SNE", exact=True).click()
+        sample = page.get_by_role("spinbutton", name="Sample size")
+        sample.fill("800")  # some seconds of t-SNE: long enough to look at the preview
+        page.get_by_role("button", name="Compute the map").click()
+        # One look at the page while the preview is up: what else is drawn then (an earlier map, its figures)?
+        seen = page.wait_for_function(SEEN_WITH_THE_PREVIEW, polling=100).json_value()
+        page.screenshot(path=str(ARTIFACTS / "explore-layout-tsne-preview.png"))
+        assert (seen["plots"], seen["figures"]) == (1, 0), (
+            f"an earlier map or its figures stay under the preview: {seen}"
+        )
+        page.get_by_text("10-NN accuracy of the map").first.wait_for(timeout=300_000)  # then the t-SNE map
+    finally:
+        context.close()
+
+
+def test_the_sidebar_names_pages_by_their_text_and_the_icon_is_the_apps(page, server):
+    nav = page.get_by_test_id("stSidebarNavItems")
+    for name in PAGES:
+        link = nav.get_by_role("link", name=name, exact=True)
+        assert link.count() == 1, name
+        assert link.inner_text().strip() == name, f"the entry reads {link.inner_text()!r}"
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
+    assert icons, "no tab icon"
+    served = urlparse(server["url"]).netloc
+    assert all(urlparse(href).netloc in ("", served) for href in icons), icons

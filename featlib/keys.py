@@ -234,3 +234,37 @@ def dataset_input_key(dataset_fp: str) -> str:
 def extractor_key(model_fp: str, layer: str, method: str, reduction: str = "flatten") -> str:
     """A worker's extractor of one layer of a model, by one method and reduction: ``<fp>/<layer>/<method>/<reduction>``."""
     return f"{model_fp}/{layer}/{method}/{reduction}"
+
+
+# ----------------------------------------------------------------------------- read back
+
+
+def model_and_layer(key: str) -> tuple[str, str | None] | None:
+    """The model and the layer a key is about, read back from the representation or layer-set key inside it.
+
+    Any key built above that holds a :func:`representation_key` (``rep/<model fp>/<dataset fp>/<split>/<layer>/...``,
+    as maps', scores' and neighbours' keys do), a :func:`layer_set_key` with or without a :func:`layer_key`, or a
+    :func:`layer_set_job_key`.
+
+    Returns:
+        ``(model fingerprint, layer name)``; the layer is ``None`` when the key is about every layer of a layer
+        set; ``None`` when the key names no model's layers (training, an upload, a bundle, a job input).
+
+    >>> model_and_layer(metrics_key(layer_scores_subject(layer_key(layer_set_key("m1", "d1", "test", "0-1",
+    ...     2000, 0), "dense_1"), None), 2000))
+    ('m1', 'dense_1')
+    >>> model_and_layer(layer_set_job_key("m1", "d1", "test", "0-1", 2000))
+    ('m1', None)
+    >>> model_and_layer(train_key("d1", "t")) is None
+    True
+    """
+    parts = key.split("/")
+    for i, part in enumerate(parts):
+        if part == "rep" and len(parts) > i + 4:
+            return parts[i + 1], parts[i + 4]
+        if part == "layers" and len(parts) > i + 6 and parts[i + 5].startswith("sample="):
+            rest = [p for p in parts[i + 7 :] if not p.startswith("reduction=")]
+            return parts[i + 1], (rest[0] if rest else None)
+        if part == "layerset" and len(parts) > i + 5:
+            return parts[i + 1], None
+    return None

@@ -75,6 +75,11 @@ def test_a_jobs_what_names_its_model_and_layer():
     assert job_list.subject(keys.metrics_key(rep, 2_000), names) == "mlp-digits · dense_1"
     assert job_list.subject(keys.metrics_key(keys.layer_key(layer_set, "conv"), 2_000), names) == "mlp-digits · conv"
     assert job_list.subject("train/fp-data/token", names) == ""
+    job = keys.layer_set_job_key("fp-model", "fp-data", "train", "0-1", 2_000)  # reads every layer at once
+    assert job_list.subject(job, names) == "mlp-digits · every layer"  # not its sample size taken for a layer
+    assert job_list.subject(keys.layer_set_job_key("fp-model", "fp-data", "train", "0-1", 2_000, "mean"), names) == (
+        "mlp-digits · every layer"
+    )
     row = JobRow(
         "j1",
         keys.metrics_key(rep, 2_000),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from featlib import keys
 from featlib.app import job_watch as running
 from featlib.app import resources, text
 from featlib.store import JobRow
@@ -13,22 +14,52 @@ REFRESH_S = 2.0
 LISTED = 200
 STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "over-limit")
 
+COLUMNS = {
+    "status": st.column_config.TextColumn("status", width=80),
+    "job": st.column_config.TextColumn("what", width=150),
+    "by": st.column_config.TextColumn("by", width=75),
+    "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, width=75),
+    "finished": st.column_config.TextColumn("finished", width=95),
+    "error": st.column_config.TextColumn("error", width=80),
+    **{name: {"hidden": True} for name in ("state", "queued", "started", "kind", "id")},
+}
+"""The job table's columns and their widths in pixels. They add up to less than the page's width at 1024 px, so
+that no column is cut (the grid widens them all to fill a wider page); the details (the last state, the other
+times, the kind, the id) are hidden, and shown from the table's "Show/hide columns" menu."""
 
-def frame(rows: list[JobRow]) -> pd.DataFrame:
-    """The jobs as a table: status, what for, who, progress, times, error (all plain text)."""
+
+def subject(key: str, model_names: dict[str, str]) -> str:
+    """The model and layer a job's key is about, in words: ``"mlp-digits · dense_1"``; ``""`` when it names neither.
+
+    The key is read back by :func:`featlib.keys.model_and_layer`; ``model_names`` maps the models' fingerprints to
+    their names.
+    """
+    found = keys.model_and_layer(key)
+    if found is None:
+        return ""
+    model, layer = found
+    return f"{model_names.get(model, f'model {model[:8]}')} · {layer or 'every layer'}"
+
+
+def frame(rows: list[JobRow], model_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The jobs as a table: status, what for (with the model and layer it is about), who, progress, times, error.
+
+    ``model_names``: the models' names by fingerprint (:func:`subject`).
+    """
+    names = model_names or {}
     return pd.DataFrame(
         [
             {
                 "status": r.status,
-                "job": r.title or r.kind,
-                "kind": r.kind,
+                "job": " · ".join(w for w in (r.title or r.kind, subject(r.key, names)) if w),
                 "by": r.creator or "unknown",
                 "progress": r.progress,
                 "state": r.progress_text,
                 "queued": _time(r.queued_at),
-                "started": _time(r.started_at),
                 "finished": _time(r.finished_at),
                 "error": r.error,
+                "kind": r.kind,
+                "started": _time(r.started_at),
                 "id": r.id,
             }
             for r in rows
@@ -37,7 +68,8 @@ def frame(rows: list[JobRow]) -> pd.DataFrame:
 
 
 def _time(stamp: str | None) -> str:
-    return stamp.replace("T", " ")[:19] if stamp else ""
+    """``"2026-12-07T02:21:03.5+00:00"`` -> ``"12-07 02:21"`` (UTC): short enough for a narrow column."""
+    return stamp.replace("T", " ")[5:16] if stamp else ""
 
 
 @st.fragment(run_every=REFRESH_S)
@@ -61,13 +93,6 @@ def live_list() -> None:
     if not rows:
         text.info("No job has run in this workspace yet.")
         return
-    st.dataframe(
-        frame(rows),
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0),
-            "error": st.column_config.TextColumn("error", width="large"),
-        },
-    )
+    names = {r.fingerprint: r.name for r in resources.workspace().list_models()}
+    st.dataframe(frame(rows, names), hide_index=True, width="stretch", column_config=COLUMNS)
     text.caption(f"The latest {min(len(rows), LISTED)} jobs, newest first; refreshed every {REFRESH_S:g} s.")

@@ -194,8 +194,9 @@ def compute(
 ) -> pipeline.Embedding | None:
     """The map from the workspace, or computed by a job, with a PCA preview of the same points meanwhile.
 
-    ``slot`` (an ``st.empty``) is where the page's map and figures go: the preview replaces them there while
-    the map computes, so that no earlier map (a UMAP while t-SNE computes) stays under the preview.
+    ``slot`` (an ``st.empty``) is where the page's map and figures go, in one block: the preview's first element
+    replaces that block whole while the map computes, so that no earlier map (a UMAP while t-SNE computes) or
+    its figures stay under the preview.
     Returns ``None`` after showing the reason when the map cannot be made.
     """
     _, labels = dataset.split(split)

@@ -17,7 +17,7 @@ import re
 from urllib.parse import urlencode, urlparse
 
 import pytest
-from conftest import ARTIFACTS
+from conftest import ARTIFACTS, settle
 from test_newcomer_browser import ISOLATED_POINT
 
 from featlib import models, plots
@@ -150,9 +150,11 @@ def test_while_tsne_computes_only_its_preview_is_shown(browser, server, explore_
     context, page = open_explore(browser, server, explore_link, 1440, 900)
     try:
         page.get_by_test_id("stSidebar").get_by_text("t-SNE", exact=True).click()
-        sample = page.get_by_role("spinbutton", name="Sample size")
-        sample.fill("800")  # some seconds of t-SNE: long enough to look at the preview
-        page.get_by_role("button", name="Compute the map").click()
+        form = page.get_by_test_id("stForm").filter(has_text="t-SNE settings")
+        form.wait_for()
+        settle(page)  # the rerun after the radio is over: no stale UMAP form to type into
+        form.get_by_role("spinbutton", name="Sample size").fill("800")  # seconds of t-SNE: time to see the preview
+        form.get_by_role("button", name="Compute the map").click()
         # One look at the page while the preview is up: what else is drawn then (an earlier map, its figures)?
         seen = page.wait_for_function(SEEN_WITH_THE_PREVIEW, polling=100).json_value()
         page.screenshot(path=str(ARTIFACTS / "explore-layout-tsne-preview.png"))

@@ -57,7 +57,9 @@ def test_a_closed_tab_mid_map_leaves_the_job_running_and_others_attach(browser, 
     # 3,000 epochs: a map of the digits that runs for seconds (the default one is done in about one)
     slow_map = f"{server['url']}/explore?model={model}&dataset=digits&layer=dense_1&n_epochs=3000"
     a.goto(slow_map)
-    a.get_by_text("Computing the UMAP map").wait_for(timeout=120_000)  # the map's job is queued or running
+    a.get_by_test_id("stProgress").get_by_text("Computing the UMAP map").wait_for(
+        timeout=120_000
+    )  # the map's job is queued or running
     shot(a, "1-computing")
     context_a.close()  # the tab closes while the job runs
 
@@ -73,7 +75,7 @@ def test_a_closed_tab_mid_map_leaves_the_job_running_and_others_attach(browser, 
         # come and go between two screenshots of a loaded machine, so the test does not wait to see it.
         dave_map = _wait_for_job(server["workspace"], creator="dave", kind="reduce", timeout_s=300)
         assert dave_map.status == "done", dave_map
-        b.get_by_text("Computing the UMAP map").wait_for(state="detached", timeout=60_000)
+        b.get_by_test_id("stProgress").get_by_text("Computing the UMAP map").wait_for(state="detached", timeout=60_000)
         assert len(plotted_points(b)) == 1_437
         goto(b, "Jobs")
         table = b.get_by_test_id("stDataFrame")

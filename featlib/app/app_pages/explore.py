@@ -68,7 +68,9 @@ figure = plots.scatter_map(
 view = View(
     *context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected), rep.choice
 )
-with body.container():
+# One block inside the slot: the preview's first element takes its place whole, so nothing of this map stays
+# on the page, stale, while another computes (Streamlit keeps a replaced block's later children until the run ends).
+with body.container(), st.container():
     # The map first, the inspector and the figures beside it (under it where the page is narrower than both).
     row = st.container(horizontal=True, gap="small", key="explore-row")
     left = row.container(width=maps.MAP_WIDTH, key="explore-map")

@@ -30,6 +30,7 @@ In a process's memory or on the cluster: :func:`graph_key` (a kNN graph), :func:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from featlib.maps.embed import UMAPParams
@@ -268,3 +269,76 @@ def model_and_layer(key: str) -> tuple[str, str | None] | None:
         if part == "layerset" and len(parts) > i + 5:
             return parts[i + 1], None
     return None
+
+
+@dataclass(frozen=True)
+class KeyFields:
+    """What a representation's or a map's key says, read back by :func:`read_key`.
+
+    Attributes:
+        kind: ``"representation"`` (:func:`representation_key`), ``"layer"`` (a layer of a layer set,
+            :func:`layer_key`), or either with ``is_map`` (an :func:`embedding_key` of one); ``""`` for
+            another key.
+        rep_key: the representation key (the whole key unless it is a map's).
+        model_fp, dataset_fp, split, layer, method, input_scale: the key's fields (``None`` where it has none;
+            a layer set reads every layer in one pass, its ``method`` is ``None``).
+        parameters: ``name=value`` parts as strings: ``reduction``, ``layers_sample`` and ``layers_seed`` (the
+            layer set's sample), then a map's ``sample``, ``seed`` and reducer parameters.
+        reducer: a map's reducer (``umap``, ``pca``, ``tsne``), else ``""``.
+    """
+
+    kind: str
+    rep_key: str
+    is_map: bool = False
+    model_fp: str | None = None
+    dataset_fp: str | None = None
+    split: str | None = None
+    layer: str | None = None
+    method: str | None = None
+    input_scale: str | None = None
+    parameters: dict[str, str] = field(default_factory=dict)
+    reducer: str = ""
+
+
+def read_key(key: str) -> KeyFields:
+    """The fields of a representation, layer-set layer or map key, read back (the inverse of the builders above).
+
+    >>> fields = read_key(embedding_key(representation_key("m1", "d1", "test", "dense_1", "function", "0-1"),
+    ...     500, 0, UMAPParams()))
+    >>> fields.kind, fields.is_map, fields.layer, fields.parameters["sample"], fields.reducer
+    ('representation', True, 'dense_1', '500', 'umap')
+    >>> read_key(layer_key(layer_set_key("m1", "d1", "test", "0-1", 2000, 0), "dense_1")).layer
+    'dense_1'
+    >>> read_key(train_key("d1", "t")).kind
+    ''
+    """
+    parts = key.split("/")
+    is_map = parts[0] == "emb"
+    rest = parts[1:] if is_map else parts
+    parameters: dict[str, str] = {}
+    if rest[:1] == ["rep"] and len(rest) >= 7:
+        _, model_fp, dataset_fp, split, layer, method, scale = rest[:7]
+        kind, layer_at = "representation", None
+    elif rest[:1] == ["layers"] and len(rest) >= 8 and rest[5].startswith("sample="):
+        _, model_fp, dataset_fp, split, scale = rest[:5]
+        parameters.update(layers_sample=rest[5].removeprefix("sample="), layers_seed=rest[6].removeprefix("seed="))
+        kind, layer, method, layer_at = "layer", None, None, 7
+    else:
+        return KeyFields("", key, is_map)
+    used = 7
+    if rest[7:8] and rest[7].startswith("reduction="):  # featlib.read.reductions.key_part
+        parameters["reduction"], used = rest[7].removeprefix("reduction="), 8
+    if layer_at is not None:  # a layer set's layer comes after the set's own parts
+        if len(rest) <= used:
+            return KeyFields("", key, is_map)
+        layer, used = rest[used], used + 1
+    tail = rest[used:]
+    for part in tail if is_map else ():  # sample=<n>/seed=<s>/<reducer>-<name>=<value>-…
+        for pair in part.split("-"):
+            if "=" in pair:
+                name, _, value = pair.partition("=")
+                parameters.setdefault(name, value)
+    reducer = tail[-1].split("-", 1)[0] if is_map and tail else ""
+    return KeyFields(
+        kind, "/".join(rest[:used]), is_map, model_fp, dataset_fp, split, layer, method, scale, parameters, reducer
+    )

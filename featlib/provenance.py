@@ -21,6 +21,8 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+from featlib import keys
+
 LIBRARIES = ("featlib", "numpy", "keras", "tensorflow", "umap-learn", "scikit-learn", "pynndescent", "plotly")
 """The distributions whose versions are recorded (``featlib`` itself when installed)."""
 FINGERPRINTS = ("model_fingerprint", "dataset_fingerprint")
@@ -120,24 +122,20 @@ def for_key(key: str, parameters: dict | None = None) -> dict:
 
     Keys are ``rep/<model fp>/<dataset fp>/<split>/<layer>/<method>/<scale>``
     (then ``/reduction=gap`` or ``gmp`` for a pooled layer, read as the parameter ``reduction``)
-    and ``emb/<rep key>/sample=…/seed=…/<reducer parameters>`` (see
-    :mod:`featlib.pipeline`).
+    and ``emb/<rep key>/sample=…/seed=…/<reducer parameters>``, read by :func:`featlib.keys.read_key` (a layer
+    set's layer as well).
     """
-    parts = key.split("/")
-    offset = 1 if parts[0] == "emb" else 0
-    rep = parts[offset : offset + 7]
+    fields = keys.read_key(key)
     made: dict = dict(parameters or {})
-    if len(rep) == 7 and rep[0] == "rep":
-        made.update(split=rep[3], layer=rep[4], method=rep[5], input_scale=rep[6])
-    for part in parts[offset + 7 :]:
-        for pair in part.split("-"):
-            if "=" in pair:
-                name, value = pair.split("=", 1)
-                made.setdefault(name, value)
+    if fields.kind:
+        made.update({"split": fields.split, "layer": fields.layer, "input_scale": fields.input_scale})
+        made.update({"method": fields.method} if fields.method else {})
+    for name, value in fields.parameters.items():
+        made.setdefault(name, value)
     seed = made.get("random_state")
     return describe(
-        model_fingerprint=rep[1] if len(rep) == 7 else None,
-        dataset_fingerprint=rep[2] if len(rep) == 7 else None,
+        model_fingerprint=fields.model_fp,
+        dataset_fingerprint=fields.dataset_fp,
         parameters=made,
         seed=int(seed) if isinstance(seed, str) and seed.isdigit() else None,
     )

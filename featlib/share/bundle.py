@@ -155,7 +155,7 @@ def export_bundle(
     except (WorkspaceError, datasets.DatasetError, datasets.DatasetUnavailableError) as error:
         raise BundleError(f"Cannot export this view: {error}") from error
     if emb_key is not None:  # the Explore page knows its map's key, and so its representation's
-        rep_key = emb_key[len("emb/") :].split("/sample=")[0]
+        rep_key = keys.read_key(emb_key).rep_key
     else:
         model = model or workspace.load_model(record)
         rep_key, emb_key = view_keys(record, dataset, view, model)

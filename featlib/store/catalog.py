@@ -50,8 +50,9 @@ class Catalog(IndexedFolder):
         names.update({row["fingerprint"]: row["name"] for row in datasets})
         for row in artifacts:  # representations name their dataset; maps are named after them
             meta = read_meta(row["meta"])
-            if isinstance(meta.get("dataset"), str) and meta["dataset"] and row["key"].count("/") >= 6:
-                names.setdefault(row["key"].split("/")[2], meta["dataset"])
+            dataset_fp = keys.read_key(row["key"]).dataset_fp
+            if isinstance(meta.get("dataset"), str) and meta["dataset"] and dataset_fp:
+                names.setdefault(dataset_fp, meta["dataset"])
         items += [_artifact_item(dict(row), names) for row in artifacts]
         items += [_view_item(view, names) for view in views]
         return sorted(items, key=lambda item: item.created, reverse=True)
@@ -297,62 +298,31 @@ def _artifact_item(row: dict, names: dict[str, str]) -> Item:
     """
     meta = read_meta(row["meta"])
     key = row["key"]
-    rep_key = key.split("/sample=")[0][len("emb/") :] if row["kind"] == "embedding" else key
-    if (
-        row["kind"] == "embedding"
-        and isinstance(meta.get("rep"), str)
-        and key.startswith(keys.maps_prefix(meta["rep"]))
-    ):
-        rep_key = meta["rep"]  # the Layers page's keys hold a "sample=" of their own
-    parts = rep_key.split("/")
+    fields = keys.read_key(key)
     params: dict = {}
     model_name = names.get(row["model_id"] or "", "")
-    if parts[0] in ("layerset", "layers") and len(parts) >= 7:  # the Layers page: every layer of a sample, in one pass
-        _, model_fp, dataset_fp, split, scale, sample = parts[:6]
-        sample = sample.removeprefix("sample=")  # featlib.read.layers.layer_set's keys name it; older ones did not
-        layer, method = parts[-1], "all layers in one pass"
+    layer, made_from = fields.layer or "", fields.rep_key
+    if fields.kind:
         params = {
-            "model_fingerprint": model_fp,
-            "dataset_fingerprint": dataset_fp,
-            "split": split,
+            "model_fingerprint": fields.model_fp,
+            "dataset_fingerprint": fields.dataset_fp,
+            "split": fields.split,
             "layer": layer,
-            "method": method,
-            "input_scale": scale,
-            "layers_sample": sample,
+            "method": fields.method or "all layers in one pass",
+            "input_scale": fields.input_scale,
         }
-        for part in parts[6:-1]:
-            name, _, value = part.partition("=")
-            if value:
-                params[name] = value
-        made_from = f"{names.get(dataset_fp, dataset_fp)} {split} · {layer} · {method} (Layers page)"
-        made_from += f" · model {model_name}" if model_name else ""
-    elif len(parts) >= 7:
-        _, model_fp, dataset_fp, split, layer, method, scale = parts[:7]
-        params = {
-            "model_fingerprint": model_fp,
-            "dataset_fingerprint": dataset_fp,
-            "split": split,
-            "layer": layer,
-            "method": method,
-            "input_scale": scale,
-        }
-        made_from = f"{names.get(dataset_fp, dataset_fp)} {split} · {layer} · {method}"
-        for part in parts[7:]:  # a pooled layer's "reduction=gap" (featlib.read.reductions.key_part)
-            name, _, value = part.partition("=")
-            if value:
-                params[name] = value
-                made_from += f" · {name} {value}"
-        if row["model_id"] in names:
-            made_from += f" · model {names[row['model_id']]}"
-    else:
-        layer, made_from = "", rep_key
-    if row["kind"] == "embedding":
-        for part in key[len("emb/" + rep_key) :].strip("/").split("/"):
-            for pair in part.split("-"):
-                if "=" in pair:
-                    name, value = pair.split("=", 1)
-                    params[name] = value
-    reducer = key.rsplit("/", 1)[-1].split("-", 1)[0] if row["kind"] == "embedding" else ""
+        made_from = f"{names.get(fields.dataset_fp, fields.dataset_fp)} {fields.split} · {layer} · {params['method']}"
+        if fields.kind == "layer":  # the Layers page: every layer of a sample, in one pass
+            params.update(layers_sample=fields.parameters["layers_sample"], seed=fields.parameters["layers_seed"])
+            made_from += " (Layers page)"
+        if "reduction" in fields.parameters:  # a pooled layer's "reduction=gap" (featlib.read.reductions.key_part)
+            params["reduction"] = fields.parameters["reduction"]
+            made_from += f" · reduction {params['reduction']}" if fields.kind == "representation" else ""
+        if model_name:
+            made_from += f" · model {model_name}"
+    if fields.is_map:
+        params.update({k: v for k, v in fields.parameters.items() if k not in ("layers_sample", "layers_seed")})
+    reducer = fields.reducer
     default_name = default_title(
         row["kind"],
         model_name,

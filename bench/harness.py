@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -228,6 +229,12 @@ def run(
         with tempfile.TemporaryDirectory() as workspace:
             log("browser: server start with the machine's compile cache")
             first.update(_browser_figures(workspace, repeat=True))
+        with tempfile.TemporaryDirectory() as workspace:
+            log("browser: pages of a started server")
+            try:
+                first.update(page_times(workspace))
+            except Exception as error:  # the other figures are reported all the same
+                first["page_times_error"] = f"{type(error).__name__}: {str(error)[:200]}"
     figures = {
         "dataset": data.name,
         "n_points": int(len(x)),
@@ -419,6 +426,43 @@ def first_plot(workspace: str | Path, timeout: float = 300, repeat: bool = True,
                 figures["repeat_view_after_restart_s"] = _open_view(browser, url + link, timeout)
         browser.close()
     return figures
+
+
+def page_times(workspace: str | Path, sessions: int = 5, timeout: float = 120) -> dict:
+    """Seconds from a request to a page drawn, on a started server, in fresh Chromium sessions (issue 24).
+
+    Starts ``streamlit run app.py`` on ``workspace`` and waits until it answers its health check; then
+    opens the Home page (``home_page_first_s``: the server's first visitor, who starts Keras and the job
+    cluster; ``home_page_s``: the median of ``sessions`` fresh sessions, the first included) and the Model
+    page (``page_frame_s``: the median of ``sessions`` fresh sessions to its title, the frame drawn while
+    Keras and the cluster may still be starting). Each time runs from ``page.goto`` to the page's ``h1``.
+    """
+    from playwright.sync_api import sync_playwright
+
+    from featlib.serve import CHROMIUM, CHROMIUM_ARGS, running_app
+
+    def seconds(browser, url: str, title: str) -> float:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.set_default_timeout(timeout * 1000)
+        start = time.perf_counter()
+        page.goto(url)
+        page.locator("h1").filter(has_text=title).first.wait_for()
+        took = time.perf_counter() - start
+        context.close()
+        return took
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        with running_app(workspace) as (url, _):
+            home = [seconds(browser, url, "featlib") for _ in range(sessions)]
+            model = [seconds(browser, url + "/model", "Model") for _ in range(sessions)]
+        browser.close()
+    return {
+        "home_page_first_s": home[0],
+        "home_page_s": statistics.median(home),
+        "page_frame_s": statistics.median(model),
+    }
 
 
 def _wait_for_map(page) -> None:

@@ -33,12 +33,8 @@ def main() -> None:
     """One run of the dashboard: set-up, login, the workers, the sidebar and the page asked for."""
     st.set_page_config(page_title="featlib", page_icon=page_icon(), layout="wide")
     auth.require_login()
-    resources.start_warm_up()
-    try:
-        job_watch.manager()  # the workers start (and one warms up) with the server's first page
-    except (OSError, ValueError) as error:  # no scheduler at FEATLIB_SCHEDULER, a bad FEATLIB_WORKERS, ...
-        text.error(f"The job workers cannot be started, so nothing can be computed: {error}")
-        st.stop()
+    resources.start_warm_up()  # Keras, and the job cluster (one worker warming up), load behind the first page
+    job_watch.start_engine()
 
     # No icons beside the pages' names: a material icon is a word in a font (``layers``), read out and copied
     # with the name ("layers Representations").
@@ -54,8 +50,8 @@ def main() -> None:
             st.Page(widgets.JOBS_PAGE, title="Jobs"),
         ]
     )
-    if navigation.url_path:  # every page but Home (url path "") uses Keras
-        resources.wait_for_libraries()
+    if navigation.url_path:  # every page but Home (url path "") uses Keras and the job workers
+        _wait_for_start_up(navigation.title)
     links.restore_from_link()
     summary = st.sidebar.empty()
     widgets.sidebar_summary(summary)
@@ -64,6 +60,25 @@ def main() -> None:
         navigation.run()
     finally:  # shows at once what the page changed (an upload, a training), even when it stopped early
         widgets.sidebar_summary(summary)
+
+
+def _wait_for_start_up(title: str) -> None:
+    """The page's frame (its title, a spinner) while Keras and the job cluster finish starting; stops the page
+    with the reason when the cluster cannot be started."""
+    frame = st.empty()
+    try:
+        if not (resources.libraries_ready() and job_watch.engine_ready()):
+            with frame.container():
+                text.title(title)
+                resources.wait_for_libraries()
+                job_watch.engine()
+        job_watch.manager()
+    except (OSError, ValueError) as error:  # no scheduler at FEATLIB_SCHEDULER, a bad FEATLIB_WORKERS, ...
+        with frame.container():
+            text.title(title)
+            text.error(f"The job workers cannot be started, so nothing can be computed: {error}")
+        st.stop()
+    frame.empty()  # the page draws its own title
 
 
 if __name__ == "__main__":  # streamlit run featlib/app/dashboard.py, as `featlib app` does

@@ -10,6 +10,7 @@ or finds the result.
 from __future__ import annotations
 
 import atexit
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -36,20 +37,69 @@ _ready_workers: set[str] = set()
 """Workers this server has seen run a job: they have TensorFlow loaded already."""
 
 
-@st.cache_resource(show_spinner=f"Starting the job cluster (the first time only, about {CLUSTER_START_S} s)…")
+class _Start:
+    """The job cluster's start, in a thread of its own: the engine, or the error it stopped on, once ``done``."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.engine: jobs.Engine | None = None
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            started = jobs.Engine.start()
+            if settings.get(WARM_UP_ENV):
+                started.warm_up()
+            atexit.register(started.close)
+            self.engine = started
+        except BaseException as error:  # shown by the page that needs the cluster (featlib.app.dashboard)
+            self.error = error
+        finally:
+            self.done.set()
+
+
+@st.cache_resource(show_spinner=False)
+def _start() -> _Start:
+    start = _Start()
+    threading.Thread(target=start.run, name="featlib-job-cluster", daemon=True).start()
+    return start
+
+
+def start_engine() -> None:
+    """Starts the server's job cluster in the background, once per process; returns at once.
+
+    The Home page is drawn meanwhile; a page that submits work waits for it in :func:`engine`.
+    """
+    _start()
+
+
+def engine_ready() -> bool:
+    """True once the job cluster's start (:func:`start_engine`) has ended, started or not."""
+    return _start().done.is_set()
+
+
 def engine() -> jobs.Engine:
     """The server's Dask engine (a ``LocalCluster``, or ``$FEATLIB_SCHEDULER``), once per process.
 
-    One worker starts warming up at once (Keras and umap-learn imported,
-    UMAP compiled) and takes the maps when it is free, so the first map does
-    not wait for that; the others stay free for the first jobs. Set
+    Waits, with a spinner, for the start begun by :func:`start_engine`. One
+    worker starts warming up at once (Keras and umap-learn imported, UMAP
+    compiled) and takes the maps when it is free, so the first map does not
+    wait for that; the others stay free for the first jobs. Set
     ``FEATLIB_WARM_UP=0`` to skip it.
+
+    Raises:
+        featlib.errors.ClusterError, OSError, ValueError: the cluster could not be started or reached (a bad
+            setting, no scheduler at ``$FEATLIB_SCHEDULER``); the next call tries again.
     """
-    started = jobs.Engine.start()
-    if settings.get(WARM_UP_ENV):
-        started.warm_up()
-    atexit.register(started.close)
-    return started
+    start = _start()
+    if not start.done.is_set():
+        with st.spinner(f"Starting the job cluster (the first time only, about {CLUSTER_START_S} s)…"):
+            start.done.wait()
+    if start.error is not None:
+        _start.clear()  # not kept: the next page run tries again (a scheduler back up, a setting fixed)
+        raise start.error
+    assert start.engine is not None
+    return start.engine
 
 
 def manager() -> jobs.JobManager:

@@ -66,6 +66,11 @@ def start_warm_up() -> None:
     _warm_up()
 
 
+def libraries_ready() -> bool:
+    """True once the start-up thread has imported Keras (or failed to: the pages then import it themselves)."""
+    return _warm_up().is_set()
+
+
 def wait_for_libraries() -> None:
     """Waits, with a spinner, until the start-up thread has imported Keras."""
     ready = _warm_up()

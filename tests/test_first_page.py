@@ -1,0 +1,40 @@
+"""The first page is drawn while the server starts (issue 24, item 1).
+
+Keras and the job cluster start in threads of their own with the server's first page: Home never waits for
+them, and every other page shows its frame (its title) while it waits, then the page, or the reason the
+cluster cannot start. Before, the first page of a server waited about 10 s for the cluster, Home included,
+and a cluster that could not start stopped Home with an error.
+"""
+
+from __future__ import annotations
+
+from app_testing import no_exception, page_path
+
+from featlib.app import job_watch
+
+
+def test_home_is_drawn_when_the_job_cluster_cannot_start_and_the_other_pages_say_why(app, monkeypatch):
+    monkeypatch.setenv("FEATLIB_SCHEDULER", "tls://127.0.0.1:9")  # nothing listens there, and no certificates
+    job_watch._start.clear()  # this server's cluster starts anew, with the setting above
+    try:
+        at = no_exception(app.run())
+        assert [t.value for t in at.title] == ["featlib"]
+        assert not at.error, [e.value for e in at.error]  # Home does not need the workers
+        at.switch_page(page_path("model")).run()
+        assert [t.value for t in at.title] == ["Model"]  # the page's frame, then why nothing can be computed
+        [error] = at.error
+        assert error.value.startswith("The job workers cannot be started, so nothing can be computed"), error.value
+        assert "FEATLIB_TLS_CA_FILE" in error.value, error.value  # the reason: no certificates for a tls:// one
+    finally:
+        job_watch._start.clear()  # the next test's pages start a cluster of their own
+
+
+def test_a_page_waits_for_the_cluster_started_with_the_first_page_and_uses_it(app):
+    job_watch._start.clear()
+    at = no_exception(app.run())
+    started = job_watch._start()
+    at.switch_page(page_path("jobs")).run()
+    no_exception(at)
+    assert started.done.is_set() and started.error is None
+    assert job_watch.engine() is started.engine  # one cluster per server, started by the first page
+    assert [t.value for t in at.title] == ["Jobs"]

@@ -428,6 +428,35 @@ def first_plot(workspace: str | Path, timeout: float = 300, repeat: bool = True,
     return figures
 
 
+def first_look_map(workspace: str | Path, timeout: float = 300, env: dict | None = None) -> dict:
+    """Seconds from starting the server on an empty ``workspace`` to a map on a first visitor's Explore page.
+
+    The visitor opens the Home page as soon as the server answers, then Explore, with nothing picked: the
+    server has been preparing its first model and map since it started (:mod:`featlib.first_look`), and the
+    page shows them. Returns ``first_look_map_s`` (server start → map drawn) and ``first_look_home_s``
+    (server start → Home drawn).
+    """
+    from playwright.sync_api import sync_playwright
+
+    from featlib.serve import CHROMIUM, CHROMIUM_ARGS, running_app
+
+    figures: dict = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        start = time.perf_counter()
+        with running_app(workspace, **{"FEATLIB_FIRST_LOOK": "1", **(env or {})}) as (url, _):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(timeout * 1000)
+            page.goto(url)
+            page.locator("h1").filter(has_text="featlib").first.wait_for()
+            figures["first_look_home_s"] = time.perf_counter() - start
+            page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Explore", exact=True).click()
+            _wait_for_map(page)
+            figures["first_look_map_s"] = time.perf_counter() - start
+        browser.close()
+    return figures
+
+
 def page_times(workspace: str | Path, sessions: int = 5, timeout: float = 120) -> dict:
     """Seconds from a request to a page drawn, on a started server, in fresh Chromium sessions (issue 24).
 

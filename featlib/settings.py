@@ -215,6 +215,13 @@ SETTINGS: tuple[Setting, ...] = (
         _switch,
     ),
     Setting(
+        "FEATLIB_FIRST_LOOK",
+        True,
+        "0: a server started on an empty workspace does not train the first model and map it before the first "
+        "visitor asks (featlib.first_look); on a workspace with models, the latest one's map is not made ahead.",
+        _switch,
+    ),
+    Setting(
         "FEATLIB_MAX_UPLOAD_MB",
         200.0,
         "The largest file one upload may be, in MiB (datasets, models and bundles).",

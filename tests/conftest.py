@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports Te
 # The servers and AppTest runs of the tests skip the workers' UMAP warm-up: on two cores it would
 # compete with the tests for a minute each time; what it does is tested by test_jobs.
 os.environ.setdefault("FEATLIB_WARM_UP", "0")
+os.environ.setdefault("FEATLIB_FIRST_LOOK", "0")  # a test server starts on the workspace its test made
 
 from dataclasses import dataclass, field
 from pathlib import Path

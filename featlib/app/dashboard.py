@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from featlib.app import auth, identity, job_watch, links, resources, text, widgets
+from featlib.app import auth, identity, job_watch, links, resources, start_up, text, widgets
 
 ICON_DOTS = ((8, 9, "1f77b4"), (20, 7, "ff7f0e"), (13, 20, "2ca02c"), (24, 22, "d62728"), (6, 24, "17becf"))
 """The tab icon's dots: (column, row, colour) on a 32-pixel square, in the maps' palette (:data:`featlib.plots.DIGIT_COLOURS`)."""
@@ -35,6 +35,7 @@ def main() -> None:
     auth.require_login()
     resources.start_warm_up()  # Keras, and the job cluster (one worker warming up), load behind the first page
     job_watch.start_engine()
+    start_up.prepare_first_look()  # the first model and its map, made as jobs before anyone asks
 
     # No icons beside the pages' names: a material icon is a word in a font (``layers``), read out and copied
     # with the name ("layers Representations").

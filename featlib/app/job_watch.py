@@ -20,7 +20,7 @@ import streamlit as st
 from featlib import jobs, settings
 from featlib.app import identity, resources, text
 from featlib.jobs.manager import describe
-from featlib.store import ModelRecord
+from featlib.store import ModelRecord, Workspace
 
 POLL_S = 0.3
 """How often a waiting page redraws the job's progress."""
@@ -104,12 +104,29 @@ def engine() -> jobs.Engine:
 
 def manager() -> jobs.JobManager:
     """The job manager of the server's workspace, on :func:`engine`."""
-    return _manager(str(resources.workspace().root))
+    return manager_of(engine(), resources.workspace())
 
 
-@st.cache_resource(show_spinner=False)
-def _manager(root: str) -> jobs.JobManager:
-    return jobs.JobManager(engine(), resources.workspace())
+_managers: dict[tuple[int, str], jobs.JobManager] = {}
+_managers_lock = threading.Lock()
+
+
+def manager_of(engine: jobs.Engine, workspace: Workspace) -> jobs.JobManager:
+    """The one job manager of ``workspace`` on ``engine`` in this process (the pages' and the start-up's).
+
+    Safe to call from any thread: the server's start-up thread (:mod:`featlib.app.start_up`) submits its jobs
+    to the manager the pages ask, so a page attaches to a job the start-up began.
+    """
+    with _managers_lock:
+        key = (id(engine), str(workspace.root))
+        if key not in _managers:
+            _managers[key] = jobs.JobManager(engine, workspace)
+        return _managers[key]
+
+
+def starting() -> _Start:
+    """The job cluster's start begun by :func:`start_engine` (its ``done`` event, then ``engine`` or ``error``)."""
+    return _start()
 
 
 def model_input(record: ModelRecord) -> jobs.Input:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, models
-from featlib.app import resources, state, text
+from featlib import datasets, first_look, models
+from featlib.app import resources, start_up, state, text
 from featlib.models import diagnosis
 from featlib.read import reductions
 from featlib.store import ModelRecord, WorkspaceError
@@ -32,6 +32,8 @@ LAYERS_PAGE = str(APP_PAGES / "layers.py")
 COMPARE_PAGE = str(APP_PAGES / "compare.py")
 WORKSPACE_PAGE = str(APP_PAGES / "workspace.py")
 JOBS_PAGE = str(APP_PAGES / "jobs.py")
+FIRST_LOOK_WAIT_S = 120
+"""How long a page with no model waits for the server's first model (:mod:`featlib.app.start_up`), in seconds."""
 DATASET_PICKER = "dataset_picker"  # the Model page's dataset selectbox
 
 
@@ -88,21 +90,32 @@ def offer_latest() -> None:
     """
     if st.session_state.get(OFFERED):
         return
-    st.session_state[OFFERED] = True
     if st.session_state.get(state.MODEL) or state.DATASET in st.session_state:
+        st.session_state[OFFERED] = True
         return
     try:
         latest = latest_choice()
     except WorkspaceError:
         return
-    if latest is None:
+    if latest is None:  # offered at a later run, once there is a model (the server's first one, say)
         return
+    st.session_state[OFFERED] = True
     model_id, dataset_key = latest
     state.put(state.DATASET, dataset_key)
     state.put(state.MODEL, model_id)
+    record = resources.record(model_id)
+    made_at_start = record.meta.get("first_look") and record.creator == first_look.CREATOR
     text.info(
-        f"Picked the workspace's latest model, {resources.record(model_id).name}, and its dataset, "
-        f"{resources.dataset_label(dataset_key)}; pick others on the Model page.",
+        (
+            f"Picked {record.name}, the seed MLP (128-64) the server trained on "
+            f"{resources.dataset_label(dataset_key)} when it started, so that a map is ready; train, upload or "
+            "pick another on the Model page."
+        )
+        if made_at_start
+        else (
+            f"Picked the workspace's latest model, {record.name}, and its dataset, "
+            f"{resources.dataset_label(dataset_key)}; pick others on the Model page."
+        ),
         icon=":material/auto_awesome:",
     )
 
@@ -215,6 +228,15 @@ def require_model() -> tuple[ModelRecord, keras.Model]:
             return resources.record(model_id), resources.model(model_id)
         except WorkspaceError:
             state.put(state.MODEL, None)
+    preparing = start_up.first_look_running()
+    if preparing is not None:  # an empty workspace: the server is training its first model, then mapping it
+        with st.spinner(
+            f"The server is training its first model, {first_look.FIRST_MODEL} (the seed MLP on the digits), "
+            "to map it; this page shows it when it is ready…"
+        ):
+            preparing.done.wait(FIRST_LOOK_WAIT_S)
+        if preparing.done.is_set() and resources.workspace().list_models():
+            st.rerun()
     text.info("No model picked yet: train one, upload one or pick a saved one first.")
     st.page_link(MODEL_PAGE, label="Go to the Model page", icon=":material/model_training:")
     st.stop()

@@ -1,15 +1,20 @@
-"""The checks of an uploaded model file before Keras reads it: size, archive members, code layers, SavedModels."""
+"""The checks of an uploaded model file before Keras reads it: size, archive members, code layers, SavedModels.
+
+One check needs Keras's list of its own layers, so it runs once Keras is to read the file anyway:
+:func:`check_layer_classes` refuses a layer class that Keras does not define (a custom layer).
+"""
 
 from __future__ import annotations
 
 import builtins
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from featlib import archives
 from featlib.datasets import UPLOAD_LIMIT_ENV, upload_limit_bytes
 from featlib.errors import ModelError
-from featlib.lazy import h5py
+from featlib.lazy import h5py, keras
 from featlib.models.config import parse_config
 
 
@@ -58,6 +63,25 @@ _MODELING_NAMESPACES = {
     "constraints",
     "optimizers",
     "schedules",
+}
+MODEL_CLASSES = ("Sequential", "Functional", "Model")
+"""The class names of a whole Keras model in a config (Keras 2 wrote ``Model``, Keras 3 writes ``Functional``)."""
+# Keys of a layer's settings that hold whole inner layers: wrappers (TimeDistributed, Bidirectional) and RNNs.
+_INNER_LAYER_KEYS = ("layer", "forward_layer", "backward_layer", "cell")
+# Layers of Keras 2 that Keras 3 no longer has, and what Keras 3 has in their place.
+_KERAS2_ONLY_LAYERS = {
+    "CuDNNLSTM": "keras.layers.LSTM",
+    "CuDNNGRU": "keras.layers.GRU",
+    "ThresholdedReLU": "keras.layers.ReLU(threshold=...)",
+    "LocallyConnected1D": "keras.layers.Conv1D",
+    "LocallyConnected2D": "keras.layers.Conv2D",
+    "DenseFeatures": "keras.layers.Concatenate of the features",
+}
+# What Keras has in place of some well-known custom layers (keras_contrib's, first).
+_BUILT_IN_FOR = {
+    "InstanceNormalization": "keras.layers.GroupNormalization(groups=-1), which computes the same",
+    "GroupNormalization": "keras.layers.GroupNormalization",
+    "LayerNormalization": "keras.layers.LayerNormalization",
 }
 _SAVEDMODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 _SAVEDMODEL_REASON = (
@@ -251,3 +275,112 @@ def _config_objects(config: object, where: str):
     elif isinstance(config, list):
         for i, value in enumerate(config):
             yield from _config_objects(value, f"{where}[{i}]")
+
+
+def check_layer_classes(path: str | Path) -> None:
+    """Refuses a ``.keras`` or ``.h5`` model whose config names a layer class that Keras does not define.
+
+    Every layer entry is looked at (nested models' layers, wrappers' and RNNs' inner layers, the bare
+    list of a Keras 2.0/2.1 Sequential), whatever its ``module``: its class must be a layer of
+    ``keras.layers`` or a model (:data:`MODEL_CLASSES`). A custom layer class (keras_contrib's
+    ``InstanceNormalization``, a model script's own) is code the file only names; Keras would ask for
+    it to be loaded, and featlib loads only Keras's own layers. Files the other checks refuse, or
+    without a config, pass here. Imports Keras (its list of layers); run it right before Keras reads the file.
+
+    Raises:
+        ModelError: naming the class, the layer and where it is in the config, why it is refused and
+            what to do (re-save the model with built-in layers).
+    """
+    path = Path(path)
+    config = _stored_config(path)
+    if config is None:
+        return
+    known = _keras_layer_classes()
+    try:
+        entries = list(layer_entries(config))
+    except RecursionError:
+        raise ModelError(f"{path.name} has a model config nested too deeply to check; refused.") from None
+    for where, entry in entries:
+        class_name = entry["class_name"]
+        if class_name in known:
+            continue
+        settings = entry.get("config")
+        name = (settings.get("name") if isinstance(settings, dict) else None) or entry.get("name")
+        layer = (
+            f"layer {name!r}, at {where or 'the top level'}"
+            if isinstance(name, str)
+            else f"at {where or 'the top level'}"
+        )
+        if class_name in _KERAS2_ONLY_LAYERS:
+            raise ModelError(
+                f"{path.name} uses the layer class {class_name!r} ({layer}), a Keras 2 layer that Keras 3 no "
+                f"longer has, so featlib cannot build it. Expected a model made of Keras 3 layers: rebuild it with "
+                f"{_KERAS2_ONLY_LAYERS[class_name]} in its place, copy the weights and save it again."
+            )
+        instead = _BUILT_IN_FOR.get(class_name)
+        hint = f" (for {class_name}: {instead})" if instead else ""
+        raise ModelError(
+            f"{path.name} uses the layer class {class_name!r} ({layer}), which is not one of Keras's own layers. "
+            "A custom layer class is Python code (from a library such as keras_contrib, or the script that made "
+            "the model) that the file only names; featlib loads only Keras's own layers and never loads such "
+            f"code. Expected a model made of built-in Keras layers: rebuild it with a built-in layer in place of "
+            f"{class_name}{hint}, copy the weights and save it again."
+        )
+
+
+def layer_entries(config: object, where: str = "") -> Iterator[tuple[str, dict]]:
+    """``(place, entry)`` for a model config's top entry and every layer entry in it, at any depth.
+
+    A layer entry is a dict with a text ``class_name``: the top one, the items of a model's ``layers``
+    (or of the bare list Keras 2.0 and 2.1 wrote for a Sequential), a wrapper's or RNN's inner layer
+    (:data:`_INNER_LAYER_KEYS`) and the items of ``cells``. Other serialized objects (initializers,
+    regularizers, dtype policies) are not layers and are not yielded.
+    """
+    stack: list[tuple[str, object]] = [(where, config)]
+    while stack:
+        place, entry = stack.pop()
+        if not isinstance(entry, dict) or not isinstance(entry.get("class_name"), str):
+            continue
+        yield place, entry
+        settings = entry.get("config")
+        children: list[tuple[str, object]] = []
+        if isinstance(settings, list):  # a Keras 2.0/2.1 Sequential: the bare list of its layers
+            children += [(_joined(place, f"config[{i}]"), item) for i, item in enumerate(settings)]
+        elif isinstance(settings, dict):
+            for key in ("layers", "cells"):
+                if isinstance(settings.get(key), list):
+                    children += [(_joined(place, f"config.{key}[{i}]"), item) for i, item in enumerate(settings[key])]
+            children += [
+                (_joined(place, f"config.{key}"), settings[key]) for key in _INNER_LAYER_KEYS if key in settings
+            ]
+        stack.extend(reversed(children))
+
+
+def _joined(place: str, step: str) -> str:
+    return f"{place}.{step}" if place else step
+
+
+def _keras_layer_classes() -> set[str]:
+    """The class names Keras builds from a config by itself: ``keras.layers``' layers and the model classes."""
+    names = set(MODEL_CLASSES)
+    for name, value in vars(keras.layers).items():
+        if isinstance(value, type) and issubclass(value, keras.layers.Layer):
+            names.add(name)
+    return names
+
+
+def _stored_config(path: Path) -> object:
+    """The parsed config of a ``.keras`` (``config.json``) or ``.h5`` (``model_config``) file, or None when unreadable."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".keras":
+            with zipfile.ZipFile(path) as archive:
+                raw = archive.read("config.json")
+            return parse_config(raw, path.name, "config.json")
+        if suffix in (".h5", ".hdf5"):
+            with h5py.File(path, "r") as h5:
+                raw = h5.attrs.get("model_config")
+            return None if raw is None else parse_config(raw, path.name, "model_config")
+    except (KeyError, OSError, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError):
+        return None
+    return None

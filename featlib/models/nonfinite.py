@@ -32,6 +32,7 @@ import numpy as np
 
 from featlib.errors import NonFiniteError
 from featlib.lazy import keras
+from featlib.models.inference import inference_function
 
 if TYPE_CHECKING:
     import keras
@@ -221,7 +222,8 @@ def counters(layers: Sequence) -> tuple[list[str], list]:
 def scan(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> dict[str, int]:
     """How many non-finite values each layer of ``model`` gives for inputs ``x``, in one pass.
 
-    Read by the backend function (``keras.Function``) over :func:`counters` of every layer, so a
+    Read by the backend function (``keras.Function`` in inference mode,
+    :func:`featlib.models.inference.inference_function`) over :func:`counters` of every layer, so a
     later operation that hides NaN (as a compiled predict function's softmax can) does not hide it here.
 
     Returns:
@@ -230,7 +232,7 @@ def scan(model: keras.Model, x: np.ndarray, batch_size: int = 1024) -> dict[str,
     names, tensors = counters([layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)])
     if not names:
         return {}
-    function = keras.Function(inputs=model.inputs, outputs=tensors)
+    function = inference_function(inputs=model.inputs, outputs=tensors)  # as predict: no layer in training mode
     totals = dict.fromkeys(names, 0)
     for start in range(0, len(x), max(1, batch_size)):
         for name, count in zip(names, function([x[start : start + batch_size]])):

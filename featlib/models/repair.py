@@ -12,6 +12,13 @@ Two kinds of files load in Keras 3 with an input that featlib cannot feed:
   list as the shape of one sample, so the input becomes ``(None, None, 64)``.
   :func:`keras2_input_layers` gives the path of a copy whose config starts with
   the ``InputLayer`` Keras 2 meant, which Keras 3 loads as ``(None, 64)``.
+* **Keras 2.0 and 2.1 Sequential ``.h5`` files** store their layers as a bare list
+  (``{"class_name": "Sequential", "config": [layer, ...]}``; Keras 2.2 made it
+  ``{"name": ..., "layers": [...]}``), which Keras 3 cannot read at all. The same copy gets
+  the later layout first, then the ``InputLayer``.
+
+An ``.h5`` file that Keras still cannot read is explained by :func:`h5_problem`: which layer
+of the file, of which class, with which settings, and which Keras wrote it.
 
 Keras is imported lazily; the files were checked (:func:`featlib.models.check_h5`,
 :func:`featlib.models.check_model_archive`) before anything here runs.
@@ -20,6 +27,8 @@ Keras is imported lazily; the files were checked (:func:`featlib.models.check_h5
 from __future__ import annotations
 
 import contextlib
+import copy
+import inspect
 import json
 import shutil
 import tempfile
@@ -32,6 +41,7 @@ import numpy as np
 import featlib.models.scratch as scratch
 from featlib.errors import ModelError
 from featlib.lazy import h5py, keras
+from featlib.models.checks import MODEL_CLASSES, layer_entries
 from featlib.models.config import first_line, parse_config
 
 if TYPE_CHECKING:
@@ -39,6 +49,24 @@ if TYPE_CHECKING:
 
 # Config keys that hold a whole batch shape (batch axis first): InputLayer's, Keras 2's, Sequential's.
 _BATCH_SHAPE_KEYS = ("batch_shape", "batch_input_shape", "build_input_shape")
+# Layer settings of Keras 1 that Keras 2.0 renamed (output_dim → units, init → kernel_initializer, ...).
+_KERAS1_SETTINGS = {
+    "output_dim",
+    "init",
+    "inner_init",
+    "W_regularizer",
+    "b_regularizer",
+    "W_constraint",
+    "b_constraint",
+    "border_mode",
+    "nb_filter",
+    "nb_row",
+    "nb_col",
+    "subsample",
+    "dim_ordering",
+    "input_dtype",
+    "consume_less",
+}
 # Tolerance for "the rebuilt model computes the same outputs" (float32 rounding of the same graph).
 _SAME_OUTPUTS = {"rtol": 1e-5, "atol": 1e-6}
 
@@ -200,9 +228,14 @@ def keras2_sequential_fix(config: object) -> bool:
     ``InputLayer`` entry (named ``<first layer>_input``, as Keras 2 named it) in every
     Sequential config in ``config``, nested ones included. Configs that already start with an
     ``InputLayer`` are left as they are.
+
+    Keras 2.0 and 2.1 wrote a Sequential config as the bare list of its layers; such a config
+    is first given the layout of Keras 2.2 and later, ``{"name": ..., "layers": [...]}``.
     """
     changed = False
     if isinstance(config, dict):
+        if config.get("class_name") == "Sequential" and isinstance(config.get("config"), list):
+            changed |= _keras21_layout(config)
         if config.get("class_name") == "Sequential" and isinstance(config.get("config"), dict):
             changed |= _add_input_layer(config["config"])
         for value in config.values():
@@ -211,6 +244,17 @@ def keras2_sequential_fix(config: object) -> bool:
         for value in config:
             changed |= keras2_sequential_fix(value)
     return changed
+
+
+def _keras21_layout(sequential: dict) -> bool:
+    """A Keras 2.0/2.1 Sequential entry, ``{"class_name": "Sequential", "config": [layers]}``, given the later layout.
+
+    The model's name is the entry's own ``name`` (a nested Sequential in a Keras 2.1 functional
+    model has one) or ``sequential``, as Keras named it.
+    """
+    name = sequential.get("name") if isinstance(sequential.get("name"), str) else "sequential"
+    sequential["config"] = {"name": name, "layers": sequential["config"]}
+    return True
 
 
 def _add_input_layer(sequential: dict) -> bool:
@@ -273,3 +317,103 @@ def _h5_config(path: Path) -> object:
     except OSError as error:
         raise ModelError(f"{path.name} is not a readable HDF5 (.h5) file: {error}") from error
     return None if raw is None else parse_config(raw, path.name, "model_config")
+
+
+# ----------------------------------------------------------------------------- .h5 files Keras cannot read
+
+
+def h5_problem(path: str | Path) -> str | None:
+    """What in the ``.h5`` file ``path`` keeps Keras 3 from reading it, in featlib's words, or None when nothing is found.
+
+    Looked at after Keras failed on the file (the upload checks passed before): the model config's
+    structure (a model class, a list of layers), then each layer built alone from its settings. A
+    layer that fails is named with its class, its place in the file's config and the settings its
+    Keras 3 class does not take (Keras 1 names such as ``output_dim`` or ``init``); the Keras
+    version the file says wrote it follows.
+
+    Raises:
+        featlib.models.ModelError: the file is not readable HDF5 or its config is not JSON.
+    """
+    path = Path(path)
+    config = _h5_config(path)
+    if config is None:
+        return None
+    version = _keras_version(path)
+    written = f" (the file says Keras {version} wrote it)" if version else ""
+    if not isinstance(config, dict) or config.get("class_name") not in MODEL_CLASSES:
+        found = config.get("class_name") if isinstance(config, dict) else type(config).__name__
+        return (
+            f"its model_config describes {found!r}, not a whole Keras model (expected class_name "
+            f"{' or '.join(MODEL_CLASSES)}; a subclassed model's .h5 file holds no config Keras can rebuild){written}"
+        )
+    layers = config.get("config")
+    layers = layers.get("layers") if isinstance(layers, dict) else layers
+    if not isinstance(layers, list):
+        return (
+            f"its model_config holds no list of layers (expected config.layers, or the bare list of layers "
+            f"Keras 2.0 and 2.1 wrote for a Sequential model){written}"
+        )
+    for where, entry in layer_entries(config):
+        if entry["class_name"] in MODEL_CLASSES:
+            continue
+        problem = _layer_problem(entry)
+        if problem:
+            name = entry.get("config", {}).get("name") if isinstance(entry.get("config"), dict) else None
+            name = name or entry.get("name")
+            return f"its layer {name!r} ({entry['class_name']}, at {where}) {problem}{written}"
+    if version.startswith("1."):
+        return f"it was written by Keras {version}, whose model files Keras 3 cannot read"
+    return None
+
+
+def _keras_version(path: Path) -> str:
+    """The ``keras_version`` attribute of an ``.h5`` file (root, else ``model_weights``), or ``""``."""
+    try:
+        with h5py.File(path, "r") as h5:
+            raw = h5.attrs.get("keras_version")
+            if raw is None and isinstance(h5.get("model_weights"), h5py.Group):
+                raw = h5["model_weights"].attrs.get("keras_version")
+    except (OSError, KeyError, ValueError):
+        return ""
+    raw = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+    return str(raw)[:40] if isinstance(raw, str) else ""
+
+
+def _layer_problem(entry: dict) -> str | None:
+    """Why one layer entry cannot be built from its settings by its Keras 3 class, or None when it can."""
+    class_name = entry["class_name"]
+    layer_class = getattr(keras.layers, class_name, None)
+    if not isinstance(layer_class, type) or not issubclass(layer_class, keras.layers.Layer):
+        return "names a class that is not one of Keras's own layers"
+    settings = entry.get("config")
+    if not isinstance(settings, dict):
+        return f"holds no settings (expected a dict of {class_name}'s settings, got {type(settings).__name__})"
+    unknown = sorted(set(settings) - _accepted_settings(layer_class))
+    settings = copy.deepcopy(settings)
+    if class_name != "InputLayer":
+        settings.pop("batch_input_shape", None)  # the model's input, which Keras 3 reads from the InputLayer
+    try:
+        layer_class.from_config(settings)
+    except Exception as error:  # Keras raises many types for settings it cannot use.
+        if unknown:
+            more = f" and {len(unknown) - 8} more" if len(unknown) > 8 else ""
+            why = (
+                "expected the settings of Keras 2.0 or later: Keras 1 named them otherwise, e.g. output_dim and "
+                "init, which Keras 2 renamed units and kernel_initializer"
+                if set(unknown) & _KERAS1_SETTINGS
+                else f"expected the settings Keras 3's {class_name} takes"
+            )
+            return f"has settings that Keras 3's {class_name} does not take: {', '.join(unknown[:8])}{more} ({why})"
+        return f"cannot be built from its settings: {first_line(error)}"
+    return None
+
+
+def _accepted_settings(layer_class: type) -> set[str]:
+    """The setting names ``layer_class`` takes: its ``__init__``'s, the base layer's, and the input shapes."""
+    names = {"input_shape", "batch_input_shape", "input_dim"}
+    for cls in (layer_class, keras.layers.Layer):
+        try:
+            names |= set(inspect.signature(cls.__init__).parameters)
+        except (TypeError, ValueError):
+            continue
+    return names

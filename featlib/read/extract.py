@@ -6,7 +6,13 @@
    function one batch at a time (``predict_on_batch``), with a large batch
    (``predict``'s default of 32 is many times slower).
 
-Both read the caller's model through its public graph and never change it.
+Both read the caller's model through its public graph and never change it, and both run
+every layer in inference mode, as ``predict`` does: each layer whose call takes ``training``
+(random augmentation, noise, dropout, normalisation), at the top level or inside a nested
+model, is called with ``training=False``. ``predict`` passes it itself; the backend function is
+a ``keras.Function`` that passes it to every layer of its graph (:func:`featlib.models.inference.inference_function`),
+as the seed's ``K.function`` ran in Keras 2's test phase. Without it, Keras 3's random
+augmentation layers transform every image on every read.
 Both run in batches and reduce each batch as it comes out (see
 :mod:`featlib.read.reductions`) into one preallocated float32 array of the reduced
 size: a convolutional layer read by global average pooling never holds more
@@ -26,6 +32,7 @@ import numpy as np
 from featlib.errors import ExtractionError
 from featlib.lazy import keras
 from featlib.models import ModelError, check_layer, nonfinite, padded
+from featlib.models.inference import inference_function
 from featlib.read import reductions
 
 if TYPE_CHECKING:
@@ -84,7 +91,7 @@ class Extractor:
         self._watched, counters = nonfinite.counters(nonfinite.path_layers(model, layer_name))
         self._counts = dict.fromkeys(self._watched, 0)
         if method == "function":
-            self._fn = keras.Function(inputs=model.inputs, outputs=[output, *counters])
+            self._fn = inference_function(inputs=model.inputs, outputs=[output, *counters])
         else:
             self._submodel = keras.Model(inputs=model.inputs, outputs=[output, *counters])
         self._lock = threading.Lock()

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from featlib import datasets, jobs, keys, models
 from featlib.jobs.stored import store_trained
 from featlib.maps import embed
-from featlib.maps.reducer_params import MAP_SAMPLE
+from featlib.maps.reducer_params import MAP_METRICS_SAMPLE, MAP_SAMPLE
 from featlib.models import presets
 from featlib.read import reductions
 from featlib.service import ModelRef, Service
@@ -50,7 +50,8 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
     The map is the Explore page's default for a new session: the ``train`` split, the backend function, the
     ``auto`` reduction, UMAP with its default parameters on a stratified sample of at most
     :data:`featlib.maps.reducer_params.MAP_SAMPLE` images. Each step runs as a job of ``service``'s runner and
-    is stored in its workspace; a result already stored is not made again.
+    is stored in its workspace; a result already stored is not made again. Then the model's predictions and
+    the map's figures, which a cluster's job manager keeps in memory for the page (not stored).
 
     Args:
         service: the workspace and where the jobs run (the server's cluster).
@@ -83,9 +84,13 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
     _, labels = dataset.split(SPLIT)
     sample = None if MAP_SAMPLE >= len(labels) else MAP_SAMPLE
     params = embed.UMAPParams()
-    service.embedding(
+    emb = service.embedding(
         outputs, rep_key, labels, sample_size=sample, params=params, model_id=record.id, label="Mapping the first model"
     )
+    # What the Explore page asks next, kept in memory by the job manager it shares: predictions, the map's figures.
+    service.predictions(ref, dataset, SPLIT)
+    if emb is not None:
+        service.scores(emb.key, outputs[emb.indices], labels[emb.indices], emb.coords, MAP_METRICS_SAMPLE)
     return FirstLook(record, trained, layer, keys.embedding_key(rep_key, sample, 0, params))
 
 

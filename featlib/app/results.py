@@ -15,11 +15,11 @@ import streamlit as st
 from featlib import datasets, jobs, pipeline
 from featlib.app import resources, text
 from featlib.app.runner import service
-from featlib.maps import embed
+from featlib.maps import embed, reducer_params
 from featlib.read import reductions
 from featlib.store import ModelRecord
 
-METRICS_SAMPLE = 5_000
+METRICS_SAMPLE = reducer_params.MAP_METRICS_SAMPLE
 """A map's metrics are scored on at most this many of its points (stratified)."""
 
 

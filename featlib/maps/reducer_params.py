@@ -40,6 +40,9 @@ SCORE_SAMPLE = 5_000
 --sample``, a bundle's scores)."""
 COMPARE_SAMPLE = 5_000
 """Points of each panel of the Compare page (two to four maps side by side)."""
+MAP_METRICS_SAMPLE = 5_000
+"""A map's figures on the Explore page (10-NN accuracy, trustworthiness, ...) are scored on at most this many of
+its points, stratified."""
 
 SEED_MAX = 2**31 - 1
 """Seeds are integers in ``[0, SEED_MAX]`` (NumPy refuses negative ones)."""

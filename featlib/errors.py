@@ -154,6 +154,23 @@ class ModelMismatchError(WorkspaceError):
     """A link, saved view or bundle pins a model by fingerprint and the model found under its id has another one."""
 
 
+class QuotaError(WorkspaceError):
+    """A new item refused before it is stored: over a quota, or under the free-disk floor; nothing is written.
+
+    It would take its maker or the workspace past a quota (``FEATLIB_QUOTA_*``), or leave the disk under
+    ``FEATLIB_MIN_FREE_MB``.
+
+    The message names the quota, the use now, the size of what was to be stored and the fix.
+
+    Attributes:
+        setting: the setting that refused it (``"FEATLIB_QUOTA_USER_MB"``, ...).
+    """
+
+    def __init__(self, message: str, setting: str = ""):
+        super().__init__(message)
+        self.setting = setting
+
+
 class NameClashError(FeatlibError, ValueError):
     """A rename to a name another item of the same kind already has."""
 
@@ -211,3 +228,9 @@ class WorkerLost(JobError):
 
 class JobLimitError(FeatlibError, ValueError):
     """A job asks for more than its kind allows (points, bytes); raised before anything runs."""
+
+
+class TooManyJobsError(JobLimitError):
+    """One person already has as many jobs queued or running as one person may (``FEATLIB_MAX_JOBS_PER_USER``).
+
+    Raised before the new job is queued. Asking for a result whose job is on its way is never refused."""

@@ -16,7 +16,8 @@ Stored in the workspace:
 Of jobs (their results are kept in memory by the job manager, or stored under the keys above):
 
 - :func:`layer_set_job_key`, :func:`predict_key`, :func:`metrics_key`, :func:`cka_key`,
-  :func:`compare_methods_key`, :func:`neighbours_key`, :func:`train_key`, :func:`upload_key`,
+  :func:`compare_methods_key`, :func:`neighbours_key`, :func:`neighbour_change_key`, :func:`train_key`,
+  :func:`upload_key`,
   :func:`bundle_key`.
 
 Parts of other keys: :func:`layer_set_key` (a layer set, and with :func:`layer_key` each layer of it),
@@ -158,6 +159,16 @@ def metrics_key(subject: str, sample_size: int | None) -> str:
 def cka_key(subject: str) -> str:
     """The job of linear CKA between representations: ``cka/<subject>`` (:func:`cka_subject`)."""
     return f"cka/{subject}"
+
+
+def neighbour_change_key(rep_key_a: str, rep_key_b: str, sample_size: int | None, k: int) -> str:
+    """The job comparing each image's ``k`` nearest neighbours in two representations of the same sample.
+
+    ``moved/<sample size or None>/<k>/<rep key a>|<rep key b>``: changed by both representations (their keys:
+    model, data, split, layer, method, scaling, reduction), the sample (stratified, seed 0) and ``k``;
+    ordered (``a`` is the "before").
+    """
+    return f"moved/{sample_size}/{int(k)}/{rep_key_a}|{rep_key_b}"
 
 
 def predict_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, output: str | None = None) -> str:

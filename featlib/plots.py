@@ -493,6 +493,80 @@ def cka_heatmap(matrix: np.ndarray, names: Sequence[str], other_names: Sequence[
     )
 
 
+def class_shift_heatmap(shift: np.ndarray, class_names: Sequence[str], before: str, after: str) -> go.Figure:
+    """Where neighbours went, class by class (:func:`featlib.maps.neighbour_change.class_shift`), as a heatmap.
+
+    Args:
+        shift: ``(C, C)``: row ``i``, column ``j``: the change in the share of class ``j`` among the neighbours
+            of class ``i``'s images, from ``before`` to ``after`` (−1 to 1; red: gained, blue: lost).
+        class_names: the ``C`` classes.
+        before, after: the two representations' names, for the title and the hover text.
+    """
+    shift = np.asarray(shift, dtype=float)
+    names = [text(n) for n in class_names]
+    if shift.shape != (len(names), len(names)):
+        raise ValueError(f"The class shift must be {len(names)} × {len(names)}; got {shift.shape}.")
+    most = max(float(np.abs(shift).max()), 1e-9)
+    cells = [[f"{v:+.0%}" if abs(v) >= 0.005 else "" for v in row] for row in shift]  # a blank: under half a point
+    fig = go.Figure(
+        go.Heatmap(
+            z=shift,
+            x=names,
+            y=names,
+            zmin=-most,
+            zmax=most,
+            colorscale="RdBu_r",
+            text=cells,
+            texttemplate="%{text}",
+            colorbar=colourbar("share"),
+            hovertemplate=f"images of class %{{y}}: neighbours of class %{{x}}<br>%{{z:+.3f}} in {text(after)} "
+            f"against {text(before)}<extra></extra>",
+        )
+    )
+    return frame(
+        fig,
+        title=title_lines(f"Where neighbours went: {after} against {before}", 60),
+        height=140 + MODEBAR_HEIGHT + 30 * len(names),
+        xaxis={"type": "category", "title": "class of the neighbours", "tickmode": "linear"},
+        yaxis={"type": "category", "autorange": "reversed", "title": "class of the image", "tickmode": "linear"},
+    )
+
+
+def neighbours_kept_map(
+    coords: np.ndarray, indices: np.ndarray, kept: np.ndarray, title: str, axis_name: str = "UMAP"
+) -> go.Figure:
+    """A map whose points are coloured by how many neighbours each image kept: the Jaccard index, 0 to 1.
+
+    Args:
+        coords: float ``(m, 2)``; indices: int ``(m,)`` the images (shown on hover); kept: float ``(m,)``.
+        title: the figure's title (plain text, escaped here).
+    """
+    fig = go.Figure(
+        go.Scattergl(
+            x=coords[:, 0],
+            y=coords[:, 1],
+            mode="markers",
+            customdata=np.stack([indices, kept], axis=1),
+            marker={
+                "size": 5,
+                "color": kept,
+                "cmin": 0.0,
+                "cmax": 1.0,
+                "colorscale": "Viridis",
+                "colorbar": colourbar("Jaccard"),
+            },
+            hovertemplate="image %{customdata[0]:.0f}<br>neighbours kept (Jaccard) %{customdata[1]:.2f}<extra></extra>",
+        )
+    )
+    return frame(
+        fig,
+        title=title_lines(title, 60),
+        height=460,
+        xaxis={"title": f"{axis_name} 1", "showticklabels": False},
+        yaxis={"title": f"{axis_name} 2", "showticklabels": False},
+    )
+
+
 def training_curves(history: dict[str, list[float]]) -> go.Figure:
     """Loss and accuracy per epoch, training and validation side by side."""
     fig = plotly_subplots.make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))

@@ -15,7 +15,7 @@ Example (an untrained seed MLP on the bundled digits, in this process):
     >>> import tempfile
     >>> from featlib import datasets, models
     >>> from featlib.jobs.runner import InlineRunner
-    >>> from featlib.maps import embed
+    >>> from featlib.maps import embed, neighbour_change
     >>> from featlib.store import Workspace
     >>> workspace = Workspace(tempfile.mkdtemp())
     >>> record = models.save_model(workspace, models.build_mlp((64,), hidden=(16, 8), seed=0), "mlp", dataset="digits")
@@ -47,6 +47,8 @@ from featlib import jobs, keys, models, pipeline
 from featlib.jobs.manager import JobHandle
 from featlib.jobs.runner import Runner, Store
 from featlib.maps import embed
+from featlib.maps.neighbour_change import DEFAULT_K as NEIGHBOURS_COMPARED
+from featlib.maps.neighbour_change import NeighbourChange
 from featlib.maps.reducer_params import MAP_SAMPLE
 from featlib.read import layers, reductions
 from featlib.read.extract import METHODS
@@ -644,6 +646,41 @@ class Service:
             {"layer": name, "units": int(ls.reps[name].shape[1]), "reduction": ls.reduction(name), **found[name]}
             for name in chosen
         ]
+
+    def neighbour_change(
+        self,
+        before: tuple[str, np.ndarray],
+        after: tuple[str, np.ndarray],
+        indices: np.ndarray,
+        sample_size: int | None,
+        k: int = NEIGHBOURS_COMPARED,
+    ) -> NeighbourChange | None:
+        """Each sampled image's ``k`` nearest neighbours in two representations, and how many it kept.
+
+        Args:
+            before, after: ``(representation key, outputs (n images, units))`` of the same split, e.g. two
+                Compare panels (two layers, checkpoints, models or methods).
+            indices: int ``(m,)``, the sampled images (a map's :attr:`featlib.pipeline.Embedding.indices`).
+            sample_size: the sample's size as its maps are keyed (``None``: every image).
+            k: neighbours per image.
+
+        Returns:
+            A :class:`featlib.maps.neighbour_change.NeighbourChange` over the ``m`` images (positions in
+            ``indices``); not stored, kept in memory by a cluster's job manager; ``None`` (see :meth:`get`).
+
+        Raises:
+            featlib.jobs.JobLimitError: more images than the job may take here.
+        """
+        (key_a, outputs_a), (key_b, outputs_b) = before, after
+        return self.get(
+            Request(
+                keys.neighbour_change_key(key_a, key_b, sample_size, k),
+                spec=lambda: jobs.specs.neighbour_change_spec(key_a, key_b, sample_size, len(indices), k),
+                inputs=lambda: {"before": outputs_a[indices], "after": outputs_b[indices]},
+                label=f"Comparing the {k} nearest neighbours of {len(indices):,} images",
+                failure="The neighbours cannot be compared",
+            )
+        )
 
     def cka(
         self, ls: layers.LayerSet, other: layers.LayerSet | None = None, *, names: Sequence[str] | None = None

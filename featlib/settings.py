@@ -188,6 +188,13 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
     ),
     Setting(
+        "FEATLIB_MAX_JOBS_PER_USER",
+        16,
+        "The most jobs one user may have queued or running at once on a server; a new one past it is refused "
+        "(asking for a result already on its way never is). The queue takes users' jobs in turn.",
+        _whole("FEATLIB_MAX_JOBS_PER_USER", 1, 10_000),
+    ),
+    Setting(
         "FEATLIB_TLS_CA_FILE",
         None,
         "PEM file of the certificate authority, for a remote Dask scheduler at tls://…. Unset: the local "
@@ -232,6 +239,38 @@ SETTINGS: tuple[Setting, ...] = (
         2048.0,
         "The most MiB of weights a model may declare; raise it if the server has the memory.",
         _mebibytes("FEATLIB_MAX_MODEL_MB", 2048),
+    ),
+    Setting(
+        "FEATLIB_QUOTA_USER_MB",
+        None,
+        "The most MiB the items one user made (models, uploads, representations, maps, saved views) may take "
+        "together; a new item past it is refused. Unset: no quota per user.",
+        _mebibytes("FEATLIB_QUOTA_USER_MB", 10240),
+    ),
+    Setting(
+        "FEATLIB_QUOTA_USER_ITEMS",
+        None,
+        "The most items one user may have made; a new item past it is refused. Unset: no quota per user.",
+        _whole("FEATLIB_QUOTA_USER_ITEMS", 1, 10**9),
+    ),
+    Setting(
+        "FEATLIB_QUOTA_WORKSPACE_MB",
+        51200.0,
+        "The most MiB every item of the workspace may take together (50 GiB); a new item past it is refused.",
+        _mebibytes("FEATLIB_QUOTA_WORKSPACE_MB", 51200),
+    ),
+    Setting(
+        "FEATLIB_QUOTA_WORKSPACE_ITEMS",
+        None,
+        "The most items the workspace may hold; a new item past it is refused. Unset: no quota on items.",
+        _whole("FEATLIB_QUOTA_WORKSPACE_ITEMS", 1, 10**9),
+    ),
+    Setting(
+        "FEATLIB_MIN_FREE_MB",
+        500,
+        "The MiB that must stay free on the workspace's disk: a new item that would leave less is refused "
+        "(0: no floor).",
+        _whole("FEATLIB_MIN_FREE_MB", 0, 10**9),
     ),
     Setting(
         "FEATLIB_UMAP_BACKEND",

@@ -722,6 +722,8 @@ def test_add_saves_the_record_the_page_saves_and_says_what_it_measured(cli, head
     assert (record.meta["output"], record.meta["uploaded_file"]) == ("head_a", "heads.keras")
     assert added.stdout.splitlines() == [
         f"added heads ({record.architecture}): accuracy {heads.evaluated:.4f} on digits, test split, 360 images",
+        "input scaling: pixels / 255 (as the seed) ('0-1'): the model states no input scaling (it has no Rescaling "
+        "or Normalization layer at its input) (choose another with --scale)",
         "scored from output head_a, 10-way; other outputs: head_b (10 units)",
     ]
 
@@ -734,9 +736,10 @@ def test_add_of_a_model_near_chance_prints_what_featlib_checked(cli, heads, tmp_
     proc = ok(heads.run(cli, "add", "raw.keras", "--name", "raw", "--scale", "0-1"))
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("added raw (") and " on digits, test split, 360 images" in lines[0]
-    assert lines[1].startswith("scored from the model's only output ")
-    assert lines[2] == "this accuracy is near chance. What featlib checked:"
-    assert lines[3].startswith("  - Input scaling: with raw 0–255 pixels the accuracy on the test split is")
+    assert lines[1].startswith("input scaling: pixels / 255 (as the seed) ('0-1'), as chosen")
+    assert lines[2].startswith("scored from the model's only output ")
+    assert lines[3] == "this accuracy is near chance. What featlib checked:"
+    assert lines[4].startswith("  - Input scaling: with raw 0–255 pixels the accuracy on the test split is")
     proc = ok(heads.run(cli, "add", "raw.keras", "--name", "raw", "--scale", "0-255"))
     assert "note: a model named 'raw' exists already; saved as 'raw-2'" in proc.stdout
     assert "near chance" not in proc.stdout

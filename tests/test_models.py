@@ -356,7 +356,8 @@ def test_default_layer_moves_only_over_layers_that_read_the_hidden_layer():
     pixels = keras.Input((16,))
     hidden = kl.Dense(8, name="hidden")(pixels)
     beside = kl.ReLU(name="beside")(pixels)  # an activation of the input, not of the hidden layer
-    model = keras.Model(pixels, kl.Dense(3, name="out")(kl.Concatenate(name="join")([hidden, beside])))
+    # A second output, not a Concatenate: a graph that merges branches defaults to what its head reads (issue 23).
+    model = keras.Model(pixels, [beside, kl.Dense(3, name="out")(hidden)])  # layers: hidden, beside, out
     assert models.default_layer(model) == "hidden"
 
 

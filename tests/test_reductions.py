@@ -7,6 +7,7 @@ the ``auto`` threshold. Every reduction is checked against NumPy on the layer's 
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -28,8 +29,20 @@ from featlib.store import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SPATIAL = ["conv", "pool", "conv_1"]
+
+
+def grid_reference(full: np.ndarray) -> np.ndarray:
+    """Grid average pooling of a channels-last batch, cell by cell (cell i of g spans [i*m//g, (i+1)*m//g))."""
+    cells = reductions.grid_cells(full.shape[1:])
+    edges = [[(i * m // g, (i + 1) * m // g) for i in range(g)] for m, g in zip(full.shape[1:-1], cells)]
+    means = [full[(slice(None), *(slice(a, b) for a, b in box))] for box in itertools.product(*edges)]
+    pooled = np.stack([m.mean(axis=tuple(range(1, full.ndim - 1))) for m in means], axis=1)
+    return pooled.reshape(len(full), -1)
+
+
 NUMPY = {
     "flatten": lambda full: full.reshape(len(full), -1),
+    "grid": grid_reference,
     "gap": lambda full: full.mean(axis=tuple(range(1, full.ndim - 1))),
     "gmp": lambda full: full.max(axis=tuple(range(1, full.ndim - 1))),
 }
@@ -86,10 +99,10 @@ def full_output(model, layer: str, x: np.ndarray) -> np.ndarray:
 
 def test_the_default_flattens_up_to_the_threshold_and_pools_by_average_above():
     assert reductions.FLATTEN_MAX == 4_096
-    assert reductions.default_reduction((26, 26, 32)) == "gap"  # MNIST's first Conv2D: 21,632 values
+    assert reductions.default_reduction((26, 26, 32)) == "grid"  # MNIST's first Conv2D: 21,632 values
     assert reductions.default_reduction((6, 6, 8)) == "flatten"
     assert reductions.default_reduction((64, 64, 1)) == "flatten"  # exactly 4,096
-    assert reductions.default_reduction((64, 64, 2)) == "gap"
+    assert reductions.default_reduction((64, 64, 2)) == "grid"
     assert reductions.default_reduction((100_000,)) == "flatten"  # no spatial axes: nothing to pool
     assert reductions.default_reduction((None, None, 16)) == "gap"
 
@@ -101,9 +114,9 @@ def test_reduced_shapes_descriptions_and_key_parts():
     assert Representation("conv2d", (26, 26, 32), "flatten").title == "conv2d (flatten, 21,632 of 26×26×32)"
     assert Representation("conv2d", (26, 26, 32), "gmp").title == "conv2d (global max pooling, 32 of 26×26×32)"
     assert Representation("dense", (64,)).title == "dense"
-    assert Representation("conv2d", (26, 26, 32), "auto").reduction == "gap"
+    assert Representation("conv2d", (26, 26, 32), "auto").reduction == "grid"
     assert (rep.key_part, Representation("conv2d", (26, 26, 32), "flatten").key_part) == ("/reduction=gap", "")
-    assert rep.choice == "auto" and Representation("conv2d", (26, 26, 32), "gmp").choice == "gmp"
+    assert rep.choice == "gap" and Representation("conv2d", (26, 26, 32), "grid").choice == "auto"
     assert rep.mib(10_000) == pytest.approx(32 * 4 * 10_000 / 2**20)
     assert Representation("conv2d", (26, 26, 32), "flatten").mib(10_000) == pytest.approx(825.2, abs=0.1)
     assert Representation("c", (32, 26, 26), "gap", channels_first=True).reduced_shape == (32,)
@@ -119,7 +132,8 @@ def test_pooling_a_layer_without_spatial_axes_is_refused_or_read_as_flatten():
         reductions.resolve((64,), "gmp")
     assert reductions.resolve((64,), "gmp", strict=False) == "flatten"
     with pytest.raises(
-        ReductionError, match=r"Unknown reduction: 'mean'\. Expected one of \['auto', 'flatten', 'gap', 'gmp'\]"
+        ReductionError,
+        match=r"Unknown reduction: 'mean'\. Expected one of \['auto', 'flatten', 'grid', 'gap', 'gmp'\]",
     ):
         reductions.resolve((6, 6, 8), "mean")
     with pytest.raises(ReductionError, match="A key names a reduction"):
@@ -243,7 +257,7 @@ def test_keys_name_the_reduction_of_pooled_layers_only():
     assert pipeline.representation_key(*base) == "rep/mfp/dfp/train/conv/function/0-1"  # as before reductions
     assert pipeline.representation_key(*base, "flatten") == pipeline.representation_key(*base)
     assert pipeline.representation_key(*base, "gap") == "rep/mfp/dfp/train/conv/function/0-1/reduction=gap"
-    assert len({pipeline.representation_key(*base, r) for r in reductions.REDUCTIONS}) == 3
+    assert len({pipeline.representation_key(*base, r) for r in reductions.REDUCTIONS}) == 4
 
 
 def test_the_pipeline_caches_each_reduction_under_its_own_key(cnn, wide, digits, tmp_path):
@@ -263,7 +277,7 @@ def test_the_pipeline_caches_each_reduction_under_its_own_key(cnn, wide, digits,
     )  # a cache hit runs no job
     assert np.array_equal(again, pooled) and ws.usage()["representations"] == 2 and runner.ran == [key, gmp_key]
     big, big_key = service.representation(ModelRef.of_model(wide), digits, "test", "conv", "submodel")
-    assert big.shape == (360, 32) and big_key.endswith("/reduction=gap")  # auto pools 26×26×32
+    assert big.shape == (360, 2048) and big_key.endswith("/reduction=grid")  # auto pools 26×26×32 to 8×8×32
     with pytest.raises(ReductionError, match="Layer hidden: global average pooling"):
         service.representation(ref, digits, "test", "hidden", "function", reduction="gap")
 
@@ -271,7 +285,7 @@ def test_the_pipeline_caches_each_reduction_under_its_own_key(cnn, wide, digits,
 def test_size_checks_count_the_reduced_units(wide, monkeypatch):
     monkeypatch.setenv("FEATLIB_LIMIT_EXTRACT_MB", "100")
     flat = reductions.for_layer(wide, "conv", "flatten")
-    pooled = reductions.for_layer(wide, "conv")
+    pooled = reductions.for_layer(wide, "conv", "gap")
     common = dict(split="test", layer="conv", method="function", input_scale="0-1", model_fp="fp")
     with pytest.raises(
         jobs.JobLimitError,
@@ -284,8 +298,8 @@ def test_size_checks_count_the_reduced_units(wide, monkeypatch):
     assert "reduction" not in jobs.specs.extract_spec("rep/k", 10, flat.units, **common).params  # as before
     assert layers.total_units(wide, reduction="flatten") < layers.total_units(wide)  # wide layers are skipped when flat
     assert (
-        layers.total_units(wide) == 784 + 32 + 32 + 64 + 32 + 10
-    )  # inputs, conv, pool, conv_1 pooled; flat (9,216) skipped
+        layers.total_units(wide) == 784 + 2048 + 2048 + 1600 + 32 + 10
+    )  # inputs, conv, pool, conv_1 pooled to grids; flat (9,216) skipped
     monkeypatch.setenv("FEATLIB_LIMIT_EXTRACT_ALL_MB", "1")
     with pytest.raises(jobs.JobLimitError):
         jobs.specs.layer_set_spec(
@@ -298,10 +312,10 @@ def test_the_layer_table_shows_shapes_before_and_after_and_mib(wide):
     conv = rows["conv"]
     assert (conv.output_shape, conv.reduction, conv.representation_shape) == (
         "26×26×32",
-        "global average pooling",
-        "32",
+        "grid average pooling 8×8",
+        "2048",
     )
-    assert conv.mib == pytest.approx(1.22, abs=0.01)
+    assert conv.mib == pytest.approx(78.125)
     assert (rows["hidden"].output_shape, rows["hidden"].reduction, rows["hidden"].representation_shape) == (
         "32",
         "flatten",
@@ -319,13 +333,16 @@ def test_the_layer_set_reads_spatial_layers_reduced_instead_of_leaving_them_out(
     ls = layers.layer_set(wide, "fp", digits, "test", sample_size=200)
     assert ls.names == [layers.INPUT, "conv", "pool", "conv_1", "hidden", "out"]
     assert ls.skipped == {"flat": 9_216}  # a Flatten has no spatial axes to pool
-    assert [ls.reps[name].shape[1] for name in ("conv", "pool", "conv_1")] == [32, 32, 64]
-    assert ls.describe("conv") == "conv (global average pooling, 32 of 26×26×32)" and ls.describe("hidden") == "hidden"
+    assert [ls.reps[name].shape[1] for name in ("conv", "pool", "conv_1")] == [2048, 2048, 1600]
+    assert ls.describe("conv") == "conv (grid average pooling 8×8, 2,048 of 26×26×32)"
+    assert ls.describe("hidden") == "hidden"
     x = models.adapt_images(digits.x_test[ls.indices], wide)
-    np.testing.assert_allclose(ls.reps["conv_1"], NUMPY["gap"](full_output(wide, "conv_1", x)), atol=1e-5)
-    assert not ls.key.endswith("auto")  # the keys of maps made before reductions stay valid
+    np.testing.assert_allclose(ls.reps["conv_1"], NUMPY["grid"](full_output(wide, "conv_1", x)), atol=1e-5)
+    # auto read these layers by global pooling before it pooled to a grid: its key says so, unlike an MLP's
+    assert ls.key.endswith("/seed=0/reduction=auto-grid")
     flat = layers.layer_set(wide, "fp", digits, "test", sample_size=200, reduction="flatten")
-    assert set(flat.skipped) == {"conv", "pool", "conv_1", "flat"} and flat.key == ls.key + "/reduction=flatten"
+    assert set(flat.skipped) == {"conv", "pool", "conv_1", "flat"}
+    assert flat.key == ls.key.removesuffix("auto-grid") + "flatten"
     gmp = layers.layer_set(wide, "fp", digits, "test", sample_size=200, reduction="gmp")
     assert gmp.reduction("pool") == "gmp" and gmp.key != ls.key
     rows = layers.metrics_table(gmp)
@@ -393,6 +410,7 @@ def test_the_pages_pick_carry_and_name_a_conv_layers_reduction(app, cnn, tmp_pat
     assert picker.value == "auto" and picker.options == [
         "auto (flatten)",
         "flatten",
+        "grid average pooling",
         "global average pooling",
         "global max pooling",
     ]

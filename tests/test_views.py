@@ -64,7 +64,7 @@ def test_defaults_stay_out_of_the_link():
     assert "reduction" not in query
 
 
-@pytest.mark.parametrize("reduction", ["flatten", "gap", "gmp"])
+@pytest.mark.parametrize("reduction", ["flatten", "grid", "gap", "gmp"])
 def test_a_chosen_reduction_travels_in_the_link(reduction):
     view = View("m", "digits", "conv2d", params=PCAParams(), reduction=reduction)
     query = view.to_query()
@@ -102,7 +102,7 @@ def test_a_large_selection_is_cut_to_what_a_link_carries():
         ({"sample": "0"}, "sample must be at least 1"),
         (
             {"reduction": "mean"},
-            r"Unknown reduction in the link: 'mean'\. Expected one of \['auto', 'flatten', 'gap', 'gmp'\]",
+            r"Unknown reduction in the link: 'mean'\. Expected one of \['auto', 'flatten', 'grid', 'gap', 'gmp'\]",
         ),
     ],
 )
@@ -137,7 +137,11 @@ def test_malformed_links_are_refused_with_the_reason(change, message):
         ({"method": "eval"}, ("method", None, "function"), "method=eval; expected one of function, submodel"),
         ({"split": "valid"}, ("split", None, "train"), "split=valid; expected one of train, test — using train."),
         ({"colour": "rainbow"}, ("colour", None, "label"), "colour=rainbow; expected one of label"),
-        ({"reduction": "mean"}, ("reduction", None, "auto"), "reduction=mean; expected one of auto, flatten, gap, gmp"),
+        (
+            {"reduction": "mean"},
+            ("reduction", None, "auto"),
+            "reduction=mean; expected one of auto, flatten, grid, gap, gmp",
+        ),
         ({"sample": "0"}, ("sample", None, 1), "sample=0; sample is at least 1 — using 1."),
         ({"sample": "lots"}, ("sample", None, 10_000), "sample=lots; expected a number of points or 'all'"),
         ({"selection": "3,x,-4"}, ("selection", None, (3,)), "'x', '-4' are no point indices"),

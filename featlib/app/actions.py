@@ -17,6 +17,7 @@ from featlib.app import job_watch as running
 from featlib.errors import TextError
 from featlib.jobs import stored
 from featlib.models import diagnosis
+from featlib.models.inputs import SCALE_CHOICES
 from featlib.read import reductions
 
 
@@ -35,9 +36,11 @@ def upload_form(dataset: datasets.Dataset) -> None:
     cols = st.columns(2)
     scale = cols[0].radio(
         "Input scaling the model expects",
-        list(models.INPUT_SCALES),
-        format_func=models.INPUT_SCALES.get,
+        list(SCALE_CHOICES),  # the model's own first, the default: what its Rescaling/Normalization states
+        format_func=SCALE_CHOICES.get,
         key="upload_scale",
+        help="The model's own: the scaling its Rescaling or Normalization layer at the input states (nested "
+        "blocks before it, such as an augmentation block, included); pixels / 255 when it states none.",
     )
     upload_name = cols[1].text_input(
         "Save as", model_file.name.rsplit(".", 1)[0] if model_file else "uploaded", max_chars=names.MAX_NAME_LENGTH
@@ -83,7 +86,7 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
             filename=upload.name,
             dataset=dataset.name,
             dataset_fp=dataset.fingerprint,
-            input_scale=scale,
+            input_scale=output.get("input_scale", scale),  # "own" resolved by the job to the model's own
             creator=creator,
         ),
         failure="This model cannot be used",
@@ -96,6 +99,7 @@ def add_uploaded_model(upload, name: str, scale: str, dataset: datasets.Dataset)
     scored = f" Scored from {record.scored_output}." if record.scored_output else ""
     text.success(
         f"Loaded {record.name}; it is now the current model. Accuracy {record.test_accuracy:.4f} on {where}.{scored}"
+        f" Input scaling: {models.INPUT_SCALES[record.input_scale]}."
     )
 
 

@@ -228,12 +228,16 @@ def _neighbours(
         return
     indices = emb.indices
     points = jobs.Input(keys.points_key(rep_key, sample_size), lambda: outputs[indices])  # the map job's points
-    found = running.run(
-        spec,
-        {"points": points, "labels": labels[indices]},
-        label=f"Finding the {k} nearest neighbours of #{point}",
-        failure="The neighbours cannot be found",
-    )
+    try:
+        found = running.run(
+            spec,
+            {"points": points, "labels": labels[indices]},
+            label=f"Finding the {k} nearest neighbours of #{point}",
+            failure="The neighbours cannot be found",
+        )
+    except jobs.JobLimitError as error:  # TooManyJobsError: this user has as many jobs queued or running as one may
+        text.error(f"The neighbours cannot be found: {error}")
+        return
     if found is None:
         return
     rows, distances, metric = found

@@ -25,6 +25,7 @@ def show(record: ModelRecord, dataset: datasets.Dataset) -> None:
     where = record.where_measured(measured)
     scored = f" Scored from {record.scored_output}." if record.scored_output else ""
     text.success(f"Current model: {record.name} — {record.architecture}; {accuracy} on {where}.{scored}")
+    text.caption(scale_sentence(record))
     output_picker(record, dataset)
     if measured_fp and measured_fp != dataset.fingerprint:
         current = resources.dataset_title(dataset.name, dataset.fingerprint)
@@ -83,6 +84,28 @@ def output_picker(record: ModelRecord, dataset: datasets.Dataset) -> None:
         del st.session_state[pending]
         if wanted != current:
             st.rerun()
+
+
+def scale_sentence(record: ModelRecord) -> str:
+    """What the model's inputs are scaled by, and whether that is the model's own scaling.
+
+    The model's own is the scaling its Rescaling or Normalization layer at the input states, recorded by
+    the upload job (``meta["implied_scale"]``, :func:`featlib.models.implied_input_scale`); a model
+    recorded without it (trained here, or uploaded before it was measured) gets the scaling alone.
+    """
+    scale = record.input_scale
+    words = f"{models.INPUT_SCALES.get(scale, scale)} ('{scale}')"
+    if "implied_scale" not in record.meta:
+        return f"Input scaling: {words}."
+    implied = record.meta["implied_scale"]
+    if implied == scale:
+        return f"Input scaling: {words}, the model's own: its Rescaling or Normalization layer at the input states it."
+    if implied is None:
+        return (
+            f"Input scaling: {words}; the model states none (no Rescaling or Normalization layer at its input "
+            "says which)."
+        )
+    return f"Input scaling: {words}, as chosen; the model's own is {models.INPUT_SCALES.get(implied, implied)}."
 
 
 def scale_suggestion(record: ModelRecord, dataset: datasets.Dataset) -> None:

@@ -48,8 +48,9 @@ def picker(container: Any, model: keras.Model, layer: str) -> reductions.Represe
         PICKER,
         format_func=_label(rep.shape),
         help=f"The layer's output per image has spatial axes ({reductions.shape_text(rep.shape)}). Flatten keeps every "
-        "value; global average or max pooling keeps one per channel. Auto flattens up to "
-        f"{reductions.FLATTEN_MAX:,} values per image and pools by average above.",
+        "value; grid average pooling keeps the mean of at most 8×8 cells per channel (at most 2,048 values); "
+        f"global average or max pooling keeps one per channel. Auto flattens up to {reductions.FLATTEN_MAX:,} "
+        "values per image and pools to the grid above.",
     )
     return current(model, layer)
 

@@ -16,6 +16,7 @@ from featlib import datasets, jobs, pipeline
 from featlib.app import resources, text
 from featlib.app.runner import service
 from featlib.maps import embed, reducer_params
+from featlib.maps.neighbour_change import NeighbourChange
 from featlib.read import reductions
 from featlib.store import ModelRecord
 
@@ -86,4 +87,16 @@ def layer_metrics(
         return service().scores(key, reps, labels, coords, sample_size)
     except jobs.JobLimitError as error:
         text.error(f"The points cannot be scored: {error}")
+        return None
+
+
+def neighbour_change(
+    before: tuple[str, np.ndarray], after: tuple[str, np.ndarray], indices: np.ndarray, sample_size: int | None
+) -> NeighbourChange | None:
+    """:meth:`featlib.service.Service.neighbour_change` of two representations (a job, kept in memory), or ``None``
+    after explaining."""
+    try:
+        return service().neighbour_change(before, after, indices, sample_size)
+    except jobs.JobLimitError as error:
+        text.error(f"The neighbours cannot be compared: {error}")
         return None

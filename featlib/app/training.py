@@ -80,13 +80,17 @@ def train_seed_mlp(
         text.error(error)
         return
     creator, workspace = identity.current_user(), resources.workspace()
-    handle = running.start(
-        spec,
-        {"dataset": running.dataset_input(dataset)},
-        store=lambda output: stored.store_trained(
-            workspace, output, name=name, dataset=dataset.name, meta=meta, creator=creator
-        ),
-    )
+    try:
+        handle = running.start(
+            spec,
+            {"dataset": running.dataset_input(dataset)},
+            store=lambda output: stored.store_trained(
+                workspace, output, name=name, dataset=dataset.name, meta=meta, creator=creator
+            ),
+        )
+    except jobs.JobLimitError as error:  # TooManyJobsError: this user has as many jobs queued or running as one may
+        text.error(error)
+        return
     st.session_state[TRAINING] = handle.spec.key
     _show_training(handle)
 

@@ -120,7 +120,11 @@ def add_dataset(load: Callable[[], datasets.Dataset], filenames: Sequence[str], 
     if dataset.fingerprint in stored:
         notice = f"These images and labels were uploaded before as “{stored[dataset.fingerprint]}”; that is now the current dataset."
     else:
-        workspace.save_dataset(dataset, creator=identity.current_user())
+        try:
+            workspace.save_dataset(dataset, creator=identity.current_user())
+        except FeatlibError as error:  # a quota or the free-disk floor (QuotaError): nothing was stored
+            text.error(f"This dataset was not stored: {error}")
+            return
         notice = f"Added “{dataset.name}” ({dataset.summary().split(': ', 1)[-1]}); it is now the current dataset."
     widgets.select_dataset(resources.UPLOAD_PREFIX + dataset.fingerprint)
     st.session_state[NOTICE] = notice

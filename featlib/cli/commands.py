@@ -14,8 +14,10 @@ import os
 import shlex
 import sys
 import time
+import unicodedata
 import uuid
-from dataclasses import asdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -76,6 +78,63 @@ def _writing(path: str):
         if error.errno is None:
             raise OutputError(str(error)) from error
         raise OutputError(error.errno, error.strerror, error.filename) from error
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a CLI table: its header, alignment (``"<"`` left, ``">"`` right), least width and the gap before it."""
+
+    header: str
+    align: str = "<"
+    width: int = 0
+    gap: str = " "
+
+
+def table_lines(columns: Sequence[Column], rows: Iterable[Sequence[object]]) -> list[str]:
+    """The lines of a text table whose columns keep their places whatever the cells hold.
+
+    Each column is as wide as its widest cell, header included (at least ``Column.width``), counted in
+    terminal cells: a wide character (CJK, most emoji) counts two, a combining mark none. A character that
+    does not print (a control character in a layer's name) is shown escaped, ``\\x1b``, so that it can
+    neither move the cursor nor shift the columns. A row may have fewer cells than columns (the rest are
+    empty); trailing spaces are cut.
+
+    Args:
+        columns: the table's columns, in order.
+        rows: one sequence of cells per row; each cell is shown with ``str()``.
+
+    Returns:
+        The header line, then one line per row.
+    """
+    texts = [[_printable(str(cell)) for cell in row] for row in rows]
+    widths = [
+        max([column.width, _cells(column.header)] + [_cells(row[i]) for row in texts if i < len(row)])
+        for i, column in enumerate(columns)
+    ]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = []
+        for i, column in enumerate(columns):
+            cell = cells[i] if i < len(cells) else ""
+            pad = " " * (widths[i] - _cells(cell))
+            parts.append(("" if i == 0 else column.gap) + (pad + cell if column.align == ">" else cell + pad))
+        return "".join(parts).rstrip()
+
+    return [line([column.header for column in columns])] + [line(row) for row in texts]
+
+
+def _cells(text: str) -> int:
+    """The terminal cells ``text`` takes: two for a wide character, none for a combining mark, else one."""
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text
+    )
+
+
+def _printable(text: str) -> str:
+    """``text`` with each character that does not print replaced by its escape (``\\x1b``, ``\\n``)."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def _runner(args: argparse.Namespace, workspace: Workspace, default: str = INLINE) -> Runner:
@@ -218,18 +277,34 @@ def cmd_layers(args: argparse.Namespace) -> int:
     model = _model_for_layers(Workspace(args.workspace), args.model)
     rows = layer_table(model)
     default = default_layer(model)
-    print(f"{'#':>2}  {'name':<16} {'type':<14} {'output shape':<18} {'params':>8}  activation")
-    for row in rows:
-        mark = "  <- default" if row.name == default else ""
-        print(
-            f"{row.index:>2}  {row.name:<16} {row.type:<14} {row.output_shape:<18} {row.params:>8,}  "
-            f"{row.activation or '-'}{mark}"
+    cells = [
+        (
+            row.index,
+            row.name,
+            row.type,
+            row.output_shape,
+            f"{row.params:,}",
+            (row.activation or "-") + ("  <- default" if row.name == default else ""),
         )
+        for row in rows
+    ]
+    for line in table_lines(LAYERS_COLUMNS, cells):
+        print(line)
     outputs = model_outputs(model)
     if len(outputs) > 1:
         print(f"outputs: {describe_outputs(outputs)}")
     return 0
 
+
+LAYERS_COLUMNS = (
+    Column("#", ">", 2),
+    Column("name", "<", 16, "  "),
+    Column("type", "<", 14),
+    Column("output shape", "<", 18),
+    Column("params", ">", 8),
+    Column("activation", "<", 0, "  "),
+)
+"""``featlib layers``'s table: each column grows to its longest cell (``batch_normalization_1``, ``BatchNormalization``)."""
 
 MODEL_FILE_SUFFIXES = (".keras", ".h5", ".hdf5")
 """The model files ``add`` takes (and ``layers`` reads directly): Keras 3 ``.keras`` and legacy HDF5."""
@@ -350,7 +425,7 @@ def _add_model(args: argparse.Namespace, workspace: Workspace, dataset: Dataset,
             filename=path.name,
             dataset=dataset.name,
             dataset_fp=dataset.fingerprint,
-            input_scale=args.scale,
+            input_scale=output.get("input_scale", args.scale),  # "own" resolved by the job to the model's own
             creator=runner.creator,
         )
         return record, {k: v for k, v in output.items() if k != "model"}
@@ -371,6 +446,8 @@ def _added_lines(record, output: dict, wanted: str) -> list[str]:
     lines.append(
         f"added {record.name} ({record.architecture}): accuracy {record.test_accuracy:.4f} on {record.measured_on}"
     )
+    if output.get("scale_note"):  # where the scaling it was scored with (and is read with from now on) comes from
+        lines.append(f"input scaling: {output['scale_note']} (choose another with --scale)")
     outputs = output.get("outputs") or []
     if record.scored_output:
         lines.append(f"scored from {record.scored_output}")
@@ -488,6 +565,17 @@ LS_NAME_WIDTH = 28
 """``featlib ls``'s name column is at least this wide, wider when a name is longer (names are never cut)."""
 LS_BY_WIDTH = 12
 """``featlib ls``'s "by" column is at least this wide, wider when a creator's name is longer."""
+LS_COLUMNS = (
+    Column("kind", "<", 14),
+    Column("name", "<", LS_NAME_WIDTH),
+    Column("by", "<", LS_BY_WIDTH),
+    Column("created", "<", 25),
+    Column("size", ">", 10),
+    Column("test acc", ">", 8),
+    Column("kNN acc", ">", 8),
+    Column("from", "<", 0, "  "),
+)
+"""``featlib ls``'s table: every column at least as wide as before, wider when a cell is longer."""
 BENCH_SIZES = "1000 5000 10000 35000 70000"
 """The bench's default ``--sizes`` (``bench.scaling.DEFAULT_SIZES``), for the help, which never imports the harness."""
 
@@ -675,9 +763,11 @@ def cmd_metrics(args: argparse.Namespace) -> int:
     print(
         f"{record.name} on {dataset.name} {args.split}: {len(chosen):,} of {len(images):,} images (stratified sample)"
     )
-    print(f"{'layer':<16} {'units':>6} " + " ".join(f"{c:>15}" for c in columns) + f" {'cka_prev':>9}")
-    for row in pixels:  # the reference line, not a layer
-        print(f"{'(input pixels)':<16} {row['units']:>6} " + " ".join(f"{_cell(row[c]):>15}" for c in columns))
+    table = [Column("layer", "<", 16), Column("units", ">", 6)]
+    table += [Column(c, ">", 15) for c in columns] + [Column("cka_prev", ">", 9)]
+    cells = [  # the input pixels first: the reference line, not a layer (no cka_prev)
+        ["(input pixels)", row["units"], *(_cell(row[c]) for c in columns)] for row in pixels
+    ]
     missing: dict[str, tuple[dict, dict]] = {}  # "n/a: reason" or "note: ..." -> (figures, layers), both ordered
     for i, row in enumerate(rows):
         prev = ""
@@ -689,12 +779,14 @@ def cmd_metrics(args: argparse.Namespace) -> int:
                 else "n/a"
             )
         name = row["layer"] if row["reduction"] == "flatten" else f"{row['layer']} [{row['reduction']}]"
-        print(f"{name:<16} {row['units']:>6} " + " ".join(f"{_cell(row[c]):>15}" for c in columns) + f" {prev:>9}")
+        cells.append([name, row["units"], *(_cell(row[c]) for c in columns), prev])
         listed = [(f"n/a: {row[c].reason}", c) for c in columns if isinstance(row[c], NotAvailable)]
         listed += [(f"note: used {note}", c) for c, note in row.get("notes", {}).items()]
         for text, c in listed:
             figures, layers = missing.setdefault(text, ({}, {}))
             figures[c] = layers[row["layer"]] = None
+    for line in table_lines(table, cells):
+        print(line)
     for text, (figures, layers) in missing.items():  # each reason once, with the figures and layers it holds for
         where = "every layer" if len(layers) == len(rows) > 1 else ", ".join(layers)
         kind, _, reason = text.partition(": ")
@@ -813,21 +905,26 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"items": [asdict(item) for item in items], "bytes": workspace.usage()["bytes"]}, default=str))
         return 0
-    # Whole names: the name and "by" columns grow to the longest (two names that differ only at the end stay apart).
-    name_width = max([LS_NAME_WIDTH] + [len(item.name) for item in items])
-    by_width = max([LS_BY_WIDTH] + [len(item.creator or "-") for item in items])
-    print(
-        f"{'kind':<14} {'name':<{name_width}} {'by':<{by_width}} {'created':<25} {'size':>10} {'test acc':>8} "
-        f"{'kNN acc':>8}  from"
-    )
+    # Whole names: every column grows to its longest cell (two names that differ only at the end stay apart).
+    cells = []
     for item in items:
         acc = "" if item.test_accuracy is None else f"{item.test_accuracy:.3f}"
         knn = "" if item.knn_accuracy is None else f"{item.knn_accuracy:.3f}"
         claim = f" ({item.maker})" if item.imported or item.claimed_by else ""  # imported by X; bundle says made by Y
-        print(
-            f"{item.kind:<14} {item.name:<{name_width}} {item.creator or '-':<{by_width}} {item.created:<25} "
-            f"{_size(item.bytes):>10} {acc:>8} {knn:>8}  {item.made_from}{claim}"
+        cells.append(
+            (
+                item.kind,
+                item.name,
+                item.creator or "-",
+                item.created,
+                _size(item.bytes),
+                acc,
+                knn,
+                item.made_from + claim,
+            )
         )
+    for line in table_lines(LS_COLUMNS, cells):
+        print(line)
     views = [item for item in items if item.kind == "view"]
     if views:
         print("saved views (open <server>/<link>):")

@@ -38,6 +38,7 @@ from featlib.maps.embed import LARGE_MAP_EPOCHS, SMALL_MAP_EPOCHS, SMALL_MAP_POI
 from featlib.maps.reducer_params import MAP_SAMPLE, SCORE_SAMPLE
 from featlib.models import INPUT_SCALES, OPTIMIZERS
 from featlib.models import presets as training_presets
+from featlib.models.inputs import OWN_SCALE, SCALE_CHOICES
 from featlib.read.extract import METHODS
 from featlib.read.reductions import AUTO, CHOICES, FLATTEN_MAX
 
@@ -56,14 +57,14 @@ def _scheduler_option(parser: argparse.ArgumentParser, default: str = INLINE) ->
 
 
 def _reduction_option(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--reduction {auto,flatten,gap,gmp}``, applied to ``what`` (words for the help)."""
+    """``--reduction {auto,flatten,grid,gap,gmp}``, applied to ``what`` (words for the help)."""
     parser.add_argument(
         "--reduction",
         choices=list(CHOICES),
         default=AUTO,
-        help=f"how {what} becomes one row per image: flatten (every value), gap (global average "
-        f"pooling: one value per channel), gmp (global max pooling), or auto (default: flatten "
-        f"up to {FLATTEN_MAX:,} values per image, else gap)",
+        help=f"how {what} becomes one row per image: flatten (every value), grid (average pooling "
+        f"to at most 8×8 cells, 2,048 values), gap (global average pooling: one value per channel), gmp "
+        f"(global max pooling), or auto (default: flatten up to {FLATTEN_MAX:,} values per image, else grid)",
     )
 
 
@@ -165,9 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     _dataset_options(add, datasets_help)
     add.add_argument(
         "--scale",
-        choices=list(INPUT_SCALES),
-        default="0-1",
-        help="the input scaling the model expects: 0-1 (pixels / 255, as the seed; default) or 0-255 (raw pixels)",
+        choices=list(SCALE_CHOICES),
+        default=OWN_SCALE,
+        help=f"the input scaling the model expects: {OWN_SCALE} (default: the scaling its Rescaling or "
+        "Normalization layer at the input states, nested blocks before it included; pixels / 255 when it states "
+        "none), 0-1 (pixels / 255, as the seed) or 0-255 (raw pixels)",
     )
     add.add_argument(
         "--output",

@@ -202,6 +202,20 @@ def neighbours_spec(rep_key: str, sample_size: int | None, points: int, position
     )
 
 
+def neighbour_change_spec(rep_key_a: str, rep_key_b: str, sample_size: int | None, points: int, k: int) -> JobSpec:
+    """Each of ``points`` images' ``k`` nearest neighbours in two representations, and how many it kept
+    (:func:`featlib.maps.neighbour_change.neighbour_change`); under the ``metrics`` limit (two searches over as
+    many points as a map's scores)."""
+    check_size("metrics", points)
+    return JobSpec(
+        "neighbour_change",
+        keys.neighbour_change_key(rep_key_a, rep_key_b, sample_size, k),
+        {"k": int(k)},
+        f"comparing the {int(k)} nearest neighbours of {points:,} images in two layers",
+        limit="metrics",
+    )
+
+
 def bundle_spec(label: str, data_sha: str, token: str = "") -> JobSpec:
     """Checking a bundle (by its bytes' digest) before it is imported; ``token`` makes the key unique per import."""
     check_size("bundle", 0)

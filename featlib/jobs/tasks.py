@@ -24,8 +24,9 @@ from featlib.jobs.cache import extractor as cached_extractor
 from featlib.jobs.cache import model as cached_model
 from featlib.jobs.spec import JobSpec, Progress
 from featlib.lazy import LazyModule, keras
-from featlib.maps import embed, gpu, neighbours
+from featlib.maps import embed, gpu, neighbour_change, neighbours
 from featlib.models import adapt_images, diagnosis, nonfinite, scratch
+from featlib.models.inputs import resolve_input_scale
 from featlib.read import layers
 from featlib.read.extract import METHODS
 from featlib.read.extract import compare_methods as compare
@@ -138,7 +139,10 @@ def check_upload(
         near chance), "hints": list of sentences (empty unless near chance), "output": the name of
         the output scored, "outputs": [{"name", "width"}] every output of the model, "implied_scale":
         "0-1", "0-255" or None, the scaling the model's own Rescaling/Normalization implies
-        (:func:`featlib.models.implied_input_scale`)}``.
+        (:func:`featlib.models.implied_input_scale`), "input_scale": the scaling it was scored with (a key of
+        :data:`featlib.models.INPUT_SCALES`: ``input_scale`` itself, or for ``"own"`` the model's own, else
+        ``"0-1"``), "scale_note": a sentence saying where that scaling comes from
+        (:func:`featlib.models.inputs.resolve_input_scale`)}``.
 
     Raises:
         featlib.models.ModelError: the file is refused (code layers, bad archive, wrong inputs), the
@@ -150,12 +154,15 @@ def check_upload(
     progress("loading", 0, 2)
     model = _load_upload(data, filename)  # NaN/inf weights: refused there (NonFiniteError)
     progress("scoring", 1, 2)
+    input_scale, scale_note = resolve_input_scale(model, input_scale)  # "own": what its Rescaling/Normalization states
     scored = diagnosis.score(model, dataset, input_scale, output, filename)
     return {
         "model": models.model_to_bytes(model),
         "fingerprint": models.fingerprint(model),
         "architecture": models.architecture_summary(model),
         **scored,
+        "input_scale": input_scale,
+        "scale_note": scale_note,
     }
 
 
@@ -277,7 +284,8 @@ def reduce(
 
     ``labels`` (the points' classes) decide UMAP's ``metric="auto"`` (:func:`featlib.maps.embed.resolve_metric`).
 
-    UMAP reports ``("neighbours", 0, 1)`` then ``("layout", epoch, epochs)``, the others ``("working", 0, 1)``;
+    UMAP reports ``("neighbours", 0, 1)`` then ``("layout", epoch, epochs)``, t-SNE the same per 10 iterations
+    (:func:`featlib.maps.embed.tsne_embed`), PCA ``("working", 0, 1)``;
     its kNN graph is kept per ``graph_key`` in the worker, so another
     ``min_dist`` or seed on the same points skips the neighbour search.
     ``backend``: ``"cpu"`` or ``"gpu"`` as the submitter chose (:func:`featlib.maps.gpu.choose`);
@@ -293,7 +301,7 @@ def reduce(
             else embed.nearest_neighbours(points, params, labels)
         )
         return embed.reduce(points, params, progress=progress, knn_graph=graph, backend=backend, labels=labels)
-    if not isinstance(params, embed.UMAPParams):  # UMAP reports its own stages, neighbours first
+    if isinstance(params, embed.PCAParams):  # UMAP and t-SNE report their own stages, neighbours first
         progress("working", 0, 1)
     return embed.reduce(points, params, progress=progress, backend=backend, labels=labels)
 
@@ -341,6 +349,15 @@ def point_neighbours(
     return found[0], distances[0], metric
 
 
+def neighbours_kept(
+    *, before: np.ndarray, after: np.ndarray, k: int, progress: Progress = _quiet
+) -> neighbour_change.NeighbourChange:
+    """Each image's ``k`` nearest neighbours in ``before`` and ``after`` (the same images' rows, in the same order)
+    and the Jaccard index of the two sets: :func:`featlib.maps.neighbour_change.neighbour_change`."""
+    progress("neighbours", 0, 1)
+    return neighbour_change.neighbour_change(before, after, k)
+
+
 def check_bundle(*, data: bytes, label: str, progress: Progress = _quiet):
     """Checks a bundle's bytes as an untrusted upload (:func:`featlib.share.bundle.check_bundle`): a :class:`~featlib.share.bundle.CheckedBundle`."""
     progress("working", 0, 1)
@@ -365,6 +382,7 @@ KINDS: Mapping[str, Callable[..., Any]] = {
     "metrics": layer_metrics,
     "cka": cka,
     "neighbours": point_neighbours,
+    "neighbour_change": neighbours_kept,
     "bundle": check_bundle,
     "warm_up": warm_up,
 }

@@ -17,10 +17,31 @@ if TYPE_CHECKING:
 
 INPUT_SCALES = {"0-1": "pixels / 255 (as the seed)", "0-255": "raw pixels 0–255"}
 
+OWN_SCALE = "own"
+"""Asks for the model's own input scaling: the one its ``Rescaling`` or ``Normalization`` layer at the input
+states (:func:`implied_input_scale`), else :data:`DEFAULT_SCALE`. The default of ``featlib add``, the Model
+page's upload and :func:`adapt_images`; resolved to a key of :data:`INPUT_SCALES` by
+:func:`resolve_input_scale` before anything is stored."""
+
+DEFAULT_SCALE = "0-1"
+"""The scaling given to a model that states none (the seed MLP's: pixels / 255)."""
+
+SCALE_CHOICES = {
+    OWN_SCALE: "the model's own (its Rescaling or Normalization layer at the input), else pixels / 255",
+    **INPUT_SCALES,
+}
+"""What a user may ask for: the model's own scaling or one of :data:`INPUT_SCALES`, with their words."""
+
+# Augmentation layers whose names do not start with "Random": like the Random* layers, they change images
+# only while training and pass them through at inference (checked on Keras 3.15).
+_AUGMENTATION_LAYERS = frozenset({"RandAugment", "AugMix", "CutMix", "MixUp", "Solarization"})
+
 # Layers that may come before a model's Rescaling / Normalization without changing the pixel values'
 # scale: shape only, resizing and cropping, identity at inference (plus augmentation, ``Random*``).
 _BEFORE_PREPROCESSING = (
-    frozenset({"InputLayer", "Reshape", "Flatten", "Resizing", "CenterCrop"}) | _INFERENCE_IDENTITY_LAYERS
+    frozenset({"InputLayer", "Reshape", "Flatten", "Resizing", "CenterCrop"})
+    | _INFERENCE_IDENTITY_LAYERS
+    | _AUGMENTATION_LAYERS
 )
 
 
@@ -46,9 +67,10 @@ def first_preprocessing_layer(model: keras.Model):
     """The first ``Rescaling`` or ``Normalization`` layer among the model's leading layers, or None.
 
     Leading layers are those before the first layer that computes anything from the pixels: shape
-    layers (``Flatten``, ``Reshape``), ``Resizing`` and ``CenterCrop``, augmentation (``Random*``) and
-    layers that are the identity at inference (``Dropout``, ...) are passed over, and a nested model
-    at the start (a ``preprocessing`` Sequential) is looked into.
+    layers (``Flatten``, ``Reshape``), ``Resizing`` and ``CenterCrop``, augmentation (``Random*``,
+    ``RandAugment``, ``AugMix``, ``CutMix``, ``MixUp``, ``Solarization``) and layers that are the identity
+    at inference (``Dropout``, ...) are passed over, and nested blocks at the start (an ``augmentation``
+    Sequential, a ``Pipeline``, a ``preprocessing`` model, blocks within blocks) are looked into.
     """
     return _leading_preprocessing(model.layers)[0]
 
@@ -94,6 +116,48 @@ def scale_implied_by(layer) -> tuple[str | None, str]:
     return ("0-255" if mean > 1.0 else "0-1" if mean >= 0.0 else None), what
 
 
+def resolve_input_scale(model: keras.Model, scale: str = OWN_SCALE) -> tuple[str, str]:
+    """(the input scaling to give ``model``, a key of :data:`INPUT_SCALES`; a sentence saying where it comes from).
+
+    ``scale`` :data:`OWN_SCALE` gives the model's own: the scaling its ``Rescaling`` or ``Normalization``
+    layer at the input states (:func:`implied_input_scale`, nested blocks before it looked into), else
+    :data:`DEFAULT_SCALE` (pixels / 255, as the seed). A key of :data:`INPUT_SCALES` is the user's choice
+    and is kept, the sentence then naming the model's own when it differs.
+
+    Example sentence: ``"raw pixels 0–255 ('0-255'), the model's own, stated by its Rescaling layer 'rescaling'
+    at the input (it multiplies its inputs by 0.003922)"``.
+
+    Raises:
+        ModelError: ``scale`` is neither :data:`OWN_SCALE` nor a key of :data:`INPUT_SCALES`.
+    """
+    if scale != OWN_SCALE and scale not in INPUT_SCALES:
+        raise ModelError(
+            f"Unknown input scale: {scale!r}. Expected one of {list(SCALE_CHOICES)} ({OWN_SCALE!r}: the model's own)."
+        )
+    layer = first_preprocessing_layer(model)
+    stated, what = scale_implied_by(layer) if layer is not None else (None, "")
+    source = f"its {_kind(layer)} layer {layer.name!r} at the input" if layer is not None else ""
+    if scale == OWN_SCALE:
+        if stated is not None:
+            return stated, f"{_scale_words(stated)}, the model's own, stated by {source} ({what})"
+        why = (
+            f"{source} does not say which ({what})"
+            if layer is not None
+            else "it has no Rescaling or Normalization layer at its input"
+        )
+        return DEFAULT_SCALE, f"{_scale_words(DEFAULT_SCALE)}: the model states no input scaling ({why})"
+    if stated is not None and stated != scale:
+        return (
+            scale,
+            f"{_scale_words(scale)}, as chosen; the model's own is {_scale_words(stated)}, stated by {source} ({what})",
+        )
+    return scale, f"{_scale_words(scale)}, as chosen" + (", the model's own too" if stated == scale else "")
+
+
+def _scale_words(scale: str) -> str:
+    return f"{INPUT_SCALES[scale]} ('{scale}')"
+
+
 def _mean_of(value) -> float | None:
     """The mean of a number, list, array or tensor, or None when it cannot be read as numbers."""
     if value is None:
@@ -105,7 +169,7 @@ def _mean_of(value) -> float | None:
     return float(array.mean()) if array.size and np.all(np.isfinite(array)) else None
 
 
-def adapt_images(images: np.ndarray, model: keras.Model, scale: str = "0-1") -> np.ndarray:
+def adapt_images(images: np.ndarray, model: keras.Model, scale: str = OWN_SCALE) -> np.ndarray:
     """Turns uint8 images ``(n, h, w)`` into inputs that fit ``model``.
 
     Handles flat inputs (``h*w``), ``(h, w)`` and ``(h, w, 1)`` or ``(h, w, 3)``
@@ -115,18 +179,20 @@ def adapt_images(images: np.ndarray, model: keras.Model, scale: str = "0-1") -> 
     Args:
         images: uint8 array of shape ``(n, h, w)``.
         model: the model whose single input the result must fit.
-        scale: ``"0-1"`` divides by 255 (the seed); ``"0-255"`` keeps raw values.
+        scale: ``"0-1"`` divides by 255 (the seed); ``"0-255"`` keeps raw values; ``"own"`` (the default,
+            :data:`OWN_SCALE`) the model's own scaling, from its Rescaling or Normalization layer at the
+            input, else ``"0-1"`` (:func:`resolve_input_scale`).
 
     Returns:
         A float32 array of shape ``(n, *model_input_shape)``.
 
     Raises:
+        ModelError: an unknown ``scale``.
         InputMismatchError: when the images cannot meaningfully fit the input, including an
             input with unknown sizes other than a free image size (``(None, None, 1)`` fits any
             size; ``(None,)``, ``(None, 64)`` or ``(28, 28, None)`` fit none).
     """
-    if scale not in INPUT_SCALES:
-        raise ModelError(f"Unknown input scale: {scale!r}. Choose one of {list(INPUT_SCALES)}.")
+    scale, _ = resolve_input_scale(model, scale)
     target = input_shape(model)
     n, h, w = images.shape
     _check_known_sizes(target, h, w)

@@ -63,6 +63,13 @@ def choose_default_layer(model: keras.Model) -> DefaultLayer:
     Without a hidden weighted layer, the default is the input of the output layer (e.g. ``flatten``),
     or the output layer itself when nothing comes before it.
 
+    A graph that is not a chain (a layer that merges branches, such as a residual ``Add`` or a
+    ``Concatenate``, or a layer called more than once) defaults to the representation its
+    classification head reads: the input of the layer that makes the (first) output, Dropout passed
+    over. For a ResNet that is the pooled vector (``global_average_pooling2d``) rather than the last
+    weighted layer's ``BatchNormalization`` inside the last block, before its ``Add``, which the
+    classifier never reads (see :func:`head_input`).
+
     Raises:
         ModelError: the model has no layers.
     """
@@ -75,11 +82,69 @@ def choose_default_layer(model: keras.Model) -> DefaultLayer:
     if seed is not None:
         return seed
     weighted = [layer for layer in layers if _is_weighted(layer)]
-    outputs = _output_layers(model, weighted)
+    outputs = _output_layers(model, weighted) if weighted else []
     hidden = [layer for layer in weighted if layer not in outputs]
-    if hidden:
-        return _after_activation(hidden[-1], layers)
-    return _without_hidden_layer(layers, weighted)
+    chain = _after_activation(hidden[-1], layers) if hidden else _without_hidden_layer(layers, weighted)
+    graph = _head_default(model, layers, weighted, chain.name)
+    if graph is None:
+        why = not_a_chain(model) if weighted else []
+        if why:  # e.g. the head reads a shared layer's second call, which the layer's name does not read
+            note = f" The model is not a chain ({'; '.join(why)}) and what its head reads has no layer name of its own."
+            return DefaultLayer(chain.name, chain.reason + note, chain.alternative)
+        return chain
+    return graph
+
+
+def not_a_chain(model: keras.Model) -> list[str]:
+    """Why ``model`` is not a chain of layers: its layers that merge branches or are called more than once.
+
+    Returns:
+        Phrases naming them, e.g. ``["add, add_1 and add_2 merge branches"]`` or
+        ``["shared is called 2 times"]``; empty for a chain (every Sequential model, and a functional
+        model whose layers each read one tensor and are called once; several heads reading one trunk
+        are still a chain up to the trunk).
+    """
+    if _kind(model) == "Sequential":
+        return []
+    layers = _body_layers(model)
+    merges = [layer.name for layer in layers if _reads_several(layer)]
+    calls = {layer.name: _calls(model, layer) for layer in layers}
+    shared = [name for name, n in calls.items() if n > 1]
+    found = []
+    if merges:
+        found.append(f"{_and(_few(merges))} {'merges' if len(merges) == 1 else 'merge'} branches")
+    if shared:
+        counts = sorted({calls[name] for name in shared})
+        times = f"{counts[0]} times" if len(counts) == 1 else "several times"
+        found.append(f"{_and(_few(shared))} {'is' if len(shared) == 1 else 'are'} called {times}")
+    return found
+
+
+def head_input(model: keras.Model):
+    """The layer whose output the model's classification head reads, or None when it cannot be named.
+
+    The head is the weighted layer that makes the model's first output (over the softmax or activation
+    after it); its input is read over Dropout and the other layers that are the identity at inference.
+    None when the head reads several tensors, the model's input, or a later call of a shared layer
+    (the layer's name reads its first call).
+    """
+    layers = _body_layers(model)
+    weighted = [layer for layer in layers if _is_weighted(layer)]
+    if not weighted:
+        return None
+    head = _output_layers(model, weighted)[0]
+    if _calls(model, head) != 1:
+        return None
+    tensor = _single_input(head)
+    while tensor is not None:
+        history = getattr(tensor, "_keras_history", None)
+        producer = getattr(history, "operation", None)
+        if producer is None or producer not in layers or getattr(history, "node_index", 0) != 0:
+            return None
+        if _kind(producer) not in _INFERENCE_IDENTITY_LAYERS:
+            return producer
+        tensor = _single_input(producer)
+    return None
 
 
 def hidden_layers(model: keras.Model, *, after_activation: bool = True, output: bool = False) -> list[str]:
@@ -94,7 +159,9 @@ def hidden_layers(model: keras.Model, *, after_activation: bool = True, output: 
     Returns:
         Layer names, input side first: ``["activation", "activation_1"]`` for the seed MLP
         (``["dense", "dense_1"]`` with ``after_activation=False``); the default layer alone for a
-        model without hidden weighted layers.
+        model without hidden weighted layers. For a graph that is not a chain (:func:`not_a_chain`),
+        ``after_activation`` also lists the representation its head reads (the default) after the
+        hidden layers.
     """
     layers = _body_layers(model)
     weighted = [layer for layer in layers if _is_weighted(layer)]
@@ -104,6 +171,7 @@ def hidden_layers(model: keras.Model, *, after_activation: bool = True, output: 
         return [default_layer(model)] if layers else []
     if not after_activation:
         return [layer.name for layer in chosen]
+    graph = _head_default(model, layers, weighted)
     names = []
     for layer in chosen:
         after = [f for f in _followers(layer, layers) if _kind(f) not in _INFERENCE_IDENTITY_LAYERS]
@@ -114,6 +182,9 @@ def hidden_layers(model: keras.Model, *, after_activation: bool = True, output: 
                 if _kind(f) in _ACTIVATION_KINDS and _input_producer(f) in (layer, None)
             ]
         names.append((after[-1] if after else layer).name)
+    if graph is not None and graph.name not in names:  # the head's input of a graph: after the hidden layers
+        hidden = len(chosen) - (len(outputs) if output else 0)
+        names.insert(hidden, graph.name)
     return names
 
 
@@ -179,6 +250,70 @@ def _after_activation(hidden, layers: list) -> DefaultLayer:
     after = _and([_follower_label(layer) for layer in kept])
     reason = f"{chosen.name}: the last hidden layer ({hidden.name}, {_label(hidden)}) after its {after}{note}."
     return DefaultLayer(chosen.name, reason, alternative=hidden.name)
+
+
+def _head_default(model: keras.Model, layers: list, weighted: list, before: str | None = None) -> DefaultLayer | None:
+    """The default of a graph that is not a chain: the layer its head reads (see :func:`head_input`), else None.
+
+    ``before`` is the layer the rule for chains would pick, named in the reason when it is another.
+    """
+    why = not_a_chain(model)
+    chosen = head_input(model) if why and weighted else None
+    if chosen is None or _kind(chosen) == "InputLayer":
+        return None
+    head = _output_layers(model, weighted)[0]
+    reason = (
+        f"{chosen.name}: what the classification head ({head.name}, {_label(head)}) reads; "
+        f"the model is not a chain ({'; '.join(why)})"
+    )
+    if before is not None and before != chosen.name:
+        reason += f", so its last hidden layer {before} is not what the classifier reads"
+    alternative = chosen
+    while _is_follower(alternative) and _input_producer(alternative) is not None:
+        alternative = _input_producer(alternative)
+    return DefaultLayer(
+        chosen.name,
+        reason + ".",
+        alternative=alternative.name if alternative is not chosen and _is_weighted(alternative) else None,
+    )
+
+
+def _reads_several(layer) -> bool:
+    """Whether ``layer`` reads several tensors (Add, Concatenate, Multiply, ...) in its first call."""
+    try:
+        inputs = layer.input
+    except (AttributeError, ValueError, RuntimeError):
+        return False
+    return isinstance(inputs, (list, tuple, dict)) and len(inputs) > 1
+
+
+def _single_input(layer):
+    """The one tensor ``layer`` reads in its first call, or None (several, or unknown)."""
+    try:
+        inputs = layer.input
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+    if isinstance(inputs, (list, tuple)) and len(inputs) == 1:
+        inputs = inputs[0]
+    return None if isinstance(inputs, (list, tuple, dict)) else inputs
+
+
+def _calls(model: keras.Model, layer) -> int:
+    """How many times ``layer`` is called in ``model``'s graph (a shared layer: more than once).
+
+    Read from the graph's nodes (Keras keys them ``<id of the layer>_ib-<call>``); from the layer's own
+    calls when the model does not say (those may include calls in other models).
+    """
+    nodes = getattr(model, "_nodes", None)
+    if isinstance(nodes, (set, frozenset, list, tuple)) and nodes:
+        prefix = f"{id(layer)}_ib-"
+        return sum(1 for key in nodes if isinstance(key, str) and key.startswith(prefix))
+    return len(getattr(layer, "_inbound_nodes", None) or [])
+
+
+def _few(names: list[str], most: int = 3) -> list[str]:
+    """At most ``most`` names, the rest counted: ``["add", "add_1", "add_2", "7 more"]``."""
+    return names if len(names) <= most else [*names[:most], f"{len(names) - most} more"]
 
 
 def _seed_default(layers: list, model: keras.Model) -> DefaultLayer | None:

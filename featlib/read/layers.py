@@ -4,8 +4,8 @@
 dataset split in one pass (:func:`featlib.read.extract.extract_all`, a multi-output
 sub-model), with the model-ready inputs as a first, "input" representation to
 compare against. A layer with spatial axes (a convolution's ``h × w × c``) is
-read by the reduction asked for (:mod:`featlib.read.reductions`; ``auto`` pools by
-average above :data:`featlib.read.reductions.FLATTEN_MAX` values per image), batch
+read by the reduction asked for (:mod:`featlib.read.reductions`; ``auto`` pools to a
+grid of at most 8×8 cells above :data:`featlib.read.reductions.FLATTEN_MAX` values per image), batch
 by batch as it comes out. :func:`maps` draws each one in 2-D with any reducer (the service's
 :meth:`~featlib.service.Service.layer_maps` stores them), :func:`metrics_table` scores each one
 (:func:`featlib.metrics.layer_metrics`), :func:`follow` finds chosen points'
@@ -159,10 +159,11 @@ def layer_set(
         max_units: layers whose representation is wider are left out and listed in ``skipped``.
         reduction: a key of :data:`featlib.read.reductions.CHOICES` for every layer with spatial axes
             (default ``auto``: flatten up to :data:`featlib.read.reductions.FLATTEN_MAX` values, else
-            global average pooling); layers without spatial axes are flattened.
+            grid average pooling); layers without spatial axes are flattened.
 
     The key ends in ``/reduction=<choice>`` unless the choice is ``auto`` (the keys of
-    maps made before reductions existed stay valid).
+    maps made before reductions existed stay valid); ``auto`` that pooled a layer to a grid
+    ends in ``/reduction=auto-grid`` (:func:`featlib.read.reductions.set_key_choice`).
 
     Layers whose outputs hold NaN or inf, or that depend on a weight that does, are left out
     of ``reps`` and named in ``non_finite`` with the reason.
@@ -191,10 +192,10 @@ def layer_set(
     non_finite = _non_finite_layers(model, reps, kept, METHODS["submodel"], len(x))
     for name in non_finite:
         del reps[name]
-    key = keys.layer_set_key(model_fp, dataset.fingerprint, split, input_scale, sample_size, seed, reduction)
-    described = {
-        name: rep for name, rep in _representations(model, reduction).items() if name in reps or name in non_finite
-    }
+    every = _representations(model, reduction)
+    described = {name: rep for name, rep in every.items() if name in reps or name in non_finite}
+    keyed = reductions.set_key_choice(reduction, every.values())
+    key = keys.layer_set_key(model_fp, dataset.fingerprint, split, input_scale, sample_size, seed, keyed)
     return LayerSet(key, indices, labels[indices], reps, skipped, described, non_finite)
 
 

@@ -10,7 +10,11 @@ import numpy as np
 from featlib import provenance
 from featlib.store.files import publish, sync_file, temporary_file
 from featlib.store.index import IndexedFolder, now
+from featlib.store.quotas import check_quotas
 from featlib.store.records import ARRAY_KINDS, AlreadyStoredError
+
+NPY_HEADER = 128
+"""The bytes ``np.save`` writes before an array's data (a header padded to 64 bytes; 128 for featlib's arrays)."""
 
 
 class ArrayStore(IndexedFolder):
@@ -60,13 +64,29 @@ class ArrayStore(IndexedFolder):
         Raises:
             AlreadyStoredError: ``overwrite=False`` and an item is listed under ``key``;
                 it is left as it was.
+            featlib.errors.QuotaError: the array would take its maker (``creator``; for an item replaced, its
+                maker) or the workspace past a quota, or leave the disk under the free-disk floor
+                (:mod:`featlib.store.quotas`); checked before the file is written, and again under the index's
+                lock with the file's size. Nothing is stored.
         """
         relative = self._array_path(kind, key)
         path = self.root / relative
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(base=meta.get("provenance"))
+        array = np.asarray(array)
+        what = "map" if kind == "embedding" else kind
+        with self._connect() as db:
+            old = db.execute("SELECT creator, bytes FROM artifacts WHERE key = ?", (key,)).fetchone()
+        if old is None or overwrite:  # else refused below (AlreadyStoredError) without writing anything
+            self.check_room(
+                (old["creator"] if old is not None else "") or creator,
+                array.nbytes + NPY_HEADER,
+                what=what,
+                new_items=0 if old is not None else 1,
+                replacing=int(old["bytes"] or 0) if old is not None else 0,
+            )
         with temporary_file(path) as tmp:
-            np.save(tmp, np.asarray(array), allow_pickle=False)
+            np.save(tmp, array, allow_pickle=False)
             sync_file(tmp)  # before the lock: a large file's fsync does not hold up other writers
             with self._write() as db:
                 if (
@@ -75,12 +95,21 @@ class ArrayStore(IndexedFolder):
                 ):
                     return False
                 old = db.execute(
-                    "SELECT kind, creator, created, note, title FROM artifacts WHERE key = ?", (key,)
+                    "SELECT kind, creator, created, note, title, bytes FROM artifacts WHERE key = ?", (key,)
                 ).fetchone()
                 if old is not None and not overwrite:
                     raise AlreadyStoredError(old["kind"], key, old["creator"], old["created"], old["title"])
                 creator, note, title = (
                     (old["creator"] or creator.strip(), old["note"], old["title"]) if old else (creator.strip(), "", "")
+                )
+                check_quotas(  # again, under the lock: two sessions cannot both pass a quota meant for one
+                    db,
+                    self.root,
+                    creator,
+                    tmp.stat().st_size,
+                    what=what,
+                    new_items=0 if old is not None else 1,
+                    replacing=int(old["bytes"] or 0) if old is not None else 0,
                 )
                 publish(tmp, path, synced=True)  # an unlisted file left at this name by a crash is replaced
                 db.execute(

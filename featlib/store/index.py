@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from featlib.store.quotas import check_disk, check_quotas
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
     id TEXT PRIMARY KEY,
@@ -117,6 +119,28 @@ class IndexedFolder:
             set_wal(db)
         with self._write() as db:
             create_schema(db)
+
+    def check_room(
+        self, maker: str, nbytes: int, *, what: str = "item", new_items: int = 1, replacing: int = 0
+    ) -> None:
+        """Refuses a new item before its file is written: past a quota of its maker or of the workspace, or
+        leaving the disk under the free-disk floor (:mod:`featlib.store.quotas`); returns when it fits.
+
+        Args:
+            maker: who it counts for (its ``creator``; a job's result: who asked for the job).
+            nbytes: the bytes about to be written.
+            what: the item in words (``"model"``, ``"dataset upload"``, ``"map"``, ...).
+            new_items: 1 for a new item; 0 when it replaces one listed under the same key.
+            replacing: the bytes of the item it replaces.
+
+        Raises:
+            featlib.errors.QuotaError: (a :class:`~featlib.errors.WorkspaceError`) naming the quota, the use now,
+                the size of the item and the fix (delete items on the Workspace page, or the admin raises the
+                setting); nothing is written.
+        """
+        check_disk(self.root, nbytes - replacing, what=what)
+        with self._connect() as db:
+            check_quotas(db, self.root, maker, nbytes, what=what, new_items=new_items, replacing=replacing)
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

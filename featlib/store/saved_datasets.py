@@ -14,6 +14,7 @@ from featlib.datasets import load_npz
 from featlib.names import check_item_name
 from featlib.store.files import publish, sync_file, temporary_file
 from featlib.store.index import IndexedFolder, now
+from featlib.store.quotas import check_disk, check_quotas
 from featlib.store.records import WorkspaceError
 
 if TYPE_CHECKING:
@@ -49,6 +50,12 @@ class DatasetStore(IndexedFolder):
         Returns:
             ``True`` when stored; ``False`` when a dataset with its fingerprint was listed already
             (left as it was; nothing written).
+
+        Raises:
+            featlib.errors.QuotaError: the upload would leave the disk under the free-disk floor (checked with its
+                size before compression, before anything is written), or take ``creator`` or the workspace past a
+                quota (checked with its compressed size under the index's lock, before it is renamed into place;
+                the temporary file is removed). Nothing is stored.
         """
         with self._connect() as db:  # the common case, without compressing anything (checked again below)
             if db.execute("SELECT 1 FROM datasets WHERE fingerprint = ?", (dataset.fingerprint,)).fetchone():
@@ -68,12 +75,16 @@ class DatasetStore(IndexedFolder):
             "class_names": np.array(dataset.class_names),
         }
         path = self.root / relative
+        # Its compressed size is known once written: the disk is checked now with the size before
+        # compression (an upper bound), the quotas under the lock with the file's size.
+        check_disk(self.root, sum(a.nbytes for a in arrays.values()), what="dataset upload")
         with temporary_file(path) as tmp:
             np.savez_compressed(tmp, **arrays)
             sync_file(tmp)
             with self._write() as db:  # listed already (the same data): the file and row stay as they are
                 if db.execute("SELECT 1 FROM datasets WHERE fingerprint = ?", (dataset.fingerprint,)).fetchone():
                     return False
+                check_quotas(db, self.root, creator, tmp.stat().st_size, what="dataset upload")
                 names = [r[0] for r in db.execute("SELECT name FROM datasets") if isinstance(r[0], str)]
                 check_item_name(dataset.name, "dataset", names)  # no look-alike of another upload's name
                 publish(tmp, path, synced=True)

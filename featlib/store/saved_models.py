@@ -17,8 +17,9 @@ from featlib import provenance
 from featlib.errors import ModelMismatchError
 from featlib.lazy import keras
 from featlib.names import check_item_name, check_lookalike
-from featlib.store.files import write_atomically
+from featlib.store.files import publish, sync_file, temporary_file
 from featlib.store.index import IndexedFolder, now
+from featlib.store.quotas import check_quotas
 from featlib.store.records import ModelRecord, WorkspaceError
 
 if TYPE_CHECKING:
@@ -64,12 +65,17 @@ class ModelStore(IndexedFolder):
         Raises:
             TextError: a name that breaks :func:`featlib.names.check_item_name`: empty, too long, not printable,
                 mixing scripts, shaped like an id, or reading as another model's name with look-alike letters.
+            featlib.errors.QuotaError: the model would take ``creator`` (for a job's result: who asked for it) or
+                the workspace past a quota, or leave the disk under the free-disk floor
+                (:mod:`featlib.store.quotas`). Checked before the file is written (a model given as bytes: with its
+                size; one written by a function: the disk, with nothing yet), and again under the index's lock
+                with the file's size, before it is linked into place. Nothing is stored.
         """
         name = check_item_name(name, "model")
         model_id = uuid.uuid4().hex[:12]
         relative = f"models/{model_id}.keras"
         write = data if callable(data) else (lambda tmp: tmp.write_bytes(data))
-        write_atomically(self.root / relative, write, replace=False)  # a new id: never over another model's file
+        self.check_room(creator, 0 if callable(data) else len(data), what="model")
         row = dict(
             id=model_id,
             dataset=dataset,
@@ -90,18 +96,24 @@ class ModelStore(IndexedFolder):
             base=meta.get("provenance"),
         )
         row["meta"] = json.dumps(meta)
-        try:
-            with self._write() as db:
-                taken = {r[0] for r in db.execute("SELECT name FROM models")}
-                check_lookalike(name, taken, "model name")
-                row["name"] = _unique_name(name, taken)
-                db.execute(
-                    f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                    tuple(row.values()),
-                )
-        except BaseException:
-            self._remove_unlisted(model_id, relative)
-            raise
+        path = self.root / relative
+        with temporary_file(path) as tmp:
+            write(tmp)
+            sync_file(tmp)  # before the lock: a large file's fsync does not hold up other writers
+            try:
+                with self._write() as db:
+                    check_quotas(db, self.root, creator, tmp.stat().st_size, what="model")  # nothing linked yet
+                    taken = {r[0] for r in db.execute("SELECT name FROM models")}
+                    check_lookalike(name, taken, "model name")
+                    row["name"] = _unique_name(name, taken)
+                    publish(tmp, path, replace=False, synced=True)  # a new id: never over another model's file
+                    db.execute(
+                        f"INSERT INTO models ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                        tuple(row.values()),
+                    )
+            except BaseException:
+                self._remove_unlisted(model_id, relative)
+                raise
         return self.get_model(model_id)
 
     def _remove_unlisted(self, model_id: str, relative: str) -> None:

@@ -35,6 +35,7 @@ from typing import Any
 from featlib.errors import SavedViewError, ViewError
 from featlib.names import check_item_name
 from featlib.store.index import IndexedFolder, now
+from featlib.store.quotas import check_disk, check_quotas
 
 VIEW_KINDS = {"explore": "Explore map", "compare": "Comparison"}
 """The kinds of saved views, with their titles."""
@@ -224,6 +225,9 @@ class ViewStore(IndexedFolder):
 
         Raises:
             ValueError: a bad kind, query, title or thumbnail, naming what was expected and received.
+            featlib.errors.QuotaError: a new view that would take ``creator`` or the workspace past a quota (its
+                thumbnail's bytes), or leave the disk under the free-disk floor (:mod:`featlib.store.quotas`);
+                checked before its row is written, in the same transaction. Nothing is stored.
         """
         title = check_item_name(title, "view", what="view title", max_length=MAX_TITLE)
         query = canonical_query(kind, query, parse)  # validated, canonical
@@ -238,6 +242,8 @@ class ViewStore(IndexedFolder):
             row = db.execute("SELECT * FROM saved_views WHERE kind = ? AND digest = ?", (kind, digest)).fetchone()
             if row is not None:
                 return _from_row(row), False
+            check_disk(self.root, len(thumbnail) + len(text), what="saved view")
+            check_quotas(db, self.root, creator, len(thumbnail), what="saved view")
             titles = [r[0] for r in db.execute("SELECT title FROM saved_views") if isinstance(r[0], str)]
             check_item_name(title, "view", titles, "view title", MAX_TITLE)  # no look-alike of another's title
             for salt in range(_SALTS):

@@ -9,6 +9,7 @@ from featlib.store.arrays import ArrayStore
 from featlib.store.catalog import Catalog
 from featlib.store.files import STALE_TEMP_SECONDS, clean_temporary_files, default_root, folder_bytes
 from featlib.store.jobs import JobIndex
+from featlib.store.quotas import Quotas, Share, free_bytes, quotas, shares
 from featlib.store.saved_datasets import DatasetStore
 from featlib.store.saved_models import ModelStore
 from featlib.store.saved_views import ViewStore
@@ -82,3 +83,26 @@ class Workspace(ModelStore, DatasetStore, ArrayStore, ViewStore, Catalog):
             "views": views,
             "bytes": folder_bytes(self.root),
         }
+
+    def shares(self) -> list[Share]:
+        """Each maker's share of the workspace: items and bytes per ``creator`` (``""``: nobody named), largest first.
+
+        Counted as the quotas count them (:mod:`featlib.store.quotas`): what the listing shows as made by each
+        (an import counts for who imported it; a job's results for who asked for it), with the bytes the
+        listing gives each item.
+        """
+        with self._connect() as db:
+            found = shares(db, self.root)
+        return sorted(found.values(), key=lambda share: (-share.bytes, -share.items, share.maker))
+
+    def quotas(self) -> Quotas:
+        """The quotas in force now (``FEATLIB_QUOTA_*``, ``FEATLIB_MIN_FREE_MB``, read at each call), in bytes and items.
+
+        Raises:
+            featlib.errors.SettingError: a quota setting holds a value outside its rule.
+        """
+        return quotas()
+
+    def free_bytes(self) -> int:
+        """The bytes free on the disk that holds the workspace."""
+        return free_bytes(self.root)

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import plots
-from featlib.app import comparing, links, resources, state, text, widgets
+from featlib.app import comparing, links, neighbour_moves, resources, state, text, widgets
 from featlib.maps import align, neighbours
 from featlib.maps.embed import REDUCER_TITLES
 
@@ -192,6 +192,8 @@ if follow is not None and len(results) > 1:
     )
     if follow not in set(results[0].embedding.indices.tolist()):
         text.caption(f"Point {follow} is not in the sample, so it is not drawn; its neighbours among the sample are.")
+
+neighbour_moves.show(results, dataset, view.split, sample)  # each image's neighbours, panel 1 against another
 
 if len(selected):
     text.subheader(f"{len(selected):,} selected points, highlighted in every panel")

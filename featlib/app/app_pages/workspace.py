@@ -66,3 +66,6 @@ else:
     catalog.grouped_list(shown)
 catalog.pending_delete(items)
 catalog.pending_bulk_delete(items)
+
+text.subheader("Each user's share")
+catalog.shares_table(workspace)

@@ -233,6 +233,37 @@ def rescaling_first(folder: Path, digits: datasets.Dataset) -> Saved:
     return _save(model, folder / "rescaling-first.keras", digits, "0-255")
 
 
+def augmented_resnet(folder: Path, digits: datasets.Dataset) -> Saved:
+    """A residual CNN as Keras's tutorials build one (issue 23): a nested augmentation block, then
+    ``Rescaling(1/255)`` (raw 0–255 pixels expected), a residual block (``Add``), global pooling, one head.
+
+    Read by the backend function, the augmentation block must run in inference mode (both methods agree);
+    its default layer is the pooled vector the head reads, not the last block's BatchNormalization.
+    """
+    import keras
+    from keras import layers as kl
+
+    augment = keras.Sequential(
+        [
+            kl.RandomRotation(0.05, seed=1, name="rotate"),
+            kl.RandomTranslation(0.1, 0.1, seed=2, name="shift"),
+            kl.RandomZoom(0.1, seed=3, name="zoom"),
+        ],
+        name="augment",
+    )
+    inputs = keras.Input((8, 8, 1), name="pixels")
+    x = kl.Rescaling(1 / 255, name="to_unit")(augment(inputs))
+    x = kl.Conv2D(16, 3, padding="same", activation="relu", name="conv")(x)
+    y = kl.Conv2D(16, 3, padding="same", name="block_conv")(x)
+    y = kl.BatchNormalization(name="block_bn")(y)
+    x = kl.ReLU(name="block_relu")(kl.Add(name="block_add")([x, y]))
+    x = kl.GlobalAveragePooling2D(name="pooled")(x)
+    outputs = kl.Dense(10, activation="softmax", name="probs")(x)
+    model = keras.Model(inputs, outputs, name="augmented_resnet")
+    _fit(model, _inputs(model, digits, "train", "0-255"), np.asarray(digits.y_train), epochs=15)
+    return _save(model, folder / "augmented-resnet.keras", digits, "0-255")
+
+
 def flatten_28(folder: Path, digits: datasets.Dataset) -> Saved:
     """An MNIST-shaped MLP: ``Flatten`` from ``(28, 28)`` (the digits are resized to 28×28 to fit it)."""
     import keras
@@ -260,6 +291,7 @@ ZOO: dict[str, Callable[[Path, datasets.Dataset], Saved]] = {
     "fixed-batch": fixed_batch,
     "nested": nested,
     "rescaling-first": rescaling_first,
+    "augmented-resnet": augmented_resnet,
     "flatten-28": flatten_28,
 }
 

@@ -110,6 +110,17 @@ def test_each_model_goes_through_add_layers_both_methods_map_and_metrics(name, z
     assert all(0.0 <= row["knn_acc"] <= 1.0 for row in rows), rows  # every layer scored, none NaN
 
 
+def test_a_residual_network_with_augmentation_defaults_to_its_pooled_vector_and_its_own_scaling(zoo, workspace, capsys):
+    """Issue 23 through the CLI: no --scale (the model's own, after its augmentation block), the pooled vector
+    the head reads as the default layer, and the block read in inference mode by both methods (above)."""
+    saved = zoo["augmented-resnet"]
+    status, out, err = run(capsys, workspace, "add", str(saved.path), "--name", "resnet", "--dataset", "digits")
+    assert status == 0, err
+    record = next(r for r in Workspace(workspace).list_models() if r.name == "resnet")
+    assert record.input_scale == "0-255" and record.test_accuracy == pytest.approx(saved.accuracy, abs=1e-4), out
+    assert models.default_layer(Workspace(workspace).load_model(record.id)) == "pooled"
+
+
 def test_a_rescaling_model_added_with_the_wrong_scaling_is_near_chance_and_says_why(zoo, workspace, capsys):
     saved = zoo["rescaling-first"]
     status, out, err = run(

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import pandas as pd
 import streamlit as st
 
 from featlib import keys
 from featlib.app import job_watch as running
 from featlib.app import resources, text
+from featlib.jobs.manager import behind
 from featlib.store import JobRow
+
+if TYPE_CHECKING:
+    from featlib.jobs import JobHandle
 
 REFRESH_S = 2.0
 LISTED = 200
@@ -21,11 +28,13 @@ COLUMNS = {
     "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, width=75),
     "finished": st.column_config.TextColumn("finished", width=95),
     "error": st.column_config.TextColumn("error", width=80),
-    **{name: {"hidden": True} for name in ("state", "queued", "started", "kind", "id")},
+    **{name: {"hidden": True} for name in ("place", "waiting behind", "state", "queued", "started", "kind", "id")},
 }
 """The job table's columns and their widths in pixels. They add up to less than the page's width at 1024 px, so
-that no column is cut (the grid widens them all to fill a wider page); the details (the last state, the other
-times, the kind, the id) are hidden, and shown from the table's "Show/hide columns" menu."""
+that no column is cut (the grid widens them all to fill a wider page); the details (a queued job's place and whose
+jobs wait ahead of it, the last state, the other times, the kind, the id) are hidden, and shown from the table's
+"Show/hide columns" menu. The queued jobs' places and whose jobs are ahead are also on their own lines above the
+table (:func:`line`), at the page's full width."""
 
 
 def subject(key: str, model_names: dict[str, str]) -> str:
@@ -41,12 +50,20 @@ def subject(key: str, model_names: dict[str, str]) -> str:
     return f"{model_names.get(model, f'model {model[:8]}')} · {layer or 'every layer'}"
 
 
-def frame(rows: list[JobRow], model_names: dict[str, str] | None = None) -> pd.DataFrame:
-    """The jobs as a table: status, what for (with the model and layer it is about), who, progress, times, error.
+def frame(
+    rows: list[JobRow],
+    model_names: dict[str, str] | None = None,
+    waiting: Mapping[str, tuple[int, Mapping[str, int]]] | None = None,
+) -> pd.DataFrame:
+    """The jobs as a table: status, what for (with the model and layer it is about), who, progress, place in the
+    queue and whose jobs wait ahead, times, error.
 
-    ``model_names``: the models' names by fingerprint (:func:`subject`).
+    ``model_names``: the models' names by fingerprint (:func:`subject`); ``waiting``: the queued jobs' places by id
+    (:meth:`featlib.jobs.JobManager.waiting`); a job not in it (running, finished, another process's) has an empty
+    ``place`` and ``waiting behind``.
     """
     names = model_names or {}
+    queue = waiting or {}
     return pd.DataFrame(
         [
             {
@@ -54,6 +71,8 @@ def frame(rows: list[JobRow], model_names: dict[str, str] | None = None) -> pd.D
                 "job": " · ".join(w for w in (r.title or r.kind, subject(r.key, names)) if w),
                 "by": r.creator or "unknown",
                 "progress": r.progress,
+                "place": queue[r.id][0] if r.id in queue else None,
+                "waiting behind": behind(queue[r.id][1]) if r.id in queue else "",
                 "state": r.progress_text,
                 "queued": _time(r.queued_at),
                 "finished": _time(r.finished_at),
@@ -65,6 +84,17 @@ def frame(rows: list[JobRow], model_names: dict[str, str] | None = None) -> pd.D
             for r in rows
         ]
     )
+
+
+def line(handle: JobHandle, state: str, waiting: Mapping[str, tuple[int, Mapping[str, int]]]) -> str:
+    """One running or queued job's line above the table: what, who, its ``state`` (a queued job's says its place);
+    for a queued job also whose jobs are ahead: ``"a PCA map of 300 points · by cy · waiting for a free worker: 3 in
+    the queue, … · behind 1 of ann's, 1 of bob's"`` (``waiting``: :meth:`featlib.jobs.JobManager.waiting`)."""
+    words = f"{handle.spec.title} · by {handle.creator or 'unknown'} · {state}"
+    place = waiting.get(handle.job_id)
+    if place is not None and place[1]:
+        words += f" · behind {behind(place[1])}"
+    return words
 
 
 def _time(stamp: str | None) -> str:
@@ -83,16 +113,19 @@ def live_list() -> None:
     cols[2].metric("failed or stopped", sum(counts[s] for s in ("failed", "cancelled", "over-limit", "interrupted")))
     cols[3].metric("workers", running.manager().engine.workers())
     active = running.manager().handles()
+    waiting = running.manager().waiting()
     for handle in active:
         left, right = st.columns([5, 1])
-        left.progress(
-            handle.fraction,
-            text=text.escape(f"{handle.spec.title} · by {handle.creator or 'unknown'} · {running.state_text(handle)}"),
-        )
+        left.progress(handle.fraction, text=text.escape(line(handle, running.state_text(handle), waiting)))
         right.button("Cancel", key=f"jobs-cancel/{handle.job_id}", on_click=running.cancel, args=(handle.job_id,))
     if not rows:
         text.info("No job has run in this workspace yet.")
         return
     names = {r.fingerprint: r.name for r in resources.workspace().list_models()}
-    st.dataframe(frame(rows, names), hide_index=True, width="stretch", column_config=COLUMNS)
-    text.caption(f"The latest {min(len(rows), LISTED)} jobs, newest first; refreshed every {REFRESH_S:g} s.")
+    table = frame(rows, names, waiting)
+    st.dataframe(table, hide_index=True, width="stretch", column_config=COLUMNS)
+    text.caption(
+        f"The latest {min(len(rows), LISTED)} jobs, newest first; refreshed every {REFRESH_S:g} s. Queued jobs start "
+        "in turn between users (one of each user's in turn), so another user's backlog delays yours by at most one "
+        "job per worker; each user may have a limited number of jobs queued or running at once."
+    )

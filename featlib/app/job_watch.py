@@ -160,9 +160,14 @@ def run(
 
     Returns:
         The job's result (``store``'s return value when given), or ``None``
-        after showing why there is none (failed, cancelled, over its limit).
+        after showing why there is none (failed, cancelled, over its limit, over the user's job cap).
     """
-    return follow(start(spec, inputs, store=store), label=label, on_update=on_update, failure=failure)
+    try:
+        handle = start(spec, inputs, store=store)
+    except jobs.JobLimitError as error:  # over its size limit, or this user's jobs at their cap
+        text.error(f"{label}: {error}")
+        return None
+    return follow(handle, label=label, on_update=on_update, failure=failure)
 
 
 def start(

@@ -187,9 +187,18 @@ class Engine:
         sent = {name: self.send(value) for name, value in inputs.items()}
         key = f"featlib-{job_id}" if attempt == 1 else f"featlib-{job_id}-{attempt}"
         where = {}
-        if spec.kind == "reduce" and self.warm_workers:  # maps prefer a worker that has compiled UMAP
-            where = {"workers": sorted(self.warm_workers), "allow_other_workers": True}
+        free = self._idle(self.warm_workers) if spec.kind == "reduce" and self.warm_workers else []
+        if free:  # a map goes to a free worker that has compiled UMAP, never to wait for a busy one
+            where = {"workers": free, "allow_other_workers": True}
         return self.client.submit(run, spec.kind, dict(spec.params), job_id, sent, key=key, pure=False, **where)
+
+    def _idle(self, workers: set[str]) -> list[str]:
+        """Those of ``workers`` with no task assigned now (none when the scheduler cannot be asked)."""
+        try:
+            processing = self.client.processing()
+        except Exception:
+            return []
+        return sorted(address for address in workers if address in processing and not processing[address])
 
     def on_progress(self, handler: Callable[[dict], None]) -> None:
         """Calls ``handler(message)`` for every progress event of every job (on the client's event-loop thread)."""
@@ -229,6 +238,17 @@ class Engine:
     def workers(self) -> int:
         """How many workers the cluster has now."""
         return len(self.client.scheduler_info().get("workers", {}))
+
+    def slots(self) -> int:
+        """How many jobs the cluster runs at once now: its workers' threads (one per local worker); at least 1.
+
+        The :class:`~featlib.jobs.JobManager` sends a job to the cluster only while it has fewer than this many
+        there, and keeps the others in its own fair queue (a scheduler that cannot be asked counts as 1).
+        """
+        try:
+            return max(1, sum(self.client.nthreads().values()))
+        except Exception:
+            return 1
 
     def busy_workers(self) -> int:
         """How many workers run a task now (a job, or a warm-up)."""

@@ -9,6 +9,21 @@ writes each result with the ``store`` function given at submission from its
 own process (so the SQLite index keeps one writer and workers need no shared
 filesystem), stops jobs past their kind's time limit, and at start marks jobs
 left unfinished by a process that no longer runs as interrupted.
+
+Fair queue. The manager sends a job to the cluster only while the cluster has
+a free worker thread (:meth:`~featlib.jobs.Engine.slots`) and keeps the others
+in its own queue, which takes users' jobs in turn (start-time fair queueing by
+``creator``): each job gets a *turn*, one after its user's latest queued or
+running job, and never earlier than the turn of the job sent last, and the
+queue sends the lowest turn first (the earliest asked among equals). Twelve
+t-SNE maps of one user thus delay another user's next job by at most the jobs
+already running, one per worker, instead of all twelve (Dask's own queue is
+first in, first out across clients, and its ``priority`` applies only to tasks
+it still holds: up to two per worker thread are sent to the workers at once).
+A job waiting in this queue is cancelled without touching a worker. Each user
+may have at most ``FEATLIB_MAX_JOBS_PER_USER`` jobs queued or running
+(:class:`~featlib.errors.TooManyJobsError`); asking for a result already on
+its way attaches to its job and is never refused.
 """
 
 from __future__ import annotations
@@ -25,6 +40,8 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import CancelledError
 from typing import TYPE_CHECKING, Any
 
+from featlib import settings
+from featlib.errors import TooManyJobsError
 from featlib.jobs.limits import limit
 from featlib.jobs.spec import JobCancelled, JobError, JobFailed, JobSpec, WorkerLost
 from featlib.lazy import distributed
@@ -38,6 +55,7 @@ if TYPE_CHECKING:
 KEEP_FINISHED = 32
 """Finished jobs kept in memory (with their results) for sessions that come back to them."""
 RECORD_EVERY_S = 1.0
+MAX_JOBS_ENV = "FEATLIB_MAX_JOBS_PER_USER"
 NEVER_AGAIN = ("upload", "bundle")
 """Kinds never submitted again after their worker died: the upload itself may have killed it."""
 _log = logging.getLogger(__name__)
@@ -72,6 +90,11 @@ class JobHandle:
         self.inputs: Mapping[str, Any] | None = None  # kept while active, to submit again once (see JobManager)
         self.resubmitted = False
         self.stop_sent = False
+        self.turn = 0
+        """Its place in the fair queue: the lowest turn is sent to the cluster first (see the module's docs)."""
+        self.sent = False
+        """True once it is on the cluster (it may still wait there for a worker); False while in the manager's queue."""
+        self.store: Callable[[Any], Any] | None = None
         self._finished = threading.Event()
 
     @classmethod
@@ -130,6 +153,9 @@ class JobManager:
         self._active: dict[str, JobHandle] = {}  # by result key
         self._by_id: dict[str, JobHandle] = {}
         self._finished: OrderedDict[str, JobHandle] = OrderedDict()  # by result key
+        self._waiting: list[JobHandle] = []  # the fair queue: jobs not sent to the cluster yet
+        self._sent: set[str] = set()  # ids of the jobs on the cluster, not finished
+        self._clock = 0  # the turn of the job sent last
         self._lock = threading.RLock()
         self._closed = threading.Event()
         self.interrupted = self._interrupt_orphans()
@@ -155,12 +181,18 @@ class JobManager:
             store: called with the result in this process before the job is
                 marked done; its return value becomes the handle's result
                 (e.g. the stored record). An exception there fails the job.
-            creator: who asked, recorded in the index.
+            creator: who asked, recorded in the index; the fair queue takes users' jobs in turn by it.
+
+        Raises:
+            featlib.errors.TooManyJobsError: (a :class:`~featlib.jobs.JobLimitError`) ``creator`` already has
+                ``FEATLIB_MAX_JOBS_PER_USER`` jobs queued or running and ``spec``'s key has none; nothing is queued.
+            featlib.errors.SettingError: ``FEATLIB_MAX_JOBS_PER_USER`` is not a whole number from 1 to 10,000.
         """
         with self._lock:
             running = self._active.get(spec.key)
             if running is not None:
                 return running
+            self._check_cap(creator)
             job_id = uuid.uuid4().hex[:12]
             handle = JobHandle(job_id, spec, creator)
             self.workspace.jobs.add(
@@ -175,19 +207,60 @@ class JobManager:
                     "params": json.loads(json.dumps(dict(spec.params), default=str)),
                 },
             )
+            handle.inputs, handle.store = inputs, store
+            handle.turn = self._next_turn(creator)
             self._active[spec.key] = handle
             self._by_id[job_id] = handle
-        handle.inputs = inputs
+            self._waiting.append(handle)
+        self._release()
+        return handle
+
+    def _check_cap(self, creator: str) -> None:
+        """Refuses a new job of ``creator`` when they already have the most jobs one user may have (under the lock)."""
+        cap = settings.get(MAX_JOBS_ENV)
+        mine = sum(1 for h in self._active.values() if h.creator == creator)
+        if mine >= cap:
+            who = creator or "this user"
+            raise TooManyJobsError(
+                f"One user may have at most {cap} jobs queued or running at once on this server "
+                f"({MAX_JOBS_ENV}), so that everyone's jobs get their turn; {who} has {mine}. Nothing was queued: "
+                f"wait for one of them to finish, or cancel one on the Jobs page, then ask again."
+            )
+
+    def _next_turn(self, creator: str) -> int:
+        """The turn of a new job of ``creator``: one after their latest active job's, never before the job sent last
+        (under the lock). A user with nothing queued gets the current turn, ahead of others' backlogs."""
+        mine = [h.turn + 1 for h in self._active.values() if h.creator == creator]
+        return max([self._clock, *mine])
+
+    def _release(self) -> None:
+        """Sends queued jobs to the cluster, lowest turn first, while it has fewer of them than worker threads."""
+        with self._lock:
+            if not self._waiting:
+                return
+        slots = self.engine.slots()  # asks the scheduler: not under the lock
+        with self._lock:
+            chosen = sorted(self._waiting, key=_order)[: max(slots - len(self._sent), 0)]
+            for handle in chosen:
+                self._waiting.remove(handle)
+                self._sent.add(handle.job_id)
+                handle.sent = True
+                self._clock = max(self._clock, handle.turn)
+        for handle in chosen:
+            self._send(handle)
+
+    def _send(self, handle: JobHandle) -> None:
+        """Submits a job the fair queue released to the engine; a job that cannot be submitted fails saying why."""
+        store = handle.store
         try:
-            future = self.engine.submit(job_id, spec, inputs)
+            future = self.engine.submit(handle.job_id, handle.spec, handle.inputs or {})
             with self._lock:
                 handle.future = future
         except Exception as error:
             self._finish(handle, None, store, error=JobFailed(f"The job could not be submitted: {error}", error))
-            return handle
-        handle.future.add_done_callback(lambda future: self._finish(handle, future, store))
+            return
+        future.add_done_callback(lambda future: self._finish(handle, future, store))
         self._stop_if_cancelled(handle)
-        return handle
 
     def find(self, key: str) -> JobHandle | None:
         """The running job for ``key``, else the last finished one kept in memory, else ``None``."""
@@ -206,12 +279,28 @@ class JobManager:
         with self._lock:
             return sorted(self._active.values(), key=lambda h: h.submitted)
 
+    def queue(self) -> list[JobHandle]:
+        """This process's queued jobs in the order they will start: first those already sent to the cluster (waiting
+        there for a worker), then the fair queue's, lowest turn first."""
+        with self._lock:
+            queued = [h for h in self._active.values() if h.status == "queued"]
+        return sorted(queued, key=_order)
+
     def position(self, handle: JobHandle) -> int:
         """1 + how many of this process's jobs wait ahead of a queued ``handle``; 0 once it runs."""
-        if handle.status != "queued":
-            return 0
-        with self._lock:
-            return 1 + sum(1 for h in self._active.values() if h.status == "queued" and h.submitted < handle.submitted)
+        queue = self.queue()
+        return queue.index(handle) + 1 if handle in queue else 0
+
+    def waiting(self) -> dict[str, tuple[int, dict[str, int]]]:
+        """For each queued job (by id): its place in the queue (1: next) and how many jobs of each user wait ahead of
+        it, in the order their first one does: ``{"3f9a…": (3, {"ann": 1, "bob": 1})}``. Running jobs are not
+        counted (one per worker thread)."""
+        places: dict[str, tuple[int, dict[str, int]]] = {}
+        ahead: dict[str, int] = {}
+        for place, handle in enumerate(self.queue(), start=1):
+            places[handle.job_id] = (place, dict(ahead))
+            ahead[handle.creator] = ahead.get(handle.creator, 0) + 1
+        return places
 
     # Stopping -----------------------------------------------------------------
 
@@ -225,6 +314,18 @@ class JobManager:
             if handle is None or handle.is_finished or handle.stop_reason:
                 return False
             handle.stop_reason = reason
+            held = handle in self._waiting
+            if held:  # still in the fair queue: nothing runs, no worker to stop
+                self._waiting.remove(handle)
+        if held:
+            what = limit(handle.spec.limit_name).what
+            self._finish(
+                handle,
+                None,
+                None,
+                error=JobCancelled(f"Cancelled: {what} was stopped before it started. Nothing was stored."),
+            )
+            return True
         self._stop_if_cancelled(handle)
         return True
 
@@ -246,6 +347,11 @@ class JobManager:
     def _watch(self) -> None:
         """Every second: stops jobs past their time limit, records progress in the index."""
         while not self._closed.wait(RECORD_EVERY_S):
+            try:
+                self._release()  # a worker may have joined, or come back after a restart
+            except Exception:
+                _log.exception("featlib: sending queued jobs failed")
+            places = self.waiting()
             for handle in self.handles():
                 try:
                     if handle.started is not None and handle.elapsed() > limit(handle.spec.limit_name).max_seconds:
@@ -255,7 +361,9 @@ class JobManager:
                             handle.job_id,
                             status=handle.status,
                             progress=handle.fraction,
-                            progress_text=describe(handle),
+                            progress_text=queued_text(places[handle.job_id])
+                            if handle.job_id in places
+                            else describe(handle),
                         )
                 except Exception:
                     _log.exception("featlib: watching job %s failed", handle.job_id)
@@ -294,6 +402,9 @@ class JobManager:
         except Exception:
             _log.exception("featlib: recording job %s failed", handle.job_id)
         with self._lock:
+            self._sent.discard(handle.job_id)
+            if handle in self._waiting:
+                self._waiting.remove(handle)
             self._active.pop(handle.spec.key, None)
             old = self._finished.pop(handle.spec.key, None)
             if old is not None and old is not handle:
@@ -301,10 +412,14 @@ class JobManager:
             self._finished[handle.spec.key] = handle
             while len(self._finished) > KEEP_FINISHED:
                 self._by_id.pop(self._finished.popitem(last=False)[1].job_id, None)
-        handle.inputs = None
+        handle.inputs = handle.store = None
         handle._finished.set()
         if future is not None:
             future.release()
+        try:
+            self._release()  # its worker is free: the next job in turn goes
+        except Exception:
+            _log.exception("featlib: sending queued jobs failed")
 
     def _submit_again(self, handle: JobHandle, lost: Future, store) -> bool:
         """Submits once more a job whose worker died before it started it (it waited there); True when submitted.
@@ -383,6 +498,18 @@ class JobManager:
         self._closed.set()
 
 
+def queued_text(place: tuple[int, Mapping[str, int]]) -> str:
+    """A queued job's place in words, from :meth:`JobManager.waiting`'s ``(place, counts)``:
+    ``"queued: number 3 in line, behind 1 of ann's, 1 of bob's"``, or ``"queued: nobody: next for a free worker"``."""
+    n, ahead = place
+    return f"queued: number {n} in line, behind {behind(ahead)}" if ahead else f"queued: {behind(ahead)}"
+
+
+def _order(handle: JobHandle) -> tuple:
+    """The queue's order: jobs on the cluster first (as they were sent), then lowest turn, then earliest asked."""
+    return (not handle.sent, handle.turn, handle.submitted)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -391,6 +518,14 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def behind(ahead: Mapping[str, int]) -> str:
+    """Whose jobs wait ahead of a queued job, in words: ``"2 of ann's, 1 of bob's"`` (users in the queue's order);
+    ``"nobody: next for a free worker"`` for the first (``ahead``: :meth:`JobManager.waiting`'s counts)."""
+    if not ahead:
+        return "nobody: next for a free worker"
+    return ", ".join(f"{count} of {who or 'unknown'}'s" for who, count in ahead.items())
 
 
 def describe(handle: JobHandle) -> str:

@@ -15,7 +15,7 @@ from test_upload_flow_browser import _attach, open_tab
 
 pytestmark = pytest.mark.e2e
 
-ODD = ["cnn-batchnorm", "keras2-mlp", "two-heads", "fixed-batch", "nested", "rescaling-first"]
+ODD = ["cnn-batchnorm", "keras2-mlp", "two-heads", "fixed-batch", "nested", "rescaling-first", "augmented-resnet"]
 
 
 @pytest.fixture(scope="module")

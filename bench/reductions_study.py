@@ -33,36 +33,16 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "tests"))  # the study's CNN is the tests' own
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from test_grid_pooling import build_cnn  # noqa: E402
 
 from featlib import datasets, metrics  # noqa: E402
 from featlib.maps import embed  # noqa: E402
 from featlib.read import extract, reductions  # noqa: E402
 
 REDUCTIONS = ("flatten", "grid", "gap", "gmp")
-
-
-def build_cnn(shape: tuple[int, int, int], seed: int = 0):
-    """The study's CNN (see the module's docstring), compiled, seeded."""
-    import keras
-    from keras import layers as kl
-
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input(shape),
-            kl.Conv2D(32, 3, activation="relu", name="conv2d"),
-            kl.MaxPooling2D(name="pool"),
-            kl.Conv2D(64, 3, activation="relu", name="conv2d_1"),
-            kl.MaxPooling2D(name="pool_1"),
-            kl.Flatten(name="flatten"),
-            kl.Dense(64, activation="relu", name="dense"),
-            kl.Dense(10, activation="softmax", name="dense_1"),
-        ],
-        name="cnn",
-    )
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
 
 
 def load(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, str]:

@@ -12,13 +12,12 @@ wrapper and inside a nested model) and a Keras 3 ``.keras`` whose config names a
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
-from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
+from cli_testing import cli
 from model_zoo import keras2_dense, write_keras2_h5
 
 from featlib import models
@@ -215,16 +214,6 @@ def test_models_of_keras_own_layers_pass_and_the_walk_sees_every_layer_entry(tmp
 
 
 # ----------------------------------------------------------------------------- through the CLI
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    from featlib.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = main(list(args))
-    assert "Traceback" not in err.getvalue(), err.getvalue()
-    return rc, out.getvalue(), err.getvalue()
 
 
 def test_the_cli_refuses_a_custom_layer_naming_it(tmp_path):

@@ -8,12 +8,11 @@ methods, in a layer set (``metrics``) and in the CLI's ``extract``, ``embed`` an
 
 from __future__ import annotations
 
-import io
 import re
-from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
+from cli_testing import cli
 
 from featlib import models
 from featlib.models.nonfinite import NonFiniteError, non_finite_weights
@@ -42,16 +41,6 @@ def with_kernel(layer: str, value: float, where: tuple[int, int] | None = (0, 0)
 @pytest.fixture(scope="module")
 def x(digits):
     return models.adapt_images(digits.x_train[:200], mlp())
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    from featlib.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = main(list(args))
-    assert "Traceback" not in err.getvalue(), err.getvalue()
-    return rc, out.getvalue(), err.getvalue()
 
 
 # ----------------------------------------------------------------------------- at upload

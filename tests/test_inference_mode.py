@@ -10,11 +10,9 @@ the top level (also where the model recorded ``training=True`` for them), and Ba
 
 from __future__ import annotations
 
-import io
-from contextlib import redirect_stderr, redirect_stdout
-
 import numpy as np
 import pytest
+from cli_testing import cli
 
 from featlib import models
 from featlib.read import extract
@@ -173,16 +171,6 @@ def test_the_caller_model_still_trains_with_its_augmentation(images):
 
 
 # ----------------------------------------------------------------------------- through the CLI
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    from featlib.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = main(list(args))
-    assert "Traceback" not in err.getvalue(), err.getvalue()
-    return rc, out.getvalue(), err.getvalue()
 
 
 def test_an_augmented_cnn_added_through_the_cli_is_read_alike_by_both_methods(tmp_path, digits):

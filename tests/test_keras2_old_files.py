@@ -10,12 +10,11 @@ names ``conv2d_1``, weights under ``model_weights/<layer>/<layer>/kernel:0``).
 
 from __future__ import annotations
 
-import io
 import json
-from contextlib import redirect_stderr, redirect_stdout
 
 import numpy as np
 import pytest
+from cli_testing import cli
 
 from featlib import models
 from featlib.models import ModelError
@@ -360,16 +359,6 @@ def test_a_file_that_still_cannot_be_used_says_what_in_it_is_the_cause(tmp_path,
 
 
 # ----------------------------------------------------------------------------- through the CLI
-
-
-def cli(*args: str) -> tuple[int, str, str]:
-    from featlib.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        rc = main(list(args))
-    assert "Traceback" not in err.getvalue(), err.getvalue()
-    return rc, out.getvalue(), err.getvalue()
 
 
 def test_the_cli_adds_a_keras21_file_and_explains_a_keras1_one(tmp_path):

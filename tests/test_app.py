@@ -235,7 +235,7 @@ def test_a_link_reopens_a_tsne_view_with_its_colouring_and_selection(app, tmp_pa
         bad.query_params[key] = value
     bad = no_exception(no_exception(bad.run()).switch_page(page_path("explore")).run())
     assert any(
-        "The link asked for colour=rainbow; expected one of label, predicted, correct, confidence — using "
+        "The link asked for colour=rainbow; expected one of label, predicted, correct, confidence, kept — using "
         "label." in w.value.replace("\\", "")
         for w in bad.warning
     )  # opened, with the value it did not use

@@ -92,7 +92,7 @@ def test_values_the_small_data_cannot_have_are_named_for_its_size(linked, monkey
     [
         (
             {"colour": "rainbow"},
-            "The link asked for colour=rainbow; expected one of label, predicted, correct, confidence — using label.",
+            "The link asked for colour=rainbow; expected one of label, predicted, correct, confidence, kept — using label.",
         ),
         ({"reducer": "lle"}, "The link asked for reducer=lle; expected one of umap, pca, tsne — using umap."),
         (

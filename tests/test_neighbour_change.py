@@ -127,3 +127,18 @@ def test_the_csv_has_a_row_per_image_with_its_neighbours_and_neutralised_class_n
     assert table["kept_jaccard"].between(0, 1).all()
     for row, before in zip(table["neighbours_before"], change.before):
         assert [int(i) for i in row.split()] == indices[before].tolist()  # split indices, nearest first
+
+
+def test_a_map_that_cuts_a_ring_open_keeps_every_neighbourhood_but_at_the_cut():
+    """Issue 27, item 1, with a known tear: points on a ring in the layer, drawn on the map as the ring cut open
+    at angle 0 (the angle along x). Only the points near the cut lose their neighbours from the other side."""
+    n, k = 400, 10
+    theta = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    layer = np.stack([np.cos(theta), np.sin(theta), 0.01 * np.sin(7 * theta)], axis=1) * 10
+    cut_open = np.stack([theta, np.zeros(n)], axis=1)
+    change = neighbour_change.neighbour_change(layer, cut_open, k)
+    near_cut = np.minimum(np.arange(n), n - np.arange(n)) < k  # within k points of the cut, on either side
+    torn = change.kept_share < 0.7
+    assert torn.any() and near_cut[torn].all(), np.flatnonzero(torn)
+    assert (change.kept_share[~near_cut] == 1.0).all()
+    assert change.shared[0] == k // 2  # at the cut: the half of its neighbours on the other side is gone

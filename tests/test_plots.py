@@ -21,6 +21,7 @@ def points():
         "labels": labels,
         "predicted": predicted,
         "confidence": rng.random(n),
+        "kept": rng.integers(0, 11, n) / 10,  # neighbourhood kept: some points under KEPT_TORN, outlined
     }
 
 
@@ -40,8 +41,9 @@ def test_a_selection_maps_back_to_dataset_indices_in_every_colouring(points, col
     figure = plots.scatter_map(**points, colour=colour, highlight=[1003, 1030])
     selected = plots.selected_indices(selection_of(figure, wanted), figure)
     assert selected.tolist() == sorted(wanted)
-    drawn = np.concatenate([trace.customdata[:, 0] for trace in figure.data if trace.name != plots.HIGHLIGHT_NAME])
-    assert sorted(drawn.astype(int).tolist()) == points["indices"].tolist()  # every point once, besides the highlight
+    again = (plots.HIGHLIGHT_NAME, plots.TORN_NAME)  # points drawn a second time, on top
+    drawn = np.concatenate([trace.customdata[:, 0] for trace in figure.data if trace.name not in again])
+    assert sorted(drawn.astype(int).tolist()) == points["indices"].tolist()  # every point once, besides those
 
 
 def test_the_older_selection_form_still_maps_a_label_coloured_map(points):
@@ -274,3 +276,14 @@ def test_an_exported_png_has_its_title_drawn_in_its_top_rows(points):
     titled = top_band(png)
     assert titled.min() < 100 and (titled < 128).sum() > 100  # dark text where the title is
     assert figure.layout.margin.t < 40 and not figure.layout.title.text  # without the title this band is blank margin
+
+
+def test_colour_by_neighbourhood_kept_outlines_the_torn_points(points):
+    figure = plots.scatter_map(**points, colour="kept")
+    shaded, torn = figure.data
+    assert shaded.name == "neighbourhood kept" and torn.name == plots.TORN_NAME
+    np.testing.assert_array_equal(shaded.marker.color, points["kept"])
+    expected = points["indices"][points["kept"] < plots.KEPT_TORN]
+    assert sorted(torn.customdata[:, 0].astype(int).tolist()) == expected.tolist()
+    with pytest.raises(ValueError, match="needs each point's share of neighbours kept"):
+        plots.scatter_map(**{**points, "kept": None}, colour="kept")

@@ -132,3 +132,40 @@ def test_a_click_on_a_point_shows_its_image_labels_confidence_and_neighbours(app
     at = no_exception(at.run())
     assert not any(s.value.startswith("Point #") for s in at.subheader)
     assert any("3 selected points" in s.value for s in at.subheader)
+
+
+def test_coloured_by_neighbourhood_kept_the_map_outlines_its_tears_and_the_inspector_says_how_many(app, tmp_path):
+    """Issue 27, item 1: each point's share of its 10 neighbours in the layer that are among its 10 on the map."""
+    from featlib import plots
+    from featlib.app import links
+    from featlib.maps import neighbour_change
+
+    at = train_small_model(app.run())
+    at.session_state["map_reducer"] = "pca"  # a linear map of a 32-unit layer: it tears neighbourhoods somewhere
+    at.session_state[links.COLOUR_PICKER] = "kept"
+    at = no_exception(at.switch_page(page_path("explore")).run())
+    traces = json.loads(map_chart(at).proto.spec)["data"]
+    assert traces[0]["name"] == "neighbourhood kept"
+    assert any("tears apart images that are neighbours in the layer" in c.value for c in at.caption)
+    ws = Workspace(tmp_path / "ws")
+    [rep_key] = [item.id for item in ws.items() if item.kind == "representation"]
+    [emb_key] = [item.id for item in ws.items() if item.kind == "embedding"]
+    reps, table = ws.load_array("representation", rep_key), ws.load_array("embedding", emb_key)
+    indices, coords = table[:, 0].astype(int), table[:, 1:3]
+    expected = neighbour_change.neighbour_change(reps[indices], coords, k=10)
+    shaded = np.asarray(_array(traces[0]["marker"]["color"]), dtype=float)
+    drawn = np.asarray(_array(traces[0]["customdata"]))[:, 0].astype(int)
+    order = np.argsort(indices)
+    np.testing.assert_allclose(shaded[np.argsort(drawn)], expected.kept_share[order], atol=1e-6)
+    torn = [t for t in traces if t["name"] == plots.TORN_NAME]
+    assert (expected.kept_share < plots.KEPT_TORN).any() == bool(torn)
+
+    points = map_points(at)
+    clicked = points[0]
+    index = int(clicked[2][0])
+    at = send_selection(at, [clicked])
+    shared = int(expected.shared[int(np.flatnonzero(indices == index)[0])])
+    assert any(
+        c.value.startswith(f"{shared} of its 10 nearest neighbours in the layer are among its 10 nearest on the map")
+        for c in at.caption
+    ), [c.value for c in at.caption]

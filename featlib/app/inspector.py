@@ -19,6 +19,7 @@ from featlib import jobs, keys, pipeline, plots
 from featlib.app import job_watch as running
 from featlib.app import text
 from featlib.maps import embed
+from featlib.maps.neighbour_change import NeighbourChange
 
 INSPECTED = "featlib.inspected_point"
 """Session key: ``{"context", "point", "clicks"}``, the inspected point of ``(model, dataset, split)``."""
@@ -144,6 +145,7 @@ def show(
     predicted: np.ndarray,
     confidence: np.ndarray,
     class_names,
+    trusted: NeighbourChange | None = None,
 ) -> None:
     """The inspector of ``point`` (a dataset index on the map ``emb``); nothing when ``None``.
 
@@ -156,6 +158,8 @@ def show(
         images, labels, predicted, confidence: the split's images ``(n, h, w)`` uint8, true labels,
             predicted labels and the predicted class's probability, per dataset index.
         class_names: the classes' names, by label.
+        trusted: each map point's neighbours kept on the map (:func:`featlib.app.maps.trust`), to say how far
+            the map can be trusted around the point.
     """
     if point is None:
         text.caption("Click a point of the map: its image, labels and nearest neighbours open here.")
@@ -189,6 +193,14 @@ def show(
             help="The model's probability of its predicted label.",
             width="content",
         )
+        if trusted is not None:
+            position = int(np.flatnonzero(emb.indices == point)[0])
+            shared = int(trusted.shared[position])
+            text.caption(
+                f"{shared} of its {trusted.k} nearest neighbours in the layer are among its {trusted.k} nearest on "
+                "the map"
+                + (": the map tears its neighbourhood apart here." if shared < plots.KEPT_TORN * trusted.k else ".")
+            )
         _neighbours(
             point,
             int(k),

@@ -19,8 +19,10 @@ from featlib.app import resources, state, text, widgets
 from featlib.app.runner import service
 from featlib.errors import FeatlibError
 from featlib.maps import embed
+from featlib.maps import prediction_depth as depth_lib
 from featlib.read import layers
 from featlib.service import ModelRef
+from featlib.share import exports
 from featlib.store import WorkspaceError
 
 SAMPLE_KEY = "layers_sample"
@@ -33,6 +35,8 @@ FOLLOW = "featlib.layers_follow"
 """Followed points: ``{"context": (model, dataset, split), "indices": [...]}``."""
 FOLLOW_ERROR = "featlib.layers_follow_error"
 K_NEIGHBOURS = 8
+DEPTH_LAST = 16
+"""Images shown among those decided last (prediction depth)."""
 FOLLOW_SHOWN = 3
 SAMPLE_MIN = 100
 """The smallest sample offered (all the points when the split has fewer)."""
@@ -92,7 +96,12 @@ def controls(n_points: int) -> LayersChoice:
             horizontal=True,
             help="PCA is instant; UMAP and t-SNE map each layer in turn, with progress.",
         )
-        colour = st.selectbox("Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=COLOUR_KEY)
+        colour = st.selectbox(
+            "Colour by",
+            [mode for mode in plots.COLOUR_MODES if mode != "kept"],  # neighbourhood kept: the Explore page's, per map
+            format_func=plots.COLOUR_MODES.get,
+            key=COLOUR_KEY,
+        )
     params, note = map_glue.params_for(embed.REDUCERS[reducer](), min(int(sample), n_points))
     return LayersChoice(None if sample >= n_points else int(sample), params, colour, note)
 
@@ -335,3 +344,99 @@ def compare_models(record, ls: layers.LayerSet, dataset: datasets.Dataset, split
     figure.update_layout(yaxis_title=plots.text(record.name), xaxis_title=plots.text(other.name))
     st.plotly_chart(figure, key="cka-models")
     text.caption(f"Rows: {record.name}'s layers; columns: {other.name}'s, on the same {len(ls.indices):,} points.")
+
+
+# ----------------------------------------------------------------------------- prediction depth
+
+
+def prediction_depth(ls: layers.LayerSet, predicted: np.ndarray) -> np.ndarray | None:
+    """Each sampled image's prediction depth (a job; :meth:`featlib.service.Service.prediction_depth`).
+
+    ``predicted``: int ``(points,)``, the model's label of each sampled image. ``k`` is
+    :data:`featlib.maps.prediction_depth.DEFAULT_K` (fewer on a tiny sample). ``None`` after explaining.
+    """
+    k = min(depth_lib.DEFAULT_K, len(ls.indices) - 1)
+    if k < 1:
+        text.info("Prediction depth needs at least two sampled images.", icon=":material/info:")
+        return None
+    try:
+        return service().prediction_depth(ls, predicted, k)
+    except jobs.JobLimitError as error:
+        text.error(f"The prediction depth cannot be computed: {error}")
+        return None
+
+
+def depth_frame(
+    ls: layers.LayerSet, depth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, class_names
+) -> pd.DataFrame:
+    """One row per sampled image: its index, true and predicted class, confidence, depth and the layer it names."""
+    decided = np.array(ls.names + ["never"], dtype=object)
+    return pd.DataFrame(
+        {
+            "index": ls.indices.astype(int),
+            "true": [class_names[i] for i in ls.labels],
+            "predicted": [class_names[i] for i in predicted],
+            "confidence": np.round(np.asarray(confidence, dtype=float), 4),
+            "depth": depth.astype(int),
+            "decided at": decided[depth],
+        }
+    )
+
+
+def decided_last(depth: np.ndarray, confidence: np.ndarray, n: int = DEPTH_LAST) -> np.ndarray:
+    """Rows of the ``n`` images decided last: deepest first, the least confident first among equals."""
+    return np.lexsort((np.asarray(confidence, dtype=float), -np.asarray(depth)))[:n]
+
+
+def show_depth(
+    ls: layers.LayerSet, predicted: np.ndarray, confidence: np.ndarray, images: np.ndarray, class_names
+) -> None:
+    """The "Prediction depth" section: its distribution per class, its link to confidence, the images decided last
+    and the CSV."""
+    depth = prediction_depth(ls, predicted)
+    if depth is None:
+        return
+    found = depth_lib.summary(depth, predicted == ls.labels, confidence)
+    counts = depth_lib.counts_by_class(depth, ls.labels, len(class_names), len(ls.names))
+    st.plotly_chart(plots.prediction_depth_heatmap(counts, class_names, ls.names), key="prediction-depth")
+    k = min(depth_lib.DEFAULT_K, len(ls.indices) - 1)
+    text.caption(
+        f"An image's prediction depth (Baldock et al., NeurIPS 2021) is the first layer from which the {k}-NN "
+        "vote of the other sampled images (by their true labels) in that layer's own space is the model's "
+        "prediction, and stays so in every later layer; 0 is the input pixels. Late images are the hard ones."
+    )
+    spearman = "n/a (depth or confidence is constant)" if np.isnan(found.spearman) else f"{found.spearman:+.3f}"
+    wrong = f"{found.mean_wrong:.2f}" if found.n_wrong else "n/a (none misclassified)"
+    text.markdown(
+        text.md(
+            "Mean depth: **{}** for the {:,} correctly classified images, **{}** for the {:,} misclassified. "
+            "Spearman correlation of depth with the model's confidence: **{}**.",
+            f"{found.mean_correct:.2f}" if found.n_correct else "n/a",
+            found.n_correct,
+            wrong,
+            found.n_wrong,
+            spearman,
+        )
+    )
+    last = decided_last(depth, confidence)
+    tiles = plots.upscale(images[ls.indices[last]], size=28)
+    st.image(
+        plots.montage(tiles, columns=min(len(last), 8), pad=2),
+        caption=text.escape(
+            "Decided last: "
+            + "; ".join(
+                f"#{ls.indices[r]} true {class_names[ls.labels[r]]}, predicted {class_names[predicted[r]]}, "
+                f"depth {depth[r]}"
+                for r in last
+            )
+        ),
+        width=min(720, 90 * min(len(last), 8)),
+    )
+    st.download_button(
+        "Download the prediction depth of every sampled image (CSV)",
+        exports.table_bytes(depth_frame(ls, depth, predicted, confidence, class_names), "csv"),
+        file_name="prediction-depth.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        key="prediction-depth-csv",
+    )

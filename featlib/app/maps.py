@@ -16,6 +16,7 @@ import streamlit as st
 from featlib import datasets, keys, pipeline, plots
 from featlib.app import links, resources, results, text, widgets
 from featlib.maps import embed, reducer_params
+from featlib.maps.neighbour_change import NeighbourChange
 
 METRICS_SAMPLE = results.METRICS_SAMPLE
 MONTAGE_MAX = 120
@@ -69,7 +70,7 @@ def controls(n_points: int) -> MapChoice:
             key=links.REDUCER_PICKER,
             horizontal=True,
             help="UMAP keeps local and some global structure; PCA is linear and instant; t-SNE keeps local "
-            "neighbourhoods and is slow (scikit-learn's, one core).",
+            "neighbourhoods and is slower (openTSNE's, one core).",
         )
         keys = links.REDUCER_WIDGETS[reducer]
         with st.form(f"{reducer}-settings"):
@@ -77,7 +78,8 @@ def controls(n_points: int) -> MapChoice:
             help_sample = "Stratified by label."
             if reducer == "tsne":
                 help_sample += (
-                    f" t-SNE takes 20-90 s for {links.TSNE_SAMPLE:,} points on two cores, minutes for 10,000."
+                    f" t-SNE (openTSNE, one core) maps {links.TSNE_SAMPLE:,} points in about the time UMAP takes "
+                    "for 10,000 (8-16 s on two cores); 10,000 take 40-130 s."
                 )
             help_sample += f" From {bounds['sample'][0]:,} to all {n_points:,} points of the split."
             sample = st.number_input(
@@ -237,6 +239,19 @@ def compute(
     return emb
 
 
+def trust(
+    outputs: np.ndarray, rep_key: str, emb: pipeline.Embedding, sample_size: int | None
+) -> NeighbourChange | None:
+    """Each map point's 10 nearest neighbours in the layer (Euclidean) and on the map, and how many it kept there
+    (a job, :meth:`featlib.service.Service.neighbour_change`, kept in memory); ``None`` after explaining.
+
+    ``outputs``: the layer's outputs for the whole split ``(n, d)``; the map's points are ``emb.indices``.
+    """
+    placed = np.zeros((len(outputs), 2), dtype="float32")  # the map's coordinates, by dataset index
+    placed[emb.indices] = emb.coords
+    return results.neighbour_change((rep_key, outputs), (emb.key, placed), emb.indices, sample_size)
+
+
 def predictions(model_id: str, dataset_key: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     """The model's predicted label and its probability for every image of a split (a job, kept in memory)."""
     return results.predictions(model_id, dataset_key, split)
@@ -324,6 +339,25 @@ def probabilities_note(outputs: np.ndarray, reducer_title: str) -> bool:
         f"pile up on one spot and the map looks nearly empty. {where}. A hidden layer shows more structure."
     )
     return True
+
+
+def trust_note(trusted: NeighbourChange, reducer_title: str) -> None:
+    """Says under a map coloured by neighbourhood kept what the colour and the outlines mean, with the figures."""
+    torn = int(np.sum(trusted.kept_share < plots.KEPT_TORN))
+    text.caption(
+        text.md(
+            "Colour: the share of each point's {} nearest neighbours in the layer (Euclidean) that are also among "
+            "its {} nearest on this {} map; on average **{:.0%}**. Outlined in red: the **{:,}** points that keep "
+            "fewer than {:.0%}, where the map tears apart images that are neighbours in the layer (or draws "
+            "strangers beside them): read the map there with care.",
+            trusted.k,
+            trusted.k,
+            reducer_title,
+            trusted.kept,
+            torn,
+            plots.KEPT_TORN,
+        )
+    )
 
 
 def show_images(

@@ -11,6 +11,12 @@ Neurocomputing 72, 2009); the Jaccard index is its per-image form, symmetric in 
 
 :func:`class_shift` summarises where the neighbours went, class by class, and :func:`moved_most` picks the
 images whose neighbourhood changed most.
+
+With a 2-D map as the second representation (its coordinates), each point's :attr:`NeighbourChange.kept_share`
+says how far the map can be trusted there: the share of its neighbours in the layer that are also its
+neighbours on the map (issue 27, item 1). Points where it is low sit where the map tears the layer apart
+(neighbours in the layer drawn far from each other) or glues distant points together; the map's
+trustworthiness (:func:`featlib.metrics.layer_metrics`) summarises the first kind over the whole map.
 """
 
 from __future__ import annotations
@@ -36,18 +42,24 @@ class NeighbourChange:
         before: int64 ``(n, k)``: each image's neighbours in the first representation, nearest first, as
             positions ``0..n-1`` in the rows given.
         after: int64 ``(n, k)``: the same in the second representation.
+        shared: int64 ``(n,)``: how many of its ``k`` neighbours each image has in both, ``|A ∩ B|``.
     """
 
     k: int
     jaccard: np.ndarray
     before: np.ndarray
     after: np.ndarray
+    shared: np.ndarray
 
     @property
     def kept(self) -> float:
         """The mean share of neighbours kept, ``mean(|A ∩ B|) / k`` (``Q_NX(k)``), in ``[0, 1]``."""
-        shared = 2 * self.k * self.jaccard / (1 + self.jaccard)  # |A ∩ B| from J = s / (2k - s)
-        return float(np.mean(shared) / self.k)
+        return float(np.mean(self.shared) / self.k)
+
+    @property
+    def kept_share(self) -> np.ndarray:
+        """float32 ``(n,)``: each image's share of its ``k`` neighbours kept, ``|A ∩ B| / k``."""
+        return (self.shared / self.k).astype("float32")
 
 
 def neighbour_change(a: np.ndarray, b: np.ndarray, k: int = DEFAULT_K) -> NeighbourChange:
@@ -78,9 +90,9 @@ def neighbour_change(a: np.ndarray, b: np.ndarray, k: int = DEFAULT_K) -> Neighb
         raise NeighbourError(f"k must be from 1 to {n - 1} (the images but one) for {n:,} images; got {k}.")
     k = int(k)
     before, after = _neighbours(a, k), _neighbours(b, k)
-    shared = np.array([len(np.intersect1d(x, y, assume_unique=True)) for x, y in zip(before, after)])
+    shared = np.array([len(np.intersect1d(x, y, assume_unique=True)) for x, y in zip(before, after)], dtype="int64")
     jaccard = (shared / (2 * k - shared)).astype("float32")
-    return NeighbourChange(k, jaccard, before, after)
+    return NeighbourChange(k, jaccard, before, after, shared)
 
 
 def moved_most(change: NeighbourChange, count: int) -> np.ndarray:

@@ -53,6 +53,12 @@ predicted, confidence = maps.predictions(*context)
 point_labels, point_predicted = labels[emb.indices], predicted[emb.indices]
 selected = maps.selection(context, len(labels))
 wrong = emb.indices[point_predicted != point_labels]
+point = inspector.inspected(context, emb)
+# Where the map can be trusted: each point's neighbours in the layer kept on the map (a job, when it is shown).
+trusted = (
+    maps.trust(outputs, rep_key, emb, choice.sample_size) if choice.colour == "kept" or point is not None else None
+)
+colour = choice.colour if choice.colour != "kept" or trusted is not None else "label"
 figure = plots.scatter_map(
     emb.coords,
     emb.indices,
@@ -60,10 +66,11 @@ figure = plots.scatter_map(
     point_predicted,
     dataset.class_names,
     axis_name=choice.title,
-    colour=choice.colour,
+    colour=colour,
     confidence=confidence[emb.indices],
     highlight=selected,
     height=maps.MAP_HEIGHT,
+    kept=None if trusted is None else trusted.kept_share,
 )
 view = View(
     *context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected), rep.choice
@@ -76,10 +83,11 @@ with body.container(), st.container():
     left = row.container(width=maps.MAP_WIDTH, key="explore-map")
     side = row.container(width=maps.SIDE_WIDTH, key="explore-side")
     with left:
-        point = inspector.inspected(context, emb)
         inspector.mark(figure, emb, point)
         event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
         maps.probabilities_note(outputs[emb.indices], choice.title)
+        if colour == "kept":
+            maps.trust_note(trusted, choice.title)
         actions_row = st.container(horizontal=True, gap="small", vertical_alignment="center")
         with actions_row:
             st.button(
@@ -124,6 +132,7 @@ with body.container(), st.container():
             predicted,
             confidence,
             dataset.class_names,
+            trusted,
         )
         figures = st.container()  # filled last: scoring takes seconds, the map and the inspector should not wait
     if len(selected):

@@ -6,8 +6,8 @@ compiling into an empty cache) and warm (the same fit again in that
 process), the first map of a fresh process with the machine's compiled code
 (:mod:`featlib.maps.compile_cache`) and of a fresh ``python -m featlib embed`` in a
 new workspace, the 10-NN accuracy of the 2-D map, the peers a user would pick
-instead on the same vectors and a scaling table against them
-(:mod:`bench.scaling`, with a log–log plot ``scaling.png`` in ``--out``),
+instead on the same vectors and a scaling table against them, featlib's t-SNE beside
+(``tsne_*``; :mod:`bench.scaling`, with a log–log plot ``scaling.png`` in ``--out``),
 and in Chromium the first page and the first map after a server start.
 Timings are medians of several runs where a repeat is meaningful.
 """
@@ -284,6 +284,11 @@ def run(
                 "scaling_misses": bench_scaling.verdict(scaling["scaling"], names),
             }
         )
+        if scaling["peers"].get(bench_scaling.TSNE, {}).get("s") is not None:  # featlib's t-SNE on UMAP's sample
+            tsne = scaling["peers"][bench_scaling.TSNE]
+            figures.update(
+                {"tsne_points": scaling["peer_points"], "tsne_s": tsne["s"], "tsne_knn_acc_2d": tsne["knn_acc_2d"]}
+            )
         if bench_scaling.FEATLIB_GPU in scaling["peers"] and scaling["scaling"]:
             last = scaling["scaling"][-1]
             figures.update(

@@ -1,12 +1,15 @@
 """featlib's map against its peers on the same vectors, at several sizes: the bench's peer and scaling tables.
 
 For each method (featlib's :func:`featlib.maps.embed.umap_embed` with its
-defaults, then each of :data:`bench.peers.PEERS`) one fresh Python process
+defaults, featlib's t-SNE (:func:`featlib.maps.embed.tsne_embed`, openTSNE, its
+defaults: the ``tsne_*`` figures, beside UMAP and not counted as a peer in
+:func:`verdict`), then each of :data:`bench.peers.PEERS`) one fresh Python process
 loads the machine's compiled code (:mod:`featlib.maps.compile_cache`), warms up
 with two untimed fits (1,000 and 5,000 points, as far as the data go:
 umap-learn's exact and approximate neighbour paths; for featlib, whose
 5,000-point fit takes its exact path, also :func:`featlib.maps.embed.warm_up`, as
-its job workers run when they start), then maps a stratified sample of every size,
+its job workers run when they start; t-SNE, compiled ahead, is not warmed up), then maps a stratified sample
+of every size,
 smallest first, timing each fit (wall seconds, one fit per size). The bench
 process scores every map with the same 10-NN accuracy it reports for
 featlib's map (:func:`featlib.metrics.knn_accuracy`: 5-fold, stratified,
@@ -35,6 +38,10 @@ DEFAULT_SIZES = (1_000, 5_000, 10_000, 35_000, 70_000)
 """The sizes of ``featlib bench``'s scaling table (``--sizes`` chooses others)."""
 FEATLIB = "featlib"
 FEATLIB_GPU = "featlib_gpu"
+TSNE = "tsne"
+"""featlib's t-SNE map (openTSNE): its row figures are ``tsne_s`` and ``tsne_knn_acc_2d``."""
+TITLES = {FEATLIB_GPU: "featlib on the GPU (cuML)", TSNE: "featlib's t-SNE (openTSNE, its defaults, 1 thread)"}
+"""What the peer table calls featlib's methods other than its UMAP map."""
 WARM_UP_SIZES = (1_000, 5_000)
 
 _CHILD = """
@@ -52,7 +59,7 @@ samples = np.load(folder + "/samples.npz")
 sizes = sorted(int(name[1:]) for name in samples.files)
 largest = samples["n%d" % sizes[-1]]
 # warm-up: umap-learn's exact (< 4,096 points) and approximate neighbour paths, as far as the data go
-for n in [n for n in (1000, 5000) if n <= len(largest)] or [len(largest)]:
+for n in ([n for n in (1000, 5000) if n <= len(largest)] or [len(largest)]) if method != "tsne" else []:
     fit_method(method, x[largest[:n]], None if labels is None else labels[largest[:n]])
 if method.startswith("featlib"):  # as featlib's job workers do when they start: its 5,000-point fit took the exact
     from featlib.maps.embed import warm_up  # path, so pynndescent's search (which no cache keeps) is compiled here
@@ -85,10 +92,11 @@ def sizes_for(requested: Sequence[int], available: int) -> list[int]:
 
 
 def methods(include_gpu: bool | None = None) -> list[str]:
-    """featlib, then every peer, then featlib on the GPU when :func:`featlib.maps.gpu.missing` finds nothing missing."""
+    """featlib, its t-SNE, then every peer, then featlib on the GPU when :func:`featlib.maps.gpu.missing` finds
+    nothing missing."""
     from featlib.maps import gpu
 
-    names = [FEATLIB, *peers.PEERS]
+    names = [FEATLIB, TSNE, *peers.PEERS]
     if include_gpu if include_gpu is not None else gpu.missing() is None:
         names.append(FEATLIB_GPU)
     return names
@@ -96,7 +104,7 @@ def methods(include_gpu: bool | None = None) -> list[str]:
 
 def missing(method: str) -> str | None:
     """Why ``method`` cannot run here, or ``None``."""
-    if method == FEATLIB:
+    if method in (FEATLIB, TSNE):
         return None
     if method == FEATLIB_GPU:
         from featlib.maps import gpu
@@ -106,7 +114,8 @@ def missing(method: str) -> str | None:
 
 
 def fit_method(method: str, x: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-    """One 2-D map of ``x`` by ``method`` (:data:`FEATLIB`, :data:`FEATLIB_GPU` or a peer): float32 ``(n, 2)``.
+    """One 2-D map of ``x`` by ``method`` (:data:`FEATLIB`, :data:`FEATLIB_GPU`, :data:`TSNE` or a peer): float32
+    ``(n, 2)``.
 
     featlib's maps get the points' ``labels``, as the pages and the CLI give them: they decide its
     ``metric="auto"`` (:func:`featlib.maps.embed.resolve_metric`; the choice is part of the time measured).
@@ -118,6 +127,8 @@ def fit_method(method: str, x: np.ndarray, labels: np.ndarray | None = None) -> 
         return embed.umap_embed(x, embed.UMAPParams(), backend="cpu", labels=labels)
     if method == FEATLIB_GPU:
         return embed.umap_embed(x, embed.UMAPParams(), backend="gpu", labels=labels)
+    if method == TSNE:
+        return embed.tsne_embed(x, embed.TSNEParams(), backend="cpu")
     return peers.fit(method, x)
 
 
@@ -131,7 +142,7 @@ def time_in_fresh_process(
     """Maps ``x[samples[n]]`` for every ``n`` by ``method`` in one new process (after its warm-up).
 
     Args:
-        method: :data:`FEATLIB`, :data:`FEATLIB_GPU` or a key of :data:`bench.peers.PEERS`.
+        method: :data:`FEATLIB`, :data:`FEATLIB_GPU`, :data:`TSNE` or a key of :data:`bench.peers.PEERS`.
         x: float32 ``(N, d)``: every vector.
         labels: int ``(N,)``: their classes, given to featlib's maps (:func:`fit_method`); ``None``: none.
         samples: size → sorted row indices into ``x``.
@@ -231,13 +242,14 @@ def run(
 
 def verdict(rows: Sequence[dict], names: Sequence[str], tolerance: float = 0.005) -> list[str]:
     """Where the target is not met: featlib's map faster than every peer at every size, at a 10-NN
-    accuracy no more than ``tolerance`` (0.5 point) below the best peer's. One sentence per miss."""
+    accuracy no more than ``tolerance`` (0.5 point) below the best peer's. One sentence per miss. featlib's
+    t-SNE (:data:`TSNE`) is another kind of map, not a peer: it is left out."""
     misses = []
     for row in rows:
         mine_s, mine_acc = row.get(f"{FEATLIB}_s"), row.get(f"{FEATLIB}_knn_acc_2d")
         if mine_s is None:
             continue
-        others = [n for n in names if n not in (FEATLIB, FEATLIB_GPU) and row.get(f"{n}_s") is not None]
+        others = [n for n in names if n not in (FEATLIB, FEATLIB_GPU, TSNE) and row.get(f"{n}_s") is not None]
         for name in others:
             if row[f"{name}_s"] <= mine_s:
                 misses.append(
@@ -279,7 +291,7 @@ def format_peers(result: dict) -> str:
     if own:
         lines.append(f"{'featlib (its defaults, seeded)':<58} {own['s']:>8.2f} {own['knn_acc_2d']:>9.3f}")
     for name, fig in result["peers"].items():
-        title = peers.PEERS[name].title if name in peers.PEERS else "featlib on the GPU (cuML)"
+        title = peers.PEERS[name].title if name in peers.PEERS else TITLES.get(name, name)
         if fig.get("s") is None:
             lines.append(f"{title:<58} skipped: {fig.get('skipped', '')}")
         else:

@@ -171,6 +171,15 @@ def neighbour_change_key(rep_key_a: str, rep_key_b: str, sample_size: int | None
     return f"moved/{sample_size}/{int(k)}/{rep_key_a}|{rep_key_b}"
 
 
+def prediction_depth_key(layer_set_key: str, k: int) -> str:
+    """The job of each sampled image's prediction depth (:mod:`featlib.maps.prediction_depth`) over a layer set.
+
+    ``depth/<k>/<layer set key>``: changed by the layer set (model, data, split, scaling, sample, reduction)
+    and the neighbours voting per image.
+    """
+    return f"depth/{int(k)}/{layer_set_key}"
+
+
 def predict_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, output: str | None = None) -> str:
     """The job predicting a model's labels and confidences for every image of a split.
 

@@ -45,6 +45,7 @@ __all__ = [
     "keras",
     "kaleido",
     "numba",
+    "opentsne",
     "pandas",
     "pil_image",
     "plotly_go",
@@ -148,6 +149,7 @@ keras = LazyModule("keras")
 umap = LazyModule("umap", "umap-learn")
 numba = LazyModule("numba")
 sklearn = LazyModule("sklearn", "scikit-learn")
+opentsne = LazyModule("openTSNE", "openTSNE")  # t-SNE maps (FFT-accelerated; featlib.maps.embed.tsne_embed)
 scipy = LazyModule("scipy")
 h5py = LazyModule("h5py")
 dask = LazyModule("dask", "dask[distributed]")

@@ -49,6 +49,7 @@ from featlib.jobs.runner import Runner, Store
 from featlib.maps import embed
 from featlib.maps.neighbour_change import DEFAULT_K as NEIGHBOURS_COMPARED
 from featlib.maps.neighbour_change import NeighbourChange
+from featlib.maps.prediction_depth import DEFAULT_K as DEPTH_K
 from featlib.maps.reducer_params import MAP_SAMPLE
 from featlib.read import layers, reductions
 from featlib.read.extract import METHODS
@@ -702,5 +703,39 @@ class Service:
                 inputs=lambda: {"reps": reps, "other": None if other is None else list(other.reps.values())},
                 label="Linear CKA between layers",
                 failure="CKA cannot be computed",
+            )
+        )
+
+    def prediction_depth(
+        self,
+        ls: layers.LayerSet,
+        predicted: np.ndarray,
+        k: int = DEPTH_K,
+    ) -> np.ndarray | None:
+        """Each sampled image's prediction depth over the representations of ``ls``, in order (Baldock et al. 2021).
+
+        Args:
+            ls: the layer set; predicted: int ``(points,)``, the model's predicted label of each sampled image
+                (rows in the order of ``ls.indices``); k: neighbours voting per image, the image itself excluded.
+                The neighbours vote with their true labels (``ls.labels``: the paper's support set); see
+                :mod:`featlib.maps.prediction_depth`.
+
+        Returns:
+            int64 ``(points,)``: the first representation's index (0: ``ls.names[0]``) from which every
+            layer's k-NN vote is the prediction, ``len(ls.names)`` when never; not stored, kept in memory by a
+            cluster's job manager (:func:`featlib.keys.prediction_depth_key`); ``None`` (see :meth:`get`).
+
+        Raises:
+            featlib.jobs.JobLimitError: more points than the job may take here.
+            The job's error (see :meth:`get`): NeighbourError, e.g. ``k`` not below the points.
+        """
+        reps = list(ls.reps.values())
+        return self.get(
+            Request(
+                keys.prediction_depth_key(ls.key, k),
+                spec=lambda: jobs.specs.prediction_depth_spec(ls.key, len(ls.indices), len(reps), k),
+                inputs=lambda: {"reps": reps, "predicted": np.asarray(predicted), "support": ls.labels},
+                label=f"Prediction depth of {len(ls.indices):,} images ({k}-NN in each of {len(reps)} layers)",
+                failure="The prediction depth cannot be computed",
             )
         )

@@ -273,6 +273,13 @@ SETTINGS: tuple[Setting, ...] = (
         _whole("FEATLIB_MIN_FREE_MB", 0, 10**9),
     ),
     Setting(
+        "FEATLIB_TRASH_DAYS",
+        7,
+        "The days a deleted item stays in the workspace's trash, restorable from the Workspace page, before its "
+        "files are removed (0: removed at the next delete or opening of the workspace).",
+        _whole("FEATLIB_TRASH_DAYS", 0, 36_500),
+    ),
+    Setting(
         "FEATLIB_UMAP_BACKEND",
         "auto",
         "Where UMAP and t-SNE maps are made: auto (a GPU when cuML and a CUDA device are there), cpu or gpu.",

@@ -33,6 +33,7 @@ HEAVY = frozenset(
         "tensorflow",
         "umap",
         "pynndescent",
+        "openTSNE",
         "numba",
         "sklearn",
         "scipy",

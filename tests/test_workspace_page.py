@@ -47,6 +47,7 @@ def shared(tmp_path, monkeypatch):
         ws, models.build_mlp((4,), hidden=(3,), num_classes=2, seed=1), "bob-mlp", dataset="digits", creator="bob"
     )
     at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["featlib.user_name"] = "alice"  # changes to bob's items ask first (tests/test_audit_trash.py)
     at.run()
     at.switch_page(PAGE).run()
     assert not at.exception, [e.value for e in at.exception]

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from featlib import datasets, jobs, names, provenance
+from featlib import datasets, jobs, names, provenance, settings
 from featlib.app import clipboard, comparing, identity, links, resources, state, text, widgets
 from featlib.app import job_watch as running
 from featlib.app.resources import UPLOAD_PREFIX
@@ -48,6 +48,7 @@ def _figure(value: object) -> float:
 
 
 _PENDING_DELETE = "featlib.pending_delete"
+_PENDING_CHANGE = "featlib.pending_change"
 
 
 def size(n: int) -> str:
@@ -321,7 +322,7 @@ def delete_many(workspace, chosen: list[tuple[str, str]]) -> tuple[list[str], li
     deleted, refused = [], []
     for kind, ident in sorted(chosen, key=lambda c: DELETE_ORDER.get(c[0], 9)):
         try:
-            deleted.extend(workspace.delete(kind, ident))
+            deleted.extend(workspace.delete(kind, ident, who=identity.current_user()))
         except InUseError as error:
             refused.append(str(error))
         except WorkspaceError:
@@ -357,6 +358,11 @@ def _confirm_bulk_delete(chosen: list[Item]) -> None:
         text.Markup("\n").join(text.md("- {} ({})", i.name, KIND_TITLES[i.kind]) for i in chosen[:30])
         + (text.md("\n- … and {} more", len(chosen) - 30) if len(chosen) > 30 else text.Markup(""))
     )
+    makers = sorted({made_by_another(i) for i in chosen} - {""})
+    if makers:
+        text.warning(
+            text.md("{} made some of these; names are only labels here — delete them anyway?", ", ".join(makers))
+        )
     keys_chosen = {(i.kind, i.id) for i in chosen}
     derived = {
         (d.kind, d.id): d
@@ -611,8 +617,10 @@ def _rename(item: Item, slot: str) -> None:
             label, value=item.name, key=f"name-{slot}", max_chars=max(names.MAX_NAME_LENGTH, len(item.name))
         )
         if st.form_submit_button("Rename", key=f"rename-button-{slot}"):
+            if _ask_first(item, "rename", new):
+                return
             try:
-                resources.workspace().rename(item.kind, item.id, new)
+                resources.workspace().rename(item.kind, item.id, new, who=identity.current_user())
             except FeatlibError as error:  # NameClashError, TextError, WorkspaceError
                 text.error(error)
                 return
@@ -641,11 +649,126 @@ def _note(item: Item, slot: str) -> None:
             "Note", value=item.note, key=f"note-{slot}", height=80, max_chars=max(NOTE_MAX, len(item.note))
         )  # a longer note stored elsewhere still shows
         if st.form_submit_button("Save note", key=f"note-button-{slot}"):
+            if _ask_first(item, "note", note):
+                return
             try:
-                resources.workspace().set_note(item.kind, item.id, check_note(note))
+                resources.workspace().set_note(item.kind, item.id, check_note(note), who=identity.current_user())
             except FeatlibError as error:  # TextError, WorkspaceError
                 text.error(error)
                 return
+            st.rerun()
+
+
+def made_by_another(item: Item) -> str:
+    """The maker of ``item`` when it is another person than the current user, else ``""``.
+
+    Without a login, names are only labels anyone can type: a change to another person's item is asked first.
+    """
+    me = identity.current_user()
+    return item.creator if item.creator and item.creator != me else ""
+
+
+def _ask_first(item: Item, action: str, value: str) -> bool:
+    """True (and the question is shown on the next run) when ``item`` was made by another person and
+    ``action`` (``"rename"``, ``"note"``) with ``value`` must be confirmed first."""
+    if not made_by_another(item):
+        return False
+    st.session_state[_PENDING_CHANGE] = (action, item.kind, item.id, value)
+    st.rerun()
+    return True
+
+
+def _forget_change() -> None:
+    st.session_state.pop(_PENDING_CHANGE, None)
+
+
+def pending_change(items: list[Item]) -> None:
+    """Shows the question of a change to another person's item asked for on this page, if any."""
+    pending = st.session_state.get(_PENDING_CHANGE)
+    item = next((i for i in items if (i.kind, i.id) == tuple(pending[1:3])), None) if pending else None
+    if item is None:
+        _forget_change()
+        return
+    _confirm_change(item, pending[0], pending[3])
+
+
+@st.dialog("Change another person's item?", on_dismiss=_forget_change)
+def _confirm_change(item: Item, action: str, value: str) -> None:
+    """Asks before renaming or noting an item made by another person; then changes it, recorded in History."""
+    what = text.md("rename **{}** to **{}**", item.name, value) if action == "rename" else text.md("set its note")
+    text.warning(
+        text.md("{} made this; names are only labels here — change it anyway?", item.creator)
+        + text.Markup(" (")
+        + what
+        + text.Markup(")")
+    )
+    left, right = st.columns(2)
+    right.button("Cancel", key="cancel-change", on_click=_forget_change)
+    if left.button("Change anyway", type="primary", key="confirm-change"):
+        _forget_change()
+        workspace, who = resources.workspace(), identity.current_user()
+        try:
+            if action == "rename":
+                workspace.rename(item.kind, item.id, value, who=who)
+            else:
+                workspace.set_note(item.kind, item.id, check_note(value), who=who)
+        except FeatlibError as error:
+            text.error(error)
+            return
+        st.rerun()
+
+
+def history_table(workspace) -> None:
+    """The audit trail: who renamed, noted, deleted, restored or cancelled what, newest first."""
+    rows = workspace.history()
+    if not rows:
+        text.caption("Nothing renamed, noted, deleted or cancelled yet.")
+        return
+    st.dataframe(
+        [
+            {
+                "when (UTC)": r.at,
+                "who": r.who or "(unnamed)",
+                "did": r.action,
+                "kind": KIND_TITLES.get(r.kind, r.kind),
+                "item": r.item_name or r.item_id,
+                "whose": r.owner or "(nobody)",
+                "before": r.old_value,
+                "after": r.new_value,
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        key="workspace-history",
+    )
+
+
+def trash_list(workspace) -> None:
+    """The trash: each deleted item, who deleted it and when, with a Restore button."""
+    entries = workspace.trash()
+    if not entries:
+        text.caption(f"The trash is empty. Deleted items stay here {settings.get('FEATLIB_TRASH_DAYS')} days.")
+        return
+    for entry in entries:
+        left, right = st.columns([5, 1])
+        text.markdown(
+            text.md(
+                "**{}** · {} · made by {} · deleted by {} at {}{}",
+                entry.name,
+                KIND_TITLES.get(entry.kind, entry.kind),
+                entry.owner or "(nobody)",
+                entry.deleted_by or "(unnamed)",
+                entry.deleted_at,
+                f" · with {len(entry.contents) - 1} result(s)" if len(entry.contents) > 1 else "",
+            ),
+            on=left,
+        )
+        if right.button("Restore", key=f"restore-{entry.id}"):
+            try:
+                workspace.restore(entry.id, who=identity.current_user())
+            except FeatlibError as error:
+                text.error(error)
+                continue
             st.rerun()
 
 
@@ -697,12 +820,16 @@ def _confirm_delete(item: Item) -> None:
         )
     else:
         text.markdown("Nothing else was made from it.")
+    maker = made_by_another(item)
+    if maker:
+        text.warning(text.md("{} made this; names are only labels here — delete it anyway?", maker))
+    text.caption(f"It goes to the trash, restorable below for {settings.get('FEATLIB_TRASH_DAYS')} days.")
     left, right = st.columns(2)
     right.button("Cancel", key="cancel-delete", on_click=_forget_delete)
     if left.button("Delete", type="primary", key="confirm-delete"):
         _forget_delete()
         try:
-            workspace.delete(item.kind, item.id)
+            workspace.delete(item.kind, item.id, who=identity.current_user())
         except (InUseError, WorkspaceError) as error:
             text.error(error)
             return

@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from featlib import keys
+from featlib.app import identity, resources, text
 from featlib.app import job_watch as running
-from featlib.app import resources, text
 from featlib.jobs.manager import behind
 from featlib.store import JobRow
 
@@ -102,6 +102,36 @@ def _time(stamp: str | None) -> str:
     return stamp.replace("T", " ")[5:16] if stamp else ""
 
 
+_ASKED = "featlib.jobs.cancel_asked"
+
+
+def _ask_cancel(job_id: str) -> None:
+    st.session_state[_ASKED] = job_id
+
+
+def _cancel_asked(job_id: str) -> None:
+    st.session_state.pop(_ASKED, None)
+    running.cancel(job_id)
+
+
+def cancel_button(handle: JobHandle, left, right) -> None:
+    """A job's Cancel button: at once for the user's own job; for another person's, without a login, it first asks
+    "X started this job; names are only labels here — cancel it anyway?". The cancel is recorded in History."""
+    others = bool(handle.creator) and handle.creator != identity.current_user()
+    if not others:
+        right.button("Cancel", key=f"jobs-cancel/{handle.job_id}", on_click=running.cancel, args=(handle.job_id,))
+        return
+    if st.session_state.get(_ASKED) != handle.job_id:
+        right.button("Cancel", key=f"jobs-cancel/{handle.job_id}", on_click=_ask_cancel, args=(handle.job_id,))
+        return
+    text.warning(
+        text.md("{} started this job; names are only labels here — cancel it anyway?", handle.creator), on=left
+    )
+    right.button(
+        "Cancel it anyway", key=f"jobs-cancel-anyway/{handle.job_id}", on_click=_cancel_asked, args=(handle.job_id,)
+    )
+
+
 @st.fragment(run_every=REFRESH_S)
 def live_list() -> None:
     """The job table and the running jobs' cancel buttons, redrawn every :data:`REFRESH_S` seconds."""
@@ -117,7 +147,7 @@ def live_list() -> None:
     for handle in active:
         left, right = st.columns([5, 1])
         left.progress(handle.fraction, text=text.escape(line(handle, running.state_text(handle), waiting)))
-        right.button("Cancel", key=f"jobs-cancel/{handle.job_id}", on_click=running.cancel, args=(handle.job_id,))
+        cancel_button(handle, left, right)
     if not rows:
         text.info("No job has run in this workspace yet.")
         return

@@ -244,4 +244,4 @@ def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
 
 def cancel(job_id: str) -> None:
     """The Cancel button: stops the job; the page then shows it as cancelled, with a button to run it again."""
-    manager().cancel(job_id)
+    manager().cancel(job_id, who=identity.current_user())

@@ -41,7 +41,7 @@ FOLLOW_SHOWN = 3
 SAMPLE_MIN = 100
 """The smallest sample offered (all the points when the split has fewer)."""
 TSNE_MAX = 2_000
-"""t-SNE maps of every layer are offered up to this sample size (20-90 s per layer on the 2-core machine)."""
+"""t-SNE maps of every layer are offered up to this sample size (openTSNE: about as long as a UMAP map of four times the points, per layer)."""
 COLUMNS = {
     "layer": "layer",
     "units": "units",
@@ -123,7 +123,7 @@ def maps(record, ls: layers.LayerSet, choice: LayersChoice) -> dict[str, np.ndar
     """Each layer's map, from the workspace or computed by one job per layer (they run side by side on the workers)."""
     if choice.title == "t-SNE" and len(ls.indices) > TSNE_MAX:
         text.warning(
-            f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (20-90 s per layer on "
+            f"t-SNE of every layer is offered up to {TSNE_MAX:,} points (openTSNE, about as long per layer as a UMAP map of four times the points, on "
             f"two cores); lower the sample size from {len(ls.indices):,} or pick PCA or UMAP."
         )
         return None

@@ -33,6 +33,7 @@ from featlib.jobs import stored
 from featlib.jobs.stored import store_trained
 from featlib.lazy import LazyModule
 from featlib.maps import compile_cache, embed
+from featlib.maps import prediction_depth as depth_lib
 from featlib.maps.embed import UMAPParams
 from featlib.metrics import RULES, NotAvailable, as_float, format_score, is_available
 from featlib.models import (
@@ -945,3 +946,67 @@ def _size(n: int) -> str:
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+def cmd_depth(args: argparse.Namespace) -> int:
+    """``depth``: each sampled image's prediction depth (Baldock et al. 2021) over every layer of a saved model."""
+    if args.sample < 2:
+        raise UsageError(f"--sample must be at least 2; got {args.sample}")
+    if args.k < 1:
+        raise UsageError(f"--k must be at least 1; got {args.k}")
+    workspace = Workspace(args.workspace)
+    dataset = _dataset(args, workspace)
+    record = _workspace_record(workspace, args.model)
+    _log(f"loading the model {record.name} (TensorFlow starts: a few seconds)")
+    model = workspace.load_model(record)
+    images, _ = dataset.split(args.split)
+    models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
+    runner = _runner(args, workspace)
+    service = _service(workspace, runner)
+    try:
+        ref = ModelRef.of_record(workspace, record, model)
+        ls = service.layer_set(ref, dataset, args.split, sample_size=args.sample, reduction=args.reduction)
+        if args.k >= len(ls.indices):
+            raise UsageError(f"--k must be below the {len(ls.indices):,} sampled images; got {args.k}")
+        predicted, confidence = service.predictions(ref, dataset, args.split)
+        predicted, confidence = predicted[ls.indices], confidence[ls.indices]
+        start = time.perf_counter()
+        depth = service.prediction_depth(ls, predicted, args.k)
+        _log(f"prediction depth of {len(ls.indices):,} images in {time.perf_counter() - start:.2f} s")
+    finally:
+        runner.close()
+    found = depth_lib.summary(depth, predicted == ls.labels, confidence)
+    print(
+        f"{record.name} on {dataset.name} {args.split}: {len(ls.indices):,} of {len(images):,} images "
+        f"(stratified sample), {args.k}-NN votes by true label in each layer"
+    )
+    counts = np.bincount(depth, minlength=len(ls.names) + 1)
+    for line in table_lines(
+        [Column("depth", ">", 5), Column("layer", "<", 16), Column("images", ">", 7)],
+        [[d, _printable(name), int(counts[d])] for d, name in enumerate([*ls.names, "(never)"])],
+    ):
+        print(line)
+    print(
+        f"mean depth: correct {found.mean_correct:.2f} ({found.n_correct}), misclassified {found.mean_wrong:.2f} ({found.n_wrong})"
+    )
+    print(f"spearman(depth, confidence): {found.spearman:+.3f}")
+    if args.out:
+        decided = [*ls.names, "never"]
+        with _writing(args.out), open(args.out, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["index", "label", "predicted", "confidence", "depth", "layer"])
+            for row in range(len(ls.indices)):
+                writer.writerow(
+                    csv_cells.safe_row(
+                        [
+                            int(ls.indices[row]),
+                            int(ls.labels[row]),
+                            int(predicted[row]),
+                            f"{float(confidence[row]):.6f}",
+                            int(depth[row]),
+                            decided[depth[row]],
+                        ]
+                    )
+                )
+        print(f"wrote {args.out}: {len(ls.indices)} images")
+    return 0

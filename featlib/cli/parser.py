@@ -19,6 +19,7 @@ from featlib.cli.commands import (
     cmd_add,
     cmd_app,
     cmd_bench,
+    cmd_depth,
     cmd_embed,
     cmd_export,
     cmd_extract,
@@ -35,6 +36,7 @@ from featlib.datasets import sources as dataset_sources
 from featlib.errors import FeatlibError
 from featlib.maps import reducer_params
 from featlib.maps.embed import LARGE_MAP_EPOCHS, SMALL_MAP_EPOCHS, SMALL_MAP_POINTS
+from featlib.maps.prediction_depth import DEFAULT_K as DEPTH_K
 from featlib.maps.reducer_params import MAP_SAMPLE, SCORE_SAMPLE
 from featlib.models import INPUT_SCALES, OPTIMIZERS
 from featlib.models import presets as training_presets
@@ -265,6 +267,25 @@ def build_parser() -> argparse.ArgumentParser:
     _reduction_option(metrics, "every layer with spatial axes (the others are flattened)")
     _scheduler_option(metrics)
     metrics.set_defaults(run=cmd_metrics)
+
+    depth = sub.add_parser(
+        "depth", help="each image's prediction depth: the first layer from which every k-NN vote is the prediction"
+    )
+    depth.add_argument("model", help="model name or id in the workspace")
+    _dataset_options(depth, datasets_help, split=True)
+    depth.add_argument(
+        "--sample", type=int, default=SCORE_SAMPLE, help=f"stratified sample size (default {SCORE_SAMPLE})"
+    )
+    depth.add_argument(
+        "--k",
+        type=int,
+        default=DEPTH_K,
+        help=f"neighbours voting per image, the image itself left out (default {DEPTH_K}; the paper: 30)",
+    )
+    depth.add_argument("--out", default=None, help="write one CSV row per image: index, label, predicted, depth ...")
+    _reduction_option(depth, "every layer with spatial axes (the others are flattened)")
+    _scheduler_option(depth)
+    depth.set_defaults(run=cmd_depth)
 
     pre = sub.add_parser(
         "precompute", help="compute every layer x method x reducer of a model as jobs, filling the workspace"

@@ -69,8 +69,7 @@ _DEFAULTS: dict[str, Limit] = {
         "a t-SNE map",
         reducer_params.TSNE.max_points,
         600,
-        hint="t-SNE (scikit-learn's, one core) takes minutes past a few thousand points: "
-        "use UMAP, or a sample of at most the limit.",
+        hint="t-SNE (openTSNE, one core) takes minutes past 35,000 points: use UMAP, or a sample of at most the limit.",
     ),
     "metrics": Limit("scoring a map", 100_000, 300),
     "warm_up": Limit("warming up umap-learn", None, 600),

@@ -28,10 +28,12 @@ its way attaches to its job and is never refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import socket
+import sqlite3
 import threading
 import time
 import uuid
@@ -304,8 +306,10 @@ class JobManager:
 
     # Stopping -----------------------------------------------------------------
 
-    def cancel(self, job_id: str, reason: str = "cancelled") -> bool:
+    def cancel(self, job_id: str, reason: str = "cancelled", *, who: str = "") -> bool:
         """Stops a queued or running job (``reason``: ``"cancelled"`` or ``"over-limit"``); False when it is not active.
+
+        The audit trail records ``who`` cancelled it (``"featlib"`` for a time limit) and whose job it was.
 
         The worker running it is restarted in the background, so the caller does not wait for it.
         """
@@ -317,6 +321,8 @@ class JobManager:
             held = handle in self._waiting
             if held:  # still in the fair queue: nothing runs, no worker to stop
                 self._waiting.remove(handle)
+        with contextlib.suppress(sqlite3.Error, OSError):  # the record never keeps a job running
+            self.workspace.jobs.record_cancel(job_id, who or ("featlib" if reason == "over-limit" else ""), reason)
         if held:
             what = limit(handle.spec.limit_name).what
             self._finish(
@@ -540,6 +546,8 @@ def describe(handle: JobHandle) -> str:
         return f"epoch {done}/{total} · loss {logs.get('loss', 0):.4f} · val accuracy {logs.get('val_accuracy', 0):.4f}"
     if stage == "layout":
         return f"optimising the layout: epoch {done}/{total}"
+    if stage == "iterations":  # t-SNE's gradient descent
+        return f"optimising the layout: iteration {done}/{total}"
     if stage in ("images", "batch"):  # "batch": the stage's name before it said what it counts
         return f"images {done:,}/{total:,}{remaining(handle)}"
     if stage == "neighbours":

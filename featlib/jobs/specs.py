@@ -216,6 +216,20 @@ def neighbour_change_spec(rep_key_a: str, rep_key_b: str, sample_size: int | Non
     )
 
 
+def prediction_depth_spec(layer_set_key: str, points: int, layers: int, k: int) -> JobSpec:
+    """Each of ``points`` images' prediction depth over ``layers`` representations (one k-NN search per
+    layer, :mod:`featlib.maps.prediction_depth`); under the ``metrics`` limit (a search per layer over as many
+    points as a map's scores)."""
+    check_size("metrics", points)
+    return JobSpec(
+        "prediction_depth",
+        keys.prediction_depth_key(layer_set_key, k),
+        {"k": int(k)},
+        f"the prediction depth of {points:,} images over {layers} layers ({int(k)}-NN)",
+        limit="metrics",
+    )
+
+
 def bundle_spec(label: str, data_sha: str, token: str = "") -> JobSpec:
     """Checking a bundle (by its bytes' digest) before it is imported; ``token`` makes the key unique per import."""
     check_size("bundle", 0)

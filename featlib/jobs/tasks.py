@@ -24,7 +24,7 @@ from featlib.jobs.cache import extractor as cached_extractor
 from featlib.jobs.cache import model as cached_model
 from featlib.jobs.spec import JobSpec, Progress
 from featlib.lazy import LazyModule, keras
-from featlib.maps import embed, gpu, neighbour_change, neighbours
+from featlib.maps import embed, gpu, neighbour_change, neighbours, prediction_depth
 from featlib.models import adapt_images, diagnosis, nonfinite, scratch
 from featlib.models.inputs import resolve_input_scale
 from featlib.read import layers
@@ -358,6 +358,24 @@ def neighbours_kept(
     return neighbour_change.neighbour_change(before, after, k)
 
 
+def depth(
+    *,
+    reps: Sequence[np.ndarray],
+    predicted: np.ndarray,
+    support: np.ndarray | None,
+    k: int,
+    progress: Progress = _quiet,
+) -> np.ndarray:
+    """Each image's prediction depth over ``reps`` (the same images in layer order), the k-NN vote per layer
+    reported as progress: int64 ``(n,)`` (:func:`featlib.maps.prediction_depth.prediction_depth`)."""
+    agree = []
+    for done, x in enumerate(reps):
+        progress("layers", done, len(reps))
+        agree.append(prediction_depth.agreement([x], predicted, k, support)[0])
+    progress("layers", len(reps), len(reps))
+    return prediction_depth.depth_of(np.stack(agree))
+
+
 def check_bundle(*, data: bytes, label: str, progress: Progress = _quiet):
     """Checks a bundle's bytes as an untrusted upload (:func:`featlib.share.bundle.check_bundle`): a :class:`~featlib.share.bundle.CheckedBundle`."""
     progress("working", 0, 1)
@@ -383,6 +401,7 @@ KINDS: Mapping[str, Callable[..., Any]] = {
     "cka": cka,
     "neighbours": point_neighbours,
     "neighbour_change": neighbours_kept,
+    "prediction_depth": depth,
     "bundle": check_bundle,
     "warm_up": warm_up,
 }

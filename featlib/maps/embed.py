@@ -1,9 +1,9 @@
 """2-D maps of representations: UMAP, PCA and t-SNE, and sampling.
 
-umap-learn, scikit-learn's PCA and its t-SNE do the work; this module fixes
+umap-learn, scikit-learn's PCA and openTSNE's t-SNE do the work; this module fixes
 each reducer's parameters in one hashable object (``UMAPParams``,
 ``PCAParams``, ``TSNEParams``) and maps points through :func:`reduce`, with
-UMAP's epochs reported as progress.
+UMAP's epochs and t-SNE's iterations reported as progress.
 
 Few points: every reducer needs a number of them (:func:`min_points`; the
 least per reducer in :data:`MIN_POINTS`: PCA 2, UMAP 4, t-SNE 7) and refuses
@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from featlib.errors import ReducerError
-from featlib.lazy import numba, sklearn, threadpoolctl, umap
+from featlib.lazy import numba, opentsne, sklearn, threadpoolctl, umap
 from featlib.maps import auto_metric, gpu, knn, reducer_params
 from featlib.maps.auto_metric import (
     ANGULAR_MIN_UNITS,  # noqa: F401  (re-exported: the Explore page's help names it)
@@ -69,6 +69,19 @@ TSNE_MIN_PERPLEXITY = float(TSNE["perplexity"].low)
 MAX_PERPLEXITY = float(TSNE["perplexity"].high)
 TSNE_PCA_MIN_SPREAD = 1e-12
 """Below this spread (the root of the summed column variances) t-SNE starts from a random layout, not PCA."""
+TSNE_JOBS = 1
+"""openTSNE's threads: a constant, never the machine's cores, because the map depends on it (the 1,797 digits, seed
+42: 10-NN accuracy 0.9883 with one thread, 0.9872 with two). For a fixed count it is deterministic: the same
+points, parameters and seed give the same map, bit for bit (``tests/test_tsne.py``; two threads too, measured on
+the digits and on 10,000 Fashion-MNIST images). One, as UMAP's layout: two threads were 1.3-1.5 times as fast at
+10,000 points on the 2-core machine when it was quiet (41-48 s against 62 s) but slower on the digits when it was
+loaded (28-58 s against 17-23 s), and jobs share its two cores."""
+TSNE_EXAGGERATION_ITERATIONS = 250
+"""openTSNE's early-exaggeration iterations (its default), before :data:`TSNE_ITERATIONS`."""
+TSNE_ITERATIONS = 500
+"""openTSNE's iterations after the early exaggeration (its default)."""
+TSNE_PROGRESS_EVERY = 10
+"""t-SNE reports its progress (and checks for cancellation through it) every this many iterations."""
 
 
 Progress = Callable[[str, int, int], None]
@@ -124,7 +137,7 @@ class PCAParams:
 
 @dataclass(frozen=True)
 class TSNEParams:
-    """scikit-learn's t-SNE (Barnes-Hut). Representations wider than :data:`PCA_FROM` get PCA first."""
+    """openTSNE's t-SNE (:func:`tsne_embed`). Representations wider than :data:`PCA_FROM` get PCA first."""
 
     perplexity: float = TSNE["perplexity"].default
     random_state: int = TSNE["random_state"].default
@@ -157,7 +170,7 @@ def min_points(reducer: str | ReducerParams, params: ReducerParams | None = None
       least :data:`UMAP_MIN_POINTS` for its spectral layout (15 neighbours,
       the default: 16 points).
     - t-SNE: ``floor(3 × perplexity) + 1``: more than 3 × perplexity, the
-      neighbours scikit-learn's Barnes-Hut t-SNE reads per point (perplexity
+      neighbours t-SNE reads per point (perplexity
       30, the default: 91 points; perplexity 2, the least: 7).
 
     Args:
@@ -266,7 +279,8 @@ def reduce(
 ) -> np.ndarray:
     """Maps the rows of ``x`` to 2-D with the reducer ``params`` names.
 
-    ``progress``, ``knn_graph`` and ``labels`` are used by UMAP only (see :func:`umap_embed`);
+    ``progress`` is used by UMAP (its epochs, :func:`umap_embed`) and t-SNE (its iterations, :func:`tsne_embed`);
+    ``knn_graph`` and ``labels`` by UMAP only;
     ``backend`` (``"cpu"``, ``"gpu"``; ``None``: :func:`featlib.maps.gpu.choose`) by UMAP and t-SNE.
     Returns a float32 array of shape ``(n, 2)``.
 
@@ -280,7 +294,7 @@ def reduce(
     if isinstance(params, PCAParams):
         return pca_embed(x)
     if isinstance(params, TSNEParams):
-        return tsne_embed(x, params, backend=backend)
+        return tsne_embed(x, params, backend=backend, progress=progress)
     raise TypeError(f"Not reducer parameters: {params!r}.")
 
 
@@ -304,12 +318,33 @@ def _finite_rows(x: np.ndarray, params: ReducerParams | None = None) -> np.ndarr
     return x
 
 
-def tsne_embed(x: np.ndarray, params: TSNEParams = TSNEParams(), backend: str | None = None) -> np.ndarray:
-    """Embeds the rows of ``x`` in 2-D with scikit-learn's t-SNE (PCA initialisation), or cuML's on a GPU.
+def tsne_embed(
+    x: np.ndarray, params: TSNEParams = TSNEParams(), backend: str | None = None, progress: Progress | None = None
+) -> np.ndarray:
+    """Embeds the rows of ``x`` in 2-D with openTSNE's t-SNE (PCA start), or cuML's on a GPU.
 
-    Points that all coincide, or nearly (a spread below :data:`TSNE_PCA_MIN_SPREAD`), start
-    from scikit-learn's random layout instead: its PCA start would divide by zero.
-    ``backend``: ``"cpu"``, ``"gpu"`` (:func:`featlib.maps.gpu.tsne`), ``None``: :func:`featlib.maps.gpu.choose`.
+    openTSNE (Poličar et al.) computes the repulsive forces with Barnes-Hut below 10,000 points and by FFT-accelerated
+    interpolation from there on: on one thread, faster than scikit-learn's Barnes-Hut t-SNE on both cores at the
+    same 10-NN accuracy, and far faster when the machine is loaded (``python bench/tsne_study.py``;
+    docs/performance.md). Its defaults: 250 iterations of early
+    exaggeration (12), then 500 (:data:`TSNE_EXAGGERATION_ITERATIONS`, :data:`TSNE_ITERATIONS`), learning rate
+    ``n / exaggeration``, neighbours ``3 × perplexity`` (exact below 1,000 points, Annoy's above, seeded). One thread
+    (:data:`TSNE_JOBS`) and one BLAS thread (its PCA start): the same points, parameters and seed give the same map.
+
+    Points that all coincide, or nearly (a spread below :data:`TSNE_PCA_MIN_SPREAD`), start from a random layout
+    instead: a PCA start divides by the first component's spread, 0 for a dead layer's zeros.
+
+    Args:
+        x: array ``(n, d)``; needs ``n`` above ``3 × perplexity`` (:func:`min_points`).
+        params: the :class:`TSNEParams`.
+        backend: ``"cpu"``, ``"gpu"`` (:func:`featlib.maps.gpu.tsne`, no progress per iteration), ``None``:
+            :func:`featlib.maps.gpu.choose`.
+        progress: optional ``progress(stage, done, total)``: ``("neighbours", 0, 1)`` at the start (the
+            neighbours and affinities), then ``("layout", iteration, 750)`` every :data:`TSNE_PROGRESS_EVERY`
+            iterations. An exception it raises stops the fit and is raised from here.
+
+    Returns:
+        A float32 array of shape ``(n, 2)``.
 
     Raises:
         ReducerError: fewer points than ``min_points(params)`` (more than 3 × perplexity), or NaN/inf values.
@@ -322,14 +357,46 @@ def tsne_embed(x: np.ndarray, params: TSNEParams = TSNEParams(), backend: str | 
         x = _pca(params.pca_dims, x)
     if x.shape[1] < 2:  # a one-unit layer: a zero column leaves distances as they are and lets PCA start it
         x = np.hstack([x, np.zeros((len(x), 1), dtype="float32")])
-    # scikit-learn's PCA start divides by the first component's spread: for points that all coincide
-    # (a dead layer's zeros) that is 0/0, and its Barnes-Hut code then crashes the process (SIGSEGV).
     if backend == "gpu":
-        return gpu.tsne(x, perplexity=params.perplexity, random_state=params.random_state)
+        if progress:
+            progress("neighbours", 0, 1)
+        coords = gpu.tsne(x, perplexity=params.perplexity, random_state=params.random_state)
+        if progress:
+            progress("iterations", 1, 1)
+        return coords
     spread = float(np.sqrt(np.var(x, axis=0, dtype="float64").sum()))
-    init = "pca" if spread > TSNE_PCA_MIN_SPREAD else "random"
-    tsne = sklearn.manifold.TSNE(2, perplexity=params.perplexity, init=init, random_state=params.random_state, n_jobs=1)
-    return tsne.fit_transform(x).astype("float32")
+    callbacks = None
+    if progress:
+        progress("neighbours", 0, 1)
+        callbacks = [_TSNEProgress(progress)]
+    tsne = opentsne.TSNE(
+        n_components=2,
+        perplexity=params.perplexity,
+        early_exaggeration_iter=TSNE_EXAGGERATION_ITERATIONS,
+        n_iter=TSNE_ITERATIONS,
+        initialization="pca" if spread > TSNE_PCA_MIN_SPREAD else "random",
+        n_jobs=TSNE_JOBS,
+        random_state=params.random_state,
+        callbacks=callbacks,
+        callbacks_every_iters=TSNE_PROGRESS_EVERY,
+    )
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):  # its PCA start: the same bits on any machine
+        return np.asarray(tsne.fit(np.ascontiguousarray(x, dtype="float64")), dtype="float32")
+
+
+class _TSNEProgress:
+    """openTSNE's callback (``callback(iteration, error, embedding)``, called every :data:`TSNE_PROGRESS_EVERY`
+    iterations of each of its two phases) as ``progress("iterations", done, total)`` over both phases."""
+
+    def __init__(self, progress: Progress):
+        self._progress = progress
+        self._done = 0
+        self._total = TSNE_EXAGGERATION_ITERATIONS + TSNE_ITERATIONS
+
+    def __call__(self, iteration: int, error: float, embedding: np.ndarray) -> bool:
+        self._done += TSNE_PROGRESS_EVERY
+        self._progress("iterations", min(self._done, self._total), self._total)
+        return False  # go on
 
 
 def resolve_metric(params: UMAPParams, x: np.ndarray, labels: np.ndarray | None = None) -> str:

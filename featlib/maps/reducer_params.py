@@ -30,9 +30,16 @@ from featlib.errors import ReducerError
 MAP_SAMPLE = 10_000
 """Points (a label-stratified sample) of a UMAP or PCA map: the Explore page's default, ``featlib embed`` and
 ``featlib precompute --sample``, a link without ``sample``."""
-TSNE_SAMPLE = 2_000
-"""Points of a t-SNE map on the Explore page: scikit-learn's t-SNE took 20-90 s for 2,000 points on the busy
-2-core machine."""
+TSNE_SAMPLE = 2_500
+"""Points of a t-SNE map on the Explore page: what openTSNE maps in about the time of a default UMAP map
+(:data:`MAP_SAMPLE` points) of the same data. On Fashion-MNIST, two cores, openTSNE mapped 2,534 and 3,378 points
+in the time featlib's UMAP took for 10,000 (8.3 s and 16.3 s, two runs at two loads: ``python bench/tsne_study.py
+--sizes 1000,1500,2000,3000 --sklearn-up-to 0``, docs/performance.md)."""
+TSNE_MAX_POINTS = 50_000
+"""The most points one t-SNE map job takes, inside the job's 600 s (:mod:`featlib.jobs.limits`) on a busy machine
+too: on the 2-core machine openTSNE mapped 35,000 Fashion-MNIST images in 111 s and 70,000 in 145 s when it was
+quiet, but 10,000 took 3 times as long when it was loaded, and an earlier measurement took 593 s for 70,000
+(``python bench/tsne_study.py --sizes 35000,70000 --sklearn-up-to 0``, docs/performance.md)."""
 LAYERS_SAMPLE = 2_000
 """Points of each layer's figure on the Layers page (one map per layer, so fewer than one map's)."""
 SCORE_SAMPLE = 5_000
@@ -274,7 +281,7 @@ TSNE = Reducer(
     ),
     sample=TSNE_SAMPLE,
     min_points=7,
-    max_points=10_000,
+    max_points=TSNE_MAX_POINTS,
 )
 TABLES: dict[str, Reducer] = {table.name: table for table in (UMAP, PCA, TSNE)}
 """Each reducer's table, by short name (the order of :data:`featlib.maps.embed.REDUCERS`)."""

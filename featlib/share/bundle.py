@@ -744,10 +744,10 @@ def store_bundle(workspace: Workspace, checked: CheckedBundle, *, creator: str =
             raise BundleError(f"This bundle's map cannot be stored: {error} Nothing was imported.") from error
     except BaseException:
         if record is not None:
-            workspace.delete("model", record.id)
+            workspace.delete("model", record.id, trash=False)
         if new_dataset:
             with contextlib.suppress(WorkspaceError, ValueError):
-                workspace.delete("dataset", checked.dataset_fp)
+                workspace.delete("dataset", checked.dataset_fp, trash=False)
         raise
     local_view = dataclasses.replace(
         view, model=record.id, dataset=checked.dataset_key, fingerprint=view.fingerprint and record.fingerprint

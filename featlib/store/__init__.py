@@ -66,6 +66,8 @@ Modules (one job each):
   :mod:`~featlib.store.arrays`: each kind of content, its files and rows;
 - :mod:`~featlib.store.saved_views`: saved views (a title, a short id, a thumbnail);
 - :mod:`~featlib.store.catalog`: the shared listing, renames, notes, deletes;
+- :mod:`~featlib.store.audit`: who renamed, noted, deleted or cancelled what (the ``audit`` table), and the trash
+  deletes go to (``trash/`` and the ``trash`` table), restorable for ``FEATLIB_TRASH_DAYS`` days;
 - :mod:`~featlib.store.quotas`: quotas per maker and per workspace, and the free-disk floor, checked before
   every new item is written (:meth:`Workspace.check_room`; refusals are ``QuotaError``);
 - :mod:`~featlib.store.jobs`: the job table (``workspace.jobs``);

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 from featlib import keys
 from featlib.names import check_item_name, check_name
+from featlib.store.audit import AuditTrail, record, to_trash
 from featlib.store.files import file_bytes
-from featlib.store.index import IndexedFolder, now
+from featlib.store.index import now
 from featlib.store.records import (
     ARRAY_KINDS,
     ITEM_KINDS,
@@ -24,7 +25,7 @@ from featlib.store.records import (
 from featlib.store.saved_views import SavedView, SavedViewError, check_id, view_summary
 
 
-class Catalog(IndexedFolder):
+class Catalog(AuditTrail):
     """Listing, renaming, notes and deleting across kinds (a part of :class:`~featlib.store.Workspace`)."""
 
     if TYPE_CHECKING:  # provided by ModelStore in the Workspace
@@ -132,16 +133,24 @@ class Catalog(IndexedFolder):
                 return item
         raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
 
-    def set_note(self, kind: str, ident: str, note: str) -> None:
-        """Sets the free-text note of an item."""
+    def set_note(self, kind: str, ident: str, note: str, *, who: str = "") -> None:
+        """Sets the free-text note of an item; the audit trail records ``who`` set it, and the note before.
+
+        Raises:
+            WorkspaceError: no such item.
+        """
         table, column = _table_of(kind)
         with self._write() as db:
+            name, owner, old = _describe(db, kind, ident)
             done = db.execute(f"UPDATE {table} SET note = ? WHERE {column} = ?", (note.strip(), ident)).rowcount
+            if done:
+                record(db, who, "note", kind, ident, name=name, owner=owner, old=old, new=note.strip())
         if not done:
             raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
 
-    def rename(self, kind: str, ident: str, new_name: str) -> None:
-        """Renames a model or dataset upload, or titles a representation or map.
+    def rename(self, kind: str, ident: str, new_name: str, *, who: str = "") -> None:
+        """Renames a model or dataset upload, or titles a representation or map; the audit trail records ``who``
+        renamed it, and the name before.
 
         Raises:
             ValueError: a name that breaks :func:`featlib.names.check_name` (empty, too long, not printable).
@@ -153,6 +162,7 @@ class Catalog(IndexedFolder):
         table, column = _table_of(kind)
         name_column = "title" if kind in ARRAY_KINDS + ("view",) else "name"
         with self._write() as db:
+            old_name, owner, _ = _describe(db, kind, ident)
             others = [
                 r[0]
                 for r in db.execute(f"SELECT {name_column} FROM {table} WHERE {column} != ?", (ident,))
@@ -170,6 +180,8 @@ class Catalog(IndexedFolder):
                     summary = new_name + row["summary"][len(row["name"]) :]
                     db.execute("UPDATE datasets SET summary = ? WHERE fingerprint = ?", (summary, ident))
             done = db.execute(f"UPDATE {table} SET {name_column} = ? WHERE {column} = ?", (new_name, ident)).rowcount
+            if done:
+                record(db, who, "rename", kind, ident, name=new_name, owner=owner, old=old_name, new=new_name)
         if not done:
             raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
 
@@ -194,8 +206,11 @@ class Catalog(IndexedFolder):
                 users.append(f"{item.kind} {item.name}")
         return users
 
-    def delete(self, kind: str, ident: str) -> list[str]:
-        """Deletes an item and what was made from it (files and index rows), nothing else.
+    def delete(self, kind: str, ident: str, *, who: str = "", trash: bool = True) -> list[str]:
+        """Moves an item and what was made from it (files and index rows), nothing else, into the trash
+        (:mod:`featlib.store.audit`: restorable with :meth:`restore` for ``FEATLIB_TRASH_DAYS`` days); the audit
+        trail records ``who`` deleted it. Trash entries past their days are purged first. With ``trash=False``
+        (taking back an import that failed half-way) the files are removed at once, and the delete still recorded.
 
         - a model: its file and its representations and maps (results shared
           with another model of the same fingerprint are handed to it instead);
@@ -216,9 +231,11 @@ class Catalog(IndexedFolder):
                     f"The dataset {ident} is in use by {len(users)} item(s): {', '.join(users[:5])}"
                     f"{' …' if len(users) > 5 else ''}. Delete those first."
                 )
+        self.purge_trash()
         files: list[str] = []
         deleted: list[str] = []
         with self._write() as db:
+            rows: dict[str, list[sqlite3.Row]] = {}
             if kind == "model":
                 row = db.execute(  # the id first: a name never stands for another model's id
                     "SELECT * FROM models WHERE id = ? OR name = ? ORDER BY id = ? DESC, rowid", (ident, ident, ident)
@@ -230,7 +247,9 @@ class Catalog(IndexedFolder):
                 ).fetchone()
                 if twin is not None:  # the same weights under another name: it keeps the results
                     db.execute("UPDATE artifacts SET model_id = ? WHERE model_id = ?", (twin["id"], row["id"]))
-                derived = db.execute("SELECT key, path FROM artifacts WHERE model_id = ?", (row["id"],)).fetchall()
+                derived = db.execute("SELECT * FROM artifacts WHERE model_id = ?", (row["id"],)).fetchall()
+                rows = {"models": [row], "artifacts": derived}
+                ident, name, owner = row["id"], row["name"], row["creator"]
                 db.execute("DELETE FROM artifacts WHERE model_id = ?", (row["id"],))
                 db.execute("DELETE FROM models WHERE id = ?", (row["id"],))
                 db.execute("INSERT OR REPLACE INTO deleted_models (id, deleted) VALUES (?, ?)", (row["id"], now()))
@@ -238,35 +257,48 @@ class Catalog(IndexedFolder):
                 deleted += [f"model {row['name']}"] + [r["key"] for r in derived]
             elif kind in ARRAY_KINDS:
                 prefix = keys.maps_prefix(ident) if kind == "representation" else None
-                rows = [
+                found = [
                     r
-                    for r in db.execute("SELECT key, path FROM artifacts WHERE key = ? OR key LIKE 'emb/%'", (ident,))
+                    for r in db.execute("SELECT * FROM artifacts WHERE key = ? OR key LIKE 'emb/%'", (ident,))
                     if r["key"] == ident or (prefix and r["key"].startswith(prefix))
                 ]
-                if not any(r["key"] == ident for r in rows):
+                if not any(r["key"] == ident for r in found):
                     raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
-                db.executemany("DELETE FROM artifacts WHERE key = ?", [(r["key"],) for r in rows])
-                files += [r["path"] for r in rows]
-                deleted += [r["key"] for r in rows]
+                name, owner, _ = _describe(db, kind, ident)
+                db.executemany("DELETE FROM artifacts WHERE key = ?", [(r["key"],) for r in found])
+                rows = {"artifacts": found}
+                files += [r["path"] for r in found]
+                deleted += [r["key"] for r in found]
             elif kind == "view":
                 check_id(ident)
-                row = db.execute("SELECT title FROM saved_views WHERE id = ?", (ident,)).fetchone()
+                row = db.execute("SELECT * FROM saved_views WHERE id = ?", (ident,)).fetchone()
                 if row is None:
                     raise SavedViewError(f"No saved view {ident!r}: it may have been deleted by another user.")
                 db.execute("DELETE FROM saved_views WHERE id = ?", (ident,))  # the thumbnail is in the row
+                rows, name, owner = {"saved_views": [row]}, row["title"], row["creator"]
                 deleted.append(f"view {row['title']}")
             elif kind == "dataset":
                 row = db.execute("SELECT * FROM datasets WHERE fingerprint = ?", (ident,)).fetchone()
                 if row is None:
                     raise WorkspaceError(f"No such dataset: {ident}. It may have been deleted by another user.")
                 db.execute("DELETE FROM datasets WHERE fingerprint = ?", (ident,))
+                rows, name, owner = {"datasets": [row]}, row["name"], row["creator"]
                 files.append(row["path"])
                 deleted.append(f"dataset {row['name']}")
             else:
                 raise ValueError(f"Unknown item kind: {kind!r}. Choose one of {list(ITEM_KINDS)}.")
+            if trash:
+                trash_id = to_trash(
+                    db, who, kind, ident, name=name, owner=owner, rows=rows, files=files, contents=deleted
+                )
+            else:
+                record(db, who, "delete", kind, ident, name=name, owner=owner, old=", ".join(deleted), new="removed")
         # Rows first, files after: a crash in between leaves unlisted files, never listed missing ones.
-        for relative in files:
-            (self.root / relative).unlink(missing_ok=True)
+        if trash:
+            self.move_files_to_trash(trash_id, files)
+        else:
+            for relative in files:
+                (self.root / relative).unlink(missing_ok=True)
         return deleted
 
     def claim(self, kind: str, ident: str, creator: str) -> None:
@@ -277,6 +309,17 @@ class Catalog(IndexedFolder):
                 db.execute(
                     f"UPDATE {table} SET creator = ? WHERE {column} = ? AND creator = ''", (creator.strip(), ident)
                 )
+
+
+def _describe(db: sqlite3.Connection, kind: str, ident: str) -> tuple[str, str, str]:
+    """The name (a representation's or map's title, else its key), maker and note of an item; ``("", "", "")``
+    when there is none."""
+    table, column = _table_of(kind)
+    name_column = "title" if table in ("artifacts", "saved_views") else "name"
+    row = db.execute(f"SELECT {name_column}, creator, note FROM {table} WHERE {column} = ?", (ident,)).fetchone()
+    if row is None:
+        return "", "", ""
+    return row[0] or ident, row[1] or "", row[2] or ""
 
 
 def _table_of(kind: str) -> tuple[str, str]:

@@ -16,6 +16,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from featlib.store.audit import record
 from featlib.store.index import IndexedFolder, now
 from featlib.store.records import WorkspaceError
 
@@ -136,6 +137,24 @@ class JobIndex:
             if changes:
                 assignments = ", ".join(f"{column} = ?" for column in changes)
                 db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*changes.values(), job_id))
+
+    def record_cancel(self, job_id: str, who: str, reason: str = "cancelled") -> None:
+        """Records in the audit trail (:mod:`featlib.store.audit`) that ``who`` cancelled the job ``job_id``, with
+        whose job it was (its ``creator``), its status before and ``reason``; nothing when there is no such job."""
+        with self._folder._write() as db:
+            row = db.execute("SELECT title, creator, status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is not None:
+                record(
+                    db,
+                    who,
+                    "cancel",
+                    "job",
+                    job_id,
+                    name=row["title"],
+                    owner=row["creator"],
+                    old=row["status"],
+                    new=reason,
+                )
 
     def get(self, job_id: str) -> JobRow | None:
         """The job with that id, or ``None``."""

@@ -34,6 +34,7 @@ from typing import Any
 
 from featlib.errors import SavedViewError, ViewError
 from featlib.names import check_item_name
+from featlib.store.audit import to_trash
 from featlib.store.index import IndexedFolder, now
 from featlib.store.quotas import check_disk, check_quotas
 
@@ -304,15 +305,31 @@ class ViewStore(IndexedFolder):
                 continue
         return views
 
-    def delete_view(self, ident: str) -> None:
-        """Deletes the saved view ``ident`` (its row and thumbnail; the maps it shows stay).
+    def delete_view(self, ident: str, *, who: str = "") -> None:
+        """Moves the saved view ``ident`` (its row and thumbnail; the maps it shows stay) into the workspace's
+        trash (:mod:`featlib.store.audit`); the audit trail records ``who`` deleted it.
 
         Raises:
             SavedViewError: a malformed id, or no such view (deleted meanwhile by another user).
         """
         ident = check_id(ident)
         with self._write() as db:
+            row = db.execute("SELECT * FROM saved_views WHERE id = ?", (ident,)).fetchone()
             done = db.execute("DELETE FROM saved_views WHERE id = ?", (ident,)).rowcount
+            if done:
+                contents = [f"view {row['title']}"]
+                rows = {"saved_views": [row]}
+                to_trash(
+                    db,
+                    who,
+                    "view",
+                    ident,
+                    name=row["title"],
+                    owner=row["creator"],
+                    rows=rows,
+                    files=[],
+                    contents=contents,
+                )
         if not done:
             raise SavedViewError(
                 f"No saved view {ident!r} in this workspace: it may have been deleted by another user."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sqlite3
 from pathlib import Path
 
 from featlib.store.arrays import ArrayStore
@@ -43,6 +44,8 @@ class Workspace(ModelStore, DatasetStore, ArrayStore, ViewStore, Catalog):
         self.jobs = JobIndex(self)
         with contextlib.suppress(OSError):  # a read-only workspace still opens
             self.clean_temporary_files()
+        with contextlib.suppress(OSError, sqlite3.OperationalError):  # read-only: the trash waits for a writer
+            self.purge_trash()
 
     @property
     def numba_cache(self) -> Path:

@@ -84,6 +84,9 @@ if rows is not None:
     text.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
     for reason in layers.unscored(rows):
         text.caption(f"Not computed (blank above): {reason}")
+text.subheader("Prediction depth")
+layers.show_depth(ls, predicted[ls.indices], confidence[ls.indices], images, dataset.class_names)
+
 left, _ = st.columns([3, 2])
 text.subheader("Linear CKA between layers", on=left)
 matrix = layers.cka(ls)

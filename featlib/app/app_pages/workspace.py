@@ -66,6 +66,15 @@ else:
     catalog.grouped_list(shown)
 catalog.pending_delete(items)
 catalog.pending_bulk_delete(items)
+catalog.pending_change(items)
+
+text.subheader("Trash")
+text.caption("Deleted items, restorable until they are purged (FEATLIB_TRASH_DAYS).")
+catalog.trash_list(workspace)
+
+text.subheader("History")
+text.caption("Every rename, note, delete, restore and job cancel: who, what, the value before and after, when.")
+catalog.history_table(workspace)
 
 text.subheader("Each user's share")
 catalog.shares_table(workspace)

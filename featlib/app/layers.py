@@ -366,6 +366,12 @@ def prediction_depth(ls: layers.LayerSet, predicted: np.ndarray) -> np.ndarray |
         return None
 
 
+def class_name(class_names, label: int) -> str:
+    """The name of class ``label``, or the label itself when the dataset has no such class (a model with more
+    outputs than the data's classes predicts them too)."""
+    return str(class_names[label]) if 0 <= int(label) < len(class_names) else str(int(label))
+
+
 def depth_frame(
     ls: layers.LayerSet, depth: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, class_names
 ) -> pd.DataFrame:
@@ -375,7 +381,7 @@ def depth_frame(
         {
             "index": ls.indices.astype(int),
             "true": [class_names[i] for i in ls.labels],
-            "predicted": [class_names[i] for i in predicted],
+            "predicted": [class_name(class_names, i) for i in predicted],
             "confidence": np.round(np.asarray(confidence, dtype=float), 4),
             "depth": depth.astype(int),
             "decided at": decided[depth],
@@ -425,7 +431,7 @@ def show_depth(
         caption=text.escape(
             "Decided last: "
             + "; ".join(
-                f"#{ls.indices[r]} true {class_names[ls.labels[r]]}, predicted {class_names[predicted[r]]}, "
+                f"#{ls.indices[r]} true {class_names[ls.labels[r]]}, predicted {class_name(class_names, predicted[r])}, "
                 f"depth {depth[r]}"
                 for r in last
             )

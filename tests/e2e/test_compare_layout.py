@@ -26,8 +26,8 @@ pytestmark = pytest.mark.e2e
 SIZES = ((1440, 900), (1024, 768), (390, 844))
 LAYERS = ("dense_1", "activation_2", "dense")
 
-# Per plot: its points (dataset index, x, y) and its axes' ranges, read from what plotly drew.
-PANELS = """() => [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')].map(plot => {
+# Per panel's plot (not What moved's figures under them): its points (dataset index, x, y) and its axes' ranges.
+PANELS = """() => [...document.querySelectorAll('[data-testid=stMain] [class*="st-key-cmp_map_"] .js-plotly-plot')].map(plot => {
   const points = [];
   for (const t of plot._fullData) {
     if (!t.customdata || !t.name || !/^\\d+$/.test(t.name)) continue;  // the class traces, not the marks
@@ -51,7 +51,7 @@ def open_compare(browser, server, query: dict[str, str], width: int, height: int
     page.goto(f"{server['url']}/compare?{urlencode(query)}")
     page.get_by_role("heading", name="Metrics").wait_for(timeout=300_000)
     page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=stMain] .js-plotly-plot')]"
+        "() => [...document.querySelectorAll('[data-testid=stMain] [class*=\"st-key-cmp_map_\"] .js-plotly-plot')]"
         f".filter(p => p._fullData).length >= {len(LAYERS)}"
     )
     page.wait_for_timeout(800)

@@ -121,7 +121,7 @@ def test_a_click_opens_the_inspector_beside_the_map_at_1440(browser, server, exp
     try:
         index = click_a_point(page)
         inspector = page.locator(".st-key-point-inspector")
-        inspector.get_by_text("nearest neighbours in").wait_for()
+        inspector.get_by_text(re.compile(r"nearest neighbours in .*'s own space")).wait_for()
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "explore-layout-inspector-1440.png"))
         plot, panel = box(page, ".st-key-map .js-plotly-plot"), inspector.bounding_box()

@@ -42,7 +42,7 @@ def test_an_odd_model_is_uploaded_scored_and_read_by_both_methods(page, shot, zo
     _attach(page, "Model file", saved.path)
     settle(page)  # the file's rerun gives "Save as" its default from the file name: fill it after
     if saved.scale == "0-255":
-        page.get_by_text("raw pixels 0–255").click()
+        page.get_by_text("raw pixels 0–255", exact=True).click()
         settle(page)
     page.get_by_label("Save as").last.fill(f"zoo-{name}")
     page.get_by_label("Save as").last.press("Enter")

@@ -50,7 +50,8 @@ from featlib.read import reductions
 from featlib.read.extract import METHODS
 from featlib.read.layers import INPUT
 from featlib.service import ModelRef, Service
-from featlib.store import Workspace, WorkspaceError, default_root
+from featlib.store import ModelRecord, Workspace, WorkspaceError, default_root
+from featlib.store.quotas import size_text
 
 if TYPE_CHECKING:
     import keras
@@ -680,16 +681,24 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_metrics(args: argparse.Namespace) -> int:
-    if args.sample < 1:
-        raise UsageError(f"--sample must be at least 1; got {args.sample}")
+def _model_on_split(args: argparse.Namespace) -> tuple[Workspace, Dataset, ModelRecord, keras.Model]:
+    """The workspace, the dataset, the saved model's record and the loaded model that ``metrics`` and ``depth``
+    read every layer of, after checking the model reads the dataset's images (``--split``)."""
     workspace = Workspace(args.workspace)
     dataset = _dataset(args, workspace)
     record = _workspace_record(workspace, args.model)
     _log(f"loading the model {record.name} (TensorFlow starts: a few seconds)")
     model = workspace.load_model(record)
-    images, labels = dataset.split(args.split)
+    images, _ = dataset.split(args.split)
     models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
+    return workspace, dataset, record, model
+
+
+def cmd_metrics(args: argparse.Namespace) -> int:
+    if args.sample < 1:
+        raise UsageError(f"--sample must be at least 1; got {args.sample}")
+    workspace, dataset, record, model = _model_on_split(args)
+    images, labels = dataset.split(args.split)
     runner = _runner(args, workspace)
     service = _service(workspace, runner)
     try:
@@ -918,7 +927,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 item.name,
                 item.creator or "-",
                 item.created,
-                _size(item.bytes),
+                size_text(item.bytes),
                 acc,
                 knn,
                 item.made_from + claim,
@@ -936,16 +945,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
         print("dataset uploads (give --dataset the full name or the fingerprint):")
         for item in uploads:
             print(f"  {item.id}  {item.name}")
-    print(f"{len(items)} item(s); the workspace {workspace.root} uses {_size(workspace.usage()['bytes'])} on disk")
+    print(f"{len(items)} item(s); the workspace {workspace.root} uses {size_text(workspace.usage()['bytes'])} on disk")
     return 0
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024
-    return str(n)
 
 
 def cmd_depth(args: argparse.Namespace) -> int:
@@ -954,13 +955,8 @@ def cmd_depth(args: argparse.Namespace) -> int:
         raise UsageError(f"--sample must be at least 2; got {args.sample}")
     if args.k < 1:
         raise UsageError(f"--k must be at least 1; got {args.k}")
-    workspace = Workspace(args.workspace)
-    dataset = _dataset(args, workspace)
-    record = _workspace_record(workspace, args.model)
-    _log(f"loading the model {record.name} (TensorFlow starts: a few seconds)")
-    model = workspace.load_model(record)
+    workspace, dataset, record, model = _model_on_split(args)
     images, _ = dataset.split(args.split)
-    models.adapt_images(images[:1], model, record.input_scale)  # the model reads these images
     runner = _runner(args, workspace)
     service = _service(workspace, runner)
     try:

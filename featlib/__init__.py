@@ -15,7 +15,18 @@ Packages, by topic (each ``__init__`` lists its modules):
     cli: the ``featlib`` command (``python -m featlib``).
     app: the Streamlit dashboard's glue.
 
-Modules: errors, settings, provenance, quiet, names, lru, archives, plots, metrics, pipeline, precompute, serve.
+Modules: errors, settings, provenance, quiet, names, lru, archives, plots, metrics, pipeline, precompute, serve,
+callbacks (``featlib.CheckpointCallback``: a Keras callback saving a training's checkpoints into a workspace).
 """
 
+import importlib
+
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> object:
+    """``featlib.CheckpointCallback`` (:class:`featlib.callbacks.CheckpointCallback`), imported on first use: its
+    module imports Keras, which ``import featlib`` (and ``featlib --help``) must not."""
+    if name == "CheckpointCallback":
+        return importlib.import_module("featlib.callbacks").CheckpointCallback
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -74,6 +74,10 @@ class NonFiniteError(ModelError):
         self.count = count
 
 
+class SaliencyError(FeatlibError, ValueError):
+    """A saliency map that cannot be computed: a bad image, class or method, or a model that gives no gradient."""
+
+
 class TrainingError(FeatlibError, ValueError):
     """Training settings that are refused (an unknown preset, hidden layer sizes out of range); nothing is trained."""
 
@@ -114,6 +118,10 @@ class NeighbourError(FeatlibError, ValueError):
 
 class AlignmentError(FeatlibError, ValueError):
     """Two maps that cannot be aligned (too few shared points, bad shapes)."""
+
+
+class PointQueryError(FeatlibError, ValueError):
+    """A search for points on a map (``label:7 confidence<0.6``) that cannot be read; the message names the term."""
 
 
 # ----------------------------------------------------------------------------- views, comparisons, exports, bundles
@@ -169,6 +177,14 @@ class QuotaError(WorkspaceError):
     def __init__(self, message: str, setting: str = ""):
         super().__init__(message)
         self.setting = setting
+
+
+class RoleError(FeatlibError, PermissionError):
+    """A change refused by the roles of a server with ``st.login`` on (:mod:`featlib.store.permissions`).
+
+    The message names the rule, the user's role and the fix (ask the item's owner or an admin;
+    ``FEATLIB_ADMINS`` / ``FEATLIB_VIEWERS`` set the roles).
+    """
 
 
 class NameClashError(FeatlibError, ValueError):

@@ -51,7 +51,7 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
     ``auto`` reduction, UMAP with its default parameters on a stratified sample of at most
     :data:`featlib.maps.reducer_params.MAP_SAMPLE` images. Each step runs as a job of ``service``'s runner and
     is stored in its workspace; a result already stored is not made again. Then the model's predictions and
-    the map's figures, which a cluster's job manager keeps in memory for the page (not stored).
+    the map's figures, which the page asks for next (stored too, so a restarted server shows them at once).
 
     Args:
         service: the workspace and where the jobs run (the server's cluster).
@@ -87,7 +87,7 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
     emb = service.embedding(
         outputs, rep_key, labels, sample_size=sample, params=params, model_id=record.id, label="Mapping the first model"
     )
-    # What the Explore page asks next, kept in memory by the job manager it shares: predictions, the map's figures.
+    # What the Explore page asks next, stored beside the map: predictions, the map's figures.
     service.predictions(ref, dataset, SPLIT)
     if emb is not None:
         service.scores(emb.key, outputs[emb.indices], labels[emb.indices], emb.coords, MAP_METRICS_SAMPLE)

@@ -12,12 +12,14 @@ Stored in the workspace:
 - :func:`representation_key`: a layer's outputs for a split (``rep/...``).
 - :func:`embedding_key`: a 2-D map of a sample of a representation (``emb/...``); :func:`maps_prefix`
   starts the keys of every map of one.
+- :func:`flow_map_key`: one checkpoint's map in a training's stable map (``emb/...``, made by the job of
+  :func:`checkpoint_flow_key`).
 
 Of jobs (their results are kept in memory by the job manager, or stored under the keys above):
 
 - :func:`layer_set_job_key`, :func:`predict_key`, :func:`metrics_key`, :func:`cka_key`,
   :func:`compare_methods_key`, :func:`neighbours_key`, :func:`neighbour_change_key`, :func:`train_key`,
-  :func:`upload_key`,
+  :func:`upload_key`, :func:`saliency_key`,
   :func:`bundle_key`.
 
 Parts of other keys: :func:`layer_set_key` (a layer set, and with :func:`layer_key` each layer of it),
@@ -30,6 +32,7 @@ In a process's memory or on the cluster: :func:`graph_key` (a kNN graph), :func:
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -75,6 +78,41 @@ def embedding_key(rep_key: str, sample_size: int | None, sample_seed: int, param
 def maps_prefix(rep_key: str) -> str:
     """The start of the key of every map of a representation: ``emb/<rep key>/`` (deleted with it)."""
     return f"emb/{rep_key}/"
+
+
+def _flow_digest(rep_keys: Sequence[str]) -> str:
+    """A short digest naming a training's checkpoints read in one layer: the representations' keys, in order."""
+    return hashlib.sha256("\n".join(rep_keys).encode("utf-8")).hexdigest()[:16]
+
+
+def checkpoint_flow_key(
+    rep_keys: Sequence[str], sample_size: int | None, sample_seed: int, params: ReducerParams, method: str
+) -> str:
+    """The job laying out one layer of a training's checkpoints on a stable map (:mod:`featlib.maps.checkpoint_flow`).
+
+    ``flow/<method>/sample=<n or None>/seed=<seed>/<params.key>/<digest>``: changed by every checkpoint's
+    representation, in order (:func:`_flow_digest` of their keys), the sample, the reducer's parameters and how the
+    maps are tied (``method``). Its result is stored as one map per checkpoint (:func:`flow_map_key`).
+    """
+    return f"flow/{method}/sample={sample_size}/seed={sample_seed}/{params.key}/{_flow_digest(rep_keys)}"
+
+
+def flow_map_key(
+    rep_key: str,
+    rep_keys: Sequence[str],
+    sample_size: int | None,
+    sample_seed: int,
+    params: ReducerParams,
+    method: str,
+) -> str:
+    """One checkpoint's map in a training's stable map, stored in the workspace as a map of its representation.
+
+    ``emb/<rep key>/sample=<n>/seed=<seed>/flow=<digest>-how=<method>/<params.key>``: an :func:`embedding_key`
+    with the flow's part before the reducer's, so it is listed and deleted with the representation
+    (:func:`maps_prefix`) and read back by :func:`read_key` (parameters ``flow`` and ``how``).
+    """
+    flow = f"flow={_flow_digest(rep_keys)}-how={method}"
+    return f"emb/{rep_key}/sample={sample_size}/seed={sample_seed}/{flow}/{params.key}"
 
 
 # ----------------------------------------------------------------------------- every layer of a model
@@ -178,6 +216,75 @@ def prediction_depth_key(layer_set_key: str, k: int) -> str:
     and the neighbours voting per image.
     """
     return f"depth/{int(k)}/{layer_set_key}"
+
+
+def layer_flow_key(layer_set_key: str, k: int) -> str:
+    """The job clustering every representation of a layer set and counting the images flowing between clusters
+    (:mod:`featlib.maps.layer_flow`): ``layerflow/<k>/<layer set key>``; changed by the layer set (model, data,
+    split, scaling, sample, reduction) and the clusters per representation (the k-means seed is fixed)."""
+    return f"layerflow/{int(k)}/{layer_set_key}"
+
+
+def saliency_key(
+    model_fp: str,
+    dataset_fp: str,
+    split: str,
+    input_scale: str,
+    index: int,
+    target: int,
+    method: str,
+    steps: int,
+    output: str | None = None,
+) -> str:
+    """The job of one image's saliency map for one class (:mod:`featlib.models.saliency`).
+
+    ``saliency/<model fp>/<dataset fp>/<split>/<scale>/<image index>/class=<class>/<method>``, then
+    ``/steps=<steps>`` for integrated gradients and ``/output=<name>`` for a model with several outputs whose
+    record names the one read: changed by the model, the dataset, the split, the input scaling, the image, the
+    class explained, the method (resolved: never ``auto``) and its steps.
+    """
+    key = f"saliency/{model_fp}/{dataset_fp}/{split}/{input_scale}/{int(index)}/class={int(target)}/{method}"
+    key += f"/steps={int(steps)}" if method == "integrated_gradients" else ""
+    return key if output is None else f"{key}/output={output}"
+
+
+def unit_stats_key(rep_key: str, sample_size: int | None, k: int) -> str:
+    """The job of a layer's per-unit statistics (:func:`featlib.maps.units.unit_stats`) over a sample of its images.
+
+    ``units/<sample size or None>/<k>/<rep key>``: changed by the representation (its key: model, data, split,
+    layer, method, scaling, reduction; or a layer set's :func:`layer_key`, whose sample is in it), the sample
+    (stratified, seed 0) and the most activating images kept per unit.
+    """
+    return f"units/{sample_size}/{int(k)}/{rep_key}"
+
+
+def unit_ranking_key(rep_key: str, sample_size: int | None, selection: str) -> str:
+    """The job ranking a layer's units by how well each tells a selection from the rest of a sample (AUROC).
+
+    ``unitrank/<sample size or None>/<selection digest>/<rep key>``: changed by the representation, the sample
+    and the selection (:func:`featlib.maps.units.selection_digest` of its images).
+    """
+    return f"unitrank/{sample_size}/{selection}/{rep_key}"
+
+
+def placed_map_key(rep_key: str, other_rep_key: str, sample_size: int | None, params: ReducerParams) -> str:
+    """The job fitting a map on a sample of one representation and placing a sample of another on it (issue 29,
+    item 4: the test split on the train split's map).
+
+    ``placed/<sample size or None>/<params.key>/<rep key>|<other rep key>``: changed by both representations
+    (their keys: model, data, split, layer, method, scaling, reduction), the samples' size (stratified, seed 0, the
+    same size for both) and every parameter of the reducer; ordered (the map is fitted on ``rep_key``'s points).
+    """
+    return f"placed/{sample_size}/{params.key}/{rep_key}|{other_rep_key}"
+
+
+def seed_stability_key(emb_key: str, seeds: int) -> str:
+    """The job making a map again with ``seeds`` seeds and measuring how far its points move (issue 29, item 5).
+
+    ``stability/<seeds>/<map key>``: changed by the map (:func:`embedding_key`: its points, sample, reducer and
+    parameters, its own seed the first of the seeds) and the number of seeds.
+    """
+    return f"stability/{int(seeds)}/{emb_key}"
 
 
 def predict_key(model_fp: str, dataset_fp: str, split: str, input_scale: str, output: str | None = None) -> str:

@@ -113,6 +113,11 @@ def _path(raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _accounts(raw: str) -> tuple[str, ...]:
+    """Comma-separated login subjects or e-mail addresses, each stripped; empty entries dropped."""
+    return tuple(entry.strip() for entry in raw.split(",") if entry.strip())
+
+
 def _switch(raw: str) -> bool:
     """``0`` turns it off; anything else leaves it on."""
     return raw.strip() != "0"
@@ -278,6 +283,20 @@ SETTINGS: tuple[Setting, ...] = (
         "The days a deleted item stays in the workspace's trash, restorable from the Workspace page, before its "
         "files are removed (0: removed at the next delete or opening of the workspace).",
         _whole("FEATLIB_TRASH_DAYS", 0, 36_500),
+    ),
+    Setting(
+        "FEATLIB_ADMINS",
+        None,
+        "With st.login on: the accounts that change and restore anything, as comma-separated login subjects "
+        "(the sub claim, or issuer|sub) or e-mail addresses. Everyone else logged in is a member. Unset: no admins.",
+        _accounts,
+    ),
+    Setting(
+        "FEATLIB_VIEWERS",
+        None,
+        "With st.login on: the accounts that may only open and export, as comma-separated login subjects or "
+        "e-mail addresses (an account on both lists is an admin). Unset: no viewers.",
+        _accounts,
     ),
     Setting(
         "FEATLIB_UMAP_BACKEND",

@@ -41,6 +41,7 @@ def test_the_schema_has_the_jobs_table_and_its_indexes(ws):
         "finished_at",
         "error",
         "meta",
+        "creator_subject",  # the owner's login subject (featlib.store.permissions), added when the index opens
     ]
     assert columns["progress"] == ("REAL", 1, "0") and columns["meta"] == ("TEXT", 1, "'{}'")
     assert columns["started_at"] == ("TEXT", 0, None) and columns["finished_at"] == ("TEXT", 0, None)

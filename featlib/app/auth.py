@@ -1,7 +1,8 @@
 """Optional team login through Streamlit's built-in OIDC (``st.login``).
 
 Login is on when ``.streamlit/secrets.toml`` has an ``[auth]`` section (see
-the README); without one the app is open to whoever reaches the server.
+the README); without one the app is open to whoever reaches the server. With a
+login, each account has a role (viewer, member, admin: :mod:`featlib.store.permissions`).
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from featlib.app import text
+from featlib.store.permissions import role_of, subject_of
 
 
 def login_configured() -> bool:
@@ -29,5 +31,6 @@ def require_login() -> None:
         st.button("Log in", type="primary", on_click=st.login)
         st.stop()
     with st.sidebar:
-        text.caption(f"Logged in as {st.user.get('name') or st.user.get('email')}")
+        role = role_of(subject_of({key: st.user.get(key) for key in ("sub", "iss")}), str(st.user.get("email") or ""))
+        text.caption(f"Logged in as {st.user.get('name') or st.user.get('email')} ({role})")
         st.button("Log out", on_click=st.logout)

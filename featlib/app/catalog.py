@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import uuid
-from urllib.parse import urlencode
 
 import streamlit as st
 
-from featlib import datasets, jobs, names, provenance, settings
+from featlib import datasets, names, provenance, settings
 from featlib.app import clipboard, comparing, identity, links, resources, state, text, widgets
-from featlib.app import job_watch as running
 from featlib.app.resources import UPLOAD_PREFIX
-from featlib.errors import FeatlibError, TextError
+from featlib.errors import FeatlibError, RoleError, TextError
 from featlib.maps.embed import REDUCERS
 from featlib.read.extract import METHODS
-from featlib.share import bundle
 from featlib.share.views import View, ViewError
 from featlib.store import ARRAY_KINDS, InUseError, Item, SavedViewError, WorkspaceError
-from featlib.store.quotas import MIN_FREE_MB, USER_ITEMS, USER_MB, WORKSPACE_ITEMS, WORKSPACE_MB, Quotas, Share
+from featlib.store.permissions import why_not
 
 KIND_TITLES = {
     "model": "Model",
@@ -59,82 +55,6 @@ def size(n: int) -> str:
             return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
         value /= 1024
     return f"{n} B"
-
-
-NOBODY = "(nobody named)"
-"""How the share of items made without a user name is listed."""
-
-
-def share_rows(shares: list[Share], limits: Quotas) -> list[dict]:
-    """One row per maker for the share table: items, bytes, the fraction of the workspace's bytes, and of the
-    maker's quotas (``None`` when that quota is not set)."""
-    total = sum(share.bytes for share in shares) or 1
-    rows = []
-    for share in shares:
-        rows.append(
-            {
-                "user": share.maker or NOBODY,
-                "items": share.items,
-                "size": size(share.bytes),
-                "of the workspace": share.bytes / total,
-                "of their size quota": None if limits.user_bytes is None else share.bytes / limits.user_bytes,
-                "of their item quota": None if limits.user_items is None else share.items / limits.user_items,
-            }
-        )
-    return rows
-
-
-def quota_line(limits: Quotas, free: int) -> str:
-    """The quotas in force, in one line: ``"Quotas: per user 1.0 GiB (FEATLIB_QUOTA_USER_MB) ..."``."""
-
-    def per(bytes_: int | None, items: int | None, mb: str, count: str) -> str:
-        parts = [f"{size(bytes_)} ({mb})" if bytes_ is not None else f"no size quota ({mb} unset)"]
-        parts.append(f"{items:,} items ({count})" if items is not None else f"no item quota ({count} unset)")
-        return " and ".join(parts)
-
-    floor = f"{size(limits.min_free)} must stay free" if limits.min_free else "no floor"
-    return (
-        f"Quotas: per user {per(limits.user_bytes, limits.user_items, USER_MB, USER_ITEMS)}; for the workspace "
-        f"{per(limits.workspace_bytes, limits.workspace_items, WORKSPACE_MB, WORKSPACE_ITEMS)}. Disk: "
-        f"{size(free)} free, {floor} ({MIN_FREE_MB}). A new item past a quota is refused; delete items here to "
-        "make room, or ask the admin to raise the setting."
-    )
-
-
-def shares_table(workspace) -> None:
-    """Each user's share of the workspace: a table of items and bytes per maker, with bars for the fraction of the
-    workspace each holds and, when quotas are set, of each user's quota (:mod:`featlib.store.quotas`)."""
-    try:
-        limits = workspace.quotas()
-    except FeatlibError as error:  # a quota setting with a bad value: said, the shares still shown
-        text.error(error)
-        limits = Quotas(None, None, None, None, 0)
-    shares = workspace.shares()
-    rows = share_rows(shares, limits)
-    columns = {
-        "of the workspace": st.column_config.ProgressColumn(
-            "of the workspace", help="This user's bytes over every item's.", format="percent", min_value=0, max_value=1
-        ),
-        "of their size quota": st.column_config.ProgressColumn(
-            "of their size quota", help=f"This user's bytes over {USER_MB}.", format="percent", min_value=0, max_value=1
-        )
-        if limits.user_bytes is not None
-        else None,
-        "of their item quota": st.column_config.ProgressColumn(
-            "of their item quota",
-            help=f"This user's items over {USER_ITEMS}.",
-            format="percent",
-            min_value=0,
-            max_value=1,
-        )
-        if limits.user_items is not None
-        else None,
-    }
-    if rows:
-        st.dataframe(rows, key="workspace-shares", hide_index=True, width="stretch", column_config=columns)
-    else:
-        text.caption("Nothing is stored yet.")
-    text.caption(quota_line(limits, workspace.free_bytes()))
 
 
 def filtered(items: list[Item], text: str, kinds: list[str], makers: list[str], sort: str) -> list[Item]:
@@ -242,12 +162,15 @@ def grouped_list(items: list[Item]) -> None:
                             size(sum(m.bytes for m in members)),
                         )
                     )
+                    why = refusal(members[0], "delete") if len({m.creator_subject for m in members}) == 1 else ""
                     st.button(
                         f"Delete these {len(members)}…",
                         key=f"delete-family-{slot}",
                         icon=":material/delete:",
                         on_click=ask_bulk_delete,
                         args=([(m.kind, m.id) for m in members],),
+                        disabled=bool(why),
+                        help=text.escape(why) if why else None,
                     )
                     with st.expander(f"Show the {len(members)} items"):
                         for member in members:
@@ -287,6 +210,7 @@ def table(items: list[Item]) -> None:
     picked = [items[i] for i in event.selection.rows if i < len(items)]
     text.caption("Select rows (the boxes at their left) to delete several at once.")
     if picked:
+        why = next((refusal(i, "delete") for i in picked if refusal(i, "delete")), "")
         st.button(
             f"Delete the {len(picked)} selected…",
             key="delete-selected",
@@ -294,6 +218,8 @@ def table(items: list[Item]) -> None:
             type="primary",
             on_click=ask_bulk_delete,
             args=([(i.kind, i.id) for i in picked],),
+            disabled=bool(why),
+            help=text.escape(why) if why else None,
         )
 
 
@@ -316,14 +242,18 @@ def delete_many(workspace, chosen: list[tuple[str, str]]) -> tuple[list[str], li
     Results go before the models and representations they were made from, datasets last; an item already
     gone with another (a map with its model) is not an error.
 
+    Under a login the store refuses what the user's role does not allow (another member's item; anything, for a
+    viewer): said among the refused.
+
     Returns:
         ``(deleted, refused)``: what was deleted (the store's descriptions), and why some were not.
     """
     deleted, refused = [], []
+    actor = identity.actor()
     for kind, ident in sorted(chosen, key=lambda c: DELETE_ORDER.get(c[0], 9)):
         try:
-            deleted.extend(workspace.delete(kind, ident, who=identity.current_user()))
-        except InUseError as error:
+            deleted.extend(workspace.delete(kind, ident, who=identity.current_user(), actor=actor))
+        except (InUseError, RoleError) as error:  # in use; or, under a login, not this user's to delete
             refused.append(str(error))
         except WorkspaceError:
             continue  # deleted with an item before it, or by someone else meanwhile
@@ -476,7 +406,16 @@ def item_card(item: Item) -> None:
                     else:
                         links.open_view(view)
                         st.switch_page(widgets.EXPLORE_PAGE)
-                st.button("Delete…", key=f"delete-{slot}", icon=":material/delete:", on_click=_ask_delete, args=(item,))
+                why = refusal(item, "delete")
+                st.button(
+                    "Delete…",
+                    key=f"delete-{slot}",
+                    icon=":material/delete:",
+                    on_click=_ask_delete,
+                    args=(item,),
+                    disabled=bool(why),
+                    help=text.escape(why) if why else None,
+                )
 
 
 def _view_row(item: Item, slot: str) -> None:
@@ -616,12 +555,17 @@ def _rename(item: Item, slot: str) -> None:
         new = st.text_input(
             label, value=item.name, key=f"name-{slot}", max_chars=max(names.MAX_NAME_LENGTH, len(item.name))
         )
-        if st.form_submit_button("Rename", key=f"rename-button-{slot}"):
+        why = refusal(item, "rename")
+        if st.form_submit_button(
+            "Rename", key=f"rename-button-{slot}", disabled=bool(why), help=text.escape(why) if why else None
+        ):
             if _ask_first(item, "rename", new):
                 return
             try:
-                resources.workspace().rename(item.kind, item.id, new, who=identity.current_user())
-            except FeatlibError as error:  # NameClashError, TextError, WorkspaceError
+                resources.workspace().rename(
+                    item.kind, item.id, new, who=identity.current_user(), actor=identity.actor()
+                )
+            except FeatlibError as error:  # NameClashError, TextError, WorkspaceError, RoleError
                 text.error(error)
                 return
             st.rerun()
@@ -648,22 +592,37 @@ def _note(item: Item, slot: str) -> None:
         note = st.text_area(
             "Note", value=item.note, key=f"note-{slot}", height=80, max_chars=max(NOTE_MAX, len(item.note))
         )  # a longer note stored elsewhere still shows
-        if st.form_submit_button("Save note", key=f"note-button-{slot}"):
+        why = refusal(item, "note")
+        if st.form_submit_button(
+            "Save note", key=f"note-button-{slot}", disabled=bool(why), help=text.escape(why) if why else None
+        ):
             if _ask_first(item, "note", note):
                 return
             try:
-                resources.workspace().set_note(item.kind, item.id, check_note(note), who=identity.current_user())
-            except FeatlibError as error:  # TextError, WorkspaceError
+                resources.workspace().set_note(
+                    item.kind, item.id, check_note(note), who=identity.current_user(), actor=identity.actor()
+                )
+            except FeatlibError as error:  # TextError, WorkspaceError, RoleError
                 text.error(error)
                 return
             st.rerun()
+
+
+def refusal(item: Item, action: str) -> str:
+    """Why the current user may not do ``action`` (``"rename"``, ``"note"``, ``"delete"``) to ``item`` under a login
+    (the rule, their role and the fix: the disabled button's tooltip); ``""`` when they may, and always without a
+    login (:func:`featlib.store.permissions.why_not`). The store refuses the same change if it is reached anyway."""
+    return why_not(identity.actor(), action, item.creator_subject, f"{KIND_TITLES[item.kind].lower()} {item.name!r}")
 
 
 def made_by_another(item: Item) -> str:
     """The maker of ``item`` when it is another person than the current user, else ``""``.
 
     Without a login, names are only labels anyone can type: a change to another person's item is asked first.
+    With a login the roles decide instead (:func:`refusal`): nothing is asked.
     """
+    if identity.actor() is not None:
+        return ""
     me = identity.current_user()
     return item.creator if item.creator and item.creator != me else ""
 
@@ -706,70 +665,16 @@ def _confirm_change(item: Item, action: str, value: str) -> None:
     right.button("Cancel", key="cancel-change", on_click=_forget_change)
     if left.button("Change anyway", type="primary", key="confirm-change"):
         _forget_change()
-        workspace, who = resources.workspace(), identity.current_user()
+        workspace, who, actor = resources.workspace(), identity.current_user(), identity.actor()
         try:
             if action == "rename":
-                workspace.rename(item.kind, item.id, value, who=who)
+                workspace.rename(item.kind, item.id, value, who=who, actor=actor)
             else:
-                workspace.set_note(item.kind, item.id, check_note(value), who=who)
+                workspace.set_note(item.kind, item.id, check_note(value), who=who, actor=actor)
         except FeatlibError as error:
             text.error(error)
             return
         st.rerun()
-
-
-def history_table(workspace) -> None:
-    """The audit trail: who renamed, noted, deleted, restored or cancelled what, newest first."""
-    rows = workspace.history()
-    if not rows:
-        text.caption("Nothing renamed, noted, deleted or cancelled yet.")
-        return
-    st.dataframe(
-        [
-            {
-                "when (UTC)": r.at,
-                "who": r.who or "(unnamed)",
-                "did": r.action,
-                "kind": KIND_TITLES.get(r.kind, r.kind),
-                "item": r.item_name or r.item_id,
-                "whose": r.owner or "(nobody)",
-                "before": r.old_value,
-                "after": r.new_value,
-            }
-            for r in rows
-        ],
-        hide_index=True,
-        key="workspace-history",
-    )
-
-
-def trash_list(workspace) -> None:
-    """The trash: each deleted item, who deleted it and when, with a Restore button."""
-    entries = workspace.trash()
-    if not entries:
-        text.caption(f"The trash is empty. Deleted items stay here {settings.get('FEATLIB_TRASH_DAYS')} days.")
-        return
-    for entry in entries:
-        left, right = st.columns([5, 1])
-        text.markdown(
-            text.md(
-                "**{}** · {} · made by {} · deleted by {} at {}{}",
-                entry.name,
-                KIND_TITLES.get(entry.kind, entry.kind),
-                entry.owner or "(nobody)",
-                entry.deleted_by or "(unnamed)",
-                entry.deleted_at,
-                f" · with {len(entry.contents) - 1} result(s)" if len(entry.contents) > 1 else "",
-            ),
-            on=left,
-        )
-        if right.button("Restore", key=f"restore-{entry.id}"):
-            try:
-                workspace.restore(entry.id, who=identity.current_user())
-            except FeatlibError as error:
-                text.error(error)
-                continue
-            st.rerun()
 
 
 def _ask_delete(item: Item) -> None:
@@ -829,62 +734,11 @@ def _confirm_delete(item: Item) -> None:
     if left.button("Delete", type="primary", key="confirm-delete"):
         _forget_delete()
         try:
-            workspace.delete(item.kind, item.id, who=identity.current_user())
-        except (InUseError, WorkspaceError) as error:
+            workspace.delete(item.kind, item.id, who=identity.current_user(), actor=identity.actor())
+        except (InUseError, WorkspaceError, RoleError) as error:
             text.error(error)
             return
         if item.kind == "model" and state.get(state.MODEL) == item.id:
             state.put(state.MODEL, None)
         resources.model.clear()
         st.rerun()
-
-
-def _store_bundle(workspace, checked: bundle.CheckedBundle, creator: str):
-    """Stores a checked bundle; a bundle already imported is returned as its (informative) error, not raised."""
-    try:
-        return bundle.store_bundle(workspace, checked, creator=creator)
-    except bundle.AlreadyImportedError as already:
-        return already
-
-
-def import_form() -> None:
-    """Upload a bundle and import it, showing the link to its view or why it was refused."""
-    upload = st.file_uploader("Bundle (.zip)", type=["zip"], key="bundle_upload")
-    if upload is None or not st.button("Import this bundle", type="primary"):
-        return
-    try:
-        data, label = bundle.read_source(upload)
-    except bundle.BundleError as error:
-        text.error(f"This bundle cannot be imported: {error}")
-        return
-    creator, workspace = identity.current_user(), resources.workspace()
-    try:
-        spec = jobs.specs.bundle_spec(label, hashlib.sha256(data).hexdigest()[:16], token=uuid.uuid4().hex)
-    except jobs.JobLimitError as error:
-        text.error(error)
-        return
-    result = running.run(
-        spec,
-        {"data": data},
-        label=f"Checking the bundle {label}",
-        store=lambda checked: _store_bundle(workspace, checked, creator),
-        failure="This bundle cannot be imported",
-    )
-    running.manager().forget(spec.key)  # importing the same file again is checked (and refused or stored) again
-    if isinstance(result, bundle.AlreadyImportedError):
-        text.info(result)
-        return
-    if result is None:
-        return
-    base = (st.context.url or "").split("?")[0].rsplit("/", 1)[0]
-    link = f"{base}/explore?{urlencode(result.view.to_query())}"
-    links.open_view(result.view)  # what was imported becomes the current model, dataset, layer and method
-    text.success(f"Imported {result.model.name} with its map of {result.points:,} points; it is now the current model.")
-    text.caption(bundle.measured_text(result))
-    for difference in result.differences:
-        text.warning(
-            f"Made with other library versions: {difference}. The stored map is shown as it "
-            "was; a recomputation here may differ."
-        )
-    text.markdown("Open the view with this link:")
-    st.code(link, language=None, wrap_lines=True)

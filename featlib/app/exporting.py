@@ -15,7 +15,7 @@ import streamlit as st
 
 from featlib.app import identity, resources, state, text
 from featlib.maps.embed import REDUCER_TITLES, reducer_name
-from featlib.share import bundle, exports
+from featlib.share import bundle, exports, projector
 from featlib.share.views import View, ViewError
 from featlib.store import ModelRecord, WorkspaceError
 
@@ -102,6 +102,28 @@ def export_panel(
                 f"{stem}-layer.parquet",
                 exports.TABLE_FORMATS["parquet"],
             )
+            images = dataset.split(split)[0]
+            refused = projector.refusal(len(emb.indices), images.shape[1:])
+            _button(
+                "TensorBoard projector (.zip)",
+                lambda: projector.zip_bytes(
+                    projector.projector_files(
+                        outputs[emb.indices],
+                        images[emb.indices],
+                        labels[emb.indices],
+                        predicted[emb.indices],
+                        dataset.class_names,
+                        title,
+                        emb.indices,
+                    )
+                ),
+                f"{stem}-projector.zip",
+                "application/zip",
+                help=f"The layer's outputs of the map's {len(emb.indices):,} images, their labels and a sprite of "
+                "the images, as TensorBoard's Embedding Projector reads them: unzip, then "
+                "`tensorboard --logdir projector`." + (f" Not for this map: {refused}." if refused else ""),
+                disabled=bool(refused),
+            )
         with right:
             text.markdown(text.md("**Model and view**"))
             workspace = resources.workspace()
@@ -163,7 +185,9 @@ def png_title(
     return " · ".join(str(part) for part in parts if part)
 
 
-def _button(label: str, make: Callable[[], bytes], file_name: str, mime: str, help: str | None = None) -> None:
+def _button(
+    label: str, make: Callable[[], bytes], file_name: str, mime: str, help: str | None = None, disabled: bool = False
+) -> None:
     st.download_button(
         label,
         make,
@@ -171,6 +195,7 @@ def _button(label: str, make: Callable[[], bytes], file_name: str, mime: str, he
         mime=mime,
         on_click="ignore",
         help=help,
+        disabled=disabled,
         icon=":material/download:",
         key=f"export-{file_name}-{label}",
     )

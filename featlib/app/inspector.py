@@ -6,7 +6,8 @@ is marked on the map (:func:`mark`) and shown beside it (:func:`show`): its
 image large, true and predicted label, the model's confidence, and its
 nearest neighbours in the layer's own space (the layer's outputs, not the
 2-D map) among the map's points, found by a job
-(:func:`featlib.maps.neighbours.nearest_with_distances`) with the map's metric.
+(:func:`featlib.maps.neighbours.nearest_with_distances`) with the map's metric; under its image, what the
+model looked at (:mod:`featlib.app.saliency`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import streamlit as st
 
 from featlib import jobs, keys, pipeline, plots
 from featlib.app import job_watch as running
+from featlib.app import saliency as looked_at
 from featlib.app import text
 from featlib.maps import embed
 from featlib.maps.neighbour_change import NeighbourChange
@@ -201,7 +203,8 @@ def show(
                 "the map"
                 + (": the map tears its neighbourhood apart here." if shared < plots.KEPT_TORN * trusted.k else ".")
             )
-        _neighbours(
+        under_image = st.container()  # "What the model looked at": filled once the neighbours are known
+        near = _neighbours(
             point,
             int(k),
             emb,
@@ -215,6 +218,8 @@ def show(
             predicted,
             class_names,
         )
+        with under_image:
+            looked_at.show(context, point, near, images, labels, predicted, class_names)
 
 
 def _neighbours(
@@ -230,14 +235,15 @@ def _neighbours(
     labels: np.ndarray,
     predicted: np.ndarray,
     class_names,
-) -> None:
-    """The point's ``k`` nearest neighbours among the map's points, found by a job, as captioned images."""
+) -> np.ndarray | None:
+    """The point's ``k`` nearest neighbours among the map's points, found by a job, as captioned images; their
+    dataset indices, nearest first (``None`` when they cannot be found)."""
     position = int(np.flatnonzero(emb.indices == point)[0])
     try:
         spec = jobs.specs.neighbours_spec(rep_key, sample_size, len(emb.indices), position, k, params)
     except jobs.JobLimitError as error:
         text.error(f"The neighbours cannot be found: {error}")
-        return
+        return None
     indices = emb.indices
     points = jobs.Input(keys.points_key(rep_key, sample_size), lambda: outputs[indices])  # the map job's points
     try:
@@ -249,9 +255,9 @@ def _neighbours(
         )
     except jobs.JobLimitError as error:  # TooManyJobsError: this user has as many jobs queued or running as one may
         text.error(f"The neighbours cannot be found: {error}")
-        return
+        return None
     if found is None:
-        return
+        return None
     rows, distances, metric = found
     near = emb.indices[rows]
     reducer = embed.REDUCER_TITLES[embed.reducer_name(params)]
@@ -279,9 +285,10 @@ def _neighbours(
         )
     )
     if not len(near):
-        return
+        return near
     captions = []
     for i, distance in zip(near, distances):
         label = class_names[labels[i]] + (f" → {class_names[predicted[i]]}" if predicted[i] != labels[i] else "")
         captions.append(text.escape(f"#{i} · {label} · {distance:.3g}"))
     st.image([255 - plots.upscale(images[i], size=THUMB) for i in near], caption=captions, width=THUMB)
+    return near

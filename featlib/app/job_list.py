@@ -11,8 +11,10 @@ import streamlit as st
 from featlib import keys
 from featlib.app import identity, resources, text
 from featlib.app import job_watch as running
+from featlib.errors import RoleError
 from featlib.jobs.manager import behind
 from featlib.store import JobRow
+from featlib.store.permissions import why_not
 
 if TYPE_CHECKING:
     from featlib.jobs import JobHandle
@@ -111,12 +113,35 @@ def _ask_cancel(job_id: str) -> None:
 
 def _cancel_asked(job_id: str) -> None:
     st.session_state.pop(_ASKED, None)
-    running.cancel(job_id)
+    _cancel(job_id)
+
+
+def _cancel(job_id: str) -> None:
+    """Cancels a job as the current user; a refusal of the store (a login's roles) is shown as a toast."""
+    try:
+        running.manager().cancel(job_id, who=identity.current_user(), actor=identity.actor())
+    except RoleError as error:
+        text.toast(error)
 
 
 def cancel_button(handle: JobHandle, left, right) -> None:
     """A job's Cancel button: at once for the user's own job; for another person's, without a login, it first asks
-    "X started this job; names are only labels here — cancel it anyway?". The cancel is recorded in History."""
+    "X started this job; names are only labels here — cancel it anyway?". Under a login the roles decide
+    (:mod:`featlib.store.permissions`): a member cancels their own jobs, an admin any; for the others the button is
+    disabled and its tooltip says why. The cancel is recorded in History."""
+    actor = identity.actor()
+    if actor is not None:
+        row = resources.workspace().jobs.get(handle.job_id)
+        why = why_not(actor, "cancel", row.creator_subject if row is not None else "", f"the job {handle.spec.title!r}")
+        right.button(
+            "Cancel",
+            key=f"jobs-cancel/{handle.job_id}",
+            on_click=_cancel,
+            args=(handle.job_id,),
+            disabled=bool(why),
+            help=text.escape(why) if why else None,
+        )
+        return
     others = bool(handle.creator) and handle.creator != identity.current_user()
     if not others:
         right.button("Cancel", key=f"jobs-cancel/{handle.job_id}", on_click=running.cancel, args=(handle.job_id,))

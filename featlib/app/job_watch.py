@@ -19,6 +19,7 @@ import streamlit as st
 
 from featlib import jobs, settings
 from featlib.app import identity, resources, text
+from featlib.errors import RoleError
 from featlib.jobs.manager import describe
 from featlib.store import ModelRecord, Workspace
 
@@ -244,4 +245,7 @@ def _state(running: jobs.JobManager, handle: jobs.JobHandle) -> str:
 
 def cancel(job_id: str) -> None:
     """The Cancel button: stops the job; the page then shows it as cancelled, with a button to run it again."""
-    manager().cancel(job_id, who=identity.current_user())
+    try:  # under a login, another member's job (joined by this session) is refused: said, and it goes on
+        manager().cancel(job_id, who=identity.current_user(), actor=identity.actor())
+    except RoleError as error:
+        text.toast(error)

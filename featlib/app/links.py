@@ -50,6 +50,8 @@ SAMPLE_MIN = 50
 """The Explore page's smallest sample size offered (fewer when the split has fewer points)."""
 REDUCER_PICKER = "map_reducer"
 COLOUR_PICKER = "map_colour"
+CONTOURS_TOGGLE = "map_contours"
+"""Widget key of the Explore page's "Contours and class labels" toggle (a View's ``contours``)."""
 SELECTION = "featlib.map_selection"
 """The Explore page's selected points: ``{"context": (model, dataset, split), "indices": [...]}``."""
 # The Explore page's widgets per reducer, by the View / parameter field they hold.
@@ -252,6 +254,7 @@ def open_view(view: View) -> None:
     state.put(state.SPLIT, view.split)
     st.session_state[REDUCER_PICKER] = view.reducer
     st.session_state[COLOUR_PICKER] = view.colour
+    st.session_state[CONTOURS_TOGGLE] = view.contours
     values = dict(vars(view.params), sample=view.sample)
     for name, key in REDUCER_WIDGETS[view.reducer].items():
         if values[name] is not None:
@@ -428,6 +431,7 @@ def map_defaults(n_points: int) -> None:
     """
     st.session_state.setdefault(REDUCER_PICKER, "umap")
     st.session_state.setdefault(COLOUR_PICKER, "label")
+    st.session_state.setdefault(CONTOURS_TOGGLE, False)
     for reducer, keys in REDUCER_WIDGETS.items():
         defaults = dict(vars(REDUCERS[reducer]()), sample=min(n_points, DEFAULT_SAMPLES[reducer]))
         for name, key in keys.items():

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from featlib import datasets, keys, pipeline, plots
-from featlib.app import links, resources, results, text, widgets
+from featlib.app import links, map_search, resources, results, text, widgets
 from featlib.maps import embed, reducer_params
 from featlib.maps.neighbour_change import NeighbourChange
 
@@ -32,11 +32,13 @@ PROBABILITY_TOLERANCE = 1e-3
 
 @dataclass(frozen=True)
 class MapChoice:
-    """What the sidebar asks for: a reducer with its parameters, a sample size and a colouring."""
+    """What the sidebar asks for: a reducer with its parameters, a sample size, a colouring and whether the classes'
+    contours and labels are drawn."""
 
     params: embed.ReducerParams
     sample_size: int | None
     colour: str
+    contours: bool = False
 
     @property
     def reducer(self) -> str:
@@ -151,7 +153,8 @@ def controls(n_points: int) -> MapChoice:
         colour = st.selectbox(
             "Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=links.COLOUR_PICKER
         )
-    return MapChoice(params, None if sample >= n_points else int(sample), colour)
+        contours = map_search.contours_toggle()
+    return MapChoice(params, None if sample >= n_points else int(sample), colour, contours)
 
 
 def params_for(params: embed.ReducerParams, n_points: int) -> tuple[embed.ReducerParams, str]:

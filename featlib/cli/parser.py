@@ -19,18 +19,18 @@ from featlib.cli.commands import (
     cmd_add,
     cmd_app,
     cmd_bench,
-    cmd_depth,
     cmd_embed,
     cmd_export,
     cmd_extract,
     cmd_import,
     cmd_layers,
     cmd_ls,
-    cmd_metrics,
     cmd_precompute,
+    cmd_projector,
     cmd_train,
 )
 from featlib.cli.runner import INLINE, LOCAL
+from featlib.cli.scoring import cmd_depth, cmd_metrics
 from featlib.datasets import SINGLE_SPLIT_CHOICES, SPLITS
 from featlib.datasets import sources as dataset_sources
 from featlib.errors import FeatlibError
@@ -43,6 +43,7 @@ from featlib.models import presets as training_presets
 from featlib.models.inputs import OWN_SCALE, SCALE_CHOICES
 from featlib.read.extract import METHODS
 from featlib.read.reductions import AUTO, CHOICES, FLATTEN_MAX
+from featlib.share.projector import MAX_POINTS as PROJECTOR_POINTS
 
 BUG_LINE = "This is a bug in featlib, not a problem with your input or data: please report it with the traceback above."
 """Said on stderr under the traceback of an exception that is not featlib's own (:class:`featlib.errors.FeatlibError`)."""
@@ -193,6 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
             "write a UMAP map of a layer to a CSV file",
             "output .csv path (index,x,y,label,predicted)",
         ),
+        (
+            "projector",
+            cmd_projector,
+            "write a layer's outputs, labels and images for TensorBoard's Embedding Projector",
+            "output folder (give it to tensorboard --logdir)",
+        ),
     ):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("model", help="model name or id in the workspace")
@@ -215,6 +222,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--out", required=True, help=out_help)
         _scheduler_option(cmd)
         cmd.set_defaults(run=run)
+    sub.choices["projector"].add_argument(
+        "--sample",
+        type=int,
+        default=MAP_SAMPLE,
+        help=f"stratified sample of images exported (default {MAP_SAMPLE}, at most {PROJECTOR_POINTS:,})",
+    )
     embed = sub.choices["embed"]
     embed.add_argument("--sample", type=int, default=MAP_SAMPLE, help=f"stratified sample size (default {MAP_SAMPLE})")
     schedule = f": {SMALL_MAP_EPOCHS} up to {SMALL_MAP_POINTS:,} points, {LARGE_MAP_EPOCHS} above"

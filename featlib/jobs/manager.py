@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
     from featlib.jobs.engine import Engine
     from featlib.store import Workspace
+    from featlib.store.permissions import Actor
 
 KEEP_FINISHED = 32
 """Finished jobs kept in memory (with their results) for sessions that come back to them."""
@@ -306,13 +307,20 @@ class JobManager:
 
     # Stopping -----------------------------------------------------------------
 
-    def cancel(self, job_id: str, reason: str = "cancelled", *, who: str = "") -> bool:
+    def cancel(self, job_id: str, reason: str = "cancelled", *, who: str = "", actor: Actor | None = None) -> bool:
         """Stops a queued or running job (``reason``: ``"cancelled"`` or ``"over-limit"``); False when it is not active.
 
-        The audit trail records ``who`` cancelled it (``"featlib"`` for a time limit) and whose job it was.
+        The audit trail records ``who`` cancelled it (``"featlib"`` for a time limit) and whose job it was. Under a
+        login, ``actor`` (:mod:`featlib.store.permissions`) must be allowed to cancel it: a member cancels only their
+        own jobs, a viewer none; ``None``: no login (names are only labels).
 
         The worker running it is restarted in the background, so the caller does not wait for it.
+
+        Raises:
+            featlib.errors.RoleError: ``actor``'s role does not allow this cancel; the job goes on.
         """
+        if actor is not None:
+            self.workspace.jobs.check_cancel(job_id, actor)
         with self._lock:
             handle = self._by_id.get(job_id)
             if handle is None or handle.is_finished or handle.stop_reason:
@@ -322,7 +330,12 @@ class JobManager:
             if held:  # still in the fair queue: nothing runs, no worker to stop
                 self._waiting.remove(handle)
         with contextlib.suppress(sqlite3.Error, OSError):  # the record never keeps a job running
-            self.workspace.jobs.record_cancel(job_id, who or ("featlib" if reason == "over-limit" else ""), reason)
+            self.workspace.jobs.record_cancel(
+                job_id,
+                who or ("featlib" if reason == "over-limit" else ""),
+                reason,
+                who_subject=actor.subject if actor is not None else "",
+            )
         if held:
             what = limit(handle.spec.limit_name).what
             self._finish(

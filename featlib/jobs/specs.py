@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from featlib import keys
 from featlib.jobs.limits import check_size
 from featlib.jobs.spec import JobSpec
-from featlib.maps import embed, gpu
+from featlib.maps import checkpoint_flow, embed, gpu, seed_stability
 from featlib.maps.embed import REDUCER_TITLES, reducer_name
 from featlib.read.reductions import REDUCTIONS
 
@@ -216,6 +216,39 @@ def neighbour_change_spec(rep_key_a: str, rep_key_b: str, sample_size: int | Non
     )
 
 
+def checkpoint_flow_spec(key: str, points: int, checkpoints: int, params, method: str) -> JobSpec:
+    """One stable UMAP map of ``points`` images per each of ``checkpoints`` checkpoints of a training
+    (:func:`featlib.maps.checkpoint_flow.checkpoint_flow`); under the UMAP map's limit, counting every checkpoint's
+    points (the layout holds them all at once).
+
+    Raises:
+        featlib.jobs.JobLimitError: more points in all than a UMAP map may take here.
+        featlib.errors.ReducerError: fewer than two or more than :data:`featlib.maps.checkpoint_flow.MAX_CHECKPOINTS`
+            checkpoints, another reducer than UMAP, or a ``method`` not in :data:`featlib.maps.checkpoint_flow.METHODS`.
+    """
+    if not isinstance(params, embed.UMAPParams):
+        raise embed.ReducerError(
+            f"A training's stable map is a UMAP map; got {REDUCER_TITLES[reducer_name(params)]}. Pick UMAP."
+        )
+    if not checkpoint_flow.MIN_CHECKPOINTS <= checkpoints <= checkpoint_flow.MAX_CHECKPOINTS:
+        raise embed.ReducerError(
+            f"A training's stable map lays out {checkpoint_flow.MIN_CHECKPOINTS} to "
+            f"{checkpoint_flow.MAX_CHECKPOINTS} checkpoints together; got {checkpoints}. Pick fewer epochs."
+        )
+    if method not in checkpoint_flow.METHODS:
+        raise embed.ReducerError(
+            f"Unknown way to tie a training's maps: {method!r}. Choose one of {list(checkpoint_flow.METHODS)}."
+        )
+    check_size("reduce:umap", points * checkpoints)
+    return JobSpec(
+        "checkpoint_flow",
+        key,
+        {"params": params, "method": method},
+        f"a stable UMAP map of {points:,} points across {checkpoints} checkpoints",
+        limit="reduce:umap",
+    )
+
+
 def prediction_depth_spec(layer_set_key: str, points: int, layers: int, k: int) -> JobSpec:
     """Each of ``points`` images' prediction depth over ``layers`` representations (one k-NN search per
     layer, :mod:`featlib.maps.prediction_depth`); under the ``metrics`` limit (a search per layer over as many
@@ -227,6 +260,115 @@ def prediction_depth_spec(layer_set_key: str, points: int, layers: int, k: int) 
         {"k": int(k)},
         f"the prediction depth of {points:,} images over {layers} layers ({int(k)}-NN)",
         limit="metrics",
+    )
+
+
+def layer_flow_spec(layer_set_key: str, points: int, layers: int, k: int) -> JobSpec:
+    """``points`` images cut into ``k`` clusters in each of ``layers`` representations (k-means, fixed seed) and
+    the flows between them (:func:`featlib.maps.layer_flow.layer_flow`); under the ``metrics`` limit (points and
+    seconds: one k-means per layer over as many points as a map's scores)."""
+    check_size("metrics", points)
+    return JobSpec(
+        "layer_flow",
+        keys.layer_flow_key(layer_set_key, k),
+        {"k": int(k)},
+        f"the flow of {points:,} images through {layers} layers ({int(k)} clusters each)",
+        limit="metrics",
+    )
+
+
+def unit_stats_spec(rep_key: str, sample_size: int | None, points: int, units: int, k: int, rep: dict) -> JobSpec:
+    """Per-unit statistics of a layer over ``points`` images (:func:`featlib.maps.units.unit_stats`): each unit's
+    ``k`` most activating images, the dead and the near-duplicate units; ``rep`` holds ``shape``, ``reduction`` and
+    ``channels_first`` (how its channels are pooled). Under the ``metrics`` limit (at most 4,096 units and 10,000
+    images are examined)."""
+    check_size("metrics", points)
+    return JobSpec(
+        "unit_stats",
+        keys.unit_stats_key(rep_key, sample_size, k),
+        {"k": int(k), **rep},
+        f"the dead and near-duplicate units of {units:,} over {points:,} images",
+        limit="metrics",
+    )
+
+
+def unit_ranking_spec(
+    rep_key: str, sample_size: int | None, selection: str, points: int, selected: int, shown: int, k: int, rep: dict
+) -> JobSpec:
+    """Ranking a layer's units by how well each tells ``selected`` of ``points`` images from the others (AUROC,
+    :func:`featlib.maps.units.ranking`), with the ``k`` most activating images of the first ``shown``; under the
+    ``metrics`` limit."""
+    check_size("metrics", points)
+    return JobSpec(
+        "unit_ranking",
+        keys.unit_ranking_key(rep_key, sample_size, selection),
+        {"shown": int(shown), "k": int(k), **rep},
+        f"ranking the units that tell {selected:,} selected images from {points - selected:,} others",
+        limit="metrics",
+    )
+
+
+def saliency_spec(
+    key: str,
+    *,
+    model_fp: str,
+    split: str,
+    index: int,
+    target: int,
+    method: str,
+    steps: int,
+    input_scale: str,
+    output: str | None = None,
+) -> JobSpec:
+    """One image's saliency map for class ``target`` (:func:`featlib.models.saliency.saliency`, ``method`` resolved);
+    under the ``predict`` limit, its points the inputs sent through the model (``steps + 2`` for integrated
+    gradients, 1 for Grad-CAM)."""
+    check_size("predict", int(steps) + 2 if method == "integrated_gradients" else 1)
+    params = {
+        "model_fp": model_fp,
+        "split": split,
+        "index": int(index),
+        "target": int(target),
+        "method": method,
+        "steps": int(steps),
+        "input_scale": input_scale,
+    }
+    if output is not None:
+        params["output"] = output
+    how = "integrated gradients" if method == "integrated_gradients" else "Grad-CAM"
+    return JobSpec("saliency", key, params, f"what the model looked at in image #{int(index)} ({how})", limit="predict")
+
+
+def placed_map_spec(key: str, points: int, placed: int, params) -> JobSpec:
+    """A map of ``points`` points by the reducer ``params`` names with ``placed`` more placed on it
+    (:func:`featlib.maps.placement.place`); under that reducer's map limit (``reduce:<reducer>``), for all the points."""
+    reducer = reducer_name(params)
+    check_size(f"reduce:{reducer}", points + placed)
+    return JobSpec(
+        "placed_map",
+        key,
+        {"params": params},
+        f"a {REDUCER_TITLES[reducer]} map of {points:,} points with {placed:,} placed on it",
+        limit=f"reduce:{reducer}",
+    )
+
+
+def seed_stability_spec(emb_key: str, points: int, params, seeds: int) -> JobSpec:
+    """The map of ``points`` points by ``params`` made with ``seeds`` seeds, aligned, each point's displacement
+    (:func:`featlib.maps.seed_stability.seed_maps`); under that reducer's map limit, ``seeds`` maps in its time.
+
+    Raises:
+        ReducerError: a PCA map, or ``seeds`` outside 2..10 (:func:`featlib.maps.seed_stability.check_seeds`).
+    """
+    reducer = reducer_name(params)
+    seed_stability.seeds_for(params, seeds)
+    check_size(f"reduce:{reducer}", points)
+    return JobSpec(
+        "seed_stability",
+        keys.seed_stability_key(emb_key, seeds),
+        {"params": params, "n_seeds": int(seeds), "backend": gpu.choose(reducer)},
+        f"the {REDUCER_TITLES[reducer]} map of {points:,} points with {int(seeds)} seeds",
+        limit=f"reduce:{reducer}",
     )
 
 

@@ -24,8 +24,20 @@ from featlib.jobs.cache import extractor as cached_extractor
 from featlib.jobs.cache import model as cached_model
 from featlib.jobs.spec import JobSpec, Progress
 from featlib.lazy import LazyModule, keras
-from featlib.maps import embed, gpu, neighbour_change, neighbours, prediction_depth
+from featlib.maps import (
+    checkpoint_flow,
+    embed,
+    gpu,
+    layer_flow,
+    neighbour_change,
+    neighbours,
+    placed_map,
+    prediction_depth,
+    seed_stability,
+    units,
+)
 from featlib.models import adapt_images, diagnosis, nonfinite, scratch
+from featlib.models import saliency as saliency_maps
 from featlib.models.inputs import resolve_input_scale
 from featlib.read import layers
 from featlib.read.extract import METHODS
@@ -358,6 +370,20 @@ def neighbours_kept(
     return neighbour_change.neighbour_change(before, after, k)
 
 
+def flow(
+    *,
+    reps: Sequence[np.ndarray],
+    params: embed.UMAPParams,
+    method: str,
+    labels: np.ndarray | None = None,
+    progress: Progress = _quiet,
+) -> np.ndarray:
+    """One stable 2-D map per checkpoint of the same sampled images (``reps``: one ``(n, units)`` array each, in
+    training order), progress ``("checkpoints", done, total)``: float32 ``(c, n, 2)``
+    (:func:`featlib.maps.checkpoint_flow.checkpoint_flow`)."""
+    return checkpoint_flow.checkpoint_flow(reps, params, method=method, labels=labels, progress=progress)
+
+
 def depth(
     *,
     reps: Sequence[np.ndarray],
@@ -374,6 +400,124 @@ def depth(
         agree.append(prediction_depth.agreement([x], predicted, k, support)[0])
     progress("layers", len(reps), len(reps))
     return prediction_depth.depth_of(np.stack(agree))
+
+
+def flow_of_layers(
+    *,
+    reps: dict[str, np.ndarray],
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    k: int,
+    progress: Progress = _quiet,
+) -> layer_flow.LayerFlow:
+    """Each representation of ``reps`` (the same images in layer order) cut into ``k`` clusters and the images
+    flowing between consecutive ones, one layer's k-means per progress step
+    (:func:`featlib.maps.layer_flow.layer_flow`)."""
+    return layer_flow.layer_flow(reps, labels, predicted, k=k, progress=progress)
+
+
+def units_of(
+    *,
+    outputs: np.ndarray,
+    k: int,
+    shape: Sequence[int | None] | None = None,
+    reduction: str = "flatten",
+    channels_first: bool = False,
+    progress: Progress = _quiet,
+) -> units.UnitStats:
+    """A layer's per-unit statistics (each channel pooled): :func:`featlib.maps.units.unit_stats`."""
+    return units.unit_stats(
+        outputs, k, shape=shape, reduction=reduction, channels_first=channels_first, progress=progress
+    )
+
+
+def units_telling(
+    *,
+    outputs: np.ndarray,
+    selected: np.ndarray,
+    shown: int,
+    k: int,
+    shape: Sequence[int | None] | None = None,
+    reduction: str = "flatten",
+    channels_first: bool = False,
+    progress: Progress = _quiet,
+) -> units.UnitRanking:
+    """A layer's units ranked by how well each tells the ``selected`` rows (bool) from the others (AUROC):
+    :func:`featlib.maps.units.ranking`."""
+    return units.ranking(
+        outputs,
+        selected,
+        shape=shape,
+        reduction=reduction,
+        channels_first=channels_first,
+        shown=shown,
+        k=k,
+        progress=progress,
+    )
+
+
+def saliency(
+    *,
+    model: bytes,
+    model_fp: str,
+    dataset: Dataset,
+    split: str,
+    index: int,
+    target: int,
+    method: str,
+    steps: int,
+    input_scale: str,
+    output: str | None = None,
+    progress: Progress = _quiet,
+) -> dict:
+    """Image ``index`` of a split's saliency map for class ``target``: :func:`featlib.models.saliency.saliency` on the
+    image as the model reads it (:func:`featlib.models.adapt_images` with ``input_scale``), from the output the
+    record names (``output``; unset: :func:`featlib.models.default_output`).
+
+    Returns:
+        :meth:`featlib.models.saliency.Saliency.as_figures` (arrays and plain values, kept in the workspace).
+
+    Raises:
+        featlib.errors.SaliencyError: no such image or class, a model without gradients.
+        featlib.models.ModelError: several inputs, no output fits the dataset's classes.
+    """
+    loaded = cached_model(model_fp, model)
+    images, _ = dataset.split(split)
+    index = saliency_maps.check_index(index, len(images), split)
+    x = adapt_images(images[index : index + 1], loaded, input_scale)
+    head = models.recorded_output(loaded, output, dataset.num_classes)
+    progress("working", 0, 1)
+    found = saliency_maps.saliency(loaded, x[0], target, method, steps=steps, output=head)
+    return found.as_figures()
+
+
+def placed(
+    *,
+    points: np.ndarray,
+    other: np.ndarray,
+    params,
+    labels: np.ndarray | None = None,
+    progress: Progress = _quiet,
+) -> placed_map.PlacedMap:
+    """A map fitted on ``points`` with ``other`` placed on it (:func:`featlib.maps.placed_map.place`), on the CPU.
+
+    Progress: the fit's stages as :func:`reduce` reports them, then ``("placing", 0, 1)`` and ``("placing", 1, 1)``.
+    """
+    return placed_map.place(points, other, params, progress=progress, labels=labels)
+
+
+def stability(
+    *,
+    points: np.ndarray,
+    params,
+    n_seeds: int,
+    labels: np.ndarray | None = None,
+    backend: str | None = None,
+    progress: Progress = _quiet,
+) -> seed_stability.SeedStability:
+    """The map of ``points`` made with ``n_seeds`` seeds, aligned, and each point's displacement
+    (:func:`featlib.maps.seed_stability.seed_maps`); progress ``("seeds", done, n_seeds)`` per seed."""
+    return seed_stability.seed_maps(points, params, n_seeds, labels=labels, progress=progress, backend=backend)
 
 
 def check_bundle(*, data: bytes, label: str, progress: Progress = _quiet):
@@ -402,6 +546,13 @@ KINDS: Mapping[str, Callable[..., Any]] = {
     "neighbours": point_neighbours,
     "neighbour_change": neighbours_kept,
     "prediction_depth": depth,
+    "layer_flow": flow_of_layers,
+    "checkpoint_flow": flow,
+    "placed_map": placed,
+    "seed_stability": stability,
+    "saliency": saliency,
+    "unit_stats": units_of,
+    "unit_ranking": units_telling,
     "bundle": check_bundle,
     "warm_up": warm_up,
 }

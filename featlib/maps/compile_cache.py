@@ -54,8 +54,9 @@ refuses to cache code with such "dynamic globals".
 So featlib's maps of up to :data:`featlib.maps.knn.EXACT_UP_TO` points do not run
 them: :func:`featlib.maps.knn.exact` finds those graphs with NumPy's BLAS and one
 small cached kernel of its own (``featlib.maps.kernels.select_smallest``, cached here
-with umap-learn's functions), and umap-learn then runs only cached code
-(``smooth_knn_dist``, ``compute_membership_strengths``, the layout's epoch):
+with umap-learn's functions), and the fit then runs only cached code
+(umap-learn's ``smooth_knn_dist`` and ``compute_membership_strengths``, featlib's
+layout epoch ``featlib.maps.layout.epoch``, cached here too):
 a new process's first 10,000-point map costs what the same fit warm does.
 Larger maps still compile pynndescent's search once per process (the
 server's workers do it in their warm-up, :func:`featlib.maps.embed.warm_up`).

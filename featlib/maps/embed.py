@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from featlib.errors import ReducerError
-from featlib.lazy import numba, opentsne, sklearn, threadpoolctl, umap
+from featlib.lazy import LazyModule, numba, opentsne, sklearn, threadpoolctl, umap
 from featlib.maps import auto_metric, gpu, knn, reducer_params
 from featlib.maps.auto_metric import (
     ANGULAR_MIN_UNITS,  # noqa: F401  (re-exported: the Explore page's help names it)
@@ -37,6 +37,9 @@ from featlib.maps.auto_metric import (
 )
 from featlib.maps.reducer_params import AUTO_METRIC, MAP_SAMPLE, TSNE, UMAP
 from featlib.maps.sampling import stratified_sample  # noqa: F401  (re-exported: featlib.maps.embed.stratified_sample)
+
+layout = LazyModule("featlib.maps.layout")
+"""UMAP's seeded layout on every core (:mod:`featlib.maps.layout`), imported with Numba and umap-learn at the first map."""
 
 METRICS: tuple[str, ...] = UMAP["metric"].rule.choices
 """UMAP's metrics: ``"auto"`` (the default, :func:`resolve_metric`) or one of umap-learn's."""
@@ -504,16 +507,19 @@ def umap_embed(
 ) -> np.ndarray:
     """Embeds the rows of ``x`` in 2-D with umap-learn, or with cuML on a GPU.
 
-    With a fixed ``random_state`` the result is reproducible (umap-learn then
-    runs single-threaded).
+    The result is reproducible: the same points, parameters and seed give the same map. With featlib's own kNN
+    graph (every map but Manhattan ones below :data:`APPROXIMATE_FROM` points) the layout runs on all of Numba's
+    threads and the map is the same on any number of them (:mod:`featlib.maps.layout`); umap-learn does the
+    rest, and lays out the maps featlib does not (on one thread, as it does with a seed).
 
     Args:
         x: array of shape ``(n, d)``; needs ``n > n_neighbors`` and ``n >= 4`` (:func:`min_points`).
         params: the :class:`UMAPParams`.
         progress: optional ``progress(stage, done, total)``; stage is
             ``"neighbours"`` (once, at the start) then ``"layout"`` per epoch.
-            An exception it raises during the layout ends the reports and is
-            raised when the fit returns, never inside umap-learn's tqdm.
+            An exception it raises during the layout stops the layout there
+            (featlib's layout) or ends the reports and is raised when the fit
+            returns (umap-learn's), never inside umap-learn's tqdm.
         knn_graph: a graph from :func:`nearest_neighbours` for the same
             points, ``n_neighbors`` and metric, to skip that step. Without
             one the graph is made by :func:`nearest_neighbours` too (exact
@@ -572,7 +578,9 @@ def umap_embed(
             "mininterval": 0.25,
         }
     scheduled_epochs, scheduled_init = layout_schedule(len(x))
-    reducer = umap.UMAP(
+    # Seeded, with featlib's own graph: the layout on every core, the same map on any number of them
+    parallel = knn_graph is not None and params.random_state is not None and (init or scheduled_init) in layout.INITS
+    reducer = (layout.SeededUMAP if parallel else umap.UMAP)(
         n_components=2,
         n_neighbors=params.n_neighbors,
         min_dist=params.min_dist,
@@ -580,9 +588,13 @@ def umap_embed(
         random_state=params.random_state,
         n_epochs=params.n_epochs or scheduled_epochs,
         init=init or scheduled_init,
-        tqdm_kwds=tqdm_kwds,
+        tqdm_kwds=None if parallel else tqdm_kwds,
         precomputed_knn=knn_graph if knn_graph is not None else (None, None, None),
     )
+    threads = numba.get_num_threads()  # umap-learn runs a seeded fit on one and restores them only when it returns
+    if parallel:
+        reducer.layout_threads = threads
+        reducer.layout_progress = None if progress is None else (lambda done, total: progress("layout", done, total))
     with warnings.catch_warnings():
         # "n_jobs value 1 overridden to 1 by setting random_state": expected.
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
@@ -595,7 +607,10 @@ def umap_embed(
         # places them by a spectral embedding of their centroids, whose affinities (exp(-d²)) underflow to 0
         # for distant ones; scikit-learn then warns. The map is made as umap-learn means it to be.
         warnings.filterwarnings("ignore", message="Graph is not fully connected", category=UserWarning)
-        coords = reducer.fit_transform(x).astype("float32")
+        try:
+            coords = reducer.fit_transform(x).astype("float32")
+        finally:
+            numba.set_num_threads(threads)
     if sink is not None and sink.error is not None:
         raise sink.error
     return coords
@@ -683,7 +698,8 @@ def pca_embed(x: np.ndarray) -> np.ndarray:
 
 
 def enable_numba_cache(folder: str | Path) -> int:
-    """Keeps umap-learn's, pynndescent's and :mod:`featlib.maps.kernels`' compiled code on disk in ``folder``.
+    """Keeps umap-learn's, pynndescent's, :mod:`featlib.maps.kernels`' and :mod:`featlib.maps.layout`'s compiled code
+    on disk in ``folder``.
 
     Only one of umap-learn's jitted functions has ``cache=True``, so every new
     process compiles again (about a minute on two cores). This turns caching
@@ -695,11 +711,13 @@ def enable_numba_cache(folder: str | Path) -> int:
     os.environ["NUMBA_CACHE_DIR"] = str(folder)  # for child processes
     umap.load()  # imports pynndescent too
     knn.kernels.load()  # featlib's kernels: a locator made before CACHE_DIR was set would point elsewhere
+    layout.load()  # and its layout's (featlib.maps.layout)
     dispatcher = numba.core.registry.CPUDispatcher
+    own = (knn.kernels.__name__, layout.__name__)
 
     count, cached = 0, set()
     for name, module in list(sys.modules.items()):
-        if module is None or (name.split(".")[0] not in ("umap", "pynndescent") and name != knn.kernels.__name__):
+        if module is None or (name.split(".")[0] not in ("umap", "pynndescent") and name not in own):
             continue
         for value in list(vars(module).values()):
             if isinstance(value, dispatcher):
@@ -721,7 +739,8 @@ def warm_up(seed: int = 0) -> None:
     """Fits UMAP on synthetic points so that later fits skip compiling.
 
     Two fits (500 and :data:`WARM_UP_POINTS` points: the exact kNN graph of
-    :mod:`featlib.maps.knn` and featlib's kNN-graph reuse), then pynndescent's
+    :mod:`featlib.maps.knn` and featlib's kNN-graph reuse; both compile or load
+    the parallel layout, :func:`featlib.maps.layout.epoch`), then pynndescent's
     search alone for each metric ``"auto"`` chooses between, as maps above
     :data:`featlib.maps.knn.EXACT_UP_TO` points use it (Euclidean, and cosine on
     centred rows for correlation): its ``nn_descent`` is the one part no cache

@@ -2,8 +2,8 @@
 
 A :class:`View` names everything that makes a map and what is shown on it:
 model, dataset, split, layer, method, the reduction of a layer with spatial
-axes, sample, the reducer and its parameters, the colouring and the selected
-points. ``to_query`` and ``from_query`` turn it into URL query parameters and
+axes, sample, the reducer and its parameters, the colouring, the class contours
+(on or off) and the selected points. ``to_query`` and ``from_query`` turn it into URL query parameters and
 back, so a link reopens the same view. Links made before the reducer,
 colouring, selection and reduction were carried still open (as UMAP, coloured
 by label, nothing selected, the layer's default reduction ``auto``).
@@ -20,6 +20,7 @@ from featlib.datasets import SPLITS
 from featlib.errors import ViewError
 from featlib.maps import reducer_params
 from featlib.maps.embed import METRICS, REDUCERS, ReducerParams, UMAPParams, reducer_name
+from featlib.maps.seed_stability import StabilityFigures
 from featlib.plots import COLOUR_MODES
 from featlib.read.extract import METHODS
 from featlib.read.reductions import AUTO, CHOICES
@@ -35,6 +36,8 @@ LINK_RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 """The values a link may ask for, whatever the data (the pages narrow them to the data: see :func:`read_link`);
 from the reducers' tables, :mod:`featlib.maps.reducer_params`."""
+SWITCH = ("off", "on")
+"""The values of a link's on/off display option (``contours``)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class View:
     ``model`` is the model's workspace id (ids are looked up before names);
     ``fingerprint``, when set, pins the model the view was made with
     (``model_fp`` in the link): opening it with another model under that id
-    is refused (:meth:`featlib.store.Workspace.get_model`).
+    is refused (:meth:`featlib.store.Workspace.get_model`). ``contours``: each class's density contour and a
+    label at its centre with its purity drawn on the map (:func:`featlib.plots.class_contours`; ``contours=on``).
     """
 
     model: str
@@ -62,6 +66,11 @@ class View:
     selection: tuple[int, ...] = ()
     reduction: str = AUTO
     fingerprint: str = ""
+    contours: bool = False
+    stability: StabilityFigures | None = None
+    """The map's seed stability figures as computed when the view was shared (``stability=5,0.1200,…`` in the
+    link, :meth:`featlib.maps.seed_stability.StabilityFigures.to_text`); ``None``: not computed. Links without
+    it open as before."""
 
     def __post_init__(self) -> None:
         if self.fingerprint and not FINGERPRINT.fullmatch(self.fingerprint):
@@ -105,6 +114,10 @@ class View:
             query["reduction"] = self.reduction
         if self.fingerprint:
             query["model_fp"] = self.fingerprint
+        if self.stability is not None:
+            query["stability"] = self.stability.to_text()
+        if self.contours:
+            query["contours"] = "on"
         return query
 
     @classmethod
@@ -132,6 +145,9 @@ class View:
         reduction = query.get("reduction") or AUTO
         if reduction not in CHOICES:
             raise ViewError(f"Unknown reduction in the link: {reduction!r}. Expected one of {list(CHOICES)}.")
+        contours = query.get("contours", "off")
+        if contours not in SWITCH:
+            raise ViewError(f"The link's contours is on or off; got {contours[:40]!r}.")
         try:
             params = _params_from_query(REDUCERS[reducer], query)
             sample = None if query.get("sample", "all") == "all" else int(query["sample"])
@@ -140,6 +156,12 @@ class View:
         except ValueError as error:
             raise ViewError(f"The link's parameters are invalid: {error}") from None
         selection = _selection_from_query(query.get("selection", ""))
+        stability = None
+        if query.get("stability"):
+            try:
+                stability = StabilityFigures.from_text(query["stability"])
+            except ValueError as error:
+                raise ViewError(f"The link's stability is invalid: {error}") from None
         return cls(
             query["model"],
             query["dataset"],
@@ -152,6 +174,8 @@ class View:
             selection,
             reduction,
             query.get("model_fp", ""),
+            contours=contours == "on",
+            stability=stability,
         )
 
 
@@ -255,6 +279,7 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
         ("reducer", list(REDUCERS), "umap"),
         ("colour", list(COLOUR_MODES), "label"),
         ("reduction", list(CHOICES), AUTO),
+        ("contours", list(SWITCH), "off"),
     )
     for name, allowed, default in choices:
         if name in query and query[name] not in allowed:  # an empty value too (reducer= left REDUCERS[''])
@@ -311,6 +336,11 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
         kept = sorted(set(kept), key=int)[:MAX_LINK_SELECTION]
     if parts:
         query["selection"] = ",".join(kept)
+    if "stability" in query:
+        try:
+            StabilityFigures.from_text(query["stability"])
+        except ValueError as error:  # figures that do not read are left out, saying so: the map itself opens
+            replaced["stability"] = Replaced("stability", query.pop("stability"), "no figures", str(error))
     return View.from_query(query), replaced
 
 

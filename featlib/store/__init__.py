@@ -68,6 +68,8 @@ Modules (one job each):
 - :mod:`~featlib.store.catalog`: the shared listing, renames, notes, deletes;
 - :mod:`~featlib.store.audit`: who renamed, noted, deleted or cancelled what (the ``audit`` table), and the trash
   deletes go to (``trash/`` and the ``trash`` table), restorable for ``FEATLIB_TRASH_DAYS`` days;
+- :mod:`~featlib.store.permissions`: with ``st.login`` on, the roles (viewer, member, admin) and the one rule
+  table every change checks; owners are keyed by the login's stable subject (``creator_subject``);
 - :mod:`~featlib.store.quotas`: quotas per maker and per workspace, and the free-disk floor, checked before
   every new item is written (:meth:`Workspace.check_room`; refusals are ``QuotaError``);
 - :mod:`~featlib.store.jobs`: the job table (``workspace.jobs``);

@@ -1,9 +1,12 @@
-"""Computed arrays (representations and maps): ``arrays/<kind>/<digest>.npy`` and their ``artifacts`` rows."""
+"""Computed arrays: representations and maps (``arrays/<kind>/<digest>.npy``), and the figures computed from
+them (``arrays/result/<digest>.npz``: predictions, a map's figures, ...), with their ``artifacts`` rows."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -11,7 +14,7 @@ from featlib import provenance
 from featlib.store.files import publish, sync_file, temporary_file
 from featlib.store.index import IndexedFolder, now
 from featlib.store.quotas import check_quotas
-from featlib.store.records import ARRAY_KINDS, AlreadyStoredError
+from featlib.store.records import ARRAY_KINDS, RESULT_KIND, AlreadyStoredError
 
 NPY_HEADER = 128
 """The bytes ``np.save`` writes before an array's data (a header padded to 64 bytes; 128 for featlib's arrays)."""
@@ -21,9 +24,10 @@ class ArrayStore(IndexedFolder):
     """Storing and loading arrays by ``(kind, key)`` (a part of :class:`~featlib.store.Workspace`)."""
 
     def _array_path(self, kind: str, key: str) -> str:
-        if kind not in ARRAY_KINDS:
+        if kind not in ARRAY_KINDS + (RESULT_KIND,):
             raise ValueError(f"Unknown array kind: {kind!r}. Choose one of {list(ARRAY_KINDS)}.")
-        return f"arrays/{kind}/{hashlib.sha256(key.encode()).hexdigest()[:24]}.npy"
+        suffix = ".npz" if kind == RESULT_KIND else ".npy"
+        return f"arrays/{kind}/{hashlib.sha256(key.encode()).hexdigest()[:24]}{suffix}"
 
     def save_array(
         self,
@@ -69,24 +73,106 @@ class ArrayStore(IndexedFolder):
                 (:mod:`featlib.store.quotas`); checked before the file is written, and again under the index's
                 lock with the file's size. Nothing is stored.
         """
+        if kind not in ARRAY_KINDS:
+            raise ValueError(f"Unknown array kind: {kind!r}. Choose one of {list(ARRAY_KINDS)}.")
+        array = np.asarray(array)
+        return self._save_file(
+            kind,
+            key,
+            lambda tmp: np.save(tmp, array, allow_pickle=False),
+            array.nbytes + NPY_HEADER,
+            model_id=model_id,
+            meta=meta,
+            creator=creator,
+            overwrite=overwrite,
+        )
+
+    def save_result(
+        self,
+        key: str,
+        arrays: dict[str, np.ndarray],
+        values: dict,
+        *,
+        model_id: str | None = None,
+        creator: str = "",
+    ) -> bool:
+        """Stores a job's result that is not a representation or a map (predictions, a map's figures, ...).
+
+        Kept as ``arrays/result/<digest>.npz`` (no pickles) with ``values`` (JSON) in its row's meta, under the
+        same rules as :meth:`save_array`: written to a temporary name, then renamed and listed in one index
+        transaction, within the quotas; deleted and restored with its model. Not shown in the workspace
+        listing: a result is a figure of the items it was computed from, made again when it is missing.
+
+        Args:
+            key: the job's key (:mod:`featlib.keys`).
+            arrays: by name; numbers, not objects.
+            values: JSON-able numbers, strings, lists and dicts.
+            model_id: the model it was computed from (nothing is stored when it was deleted meanwhile).
+            creator: who asked for it.
+
+        Returns:
+            Whether it was stored.
+
+        Raises:
+            featlib.errors.QuotaError: see :meth:`save_array`.
+        """
+        arrays = {name: np.asarray(array) for name, array in arrays.items()}
+        return self._save_file(
+            RESULT_KIND,
+            key,
+            lambda tmp: np.savez(tmp, **arrays),
+            sum(a.nbytes for a in arrays.values()) + NPY_HEADER * max(1, len(arrays)),
+            model_id=model_id,
+            meta={"values": values},
+            creator=creator,
+        )
+
+    def load_result(self, key: str) -> tuple[dict[str, np.ndarray], dict] | None:
+        """``(arrays, values)`` of a result stored by :meth:`save_result`, or ``None`` when absent or unreadable."""
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT path, meta FROM artifacts WHERE key = ? AND kind = ?", (key, RESULT_KIND)
+            ).fetchone()
+        if row is None:
+            return None
+        try:
+            with np.load(self.root / row["path"], allow_pickle=False) as found:
+                arrays = {name: found[name] for name in found.files}
+            values = json.loads(row["meta"] or "{}").get("values", {})
+        except (OSError, ValueError):  # a file removed by hand, or not what was written: made again
+            return None
+        return arrays, values
+
+    def _save_file(
+        self,
+        kind: str,
+        key: str,
+        write: Callable[[Path], None],
+        nbytes: int,
+        *,
+        model_id: str | None,
+        meta: dict | None,
+        creator: str,
+        overwrite: bool = True,
+    ) -> bool:
+        """Writes one file of ``nbytes`` bytes (about) by ``write(path)`` and lists it: see :meth:`save_array`."""
         relative = self._array_path(kind, key)
         path = self.root / relative
         meta = dict(meta or {})
         meta["provenance"] = provenance.describe(base=meta.get("provenance"))
-        array = np.asarray(array)
-        what = "map" if kind == "embedding" else kind
+        what = {"embedding": "map", RESULT_KIND: "figure"}.get(kind, kind)
         with self._connect() as db:
             old = db.execute("SELECT creator, bytes FROM artifacts WHERE key = ?", (key,)).fetchone()
         if old is None or overwrite:  # else refused below (AlreadyStoredError) without writing anything
             self.check_room(
                 (old["creator"] if old is not None else "") or creator,
-                array.nbytes + NPY_HEADER,
+                nbytes,
                 what=what,
-                new_items=0 if old is not None else 1,
+                new_items=0 if old is not None or kind == RESULT_KIND else 1,
                 replacing=int(old["bytes"] or 0) if old is not None else 0,
             )
         with temporary_file(path) as tmp:
-            np.save(tmp, array, allow_pickle=False)
+            write(tmp)
             sync_file(tmp)  # before the lock: a large file's fsync does not hold up other writers
             with self._write() as db:
                 if (
@@ -108,7 +194,7 @@ class ArrayStore(IndexedFolder):
                     creator,
                     tmp.stat().st_size,
                     what=what,
-                    new_items=0 if old is not None else 1,
+                    new_items=0 if old is not None or kind == RESULT_KIND else 1,
                     replacing=int(old["bytes"] or 0) if old is not None else 0,
                 )
                 publish(tmp, path, synced=True)  # an unlisted file left at this name by a crash is replaced

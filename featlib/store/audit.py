@@ -1,9 +1,10 @@
 """Who changed what: the workspace's audit trail, and its trash of deleted items with Restore.
 
 Every rename, note, delete, restore and job cancel writes one row of the index's ``audit`` table, in the same
-transaction as the change itself: who acted (the dashboard's user, the login's name, the CLI's ``$USER``), the
-action, the item's kind, id and name, whose item it was (its ``creator``), the value before and after, and when
-(ISO 8601, UTC, seconds).
+transaction as the change itself: who acted (the dashboard's user, the login's name, the CLI's ``$USER``, and under
+``st.login`` the login's stable subject), the action, the item's kind, id and name, whose item it was (its
+``creator`` and subject), the value before and after, and when (ISO 8601, UTC, seconds). Under a login the roles of
+:mod:`featlib.store.permissions` are checked inside the same transaction: only admins restore and purge.
 
 A delete moves the item into the trash instead of removing it: its index rows are kept (as JSON) in one row of
 the ``trash`` table and its files are renamed into ``trash/<trash id>/`` in the workspace folder (the same file
@@ -30,7 +31,8 @@ from pathlib import Path
 
 from featlib import settings
 from featlib.errors import NameClashError, WorkspaceError
-from featlib.store.index import IndexedFolder, now
+from featlib.store.index import OWNED_TABLES, IndexedFolder, now
+from featlib.store.permissions import Actor, check
 
 TRASH_FOLDER = "trash"
 """The folder of the workspace that holds the files of trashed items, one sub-folder per trash entry."""
@@ -42,7 +44,8 @@ _KEYS = {"models": "id", "datasets": "fingerprint", "artifacts": "key", "saved_v
 @dataclass(frozen=True)
 class AuditRow:
     """One change recorded: ``who`` did ``action`` to the ``kind`` item ``item_id`` (``item_name``, made by
-    ``owner``), changing ``old_value`` to ``new_value``, at ``at`` (ISO 8601, UTC)."""
+    ``owner``), changing ``old_value`` to ``new_value``, at ``at`` (ISO 8601, UTC); under a login ``who_subject``
+    and ``owner_subject`` are the login subjects of both (``""``: none)."""
 
     id: int
     at: str
@@ -54,6 +57,8 @@ class AuditRow:
     owner: str
     old_value: str
     new_value: str
+    who_subject: str = ""
+    owner_subject: str = ""
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,8 @@ class TrashEntry:
     deleted_by: str
     deleted_at: str
     contents: tuple[str, ...]
+    owner_subject: str = ""
+    deleted_by_subject: str = ""
 
 
 def record(
@@ -82,9 +89,11 @@ def record(
     owner: str = "",
     old: str = "",
     new: str = "",
+    who_subject: str = "",
+    owner_subject: str = "",
 ) -> None:
     """Writes one audit row inside the caller's write transaction ``db`` (so the change and its record commit
-    together).
+    together); ``who_subject`` and ``owner_subject`` are the login subjects of who acted and whose item it is.
 
     Raises:
         ValueError: an action outside :data:`ACTIONS`.
@@ -92,9 +101,21 @@ def record(
     if action not in ACTIONS:
         raise ValueError(f"Unknown audit action {action!r}: expected one of {list(ACTIONS)}.")
     db.execute(
-        "INSERT INTO audit (at, who, action, kind, item_id, item_name, owner, old_value, new_value) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (now(), who.strip(), action, kind, item_id, name or "", owner or "", old or "", new or ""),
+        "INSERT INTO audit (at, who, action, kind, item_id, item_name, owner, old_value, new_value, who_subject, "
+        "owner_subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            now(),
+            who.strip(),
+            action,
+            kind,
+            item_id,
+            name or "",
+            owner or "",
+            old or "",
+            new or "",
+            who_subject or "",
+            owner_subject or "",
+        ),
     )
 
 
@@ -124,14 +145,16 @@ def to_trash(
     rows: dict[str, list[sqlite3.Row]],
     files: list[str],
     contents: list[str],
+    who_subject: str = "",
+    owner_subject: str = "",
 ) -> str:
     """Records, inside the delete's write transaction ``db``, a trash entry holding ``rows`` (table name to the
     rows deleted from it) and the relative paths of ``files`` (moved by :func:`move_files_to_trash` after the
     commit), and the audit row of the delete. Returns the trash entry's id."""
     trash_id = uuid.uuid4().hex[:12]
     db.execute(
-        "INSERT INTO trash (id, kind, item_id, name, owner, deleted_by, deleted_at, rows, files) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO trash (id, kind, item_id, name, owner, deleted_by, deleted_at, rows, files, owner_subject, "
+        "deleted_by_subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             trash_id,
             kind,
@@ -142,9 +165,23 @@ def to_trash(
             now(),
             json.dumps({table: [_encode(r) for r in found] for table, found in rows.items()}),
             json.dumps({"files": files, "contents": contents}),
+            owner_subject or "",
+            who_subject or "",
         ),
     )
-    record(db, who, "delete", kind, item_id, name=name, owner=owner, old=", ".join(contents), new=f"trash {trash_id}")
+    record(
+        db,
+        who,
+        "delete",
+        kind,
+        item_id,
+        name=name,
+        owner=owner,
+        old=", ".join(contents),
+        new=f"trash {trash_id}",
+        who_subject=who_subject,
+        owner_subject=owner_subject,
+    )
     return trash_id
 
 
@@ -175,10 +212,12 @@ class AuditTrail(IndexedFolder):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 source.rename(target)
 
-    def restore(self, trash_id: str, *, who: str = "") -> TrashEntry:
+    def restore(self, trash_id: str, *, who: str = "", actor: Actor | None = None) -> TrashEntry:
         """Puts a trashed item back: its index rows as they were and its files byte-identical, at their paths.
+        Under a login (``actor``: :mod:`featlib.store.permissions`) only an admin restores; ``None``: no login.
 
         Raises:
+            featlib.errors.RoleError: ``actor`` is not an admin; nothing is restored.
             WorkspaceError: no such trash entry (restored or purged meanwhile), or a file of it is gone.
             NameClashError: another item took its name, id or key meanwhile: nothing is restored; rename or
                 delete the other item first (the message names it).
@@ -192,6 +231,7 @@ class AuditTrail(IndexedFolder):
                         f"No item {trash_id!r} in the trash: it was restored or purged meanwhile (the trash keeps "
                         f"deleted items {settings.get('FEATLIB_TRASH_DAYS')} days, FEATLIB_TRASH_DAYS)."
                     )
+                check(actor, "restore", row["owner_subject"] or "", f"{row['kind']} {row['name']!r}")
                 stored = json.loads(row["rows"])
                 files = json.loads(row["files"])["files"]
                 _check_free(db, row["kind"], row["name"], stored)
@@ -213,6 +253,8 @@ class AuditTrail(IndexedFolder):
                         )
                 for table, found in stored.items():
                     for values in found:
+                        if table in OWNED_TABLES:  # trashed before owners were recorded: it stays without one
+                            values.setdefault("creator_subject", "")
                         columns = list(values)
                         db.execute(
                             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
@@ -231,6 +273,8 @@ class AuditTrail(IndexedFolder):
                     owner=row["owner"],
                     old=f"trash {trash_id}",
                     new=row["name"],
+                    who_subject=actor.subject if actor is not None else "",
+                    owner_subject=row["owner_subject"] or "",
                 )
         except BaseException:
             for source, target in reversed(moved):  # put the files back in the trash
@@ -241,22 +285,28 @@ class AuditTrail(IndexedFolder):
             shutil.rmtree(self.root / TRASH_FOLDER / trash_id)
         return _entry(row)
 
-    def purge_trash(self, days: float | None = None, *, who: str = "") -> list[str]:
-        """Removes for good the trash entries older than ``days`` (default: ``FEATLIB_TRASH_DAYS``).
+    def purge_trash(self, days: float | None = None, *, who: str = "", actor: Actor | None = None) -> list[str]:
+        """Removes for good the trash entries older than ``days`` (default: ``FEATLIB_TRASH_DAYS``). Under a login a
+        purge asked by a user (``actor``: :mod:`featlib.store.permissions`) is an admin's only; ``None``: featlib's
+        own purge when the workspace opens and at each delete, or no login.
 
         Returns:
             The ids of the entries removed.
 
         Raises:
+            featlib.errors.RoleError: ``actor`` is not an admin; nothing is purged.
             featlib.errors.SettingError: ``FEATLIB_TRASH_DAYS`` holds a value outside its rule.
         """
+        check(actor, "purge", "", "the trash")
         days = settings.get("FEATLIB_TRASH_DAYS") if days is None else days
         cutoff = (datetime.now(UTC) - timedelta(days=float(days))).isoformat(timespec="seconds")
         with self._connect() as db:  # most opens find nothing to purge: no write transaction then
             if db.execute("SELECT 1 FROM trash WHERE deleted_at <= ? LIMIT 1", (cutoff,)).fetchone() is None:
                 return []
         with self._write() as db:
-            old = db.execute("SELECT id, kind, item_id, name, owner FROM trash WHERE deleted_at <= ?", (cutoff,))
+            old = db.execute(
+                "SELECT id, kind, item_id, name, owner, owner_subject FROM trash WHERE deleted_at <= ?", (cutoff,)
+            )
             old = old.fetchall()
             for row in old:
                 db.execute("DELETE FROM trash WHERE id = ?", (row["id"],))
@@ -270,6 +320,8 @@ class AuditTrail(IndexedFolder):
                     owner=row["owner"],
                     old=f"trash {row['id']}",
                     new=f"removed after {days:g} days",
+                    who_subject=actor.subject if actor is not None else "",
+                    owner_subject=row["owner_subject"] or "",
                 )
         for row in old:
             with contextlib.suppress(OSError):
@@ -307,4 +359,6 @@ def _entry(row: sqlite3.Row) -> TrashEntry:
         row["deleted_by"],
         row["deleted_at"],
         tuple(json.loads(row["files"]).get("contents", [])),
+        row["owner_subject"] or "",
+        row["deleted_by_subject"] or "",
     )

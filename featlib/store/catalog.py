@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from featlib.names import check_item_name, check_name
 from featlib.store.audit import AuditTrail, record, to_trash
 from featlib.store.files import file_bytes
 from featlib.store.index import now
+from featlib.store.permissions import Actor, check
 from featlib.store.records import (
     ARRAY_KINDS,
     ITEM_KINDS,
@@ -54,9 +56,23 @@ class Catalog(AuditTrail):
             dataset_fp = keys.read_key(row["key"]).dataset_fp
             if isinstance(meta.get("dataset"), str) and meta["dataset"] and dataset_fp:
                 names.setdefault(dataset_fp, meta["dataset"])
-        items += [_artifact_item(dict(row), names) for row in artifacts]
+        items += [_artifact_item(dict(row), names) for row in artifacts if row["kind"] in ARRAY_KINDS]
         items += [_view_item(view, names) for view in views]
-        return sorted(items, key=lambda item: item.created, reverse=True)
+        return sorted(self._with_subjects(items), key=lambda item: item.created, reverse=True)
+
+    def _with_subjects(self, items: list[Item]) -> list[Item]:
+        """``items`` with their owners' login subjects (``creator_subject``) read from the index."""
+        subjects: dict[tuple[str, str], str] = {}
+        with self._connect() as db:
+            for table, column in (("models", "id"), ("datasets", "fingerprint"), ("artifacts", "key")):
+                for row in db.execute(f"SELECT {column}, creator_subject FROM {table} WHERE creator_subject != ''"):
+                    subjects[(table, row[0])] = row[1]
+            for row in db.execute("SELECT id, creator_subject FROM saved_views WHERE creator_subject != ''"):
+                subjects[("saved_views", row[0])] = row[1]
+        return [
+            dataclasses.replace(item, creator_subject=subjects.get((_table_of(item.kind)[0], item.id), ""))
+            for item in items
+        ]
 
     def user_names(self) -> list[str]:
         """Every name recorded as a maker (``creator``) of a model, dataset, result, saved view or job, sorted.
@@ -72,6 +88,38 @@ class Catalog(AuditTrail):
                 except sqlite3.OperationalError:  # an index without the table or column: nothing named there
                     continue
         return sorted(n for n in found if isinstance(n, str) and n.strip())
+
+    def sign_in(self, subject: str, name: str, email: str = "") -> str:
+        """Records the login account ``subject`` (a stable login subject, :func:`featlib.store.permissions.subject_of`)
+        and returns its display name here: ``name`` when no other account holds it, else ``"name (email)"``, else
+        ``"name #2"``, ``"name #3"``, ... Display names are unique among accounts, so what an account makes is
+        recorded with its subject (the ``creator_subject`` trigger of :mod:`featlib.store.index`). An account whose
+        name changed at its provider is renamed; its items keep their subject.
+
+        Raises:
+            ValueError: an empty ``subject`` or ``name``.
+        """
+        subject, name, email = subject.strip(), " ".join(name.split()), email.strip()
+        if not subject or not name:
+            raise ValueError(f"A login account needs a subject and a name; got {subject!r} and {name!r}.")
+        with self._connect() as db:  # most page runs find the account as it was: no write then
+            row = db.execute("SELECT name, email FROM accounts WHERE subject = ?", (subject,)).fetchone()
+        if (
+            row is not None
+            and row["email"] == email
+            and (row["name"] in (name, f"{name} ({email})") or row["name"].startswith(f"{name} #"))
+        ):
+            return row["name"]
+        with self._write() as db:
+            taken = {r[0] for r in db.execute("SELECT name FROM accounts WHERE subject != ?", (subject,))}
+            choices = [name] + ([f"{name} ({email})"] if email else []) + [f"{name} #{n}" for n in range(2, 10_000)]
+            chosen = next(c for c in choices if c not in taken)
+            db.execute(
+                "INSERT INTO accounts (subject, name, email, seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(subject) DO UPDATE SET name = excluded.name, email = excluded.email, seen = excluded.seen",
+                (subject, chosen, email, now()),
+            )
+        return chosen
 
     def _model_item(self, record: ModelRecord) -> Item:
         params = {k: v for k, v in record.meta.items() if k not in ("history", "provenance")}
@@ -116,43 +164,61 @@ class Catalog(AuditTrail):
     def get_item(self, kind: str, ident: str) -> Item:
         """One item of :meth:`items` by kind and id (model id or name, fingerprint, key)."""
         if kind == "model":
-            return self._model_item(self.get_model(ident))
+            return self._with_subjects([self._model_item(self.get_model(ident))])[0]
         if kind == "view":
             with self._connect() as db:
                 names = dict(db.execute("SELECT id, name FROM models").fetchall())
-            return _view_item(self.get_view(ident), names)
+            return self._with_subjects([_view_item(self.get_view(ident), names)])[0]
         if kind in ARRAY_KINDS:  # one row, and the names it mentions
             with self._connect() as db:
                 row = db.execute("SELECT * FROM artifacts WHERE key = ? AND kind = ?", (ident, kind)).fetchone()
                 names = dict(db.execute("SELECT id, name FROM models").fetchall())
                 names.update(dict(db.execute("SELECT fingerprint, name FROM datasets").fetchall()))
             if row is not None:
-                return _artifact_item(dict(row), names)
+                return self._with_subjects([_artifact_item(dict(row), names)])[0]
         for item in self.items():
             if item.kind == kind and item.id == ident:
                 return item
         raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
 
-    def set_note(self, kind: str, ident: str, note: str, *, who: str = "") -> None:
-        """Sets the free-text note of an item; the audit trail records ``who`` set it, and the note before.
+    def set_note(self, kind: str, ident: str, note: str, *, who: str = "", actor: Actor | None = None) -> None:
+        """Sets the free-text note of an item; the audit trail records ``who`` set it, and the note before. Under a
+        login, ``actor``'s role must allow it (:mod:`featlib.store.permissions`); ``None``: no login.
 
         Raises:
             WorkspaceError: no such item.
+            featlib.errors.RoleError: ``actor`` may not change this item (a member, another's; a viewer, any).
         """
         table, column = _table_of(kind)
         with self._write() as db:
-            name, owner, old = _describe(db, kind, ident)
+            name, owner, old, subject = _describe(db, kind, ident)
+            if name:
+                check(actor, "note", subject, f"{kind} {name!r}")
             done = db.execute(f"UPDATE {table} SET note = ? WHERE {column} = ?", (note.strip(), ident)).rowcount
             if done:
-                record(db, who, "note", kind, ident, name=name, owner=owner, old=old, new=note.strip())
+                record(
+                    db,
+                    who,
+                    "note",
+                    kind,
+                    ident,
+                    name=name,
+                    owner=owner,
+                    old=old,
+                    new=note.strip(),
+                    who_subject=_subject(actor),
+                    owner_subject=subject,
+                )
         if not done:
             raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
 
-    def rename(self, kind: str, ident: str, new_name: str, *, who: str = "") -> None:
+    def rename(self, kind: str, ident: str, new_name: str, *, who: str = "", actor: Actor | None = None) -> None:
         """Renames a model or dataset upload, or titles a representation or map; the audit trail records ``who``
-        renamed it, and the name before.
+        renamed it, and the name before. Under a login, ``actor``'s role must allow it
+        (:mod:`featlib.store.permissions`); ``None``: no login.
 
         Raises:
+            featlib.errors.RoleError: ``actor`` may not change this item (a member, another's; a viewer, any).
             ValueError: a name that breaks :func:`featlib.names.check_name` (empty, too long, not printable).
             NameClashError: another item of the same kind has that name.
             WorkspaceError: no such item.
@@ -162,7 +228,9 @@ class Catalog(AuditTrail):
         table, column = _table_of(kind)
         name_column = "title" if kind in ARRAY_KINDS + ("view",) else "name"
         with self._write() as db:
-            old_name, owner, _ = _describe(db, kind, ident)
+            old_name, owner, _, subject = _describe(db, kind, ident)
+            if old_name:
+                check(actor, "rename", subject, f"{kind} {old_name!r}")
             others = [
                 r[0]
                 for r in db.execute(f"SELECT {name_column} FROM {table} WHERE {column} != ?", (ident,))
@@ -181,7 +249,19 @@ class Catalog(AuditTrail):
                     db.execute("UPDATE datasets SET summary = ? WHERE fingerprint = ?", (summary, ident))
             done = db.execute(f"UPDATE {table} SET {name_column} = ? WHERE {column} = ?", (new_name, ident)).rowcount
             if done:
-                record(db, who, "rename", kind, ident, name=new_name, owner=owner, old=old_name, new=new_name)
+                record(
+                    db,
+                    who,
+                    "rename",
+                    kind,
+                    ident,
+                    name=new_name,
+                    owner=owner,
+                    old=old_name,
+                    new=new_name,
+                    who_subject=_subject(actor),
+                    owner_subject=subject,
+                )
         if not done:
             raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
 
@@ -206,11 +286,14 @@ class Catalog(AuditTrail):
                 users.append(f"{item.kind} {item.name}")
         return users
 
-    def delete(self, kind: str, ident: str, *, who: str = "", trash: bool = True) -> list[str]:
+    def delete(
+        self, kind: str, ident: str, *, who: str = "", trash: bool = True, actor: Actor | None = None
+    ) -> list[str]:
         """Moves an item and what was made from it (files and index rows), nothing else, into the trash
         (:mod:`featlib.store.audit`: restorable with :meth:`restore` for ``FEATLIB_TRASH_DAYS`` days); the audit
         trail records ``who`` deleted it. Trash entries past their days are purged first. With ``trash=False``
         (taking back an import that failed half-way) the files are removed at once, and the delete still recorded.
+        Under a login, ``actor``'s role must allow the delete (:mod:`featlib.store.permissions`); ``None``: no login.
 
         - a model: its file and its representations and maps (results shared
           with another model of the same fingerprint are handed to it instead);
@@ -223,6 +306,8 @@ class Catalog(AuditTrail):
         Raises:
             InUseError: a dataset that is still used.
             WorkspaceError: no such item.
+            featlib.errors.RoleError: ``actor`` may not delete this item (a member, another's; a viewer, any);
+                nothing is deleted.
         """
         if kind == "dataset":
             users = self.users_of_dataset(ident)
@@ -249,7 +334,8 @@ class Catalog(AuditTrail):
                     db.execute("UPDATE artifacts SET model_id = ? WHERE model_id = ?", (twin["id"], row["id"]))
                 derived = db.execute("SELECT * FROM artifacts WHERE model_id = ?", (row["id"],)).fetchall()
                 rows = {"models": [row], "artifacts": derived}
-                ident, name, owner = row["id"], row["name"], row["creator"]
+                ident, name, owner, subject = row["id"], row["name"], row["creator"], row["creator_subject"] or ""
+                check(actor, "delete", subject, f"model {name!r}")
                 db.execute("DELETE FROM artifacts WHERE model_id = ?", (row["id"],))
                 db.execute("DELETE FROM models WHERE id = ?", (row["id"],))
                 db.execute("INSERT OR REPLACE INTO deleted_models (id, deleted) VALUES (?, ?)", (row["id"], now()))
@@ -264,7 +350,8 @@ class Catalog(AuditTrail):
                 ]
                 if not any(r["key"] == ident for r in found):
                     raise WorkspaceError(f"No such {kind}: {ident}. It may have been deleted by another user.")
-                name, owner, _ = _describe(db, kind, ident)
+                name, owner, _, subject = _describe(db, kind, ident)
+                check(actor, "delete", subject, f"{kind} {name!r}")
                 db.executemany("DELETE FROM artifacts WHERE key = ?", [(r["key"],) for r in found])
                 rows = {"artifacts": found}
                 files += [r["path"] for r in found]
@@ -274,6 +361,8 @@ class Catalog(AuditTrail):
                 row = db.execute("SELECT * FROM saved_views WHERE id = ?", (ident,)).fetchone()
                 if row is None:
                     raise SavedViewError(f"No saved view {ident!r}: it may have been deleted by another user.")
+                subject = row["creator_subject"] or ""
+                check(actor, "delete", subject, f"view {row['title']!r}")
                 db.execute("DELETE FROM saved_views WHERE id = ?", (ident,))  # the thumbnail is in the row
                 rows, name, owner = {"saved_views": [row]}, row["title"], row["creator"]
                 deleted.append(f"view {row['title']}")
@@ -281,6 +370,8 @@ class Catalog(AuditTrail):
                 row = db.execute("SELECT * FROM datasets WHERE fingerprint = ?", (ident,)).fetchone()
                 if row is None:
                     raise WorkspaceError(f"No such dataset: {ident}. It may have been deleted by another user.")
+                subject = row["creator_subject"] or ""
+                check(actor, "delete", subject, f"dataset {row['name']!r}")
                 db.execute("DELETE FROM datasets WHERE fingerprint = ?", (ident,))
                 rows, name, owner = {"datasets": [row]}, row["name"], row["creator"]
                 files.append(row["path"])
@@ -289,10 +380,32 @@ class Catalog(AuditTrail):
                 raise ValueError(f"Unknown item kind: {kind!r}. Choose one of {list(ITEM_KINDS)}.")
             if trash:
                 trash_id = to_trash(
-                    db, who, kind, ident, name=name, owner=owner, rows=rows, files=files, contents=deleted
+                    db,
+                    who,
+                    kind,
+                    ident,
+                    name=name,
+                    owner=owner,
+                    rows=rows,
+                    files=files,
+                    contents=deleted,
+                    who_subject=_subject(actor),
+                    owner_subject=subject,
                 )
             else:
-                record(db, who, "delete", kind, ident, name=name, owner=owner, old=", ".join(deleted), new="removed")
+                record(
+                    db,
+                    who,
+                    "delete",
+                    kind,
+                    ident,
+                    name=name,
+                    owner=owner,
+                    old=", ".join(deleted),
+                    new="removed",
+                    who_subject=_subject(actor),
+                    owner_subject=subject,
+                )
         # Rows first, files after: a crash in between leaves unlisted files, never listed missing ones.
         if trash:
             self.move_files_to_trash(trash_id, files)
@@ -306,20 +419,29 @@ class Catalog(AuditTrail):
         table, column = _table_of(kind)
         if creator.strip():
             with self._write() as db:
-                db.execute(
-                    f"UPDATE {table} SET creator = ? WHERE {column} = ? AND creator = ''", (creator.strip(), ident)
+                db.execute(  # the owner's login subject with it (featlib.store.permissions)
+                    f"UPDATE {table} SET creator = ?, creator_subject = COALESCE((SELECT subject FROM accounts "
+                    f"WHERE name = ?), '') WHERE {column} = ? AND creator = ''",
+                    (creator.strip(), creator.strip(), ident),
                 )
 
 
-def _describe(db: sqlite3.Connection, kind: str, ident: str) -> tuple[str, str, str]:
-    """The name (a representation's or map's title, else its key), maker and note of an item; ``("", "", "")``
-    when there is none."""
+def _describe(db: sqlite3.Connection, kind: str, ident: str) -> tuple[str, str, str, str]:
+    """The name (a representation's or map's title, else its key), maker, note and maker's login subject of an item;
+    ``("", "", "", "")`` when there is none."""
     table, column = _table_of(kind)
     name_column = "title" if table in ("artifacts", "saved_views") else "name"
-    row = db.execute(f"SELECT {name_column}, creator, note FROM {table} WHERE {column} = ?", (ident,)).fetchone()
+    row = db.execute(
+        f"SELECT {name_column}, creator, note, creator_subject FROM {table} WHERE {column} = ?", (ident,)
+    ).fetchone()
     if row is None:
-        return "", "", ""
-    return row[0] or ident, row[1] or "", row[2] or ""
+        return "", "", "", ""
+    return row[0] or ident, row[1] or "", row[2] or "", row[3] or ""
+
+
+def _subject(actor: Actor | None) -> str:
+    """The login subject of who acts (``""`` without a login)."""
+    return actor.subject if actor is not None else ""
 
 
 def _table_of(kind: str) -> tuple[str, str]:

@@ -104,6 +104,12 @@ CREATE TABLE IF NOT EXISTS trash (
     rows TEXT NOT NULL,
     files TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS accounts (
+    subject TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    email TEXT NOT NULL DEFAULT '',
+    seen TEXT NOT NULL
+);
 """
 
 # Columns added after the first release: added to older indexes when opened.
@@ -119,7 +125,14 @@ ADDED_COLUMNS = {
         "note": "TEXT NOT NULL DEFAULT ''",
         "title": "TEXT NOT NULL DEFAULT ''",
     },
+    "audit": {"who_subject": "TEXT NOT NULL DEFAULT ''", "owner_subject": "TEXT NOT NULL DEFAULT ''"},
+    "trash": {"owner_subject": "TEXT NOT NULL DEFAULT ''", "deleted_by_subject": "TEXT NOT NULL DEFAULT ''"},
 }
+OWNED_TABLES = ("models", "datasets", "artifacts", "saved_views", "jobs")
+"""The tables whose rows record an owner: ``creator`` (the display name) and ``creator_subject`` (the login's stable
+subject, ``""``: none). A row inserted without ``creator_subject`` gets the subject of the login account whose
+display name (``accounts``, unique per account) is its ``creator``, by a trigger, so every path that stores an item
+records its owner; rows of an index older than the column keep ``""`` (under a login only admins change them)."""
 
 
 def now() -> str:
@@ -196,6 +209,7 @@ def create_schema(db: sqlite3.Connection) -> None:
         if statement.strip():
             db.execute(statement)
     add_missing_columns(db)
+    add_owner_subjects(db)
 
 
 def add_missing_columns(db: sqlite3.Connection) -> None:
@@ -205,6 +219,21 @@ def add_missing_columns(db: sqlite3.Connection) -> None:
         for name, definition in columns.items():
             if name not in present:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {definition}")
+
+
+def add_owner_subjects(db: sqlite3.Connection) -> None:
+    """Adds ``creator_subject`` to each of :data:`OWNED_TABLES` that lacks it (its rows get ``""``: no subject), and
+    the trigger that fills it on insert from the ``accounts`` table."""
+    for table in OWNED_TABLES:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if "creator_subject" not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN creator_subject TEXT")
+            db.execute(f"UPDATE {table} SET creator_subject = ''")  # made before owners were recorded
+        db.execute(
+            f"CREATE TRIGGER IF NOT EXISTS {table}_owner AFTER INSERT ON {table} WHEN NEW.creator_subject IS NULL "
+            f"BEGIN UPDATE {table} SET creator_subject = COALESCE((SELECT subject FROM accounts "
+            "WHERE name = NEW.creator AND NEW.creator != ''), '') WHERE rowid = NEW.rowid; END"
+        )
 
 
 def set_wal(db: sqlite3.Connection, tries: int = 50) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from featlib.store.audit import record
 from featlib.store.index import IndexedFolder, now
+from featlib.store.permissions import Actor, check
 from featlib.store.records import WorkspaceError
 
 JOB_STATUSES = ("queued", "running", "done", "failed", "cancelled", "interrupted", "over-limit")
@@ -43,6 +44,7 @@ class JobRow:
     finished_at: str | None
     error: str
     meta: dict
+    creator_subject: str = ""  # who asked, as the login's subject (featlib.store.permissions); "": none recorded
 
     @property
     def finished(self) -> bool:
@@ -53,6 +55,7 @@ class JobRow:
     def from_row(cls, row: sqlite3.Row) -> JobRow:
         values = dict(row)
         values["meta"] = json.loads(values["meta"] or "{}")
+        values["creator_subject"] = values.get("creator_subject") or ""
         return cls(**values)
 
 
@@ -138,11 +141,29 @@ class JobIndex:
                 assignments = ", ".join(f"{column} = ?" for column in changes)
                 db.execute(f"UPDATE jobs SET {assignments} WHERE id = ?", (*changes.values(), job_id))
 
-    def record_cancel(self, job_id: str, who: str, reason: str = "cancelled") -> None:
-        """Records in the audit trail (:mod:`featlib.store.audit`) that ``who`` cancelled the job ``job_id``, with
-        whose job it was (its ``creator``), its status before and ``reason``; nothing when there is no such job."""
+    def check_cancel(self, job_id: str, actor: Actor | None) -> None:
+        """Refuses, under a login, a cancel of the job ``job_id`` that ``actor``'s role does not allow (a member's
+        cancel of another's job, any viewer's); returns when allowed, when ``actor`` is ``None`` (no login) and
+        when there is no such job.
+
+        Raises:
+            featlib.errors.RoleError: naming the rule, the role and the fix.
+        """
+        if actor is None:
+            return
+        with self._folder._connect() as db:
+            row = db.execute("SELECT title, creator_subject FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is not None:
+            check(actor, "cancel", row["creator_subject"] or "", f"the job {row['title'] or job_id!r}")
+
+    def record_cancel(self, job_id: str, who: str, reason: str = "cancelled", *, who_subject: str = "") -> None:
+        """Records in the audit trail (:mod:`featlib.store.audit`) that ``who`` (login subject ``who_subject``)
+        cancelled the job ``job_id``, with whose job it was (its ``creator`` and subject), its status before and
+        ``reason``; nothing when there is no such job."""
         with self._folder._write() as db:
-            row = db.execute("SELECT title, creator, status FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            row = db.execute(
+                "SELECT title, creator, creator_subject, status FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
             if row is not None:
                 record(
                     db,
@@ -154,6 +175,8 @@ class JobIndex:
                     owner=row["creator"],
                     old=row["status"],
                     new=reason,
+                    who_subject=who_subject,
+                    owner_subject=row["creator_subject"] or "",
                 )
 
     def get(self, job_id: str) -> JobRow | None:

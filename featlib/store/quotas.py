@@ -101,7 +101,8 @@ def shares(db: sqlite3.Connection, root: Path) -> dict[str, Share]:
     for table in ("models", "datasets"):
         for row in db.execute(f"SELECT creator, path FROM {table}"):
             add(row[0], 1, file_bytes(root / row[1]) if isinstance(row[1], str) else 0)
-    for row in db.execute("SELECT creator, COUNT(*), SUM(bytes) FROM artifacts GROUP BY creator"):
+    # A stored figure (kind "result") counts its bytes, not as an item: it is not listed, and goes with its model.
+    for row in db.execute("SELECT creator, SUM(kind != 'result'), SUM(bytes) FROM artifacts GROUP BY creator"):
         add(*row)
     for row in db.execute("SELECT creator, COUNT(*), SUM(LENGTH(thumbnail)) FROM saved_views GROUP BY creator"):
         add(*row)

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from featlib.errors import AlreadyStoredError, InUseError, NameClashError, WorkspaceError  # noqa: F401 (their old home)
 
 ARRAY_KINDS = ("representation", "embedding")
+RESULT_KIND = "result"
+"""The kind of a stored job result that is not an array item (:meth:`featlib.store.Workspace.save_result`)."""
 ITEM_KINDS = ("model", "dataset") + ARRAY_KINDS + ("view",)
 
 
@@ -32,6 +34,7 @@ class Item:
     provenance: dict
     imported: bool = False  # stored by a bundle import: ``creator`` is who imported it
     claimed_by: str = ""  # an imported item: who the bundle says made it (a claim, not checked)
+    creator_subject: str = ""  # under st.login: the owner's login subject (featlib.store.permissions); "": none
 
     @property
     def maker(self) -> str:
@@ -103,6 +106,7 @@ class ModelRecord:
         values = dict(row)
         values["meta"] = read_meta(values["meta"])
         values["test_accuracy"] = fraction(values.get("test_accuracy"))
+        values.pop("creator_subject", None)  # the owner's login subject: on the listing's Item, never in a bundle
         return cls(**values)
 
 

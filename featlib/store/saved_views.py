@@ -36,6 +36,7 @@ from featlib.errors import SavedViewError, ViewError
 from featlib.names import check_item_name
 from featlib.store.audit import to_trash
 from featlib.store.index import IndexedFolder, now
+from featlib.store.permissions import Actor, check
 from featlib.store.quotas import check_disk, check_quotas
 
 VIEW_KINDS = {"explore": "Explore map", "compare": "Comparison"}
@@ -305,16 +306,20 @@ class ViewStore(IndexedFolder):
                 continue
         return views
 
-    def delete_view(self, ident: str, *, who: str = "") -> None:
+    def delete_view(self, ident: str, *, who: str = "", actor: Actor | None = None) -> None:
         """Moves the saved view ``ident`` (its row and thumbnail; the maps it shows stay) into the workspace's
-        trash (:mod:`featlib.store.audit`); the audit trail records ``who`` deleted it.
+        trash (:mod:`featlib.store.audit`); the audit trail records ``who`` deleted it. Under a login, ``actor``'s
+        role must allow it (:mod:`featlib.store.permissions`); ``None``: no login.
 
         Raises:
             SavedViewError: a malformed id, or no such view (deleted meanwhile by another user).
+            featlib.errors.RoleError: ``actor`` may not delete this view; nothing is deleted.
         """
         ident = check_id(ident)
         with self._write() as db:
             row = db.execute("SELECT * FROM saved_views WHERE id = ?", (ident,)).fetchone()
+            if row is not None:
+                check(actor, "delete", row["creator_subject"] or "", f"view {row['title']!r}")
             done = db.execute("DELETE FROM saved_views WHERE id = ?", (ident,)).rowcount
             if done:
                 contents = [f"view {row['title']}"]
@@ -329,6 +334,8 @@ class ViewStore(IndexedFolder):
                     rows=rows,
                     files=[],
                     contents=contents,
+                    who_subject=actor.subject if actor is not None else "",
+                    owner_subject=row["creator_subject"] or "",
                 )
         if not done:
             raise SavedViewError(
@@ -366,6 +373,9 @@ def view_summary(view: SavedView, names: Mapping[str, str] | None = None) -> str
         selected = [p for p in q.get("selection", "").split(",") if p]
         if selected:
             parts.append(f"{len(selected):,} selected")
+        stability = stability_summary(q.get("stability", ""))
+        if stability:
+            parts.append(stability)
         return printable(" · ".join(parts), 400)
     panels = [q[key] for key in sorted(q) if re.fullmatch(r"p\d", key)]
     shown = []
@@ -374,3 +384,20 @@ def view_summary(view: SavedView, names: Mapping[str, str] | None = None) -> str
         layer = rest.split(":")[0]
         shown.append(f"{names.get(model, model)} {layer}")
     return printable(f"{VIEW_KINDS['compare']} of {len(panels)} panels · {', '.join(shown)} · {where} · {points}", 400)
+
+
+def stability_summary(raw: str) -> str:
+    """A saved Explore view's seed stability figures (its query's ``stability``, written by
+    :meth:`featlib.maps.seed_stability.StabilityFigures.to_text`: seeds, median displacement, trustworthiness low
+    and high, core share) in words: ``"median displacement 0.12 of the map's width over 5 seeds; trustworthiness
+    0.91–0.93"``; ``""`` when the view has none or they do not read (the store never imports the view modules, so
+    it reads the five numbers itself)."""
+    parts = str(raw).split(",")
+    try:
+        seeds, moved, low, high = int(parts[0]), float(parts[1]), float(parts[2]), float(parts[3])
+    except (ValueError, IndexError):
+        return ""
+    if len(parts) != 5:
+        return ""
+    trust = f"{low:.2f}" if f"{low:.2f}" == f"{high:.2f}" else f"{low:.2f}–{high:.2f}"
+    return f"median displacement {moved:.2f} of the map's width over {seeds} seeds; trustworthiness {trust}"

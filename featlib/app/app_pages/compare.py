@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import plots
-from featlib.app import comparing, links, neighbour_moves, resources, state, text, widgets
+from featlib.app import comparing, links, neighbour_moves, resources, state, text, training_scrub, widgets
 from featlib.maps import align, neighbours
 from featlib.maps.embed import REDUCER_TITLES
 
@@ -32,6 +32,12 @@ text.caption(
 with st.expander("Panels", expanded=comparing.current_view() is None):
     comparing.presets(records, st.session_state.get(comparing.panel_key("reducer", 0), "umap"))
     comparing.editor(records, dataset)
+with st.expander(
+    "Scrub a training: one layer across its checkpoints", expanded=bool(st.session_state.get(training_scrub.SHOWN))
+):
+    training_scrub.show(
+        records, dataset, st.session_state[comparing.SPLIT], state.get(state.METHOD), state.get(state.REDUCTION)
+    )
 
 view = comparing.current_view()
 if view is None:

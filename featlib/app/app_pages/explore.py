@@ -4,7 +4,21 @@ import numpy as np
 import streamlit as st
 
 from featlib import models, plots
-from featlib.app import actions, exporting, inspector, links, maps, reducing, state, text, widgets
+from featlib.app import (
+    actions,
+    exporting,
+    inspector,
+    links,
+    map_search,
+    maps,
+    placed_map,
+    reducing,
+    seed_stability,
+    state,
+    text,
+    units,
+    widgets,
+)
 from featlib.read.extract import METHODS
 from featlib.share.views import View
 
@@ -42,6 +56,7 @@ text.caption(
     )
 )
 choice = maps.controls(len(labels))
+stability_seeds = seed_stability.controls(choice)  # before the link's notes: it keeps the link's figures
 links.show_link_notes()
 body = st.empty()  # the map's place: the preview alone while a map computes, then the map beside its inspector
 emb = maps.compute(record, outputs, rep_key, dataset, split, choice, slot=body)
@@ -59,6 +74,8 @@ trusted = (
     maps.trust(outputs, rep_key, emb, choice.sample_size) if choice.colour == "kept" or point is not None else None
 )
 colour = choice.colour if choice.colour != "kept" or trusted is not None else "label"
+shade = units.coloured_unit(context, rep_key, outputs, rep, emb)  # a unit's button asked for it
+colour = plots.UNIT_COLOUR if shade is not None else colour
 figure = plots.scatter_map(
     emb.coords,
     emb.indices,
@@ -71,10 +88,23 @@ figure = plots.scatter_map(
     highlight=selected,
     height=maps.MAP_HEIGHT,
     kept=None if trusted is None else trusted.kept_share,
+    unit=None if shade is None else shade[0],
+    unit_title="" if shade is None else shade[1],
+    contours=choice.contours,
 )
 view = View(
-    *context[:2], layer, method, split, choice.sample_size, choice.params, choice.colour, tuple(selected), rep.choice
+    *context[:2],
+    layer,
+    method,
+    split,
+    choice.sample_size,
+    choice.params,
+    choice.colour,
+    tuple(selected),
+    rep.choice,
+    contours=choice.contours,
 )
+view = seed_stability.with_figures(view, emb.key, stability_seeds)  # the seeds' figures travel with the link
 # One block inside the slot: the preview's first element takes its place whole, so nothing of this map stays
 # on the page, stale, while another computes (Streamlit keeps a replaced block's later children until the run ends).
 with body.container(), st.container():
@@ -86,8 +116,10 @@ with body.container(), st.container():
         inspector.mark(figure, emb, point)
         event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
         maps.probabilities_note(outputs[emb.indices], choice.title)
+        map_search.contours_note(choice.contours)
         if colour == "kept":
             maps.trust_note(trusted, choice.title)
+        units.colour_note(shade)
         actions_row = st.container(horizontal=True, gap="small", vertical_alignment="center")
         with actions_row:
             st.button(
@@ -100,6 +132,7 @@ with body.container(), st.container():
             if len(selected):
                 st.button("Clear the selection", on_click=links.put_selection, args=(context, []))
             widgets.activation_switch(model, layer)
+        map_search.search_box(context, emb.indices, labels, predicted, confidence, dataset.class_names)
         links.share(
             view,
             emb.coords,
@@ -137,6 +170,8 @@ with body.container(), st.container():
         figures = st.container()  # filled last: scoring takes seconds, the map and the inspector should not wait
     if len(selected):
         maps.show_images(selected, images, labels, predicted, dataset.class_names, f"{len(selected):,} selected points")
+        units.tell_apart(context, rep_key, outputs, rep, emb, selected, images, choice.sample_size)
+    units.unit_browser(context, rep_key, outputs, rep, emb, images, choice.sample_size)
     export = st.container()
 scores = None
 with figures:
@@ -145,3 +180,5 @@ with figures:
         maps.show_metrics(scores, choice.title, float(np.mean(point_predicted == point_labels)))
 with export:
     exporting.export_panel(record, dataset, split, outputs, emb, predicted, figure, scores, view, rep.title)
+seed_stability.show(outputs, emb, labels, choice, stability_seeds)
+placed_map.show(record, model, dataset, split, layer, method, state.get(state.REDUCTION), choice)

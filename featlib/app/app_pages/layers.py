@@ -3,7 +3,7 @@
 import streamlit as st
 
 from featlib import plots
-from featlib.app import layers, maps, state, text, widgets
+from featlib.app import layer_flow, layers, maps, state, text, units, widgets
 from featlib.read.layers import MAX_UNITS
 from featlib.read.reductions import CHOICES
 
@@ -84,8 +84,11 @@ if rows is not None:
     text.caption(f"Scored on the {len(ls.indices):,} sampled points; chance is {1 / dataset.num_classes:.2f}.")
     for reason in layers.unscored(rows):
         text.caption(f"Not computed (blank above): {reason}")
+units.layer_counts(ls)  # dead and near-duplicate units per layer
 text.subheader("Prediction depth")
 layers.show_depth(ls, predicted[ls.indices], confidence[ls.indices], images, dataset.class_names)
+text.subheader("Layer flow")
+layer_flow.show(ls, predicted[ls.indices], dataset, context)
 
 left, _ = st.columns([3, 2])
 text.subheader("Linear CKA between layers", on=left)

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from featlib.app import catalog, identity, resources, text
+from featlib.app import bundle_import, catalog, history, identity, resources, shares, text
 
 catalog.switch_to_opened()  # a saved view's "Open" was pressed
 text.title("Workspace")
@@ -12,7 +12,7 @@ with st.expander("Import a bundle", icon=":material/upload:"):
     text.caption(
         text.md("A bundle (.zip) exported from the Explore page of a featlib server, or by `python -m featlib export`.")
     )
-    catalog.import_form()
+    bundle_import.import_form()
 
 items = workspace.items()  # read after an import, so that it is listed
 usage = workspace.usage()
@@ -70,11 +70,11 @@ catalog.pending_change(items)
 
 text.subheader("Trash")
 text.caption("Deleted items, restorable until they are purged (FEATLIB_TRASH_DAYS).")
-catalog.trash_list(workspace)
+history.trash_list(workspace)
 
 text.subheader("History")
 text.caption("Every rename, note, delete, restore and job cancel: who, what, the value before and after, when.")
-catalog.history_table(workspace)
+history.history_table(workspace)
 
 text.subheader("Each user's share")
-catalog.shares_table(workspace)
+shares.shares_table(workspace)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from app_testing import no_exception, page_path
 
-from featlib import keys, plots
+from featlib import datasets, keys, models, plots
 from featlib.errors import JobLimitError, ReducerError
 from featlib.jobs import specs, tasks
 from featlib.jobs.runner import InlineRunner
@@ -103,3 +104,42 @@ def test_placed_points_are_hollow_diamonds_in_their_labels_colour():
         assert trace.marker.symbol == "diamond-open"
         assert trace.marker.color == plots.colour_of(label) == figure.data[label].marker.color
     assert sum(len(t.x) for t in added) == len(test)
+
+
+def test_where_another_datasets_classes_land_is_counted_per_class():
+    train, train_labels = blobs(30, seed=1)
+    fitted = train[:, :2]
+    # Another dataset's class 0 lands on fitted class 2, its class 1 half on class 0 and half on class 3.
+    placed = np.concatenate(
+        [fitted[train_labels == 2][:10], fitted[train_labels == 0][:5], fitted[train_labels == 3][:5]]
+    )
+    placed_labels = np.array([0] * 10 + [1] * 10)
+    shares = placed_map.landing_shares(fitted, train_labels, placed, placed_labels, 4, 3)
+    assert shares.shape == (3, 4)
+    np.testing.assert_allclose(shares[0], [0, 0, 1, 0])
+    np.testing.assert_allclose(shares[1], [0.5, 0, 0, 0.5])
+    np.testing.assert_allclose(shares[2], 0)  # no placed image of class 2
+    with pytest.raises(ReducerError, match="Placed labels run from 0 to 0; got 1"):
+        placed_map.landing_shares(fitted, train_labels, placed, placed_labels, 4, 1)
+    figure = plots.landing_heatmap(shares, ["a", "<b>b</b>", "c"], ["0", "1", "2", "3"], "MNIST test", "train")
+    assert list(figure.data[0].y) == ["a", "&lt;b&gt;b&lt;/b&gt;", "c"]
+
+
+def test_explore_places_another_dataset_and_says_where_its_classes_land(app, tmp_path):
+    workspace = Workspace(tmp_path / "ws")
+    models.save_model(workspace, models.build_mlp((64,), hidden=(16, 8), seed=0), "mlp", dataset="digits")
+    digits = datasets.load_digits()
+    images, labels = digits.split("test")
+    letters = [f"letter {c}" for c in "abcdefghij"]
+    fingerprint = workspace.save_dataset(datasets.from_arrays(images[:200], labels[:200], "letters", letters))
+    app.session_state["map_reducer"] = "pca"  # no UMAP of the 1,437 digits in this test
+    at = no_exception(no_exception(app.run()).switch_page(page_path("explore")).run())
+    choices = at.selectbox(key="explore_place").options
+    assert any("letters (another dataset)" in option for option in choices)
+    at.selectbox(key="explore_place").set_value(f"dataset:upload:{fingerprint}")
+    at = no_exception(at.run())
+    placed = next(c.value for c in at.caption if "hollow diamonds" in c.value)
+    assert "images of letters" in placed and "1,437 train images" in placed
+    assert any("what this layer takes them for" in c.value for c in at.caption)
+    heatmap = next(chart for chart in at.get("plotly_chart") if "Where letters" in chart.proto.spec)
+    assert "letter a" in heatmap.proto.spec

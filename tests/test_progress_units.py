@@ -86,3 +86,18 @@ def test_a_job_waiting_for_a_fresh_worker_says_it_loads_tensorflow():
     said = job_watch._state(running, handle)
     assert "loading TensorFlow and Keras on a worker" in said and "about 20 s" in said and "5 s so far" in said, said
     assert said != "starting on a worker"
+
+
+@pytest.mark.parametrize(
+    ("stage", "said"),
+    [
+        ("layers", "layer 3/7 · about"),
+        ("seeds", "map of seed 3/7 · about"),
+        ("checkpoints", "checkpoint 3/7 · about"),
+        ("units", "units 3/7 · about"),
+        ("aligning", "aligning the checkpoints' maps (10 s)"),
+        ("placing", "placing the other images on the map (10 s)"),
+    ],
+)
+def test_every_stage_a_job_reports_is_said_in_words(stage, said):
+    assert describe(_handle(stage, 3, 7, started_ago=10.0)).startswith(said)

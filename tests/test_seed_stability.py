@@ -179,14 +179,15 @@ def test_explore_places_the_test_split_and_carries_the_seeds_figures_in_its_link
     app.session_state["map_reducer"] = "pca"  # as if chosen before: no UMAP of the 1,437 digits in this test
     at = no_exception(no_exception(app.run()).switch_page(page_path("explore")).run())
     assert at.toggle(key="explore_seed_stability").disabled  # PCA has no seed
-    at.toggle(key="explore_place_other_split").set_value(True)
+    at.selectbox(key="explore_place").set_value("split")
     at = no_exception(at.run())
     placed = next(c.value for c in at.caption if "hollow diamonds" in c.value)
-    assert "360 test images placed on it" in placed and "1,437 train images" in placed
+    assert "360 images of the test split placed on it" in placed and "1,437 train images" in placed
+    assert at.query_params["placed"] in ("split", ["split"])  # what is placed travels in the link
 
     at.session_state["tsne_sample"] = 150
     at.radio(key="map_reducer").set_value("tsne")
-    at.toggle(key="explore_place_other_split").set_value(False)
+    at.selectbox(key="explore_place").set_value("")
     at = no_exception(at.run())
     assert "stability" not in at.query_params  # none computed: the link carries none
     at.toggle(key="explore_seed_stability").set_value(True)
@@ -195,7 +196,7 @@ def test_explore_places_the_test_split_and_carries_the_seeds_figures_in_its_link
     at = no_exception(at.run())
     query = {k: v[0] if isinstance(v, list) else v for k, v in at.query_params.items()}
     figures = StabilityFigures.from_text(query["stability"])
-    assert figures.seeds == 2
+    assert figures.seeds == 2 and query["seeds"] == "2" and "placed" not in query
     assert any(figures.sentence.capitalize() in c.value.replace("\\", "") for c in at.caption)
 
     shared = AppTest.from_file(APP, default_timeout=TIMEOUT)
@@ -204,3 +205,5 @@ def test_explore_places_the_test_split_and_carries_the_seeds_figures_in_its_link
     shared = no_exception(no_exception(shared.run()).switch_page(page_path("explore")).run())
     said = f"shared with its seed stability: {figures.sentence}"
     assert any(said in c.value.replace("\\", "") for c in shared.caption)
+    assert shared.toggle(key="explore_seed_stability").value  # the link turns the comparison on, with its seeds
+    assert shared.number_input(key="explore_stability_seeds").value == 2

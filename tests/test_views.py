@@ -104,6 +104,10 @@ def test_a_large_selection_is_cut_to_what_a_link_carries():
             {"reduction": "mean"},
             r"Unknown reduction in the link: 'mean'\. Expected one of \['auto', 'flatten', 'grid', 'gap', 'gmp'\]",
         ),
+        ({"placed": "dataset:../../etc"}, "placed is split or dataset:<a dataset's key>"),
+        ({"placed": "<b>x</b>"}, "placed is split or dataset"),
+        ({"seeds": "11"}, "seeds is a number of seeds from 2 to 10; got '11'"),
+        ({"seeds": "many"}, "seeds is a number of seeds from 2 to 10"),
     ],
 )
 def test_malformed_links_are_refused_with_the_reason(change, message):
@@ -145,6 +149,10 @@ def test_malformed_links_are_refused_with_the_reason(change, message):
         ({"sample": "0"}, ("sample", None, 1), "sample=0; sample is at least 1 — using 1."),
         ({"sample": "lots"}, ("sample", None, 10_000), "sample=lots; expected a number of points or 'all'"),
         ({"selection": "3,x,-4"}, ("selection", None, (3,)), "'x', '-4' are no point indices"),
+        ({"placed": "dataset:../x"}, ("placed", None, ""), "placed=dataset:../x; expected split or dataset:<key>"),
+        ({"seeds": "50"}, ("seeds", None, 10), "seeds=50; seeds is at most 10 — using 10."),
+        ({"seeds": "1"}, ("seeds", None, 2), "seeds=1; seeds is at least 2 — using 2."),
+        ({"seeds": "x"}, ("seeds", None, 0), "seeds=x; expected a whole number — using no comparison."),
     ],
 )
 def test_a_link_opens_with_each_value_it_cannot_have_replaced_and_named(change, used, message):
@@ -164,3 +172,13 @@ def test_a_link_read_as_written_replaces_nothing_and_whole_numbers_may_be_writte
     assert read_link(view.to_query() | {"n_neighbors": "30.0", "sample": "2e3"}) == (view, {})
     with pytest.raises(ViewError, match="lacks layer"):
         read_link({"model": "m", "dataset": "digits"})
+
+
+@pytest.mark.parametrize("placed", ["split", "dataset:mnist", "dataset:upload:0123456789abcdef"])
+def test_what_is_placed_and_the_seeds_compared_travel_in_the_link_only_when_set(placed):
+    view = View("m", "digits", "dense_1", placed=placed, seeds=5)
+    query = view.to_query()
+    assert query["placed"] == placed and query["seeds"] == "5"
+    assert View.from_query(query) == view
+    plain = View("m", "digits", "dense_1").to_query()
+    assert "placed" not in plain and "seeds" not in plain  # links made before open as they did

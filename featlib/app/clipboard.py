@@ -44,6 +44,29 @@ export default function (component) {
         status.textContent = done ? "Copied" : "Press Ctrl+C to copy the link shown";
         status.setAttribute("data-copied", done ? "yes" : "no");
     };
+    const shortcut = (data && data.shortcut) || "";
+    if (shortcut) {
+        // One listener for the page; each button registers its keys, the last drawn wins. A button no longer on
+        // the page (another page's, or an earlier run's) is never clicked: it would copy a stale link.
+        button.title = shortcut;
+        window.__featlibCopy = window.__featlibCopy || {};
+        window.__featlibCopy[shortcut] = button;
+        if (!window.__featlibCopyListening) {
+            window.__featlibCopyListening = true;
+            document.addEventListener("keydown", (event) => {
+                const parts = [];
+                if (event.ctrlKey || event.metaKey) parts.push("Mod");
+                if (event.altKey) parts.push("Alt");
+                if (event.shiftKey) parts.push("Shift");
+                parts.push(event.code.startsWith("Key") ? event.code.slice(3) : event.key);
+                const target = window.__featlibCopy[parts.join("+")];
+                if (target && target.isConnected) {
+                    event.preventDefault();
+                    target.click();
+                }
+            });
+        }
+    }
     button.onclick = async () => {
         if (navigator.clipboard && window.isSecureContext) {
             try { await navigator.clipboard.writeText(absolute); say(true); return; } catch (e) { /* fall back */ }
@@ -66,7 +89,7 @@ _HTML = '<div class="copy"><button type="button">Copy</button><span class="statu
 _button = st.components.v2.component("featlib_copy_button", html=_HTML, css=_CSS, js=_JS)
 
 
-def copy_button(text: str, label: str = "Copy", *, key: str, absolute: bool = True) -> None:
+def copy_button(text: str, label: str = "Copy", *, key: str, absolute: bool = True, shortcut: str = "") -> None:
     """A button that puts ``text`` on the clipboard in one click, saying "Copied" beside it.
 
     Args:
@@ -75,5 +98,11 @@ def copy_button(text: str, label: str = "Copy", *, key: str, absolute: bool = Tr
         label: the button's text (plain text: set with ``textContent``).
         key: the widget key (one per button on a page).
         absolute: whether ``text`` is a link to resolve against the page's address.
+        shortcut: keys that click it from anywhere on the page, as ``"Alt+L"`` (modifiers ``Mod``, ``Alt``,
+            ``Shift`` in that order, then a letter; :mod:`featlib.app.shortcuts`), shown as its tooltip.
     """
-    _button(data={"text": str(text), "label": str(label), "absolute": bool(absolute)}, key=key, height="content")
+    _button(
+        data={"text": str(text), "label": str(label), "absolute": bool(absolute), "shortcut": str(shortcut)},
+        key=key,
+        height="content",
+    )

@@ -19,7 +19,7 @@ import streamlit as st
 from featlib import jobs, keys, pipeline, plots
 from featlib.app import job_watch as running
 from featlib.app import saliency as looked_at
-from featlib.app import text
+from featlib.app import text, theme
 from featlib.maps import embed
 from featlib.maps.neighbour_change import NeighbourChange
 
@@ -173,7 +173,7 @@ def show(
         text.subheader(text.md("Point #{}", point), on=head)
         head.button("Close", icon=":material/close:", key="inspector-close", on_click=close, args=(context,))
         picture = st.container(horizontal=True, gap="small", vertical_alignment="top")
-        picture.image(255 - plots.upscale(images[point], size=LARGE), width=LARGE)
+        picture.image(theme.ink(plots.upscale(images[point], size=LARGE)), width=LARGE)
         with picture.container(width="stretch"):
             if wrong:
                 text.error(f"Misclassified: a {true} taken for a {guess}.", icon=":material/error:")
@@ -290,5 +290,5 @@ def _neighbours(
     for i, distance in zip(near, distances):
         label = class_names[labels[i]] + (f" → {class_names[predicted[i]]}" if predicted[i] != labels[i] else "")
         captions.append(text.escape(f"#{i} · {label} · {distance:.3g}"))
-    st.image([255 - plots.upscale(images[i], size=THUMB) for i in near], caption=captions, width=THUMB)
+    st.image([theme.ink(plots.upscale(images[i], size=THUMB)) for i in near], caption=captions, width=THUMB)
     return near

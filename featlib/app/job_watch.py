@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from featlib import jobs, settings
-from featlib.app import identity, resources, text
+from featlib.app import identity, resources, shortcuts, text
 from featlib.errors import RoleError
 from featlib.jobs.manager import describe
 from featlib.store import ModelRecord, Workspace
@@ -209,7 +209,13 @@ def _watch(running: jobs.JobManager, handle: jobs.JobHandle, label: str, on_upda
     slot = st.empty()
     with slot.container(border=True):
         bar = st.progress(0.0, text=text.escape(label))
-        st.button("Cancel", key=f"cancel/{handle.job_id}", on_click=cancel, args=(handle.job_id,))
+        st.button(
+            "Cancel",
+            key=f"cancel/{handle.job_id}",
+            on_click=cancel,
+            args=(handle.job_id,),
+            shortcut=shortcuts.keys("cancel"),
+        )
         while not handle.wait(POLL_S):
             bar.progress(handle.fraction, text=text.escape(f"{label} · {_state(running, handle)}"))
             if on_update is not None:

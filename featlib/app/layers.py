@@ -15,7 +15,7 @@ import streamlit as st
 
 from featlib import datasets, jobs, models, plots
 from featlib.app import maps as map_glue
-from featlib.app import resources, state, text, widgets
+from featlib.app import resources, state, text, theme, widgets
 from featlib.app.runner import service
 from featlib.errors import FeatlibError
 from featlib.maps import embed
@@ -297,7 +297,7 @@ def show_neighbours(
             text.markdown(text.md("**{}**  \n{}/{} share its label", name, same, len(near)), on=left)
             tiles = plots.upscale(images[np.concatenate([[point], near])], size=28)
             right.image(
-                plots.montage(tiles, columns=len(near) + 1, pad=2),
+                plots.montage(tiles, columns=len(near) + 1, pad=2, dark=theme.dark()),
                 caption=text.escape(" · ".join(class_names[labels[i]] for i in near)),
                 width=min(720, 80 * (len(near) + 1)),
             )
@@ -427,7 +427,7 @@ def show_depth(
     last = decided_last(depth, confidence)
     tiles = plots.upscale(images[ls.indices[last]], size=28)
     st.image(
-        plots.montage(tiles, columns=min(len(last), 8), pad=2),
+        plots.montage(tiles, columns=min(len(last), 8), pad=2, dark=theme.dark()),
         caption=text.escape(
             "Decided last: "
             + "; ".join(

@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 import numpy as np
 import streamlit as st
 
-from featlib.app import clipboard, identity, resources, state, text, widgets
+from featlib.app import clipboard, identity, resources, shortcuts, state, text, widgets
 from featlib.errors import FeatlibError, ModelMismatchError
 from featlib.maps import embed, reducer_params
 from featlib.maps.embed import REDUCER_TITLES, REDUCERS
@@ -52,6 +52,10 @@ REDUCER_PICKER = "map_reducer"
 COLOUR_PICKER = "map_colour"
 CONTOURS_TOGGLE = "map_contours"
 """Widget key of the Explore page's "Contours and class labels" toggle (a View's ``contours``)."""
+PLACE_CHOICE = "explore_place"
+"""Widget key of the Explore page's "Place on this map" choice (a View's ``placed``)."""
+SEEDS_SWITCH, SEEDS_COUNT = "explore_seed_stability", "explore_stability_seeds"
+"""Widget keys of the Explore page's "Compare seeds" switch and its number of seeds (a View's ``seeds``)."""
 SELECTION = "featlib.map_selection"
 """The Explore page's selected points: ``{"context": (model, dataset, split), "indices": [...]}``."""
 # The Explore page's widgets per reducer, by the View / parameter field they hold.
@@ -242,7 +246,8 @@ def _number(text: str) -> float | None:
 
 
 def open_view(view: View) -> None:
-    """Makes ``view``'s model, dataset, layer, method, reduction, split, reducer, colouring and selection the current choices.
+    """Makes ``view``'s model, dataset, layer, method, reduction, split, reducer, colouring, selection and what the
+    map shows beside (contours, placed images, seeds compared) the current choices.
 
     Call it before the Explore page's widgets are drawn in the run (from a link, or from another page).
     """
@@ -255,6 +260,10 @@ def open_view(view: View) -> None:
     st.session_state[REDUCER_PICKER] = view.reducer
     st.session_state[COLOUR_PICKER] = view.colour
     st.session_state[CONTOURS_TOGGLE] = view.contours
+    st.session_state[PLACE_CHOICE] = view.placed
+    st.session_state[SEEDS_SWITCH] = bool(view.seeds)
+    if view.seeds:
+        st.session_state[SEEDS_COUNT] = view.seeds
     values = dict(vars(view.params), sample=view.sample)
     for name, key in REDUCER_WIDGETS[view.reducer].items():
         if values[name] is not None:
@@ -327,7 +336,7 @@ def copy_link(
         saved = workspace.find_view(kind, query, parse=view_queries.parse)  # after the form: one saved in this run
         link = f"{base}?{urlencode(query)}"
         if saved is None:  # one click puts the whole link on the clipboard; a saved view's short link is copied below
-            clipboard.copy_button(link, "Copy link", key=f"copy-{kind}-link")
+            clipboard.copy_button(link, "Copy link", key=f"copy-{kind}-link", shortcut=shortcuts.keys("copy_link"))
         with st.popover("Show link", icon=":material/link:"):
             for note in notes:
                 text.caption(note)
@@ -335,7 +344,9 @@ def copy_link(
                 text.caption("Save the view for a short link, listed on the Workspace page.")
             st.code(link, language=None, wrap_lines=True)
         if saved is not None:
-            clipboard.copy_button(saved.path, "Copy short link", key=f"copy-{kind}-view")
+            clipboard.copy_button(
+                saved.path, "Copy short link", key=f"copy-{kind}-view", shortcut=shortcuts.keys("copy_link")
+            )
     if saved is not None:  # its own line under the buttons: a long title must not push the copy button down
         when = saved.created.replace("T", " ")[:16]
         text.markdown(
@@ -361,7 +372,13 @@ def _save_form(workspace, kind: str, query: dict[str, str], maps: Sequence[MapPo
             help="Shown on the Workspace page beside a thumbnail of the map; anyone using this "
             "server can open the view by its short link.",
         )
-        if not st.form_submit_button("Save", type="primary", icon=":material/bookmark_add:", key=SAVE_BUTTON):
+        if not st.form_submit_button(
+            "Save",
+            type="primary",
+            icon=":material/bookmark_add:",
+            key=SAVE_BUTTON,
+            shortcut=shortcuts.keys("save_view"),
+        ):
             return
     try:
         png = thumbnails.render_png(list(maps)) if maps else b""

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from featlib import datasets, keys, pipeline, plots
-from featlib.app import links, map_search, resources, results, text, widgets
+from featlib.app import links, map_search, resources, results, shortcuts, text, theme, widgets
 from featlib.maps import embed, reducer_params
 from featlib.maps.neighbour_change import NeighbourChange
 
@@ -149,7 +149,7 @@ def controls(n_points: int) -> MapChoice:
             else:
                 params = embed.PCAParams()
                 text.caption("PCA has no parameters: the first two principal components.")
-            st.form_submit_button("Compute the map", type="primary")
+            st.form_submit_button("Compute the map", type="primary", shortcut=shortcuts.keys("compute"))
         colour = st.selectbox(
             "Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=links.COLOUR_PICKER
         )
@@ -371,14 +371,14 @@ def show_images(
     left, right = st.columns([3, 2])
     with left:
         shown = selected[widgets.page_of(len(selected), MONTAGE_MAX, SELECTED_PAGE)]
-        st.image(plots.montage(images[shown], columns=15), width="stretch")
+        st.image(plots.montage(images[shown], columns=15, dark=theme.dark()), width="stretch")
     right.plotly_chart(plots.label_counts(labels[selected], class_names), key="counts")
     wrong = selected[predicted[selected] != labels[selected]]
     if len(wrong):
         text.markdown(text.md("**Misclassified among them: {:,}** (true → predicted)", len(wrong)))
         first = wrong[widgets.page_of(len(wrong), CAPTIONED_MAX, WRONG_PAGE, "misclassified images")]
         st.image(
-            [255 - plots.upscale(images[i]) for i in first],
+            [theme.ink(plots.upscale(images[i])) for i in first],
             caption=[text.escape(f"#{i}: {class_names[labels[i]]} → {class_names[predicted[i]]}") for i in first],
             width=84,
         )

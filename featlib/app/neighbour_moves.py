@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from featlib import datasets, keys, plots
-from featlib.app import results, text
+from featlib.app import results, text, theme
 from featlib.app.comparing import PanelMap, panel_title
 from featlib.maps import neighbour_change
 from featlib.maps.embed import REDUCER_TITLES
@@ -90,7 +90,28 @@ def show(maps: list[PanelMap], dataset: datasets.Dataset, split: str, sample: in
             after,
         )
     )
-    blank = np.zeros((1, *images.shape[1:]), dtype=images.dtype)  # a white tile between the three groups
+    moved_images(change, moved, indices, images, labels, dataset.class_names)
+    st.download_button(
+        "Download the neighbours of every image (CSV)",
+        exports.table_bytes(table(change, indices, labels, dataset.class_names), "csv"),
+        file_name=f"neighbours-panel1-panel{pair + 1}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+
+
+def moved_images(
+    change: neighbour_change.NeighbourChange,
+    moved: np.ndarray,
+    indices: np.ndarray,
+    images: np.ndarray,
+    labels: np.ndarray,
+    class_names,
+) -> None:
+    """The images that moved most, one row each: the image, a blank tile, its neighbours before, a blank tile, its
+    neighbours after (``moved``: positions in the sample ``indices``, as :func:`~featlib.maps.neighbour_change.moved_most`
+    gives them), captioned with each image's class and Jaccard index."""
+    blank = np.zeros((1, *images.shape[1:]), dtype=images.dtype)  # a blank tile between the three groups
     rows = [
         np.concatenate(
             [images[[indices[p]]], blank, images[indices[change.before[p]]], blank, images[indices[change.after[p]]]]
@@ -98,21 +119,14 @@ def show(maps: list[PanelMap], dataset: datasets.Dataset, split: str, sample: in
         for p in moved
     ]
     st.image(
-        plots.montage(np.concatenate(rows), columns=3 + 2 * change.k),
+        plots.montage(np.concatenate(rows), columns=3 + 2 * change.k, dark=theme.dark()),
         width="stretch",
         caption=text.escape(
             "; ".join(
-                f"image {indices[p]} ({dataset.class_names[labels[indices[p]]]}): Jaccard {change.jaccard[p]:.2f}"
+                f"image {indices[p]} ({class_names[labels[indices[p]]]}): Jaccard {change.jaccard[p]:.2f}"
                 for p in moved
             )
         ),
-    )
-    st.download_button(
-        "Download the neighbours of every image (CSV)",
-        exports.table_bytes(table(change, indices, labels, dataset.class_names), "csv"),
-        file_name=f"neighbours-panel1-panel{pair + 1}.csv",
-        mime="text/csv",
-        icon=":material/download:",
     )
 
 

@@ -25,9 +25,8 @@ from featlib.maps import seed_stability
 from featlib.maps.seed_stability import SeedStability, StabilityFigures
 from featlib.share.views import View
 
-SWITCH = "explore_seed_stability"
-SEEDS = "explore_stability_seeds"
-"""Widget keys of the sidebar's switch and number of seeds."""
+SWITCH, SEEDS = links.SEEDS_SWITCH, links.SEEDS_COUNT
+"""Widget keys of the sidebar's switch and number of seeds (a link's ``seeds``)."""
 LINKED = "featlib.linked_stability"
 """The figures an opened link carried: ``{"figures": StabilityFigures, "map": map key or None}``."""
 COMPUTED = "featlib.computed_stability"

@@ -192,23 +192,7 @@ def _moved_images(change, moved, indices, images, labels, dataset: datasets.Data
             after,
         )
     )
-    blank = np.zeros((1, *images.shape[1:]), dtype=images.dtype)
-    rows = [
-        np.concatenate(
-            [images[[indices[p]]], blank, images[indices[change.before[p]]], blank, images[indices[change.after[p]]]]
-        )
-        for p in moved
-    ]
-    st.image(
-        plots.montage(np.concatenate(rows), columns=3 + 2 * change.k),
-        width="stretch",
-        caption=text.escape(
-            "; ".join(
-                f"image {indices[p]} ({dataset.class_names[labels[indices[p]]]}): Jaccard {change.jaccard[p]:.2f}"
-                for p in moved
-            )
-        ),
-    )
+    neighbour_moves.moved_images(change, moved, indices, images, labels, dataset.class_names)
     st.download_button(
         "Download the neighbours of every image at both epochs (CSV)",
         exports.table_bytes(neighbour_moves.table(change, indices, labels, dataset.class_names), "csv"),

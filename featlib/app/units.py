@@ -20,7 +20,7 @@ import pandas as pd
 import streamlit as st
 
 from featlib import jobs, keys, pipeline, plots
-from featlib.app import text
+from featlib.app import text, theme
 from featlib.app.runner import service
 from featlib.errors import MetricError
 from featlib.maps import units as unit_lib
@@ -151,7 +151,7 @@ def colour_note(shade: tuple[np.ndarray, str] | None) -> None:
 def _top_images(images: np.ndarray, rows: np.ndarray, caption: str) -> None:
     """A unit's most activating images (dataset indices ``rows``, highest first) in one row."""
     st.image(
-        plots.montage(images[rows], columns=max(1, len(rows))),
+        plots.montage(images[rows], columns=max(1, len(rows)), dark=theme.dark()),
         width="stretch",
         caption=text.escape(caption),
     )

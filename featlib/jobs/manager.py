@@ -547,6 +547,12 @@ def behind(ahead: Mapping[str, int]) -> str:
     return ", ".join(f"{count} of {who or 'unknown'}'s" for who, count in ahead.items())
 
 
+COUNTED = {"layers": "layer", "seeds": "map of seed", "checkpoints": "checkpoint", "units": "units"}
+"""Stages that count what they went through, in words: ``"layer 3/7 · about 20 s left"``."""
+SAID = {"aligning": "aligning the checkpoints' maps", "placing": "placing the other images on the map"}
+"""Stages of one step, in words, with the time so far."""
+
+
 def describe(handle: JobHandle) -> str:
     """One line of a job's state for people: ``"layout: epoch 120/300"``, ``"queued"``, ``"done in 4.2 s"``."""
     if handle.status == "queued":
@@ -565,6 +571,10 @@ def describe(handle: JobHandle) -> str:
         return f"images {done:,}/{total:,}{remaining(handle)}"
     if stage == "neighbours":
         return "finding nearest neighbours"
+    if stage in COUNTED:
+        return f"{COUNTED[stage]} {done:,}/{total:,}{remaining(handle)}"
+    if stage in SAID:
+        return f"{SAID[stage]} ({handle.elapsed():.0f} s)"
     return (
         f"{stage} ({handle.elapsed():.0f} s)" if stage not in ("", "started") else f"running ({handle.elapsed():.0f} s)"
     )

@@ -107,3 +107,42 @@ def land_agreement(
             f"of shape {placed_labels.shape}."
         )
     return float(np.mean(land_votes(fitted, fitted_labels, placed, k) == placed_labels))
+
+
+def landing_shares(
+    fitted: np.ndarray,
+    fitted_labels: np.ndarray,
+    placed: np.ndarray,
+    placed_labels: np.ndarray,
+    fitted_classes: int,
+    placed_classes: int,
+    k: int = DEFAULT_K,
+) -> np.ndarray:
+    """Where each placed class lands: the share of its points among fitted points of each class (:func:`land_votes`).
+
+    For placed points of another dataset (a Fashion-MNIST model's map with MNIST digits placed on it) the labels
+    name other classes, so agreement means nothing; this table says what the layer takes each of them for.
+
+    Args:
+        fitted, fitted_labels, placed, k: as :func:`land_votes`; placed_labels: int ``(m,)``, the placed points'
+            own classes, in ``[0, placed_classes)``; fitted_classes: the fitted points' number of classes.
+
+    Returns:
+        float64 ``(placed_classes, fitted_classes)``: row ``i`` the share of placed class ``i``'s points landing
+        among each fitted class (a row of a class with no placed point is all 0).
+
+    Raises:
+        ReducerError: as :func:`land_votes`, or labels outside their class counts.
+    """
+    placed_labels = np.asarray(placed_labels, dtype="int64")
+    if placed_labels.shape != (len(placed),) or (len(placed_labels) and not 0 <= placed_labels.min()):
+        raise ReducerError(f"The placed points need one label each, from 0; got labels of shape {placed_labels.shape}.")
+    if len(placed_labels) and placed_labels.max() >= placed_classes:
+        raise ReducerError(f"Placed labels run from 0 to {placed_classes - 1}; got {int(placed_labels.max())}.")
+    landed = land_votes(fitted, fitted_labels, placed, k)
+    if len(landed) and landed.max() >= fitted_classes:
+        raise ReducerError(f"Fitted labels run from 0 to {fitted_classes - 1}; got {int(landed.max())}.")
+    counts = np.zeros((placed_classes, fitted_classes))
+    np.add.at(counts, (placed_labels, landed), 1)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)

@@ -51,6 +51,7 @@ from featlib.plots.scatter import (  # noqa: F401
     add_stable_core,
     class_contours,
     compare_panel,
+    landing_heatmap,
     neighbours_kept_map,
     scatter_map,
     selected_indices,

@@ -17,15 +17,17 @@ def upscale(image: np.ndarray, size: int = 56) -> np.ndarray:
     return image.repeat(factor, axis=-2).repeat(factor, axis=-1)
 
 
-def montage(images: np.ndarray, columns: int, pad: int = 1) -> np.ndarray:
-    """Tiles ``(n, h, w)`` images into one uint8 image, ``columns`` per row."""
+def montage(images: np.ndarray, columns: int, pad: int = 1, dark: bool = False) -> np.ndarray:
+    """Tiles ``(n, h, w)`` uint8 images (ink 255 on a blank 0) into one uint8 image, ``columns`` per row: dark ink
+    on white, or with ``dark`` (a page in the dark theme, :mod:`featlib.app.theme`) the images as they are on
+    black."""
     n, h, w = images.shape
     rows = max(1, -(-n // columns))
-    canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), 255, dtype=np.uint8)
+    canvas = np.full((rows * (h + pad) + pad, columns * (w + pad) + pad), 0 if dark else 255, dtype=np.uint8)
     for i, image in enumerate(images):
         r, c = divmod(i, columns)
         top, left = pad + r * (h + pad), pad + c * (w + pad)
-        canvas[top : top + h, left : left + w] = 255 - image  # dark ink on white
+        canvas[top : top + h, left : left + w] = image if dark else 255 - image
     return canvas
 
 

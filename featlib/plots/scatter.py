@@ -8,7 +8,16 @@ import numpy as np
 
 from featlib.lazy import plotly_go as go
 from featlib.maps import class_centres
-from featlib.plots.style import CORRECT_COLOUR, WRONG_COLOUR, colour_of, colourbar, frame, text, title_lines
+from featlib.plots.style import (
+    CORRECT_COLOUR,
+    MODEBAR_HEIGHT,
+    WRONG_COLOUR,
+    colour_of,
+    colourbar,
+    frame,
+    text,
+    title_lines,
+)
 
 COLOUR_MODES = {
     "label": "true label",
@@ -563,3 +572,42 @@ def add_stable_core(fig: go.Figure, xs: np.ndarray, ys: np.ndarray, share: np.nd
         )
     )
     return fig
+
+
+def landing_heatmap(
+    shares: np.ndarray, placed_names: Sequence[str], fitted_names: Sequence[str], placed: str, fitted: str
+) -> go.Figure:
+    """Where each placed class lands on a map (:func:`featlib.maps.placed_map.landing_shares`), as a heatmap.
+
+    Args:
+        shares: ``(P, F)`` in [0, 1]: row ``i``, column ``j``: the share of placed class ``i``'s points among fitted
+            points of class ``j``.
+        placed_names, fitted_names: the ``P`` placed and ``F`` fitted classes.
+        placed, fitted: what was placed and what the map was fitted on, for the title ("MNIST test", "train split").
+    """
+    shares = np.asarray(shares, dtype=float)
+    rows, columns = [text(n) for n in placed_names], [text(n) for n in fitted_names]
+    if shares.shape != (len(rows), len(columns)):
+        raise ValueError(f"The landing table must be {len(rows)} × {len(columns)}; got {shares.shape}.")
+    cells = [[f"{v:.0%}" if v >= 0.005 else "" for v in row] for row in shares]
+    fig = go.Figure(
+        go.Heatmap(
+            z=shares,
+            x=columns,
+            y=rows,
+            zmin=0,
+            zmax=1,
+            colorscale="Blues",
+            text=cells,
+            texttemplate="%{text}",
+            colorbar=colourbar("share"),
+            hovertemplate="%{y} (placed) among %{x}: %{z:.1%}<extra></extra>",
+        )
+    )
+    return frame(
+        fig,
+        title=title_lines(f"Where {placed} lands among {fitted}", 60),
+        height=140 + MODEBAR_HEIGHT + 28 * len(rows),
+        xaxis={"type": "category", "title": f"class it lands among ({text(fitted)})", "tickmode": "linear"},
+        yaxis={"type": "category", "autorange": "reversed", "title": "its own class", "tickmode": "linear"},
+    )

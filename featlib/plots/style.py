@@ -129,7 +129,7 @@ def frame(
     room = (MODEBAR_HEIGHT if toolbar else 4) + TITLE_LINE * count + (6 if count else 0) + top
     fig.update_layout(
         margin={**MARGIN, **(margin or {}), "t": room},
-        modebar={"remove": list(MODEBAR_REMOVE), "orientation": "h", "bgcolor": "rgba(255,255,255,0.8)"},
+        modebar={"remove": list(MODEBAR_REMOVE), "orientation": "h", "bgcolor": "rgba(0,0,0,0)"},
         **layout,
     )
     if title:

@@ -20,7 +20,7 @@ from featlib.datasets import SPLITS
 from featlib.errors import ViewError
 from featlib.maps import reducer_params
 from featlib.maps.embed import METRICS, REDUCERS, ReducerParams, UMAPParams, reducer_name
-from featlib.maps.seed_stability import StabilityFigures
+from featlib.maps.seed_stability import MAX_SEEDS, MIN_SEEDS, StabilityFigures
 from featlib.plots import COLOUR_MODES
 from featlib.read.extract import METHODS
 from featlib.read.reductions import AUTO, CHOICES
@@ -36,8 +36,12 @@ LINK_RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 """The values a link may ask for, whatever the data (the pages narrow them to the data: see :func:`read_link`);
 from the reducers' tables, :mod:`featlib.maps.reducer_params`."""
+LINK_RANGES["seeds"] = (MIN_SEEDS, MAX_SEEDS)
 SWITCH = ("off", "on")
 """The values of a link's on/off display option (``contours``)."""
+PLACED = re.compile(r"split|dataset:[a-z0-9_]{1,40}|dataset:upload:[0-9a-f]{8,64}")
+"""What a link may ask to place on the map (``placed=``): the other split, or a dataset by its key (a built-in
+name, or ``upload:<fingerprint>``), as the Explore page's "Place on this map" offers them."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,12 @@ class View:
     reduction: str = AUTO
     fingerprint: str = ""
     contours: bool = False
+    placed: str = ""
+    """What is placed on the map (:mod:`featlib.app.placed_map`): ``""`` nothing, ``"split"`` the other split,
+    ``"dataset:<key>"`` another dataset (``placed=…`` in the link, only when set)."""
+    seeds: int = 0
+    """How many seeds the map is compared over (:mod:`featlib.maps.seed_stability`); 0: not compared
+    (``seeds=…`` in the link, only when set)."""
     stability: StabilityFigures | None = None
     """The map's seed stability figures as computed when the view was shared (``stability=5,0.1200,…`` in the
     link, :meth:`featlib.maps.seed_stability.StabilityFigures.to_text`); ``None``: not computed. Links without
@@ -118,6 +128,10 @@ class View:
             query["stability"] = self.stability.to_text()
         if self.contours:
             query["contours"] = "on"
+        if self.placed:
+            query["placed"] = self.placed
+        if self.seeds:
+            query["seeds"] = str(self.seeds)
         return query
 
     @classmethod
@@ -156,6 +170,17 @@ class View:
         except ValueError as error:
             raise ViewError(f"The link's parameters are invalid: {error}") from None
         selection = _selection_from_query(query.get("selection", ""))
+        placed = query.get("placed", "")
+        if placed and not PLACED.fullmatch(placed):
+            raise ViewError(
+                "The link's placed is split or dataset:<a dataset's key> (what the Explore page places on the map); "
+                f"got {placed[:60]!r}."
+            )
+        seeds = query.get("seeds", "0")
+        if not seeds.isdigit() or (int(seeds) and not MIN_SEEDS <= int(seeds) <= MAX_SEEDS):
+            raise ViewError(
+                f"The link's seeds is a number of seeds from {MIN_SEEDS} to {MAX_SEEDS}; got {seeds[:40]!r}."
+            )
         stability = None
         if query.get("stability"):
             try:
@@ -175,6 +200,8 @@ class View:
             reduction,
             query.get("model_fp", ""),
             contours=contours == "on",
+            placed=placed,
+            seeds=int(seeds),
             stability=stability,
         )
 
@@ -336,6 +363,17 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
         kept = sorted(set(kept), key=int)[:MAX_LINK_SELECTION]
     if parts:
         query["selection"] = ",".join(kept)
+    if query.get("placed") and not PLACED.fullmatch(query["placed"]):  # nothing placed: the map itself opens
+        replaced["placed"] = Replaced("placed", query.pop("placed")[:60], "nothing", "expected split or dataset:<key>")
+    if "seeds" in query:
+        value = _number(query["seeds"], whole=True)
+        if value is None:
+            replaced["seeds"] = Replaced("seeds", query.pop("seeds")[:40], "no comparison", "expected a whole number")
+        elif value == 0:
+            query["seeds"] = "0"
+        else:
+            query["seeds"] = number_text(value)
+            _fit("seeds", value, use)
     if "stability" in query:
         try:
             StabilityFigures.from_text(query["stability"])

@@ -176,3 +176,31 @@ def test_the_sidebar_names_pages_by_their_text_and_the_icon_is_the_apps(page, se
     assert icons, "no tab icon"
     served = urlparse(server["url"]).netloc
     assert all(urlparse(href).netloc in ("", served) for href in icons), icons
+
+
+def test_keyboard_shortcuts_select_the_misclassified_and_copy_the_link(browser, server, explore_link):
+    """Alt+M selects the misclassified points, Alt+L copies the view's link (:mod:`featlib.app.shortcuts`)."""
+    query = {k: v for k, v in explore_link.items() if k != "selection"}
+    context = browser.new_context(
+        viewport={"width": 1440, "height": 900}, permissions=["clipboard-read", "clipboard-write"]
+    )
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        page.goto(f"{server['url']}/explore?{urlencode(query)}")
+        page.get_by_text("10-NN accuracy of the map").first.wait_for(timeout=300_000)
+        settle(page)
+        label = page.get_by_role("button", name=re.compile(r"Show the [\d,]+ misclassified")).first.inner_text()
+        wrong = int(re.search(r"Show the ([\d,]+) misclassified", label).group(1).replace(",", ""))
+        assert wrong > 0
+        page.keyboard.press("Alt+M")
+        page.wait_for_function("() => new URL(location.href).searchParams.has('selection')")
+        settle(page)
+        selection = dict(p.split("=", 1) for p in urlparse(page.url).query.split("&"))["selection"]
+        assert len(selection.split("%2C")) == wrong or len(selection.split(",")) == wrong
+        page.keyboard.press("Alt+L")
+        page.locator("[data-copied]").first.wait_for(state="attached")
+        copied = page.evaluate("() => navigator.clipboard.readText()")
+        assert "selection=" in copied and copied.startswith(server["url"])
+    finally:
+        context.close()

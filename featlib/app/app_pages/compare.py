@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from featlib import plots
-from featlib.app import comparing, links, neighbour_moves, resources, state, text, training_scrub, widgets
+from featlib.app import comparing, links, neighbour_moves, resources, state, text, theme, training_scrub, widgets
 from featlib.maps import align, neighbours
 from featlib.maps.embed import REDUCER_TITLES
 
@@ -170,7 +170,7 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
     if follow is not None:
         shown = np.concatenate([[follow], found[i]]).astype(int)
         col.image(
-            plots.montage(images[shown], columns=len(shown)),
+            plots.montage(images[shown], columns=len(shown), dark=theme.dark()),
             width="stretch",
             caption=text.escape(
                 f"point {follow} ({dataset.class_names[labels[follow]]}) and its "
@@ -207,5 +207,5 @@ if len(selected):
     left, right = st.columns([3, 2])
     with left:
         shown = selected[widgets.page_of(len(selected), comparing.MONTAGE_MAX, comparing.SELECTED_PAGE)]
-        st.image(plots.montage(images[shown], columns=15), width="stretch")
+        st.image(plots.montage(images[shown], columns=15, dark=theme.dark()), width="stretch")
     right.plotly_chart(plots.label_counts(labels[selected], dataset.class_names), key="cmp_counts")

@@ -14,6 +14,7 @@ from featlib.app import (
     placed_map,
     reducing,
     seed_stability,
+    shortcuts,
     state,
     text,
     units,
@@ -103,6 +104,8 @@ view = View(
     tuple(selected),
     rep.choice,
     contours=choice.contours,
+    placed=st.session_state.get(links.PLACE_CHOICE) or "",
+    seeds=stability_seeds or 0,
 )
 view = seed_stability.with_figures(view, emb.key, stability_seeds)  # the seeds' figures travel with the link
 # One block inside the slot: the preview's first element takes its place whole, so nothing of this map stays
@@ -128,6 +131,7 @@ with body.container(), st.container():
                 disabled=not len(wrong),
                 on_click=maps.select_misclassified,
                 args=(context, wrong),
+                shortcut=shortcuts.keys("misclassified"),
             )
             if len(selected):
                 st.button("Clear the selection", on_click=links.put_selection, args=(context, []))
@@ -181,4 +185,6 @@ with figures:
 with export:
     exporting.export_panel(record, dataset, split, outputs, emb, predicted, figure, scores, view, rep.title)
 seed_stability.show(outputs, emb, labels, choice, stability_seeds)
-placed_map.show(record, model, dataset, split, layer, method, state.get(state.REDUCTION), choice)
+placed_map.show(
+    record, model, dataset, state.get(state.DATASET), split, layer, method, state.get(state.REDUCTION), choice
+)

@@ -367,12 +367,21 @@ def tsne_embed(
         if progress:
             progress("iterations", 1, 1)
         return coords
+    tsne = tsne_estimator(x, params, progress)
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):  # its PCA start: the same bits on any machine
+        return np.asarray(tsne.fit(np.ascontiguousarray(x, dtype="float64")), dtype="float32")
+
+
+def tsne_estimator(x: np.ndarray, params: TSNEParams, progress: Progress | None = None) -> opentsne.TSNE:
+    """featlib's openTSNE estimator for the rows of ``x`` (already narrowed and padded as :func:`tsne_embed` does):
+    its schedule, one thread, a PCA start (random when the points do not spread), progress per
+    :data:`TSNE_PROGRESS_EVERY` iterations (stage ``"iterations"``, after ``("neighbours", 0, 1)``)."""
     spread = float(np.sqrt(np.var(x, axis=0, dtype="float64").sum()))
     callbacks = None
     if progress:
         progress("neighbours", 0, 1)
         callbacks = [_TSNEProgress(progress)]
-    tsne = opentsne.TSNE(
+    return opentsne.TSNE(
         n_components=2,
         perplexity=params.perplexity,
         early_exaggeration_iter=TSNE_EXAGGERATION_ITERATIONS,
@@ -383,8 +392,6 @@ def tsne_embed(
         callbacks=callbacks,
         callbacks_every_iters=TSNE_PROGRESS_EVERY,
     )
-    with threadpoolctl.threadpool_limits(1, user_api="blas"):  # its PCA start: the same bits on any machine
-        return np.asarray(tsne.fit(np.ascontiguousarray(x, dtype="float64")), dtype="float32")
 
 
 class _TSNEProgress:

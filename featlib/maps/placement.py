@@ -9,13 +9,8 @@ from dataclasses import replace
 import numpy as np
 
 from featlib.errors import ReducerError
-from featlib.lazy import opentsne, sklearn, threadpoolctl, umap
+from featlib.lazy import sklearn, threadpoolctl, umap
 from featlib.maps.embed import (
-    TSNE_EXAGGERATION_ITERATIONS,
-    TSNE_ITERATIONS,
-    TSNE_JOBS,
-    TSNE_PCA_MIN_SPREAD,
-    TSNE_PROGRESS_EVERY,
     PCAParams,
     Progress,
     ReducerParams,
@@ -23,10 +18,10 @@ from featlib.maps.embed import (
     UMAPParams,
     _finite_rows,
     _TqdmProgress,
-    _TSNEProgress,
     layout_schedule,
     pca_applies,
     resolve_metric,
+    tsne_estimator,
 )
 from featlib.maps.sampling import stratified_sample  # noqa: F401  (re-exported: featlib.maps.embed.stratified_sample)
 
@@ -161,22 +156,7 @@ def _tsne_place(
     if fit_on.shape[1] < 2:  # a one-unit layer, as tsne_embed pads it
         fit_on = np.hstack([fit_on, np.zeros((len(fit_on), 1), dtype="float32")])
         new = np.hstack([new, np.zeros((len(new), 1), dtype="float32")])
-    spread = float(np.sqrt(np.var(fit_on, axis=0, dtype="float64").sum()))
-    callbacks = None
-    if progress:
-        progress("neighbours", 0, 1)
-        callbacks = [_TSNEProgress(progress)]
-    tsne = opentsne.TSNE(
-        n_components=2,
-        perplexity=params.perplexity,
-        early_exaggeration_iter=TSNE_EXAGGERATION_ITERATIONS,
-        n_iter=TSNE_ITERATIONS,
-        initialization="pca" if spread > TSNE_PCA_MIN_SPREAD else "random",
-        n_jobs=TSNE_JOBS,
-        random_state=params.random_state,
-        callbacks=callbacks,
-        callbacks_every_iters=TSNE_PROGRESS_EVERY,
-    )
+    tsne = tsne_estimator(fit_on, params, progress)
     with threadpoolctl.threadpool_limits(1, user_api="blas"):
         fitted = tsne.fit(np.ascontiguousarray(fit_on, dtype="float64"))
         if progress:

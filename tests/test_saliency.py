@@ -228,3 +228,25 @@ def test_the_inspector_shows_what_the_model_looked_at_for_both_classes(model, tm
     assert not other.endswith(f": {guess}")  # the neighbour's class (or the runner-up) is another class
     notes = " ".join(c.value for c in at.caption).replace("\\", "")
     assert "integrated gradients (Sundararajan et al. 2017)" in notes and "attributions sum to" in notes
+
+
+def test_a_sequential_cnn_loaded_from_its_file_explains_as_it_did_in_memory(tmp_path):
+    """A loaded Sequential model keeps its layers' first graph: Grad-CAM and integrated gradients read the one path
+    from the inputs to the scores (the example: "The class scores do not depend on conv_1's outputs")."""
+    model = keras.Sequential(
+        [
+            keras.Input((12, 12, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv_1"),
+            keras.layers.MaxPooling2D(),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    image = np.random.default_rng(0).integers(0, 256, (12, 12, 1)).astype("uint8")
+    model.save(tmp_path / "cnn.keras")
+    loaded = keras.saving.load_model(tmp_path / "cnn.keras")
+    for method in (sal.GRAD_CAM, sal.INTEGRATED_GRADIENTS):
+        before, after = sal.saliency(model, image, 1, method), sal.saliency(loaded, image, 1, method)
+        assert after.score == before.score == "logit"
+        np.testing.assert_allclose(after.map, before.map, atol=1e-5)
+        np.testing.assert_allclose(after.scores, before.scores, rtol=1e-5, atol=1e-6)

@@ -207,3 +207,17 @@ def test_explore_places_the_test_split_and_carries_the_seeds_figures_in_its_link
     assert any(said in c.value.replace("\\", "") for c in shared.caption)
     assert shared.toggle(key="explore_seed_stability").value  # the link turns the comparison on, with its seeds
     assert shared.number_input(key="explore_stability_seeds").value == 2
+
+
+def test_every_seeds_map_uses_the_metric_the_maps_own_seed_resolves():
+    """``metric="auto"`` resolved once, by the map's seed: a seed resolving another metric would get a kNN graph it
+    disconnects whole (the example: seeds 43 and 44 resolved correlation on the graph of seed 42's euclidean)."""
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.normal(size=(300, 40)), 0).astype("float32")
+    labels = np.arange(300) % 3
+    auto = embed.UMAPParams()
+    settled = seed_stability.settled_metric(auto, x, labels)
+    assert settled.metric != "auto" and settled.metric == embed.resolve_metric(auto, x, labels)
+    assert settled.random_state == auto.random_state
+    tsne = embed.TSNEParams()
+    assert seed_stability.settled_metric(tsne, x, labels) is tsne

@@ -245,6 +245,19 @@ def stability(
     return SeedStability(seeds, stack.astype("float32"), displacement, width, trust_values, float(threshold))
 
 
+def settled_metric(params: embed.ReducerParams, x: np.ndarray, labels: np.ndarray | None) -> embed.ReducerParams:
+    """``params`` with UMAP's ``metric="auto"`` resolved as the map's own seed resolves it
+    (:func:`featlib.maps.embed.resolve_metric`), so every seed's map uses the metric of the map compared.
+
+    ``auto`` picks its metric by trial maps made with the map's seed: another seed may pick another metric, and a
+    kNN graph found for one metric (shared by the seeds' maps) then holds no edge the other metric's map keeps
+    (umap-learn disconnects them all, and lays out noise). t-SNE's parameters are returned as they are.
+    """
+    if isinstance(params, embed.UMAPParams):
+        return replace(params, metric=embed.resolve_metric(params, x, labels))
+    return params
+
+
 def seed_maps(
     x: np.ndarray,
     params: embed.ReducerParams,
@@ -257,8 +270,8 @@ def seed_maps(
     """The map of ``x`` by ``params`` for each of :func:`seeds_for`'s seeds, aligned, with each map's
     trustworthiness: :func:`stability` of them.
 
-    UMAP's kNN graph is found once (:func:`featlib.maps.embed.nearest_neighbours`: it does not depend on the
-    seed) from :data:`featlib.maps.embed.APPROXIMATE_FROM` points on, as the map's own job does, so the first map is
+    UMAP's metric is settled once (:func:`settled_metric`) and its kNN graph found once
+    (:func:`featlib.maps.embed.nearest_neighbours`: it does not depend on the seed) from :data:`featlib.maps.embed.APPROXIMATE_FROM` points on, as the map's own job does, so the first map is
     the one the page shows.
 
     Args:
@@ -276,6 +289,7 @@ def seed_maps(
     seeds = seeds_for(params, n_seeds)
     x = np.asarray(x, dtype="float32").reshape(len(x), -1)
     embed.check_points(params, len(x))
+    params = settled_metric(params, x, labels)
     graph = None
     if isinstance(params, embed.UMAPParams) and len(x) >= embed.APPROXIMATE_FROM and backend != "gpu":
         graph = embed.nearest_neighbours(x, params, labels)

@@ -342,7 +342,7 @@ def integrated_gradients(
             f"Use {DEFAULT_STEPS}, or more when the completeness gap is large."
         )
     x = _as_inputs(model, images)
-    run, score = _scorer(model, output)
+    run, score = _sequential_scorer(model) if isinstance(model, keras.Sequential) else _scorer(model, output)
     width = _output_width(model, output)
     wanted = _check_targets(targets, len(x), width)
     # The midpoint rule: the gradient at (k + 1/2) / steps, k < steps; the ends (the baseline, the image) only give
@@ -412,7 +412,10 @@ def grad_cam(
             + ("not a top-level layer of this model." if chosen is None else f"{_kind(chosen)} of another shape.")
         )
     x = _as_inputs(model, images)
-    run, score = _scorer(model, output, also=chosen.output)
+    if isinstance(model, keras.Sequential):
+        run, score = _sequential_scorer(model, chosen)
+    else:
+        run, score = _scorer(model, output, also=chosen.output)
     wanted = _check_targets(targets, len(x), _output_width(model, output))
     size = image_size(model)
     found = []
@@ -440,6 +443,40 @@ def grad_cam(
 
 
 # ----------------------------------------------------------------------------- helpers
+
+
+def _sequential_scorer(model: keras.Sequential, chosen=None) -> tuple[Callable[..., tuple[object, object]], str]:
+    """:func:`_scorer`'s ``(run, score)`` for a Sequential model, its layers called one after the other in inference
+    mode: ``run(x)`` gives ``(chosen's outputs, or x without one; class scores (n, classes))`` on the tape.
+
+    A Sequential model loaded from its file keeps, as each layer's ``output``, the node of the graph it was first
+    built in, not of ``model.inputs``': a function from the inputs to ``chosen.output`` and the scores computes the
+    feature maps on a path the scores do not take, and their gradient is ``None``. Called layer by layer, the feature
+    maps lie on the one path to the scores. The scores are the logits when the model ends in a softmax (a Softmax
+    or softmax Activation layer, left out; or a layer with its own softmax, called as its linear copy).
+    """
+    layers = list(model.layers)
+    cut = 0 if chosen is None else layers.index(chosen) + 1
+    front, back, score = layers[:cut], layers[cut:], "output"
+    last = back[-1] if back else None
+    if last is not None and (
+        _kind(last) == "Softmax" or (_kind(last) == "Activation" and _activation_name(last) in _SOFTMAX_FUNCTIONS)
+    ):
+        back, score = back[:-1], "logit"
+    elif last is not None and _activation_name(last) in _SOFTMAX_FUNCTIONS:
+        linear = _without_activation(last)
+        if linear is not None:
+            back, score = back[:-1] + [linear], "logit"
+
+    def run(x):
+        for layer in front:
+            x = layer(x, training=False)
+        maps = x
+        for layer in back:
+            x = layer(x, training=False)
+        return maps, tf.reshape(x, (tf.shape(x)[0], -1))
+
+    return run, score
 
 
 def _rank(layer) -> int:

@@ -105,7 +105,7 @@ def export_panel(
             images = dataset.split(split)[0]
             refused = projector.refusal(len(emb.indices), images.shape[1:])
             _button(
-                "TensorBoard projector (.zip)",
+                "Projector (.zip)",
                 lambda: projector.zip_bytes(
                     projector.projector_files(
                         outputs[emb.indices],

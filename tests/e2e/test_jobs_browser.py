@@ -69,7 +69,7 @@ def test_a_closed_tab_mid_map_leaves_the_job_running_and_others_attach(browser, 
         b.goto(slow_map)
         assert len(plotted_points(b)) == 1_437  # carol's job, attached to or found stored
         shot(b, "2-attached")
-        b.get_by_label("seed").fill("7")
+        b.get_by_label("seed", exact=True).fill("7")
         b.get_by_role("button", name="Compute the map").click()
         # A second map right after: nothing is stuck. The server's job record says so; the "Computing" bar may
         # come and go between two screenshots of a loaded machine, so the test does not wait to see it.

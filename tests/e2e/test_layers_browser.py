@@ -46,7 +46,7 @@ def test_layers_grid_metrics_cka_and_a_followed_selection(page, shot):
     scores = page.locator(".js-plotly-plot").nth(1)  # each layer's figures against the input pixels' lines
     scores.locator(".legendtext").first.wait_for(state="attached")
     assert any(t.startswith("input pixels: 10-NN ") for t in svg_texts(scores.locator(".legendtext")))
-    cka = page.locator(".js-plotly-plot").nth(2)
+    cka = page.locator(".st-key-cka .js-plotly-plot")  # by its key: the units' and the layer flow's plots come between
     cka.locator(".hm, canvas, image").first.wait_for(state="attached")
     page.get_by_text("Figures per layer").scroll_into_view_if_needed()
     shot(page, "2-table-and-cka")

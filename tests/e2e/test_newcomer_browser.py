@@ -207,7 +207,10 @@ def test_a_newcomer_follows_the_readme_and_every_page_reads_well(browser, newcom
     assert 0.0 < float(inspector.get_by_test_id("stMetricValue").nth(2).inner_text()) <= 1.0
     inspector.get_by_text("8 nearest neighbours in dense_1's own space").wait_for()
     inspector.locator("img").nth(8).wait_for()  # the images are drawn after the line above
-    assert inspector.locator("img").count() == 1 + 8  # the point, large, and its neighbours
+    inspector.get_by_text("What the model looked at").wait_for()
+    inspector.locator("img").nth(10).wait_for()  # the saliency maps, from their jobs
+    # The point, large, its neighbours, and what the model looked at for two classes (issue 27, item 4).
+    assert inspector.locator("img").count() == 1 + 8 + 2
     captions = inspector.get_by_test_id("stImageCaption").all_inner_texts()
     assert sum(bool(re.fullmatch(r"#\d+ · \S+( → \S+)? · [\d.e+-]+", c)) for c in captions) == 8, captions
     for width in WIDTHS:
@@ -219,7 +222,7 @@ def test_a_newcomer_follows_the_readme_and_every_page_reads_well(browser, newcom
     # Save the view, copy its short link in one click, open it in a new browser context.
     page.get_by_role("button", name="Save view").click()
     page.get_by_role("textbox", name="Title").fill(TITLE)
-    page.get_by_role("button", name="Save", exact=True).click()
+    page.locator("[class*='save_view_button'] button").click()  # by its key: its shortcut follows the word
     page.get_by_text("Saved as", exact=False).first.wait_for()
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Copy short link").click()

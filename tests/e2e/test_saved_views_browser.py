@@ -59,7 +59,7 @@ def test_save_copy_and_open_a_short_link_in_a_new_context(browser, server, works
         page.get_by_role("button", name="Save view").click()
         title = page.get_by_role("textbox", name="Title")
         title.fill(TITLE)
-        page.get_by_role("button", name="Save", exact=True).click()
+        page.locator("[class*='save_view_button'] button").click()  # by its key: its shortcut follows the word
         page.get_by_text("Saved as", exact=False).first.wait_for()
         [saved] = [v for v in Workspace(workspace_dir).list_views() if v.title == TITLE]
         assert saved.creator == "dora" and saved.query["selection"] == "5,17,400"

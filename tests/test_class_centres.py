@@ -133,3 +133,11 @@ def test_the_contours_switch_travels_in_links():
     assert View.from_query(View("m", "digits", "dense_1").to_query()).contours is False
     opened, replaced = read_link(view.to_query() | {"contours": "maybe"})
     assert opened.contours is False and "expected one of off, on" in replaced["contours"].message
+
+
+def test_labels_that_would_overlap_are_moved_a_row_apart_and_far_ones_stay():
+    coords = np.array([[0.0, 0.0], [10.0, 10.0]])
+    shifts = plots.label_shifts([(5.0, 5.0), (5.2, 5.1), (5.1, 4.9), (9.0, 1.0)], coords)
+    assert shifts[0] == 0 and shifts[3] == 0  # the first label and a far one stay where their class is
+    assert len({shifts[0], shifts[1], shifts[2]}) == 3  # the three near ones on three rows
+    assert all(shift % plots.LABEL_ROW == 0 and shift <= 0 for shift in shifts)

@@ -58,7 +58,7 @@ def test_the_frames_figure_has_one_frame_per_checkpoint(pixels):
     names = ["epoch 1", "epoch 2", "epoch 3 (trained)"]
     fig = plots.checkpoint_flow(flow, indices, labels, names, [f"c{i}" for i in range(10)], marked=[100, 5], start=2)
     assert [f.name for f in fig.frames] == names
-    assert [step["label"] for step in fig.layout.sliders[0].steps] == names
+    assert [step["label"] for step in fig.layout.sliders[0].steps] == [n.removeprefix("epoch ") for n in names]
     assert fig.layout.sliders[0].active == 2
     assert [b.label for b in fig.layout.updatemenus[0].buttons] == ["▶ Play", "❚❚ Pause"]
     classes = len(np.unique(labels))

@@ -179,14 +179,14 @@ def checkpoint_flow(
             {
                 "active": start,
                 "x": 0.16,
-                "len": 0.84,
+                "len": 0.78,  # room on the right for the last tick's "(trained)"
                 "y": -0.02,
                 "yanchor": "top",
-                "currentvalue": {"prefix": "checkpoint: "},
+                "currentvalue": {"prefix": "epoch "},
                 "pad": {"t": 8},
                 "steps": [
                     {
-                        "label": text(name),
+                        "label": text(str(name).removeprefix("epoch ")),  # the number: the prefix says epoch
                         "method": "animate",
                         "args": [
                             [str(name)],

@@ -42,6 +42,8 @@ is about 0.5; on 10,000 Fashion-MNIST images it is lower, and a bound of 0.3 out
 TORN_COLOUR = "#d62728"
 
 
+RING_THIN_FROM = 2_000
+"""Maps of more points than this draw the torn points' rings thin and small (10,000 heavy rings bury the map)."""
 TORN_NAME = f"torn: under {KEPT_TORN:.0%} of its neighbours kept"
 """The trace that outlines those points again, on top (:data:`KEPT_TORN`)."""
 
@@ -243,7 +245,12 @@ def _map_traces(
         traces.append(trace(np.ones(n, dtype=bool), COLOUR_MODES.get(colour, unit_title), marker, colour))
         if colour == "kept":  # where the map tears the layer apart: an outline, the point's colour still seen
             torn = shade < KEPT_TORN
-            ring = {"size": 9, "color": "rgba(0,0,0,0)", "line": {"color": TORN_COLOUR, "width": 1.2}}
+            many = n > RING_THIN_FROM  # thin, small rings on a large map: its colours must stay readable under them
+            ring = {
+                "size": 5 if many else 9,
+                "color": "rgba(0,0,0,0)",
+                "line": {"color": TORN_COLOUR, "width": 0.6 if many else 1.2},
+            }
             traces.append(trace(torn, TORN_NAME, ring, "torn"))
     if highlight is not None and len(highlight):
         mask = np.isin(indices, np.asarray(highlight, dtype=int))

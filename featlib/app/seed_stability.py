@@ -119,21 +119,20 @@ def show(
 
 
 def figure(found: SeedStability, emb: pipeline.Embedding, labels: np.ndarray, title: str) -> go.Figure:
-    """The map coloured by each point's median displacement (0 to twice the core's bound), the core outlined."""
-    shade = np.clip(found.displacement / (2 * found.threshold), 0.0, 1.0)
+    """The map coloured by each point's median displacement (a share of the map's width, shown up to twice the
+    core's bound), the core outlined."""
+    moved = np.minimum(found.displacement, 2 * found.threshold)
     fig = plots.scatter_map(
         emb.coords,
         emb.indices,
         labels[emb.indices],
         axis_name=title,
-        colour="kept",
-        kept=1.0 - shade,
+        colour=plots.UNIT_COLOUR,
+        unit=moved,
+        unit_title="moves over the seeds (share of the map's width)",
         height=HEIGHT,
         title=f"{title} map: how far each point moves over {len(found.seeds)} seeds",
     )
-    fig.data[0].name = "steady (yellow) to moving (purple)"
-    fig.data[0].marker.colorbar.title.text = f"moves < {2 * found.threshold:.0%}"
-    fig.data = fig.data[:1]  # the torn-point outline of the "kept" colouring means nothing here
     xs, ys, share = seed_stability.core_grid(emb.coords, found.core)
     return plots.add_stable_core(fig, xs, ys, share)
 

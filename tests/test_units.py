@@ -187,5 +187,5 @@ def test_the_layers_page_counts_dead_and_near_duplicate_units_per_layer(tmp_path
     assert any("near-duplicate (|r|" in c.proto.spec for c in at.get("plotly_chart"))
     table = at.dataframe[0].value.set_index("layer")
     assert table.loc["activation", "dead"] == 1 and table.loc["dense", "dead"] == 0
-    assert table.loc["activation", "near-duplicate units"] == 2 and table.loc["dense", "near-duplicate units"] == 0
+    assert table.loc["activation", "near-duplicates"] == 2 and table.loc["dense", "near-duplicates"] == 0
     assert [e.label for e in at.expander] == ["The counts as a table"]

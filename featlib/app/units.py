@@ -40,11 +40,12 @@ COLUMNS = {
     "units": "units",
     "examined": "examined",
     "dead": "dead",
-    "never_active": "never active (ReLU, always 0)",
-    "duplicated": "near-duplicate units",
-    "groups": "near-duplicate groups",
-    "redundant": "redundant (one kept per group)",
+    "never_active": "never active",
+    "duplicated": "near-duplicates",
+    "groups": "groups",
+    "redundant": "redundant",
 }
+"""Short headers, so the table fits the page's width; the section's caption says what each counts."""
 
 
 def _how(rep: Representation | None) -> dict:
@@ -91,8 +92,8 @@ def layer_counts(ls: layers.LayerSet) -> None:
         text.md(
             "On the {:,} sampled images. A unit (a convolution's channel, pooled over the positions) is **dead** when "
             "it is constant on them: in a ReLU layer, never active. Two units are **near-duplicates** when the "
-            "absolute value of their Pearson correlation is above {}; constant units are left out. At most {:,} "
-            "units per layer are examined.",
+            "absolute value of their Pearson correlation is above {}; constant units are left out; they form groups, "
+            "and all but one of each group are redundant. At most {:,} units per layer are examined.",
             len(ls.indices),
             unit_lib.DUPLICATE_R,
             unit_lib.MAX_UNITS,

@@ -76,8 +76,12 @@ def layer_rows(ls: layers.LayerSet) -> list[dict] | None:
 
 
 def counts_frame(rows: list[dict]) -> pd.DataFrame:
-    """The counts as a table, one row per layer, columns named for people (:data:`COLUMNS`)."""
-    return pd.DataFrame(rows)[list(COLUMNS)].rename(columns=COLUMNS)
+    """The counts as a table, one row per layer, columns named for people (:data:`COLUMNS`); ``examined`` only
+    where a layer has more units than are examined, so the table fits the page's width."""
+    frame = pd.DataFrame(rows)[list(COLUMNS)]
+    if (frame["examined"] == frame["units"]).all():
+        frame = frame.drop(columns="examined")
+    return frame.rename(columns=COLUMNS)
 
 
 def layer_counts(ls: layers.LayerSet) -> None:
@@ -100,7 +104,7 @@ def layer_counts(ls: layers.LayerSet) -> None:
         )
     )
     with st.expander("The counts as a table"):
-        st.dataframe(counts_frame(rows), hide_index=True, width="stretch")
+        st.dataframe(counts_frame(rows), hide_index=True, width="content")  # as wide as its columns, never cut
 
 
 # ----------------------------------------------------------------------------- the Explore page

@@ -250,8 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 shooter.shoot("issue27", "explore-inspector-saliency-cnn")
 
             def explore_placed(page, shooter: Shooter) -> None:
-                open_explore(page, url, {**mlp, "split": "train", "sample": "10000"})
-                toggle(page, "Place the test split on this map")
+                open_explore(page, url, {**mlp, "split": "train", "sample": "10000", "placed": "split"})  # by link
                 page.locator(".st-key-placed-map .js-plotly-plot").first.wait_for(timeout=LONG)
                 settle(page)
                 shooter.shoot("issue29", "explore-placed-map-test-on-train")

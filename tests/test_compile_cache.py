@@ -110,7 +110,8 @@ def test_processes_filling_one_cache_at_once_leave_every_signature_loadable(tmp_
         for order in ("int-first", "float-first") * 2
     ]
     for process in fillers:
-        assert process.wait(timeout=300) == 0, process.stderr.read()
+        _, stderr = process.communicate(timeout=300)  # reads and closes its pipe
+        assert process.returncode == 0, stderr
     assert not list((tmp_path / "cache").rglob("*.tmp.*"))  # every temporary file was renamed over its target
     done = subprocess.run(
         [sys.executable, "-c", LOAD, str(tmp_path)], env=env, capture_output=True, text=True, timeout=300

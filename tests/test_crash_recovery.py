@@ -100,8 +100,9 @@ class Child:
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.put(line.strip())
+        with self.process.stdout:
+            for line in self.process.stdout:
+                self.lines.put(line.strip())
 
     def wait_for(self, prefix: str, timeout: float = 120) -> str:
         deadline = time.monotonic() + timeout
@@ -124,6 +125,13 @@ class Child:
         time.sleep(0.2)  # let the reader drain the pipe
         while not self.lines.empty():
             self.seen.append(self.lines.get())
+        self.process.stderr.close()  # stdout is closed by its reader, at its end
+
+    def finish(self, timeout: float) -> int:
+        """Waits for the child to exit; returns its exit status, its pipes closed."""
+        self.process.wait(timeout=timeout)
+        self.process.stderr.close()
+        return self.process.returncode
 
     def saved(self) -> list[str]:
         return [line for line in self.seen if line.startswith("saved ")]
@@ -295,7 +303,7 @@ def test_two_processes_saving_the_same_name_at_once_keep_both(tmp_path):
     go.touch()
     results = [json.loads(child.wait_for("saved ")[len("saved ") :]) for child in children]
     for child in children:
-        assert child.process.wait(timeout=60) == 0
+        assert child.finish(60) == 0
     assert sorted(r["name"] for r in results) == ["same", "same-2"]
     assert results[0]["id"] != results[1]["id"]
     assert results[0]["fingerprint"] != results[1]["fingerprint"]

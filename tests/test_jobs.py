@@ -457,5 +457,7 @@ def test_the_local_cluster_imports_nothing_from_shared_or_working_folders(tmp_pa
         assert engine.client.run(lambda: __import__("argparse").__file__)  # and imported argparse: the real one
         assert not marker.exists(), marker.read_text()
     finally:
+        process = engine.cluster.process
         engine.close()
     assert not folder.exists()  # the cluster's own folder goes with it
+    assert process.stdin.closed and process.stdout.closed  # nor does it leave its pipes open

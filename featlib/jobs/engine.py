@@ -313,15 +313,17 @@ class LocalClusterProcess:
 
     def close(self, timeout: float = 20.0) -> None:
         """Asks the cluster to close (its stdin closes) and waits, killing it past ``timeout`` seconds; then
-        removes its private folder."""
+        removes its private folder. Both of its pipes are closed, whether it was still running or not."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
         if self.process.poll() is None:
-            with contextlib.suppress(OSError):
-                self.process.stdin.close()
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        with contextlib.suppress(OSError):
+            self.process.stdout.close()
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -436,6 +438,10 @@ def _start_local_cluster(
     reader.join(timeout)
     if not found or not found[0].startswith("tls://"):
         process.kill()
+        process.wait()
+        for pipe in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                pipe.close()
         shutil.rmtree(folder, ignore_errors=True)
         raise ClusterError(
             f"The local Dask cluster did not start within {timeout:.0f} s (exit status {process.poll()})."

@@ -334,6 +334,19 @@ def _cluster_processes(engine) -> list:
     return [root, *root.children(recursive=True)]
 
 
+def test_the_local_cluster_s_workers_run_without_the_dashboard_s_monitors(engine):
+    """Each worker got featlib.jobs.cluster.IDLE_QUIET from its nanny (bench/idle_cluster.py measures the CPU saved)."""
+    from featlib.jobs.cluster import IDLE_QUIET
+
+    def settings() -> dict:
+        import dask
+
+        return {key: dask.config.get(key) for key in IDLE_QUIET}
+
+    seen = engine.client.run(settings)
+    assert len(seen) == 2 and all(got == IDLE_QUIET for got in seen.values()), seen
+
+
 def test_the_local_cluster_listens_on_loopback_over_tls_and_serves_no_dashboard(engine):
     from urllib.error import HTTPError
     from urllib.request import urlopen

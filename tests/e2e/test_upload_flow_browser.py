@@ -153,7 +153,7 @@ def test_uploads_with_the_same_file_names_are_told_apart_and_scored_on_the_picke
     open_tab(page, "Upload a model")
     _attach(page, "Model file", material["model"])
     assert a.fingerprint[:8] in _picked_dataset(page)
-    page.get_by_text("raw pixels 0–255").click()
+    page.get_by_text("raw pixels 0–255", exact=True).click()  # the radio's label, not the check's caption
     page.get_by_text("pixels / 255 (as the seed)", exact=True).click()
     page.wait_for_timeout(500)
     assert a.fingerprint[:8] in _picked_dataset(page)

@@ -19,6 +19,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports Te
 # compete with the tests for a minute each time; what it does is tested by test_jobs.
 os.environ.setdefault("FEATLIB_WARM_UP", "0")
 os.environ.setdefault("FEATLIB_FIRST_LOOK", "0")  # a test server starts on the workspace its test made
+# The test servers' and AppTest runs' local clusters have one worker process (a server's default is two): each
+# test drives one session at a time, and on two cores shared by two test workers a second worker process only
+# adds its start-up (TensorFlow's import, ~7 CPU s) and its idle time. Tests of several jobs at once start their
+# own engines with two workers (test_jobs.py).
+os.environ.setdefault("FEATLIB_WORKERS", "1")
 
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -29,26 +29,14 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from featlib.serve import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
+from featlib import serve  # noqa: E402
+from featlib.serve import CHROMIUM, CHROMIUM_ARGS, ISOLATED_POINT, running_app  # noqa: E402
 from featlib.store import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 LONG = 420_000  # ms: a map or a job on a loaded 2-core machine
 
-# True once the page's script run has ended (tests/e2e/conftest.py's SETTLED).
-SETTLED = """() => !document.querySelector('[data-testid=stStatusWidget] button')
-  && !document.querySelector('[data-stale=true]')"""
-
-# The screen position of the map's most isolated point and its index (tests/e2e/test_newcomer_browser.py).
-ISOLATED_POINT = """el => {
-    const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, box = el.getBoundingClientRect();
-    const pts = [];
-    el._fullData.forEach(t => { if (t.customdata) for (let i = 0; i < t.x.length; i++) pts.push([t.x[i], t.y[i], t.customdata[i][0]]); });
-    const cx = pts.reduce((s, p) => s + p[0], 0) / pts.length, cy = pts.reduce((s, p) => s + p[1], 0) / pts.length;
-    const far = pts.reduce((a, p) => (Math.hypot(p[0] - cx, p[1] - cy) > Math.hypot(a[0] - cx, a[1] - cy) ? p : a));
-    return [box.left + xa._offset + xa.l2p(far[0]), box.top + ya._offset + ya.l2p(far[1]), far[2]];
-}"""
 
 # Page texts worth reporting: errors, exceptions, warnings.
 PROBLEMS = """() => [...document.querySelectorAll(
@@ -57,8 +45,7 @@ PROBLEMS = """() => [...document.querySelectorAll(
 
 
 def settle(page, timeout_ms: int = LONG) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_function(SETTLED, polling=200, timeout=timeout_ms)
+    serve.settle(page, timeout_ms)
 
 
 class Shooter:

@@ -1,8 +1,10 @@
-"""Starting the dashboard on loopback for browser tests, benchmarks and load tests.
+"""Starting the dashboard on loopback for browser tests, benchmarks and load tests, and driving its pages.
 
 Debian's Chromium (``/usr/bin/chromium``) is driven by Playwright; it never
 downloads a browser. Without the background-networking flags Chromium keeps
-trying to reach Google's hosts, which a closed network refuses.
+trying to reach Google's hosts, which a closed network refuses. The page
+snippets (:data:`SETTLED`, :data:`ISOLATED_POINT`) and :func:`settle` are
+shared by the browser tests and the bench's screenshots.
 """
 
 from __future__ import annotations
@@ -29,6 +31,33 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+SETTLED = """() => !document.querySelector('[data-testid=stStatusWidget] button')
+  && !document.querySelector('[data-stale=true]')"""
+"""A page function, true once the page's script run has ended: no "Running…" status and no element left over
+from the run before (Streamlit marks those ``data-stale``). Locators taken before that may point at a copy
+about to be replaced."""
+
+ISOLATED_POINT = """el => {
+    const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, box = el.getBoundingClientRect();
+    const pts = [];
+    el._fullData.forEach(t => { if (t.customdata) for (let i = 0; i < t.x.length; i++) pts.push([t.x[i], t.y[i], t.customdata[i][0]]); });
+    const cx = pts.reduce((s, p) => s + p[0], 0) / pts.length, cy = pts.reduce((s, p) => s + p[1], 0) / pts.length;
+    const far = pts.reduce((a, p) => (Math.hypot(p[0] - cx, p[1] - cy) > Math.hypot(a[0] - cx, a[1] - cy) ? p : a));
+    return [box.left + xa._offset + xa.l2p(far[0]), box.top + ya._offset + ya.l2p(far[1]), far[2]];
+}"""
+"""A function of a Plotly map's element: the screen position (x, y in CSS pixels) of the map's most isolated
+point (the farthest from the points' centre) and its index, ``[x, y, index]``."""
+
+
+def settle(page, timeout_ms: int = 120_000) -> None:
+    """Waits until a Playwright ``page``'s script run has ended (see :data:`SETTLED`).
+
+    Raises:
+        playwright.sync_api.TimeoutError: it has not ended within ``timeout_ms`` milliseconds.
+    """
+    page.wait_for_timeout(200)  # the rerun a click starts has reached the browser
+    page.wait_for_function(SETTLED, polling=100, timeout=timeout_ms)
 
 
 def free_port() -> int:

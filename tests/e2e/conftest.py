@@ -111,15 +111,3 @@ def shot(request):
         return path
 
     return take
-
-
-# True once the page's script run has ended: no "Running…" status and no element left over from the run before
-# (Streamlit marks those ``data-stale``). Locators taken before that may point at a copy about to be replaced.
-SETTLED = """() => !document.querySelector('[data-testid=stStatusWidget] button')
-  && !document.querySelector('[data-stale=true]')"""
-
-
-def settle(page, timeout_ms: int = 120_000) -> None:
-    """Waits until the page's script run has ended (see :data:`SETTLED`)."""
-    page.wait_for_timeout(200)  # the rerun a click starts has reached the browser
-    page.wait_for_function(SETTLED, polling=100, timeout=timeout_ms)

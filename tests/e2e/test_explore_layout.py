@@ -17,10 +17,10 @@ import re
 from urllib.parse import urlencode, urlparse
 
 import pytest
-from conftest import ARTIFACTS, settle
-from test_newcomer_browser import ISOLATED_POINT
+from conftest import ARTIFACTS
 
 from featlib import models, plots
+from featlib.serve import ISOLATED_POINT, settle
 from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e

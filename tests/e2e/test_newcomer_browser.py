@@ -20,6 +20,7 @@ from conftest import ARTIFACTS, _streamlit
 from test_browser import goto
 from test_sharing import PLOTTED_POINTS
 
+from featlib.serve import ISOLATED_POINT
 from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e
@@ -111,15 +112,6 @@ def wait_plots(page, count: int, timeout: int = 120_000) -> None:
     page.wait_for_timeout(300)
 
 
-# The screen position of the map's most isolated point (farthest from the others' centre), and its index.
-ISOLATED_POINT = """el => {
-    const xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis, box = el.getBoundingClientRect();
-    const pts = [];
-    el._fullData.forEach(t => { if (t.customdata) for (let i = 0; i < t.x.length; i++) pts.push([t.x[i], t.y[i], t.customdata[i][0]]); });
-    const cx = pts.reduce((s, p) => s + p[0], 0) / pts.length, cy = pts.reduce((s, p) => s + p[1], 0) / pts.length;
-    const far = pts.reduce((a, p) => (Math.hypot(p[0] - cx, p[1] - cy) > Math.hypot(a[0] - cx, a[1] - cy) ? p : a));
-    return [box.left + xa._offset + xa.l2p(far[0]), box.top + ya._offset + ya.l2p(far[1]), far[2]];
-}"""
 TITLE = "First look at dense_1"
 
 

@@ -1,13 +1,23 @@
-"""Tests for ``python -m featlib``: real subprocesses on a tmp workspace."""
+"""Tests for ``featlib`` commands on a tmp workspace.
+
+Most commands run in this process through :func:`featlib.cli.main` (:meth:`CliEnv.run`), in the CLI's own
+folder with its environment, as a shell would run ``featlib ARGS`` less the interpreter's start (TensorFlow's
+import alone takes ~5 CPU s a process); what only a fresh interpreter shows runs in one: the ``python -m
+featlib`` entry and ``--help`` (:meth:`CliEnv.run_process`), the light core import and the checks made before
+Keras is imported (:func:`watched`). tests/test_package.py runs the installed command.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -23,6 +33,29 @@ class CliEnv:
     env: dict
 
     def run(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        """``featlib ARGS`` in this process: in ``cwd``, with ``env``'s variables, its output captured.
+
+        ``timeout`` is not enforced here (kept for :meth:`run_process`'s signature); pytest's own timeout
+        and the commands' job limits apply.
+        """
+        from featlib.cli import main
+
+        out, err = io.StringIO(), io.StringIO()
+        changed = {k: v for k, v in self.env.items() if os.environ.get(k) != v and k != "PYTHONPATH"}
+        with (
+            mock.patch.dict(os.environ, changed),
+            contextlib.chdir(self.cwd),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
+            try:
+                rc = main(list(args))
+            except SystemExit as exit_:  # argparse: --help, a usage error
+                rc = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
+        return subprocess.CompletedProcess(["featlib", *args], rc, out.getvalue(), err.getvalue())
+
+    def run_process(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+        """``python -m featlib ARGS`` in a fresh interpreter."""
         return subprocess.run(
             [sys.executable, "-m", "featlib", *args],
             cwd=self.cwd,
@@ -183,7 +216,7 @@ def test_core_import_is_light(cli):
 @pytest.mark.parametrize("command", [None, *COMMANDS])
 def test_help_for_every_command(cli, command):
     args = ["--help"] if command is None else [command, "--help"]
-    proc = ok(cli.run(*args))
+    proc = ok(cli.run_process(*args))
     assert proc.stdout.startswith("usage: python -m featlib")
     if command is None:
         for name in COMMANDS:

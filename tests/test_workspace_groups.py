@@ -3,6 +3,8 @@ table, and deletes many at once through the store's own delete."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from app_testing import APP, no_exception, page_path
@@ -73,6 +75,19 @@ def test_items_are_grouped_by_model_and_dataset_and_a_layers_pass_is_one_row(wal
     shown = "\n".join(m.value for m in at.markdown).replace("\\", "")
     assert "PCA maps of 4 layers, all layers in one pass (dense, activation, dense_1, activation_1)" in shown, shown
     assert any(b.label == "Delete these 4…" for b in at.button)
+
+
+def test_a_layers_pass_that_crosses_a_second_is_named_in_the_models_order(wall):
+    """The listing is newest first; a pass whose last map is stored a second later still reads in layer order."""
+    ws, _, _ = wall
+    maps = [i for i in ws.items() if i.kind == "embedding"]
+    second = {layer: "2026-12-07 12:22:34+00:00" for layer in LAYERS} | {"activation_1": "2026-12-07 12:22:35+00:00"}
+    crossed = [dataclasses.replace(m, created=second[m.parameters["layer"]]) for m in maps]
+    newest_first = sorted(crossed, key=lambda m: m.created, reverse=True)
+    assert [m.parameters["layer"] for m in newest_first][0] == "activation_1"
+    assert catalog.family_title(newest_first) == (
+        "PCA maps of 4 layers, all layers in one pass (dense, activation, dense_1, activation_1)"
+    )
 
 
 def test_the_table_lists_every_item_and_deletes_the_selected_ones_at_once(wall):

@@ -135,7 +135,10 @@ def family_title(members: list[Item]) -> str:
     first = members[0]
     params = first.parameters if isinstance(first.parameters, dict) else {}
     if params.get("method") == "all layers in one pass":
-        layers = ", ".join(dict.fromkeys(str(m.parameters.get("layer", "")) for m in members))
+        # In the model's order, as the pass stored them: the oldest first (the listing is newest first, and the
+        # pass may cross a second, so its order alone can put the last layer first).
+        made = sorted(members, key=lambda m: m.created)
+        layers = ", ".join(dict.fromkeys(str(m.parameters.get("layer", "")) for m in made))
         reducer = first.name.split(" · ", 1)[0]
         return f"{reducer}s of {len(members)} layers, all layers in one pass ({layers})"
     return f"{first.name} × {len(members)} ({KIND_TITLES[first.kind]})"

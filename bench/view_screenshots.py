@@ -20,7 +20,6 @@ as it was is still saved, named ``...-FAILED``. Exit status 1 when a step failed
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import time
 import traceback
@@ -30,7 +29,7 @@ from urllib.parse import urlencode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from featlib import serve  # noqa: E402
-from featlib.serve import CHROMIUM, CHROMIUM_ARGS, ISOLATED_POINT, running_app  # noqa: E402
+from featlib.serve import CHROMIUM, CHROMIUM_ARGS, running_app  # noqa: E402
 from featlib.store import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -89,23 +88,6 @@ def open_explore(page, url: str, query: dict[str, str]) -> None:
 def goto(page, name: str) -> None:
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=name, exact=True).click()
     page.locator("h1").filter(has_text=name).wait_for(timeout=LONG)
-
-
-def click_point(page) -> int:
-    plot = page.locator(".st-key-map .js-plotly-plot")
-    inspector = page.locator(".st-key-point-inspector")
-    for attempt in range(3):
-        plot.scroll_into_view_if_needed()
-        page.wait_for_timeout(800)
-        x, y, index = plot.evaluate(ISOLATED_POINT)
-        page.mouse.click(x, y)
-        try:
-            inspector.get_by_role("heading", name=re.compile(r"^Point #\d+")).wait_for(timeout=45_000)
-            return int(index)
-        except Exception:
-            if attempt == 2:
-                raise
-    return -1
 
 
 def toggle(page, label: str) -> None:
@@ -207,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 if clear.count():
                     clear.first.click()
                     settle(page)
-                index = click_point(page)
+                index = serve.click_isolated_point(page, timeout_ms=45_000)
                 print(f"   inspected point #{index}", flush=True)
                 page.get_by_text("What the model looked at").first.wait_for(timeout=LONG)
                 settle(page)
@@ -231,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
                 if "cnn" not in records:
                     raise RuntimeError("no model named cnn in the workspace")
                 open_explore(page, url, {**base, "model": records["cnn"].id, "layer": "hidden", "contours": "on"})
-                click_point(page)
+                serve.click_isolated_point(page, timeout_ms=45_000)
                 page.get_by_text("What the model looked at").first.wait_for(timeout=LONG)
                 settle(page)
                 shooter.shoot("issue27", "explore-inspector-saliency-cnn")

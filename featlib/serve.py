@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -58,6 +59,34 @@ def settle(page, timeout_ms: int = 120_000) -> None:
     """
     page.wait_for_timeout(200)  # the rerun a click starts has reached the browser
     page.wait_for_function(SETTLED, polling=100, timeout=timeout_ms)
+
+
+def click_isolated_point(page, timeout_ms: int = 30_000, attempts: int = 3) -> int:
+    """Clicks the Explore map's most isolated point (:data:`ISOLATED_POINT`) until the point inspector opens.
+
+    On a loaded machine the first click can land before the chart listens, so it clicks again, up to
+    ``attempts`` times. Returns the index of the point the inspector opened on: the clicked point, or one drawn
+    over it (points overlap on a map).
+
+    Raises:
+        playwright.sync_api.TimeoutError: the inspector did not open within ``timeout_ms`` milliseconds of the
+            last click.
+    """
+    plot = page.locator(".st-key-map .js-plotly-plot")
+    heading = page.locator(".st-key-point-inspector").get_by_role("heading", name=re.compile(r"^Point #\d+"))
+    for attempt in range(attempts):
+        plot.scroll_into_view_if_needed()
+        page.wait_for_timeout(500)
+        x, y, _ = plot.evaluate(ISOLATED_POINT)
+        page.mouse.click(x, y)
+        try:
+            heading.wait_for(timeout=timeout_ms)
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            continue
+        return int(heading.inner_text().split("#")[1])
+    raise ValueError(f"attempts must be at least 1; got {attempts}")
 
 
 def free_port() -> int:

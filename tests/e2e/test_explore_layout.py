@@ -20,7 +20,7 @@ import pytest
 from conftest import ARTIFACTS
 
 from featlib import models, plots
-from featlib.serve import ISOLATED_POINT, settle
+from featlib.serve import click_isolated_point, settle
 from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e
@@ -98,28 +98,10 @@ def test_the_map_comes_first_and_nothing_is_cut(browser, server, explore_link, w
         context.close()
 
 
-def click_a_point(page) -> int:
-    """Clicks the map's most isolated point; returns the index the inspector opened on."""
-    plot = page.locator(".st-key-map .js-plotly-plot")
-    inspector = page.locator(".st-key-point-inspector")
-    for attempt in range(3):  # on a loaded machine the first click can land before the chart listens
-        page.wait_for_timeout(500)
-        x, y, _ = plot.evaluate(ISOLATED_POINT)
-        page.mouse.click(x, y)
-        try:
-            heading = inspector.get_by_role("heading", name=re.compile(r"^Point #\d+"))
-            heading.wait_for(timeout=30_000)
-            return int(heading.inner_text().split("#")[1])
-        except Exception:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
 def test_a_click_opens_the_inspector_beside_the_map_at_1440(browser, server, explore_link):
     context, page = open_explore(browser, server, explore_link, 1440, 900)
     try:
-        index = click_a_point(page)
+        index = click_isolated_point(page)
         inspector = page.locator(".st-key-point-inspector")
         inspector.get_by_text(re.compile(r"nearest neighbours in .*'s own space")).wait_for()
         page.wait_for_timeout(500)

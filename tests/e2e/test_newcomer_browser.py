@@ -20,7 +20,7 @@ from conftest import ARTIFACTS, _streamlit
 from test_browser import goto
 from test_sharing import PLOTTED_POINTS
 
-from featlib.serve import ISOLATED_POINT
+from featlib.serve import click_isolated_point
 from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e
@@ -182,18 +182,7 @@ def test_a_newcomer_follows_the_readme_and_every_page_reads_well(browser, newcom
     found += check_both_widths(page, "Explore")
     points = page.evaluate(PLOTTED_POINTS)
     inspector = page.locator(".st-key-point-inspector")
-    for attempt in range(3):  # on a loaded machine the first click can land before the chart listens
-        plot.scroll_into_view_if_needed()
-        page.wait_for_timeout(500)
-        x, y, index = plot.evaluate(ISOLATED_POINT)
-        page.mouse.click(x, y)
-        try:
-            # the clicked point, or one drawn over it (points overlap on a map)
-            inspector.get_by_role("heading", name=re.compile(r"^Point #\d+")).wait_for(timeout=30_000)
-            break
-        except Exception:
-            if attempt == 2:
-                raise
+    click_isolated_point(page)
     for label in ("true label", "predicted label", "confidence"):
         assert inspector.get_by_test_id("stMetricLabel").filter(has_text=label).count() == 1
     assert 0.0 < float(inspector.get_by_test_id("stMetricValue").nth(2).inner_text()) <= 1.0

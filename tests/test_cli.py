@@ -9,18 +9,16 @@ Keras is imported (:func:`watched`). tests/test_package.py runs the installed co
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from unittest import mock
 
 import numpy as np
 import pytest
+from cli_testing import run_command
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMMANDS = ("train", "layers", "add", "extract", "embed", "export", "import", "ls")
@@ -38,21 +36,7 @@ class CliEnv:
         ``timeout`` is not enforced here (kept for :meth:`run_process`'s signature); pytest's own timeout
         and the commands' job limits apply.
         """
-        from featlib.cli import main
-
-        out, err = io.StringIO(), io.StringIO()
-        changed = {k: v for k, v in self.env.items() if os.environ.get(k) != v and k != "PYTHONPATH"}
-        with (
-            mock.patch.dict(os.environ, changed),
-            contextlib.chdir(self.cwd),
-            contextlib.redirect_stdout(out),
-            contextlib.redirect_stderr(err),
-        ):
-            try:
-                rc = main(list(args))
-            except SystemExit as exit_:  # argparse: --help, a usage error
-                rc = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 2)
-        return subprocess.CompletedProcess(["featlib", *args], rc, out.getvalue(), err.getvalue())
+        return run_command(list(args), self.cwd, self.env)
 
     def run_process(self, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
         """``python -m featlib ARGS`` in a fresh interpreter."""

@@ -2,7 +2,10 @@
 
 - Every ```python and ```bash (or ```sh) block of README.md and docs/*.md runs, in document order, in a temp
   folder of its own with its own workspace (``FEATLIB_WORKSPACE``), ``.venv`` linked in and the venv's ``bin``
-  first on ``PATH``, as a reader following the page would run them. A block that cannot run here (it starts a
+  first on ``PATH``, as a reader following the page would run them. A shell block of plain ``featlib ...``
+  lines runs each line through ``featlib.cli.main`` in this process, in that folder and environment (the
+  entry point itself is run by tests/test_cli.py and, installed, tests/test_package.py); python blocks and any
+  other shell block run in a fresh interpreter or bash. A block that cannot run here (it starts a
   server, needs another machine or the network, takes minutes) is preceded by
   ``<!-- docs-test: skip (the reason) -->``; it must still parse, and name only real ``featlib`` commands and
   functions.
@@ -27,12 +30,14 @@ import importlib.util
 import os
 import pkgutil
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_testing import run_command
 
 import featlib
 
@@ -249,7 +254,46 @@ def _env(workspace: Path) -> dict[str, str]:
     return env
 
 
+CLI_PROGRAMS = {"featlib", ".venv/bin/featlib"}
+SHELL_SYNTAX = re.compile(r"[|&;<>()$`*?\[\]{}~\\]")
+
+
+def cli_lines(code: str) -> list[list[str]] | None:
+    """A shell block's commands when each line is one plain ``featlib ...`` command, else None.
+
+    Plain: after its comment, the line holds no shell syntax (pipes, redirections, variables, globs, quotes'
+    escapes); such a block runs through :func:`cli_testing.run_command` in this process, line by line, as the
+    shell would run it less the interpreter's start. Any other block runs in bash.
+    """
+    commands = []
+    for line in code.splitlines():
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            return None
+        if not words:
+            continue
+        command_part = line.split(" #", 1)[0] if "#" in line else line
+        if words[0] not in CLI_PROGRAMS or SHELL_SYNTAX.search(command_part):
+            return None
+        commands.append(words[1:])
+    return commands
+
+
+def _fail_on(block: Block, what: str, done: subprocess.CompletedProcess) -> None:
+    if done.returncode != 0:
+        pytest.fail(
+            f"{block.where}: {what} exited with status {done.returncode}:\n{block.code}\n"
+            f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}"
+        )
+
+
 def _run(block: Block, index: int, folder: Path, env: dict[str, str]) -> None:
+    commands = cli_lines(block.code) if block.lang in SHELL_LANGS else None
+    if commands is not None:
+        for args in commands:
+            _fail_on(block, f"`featlib {shlex.join(args)}`", run_command(args, folder, env))
+        return
     if block.lang in PYTHON_LANGS:
         script = folder / f"block_{index}_line{block.line}.py"
         command = [str(VENV_BIN / "python"), script.name]
@@ -264,11 +308,7 @@ def _run(block: Block, index: int, folder: Path, env: dict[str, str]) -> None:
             f"{block.where}: the {block.lang} block ran past {BLOCK_TIMEOUT_S} s; make it smaller or mark it "
             f"<!-- docs-test: skip (why) -->.\n{error.stdout or ''}\n{error.stderr or ''}"
         )
-    if done.returncode != 0:
-        pytest.fail(
-            f"{block.where}: the {block.lang} block exited with status {done.returncode}:\n{block.code}\n"
-            f"--- stdout ---\n{done.stdout[-4000:]}\n--- stderr ---\n{done.stderr[-4000:]}"
-        )
+    _fail_on(block, f"the {block.lang} block", done)
 
 
 PAGES_WITH_CODE = [page for page in PAGES if any(b.runnable_lang and b.skip is None for b in blocks(page))]
@@ -486,3 +526,24 @@ def test_readme_is_short_and_keeps_the_two_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(text.splitlines()) <= 160
     assert "make run" in text and "make test" in text
+
+
+def test_only_plain_featlib_lines_run_in_process() -> None:
+    """A block of plain ``featlib`` lines runs in-process line by line; anything a shell must read goes to bash."""
+    assert cli_lines("featlib train --name demo   # a comment\n\n.venv/bin/featlib ls\n") == [
+        ["train", "--name", "demo"],
+        ["ls"],
+    ]
+    assert cli_lines('featlib add "my model.keras" --name mine\n') == [["add", "my model.keras", "--name", "mine"]]
+    for shell in (
+        "featlib ls | head",
+        "featlib ls > out.txt",
+        "featlib ls && echo done",
+        "featlib extract $MODEL",
+        "featlib ls *.keras",
+        "FEATLIB_WORKSPACE=w featlib ls",
+        "python -m featlib ls",
+        "featlib ls\necho done",
+        "featlib ls 'unclosed",
+    ):
+        assert cli_lines(shell) is None, shell

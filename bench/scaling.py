@@ -61,8 +61,11 @@ largest = samples["n%d" % sizes[-1]]
 # warm-up: umap-learn's exact (< 4,096 points) and approximate neighbour paths, as far as the data go
 for n in ([n for n in (1000, 5000) if n <= len(largest)] or [len(largest)]) if method != "tsne" else []:
     fit_method(method, x[largest[:n]], None if labels is None else labels[largest[:n]])
-if method.startswith("featlib"):  # as featlib's job workers do when they start: its 5,000-point fit took the exact
-    from featlib.maps.embed import warm_up  # path, so pynndescent's search (which no cache keeps) is compiled here
+from featlib.maps.knn import EXACT_UP_TO
+# As featlib's job workers do when they start: compile pynndescent's search (which no cache keeps), the path of
+# featlib's maps above EXACT_UP_TO points; the fits above took the exact path. Smaller runs never search.
+if method.startswith("featlib") and sizes[-1] > EXACT_UP_TO:
+    from featlib.maps.embed import warm_up
 
     warm_up()
 times = {}

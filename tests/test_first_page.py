@@ -8,9 +8,12 @@ and a cluster that could not start stopped Home with an error.
 
 from __future__ import annotations
 
+import gc
+import time
+
 from app_testing import no_exception, page_path
 
-from featlib.app import job_watch
+from featlib.app import job_watch, resources
 
 
 def test_home_is_drawn_when_the_job_cluster_cannot_start_and_the_other_pages_say_why(app, monkeypatch):
@@ -38,3 +41,28 @@ def test_a_page_waits_for_the_cluster_started_with_the_first_page_and_uses_it(ap
     assert started.done.is_set() and started.error is None
     assert job_watch.engine() is started.engine  # one cluster per server, started by the first page
     assert [t.value for t in at.title] == ["Jobs"]
+
+
+def test_a_script_run_forces_no_full_garbage_collection(app):
+    """After every script run Streamlit forced two full collections (its ``runner.postScriptGC`` and Keras's
+    ``clear_session``, which it calls once Keras is imported): ~0.4 CPU s with TensorFlow loaded, the GIL held, so
+    one user's click stalled every session. The repository's config turns the first off and the server makes the
+    second reset Keras without collecting (:func:`featlib.app.resources.reset_keras_without_collecting`)."""
+    at = no_exception(app.run())
+    deadline = time.monotonic() + 120
+    while not resources.libraries_ready() and time.monotonic() < deadline:  # Keras imported behind the page
+        time.sleep(0.05)
+    assert resources.libraries_ready()
+    full = []
+
+    def count(phase: str, info: dict) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(info)
+
+    gc.callbacks.append(count)
+    try:
+        for _ in range(4):
+            no_exception(at.run())
+    finally:
+        gc.callbacks.remove(count)
+    assert len(full) <= 1, f"{len(full)} full collections in 4 runs (before: 2 a run)"

@@ -48,6 +48,7 @@ def _warm_up() -> threading.Event:
     def work() -> None:
         try:
             keras.load()  # see the docstring: imported here, once
+            reset_keras_without_collecting()
         except Exception:  # the pages then import on demand, as without the warm-up
             logging.getLogger(__name__).exception("featlib start-up: importing Keras failed")
         finally:
@@ -55,6 +56,31 @@ def _warm_up() -> threading.Event:
 
     threading.Thread(target=work, name="featlib-warm-up", daemon=True).start()
     return ready
+
+
+def reset_keras_without_collecting() -> None:
+    """Makes ``keras.backend.clear_session()`` in this process reset Keras's state without a garbage collection.
+
+    Streamlit calls ``keras.backend.clear_session()`` after every script run of every session once Keras is
+    imported (``_clean_problem_modules`` in ``streamlit/runtime/scriptrunner/script_runner.py``), and Keras 3's
+    ``clear_session`` ends with a full ``gc.collect()``: 0.18 CPU s with TensorFlow loaded, holding the GIL, so
+    every click of one user stalled every other session of the server for that long, on top of the page's own
+    work (a few hundredths of a second for most pages). Here the call still resets Keras's global state and
+    TensorFlow's graph and kernel cache; only the collection is left to Python's own collector
+    (``free_memory=False`` unless a caller asks for it). featlib itself never calls ``clear_session``; the
+    server's models live in :func:`model`'s cache, not in Keras's global state. Idempotent.
+    """
+    backend = keras.backend
+    if getattr(backend.clear_session, "keeps_garbage_to_the_collector", False):
+        return
+    reset = backend.clear_session
+
+    def clear_session(free_memory: bool = False) -> None:
+        reset(free_memory=free_memory)
+
+    clear_session.__doc__ = reset.__doc__
+    clear_session.keeps_garbage_to_the_collector = True  # type: ignore[attr-defined]
+    backend.clear_session = clear_session
 
 
 def start_warm_up() -> None:

@@ -757,6 +757,7 @@ APP_OPTIONS = {
     "server.enableXsrfProtection": "true",
     "server.headless": "true",
     "server.fileWatcherType": "none",
+    "runner.postScriptGC": "false",
     "browser.gatherUsageStats": "false",
     "client.toolbarMode": "minimal",
 }

@@ -21,6 +21,8 @@ from featlib.plots.style import (
     colour_of,
     colourbar,
     frame,
+    table_frame,
+    table_values,
     text,
     title_lines,
 )
@@ -124,13 +126,9 @@ def cka_heatmap(matrix: np.ndarray, names: Sequence[str], other_names: Sequence[
         names: the rows' names (``k``).
         other_names: the columns' names (``m``; default ``names``).
     """
-    matrix = np.asarray(matrix, dtype=float)
     other_names = [text(n) for n in (names if other_names is None else other_names)]
     names = [text(n) for n in names]
-    if matrix.shape != (len(names), len(other_names)):
-        raise ValueError(
-            f"The CKA matrix must be {len(names)} × {len(other_names)} for these names; got {matrix.shape}."
-        )
+    matrix = table_values(matrix, names, other_names, "The CKA matrix")
     fig = go.Figure(
         go.Heatmap(
             z=matrix,
@@ -144,12 +142,7 @@ def cka_heatmap(matrix: np.ndarray, names: Sequence[str], other_names: Sequence[
             hovertemplate="%{y} · %{x}<br>linear CKA %{z:.3f}<extra></extra>",
         )
     )
-    return frame(
-        fig,
-        height=120 + MODEBAR_HEIGHT + 36 * len(names),
-        xaxis={"type": "category"},
-        yaxis={"type": "category", "autorange": "reversed"},
-    )
+    return table_frame(fig, rows=len(names), row_height=36, base=120)
 
 
 def class_shift_heatmap(shift: np.ndarray, class_names: Sequence[str], before: str, after: str) -> go.Figure:
@@ -161,10 +154,8 @@ def class_shift_heatmap(shift: np.ndarray, class_names: Sequence[str], before: s
         class_names: the ``C`` classes.
         before, after: the two representations' names, for the title and the hover text.
     """
-    shift = np.asarray(shift, dtype=float)
     names = [text(n) for n in class_names]
-    if shift.shape != (len(names), len(names)):
-        raise ValueError(f"The class shift must be {len(names)} × {len(names)}; got {shift.shape}.")
+    shift = table_values(shift, names, names, "The class shift")
     most = max(float(np.abs(shift).max()), 1e-9)
     cells = [[f"{v:+.0%}" if abs(v) >= 0.005 else "" for v in row] for row in shift]  # a blank: under half a point
     fig = go.Figure(
@@ -182,12 +173,13 @@ def class_shift_heatmap(shift: np.ndarray, class_names: Sequence[str], before: s
             f"against {text(before)}<extra></extra>",
         )
     )
-    return frame(
+    return table_frame(
         fig,
+        rows=len(names),
+        row_height=30,
         title=title_lines(f"Where neighbours went: {after} against {before}", 60),
-        height=140 + MODEBAR_HEIGHT + 30 * len(names),
-        xaxis={"type": "category", "title": "class of the neighbours", "tickmode": "linear"},
-        yaxis={"type": "category", "autorange": "reversed", "title": "class of the image", "tickmode": "linear"},
+        x_title="class of the neighbours",
+        y_title="class of the image",
     )
 
 
@@ -199,11 +191,9 @@ def prediction_depth_heatmap(counts: np.ndarray, class_names: Sequence[str], lay
             (:func:`featlib.maps.prediction_depth.counts_by_class`); the last column: never settled.
         class_names: the ``C`` classes; layer_names: the ``L`` representations, in order.
     """
-    counts = np.asarray(counts)
     rows = [text(n) for n in class_names]
     columns = [f"{i} {text(n)}" for i, n in enumerate(layer_names)] + [f"{len(layer_names)} never"]
-    if counts.shape != (len(rows), len(columns)):
-        raise ValueError(f"The depth counts must be {len(rows)} × {len(columns)}; got {counts.shape}.")
+    counts = table_values(counts, rows, columns, "The depth counts")
     totals = np.maximum(counts.sum(axis=1, keepdims=True), 1)
     share = counts / totals
     fig = go.Figure(
@@ -221,12 +211,14 @@ def prediction_depth_heatmap(counts: np.ndarray, class_names: Sequence[str], lay
             hovertemplate="class %{y}: %{customdata:,} images decided at %{x}<br>%{z:.1%} of the class<extra></extra>",
         )
     )
-    return frame(
+    return table_frame(
         fig,
+        rows=len(rows),
+        row_height=28,
         title="Prediction depth per class: the layer from which every later layer's k-NN vote is the prediction",
-        height=140 + MODEBAR_HEIGHT + 28 * len(rows),
-        xaxis={"type": "category", "title": "prediction depth (layer)"},
-        yaxis={"type": "category", "autorange": "reversed", "title": "true class", "tickmode": "linear"},
+        x_title="prediction depth (layer)",
+        y_title="true class",
+        every_x_tick=False,
     )
 
 

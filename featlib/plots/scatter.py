@@ -10,11 +10,12 @@ from featlib.lazy import plotly_go as go
 from featlib.maps import class_centres
 from featlib.plots.style import (
     CORRECT_COLOUR,
-    MODEBAR_HEIGHT,
     WRONG_COLOUR,
     colour_of,
     colourbar,
     frame,
+    table_frame,
+    table_values,
     text,
     title_lines,
 )
@@ -622,10 +623,8 @@ def landing_heatmap(
         placed_names, fitted_names: the ``P`` placed and ``F`` fitted classes.
         placed, fitted: what was placed and what the map was fitted on, for the title ("MNIST test", "train split").
     """
-    shares = np.asarray(shares, dtype=float)
     rows, columns = [text(n) for n in placed_names], [text(n) for n in fitted_names]
-    if shares.shape != (len(rows), len(columns)):
-        raise ValueError(f"The landing table must be {len(rows)} × {len(columns)}; got {shares.shape}.")
+    shares = table_values(shares, rows, columns, "The landing table")
     cells = [[f"{v:.0%}" if v >= 0.005 else "" for v in row] for row in shares]
     fig = go.Figure(
         go.Heatmap(
@@ -641,10 +640,11 @@ def landing_heatmap(
             hovertemplate="%{y} (placed) among %{x}: %{z:.1%}<extra></extra>",
         )
     )
-    return frame(
+    return table_frame(
         fig,
+        rows=len(rows),
+        row_height=28,
         title=title_lines(f"Where {placed} lands among {fitted}", 60),
-        height=140 + MODEBAR_HEIGHT + 28 * len(rows),
-        xaxis={"type": "category", "title": f"class it lands among ({text(fitted)})", "tickmode": "linear"},
-        yaxis={"type": "category", "autorange": "reversed", "title": "its own class", "tickmode": "linear"},
+        x_title=f"class it lands among ({text(fitted)})",
+        y_title="its own class",
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
+
+import numpy as np
 
 from featlib.lazy import plotly_go as go
 
@@ -99,6 +102,48 @@ def title_lines(title: str, width: int = 34) -> str:
         else:
             lines.append(part)
     return "<br>".join(text(line) for line in lines)
+
+
+def table_values(values: object, rows: Sequence[str], columns: Sequence[str], what: str) -> np.ndarray:
+    """``values`` as a float array of one row per name of ``rows`` and one column per name of ``columns``.
+
+    Raises:
+        ValueError: another shape; the message names ``what`` ("The CKA matrix"), the shape expected and the
+            shape received.
+    """
+    values = np.asarray(values, dtype=float)
+    if values.shape != (len(rows), len(columns)):
+        raise ValueError(f"{what} must be {len(rows)} × {len(columns)} for these names; got {values.shape}.")
+    return values
+
+
+def table_frame(
+    fig: go.Figure,
+    *,
+    rows: int,
+    row_height: int,
+    base: int = 140,
+    title: str = "",
+    x_title: str = "",
+    y_title: str = "",
+    every_x_tick: bool = True,
+) -> go.Figure:
+    """Frames a table drawn as a heatmap (:func:`frame`): category axes, the first row at the top, every row's
+    name shown, and a height of ``base`` pixels plus the toolbar's band plus ``row_height`` pixels a row.
+
+    Args:
+        fig: the figure, changed in place.
+        rows: the table's row count; row_height, base: pixels.
+        title: already escaped; x_title, y_title: the axes' titles.
+        every_x_tick: show every column's name (``False``: as many as fit).
+    """
+    return frame(
+        fig,
+        title=title,
+        height=base + MODEBAR_HEIGHT + row_height * rows,
+        xaxis={"type": "category", "title": x_title, **({"tickmode": "linear"} if every_x_tick else {})},
+        yaxis={"type": "category", "autorange": "reversed", "title": y_title, "tickmode": "linear"},
+    )
 
 
 def frame(

@@ -152,6 +152,35 @@ def clear_edge(values: np.ndarray, near: float, gap: float = 2.0) -> float:
     raise AssertionError(f"no clear pixel near {near}")
 
 
+def clear_box(pixels: np.ndarray, fractions: tuple[float, float, float, float]):
+    """A box near ``(left, top, right, bottom)`` (fractions of the canvas) whose sides pass no point, and which points
+    it holds: ``((x0, y0, x1, y1), inside)``, ``inside`` a bool mask of the points."""
+    width, height = LAYOUT["width"], LAYOUT["height"]
+    x0, x1 = (clear_edge(pixels[:, 0], f * width) for f in fractions[0::2])
+    y0, y1 = (clear_edge(pixels[:, 1], f * height) for f in fractions[1::2])
+    inside = (pixels[:, 0] > x0) & (pixels[:, 0] < x1) & (pixels[:, 1] > y0) & (pixels[:, 1] < y1)
+    return (x0, y0, x1, y1), inside
+
+
+def run_cell(page, cell, attempts: int = 3) -> None:
+    """Runs a notebook ``cell`` (Shift+Enter in its editor) until its prompt shows it queued or run (``[*]``, ``[1]``).
+
+    A key pressed while JupyterLab is still busy on a loaded machine can be lost; the cell is then asked again.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    prompt = cell.locator(".jp-InputPrompt")
+    for attempt in range(attempts):
+        cell.locator(".cm-content").click()
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_function(r"p => /\[(\*|\d+)\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=15_000)  # fmt: skip
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
 def test_a_box_dragged_on_the_widget_in_jupyterlab_comes_back_as_w_selected(browser, digits, model, tmp_path):
     workspace = Workspace(tmp_path / "ws")
     models.save_model(workspace, model, "seed-mlp", dataset="digits")
@@ -163,13 +192,11 @@ def test_a_box_dragged_on_the_widget_in_jupyterlab_comes_back_as_w_selected(brow
     (tmp_path / "lab" / "root" / "explore.ipynb").write_text(json.dumps(notebook(workspace.root)))
 
     pixels = canvas_positions(made.coords)
-    x0 = clear_edge(pixels[:, 0], 0.30 * LAYOUT["width"])
-    x1 = clear_edge(pixels[:, 0], 0.62 * LAYOUT["width"])
-    y0 = clear_edge(pixels[:, 1], 0.30 * LAYOUT["height"])
-    y1 = clear_edge(pixels[:, 1], 0.66 * LAYOUT["height"])
-    inside = (pixels[:, 0] > x0) & (pixels[:, 0] < x1) & (pixels[:, 1] > y0) & (pixels[:, 1] < y1)
+    (x0, y0, x1, y1), inside = clear_box(pixels, (0.30, 0.30, 0.62, 0.66))
     expected = sorted(int(i) for i in np.asarray(made.indices)[inside])
     assert 10 <= len(expected) < len(made.indices)  # a box that tells a selection from none and from all
+    lasso, in_lasso = clear_box(pixels, (0.55, 0.12, 0.90, 0.45))  # a lasso drawn along another box's sides
+    assert 5 <= in_lasso.sum() != len(expected)
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with running_lab(tmp_path / "lab", SHOTS / "jupyterlab.log") as url:
@@ -181,10 +208,9 @@ def test_a_box_dragged_on_the_widget_in_jupyterlab_comes_back_as_w_selected(brow
             cells = page.locator(".jp-Notebook .jp-CodeCell")
             cells.nth(1).wait_for()
             page.locator(".jp-Notebook-ExecutionIndicator[data-status=idle]").wait_for()  # the kernel is up
-            cells.nth(0).locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")
+            run_cell(page, cells.nth(0))
             overlay = page.locator(".featlib-map-overlay")
-            overlay.wait_for()
+            overlay.wait_for(timeout=300_000)  # the kernel imports TensorFlow: a minute on a loaded machine
             page.get_by_text(f"{len(made.indices)} points", exact=True).wait_for()  # drawn, listening
 
             box = overlay.bounding_box()
@@ -197,12 +223,23 @@ def test_a_box_dragged_on_the_widget_in_jupyterlab_comes_back_as_w_selected(brow
             page.locator(".featlib-map-overlay").hover(position={"x": float(pixels[0, 0]), "y": float(pixels[0, 1])})
             page.locator(".featlib-map-root").screenshot(path=str(SHOTS / "notebook-widget.png"))
 
-            cells.nth(1).locator(".cm-content").click()
-            page.keyboard.press("Shift+Enter")
+            run_cell(page, cells.nth(1))
             printed = cells.nth(1).locator(".jp-OutputArea-output").filter(has_text="selected:")
             printed.wait_for()
             text = printed.inner_text()
             page.screenshot(path=str(SHOTS / "notebook-widget-jupyterlab.png"))  # the widget and w.selected
+
+            # A lasso: the polygon the pointer draws, here along the sides of a second box.
+            page.get_by_role("button", name="Lasso select").click()
+            lx0, ly0, lx1, ly1 = lasso
+            corners = [(lx0, ly0), (lx1, ly0), (lx1, ly1), (lx0, ly1), (lx0, ly0)]
+            page.mouse.move(box["x"] + lx0, box["y"] + ly0)
+            page.mouse.down()
+            for (ax, ay), (bx, by) in zip(corners, corners[1:]):
+                for step in range(1, 6):
+                    page.mouse.move(box["x"] + ax + (bx - ax) * step / 5, box["y"] + ay + (by - ay) * step / 5)
+            page.mouse.up()
+            page.get_by_text(f"{in_lasso.sum()} of {len(made.indices)} points selected").wait_for()
         finally:
             context.close()
     found = json.loads(re.search(r"selected:\s*(\[.*\])", text, re.S).group(1))

@@ -16,7 +16,8 @@ Packages, by topic (each ``__init__`` lists its modules):
     app: the Streamlit dashboard's glue.
 
 Modules: errors, settings, provenance, quiet, names, lru, archives, plots, metrics, pipeline, precompute, serve,
-callbacks (``featlib.CheckpointCallback``: a Keras callback saving a training's checkpoints into a workspace).
+callbacks (``featlib.CheckpointCallback``: a Keras callback saving a training's checkpoints into a workspace),
+notebook (``featlib.explore``: a layer's map as a live Jupyter widget, with the ``notebook`` extra).
 """
 
 import importlib
@@ -24,9 +25,14 @@ import importlib
 __version__ = "0.1.0"
 
 
+LAZY_NAMES = {"CheckpointCallback": "featlib.callbacks", "explore": "featlib.notebook"}
+"""``featlib.<name>`` -> the module it is imported from on first use."""
+
+
 def __getattr__(name: str) -> object:
-    """``featlib.CheckpointCallback`` (:class:`featlib.callbacks.CheckpointCallback`), imported on first use: its
-    module imports Keras, which ``import featlib`` (and ``featlib --help``) must not."""
-    if name == "CheckpointCallback":
-        return importlib.import_module("featlib.callbacks").CheckpointCallback
+    """``featlib.CheckpointCallback`` (:class:`featlib.callbacks.CheckpointCallback`) and ``featlib.explore``
+    (:func:`featlib.notebook.explore`), imported on first use: their modules import Keras and the service, which
+    ``import featlib`` (and ``featlib --help``) must not."""
+    if name in LAZY_NAMES:
+        return getattr(importlib.import_module(LAZY_NAMES[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

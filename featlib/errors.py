@@ -124,6 +124,17 @@ class PointQueryError(FeatlibError, ValueError):
     """A search for points on a map (``label:7 confidence<0.6``) that cannot be read; the message names the term."""
 
 
+class NotebookError(FeatlibError, ValueError):
+    """:func:`featlib.explore` asked with inputs it cannot map (an unknown model, colouring or selection); nothing ran."""
+
+
+class MissingExtraError(FeatlibError, ImportError):
+    """A part of featlib whose optional packages are not installed (the notebook widget without anywidget).
+
+    The message names the ``pip install 'featlib[...]'`` extra that brings them.
+    """
+
+
 # ----------------------------------------------------------------------------- views, comparisons, exports, bundles
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 __all__ = [
     "LazyModule",
+    "anywidget",
     "cuml",
     "cupy",
     "dask",
@@ -48,6 +49,7 @@ __all__ = [
     "opentsne",
     "pandas",
     "pil_image",
+    "plotly_colors",
     "plotly_go",
     "plotly_subplots",
     "psutil",
@@ -158,10 +160,12 @@ threadpoolctl = LazyModule("threadpoolctl")
 psutil = LazyModule("psutil")
 pandas = LazyModule("pandas")
 plotly_go = LazyModule("plotly.graph_objects", "plotly")
+plotly_colors = LazyModule("plotly.colors", "plotly")
 plotly_subplots = LazyModule("plotly.subplots", "plotly")
 kaleido = LazyModule("kaleido")
 pil_image = LazyModule("PIL.Image", "pillow")
 tqdm = LazyModule("tqdm")
+anywidget = LazyModule("anywidget", "featlib[notebook]")  # the notebook widget (featlib.notebook), an extra
 # RAPIDS, on GPU machines only (requirements-gpu.txt): featlib.maps.gpu asks ``available`` before using them.
 cuml = LazyModule("cuml", "cuml-cu12")
 cupy = LazyModule("cupy", "cupy-cuda12x")

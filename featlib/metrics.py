@@ -521,6 +521,35 @@ def layer_metrics(
     return result
 
 
+def map_figures(scores: dict, reducer_title: str, model_accuracy: float | None) -> list[tuple[str, object, str]]:
+    """The figures the Explore page shows beside a map, in its order: ``[(name, value, what it measures), ...]``.
+
+    One table for every view of a map (the Explore page, :func:`featlib.explore`'s widget), so they show the
+    same figures under the same names.
+
+    Args:
+        scores: :func:`layer_metrics` of the map's points with their coordinates (the service's ``scores``).
+        reducer_title: the map's reducer as shown (``"UMAP"``, ``"PCA"``, ``"t-SNE"``).
+        model_accuracy: the share of the map's points the model predicts right (0 to 1), or ``None``.
+
+    Returns:
+        ``(name, value, help)`` per figure: ``value`` is the points' count (int) first, then a float or a
+        :class:`NotAvailable` (print it with :func:`format_score`); ``help`` is ``""`` where the name says it all.
+    """
+    return [
+        ("points", int(scores["n"]), ""),
+        (
+            "10-NN accuracy of the map",
+            scores.get("knn_acc_2d"),
+            f"a 10-NN classifier on the 2-D {reducer_title} map, 5-fold",
+        ),
+        ("trustworthiness", scores.get("trustworthiness"), "1 when no neighbour on the map is a stranger in the layer"),
+        ("model accuracy on these points", model_accuracy, ""),
+        ("10-NN accuracy of the layer", scores.get("knn_acc"), "the same classifier in the layer's own space"),
+        ("linear probe", scores.get("probe_acc"), "a logistic regression reading the layer, 5-fold"),
+    ]
+
+
 def _neighbour_notes(result: dict, labels: np.ndarray, k: int = 10) -> dict[str, str]:
     """Sentences for the figures of ``result`` computed with fewer than ``k`` neighbours."""
     notes = {}

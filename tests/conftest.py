@@ -71,9 +71,11 @@ EXPECTED_FILE_SECONDS = {
     "tests/test_first_look.py": 50,
     "tests/test_metrics.py": 50,
     "tests/e2e/test_compare_layout.py": 50,
+    "tests/e2e/test_notebook_browser.py": 50,  # measured alone (-n 0): 45 s, a JupyterLab and its kernel
     "tests/test_model_budget.py": 50,
     "tests/test_embed.py": 50,
     "tests/test_workspace_page.py": 50,
+    "tests/test_notebook.py": 20,  # measured alone (-n 0): 17 s, most of it the session's trained model
 }
 UNMEASURED_TEST_SECONDS = 0.25
 UNMEASURED_BROWSER_TEST_SECONDS = 30.0

@@ -1,7 +1,8 @@
 """featlib as a package people install (issue 25, item 5).
 
 - Every library featlib imports (at the top of a module, or lazily through :mod:`featlib.lazy`) is declared in
-  ``pyproject.toml``: the runtime ones as dependencies, cuML and CuPy in the ``gpu`` extra.
+  ``pyproject.toml``: the runtime ones as dependencies, cuML and CuPy in the ``gpu`` extra, anywidget in the
+  ``notebook`` extra.
 - The pinned set ``make`` installs (``requirements*.txt``) lies within the declared ranges.
 - A wheel built from the checkout, installed into a fresh virtualenv, gives the ``featlib`` command: its help,
   and a first map, run from another folder, import featlib from that virtualenv, not from the checkout. The
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
 GPU_ONLY = {"cuml", "cupy"}
 """Imported only on a GPU machine (``featlib.maps.gpu``): declared in the ``gpu`` extra."""
+NOTEBOOK_ONLY = {"anywidget", "traitlets"}
+"""Imported only by the notebook widget (``featlib.notebook.widget``): declared in the ``notebook`` extra."""
 
 
 def declared(extra: str | None = None) -> dict[str, Requirement]:
@@ -64,20 +67,21 @@ def test_every_library_featlib_imports_is_declared():
     modules = imported_modules()
     assert {"scipy", "threadpoolctl", "psutil", "PIL", "tensorflow"} <= modules  # the scan sees them
     distributions = importlib.metadata.packages_distributions()
-    runtime, gpu = declared(), declared("gpu")
+    runtime, gpu, notebook = declared(), declared("gpu"), declared("notebook")
     missing = []
     for module in sorted(modules - GPU_ONLY):
         names = {canonicalize_name(name) for name in distributions.get(module, [])}
-        if not names & runtime.keys():
+        if not names & (notebook.keys() if module in NOTEBOOK_ONLY else runtime.keys()):
             missing.append(f"{module} (from {sorted(names) or 'no installed distribution'})")
     assert not missing, f"imported by featlib but not in pyproject.toml's dependencies: {missing}"
     assert {"cuml-cu12"} <= gpu.keys()
+    assert NOTEBOOK_ONLY <= modules and {"anywidget", "traitlets"} <= notebook.keys()
     # pyarrow is imported by pandas for featlib's Parquet export, cryptography by dask for the cluster's TLS.
     assert {"pyarrow", "cryptography"} <= runtime.keys()
 
 
 def test_the_pinned_set_lies_within_the_declared_ranges():
-    ranges = {**declared(), **declared("test"), **declared("bench")}
+    ranges = {**declared(), **declared("test"), **declared("bench"), **declared("notebook")}
     checked = []
     for name in ("requirements.txt", "requirements-test.txt", "requirements-bench.txt"):
         for line in (ROOT / name).read_text(encoding="utf-8").splitlines():
@@ -94,7 +98,16 @@ def test_the_pinned_set_lies_within_the_declared_ranges():
                     checked.append(pin.name)
     for name, wanted in declared().items():  # and what runs the tests here
         assert wanted.specifier.contains(importlib.metadata.version(name), prereleases=True), (name, str(wanted))
-    assert {"streamlit", "tensorflow", "keras", "umap-learn", "pytest", "tensorboard"} <= set(checked)
+    assert {
+        "streamlit",
+        "tensorflow",
+        "keras",
+        "umap-learn",
+        "pytest",
+        "tensorboard",
+        "anywidget",
+        "jupyterlab",
+    } <= set(checked)
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +145,12 @@ def test_the_wheel_holds_the_library_and_the_dashboard_not_the_bench_or_tests(wh
         metadata = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/METADATA"))
         entry_points = next(archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt"))
     assert "featlib/app/dashboard.py" in names and "featlib/app/app_pages/explore.py" in names
+    assert {"featlib/notebook/widget.js", "featlib/notebook/widget.css"} <= set(names)  # the widget's front end
     assert not any(name.startswith(("bench/", "tests/")) for name in names)
     assert "featlib = featlib.cli:main" in entry_points
     requires = [line.split(":", 1)[1].strip() for line in metadata.splitlines() if line.startswith("Requires-Dist:")]
     assert any(line.startswith("scipy") for line in requires) and any('extra == "gpu"' in line for line in requires)
+    assert any(line.startswith("anywidget") and 'extra == "notebook"' in line for line in requires)
     assert not any("==" in line for line in requires if "extra" not in line)  # ranges, not the pinned set
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from featlib import datasets, keys, pipeline, plots
+from featlib import datasets, keys, metrics, pipeline, plots
 from featlib.app import links, map_search, resources, results, shortcuts, text, theme, widgets
 from featlib.maps import embed, reducer_params
 from featlib.maps.neighbour_change import NeighbourChange
@@ -274,18 +274,10 @@ def show_metrics(scores: dict, title: str, model_accuracy: float) -> None:
 
     A figure the points are too few for reads ``n/a``; its reason (the metrics' own words) is under the table.
     """
-    figures = (
-        ("points", f"{scores['n']:,}", None),
-        ("10-NN accuracy of the map", scores.get("knn_acc_2d"), f"a 10-NN classifier on the 2-D {title} map, 5-fold"),
-        ("trustworthiness", scores.get("trustworthiness"), "1 when no neighbour on the map is a stranger in the layer"),
-        ("model accuracy on these points", model_accuracy, None),
-        ("10-NN accuracy of the layer", scores.get("knn_acc"), "the same classifier in the layer's own space"),
-        ("linear probe", scores.get("probe_acc"), "a logistic regression reading the layer, 5-fold"),
-    )
     rows, missing, helps = [], [], []
-    for label, value, help_text in figures:
+    for label, value, help_text in metrics.map_figures(scores, title, model_accuracy):
         if label == "points":
-            rows.append((label, value))
+            rows.append((label, f"{value:,}"))
             continue
         figure = widgets.score(value)
         rows.append((label, figure if widgets.computed(value) else "n/a"))

@@ -141,7 +141,17 @@ def screenshots(folder: Path, widths: list[int]) -> dict:
         digits = datasets.load_digits()
         model = models.build_mlp((64,), seed=0)
         adapt = lambda x: models.adapt_images(x, model)  # noqa: E731
-        models.train(model, adapt(digits.x_train), digits.y_train, adapt(digits.x_test), digits.y_test, epochs=5)
+        models.train(
+            model,
+            adapt(digits.x_train),
+            digits.y_train,
+            adapt(digits.x_test),
+            digits.y_test,
+            optimizer="adam",
+            learning_rate=0.01,
+            epochs=10,
+            batch_size=32,
+        )
         record = models.save_model(Workspace(ws), model, "mlp", dataset="digits")
         explore = {"model": record.id, "dataset": "digits", "layer": "dense_1", "reducer": "umap", "dims": "3"}
         compare = {
@@ -163,8 +173,10 @@ def screenshots(folder: Path, widths: list[int]) -> dict:
                 index = page.evaluate(
                     "() => document.querySelector('.st-key-explore-map .js-plotly-plot')._fullData[0].customdata[0][0]"
                 )
-                page.get_by_label("Inspect point").fill(str(int(index)))
-                page.get_by_role("button", name="Inspect").click()
+                page.get_by_label("Inspect point", exact=True).and_(page.get_by_test_id("stNumberInputField")).fill(
+                    str(int(index))
+                )
+                page.get_by_role("button", name="Inspect", exact=True).click()
                 page.get_by_text(f"Point #{int(index)}").first.wait_for()
                 serve.settle(page, LONG)
                 page.wait_for_timeout(3000)

@@ -68,11 +68,25 @@ SCENE_3D = {
     "xaxis": {"showticklabels": False, "title": ""},
     "yaxis": {"showticklabels": False, "title": ""},
     "zaxis": {"showticklabels": False, "title": ""},
-    "aspectmode": "data",
+    "aspectmode": "cube",
     "dragmode": "turntable",
+    "camera": {"eye": {"x": 1.15, "y": 1.15, "z": 0.8}},
 }
-"""The scene of a 3-D map: axes without numbers (a map's coordinates mean nothing), the map's own proportions, turned
-about its vertical axis by a drag."""
+"""The scene of a 3-D map: axes without numbers (a map's coordinates mean nothing), in a cube (as a 2-D map fills its
+plot area, whatever its spread on each axis), seen from a little closer and lower than plotly's default camera (the
+map fills more of its figure), turned about its vertical axis by a drag."""
+
+
+def _scene(axis_name: str = "") -> dict:
+    """:data:`SCENE_3D` with its axes named ``<axis_name> 1`` to ``3`` (no names for ``""``)."""
+    return {
+        **SCENE_3D,
+        **{
+            f"{a}axis": {**SCENE_3D[f"{a}axis"], "title": f"{axis_name} {i + 1}" if axis_name else ""}
+            for i, a in enumerate("xyz")
+        },
+    }
+
 
 SYMBOLS_3D = {"star": "diamond", "diamond-open": "diamond-open", "circle-open": "circle-open"}
 """2-D marker symbols a 3-D scene draws otherwise (plotly's 3-D markers have a few symbols only)."""
@@ -166,11 +180,7 @@ def scatter_map(
         "x": 0,
     }
     if is_3d(coords):  # no contours in 3-D: a class's 2-D density line has no place in a turned scene
-        scene = {
-            **SCENE_3D,
-            **{f"{a}axis": {**SCENE_3D[f"{a}axis"], "title": f"{axis_name} {i + 1}"} for i, a in enumerate("xyz")},
-        }
-        return frame(fig, title=text(title) if title else "", height=height, legend=legend, scene=scene)
+        return frame(fig, title=text(title) if title else "", height=height, legend=legend, scene=_scene(axis_name))
     if contours:
         class_contours(fig, coords, labels if colour != "predicted" else np.asarray(predicted), class_names)
     return frame(
@@ -372,14 +382,13 @@ def neighbours_kept_map(
     """A map whose points are coloured by how many neighbours each image kept: the Jaccard index, 0 to 1.
 
     Args:
-        coords: float ``(m, 2)``; indices: int ``(m,)`` the images (shown on hover); kept: float ``(m,)``.
+        coords: float ``(m, 2)`` (``(m, 3)``: a 3-D map, drawn in a turnable scene); indices: int ``(m,)`` the images
+            (shown on hover); kept: float ``(m,)``.
         title: the figure's title (plain text, escaped here).
     """
     fig = go.Figure(
-        go.Scattergl(
-            x=coords[:, 0],
-            y=coords[:, 1],
-            mode="markers",
+        point_trace(
+            coords,
             customdata=np.stack([indices, kept], axis=1),
             marker={
                 "size": 5,
@@ -392,6 +401,8 @@ def neighbours_kept_map(
             hovertemplate="image %{customdata[0]:.0f}<br>neighbours kept (Jaccard) %{customdata[1]:.2f}<extra></extra>",
         )
     )
+    if is_3d(coords):
+        return frame(fig, title=title_lines(title, 60), height=460, scene=_scene(axis_name))
     return frame(
         fig,
         title=title_lines(title, 60),
@@ -482,7 +493,8 @@ def compare_panel(
         lines=PANEL_TITLE_LINES if title else 0,
         legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": None, "itemsizing": "constant"},
     )
-    if is_3d(coords):
+    if is_3d(coords):  # a panel's scene without axis names, as a 2-D panel's axes
+        fig.update_layout(scene=_scene())
         return fig
     if x_range is not None:
         fig.update_xaxes(range=list(x_range), autorange=False)

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 from app_testing import no_exception, page_path
 
-from featlib import keys, models, plots
+from featlib import cli, keys, models, plots
 from featlib.errors import CompareError, ViewError
 from featlib.maps import align, embed
 from featlib.share.compare import CompareView, Panel
 from featlib.share.exports import embedding_table
+from featlib.share.thumbnails import MapPoints, render_png
 from featlib.share.views import View, read_link
 from featlib.store import Workspace
 
@@ -91,6 +92,8 @@ def test_a_3d_figure_is_webgl_scatter3d_in_the_2d_maps_colours_hover_and_customd
     panel = plots.compare_panel(coords, np.arange(60), labels, followed=5, neighbours=[6, 7])
     assert [t.marker.symbol for t in panel.data[-2:]] == ["circle-open", "diamond"]
     assert list(embedding_table(np.arange(60), coords, np.zeros(60, int)).columns[-3:]) == ["x", "y", "z"]
+    top = render_png([MapPoints(coords[:, :2], np.arange(60), labels)])  # a saved 3-D view's thumbnail: from above
+    assert render_png([MapPoints(coords, np.arange(60), labels)]) == top
     turned = coords @ np.array([[0, -1, 0], [1, 0, 0], [0, 0, 1]], dtype="float32")
     (_, back), (_, fit) = align.align_maps([(np.arange(60), coords), (np.arange(60), turned)], scale=False)
     np.testing.assert_allclose(back, coords, atol=1e-4)
@@ -117,3 +120,13 @@ def test_explore_with_the_3d_toggle_draws_the_map_in_3d_and_refuses_an_index_not
     at = no_exception(at.button(key="FormSubmitter:inspect-point-Inspect").click().run())
     assert any("Point #5000 is not among this map's 1,437 points" in w.value.replace("\\", "") for w in at.warning)
     # An index on the map opens the inspector: tests/e2e/test_explore_layout.py, in the browser (its jobs cost seconds).
+
+
+def test_featlib_embed_takes_dims_3_from_the_table_and_refuses_4(capsys):
+    def parse(*options: str):
+        return cli.build_parser().parse_args(["embed", "m", "--layer", "dense_1", "--out", "x.csv", *options])
+
+    assert parse().dims == 2 and parse("--dims", "3").dims == 3
+    with pytest.raises(SystemExit):
+        parse("--dims", "4")
+    assert "dims must be within [2, 3]; got 4" in capsys.readouterr().err

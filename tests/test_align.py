@@ -81,8 +81,8 @@ def test_common_range_holds_every_map(points):
 def test_errors_name_what_was_expected_and_received(points):
     with pytest.raises(align.AlignmentError, match=r"share 2 points; aligning needs at least 3"):
         align.fit_on_shared(np.arange(5), points[:5], np.array([3, 4, 9]), points[:3])
-    with pytest.raises(align.AlignmentError, match=r"shape \(n, 2\); got shape \(5, 3\)"):
-        align.fit_procrustes(points[:5], np.zeros((5, 3)))
+    with pytest.raises(align.AlignmentError, match=r"shape \(n, 2\) or, in 3-D, \(n, 3\); got shape \(5, 4\)"):
+        align.fit_procrustes(points[:5], np.zeros((5, 4)))
     with pytest.raises(align.AlignmentError, match=r"same points; got shapes \(5, 2\) and \(4, 2\)"):
         align.fit_procrustes(points[:5], points[:4])
     with pytest.raises(align.AlignmentError, match="NaN"):

@@ -50,6 +50,16 @@ def test_umap_embed_reproducible_with_same_seed_different_with_other(first_fit, 
     assert not np.allclose(other, coords)
 
 
+def test_umap_embed_in_three_dimensions_is_its_own_reproducible_map(first_fit, blobs):
+    """Issue 25, item 4 (the other reducers' 3-D maps: tests/test_three_d.py): here, where Numba has compiled."""
+    three = UMAPParams(n_epochs=EPOCHS, dims=3)
+    coords = embed.umap_embed(blobs[0], three)
+    assert coords.shape == (N_POINTS, 3) and coords.dtype == np.float32 and np.isfinite(coords).all()
+    assert coords.std(axis=0).min() > 0  # three dimensions of its own
+    np.testing.assert_array_equal(coords, embed.umap_embed(blobs[0], three))
+    assert three.key == PARAMS.key + "-dims=3"
+
+
 def test_umap_embed_keeps_separated_clusters_apart(first_fit, blobs):
     coords, _ = first_fit
     assert metrics.knn_accuracy(coords, blobs[1]) > 0.95

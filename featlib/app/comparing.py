@@ -41,6 +41,13 @@ N_PANELS, SAMPLE, SPLIT, FOLLOW, K = "cmp_n", "cmp_sample", "cmp_split", "cmp_fo
 SPLIT_POINTS = "cmp_split_points"
 """The number of images of the split the editor shows, for the callbacks that apply it."""
 SAMPLE_MIN = 10
+DIMS = "cmp_3d"
+"""Widget key of the Compare page's "3-D maps" toggle (a :class:`CompareView`'s ``dims``, ``dims=3`` in its link)."""
+THREE_D_HELP = (
+    "Every panel in three dimensions (the same reducer with n_components=3), turned onto panel 1 in space, in the "
+    "same colours: drag a panel to turn it, hover a point for its index and follow it by that index. Box and lasso "
+    "selection are 2-D only (a 3-D chart sends no selection); a selection made in 2-D stays highlighted."
+)
 ALIGN = "cmp_align"
 """Widget key of the panels' alignment (a key of :data:`ALIGNMENTS`)."""
 ALIGNMENTS = {"rotate": "turn onto panel 1", "off": "off"}
@@ -88,6 +95,7 @@ def apply(view: CompareView) -> None:
     st.session_state[SAMPLE] = view.sample
     st.session_state[FOLLOW] = view.follow
     st.session_state[K] = view.k
+    st.session_state[DIMS] = view.dims == 3
     for i, panel in enumerate(view.panels):
         for field in ("model", "layer", "method", "reducer"):
             st.session_state[panel_key(field, i)] = getattr(panel, field)
@@ -352,10 +360,12 @@ def compute_panel(
     split: str,
     sample: int | None,
     reduction: str = reductions.AUTO,
+    dims: int = 2,
 ) -> PanelMap | None:
     """A panel's map from the workspace, or computed with progress; ``None`` after an ``st.error``.
 
-    ``reduction`` (a key of :data:`featlib.read.reductions.CHOICES`) applies when the panel's layer has spatial axes.
+    ``reduction`` (a key of :data:`featlib.read.reductions.CHOICES`) applies when the panel's layer has spatial axes;
+    ``dims``: a 2-D or a 3-D map (2 or 3).
     """
     try:
         record = resources.record(panel.model)
@@ -375,7 +385,7 @@ def compute_panel(
     _, labels = dataset.split(split)
     title = f"{REDUCER_TITLES[panel.reducer]} of {record.name} · {rep.title}"
     points = min(sample or len(labels), len(labels))
-    params, note = maps.params_for(panel.params(), points)
+    params, note = maps.params_for(panel.params(dims), points)
     try:
         embed.check_points(params, points)
     except embed.ReducerError as error:

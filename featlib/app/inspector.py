@@ -8,6 +8,11 @@ nearest neighbours in the layer's own space (the layer's outputs, not the
 2-D map) among the map's points, found by a job
 (:func:`featlib.maps.neighbours.nearest_with_distances`) with the map's metric; under its image, what the
 model looked at (:mod:`featlib.app.saliency`).
+
+On a 3-D map a click reaches no one: Streamlit (1.67) passes on a plotly chart's selections (``plotly_selected``,
+which plotly's 3-D scenes never emit) and clicks on hierarchical charts only (its ``onClick`` keeps points with an
+``id`` and a ``parent``: treemaps, sunbursts). So a 3-D map offers :func:`picker` under it: the index a point's hover
+shows, typed, opens the same inspector.
 """
 
 from __future__ import annotations
@@ -110,10 +115,8 @@ def mark(figure: go.Figure, emb: pipeline.Embedding, point: int | None) -> None:
         [[point, -1, -1, np.nan]],
     )
     figure.add_trace(
-        go.Scattergl(
-            x=[emb.coords[row, 0]],
-            y=[emb.coords[row, 1]],
-            mode="markers",
+        plots.point_trace(
+            emb.coords[row : row + 1],
             name=f"{MARK_NAME} #{point}",
             marker={"size": 20, "symbol": "circle-open", "color": MARK_COLOUR, "line": {"width": 3}},
             customdata=custom,
@@ -121,6 +124,58 @@ def mark(figure: go.Figure, emb: pipeline.Embedding, point: int | None) -> None:
             meta=(st.session_state.get(INSPECTED) or {}).get("clicks", 0),
         )
     )
+
+
+PICKER = "inspector_point"
+"""Widget key of a 3-D map's "Inspect point" field (:func:`picker`)."""
+PICKER_HELP = (
+    "On a 3-D map the chart sends no clicks (Streamlit passes on plotly's 2-D selections only): hover a point to read "
+    "its index, type it here and press Inspect. The same inspector opens as for a click on a 2-D map."
+)
+
+
+def picker(context: tuple[str, str, str], emb: pipeline.Embedding) -> None:
+    """A 3-D map's point picker: an index typed opens the inspector on that point (a click on a 2-D map's point does
+    the same); an index not on the map is refused, saying so.
+
+    Args:
+        context: ``(model, dataset, split)``; emb: the map, whose ``indices`` are the points it offers.
+    """
+    with st.form("inspect-point", border=False, enter_to_submit=True):
+        row = st.container(horizontal=True, gap="small", vertical_alignment="bottom")
+        with row:
+            st.number_input(
+                "Inspect point",
+                min_value=0,
+                value=None,
+                step=1,
+                key=PICKER,
+                placeholder="a point's index (hover to read it)",
+                help=text.escape(PICKER_HELP),
+                width=260,
+            )
+            st.form_submit_button("Inspect", icon=":material/ads_click:", on_click=_pick, args=(context, emb.indices))
+    refused = st.session_state.pop(_PICK_REFUSED, None)
+    if refused is not None:
+        text.warning(
+            f"Point #{refused} is not among this map's {len(emb.indices):,} points: pick an index that hovering a "
+            "point shows.",
+            icon=":material/search_off:",
+        )
+
+
+_PICK_REFUSED = "featlib.inspector_pick_refused"
+
+
+def _pick(context: tuple[str, str, str], indices: np.ndarray) -> None:
+    """The Inspect button's callback: inspects the typed index when it is on the map, else keeps it to say so."""
+    typed = st.session_state.get(PICKER)
+    if typed is None:
+        return
+    if np.any(np.asarray(indices) == int(typed)):
+        inspect(context, int(typed))
+    else:
+        st.session_state[_PICK_REFUSED] = int(typed)
 
 
 def unmark(figure: go.Figure) -> None:
@@ -164,7 +219,8 @@ def show(
             the map can be trusted around the point.
     """
     if point is None:
-        text.caption("Click a point of the map: its image, labels and nearest neighbours open here.")
+        how = "Type a point's index under the map" if plots.is_3d(emb.coords) else "Click a point of the map"
+        text.caption(f"{how}: its image, labels and nearest neighbours open here.")
         return
     true, guess = class_names[labels[point]], class_names[predicted[point]]
     wrong = labels[point] != predicted[point]

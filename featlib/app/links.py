@@ -52,6 +52,8 @@ REDUCER_PICKER = "map_reducer"
 COLOUR_PICKER = "map_colour"
 CONTOURS_TOGGLE = "map_contours"
 """Widget key of the Explore page's "Contours and class labels" toggle (a View's ``contours``)."""
+DIMS_TOGGLE = "map_3d"
+"""Widget key of the Explore page's "3-D map" toggle (a View's ``params.dims``: ``dims=3`` in the link)."""
 PLACE_CHOICE = "explore_place"
 """Widget key of the Explore page's "Place on this map" choice (a View's ``placed``)."""
 SEEDS_SWITCH, SEEDS_COUNT = "explore_seed_stability", "explore_stability_seeds"
@@ -260,6 +262,7 @@ def open_view(view: View) -> None:
     st.session_state[REDUCER_PICKER] = view.reducer
     st.session_state[COLOUR_PICKER] = view.colour
     st.session_state[CONTOURS_TOGGLE] = view.contours
+    st.session_state[DIMS_TOGGLE] = view.params.dims == 3
     st.session_state[PLACE_CHOICE] = view.placed
     st.session_state[SEEDS_SWITCH] = bool(view.seeds)
     if view.seeds:
@@ -449,6 +452,7 @@ def map_defaults(n_points: int) -> None:
     st.session_state.setdefault(REDUCER_PICKER, "umap")
     st.session_state.setdefault(COLOUR_PICKER, "label")
     st.session_state.setdefault(CONTOURS_TOGGLE, False)
+    st.session_state.setdefault(DIMS_TOGGLE, False)
     for reducer, keys in REDUCER_WIDGETS.items():
         defaults = dict(vars(REDUCERS[reducer]()), sample=min(n_points, DEFAULT_SAMPLES[reducer]))
         for name, key in keys.items():

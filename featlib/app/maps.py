@@ -28,12 +28,18 @@ MAP_WIDTH, SIDE_WIDTH, MAP_HEIGHT = 600, 340, 520
 1440-pixel window beside the sidebar; a narrower page puts the column under the map. The map's height
 fits a 768-pixel window under the page's title."""
 PROBABILITY_TOLERANCE = 1e-3
+THREE_D_HELP = (
+    "The same reducer in three dimensions (UMAP, PCA or t-SNE with n_components=3), in the same colours: drag to turn "
+    "it, scroll to zoom, hover a point for its index. A 3-D map is a map of its own (computed and kept apart from the "
+    "2-D one), carried in links as dims=3. Box and lasso selection, class contours, placing other images and comparing "
+    "seeds are 2-D only; the chart sends no clicks in 3-D, so a point is inspected by its index."
+)
 
 
 @dataclass(frozen=True)
 class MapChoice:
-    """What the sidebar asks for: a reducer with its parameters, a sample size, a colouring and whether the classes'
-    contours and labels are drawn."""
+    """What the sidebar asks for: a reducer with its parameters (``params.dims``: a 2-D or a 3-D map), a sample size,
+    a colouring and whether the classes' contours and labels are drawn (never on a 3-D map)."""
 
     params: embed.ReducerParams
     sample_size: int | None
@@ -49,6 +55,11 @@ class MapChoice:
     def title(self) -> str:
         """The reducer's display name (``UMAP``, ``PCA``, ``t-SNE``)."""
         return embed.REDUCER_TITLES[self.reducer]
+
+    @property
+    def three_d(self) -> bool:
+        """Whether the map is 3-D (``params.dims == 3``)."""
+        return self.params.dims == 3
 
 
 def controls(n_points: int) -> MapChoice:
@@ -74,6 +85,7 @@ def controls(n_points: int) -> MapChoice:
             help="UMAP keeps local and some global structure; PCA is linear and instant; t-SNE keeps local "
             "neighbourhoods and is slower (openTSNE's, one core).",
         )
+        three_d = st.toggle("3-D map", key=links.DIMS_TOGGLE, help=text.escape(THREE_D_HELP))
         keys = links.REDUCER_WIDGETS[reducer]
         with st.form(f"{reducer}-settings"):
             text.markdown(text.md("**{} settings**", embed.REDUCER_TITLES[reducer]))
@@ -148,12 +160,17 @@ def controls(n_points: int) -> MapChoice:
                     )
             else:
                 params = embed.PCAParams()
-                text.caption("PCA has no parameters: the first two principal components.")
+                text.caption(f"PCA has no parameters: the first {'three' if three_d else 'two'} principal components.")
             st.form_submit_button("Compute the map", type="primary", shortcut=shortcuts.keys("compute"))
         colour = st.selectbox(
             "Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=links.COLOUR_PICKER
         )
-        contours = map_search.contours_toggle()
+        if three_d:  # the toggle keeps its value for the 2-D map
+            contours = False
+            text.caption("Contours and class labels are drawn on 2-D maps only.")
+        else:
+            contours = map_search.contours_toggle()
+    params = replace(params, dims=3 if three_d else 2)
     return MapChoice(params, None if sample >= n_points else int(sample), colour, contours)
 
 
@@ -226,7 +243,7 @@ def compute(
             )
             st.plotly_chart(
                 plots.scatter_map(
-                    embed.pca_embed(outputs[sample]),
+                    embed.pca_embed(outputs[sample], dims=choice.params.dims),
                     sample,
                     labels[sample],
                     class_names=dataset.class_names,
@@ -250,7 +267,7 @@ def trust(
 
     ``outputs``: the layer's outputs for the whole split ``(n, d)``; the map's points are ``emb.indices``.
     """
-    placed = np.zeros((len(outputs), 2), dtype="float32")  # the map's coordinates, by dataset index
+    placed = np.zeros((len(outputs), emb.coords.shape[1]), dtype="float32")  # the map's coordinates, by dataset index
     placed[emb.indices] = emb.coords
     return results.neighbour_change((rep_key, outputs), (emb.key, placed), emb.indices, sample_size)
 

@@ -47,12 +47,12 @@ def controls(choice: MapChoice) -> int | None:
         on = st.toggle(
             "Compare seeds",
             key=SWITCH,
-            disabled=choice.reducer == "pca",
+            disabled=choice.reducer == "pca" or choice.three_d,
             help="Is this picture an accident of the seed? Makes the map again with other seeds, aligns each onto "
             "this one and shows how far each point moves; the figures go into the link and a saved view. PCA has "
-            "no seed.",
+            "no seed; 2-D maps only (the seeds' maps are aligned and drawn flat).",
         )
-        if not on or choice.reducer == "pca":
+        if not on or choice.reducer == "pca" or choice.three_d:
             return None
         return int(
             st.number_input(

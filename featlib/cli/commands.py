@@ -507,7 +507,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_embed(args: argparse.Namespace) -> int:
     workspace = Workspace(args.workspace)
     dataset = _dataset(args, workspace)
-    params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs)
+    params = UMAPParams(args.n_neighbors, args.min_dist, args.metric, args.seed, args.n_epochs, dims=args.dims)
     if args.sample < 1:
         raise UsageError(f"--sample must be at least 1; got {args.sample}")
     embed.check_points(params, min(args.sample, len(dataset.split(args.split)[1])))  # before any model loads
@@ -520,15 +520,16 @@ def cmd_embed(args: argparse.Namespace) -> int:
         _, labels = dataset.split(args.split)
         start = time.perf_counter()
         emb = service.embedding(outputs, key, labels, sample_size=args.sample, params=params, model_id=record.id)
-        _log(f"UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
+        _log(f"{params.dims}-D UMAP of {len(emb.indices):,} points in {time.perf_counter() - start:.1f} s")
         predicted, _ = service.predictions(record, dataset, args.split, input_scale=scale)
     finally:
         runner.close()
     with _writing(args.out), open(args.out, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["index", "x", "y", "label", "predicted"])
-        for i, (x, y) in zip(emb.indices, emb.coords):
-            writer.writerow(csv_cells.safe_row([int(i), f"{x:.6f}", f"{y:.6f}", int(labels[i]), int(predicted[i])]))
+        writer.writerow(["index", *"xyz"[: params.dims], "label", "predicted"])
+        for i, point in zip(emb.indices, emb.coords):
+            values = [f"{v:.6f}" for v in point]
+            writer.writerow(csv_cells.safe_row([int(i), *values, int(labels[i]), int(predicted[i])]))
     print(f"wrote {args.out}: {len(emb.indices)} points")
     return 0
 

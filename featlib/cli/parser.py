@@ -233,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule = f": {SMALL_MAP_EPOCHS} up to {SMALL_MAP_POINTS:,} points, {LARGE_MAP_EPOCHS} above"
     for name in ("n_neighbors", "min_dist", "metric", "random_state", "n_epochs"):
         _param_option(embed, reducer_params.UMAP[name], more=schedule if name == "n_epochs" else "")
+    _param_option(embed, reducer_params.DIMS, more="; 3 adds a z column")
 
     bench = sub.add_parser(
         "bench",

@@ -49,19 +49,19 @@ class Similarity:
     shared: int
 
     def apply(self, coords: np.ndarray) -> np.ndarray:
-        """The transform applied to ``coords`` ``(n, 2)``; float64."""
+        """The transform applied to ``coords`` ``(n, 2)`` (``(n, 3)`` for 3-D maps); float64."""
         return self.scale * (np.asarray(coords, dtype="float64") @ self.rotation) + self.shift
 
     @classmethod
-    def identity(cls, shared: int = 0) -> Similarity:
-        """The transform that leaves a map as it is (the reference's own)."""
-        return cls(np.eye(2), 1.0, np.zeros(2), 0.0, shared)
+    def identity(cls, shared: int = 0, dims: int = 2) -> Similarity:
+        """The transform that leaves a map of ``dims`` dimensions as it is (the reference's own)."""
+        return cls(np.eye(dims), 1.0, np.zeros(dims), 0.0, shared)
 
 
 def _coords(coords: np.ndarray, name: str) -> np.ndarray:
     coords = np.asarray(coords, dtype="float64")
-    if coords.ndim != 2 or coords.shape[1] != 2:
-        raise AlignmentError(f"{name} must be a 2-D map of shape (n, 2); got shape {coords.shape}.")
+    if coords.ndim != 2 or coords.shape[1] not in (2, 3):
+        raise AlignmentError(f"{name} must be a map of shape (n, 2) or, in 3-D, (n, 3); got shape {coords.shape}.")
     if not np.all(np.isfinite(coords)):
         raise AlignmentError(f"{name} holds NaN or infinite coordinates; it cannot be aligned.")
     return coords
@@ -76,8 +76,8 @@ def fit_procrustes(reference: np.ndarray, moving: np.ndarray, scale: bool = True
     shift between the centres.
 
     Args:
-        reference: ``(n, 2)`` coordinates to match.
-        moving: ``(n, 2)`` coordinates of the same points in the other map.
+        reference: ``(n, 2)`` coordinates to match (or ``(n, 3)``: the same in 3-D, rotations and mirrors of space).
+        moving: ``(n, 2)`` coordinates of the same points in the other map (``(n, 3)`` with a 3-D reference).
         scale: fit a scale factor too.
 
     Returns:
@@ -98,7 +98,8 @@ def fit_procrustes(reference: np.ndarray, moving: np.ndarray, scale: bool = True
     mov_norm = float(np.sum(mov0**2))
     ref_norm = float(np.sum(ref0**2))
     if mov_norm == 0.0:  # every moving point in one place: only the shift is defined
-        return Similarity(np.eye(2), 1.0, ref_centre - mov_centre, 1.0 if ref_norm else 0.0, len(reference))
+        dims = reference.shape[1]
+        return Similarity(np.eye(dims), 1.0, ref_centre - mov_centre, 1.0 if ref_norm else 0.0, len(reference))
     rotation, singular_sum = scipy.linalg.orthogonal_procrustes(mov0, ref0)
     factor = float(singular_sum) / mov_norm if scale else 1.0
     shift = ref_centre - factor * (mov_centre @ rotation)
@@ -156,7 +157,7 @@ def align_maps(
     ref_indices, ref_coords = maps[0]
     ref_coords = _coords(ref_coords, "the first map")
     aligned = [ref_coords.astype("float32")]
-    fits = [Similarity.identity(len(ref_coords))]
+    fits = [Similarity.identity(len(ref_coords), ref_coords.shape[1])]
     for indices, coords in maps[1:]:
         fit = fit_on_shared(ref_indices, ref_coords, indices, coords, scale=scale)
         aligned.append(fit.apply(coords).astype("float32"))

@@ -1,4 +1,4 @@
-"""2-D maps of representations: UMAP, PCA and t-SNE, and sampling.
+"""2-D and 3-D maps of representations: UMAP, PCA and t-SNE, and sampling.
 
 umap-learn, scikit-learn's PCA and openTSNE's t-SNE do the work; this module fixes
 each reducer's parameters in one hashable object (``UMAPParams``,
@@ -13,6 +13,11 @@ a number of points allows, to bound the pages' widgets. Parameters outside
 featlib's ranges (one table per reducer in :mod:`featlib.maps.reducer_params`:
 its defaults and bounds, also :data:`MAX_N_NEIGHBORS`, :data:`MAX_SEED`,
 :data:`MAX_EPOCHS`) are refused when the parameter object is made.
+
+Three dimensions: every parameter object has ``dims`` (2, the default, or 3: :data:`featlib.maps.reducer_params.DIMS`),
+and :func:`reduce` then returns ``(n, 3)``. Its key (:attr:`UMAPParams.key`) names ``dims=3`` only for a 3-D map,
+so every 2-D key, stored map and link made before stays valid. t-SNE in 3-D runs openTSNE's Barnes-Hut gradient
+(its FFT interpolation lays out one or two dimensions only) on the CPU (cuML's t-SNE makes 2-D maps only).
 """
 
 from __future__ import annotations
@@ -87,6 +92,16 @@ TSNE_PROGRESS_EVERY = 10
 """t-SNE reports its progress (and checks for cancellation through it) every this many iterations."""
 
 
+DIMS = reducer_params.DIMS
+
+
+def _key(name: str, values: dict) -> str:
+    """``<name>-<field>=<value>-…`` for cache keys, ``dims`` left out when 2 (every 2-D key as it was)."""
+    if values.get(DIMS.name) == DIMS.default:
+        values = {k: v for k, v in values.items() if k != DIMS.name}
+    return "-".join([name, *(f"{k}={v}" for k, v in values.items())])
+
+
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(stage, done, total)``."""
 
@@ -112,15 +127,19 @@ class UMAPParams:
     random_state: int = UMAP["random_state"].default
     n_epochs: int | None = UMAP["n_epochs"].default
     pca_dims: int | None = UMAP["pca_dims"].default
+    dims: int = DIMS.default
+    """The map's dimensions, 2 or 3 (:data:`featlib.maps.reducer_params.DIMS`)."""
 
     def __post_init__(self) -> None:
-        """Refuses a field outside :data:`featlib.maps.reducer_params.UMAP` with a ``ValueError`` naming it."""
+        """Refuses a field outside :data:`featlib.maps.reducer_params.UMAP` or ``dims`` outside 2..3 with a
+        ``ValueError`` naming it."""
         UMAP.check(self)
+        DIMS.check(self.dims)
 
     @property
     def key(self) -> str:
-        """A short string naming these parameters, for cache keys and file names."""
-        return "umap-" + "-".join(f"{k}={v}" for k, v in dict(asdict(self), metric=self.metric_key).items())
+        """A short string naming these parameters, for cache keys and file names (``dims=3`` only in 3-D)."""
+        return _key("umap", dict(asdict(self), metric=self.metric_key))
 
     @property
     def metric_key(self) -> str:
@@ -130,12 +149,19 @@ class UMAPParams:
 
 @dataclass(frozen=True)
 class PCAParams:
-    """A linear 2-D projection: PCA on the (centred) representation. Deterministic."""
+    """A linear 2-D (or 3-D: ``dims=3``) projection: PCA on the (centred) representation. Deterministic."""
+
+    dims: int = DIMS.default
+    """The map's dimensions, 2 or 3: the first two or three principal components."""
+
+    def __post_init__(self) -> None:
+        """Refuses ``dims`` outside 2..3 with a ``ValueError`` naming it."""
+        DIMS.check(self.dims)
 
     @property
     def key(self) -> str:
-        """A short string naming these parameters, for cache keys and file names."""
-        return "pca"
+        """A short string naming these parameters, for cache keys and file names (``pca``; ``pca-dims=3``)."""
+        return _key("pca", asdict(self))
 
 
 @dataclass(frozen=True)
@@ -145,15 +171,19 @@ class TSNEParams:
     perplexity: float = TSNE["perplexity"].default
     random_state: int = TSNE["random_state"].default
     pca_dims: int | None = TSNE["pca_dims"].default
+    dims: int = DIMS.default
+    """The map's dimensions, 2 or 3 (3: openTSNE's Barnes-Hut gradient, on the CPU)."""
 
     def __post_init__(self) -> None:
-        """Refuses a field outside :data:`featlib.maps.reducer_params.TSNE` with a ``ValueError`` naming it."""
+        """Refuses a field outside :data:`featlib.maps.reducer_params.TSNE` or ``dims`` outside 2..3 with a
+        ``ValueError`` naming it."""
         TSNE.check(self)
+        DIMS.check(self.dims)
 
     @property
     def key(self) -> str:
-        """A short string naming these parameters, for cache keys and file names."""
-        return "tsne-" + "-".join(f"{k}={v}" for k, v in asdict(self).items())
+        """A short string naming these parameters, for cache keys and file names (``dims=3`` only in 3-D)."""
+        return _key("tsne", asdict(self))
 
 
 ReducerParams = UMAPParams | PCAParams | TSNEParams
@@ -280,12 +310,12 @@ def reduce(
     backend: str | None = None,
     labels: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Maps the rows of ``x`` to 2-D with the reducer ``params`` names.
+    """Maps the rows of ``x`` to 2-D (3-D: ``params.dims == 3``) with the reducer ``params`` names.
 
     ``progress`` is used by UMAP (its epochs, :func:`umap_embed`) and t-SNE (its iterations, :func:`tsne_embed`);
     ``knn_graph`` and ``labels`` by UMAP only;
     ``backend`` (``"cpu"``, ``"gpu"``; ``None``: :func:`featlib.maps.gpu.choose`) by UMAP and t-SNE.
-    Returns a float32 array of shape ``(n, 2)``.
+    Returns a float32 array of shape ``(n, params.dims)``.
 
     Raises:
         ReducerError: fewer points than :func:`min_points`, or NaN/inf values in ``x``.
@@ -295,7 +325,7 @@ def reduce(
         return umap_embed(x, params, progress=progress, knn_graph=knn_graph, backend=backend, labels=labels)
     x = _finite_rows(x, params)
     if isinstance(params, PCAParams):
-        return pca_embed(x)
+        return pca_embed(x, dims=params.dims)
     if isinstance(params, TSNEParams):
         return tsne_embed(x, params, backend=backend, progress=progress)
     raise TypeError(f"Not reducer parameters: {params!r}.")
@@ -324,7 +354,8 @@ def _finite_rows(x: np.ndarray, params: ReducerParams | None = None) -> np.ndarr
 def tsne_embed(
     x: np.ndarray, params: TSNEParams = TSNEParams(), backend: str | None = None, progress: Progress | None = None
 ) -> np.ndarray:
-    """Embeds the rows of ``x`` in 2-D with openTSNE's t-SNE (PCA start), or cuML's on a GPU.
+    """Embeds the rows of ``x`` in 2-D (3-D: ``params.dims == 3``) with openTSNE's t-SNE (PCA start), or cuML's on a
+    GPU (2-D only: a 3-D map runs openTSNE's Barnes-Hut gradient on the CPU, whatever ``backend``).
 
     openTSNE (Poličar et al.) computes the repulsive forces with Barnes-Hut below 10,000 points and by FFT-accelerated
     interpolation from there on: on one thread, faster than scikit-learn's Barnes-Hut t-SNE on both cores at the
@@ -347,7 +378,7 @@ def tsne_embed(
             iterations. An exception it raises stops the fit and is raised from here.
 
     Returns:
-        A float32 array of shape ``(n, 2)``.
+        A float32 array of shape ``(n, params.dims)``.
 
     Raises:
         ReducerError: fewer points than ``min_points(params)`` (more than 3 × perplexity), or NaN/inf values.
@@ -355,11 +386,13 @@ def tsne_embed(
     """
     x = _finite_rows(x, params)
     backend = gpu.choose("tsne") if backend is None else backend
+    if params.dims != DIMS.default:  # cuML's t-SNE lays out two dimensions only
+        backend = "cpu"
     gpu.check(backend)
     if pca_applies(params, x.shape[1], len(x)):
         x = _pca(params.pca_dims, x)
-    if x.shape[1] < 2:  # a one-unit layer: a zero column leaves distances as they are and lets PCA start it
-        x = np.hstack([x, np.zeros((len(x), 1), dtype="float32")])
+    if x.shape[1] < params.dims:  # a one-unit layer: zero columns leave distances as they are and let PCA start it
+        x = np.hstack([x, np.zeros((len(x), params.dims - x.shape[1]), dtype="float32")])
     if backend == "gpu":
         if progress:
             progress("neighbours", 0, 1)
@@ -381,8 +414,11 @@ def tsne_estimator(x: np.ndarray, params: TSNEParams, progress: Progress | None 
     if progress:
         progress("neighbours", 0, 1)
         callbacks = [_TSNEProgress(progress)]
+    # openTSNE's FFT interpolation (its choice from 10,000 points on) lays out one or two dimensions; Barnes-Hut any
+    three_d = {"negative_gradient_method": "bh"} if params.dims == 3 else {}
     return opentsne.TSNE(
-        n_components=2,
+        n_components=params.dims,
+        **three_d,
         perplexity=params.perplexity,
         early_exaggeration_iter=TSNE_EXAGGERATION_ITERATIONS,
         n_iter=TSNE_ITERATIONS,
@@ -458,7 +494,8 @@ def choose_metric(
     params = UMAPParams() if params is None else params
 
     def trial_map(points: np.ndarray, metric: str, n_epochs: int) -> np.ndarray:
-        return umap_embed(points, replace(params, metric=metric, n_epochs=n_epochs), backend="cpu")
+        # 2-D trial maps whatever the map's dims: a 3-D map uses the metric its 2-D twin uses
+        return umap_embed(points, replace(params, metric=metric, n_epochs=n_epochs, dims=2), backend="cpu")
 
     return auto_metric.choose(x, labels, columns, trial_map=trial_map, min_points=min_points(params))
 
@@ -512,7 +549,7 @@ def umap_embed(
     backend: str | None = None,
     labels: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Embeds the rows of ``x`` in 2-D with umap-learn, or with cuML on a GPU.
+    """Embeds the rows of ``x`` in 2-D (3-D: ``params.dims == 3``) with umap-learn, or with cuML on a GPU.
 
     The result is reproducible: the same points, parameters and seed give the same map. With featlib's own kNN
     graph (every map but Manhattan ones below :data:`APPROXIMATE_FROM` points) the layout runs on all of Numba's
@@ -544,7 +581,7 @@ def umap_embed(
             is not otherwise fitted to them.
 
     Returns:
-        A float32 array of shape ``(n, 2)``.
+        A float32 array of shape ``(n, params.dims)``.
 
     Raises:
         ReducerError: fewer points than :func:`min_points`, or NaN/inf values.
@@ -567,6 +604,7 @@ def umap_embed(
             random_state=params.random_state,
             n_epochs=params.n_epochs or epochs,
             init=init or start,
+            n_components=params.dims,
         )
         if progress:
             progress("layout", 1, 1)
@@ -588,7 +626,7 @@ def umap_embed(
     # Seeded, with featlib's own graph: the layout on every core, the same map on any number of them
     parallel = knn_graph is not None and params.random_state is not None and (init or scheduled_init) in layout.INITS
     reducer = (layout.SeededUMAP if parallel else umap.UMAP)(
-        n_components=2,
+        n_components=params.dims,
         n_neighbors=params.n_neighbors,
         min_dist=params.min_dist,
         metric=params.metric,
@@ -679,28 +717,29 @@ def _makes_own_graph(n_points: int, metric: str) -> bool:
     return n_points >= APPROXIMATE_FROM or knn.uses_exact(n_points, metric)
 
 
-def pca_embed(x: np.ndarray) -> np.ndarray:
-    """A 2-D PCA projection of ``x`` (also the preview shown while UMAP computes).
+def pca_embed(x: np.ndarray, dims: int = 2) -> np.ndarray:
+    """A 2-D (or 3-D) PCA projection of ``x`` (also the preview shown while UMAP computes).
 
-    A representation with a single column (a one-unit layer), or two points,
-    has one direction only: its map lies on the x axis (y is 0), as a
-    1-D projection drawn in 2-D would.
+    A representation with fewer columns (or points) than ``dims`` has fewer
+    directions: the missing coordinates are 0 (a one-unit layer's map lies on
+    the x axis, as a 1-D projection drawn in 2-D would).
 
     Args:
         x: array ``(n, d)``, ``n >= 2``, finite.
+        dims: 2 or 3, the principal components kept (:data:`DIMS`).
 
     Returns:
-        A float32 array of shape ``(n, 2)``.
+        A float32 array of shape ``(n, dims)``.
 
     Raises:
         ReducerError: fewer than 2 points, or NaN/inf values.
     """
-    x = _finite_rows(x, PCAParams())
-    components = min(2, x.shape[0], x.shape[1])
+    x = _finite_rows(x, PCAParams(dims=dims))
+    components = min(dims, x.shape[0], x.shape[1])
     with np.errstate(divide="ignore", invalid="ignore"):  # constant points: 0/0 in explained_variance_ratio_
         coords = _pca(components, x)
-    if components < 2:
-        coords = np.hstack([coords, np.zeros((len(x), 2 - components), dtype="float32")])
+    if components < dims:
+        coords = np.hstack([coords, np.zeros((len(x), dims - components), dtype="float32")])
     return coords
 
 

@@ -129,15 +129,23 @@ def backend_of_key(key: str, environ: Mapping[str, str] | None = None) -> str:
 
 
 def umap(
-    x: np.ndarray, *, n_neighbors: int, min_dist: float, metric: str, random_state: int, n_epochs: int, init: str
+    x: np.ndarray,
+    *,
+    n_neighbors: int,
+    min_dist: float,
+    metric: str,
+    random_state: int,
+    n_epochs: int,
+    init: str,
+    n_components: int = 2,
 ) -> np.ndarray:
-    """cuML's UMAP of ``x`` (float32 ``(n, d)``): float32 ``(n, 2)``.
+    """cuML's UMAP of ``x`` (float32 ``(n, d)``): float32 ``(n, n_components)``, 2 or 3.
 
     ``init="pca"`` (featlib's start above 10,000 points) becomes cuML's
     ``"spectral"``: cuML starts from ``"spectral"`` or ``"random"`` only.
     """
     reducer = cuml.manifold.UMAP(
-        n_components=2,
+        n_components=n_components,
         n_neighbors=n_neighbors,
         min_dist=min_dist,
         metric=metric,

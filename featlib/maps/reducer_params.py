@@ -286,18 +286,30 @@ TSNE = Reducer(
 TABLES: dict[str, Reducer] = {table.name: table for table in (UMAP, PCA, TSNE)}
 """Each reducer's table, by short name (the order of :data:`featlib.maps.embed.REDUCERS`)."""
 
+DIMS = Param(
+    "dims",
+    Interval(int, 2, 3),
+    2,
+    "the map's dimensions: 2, or 3 for a map turned in 3-D (UMAP, PCA, t-SNE alike)",
+)
+"""A map's dimensions, shared by every reducer (a field of each parameter object, ``dims=3`` in links and keys only
+when 3, so every 2-D key and link stays as it was)."""
+
 SAMPLE = Param("sample", Interval(int, 1, None), MAP_SAMPLE, "label-stratified sample size", step=500, wording="sides")
 """The sample size a link or the CLI may ask for, whatever the data (the pages narrow it to the data)."""
 
 
 def param(name: str) -> Param:
-    """The parameter ``name`` of any reducer (``random_state`` and ``pca_dims`` are shared), or :data:`SAMPLE`.
+    """The parameter ``name`` of any reducer (``random_state`` and ``pca_dims`` are shared), :data:`SAMPLE` or
+    :data:`DIMS`.
 
     Raises:
         KeyError: no reducer has such a parameter.
     """
     if name == SAMPLE.name:
         return SAMPLE
+    if name == DIMS.name:
+        return DIMS
     for table in TABLES.values():
         for candidate in table.params:
             if candidate.name == name:

@@ -1,4 +1,9 @@
-"""Maps: the scatter of one map (Explore), a Compare panel, and what is drawn over a map (contours, placed points, the stable core, neighbourhoods kept)."""
+"""Maps: the scatter of one map (Explore), a Compare panel, and what is drawn over a map (contours, placed points, the stable core, neighbourhoods kept).
+
+A 3-D map (coordinates ``(n, 3)``) is drawn by the same functions as plotly ``Scatter3d`` traces (WebGL, as
+``Scattergl`` in 2-D) in a turnable scene, with the same traces, colours, legend groups, ``customdata`` and
+hover; what is 2-D only (the class contours, a box or lasso, fixed axis ranges) is left out of it.
+"""
 
 from __future__ import annotations
 
@@ -60,6 +65,34 @@ UNSELECTED_OPACITY = 0.3
 """The other points' opacity while some are selected: the selection stands out without a heavy ring."""
 
 
+SCENE_3D = {
+    "xaxis": {"showticklabels": False, "title": ""},
+    "yaxis": {"showticklabels": False, "title": ""},
+    "zaxis": {"showticklabels": False, "title": ""},
+    "aspectmode": "cube",
+    "dragmode": "turntable",
+    "camera": {"eye": {"x": 1.15, "y": 1.15, "z": 0.8}},
+}
+"""The scene of a 3-D map: axes without numbers (a map's coordinates mean nothing), in a cube (as a 2-D map fills its
+plot area, whatever its spread on each axis), seen from a little closer and lower than plotly's default camera (the
+map fills more of its figure), turned about its vertical axis by a drag."""
+
+
+def _scene(axis_name: str = "") -> dict:
+    """:data:`SCENE_3D` with its axes named ``<axis_name> 1`` to ``3`` (no names for ``""``)."""
+    return {
+        **SCENE_3D,
+        **{
+            f"{a}axis": {**SCENE_3D[f"{a}axis"], "title": f"{axis_name} {i + 1}" if axis_name else ""}
+            for i, a in enumerate("xyz")
+        },
+    }
+
+
+SYMBOLS_3D = {"star": "diamond", "diamond-open": "diamond-open", "circle-open": "circle-open"}
+"""2-D marker symbols a 3-D scene draws otherwise (plotly's 3-D markers have a few symbols only)."""
+
+
 UNIT_COLOUR = "unit"
 """The colouring of :func:`scatter_map` by one unit's activation (``unit=``): offered by a button where units are
 shown (:mod:`featlib.app.units`), not in the colour pickers of :data:`COLOUR_MODES`."""
@@ -83,7 +116,7 @@ def scatter_map(
     unit_title: str = "unit",
     contours: bool = False,
 ) -> go.Figure:
-    """A WebGL scatter of a 2-D map, coloured by label, prediction, correctness, confidence or neighbourhood kept.
+    """A WebGL scatter of a 2-D (or 3-D) map, coloured by label, prediction, correctness, confidence or neighbourhood kept.
 
     Clicking a legend entry hides that group, double-clicking isolates it.
     Each point carries ``customdata = [index, true label, predicted label,
@@ -91,7 +124,8 @@ def scatter_map(
     selections: map a selection back with :func:`selected_indices`.
 
     Args:
-        coords: ``(n, 2)`` map coordinates.
+        coords: ``(n, 2)`` map coordinates; ``(n, 3)``: a 3-D map, plotly ``Scatter3d`` traces (WebGL) in a
+            turnable scene, the same traces otherwise (:func:`is_3d`; no contours).
         indices: ``(n,)`` positions of the points in their dataset split.
         labels: ``(n,)`` true labels.
         predicted: optional ``(n,)`` predicted labels (needed by the
@@ -138,6 +172,16 @@ def scatter_map(
         unit_title=unit_title,
     ):
         fig.add_trace(trace)
+    legend = {
+        "title": COLOUR_MODES.get(colour, unit_title),
+        "itemsizing": "constant",
+        "orientation": "h",
+        "yanchor": "top",
+        "y": -0.06,
+        "x": 0,
+    }
+    if is_3d(coords):  # no contours in 3-D: a class's 2-D density line has no place in a turned scene
+        return frame(fig, title=text(title) if title else "", height=height, legend=legend, scene=_scene(axis_name))
     if contours:
         class_contours(fig, coords, labels if colour != "predicted" else np.asarray(predicted), class_names)
     return frame(
@@ -146,17 +190,38 @@ def scatter_map(
         height=height,
         dragmode="lasso",
         # Under the map, not beside it: on a narrow screen a legend beside the map left it 150 pixels wide.
-        legend={
-            "title": COLOUR_MODES.get(colour, unit_title),
-            "itemsizing": "constant",
-            "orientation": "h",
-            "yanchor": "top",
-            "y": -0.06,
-            "x": 0,
-        },
+        legend=legend,
         xaxis={"showticklabels": False, "zeroline": False, "title": f"{axis_name} 1"},
         yaxis={"showticklabels": False, "zeroline": False, "title": f"{axis_name} 2"},
     )
+
+
+def is_3d(coords: np.ndarray) -> bool:
+    """Whether ``coords`` (``(n, 2)`` or ``(n, 3)``) is a 3-D map."""
+    coords = np.asarray(coords)
+    return coords.ndim == 2 and coords.shape[1] == 3
+
+
+def point_trace(coords: np.ndarray, **kwargs: object) -> go.Scattergl | go.Scatter3d:
+    """One trace of markers at ``coords``: ``Scattergl`` for ``(n, 2)``, ``Scatter3d`` for ``(n, 3)`` (both WebGL).
+
+    In 3-D a marker's 2-D-only settings are translated (:data:`SYMBOLS_3D`; a transparent fill with an outline is
+    drawn as an open circle in the outline's colour; only a single outline width and colour are kept).
+    """
+    coords = np.asarray(coords)
+    if not is_3d(coords):
+        return go.Scattergl(x=coords[:, 0], y=coords[:, 1], mode="markers", **kwargs)
+    marker = dict(kwargs.pop("marker", None) or {})
+    line = marker.pop("line", None) or {}
+    if (
+        isinstance(marker.get("color"), str) and marker["color"] == "rgba(0,0,0,0)"
+    ):  # a ring: an open circle in its outline's colour
+        marker.update(symbol="circle-open", color=line.get("color", "black"))
+    elif "symbol" in marker:
+        marker["symbol"] = SYMBOLS_3D.get(str(marker["symbol"]), "circle")
+    if isinstance(line.get("color"), str) and not str(marker.get("symbol", "")).endswith("-open"):
+        marker["line"] = {"color": line["color"], "width": float(line.get("width", 1))}
+    return go.Scatter3d(x=coords[:, 0], y=coords[:, 1], z=coords[:, 2], mode="markers", marker=marker, **kwargs)
 
 
 _HOVER = (
@@ -179,16 +244,17 @@ def _map_traces(
     kept: np.ndarray | None = None,
     unit: np.ndarray | None = None,
     unit_title: str = "unit",
-) -> list[go.Scattergl]:
-    """The traces of one map, in drawing order (see :func:`scatter_map`)."""
+) -> list[go.Scattergl | go.Scatter3d]:
+    """The traces of one map, in drawing order (see :func:`scatter_map`); ``Scatter3d`` for ``(n, 3)`` coords."""
     if colour not in COLOUR_MODES and colour != UNIT_COLOUR:
         raise ValueError(f"Unknown colouring: {colour!r}. Choose one of {[*COLOUR_MODES, UNIT_COLOUR]}.")
     if colour == UNIT_COLOUR and (unit is None or len(unit) != len(labels)):
         raise ValueError(f"Colouring by a unit needs its value for each of the {len(labels)} points; got none.")
     n = len(labels)
-    if coords.shape != (n, 2) or len(indices) != n:
+    if coords.shape not in ((n, 2), (n, 3)) or len(indices) != n:
         raise ValueError(
-            f"coords must be (n, 2) and indices (n,) for n = {n} labels; got {coords.shape} and {indices.shape}."
+            f"coords must be (n, 2) or (n, 3) and indices (n,) for n = {n} labels; got {coords.shape} and "
+            f"{indices.shape}."
         )
     if colour in ("predicted", "correct") and predicted is None:
         raise ValueError(f"Colouring by {COLOUR_MODES[colour]} needs the predicted labels; got none.")
@@ -205,11 +271,9 @@ def _map_traces(
     names = [text(c) for c in class_names] if class_names is not None else [str(i) for i in range(top + 1)]
     custom = np.column_stack([indices, labels, predicted, confidence])
 
-    def trace(mask: np.ndarray, name: str, marker: dict, group: str) -> go.Scattergl:
-        return go.Scattergl(
-            x=coords[mask, 0],
-            y=coords[mask, 1],
-            mode="markers",
+    def trace(mask: np.ndarray, name: str, marker: dict, group: str) -> go.Scattergl | go.Scatter3d:
+        return point_trace(
+            coords[mask],
             name=name,
             marker=marker,
             customdata=custom[mask],
@@ -319,14 +383,13 @@ def neighbours_kept_map(
     """A map whose points are coloured by how many neighbours each image kept: the Jaccard index, 0 to 1.
 
     Args:
-        coords: float ``(m, 2)``; indices: int ``(m,)`` the images (shown on hover); kept: float ``(m,)``.
+        coords: float ``(m, 2)`` (``(m, 3)``: a 3-D map, drawn in a turnable scene); indices: int ``(m,)`` the images
+            (shown on hover); kept: float ``(m,)``.
         title: the figure's title (plain text, escaped here).
     """
     fig = go.Figure(
-        go.Scattergl(
-            x=coords[:, 0],
-            y=coords[:, 1],
-            mode="markers",
+        point_trace(
+            coords,
             customdata=np.stack([indices, kept], axis=1),
             marker={
                 "size": 5,
@@ -339,6 +402,8 @@ def neighbours_kept_map(
             hovertemplate="image %{customdata[0]:.0f}<br>neighbours kept (Jaccard) %{customdata[1]:.2f}<extra></extra>",
         )
     )
+    if is_3d(coords):
+        return frame(fig, title=title_lines(title, 60), height=460, scene=_scene(axis_name))
     return frame(
         fig,
         title=title_lines(title, 60),
@@ -385,7 +450,8 @@ def compare_panel(
     Args:
         coords, indices, labels, predicted, class_names, title, axis_name: as
             for :func:`scatter_map`.
-        x_range, y_range: fixed axis ranges (the same for aligned panels).
+        x_range, y_range: fixed axis ranges (the same for aligned panels); unused for a 3-D map (``(n, 3)``
+            coords: each scene fits its own points, and is turned on its own).
         selected: dataset indices highlighted (those not on the map are skipped).
         followed: the dataset index of the followed point, or ``None``.
         neighbours: dataset indices of its neighbours, or ``None``.
@@ -412,10 +478,8 @@ def compare_panel(
             continue
         custom = np.column_stack([indices[mask], labels[mask], pred[mask], np.full(mask.sum(), np.nan)])
         fig.add_trace(
-            go.Scattergl(
-                x=coords[mask, 0],
-                y=coords[mask, 1],
-                mode="markers",
+            point_trace(
+                coords[mask],
                 name=name,
                 marker=marker,
                 customdata=custom,
@@ -430,6 +494,9 @@ def compare_panel(
         lines=PANEL_TITLE_LINES if title else 0,
         legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0, "title": None, "itemsizing": "constant"},
     )
+    if is_3d(coords):  # a panel's scene without axis names, as a 2-D panel's axes
+        fig.update_layout(scene=_scene())
+        return fig
     if x_range is not None:
         fig.update_xaxes(range=list(x_range), autorange=False)
     if y_range is not None:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from featlib import models
 from featlib.datasets import SPLITS
 from featlib.errors import CompareError
-from featlib.maps.embed import REDUCERS
+from featlib.maps.embed import DIMS, REDUCERS
 from featlib.read.extract import METHODS
 from featlib.read.reductions import AUTO, CHOICES
 
@@ -70,9 +70,9 @@ class Panel:
             raise CompareError(f"A panel in a link reads model:layer:method:reducer; got {text!r}.")
         return cls(model, *parts)
 
-    def params(self):
-        """The reducer's parameters (its defaults)."""
-        return REDUCERS[self.reducer]()
+    def params(self, dims: int = DIMS.default):
+        """The reducer's parameters (its defaults), for a map of ``dims`` dimensions (2 or 3)."""
+        return REDUCERS[self.reducer](dims=dims)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,8 @@ class CompareView:
     """What the Compare page shows: panels on one sample, the point followed.
 
     ``reduction`` (a key of :data:`featlib.read.reductions.CHOICES`) applies to every
-    panel whose layer has spatial axes; ``auto`` is each layer's default.
+    panel whose layer has spatial axes; ``auto`` is each layer's default. ``dims``: every panel's map is 2-D (2) or
+    3-D (3; ``dims=3`` in the link, only then).
     """
 
     dataset: str
@@ -90,6 +91,7 @@ class CompareView:
     follow: int | None = None
     k: int = DEFAULT_K
     reduction: str = AUTO
+    dims: int = DIMS.default
 
     def __post_init__(self) -> None:
         if not MIN_PANELS <= len(self.panels) <= MAX_PANELS:
@@ -104,6 +106,8 @@ class CompareView:
             raise CompareError(f"Neighbours shown must be within 1..{MAX_K}; got {self.k}.")
         if self.reduction not in CHOICES:
             raise CompareError(f"Unknown reduction: {self.reduction!r}. Expected one of {list(CHOICES)}.")
+        if self.dims not in (2, 3) or isinstance(self.dims, bool):
+            raise CompareError(f"A comparison's maps are 2-D or 3-D (dims 2 or 3); got dims={self.dims!r}.")
 
     def to_query(self) -> dict[str, str]:
         """The view as URL query parameters (strings)."""
@@ -119,6 +123,8 @@ class CompareView:
         query["k"] = str(self.k)
         if self.reduction != AUTO:
             query["reduction"] = self.reduction
+        if self.dims != DIMS.default:
+            query["dims"] = str(self.dims)
         return query
 
     @classmethod
@@ -137,8 +143,18 @@ class CompareView:
             k = int(query.get("k", DEFAULT_K))
         except ValueError as error:
             raise CompareError(f"The link's sample, follow and k must be whole numbers: {error}") from None
+        dims = query.get("dims", str(DIMS.default))
+        if dims not in ("2", "3"):
+            raise CompareError(f"The link's dims is 2 or 3 (2-D or 3-D maps); got {dims[:40]!r}.")
         return cls(
-            query["dataset"], panels, query.get("split", "train"), sample, follow, k, query.get("reduction") or AUTO
+            query["dataset"],
+            panels,
+            query.get("split", "train"),
+            sample,
+            follow,
+            k,
+            query.get("reduction") or AUTO,
+            int(dims),
         )
 
     def with_panels(self, panels: Iterable[Panel]) -> CompareView:

@@ -36,24 +36,27 @@ def embedding_table(
     predicted: np.ndarray | None = None,
     class_names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """A map as a table: ``index, label, [label_name], predicted, x, y``, one row per point.
+    """A map as a table: ``index, label, [label_name], predicted, x, y`` (and ``z`` for a 3-D map), one row per point.
 
     Args:
         indices: positions of the points in their dataset split.
-        coords: ``(n, 2)`` map coordinates.
+        coords: ``(n, 2)`` map coordinates, or ``(n, 3)`` for a 3-D map.
         labels: true labels of the whole split (indexed by ``indices``).
         predicted: the model's predicted labels of the whole split, if known.
         class_names: names of the classes, by label.
     """
     indices = np.asarray(indices, dtype=np.int64)
     coords = np.asarray(coords)
-    if coords.shape != (len(indices), 2):
-        raise ValueError(f"coords must have shape ({len(indices)}, 2) to match the indices; got {coords.shape}.")
+    if coords.ndim != 2 or coords.shape[0] != len(indices) or coords.shape[1] not in (2, 3):
+        raise ValueError(
+            f"coords must have shape ({len(indices)}, 2) or ({len(indices)}, 3) to match the indices; got {coords.shape}."
+        )
     table = pd.DataFrame({"index": indices, "label": np.asarray(labels)[indices]})
     if class_names is not None:
         table["label_name"] = [class_names[int(c)] for c in table["label"]]
     table["predicted"] = np.asarray(predicted)[indices] if predicted is not None else -1
-    table["x"], table["y"] = coords[:, 0].astype("float64"), coords[:, 1].astype("float64")
+    for axis, name in enumerate("xyz"[: coords.shape[1]]):
+        table[name] = coords[:, axis].astype("float64")
     return table
 
 

@@ -33,7 +33,8 @@ class MapPoints:
     """The points of one map, as a thumbnail needs them.
 
     Attributes:
-        coords: ``(n, 2)`` float coordinates (any scale; NaN or infinite rows are left out).
+        coords: ``(n, 2)`` float coordinates (any scale; NaN or infinite rows are left out); ``(n, 3)``: a 3-D map,
+            drawn seen from above (its first two).
         indices: ``(n,)`` int dataset indices of the points (to find the selected ones).
         labels: ``(n,)`` int true labels.
         predicted: ``(n,)`` int predicted labels, or ``None``.
@@ -83,16 +84,16 @@ def _draw(canvas: np.ndarray, points: MapPoints, box: tuple[int, int, int, int])
     selected ones last so they stay visible."""
     coords = np.asarray(points.coords, dtype=float)
     n = len(coords)
-    if coords.ndim != 2 or coords.shape[1] != 2 or len(points.labels) != n or len(points.indices) != n:
+    if coords.ndim != 2 or coords.shape[1] not in (2, 3) or len(points.labels) != n or len(points.indices) != n:
         raise ValueError(
-            f"coords must be (n, 2) with n labels and n indices; got coords {coords.shape}, "
+            f"coords must be (n, 2) or (n, 3) with n labels and n indices; got coords {coords.shape}, "
             f"{len(points.labels)} labels and {len(points.indices)} indices."
         )
     keep = np.isfinite(coords).all(axis=1)
     if not keep.any():
         return
     colours = point_colours(points)[keep]
-    xy = coords[keep]
+    xy = coords[keep][:, :2]  # a 3-D map seen from above: its first two coordinates
     indices = np.asarray(points.indices)[keep]
     x0, y0, x1, y1 = box
     low, high = xy.min(axis=0), xy.max(axis=0)

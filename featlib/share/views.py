@@ -3,7 +3,7 @@
 A :class:`View` names everything that makes a map and what is shown on it:
 model, dataset, split, layer, method, the reduction of a layer with spatial
 axes, sample, the reducer and its parameters, the colouring, the class contours
-(on or off) and the selected points. ``to_query`` and ``from_query`` turn it into URL query parameters and
+(on or off), the map's dimensions (``dims=3`` for a 3-D map, only then) and the selected points. ``to_query`` and ``from_query`` turn it into URL query parameters and
 back, so a link reopens the same view. Links made before the reducer,
 colouring, selection and reduction were carried still open (as UMAP, coloured
 by label, nothing selected, the layer's default reduction ``auto``).
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 
 from featlib.datasets import SPLITS
-from featlib.errors import ViewError
+from featlib.errors import ReducerError, ViewError
 from featlib.maps import reducer_params
 from featlib.maps.embed import METRICS, REDUCERS, ReducerParams, UMAPParams, reducer_name
 from featlib.maps.seed_stability import MAX_SEEDS, MIN_SEEDS, StabilityFigures
@@ -37,6 +37,9 @@ LINK_RANGES: dict[str, tuple[float | None, float | None]] = {
 """The values a link may ask for, whatever the data (the pages narrow them to the data: see :func:`read_link`);
 from the reducers' tables, :mod:`featlib.maps.reducer_params`."""
 LINK_RANGES["seeds"] = (MIN_SEEDS, MAX_SEEDS)
+DIMS = reducer_params.DIMS
+DIMS_TEXT = ("2", "3")
+"""The values of a link's ``dims`` (a map's dimensions; written only for a 3-D map, ``dims=3``)."""
 SWITCH = ("off", "on")
 """The values of a link's on/off display option (``contours``)."""
 PLACED = re.compile(r"split|dataset:[a-z0-9_]{1,40}|dataset:upload:[0-9a-f]{8,64}")
@@ -102,8 +105,8 @@ class View:
         """The view as URL query parameters (strings).
 
         The reducer's own parameters go under their names (``n_neighbors``,
-        ``perplexity``, ...); colour, selection and reduction only when not
-        the defaults.
+        ``perplexity``, ...); colour, selection, reduction and ``dims`` (``3``
+        for a 3-D map) only when not the defaults.
         """
         query = {
             "model": self.model,
@@ -115,6 +118,8 @@ class View:
             "reducer": self.reducer,
         }
         for name, value in asdict(self.params).items():
+            if name == DIMS.name and value == DIMS.default:  # a 2-D map's link as it always was
+                continue
             query[name] = "none" if value is None else str(value)
         if self.colour != "label":
             query["colour"] = self.colour
@@ -212,6 +217,8 @@ def _params_from_query(cls: type, query: dict[str, str]) -> ReducerParams:
         raw = query.get(f.name)
         if raw is None:
             continue
+        if f.name == DIMS.name and raw not in DIMS_TEXT:  # strict: "3.0", " 3" or "3d" are no dims
+            raise ReducerError(f"dims must be 2 or 3 (a 2-D or a 3-D map); got {raw[:40]!r}")
         spec = reducer_params.param(f.name)
         parse = str if isinstance(spec.rule, reducer_params.Options) else int if spec.whole else float
         try:
@@ -277,7 +284,7 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
     :meth:`View.from_query` is strict (bundles and ``featlib export`` refuse
     a bad value); a link opens what it can instead, and the page names each
     value it did not use: an unknown method, split, reducer, colouring,
-    reduction or metric takes its default; a number out of
+    reduction, metric or dims takes its default; a number out of
     :data:`LINK_RANGES` takes the nearest bound; a number that is no number,
     its default; selection indices that are no indices are dropped. The pages
     narrow the ranges further to the data (``n_neighbors`` below the number
@@ -316,6 +323,10 @@ def read_link(query: Mapping[str, str]) -> tuple[View, dict[str, Replaced]]:
     for f in fields(cls):
         raw, default = query.get(f.name), defaults[f.name]
         if raw is None:
+            continue
+        if f.name == DIMS.name:
+            if raw not in DIMS_TEXT:
+                use(f.name, default, "expected 2 or 3 (a 2-D or a 3-D map)")
             continue
         if f.name == "metric":
             if raw not in METRICS:

@@ -186,3 +186,42 @@ def test_keyboard_shortcuts_select_the_misclassified_and_copy_the_link(browser, 
         assert "selection=" in copied and copied.startswith(server["url"])
     finally:
         context.close()
+
+
+def test_a_3d_map_turns_in_the_2d_maps_colours_and_opens_the_inspector_by_index(browser, server, explore_link):
+    """Issue 25, item 4: the map in 3-D (PCA: no compile) is a WebGL scene of one ``scatter3d`` trace per digit in the
+    digits' colours; a drag turns it (the camera moves); an index typed opens the same inspector as a click."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(120_000)
+    try:
+        page.goto(f"{server['url']}/explore?{urlencode({**explore_link, 'dims': '3'})}")
+        page.get_by_text("10-NN accuracy of the map").first.wait_for(timeout=300_000)
+        chart = ".st-key-map-3d .js-plotly-plot"
+        page.locator(f"{chart} .gl-container canvas").first.wait_for()
+        settle(page)
+        read = f"() => {{ const el = document.querySelector('{chart}'); return {{eye: el._fullLayout.scene.camera.eye,"
+        read += " traces: el._fullData.filter(t => t.customdata).map(t => [t.type, t.name, t.marker.color])}; }"
+        before = page.evaluate(read)
+        digits = [t for t in before["traces"] if t[1] in {str(i) for i in range(10)}]
+        assert len(digits) == 10 and {t[0] for t in digits} == {"scatter3d"}, before["traces"]
+        assert {t[2].lower() for t in digits} == {c.lower() for c in plots.DIGIT_COLOURS[:10]}
+        scene = box(page, chart)
+        x, y = scene["x"] + scene["width"] / 2, scene["y"] + scene["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        for step in range(1, 11):  # a drag of 150 px to the right: a turn about the vertical axis
+            page.mouse.move(x + 15 * step, y, steps=2)
+        page.mouse.up()
+        page.wait_for_timeout(500)
+        after = page.evaluate(read)
+        assert after["eye"] != before["eye"], f"the drag did not turn the map: {before['eye']} -> {after['eye']}"
+        page.get_by_label("Inspect point", exact=True).and_(page.get_by_test_id("stNumberInputField")).fill("17")
+        page.get_by_role("button", name="Inspect", exact=True).click()
+        page.locator(".st-key-point-inspector").get_by_text("Point #17").wait_for()
+        settle(page)
+        page.screenshot(path=str(ARTIFACTS / "explore-layout-3d-1440.png"))
+        assert page.get_by_text("Contours and class labels are drawn on 2-D maps only.").count() == 1
+        assert not page.evaluate(CUT_TEXTS)
+    finally:
+        context.close()

@@ -60,7 +60,13 @@ if view.sample is not None and view.sample > len(labels):
         f"The comparison asks for a sample of {view.sample:,}; the {view.split} split has "
         f"{len(labels):,} images, all of them are used."
     )
-results = [comparing.compute_panel(p, view.dataset, dataset, view.split, sample, view.reduction) for p in view.panels]
+st.session_state.setdefault(comparing.DIMS, view.dims == 3)
+three_d = st.toggle("3-D maps", key=comparing.DIMS, help=text.escape(comparing.THREE_D_HELP))
+view = replace(view, dims=3 if three_d else 2)
+results = [
+    comparing.compute_panel(p, view.dataset, dataset, view.split, sample, view.reduction, view.dims)
+    for p in view.panels
+]
 if any(r is None for r in results):
     st.stop()
 
@@ -109,6 +115,11 @@ if follow is not None:
     for i, r in enumerate(results):
         found[i] = neighbours.nearest(r.outputs, [follow], k=int(k), among=r.embedding.indices)[0]
 
+if three_d:
+    text.caption(
+        "3-D maps: drag a panel to turn it, hover a point for its index and follow it by that index above. Box and "
+        "lasso selection are 2-D only; a selection made on the 2-D maps stays highlighted."
+    )
 per_row = len(results) if len(results) <= 3 else 2
 rows = [st.columns(per_row) for _ in range(-(-len(results) // per_row))]
 table = []
@@ -131,7 +142,10 @@ for i, (r, coords, fit) in enumerate(zip(results, aligned, fits)):
         neighbours=found.get(i),
     )
     comparing.remember_traces(i, figure)
-    col.plotly_chart(figure, key=comparing.panel_key("map", i), on_select="rerun", selection_mode=("box", "lasso"))
+    if three_d:  # a 3-D chart sends no selection (featlib.app.inspector): none asked for
+        col.plotly_chart(figure, key=comparing.panel_key("map3d", i))
+    else:
+        col.plotly_chart(figure, key=comparing.panel_key("map", i), on_select="rerun", selection_mode=("box", "lasso"))
     if r.note:
         text.caption(f"{r.note}: the sample is small.", on=col)
     m = comparing.scores(r, labels)

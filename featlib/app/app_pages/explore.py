@@ -1,4 +1,4 @@
-"""Explore: a 2-D map (UMAP, PCA or t-SNE) of the chosen layer, model-aware colours, selection and images."""
+"""Explore: a 2-D or 3-D map (UMAP, PCA or t-SNE) of the chosen layer, model-aware colours, selection and images."""
 
 import numpy as np
 import streamlit as st
@@ -104,7 +104,7 @@ view = View(
     tuple(selected),
     rep.choice,
     contours=choice.contours,
-    placed=st.session_state.get(links.PLACE_CHOICE) or "",
+    placed="" if choice.three_d else st.session_state.get(links.PLACE_CHOICE) or "",
     seeds=stability_seeds or 0,
 )
 view = seed_stability.with_figures(view, emb.key, stability_seeds)  # the seeds' figures travel with the link
@@ -117,7 +117,12 @@ with body.container(), st.container():
     side = row.container(width=maps.SIDE_WIDTH, key="explore-side")
     with left:
         inspector.mark(figure, emb, point)
-        event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
+        if choice.three_d:  # no selection events come from a 3-D chart (featlib.app.inspector): none asked for
+            st.plotly_chart(figure, key="map-3d")
+            event = None
+            inspector.picker(context, emb)
+        else:
+            event = st.plotly_chart(figure, key="map", on_select="rerun", selection_mode=("points", "box", "lasso"))
         maps.probabilities_note(outputs[emb.indices], choice.title)
         map_search.contours_note(choice.contours)
         if colour == "kept":
@@ -146,7 +151,12 @@ with body.container(), st.container():
             confidence[emb.indices],
         )
         text.caption(
-            "Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick "
+            "Drag to turn the map, scroll to zoom; hover a point for its index and type it in Inspect point to see "
+            "its image and nearest neighbours. Box and lasso selection, contours and placing images are 2-D only "
+            "(a 3-D chart sends no selection): Find points selects here. Click a legend entry to hide a group, "
+            "double-click to isolate it."
+            if choice.three_d
+            else "Click a point to see its image and nearest neighbours; drag to zoom, double-click to zoom out. Pick "
             "Box or Lasso Select in the chart's toolbar to see the images of many; selected points keep their "
             "colour and the others fade, here and in the link. Click a legend entry to hide a group, "
             "double-click to isolate it."
@@ -185,6 +195,9 @@ with figures:
 with export:
     exporting.export_panel(record, dataset, split, outputs, emb, predicted, figure, scores, view, rep.title)
 seed_stability.show(outputs, emb, labels, choice, stability_seeds)
-placed_map.show(
-    record, model, dataset, state.get(state.DATASET), split, layer, method, state.get(state.REDUCTION), choice
-)
+if choice.three_d:
+    text.caption("Placing other images on the map and comparing seeds: on the 2-D map (turn 3-D map off).")
+else:
+    placed_map.show(
+        record, model, dataset, state.get(state.DATASET), split, layer, method, state.get(state.REDUCTION), choice
+    )

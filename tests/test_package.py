@@ -168,12 +168,13 @@ def test_the_installed_wheel_gives_the_command_and_a_first_map(wheel, tmp_path, 
     # The other packages from this virtualenv (offline machine): a plain path line, so its editable featlib
     # (an import hook in its own .pth files) is not loaded there.
     (site / "deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n", encoding="utf-8")
+    # Without PYTHONPATH: a checkout on it (its featlib.egg-info) would tell pip featlib is installed already.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "FEATLIB_SCHEDULER")}
     subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "--quiet", "--no-deps",
          "--no-index", str(wheel)],
-        check=True, capture_output=True, text=True, timeout=300,
+        check=True, capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "FEATLIB_SCHEDULER")}
     run = lambda *args: subprocess.run(  # noqa: E731
         args, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
     )

@@ -6,7 +6,9 @@ Two parts:
   coordinates: one ``Scatter3d`` trace per class, WebGL) of ``--points`` points, in a page of its own with the
   plotly.js of plotly's Python package, opened in Chromium by Playwright. The camera is turned about the vertical
   axis by ``Plotly.relayout(el, {"scene.camera.eye": ...})`` in a ``requestAnimationFrame`` loop for ``--seconds``;
-  the frames counted give frames per second, with the slowest frame. The map is a 3-D PCA of Fashion-MNIST's
+  the frames counted give frames per second, with the slowest frame. Then (``drag``) the map is turned as a user
+  turns it, dragged with the mouse for as long (plotly's own orbit rotation, no ``relayout`` a frame), the
+  browser's animation frames counted meanwhile. The map is a 3-D PCA of Fashion-MNIST's
   10,000 test images when ``keras.datasets`` has them (``make test`` installs ``dataset-fashion-mnist``), else of the
   bundled digits repeated with a little noise.
 - ``--screenshots DIR``: the real app (:func:`featlib.serve.running_app`) on a new workspace with the seed MLP trained
@@ -64,6 +66,45 @@ ROTATE = """async ([seconds]) => {
 }"""
 
 
+FRAMES_START = """() => {
+    window.__frames = [];
+    const tick = now => { window.__frames.push(now); if (window.__counting) requestAnimationFrame(tick); };
+    window.__counting = true;
+    requestAnimationFrame(tick);
+}"""
+FRAMES_STOP = """() => {
+    window.__counting = false;
+    const f = window.__frames, gaps = f.slice(1).map((t, i) => t - f[i]);
+    const eye = document.getElementById('map')._fullLayout.scene.camera.eye;
+    return {frames: f.length, seconds: (f[f.length - 1] - f[0]) / 1000, slowest_ms: Math.max(...gaps),
+            eye: [eye.x, eye.y, eye.z]};
+}"""
+
+
+def drag(page, seconds: float) -> dict:
+    """Turns the map as a user does, by dragging it with the mouse for ``seconds`` (plotly's own orbit rotation,
+    no ``relayout`` per frame), counting the browser's animation frames meanwhile: frames, fps, slowest frame, and
+    whether the camera moved."""
+    box = page.locator("#map .gl-container").bounding_box()
+    cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    before = page.evaluate("() => document.getElementById('map')._fullLayout.scene.camera.eye")
+    page.mouse.move(cx - 150, cy)
+    page.mouse.down()
+    page.evaluate(FRAMES_START)
+    start, moves = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        moves += 1
+        page.mouse.move(cx - 150 + (moves * 7) % 300, cy + 20 * np.sin(moves / 10))
+    page.mouse.up()
+    found = page.evaluate(FRAMES_STOP)
+    eye = found.pop("eye")
+    found["camera_moved"] = bool(np.linalg.norm(np.subtract(eye, [before["x"], before["y"], before["z"]])) > 1e-3)
+    found["mouse_moves"] = moves
+    found["fps"] = round(found["frames"] / max(found["seconds"], 1e-9), 1)
+    found["slowest_ms"] = round(found["slowest_ms"], 1)
+    return found
+
+
 def map_points(n: int) -> tuple[np.ndarray, np.ndarray, list[str], str]:
     """``(coords (n, 3) float32, labels (n,), class names, what they are)``: a 3-D PCA of ``n`` real images."""
     from featlib import datasets
@@ -106,6 +147,7 @@ def measure_fps(n: int, seconds: float) -> dict:
             page.wait_for_function("() => document.querySelector('#map canvas')", timeout=60_000)
             page.wait_for_timeout(1000)
             found = page.evaluate(ROTATE, [seconds])
+            found["drag"] = drag(page, seconds)
             browser.close()
     found.update(points=n, what=what, traces=len(figure.data), fps=round(found["frames"] / found["seconds"], 1))
     found["slowest_ms"] = round(found["slowest_ms"], 1)

@@ -20,6 +20,14 @@ from featlib.models import diagnosis
 from featlib.models.inputs import SCALE_CHOICES
 from featlib.read import reductions
 
+MODEL_UPLOAD = "model_upload"
+"""The model uploader's widget key."""
+
+
+def model_file_picked() -> bool:
+    """Whether this session's model uploader holds a file (the Model page then opens on its tab)."""
+    return st.session_state.get(MODEL_UPLOAD) is not None
+
 
 def upload_form(dataset: datasets.Dataset) -> None:
     """The model upload: the file, the input scaling, the name, and the data it will be scored on."""
@@ -32,7 +40,7 @@ def upload_form(dataset: datasets.Dataset) -> None:
         )
     )
     # .zip is accepted only so that a zipped SavedModel is refused with the reason.
-    model_file = st.file_uploader("Model file", type=["keras", "h5", "zip"], key="model_upload")
+    model_file = st.file_uploader("Model file", type=["keras", "h5", "zip"], key=MODEL_UPLOAD)
     cols = st.columns(2)
     scale = cols[0].radio(
         "Input scaling the model expects",

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from featlib import datasets
+from featlib.serve import settle
 from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e
@@ -17,6 +19,16 @@ pytestmark = pytest.mark.e2e
 def goto(page, name: str) -> None:
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name=name, exact=True).click()
     page.locator("h1").filter(has_text=name).wait_for()
+
+
+def model_page_on_digits(page) -> None:
+    """The Model page with the bundled digits picked: a new session starts on the server's latest model and its
+    data (which another test of the shared server may have made an upload with no train split)."""
+    goto(page, "Model")
+    page.get_by_role("combobox", name="Dataset").click()
+    page.get_by_role("option").filter(has_text=datasets.BUILTIN_DATASETS["digits"]).click()
+    page.get_by_label("Epochs", exact=True).wait_for()
+    settle(page)
 
 
 def upload(page, label: str, path) -> None:
@@ -66,7 +78,7 @@ def methods_verdict(page, timeout: float = 30_000) -> str:
 
 def test_main_flow_train_extract_map_select(page, shot, workspace_dir):
     shot(page, "1-home")
-    goto(page, "Model")
+    model_page_on_digits(page)
     page.get_by_label("Epochs").fill("5")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("test accuracy").wait_for(timeout=120_000)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_browser import goto, lasso
+from test_browser import goto, lasso, model_page_on_digits
 
 pytestmark = pytest.mark.e2e
 
@@ -13,7 +13,7 @@ def trace_names(plot) -> list[str]:
 
 
 def test_compare_epoch_1_with_the_trained_model_and_link_selections(page, shot):
-    goto(page, "Model")
+    model_page_on_digits(page)
     page.get_by_label("Epochs", exact=True).fill("2")
     page.get_by_role("textbox", name="Save checkpoints after epoch").fill("1")
     page.get_by_role("button", name="Train", exact=True).click()

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser import goto
+from test_browser import goto, model_page_on_digits
 from test_sharing import new_user, plotted_points
 
 from featlib.maps import compile_cache
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _train(page, name: str, epochs: int = 3) -> None:
-    goto(page, "Model")
+    model_page_on_digits(page)
     page.get_by_label("Epochs").fill(str(epochs))
     page.get_by_label("Save as").first.fill(name)
     page.get_by_role("button", name="Train", exact=True).click()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_browser import goto
+from test_browser import goto, model_page_on_digits
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,7 @@ def small_box(page, plot) -> None:
 
 
 def train(page) -> None:
-    goto(page, "Model")
+    model_page_on_digits(page)
     page.get_by_label("Epochs").fill("3")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("test accuracy").wait_for(timeout=120_000)

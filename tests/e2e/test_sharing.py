@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_browser import goto, upload
+from test_browser import goto, model_page_on_digits, upload
 
 from featlib.serve import running_app
 from featlib.store import Workspace
@@ -54,7 +54,7 @@ def plotted_points(page) -> list:
 def alice(browser, server):
     """Alice trains on the digits and opens the map of dense_1; yields her page, link and points."""
     context, page = new_user(browser, server["url"], "alice")
-    goto(page, "Model")
+    model_page_on_digits(page)
     page.get_by_label("Epochs").fill("3")
     page.get_by_label("Save as").first.fill("alice-mlp")
     page.get_by_role("button", name="Train", exact=True).click()

@@ -27,9 +27,12 @@ with st.expander("Sample images per class", expanded=False):
 
 # Model ------------------------------------------------------------------------
 text.subheader("Train, upload or pick a model")
-# Keyed: the tab picked stays picked on every rerun (picking a file, a notice above that goes away).
+# Keyed: the tab picked stays picked on every rerun (picking a file, a notice above that goes away); and with a
+# model file picked the tabs open on its tab even when the browser draws them anew.
 train_tab, upload_tab, pick_tab = st.tabs(
-    ["Train the seed MLP", "Upload a model", "Pick a saved model"], key="model_tabs"
+    ["Train the seed MLP", "Upload a model", "Pick a saved model"],
+    key="model_tabs",
+    default="Upload a model" if actions.model_file_picked() else None,
 )
 
 with train_tab:

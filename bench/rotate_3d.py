@@ -75,7 +75,7 @@ FRAMES_START = """() => {
 FRAMES_STOP = """() => {
     window.__counting = false;
     const f = window.__frames, gaps = f.slice(1).map((t, i) => t - f[i]);
-    const eye = document.getElementById('map')._fullLayout.scene.camera.eye;
+    const scene = document.getElementById('map')._fullLayout.scene._scene, eye = scene.getCamera().eye;
     return {frames: f.length, seconds: (f[f.length - 1] - f[0]) / 1000, slowest_ms: Math.max(...gaps),
             eye: [eye.x, eye.y, eye.z]};
 }"""
@@ -85,7 +85,7 @@ def drag(page, seconds: float) -> dict:
     """Turns the map as a user does, by dragging it with the mouse for ``seconds`` (plotly's own orbit rotation,
     no ``relayout`` per frame), counting the browser's animation frames meanwhile: frames, fps, slowest frame, and
     whether the camera moved."""
-    box = page.locator("#map .gl-container").bounding_box()
+    box = page.locator("#map .gl-container canvas").first.bounding_box()
     cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     before = page.evaluate("() => document.getElementById('map')._fullLayout.scene.camera.eye")
     page.mouse.move(cx - 150, cy)

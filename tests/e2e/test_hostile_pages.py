@@ -43,6 +43,9 @@ def _model_page(browser, url: str):
     page.get_by_role("heading", name="featlib").wait_for()
     page.get_by_test_id("stSidebarNavItems").get_by_role("link", name="Model", exact=True).click()
     page.locator("h1").filter(has_text="Model").wait_for()
+    # The page's frame (its title) shows while the server's Keras and job cluster start; the cases' answers are
+    # timed from an uploader that is there, so a loaded machine's start-up is waited for here, once.
+    page.get_by_role("tab", name="Upload a model", exact=True).wait_for(timeout=300_000)
     return context, page
 
 

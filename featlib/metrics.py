@@ -541,7 +541,7 @@ def map_figures(scores: dict, reducer_title: str, model_accuracy: float | None) 
         (
             "10-NN accuracy of the map",
             scores.get("knn_acc_2d"),
-            f"a 10-NN classifier on the 2-D {reducer_title} map, 5-fold",
+            f"a 10-NN classifier on the {reducer_title} map's coordinates (2-D or 3-D), 5-fold",
         ),
         ("trustworthiness", scores.get("trustworthiness"), "1 when no neighbour on the map is a stranger in the layer"),
         ("model accuracy on these points", model_accuracy, ""),

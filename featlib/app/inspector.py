@@ -331,7 +331,7 @@ def _neighbours(
     )
     text.caption(
         text.md(
-            "Searched among the map's {:,} points in the layer's {:,} values per image (not on the 2-D "
+            "Searched among the map's {:,} points in the layer's {:,} values per image (not on the "
             "map), by {} distance: the metric of this {} map. Caption: index · true label (→ predicted, "
             "when misclassified) · distance.",
             len(emb.indices),

@@ -294,6 +294,9 @@ DIMS = Param(
 )
 """A map's dimensions, shared by every reducer (a field of each parameter object, ``dims=3`` in links and keys only
 when 3, so every 2-D key and link stays as it was)."""
+DIMS_TEXT = tuple(str(d) for d in range(int(DIMS.low), int(DIMS.high) + 1))
+"""A map's dimensions as a link writes them (``"2"``, ``"3"``): the only texts a link's ``dims`` may hold (``"3.0"``,
+``" 3"`` or ``"3d"`` are none), on Explore's links and Compare's alike."""
 
 SAMPLE = Param("sample", Interval(int, 1, None), MAP_SAMPLE, "label-stratified sample size", step=500, wording="sides")
 """The sample size a link or the CLI may ask for, whatever the data (the pages narrow it to the data)."""

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from featlib import models
 from featlib.datasets import SPLITS
-from featlib.errors import CompareError
-from featlib.maps.embed import DIMS, REDUCERS
+from featlib.errors import CompareError, ReducerError
+from featlib.maps.embed import REDUCERS
+from featlib.maps.reducer_params import DIMS, DIMS_TEXT
 from featlib.read.extract import METHODS
 from featlib.read.reductions import AUTO, CHOICES
 
@@ -106,8 +107,10 @@ class CompareView:
             raise CompareError(f"Neighbours shown must be within 1..{MAX_K}; got {self.k}.")
         if self.reduction not in CHOICES:
             raise CompareError(f"Unknown reduction: {self.reduction!r}. Expected one of {list(CHOICES)}.")
-        if self.dims not in (2, 3) or isinstance(self.dims, bool):
-            raise CompareError(f"A comparison's maps are 2-D or 3-D (dims 2 or 3); got dims={self.dims!r}.")
+        try:
+            DIMS.check(self.dims)
+        except ReducerError as error:
+            raise CompareError(f"A comparison's maps are 2-D or 3-D: {error}.") from None
 
     def to_query(self) -> dict[str, str]:
         """The view as URL query parameters (strings)."""
@@ -144,7 +147,7 @@ class CompareView:
         except ValueError as error:
             raise CompareError(f"The link's sample, follow and k must be whole numbers: {error}") from None
         dims = query.get("dims", str(DIMS.default))
-        if dims not in ("2", "3"):
+        if dims not in DIMS_TEXT:
             raise CompareError(f"The link's dims is 2 or 3 (2-D or 3-D maps); got {dims[:40]!r}.")
         return cls(
             query["dataset"],

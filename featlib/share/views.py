@@ -37,9 +37,7 @@ LINK_RANGES: dict[str, tuple[float | None, float | None]] = {
 """The values a link may ask for, whatever the data (the pages narrow them to the data: see :func:`read_link`);
 from the reducers' tables, :mod:`featlib.maps.reducer_params`."""
 LINK_RANGES["seeds"] = (MIN_SEEDS, MAX_SEEDS)
-DIMS = reducer_params.DIMS
-DIMS_TEXT = ("2", "3")
-"""The values of a link's ``dims`` (a map's dimensions; written only for a 3-D map, ``dims=3``)."""
+DIMS, DIMS_TEXT = reducer_params.DIMS, reducer_params.DIMS_TEXT
 SWITCH = ("off", "on")
 """The values of a link's on/off display option (``contours``)."""
 PLACED = re.compile(r"split|dataset:[a-z0-9_]{1,40}|dataset:upload:[0-9a-f]{8,64}")

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -96,24 +96,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    """Waits until Streamlit's health endpoint at ``url`` answers ``ok``.
+def wait_answering(
+    url: str, process: subprocess.Popen, *, name: str, timeout: float = 120, ok: Callable[[bytes], bool] = bool
+) -> None:
+    """Waits until a server ``process`` answers a GET of ``url`` with a body that ``ok`` accepts.
+
+    Args:
+        url: what to ask (a health or status route); name: the server, for the errors ("streamlit").
+        timeout: seconds; ok: the answer's test (default: any non-empty body).
 
     Raises:
         RuntimeError: the server exited first.
-        TimeoutError: no answer within ``timeout`` seconds.
+        TimeoutError: no such answer within ``timeout`` seconds.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {process.returncode}")
+            raise RuntimeError(f"{name} exited with status {process.returncode}")
         try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as response:
-                if response.read() == b"ok":
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if ok(response.read()):
                     return
         except OSError:
             time.sleep(0.1)
-    raise TimeoutError(f"streamlit did not answer at {url} within {timeout} s")
+    raise TimeoutError(f"{name} did not answer at {url} within {timeout} s")
+
+
+def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Waits until Streamlit's health endpoint under ``url`` answers ``ok`` (:func:`wait_answering`)."""
+    wait_answering(url + "/_stcore/health", process, name="streamlit", timeout=timeout, ok=lambda body: body == b"ok")
 
 
 @contextlib.contextmanager

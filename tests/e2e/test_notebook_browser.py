@@ -17,8 +17,6 @@ import os
 import re
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +27,7 @@ import featlib
 from featlib import models
 from featlib.maps import embed
 from featlib.notebook.widget import LAYOUT
-from featlib.serve import free_port, stop
+from featlib.serve import free_port, stop, wait_answering
 from featlib.store import Workspace
 
 pytestmark = pytest.mark.e2e
@@ -95,18 +93,10 @@ def running_lab(folder: Path, log_path: Path) -> Iterator[str]:
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"jupyter lab exited with status {process.returncode}: see {log_path}")
-                try:
-                    with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise TimeoutError(f"jupyter lab did not answer at {url} within 120 s") from None
-                    time.sleep(0.2)
+            try:
+                wait_answering(f"{url}/api/status?token={TOKEN}", process, name="jupyter lab", timeout=120)
+            except RuntimeError as error:
+                raise RuntimeError(f"{error}: see {log_path}") from None
             yield url
         finally:
             stop(process)

@@ -10,13 +10,18 @@ umap-learn's exact and approximate neighbour paths; for featlib, whose
 5,000-point fit takes its exact path, also :func:`featlib.maps.embed.warm_up`, as
 its job workers run when they start; t-SNE, compiled ahead, is not warmed up), then maps a stratified sample
 of every size,
-smallest first, timing each fit (wall seconds, one fit per size). The bench
+smallest first, timing each fit (wall seconds). The bench
 process scores every map with the same 10-NN accuracy it reports for
 featlib's map (:func:`featlib.metrics.knn_accuracy`: 5-fold, stratified,
 seeded). A peer that is not installed is skipped, with the reason.
 
-Samples are :func:`featlib.maps.embed.stratified_sample` (seed 0) of the labels,
-so the 10,000-point sample is the one the bench's other UMAP figures use.
+Samples are :func:`featlib.maps.sampling.stratified_sample` of the labels (seed 0 first, so the 10,000-point
+sample is the one the bench's other UMAP figures use). Below :data:`REPEAT_POINTS` points a size is measured on
+several samples (:func:`repeats_for`; seeds 0, 1, ...), the same ones for every method: its time is their
+median, its accuracy their mean. One small map cannot decide the 0.5 point tolerance of :func:`verdict`: the
+10-NN accuracy of 1,000 points has a binomial standard error of about 1.3 points (``sqrt(p (1 - p) / n)`` at
+p = 0.8), and on the bench's Fashion-MNIST layer featlib's and Embedding Atlas's maps of three 1,000-point
+samples differed by +0.2 to -1.6 points, of five by +0.4 on average.
 """
 
 from __future__ import annotations
@@ -43,6 +48,12 @@ TSNE = "tsne"
 TITLES = {FEATLIB_GPU: "featlib on the GPU (cuML)", TSNE: "featlib's t-SNE (openTSNE, its defaults, 1 thread)"}
 """What the peer table calls featlib's methods other than its UMAP map."""
 WARM_UP_SIZES = (1_000, 5_000)
+REPEAT_POINTS = 10_000
+"""A size below this many points is measured on several samples, together about this many points
+(:func:`repeats_for`)."""
+MAX_REPEATS = 10
+SPEEDUP = 1.5
+"""The target of :func:`verdict` (issue 24, item 4): every peer takes at least this many times featlib's time."""
 
 _CHILD = """
 import json, sys, time
@@ -56,8 +67,9 @@ x = np.load(folder + "/x.npy")
 labels = np.load(folder + "/labels.npy")
 labels = None if (labels < 0).all() else labels
 samples = np.load(folder + "/samples.npz")
-sizes = sorted(int(name[1:]) for name in samples.files)
-largest = samples["n%d" % sizes[-1]]
+runs = sorted((int(n), int(r)) for n, r in (name[1:].split("_r") for name in samples.files))
+sizes = sorted({n for n, _ in runs})
+largest = samples["n%d_r0" % sizes[-1]]
 # warm-up: umap-learn's exact (< 4,096 points) and approximate neighbour paths, as far as the data go
 for n in ([n for n in (1000, 5000) if n <= len(largest)] or [len(largest)]) if method != "tsne" else []:
     fit_method(method, x[largest[:n]], None if labels is None else labels[largest[:n]])
@@ -69,11 +81,12 @@ if method.startswith("featlib") and sizes[-1] > EXACT_UP_TO:
 
     warm_up()
 times = {}
-for n in sizes:
+for n, r in runs:
+    rows = samples["n%d_r%d" % (n, r)]
     start = time.perf_counter()
-    coords = fit_method(method, x[samples["n%d" % n]], None if labels is None else labels[samples["n%d" % n]])
-    times[n] = time.perf_counter() - start
-    np.save(folder + "/%s-%d.npy" % (method, n), coords)
+    coords = fit_method(method, x[rows], None if labels is None else labels[rows])
+    times["%d_%d" % (n, r)] = time.perf_counter() - start
+    np.save(folder + "/%s-%d-%d.npy" % (method, n, r), coords)
 print(json.dumps(times))
 """
 
@@ -92,6 +105,17 @@ def sizes_for(requested: Sequence[int], available: int) -> list[int]:
     if bad:
         raise UsageError(f"sizes must be at least 16 points (the peers' 15 neighbours); got {bad}")
     return sorted({min(int(n), int(available)) for n in requested})
+
+
+def repeats_for(n_points: int, repeat_points: int = REPEAT_POINTS) -> int:
+    """How many samples of ``n_points`` points a size is measured on: enough for about ``repeat_points``
+    points in all, from 1 (``repeat_points`` and more) to :data:`MAX_REPEATS`.
+
+    Example:
+        >>> [repeats_for(n) for n in (300, 1_000, 5_000, 10_000, 70_000)]
+        [10, 10, 2, 1, 1]
+    """
+    return max(1, min(MAX_REPEATS, -(-int(repeat_points) // int(n_points))))
 
 
 def methods(include_gpu: bool | None = None) -> list[str]:
@@ -138,21 +162,22 @@ def fit_method(method: str, x: np.ndarray, labels: np.ndarray | None = None) -> 
 def time_in_fresh_process(
     method: str,
     x: np.ndarray,
-    samples: dict[int, np.ndarray],
+    samples: dict[int, list[np.ndarray]],
     cache: str | Path | None = None,
     labels: np.ndarray | None = None,
-) -> tuple[dict[int, float], dict[int, np.ndarray]]:
-    """Maps ``x[samples[n]]`` for every ``n`` by ``method`` in one new process (after its warm-up).
+) -> tuple[dict[int, list[float]], dict[int, list[np.ndarray]]]:
+    """Maps ``x[rows]`` for every sample ``rows`` of every size by ``method`` in one new process (after its
+    warm-up), smallest size first.
 
     Args:
         method: :data:`FEATLIB`, :data:`FEATLIB_GPU`, :data:`TSNE` or a key of :data:`bench.peers.PEERS`.
         x: float32 ``(N, d)``: every vector.
         labels: int ``(N,)``: their classes, given to featlib's maps (:func:`fit_method`); ``None``: none.
-        samples: size → sorted row indices into ``x``.
+        samples: size → its samples, each sorted row indices into ``x``.
         cache: the compile cache folder; ``None``: the machine's (:func:`featlib.maps.compile_cache.folder`).
 
     Returns:
-        ``(seconds by size, map by size)``.
+        ``(seconds by size, maps by size)``, a list per size in the order of its samples.
 
     Raises:
         RuntimeError: the child failed (the end of its stderr is in the message).
@@ -160,7 +185,10 @@ def time_in_fresh_process(
     with tempfile.TemporaryDirectory() as folder:
         np.save(Path(folder) / "x.npy", np.asarray(x, dtype="float32"))
         np.save(Path(folder) / "labels.npy", np.asarray(labels) if labels is not None else np.full(len(x), -1))
-        np.savez(Path(folder) / "samples.npz", **{f"n{n}": idx for n, idx in samples.items()})
+        np.savez(
+            Path(folder) / "samples.npz",
+            **{f"n{n}_r{r}": rows for n, each in samples.items() for r, rows in enumerate(each)},
+        )
         repo = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [repo, os.environ.get("PYTHONPATH")])))
         done = subprocess.run(
@@ -168,8 +196,12 @@ def time_in_fresh_process(
         )
         if done.returncode:
             raise RuntimeError(f"the {method} child process failed:\n{done.stderr[-2000:]}")
-        times = {int(n): s for n, s in json.loads(done.stdout.strip().splitlines()[-1]).items()}
-        coords = {n: np.load(Path(folder) / f"{method}-{n}.npy") for n in samples}
+        seconds = json.loads(done.stdout.strip().splitlines()[-1])
+        times = {n: [seconds[f"{n}_{r}"] for r in range(len(each))] for n, each in samples.items()}
+        coords = {
+            n: [np.load(Path(folder) / f"{method}-{n}-{r}.npy") for r in range(len(each))]
+            for n, each in samples.items()
+        }
     return times, coords
 
 
@@ -181,6 +213,7 @@ def run(
     names: Sequence[str] | None = None,
     cache: str | Path | None = None,
     log: Callable[[str], None] = lambda text: None,
+    repeat_points: int = REPEAT_POINTS,
 ) -> dict:
     """The scaling table, the peers at ``peer_size`` points, and what was skipped.
 
@@ -191,20 +224,25 @@ def run(
         names: the methods (default :func:`methods`).
         cache: the compile cache (default the machine's).
         log: called with a line per method measured.
+        repeat_points: sizes below it are measured on several samples (:func:`repeats_for`).
 
     Returns:
         ``{"scaling": [row, ...], "peers": {name: {"s", "knn_acc_2d"} or {"skipped": reason}},
         "featlib_at_peer_size": {"s", "knn_acc_2d"}, "skipped": {method: reason}}``; a row is
-        ``{"n_points", "featlib_s", "featlib_knn_acc_2d", "<peer>_s", "<peer>_knn_acc_2d", ...}``,
-        ``None`` for a skipped method.
+        ``{"n_points", "samples", "featlib_s", "featlib_knn_acc_2d", "<peer>_s", "<peer>_knn_acc_2d", ...}``
+        (seconds: the median over the size's samples, :func:`repeats_for`; accuracy: their mean), ``None``
+        for a skipped method.
     """
     from featlib import metrics
-    from featlib.maps import embed
+    from featlib.maps.sampling import stratified_sample
 
     labels = np.asarray(labels)
     table_sizes = sizes_for(sizes, len(x))
     peer_n = min(int(peer_size), len(x))
-    samples = {n: embed.stratified_sample(labels, n) for n in sorted({*table_sizes, peer_n})}
+    samples = {
+        n: [stratified_sample(labels, n, seed=r) for r in range(repeats_for(n, repeat_points))]
+        for n in sorted({*table_sizes, peer_n})
+    }
     names = list(names) if names is not None else methods()
     figures: dict[str, dict[int, tuple[float, float]]] = {}
     skipped: dict[str, str] = {}
@@ -215,11 +253,17 @@ def run(
             log(f"{name}: skipped, {reason}")
             continue
         times, coords = time_in_fresh_process(name, x, samples, cache, labels)
-        figures[name] = {n: (times[n], float(metrics.knn_accuracy(coords[n], labels[samples[n]]))) for n in samples}
+        figures[name] = {
+            n: (
+                float(np.median(times[n])),
+                float(np.mean([metrics.knn_accuracy(c, labels[rows]) for c, rows in zip(coords[n], each)])),
+            )
+            for n, each in samples.items()
+        }
         log(f"{name}: " + ", ".join(f"{n:,} points {s:.1f} s ({acc:.3f})" for n, (s, acc) in figures[name].items()))
     rows = []
     for n in table_sizes:
-        row: dict = {"n_points": n}
+        row: dict = {"n_points": n, "samples": len(samples[n])}
         for name in names:
             s, acc = figures[name][n] if name in figures else (None, None)
             row[f"{name}_s"], row[f"{name}_knn_acc_2d"] = s, acc
@@ -243,10 +287,12 @@ def run(
     }
 
 
-def verdict(rows: Sequence[dict], names: Sequence[str], tolerance: float = 0.005) -> list[str]:
-    """Where the target is not met: featlib's map faster than every peer at every size, at a 10-NN
-    accuracy no more than ``tolerance`` (0.5 point) below the best peer's. One sentence per miss. featlib's
-    t-SNE (:data:`TSNE`) is another kind of map, not a peer: it is left out."""
+def verdict(
+    rows: Sequence[dict], names: Sequence[str], tolerance: float = 0.005, speedup: float = SPEEDUP
+) -> list[str]:
+    """Where issue 24's target is not met: featlib's map at least ``speedup`` (1.5) times faster than every peer
+    at every size, at a 10-NN accuracy no more than ``tolerance`` (0.5 point) below the best peer's. One
+    sentence per miss. featlib's t-SNE (:data:`TSNE`) is another kind of map, not a peer: it is left out."""
     misses = []
     for row in rows:
         mine_s, mine_acc = row.get(f"{FEATLIB}_s"), row.get(f"{FEATLIB}_knn_acc_2d")
@@ -254,9 +300,10 @@ def verdict(rows: Sequence[dict], names: Sequence[str], tolerance: float = 0.005
             continue
         others = [n for n in names if n not in (FEATLIB, FEATLIB_GPU, TSNE) and row.get(f"{n}_s") is not None]
         for name in others:
-            if row[f"{name}_s"] <= mine_s:
+            if row[f"{name}_s"] < speedup * mine_s:
                 misses.append(
-                    f"{row['n_points']:,} points: {name} took {row[f'{name}_s']:.2f} s, featlib {mine_s:.2f} s"
+                    f"{row['n_points']:,} points: {name} took {row[f'{name}_s']:.2f} s, featlib {mine_s:.2f} s "
+                    f"({row[f'{name}_s'] / mine_s:.2f}×; the target is {speedup:g}×)"
                 )
         if others:
             best = max(others, key=lambda n: row[f"{n}_knn_acc_2d"])
@@ -271,8 +318,12 @@ def verdict(rows: Sequence[dict], names: Sequence[str], tolerance: float = 0.005
 
 def format_scaling(rows: Sequence[dict], names: Sequence[str]) -> str:
     """The scaling table as text: a row per size, seconds and 10-NN accuracy per method, and each peer's time ÷ featlib's."""
-    head = f"{'points':>7}" + "".join(f" | {name:>28}" for name in names)
-    lines = ["scaling: seconds (10-NN accuracy of the map) [time ÷ featlib's]", head]
+    head = f"{'points':>11}" + "".join(f" | {name:>28}" for name in names)
+    lines = [
+        "scaling: seconds (10-NN accuracy of the map) [time ÷ featlib's]; points ×k: the median time and mean "
+        "accuracy of k samples",
+        head,
+    ]
     for row in rows:
         cells = []
         for name in names:
@@ -283,7 +334,9 @@ def format_scaling(rows: Sequence[dict], names: Sequence[str]) -> str:
             else:
                 extra = f" [{s / ratio:.2f}×]" if ratio and name != FEATLIB else ""
                 cells.append(f"{f'{s:.2f} s ({acc:.3f}){extra}':>28}")
-        lines.append(f"{row['n_points']:>7,}" + "".join(f" | {c}" for c in cells))
+        repeats = row.get("samples", 1)
+        points = f"{row['n_points']:,}" + (f" ×{repeats}" if repeats > 1 else "")
+        lines.append(f"{points:>11}" + "".join(f" | {c}" for c in cells))
     return "\n".join(lines)
 
 

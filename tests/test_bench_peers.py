@@ -52,8 +52,11 @@ def test_the_scaling_run_skips_a_missing_peer_and_scores_each_map(monkeypatch):
         peer_size=10_000,
         names=["featlib", "umap_learn_seeded", "missing_peer"],
         log=lines.append,
+        repeat_points=600,
     )
     assert [row["n_points"] for row in result["scaling"]] == [300, 600]
+    # a size below repeat_points (the bench's 10,000) is measured on several samples, about that many points
+    assert [row["samples"] for row in result["scaling"]] == [2, 1]
     for row in result["scaling"]:
         assert row["featlib_s"] > 0 and row["umap_learn_seeded_s"] > 0
         assert row["featlib_knn_acc_2d"] > 0.9 and row["umap_learn_seeded_knn_acc_2d"] > 0.9  # 4 clusters stay apart
@@ -85,8 +88,12 @@ def test_the_verdict_names_each_size_where_featlib_is_slower_or_less_accurate():
         },
     ]
     assert bench_scaling.verdict(rows, ["featlib", "a", "b"]) == [
-        "5,000 points: a took 2.50 s, featlib 3.00 s",
+        "5,000 points: a took 2.50 s, featlib 3.00 s (0.83×; the target is 1.5×)",
         "5,000 points: featlib's 10-NN accuracy 0.760 is 3.0 points below a's 0.790",
+    ]
+    rows[0]["a_s"] = 1.4  # faster than featlib's 1.0 s by less than the target
+    assert bench_scaling.verdict(rows[:1], ["featlib", "a"]) == [
+        "1,000 points: a took 1.40 s, featlib 1.00 s (1.40×; the target is 1.5×)"
     ]
 
 

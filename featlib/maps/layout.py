@@ -50,8 +50,9 @@ from featlib.lazy import sklearn, threadpoolctl, umap
 INITS = ("spectral", "pca", "random")
 """The starts :class:`SeededUMAP` lays out itself (umap-learn's, made as umap-learn makes them); any other
 ``init`` (an array, ``"tswspectral"``) goes to umap-learn's own single-threaded layout."""
-CLIP = 4.0
-"""umap-learn's bound on each coordinate of one step's gradient (``umap.layouts.clip``)."""
+CLIP = np.float32(4.0)
+"""umap-learn's bound on each coordinate of one step's gradient (``umap.layouts.clip``), as float32: the kernel
+computes in float32, the positions' type."""
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
@@ -106,6 +107,9 @@ def epoch(  # noqa: PLR0913  (the kernel's state, passed as arrays)
     ``snapshot``, so the result does not depend on the number of threads.
     """
     n_points, dim = positions.shape
+    # float32 arithmetic throughout (``a``, ``b``, ``gamma``, ``alpha`` come as float32), the positions' type:
+    # float32 pow is cheaper than float64's, at the same map quality (bench/RESULTS.md, "The layout in float32")
+    one, two, small = np.float32(1.0), np.float32(2.0), np.float32(0.001)
     n_vertices = np.uint64(n_points)
     epoch_key = _mix(key ^ _mix(np.uint64(n) * GOLDEN))
     for v in numba.prange(n_points):
@@ -121,10 +125,10 @@ def epoch(  # noqa: PLR0913  (the kernel's state, passed as arrays)
                 dist_squared += diff * diff
             if dist_squared > 0.0:
                 power = pow(dist_squared, b)  # d^(2b); d^(2b - 2) is power / d² (one pow, not umap-learn's two)
-                grad_coeff = -2.0 * a * b * (power / dist_squared) / (a * power + 1.0)
+                grad_coeff = -two * a * b * (power / dist_squared) / (a * power + one)
                 for d in range(dim):
                     # both directions of the edge pull this point (umap-learn's move_other): twice the step
-                    current[d] += 2.0 * _clip(grad_coeff * (current[d] - other[d])) * alpha
+                    current[d] += two * _clip(grad_coeff * (current[d] - other[d])) * alpha
             epoch_of_next_sample[i] += epochs_per_sample[i]
 
             n_neg_samples = int((n - epoch_of_next_negative_sample[i]) / epochs_per_negative_sample[i])
@@ -140,8 +144,8 @@ def epoch(  # noqa: PLR0913  (the kernel's state, passed as arrays)
                     diff = current[d] - other[d]
                     dist_squared += diff * diff
                 if dist_squared > 0.0:
-                    grad_coeff = 2.0 * gamma * b
-                    grad_coeff /= (0.001 + dist_squared) * (a * pow(dist_squared, b) + 1.0)
+                    grad_coeff = two * gamma * b
+                    grad_coeff /= (small + dist_squared) * (a * pow(dist_squared, b) + one)
                     for d in range(dim):
                         current[d] += _clip(grad_coeff * (current[d] - other[d])) * alpha
             epoch_of_next_negative_sample[i] += n_neg_samples * epochs_per_negative_sample[i]
@@ -216,10 +220,10 @@ def optimize(
             epoch_of_next_sample,
             epochs_per_negative_sample,
             epoch_of_next_negative_sample,
-            float(a),
-            float(b),
-            float(gamma),
-            alpha,
+            np.float32(a),
+            np.float32(b),
+            np.float32(gamma),
+            np.float32(alpha),
             n,
             key,
         )

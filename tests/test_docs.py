@@ -4,8 +4,9 @@
   folder of its own with its own workspace (``FEATLIB_WORKSPACE``), ``.venv`` linked in and the venv's ``bin``
   first on ``PATH``, as a reader following the page would run them. A shell block of plain ``featlib ...``
   lines runs each line through ``featlib.cli.main`` in this process, in that folder and environment (the
-  entry point itself is run by tests/test_cli.py and, installed, tests/test_package.py); python blocks and any
-  other shell block run in a fresh interpreter or bash. A block that cannot run here (it starts a
+  entry point itself is run by tests/test_cli.py and, installed, tests/test_package.py); a python block runs
+  as ``python block.py`` would, in this process too (``cli_testing.run_script``: its own namespace, that
+  folder and environment); any other shell block runs in bash. A block that cannot run here (it starts a
   server, needs another machine or the network, takes minutes) is preceded by
   ``<!-- docs-test: skip (the reason) -->``; it must still parse, and name only real ``featlib`` commands and
   functions.
@@ -37,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_testing import run_command
+from cli_testing import run_command, run_script
 
 import featlib
 
@@ -294,12 +295,13 @@ def _run(block: Block, index: int, folder: Path, env: dict[str, str]) -> None:
         for args in commands:
             _fail_on(block, f"`featlib {shlex.join(args)}`", run_command(args, folder, env))
         return
-    if block.lang in PYTHON_LANGS:
+    if block.lang in PYTHON_LANGS:  # as `python block.py` would run it, less the interpreter's start
         script = folder / f"block_{index}_line{block.line}.py"
-        command = [str(VENV_BIN / "python"), script.name]
-    else:
-        script = folder / f"block_{index}_line{block.line}.sh"
-        command = ["bash", "-euo", "pipefail", script.name]
+        script.write_text(block.code, encoding="utf-8")
+        _fail_on(block, f"the {block.lang} block", run_script(script, folder, env))
+        return
+    script = folder / f"block_{index}_line{block.line}.sh"
+    command = ["bash", "-euo", "pipefail", script.name]
     script.write_text(block.code, encoding="utf-8")
     try:
         done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
@@ -547,3 +549,23 @@ def test_only_plain_featlib_lines_run_in_process() -> None:
         "featlib ls 'unclosed",
     ):
         assert cli_lines(shell) is None, shell
+
+
+def test_a_python_block_runs_as_its_own_process_would(tmp_path: Path) -> None:
+    """In its folder and environment, in a namespace of its own; an error gives status 1 and its traceback."""
+    script = tmp_path / "block.py"
+    script.write_text(
+        "import os, pathlib\nprint(pathlib.Path.cwd().name, os.environ.get('ONLY_HERE'), 'x' in globals())\nx = 1\n"
+    )
+    before = (Path.cwd(), dict(os.environ))
+    done = run_script(script, tmp_path, {"ONLY_HERE": "yes"})
+    assert (done.returncode, done.stdout) == (0, f"{tmp_path.name} yes False\n")
+    assert run_script(script, tmp_path, {}).stdout.endswith("None False\n")  # names do not carry over
+    assert (Path.cwd(), dict(os.environ)) == before
+    script.write_text("print('started')\nraise ValueError('the block broke')\n")
+    done = run_script(script, tmp_path, {})
+    assert done.returncode == 1 and done.stdout == "started\n"
+    assert "Traceback" in done.stderr and done.stderr.rstrip().endswith("ValueError: the block broke")
+    script.write_text("import sys\nsys.exit('no data')\n")
+    done = run_script(script, tmp_path, {})
+    assert (done.returncode, done.stderr) == (1, "no data\n")

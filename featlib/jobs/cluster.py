@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -44,8 +45,15 @@ about 2.0 CPU seconds a minute instead of 5.6 (``python bench/idle_cluster.py [-
 monitor, which enforces each worker's memory limit, keeps Dask's 100 ms."""
 
 
+NICE = 10
+"""How much lower the CPU priority of the cluster (its scheduler, nannies and workers) is than its parent's: on a
+machine of few cores, the server's own work (importing Keras as it starts, a page's script run) goes first, the
+jobs take the rest (``os.nice``; nothing changes on idle cores)."""
+
+
 def main(argv: list[str] | None = None) -> int:
     """Starts the cluster, prints its scheduler address, waits for stdin to close."""
+    os.nice(NICE)
     quiet.setup()  # TF_CPP_MIN_LOG_LEVEL for the workers; each worker filters its own TensorFlow import
 
     parser = argparse.ArgumentParser(prog="python -m featlib.jobs.cluster", description=__doc__.splitlines()[0])

@@ -45,15 +45,8 @@ about 2.0 CPU seconds a minute instead of 5.6 (``python bench/idle_cluster.py [-
 monitor, which enforces each worker's memory limit, keeps Dask's 100 ms."""
 
 
-NICE = 10
-"""How much lower the CPU priority of the cluster (its scheduler, nannies and workers) is than its parent's: on a
-machine of few cores, the server's own work (importing Keras as it starts, a page's script run) goes first, the
-jobs take the rest (``os.nice``; nothing changes on idle cores)."""
-
-
 def main(argv: list[str] | None = None) -> int:
     """Starts the cluster, prints its scheduler address, waits for stdin to close."""
-    os.nice(NICE)
     quiet.setup()  # TF_CPP_MIN_LOG_LEVEL for the workers; each worker filters its own TensorFlow import
 
     parser = argparse.ArgumentParser(prog="python -m featlib.jobs.cluster", description=__doc__.splitlines()[0])
@@ -62,7 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--local-directory", required=True, help="a folder of this cluster's own (mode 0700), for Dask's scratch files"
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="how much lower this cluster's CPU priority is (os.nice; its workers inherit it): the server goes first",
+    )
     args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
     credentials = json.loads(sys.stdin.readline() or "{}")
     if not credentials:
         print("featlib.jobs.cluster: expected the TLS credentials as a JSON line on stdin; got none.", file=sys.stderr)

@@ -53,7 +53,7 @@ class _Start:
                 started.warm_up()
             atexit.register(started.close)
             self.engine = started
-        except BaseException as error:  # shown by the page that needs the cluster (featlib.app.dashboard)
+        except BaseException as error:  # shown by the page that needs the cluster (manager)
             self.error = error
         finally:
             self.done.set()

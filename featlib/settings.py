@@ -193,6 +193,14 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
     ),
     Setting(
+        "FEATLIB_CLUSTER_NICE",
+        10,
+        "How much lower the local Dask cluster's CPU priority is than the process that starts it (os.nice, 0 to "
+        "19): on a machine of few cores the server's own work (importing Keras as it starts, the pages) goes "
+        "first, the jobs take the rest. 0: the same priority.",
+        _whole("FEATLIB_CLUSTER_NICE", 0, 19),
+    ),
+    Setting(
         "FEATLIB_MAX_JOBS_PER_USER",
         16,
         "The most jobs one user may have queued or running at once on a server; a new one past it is refused "

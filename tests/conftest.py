@@ -24,6 +24,7 @@ os.environ.setdefault("FEATLIB_FIRST_LOOK", "0")  # a test server starts on the 
 # adds its start-up (TensorFlow's import, ~7 CPU s) and its idle time. Tests of several jobs at once start their
 # own engines with two workers (test_jobs.py).
 os.environ.setdefault("FEATLIB_WORKERS", "1")
+os.environ.setdefault("FEATLIB_CLUSTER_NICE", "0")  # tests' clusters share the cores with the tests as equals
 
 from dataclasses import dataclass, field
 from pathlib import Path

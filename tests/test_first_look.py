@@ -4,6 +4,8 @@ that the first visitor's Explore page shows that map without computing anything 
 
 from __future__ import annotations
 
+import socket
+
 from app_testing import no_exception, page_path
 
 from featlib import datasets, first_look, keys, models
@@ -65,3 +67,37 @@ def test_the_first_visitor_s_explore_page_shows_the_prepared_map_and_says_so(app
     finally:
         start_up._begin.clear()
         job_watch._start.clear()
+
+
+def test_a_restarted_server_s_explore_page_draws_the_stored_map_while_its_cluster_still_starts(
+    app, monkeypatch, tmp_path, model, digits
+):
+    """A later start (issue 24, item 2): what the first start prepared is stored, so the Explore page draws it
+    without waiting for the job cluster. Here the cluster's scheduler accepts connections and never answers: its
+    start is still under way when the map has been drawn."""
+    from featlib.jobs import engine
+
+    workspace = Workspace(tmp_path / "ws")
+    models.save_model(workspace, model, "prepared", dataset="digits", meta={"dataset_fingerprint": digits.fingerprint})
+    made = first_look.prepare(Service(workspace, InlineRunner(), creator=first_look.CREATOR), digits)
+    assert made is not None and not made.trained
+    credentials = engine.temporary_credentials()
+    for name, field in zip(engine.TLS_ENV, ("tls_ca_file", "tls_client_cert", "tls_client_key")):
+        (tmp_path / name).write_text(getattr(credentials, field))
+        monkeypatch.setenv(name, str(tmp_path / name))
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # a scheduler that never answers
+        monkeypatch.setenv("FEATLIB_SCHEDULER", f"tls://127.0.0.1:{silent.getsockname()[1]}")
+        job_watch._start.clear()
+        try:
+            at = no_exception(app.run())
+            notes = " ".join(i.value for i in at.info).replace("\\", "")
+            assert "Picked the workspace's latest model, prepared" in notes, notes  # said on the first page
+            at.switch_page(page_path("explore")).run()
+            still_starting = not job_watch.starting().done.is_set()
+            no_exception(at)
+            assert not [e.value for e in at.error]
+            assert any("**prepared** · layer" in c.value for c in at.caption)  # what the map shows
+            assert "map" in [c.key for c in at.get("plotly_chart")], "no map drawn"
+            assert still_starting, "the page waited for the job cluster"
+        finally:
+            job_watch._start.clear()

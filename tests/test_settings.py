@@ -72,7 +72,8 @@ def test_the_engine_reads_its_settings_through_the_table():
     from featlib.jobs.engine import cluster_settings
 
     got = cluster_settings({"FEATLIB_WORKERS": "3", "FEATLIB_WORKER_MEMORY": "1GiB", "FEATLIB_SCHEDULER": ""})
-    assert got == {"scheduler": None, "workers": 3, "memory_limit": "1GiB"}
+    assert got == {"scheduler": None, "workers": 3, "memory_limit": "1GiB", "nice": 10}
+    assert cluster_settings({"FEATLIB_WORKER_MEMORY": "1GiB", "FEATLIB_CLUSTER_NICE": "0"})["nice"] == 0
     with pytest.raises(SettingError, match=r"FEATLIB_WORKERS must be a whole number from 1 to 64; got '65'"):
         cluster_settings({"FEATLIB_WORKERS": "65"})
 

@@ -1,5 +1,5 @@
-"""The dashboard's entry point: ``featlib app`` runs ``streamlit run`` on this file; ``app.py`` (``make run``,
-``streamlit run app.py`` in a checkout) calls :func:`main` too.
+"""The dashboard's script run, :func:`main`: each session's run of ``app.py`` (``make run``, ``streamlit run app.py``
+in a checkout) and of :mod:`featlib.app.launch` (``featlib app``), the launchers the server starts from.
 
 It sets the page up and hands over to ``st.navigation``, which registers the
 page scripts of ``featlib/app/app_pages`` (:data:`featlib.app.widgets.APP_PAGES`);
@@ -33,9 +33,7 @@ def main() -> None:
     """One run of the dashboard: set-up, login, the workers, the sidebar and the page asked for."""
     st.set_page_config(page_title="featlib", page_icon=page_icon(), layout="wide")
     auth.require_login()
-    resources.start_warm_up()  # Keras, and the job cluster (one worker warming up), load behind the first page
-    job_watch.start_engine()
-    start_up.prepare_first_look()  # the first model and its map, made as jobs before anyone asks
+    start_up.prepare_server()  # begun when the server started: Keras, the job cluster, the first model and map
 
     # No icons beside the pages' names: a material icon is a word in a font (``layers``), read out and copied
     # with the name ("layers Representations").
@@ -51,7 +49,7 @@ def main() -> None:
             st.Page(widgets.JOBS_PAGE, title="Jobs"),
         ]
     )
-    if navigation.url_path:  # every page but Home (url path "") uses Keras and the job workers
+    if navigation.url_path:  # every page but Home (url path "") uses Keras
         _wait_for_start_up(navigation.title)
     links.restore_from_link()
     summary = st.sidebar.empty()
@@ -64,23 +62,20 @@ def main() -> None:
 
 
 def _wait_for_start_up(title: str) -> None:
-    """The page's frame (its title, a spinner) while Keras and the job cluster finish starting; stops the page
-    with the reason when the cluster cannot be started."""
+    """The page's frame (its title, a spinner) while Keras finishes loading; stops the page with the reason when
+    the job cluster's start has failed.
+
+    A page does not wait for a cluster still starting: its first result that needs a job waits for it
+    (:func:`featlib.app.job_watch.manager`, which also says why when it cannot start), so a page of stored
+    results (a restarted server's map) is drawn while the cluster starts.
+    """
     frame = st.empty()
-    try:
-        if not (resources.libraries_ready() and job_watch.engine_ready()):
-            with frame.container():
-                text.title(title)
-                resources.wait_for_libraries()
-                job_watch.engine()
-        job_watch.manager()
-    except (OSError, ValueError) as error:  # no scheduler at FEATLIB_SCHEDULER, a bad FEATLIB_WORKERS, ...
+    if not resources.libraries_ready():
         with frame.container():
             text.title(title)
-            text.error(f"The job workers cannot be started, so nothing can be computed: {error}")
-        st.stop()
+            resources.wait_for_libraries()
+    if job_watch.engine_failed():
+        with frame.container():
+            text.title(title)
+            job_watch.manager()  # says why, and stops the page
     frame.empty()  # the page draws its own title
-
-
-if __name__ == "__main__":  # streamlit run featlib/app/dashboard.py, as `featlib app` does
-    main()

@@ -53,7 +53,7 @@ class _Start:
                 started.warm_up()
             atexit.register(started.close)
             self.engine = started
-        except BaseException as error:  # shown by the page that needs the cluster (featlib.app.dashboard)
+        except BaseException as error:  # shown by the page that needs the cluster (manager)
             self.error = error
         finally:
             self.done.set()
@@ -74,9 +74,11 @@ def start_engine() -> None:
     _start()
 
 
-def engine_ready() -> bool:
-    """True once the job cluster's start (:func:`start_engine`) has ended, started or not."""
-    return _start().done.is_set()
+def engine_failed() -> bool:
+    """True when the job cluster's start (:func:`start_engine`) has ended without a cluster (:func:`manager` then
+    says why)."""
+    start = _start()
+    return start.done.is_set() and start.error is not None
 
 
 def engine() -> jobs.Engine:
@@ -104,8 +106,16 @@ def engine() -> jobs.Engine:
 
 
 def manager() -> jobs.JobManager:
-    """The job manager of the server's workspace, on :func:`engine`."""
-    return manager_of(engine(), resources.workspace())
+    """The job manager of the server's workspace, on :func:`engine` (waited for, with a spinner, while it starts).
+
+    When the cluster cannot be started, shows why on the page and stops it (the next page run tries again).
+    """
+    try:
+        started = engine()
+    except (OSError, ValueError) as error:  # no scheduler at FEATLIB_SCHEDULER, a bad FEATLIB_WORKERS, ...
+        text.error(f"The job workers cannot be started, so nothing can be computed: {error}")
+        st.stop()
+    return manager_of(started, resources.workspace())
 
 
 _managers: dict[tuple[int, str], jobs.JobManager] = {}

@@ -29,7 +29,7 @@ def workspace() -> Workspace:
     return _workspace(str(default_root().resolve()))
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)  # opened at once; also called at the server's start, outside a page
 def _workspace(root: str) -> Workspace:
     return Workspace(root)
 

@@ -1,5 +1,7 @@
 """What the server prepares when it starts, before anyone asks: the first model and its map (issue 24, item 2).
 
+:func:`lifespan`, the server's start-up hook, begins Keras's import, the job cluster's start and the first look
+(:func:`prepare_server`) as the server starts, not at its first visitor's first page.
 :func:`prepare_first_look` runs :func:`featlib.first_look.prepare` once per server process, in a thread of its
 own, when the job cluster is up: its jobs go to the job manager the pages use, so the first visitor's Explore
 page finds the map stored, or follows its job. Off with ``FEATLIB_FIRST_LOOK=0``.
@@ -7,8 +9,10 @@ page finds the map stored, or follows its job. Off with ``FEATLIB_FIRST_LOOK=0``
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import AsyncIterator
 
 import streamlit as st
 
@@ -30,6 +34,28 @@ class FirstLookState:
         self.done = threading.Event()
         self.result: first_look.FirstLook | None = None
         self.error: BaseException | None = None
+
+
+def prepare_server() -> None:
+    """Begins, once per server process, what pages would otherwise wait for; returns at once.
+
+    Keras's import (after making the log quiet, :func:`featlib.app.resources.start_warm_up`), the job cluster's
+    start (:func:`featlib.app.job_watch.start_engine`) and the first look (:func:`prepare_first_look`), each in a
+    thread of its own. The server calls it as it starts (:func:`lifespan`); every page run calls it too, which
+    does nothing once begun (and is the only call under ``AppTest``, which runs the script without a server).
+    """
+    resources.start_warm_up()
+    job_watch.start_engine()
+    prepare_first_look()
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: st.App) -> AsyncIterator[None]:
+    """The server's start-up hook, ``st.App(script, lifespan=lifespan)`` (``app.py``, :mod:`featlib.app.launch`):
+    :func:`prepare_server` as the server starts, before its first request; nothing to undo at its end (the job
+    cluster closes at the process's exit)."""
+    prepare_server()
+    yield
 
 
 def prepare_first_look() -> FirstLookState | None:

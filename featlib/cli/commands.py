@@ -751,8 +751,9 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
-APP_SCRIPT = Path(__file__).resolve().parents[1] / "app" / "dashboard.py"
-"""The dashboard's entry point in the installed package, the script ``featlib app`` hands to ``streamlit run``."""
+APP_SCRIPT = Path(__file__).resolve().parents[1] / "app" / "launch.py"
+"""The dashboard's launcher in the installed package (:mod:`featlib.app.launch`), the script ``featlib app`` hands to
+``streamlit run``."""
 APP_OPTIONS = {
     "server.maxUploadSize": "200",
     "server.enableXsrfProtection": "true",

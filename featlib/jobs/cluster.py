@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -54,7 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--local-directory", required=True, help="a folder of this cluster's own (mode 0700), for Dask's scratch files"
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="how much lower this cluster's CPU priority is (os.nice; its workers inherit it): the server goes first",
+    )
     args = parser.parse_args(argv)
+    if args.nice:
+        os.nice(args.nice)
     credentials = json.loads(sys.stdin.readline() or "{}")
     if not credentials:
         print("featlib.jobs.cluster: expected the TLS credentials as a JSON line on stdin; got none.", file=sys.stderr)

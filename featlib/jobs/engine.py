@@ -58,6 +58,7 @@ if TYPE_CHECKING:
 SCHEDULER_ENV = "FEATLIB_SCHEDULER"
 WORKERS_ENV = "FEATLIB_WORKERS"
 MEMORY_ENV = "FEATLIB_WORKER_MEMORY"
+NICE_ENV = "FEATLIB_CLUSTER_NICE"
 TLS_ENV = ("FEATLIB_TLS_CA_FILE", "FEATLIB_TLS_CERT", "FEATLIB_TLS_KEY")
 """PEM files of the authority, this client's certificate and its key, for a remote ``tls://`` scheduler."""
 DEFAULT_WORKERS = 2
@@ -87,14 +88,19 @@ def dataset_input(dataset: Dataset) -> Input:
 
 def cluster_settings(environ: Mapping[str, str] | None = None) -> dict:
     """The engine's settings from the environment (:func:`featlib.settings.get`): ``{"scheduler", "workers",
-    "memory_limit"}``.
+    "memory_limit", "nice"}`` (``nice``: the local cluster's lower CPU priority, ``FEATLIB_CLUSTER_NICE``).
 
     Raises:
         featlib.errors.SettingError: (a ``ValueError``) ``FEATLIB_WORKERS`` is not a whole number from 1 to 64.
     """
     workers = featlib_settings.get(WORKERS_ENV, environ)
     memory = featlib_settings.get(MEMORY_ENV, environ) or _default_memory(workers)
-    return {"scheduler": featlib_settings.get(SCHEDULER_ENV, environ), "workers": workers, "memory_limit": memory}
+    return {
+        "scheduler": featlib_settings.get(SCHEDULER_ENV, environ),
+        "workers": workers,
+        "memory_limit": memory,
+        "nice": featlib_settings.get(NICE_ENV, environ),
+    }
 
 
 def _default_memory(workers: int) -> str:
@@ -152,7 +158,7 @@ class Engine:
             return cls(client, None, "set by the cluster")
         memory = memory_limit or settings["memory_limit"]
         security = temporary_credentials()
-        cluster = _start_local_cluster(workers or settings["workers"], memory, security)
+        cluster = _start_local_cluster(workers or settings["workers"], memory, security, nice=settings["nice"])
         try:
             client = distributed.Client(cluster.address, timeout="30s", set_as_default=False, security=security)
         except BaseException:
@@ -386,9 +392,11 @@ def remote_security(address: str, environ: Mapping[str, str] | None = None) -> S
 
 
 def _start_local_cluster(
-    workers: int, memory_limit: str, security: Security, timeout: float = 120.0
+    workers: int, memory_limit: str, security: Security, timeout: float = 120.0, nice: int = 0
 ) -> LocalClusterProcess:
     """Starts :mod:`featlib.jobs.cluster` with ``security``'s credentials and waits for its scheduler's address.
+
+    ``nice``: how much lower the cluster's CPU priority is than this process's (``os.nice``, 0 to 19).
 
     The credentials go to the cluster's process on its stdin, never on its
     command line or in its environment, where other local accounts could read them.
@@ -422,6 +430,8 @@ def _start_local_cluster(
             memory_limit,
             "--local-directory",
             folder,
+            "--nice",
+            str(nice),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from log_noise import noise
 
@@ -18,12 +20,14 @@ def test_the_server_log_holds_none_of_the_known_noise(browser, tmp_path, monkeyp
     """A server of its own, started without ``TF_CPP_MIN_LOG_LEVEL`` (as ``make run`` from a shell), shows the
     Model page once (the page waits for the server's import of Keras, then uses it); nothing is trained.
 
-    Its log keeps Streamlit's own lines and none of :data:`log_noise.NOISE`.
+    Before anyone asks for a page, the server has begun preparing (:func:`featlib.app.start_up.lifespan`): its
+    job cluster starts. Its log keeps Streamlit's own lines and none of :data:`log_noise.NOISE`.
     """
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     log_path = tmp_path / "streamlit-quiet.log"
     start = time.monotonic()
-    with open(log_path, "w") as log, running_app(tmp_path / "ws", log) as (url, _process):
+    with open(log_path, "w") as log, running_app(tmp_path / "ws", log) as (url, process):
+        assert _cluster_started(process, within=60), "no job cluster before the first page was asked for"
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         try:
             page = context.new_page()
@@ -41,3 +45,17 @@ def test_the_server_log_holds_none_of_the_known_noise(browser, tmp_path, monkeyp
     assert not noise(text), "\n".join(noise(text))
     assert "Traceback" not in text, text[-3000:]
     assert time.monotonic() - start < 90
+
+
+def _cluster_started(process, within: float) -> bool:
+    """Whether the server ``process`` has started its job cluster (``python -m featlib.jobs.cluster``) within
+    ``within`` seconds."""
+    server = psutil.Process(process.pid)
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for child in server.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "featlib.jobs.cluster" in child.cmdline():
+                    return True
+        time.sleep(0.2)
+    return False

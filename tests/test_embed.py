@@ -114,7 +114,7 @@ def test_umap_params_validation(kwargs, message):
 
 def test_layout_schedule_gives_small_maps_more_epochs_and_large_ones_a_pca_start():
     assert embed.layout_schedule(1_797) == embed.layout_schedule(10_000) == (300, "spectral")
-    assert embed.layout_schedule(10_001) == embed.layout_schedule(70_000) == (200, "pca")
+    assert embed.layout_schedule(10_001) == embed.layout_schedule(70_000) == (300, "pca")
     with pytest.raises(ValueError, match="n_epochs must be at least 1"):
         UMAPParams(n_epochs=0)
 

@@ -230,7 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     embed = sub.choices["embed"]
     embed.add_argument("--sample", type=int, default=MAP_SAMPLE, help=f"stratified sample size (default {MAP_SAMPLE})")
-    schedule = f": {SMALL_MAP_EPOCHS} up to {SMALL_MAP_POINTS:,} points, {LARGE_MAP_EPOCHS} above"
+    schedule = (
+        f": {SMALL_MAP_EPOCHS} up to {SMALL_MAP_POINTS:,} points, {LARGE_MAP_EPOCHS} above"
+        if SMALL_MAP_EPOCHS != LARGE_MAP_EPOCHS
+        else f": {SMALL_MAP_EPOCHS}"
+    )
     for name in ("n_neighbors", "min_dist", "metric", "random_state", "n_epochs"):
         _param_option(embed, reducer_params.UMAP[name], more=schedule if name == "n_epochs" else "")
     _param_option(embed, reducer_params.DIMS, more="; 3 adds a z column")

@@ -54,9 +54,12 @@ stored under an earlier rule is not served for this one."""
 DEFAULT_SAMPLE = MAP_SAMPLE
 """A map's sample size (:data:`featlib.maps.reducer_params.MAP_SAMPLE`)."""
 SMALL_MAP_POINTS = 10_000
-"""Up to this many points a map gets :data:`SMALL_MAP_EPOCHS` and a spectral start; above, fewer epochs and a PCA start."""
+"""Up to this many points a map gets :data:`SMALL_MAP_EPOCHS` and a spectral start; above, :data:`LARGE_MAP_EPOCHS`
+and a PCA start."""
 SMALL_MAP_EPOCHS = 300
-LARGE_MAP_EPOCHS = 200
+LARGE_MAP_EPOCHS = 300
+"""umap-learn's 200 above 10,000 points until 2026-12-07; 300 since the float32 layout made them affordable:
+on 70,000 Fashion-MNIST points 0.3 point more 10-NN accuracy, level with Embedding Atlas's map (bench/RESULTS.md)."""
 PCA_DIMS: int = UMAP["pca_dims"].default
 PCA_FROM = 100
 """Representations with more units than this are reduced to ``pca_dims`` by PCA before UMAP."""
@@ -111,9 +114,9 @@ class UMAPParams:
     """umap-learn's parameters that change the map.
 
     ``n_epochs=None`` (the default) follows :func:`layout_schedule`: 300
-    epochs up to 10,000 points (umap-learn: 500) and 200 above, where the
-    layout also starts from PCA instead of the spectral embedding, whose
-    eigen-solve takes 7 s of the 31 s a 70,000-point map costs on two cores.
+    epochs (umap-learn: 500 up to 10,000 points, 200 above); above 10,000
+    points the layout starts from PCA instead of the spectral embedding, whose
+    eigen-solve takes about 7 s on 70,000 points on two cores.
     ``python -m featlib bench`` prints the maps' 10-NN accuracy beside
     umap-learn's defaults. ``pca_dims`` reduces wider representations with
     PCA first (``None``: never). ``metric="auto"`` (the default) is Euclidean
@@ -503,10 +506,12 @@ def choose_metric(
 def layout_schedule(n_points: int) -> tuple[int, str]:
     """featlib's ``(n_epochs, init)`` for a UMAP map of ``n_points`` points.
 
-    Chosen with ``python -m featlib bench`` on Fashion-MNIST (README,
-    "Performance"): 300 epochs from the spectral embedding keep umap-learn's
-    10-NN accuracy at 10,000 points in 60 % of its 500 epochs' time; above,
-    umap-learn's own 200 epochs from a PCA start.
+    Chosen with ``python -m featlib bench`` on Fashion-MNIST (docs/performance.md,
+    "Defaults chosen by the maps they make"): 300 epochs from the spectral
+    embedding keep umap-learn's 10-NN accuracy at 10,000 points in 60 % of its
+    500 epochs' time; above, 300 epochs from a PCA start (the spectral start's
+    eigen-solve takes seconds there; umap-learn's own 200 epochs lost 0.3 to 0.7
+    point of 10-NN accuracy against Embedding Atlas's map at 70,000 points).
     """
     if n_points <= SMALL_MAP_POINTS:
         return SMALL_MAP_EPOCHS, "spectral"

@@ -18,7 +18,11 @@ ADDRESS ?= 127.0.0.1
 
 .PHONY: run test lint format setup setup-test system-deps bench clean
 
+# Before the server starts, `featlib prepare` makes what its first visitor sees (the seed MLP trained on the digits
+# when the workspace has no model, its default layer mapped; a second when it is stored already; off with
+# FEATLIB_FIRST_LOOK=0). Should it fail, the server starts all the same and prepares it itself.
 run: setup
+	-$(VENV)/bin/featlib prepare
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT) --server.address $(ADDRESS)
 
 test: setup-test system-deps

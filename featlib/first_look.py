@@ -21,12 +21,16 @@ from featlib.jobs.stored import store_trained
 from featlib.maps import embed
 from featlib.maps.reducer_params import MAP_METRICS_SAMPLE, MAP_SAMPLE
 from featlib.models import presets
-from featlib.read import reductions
+from featlib.read import model_description, reductions
 from featlib.service import ModelRef, Service
 from featlib.store import ModelRecord
 
 FIRST_MODEL = "first-look-mlp"
 """The name of the model the server trains on an empty workspace (the seed MLP, 128-64, the default preset)."""
+SETTING = "FEATLIB_FIRST_LOOK"
+"""The setting (:mod:`featlib.settings`) that turns the first look off, for the server and ``featlib prepare``."""
+DATASET = "digits"
+"""The data of the first model: the offline default dataset, a new session's default."""
 CREATOR = "featlib server"
 """The maker recorded with what :func:`prepare` makes."""
 HIDDEN = (128, 64)
@@ -52,6 +56,7 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
     :data:`featlib.maps.reducer_params.MAP_SAMPLE` images. Each step runs as a job of ``service``'s runner and
     is stored in its workspace; a result already stored is not made again. Then the model's predictions and
     the map's figures, which the page asks for next (stored too, so a restarted server shows them at once).
+    A workspace that holds all of it (:func:`find`) is left as it is, without importing Keras.
 
     Args:
         service: the workspace and where the jobs run (the server's cluster).
@@ -65,6 +70,9 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
         featlib.jobs.JobError: a job failed, was cancelled or lost its worker.
         featlib.errors.FeatlibError: the latest model cannot be loaded or read.
     """
+    found = find(service, dataset)
+    if found is not None:
+        return found
     workspace = service.workspace
     latest = workspace.list_models()
     trained = not latest
@@ -76,13 +84,14 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
         record = latest[0]
     model = workspace.load_model(record)
     layer = models.default_layer(model)
+    model_description.record_description(workspace, record, model)  # a restarted server draws the map without Keras
     ref = ModelRef.of_record(workspace, record, model)
     rep = reductions.for_layer(model, layer, reductions.AUTO, strict=False)
     outputs, rep_key = service.representation(ref, dataset, SPLIT, rep, METHOD)
     if outputs is None:
         return None
     _, labels = dataset.split(SPLIT)
-    sample = None if MAP_SAMPLE >= len(labels) else MAP_SAMPLE
+    sample = _sample(dataset)
     params = embed.UMAPParams()
     emb = service.embedding(
         outputs, rep_key, labels, sample_size=sample, params=params, model_id=record.id, label="Mapping the first model"
@@ -92,6 +101,36 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
     if emb is not None:
         service.scores(emb.key, outputs[emb.indices], labels[emb.indices], emb.coords, MAP_METRICS_SAMPLE)
     return FirstLook(record, trained, layer, keys.embedding_key(rep_key, sample, 0, params))
+
+
+def find(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
+    """What :func:`prepare` made, when all of it is stored, found without Keras; else ``None``.
+
+    The latest model measured on ``dataset``, with its description (:mod:`featlib.read.model_description`), its
+    default layer's map, its predictions and the map's figures stored: a restarted server (and ``featlib
+    prepare``, ``make run``) finds them in a second, where loading the model would first import TensorFlow.
+    """
+    latest = service.workspace.list_models()
+    if not latest or latest[0].meta.get("dataset_fingerprint") != dataset.fingerprint:
+        return None
+    record = latest[0]
+    described = model_description.of_record(record)
+    if described is None:
+        return None
+    rep = described.representation(described.default_layer)
+    rep_key = service.representation_request(record, dataset, SPLIT, rep, METHOD).key
+    emb_key = keys.embedding_key(rep_key, _sample(dataset), 0, embed.UMAPParams())
+    stored = (
+        service.workspace.load_array("embedding", emb_key) is not None
+        and service.predictions_request(record, dataset, SPLIT).load() is not None
+        and service.workspace.load_result(keys.metrics_key(emb_key, MAP_METRICS_SAMPLE)) is not None
+    )
+    return FirstLook(record, False, described.default_layer, emb_key) if stored else None
+
+
+def _sample(dataset: datasets.Dataset) -> int | None:
+    """The Explore page's default sample of the split: :data:`MAP_SAMPLE` images, or all of them (``None``)."""
+    return None if MAP_SAMPLE >= len(dataset.split(SPLIT)[1]) else MAP_SAMPLE
 
 
 def _train(service: Service, dataset: datasets.Dataset) -> ModelRecord:

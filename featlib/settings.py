@@ -237,8 +237,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "FEATLIB_FIRST_LOOK",
         True,
-        "0: a server started on an empty workspace does not train the first model and map it before the first "
-        "visitor asks (featlib.first_look); on a workspace with models, the latest one's map is not made ahead.",
+        "0: neither `featlib prepare` (which `make run` and `featlib app` run before the server starts) nor the "
+        "server itself trains the first model on an empty workspace and maps it before the first visitor asks "
+        "(featlib.first_look); on a workspace with models, the latest one's map is not made ahead.",
         _switch,
     ),
     Setting(

@@ -8,12 +8,17 @@ they stay thin and call the glue in ``featlib.app``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import streamlit as st
 from PIL import Image
 
-from featlib.app import auth, identity, job_watch, links, resources, start_up, text, widgets
+from featlib.app import auth, identity, job_watch, links, resources, start_up, stored_map, text, widgets
 
+WHILE_KERAS_LOADS: dict[str, Callable[[], Callable[[], None] | None]] = {"Explore": stored_map.show}
+"""What a page, by title, draws from stored results while it waits for Keras (a restarted server's first seconds);
+it returns what to load, once Keras has, before the page replaces it (``None``: nothing drawn)."""
 ICON_DOTS = ((8, 9, "1f77b4"), (20, 7, "ff7f0e"), (13, 20, "2ca02c"), (24, 22, "d62728"), (6, 24, "17becf"))
 """The tab icon's dots: (column, row, colour) on a 32-pixel square, in the maps' palette (:data:`featlib.plots.DIGIT_COLOURS`)."""
 
@@ -50,7 +55,7 @@ def main() -> None:
         ]
     )
     if navigation.url_path:  # every page but Home (url path "") uses Keras
-        _wait_for_start_up(navigation.title)
+        _wait_for_start_up(navigation.title, WHILE_KERAS_LOADS.get(navigation.title))
     links.restore_from_link()
     summary = st.sidebar.empty()
     widgets.sidebar_summary(summary)
@@ -61,9 +66,12 @@ def main() -> None:
         widgets.sidebar_summary(summary)
 
 
-def _wait_for_start_up(title: str) -> None:
-    """The page's frame (its title, a spinner) while Keras finishes loading; stops the page with the reason when
-    the job cluster's start has failed.
+def _wait_for_start_up(title: str, meanwhile: Callable[[], Callable[[], None] | None] | None = None) -> None:
+    """The page's frame (its title, ``meanwhile``'s stored results, a spinner) while Keras finishes loading; stops
+    the page with the reason when the job cluster's start has failed.
+
+    What ``meanwhile`` drew stays until what it returned has loaded (the page's model), so that the page replaces
+    it at once.
 
     A page does not wait for a cluster still starting: its first result that needs a job waits for it
     (:func:`featlib.app.job_watch.manager`, which also says why when it cannot start), so a page of stored
@@ -73,7 +81,10 @@ def _wait_for_start_up(title: str) -> None:
     if not resources.libraries_ready():
         with frame.container():
             text.title(title)
+            then = meanwhile() if meanwhile is not None else None
             resources.wait_for_libraries()
+            if then is not None:
+                then()
     if job_watch.engine_failed():
         with frame.container():
             text.title(title)

@@ -96,7 +96,7 @@ def controls(n_points: int) -> MapChoice:
                     "for 10,000 (8-16 s on two cores); 10,000 take 40-130 s."
                 )
             help_sample += f" From {bounds['sample'][0]:,} to all {n_points:,} points of the split."
-            sample = st.number_input(
+            st.number_input(
                 "Sample size",
                 *bounds["sample"],
                 step=int(reducer_params.SAMPLE.step),
@@ -105,33 +105,25 @@ def controls(n_points: int) -> MapChoice:
             )
             if reducer == "umap":
                 low, high = bounds["n_neighbors"]
-                params: embed.ReducerParams = embed.UMAPParams(
-                    int(
-                        st.number_input(
-                            "n_neighbors",
-                            low,
-                            high,
-                            key=keys["n_neighbors"],
-                            help=f"{low} to {high} for {n_points:,} points: fewer than the points, "
-                            f"at most {embed.MAX_N_NEIGHBORS}.",
-                        )
-                    ),
-                    float(
-                        st.number_input(
-                            "min_dist", *bounds["min_dist"], step=umap["min_dist"].step, key=keys["min_dist"]
-                        )
-                    ),
-                    st.selectbox(
-                        "metric",
-                        embed.METRICS,
-                        key=keys["metric"],
-                        help="auto: euclidean or correlation, whichever keeps the digits apart better "
-                        "in a short trial map of 2,000 of the points (the 10-NN accuracy of each); "
-                        f"euclidean when UMAP reads fewer than {embed.ANGULAR_MIN_UNITS} columns "
-                        "(bench/defaults_study.py).",
-                    ),
-                    int(st.number_input("seed", *bounds["random_state"], key=keys["random_state"])),
+                st.number_input(
+                    "n_neighbors",
+                    low,
+                    high,
+                    key=keys["n_neighbors"],
+                    help=f"{low} to {high} for {n_points:,} points: fewer than the points, "
+                    f"at most {embed.MAX_N_NEIGHBORS}.",
                 )
+                st.number_input("min_dist", *bounds["min_dist"], step=umap["min_dist"].step, key=keys["min_dist"])
+                st.selectbox(
+                    "metric",
+                    embed.METRICS,
+                    key=keys["metric"],
+                    help="auto: euclidean or correlation, whichever keeps the digits apart better "
+                    "in a short trial map of 2,000 of the points (the 10-NN accuracy of each); "
+                    f"euclidean when UMAP reads fewer than {embed.ANGULAR_MIN_UNITS} columns "
+                    "(bench/defaults_study.py).",
+                )
+                st.number_input("seed", *bounds["random_state"], key=keys["random_state"])
                 if embed.max_n_neighbors(n_points) is not None and high < embed.UMAPParams().n_neighbors:
                     text.caption(
                         f"{n_points:,} points: n_neighbors is at most {high} (default "
@@ -139,39 +131,85 @@ def controls(n_points: int) -> MapChoice:
                     )
             elif reducer == "tsne":
                 low, high = bounds["perplexity"]
-                params = embed.TSNEParams(
-                    float(
-                        st.number_input(
-                            "perplexity",
-                            low,
-                            high,
-                            step=tsne["perplexity"].step,
-                            key=keys["perplexity"],
-                            help=f"{low:g} to {high:g} for {n_points:,} points: less than a third "
-                            f"of the points, at most {embed.MAX_PERPLEXITY:g}.",
-                        )
-                    ),
-                    int(st.number_input("seed", *bounds["random_state"], key=keys["random_state"])),
+                st.number_input(
+                    "perplexity",
+                    low,
+                    high,
+                    step=tsne["perplexity"].step,
+                    key=keys["perplexity"],
+                    help=f"{low:g} to {high:g} for {n_points:,} points: less than a third "
+                    f"of the points, at most {embed.MAX_PERPLEXITY:g}.",
                 )
+                st.number_input("seed", *bounds["random_state"], key=keys["random_state"])
                 if embed.max_perplexity(n_points) is not None and high < embed.TSNEParams().perplexity:
                     text.caption(
                         f"{n_points:,} points: perplexity is at most {high:g} (default "
                         f"{embed.TSNEParams().perplexity:g})."
                     )
             else:
-                params = embed.PCAParams()
                 text.caption(f"PCA has no parameters: the first {'three' if three_d else 'two'} principal components.")
             st.form_submit_button("Compute the map", type="primary", shortcut=shortcuts.keys("compute"))
-        colour = st.selectbox(
-            "Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=links.COLOUR_PICKER
-        )
+        st.selectbox("Colour by", list(plots.COLOUR_MODES), format_func=plots.COLOUR_MODES.get, key=links.COLOUR_PICKER)
         if three_d:  # the toggle keeps its value for the 2-D map
-            contours = False
             text.caption("Contours and class labels are drawn on 2-D maps only.")
         else:
-            contours = map_search.contours_toggle()
+            map_search.contours_toggle()
+    return current_choice(n_points)
+
+
+def current_choice(n_points: int) -> MapChoice:
+    """The map the session's choices ask for, read from its state: what :func:`controls` returns once its widgets
+    are drawn, and, without them, the map a page draws before it has its controls (:mod:`featlib.app.stored_map`).
+
+    The choices are set (:func:`featlib.app.links.map_defaults`, which :func:`controls` calls before its widgets);
+    a sample of all ``n_points`` points is ``None``.
+    """
+    reducer = st.session_state[links.REDUCER_PICKER]
+    values = {name: st.session_state[key] for name, key in links.REDUCER_WIDGETS[reducer].items()}
+    sample = int(values.pop("sample"))
+    three_d = bool(st.session_state[links.DIMS_TOGGLE])
+    table = reducer_params.TABLES[reducer]
+    params = embed.REDUCERS[reducer](
+        **{
+            name: table[name].rule.kind(value) if isinstance(table[name].rule, reducer_params.Interval) else value
+            for name, value in values.items()
+        }
+    )
     params = replace(params, dims=3 if three_d else 2)
-    return MapChoice(params, None if sample >= n_points else int(sample), colour, contours)
+    contours = not three_d and bool(st.session_state[links.CONTOURS_TOGGLE])
+    return MapChoice(params, None if sample >= n_points else sample, st.session_state[links.COLOUR_PICKER], contours)
+
+
+def map_figure(
+    choice: MapChoice,
+    emb: pipeline.Embedding,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    confidence: np.ndarray,
+    class_names: list[str],
+    colour: str | None = None,
+    **marks,
+):
+    """The Explore map's figure (:func:`featlib.plots.scatter_map`) of ``emb``'s points.
+
+    ``labels``, ``predicted`` (int) and ``confidence`` (float) hold one value per image of the split; the map's
+    points are ``emb.indices`` of them. ``colour`` overrides the choice's (``"kept"`` needs the trust job, so it
+    falls back on ``"label"`` where not given); ``marks`` are :func:`featlib.plots.scatter_map`'s highlight, kept,
+    unit and unit_title.
+    """
+    return plots.scatter_map(
+        emb.coords,
+        emb.indices,
+        labels[emb.indices],
+        predicted[emb.indices],
+        class_names,
+        axis_name=choice.title,
+        colour=colour or ("label" if choice.colour == "kept" else choice.colour),
+        confidence=confidence[emb.indices],
+        height=MAP_HEIGHT,
+        contours=choice.contours,
+        **marks,
+    )
 
 
 def params_for(params: embed.ReducerParams, n_points: int) -> tuple[embed.ReducerParams, str]:

@@ -17,6 +17,7 @@ import streamlit as st
 
 from featlib import datasets, quiet
 from featlib.lazy import keras
+from featlib.read import model_description
 from featlib.store import ModelRecord, Workspace, default_root
 from featlib.store.saved_datasets import UPLOAD_PREFIX  # the dataset key of an upload: "upload:<fp>"
 
@@ -156,8 +157,13 @@ def dataset_label(key: str) -> str:
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the model…")
 def model(model_id: str) -> keras.Model:
-    """A saved model, loaded once per server."""
-    return workspace().load_model(model_id)
+    """A saved model, loaded once per server; its description is kept in its record the first time
+    (:func:`featlib.read.model_description.record_description`: a restarted server draws its stored maps with it
+    before Keras has loaded)."""
+    record = workspace().get_model(model_id)
+    loaded = workspace().load_model(record)
+    model_description.record_description(workspace(), record, loaded)
+    return loaded
 
 
 def record(model_id: str) -> ModelRecord:

@@ -22,10 +22,6 @@ from featlib.jobs.runner import ClusterRunner
 from featlib.service import Service
 from featlib.store import Workspace
 
-FIRST_LOOK_ENV = "FEATLIB_FIRST_LOOK"
-DATASET = "digits"
-"""The data of the first model: the offline default dataset, a new session's default."""
-
 
 class FirstLookState:
     """The start-up's preparation: ``done`` once it ended; then ``result`` (or ``None``) or ``error``."""
@@ -61,7 +57,7 @@ async def lifespan(app: st.App) -> AsyncIterator[None]:
 def prepare_first_look() -> FirstLookState | None:
     """Starts the preparation once per server process (``None`` when ``FEATLIB_FIRST_LOOK`` is off); returns at
     once."""
-    if not settings.get(FIRST_LOOK_ENV):
+    if not settings.get(first_look.SETTING):
         return None
     return _begin(str(resources.workspace().root))
 
@@ -77,7 +73,7 @@ def _begin(root: str) -> FirstLookState:
 def first_look_running() -> FirstLookState | None:
     """The start-up's preparation while it runs on an empty workspace (a page then waits for its model), else
     ``None``."""
-    if not settings.get(FIRST_LOOK_ENV):
+    if not settings.get(first_look.SETTING):
         return None
     state = _begin(str(resources.workspace().root))
     return None if state.done.is_set() else state
@@ -90,7 +86,7 @@ def _run(state: FirstLookState, starting, workspace: Workspace) -> None:
             return
         manager = job_watch.manager_of(starting.engine, workspace)
         service = Service(workspace, ClusterRunner(manager, creator=first_look.CREATOR), creator=first_look.CREATOR)
-        state.result = first_look.prepare(service, datasets.load_builtin(DATASET))
+        state.result = first_look.prepare(service, datasets.load_builtin(first_look.DATASET))
     except Exception as error:  # a visitor then makes the map as without the preparation
         state.error = error
         logging.getLogger(__name__).warning("featlib start-up: the first look was not prepared: %s", error)

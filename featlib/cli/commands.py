@@ -24,11 +24,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import numpy as np
 
-from featlib import csv_cells, jobs, models, names, precompute
+from featlib import csv_cells, datasets, first_look, jobs, models, names, precompute, settings
 from featlib.cli.runner import INLINE, LOCAL, Runner
 from featlib.datasets import SPLITS, Dataset, DatasetError
 from featlib.datasets import sources as dataset_sources
-from featlib.errors import BenchError, OutputError, UsageError
+from featlib.errors import BenchError, FeatlibError, OutputError, UsageError
 from featlib.jobs import stored
 from featlib.jobs.stored import store_trained
 from featlib.lazy import LazyModule
@@ -592,6 +592,28 @@ def cmd_precompute(args: argparse.Namespace) -> int:
     return 0 if not summary.failed else 1
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """``featlib prepare``: the server's first look (:func:`featlib.first_look.prepare`) made before it starts."""
+    if not settings.get(first_look.SETTING):
+        _log(f"{first_look.SETTING} is off: nothing prepared")
+        return 0
+    workspace = Workspace(args.workspace)
+    dataset = datasets.load_builtin(first_look.DATASET)
+    runner = Runner(workspace, getattr(args, "scheduler", None), creator=first_look.CREATOR, default=INLINE)
+    try:
+        service = Service(workspace, runner, creator=first_look.CREATOR)
+        found = first_look.find(service, dataset)
+        made = found or first_look.prepare(service, dataset)
+    finally:
+        runner.close()
+    if made is None:
+        _log(f"the latest model of {workspace.root} was measured on other data than {dataset.name}: nothing prepared")
+    else:
+        what = "found stored" if found else ("trained and mapped" if made.trained else "mapped")
+        _log(f"first look {what}: {made.model.name}, layer {made.layer}, in {workspace.root}")
+    return 0
+
+
 BENCH_HINT = (
     "featlib bench runs the benchmark harness in the bench/ folder of featlib's repository, which is not "
     "installed with the package: run it in a checkout, with `make bench` (options in BENCH_ARGS)"
@@ -768,14 +790,17 @@ another folder would not read; ``featlib app``'s ``--port``, ``--address`` and t
 
 
 def cmd_app(args: argparse.Namespace) -> int:
-    """Becomes ``streamlit run`` on the package's dashboard (:data:`APP_SCRIPT`): this process is replaced by the
-    server, so Ctrl-C and a service manager's signals reach it directly. Returns only when it cannot start."""
+    """Becomes ``streamlit run`` on the package's dashboard (:data:`APP_SCRIPT`) after :func:`cmd_prepare`: this
+    process is replaced by the server, so Ctrl-C and a service manager's signals reach it directly. Returns only
+    when it cannot start."""
     if not 1 <= args.port <= 65535:
         raise UsageError(f"--port must be a TCP port, 1 to 65535; got {args.port}")
     command = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT)]
     for name, value in {**APP_OPTIONS, "server.port": str(args.port), "server.address": args.address}.items():
         command += [f"--{name}", value]
     env = dict(os.environ, **({"FEATLIB_WORKSPACE": str(args.workspace)} if args.workspace else {}))
+    with contextlib.suppress(FeatlibError):  # the server prepares it itself when this fails
+        cmd_prepare(args)  # what the first visitor sees, before the server answers (as make run does)
     _log(f"featlib's dashboard at http://{args.address}:{args.port} (Ctrl-C stops it)")
     sys.stdout.flush()
     os.execve(sys.executable, [*command, *args.streamlit_options], env)

@@ -26,6 +26,7 @@ from featlib.cli.commands import (
     cmd_layers,
     cmd_ls,
     cmd_precompute,
+    cmd_prepare,
     cmd_projector,
     cmd_train,
 )
@@ -321,6 +322,14 @@ def build_parser() -> argparse.ArgumentParser:
     _reduction_option(pre, "every layer with spatial axes (the others are flattened)")
     _scheduler_option(pre, default="local")
     pre.set_defaults(run=cmd_precompute)
+
+    prepare = sub.add_parser(
+        "prepare",
+        help="what the dashboard shows first: train the seed MLP on the digits when the workspace has no model, then "
+        "map the latest model's default layer (make run does it before the server starts; nothing when stored)",
+    )
+    _scheduler_option(prepare)
+    prepare.set_defaults(run=cmd_prepare)
 
     export = sub.add_parser("export", help="write a view (a link from the Explore page) as a bundle .zip")
     export.add_argument("link", help="the view's link (http://…/explore?model=…) or its query string")

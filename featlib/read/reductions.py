@@ -431,9 +431,21 @@ def for_layer(model: keras.Model, layer_name: str, choice: str = AUTO, *, strict
         ReductionError: an unknown choice, or (``strict``) pooling a layer without spatial axes.
     """
     shape = output_shape(model, layer_name)
-    first = is_spatial(shape) and channels_first(model, layer_name)
+    return for_shape(layer_name, shape, is_spatial(shape) and channels_first(model, layer_name), choice, strict=strict)
+
+
+def for_shape(
+    layer_name: str, shape: Sequence[int | None], first: bool, choice: str = AUTO, *, strict: bool = True
+) -> Representation:
+    """The representation ``choice`` means for a layer of output ``shape`` (no batch axis) whose channels come
+    first when ``first`` (only spatial layers have channels): :func:`for_layer` without the model.
+
+    Raises:
+        ReductionError: an unknown choice, or (``strict``) pooling a layer without spatial axes.
+    """
+    shape = tuple(shape)
     try:
-        return Representation(layer_name, shape, resolve(shape, choice, strict=strict), first)
+        return Representation(layer_name, shape, resolve(shape, choice, strict=strict), is_spatial(shape) and first)
     except ReductionError as error:
         raise ReductionError(f"Layer {layer_name}: {error}") from None
 

@@ -221,6 +221,25 @@ class MapResults(ServicePath):
 
     # Predictions and scores ------------------------------------------------------
 
+    def predictions_request(
+        self, model: ModelRecord | ModelRef, dataset: Dataset, split: str, input_scale: str | None = None
+    ) -> Request:
+        """The request of :meth:`predictions` (its ``load`` finds them stored, without Keras)."""
+        ref = self._ref(model)
+        scale = input_scale or ref.input_scale
+        n_images = len(dataset.split(split)[1])
+        key = keys.predict_key(ref.fingerprint, dataset.fingerprint, split, scale, ref.output)
+        return Request(
+            key,
+            **self.kept(key, ref.id),
+            spec=lambda: jobs.specs.predict_spec(
+                ref.fingerprint, dataset.fingerprint, n_images, split=split, input_scale=scale, output=ref.output
+            ),
+            inputs=lambda: {"model": ref.input, "dataset": jobs.dataset_input(dataset)},
+            label="Predicting labels",
+            failure=f"The model cannot predict {dataset.name}",
+        )
+
     def predictions(
         self, model: ModelRecord | ModelRef, dataset: Dataset, split: str, input_scale: str | None = None
     ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -233,22 +252,7 @@ class MapResults(ServicePath):
             featlib.jobs.JobLimitError: more images than a prediction may read here.
             The job's error (see :meth:`get`): e.g. ModelError, no output fits the dataset's classes.
         """
-        ref = self._ref(model)
-        scale = input_scale or ref.input_scale
-        n_images = len(dataset.split(split)[1])
-        key = keys.predict_key(ref.fingerprint, dataset.fingerprint, split, scale, ref.output)
-        return self.get(
-            Request(
-                key,
-                **self.kept(key, ref.id),
-                spec=lambda: jobs.specs.predict_spec(
-                    ref.fingerprint, dataset.fingerprint, n_images, split=split, input_scale=scale, output=ref.output
-                ),
-                inputs=lambda: {"model": ref.input, "dataset": jobs.dataset_input(dataset)},
-                label="Predicting labels",
-                failure=f"The model cannot predict {dataset.name}",
-            )
-        )
+        return self.get(self.predictions_request(model, dataset, split, input_scale))
 
     def scores_request(
         self,

@@ -151,6 +151,21 @@ class ModelStore(IndexedFolder):
             )
         return self.get_model(model_id)
 
+    def merge_model_meta(self, model_id: str, meta: dict) -> ModelRecord:
+        """Merges ``meta`` into a saved model's meta and changes nothing else: for what is read from the model
+        itself (its description, :mod:`featlib.read.model_description`), never for what a user sets.
+
+        Raises:
+            WorkspaceError: no such model (it may have been deleted by another user).
+        """
+        with self._write() as db:
+            row = db.execute("SELECT meta FROM models WHERE id = ?", (model_id,)).fetchone()
+            if row is None:
+                raise WorkspaceError(f"No such model: {model_id}. It may have been deleted by another user.")
+            merged = {**json.loads(row["meta"] or "{}"), **meta}
+            db.execute("UPDATE models SET meta = ? WHERE id = ?", (json.dumps(merged), model_id))
+        return self.get_model(model_id)
+
     def list_models(self) -> list[ModelRecord]:
         """Every saved model, newest first."""
         with self._connect() as db:

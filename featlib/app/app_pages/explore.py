@@ -77,21 +77,18 @@ trusted = (
 colour = choice.colour if choice.colour != "kept" or trusted is not None else "label"
 shade = units.coloured_unit(context, rep_key, outputs, rep, emb)  # a unit's button asked for it
 colour = plots.UNIT_COLOUR if shade is not None else colour
-figure = plots.scatter_map(
-    emb.coords,
-    emb.indices,
-    point_labels,
-    point_predicted,
+figure = maps.map_figure(
+    choice,
+    emb,
+    labels,
+    predicted,
+    confidence,
     dataset.class_names,
-    axis_name=choice.title,
-    colour=colour,
-    confidence=confidence[emb.indices],
+    colour,
     highlight=selected,
-    height=maps.MAP_HEIGHT,
     kept=None if trusted is None else trusted.kept_share,
     unit=None if shade is None else shade[0],
     unit_title="" if shade is None else shade[1],
-    contours=choice.contours,
 )
 view = View(
     *context[:2],

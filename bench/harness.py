@@ -231,25 +231,26 @@ def run(
         with tempfile.TemporaryDirectory() as workspace:
             log("browser: server start with the machine's compile cache")
             first.update(_browser_figures(workspace, repeat=True))
-        with tempfile.TemporaryDirectory() as workspace:
-            log("browser: the first look on an empty workspace, then later starts on what it prepared")
-            try:
-                first.update(first_look_map(workspace))
-                first.update(first_look_later_map(workspace))
-            except Exception as error:  # the other figures are reported all the same
-                first["first_look_error"] = f"{type(error).__name__}: {str(error)[:200]}"
-        with tempfile.TemporaryDirectory() as workspace:
-            log("browser: make run on an empty workspace (featlib prepare, then the server)")
-            try:
-                first.update(make_run_first_map(workspace))
-            except Exception as error:  # the other figures are reported all the same
-                first["make_run_error"] = f"{type(error).__name__}: {str(error)[:200]}"
-        with tempfile.TemporaryDirectory() as workspace:
-            log("browser: pages of a started server")
-            try:
-                first.update(page_times(workspace))
-            except Exception as error:  # the other figures are reported all the same
-                first["page_times_error"] = f"{type(error).__name__}: {str(error)[:200]}"
+        for what, error_key, steps in (
+            (
+                "the first look on an empty workspace, then later starts on what it prepared",
+                "first_look_error",
+                (first_look_map, first_look_later_map),
+            ),
+            (
+                "make run on an empty workspace (featlib prepare, then the server)",
+                "make_run_error",
+                (make_run_first_map,),
+            ),
+            ("pages of a started server", "page_times_error", (page_times,)),
+        ):
+            with tempfile.TemporaryDirectory() as workspace:
+                log(f"browser: {what}")
+                try:
+                    for step in steps:
+                        first.update(step(workspace))
+                except Exception as error:  # the other figures are reported all the same
+                    first[error_key] = f"{type(error).__name__}: {str(error)[:200]}"
     figures = {
         "dataset": data.name,
         "n_points": int(len(x)),

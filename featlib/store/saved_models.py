@@ -137,10 +137,7 @@ class ModelStore(IndexedFolder):
             WorkspaceError: no such model (it may have been deleted by another user).
         """
         with self._write() as db:
-            row = db.execute("SELECT meta FROM models WHERE id = ?", (model_id,)).fetchone()
-            if row is None:
-                raise WorkspaceError(f"No such model: {model_id}. It may have been deleted by another user.")
-            merged = {**json.loads(row["meta"] or "{}"), **meta}
+            merged = _merged_meta(db, model_id, meta)
             parameters = (merged.get("provenance") or {}).get("parameters")
             if isinstance(parameters, dict):
                 parameters.update({k: v for k, v in meta.items() if k in parameters})
@@ -159,10 +156,7 @@ class ModelStore(IndexedFolder):
             WorkspaceError: no such model (it may have been deleted by another user).
         """
         with self._write() as db:
-            row = db.execute("SELECT meta FROM models WHERE id = ?", (model_id,)).fetchone()
-            if row is None:
-                raise WorkspaceError(f"No such model: {model_id}. It may have been deleted by another user.")
-            merged = {**json.loads(row["meta"] or "{}"), **meta}
+            merged = _merged_meta(db, model_id, meta)
             db.execute("UPDATE models SET meta = ? WHERE id = ?", (json.dumps(merged), model_id))
         return self.get_model(model_id)
 
@@ -241,3 +235,15 @@ def _unique_name(name: str, taken: set[str]) -> str:
     while f"{name}-{n}" in taken:
         n += 1
     return f"{name}-{n}"
+
+
+def _merged_meta(db, model_id: str, meta: dict) -> dict:
+    """A saved model's meta with ``meta`` merged in, read inside the write transaction ``db``.
+
+    Raises:
+        WorkspaceError: no such model (it may have been deleted by another user).
+    """
+    row = db.execute("SELECT meta FROM models WHERE id = ?", (model_id,)).fetchone()
+    if row is None:
+        raise WorkspaceError(f"No such model: {model_id}. It may have been deleted by another user.")
+    return {**json.loads(row["meta"] or "{}"), **meta}

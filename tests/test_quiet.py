@@ -29,6 +29,9 @@ def test_make_run_takes_port_and_address_and_binds_to_loopback_by_default():
         return line
 
     assert run_line().endswith("streamlit run app.py --server.port 8501 --server.address 127.0.0.1")
+    plan = subprocess.run(["make", "-n", "run"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60).stdout
+    steps = [i for i, line in enumerate(plan.splitlines()) if "featlib prepare" in line or "streamlit run" in line]
+    assert len(steps) == 2 and "featlib prepare" in plan.splitlines()[steps[0]], plan  # the first look, then the server
     assert run_line("PORT=9000", "ADDRESS=0.0.0.0").endswith(
         "streamlit run app.py --server.port 9000 --server.address 0.0.0.0"
     )

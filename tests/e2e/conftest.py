@@ -124,13 +124,25 @@ class Tab:
         page.goto(url)
         return page
 
+    def blank(self) -> None:
+        """Leaves the app (``about:blank``): its Streamlit session and the page's scripts end, as a closed context's."""
+        if not self.page.is_closed():
+            self.page.goto("about:blank")
+
 
 @pytest.fixture(scope="session")
-def tab(browser):
-    """The worker's :class:`Tab`; take it per test (``tab.fresh(url)``), never hold its page across tests."""
+def shared_tab(browser):
+    """The worker's :class:`Tab`, for a module fixture that calls :meth:`Tab.blank` when done; tests take ``tab``."""
     shared = Tab(browser)
     yield shared
     shared.context.close()
+
+
+@pytest.fixture
+def tab(shared_tab):
+    """The worker's :class:`Tab` for one test (``tab.fresh(url)``), left on ``about:blank`` after it."""
+    yield shared_tab
+    shared_tab.blank()
 
 
 @pytest.fixture

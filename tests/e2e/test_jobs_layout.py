@@ -54,13 +54,14 @@ MEASURE = """(frame) => {
 
 
 @pytest.fixture(scope="module")
-def finished_jobs(tab, server, workspace_dir, model) -> Workspace:
+def finished_jobs(shared_tab, server, workspace_dir, model) -> Workspace:
     """The session server's workspace with real finished jobs of a long-named model and a failed one."""
     workspace = Workspace(workspace_dir)
     record = models.save_model(workspace, model, LONG_NAME, dataset="digits", creator="jobs-layout")
     query = {"model": record.id, "dataset": "digits", "layer": "dense_1", "reducer": "pca"}
-    page = tab.fresh(f"{server['url']}/explore?{urlencode(query)}", 1440, 900, timeout_ms=120_000)
+    page = shared_tab.fresh(f"{server['url']}/explore?{urlencode(query)}", 1440, 900, timeout_ms=120_000)
     page.get_by_text("10-NN accuracy of the map").first.wait_for(timeout=300_000)  # its jobs have run
+    shared_tab.blank()
     workspace.jobs.add(
         "jobs-layout-failed",
         f"rep/{record.fingerprint}/digits/train/dense_2/function/0-1",

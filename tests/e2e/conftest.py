@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 
@@ -88,16 +89,68 @@ def browser(chromium_path):
         browser.close()
 
 
+class Tab:
+    """One browser context and tab, handed from test to test as a new context would give it (:meth:`fresh`).
+
+    A new context per test starts a new renderer that parses and compiles Streamlit's and Plotly's JavaScript
+    again: 3.3 Chromium CPU s per Home load and 8.6 per Explore with a map, against 1.0 and 3.6 for the same
+    page navigated again (``bench/browser_load_cost.py``). Tests about two users at once, or a link opened in a
+    session sharing nothing with the one that made it, keep their own contexts.
+    """
+
+    def __init__(self, browser) -> None:
+        self.context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        self.page = self.context.new_page()
+
+    def fresh(self, url: str, width: int = 1400, height: int = 1000, timeout_ms: int = 60_000, permissions=()):
+        """The tab on ``url`` at ``width`` × ``height`` CSS pixels, with what a new context has: no cookie (so no
+        ``featlib_user``: nobody known, :mod:`featlib.app.identity`), no local or session storage, no permission
+        but ``permissions`` (granted to ``url``'s origin), the mouse at (0, 0), a new Streamlit session (the
+        previous page's websocket closed). Its HTTP cache and renderer are kept. Returns the page (not waited on)."""
+        if self.page.is_closed():
+            self.page = self.context.new_page()
+        page, origin = self.page, "{0.scheme}://{0.netloc}".format(urlparse(url))
+        page.goto(origin + "/_stcore/health")  # a plain text page of the same origin: the app's session ends
+        page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
+        self.context.clear_cookies()
+        self.context.clear_permissions()
+        if permissions:
+            self.context.grant_permissions(list(permissions), origin=origin)
+        state = self.context.storage_state()
+        assert not state["cookies"] and not any(o["localStorage"] for o in state["origins"]), state
+        page.mouse.move(0, 0)
+        page.set_viewport_size({"width": width, "height": height})
+        page.set_default_timeout(timeout_ms)
+        page.goto(url)
+        return page
+
+    def blank(self) -> None:
+        """Leaves the app (``about:blank``): its Streamlit session and the page's scripts end, as a closed context's."""
+        if not self.page.is_closed():
+            self.page.goto("about:blank")
+
+
+@pytest.fixture(scope="session")
+def shared_tab(browser):
+    """The worker's :class:`Tab`, for a module fixture that calls :meth:`Tab.blank` when done; tests take ``tab``."""
+    shared = Tab(browser)
+    yield shared
+    shared.context.close()
+
+
 @pytest.fixture
-def page(browser, server, request):
-    """A fresh browser session on the app's home page."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(server["url"])
+def tab(shared_tab):
+    """The worker's :class:`Tab` for one test (``tab.fresh(url)``), left on ``about:blank`` after it."""
+    yield shared_tab
+    shared_tab.blank()
+
+
+@pytest.fixture
+def page(tab, server):
+    """A fresh browser session on the app's home page (:meth:`Tab.fresh`), 1400 × 1000."""
+    page = tab.fresh(server["url"])
     page.get_by_role("heading", name="featlib").wait_for()
-    yield page
-    context.close()
+    return page
 
 
 @pytest.fixture

@@ -108,6 +108,26 @@ def test_main_flow_train_extract_map_select(page, shot, workspace_dir):
     assert usage["models"] >= 1 and usage["representations"] >= 1 and usage["embeddings"] >= 1
 
 
+def test_a_reused_tab_forgets_the_user_storage_and_permissions_of_the_test_before(tab, server):
+    """The tests share one tab (conftest.Tab): what one test leaves (a user's name in its cookie, local and session
+    storage, a clipboard permission, the viewport) is gone for the next, as in a new browser context."""
+    page = tab.fresh(server["url"], 800, 600, permissions=["clipboard-read", "clipboard-write"])
+    page.get_by_role("textbox", name="Your name").fill("leaky")
+    page.get_by_role("button", name="Save name").click()
+    page.get_by_text("You are leaky").wait_for()
+    page.wait_for_function("() => document.cookie.includes('featlib_user=leaky')")  # set by a component's script
+    page.evaluate("() => { localStorage.setItem('leak', '1'); sessionStorage.setItem('leak', '1'); }")
+    read = """async () => [document.cookie, localStorage.getItem('leak'), sessionStorage.getItem('leak'), innerWidth,
+        (await navigator.permissions.query({name: 'clipboard-read'})).state]"""
+    cookie, *left = page.evaluate(read)
+    assert "featlib_user=leaky" in cookie and left == ["1", "1", 800, "granted"], (cookie, left)
+    page = tab.fresh(server["url"])
+    page.get_by_role("textbox", name="Your name").wait_for()  # nobody known: the name is asked again
+    assert page.get_by_text("You are leaky").count() == 0
+    cookie, *left = page.evaluate(read)
+    assert "featlib_user" not in cookie and left == [None, None, 1400, "prompt"], (cookie, left)
+
+
 def test_the_server_start_up_loads_keras_without_deadlocking_the_pages(page, server):
     """The start-up thread imported Keras while the first page waited for it; its log has no error."""
     goto(page, "Model")  # a page that waits for the start-up's imports, then uses Keras

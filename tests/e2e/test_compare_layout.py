@@ -44,18 +44,15 @@ def compare_link(server, workspace_dir, model) -> dict[str, str]:
     return {"dataset": "digits", "split": "train", "sample": "all", "k": "8", **panels}
 
 
-def open_compare(browser, server, query: dict[str, str], width: int, height: int):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.set_default_timeout(120_000)
-    page.goto(f"{server['url']}/compare?{urlencode(query)}")
+def open_compare(tab, server, query: dict[str, str], width: int, height: int):
+    page = tab.fresh(f"{server['url']}/compare?{urlencode(query)}", width, height, timeout_ms=120_000)
     page.get_by_role("heading", name="Metrics").wait_for(timeout=300_000)
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stMain] [class*=\"st-key-cmp_map_\"] .js-plotly-plot')]"
         f".filter(p => p._fullData).length >= {len(LAYERS)}"
     )
     page.wait_for_timeout(800)
-    return context, page
+    return page
 
 
 def spans(panel: dict) -> tuple[float, float]:
@@ -66,20 +63,17 @@ def spans(panel: dict) -> tuple[float, float]:
 
 
 @pytest.mark.parametrize("width, height", SIZES, ids=[f"{w}" for w, _ in SIZES])
-def test_every_aligned_panel_stays_readable(browser, server, compare_link, width, height):
-    context, page = open_compare(browser, server, compare_link, width, height)
-    try:
-        page.locator(".js-plotly-plot").nth(len(LAYERS) - 1).scroll_into_view_if_needed()
-        page.screenshot(path=str(ARTIFACTS / f"compare-layout-{width}.png"))
-        panels = page.evaluate(PANELS)
-        assert len(panels) == len(LAYERS)
-        for layer, panel in zip(LAYERS, panels):
-            across, up = spans(panel)
-            assert min(across, up) >= 0.5, f"{layer} spans {across:.0%} × {up:.0%} of its axes at {width} px"
-        cut = page.evaluate(CUT_TEXTS)
-        assert not cut, f"cut at {width} px: {cut}"
-    finally:
-        context.close()
+def test_every_aligned_panel_stays_readable(tab, server, compare_link, width, height):
+    page = open_compare(tab, server, compare_link, width, height)
+    page.locator(".js-plotly-plot").nth(len(LAYERS) - 1).scroll_into_view_if_needed()
+    page.screenshot(path=str(ARTIFACTS / f"compare-layout-{width}.png"))
+    panels = page.evaluate(PANELS)
+    assert len(panels) == len(LAYERS)
+    for layer, panel in zip(LAYERS, panels):
+        across, up = spans(panel)
+        assert min(across, up) >= 0.5, f"{layer} spans {across:.0%} × {up:.0%} of its axes at {width} px"
+    cut = page.evaluate(CUT_TEXTS)
+    assert not cut, f"cut at {width} px: {cut}"
 
 
 def stored_maps(workspace_dir) -> list[dict[int, tuple[float, float]]]:
@@ -101,24 +95,21 @@ def is_stored(panel: dict, maps: list[dict]) -> bool:
     )
 
 
-def test_alignment_can_be_switched_off(browser, server, compare_link, workspace_dir):
-    context, page = open_compare(browser, server, compare_link, 1440, 900)
-    try:
-        aligned = page.evaluate(PANELS)
-        maps = stored_maps(workspace_dir)
-        assert is_stored(aligned[0], maps), "panel 1 is the reference: drawn as made"
-        page.get_by_text("off", exact=True).click()
-        page.get_by_text("not aligned").first.wait_for()
-        page.wait_for_function(  # the panels redrawn: panel 2 no longer where the alignment put it
-            "([script, before]) => { const now = eval('(' + script + ')')()[1].points;"
-            " return now.some((p, i) => !before[i] || Math.abs(p[1] - before[i][1]) > 1e-6); }",
-            arg=[PANELS, aligned[1]["points"]],
-        )
-        page.wait_for_timeout(1000)
-        raw = page.evaluate(PANELS)
-        matched = [is_stored(panel, maps) for panel in raw]
-        assert all(matched), f"with alignment off, every panel is the map as made; {matched}, {len(maps)} maps"
-        assert aligned[1]["points"] != raw[1]["points"], "panel 2 was turned onto panel 1 before"
-        page.screenshot(path=str(ARTIFACTS / "compare-layout-not-aligned.png"))
-    finally:
-        context.close()
+def test_alignment_can_be_switched_off(tab, server, compare_link, workspace_dir):
+    page = open_compare(tab, server, compare_link, 1440, 900)
+    aligned = page.evaluate(PANELS)
+    maps = stored_maps(workspace_dir)
+    assert is_stored(aligned[0], maps), "panel 1 is the reference: drawn as made"
+    page.get_by_text("off", exact=True).click()
+    page.get_by_text("not aligned").first.wait_for()
+    page.wait_for_function(  # the panels redrawn: panel 2 no longer where the alignment put it
+        "([script, before]) => { const now = eval('(' + script + ')')()[1].points;"
+        " return now.some((p, i) => !before[i] || Math.abs(p[1] - before[i][1]) > 1e-6); }",
+        arg=[PANELS, aligned[1]["points"]],
+    )
+    page.wait_for_timeout(1000)
+    raw = page.evaluate(PANELS)
+    matched = [is_stored(panel, maps) for panel in raw]
+    assert all(matched), f"with alignment off, every panel is the map as made; {matched}, {len(maps)} maps"
+    assert aligned[1]["points"] != raw[1]["points"], "panel 2 was turned onto panel 1 before"
+    page.screenshot(path=str(ARTIFACTS / "compare-layout-not-aligned.png"))

@@ -54,19 +54,14 @@ MEASURE = """(frame) => {
 
 
 @pytest.fixture(scope="module")
-def finished_jobs(browser, server, workspace_dir, model) -> Workspace:
+def finished_jobs(shared_tab, server, workspace_dir, model) -> Workspace:
     """The session server's workspace with real finished jobs of a long-named model and a failed one."""
     workspace = Workspace(workspace_dir)
     record = models.save_model(workspace, model, LONG_NAME, dataset="digits", creator="jobs-layout")
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    try:
-        page = context.new_page()
-        page.set_default_timeout(120_000)
-        query = {"model": record.id, "dataset": "digits", "layer": "dense_1", "reducer": "pca"}
-        page.goto(f"{server['url']}/explore?{urlencode(query)}")
-        page.get_by_text("10-NN accuracy of the map").first.wait_for(timeout=300_000)  # its jobs have run
-    finally:
-        context.close()
+    query = {"model": record.id, "dataset": "digits", "layer": "dense_1", "reducer": "pca"}
+    page = shared_tab.fresh(f"{server['url']}/explore?{urlencode(query)}", 1440, 900, timeout_ms=120_000)
+    page.get_by_text("10-NN accuracy of the map").first.wait_for(timeout=300_000)  # its jobs have run
+    shared_tab.blank()
     workspace.jobs.add(
         "jobs-layout-failed",
         f"rep/{record.fingerprint}/digits/train/dense_2/function/0-1",
@@ -86,29 +81,23 @@ def finished_jobs(browser, server, workspace_dir, model) -> Workspace:
 
 
 @pytest.mark.parametrize("width, height", SIZES, ids=[f"{w}" for w, _ in SIZES])
-def test_the_job_table_fits_and_every_header_reads_whole(browser, server, finished_jobs, width, height):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    try:
-        page = context.new_page()
-        page.set_default_timeout(60_000)
-        page.goto(f"{server['url']}/jobs")
-        page.locator("h1").filter(has_text="Jobs").wait_for()
-        table = page.get_by_test_id("stDataFrame").first
-        table.locator("[role=columnheader]").first.wait_for(state="attached")
-        page.evaluate("() => document.fonts.ready.then(() => true)")
-        page.wait_for_timeout(1000)  # the grid sizes its columns to the loaded font
-        page.screenshot(path=str(ARTIFACTS / f"jobs-layout-{width}.png"))
-        measured = table.evaluate(MEASURE)
-        (ARTIFACTS / f"jobs-layout-{width}.txt").write_text(repr(measured))
-        columns = measured["columns"]
-        assert columns, f"no columns read from the grid: {measured}"
-        assert measured["scroll"] <= measured["client"] + 1, (
-            f"at {width} px the table scrolls sideways: {measured['scroll']} px wide in {measured['client']} px; "
-            f"{[(c['title'], c['width']) for c in columns]}"
-        )
-        titles = [c["title"] for c in columns]
-        assert measured["headers"] == titles, f"at {width} px headers out of view: {measured['headers']} of {titles}"
-        cut = [f"{c['title']!r} needs {c['needs']} px, has {c['width']} px" for c in columns if c["width"] < c["needs"]]
-        assert not cut, f"at {width} px, cut headers: {cut}"
-    finally:
-        context.close()
+def test_the_job_table_fits_and_every_header_reads_whole(tab, server, finished_jobs, width, height):
+    page = tab.fresh(f"{server['url']}/jobs", width, height)
+    page.locator("h1").filter(has_text="Jobs").wait_for()
+    table = page.get_by_test_id("stDataFrame").first
+    table.locator("[role=columnheader]").first.wait_for(state="attached")
+    page.evaluate("() => document.fonts.ready.then(() => true)")
+    page.wait_for_timeout(1000)  # the grid sizes its columns to the loaded font
+    page.screenshot(path=str(ARTIFACTS / f"jobs-layout-{width}.png"))
+    measured = table.evaluate(MEASURE)
+    (ARTIFACTS / f"jobs-layout-{width}.txt").write_text(repr(measured))
+    columns = measured["columns"]
+    assert columns, f"no columns read from the grid: {measured}"
+    assert measured["scroll"] <= measured["client"] + 1, (
+        f"at {width} px the table scrolls sideways: {measured['scroll']} px wide in {measured['client']} px; "
+        f"{[(c['title'], c['width']) for c in columns]}"
+    )
+    titles = [c["title"] for c in columns]
+    assert measured["headers"] == titles, f"at {width} px headers out of view: {measured['headers']} of {titles}"
+    cut = [f"{c['title']!r} needs {c['needs']} px, has {c['width']} px" for c in columns if c["width"] < c["needs"]]
+    assert not cut, f"at {width} px, cut headers: {cut}"

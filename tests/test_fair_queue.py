@@ -1,8 +1,8 @@
 """Fair queues between users on a real Dask LocalCluster (issue 26, item 5): one user's backlog does not starve
 another's next job, each user has a cap on queued and running jobs, and the Jobs page says who waits behind whom.
 
-One cluster of one worker (one thread) for the whole file: with one worker the order in which jobs start is the
-queue's order. A plain Dask task that sleeps holds the worker while the jobs are queued, so every job is queued
+The test process's cluster of one worker (one thread; ``shared_engine`` in tests/conftest.py): with one worker
+the order in which jobs start is the queue's order. A plain Dask task that sleeps holds the worker while the jobs are queued, so every job is queued
 before any starts (as when twelve t-SNE links are opened on a busy server) whatever the machine's speed.
 """
 
@@ -24,16 +24,10 @@ HOLD_S = 3.0
 """How long the sleeping task holds the worker while the jobs are queued."""
 
 
-@pytest.fixture(scope="module")
-def engine():
-    engine = jobs.Engine.start(workers=1, memory_limit="2GiB")
-    yield engine
-    engine.close()
-
-
 @pytest.fixture()
-def manager(engine, tmp_path):
-    running = JobManager(engine, Workspace(tmp_path / "ws"))
+def manager(shared_engine, tmp_path):
+    """A job manager on the test process's cluster of one worker (tests/conftest.py's ``shared_engine``)."""
+    running = JobManager(shared_engine, Workspace(tmp_path / "ws"))
     yield running
     running.close()
 

@@ -22,10 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports Te
 # compete with the tests for a minute each time; what it does is tested by test_jobs.
 os.environ.setdefault("FEATLIB_WARM_UP", "0")
 os.environ.setdefault("FEATLIB_FIRST_LOOK", "0")  # a test server starts on the workspace its test made
-# The test servers' and AppTest runs' local clusters have one worker process (a server's default is two): each
-# test drives one session at a time, and on two cores shared by two test workers a second worker process only
-# adds its start-up (TensorFlow's import, ~7 CPU s) and its idle time. Tests of several jobs at once start their
-# own engines with two workers (test_jobs.py).
+# The test process's job cluster (job_cluster below) and the local clusters some tests start of their own have one
+# worker process (a server's default is two): each test drives one session at a time, and on two cores shared by
+# two test workers a second worker process only adds its start-up (TensorFlow's import, ~7 CPU s) and its idle
+# time. Tests of several jobs at once start their own engines with two workers (test_jobs.py).
 os.environ.setdefault("FEATLIB_WORKERS", "1")
 os.environ.setdefault("FEATLIB_CLUSTER_NICE", "0")  # tests' clusters share the cores with the tests as equals
 
@@ -282,9 +282,11 @@ def job_cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
 
     One worker process (as ``FEATLIB_WORKERS=1`` gave each server's own), the local cluster's memory limit and
     priority (``FEATLIB_WORKER_MEMORY``, ``FEATLIB_CLUSTER_NICE``). The credentials are PEM files in a folder
-    only this account reads; the cluster closes at the end of the session (or when this process ends).
+    only this account reads; the cluster closes at the end of the session (or when this process ends), and the
+    session fails if it had ended before: a server or engine that reached it must leave it running.
     """
     from featlib.jobs import engine
+    from featlib.lazy import distributed
 
     settings = engine.cluster_settings({**os.environ, engine.WORKERS_ENV: "1"})
     security = engine.temporary_credentials()
@@ -299,8 +301,16 @@ def job_cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
     cluster = engine._start_local_cluster(1, settings["memory_limit"], security, nice=settings["nice"])
     try:
         yield {engine.SCHEDULER_ENV: cluster.address, **env}
+        alive = cluster.process.poll() is None
     finally:
+        # The clients of this process still connected (the AppTest engines) close first: once the scheduler has
+        # gone they would try to reconnect and print why they cannot.
+        for client in list(distributed.Client._instances):
+            if client.scheduler is not None and client.scheduler.address == cluster.address:
+                client.close()
         cluster.close()
+    # Servers and engines that reached it as a remote scheduler closed their clients only, never the cluster.
+    assert alive, f"the shared job cluster ended before the session (exit status {cluster.process.returncode})"
 
 
 def _names_used(code: types.CodeType) -> set[str]:
@@ -358,6 +368,24 @@ def shared_engine(job_cluster) -> Iterator[object]:
     assert engine.cluster is None  # reached as a remote scheduler: never closed by a test
     yield engine
     engine.close()
+
+
+@pytest.fixture
+def hold_the_worker():
+    """``hold(engine, seconds)``: submits a plain Dask task that keeps ``engine``'s only worker busy for ``seconds``
+    and returns its future once the worker runs it, so that the jobs submitted next wait, whatever the machine's
+    speed and whether the worker is fresh or has run jobs before."""
+    import time
+
+    def hold(engine, seconds: float):
+        busy = engine.client.submit(time.sleep, seconds, pure=False, key=f"busy-{time.monotonic_ns()}")
+        deadline = time.monotonic() + 300  # after what an earlier test's server left running there, if anything
+        while busy.key not in {key for keys in engine.client.processing().values() for key in keys}:
+            assert time.monotonic() < deadline, "the worker did not start the sleeping task within 300 s"
+            time.sleep(0.05)
+        return busy
+
+    return hold
 
 
 @pytest.fixture

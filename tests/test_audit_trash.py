@@ -168,13 +168,14 @@ def test_a_job_cancel_is_recorded_with_who_cancelled_whose_job(ws):
     )
 
 
-def test_the_job_managers_cancel_records_who_cancelled_whose_job(tmp_path, shared_engine):
+def test_the_job_managers_cancel_records_who_cancelled_whose_job(tmp_path, shared_engine, hold_the_worker):
     """The test process's real cluster of one worker (``shared_engine``): bob cancels alice's job, queued or running."""
     engine = shared_engine
     manager = JobManager(engine, Workspace(tmp_path / "jobs-ws"))
     try:
         points = np.random.default_rng(0).normal(size=(3_000, 16)).astype("float32")
         spec = jobs.specs.reduce_spec("emb/alice", len(points), embed.PCAParams())
+        hold_the_worker(engine, 5.0)  # alice's job waits for the worker until it is cancelled, however fast it is
         handle = manager.submit(spec, {"points": points}, creator="alice")
         assert manager.cancel(handle.job_id, who="bob")
         assert handle.wait(10) and handle.status == "cancelled"

@@ -216,7 +216,9 @@ def test_an_admin_changes_anything_and_restores_and_a_viewer_nothing(ws):
     assert (row.action, row.who_subject, row.owner_subject) == ("restore", CAROL, ALICE)
 
 
-def test_a_member_cannot_cancel_another_members_job_and_an_admin_can(tmp_path, monkeypatch, shared_engine):
+def test_a_member_cannot_cancel_another_members_job_and_an_admin_can(
+    tmp_path, monkeypatch, shared_engine, hold_the_worker
+):
     """The test process's real cluster of one worker (``shared_engine``): bob's cancel of alice's job is refused,
     and it goes on; carol's is done."""
     monkeypatch.setenv("FEATLIB_ADMINS", CAROL)
@@ -228,6 +230,7 @@ def test_a_member_cannot_cancel_another_members_job_and_an_admin_can(tmp_path, m
     try:
         points = np.random.default_rng(0).normal(size=(3_000, 16)).astype("float32")
         spec = jobs.specs.reduce_spec("emb/alice", len(points), embed.PCAParams())
+        hold_the_worker(engine, 5.0)  # alice's job waits for the worker until it is cancelled, however fast it is
         handle = manager.submit(spec, {"points": points}, creator="Alice")
         assert ws.jobs.get(handle.job_id).creator_subject == ALICE
         with pytest.raises(RoleError, match="You cannot cancel the job"):

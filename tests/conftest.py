@@ -1,5 +1,6 @@
 """Shared fixtures: the bundled digits, one small trained MLP, the model zoo trained once per run, tmp
-workspaces; and the order in which xdist hands out the test files (longest first).
+workspaces, one job cluster per test process for the servers and AppTest runs; and the order in which xdist
+hands out the test files (longest first).
 
 Everything is real: Keras models, files under tmp_path, SQLite indexes.
 Expensive objects (the trained model, its inputs) are session-scoped and
@@ -13,16 +14,18 @@ import fcntl
 import json
 import os
 import shutil
+import types
+from collections.abc import Iterator
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before anything imports TensorFlow
 # The servers and AppTest runs of the tests skip the workers' UMAP warm-up: on two cores it would
 # compete with the tests for a minute each time; what it does is tested by test_jobs.
 os.environ.setdefault("FEATLIB_WARM_UP", "0")
 os.environ.setdefault("FEATLIB_FIRST_LOOK", "0")  # a test server starts on the workspace its test made
-# The test servers' and AppTest runs' local clusters have one worker process (a server's default is two): each
-# test drives one session at a time, and on two cores shared by two test workers a second worker process only
-# adds its start-up (TensorFlow's import, ~7 CPU s) and its idle time. Tests of several jobs at once start their
-# own engines with two workers (test_jobs.py).
+# The test process's job cluster (job_cluster below) and the local clusters some tests start of their own have one
+# worker process (a server's default is two): each test drives one session at a time, and on two cores shared by
+# two test workers a second worker process only adds its start-up (TensorFlow's import, ~7 CPU s) and its idle
+# time. Tests of several jobs at once start their own engines with two workers (test_jobs.py).
 os.environ.setdefault("FEATLIB_WORKERS", "1")
 os.environ.setdefault("FEATLIB_CLUSTER_NICE", "0")  # tests' clusters share the cores with the tests as equals
 
@@ -33,6 +36,7 @@ import numpy as np
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTS = str(Path(__file__).resolve().parent)
 TRAIN_EPOCHS = 3
 
 # --- Slowest files first ------------------------------------------------------------------------------------------
@@ -259,6 +263,129 @@ def numpy_forward(model, x: np.ndarray) -> dict[str, np.ndarray]:
 def forward():
     """The NumPy reference forward pass, as a fixture."""
     return numpy_forward
+
+
+# --- One job cluster per test process -------------------------------------------------------------------------
+# Each test server and the AppTest runs of a test process started a local Dask cluster of their own (30 in a run,
+# each worker importing TensorFlow: 27 % of the suite's CPU). They share one instead: a real local cluster
+# (featlib.jobs.cluster, as a server starts it: one worker, TLS with credentials made for this run, loopback only),
+# reached as a remote scheduler through FEATLIB_SCHEDULER and FEATLIB_TLS_* (the path docs/team-and-cluster.md
+# describes). A server or AppTest engine only connects to it and closes only its client. Tests about the local
+# cluster itself (its start, failure, priority, workers, security) start their own: test_jobs.py,
+# test_quiet_server.py, the remote-scheduler test of test_jobs_browser.py, and tests marked ``own_cluster``.
+
+
+@pytest.fixture(scope="session")
+def job_cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
+    """The test process's shared job cluster, started by the first test that asks: the environment that points a
+    server or an engine at it, ``{"FEATLIB_SCHEDULER": "tls://127.0.0.1:PORT", "FEATLIB_TLS_CA_FILE": ...}``.
+
+    One worker process (as ``FEATLIB_WORKERS=1`` gave each server's own), the local cluster's memory limit and
+    priority (``FEATLIB_WORKER_MEMORY``, ``FEATLIB_CLUSTER_NICE``). The credentials are PEM files in a folder
+    only this account reads; the cluster closes at the end of the session (or when this process ends), and the
+    session fails if it had ended before: a server or engine that reached it must leave it running.
+    """
+    from featlib.jobs import engine
+    from featlib.lazy import distributed
+
+    settings = engine.cluster_settings({**os.environ, engine.WORKERS_ENV: "1"})
+    security = engine.temporary_credentials()
+    folder = tmp_path_factory.mktemp("job-cluster-tls")
+    folder.chmod(0o700)
+    env = {}
+    for name, field_name in zip(engine.TLS_ENV, ("tls_ca_file", "tls_client_cert", "tls_client_key")):
+        path = folder / f"{name.lower()}.pem"
+        path.touch(0o600)
+        path.write_text(getattr(security, field_name))
+        env[name] = str(path)
+    cluster = engine._start_local_cluster(1, settings["memory_limit"], security, nice=settings["nice"])
+    try:
+        yield {engine.SCHEDULER_ENV: cluster.address, **env}
+        alive = cluster.process.poll() is None
+    finally:
+        # The clients of this process still connected (the AppTest engines) close first: once the scheduler has
+        # gone they would try to reconnect and print why they cannot.
+        for client in list(distributed.Client._instances):
+            if client.scheduler is not None and client.scheduler.address == cluster.address:
+                client.close()
+        cluster.close()
+    # Servers and engines that reached it as a remote scheduler closed their clients only, never the cluster.
+    assert alive, f"the shared job cluster ended before the session (exit status {cluster.process.returncode})"
+
+
+def _names_used(code: types.CodeType) -> set[str]:
+    """The global and attribute names ``code`` and the functions defined in it use."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_used(const)
+    return names
+
+
+def runs_the_app(item: pytest.Item) -> bool:
+    """Whether test ``item`` runs the dashboard under AppTest: its function, one of its fixtures, or a function of
+    its module that they call (and so on) names ``AppTest``. Its CLI commands and engines are left alone."""
+    functions = [getattr(item, "function", None)]
+    functions += [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
+    seen: set[int] = set()
+    while functions:
+        function = functions.pop()
+        code = getattr(function, "__code__", None)
+        if code is None or id(code) in seen or not code.co_filename.startswith(TESTS):
+            continue
+        seen.add(id(code))
+        names = _names_used(code)
+        if "AppTest" in names:
+            return True
+        module_globals = getattr(function, "__globals__", {})
+        functions += [module_globals[n] for n in names if isinstance(module_globals.get(n), types.FunctionType)]
+    return False
+
+
+@pytest.fixture(autouse=True)
+def _apps_use_the_shared_job_cluster(request) -> Iterator[None]:
+    """A test that runs the dashboard under AppTest has :func:`job_cluster`'s environment while it runs, unless it
+    is marked ``own_cluster``: the AppTest engine (one per process, :mod:`featlib.app.job_watch`) connects to it."""
+    if request.node.get_closest_marker("own_cluster") or not runs_the_app(request.node):
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in request.getfixturevalue("job_cluster").items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="module")
+def shared_engine(job_cluster) -> Iterator[object]:
+    """A :class:`featlib.jobs.Engine` on :func:`job_cluster` (one worker), for a test module's job managers;
+    closing it closes its client only."""
+    from featlib import jobs
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in job_cluster.items():
+            patch.setenv(name, value)
+        engine = jobs.Engine.start()
+    assert engine.cluster is None  # reached as a remote scheduler: never closed by a test
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def hold_the_worker():
+    """``hold(engine, seconds)``: submits a plain Dask task that keeps ``engine``'s only worker busy for ``seconds``
+    and returns its future once the worker runs it, so that the jobs submitted next wait, whatever the machine's
+    speed and whether the worker is fresh or has run jobs before."""
+    import time
+
+    def hold(engine, seconds: float):
+        busy = engine.client.submit(time.sleep, seconds, pure=False, key=f"busy-{time.monotonic_ns()}")
+        deadline = time.monotonic() + 300  # after what an earlier test's server left running there, if anything
+        while busy.key not in {key for keys in engine.client.processing().values() for key in keys}:
+            assert time.monotonic() < deadline, "the worker did not start the sleeping task within 300 s"
+            time.sleep(0.05)
+        return busy
+
+    return hold
 
 
 @pytest.fixture

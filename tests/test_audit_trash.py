@@ -168,30 +168,28 @@ def test_a_job_cancel_is_recorded_with_who_cancelled_whose_job(ws):
     )
 
 
-def test_the_job_managers_cancel_records_who_cancelled_whose_job(tmp_path):
-    """One real cluster of one worker: bob cancels alice's job, queued or running."""
-    engine = jobs.Engine.start(workers=1, memory_limit="2GiB")
+def test_the_job_managers_cancel_records_who_cancelled_whose_job(tmp_path, shared_engine, hold_the_worker):
+    """The test process's real cluster of one worker (``shared_engine``): bob cancels alice's job, queued or running."""
+    engine = shared_engine
+    manager = JobManager(engine, Workspace(tmp_path / "jobs-ws"))
     try:
-        manager = JobManager(engine, Workspace(tmp_path / "jobs-ws"))
-        try:
-            points = np.random.default_rng(0).normal(size=(3_000, 16)).astype("float32")
-            spec = jobs.specs.reduce_spec("emb/alice", len(points), embed.PCAParams())
-            handle = manager.submit(spec, {"points": points}, creator="alice")
-            assert manager.cancel(handle.job_id, who="bob")
-            assert handle.wait(10) and handle.status == "cancelled"
-            row = manager.workspace.history()[0]
-            assert (row.who, row.action, row.kind, row.item_id, row.owner, row.new_value) == (
-                "bob",
-                "cancel",
-                "job",
-                handle.job_id,
-                "alice",
-                "cancelled",
-            )
-        finally:
-            manager.close()
+        points = np.random.default_rng(0).normal(size=(3_000, 16)).astype("float32")
+        spec = jobs.specs.reduce_spec("emb/alice", len(points), embed.PCAParams())
+        hold_the_worker(engine, 5.0)  # alice's job waits for the worker until it is cancelled, however fast it is
+        handle = manager.submit(spec, {"points": points}, creator="alice")
+        assert manager.cancel(handle.job_id, who="bob")
+        assert handle.wait(10) and handle.status == "cancelled"
+        row = manager.workspace.history()[0]
+        assert (row.who, row.action, row.kind, row.item_id, row.owner, row.new_value) == (
+            "bob",
+            "cancel",
+            "job",
+            handle.job_id,
+            "alice",
+            "cancelled",
+        )
     finally:
-        engine.close()
+        manager.close()
 
 
 def _slot(kind: str, ident: str) -> str:

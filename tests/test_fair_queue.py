@@ -1,14 +1,12 @@
 """Fair queues between users on a real Dask LocalCluster (issue 26, item 5): one user's backlog does not starve
 another's next job, each user has a cap on queued and running jobs, and the Jobs page says who waits behind whom.
 
-One cluster of one worker (one thread) for the whole file: with one worker the order in which jobs start is the
-queue's order. A plain Dask task that sleeps holds the worker while the jobs are queued, so every job is queued
+The test process's cluster of one worker (one thread; ``shared_engine`` in tests/conftest.py): with one worker
+the order in which jobs start is the queue's order. A plain Dask task that sleeps holds the worker while the jobs are queued, so every job is queued
 before any starts (as when twelve t-SNE links are opened on a busy server) whatever the machine's speed.
 """
 
 from __future__ import annotations
-
-import time
 
 import numpy as np
 import pytest
@@ -24,16 +22,10 @@ HOLD_S = 3.0
 """How long the sleeping task holds the worker while the jobs are queued."""
 
 
-@pytest.fixture(scope="module")
-def engine():
-    engine = jobs.Engine.start(workers=1, memory_limit="2GiB")
-    yield engine
-    engine.close()
-
-
 @pytest.fixture()
-def manager(engine, tmp_path):
-    running = JobManager(engine, Workspace(tmp_path / "ws"))
+def manager(shared_engine, tmp_path):
+    """A job manager on the test process's cluster of one worker (tests/conftest.py's ``shared_engine``)."""
+    running = JobManager(shared_engine, Workspace(tmp_path / "ws"))
     yield running
     running.close()
 
@@ -45,23 +37,14 @@ def _map(key: str) -> jobs.JobSpec:
     return jobs.specs.reduce_spec(key, len(POINTS), embed.PCAParams())
 
 
-def _hold_the_worker(engine) -> object:
-    """A plain Dask task that keeps the only worker busy for :data:`HOLD_S` seconds (another job running)."""
-    busy = engine.client.submit(time.sleep, HOLD_S, pure=False, key=f"busy-{time.monotonic_ns()}")
-    deadline = time.monotonic() + 60
-    while not any(engine.client.processing().values()) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return busy
-
-
 def _finish(handles) -> None:
     for handle in handles:
         assert handle.wait(120), f"{handle.spec.key} did not finish: {handle.status}"
         assert handle.status == "done", handle.error
 
 
-def test_one_users_backlog_does_not_starve_another_users_next_job(manager):
-    busy = _hold_the_worker(manager.engine)
+def test_one_users_backlog_does_not_starve_another_users_next_job(manager, hold_the_worker):
+    busy = hold_the_worker(manager.engine, HOLD_S)
     points = Input("points/fair", lambda: POINTS)
     ann = [manager.submit(_map(f"emb/ann/{i}"), {"points": points}, creator="ann") for i in range(6)]
     bob = manager.submit(_map("emb/bob"), {"points": points}, creator="bob")
@@ -76,9 +59,11 @@ def test_one_users_backlog_does_not_starve_another_users_next_job(manager):
     assert [h.started for h in ann] == sorted(h.started for h in ann)  # ann's own jobs keep her order
 
 
-def test_a_user_over_the_cap_is_refused_saying_why_and_attaching_is_never_refused(manager, monkeypatch):
+def test_a_user_over_the_cap_is_refused_saying_why_and_attaching_is_never_refused(
+    manager, monkeypatch, hold_the_worker
+):
     monkeypatch.setenv("FEATLIB_MAX_JOBS_PER_USER", "3")
-    busy = _hold_the_worker(manager.engine)
+    busy = hold_the_worker(manager.engine, HOLD_S)
     ann = [manager.submit(_map(f"emb/cap/{i}"), {"points": POINTS}, creator="ann") for i in range(3)]
     with pytest.raises(TooManyJobsError) as refused:
         manager.submit(_map("emb/cap/3"), {"points": POINTS}, creator="ann")
@@ -101,8 +86,8 @@ def test_a_user_over_the_cap_is_refused_saying_why_and_attaching_is_never_refuse
     _finish([ann[0], ann[1], other, later])
 
 
-def test_the_jobs_page_says_each_queued_jobs_place_and_whose_jobs_are_ahead(manager):
-    busy = _hold_the_worker(manager.engine)
+def test_the_jobs_page_says_each_queued_jobs_place_and_whose_jobs_are_ahead(manager, hold_the_worker):
+    busy = hold_the_worker(manager.engine, HOLD_S)
     ann = [manager.submit(_map(f"emb/page/ann/{i}"), {"points": POINTS}, creator="ann") for i in range(4)]
     bob = manager.submit(_map("emb/page/bob"), {"points": POINTS}, creator="bob")
     cy = manager.submit(_map("emb/page/cy"), {"points": POINTS}, creator="cy")

@@ -48,7 +48,7 @@ def test_a_latest_model_of_other_data_is_left_to_its_visitors(tmp_path, model):
 def test_the_first_visitor_s_explore_page_shows_the_prepared_map_and_says_so(app, monkeypatch, tmp_path):
     monkeypatch.setenv("FEATLIB_FIRST_LOOK", "1")
     start_up._begin.clear()
-    job_watch._start.clear()  # this server's own cluster, on this test's workspace
+    job_watch._start.clear()  # this server's own engine (on the test process's cluster), on this test's workspace
     try:
         at = no_exception(app.run())
         state = start_up._begin(str(tmp_path / "ws"))

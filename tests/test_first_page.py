@@ -12,11 +12,13 @@ from __future__ import annotations
 import gc
 import time
 
+import pytest
 from app_testing import no_exception, page_path
 
 from featlib.app import job_watch, resources
 
 
+@pytest.mark.own_cluster  # a remote scheduler named without certificates: not the test process's cluster
 def test_home_is_drawn_when_the_job_cluster_cannot_start_and_the_other_pages_say_why(app, monkeypatch):
     monkeypatch.setenv("FEATLIB_SCHEDULER", "tls://127.0.0.1:9")  # nothing listens there, and no certificates
     job_watch._start.clear()  # this server's cluster starts anew, with the setting above
@@ -34,15 +36,23 @@ def test_home_is_drawn_when_the_job_cluster_cannot_start_and_the_other_pages_say
         job_watch._start.clear()  # the next test's pages start a cluster of their own
 
 
+@pytest.mark.own_cluster  # the server's own local cluster, whose start takes seconds, is what the page waits for
 def test_a_page_waits_for_the_cluster_started_with_the_first_page_and_uses_it(app):
     job_watch._start.clear()
-    at = no_exception(app.run())
-    started = job_watch._start()
-    at.switch_page(page_path("jobs")).run()
-    no_exception(at)
-    assert started.done.is_set() and started.error is None
-    assert job_watch.engine() is started.engine  # one cluster per server, started by the first page
-    assert [t.value for t in at.title] == ["Jobs"]
+    started = None
+    try:
+        at = no_exception(app.run())
+        started = job_watch._start()
+        at.switch_page(page_path("jobs")).run()
+        no_exception(at)
+        assert started.done.is_set() and started.error is None
+        assert started.engine.cluster is not None  # a local cluster of this server's, not a scheduler's address
+        assert job_watch.engine() is started.engine  # one cluster per server, started by the first page
+        assert [t.value for t in at.title] == ["Jobs"]
+    finally:
+        job_watch._start.clear()  # the next test's pages use the test process's cluster
+        if started is not None and started.engine is not None:
+            started.engine.close()
 
 
 def test_a_script_run_forces_no_full_garbage_collection(app):

@@ -216,37 +216,38 @@ def test_an_admin_changes_anything_and_restores_and_a_viewer_nothing(ws):
     assert (row.action, row.who_subject, row.owner_subject) == ("restore", CAROL, ALICE)
 
 
-def test_a_member_cannot_cancel_another_members_job_and_an_admin_can(tmp_path, monkeypatch):
-    """One real cluster of one worker: bob's cancel of alice's job is refused, and it goes on; carol's is done."""
+def test_a_member_cannot_cancel_another_members_job_and_an_admin_can(
+    tmp_path, monkeypatch, shared_engine, hold_the_worker
+):
+    """The test process's real cluster of one worker (``shared_engine``): bob's cancel of alice's job is refused,
+    and it goes on; carol's is done."""
     monkeypatch.setenv("FEATLIB_ADMINS", CAROL)
-    engine = jobs.Engine.start(workers=1, memory_limit="2GiB")
+    engine = shared_engine
+    ws = Workspace(tmp_path / "jobs-ws")
+    for subject, name in ((ALICE, "Alice"), (BOB, "Bob"), (CAROL, "Carol")):
+        ws.sign_in(subject, name)
+    manager = JobManager(engine, ws)
     try:
-        ws = Workspace(tmp_path / "jobs-ws")
-        for subject, name in ((ALICE, "Alice"), (BOB, "Bob"), (CAROL, "Carol")):
-            ws.sign_in(subject, name)
-        manager = JobManager(engine, ws)
-        try:
-            points = np.random.default_rng(0).normal(size=(3_000, 16)).astype("float32")
-            spec = jobs.specs.reduce_spec("emb/alice", len(points), embed.PCAParams())
-            handle = manager.submit(spec, {"points": points}, creator="Alice")
-            assert ws.jobs.get(handle.job_id).creator_subject == ALICE
-            with pytest.raises(RoleError, match="You cannot cancel the job"):
-                manager.cancel(handle.job_id, who="Bob", actor=p.Actor("Bob", BOB, "member"))
-            assert not handle.stop_reason and all(r.action != "cancel" for r in ws.history())
-            assert manager.cancel(handle.job_id, who="Carol", actor=p.Actor("Carol", CAROL, "admin"))
-            assert handle.wait(10) and handle.status == "cancelled"
-            row = ws.history()[0]
-            assert (row.action, row.who, row.who_subject, row.owner, row.owner_subject) == (
-                "cancel",
-                "Carol",
-                CAROL,
-                "Alice",
-                ALICE,
-            )
-        finally:
-            manager.close()
+        points = np.random.default_rng(0).normal(size=(3_000, 16)).astype("float32")
+        spec = jobs.specs.reduce_spec("emb/alice", len(points), embed.PCAParams())
+        hold_the_worker(engine, 5.0)  # alice's job waits for the worker until it is cancelled, however fast it is
+        handle = manager.submit(spec, {"points": points}, creator="Alice")
+        assert ws.jobs.get(handle.job_id).creator_subject == ALICE
+        with pytest.raises(RoleError, match="You cannot cancel the job"):
+            manager.cancel(handle.job_id, who="Bob", actor=p.Actor("Bob", BOB, "member"))
+        assert not handle.stop_reason and all(r.action != "cancel" for r in ws.history())
+        assert manager.cancel(handle.job_id, who="Carol", actor=p.Actor("Carol", CAROL, "admin"))
+        assert handle.wait(10) and handle.status == "cancelled"
+        row = ws.history()[0]
+        assert (row.action, row.who, row.who_subject, row.owner, row.owner_subject) == (
+            "cancel",
+            "Carol",
+            CAROL,
+            "Alice",
+            ALICE,
+        )
     finally:
-        engine.close()
+        manager.close()
 
 
 def test_display_names_stay_unique_per_account(tmp_path):

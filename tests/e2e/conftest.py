@@ -36,11 +36,12 @@ def workspace_dir(tmp_path_factory) -> Path:
 
 
 @contextlib.contextmanager
-def _streamlit(workspace: Path, log_dir: Path, log_name: str, **env_extra: str):
-    """Runs the app on loopback until the block ends; keeps its log as an artefact."""
+def _streamlit(workspace: Path, log_dir: Path, log_name: str, job_cluster: dict[str, str], **env_extra: str):
+    """Runs the app on loopback until the block ends, its jobs on the test process's shared ``job_cluster``
+    (tests/conftest.py); keeps its log as an artefact."""
     with open(log_dir / log_name, "w+") as log:
         try:
-            with running_app(workspace, log, **env_extra) as (url, process):
+            with running_app(workspace, log, **{**job_cluster, **env_extra}) as (url, process):
                 yield {"url": url, "process": process, "log": log, "workspace": workspace}
         finally:
             log.seek(0)
@@ -49,9 +50,9 @@ def _streamlit(workspace: Path, log_dir: Path, log_name: str, **env_extra: str):
 
 
 @pytest.fixture(scope="session")
-def server(chromium_path, workspace_dir, tmp_path_factory):
+def server(chromium_path, workspace_dir, tmp_path_factory, job_cluster):
     """A real Streamlit server on loopback, with its own empty workspace."""
-    with _streamlit(workspace_dir, tmp_path_factory.mktemp("server"), "streamlit.log") as running:
+    with _streamlit(workspace_dir, tmp_path_factory.mktemp("server"), "streamlit.log", job_cluster) as running:
         yield running
 
 
@@ -64,7 +65,7 @@ def small_limit_workspace_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_limit_server(chromium_path, small_limit_workspace_dir, tmp_path_factory):
+def small_limit_server(chromium_path, small_limit_workspace_dir, tmp_path_factory, job_cluster):
     """A second real server whose featlib upload limit is 1 MiB (``FEATLIB_MAX_UPLOAD_MB=1``).
 
     Streamlit's own limit stays at 200 MB, so files just over 1 MiB reach
@@ -74,6 +75,7 @@ def small_limit_server(chromium_path, small_limit_workspace_dir, tmp_path_factor
         small_limit_workspace_dir,
         tmp_path_factory.mktemp("small-limit-server"),
         "streamlit-small-limit.log",
+        job_cluster,
         FEATLIB_MAX_UPLOAD_MB=str(SMALL_UPLOAD_LIMIT_MB),
     ) as running:
         yield running

@@ -116,10 +116,11 @@ TITLE = "First look at dense_1"
 
 
 @pytest.fixture(scope="module")
-def newcomer_server(chromium_path, tmp_path_factory):
+def newcomer_server(chromium_path, tmp_path_factory, job_cluster):
     """A real server of the newcomer's own, on an empty workspace (no prior state)."""
     workspace = tmp_path_factory.mktemp("newcomer-workspace")
-    with _streamlit(workspace, tmp_path_factory.mktemp("newcomer-server"), "streamlit-newcomer.log") as running:
+    log_dir = tmp_path_factory.mktemp("newcomer-server")
+    with _streamlit(workspace, log_dir, "streamlit-newcomer.log", job_cluster) as running:
         yield running
 
 

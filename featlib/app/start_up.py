@@ -81,12 +81,15 @@ def first_look_running() -> FirstLookState | None:
 
 def _run(state: FirstLookState, starting, workspace: Workspace) -> None:
     try:
+        # First, while the cluster starts: the data (and scikit-learn's import, which the pages' own load of it
+        # then skips: a later start's first page draws its stored map with it, :mod:`featlib.app.stored_map`).
+        dataset = datasets.load_builtin(first_look.DATASET)
         starting.done.wait()
         if starting.engine is None:  # the pages say why the cluster did not start
             return
         manager = job_watch.manager_of(starting.engine, workspace)
         service = Service(workspace, ClusterRunner(manager, creator=first_look.CREATOR), creator=first_look.CREATOR)
-        state.result = first_look.prepare(service, datasets.load_builtin(first_look.DATASET))
+        state.result = first_look.prepare(service, dataset)
     except Exception as error:  # a visitor then makes the map as without the preparation
         state.error = error
         logging.getLogger(__name__).warning("featlib start-up: the first look was not prepared: %s", error)

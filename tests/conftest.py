@@ -1,5 +1,5 @@
 """Shared fixtures: the bundled digits, one small trained MLP, the model zoo trained once per run, tmp
-workspaces, one job cluster per test process for the servers and AppTest runs; and the order in which xdist
+workspaces, one job cluster per test process for the AppTest runs and job-queue tests; and the order in which xdist
 hands out the test files (longest first).
 
 Everything is real: Keras models, files under tmp_path, SQLite indexes.
@@ -270,7 +270,8 @@ def forward():
 # each worker importing TensorFlow: 27 % of the suite's CPU). They share one instead: a real local cluster
 # (featlib.jobs.cluster, as a server starts it: one worker, TLS with credentials made for this run, loopback only),
 # reached as a remote scheduler through FEATLIB_SCHEDULER and FEATLIB_TLS_* (the path docs/team-and-cluster.md
-# describes). A server or AppTest engine only connects to it and closes only its client. Tests about the local
+# describes). An AppTest engine only connects to it and closes only its client. The browser tests' servers keep
+# their own clusters (tests/e2e/conftest.py says why). Tests about the local
 # cluster itself (its start, failure, priority, workers, security) start their own: test_jobs.py,
 # test_quiet_server.py, the remote-scheduler test of test_jobs_browser.py, and tests marked ``own_cluster``.
 

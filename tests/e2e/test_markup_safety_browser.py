@@ -63,7 +63,7 @@ def beacon():
 
 
 @pytest.fixture(scope="module")
-def hostile_server(chromium_path, beacon, tmp_path_factory, job_cluster):
+def hostile_server(chromium_path, beacon, tmp_path_factory):
     """A server whose workspace holds the hostile names (with the beacon's port) and an 8-image upload."""
     root = tmp_path_factory.mktemp("markup-browser-ws")
     made = hostile_workspace(root, beacon)
@@ -74,7 +74,7 @@ def hostile_server(chromium_path, beacon, tmp_path_factory, job_cluster):
     made["eight"] = resources.UPLOAD_PREFIX + eight.fingerprint
     made["mlp"] = models.save_model(Workspace(root), models.build_mlp((64,), seed=0), "mlp", dataset="digits")
     with open(tmp_path_factory.mktemp("markup-browser") / "streamlit.log", "w") as log:
-        with running_app(root, log, **job_cluster) as (url, _):
+        with running_app(root, log) as (url, _):
             yield {"url": url, "made": made}
 
 

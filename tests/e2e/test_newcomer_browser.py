@@ -116,11 +116,11 @@ TITLE = "First look at dense_1"
 
 
 @pytest.fixture(scope="module")
-def newcomer_server(chromium_path, tmp_path_factory, job_cluster):
+def newcomer_server(chromium_path, tmp_path_factory):
     """A real server of the newcomer's own, on an empty workspace (no prior state)."""
     workspace = tmp_path_factory.mktemp("newcomer-workspace")
     log_dir = tmp_path_factory.mktemp("newcomer-server")
-    with _streamlit(workspace, log_dir, "streamlit-newcomer.log", job_cluster) as running:
+    with _streamlit(workspace, log_dir, "streamlit-newcomer.log") as running:
         yield running
 
 

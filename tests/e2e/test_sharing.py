@@ -95,11 +95,11 @@ def test_two_users_share_a_model_and_a_view(browser, server, alice, shot, worksp
 
 
 @pytest.fixture(scope="module")
-def empty_server(chromium_path, tmp_path_factory, job_cluster):
+def empty_server(chromium_path, tmp_path_factory):
     """A second server with its own empty workspace (its jobs on the test process's shared cluster)."""
     workspace = tmp_path_factory.mktemp("e2e-import-workspace")
     with open(tmp_path_factory.mktemp("import-server") / "streamlit.log", "w") as log:
-        with running_app(workspace, log, **job_cluster) as (url, _):
+        with running_app(workspace, log) as (url, _):
             yield {"url": url, "workspace": workspace}
 
 
@@ -143,14 +143,14 @@ def test_a_bundle_shows_the_same_view_on_an_empty_server(browser, alice, empty_s
     assert model.creator == "carol" and model.claimed_by == "alice"  # the importer adds it; the maker is a claim
 
 
-def test_a_link_is_the_first_request_of_a_restarted_server(browser, alice, workspace_dir, shot, tmp_path, job_cluster):
+def test_a_link_is_the_first_request_of_a_restarted_server(browser, alice, workspace_dir, shot, tmp_path):
     """After a restart, the link opens its view even as the server's very first request.
 
     The pages live in the package (``featlib/app/app_pages``), not in a ``pages/`` folder beside ``app.py``, so
     Streamlit has no legacy mode: the first run is ``app.py``'s, whose ``st.navigation`` opens the linked page.
     """
     query = alice["link"].split("?", 1)[1]
-    with open(tmp_path / "restarted.log", "w") as log, running_app(workspace_dir, log, **job_cluster) as (url, _):
+    with open(tmp_path / "restarted.log", "w") as log, running_app(workspace_dir, log) as (url, _):
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         page = context.new_page()
         page.set_default_timeout(300_000)  # a fresh server loads TensorFlow and umap-learn first

@@ -266,9 +266,7 @@ def editor(records: list[ModelRecord], dataset: datasets.Dataset) -> None:
     view = current_view()
     st.session_state.setdefault(N_PANELS, 2)
     if st.session_state.get(SPLIT) not in dataset.splits:
-        st.session_state[SPLIT] = (
-            state.get(state.SPLIT) if state.get(state.SPLIT) in dataset.splits else dataset.splits[0]
-        )
+        st.session_state[SPLIT] = widgets.split_of(dataset)
     n_points = len(dataset.split(st.session_state[SPLIT])[1])
     st.session_state[SPLIT_POINTS] = n_points
     st.session_state.setdefault(SAMPLE, min(DEFAULT_SAMPLE, n_points))

@@ -243,6 +243,13 @@ def params_for(params: embed.ReducerParams, n_points: int) -> tuple[embed.Reduce
     return params, ""
 
 
+def stored_embedding(rep_key: str, choice: MapChoice) -> pipeline.Embedding | None:
+    """The map ``choice`` asks for of the representation ``rep_key``, when it is stored (no job, no Keras)."""
+    return pipeline.load_embedding(
+        resources.workspace(), keys.embedding_key(rep_key, choice.sample_size, 0, choice.params)
+    )
+
+
 def compute(
     record,
     outputs: np.ndarray,
@@ -265,9 +272,7 @@ def compute(
     except embed.ReducerError as error:
         text.info(f"No {choice.title} map of these points: {error}", icon=":material/info:")
         return None
-    emb = pipeline.load_embedding(
-        resources.workspace(), keys.embedding_key(rep_key, choice.sample_size, 0, choice.params)
-    )
+    emb = stored_embedding(rep_key, choice)
     if emb is not None:  # stored: no preview
         return emb
     preview = st.empty() if slot is None else slot

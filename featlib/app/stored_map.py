@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from featlib import datasets, keys, pipeline
+from featlib import datasets, pipeline
 from featlib.app import links, maps, resources, state, text, widgets
 from featlib.app.runner import service
 from featlib.errors import FeatlibError
@@ -103,16 +103,13 @@ def stored_view() -> StoredView | None:
         return None
     layer = state.get(state.LAYER)
     layer = layer if layer in described.names() else described.default_layer
-    split = state.get(state.SPLIT)
-    split = split if split in dataset.splits else dataset.splits[0]
+    split = widgets.split_of(dataset)
     rep = described.representation(layer, state.get(state.REDUCTION))
     rep_key = service().representation_request(record, dataset, split, rep, state.get(state.METHOD)).key
     n_points = len(dataset.split(split)[1])
     links.map_defaults(n_points)  # what the page's controls start from
     choice = maps.current_choice(n_points)
-    emb = pipeline.load_embedding(
-        resources.workspace(), keys.embedding_key(rep_key, choice.sample_size, 0, choice.params)
-    )
+    emb = maps.stored_embedding(rep_key, choice)
     predictions = service().predictions_request(record, dataset, split).load()
     if emb is None or predictions is None:
         return None

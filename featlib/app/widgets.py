@@ -161,12 +161,17 @@ def use_digits() -> None:
     select_dataset("digits")
 
 
+def split_of(dataset: datasets.Dataset) -> str:
+    """The carried split when ``dataset`` has it; otherwise its first split (nothing said, nothing carried)."""
+    split = state.get(state.SPLIT)
+    return split if split in dataset.splits else dataset.splits[0]
+
+
 def current_split(dataset: datasets.Dataset) -> str:
     """The carried split when ``dataset`` has it; otherwise its first split, carried from now on and said in the page."""
-    split = state.get(state.SPLIT)
-    if split not in dataset.splits:
-        text.caption(f"{dataset.name} has no {split} split; showing its {dataset.splits[0]} split.")
-        split = dataset.splits[0]
+    split = split_of(dataset)
+    if split != state.get(state.SPLIT):
+        text.caption(f"{dataset.name} has no {state.get(state.SPLIT)} split; showing its {split} split.")
         state.put(state.SPLIT, split)
     return split
 

@@ -9,6 +9,7 @@ must not be mutated by tests; tests that change weights build their own model.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import json
@@ -266,8 +267,8 @@ def forward():
 
 
 # --- One job cluster per test process -------------------------------------------------------------------------
-# Each test server and the AppTest runs of a test process started a local Dask cluster of their own (30 in a run,
-# each worker importing TensorFlow: 27 % of the suite's CPU). They share one instead: a real local cluster
+# The AppTest runs of a test process and its job-queue tests started local Dask clusters of their own, each worker
+# importing TensorFlow. They share one instead: a real local cluster
 # (featlib.jobs.cluster, as a server starts it: one worker, TLS with credentials made for this run, loopback only),
 # reached as a remote scheduler through FEATLIB_SCHEDULER and FEATLIB_TLS_* (the path docs/team-and-cluster.md
 # describes). An AppTest engine only connects to it and closes only its client. The browser tests' servers keep
@@ -278,13 +279,13 @@ def forward():
 
 @pytest.fixture(scope="session")
 def job_cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
-    """The test process's shared job cluster, started by the first test that asks: the environment that points a
-    server or an engine at it, ``{"FEATLIB_SCHEDULER": "tls://127.0.0.1:PORT", "FEATLIB_TLS_CA_FILE": ...}``.
+    """The test process's shared job cluster, started by the first test that asks: the environment that points an
+    engine at it, ``{"FEATLIB_SCHEDULER": "tls://127.0.0.1:PORT", "FEATLIB_TLS_CA_FILE": ...}``.
 
     One worker process (as ``FEATLIB_WORKERS=1`` gave each server's own), the local cluster's memory limit and
     priority (``FEATLIB_WORKER_MEMORY``, ``FEATLIB_CLUSTER_NICE``). The credentials are PEM files in a folder
     only this account reads; the cluster closes at the end of the session (or when this process ends), and the
-    session fails if it had ended before: a server or engine that reached it must leave it running.
+    session fails if it had ended before: an engine that reached it must leave it running.
     """
     from featlib.jobs import engine
     from featlib.lazy import distributed
@@ -310,7 +311,7 @@ def job_cluster(tmp_path_factory) -> Iterator[dict[str, str]]:
             if client.scheduler is not None and client.scheduler.address == cluster.address:
                 client.close()
         cluster.close()
-    # Servers and engines that reached it as a remote scheduler closed their clients only, never the cluster.
+    # Engines that reached it as a remote scheduler closed their clients only, never the cluster.
     assert alive, f"the shared job cluster ended before the session (exit status {cluster.process.returncode})"
 
 
@@ -343,6 +344,15 @@ def runs_the_app(item: pytest.Item) -> bool:
     return False
 
 
+@contextlib.contextmanager
+def _pointed_at(cluster_env: dict[str, str]) -> Iterator[None]:
+    """The environment of :func:`job_cluster` (its scheduler and TLS files) set until the block ends."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in cluster_env.items():
+            patch.setenv(name, value)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _apps_use_the_shared_job_cluster(request) -> Iterator[None]:
     """A test that runs the dashboard under AppTest has :func:`job_cluster`'s environment while it runs, unless it
@@ -350,9 +360,7 @@ def _apps_use_the_shared_job_cluster(request) -> Iterator[None]:
     if request.node.get_closest_marker("own_cluster") or not runs_the_app(request.node):
         yield
         return
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in request.getfixturevalue("job_cluster").items():
-            patch.setenv(name, value)
+    with _pointed_at(request.getfixturevalue("job_cluster")):
         yield
 
 
@@ -362,9 +370,7 @@ def shared_engine(job_cluster) -> Iterator[object]:
     closing it closes its client only."""
     from featlib import jobs
 
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in job_cluster.items():
-            patch.setenv(name, value)
+    with _pointed_at(job_cluster):
         engine = jobs.Engine.start()
     assert engine.cluster is None  # reached as a remote scheduler: never closed by a test
     yield engine
@@ -380,7 +386,7 @@ def hold_the_worker():
 
     def hold(engine, seconds: float):
         busy = engine.client.submit(time.sleep, seconds, pure=False, key=f"busy-{time.monotonic_ns()}")
-        deadline = time.monotonic() + 300  # after what an earlier test's server left running there, if anything
+        deadline = time.monotonic() + 300  # after what an earlier test left running there, if anything
         while busy.key not in {key for keys in engine.client.processing().values() for key in keys}:
             assert time.monotonic() < deadline, "the worker did not start the sleeping task within 300 s"
             time.sleep(0.05)

@@ -64,6 +64,11 @@ def running_lab(folder: Path, log_path: Path) -> Iterator[str]:
     (settings / "notification.jupyterlab-settings").write_text(
         json.dumps({"fetchNews": "false", "checkForUpdates": False})
     )
+    # No autosave: nothing here needs the notebook saved, and a save after two minutes on a loaded machine could
+    # open a dialog over the cells.
+    docmanager = dirs["JUPYTERLAB_SETTINGS_DIR"] / "@jupyterlab" / "docmanager-extension"
+    docmanager.mkdir(parents=True)
+    (docmanager / "plugin.jupyterlab-settings").write_text(json.dumps({"autosave": False}))
     env = dict(
         os.environ,
         **{name: str(path) for name, path in dirs.items()},
@@ -159,9 +164,14 @@ def run_cell(page, cell, attempts: int = 3) -> None:
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    prompt = cell.locator(".jp-InputPrompt")
+    prompt, dialog = cell.locator(".jp-InputPrompt"), page.locator(".jp-Dialog")
     for attempt in range(attempts):
-        cell.locator(".cm-content").click()
+        try:
+            cell.locator(".cm-content").click(timeout=60_000)
+        except PlaywrightTimeout:
+            if dialog.count():  # the click waited behind it: say what it says
+                pytest.fail(f"JupyterLab showed a dialog over the notebook: {dialog.first.inner_text()!r}")
+            raise
         page.keyboard.press("Shift+Enter")
         try:
             page.wait_for_function(r"p => /\[(\*|\d+)\]/.test(p.textContent)", arg=prompt.element_handle(), timeout=15_000)  # fmt: skip

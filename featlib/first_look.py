@@ -14,6 +14,7 @@ The server runs it once per process when ``FEATLIB_FIRST_LOOK`` is on (the defau
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from featlib import datasets, jobs, keys, models
@@ -48,7 +49,9 @@ class FirstLook:
     emb_key: str
 
 
-def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
+def prepare(
+    service: Service, dataset: datasets.Dataset, before_loading: Callable[[], None] | None = None
+) -> FirstLook | None:
     """Trains the seed MLP when the workspace has no model, then maps the latest model's default layer.
 
     The map is the Explore page's default for a new session: the ``train`` split, the backend function, the
@@ -61,6 +64,8 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
     Args:
         service: the workspace and where the jobs run (the server's cluster).
         dataset: the data a new model is trained on (the server's default dataset, the offline digits).
+        before_loading: called before the model is loaded in this process, with Keras (a server waits there for
+            its own start-up's import of Keras: two threads importing TensorFlow at once can deadlock).
 
     Returns:
         What was prepared; ``None`` when the latest model was measured on other data than ``dataset`` (its
@@ -82,6 +87,8 @@ def prepare(service: Service, dataset: datasets.Dataset) -> FirstLook | None:
         return None
     else:
         record = latest[0]
+    if before_loading is not None:
+        before_loading()
     model = workspace.load_model(record)
     layer = models.default_layer(model)
     model_description.record_description(workspace, record, model)  # a restarted server draws the map without Keras

@@ -62,6 +62,26 @@ def test_the_stored_map_is_the_page_s_map_point_for_point(prepared, monkeypatch)
     assert len(stored) >= 10 and stored == drawn  # every class's points, at the same places, in the same colours
 
 
+def test_home_draws_the_map_explore_opens_on(prepared, monkeypatch):
+    """A returning visitor's first page shows the map, without Keras: the Explore page's own, point for point."""
+    workspace, made = prepared
+    monkeypatch.setenv("FEATLIB_WORKSPACE", str(workspace.root))
+    at = no_exception(AppTest.from_file(APP, default_timeout=TIMEOUT).run())
+    said = " ".join(c.value for c in at.caption)
+    assert f"**prepared** · layer **{made.layer}**" in said and " · UMAP · " in said, said
+    home = _traces(at, "home-map")
+    at.switch_page(page_path("explore")).run()
+    no_exception(at)
+    assert len(home) >= 10 and home == _traces(at, "map")
+
+
+def test_home_draws_no_map_for_an_empty_workspace(tmp_path, monkeypatch):
+    monkeypatch.setenv("FEATLIB_WORKSPACE", str(tmp_path / "ws"))
+    at = no_exception(AppTest.from_file(APP, default_timeout=TIMEOUT).run())
+    assert not at.get("plotly_chart") and not [h for h in at.subheader if h.value == "Your map"]
+    assert any("holds no model yet" in i.value for i in at.info)
+
+
 @pytest.mark.parametrize("missing", ["description", "layer's map", "link"])
 def test_nothing_is_drawn_where_something_is_missing(prepared, monkeypatch, missing):
     workspace, made = prepared

@@ -64,6 +64,7 @@ def main() -> None:
         navigation.run()
     finally:  # shows at once what the page changed (an upload, a training), even when it stopped early
         widgets.sidebar_summary(summary)
+        resources.page_drawn()  # the start-up's import of Keras may begin: it waited for the first page
 
 
 def _wait_for_start_up(title: str, meanwhile: Callable[[], Callable[[], None] | None] | None = None) -> None:

@@ -35,19 +35,41 @@ def _workspace(root: str) -> Workspace:
     return Workspace(root)
 
 
+KERAS_WAITS_FOR_A_PAGE_S = 10.0
+"""Seconds the start-up's import of Keras waits, at most, for the server's first page to be drawn (or for a page or
+thread that needs Keras, :func:`keras_wanted`) before it begins.
+
+Keras's import holds the GIL for 4-5 CPU seconds: begun as the server starts, it competed with its first page, which
+needs no Keras (Home, with the stored map: :func:`featlib.app.stored_map.preview`). Measured on the idle 2-core
+machine, a restarted server's first visitor had Home's map 7.0 s after the server answered with the import begun at
+once, 4.3 s with it begun after the page (``bench.harness.first_look_later_map``, ``docs/performance.md``)."""
+
+KERAS_AFTER_THE_FIRST_PAGE_S = 2.0
+"""Seconds between the first page's script run and the start-up's import of Keras: the browser then still fetches
+the page's scripts (plotly.js, 1 MB) from this process, whose threads the import would hold up (a restarted server's
+first visitor had Home's map a median 5.7 s after the server answered with the import begun at the run's end, 4.5 s
+with it begun 1.5 s later, 5.1 s with 3 s)."""
+
+_keras_wanted = threading.Event()
+_first_page = threading.Lock()
+_first_page_timer: list[threading.Timer] = []
+
+
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> threading.Event:
     """Starts, once per server process, a thread that imports Keras; returns "Keras ready".
 
-    The server itself loads models only to read their layers (the work runs
-    on the job workers, which warm up umap-learn themselves). Two threads
-    importing TensorFlow at once can deadlock in Python's import locks, so
-    pages that use Keras wait for the event (:func:`wait_for_libraries`).
+    The import begins once the first page has been drawn (:func:`page_drawn`), or something needs Keras
+    (:func:`keras_wanted`), or after :data:`KERAS_WAITS_FOR_A_PAGE_S`. The server itself loads models only to read
+    their layers (the work runs on the job workers, which warm up umap-learn themselves). Two threads importing
+    TensorFlow at once can deadlock in Python's import locks, so whatever uses Keras in the server waits for the
+    event (:func:`wait_for_libraries`, :func:`keras_wanted`).
     """
     ready = threading.Event()
 
     def work() -> None:
         try:
+            _keras_wanted.wait(timeout=KERAS_WAITS_FOR_A_PAGE_S)
             keras.load()  # see the docstring: imported here, once
             reset_keras_without_collecting()
         except Exception:  # the pages then import on demand, as without the warm-up
@@ -98,8 +120,29 @@ def libraries_ready() -> bool:
     return _warm_up().is_set()
 
 
+def page_drawn() -> None:
+    """Says that a page has been drawn: the start-up's import of Keras, which waited so as not to slow it, begins
+    :data:`KERAS_AFTER_THE_FIRST_PAGE_S` later (at once where something needs Keras: :func:`keras_wanted`)."""
+    with _first_page:
+        if _keras_wanted.is_set() or _first_page_timer:
+            return
+        timer = threading.Timer(KERAS_AFTER_THE_FIRST_PAGE_S, _keras_wanted.set)
+        timer.daemon = True
+        timer.start()
+        _first_page_timer.append(timer)
+
+
+def keras_wanted() -> None:
+    """Begins the start-up's import of Keras now if it has not begun, and waits until it has ended (no spinner: for
+    threads outside a page, such as the start-up's first look)."""
+    _keras_wanted.set()
+    _warm_up().wait()
+
+
 def wait_for_libraries() -> None:
-    """Waits, with a spinner, until the start-up thread has imported Keras."""
+    """Begins the start-up's import of Keras now if it has not begun, and waits, with a spinner, until it has
+    ended."""
+    _keras_wanted.set()
     ready = _warm_up()
     if not ready.is_set():
         with st.spinner("Starting up: loading TensorFlow…"):

@@ -89,7 +89,7 @@ def _run(state: FirstLookState, starting, workspace: Workspace) -> None:
             return
         manager = job_watch.manager_of(starting.engine, workspace)
         service = Service(workspace, ClusterRunner(manager, creator=first_look.CREATOR), creator=first_look.CREATOR)
-        state.result = first_look.prepare(service, dataset)
+        state.result = first_look.prepare(service, dataset, before_loading=resources.keras_wanted)
     except Exception as error:  # a visitor then makes the map as without the preparation
         state.error = error
         logging.getLogger(__name__).warning("featlib start-up: the first look was not prepared: %s", error)

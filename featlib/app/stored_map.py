@@ -1,10 +1,12 @@
-"""The Explore page's stored map while Keras loads: what a restarted server draws first (issue 24, item 2).
+"""The Explore page's stored map, drawn without Keras: on the Home page, and on Explore while Keras loads (issue 24,
+item 2).
 
 A server imports TensorFlow for 5-7 s after it starts, and the Explore page needs Keras for its layers, its
 controls and its figures. The map itself is stored: its key needs only the model's record, its description
 (:mod:`featlib.read.model_description`, kept when the server first loaded the model) and the session's choices.
 :func:`show` draws it, in the same colours and with the same hover as the page's own, while the page waits for
-Keras (:func:`featlib.app.dashboard.main`); the page then draws itself in its place.
+Keras (:func:`featlib.app.dashboard.main`); the page then draws itself in its place. :func:`preview` draws it on
+the Home page, which never waits for Keras: a restarted server's first visitor sees the map on arrival.
 
 Drawn only where nothing is left to decide: no link to read (a link's values are checked against the model),
 a model measured on the session's dataset (no fit warning is due), its map and its predictions stored. Anything
@@ -55,12 +57,7 @@ def show() -> Callable[[], None] | None:
         loaded: :func:`featlib.app.resources.model`), so that the page, which needs it first, replaces this map
         with its own at once.
     """
-    if st.query_params:
-        return None
-    try:
-        view = stored_view()
-    except (FeatlibError, OSError, KeyError, ValueError):
-        return None  # the page, once Keras has loaded, says what is wrong
+    view = _readable_view()
     if view is None:
         return None
     text.caption(
@@ -75,11 +72,54 @@ def show() -> Callable[[], None] | None:
             view.choice.title,
         )
     )
+    _draw(view, "stored-map")
+    return lambda: resources.model(view.record.id)
+
+
+def preview() -> bool:
+    """Draws, on the Home page, the map the session's Explore page opens on, when it is stored; never needs Keras.
+
+    The same map as :func:`show` (the session's model, the workspace's latest in a new session, with the Explore
+    page's choices), under a line naming it and a link to Explore, where its points can be inspected. Returns
+    whether it drew it: nothing is drawn where :func:`show` would draw nothing.
+    """
+    view = _readable_view()
+    if view is None:
+        return False
+    text.subheader("Your map")
+    text.caption(
+        text.md(
+            "**{}** · layer **{}** · {} · {} {} split · {} · {} points; open it on Explore to inspect its points, "
+            "change the layer or compare.",
+            view.record.name,
+            view.layer,
+            METHODS[state.get(state.METHOD)],
+            view.dataset.name,
+            view.split,
+            view.choice.title,
+            f"{len(view.emb.indices):,}",
+        )
+    )
+    _draw(view, "home-map")
+    st.page_link(widgets.EXPLORE_PAGE, label="Open on Explore", icon=":material/scatter_plot:")
+    return True
+
+
+def _readable_view() -> StoredView | None:
+    """:func:`stored_view` where there is no link to read and everything is readable, else ``None``."""
+    if st.query_params:
+        return None
+    try:
+        return stored_view()
+    except (FeatlibError, OSError, KeyError, ValueError):
+        return None  # the page, once Keras has loaded, says what is wrong
+
+
+def _draw(view: StoredView, key: str) -> None:
     _, labels = view.dataset.split(view.split)
     figure = maps.map_figure(view.choice, view.emb, labels, view.predicted, view.confidence, view.dataset.class_names)
     with st.container(width=maps.MAP_WIDTH):
-        st.plotly_chart(figure, key="stored-map")
-    return lambda: resources.model(view.record.id)
+        st.plotly_chart(figure, key=key)
 
 
 def stored_view() -> StoredView | None:

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from featlib.app import resources, text, widgets
+from featlib.app import resources, stored_map, text, widgets
 
 text.title("featlib")
 widgets.offer_latest()  # a new session starts on the latest model and its data, saying so
@@ -15,6 +15,7 @@ text.markdown(
         "as maps coloured by digit, side by side and shared with the team by link."
     )
 )
+stored_map.preview()  # the map the Explore page opens on, when it is stored (no Keras needed)
 
 STEPS = [
     (widgets.MODEL_PAGE, "1 · Model", "Pick a dataset; train (with checkpoints), upload or pick a model."),

@@ -61,16 +61,7 @@ def show() -> Callable[[], None] | None:
     if view is None:
         return None
     text.caption(
-        text.md(
-            "**{}** · layer **{}** · {} · {} {} split · the stored {} map; its controls, inspector and figures follow "
-            "once TensorFlow has loaded…",
-            view.record.name,
-            view.layer,
-            METHODS[state.get(state.METHOD)],
-            view.dataset.name,
-            view.split,
-            view.choice.title,
-        )
+        _named(view, "the stored {} map; its controls, inspector and figures follow once TensorFlow has loaded…")
     )
     _draw(view, "stored-map")
     return lambda: resources.model(view.record.id)
@@ -88,15 +79,9 @@ def preview() -> bool:
         return False
     text.subheader("Your map")
     text.caption(
-        text.md(
-            "**{}** · layer **{}** · {} · {} {} split · {} · {} points; open it on Explore to inspect its points, "
-            "change the layer or compare.",
-            view.record.name,
-            view.layer,
-            METHODS[state.get(state.METHOD)],
-            view.dataset.name,
-            view.split,
-            view.choice.title,
+        _named(
+            view,
+            "{} · {} points; open it on Explore to inspect its points, change the layer or compare.",
             f"{len(view.emb.indices):,}",
         )
     )
@@ -113,6 +98,21 @@ def _readable_view() -> StoredView | None:
         return stored_view()
     except (FeatlibError, OSError, KeyError, ValueError):
         return None  # the page, once Keras has loaded, says what is wrong
+
+
+def _named(view: StoredView, rest: str, *values: object) -> text.Markup:
+    """The line naming ``view``'s map (model, layer, method, data and split), then ``rest`` with the map's title and
+    ``values`` in its ``{}`` (escaped, :func:`featlib.app.text.md`)."""
+    return text.md(
+        "**{}** · layer **{}** · {} · {} {} split · " + rest,
+        view.record.name,
+        view.layer,
+        METHODS[state.get(state.METHOD)],
+        view.dataset.name,
+        view.split,
+        view.choice.title,
+        *values,
+    )
 
 
 def _draw(view: StoredView, key: str) -> None:

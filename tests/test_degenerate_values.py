@@ -101,12 +101,16 @@ def test_finite_weights_whose_outputs_overflow_get_no_accuracy(tmp_path, digits)
 def test_training_that_diverges_is_refused_not_stored(digits):
     from featlib.jobs import tasks
 
-    with pytest.raises(
-        NonFiniteError,
-        match=r"The model trained for 1 epochs at learning rate 1e\+30 is refused: .* "
-        r"Training diverged: train again with a lower learning rate",
-    ):
-        tasks.train(dataset=digits, hidden=[8], optimizer="sgd", learning_rate=1e30, epochs=1, batch_size=64)
+    try:
+        made = tasks.train(dataset=digits, hidden=[8], optimizer="sgd", learning_rate=1e30, epochs=1, batch_size=64)
+    except NonFiniteError as error:
+        assert re.search(
+            r"The model trained for 1 epochs at learning rate 1e\+30 is refused: .* "
+            r"Training diverged: train again with a lower learning rate",
+            str(error),
+        ), error
+    else:  # seen once in a whole suite, never alone (120 runs): say what the training gave, to learn why
+        pytest.fail(f"no divergence at learning rate 1e30: history {made['history']}, {made['test_accuracy']=}")
 
 
 # ----------------------------------------------------------------------------- at extraction

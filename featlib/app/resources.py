@@ -41,8 +41,8 @@ thread that needs Keras, :func:`keras_wanted`) before it begins.
 
 Keras's import holds the GIL for 4-5 CPU seconds: begun as the server starts, it competed with its first page, which
 needs no Keras (Home, with the stored map: :func:`featlib.app.stored_map.preview`). Measured on the idle 2-core
-machine, a restarted server's first visitor had Home's map 7.0 s after the server answered with the import begun at
-once, 4.3 s with it begun after the page (``bench.harness.first_look_later_map``, ``docs/performance.md``)."""
+machine, a restarted server's first visitor had Home's map a median 7.0 s after the server answered with the import
+begun at once, 4.6 s with it begun after the page (``bench.harness.first_look_later_map``, ``docs/performance.md``)."""
 
 KERAS_AFTER_THE_FIRST_PAGE_S = 2.0
 """Seconds between the first page's script run and the start-up's import of Keras: the browser then still fetches

@@ -61,7 +61,11 @@ def show() -> Callable[[], None] | None:
     if view is None:
         return None
     text.caption(
-        _named(view, "the stored {} map; its controls, inspector and figures follow once TensorFlow has loaded…")
+        text.md(
+            "**{}** · layer **{}** · {} · {} {} split · the stored {} map; its controls, inspector and figures follow "
+            "once TensorFlow has loaded…",
+            *_named(view),
+        )
     )
     _draw(view, "stored-map")
     return lambda: resources.model(view.record.id)
@@ -79,9 +83,10 @@ def preview() -> bool:
         return False
     text.subheader("Your map")
     text.caption(
-        _named(
-            view,
-            "{} · {} points; open it on Explore to inspect its points, change the layer or compare.",
+        text.md(
+            "**{}** · layer **{}** · {} · {} {} split · {} · {} points; open it on Explore to inspect its points, "
+            "change the layer or compare.",
+            *_named(view),
             f"{len(view.emb.indices):,}",
         )
     )
@@ -100,19 +105,10 @@ def _readable_view() -> StoredView | None:
         return None  # the page, once Keras has loaded, says what is wrong
 
 
-def _named(view: StoredView, rest: str, *values: object) -> text.Markup:
-    """The line naming ``view``'s map (model, layer, method, data and split), then ``rest`` with the map's title and
-    ``values`` in its ``{}`` (escaped, :func:`featlib.app.text.md`)."""
-    return text.md(
-        "**{}** · layer **{}** · {} · {} {} split · " + rest,
-        view.record.name,
-        view.layer,
-        METHODS[state.get(state.METHOD)],
-        view.dataset.name,
-        view.split,
-        view.choice.title,
-        *values,
-    )
+def _named(view: StoredView) -> tuple[str, str, str, str, str, str]:
+    """What names ``view``'s map, in the order its lines give them: model, layer, method, data, split, reducer."""
+    method = METHODS[state.get(state.METHOD)]
+    return view.record.name, view.layer, method, view.dataset.name, view.split, view.choice.title
 
 
 def _draw(view: StoredView, key: str) -> None:

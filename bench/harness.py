@@ -454,8 +454,9 @@ def first_look_map(workspace: str | Path, timeout: float = 300, env: dict | None
 
     The visitor opens the Home page as soon as the server answers, then Explore, with nothing picked: the
     server has been preparing its first model and map since it started (:mod:`featlib.first_look`), and the
-    page shows them. Returns ``first_look_map_s`` (server start → a map drawn, Home's or Explore's), ``first_look_ready_s`` (→ the
-    page's controls and figures drawn too) and ``first_look_home_s`` (server start → Home drawn).
+    page shows them. Returns ``first_look_map_s`` (server start → a map drawn, Home's or Explore's),
+    ``first_look_ready_s`` (→ the page's controls and figures drawn too) and ``first_look_home_s`` (server start →
+    Home drawn).
     """
     from playwright.sync_api import sync_playwright
 
@@ -473,7 +474,8 @@ def first_look_map(workspace: str | Path, timeout: float = 300, env: dict | None
 def make_run_first_map(workspace: str | Path, timeout: float = 300) -> dict:
     """``make run`` on an empty ``workspace``: ``featlib prepare`` in a fresh process (``make_run_prepare_s``), then
     the server, whose first visitor opens Home as soon as it answers, then Explore (``make_run_map_s``: the server
-    answering, when ``make run`` prints its address, → a map drawn, Home's or Explore's; ``make_run_ready_s``: → the whole page)."""
+    answering, when ``make run`` prints its address, → a map drawn, Home's or Explore's; ``make_run_ready_s``: → the
+    whole page)."""
     env = dict(os.environ, FEATLIB_WORKSPACE=str(workspace), FEATLIB_FIRST_LOOK="1")
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "featlib", "prepare"], env=env, check=True, capture_output=True)
@@ -495,8 +497,8 @@ def first_look_later_map(
     ``restarts`` times, and each time its first visitor opens Home as soon as it answers its health check, then
     Explore with nothing picked, which shows the stored map (drawn before Keras has loaded,
     :mod:`featlib.app.stored_map`). Returns the medians ``first_look_later_home_s`` (answering → Home drawn),
-    ``first_look_later_map_s`` (answering → a map drawn: Home's, else Explore's) and ``first_look_later_ready_s`` (answering → the page's
-    controls and figures drawn too), and the slowest ``first_look_later_map_worst_s``.
+    ``first_look_later_map_s`` (answering → a map drawn: Home's, else Explore's) and ``first_look_later_ready_s``
+    (answering → the page's controls and figures drawn too), and the slowest ``first_look_later_map_worst_s``.
     """
     from playwright.sync_api import sync_playwright
 

@@ -10,11 +10,9 @@ included, and a cluster that could not start stopped Home with an error.
 from __future__ import annotations
 
 import gc
-import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from app_testing import no_exception, page_path
@@ -86,8 +84,8 @@ def test_a_script_run_forces_no_full_garbage_collection(app):
 
 def test_the_start_up_imports_keras_after_the_first_page_not_during_it():
     """Keras's import (4-5 CPU s holding the GIL) waits for the first page: Home, with its stored map, is drawn
-    without it; it begins once the page has been drawn, or at once where something needs Keras (a fresh process,
-    as a server's, without TensorFlow imported)."""
+    without it; it begins once the page has been drawn (a fresh process, as a server's, without TensorFlow
+    imported)."""
     code = (
         "import sys, time\n"
         "from featlib.app import resources\n"
@@ -97,7 +95,5 @@ def test_the_start_up_imports_keras_after_the_first_page_not_during_it():
         "resources.page_drawn()\n"
         "print('ready:', resources._warm_up().wait(300), 'tensorflow' in sys.modules)\n"
     )
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert done.stdout.splitlines() == ["before the page: False False", "ready: True True"], done.stderr[-3000:]

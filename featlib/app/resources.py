@@ -51,8 +51,8 @@ first visitor had Home's map a median 5.7 s after the server answered with the i
 with it begun 1.5 s later, 5.1 s with 3 s)."""
 
 _keras_wanted = threading.Event()
+_first_page_drawn = threading.Event()
 _first_page = threading.Lock()
-_first_page_timer: list[threading.Timer] = []
 
 
 @st.cache_resource(show_spinner=False)
@@ -124,12 +124,12 @@ def page_drawn() -> None:
     """Says that a page has been drawn: the start-up's import of Keras, which waited so as not to slow it, begins
     :data:`KERAS_AFTER_THE_FIRST_PAGE_S` later (at once where something needs Keras: :func:`keras_wanted`)."""
     with _first_page:
-        if _keras_wanted.is_set() or _first_page_timer:
+        if _keras_wanted.is_set() or _first_page_drawn.is_set():
             return
-        timer = threading.Timer(KERAS_AFTER_THE_FIRST_PAGE_S, _keras_wanted.set)
-        timer.daemon = True
-        timer.start()
-        _first_page_timer.append(timer)
+        _first_page_drawn.set()
+    timer = threading.Timer(KERAS_AFTER_THE_FIRST_PAGE_S, _keras_wanted.set)
+    timer.daemon = True
+    timer.start()
 
 
 def keras_wanted() -> None:

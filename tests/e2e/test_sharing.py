@@ -96,7 +96,7 @@ def test_two_users_share_a_model_and_a_view(browser, server, alice, shot, worksp
 
 @pytest.fixture(scope="module")
 def empty_server(chromium_path, tmp_path_factory):
-    """A second server with its own empty workspace (its jobs on the test process's shared cluster)."""
+    """A second server with its own empty workspace and job cluster."""
     workspace = tmp_path_factory.mktemp("e2e-import-workspace")
     with open(tmp_path_factory.mktemp("import-server") / "streamlit.log", "w") as log:
         with running_app(workspace, log) as (url, _):
